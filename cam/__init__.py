@@ -1,0 +1,1 @@
+"""cam: the Categorical Abstract Machine that runs compiled state machines."""

@@ -1,0 +1,125 @@
+"""Cartesian, cocartesian, distributive, stateful and arithmetic structure.
+
+Each interface names its primitives; the derived combinators are defined
+once, here, exactly as the reference defines them (``f &&& g`` is
+``Compose (Par f g) Copy``, and so on), so every instance gets the same
+terms.  `Machine` gathers all of them: the theory of which the free
+category `catlib.free` is the initial model.
+
+The equations these operations satisfy are data in `catlib.laws`; which of
+them survive effects (`get`/`put`) is documented there.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from catlib.category import Category, M
+
+
+class Cartesian(Category[M]):
+    """Finite products: copy, consume, projections and parallel composition."""
+
+    @abstractmethod
+    def copy(self) -> M:
+        """``a -> (a, a)``."""
+
+    @abstractmethod
+    def consume(self) -> M:
+        """``a -> ()``."""
+
+    @abstractmethod
+    def fst(self) -> M:
+        """``(a, b) -> a``."""
+
+    @abstractmethod
+    def snd(self) -> M:
+        """``(a, b) -> b``."""
+
+    @abstractmethod
+    def par(self, f: M, g: M) -> M:
+        """``(a, c) -> (b, d)`` from ``f : a -> b`` and ``g : c -> d``; `f`'s effects first."""
+
+    def first(self, f: M) -> M:
+        """``par(f, id)``."""
+        return self.par(f, self.id())
+
+    def second(self, g: M) -> M:
+        """``par(id, g)``."""
+        return self.par(self.id(), g)
+
+    def cross(self, f: M, g: M) -> M:
+        """``f *** g``, that is ``par(f, g)``."""
+        return self.par(f, g)
+
+    def fanout(self, f: M, g: M) -> M:
+        """``f &&& g : a -> (b, c)``, that is ``copy >>> par(f, g)``."""
+        return self.compose(self.par(f, g), self.copy())
+
+
+class Cocartesian(Category[M]):
+    """Finite sums: injections and case analysis."""
+
+    @abstractmethod
+    def inl(self) -> M:
+        """``a -> Either a b``."""
+
+    @abstractmethod
+    def inr(self) -> M:
+        """``b -> Either a b``."""
+
+    @abstractmethod
+    def case(self, f: M, g: M) -> M:
+        """``Either a b -> c`` from ``f : a -> c`` and ``g : b -> c``."""
+
+    def plus(self, f: M, g: M) -> M:
+        """``f +++ g``, that is ``case(inl . f, inr . g)``."""
+        return self.case(self.compose(self.inl(), f), self.compose(self.inr(), g))
+
+    def choice(self, f: M, g: M) -> M:
+        """``f ||| g``, that is ``case(f, g)``."""
+        return self.case(f, g)
+
+    def left(self, f: M) -> M:
+        """``case(inl . f, inr)``."""
+        return self.case(self.compose(self.inl(), f), self.inr())
+
+    def right(self, g: M) -> M:
+        """``case(inl, inr . g)``."""
+        return self.case(self.inl(), self.compose(self.inr(), g))
+
+
+class Distributive(Cartesian[M], Cocartesian[M]):
+    """Products distribute over sums: what lets a case branch see outer values."""
+
+    @abstractmethod
+    def distr(self) -> M:
+        """``(Either a b, c) -> Either (a, c) (b, c)``."""
+
+
+class Stateful(Category[M]):
+    """A state of type ``s`` threaded through every morphism."""
+
+    @abstractmethod
+    def get(self) -> M:
+        """``() -> s``: read the state."""
+
+    @abstractmethod
+    def put(self) -> M:
+        """``s -> ()``: replace the state."""
+
+
+class Arithmetic(Category[M]):
+    """64-bit integers."""
+
+    @abstractmethod
+    def const(self, k: int) -> M:
+        """``a -> Int``: ignore the input, answer `k`."""
+
+    @abstractmethod
+    def add(self) -> M:
+        """``(Int, Int) -> Int``."""
+
+
+class Machine(Distributive[M], Stateful[M], Arithmetic[M]):
+    """Everything a state machine term can use: the seed's ``FreeFunc`` theory."""

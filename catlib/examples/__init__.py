@@ -1,0 +1,1 @@
+"""Example machines: the seed's counter and more."""

@@ -1,0 +1,122 @@
+"""The direct meaning of a term: one state machine step ``input -> state -> (state, output)``.
+
+>>> from catlib.free import Get, Put, Add, Copy, Const, Par, Compose, Consume, Inl
+>>> step(Get, (), 41)
+(41, 41)
+>>> step(Par(Add, Put), ((1, 2), 7), 0)
+(7, (3, ()))
+>>> run(Consume >> Get >> Copy >> Par(Const(1), Copy) >> Par(Consume, Add) >> Par(Consume, Put), [(), ()], 5)
+(20, [((), ()), ((), ())])
+
+`Par` runs its left side first, threading the state through both.  The
+interpreter walks the term with an explicit continuation stack, so deep
+terms do not touch Python's recursion limit.  It shares no code with the
+CAM (`cam.machine`): the two are checked against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from catlib.free import Case, Compose, Const, Embed, Par, Term
+from catlib.values import Left, Right, Value, add64, check_value
+
+__all__ = ["step", "run", "InterpretError"]
+
+
+class InterpretError(TypeError):
+    """A value of the wrong shape reached a term (the term or input is ill-typed)."""
+
+
+# continuation frames: (THEN, g) run g next; (RIGHT, g, c) run g on c next;
+# (PAIR, b) pair b with the value returned
+_THEN, _RIGHT, _PAIR = 0, 1, 2
+
+
+def _bad(t: Term, v: Value, want: str) -> InterpretError:
+    return InterpretError(f"{t.op} expects {want}, got {v!r}")
+
+
+def step(term: Term, input: Value, state: Value) -> tuple[Value, Value]:
+    """Run `term` once on `input` in `state`; return ``(new_state, output)``."""
+    stack: list[tuple] = []
+    t, v, s = term, input, state
+    while True:
+        # evaluate t on v
+        while True:
+            if isinstance(t, Compose):
+                stack.append((_THEN, t.kids[0]))
+                t = t.kids[1]
+                continue
+            if isinstance(t, Par):
+                if type(v) is not tuple or len(v) != 2:
+                    raise _bad(t, v, "a pair")
+                stack.append((_RIGHT, t.kids[1], v[1]))
+                t, v = t.kids[0], v[0]
+                continue
+            if isinstance(t, Case):
+                if isinstance(v, Left):
+                    t, v = t.kids[0], v.value
+                elif isinstance(v, Right):
+                    t, v = t.kids[1], v.value
+                else:
+                    raise _bad(t, v, "Left(..) or Right(..)")
+                continue
+            break
+        op = t.op
+        if op == "Id":
+            pass
+        elif op in ("Fst", "Snd"):
+            if type(v) is not tuple or len(v) != 2:
+                raise _bad(t, v, "a pair")
+            v = v[0] if op == "Fst" else v[1]
+        elif op == "Copy":
+            v = (v, v)
+        elif op == "Consume":
+            v = ()
+        elif op == "Inl":
+            v = Left(v)
+        elif op == "Inr":
+            v = Right(v)
+        elif op == "Get":
+            v = s
+        elif op == "Put":
+            s, v = v, ()
+        elif op == "Add":
+            if type(v) is not tuple or len(v) != 2 or type(v[0]) is not int or type(v[1]) is not int:
+                raise _bad(t, v, "a pair of ints")
+            v = add64(v[0], v[1])
+        elif op == "Distr":
+            if type(v) is not tuple or len(v) != 2 or not isinstance(v[0], (Left, Right)):
+                raise _bad(t, v, "(Left(..) or Right(..), c)")
+            v = type(v[0])((v[0].value, v[1]))
+        elif isinstance(t, Const):
+            v = t.k
+        elif isinstance(t, Embed):
+            check_value(v, t.dom, "Embed's input")
+            v = t.fn(v)
+            check_value(v, t.cod, "Embed's output")
+        else:  # pragma: no cover - every Term is handled above
+            raise AssertionError(t)
+        # return v to the continuation
+        while stack:
+            frame = stack.pop()
+            if frame[0] == _THEN:
+                t = frame[1]
+                break
+            if frame[0] == _RIGHT:
+                stack.append((_PAIR, v))
+                t, v = frame[1], frame[2]
+                break
+            v = (frame[1], v)
+        else:
+            return s, v
+
+
+def run(term: Term, inputs: Iterable[Value], state: Value) -> tuple[Value, list[Value]]:
+    """Run `term` on each input in turn; return the final state and the outputs."""
+    outputs = []
+    for x in inputs:
+        state, y = step(term, x, state)
+        outputs.append(y)
+    return state, outputs

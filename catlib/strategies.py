@@ -1,0 +1,297 @@
+"""Hypothesis strategies for types, values and well-typed terms.
+
+Every strategy here is type-directed and never filters: every type is
+inhabited, so a term of any requested signature can be built.
+
+>>> from hypothesis import given, settings
+>>> from catlib.typecheck import check
+>>> @settings(max_examples=20)
+... @given(terms(state="Int", input="Either () ()", output="Either () Int"))
+... def test(f):
+...     check(f, state="Int", input="Either () ()", output="Either () Int")
+>>> test()
+
+The same generator also runs on a plain `random.Random` (`Generator`),
+for campaigns of millions of terms where hypothesis's bookkeeping would
+dominate (``python -m cam.check``).
+
+How generation works: to build ``f : a -> b`` with fuel `n`, pick a rule
+that fits (compose through a middle type; fan out or run in parallel into
+a product; project out of a product; inject into a sum; case on a sum;
+distribute a sum in a pair; constants and addition into ``Int``; read or
+write the state; an embedded host function), split the remaining fuel
+among the subterms, and recurse.  Rule 0 is always the smallest term of
+that type, so hypothesis shrinks failures to small, still well-typed,
+terms.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from catlib.free import (
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    Embed,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Inr,
+    Par,
+    Put,
+    Snd,
+    Term,
+)
+from catlib.typecheck import Signature
+from catlib.types import Int, Prod, Sum, Type, Unit, as_type
+from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
+
+__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
+
+CONSTRUCTORS = ("Id", "Compose", "Copy", "Consume", "Par", "Fst", "Snd", "Inl", "Inr", "Case",
+                "Embed", "Get", "Put", "Const", "Add", "Distr")
+"""Every constructor of the free category (`Embed` only when asked for)."""
+
+Choose = Callable[[int, int], int]
+"""``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
+
+
+class Generator:
+    """Type-directed generation driven by a `Choose` function.
+
+    `choose` is hypothesis's ``draw(integers(lo, hi))`` in the strategies
+    below, or ``Random.randint`` for fast campaigns (`Generator.seeded`).
+    """
+
+    def __init__(self, choose: Choose, *, pure: bool = False, embed: bool = False,
+                 type_depth: int = 2) -> None:
+        self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
+
+    @classmethod
+    def seeded(cls, seed: int, **options: Any) -> Generator:
+        """A reproducible generator on `random.Random(seed)`."""
+        rng = random.Random(seed)
+        return cls(rng.randint, **options)
+
+    def type(self, depth: int | None = None) -> Type:
+        """A ground type of at most `depth` nested products/sums."""
+        depth = self.type_depth if depth is None else depth
+        k = self.choose(0, 3 if depth > 0 else 1)
+        if k < 2:
+            return (Unit, Int)[k]
+        left, right = self.type(depth - 1), self.type(depth - 1)
+        return Prod(left, right) if k == 2 else Sum(left, right)
+
+    def int(self) -> int:
+        """A 64-bit integer, small ones most often, the extremes sometimes."""
+        k = self.choose(0, 2)
+        if k == 0:
+            return self.choose(-4, 4) if self.choose(0, 1) else self.choose(0, 4)
+        if k == 1:
+            return self.choose(-(2**16), 2**16)
+        return self.choose(INT_MIN, INT_MAX)
+
+    def value(self, t: Type) -> Value:
+        """A host value of ground type `t`."""
+        if t == Unit:
+            return ()
+        if t == Int:
+            return self.int()
+        if isinstance(t, Prod):
+            return (self.value(t.kids[0]), self.value(t.kids[1]))
+        if isinstance(t, Sum):
+            side = self.choose(0, 1)
+            return (Left, Right)[side](self.value(t.kids[side]))
+        raise ValueError(f"values need a ground type of (), Int, pairs and sums, not {t}")
+
+    def term(self, state: Type, a: Type, b: Type, fuel: int) -> Term:
+        """A term of signature ``state / a -> b`` using about `fuel` rules."""
+        rules = self._rules(state, a, b) if fuel > 0 else []
+        k = self.choose(0, len(rules)) if rules else 0
+        if k == 0:
+            return self._smallest(a, b)
+        return rules[k - 1](fuel - 1)
+
+    def _split(self, fuel: int) -> tuple[int, int]:
+        left = self.choose(0, fuel) if fuel > 0 else 0
+        return left, fuel - left
+
+    def _rules(self, s: Type, a: Type, b: Type) -> list[Callable[[int], Term]]:
+        T = self.term
+        rules: list[Callable[[int], Term]] = []
+
+        def compose(n: int) -> Term:
+            m = self.type()
+            nf, ng = self._split(n)
+            return Compose(T(s, m, b, ng), T(s, a, m, nf))
+
+        rules.append(compose)
+        if isinstance(b, Prod):
+            b1, b2 = b.kids
+
+            def fanout(n: int) -> Term:
+                nf, ng = self._split(n)
+                return Compose(Par(T(s, a, b1, nf), T(s, a, b2, ng)), Copy)
+
+            rules.append(fanout)
+            if a == b1 == b2:
+                rules.append(lambda n: Copy)
+            if isinstance(a, Prod):
+
+                def par(n: int) -> Term:
+                    nf, ng = self._split(n)
+                    return Par(T(s, a.kids[0], b1, nf), T(s, a.kids[1], b2, ng))
+
+                rules.append(par)
+        if isinstance(a, Prod):
+            a1, a2 = a.kids
+            rules.append(lambda n: Fst if a1 == b else Compose(T(s, a1, b, n), Fst))
+            rules.append(lambda n: Snd if a2 == b else Compose(T(s, a2, b, n), Snd))
+            if isinstance(a1, Sum):
+                x, y = a1.kids
+                rules.append(lambda n: Compose(T(s, Sum(Prod(x, a2), Prod(y, a2)), b, n), Distr))
+        if isinstance(b, Sum):
+            b1, b2 = b.kids
+            rules.append(lambda n: Inl if a == b1 else Compose(Inl, T(s, a, b1, n)))
+            rules.append(lambda n: Inr if a == b2 else Compose(Inr, T(s, a, b2, n)))
+        if isinstance(a, Sum):
+
+            def case(n: int) -> Term:
+                nf, ng = self._split(n)
+                return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
+
+            rules.append(case)
+        if b == Int:
+            rules.append(lambda n: Const(self.int()))
+            rules.append(lambda n: Compose(Add, T(s, a, Prod(Int, Int), n)))
+        if b == Unit and a != Unit:
+            rules.append(lambda n: Consume)
+        if not self.pure:
+            rules.append(lambda n: Get if a == Unit and b == s else Compose(T(s, s, b, n), Compose(Get, Consume)))
+
+            def put(n: int) -> Term:
+                nf, ng = self._split(n)
+                f = Put if a == s else Compose(Put, T(s, a, s, nf))
+                return f if b == Unit else Compose(T(s, Unit, b, ng), f)
+
+            rules.append(put)
+        if self.embed:
+            rules.append(lambda n: self._embed(a, b, n))
+        return rules
+
+    def _embed(self, a: Type, b: Type, fuel: int) -> Term:
+        from catlib.interpreter import step
+
+        body = Generator(self.choose, pure=True, type_depth=self.type_depth).term(Unit, a, b, fuel)
+
+        def embedded(x: Value, body: Term = body) -> Value:
+            return step(body, x, ())[1]
+
+        embedded.__qualname__ = f"embedded_{abs(hash(body)) % 10**6}"
+        return Embed(embedded, a, b)
+
+    def _smallest(self, a: Type, b: Type) -> Term:
+        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing."""
+        if a == b:
+            return Id
+        if b == Unit:
+            return Consume
+        if b == Int:
+            return Const(0)
+        if isinstance(b, Prod):
+            return Compose(Par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
+        if isinstance(b, Sum):
+            return Compose(Inl, self._smallest(a, b.kids[0]))
+        raise ValueError(f"terms need ground types of (), Int, pairs and sums, not {b}")
+
+
+def _drawing(draw: Any, **options: Any) -> Generator:
+    return Generator(lambda lo, hi: draw(st.integers(lo, hi)), **options)
+
+
+def _ground(t: Type | str | None, role: str) -> Type | None:
+    if t is None:
+        return None
+    t = as_type(t)
+    if not t.is_ground:
+        raise ValueError(f"{role} must be a ground type (no variables), not {t}")
+    return t
+
+
+def types(max_depth: int = 2) -> st.SearchStrategy[Type]:
+    """Ground types built from ``()``, ``Int``, pairs and sums, nested at most `max_depth`."""
+
+    @st.composite
+    def strategy(draw: Any) -> Type:
+        return _drawing(draw).type(max_depth)
+
+    return strategy()
+
+
+def values(t: Type | str) -> st.SearchStrategy[Value]:
+    """Host values of ground type `t` (``()``, ints, tuples, `Left`/`Right`).
+
+    >>> from catlib.values import has_type
+    >>> from hypothesis import given
+    >>> @given(values("Either () (Int, Int)"))
+    ... def test(v): assert has_type(v, "Either () (Int, Int)")
+    >>> test()
+    """
+    ty = _ground(t, "the value's type")
+
+    @st.composite
+    def strategy(draw: Any) -> Value:
+        return _drawing(draw).value(ty)  # type: ignore[arg-type]
+
+    return strategy()
+
+
+def typed_terms(state: Type | str | None = None, input: Type | str | None = None,
+                output: Type | str | None = None, *, max_size: int = 12, pure: bool = False,
+                embed: bool = False, max_type_depth: int = 2) -> st.SearchStrategy[tuple[Term, Signature]]:
+    """Pairs ``(term, signature)``: a well-typed term of exactly that signature.
+
+    Parts left as `None` are drawn with `types`.  `max_size` bounds the
+    number of rules applied (the term has a few nodes per rule); `pure`
+    leaves out `Get` and `Put`; `embed` lets `Embed` appear.
+    """
+    fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
+
+    @st.composite
+    def strategy(draw: Any) -> tuple[Term, Signature]:
+        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth)
+        s, a, b = (t if t is not None else gen.type() for t in fixed)
+        fuel = draw(st.integers(0, max_size))
+        return gen.term(s, a, b, fuel), Signature(s, a, b)
+
+    return strategy()
+
+
+def terms(state: Type | str | None = None, input: Type | str | None = None,
+          output: Type | str | None = None, **options: Any) -> st.SearchStrategy[Term]:
+    """Well-typed terms of the requested signature; options as in `typed_terms`."""
+    return typed_terms(state, input, output, **options).map(lambda p: p[0])
+
+
+def runs(state: Type | str | None = None, input: Type | str | None = None,
+         output: Type | str | None = None, **options: Any
+         ) -> st.SearchStrategy[tuple[Term, Signature, Value, Value]]:
+    """``(term, signature, input value, state value)``: one step ready to run."""
+
+    @st.composite
+    def strategy(draw: Any) -> tuple[Term, Signature, Value, Value]:
+        f, sig = draw(typed_terms(state, input, output, **options))
+        gen = _drawing(draw)
+        return f, sig, gen.value(sig.input), gen.value(sig.state)
+
+    return strategy()

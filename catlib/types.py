@@ -1,0 +1,323 @@
+"""Objects of the category: ``()``, ``Int``, products, sums, functions, variables.
+
+Types print and parse in the Haskell-like notation of the seed:
+
+>>> t = parse("Either () (Int, Int)")
+>>> t == Sum(Unit, Prod(Int, Int)), str(t)
+(True, 'Either () (Int, Int)')
+>>> str(Fun(Prod(Var("a"), Var("b")), Var("a")))
+'(a, b) -> a'
+>>> eval(repr(t)) == t
+True
+
+Unification finds the most general common instance of two types:
+
+>>> u = Unifier()
+>>> u.unify(parse("(a, Int)"), parse("(Either b (), c)"))
+>>> str(u.resolve(parse("(a, c)")))
+'(Either b (), Int)'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from catlib.tree import Tree, fold, walk
+
+
+class Type(Tree):
+    """A type: `Unit`, `Int`, `Prod`, `Sum`, `Fun` or a `Var`."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return show(self)
+
+    def vars(self) -> Iterator[str]:
+        """Names of the type variables occurring in this type, in order."""
+        return (t.label for t in walk(self) if isinstance(t, Var))  # type: ignore[misc]
+
+    @property
+    def is_ground(self) -> bool:
+        """True when the type has no variables."""
+        return next(self.vars(), None) is None
+
+
+class _Base(Type):
+    __slots__ = ()
+
+    def __init__(self, name: str) -> None:
+        super().__init__(label=name)
+
+    def _leaf_repr(self) -> str:
+        return "Unit" if self.label == "()" else str(self.label)
+
+
+class Var(Type):
+    """A type variable, named by a lowercase identifier."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str) -> None:
+        super().__init__(label=name)
+
+    @property
+    def name(self) -> str:
+        return self.label  # type: ignore[return-value]
+
+
+class Prod(Type):
+    """The product ``(a, b)``."""
+
+    __slots__ = ()
+
+    def __init__(self, left: Type, right: Type) -> None:
+        super().__init__(left, right)
+
+
+class Sum(Type):
+    """The sum ``Either a b``."""
+
+    __slots__ = ()
+
+    def __init__(self, left: Type, right: Type) -> None:
+        super().__init__(left, right)
+
+
+class Fun(Type):
+    """The exponential ``a -> b``: the type of CAM closures."""
+
+    __slots__ = ()
+
+    def __init__(self, dom: Type, cod: Type) -> None:
+        super().__init__(dom, cod)
+
+
+Unit: Type = _Base("()")
+Int: Type = _Base("Int")
+
+
+# precedence of a printed type: 0 function, 1 application (Either), 2 atom
+def _show_node(t: Tree, kids: list[tuple[str, int]]) -> tuple[str, int]:
+    if isinstance(t, (_Base, Var)):
+        return str(t.label), 2
+    if isinstance(t, Prod):
+        return f"({kids[0][0]}, {kids[1][0]})", 2
+    if isinstance(t, Sum):
+        args = [s if p == 2 else f"({s})" for s, p in kids]
+        return f"Either {args[0]} {args[1]}", 1
+    (d, dp), (c, _) = kids
+    return f"{d if dp > 0 else f'({d})'} -> {c}", 0
+
+
+def show(t: Type) -> str:
+    """The type in the seed's notation (without recursion)."""
+    return fold(t, _show_node)[0]
+
+
+class TypeParseError(ValueError):
+    """Raised by `parse` with the position of the problem."""
+
+
+_TOKEN = re.compile(r"\s*(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)")
+
+
+def parse(text: str) -> Type:
+    """Parse a type written as the seed writes it, e.g. ``Either () (Int, Int)``.
+
+    Lowercase names are type variables; ``Unit`` is accepted for ``()``.
+    """
+    tokens: list[tuple[int, str]] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            if text[pos:].strip() == "":
+                break
+            raise TypeParseError(f"unexpected {text[pos]!r} at position {pos} in {text!r}")
+        tokens.append((m.start(1), m.group(1)))
+        pos = m.end()
+    tokens.append((len(text), "<end>"))
+    i = 0
+
+    def peek() -> str:
+        return tokens[i][1]
+
+    def expect(tok: str) -> None:
+        nonlocal i
+        if peek() != tok:
+            raise TypeParseError(
+                f"expected {tok!r} at position {tokens[i][0]} in {text!r}, found {peek()!r}"
+            )
+        i += 1
+
+    # Types written by hand are shallow; this small recursive-descent parser
+    # is bounded by the nesting a person types, not by term size.
+    def fun() -> Type:
+        d = app()
+        if peek() == "->":
+            expect("->")
+            return Fun(d, fun())
+        return d
+
+    def app() -> Type:
+        nonlocal i
+        if peek() == "Either":
+            i += 1
+            a = atom()
+            return Sum(a, atom())
+        return atom()
+
+    def atom() -> Type:
+        nonlocal i
+        tok = peek()
+        if tok in ("()", "Unit"):
+            i += 1
+            return Unit
+        if tok == "Int":
+            i += 1
+            return Int
+        if tok == "(":
+            i += 1
+            a = fun()
+            if peek() == ",":
+                i += 1
+                b = fun()
+                expect(")")
+                return Prod(a, b)
+            expect(")")
+            return a
+        if re.fullmatch(r"[a-z_][A-Za-z0-9_']*", tok):
+            i += 1
+            return Var(tok)
+        raise TypeParseError(
+            f"expected a type at position {tokens[i][0]} in {text!r}, found {tok!r}"
+        )
+
+    t = fun()
+    expect("<end>")
+    return t
+
+
+def as_type(t: Type | str) -> Type:
+    """Accept a `Type` or its text."""
+    return parse(t) if isinstance(t, str) else t
+
+
+class UnifyError(TypeError):
+    """Two types that cannot be made equal; `left` and `right` are the clash."""
+
+    def __init__(self, left: Type, right: Type, reason: str = "") -> None:
+        self.left, self.right = left, right
+        super().__init__(reason or f"cannot unify {left} with {right}")
+
+
+class Unifier:
+    """A substitution built up by `unify`, with an occurs check.
+
+    Works iteratively, so deep types cannot overflow the Python stack.
+    """
+
+    def __init__(self) -> None:
+        self.bindings: dict[str, Type] = {}
+        self._fresh = 0
+
+    def fresh(self) -> Var:
+        """A variable not used before by this unifier."""
+        self._fresh += 1
+        return Var(f"_{self._fresh}")
+
+    def find(self, t: Type) -> Type:
+        """Follow variable bindings at the top of `t` (with path compression)."""
+        seen = []
+        while isinstance(t, Var) and t.label in self.bindings:
+            seen.append(t.label)
+            t = self.bindings[t.label]  # type: ignore[index]
+        for name in seen[:-1]:
+            self.bindings[name] = t  # type: ignore[index]
+        return t
+
+    def resolve(self, t: Type) -> Type:
+        """Apply the substitution everywhere in `t` (iteratively, sharing work)."""
+        done: dict[str, Type] = {}
+        out: list[Type] = []
+        todo: list[tuple[Type, int]] = [(t, 0)]
+        while todo:
+            n, stage = todo.pop()
+            if stage == 2:  # out[-1] is what variable n stands for
+                done[n.label] = out[-1]  # type: ignore[index]
+            elif stage == 1:
+                k = len(n.kids)
+                kids = out[-k:]
+                del out[-k:]
+                out.append(type(n)(*kids))
+            elif isinstance(n, Var) and n.label in done:
+                out.append(done[n.label])  # type: ignore[index]
+            elif isinstance(n, Var) and n.label in self.bindings:
+                todo.append((n, 2))
+                todo.append((self.find(n), 0))
+            elif n.kids:
+                todo.append((n, 1))
+                todo.extend((k, 0) for k in reversed(n.kids))
+            else:
+                out.append(n)
+        return out[0]
+
+    def _occurs(self, name: str, t: Type) -> bool:
+        todo = [t]
+        while todo:
+            u = self.find(todo.pop())
+            if isinstance(u, Var):
+                if u.label == name:
+                    return True
+            else:
+                todo.extend(u.kids)
+        return False
+
+    def unify(self, a: Type, b: Type) -> None:
+        """Extend the substitution so that `a` and `b` become equal, or raise."""
+        todo = [(a, b)]
+        while todo:
+            x, y = todo.pop()
+            x, y = self.find(x), self.find(y)
+            if x is y:
+                continue
+            if isinstance(x, Var) or isinstance(y, Var):
+                if isinstance(y, Var) and not isinstance(x, Var):
+                    x, y = y, x
+                if isinstance(y, Var) and x.label == y.label:
+                    continue
+                if self._occurs(x.label, y):  # type: ignore[arg-type]
+                    rx, ry = self.resolve(x), self.resolve(y)
+                    raise UnifyError(rx, ry, f"infinite type: {rx} occurs in {ry}")
+                self.bindings[x.label] = y  # type: ignore[index]
+            elif type(x) is not type(y) or x.label != y.label:
+                raise UnifyError(self.resolve(x), self.resolve(y))
+            else:
+                todo.extend(zip(x.kids, y.kids))
+
+
+def rename(types: list[Type], keep: frozenset[str] = frozenset()) -> list[Type]:
+    """Rename the variables of `types` to a, b, c, ... in order of appearance.
+
+    Variables named in `keep` keep their names; the others avoid them.
+    """
+    names: dict[str, Type] = {k: Var(k) for k in keep}
+    n = 0
+    for t in types:
+        for v in t.vars():
+            if v not in names:
+                while True:
+                    new = chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else "")
+                    n += 1
+                    if new not in keep:
+                        break
+                names[v] = Var(new)
+
+    def node(n: Tree, kids: list[Type]) -> Type:
+        if isinstance(n, Var):
+            return names[n.name]
+        return type(n)(*kids) if kids else n  # type: ignore[return-value]
+
+    return [fold(t, node) for t in types]

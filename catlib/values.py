@@ -1,0 +1,106 @@
+"""Host values: what the interpreter computes with.
+
+``()`` for the unit type, Python ``int`` for ``Int`` (64-bit, wrapping like
+the reference's Haskell ``Int``), 2-tuples for products, and `Left` /
+`Right` for sums.
+
+>>> has_type((Left(()), 3), parse("(Either () Int, Int)"))
+True
+>>> add64(2**63 - 1, 1) == -2**63
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, parse
+
+__all__ = ["Left", "Right", "Value", "add64", "has_type", "check_value", "INT_MIN", "INT_MAX"]
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+Value = Any
+"""A host value: ``()``, ``int``, a 2-tuple, `Left` or `Right`."""
+
+
+class _Injection:
+    __slots__ = ("value",)
+    value: Value
+
+    def __init__(self, value: Value) -> None:
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.value == self.value  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.value))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.value,))
+
+
+class Left(_Injection):
+    """The left injection into a sum: ``Left(x) : Either a b`` for ``x : a``."""
+
+    __slots__ = ()
+    __match_args__ = ("value",)
+
+
+class Right(_Injection):
+    """The right injection into a sum: ``Right(y) : Either a b`` for ``y : b``."""
+
+    __slots__ = ()
+    __match_args__ = ("value",)
+
+
+def add64(i: int, j: int) -> int:
+    """Addition with 64-bit two's complement wrap-around (Haskell's ``Int``)."""
+    return (i + j + 2**63) % 2**64 - 2**63
+
+
+def check_value(v: Value, t: Type | str, where: str = "value") -> None:
+    """Raise `TypeError` saying where `v` does not have type `t`.
+
+    Type variables accept anything (the value is polymorphic there).
+    """
+    t = parse(t) if isinstance(t, str) else t
+    todo = [(v, t, where)]
+    while todo:
+        x, ty, path = todo.pop()
+        if isinstance(ty, Var):
+            continue
+        if ty == Unit:
+            ok = x == () and type(x) is tuple
+        elif ty == Int:
+            ok = type(x) is int and INT_MIN <= x <= INT_MAX
+        elif isinstance(ty, Prod):
+            ok = type(x) is tuple and len(x) == 2
+            if ok:
+                todo += [(x[0], ty.kids[0], path + "[0]"), (x[1], ty.kids[1], path + "[1]")]
+        elif isinstance(ty, Sum):
+            ok = isinstance(x, (Left, Right))
+            if ok:
+                todo.append((x.value, ty.kids[isinstance(x, Right)], path + ".value"))
+        elif isinstance(ty, Fun):
+            ok = callable(x)
+        else:  # pragma: no cover - every Type is one of the above
+            ok = False
+        if not ok:
+            raise TypeError(f"{path} = {x!r} does not have type {ty}")
+
+
+def has_type(v: Value, t: Type | str) -> bool:
+    """True when host value `v` has type `t`."""
+    try:
+        check_value(v, t)
+    except TypeError:
+        return False
+    return True

@@ -1,0 +1,33 @@
+"""Shared test helpers: instantiate a law's types and draw its metavariables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from catlib.laws import Law
+from catlib.strategies import Generator
+from catlib.tree import fold
+from catlib.types import Type, Var, parse
+
+
+def instantiate(text: str, env: dict[str, Type]) -> Type:
+    """Replace the type variables of `text` by the ground types in `env`."""
+    return fold(parse(text), lambda n, k: env[n.name] if isinstance(n, Var) else (type(n)(*k) if k else n))
+
+
+@st.composite
+def law_instances(draw: Any, law: Law, pure: bool = True, max_size: int = 6) -> tuple:
+    """(lhs, rhs, input value, state value, terms) for a random instance of `law`."""
+    gen = Generator(lambda lo, hi: draw(st.integers(lo, hi)), pure=pure)
+    names = sorted({v for a, b in [*law.variables.values(), (law.input, law.output)]
+                    for t in (a, b) for v in parse(t).vars()})
+    env = {n: gen.type(1) for n in names}
+    state = gen.type(1)
+    terms = {m: gen.term(state, instantiate(a, env), instantiate(b, env), draw(st.integers(0, max_size)))
+             for m, (a, b) in law.variables.items()}
+    lhs, rhs = law.sides(**terms)
+    x = gen.value(instantiate(law.input, env))
+    s = gen.value(state)
+    return lhs, rhs, x, s, terms

@@ -1,0 +1,39 @@
+"""Deep terms are normal: 100,000 nested compositions, both ways round."""
+
+import time
+
+import pytest
+
+from catlib.free import Add, Compose, Copy, Id
+from catlib.interpreter import step
+from catlib.typecheck import check, infer
+
+N = 100_000
+DOUBLE = Compose(Add, Copy)
+
+
+def chain(left: bool):
+    t = Id
+    for _ in range(N):
+        t = Compose(t, DOUBLE) if left else Compose(DOUBLE, t)
+    return t
+
+
+@pytest.mark.parametrize("left", [True, False], ids=["left-nested", "right-nested"])
+def test_deep_chain(left, capsys):
+    t0 = time.perf_counter()
+    t, u = chain(left), chain(left)
+    built = time.perf_counter()
+    assert str(infer(t)) == "a / Int -> Int"
+    check(t, input="Int", output="Int")
+    typed = time.perf_counter()
+    assert step(t, 1, ()) == ((), 0)  # 2**100000 wraps to 0 in 64 bits
+    assert step(t, 0, 5) == (5, 0)
+    ran = time.perf_counter()
+    text = repr(t)
+    assert text.count("Compose") == 2 * N and len(text) > 20 * N
+    assert t == u and hash(t) == hash(u) and t != chain(not left)
+    done = time.perf_counter()
+    with capsys.disabled():
+        print(f"\n[deep {'left' if left else 'right'}] build {built - t0:.2f}s, typecheck {typed - built:.2f}s, "
+              f"run {ran - typed:.2f}s, print+compare {done - ran:.2f}s")

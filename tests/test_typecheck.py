@@ -1,0 +1,87 @@
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from catlib.free import (
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    Embed,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Par,
+    Put,
+)
+from catlib.strategies import CONSTRUCTORS, typed_terms
+from catlib.tree import walk
+from catlib.typecheck import TermTypeError, check, infer
+from catlib.types import Int, parse
+from tests.conftest import scaled
+
+
+@settings(max_examples=scaled(500))
+@given(typed_terms(embed=True))
+def test_generated_terms_check_at_their_signature(pair):
+    term, sig = pair
+    assert check(term, state=sig.state, input=sig.input, output=sig.output) == sig
+
+
+@settings(max_examples=scaled(3000))
+@given(typed_terms(embed=True, max_size=16))
+def test_generator_quality(pair):
+    """Reports constructor counts and sizes (see --hypothesis-show-statistics)."""
+    term, _ = pair
+    ops = {t.op for t in walk(term)}
+    for op in ops:
+        event(f"contains {op}")
+    size = term.size()
+    event(f"size {'<5' if size < 5 else '5-19' if size < 20 else '20-49' if size < 50 else '50+'}")
+
+
+def test_every_constructor_is_reachable():
+    from catlib.strategies import Generator
+
+    seen = set()
+    for seed in range(2000):
+        g = Generator.seeded(seed, embed=True)
+        seen |= {t.op for t in walk(g.term(g.type(), g.type(), g.type(), 12))}
+    assert seen == set(CONSTRUCTORS)
+
+
+def test_principal_types():
+    assert str(infer(Fst)) == "a / (b, c) -> b"
+    assert str(infer(Distr)) == "a / (Either b c, d) -> Either (b, d) (c, d)"
+    assert str(infer(Compose(Put, Get))) == "a / () -> ()"
+    assert str(infer(Embed(abs, "Int", "Int"))) == "a / Int -> Int"
+    assert str(infer(Const(3))) == "a / b -> Int"
+
+
+def test_check_is_not_fooled_by_a_less_general_term():
+    with pytest.raises(TermTypeError, match="not general enough"):
+        check(Compose(Add, Copy), input="a")
+    assert str(check(Id, input="a")) == "b / a -> a"
+
+
+def test_errors_name_the_path_and_both_types():
+    bad = Par(Id, Compose(Par(Fst, Const(1)), Case(Const(1), Consume)))
+    with pytest.raises(TermTypeError) as info:
+        infer(bad)
+    err = info.value
+    assert err.path == ("g", "f")
+    assert "root.g.f (Case)" in str(err) and "Int" in str(err) and "()" in str(err)
+    with pytest.raises(TermTypeError, match=r"root \(Compose\).*\(c, d\)"):
+        infer(Compose(Fst, Inl))
+    with pytest.raises(TermTypeError, match="declared output"):
+        check(Get, state=Int, output="()")
+    assert isinstance(TermTypeError((), Id, "x", Int, Int), TypeError)
+
+
+@given(st.sampled_from(["()", "Int", "(Int, ())", "Either () Int"]))
+def test_state_is_threaded_through_get_and_put(s):
+    assert check(Compose(Put, Get), state=parse(s)).state == parse(s)

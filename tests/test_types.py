@@ -1,0 +1,38 @@
+import pytest
+from hypothesis import given
+
+from catlib.strategies import types
+from catlib.types import Fun, Int, Prod, Sum, TypeParseError, Unifier, UnifyError, Unit, Var, parse, rename
+
+
+@given(types(max_depth=4))
+def test_print_parse_round_trip(t):
+    assert parse(str(t)) == t
+    assert eval(repr(t)) == t
+
+
+def test_notation():
+    assert str(Sum(Unit, Prod(Int, Int))) == "Either () (Int, Int)"
+    assert str(Sum(Sum(Int, Unit), Int)) == "Either (Either Int ()) Int"
+    assert str(Fun(Fun(Int, Int), Int)) == "(Int -> Int) -> Int"
+    assert parse("a -> b -> c") == Fun(Var("a"), Fun(Var("b"), Var("c")))
+
+
+@pytest.mark.parametrize("text", ["(Int", "Either Int", "Int Int", "(,)", "Foo", "Int -> ", "#"])
+def test_parse_errors_say_where(text):
+    with pytest.raises(TypeParseError, match="position"):
+        parse(text)
+
+
+def test_unify_and_occurs_check():
+    u = Unifier()
+    u.unify(parse("(a, Either b Int)"), parse("(Int, c)"))
+    assert u.resolve(parse("(a, c)")) == parse("(Int, Either b Int)")
+    with pytest.raises(UnifyError, match="infinite"):
+        Unifier().unify(Var("a"), Prod(Var("a"), Int))
+    with pytest.raises(UnifyError):
+        Unifier().unify(Int, Unit)
+
+
+def test_rename_in_order_of_appearance():
+    assert [str(t) for t in rename([parse("(x, y)"), parse("Either y z")])] == ["(a, b)", "Either b c"]
