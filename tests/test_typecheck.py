@@ -2,22 +2,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from catlib.free import (
-    Add,
-    Case,
-    Compose,
-    Const,
-    Consume,
-    Copy,
-    Distr,
-    Embed,
-    Fst,
-    Get,
-    Id,
-    Inl,
-    Par,
-    Put,
-)
+from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Embed, Fst, Get, Id, Inl, Par, Put
 from catlib.strategies import CONSTRUCTORS, typed_terms
 from catlib.tree import walk
 from catlib.typecheck import TermTypeError, check, infer
