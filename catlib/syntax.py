@@ -1,0 +1,610 @@
+"""Write state machines with *ports* ("overloading the lambda").
+
+A port of type ``a`` is a term from a hidden source object ``r`` to ``a``.
+A machine is a Python function from ports to ports; `sm` applies it to the
+identity port and takes the term out.  Each combinator builds exactly the
+reference's term (``cam-reference.md``, "The port syntax"):
+
+>>> from catlib.typecheck import infer
+>>> bump = sm(lambda p: inl(pmodify(kadd(1), p)))
+>>> bump
+Compose(Inl, Compose(Compose(Compose(Put, Compose(Add, Compose(Par(Const(1), Id), Copy))), Get), Id))
+>>> str(infer(bump))
+'Int / () -> Either () a'
+
+The seed's counter in full (`catlib.examples.counter`), with ``kase`` for
+``Either`` inputs and tuple unpacking for pairs:
+
+>>> @sm
+... def counter2(p):
+...     def incr(l):
+...         old, new = pget(l)             # split: pfst / psnd of the state
+...         return inl(pput(pair(old, new + 1)))
+...     return kase(incr, lambda g: inr(psnd(pget(g))), p)
+>>> str(infer(counter2))
+'(a, Int) / Either () () -> Either () Int'
+
+**Evaluation is by name.**  A port is a term, so every use of a port runs
+its term again from the source, effects (`pget`, `pput`) included: above,
+``old`` and ``new`` each read the state.  `box` builds a sub-machine once
+and applies it to a port once, when that matters.
+
+**Scopes.**  Every `sm`, `decode` and `kase` branch makes a new scope, and
+each port remembers the scope it was made in (`unit` and ports built only
+from it belong to none: their term works from any source).  Ports of
+unrelated scopes never meet silently: combining them, or returning a port
+from the wrong scope, raises `ScopeError`.
+
+**Branches that see outer ports** (the seed's "kase'", which it calls
+impossible): `kase_with(f, g, p)` gives each branch a port of its
+alternative's value paired with the enclosing source, ``(a, r)``, through
+the primitive `catlib.free.Distr` ``(Either a b, c) -> Either (a, c) (b, c)``;
+a port from an enclosing scope used inside a branch is re-expressed as
+``Compose(port, Snd)``:
+
+>>> @sm
+... def add_or_keep(p):                    # input (Either Int (), Int)
+...     cmd, x = p
+...     return kase_with(lambda n: n + x, lambda _: x, cmd)
+>>> str(infer(add_or_keep))
+'a / (Either Int b, Int) -> Int'
+
+The plain `kase` keeps the reference's term and rejects outer ports, with a
+pointer to `kase_with`.
+
+Python sugar, each building the same term as the combinator it stands for:
+``a, b = p`` (`split`), ``p[0]``/``p[1]`` (`pfst`/`psnd`), ``p + q``
+(`plus`), ``p + k``/``k + p``/``p - k`` (`padd`), ``x >> y`` (sequencing),
+``@sm`` as a decorator, and the curried forms ``pmodify(f)``, ``padd(k)``,
+``kase(f, g)`` ... which return port functions, with `dot` for Haskell's
+``.`` (so the seed's ``inl . pmodify (kadd 1)`` is
+``dot(inl, pmodify(kadd(1)))``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, overload
+
+from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
+from catlib.types import Type, as_type
+from catlib.values import check_value
+
+__all__ = [
+    "Port", "Scope", "ScopeError", "sm", "decode", "encode", "box", "pair", "unit", "pfst", "psnd", "split",
+    "void", "konst", "pget", "pput", "pmodify", "kadd", "padd", "plus", "inl", "inr", "kase", "kase_with",
+    "seq", "dot", "Program", "Upgrade",
+]
+
+PortFn = Callable[["Port"], "Port"]
+
+
+class ScopeError(ValueError):
+    """A port was used outside the scope (`sm`, `decode`, `kase` branch) that made it."""
+
+
+_ids = itertools.count(1)
+
+
+class Scope:
+    """Where ports live: one call of `sm`/`decode`, or one branch of a `kase`.
+
+    A branch of `kase_with` has a `parent` (the scope around the ``kase_with``)
+    and a `lift` term from its own source ``(a, r)`` to the parent's source
+    ``r`` (`Snd`): ports of the parent, or of its ancestors along such
+    links, can be re-expressed in the branch.  Other scopes have no parent.
+    """
+
+    __slots__ = ("id", "what", "parent", "lift")
+
+    def __init__(self, what: str, parent: Scope | None = None, lift: Term | None = None) -> None:
+        self.id, self.what, self.parent, self.lift = next(_ids), what, parent, lift
+
+    def __repr__(self) -> str:
+        return f"<scope {self.id}: {self.what}>"
+
+    def lift_from(self, outer: Scope) -> Term | None:
+        """The term from this scope's source to `outer`'s, or ``None`` if `outer` is not an enclosing scope.
+
+        ``Id`` when `outer` is this scope; else the chain of `lift` terms up to `outer`.
+        """
+        lifts: list[Term] = []
+        s: Scope | None = self
+        while s is not None and s is not outer:
+            if s.lift is None:
+                return None
+            lifts.append(s.lift)
+            s = s.parent
+        if s is None:
+            return None
+        if not lifts:
+            return Id
+        # the lift nearest `outer` runs last: ... Compose(l_outer_child, ... Compose(l_mid, l_self))
+        t = lifts[-1]
+        for lift in reversed(lifts[:-1]):
+            t = Compose(t, lift)
+        return t
+
+
+_active: list[Scope] = []
+"""The scopes whose function is running, innermost last (for `kase_with` on a scope-free port)."""
+
+
+class Port:
+    """A port: `term` from the hidden source of `scope` (``None``: any source) to the port's type.
+
+    Ports are immutable.  They do not compare or test as booleans: ``if p``
+    cannot mean anything at construction time (use `kase`).
+    """
+
+    __slots__ = ("term", "scope")
+    term: Term
+    scope: Scope | None
+
+    def __init__(self, term: Term, scope: Scope | None = None) -> None:
+        if not isinstance(term, Term):
+            raise TypeError(f"a port holds a Term, not {type(term).__name__}: {term!r}")
+        object.__setattr__(self, "term", term)
+        object.__setattr__(self, "scope", scope)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ports are immutable")
+
+    def __repr__(self) -> str:
+        where = "" if self.scope is None else f", {self.scope!r}"
+        return f"Port({self.term!r}{where})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("a port has no truth value while the machine is being built; branch with kase()")
+
+    def __iter__(self) -> Iterator[Port]:
+        """``a, b = p`` is ``split(p)``."""
+        return iter(split(self))
+
+    def __getitem__(self, i: int) -> Port:
+        """``p[0]`` is ``pfst(p)``, ``p[1]`` is ``psnd(p)``."""
+        if i == 0:
+            return pfst(self)
+        if i == 1:
+            return psnd(self)
+        raise IndexError(f"a pair port has components 0 and 1, not {i!r}")
+
+    def __add__(self, other: Port | int) -> Port:
+        """``p + q`` is ``plus(p, q)``; ``p + k`` is ``padd(k, p)``."""
+        if isinstance(other, Port):
+            return plus(self, other)
+        if type(other) is int:
+            return padd(other, self)
+        return NotImplemented
+
+    def __radd__(self, other: int) -> Port:
+        """``k + p`` is ``padd(k, p)``."""
+        if type(other) is int:
+            return padd(other, self)
+        return NotImplemented
+
+    def __sub__(self, other: int) -> Port:
+        """``p - k`` is ``padd(-k, p)`` (only constants can be subtracted: there is no negation)."""
+        if type(other) is int:
+            return padd(-other, self)
+        return NotImplemented
+
+    def __rshift__(self, other: Port) -> Port:
+        """``x >> y`` is ``seq(x, y)``: run `x` for its effects, answer `y`."""
+        if isinstance(other, Port):
+            return seq(self, other)
+        return NotImplemented
+
+
+def _port(x: object, role: str) -> Port:
+    if not isinstance(x, Port):
+        hint = " (a Term must be applied with encode(term, port))" if isinstance(x, Term) else ""
+        raise TypeError(f"{role} must be a Port, not {type(x).__name__}: {x!r}{hint}")
+    return x
+
+
+def _scope_name(s: Scope | None) -> str:
+    return "no scope" if s is None else repr(s)
+
+
+def _join(*ports: Port) -> tuple[Scope | None, list[Term]]:
+    """The innermost scope of `ports` and their terms re-expressed from its source.
+
+    All scopes must lie on one chain of `kase_with` links; otherwise the ports
+    come from unrelated machines or branches and `ScopeError` is raised.
+    """
+    target: Scope | None = None
+    for p in ports:
+        s = p.scope
+        if s is None or s is target:
+            continue
+        if target is None or s.lift_from(target) is not None:
+            target = s  # s is the same as or inside target
+        elif target.lift_from(s) is None:
+            raise ScopeError(f"ports from unrelated scopes meet: {_scope_name(target)} and {_scope_name(s)}. "
+                             "A port belongs to the sm/kase branch that made it; only kase_with branches "
+                             "may use ports from outside")
+    return target, [_into(p, target) for p in ports]
+
+
+def _into(p: Port, scope: Scope | None) -> Term:
+    """`p`'s term re-expressed from `scope`'s source (`ScopeError` if it does not belong there)."""
+    if p.scope is None or p.scope is scope:
+        return p.term
+    lift = scope.lift_from(p.scope) if scope is not None else None
+    if lift is None:
+        hint = " (plain kase branches cannot see outer ports: use kase_with)" if scope is not None else ""
+        raise ScopeError(f"a port of {_scope_name(p.scope)} is used in {_scope_name(scope)}{hint}")
+    return Compose(p.term, lift)
+
+
+def _run(fn: PortFn, scope: Scope, arg: Port, what: str) -> Term:
+    """Apply `fn` to `arg` inside `scope`, check the result belongs there, and take its term out."""
+    if not callable(fn):
+        raise TypeError(f"{what} needs a function from ports to ports, not {fn!r}")
+    _active.append(scope)
+    try:
+        out = fn(arg)
+    finally:
+        _active.pop()
+    return _into(_port(out, f"the result of {what}'s function {getattr(fn, '__name__', fn)!r}"), scope)
+
+
+def decode(fn: PortFn) -> Term:
+    """The term of the port function `fn`: ``fn`` applied to the identity port, taken out.
+
+    Escot's ``decode``, inverse of `encode`: ``decode(lambda p: encode(f, p)) == Compose(f, Id)``.
+
+    >>> decode(lambda p: encode(Fst, p))
+    Compose(Fst, Id)
+    """
+    scope = Scope(f"decode({getattr(fn, '__name__', 'fn')})")
+    return _run(fn, scope, Port(Id, scope), "decode")
+
+
+def sm(fn: PortFn) -> Term:
+    """The state machine written by `fn`: the term inside ``fn(port(Id))`` (same as `decode`).
+
+    Usable as a decorator: ``@sm def machine(p): ...`` binds the term.
+
+    >>> sm(lambda p: pget(void(p)))
+    Compose(Get, Compose(Consume, Id))
+    """
+    scope = Scope(f"sm({getattr(fn, '__name__', 'fn')})")
+    return _run(fn, scope, Port(Id, scope), "sm")
+
+
+@overload
+def encode(f: Term) -> PortFn: ...
+@overload
+def encode(f: Term, p: Port) -> Port: ...
+def encode(f: Term, p: Port | None = None) -> Port | PortFn:
+    """Apply the term `f` to the port `p`: ``Compose(f, p)``.  ``encode(f)`` is a port function.
+
+    >>> encode(Snd, Port(Id))
+    Port(Compose(Snd, Id))
+    """
+    if not isinstance(f, Term):
+        raise TypeError(f"encode applies a Term, not {type(f).__name__}: {f!r}")
+    if p is None:
+        return lambda q: encode(f, q)
+    p = _port(p, "encode's port")
+    return Port(Compose(f, p.term), p.scope)
+
+
+@overload
+def box(fn: PortFn) -> PortFn: ...
+@overload
+def box(fn: PortFn, p: Port) -> Port: ...
+def box(fn: PortFn, p: Port | None = None) -> Port | PortFn:
+    """`fn` built once as a term in its own scope and applied to `p` once: ``encode(decode(fn), p)``.
+
+    Escot's ``box``: the sub-machine is one closed box.  Unlike ``fn(p)``,
+    which substitutes `p`'s term at every use, `p` runs once, so its
+    effects are not repeated:
+
+    >>> twice = lambda x: x + x
+    >>> twice(pget(unit)).term
+    Compose(Add, Compose(Par(Compose(Get, Consume), Compose(Get, Consume)), Copy))
+    >>> box(twice, pget(unit)).term
+    Compose(Compose(Add, Compose(Par(Id, Id), Copy)), Compose(Get, Consume))
+    """
+    if p is None:
+        return lambda q: box(fn, q)
+    return encode(decode(fn), _port(p, "box's port"))
+
+
+def pair(p: Port, q: Port) -> Port:
+    """The port of ``(p, q)``: ``p &&& q`` = ``Compose(Par(p, q), Copy)``.
+
+    >>> pair(Port(Fst), Port(Snd))
+    Port(Compose(Par(Fst, Snd), Copy))
+    """
+    scope, (tp, tq) = _join(_port(p, "pair's first port"), _port(q, "pair's second port"))
+    return Port(Compose(Par(tp, tq), Copy), scope)
+
+
+unit = Port(Consume)
+"""The port of ``()``: the term `Consume`, valid in every scope."""
+
+
+def pfst(p: Port) -> Port:
+    """``Compose(Fst, p)``.
+
+    >>> pfst(Port(Id))
+    Port(Compose(Fst, Id))
+    """
+    return encode(Fst, _port(p, "pfst's port"))
+
+
+def psnd(p: Port) -> Port:
+    """``Compose(Snd, p)``.
+
+    >>> psnd(Port(Id))
+    Port(Compose(Snd, Id))
+    """
+    return encode(Snd, _port(p, "psnd's port"))
+
+
+def split(p: Port) -> tuple[Port, Port]:
+    """``(pfst(p), psnd(p))``; ``a, b = p`` does the same.
+
+    >>> a, b = Port(Id)
+    >>> (a.term, b.term) == tuple(x.term for x in split(Port(Id)))
+    True
+    """
+    return pfst(p), psnd(p)
+
+
+def void(p: Port) -> Port:
+    """``Compose(Consume, p)``: `p`'s effects, answering ``()``.
+
+    >>> void(Port(Get))
+    Port(Compose(Consume, Get))
+    """
+    return encode(Consume, _port(p, "void's port"))
+
+
+@overload
+def konst(k: int) -> PortFn: ...
+@overload
+def konst(k: int, p: Port) -> Port: ...
+def konst(k: int, p: Port | None = None) -> Port | PortFn:
+    """``Compose(Const(k), p)``: the integer `k` (after `p`'s effects).
+
+    >>> konst(0, unit)
+    Port(Compose(Const(0), Consume))
+    """
+    c = Const(k)
+    return encode(c) if p is None else encode(c, _port(p, "konst's port"))
+
+
+def pget(p: Port) -> Port:
+    """``Compose(Get, p)``: read the state (`p` is a port of ``()``).
+
+    >>> pget(unit)
+    Port(Compose(Get, Consume))
+    """
+    return encode(Get, _port(p, "pget's port"))
+
+
+def pput(p: Port) -> Port:
+    """``Compose(Put, p)``: replace the state by `p`, answering ``()``.
+
+    >>> pput(Port(Id))
+    Port(Compose(Put, Id))
+    """
+    return encode(Put, _port(p, "pput's port"))
+
+
+@overload
+def pmodify(f: Term | PortFn) -> PortFn: ...
+@overload
+def pmodify(f: Term | PortFn, p: Port) -> Port: ...
+def pmodify(f: Term | PortFn, p: Port | None = None) -> Port | PortFn:
+    """``Compose(Compose(Compose(Put, f), Get), p)``: apply `f` to the state, answering ``()``.
+
+    `f` is a term ``s -> s``, or a port function (then ``decode(f)`` is used).
+
+    >>> pmodify(Fst, unit)
+    Port(Compose(Compose(Compose(Put, Fst), Get), Consume))
+    """
+    if p is None:
+        return lambda q: pmodify(f, q)
+    t = f if isinstance(f, Term) else decode(f)
+    return encode(Compose(Compose(Put, t), Get), _port(p, "pmodify's port"))
+
+
+def kadd(k: int) -> Term:
+    """The term ``Int -> Int`` adding `k`: ``Compose(Add, Compose(Par(Const(k), Id), Copy))``.
+
+    >>> kadd(1)
+    Compose(Add, Compose(Par(Const(1), Id), Copy))
+    """
+    return Compose(Add, Compose(Par(Const(k), Id), Copy))
+
+
+@overload
+def padd(k: int) -> PortFn: ...
+@overload
+def padd(k: int, p: Port) -> Port: ...
+def padd(k: int, p: Port | None = None) -> Port | PortFn:
+    """``Compose(kadd(k), p)``; ``p + k``, ``k + p`` and ``p - k`` (as ``padd(-k, p)``) do the same.
+
+    >>> (Port(Id) + 1).term == padd(1, Port(Id)).term == Compose(kadd(1), Id)
+    True
+    """
+    return encode(kadd(k)) if p is None else encode(kadd(k), _port(p, "padd's port"))
+
+
+def plus(p: Port, q: Port) -> Port:
+    """The sum of two integer ports, ``Compose(Add, pair(p, q))``; ``p + q`` does the same.
+
+    >>> (Port(Fst) + Port(Snd)).term
+    Compose(Add, Compose(Par(Fst, Snd), Copy))
+    """
+    return encode(Add, pair(p, q))
+
+
+def inl(p: Port) -> Port:
+    """``Compose(Inl, p)``.
+
+    >>> inl(unit)
+    Port(Compose(Inl, Consume))
+    """
+    return encode(Inl, _port(p, "inl's port"))
+
+
+def inr(p: Port) -> Port:
+    """``Compose(Inr, p)``.
+
+    >>> inr(unit)
+    Port(Compose(Inr, Consume))
+    """
+    return encode(Inr, _port(p, "inr's port"))
+
+
+def seq(x: Port, y: Port) -> Port:
+    """``x >> y`` = ``psnd(pair(x, y))``: `x`'s effects first, then `y`'s value.
+
+    >>> (pput(Port(Id)) >> pget(unit)).term
+    Compose(Snd, Compose(Par(Compose(Put, Id), Compose(Get, Consume)), Copy))
+    """
+    return psnd(pair(x, y))
+
+
+def dot(*fns: PortFn) -> PortFn:
+    """Compose port functions right to left, like Haskell's ``.``: ``dot(f, g)(p) == f(g(p))``.
+
+    >>> dot(inl, pget)(unit).term
+    Compose(Inl, Compose(Get, Consume))
+    """
+    def composed(p: Port) -> Port:
+        for fn in reversed(fns):
+            p = fn(p)
+        return p
+    return composed
+
+
+@overload
+def kase(f: PortFn, g: PortFn) -> PortFn: ...
+@overload
+def kase(f: PortFn, g: PortFn, p: Port) -> Port: ...
+def kase(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
+    """Branch on a port of ``Either a b``: ``Compose(Case(sm(f), sm(g)), p)``.
+
+    Each branch gets a fresh port of its alternative's value, in a scope of
+    its own: it cannot see ports from outside (`ScopeError`; see
+    `kase_with`).  ``kase(f, g)`` is a port function, as in the seed's
+    ``sm (kase incr get)``.
+
+    >>> kase(lambda l: inr(l), lambda r: inl(r), Port(Id)).term
+    Compose(Case(Compose(Inr, Id), Compose(Inl, Id)), Id)
+    >>> sm(lambda p: kase(lambda l: p, inr, p))
+    Traceback (most recent call last):
+      ...
+    catlib.syntax.ScopeError: a port of <scope ...: sm(<lambda>)> is used in <scope ...: kase left branch> ...
+    """
+    if p is None:
+        return lambda q: kase(f, g, q)
+    p = _port(p, "kase's port")
+    sf, sg = Scope("kase left branch"), Scope("kase right branch")
+    tf = _run(f, sf, Port(Id, sf), "kase's left branch")
+    tg = _run(g, sg, Port(Id, sg), "kase's right branch")
+    return Port(Compose(Case(tf, tg), p.term), p.scope)
+
+
+@overload
+def kase_with(f: PortFn, g: PortFn) -> PortFn: ...
+@overload
+def kase_with(f: PortFn, g: PortFn, p: Port) -> Port: ...
+def kase_with(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
+    """The seed's "kase'": branch on `p`, and let the branches use ports from outside.
+
+    With ``r`` the source of the enclosing scope, the term is
+    ``Compose(Case(F, G), Compose(Distr, pair(p, Id)))``: the sum is paired
+    with the whole source, `Distr` moves the source into the alternative,
+    and each branch works from ``(a, r)``: its own port is ``Fst``, and an
+    outer port ``q`` used inside becomes ``Compose(q, Snd)`` (evaluated by
+    name, like every port: its effects run again inside the branch).
+
+    >>> sm(lambda p: kase_with(lambda l: p[1], lambda r: r, p[0]))
+    Compose(Case(Compose(Compose(Snd, Id), Snd), Fst),
+            Compose(Distr, Compose(Par(Compose(Fst, Id), Id), Copy)))
+    """
+    if p is None:
+        return lambda q: kase_with(f, g, q)
+    p = _port(p, "kase_with's port")
+    # the branches see the innermost scope being built (p may come from an enclosing one)
+    env = _active[-1] if _active else p.scope
+    if env is None:
+        raise ScopeError("kase_with needs an enclosing sm/decode: the branches see that machine's source")
+    tp = _into(p, env)
+    sf = Scope("kase_with left branch", parent=env, lift=Snd)
+    sg = Scope("kase_with right branch", parent=env, lift=Snd)
+    tf = _run(f, sf, Port(Fst, sf), "kase_with's left branch")
+    tg = _run(g, sg, Port(Fst, sg), "kase_with's right branch")
+    return Port(Compose(Case(tf, tg), Compose(Distr, Compose(Par(tp, Id), Copy))), env)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A machine with its declared signature ``state / input -> output`` and an initial state.
+
+    `sm` terms are polymorphic where the program does not constrain a type;
+    a `Program` pins the one it is meant to run at.  A state migration is a
+    `Program` too: state ``()``, input the old state type, output the new one.
+
+    >>> p = Program("flip", sm(lambda p: kase(inr, inl, p)), "()", "Either Int ()", "Either () Int", ())
+    >>> str(p.check())
+    '() / Either Int () -> Either () Int'
+    """
+
+    name: str
+    term: Term
+    state: Type | str
+    input: Type | str
+    output: Type | str
+    initial: Any
+
+    def __post_init__(self) -> None:
+        for part in ("state", "input", "output"):
+            object.__setattr__(self, part, as_type(getattr(self, part)))
+        check_value(self.initial, self.state, f"{self.name}'s initial state")
+
+    @property
+    def signature(self) -> Any:
+        """The declared `catlib.typecheck.Signature`."""
+        from catlib.typecheck import Signature
+
+        return Signature(self.state, self.input, self.output)  # type: ignore[arg-type]
+
+    def check(self) -> Any:
+        """Type-check the term against the declared signature (`TermTypeError` if it does not fit)."""
+        from catlib.typecheck import check
+
+        return check(self.term, self.state, self.input, self.output)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """A hot upgrade: from machine `old` to machine `new`, converting the state with `migration`.
+
+    >>> from catlib.examples.counter import UPGRADE
+    >>> UPGRADE.check()
+    """
+
+    old: Program
+    new: Program
+    migration: Program
+
+    def check(self) -> None:
+        """Check the three programs, and that the migration maps `old`'s state type to `new`'s."""
+        for prog in (self.old, self.new, self.migration):
+            prog.check()
+        if self.migration.input != self.old.state or self.migration.output != self.new.state:
+            raise TypeError(f"migration {self.migration.name} maps {self.migration.input} -> "
+                            f"{self.migration.output}, but the upgrade goes from state {self.old.state} "
+                            f"to {self.new.state}")
