@@ -292,7 +292,8 @@ class ParseError(ValueError):
         super().__init__(f"{where}: expected {expected}, found {found}")
 
 
-_TOKEN = re.compile(r"\s*(?:(\[|\]|,|\(|\))|(-?[0-9]+)|([A-Za-z]+)|(\S))")
+# A name runs on over digits, so ``Int1`` is one (unknown) token, as in Haskell's lexer.
+_TOKEN = re.compile(r"\s*(?:(\[|\]|,|\(|\))|(-?[0-9]+)|([A-Za-z][A-Za-z0-9_']*)|(\S))")
 
 
 def _tokens(text: str) -> list[tuple[int, str]]:
@@ -374,7 +375,8 @@ def _parse(text: str, start: str) -> Any:
                     n = int(tok)
                     i += 1
                 elif tok == "(" and re.fullmatch(r"-[0-9]+", toks[i + 1][1]) and toks[i + 2][1] == ")":
-                    n = int(toks[i + 1][1])
+                    pos, tok = toks[i + 1]
+                    n = int(tok)
                     i += 3
                 else:
                     raise ParseError(pos, "a number or (-number) after Int", repr(tok))
@@ -527,7 +529,7 @@ def _from_plain(data: Any, start: str) -> Any:
         if not isinstance(args, list) or len(args) != len(wants):
             raise bad(f"{path}.{head}", f"{len(wants)} arguments", arg)
         todo.append(("build", (head, len(wants)), path))
-        todo.extend((("code" if w == "code" else "value"), a, f"{path}.{head}[{j}]")
+        todo.extend((("code" if w == "code" else "value"), a, f"{path}.{head}" + (f"[{j}]" if len(wants) > 1 else ""))
                     for j, (w, a) in reversed(list(enumerate(zip(wants, args)))))
     return out[0]
 
@@ -544,7 +546,7 @@ def from_json(text: str | bytes) -> Code | Value:
         raise ParseError(getattr(e, "pos", 0), "valid JSON", str(e)) from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise ParseError("$.format", repr(JSON_FORMAT), repr(doc.get("format") if isinstance(doc, dict) else doc))
-    if doc.get("version") != JSON_VERSION:
+    if type(doc.get("version")) is not int or doc["version"] != JSON_VERSION:  # not True, not 1.0
         raise ParseError("$.version", str(JSON_VERSION), repr(doc.get("version")))
     keys = set(doc) - {"format", "version"}
     if keys == {"code"}:
