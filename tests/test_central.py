@@ -1,0 +1,200 @@
+"""The central property: the compiled machine computes what the interpreter computes.
+
+For every well-typed term ``f`` (every constructor but ``Embed``), input ``x`` and state ``s``::
+
+    (quote(s'), quote(y)) == cam.machine.run(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
+
+The two sides stay independent: the interpreter works on host values, the
+machine on its own values, and only `quote` connects them.
+"""
+
+from collections import Counter
+
+import pytest
+from hypothesis import event, given, settings
+
+from cam.code import Code, Instr, Int, Pair, quote, to_text
+from cam.compiler import DISTR_CODE, CompileError, compile
+from cam.machine import execute, run
+from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Put, Snd, subterms
+from catlib.interpreter import step
+from catlib.strategies import CONSTRUCTORS, Generator, runs
+from catlib.tree import walk
+from catlib.typecheck import check
+from catlib.values import Left, Right
+from tests.conftest import scaled
+
+
+@settings(max_examples=scaled(2000))
+@given(runs(max_size=16))
+def test_machine_agrees_with_interpreter(r):
+    f, sig, x, s = r
+    for op in sorted({t.op for t in walk(f)}):
+        event(op)
+    new_state, y = step(f, x, s)
+    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+
+
+@settings(max_examples=scaled(300))
+@given(runs(max_size=30, max_type_depth=3))
+def test_machine_agrees_with_interpreter_on_larger_terms(r):
+    f, sig, x, s = r
+    event(f"size {min(f.size() // 25 * 25, 200)}+")
+    new_state, y = step(f, x, s)
+    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+
+
+@settings(max_examples=scaled(200))
+@given(runs(max_size=12))
+def test_machine_agrees_over_a_run_of_inputs(r):
+    # The new state is fed back in: state threading agrees over several steps.
+    f, sig, x, s = r
+    code, ms = compile(f), quote(s)
+    for _ in range(3):
+        s, y = step(f, x, s)
+        ms, my = run(code, quote(x), ms)
+        assert (ms, my) == (quote(s), quote(y))
+
+
+def test_generators_cover_every_constructor():
+    # The property above is only as strong as the terms it sees: every constructor but Embed must occur.
+    seen: Counter[str] = Counter()
+    for seed in range(400):
+        gen = Generator.seeded(seed)
+        f = gen.term(gen.type(), gen.type(), gen.type(), 12)
+        seen.update(t.op for t in walk(f))
+    assert set(seen) == set(CONSTRUCTORS) - {"Embed"}, seen
+
+
+# ---------------------------------------------------------------- hand-picked cases
+
+
+@pytest.mark.parametrize("f, x, s", [
+    (Distr, (Left(3), 4), ()),
+    (Distr, (Right(()), (1, 2)), 9),
+    (Par(Put, Put), (1, 2), 0),  # the right side's effect comes last
+    (Case(Compose(Inl, Add), Inr), Left((2**63 - 1, 1)), ()),  # wraps to -2**63
+    (Compose(Snd, Par(Const(-3), Copy)), ((), 5), ()),
+])
+def test_hand_picked(f, x, s):
+    new_state, y = step(f, x, s)
+    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+
+
+def test_compile_scheme_examples():
+    assert to_text(compile(Copy >> Par(Snd, Fst))) == "[COPY,FIRST,SND,SWAP,CONS,SECOND,FST,CONS]"
+    assert to_text(compile(Case(Id, Const(-3)))) == "[BRANCH [ID,RETURN] [QUOTE (Int (-3)),RETURN]]"
+    assert compile(Distr) == DISTR_CODE
+    assert to_text(DISTR_CODE) == ("[PUSH,FST,BRANCH [ROT,SWAP,SND,CONS,INL,RETURN] "
+                                   "[ROT,SWAP,SND,CONS,INR,RETURN]]")
+
+
+# ---------------------------------------------------------------- Embed
+
+
+def test_compile_error_on_embed_names_the_path():
+    e1 = Embed(abs, "Int", "Int")
+    f = Par(Id, Compose(Case(Id, Compose(Inl, e1)), Fst))
+    with pytest.raises(CompileError) as e:
+        compile(f)
+    assert e.value.path == ("g", "g", "g", "f")
+    assert "root.g.g.g.f" in str(e.value) and "Embed" in str(e.value)
+    assert e.value.subterm == e1
+    assert [p for p, t in subterms(f) if t == e1] == [e.value.path]
+
+
+@settings(max_examples=scaled(200))
+@given(runs(max_size=10, embed=True))
+def test_compile_error_exactly_on_terms_with_embed(r):
+    f = r[0]
+    embeds = [p for p, t in subterms(f) if isinstance(t, Embed)]
+    if not embeds:
+        compile(f)
+        return
+    with pytest.raises(CompileError) as e:
+        compile(f)
+    assert e.value.path in embeds and isinstance(e.value.subterm, Embed)
+
+
+# ---------------------------------------------------------------- linear size
+
+# Instructions contributed by each constructor, counting those inside BRANCH blocks
+# (read off the scheme in cam.compiler):
+#   Compose 0 (just the two codes, concatenated); Par 5 (FIRST, SWAP, CONS, SECOND, CONS);
+#   Case 3 (BRANCH and two RETURNs); Distr 15 (PUSH, FST, BRANCH, 2 x (ROT, SWAP, SND, CONS, INL/INR, RETURN));
+#   every other constructor 1 (Id, Copy, ..., Const k).
+WEIGHT = {"Compose": 0, "Par": 5, "Case": 3, "Distr": 15}
+MAX_WEIGHT = max(WEIGHT.values())  # so every code has at most 15 * f.size() instructions
+
+
+def instruction_count(code: Code) -> int:
+    """Instructions of `code`, those in nested blocks included."""
+    n, todo = 0, [code]
+    while todo:
+        for i in todo.pop():
+            n += 1
+            if isinstance(i, Instr) and i.op in ("BRANCH", "CURRY"):
+                todo.extend(i.kids)
+    return n
+
+
+@settings(max_examples=scaled(300))
+@given(runs(max_size=40))
+def test_compile_is_linear_in_term_size(r):
+    f = r[0]
+    code = compile(f)
+    exact = sum(WEIGHT.get(t.op, 1) for t in walk(f))
+    assert instruction_count(code) == exact
+    assert len(code) <= instruction_count(code) <= MAX_WEIGHT * f.size()
+
+
+def test_the_bound_is_tight():
+    assert instruction_count(compile(Distr)) == MAX_WEIGHT * Distr.size()
+
+
+# ---------------------------------------------------------------- deep terms
+
+N = 100_000
+DOUBLE = Compose(Add, Copy)
+
+
+@pytest.mark.parametrize("left", [True, False], ids=["left-nested", "right-nested"])
+def test_deep_compose_chain_compiles_and_runs(left):
+    t = Id
+    for _ in range(N):
+        t = Compose(t, DOUBLE) if left else Compose(DOUBLE, t)
+    code = compile(t)
+    assert len(code) == 2 * N + 1
+    r = execute(code, Int(3), Int(7))
+    assert (r.state, r.output, r.steps) == (Int(7), Int(3 * 2**N % 2**64), 2 * N + 1)
+    assert (r.state, r.output) == tuple(map(quote, step(t, 3, 7)))
+
+
+def test_deep_par_nesting_compiles_and_runs():
+    # Par(Par(...Par(Add, Const 0)..., Const k-1), Const k): a 100,000-deep product in and out.
+    t, x = Add, (1, 2)
+    for k in range(N // 2):
+        t, x = Par(t, Const(k)), (x, ())
+    code = compile(t)
+    assert instruction_count(code) == 5 * (N // 2) + 1 + N // 2
+    state, y = run(code, quote(x), quote(()))
+    expect = Int(3)
+    for k in range(N // 2):
+        expect = Pair(expect, Int(k))
+    assert y == expect == quote(step(t, x, ())[1])
+
+
+def test_deep_case_nesting_compiles_and_runs():
+    # Case(Case(...), Inr) nested 50,000 deep: BRANCH blocks nested as deep, a continuation per level.
+    t, x = Compose(Inl, Add), (4, 5)
+    for _ in range(N // 2):
+        t, x = Case(t, Inr), Left(x)
+    check(t)
+    code = compile(t)
+    nested, depth = code, 0
+    while nested[0].op == "BRANCH":
+        nested, depth = nested[0].kids[0], depth + 1
+    assert depth == N // 2
+    r = execute(code, quote(x), quote(()))
+    assert r.output == quote(step(t, x, ())[1])
+    assert r.steps == 2 * (N // 2) + 2
