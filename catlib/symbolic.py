@@ -1,0 +1,750 @@
+"""The symbolic model: terms run on unknown inputs, one result per case.
+
+A symbolic value has the shape of a host value (`catlib.values`) with
+unknowns in it: ``()`` for the unit, 2-tuples for pairs, `Left`/`Right`
+for known injections, a sympy expression at every ``Int`` leaf (and at
+leaves of a type variable, which a term can only move around), and a
+`SumVar` for a value of a sum type whose side is not known yet.  `fresh`
+builds the most general value of a type; `evaluate` runs a term on such
+values and splits a path in two wherever `Case` or `Distr` inspects a
+`SumVar`:
+
+>>> from catlib.free import Case, Inl, Inr, Const, Add, Copy, Par, Id
+>>> x = fresh("Either Int ()", "x")
+>>> for out in evaluate(Case(Copy >> Add, Const(7)), x, fresh("()", "s")):
+...     print(show_condition(out.condition), "|", out.output)
+x = Left(x.l) | 2*x.l
+x = Right(()) | 7
+
+**Integers.**  ``Int`` is 64-bit and wraps (`catlib.values.add64`).  The
+symbolic model computes with exact integers and reads every ``Int`` leaf
+modulo ``2**64``: `Add` is sympy's ``+``, and `normal` reduces every
+integer coefficient to the signed 64-bit range.  This is exact, not an
+approximation: wrapping is a ring homomorphism from the integers onto
+``Z / 2**64``, so for inputs in range the interpreter's answer is the
+wrapped value of the symbolic answer; and since terms only add, every
+``Int`` is a linear form, equal for all inputs modulo ``2**64`` exactly
+when its coefficients are.
+
+**Unknown morphisms.**  `Unknown` stands for an arbitrary morphism ``f``
+inside a term (wrapped in `Embed`): its output is an uninterpreted sympy
+function of its input, ``f(x)``, and a *stateful* unknown also replaces
+the state by ``f_s(x, s)`` (its output is then ``f(x, s)``).  Laws and
+compiler cases are proved with them (see ``proofs/``).
+
+**Equivalence.**  `equivalent` decides, for terms without `Embed`, whether
+two terms give the same output and new state for every input and state,
+and otherwise returns a `Counterexample` that `catlib.interpreter.step`
+confirms:
+
+>>> from catlib.free import Fst, Snd
+>>> bool(equivalent(Case(Inl, Inr), Id))
+True
+>>> equivalent(Copy >> Par(Fst, Snd), Id).proved
+True
+>>> cex = equivalent(Fst, Snd).counterexample
+>>> cex.input, cex.left, cex.right
+((1, 0), ((), 1), ((), 0))
+
+Evaluation keeps its own continuation stack (like the interpreter), so a
+chain of 100,000 compositions is fine.  `SYMBOLIC` is the same semantics as
+an instance of the interfaces, for programs written against them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import sympy
+
+from catlib.cartesian import Machine
+from catlib.free import Case, Compose, Const, Embed, Par, Term, subterms
+from catlib.interpreter import step
+from catlib.typecheck import Signature, infer
+from catlib.types import Fun, Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
+from catlib.tree import fold
+from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
+
+__all__ = [
+    "SumVar", "Unknown", "Outcome", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
+    "show_condition", "concretize", "to_sympy", "apply_unknown", "symbols_of", "refine",
+    "equivalent", "Equivalence", "Counterexample", "common_signature", "wrap",
+    "SymbolicMachines", "SYMBOLIC",
+]
+
+MODULUS = 2**64
+
+
+class SymbolicError(ValueError):
+    """A term or value the symbolic model cannot handle (ill-typed, an opaque `Embed`, ...)."""
+
+
+def wrap(n: int) -> int:
+    """``n`` reduced to the signed 64-bit range (two's complement wrap-around)."""
+    return (n + 2**63) % MODULUS - 2**63
+
+
+@dataclass(frozen=True)
+class SumVar:
+    """An unknown value of the sum type `type`, named `name`; `Case` splits it into two cases."""
+
+    name: str
+    type: Sum
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def split(self) -> tuple[Left, Right]:
+        """The two shapes it can take: ``Left(name.l)`` and ``Right(name.r)``, fresh by type."""
+        left, right = self.type.kids
+        return Left(fresh(left, self.name + ".l")), Right(fresh(right, self.name + ".r"))
+
+
+Condition = dict[SumVar, Any]
+"""A path condition: the side (``Left(..)`` or ``Right(..)``) each inspected `SumVar` took."""
+
+
+class Outcome(NamedTuple):
+    """One path of a symbolic run: under `condition`, the term answers `output` and leaves `state`."""
+
+    condition: Condition
+    output: Any
+    state: Any
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """An unknown morphism named `name`, to be wrapped in `Embed` (see `term`).
+
+    Pure: output ``name(x)``, state unchanged.  Stateful: output
+    ``name(x, s)``, new state ``name_s(x, s)``.  It has no concrete meaning:
+    calling it raises `SymbolicError`.
+    """
+
+    name: str
+    stateful: bool = False
+
+    def __call__(self, x: Value) -> Value:
+        raise SymbolicError(f"the unknown morphism {self.name} has no concrete value")
+
+    def term(self, dom: Type | str, cod: Type | str) -> Term:
+        """The term standing for this unknown at type ``dom -> cod``."""
+        return Embed(self, dom, cod)
+
+
+# ---------------------------------------------------------------- values
+
+
+def fresh(t: Type | str, name: str) -> Any:
+    """The most general symbolic value of type `t`, its unknowns named after `name`.
+
+    >>> fresh("(Int, (a, ()))", "x")
+    (x.1, (x.2.1, ()))
+    """
+    t = as_type(t)
+    out: list[Any] = []
+    todo: list[tuple[Type, str, bool]] = [(t, name, False)]
+    while todo:
+        ty, nm, ready = todo.pop()
+        if ready:
+            b = out.pop()
+            out.append((out.pop(), b))
+        elif ty == Unit:
+            out.append(())
+        elif ty == Int:
+            out.append(sympy.Symbol(nm, integer=True))
+        elif isinstance(ty, Var):
+            out.append(sympy.Symbol(nm))
+        elif isinstance(ty, Prod):
+            todo += [(ty, nm, True), (ty.kids[1], nm + ".2", False), (ty.kids[0], nm + ".1", False)]
+        elif isinstance(ty, Sum):
+            out.append(SumVar(nm, ty))
+        elif isinstance(ty, Fun):
+            raise SymbolicError(f"no symbolic values of function type {ty}")
+        else:  # pragma: no cover - every Type is handled
+            raise AssertionError(ty)
+    return out[0]
+
+
+def _look(v: Any, cond: Condition) -> Any:
+    """`v` with a top-level `SumVar` replaced by the side the condition chose (if any)."""
+    while type(v) is SumVar and v in cond:
+        v = cond[v]
+    return v
+
+
+def _map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
+    """Rebuild `v` bottom-up with `leaf` applied to every sympy expression and unresolved `SumVar`."""
+    out: list[Any] = []
+    todo: list[tuple[Any, int]] = [(v, 0)]
+    while todo:
+        x, stage = todo.pop()
+        if stage == 1:
+            b = out.pop()
+            out.append((out.pop(), b))
+            continue
+        if stage == 2:
+            out.append(type(x)(out.pop()))
+            continue
+        if cond is not None:
+            x = _look(x, cond)
+        if type(x) is tuple:
+            if len(x) == 0:
+                out.append(())
+            else:
+                todo += [(x, 1), (x[1], 0), (x[0], 0)]
+        elif isinstance(x, (Left, Right)):
+            todo += [(x, 2), (x.value, 0)]
+        else:
+            out.append(leaf(x))
+    return out[0]
+
+
+_LEFT, _RIGHT = sympy.Function("Left"), sympy.Function("Right")
+
+
+def _norm_int(e: sympy.Expr) -> sympy.Expr:
+    """A linear form with every coefficient reduced modulo 2**64 into the signed range."""
+    if e.is_Symbol:
+        return e
+    if e.is_Integer:
+        return sympy.Integer(wrap(int(e)))
+    e = sympy.expand(e)
+    parts = []
+    for atom, c in e.as_coefficients_dict().items():
+        if not c.is_Integer:
+            raise SymbolicError(f"non-integer coefficient in {e}")
+        c = wrap(int(c))
+        if c:
+            parts.append(c * atom)
+    return sympy.Add(*parts)
+
+
+def _sympy_leaf(cond: Condition) -> Callable[[Any], Any]:
+    def leaf(x: Any) -> Any:
+        if type(x) is SumVar:
+            return sympy.Symbol(x.name)
+        return _resolve_expr(x, cond)
+    return leaf
+
+
+def to_sympy(v: Any, cond: Condition | None = None) -> sympy.Basic:
+    """`v` as one sympy expression (pairs as ``Tuple``, sides as ``Left(..)``), for uninterpreted functions."""
+    cond = cond or {}
+    out: list[Any] = []
+    todo: list[tuple[Any, int]] = [(v, 0)]
+    while todo:
+        x, stage = todo.pop()
+        if stage == 1:
+            b = out.pop()
+            out.append(sympy.Tuple(out.pop(), b))
+            continue
+        if stage == 2:
+            out.append((_RIGHT if isinstance(x, Right) else _LEFT)(out.pop()))
+            continue
+        x = _look(x, cond)
+        if type(x) is tuple:
+            if len(x) == 0:
+                out.append(sympy.Tuple())
+            else:
+                todo += [(x, 1), (x[1], 0), (x[0], 0)]
+        elif isinstance(x, (Left, Right)):
+            todo += [(x, 2), (x.value, 0)]
+        else:
+            out.append(_sympy_leaf(cond)(x))
+    return out[0]
+
+
+def _resolve_expr(e: sympy.Expr, cond: Condition) -> sympy.Expr:
+    """Normal form of a sympy leaf: sides chosen since it was built are substituted into its arguments."""
+    if cond and not e.is_Atom:
+        subst = {sympy.Symbol(sv.name): to_sympy(shape, cond) for sv, shape in cond.items()}
+        e = e.xreplace(subst)
+    return _norm_int(e)
+
+
+def normal(v: Any, cond: Condition | None = None) -> Any:
+    """The normal form of `v` under `cond`: sides substituted, integers reduced modulo 2**64.
+
+    Two symbolic values denote the same value for every choice of their
+    unknowns exactly when their normal forms are equal (`same`).
+    """
+    cond = cond or {}
+    return _map_leaves(v, lambda x: x if type(x) is SumVar else _resolve_expr(x, cond), cond)
+
+
+def same(a: Any, b: Any, cond: Condition | None = None) -> bool:
+    """True when `a` and `b` have the same normal form under `cond` (compared without recursion)."""
+    todo = [(normal(a, cond), normal(b, cond))]
+    while todo:
+        x, y = todo.pop()
+        if type(x) is tuple and type(y) is tuple:
+            if len(x) != len(y):
+                return False
+            todo.extend(zip(x, y))
+        elif isinstance(x, (Left, Right)) or isinstance(y, (Left, Right)):
+            if type(x) is not type(y):
+                return False
+            todo.append((x.value, y.value))
+        elif type(x) is tuple or type(y) is tuple:
+            return False
+        elif x != y:
+            return False
+    return True
+
+
+def show_condition(cond: Condition) -> str:
+    """``x = Left(x.l), x.l.2 = Right(())``, or ``true`` for the empty condition."""
+    if not cond:
+        return "true"
+    return ", ".join(f"{sv.name} = {_show(shape)}" for sv, shape in cond.items())
+
+
+def _show(v: Any) -> str:
+    return str(_map_leaves(v, lambda x: x))
+
+
+def symbols_of(*values: Any) -> list[sympy.Symbol]:
+    """The sympy symbols (integer and opaque leaves) in `values`, in a stable order."""
+    seen: dict[sympy.Symbol, None] = {}
+
+    def leaf(x: Any) -> Any:
+        if type(x) is not SumVar:
+            for s in sorted(x.free_symbols, key=str):
+                seen.setdefault(s, None)
+        return x
+
+    for v in values:
+        _map_leaves(v, leaf)
+    return list(seen)
+
+
+# ---------------------------------------------------------------- unknown morphisms
+
+
+def _typed_app(t: Type, name: str, args: tuple[sympy.Basic, ...]) -> Any:
+    """The value of type `t` that the uninterpreted function `name` gives on `args`."""
+    out: list[Any] = []
+    todo: list[tuple[Type, str, bool]] = [(t, name, False)]
+    while todo:
+        ty, nm, ready = todo.pop()
+        if ready:
+            b = out.pop()
+            out.append((out.pop(), b))
+        elif ty == Unit:
+            out.append(())
+        elif isinstance(ty, Prod):
+            todo += [(ty, nm, True), (ty.kids[1], nm + ".2", False), (ty.kids[0], nm + ".1", False)]
+        elif ty == Int or isinstance(ty, Var):
+            out.append(sympy.Function(nm)(*args))
+        else:
+            raise SymbolicError(f"an unknown morphism cannot answer a value of type {ty} (sums and "
+                                "functions would need a case split on an uninterpreted function)")
+    return out[0]
+
+
+def apply_unknown(u: Unknown, x: Any, s: Any, cod: Type | str, state_type: Type | str | None = None,
+                  cond: Condition | None = None) -> tuple[Any, Any]:
+    """``(output, new state)`` of unknown `u` on input `x` in state `s`; the state's type defaults to opaque."""
+    cond = cond or {}
+    if not u.stateful:
+        return _typed_app(as_type(cod), u.name, (to_sympy(x, cond),)), s
+    args = (to_sympy(x, cond), to_sympy(s, cond))
+    st = as_type(state_type) if state_type is not None else Var("s")
+    return _typed_app(as_type(cod), u.name, args), _typed_app(st, u.name + "_s", args)
+
+
+# ---------------------------------------------------------------- evaluation
+
+_THEN, _RIGHT_FRAME, _PAIR = 0, 1, 2
+
+
+def _bad(t: Term, v: Any, want: str) -> SymbolicError:
+    return SymbolicError(f"{t.op} expects {want}, got {v!r} (is the term well-typed at these values?)")
+
+
+def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = None,
+             state_type: Type | str | None = None) -> list[Outcome]:
+    """Every path of `term` on symbolic `input` and `state`: ``[(condition, output, new state)]``.
+
+    The conditions extend `condition` and partition it: exactly one holds
+    for each choice of the unknowns.  Outputs and states are not normalised
+    (see `normal`).  `state_type` types the new states of stateful unknowns.
+    """
+    results: list[Outcome] = []
+    # a path: (term, value, state, condition, continuation as a linked list of frames)
+    todo: list[tuple[Term, Any, Any, Condition, Any]] = [(term, input, state, dict(condition or {}), None)]
+    while todo:
+        t, v, s, cond, stack = todo.pop()
+        while True:
+            forked = False
+            while True:  # descend to a primitive
+                if isinstance(t, Compose):
+                    stack = ((_THEN, t.kids[0]), stack)
+                    t = t.kids[1]
+                elif isinstance(t, Par):
+                    if type(v) is not tuple or len(v) != 2:
+                        raise _bad(t, v, "a pair")
+                    stack = ((_RIGHT_FRAME, t.kids[1], v[1]), stack)
+                    t, v = t.kids[0], v[0]
+                elif isinstance(t, Case):
+                    e = _look(v, cond)
+                    if type(e) is SumVar:
+                        _fork(todo, e, (t, v, s, cond, stack))
+                        forked = True
+                        break
+                    if not isinstance(e, (Left, Right)):
+                        raise _bad(t, e, "a sum")
+                    t, v = t.kids[isinstance(e, Right)], e.value
+                else:
+                    break
+            if forked:
+                break
+            op = t.op
+            if op == "Id":
+                pass
+            elif op in ("Fst", "Snd"):
+                if type(v) is not tuple or len(v) != 2:
+                    raise _bad(t, v, "a pair")
+                v = v[op == "Snd"]
+            elif op == "Copy":
+                v = (v, v)
+            elif op == "Consume":
+                v = ()
+            elif op == "Inl":
+                v = Left(v)
+            elif op == "Inr":
+                v = Right(v)
+            elif op == "Get":
+                v = s
+            elif op == "Put":
+                s, v = v, ()
+            elif op == "Add":
+                if type(v) is not tuple or len(v) != 2 or not all(isinstance(a, sympy.Expr) for a in v):
+                    raise _bad(t, v, "a pair of integers")
+                v = v[0] + v[1]
+            elif op == "Distr":
+                if type(v) is not tuple or len(v) != 2:
+                    raise _bad(t, v, "a pair")
+                e = _look(v[0], cond)
+                if type(e) is SumVar:
+                    _fork(todo, e, (t, v, s, cond, stack))
+                    break
+                if not isinstance(e, (Left, Right)):
+                    raise _bad(t, e, "a sum")
+                v = type(e)((e.value, v[1]))
+            elif isinstance(t, Const):
+                v = sympy.Integer(t.k)
+            elif isinstance(t, Embed):
+                v, s = _embed(t, v, s, cond, state_type)
+            else:  # pragma: no cover - every Term is handled above
+                raise AssertionError(t)
+            # return v to the continuation
+            while stack is not None:
+                frame, stack = stack
+                if frame[0] == _THEN:
+                    t = frame[1]
+                    break
+                if frame[0] == _RIGHT_FRAME:
+                    stack = ((_PAIR, v), stack)
+                    t, v = frame[1], frame[2]
+                    break
+                v = (frame[1], v)
+            else:
+                results.append(Outcome(cond, v, s))
+                break
+    return results
+
+
+def _fork(todo: list[Any], sv: SumVar, path: tuple[Any, ...]) -> None:
+    t, v, s, cond, stack = path
+    left, right = sv.split()
+    todo.append((t, v, s, {**cond, sv: right}, stack))
+    todo.append((t, v, s, {**cond, sv: left}, stack))  # left first
+
+
+def _embed(t: Embed, v: Any, s: Any, cond: Condition, state_type: Type | str | None) -> tuple[Any, Any]:
+    if isinstance(t.fn, Unknown):
+        return apply_unknown(t.fn, v, s, t.cod, state_type, cond)
+    if symbols_of(v) or _has_sumvar(v, cond):
+        raise SymbolicError(f"cannot run the host function {t.fn!r} of an Embed on the symbolic value {v!r}")
+    return _map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
+
+
+def _has_sumvar(v: Any, cond: Condition) -> bool:
+    found = []
+    _map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
+    return bool(found)
+
+
+def _concrete(v: Any, cond: Condition) -> Value:
+    return _map_leaves(v, lambda x: int(_norm_int(x)), cond)
+
+
+# ---------------------------------------------------------------- the symbolic category
+
+SymFn = Callable[[Any, Any, Condition], list[tuple[Condition, Any, Any]]]
+"""A symbolic morphism: ``(value, state, condition) -> [(condition, value, state)]``."""
+
+
+class SymbolicMachines(Machine[SymFn]):
+    """Symbolic state machines: the model of `evaluate` as an instance of the interfaces.
+
+    >>> from catlib.examples.generic import swap
+    >>> swap(SYMBOLIC)(fresh("(Int, a)", "x"), fresh("()", "s"), {})
+    [({}, (x.2, x.1), ())]
+
+    Composed Python closures call each other, so this instance is for
+    programs of ordinary size; deep terms go through `evaluate`.
+    """
+
+    @staticmethod
+    def lift(f: Callable[[Any], Any]) -> SymFn:
+        """A pure operation on values as a symbolic machine."""
+        return lambda x, s, c: [(c, f(x), s)]
+
+    def id(self) -> SymFn:
+        return self.lift(lambda x: x)
+
+    def compose(self, g: SymFn, f: SymFn) -> SymFn:
+        return lambda x, s, c: [r for c1, y, s1 in f(x, s, c) for r in g(y, s1, c1)]
+
+    def copy(self) -> SymFn:
+        return self.lift(lambda x: (x, x))
+
+    def consume(self) -> SymFn:
+        return self.lift(lambda x: ())
+
+    def fst(self) -> SymFn:
+        return self.lift(lambda p: p[0])
+
+    def snd(self) -> SymFn:
+        return self.lift(lambda p: p[1])
+
+    def par(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            return [(c2, (b, d), s2) for c1, b, s1 in f(p[0], s, c) for c2, d, s2 in g(p[1], s1, c1)]
+        return h
+
+    def inl(self) -> SymFn:
+        return self.lift(Left)
+
+    def inr(self) -> SymFn:
+        return self.lift(Right)
+
+    @staticmethod
+    def _sides(e: Any, c: Condition) -> list[tuple[Condition, Any]]:
+        e = _look(e, c)
+        if type(e) is SumVar:
+            return [({**c, e: side}, side) for side in e.split()]
+        return [(c, e)]
+
+    def case(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(e: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            return [r for c1, side in self._sides(e, c)
+                    for r in (g if isinstance(side, Right) else f)(side.value, s, c1)]
+        return h
+
+    def distr(self) -> SymFn:
+        return lambda p, s, c: [(c1, type(side)((side.value, p[1])), s) for c1, side in self._sides(p[0], c)]
+
+    def get(self) -> SymFn:
+        return lambda x, s, c: [(c, s, s)]
+
+    def put(self) -> SymFn:
+        return lambda x, s, c: [(c, (), x)]
+
+    def const(self, k: int) -> SymFn:
+        return self.lift(lambda x: sympy.Integer(k))
+
+    def add(self) -> SymFn:
+        return self.lift(lambda p: p[0] + p[1])
+
+
+SYMBOLIC = SymbolicMachines()
+"""The symbolic model as an instance of `catlib.cartesian.Machine`."""
+
+
+# ---------------------------------------------------------------- equivalence
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """An input and state on which two terms differ, with both ``(new state, output)`` results."""
+
+    input: Value
+    state: Value
+    left: tuple[Value, Value]
+    right: tuple[Value, Value]
+    condition: str = ""
+
+    def __str__(self) -> str:
+        return (f"input {self.input!r}, state {self.state!r}: "
+                f"(state, output) {self.left!r} vs {self.right!r}")
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The verdict of `equivalent`: proved over `cases` paths, or refuted by `counterexample`."""
+
+    signature: Signature
+    cases: int
+    counterexample: Counterexample | None = None
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def proved(self) -> bool:
+        return self.counterexample is None
+
+    def __bool__(self) -> bool:
+        return self.proved
+
+
+def _rename_apart(sig: Signature, prefix: str) -> list[Type]:
+    def node(n: Any, kids: list[Type]) -> Type:
+        if isinstance(n, Var):
+            return Var(prefix + n.name)
+        return type(n)(*kids) if kids else n  # type: ignore[no-any-return]
+    return [fold(t, node) for t in sig]  # type: ignore[arg-type]
+
+
+def common_signature(f: Term, g: Term) -> Signature:
+    """The most general signature at which both `f` and `g` are typed (their principal ones unified)."""
+    a, b = _rename_apart(infer(f), "f_"), _rename_apart(infer(g), "g_")
+    u = Unifier()
+    try:
+        for x, y in zip(a, b):
+            u.unify(x, y)
+    except UnifyError as e:
+        raise TypeError(f"the terms have no common signature: {infer(f)} and {infer(g)} ({e})") from None
+    return Signature(*rename([u.resolve(t) for t in a]))
+
+
+def _ground(t: Type) -> Type:
+    """`t` with every type variable read as Int (a counterexample needs values)."""
+    return fold(t, lambda n, kids: Int if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
+
+
+def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator[Condition]:
+    """Every extension of `cond` that decides each `SumVar` reachable in `values` (at most `limit`)."""
+    values = list(values)
+    todo = [cond]
+    count = 0
+    while todo:
+        c = todo.pop()
+        pending: list[SumVar] = []
+        for v in values:
+            _map_leaves(v, lambda x: pending.append(x) if type(x) is SumVar else x, c)
+        if not pending:
+            count += 1
+            yield c
+            if count >= limit:
+                return
+            continue
+        sv = pending[0]
+        left, right = sv.split()
+        todo += [{**c, sv: right}, {**c, sv: left}]
+
+
+def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> Value:
+    """The host value `v` denotes when its symbols take `values` (missing ones 0) under `cond`.
+
+    Every `SumVar` of `v` must be decided by `cond` (see `refine`).
+    """
+    def leaf(x: Any) -> Any:
+        if type(x) is SumVar:
+            raise SymbolicError(f"{x.name} is not decided by the condition")
+        e = _resolve_expr(x, cond).xreplace({s: sympy.Integer(values.get(s, 0)) for s in x.free_symbols})
+        if not e.is_Integer:
+            raise SymbolicError(f"{x} is not an integer once its symbols have values")
+        return wrap(int(e))
+    return _map_leaves(v, leaf, cond)
+
+
+def _assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sympy.Symbol, int]]:
+    """Zeros, then each symbol 1 alone, then random 64-bit values: enough to separate linear forms."""
+    yield {}
+    for s in symbols:
+        yield {s: 1}
+    rng = random.Random(seed)
+    for _ in range(32):
+        yield {s: rng.randint(INT_MIN, INT_MAX) for s in symbols}
+
+
+def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
+            run: Callable[[Term, Value, Value], tuple[Value, Value]] = step) -> Counterexample | None:
+    """A concrete input and state, allowed by `cond`, on which `run` (the interpreter) tells `f` from `g`."""
+    for c in refine((x, s), cond):
+        syms = symbols_of(x, s, *c.values())
+        for values in _assignments(syms):
+            xi, si = concretize(x, c, values), concretize(s, c, values)
+            left, right = _outcome(run, f, xi, si), _outcome(run, g, xi, si)
+            if left != right:
+                return Counterexample(xi, si, left, right, show_condition(c))
+    return None
+
+
+def _outcome(run: Callable[[Term, Value, Value], tuple[Value, Value]], t: Term, x: Value, s: Value) -> Any:
+    try:
+        return run(t, x, s)
+    except Exception as e:  # a crash is an observable difference too
+        return (type(e).__name__, str(e).splitlines()[0])
+
+
+def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivalence:
+    """Decide whether `f` and `g` agree (output and new state) on every input and state.
+
+    Both must be free of `Embed`.  They are compared at `signature`, by
+    default their `common_signature`; type variables stay opaque, so a
+    proof holds at every instance.  On failure the counterexample reads
+    type variables as ``Int`` and is confirmed by `catlib.interpreter.step`.
+    """
+    for t in (f, g):
+        for path, sub in subterms(t):
+            if isinstance(sub, Embed):
+                raise SymbolicError(f"equivalent() handles terms without Embed; found one at {'.'.join(path)}")
+    sig = signature or common_signature(f, g)
+    x, s = fresh(sig.input, "x"), fresh(sig.state, "s")
+    cases = 0
+    for cf, of, sf in evaluate(f, x, s):
+        for cg, og, sg in evaluate(g, x, s, cf):
+            cases += 1
+            if same(of, og, cg) and same(sf, sg, cg):
+                continue
+            diff = (f"when {show_condition(cg)}: output {normal(of, cg)} vs {normal(og, cg)}, "
+                    f"state {normal(sf, cg)} vs {normal(sg, cg)}")
+            gx, gs = fresh(_ground(sig.input), "x"), fresh(_ground(sig.state), "s")
+            # the same names, now all integers: re-run the path's decisions on the ground values
+            cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
+            if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree
+                raise AssertionError(f"symbolic results differ but the interpreter agrees everywhere: {diff}")
+            return Equivalence(sig, cases, cex, [diff])
+    return Equivalence(sig, cases)
+
+
+def _reground(cond: Condition, gx: Any, gs: Any, x: Any, s: Any) -> Condition:
+    """`cond`, rebuilt over the ground-typed unknowns of `gx`, `gs` (same names, Int for type variables)."""
+    ground: dict[str, SumVar] = {}
+
+    def collect(v: Any) -> None:
+        todo = [v]
+        while todo:
+            y = todo.pop()
+            if type(y) is SumVar:
+                ground[y.name] = y
+                todo.extend(y.split())
+            elif type(y) is tuple:
+                todo.extend(y)
+            elif isinstance(y, (Left, Right)):
+                todo.append(y.value)
+
+    collect(gx)
+    collect(gs)
+    out: Condition = {}
+    for sv, shape in cond.items():
+        g = ground[sv.name]
+        out[g] = g.split()[isinstance(shape, Right)]
+    return out
