@@ -1,0 +1,345 @@
+"""cam.machine: the reference's transitions, step counts, halting, Stuck and OutOfFuel, trace."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cam.code import (
+    ADD,
+    APP,
+    CONS,
+    CONSUME,
+    COPY,
+    CURRY,
+    FIRST,
+    FST,
+    GET,
+    ID,
+    INL,
+    INR,
+    PUSH,
+    PUT,
+    QUOTE,
+    RETURN,
+    SND,
+    SWAP,
+    Closure,
+    Code,
+    Instr,
+    Int,
+    L,
+    Pair,
+    R,
+    Unit,
+    Value,
+    parse_code,
+    parse_value,
+    to_text,
+)
+from cam.machine import Config, Cont, MachineError, OutOfFuel, Result, Stuck, execute, run, trace
+from cam.strategies import codes, compiled_runs, ints, values
+from catlib.values import INT_MAX, INT_MIN
+from tests.conftest import scaled
+
+COUNTER = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]")
+COUNTER2 = parse_code("[ID,BRANCH [COPY,FIRST,ID,GET,FST,SWAP,CONS,SECOND,ID,GET,SND,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,CONS,PUT,INL,RETURN] [ID,GET,SND,INR,RETURN]]")
+UPGRADE = parse_code("[COPY,FIRST,ID,SWAP,CONS,SECOND,CONSUME,QUOTE (Int 0),CONS]")
+
+
+# ---------------------------------------------------------------- the reference's counters
+
+
+@pytest.mark.parametrize("code, input, state, new_state, output, steps", [
+    (COUNTER, "L Unit", "Int 0", "Int 1", "L Unit", 16),
+    (COUNTER, "R Unit", "Int 41", "Int 41", "R (Int 41)", 6),
+    (COUNTER, "L Unit", "Int 9223372036854775807", "Int (-9223372036854775808)", "L Unit", 16),
+    (COUNTER2, "L Unit", "Pair (Int 3) (Int 7)", "Pair (Int 3) (Int 8)", "L Unit", 26),
+    (COUNTER2, "R Unit", "Pair (Int 3) (Int 7)", "Pair (Int 3) (Int 7)", "R (Int 7)", 7),
+    (UPGRADE, "Int 5", "Unit", "Unit", "Pair (Int 5) (Int 0)", 9),
+])
+def test_reference_step_counts(code, input, state, new_state, output, steps):
+    r = execute(code, parse_value(input), parse_value(state))
+    assert r == Result(parse_value(new_state), parse_value(output), steps)
+    assert run(code, parse_value(input), parse_value(state)) == (r.state, r.output)
+    assert len(list(trace(code, parse_value(input), parse_value(state)))) == steps + 1
+
+
+def test_counter_session():
+    # The seed's session: three increments, a count, the same machine state threaded through.
+    state = Int(0)
+    outputs = []
+    for x in ("L Unit", "L Unit", "L Unit", "R Unit"):
+        state, y = run(COUNTER, parse_value(x), state)
+        outputs.append(to_text(y))
+    assert (state, outputs) == (Int(3), ["L Unit", "L Unit", "L Unit", "R (Int 3)"])
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def configs(code: Code | list[Instr], x: Value, s: Value = Unit, fuel: int | None = None) -> list[Config]:
+    """Every configuration reached, also when the machine ends stuck (a transition test leaves a stack)."""
+    out: list[Config] = []
+    try:
+        for c in trace(Code(code), x, s, fuel):
+            out.append(c)
+    except MachineError:
+        pass
+    return out
+
+
+VALUES = values(depth=2)
+
+
+@settings(max_examples=scaled(200))
+@given(VALUES, VALUES, VALUES, VALUES)
+def test_one_step_transitions(a, b, c, s):
+    # instruction: (code before it, input, expected accumulator, stack (top first) and register after it)
+    p = Pair(a, b)
+    table = {
+        "ID": ([], a, a, (), s),
+        "FST": ([], p, a, (), s),
+        "SND": ([], p, b, (), s),
+        "COPY": ([], a, Pair(a, a), (), s),
+        "CONSUME": ([], a, Unit, (), s),
+        "FIRST": ([], p, a, (b,), s),
+        "SECOND": ([], p, b, (a,), s),
+        "CONS": ([PUSH, QUOTE(b)], a, Pair(a, b), (), s),
+        "SWAP": ([PUSH, QUOTE(b)], a, a, (b,), s),
+        "PUSH": ([], a, a, (a,), s),
+        "ROT": ([PUSH, QUOTE(b), PUSH, QUOTE(c)], a, c, (a, b), s),
+        "INL": ([], a, L(a), (), s),
+        "INR": ([], a, R(a), (), s),
+        "QUOTE": ([], a, c, (), s),
+        "GET": ([], a, s, (), s),
+        "PUT": ([], a, Unit, (), a),
+        "CURRY": ([], a, Closure(Code([SND, ID]), a), (), s),
+    }
+    for op, (prefix, x, acc, stack, reg) in table.items():
+        instr = {"QUOTE": QUOTE(c), "CURRY": CURRY([SND, ID])}.get(op) or Instr(op)
+        code = Code([*prefix, instr, ID])
+        trail = configs(code, x, s)
+        before, after = trail[len(prefix)], trail[len(prefix) + 1]
+        assert before.code[0] == instr
+        assert after == Config(acc, Code([ID]), reg, stack), op
+
+
+@settings(max_examples=scaled(100))
+@given(ints(), ints())
+def test_add_wraps_to_64_bits(i, j):
+    after = configs([ADD], Pair(Int(i), Int(j)))[1]
+    assert after.acc == Int((i + j + 2**63) % 2**64 - 2**63)
+
+
+def test_add_extremes():
+    assert run(Code([ADD]), Pair(Int(INT_MAX), Int(1)), Unit)[1] == Int(INT_MIN)
+    assert run(Code([ADD]), Pair(Int(INT_MIN), Int(-1)), Unit)[1] == Int(INT_MAX)
+
+
+@settings(max_examples=scaled(100))
+@given(VALUES, VALUES, st.booleans())
+def test_branch_and_return(a, c, left):
+    then, other = Code([ID, RETURN]), Code([CONSUME, RETURN])
+    code = Code([INL if left else INR, Instr("BRANCH", then, other), QUOTE(c)])
+    trail = configs(code, a)
+    # after BRANCH: the injected value, the chosen block, and the rest of the code pushed
+    assert trail[2] == Config(a, then if left else other, Unit, (Cont(Code([QUOTE(c)])),))
+    # RETURN continues with the pushed code and pops it
+    assert trail[4] == Config(a if left else Unit, Code([QUOTE(c)]), Unit, ())
+    assert trail[-1] == Config(c, Code(), Unit, ())
+    assert len(trail) == 6
+
+
+@settings(max_examples=scaled(100))
+@given(VALUES, VALUES)
+def test_app_enters_the_closure(y, z):
+    body = Code([SND, RETURN])
+    code = Code([QUOTE(Pair(Closure(body, y), z)), APP, INL])
+    trail = configs(code, Unit)
+    assert trail[2] == Config(Pair(y, z), body, Unit, (Cont(Code([INL])),))
+    assert trail[-1] == Config(L(z), Code(), Unit, ())
+    # a closure made by CURRY works the same: Pair (Closure c x) z
+    code = Code([CURRY(body), PUSH, QUOTE(z), CONS, APP])
+    assert run(code, y, Unit) == (Unit, z)
+
+
+def test_every_instruction_has_a_transition_test():
+    from cam.code import OPS
+
+    covered = {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "PUSH", "ROT", "INL",
+               "INR", "QUOTE", "GET", "PUT", "CURRY", "ADD", "BRANCH", "RETURN", "APP"}
+    assert covered == set(OPS)
+
+
+# ---------------------------------------------------------------- Stuck
+
+
+@pytest.mark.parametrize("code, input, instruction, reason", [
+    ("[ID,BRANCH [ID,RETURN] [ID,RETURN]]", "Int 3", "BRANCH", "BRANCH needs L or R in the accumulator, found Int 3"),
+    ("[FST]", "L Unit", "FST", "FST needs a Pair in the accumulator, found L Unit"),
+    ("[SND]", "Int (-3)", "SND", "SND needs a Pair in the accumulator, found Int (-3)"),
+    ("[FIRST]", "Unit", "FIRST", "FIRST needs a Pair in the accumulator, found Unit"),
+    ("[SECOND]", "R Unit", "SECOND", "SECOND needs a Pair in the accumulator, found R Unit"),
+    ("[ADD]", "Pair (Int 1) Unit", "ADD", "ADD needs a Pair of two Ints, found Pair (Int 1) Unit"),
+    ("[ADD]", "Int 1", "ADD", "ADD needs a Pair of two Ints, found Int 1"),
+    ("[APP]", "Pair Unit Unit", "APP", "APP needs a Pair of a Closure and a value, found Pair Unit Unit"),
+    ("[CONS]", "Unit", "CONS", "CONS needs a value on the stack"),
+    ("[SWAP]", "Unit", "SWAP", "SWAP needs a value on the stack"),
+    ("[RETURN]", "Unit", "RETURN", "RETURN needs a code continuation on the stack"),
+    ("[PUSH,RETURN]", "Unit", "RETURN", "RETURN needs a code continuation on the stack"),
+    ("[ROT]", "Unit", "ROT", "ROT needs two entries on the stack"),
+    ("[PUSH,ROT]", "Unit", "ROT", "ROT needs two entries on the stack"),
+    ("[INL,BRANCH [CONS,RETURN] []]", "Unit", "CONS", "CONS needs a value on the stack"),
+    ("[INL,BRANCH [SWAP,RETURN] []]", "Unit", "SWAP", "SWAP needs a value on the stack"),
+])
+def test_stuck_names_instruction_and_accumulator(code, input, instruction, reason):
+    with pytest.raises(Stuck) as e:
+        run(parse_code(code), parse_value(input), Int(7))
+    err = e.value
+    assert err.reason == reason and err.instruction.op == instruction
+    assert err.config.code[0] == err.instruction
+    assert err.config.reg == Int(7)
+    text = str(err)
+    assert text.startswith(f"stuck at step {err.steps + 1}: {reason}\n")
+    assert f"  accumulator: {to_text(err.config.acc)}\n" in text
+    assert f"  code:        {to_text(err.config.code)}\n" in text
+    assert "  register:    Int 7\n" in text
+    assert isinstance(err, MachineError) and not isinstance(err, OutOfFuel)
+
+
+def test_stuck_carries_the_whole_configuration():
+    with pytest.raises(Stuck) as e:
+        run(parse_code("[FIRST,PUSH,INL,BRANCH [FST,RETURN] []]"), parse_value("Pair (Int 1) (Int 2)"), Unit)
+    c = e.value.config
+    assert c == Config(Int(1), parse_code("[FST,RETURN]"), Unit, (Cont(Code()), Int(1), Int(2)))
+    assert e.value.steps == 4
+    assert "  stack:       [<code []>, Int 1, Int 2]" in str(e.value)
+
+
+@pytest.mark.parametrize("code, input, reason", [
+    ("[PUSH]", "Unit", "the code ended but the stack is not empty"),
+    ("[FIRST]", "Pair Unit Unit", "the code ended but the stack is not empty"),
+    ("[INL,BRANCH [ID] [ID]]", "Unit", "the code ended but the stack is not empty"),  # a block without RETURN
+])
+def test_halting_requires_empty_code_and_stack(code, input, reason):
+    with pytest.raises(Stuck) as e:
+        run(parse_code(code), parse_value(input), Unit)
+    assert e.value.reason == reason and e.value.instruction is None
+    assert len(e.value.config.code) == 0 and e.value.config.stack
+
+
+def test_the_reference_would_answer_but_we_do_not():
+    # The reference prints "Output: Int 3" here (cam-reference.md, "falls short").
+    with pytest.raises(Stuck) as e:
+        run(COUNTER, Int(3), Int(0))
+    assert e.value.config.acc == Int(3)
+
+
+# ---------------------------------------------------------------- fuel
+
+
+def test_fuel_is_a_step_bound():
+    assert execute(COUNTER, L(Unit), Int(0), fuel=16).steps == 16
+    with pytest.raises(OutOfFuel) as e:
+        execute(COUNTER, L(Unit), Int(0), fuel=15)
+    assert e.value.steps == 15 and not isinstance(e.value, Stuck)
+    assert "out of fuel after 15 steps" in str(e.value)
+    assert e.value.config.code == Code([RETURN])
+    with pytest.raises(OutOfFuel):
+        execute(COUNTER, L(Unit), Int(0), fuel=0)
+    assert execute(Code(), Unit, Unit, fuel=0) == Result(Unit, Unit, 0)
+
+
+def test_an_endless_machine_runs_out_of_fuel():
+    # self-application: Closure c y applied to itself, forever (no term compiles to this)
+    omega = Code([SND, COPY, APP])
+    code = Code([CURRY(omega), COPY, APP])
+    with pytest.raises(OutOfFuel) as e:
+        run(code, Unit, Unit, fuel=10_000)
+    assert e.value.steps == 10_000
+    assert issubclass(OutOfFuel, MachineError) and issubclass(Stuck, MachineError)
+    assert not issubclass(OutOfFuel, Stuck) and not issubclass(Stuck, OutOfFuel)
+
+
+# ---------------------------------------------------------------- trace and the public API
+
+
+@settings(max_examples=scaled(200))
+@given(compiled_runs(max_size=12))
+def test_trace_matches_execute(r):
+    term, code, sig, x, s = r
+    result = execute(code, x, s)
+    trail = list(trace(code, x, s))
+    assert len(trail) == result.steps + 1
+    assert trail[0] == Config(x, code, s, ())
+    assert trail[-1] == Config(result.output, Code(), result.state, ())
+    assert all(len(c.code) for c in trail[:-1])  # a step always runs an instruction
+    assert execute(code, x, s, fuel=result.steps) == result
+    if result.steps:
+        with pytest.raises(OutOfFuel):
+            execute(code, x, s, fuel=result.steps - 1)
+
+
+@settings(max_examples=scaled(300))
+@given(codes(depth=2, max_len=6), values(depth=2), values(depth=2))
+def test_arbitrary_code_halts_or_raises_machine_errors(code, x, s):
+    # Untrusted code never makes the machine fail with anything but Stuck or OutOfFuel,
+    # and the traced and the plain execution agree.
+    try:
+        result = execute(code, x, s, fuel=500)
+    except MachineError as e:
+        with pytest.raises(type(e)) as again:
+            list(trace(code, x, s, fuel=500))
+        assert str(again.value) == str(e) and again.value.config == e.config
+        return
+    trail = list(trace(code, x, s, fuel=500))
+    assert len(trail) == result.steps + 1
+    assert (trail[-1].acc, trail[-1].reg) == (result.output, result.state)
+
+
+def test_trace_prints_steps():
+    lines = [f"{to_text(c.acc)} | {to_text(c.code)}" for c in trace(parse_code("[COPY,FST]"), Int(1), Unit)]
+    assert lines == ["Int 1 | [COPY,FST]", "Pair (Int 1) (Int 1) | [FST]", "Int 1 | []"]
+
+
+def test_trace_is_lazy_about_errors():
+    seen = []
+    with pytest.raises(Stuck):
+        for c in trace(parse_code("[ID,FST]"), Unit, Unit):
+            seen.append(c)
+    assert [to_text(c.code) for c in seen] == ["[ID,FST]", "[FST]"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: run([ID], Unit, Unit),
+    lambda: run(Code([ID]), (), Unit),
+    lambda: run(Code([ID]), Unit, 0),
+    lambda: execute("[ID]", Unit, Unit),
+    lambda: list(trace(Code([ID]), None, Unit)),
+])
+def test_bad_arguments_are_type_errors(call):
+    with pytest.raises(TypeError):
+        call()
+
+
+def test_closures_cross_the_boundary():
+    clo = Closure(Code([FST, RETURN]), Int(4))
+    assert run(Code([ID]), clo, Unit) == (Unit, clo)
+    assert run(Code([PUT]), clo, Unit) == (clo, Unit)
+    code = Code([FIRST, SWAP, CONS, APP])  # Pair clo z -> Pair clo z -> APP
+    assert run(code, Pair(clo, Int(9)), Unit) == (Unit, Int(4))
+
+
+def test_deep_values_cross_the_boundary():
+    v = Unit
+    for i in range(100_000):
+        v = Pair(L(Int(i)), v)
+    assert run(Code([COPY, SND]), v, v) == (v, v)
+    assert run(Code([GET, FST]), Unit, v) == (v, L(Int(99_999)))
+
+
+def test_repeated_runs_reuse_decoded_code():
+    # the same Code object, or an equal one parsed again, gives the same answers
+    for _ in range(3):
+        assert run(parse_code(to_text(COUNTER)), L(Unit), Int(1)) == (Int(2), L(Unit))
+    assert run(COUNTER, R(Unit), Int(2)) == (Int(2), R(Int(2)))
