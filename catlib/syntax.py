@@ -224,8 +224,8 @@ def _join(*ports: Port) -> tuple[Scope | None, list[Term]]:
             target = s  # s is the same as or inside target
         elif target.lift_from(s) is None:
             raise ScopeError(f"ports from unrelated scopes meet: {_scope_name(target)} and {_scope_name(s)}. "
-                             "A port belongs to the sm/kase branch that made it; only kase_with branches "
-                             "may use ports from outside")
+                             "A port belongs to the sm/kase branch that made it; for branches that "
+                             "see outer ports, use kase_with")
     return target, [_into(p, target) for p in ports]
 
 
