@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Callable
+from typing import Any
 
-from cam.code import L, R, Unit, parse_code, to_text
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cam.code import L, R, Unit, parse_code, quote, to_text, unquote
 from cam.compiler import compile
 from cam.machine import execute
-from catlib.examples import counter
+from catlib.examples import counter, registers, turnstile
+from catlib.interpreter import run as interpret
+from catlib.strategies import values
+from catlib.syntax import Program, Upgrade
 from catlib.typecheck import check
+from catlib.values import Left, Right, add64
 
 # cam-reference.md, "Test vectors", exactly as printed by the reference compiler
 REFERENCE = {
@@ -48,3 +57,150 @@ def test_counter_steps_match_the_reference(name: str, input: object, steps: int)
 def test_counter_programs_and_upgrade_check() -> None:
     counter.UPGRADE.check()
     assert counter.COUNTER.initial == 0 and counter.COUNTER2.initial == (0, 0)
+
+
+# ------------------------------------------------- every family against a plain-Python model
+
+
+
+
+Step = Callable[[Any, Any], tuple[Any, Any]]
+
+
+def counter_model(n: int, cmd: Any) -> tuple[int, Any]:
+    return (add64(n, 1), Left(())) if isinstance(cmd, Left) else (n, Right(n))
+
+
+def counter2_model(s: tuple[int, int], cmd: Any) -> tuple[tuple[int, int], Any]:
+    old, new = s
+    return ((old, add64(new, 1)), Left(())) if isinstance(cmd, Left) else (s, Right(new))
+
+
+def registers_model(s: tuple[int, int], cmd: Any) -> tuple[tuple[int, int], int]:
+    a, b = s
+    if cmd == registers.SWAP:
+        a, b = b, a
+    elif cmd == registers.ACC:
+        a = add64(a, b)
+    else:
+        b = cmd.value
+    return (a, b), a
+
+
+def registers2_model(s: tuple[tuple[int, int], int], cmd: Any) -> tuple[Any, int]:
+    regs, n = s
+    regs, out = registers_model(regs, cmd)
+    return (regs, add64(n, 1)), out
+
+
+def turnstile_model(s: tuple[Any, int], cmd: Any) -> tuple[Any, Any]:
+    lock, passes = s
+    if cmd == turnstile.COIN:
+        return ((turnstile.UNLOCKED, passes), turnstile.THANKS) if lock == turnstile.LOCKED else (s, turnstile.REFUND)
+    if lock == turnstile.LOCKED:
+        return s, turnstile.BLOCKED
+    return (turnstile.LOCKED, add64(passes, 1)), turnstile.passed(add64(passes, 1))
+
+
+def turnstile2_model(s: tuple[tuple[Any, int], int], cmd: Any) -> tuple[Any, Any]:
+    (lock, passes), coins = s
+    if cmd == turnstile.COIN:  # version 2 keeps every coin
+        return ((turnstile.UNLOCKED, passes), add64(coins, 1)), turnstile.THANKS
+    if lock == turnstile.LOCKED:
+        return s, turnstile.BLOCKED
+    return ((turnstile.LOCKED, add64(passes, 1)), coins), turnstile.passed(add64(passes, 1))
+
+
+FAMILIES: dict[str, tuple[Upgrade, Step, Step, Callable[[Any], Any]]] = {
+    "counter": (counter.UPGRADE, counter_model, counter2_model, lambda n: (n, 0)),
+    "registers": (registers.UPGRADE, registers_model, registers2_model, lambda s: (s, 0)),
+    "turnstile": (turnstile.UPGRADE, turnstile_model, turnstile2_model,
+                  lambda s: (s, s[1] if s[0] == turnstile.LOCKED else add64(s[1], 1))),
+}
+
+
+def model_run(model: Step, inputs: list[Any], state: Any) -> tuple[Any, list[Any]]:
+    outputs = []
+    for x in inputs:
+        state, y = model(state, x)
+        outputs.append(y)
+    return state, outputs
+
+
+def machine_run(prog: Program, inputs: list[Any], state: Any) -> tuple[Any, list[Any]]:
+    """Run the compiled program on the CAM, one `execute` per input, as a node does."""
+    code, s, outputs = compile(prog.term), quote(state), []
+    for x in inputs:
+        r = execute(code, quote(x), s)
+        s = r.state
+        outputs.append(unquote(r.output))
+    return unquote(s), outputs
+
+
+def migrate(migration: Program, state: Any) -> tuple[Any, Any]:
+    """The new state by the interpreter and by the machine (the old state in the accumulator, ``()`` in the register)."""
+    _, by_interpreter = interpret(migration.term, [state], ())
+    r = execute(compile(migration.term), quote(state), quote(()))
+    assert unquote(r.state) == ()
+    return by_interpreter[0], unquote(r.output)
+
+
+@st.composite
+def sessions(draw: Any, family: str) -> tuple[list[Any], Any, list[Any]]:
+    """Commands for version 1, its starting state, then commands for version 2 after the upgrade."""
+    up = FAMILIES[family][0]
+    commands = st.lists(values(up.old.input), max_size=12)
+    return draw(commands), draw(st.one_of(st.just(up.old.initial), values(up.old.state))), draw(commands)
+
+
+def _check_family(family: str, session: tuple[list[Any], Any, list[Any]]) -> None:
+    up, model1, model2, model_migrate = FAMILIES[family]
+    before, s0, after = session
+    want1 = model_run(model1, before, s0)
+    assert interpret(up.old.term, before, s0) == want1
+    assert machine_run(up.old, before, s0) == want1
+    s1 = model_migrate(want1[0])
+    assert migrate(up.migration, want1[0]) == (s1, s1)
+    want2 = model_run(model2, after, s1)
+    assert interpret(up.new.term, after, s1) == want2
+    assert machine_run(up.new, after, s1) == want2
+
+
+@given(sessions("counter"))
+def test_counter_family_against_its_model(session: tuple) -> None:
+    _check_family("counter", session)
+
+
+@given(sessions("registers"))
+def test_registers_family_against_its_model(session: tuple) -> None:
+    _check_family("registers", session)
+
+
+@given(sessions("turnstile"))
+def test_turnstile_family_against_its_model(session: tuple) -> None:
+    _check_family("turnstile", session)
+
+
+@given(sessions("registers"))
+def test_registers2_refines_registers(session: tuple) -> None:
+    """After the upgrade a client sees exactly version 1's answers."""
+    _, s0, commands = session
+    _, outputs1 = interpret(registers.registers, commands, s0)
+    _, outputs2 = interpret(registers.registers2, commands, (s0, 0))
+    assert outputs1 == outputs2
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_family_programs_check(family: str) -> None:
+    up = FAMILIES[family][0]
+    up.check()
+    for prog in (up.old, up.new, up.migration):
+        assert str(prog.check()) == str(prog.signature)
+
+
+def test_kase_with_is_used_where_documented() -> None:
+    from catlib.free import Distr, subterms
+
+    for t in (registers.registers, registers.registers2, turnstile.turnstile, turnstile.turnstile2,
+              turnstile.upgrade_turnstile):
+        assert any(sub == Distr for _, sub in subterms(t))
