@@ -1,0 +1,411 @@
+"""Campaigns: the compiled machine against the interpreter on many random well-typed terms.
+
+``python -m cam.check --terms 100000 --seed 1 --jobs 2`` (or ``cam check ...``)
+generates terms with ``catlib.strategies.Generator`` -- term `i` from a seed
+derived from the campaign seed and `i`, so any term of any campaign can be
+rebuilt alone (``--start i --terms 1``) -- and checks, for each, with random
+input ``x`` and state ``s`` of the right types::
+
+    (quote(s'), quote(y)) == machine.run(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
+
+It prints terms per second, how often each constructor occurred, and a
+histogram of term sizes.  On a disagreement it shrinks the first failing
+case -- smaller generator fuel, subterms replaced by smaller ones of the
+same type, simpler input and state -- prints that reproducer in text form
+and exits with status 1.
+
+>>> main(["--terms", "20", "--seed", "7", "--jobs", "1", "--no-progress"])  # doctest: +ELLIPSIS
+checked 20 terms (seed 7, max size 16, 1 job) in ... s: ... terms/s; all agree
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cam import compiler, machine
+from cam.code import Value, quote, to_text
+from catlib import interpreter
+from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
+from catlib.strategies import CONSTRUCTORS, Generator
+from catlib.tree import walk
+from catlib.typecheck import Signature, check
+from catlib.types import Int, Prod, Sum, Type, Unit
+from catlib.values import Left, Right
+
+__all__ = ["main", "Trial", "make_case", "disagreement", "shrink", "term_seed", "run_campaign", "Report"]
+
+
+def term_seed(seed: int, index: int) -> int:
+    """The generator seed of term `index` of campaign `seed` (stable across Python versions and runs)."""
+    return int.from_bytes(hashlib.sha256(f"cam.check:{seed}:{index}".encode()).digest()[:8], "big")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One check: a well-typed term, its signature, an input and a state (host values)."""
+
+    term: Term
+    signature: Signature
+    input: Any
+    state: Any
+
+
+def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> Trial:
+    """Term `index` of campaign `seed`; `fuel` overrides the drawn size (for shrinking)."""
+    gen = Generator.seeded(term_seed(seed, index))
+    s, a, b = gen.type(), gen.type(), gen.type()
+    drawn = gen.choose(0, max_size)
+    f = gen.term(s, a, b, drawn if fuel is None else fuel)
+    return Trial(f, Signature(s, a, b), gen.value(a), gen.value(s))
+
+
+@dataclass
+class Outcome:
+    """Both sides of one check, as text; `agree` when they are equal."""
+
+    expected: str
+    got: str
+    agree: bool
+
+
+def _side(state: Value, output: Value) -> str:
+    return f"state {to_text(state)}, output {to_text(output)}"
+
+
+def disagreement(case: Trial) -> Outcome | None:
+    """None when machine and interpreter agree on `case`; otherwise both results in text form.
+
+    An exception on either side counts as a disagreement (the terms are well typed, so neither may fail).
+    """
+    try:
+        s1, y = interpreter.step(case.term, case.input, case.state)
+        expected: tuple[Value, Value] | None = (quote(s1), quote(y))
+        expected_text = _side(*expected)
+    except Exception as e:  # noqa: BLE001 - reported, not hidden
+        expected, expected_text = None, f"raised {type(e).__name__}: {e}"
+    try:
+        got = machine.run(compiler.compile(case.term), quote(case.input), quote(case.state))
+        got_text = _side(*got)
+    except Exception as e:  # noqa: BLE001
+        got, got_text = None, f"raised {type(e).__name__}: {str(e).splitlines()[0]}"
+    if expected is not None and got == expected:
+        return None
+    return Outcome(expected_text, got_text, False)
+
+
+# ---------------------------------------------------------------- shrinking
+
+_SMALL_TERMS: tuple[Term, ...] = (Id, Consume, Fst, Snd, Inl, Inr, Copy, Get, Put, Add, Distr, Const(0))
+"""Replacements tried for any subterm (kept only where the whole term keeps its type)."""
+
+
+def _replace(term: Term, path: tuple[int, ...], new: Term) -> Term:
+    """`term` with the subterm at `path` (child indices) replaced by `new`, without recursion."""
+    spine = [term]
+    for i in path[:-1]:
+        spine.append(spine[-1].kids[i])
+    for node, i in zip(reversed(spine), reversed(path)):
+        kids = list(node.kids)
+        kids[i] = new
+        new = type(node)(*kids)
+    return new
+
+
+def _positions(term: Term) -> Iterator[tuple[tuple[int, ...], Term]]:
+    todo: list[tuple[tuple[int, ...], Term]] = [((), term)]
+    while todo:
+        path, t = todo.pop()
+        yield path, t
+        if isinstance(t, (Compose, Par, Case)):
+            todo.extend(((*path, i), k) for i, k in reversed(list(enumerate(t.kids))))
+
+
+def _smallest(t: Type) -> Any:
+    """The simplest host value of ground type `t`."""
+    todo: list[Any] = [t]
+    out: list[Any] = []
+    while todo:  # t's depth is small, but no recursion costs nothing
+        x = todo.pop()
+        if isinstance(x, tuple):  # ("build", type)
+            ty = x[1]
+            if isinstance(ty, Prod):
+                b, a = out.pop(), out.pop()
+                out.append((a, b))
+            else:
+                out.append(Left(out.pop()))
+        elif x == Unit:
+            out.append(())
+        elif x == Int:
+            out.append(0)
+        elif isinstance(x, Prod):
+            todo += [("build", x), x.kids[1], x.kids[0]]
+        elif isinstance(x, Sum):
+            todo += [("build", x), x.kids[0]]
+        else:
+            raise ValueError(f"not a ground type: {x}")
+    return out[0]
+
+
+def _simpler_values(v: Any) -> Iterator[Any]:
+    """`v` with one integer moved towards 0 (0, then half way)."""
+    leaves: list[tuple[tuple[int, ...], int]] = []
+    todo: list[tuple[tuple[int, ...], Any]] = [((), v)]
+    while todo:
+        path, x = todo.pop()
+        if type(x) is int and x != 0:
+            leaves.append((path, x))
+        elif type(x) is tuple and len(x) == 2:
+            todo += [((*path, 1), x[1]), ((*path, 0), x[0])]
+        elif isinstance(x, (Left, Right)):
+            todo.append(((*path, 0), x.value))
+    for path, n in leaves:
+        for m in (0, n // 2) if n not in (-1, 1) else (0,):
+            yield _set(v, path, m)
+
+
+def _set(v: Any, path: tuple[int, ...], new: Any) -> Any:
+    spine = [v]
+    for i in path[:-1]:
+        x = spine[-1]
+        spine.append(x[i] if type(x) is tuple else x.value)
+    for node, i in zip(reversed(spine), reversed(path)):
+        if type(node) is tuple:
+            new = (new, node[1]) if i == 0 else (node[0], new)
+        else:
+            new = type(node)(new)
+    return new
+
+
+def shrink(case: Trial, seed: int | None = None, index: int | None = None, max_size: int = 0,
+           budget: int = 20_000) -> Trial:
+    """A smaller case that still fails, found greedily within `budget` checks.
+
+    Tries, in order: the same generator seed with less fuel (when `seed` and
+    `index` are given), each subterm replaced by one of its children or by a
+    small primitive -- kept only if the whole term still has the case's
+    signature -- and the simplest input and state of their types.
+    """
+    sig = case.signature
+    tries = 0
+
+    def fails(c: Trial) -> bool:
+        nonlocal tries
+        tries += 1
+        return disagreement(c) is not None
+
+    if seed is not None and index is not None:
+        for fuel in range(max_size + 1):
+            smaller = make_case(seed, index, max_size, fuel)
+            if smaller.term.size() < case.term.size() and fails(smaller):
+                case = smaller
+                break
+    improved = True
+    while improved and tries < budget:
+        improved = False
+        size = case.term.size()
+        for path, sub in _positions(case.term):
+            for new in (*sub.kids, *_SMALL_TERMS):
+                if new.size() >= sub.size() or new == sub:
+                    continue
+                term = _replace(case.term, path, new) if path else new
+                if term.size() >= size:
+                    continue
+                try:
+                    check(term, state=sig.state, input=sig.input, output=sig.output)
+                except TypeError:
+                    continue
+                smaller = Trial(term, sig, case.input, case.state)
+                if fails(smaller):
+                    case, improved = smaller, True
+                    break
+            if improved or tries >= budget:
+                break
+        if improved:
+            continue
+        for field_name, t in (("input", sig.input), ("state", sig.state)):
+            current = getattr(case, field_name)
+            for v in (_smallest(t), *_simpler_values(current)):
+                if v == current:
+                    continue
+                smaller = dataclasses.replace(case, **{field_name: v})
+                if fails(smaller):
+                    case, improved = smaller, True
+                    break
+            if improved:
+                break
+    return case
+
+
+# ---------------------------------------------------------------- the campaign
+
+
+@dataclass
+class Report:
+    """What a campaign (or one chunk of it) saw."""
+
+    terms: int = 0
+    occurrences: Counter[str] = field(default_factory=Counter)  # constructor -> nodes
+    terms_with: Counter[str] = field(default_factory=Counter)  # constructor -> terms containing it
+    sizes: Counter[int] = field(default_factory=Counter)  # size bucket (power of two) -> terms
+    failures: list[int] = field(default_factory=list)
+
+    def add(self, other: Report) -> None:
+        self.terms += other.terms
+        self.occurrences.update(other.occurrences)
+        self.terms_with.update(other.terms_with)
+        self.sizes.update(other.sizes)
+        self.failures.extend(other.failures)
+
+
+def _bucket(size: int) -> int:
+    return 1 << (size.bit_length() - 1)
+
+
+def _check_range(job: tuple[int, int, int, int]) -> Report:
+    seed, start, stop, max_size = job
+    report = Report()
+    for i in range(start, stop):
+        case = make_case(seed, i, max_size)
+        ops = Counter(t.op for t in walk(case.term))
+        report.terms += 1
+        report.occurrences.update(ops)
+        report.terms_with.update(ops.keys())
+        report.sizes[_bucket(sum(ops.values()))] += 1
+        if disagreement(case) is not None:
+            report.failures.append(i)
+    return report
+
+
+def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start: int = 0,
+                 progress: bool | None = None) -> Report:
+    """Check terms ``start .. start + terms - 1`` of campaign `seed` on `jobs` processes.
+
+    `progress`: a tqdm bar on stderr (None: only when stderr is a terminal).
+    """
+    from tqdm import tqdm
+
+    chunk = max(1, min(250, terms // (jobs * 8) if jobs > 1 else 250))
+    work = [(seed, a, min(a + chunk, start + terms), max_size) for a in range(start, start + terms, chunk)]
+    report = Report()
+    bar = tqdm(total=terms, unit="term", file=sys.stderr, disable=None if progress is None else not progress,
+               smoothing=0.05)
+    try:
+        if jobs <= 1:
+            for job in work:
+                part = _check_range(job)
+                report.add(part)
+                bar.update(part.terms)
+        else:
+            import multiprocessing
+
+            # fork keeps the parent's modules (and a test's monkeypatches); spawn elsewhere
+            methods = multiprocessing.get_all_start_methods()
+            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+            with ctx.Pool(jobs) as pool:
+                for part in pool.imap_unordered(_check_range, work):
+                    report.add(part)
+                    bar.update(part.terms)
+                    if part.failures:
+                        bar.set_postfix(failures=len(report.failures))
+    finally:
+        bar.close()
+    report.failures.sort()
+    return report
+
+
+def _histogram(report: Report, width: int = 40) -> list[str]:
+    if not report.sizes:
+        return []
+    top = max(report.sizes.values())
+    lines = []
+    for b in sorted(report.sizes):
+        label = f"{b}" if b == 1 else f"{b}-{2 * b - 1}"
+        n = report.sizes[b]
+        lines.append(f"  {label:>9} nodes {n:>8}  {'#' * max(1, round(width * n / top))}")
+    return lines
+
+
+def _coverage(report: Report) -> list[str]:
+    lines = []
+    for op in CONSTRUCTORS:
+        if op == "Embed":
+            continue
+        n, t = report.occurrences[op], report.terms_with[op]
+        share = 100 * t / report.terms if report.terms else 0
+        lines.append(f"  {op:<8} {n:>10} nodes in {t:>8} terms ({share:5.1f}%)" + ("   <- never generated" if not n
+                                                                                     else ""))
+    return lines
+
+
+def _reproducer(case: Trial, original: Trial, seed: int, index: int, max_size: int) -> list[str]:
+    out = disagreement(case)
+    assert out is not None
+    try:
+        code = to_text(compiler.compile(case.term))
+    except Exception as e:  # noqa: BLE001
+        code = f"(compile raised {type(e).__name__}: {e})"
+    return [
+        f"minimal reproducer (term {index} of seed {seed}, shrunk from {original.term.size()} to "
+        f"{case.term.size()} nodes):",
+        f"  term:        {case.term!r}",
+        f"  signature:   {case.signature}",
+        f"  code:        {code}",
+        f"  input:       {to_text(quote(case.input))}",
+        f"  state:       {to_text(quote(case.state))}",
+        f"  interpreter: {out.expected}",
+        f"  machine:     {out.got}",
+        f"  unshrunk:    python -m cam.check --terms 1 --seed {seed} --start {index} --max-size {max_size} --jobs 1",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``cam check``: run a campaign; 0 when every term agrees, 1 otherwise."""
+    p = argparse.ArgumentParser(prog="cam check", description=__doc__.split("\n\n")[0])
+    p.add_argument("--terms", type=int, default=10_000, help="how many terms to check (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    p.add_argument("--max-size", type=int, default=16, help="generator fuel: rules per term, at most (default 16)")
+    p.add_argument("--start", type=int, default=0, help="index of the first term (to rerun one term)")
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the bar")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the bar")
+    args = p.parse_args(argv)
+    if args.terms < 0 or args.jobs < 1 or args.max_size < 0 or args.start < 0:
+        p.error("--terms, --max-size and --start must be >= 0, --jobs >= 1")
+
+    t0 = time.perf_counter()
+    report = run_campaign(args.terms, args.seed, args.jobs, args.max_size, args.start, args.progress)
+    seconds = time.perf_counter() - t0
+    rate = report.terms / seconds if seconds > 0 else float("inf")
+    verdict = "all agree" if not report.failures else f"{len(report.failures)} DISAGREE"
+    jobs = f"{args.jobs} job{'s' if args.jobs != 1 else ''}"
+    print(f"checked {report.terms} terms (seed {args.seed}, max size {args.max_size}, {jobs}) "
+          f"in {seconds:.2f} s: {rate:,.0f} terms/s; {verdict}")
+    print("constructors:")
+    print("\n".join(_coverage(report)))
+    print("term sizes:")
+    print("\n".join(_histogram(report)))
+    if not report.failures:
+        return 0
+    index = report.failures[0]
+    shown = ", ".join(map(str, report.failures[:10])) + (" ..." if len(report.failures) > 10 else "")
+    print(f"FAILED: machine and interpreter disagree on terms {shown}")
+    original = make_case(args.seed, index, args.max_size)
+    small = shrink(original, args.seed, index, args.max_size)
+    print("\n".join(_reproducer(small, original, args.seed, index, args.max_size)))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
