@@ -1,9 +1,18 @@
-"""``python -m catlib``: a short tour of a term, its type and a run."""
+"""``python -m catlib`` (the ``catlib`` command): ``tour`` (a short tour of a term, its
+type and a run) and ``render`` (draw a term as a picture).
+
+``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]``
+draws the term named NAME in MODULE: a `catlib.free.Term`, a function that
+builds one from an instance (called with `catlib.free.FREE`, as
+``catlib.examples.generic:counter``), or, for the bytecode view, `cam.code.Code`.
+Without ``-o`` it prints DOT.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
 def tour() -> None:
@@ -29,10 +38,113 @@ def tour() -> None:
     print("incr, incr, count:     ", outputs, "final state", state)
 
 
+VIEWS = ("diagram", "tree", "bytecode")
+
+
+class UsageError(Exception):
+    """A bad MODULE:NAME or an object that cannot be drawn; the CLI prints it and exits 2."""
+
+
+def load(spec: str) -> Any:
+    """The object that ``MODULE:NAME`` names (NAME may be dotted)."""
+    import importlib
+
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise UsageError(f"expected MODULE:NAME (for example catlib.examples.generic:counter), not {spec!r}")
+    try:
+        obj: Any = importlib.import_module(module)
+    except ImportError as e:
+        raise UsageError(f"cannot import {module!r}: {e}") from None
+    for part in name.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UsageError(f"{module!r} has no {name!r}") from None
+    return obj
+
+
+def graph_of(obj: Any, view: str, name: str) -> Any:
+    """The networkx graph to draw for `obj` in `view`, titled with `name` and its type."""
+    from catlib.free import FREE, Term
+    from catlib.graph import diagram, syntax_tree
+    from catlib.typecheck import TermTypeError
+
+    if view == "bytecode":
+        from cam.code import Code
+        from cam.compiler import CompileError, compile
+        from cam.graph import bytecode
+
+        if not isinstance(obj, (Term, Code)) and callable(obj):
+            obj = obj(FREE)
+        if isinstance(obj, Term):
+            try:
+                obj = compile(obj)
+            except CompileError as e:
+                raise UsageError(str(e)) from None
+        if not isinstance(obj, Code):
+            raise UsageError(f"{name} is a {type(obj).__name__}, not a term or bytecode")
+        g = bytecode(obj)
+        g.graph["title"] = f"{name}: bytecode"
+        return g
+    if not isinstance(obj, Term) and callable(obj):
+        try:
+            obj = obj(FREE)
+        except TypeError as e:
+            raise UsageError(f"{name} is callable but not as {name}(FREE): {e}") from None
+    if not isinstance(obj, Term):
+        raise UsageError(f"{name} is a {type(obj).__name__}, not a term (catlib.free.Term)")
+    try:
+        if view == "tree":
+            g = syntax_tree(obj)
+            g.graph["title"] = f"{name} : {g.graph['signature']}"
+            return g
+        d = diagram(obj)
+    except TermTypeError as e:
+        raise UsageError(f"{name} is ill-typed: {e}") from None
+    d.graph.graph["title"] = f"{name} : {d.signature}"
+    return d.graph
+
+
+def render_command(argv: list[str]) -> int:
+    """``catlib render``: see the module docstring."""
+    from catlib.render import RenderError, render, to_dot
+
+    parser = argparse.ArgumentParser(prog="catlib render", description="Draw a term (or bytecode) as a picture.")
+    parser.add_argument("spec", metavar="MODULE:NAME", help="e.g. catlib.examples.generic:counter")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="FILE.svg, FILE.png or FILE.dot (default: DOT on stdout)")
+    parser.add_argument("--view", choices=VIEWS, default="diagram",
+                        help="string diagram (default), syntax tree, or compiled bytecode")
+    parser.add_argument("--engine", choices=("dot", "matplotlib"),
+                        help="how to draw SVG/PNG (default: Graphviz's dot when installed, else matplotlib)")
+    parser.add_argument("--title", help="the picture's title (default: NAME and its type)")
+    args = parser.parse_args(argv)
+    try:
+        obj = load(args.spec)
+        g = graph_of(obj, args.view, args.spec.partition(":")[2])
+        if args.title is not None:
+            g.graph["title"] = args.title
+        if args.output is None:
+            sys.stdout.write(to_dot(g))
+        else:
+            used = render(g, args.output, engine=args.engine)
+            print(f"wrote {args.output} ({args.view}, {used})", file=sys.stderr)
+    except (UsageError, RenderError) as e:
+        print(f"catlib render: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="catlib", description=__doc__)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["render"]:
+        return render_command(argv[1:])
+    parser = argparse.ArgumentParser(prog="catlib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("tour", help="print a term, its type and runs")
+    sub.add_parser("render", help="draw a term: catlib render MODULE:NAME [-o FILE] [--view ...]", add_help=False)
     args = parser.parse_args(argv)
     if args.command in (None, "tour"):
         tour()

@@ -65,6 +65,12 @@ class Term(Tree):
     def __str__(self) -> str:
         return repr(self)
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a term as its string diagram (`catlib.graph.term_svg`, imported on use)."""
+        from catlib.graph import term_svg
+
+        return term_svg(self)
+
 
 class Prim(Term):
     """A primitive without parameters; the module defines one of each."""

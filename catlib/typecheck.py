@@ -97,10 +97,17 @@ def _freshen(t: Type, u: Unifier, names: dict[str, Type]) -> Type:
     return fold(t, node)  # type: ignore[arg-type]
 
 
-def _infer_raw(term: Term, u: Unifier) -> tuple[Type, Type, Type]:
-    """(state, dom, cod) of `term`, unresolved, in the unifier `u`."""
+def _infer_raw(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = None) -> tuple[Type, Type, Type]:
+    """(state, dom, cod) of `term`, unresolved, in the unifier `u`.
+
+    With `trace`, also appends every subterm occurrence's (dom, cod), unresolved,
+    in post-order (children left to right, then the node): `catlib.graph` resolves
+    them once inference is done to get each subterm's type in context.
+    """
     state = u.fresh()
     out: list[tuple[Type, Type]] = []
+    if trace is not None:
+        out = _Traced(trace)
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
     while todo:
         t, path, ready = todo.pop()
@@ -142,6 +149,18 @@ def _infer_raw(term: Term, u: Unifier) -> tuple[Type, Type, Type]:
                 detail += f" ({e})"
             raise TermTypeError(unlink(path), t, detail, rr, lr) from None
     return state, out[0][0], out[0][1]
+
+
+class _Traced(list):  # type: ignore[type-arg]
+    """The inference stack, also recording each pushed (dom, cod) in `trace`."""
+
+    def __init__(self, trace: list[tuple[Type, Type]]) -> None:
+        super().__init__()
+        self.trace = trace
+
+    def append(self, x: tuple[Type, Type]) -> None:
+        super().append(x)
+        self.trace.append(x)
 
 
 def infer(term: Term) -> Signature:
