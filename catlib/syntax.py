@@ -69,7 +69,9 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
-from catlib.types import Type, as_type
+from catlib.typecheck import Signature
+from catlib.typecheck import check as check_term
+from catlib.types import Type, Unit, as_type
 from catlib.values import check_value
 
 __all__ = [
@@ -135,8 +137,8 @@ _active: list[Scope] = []
 class Port:
     """A port: `term` from the hidden source of `scope` (``None``: any source) to the port's type.
 
-    Ports are immutable.  They do not compare or test as booleans: ``if p``
-    cannot mean anything at construction time (use `kase`).
+    Ports are immutable.  They do not compare (``==``) or test as booleans:
+    ``if p == 0`` cannot mean anything at construction time (use `kase`).
     """
 
     __slots__ = ("term", "scope")
@@ -158,6 +160,13 @@ class Port:
 
     def __bool__(self) -> bool:
         raise TypeError("a port has no truth value while the machine is being built; branch with kase()")
+
+    def __eq__(self, other: object) -> bool:
+        # ``p == 0`` would quietly be False and pick a branch at build time
+        raise TypeError("ports cannot be compared while the machine is being built; branch with kase() "
+                        "(compare their .term to compare the terms)")
+
+    __hash__ = object.__hash__
 
     def __iter__(self) -> Iterator[Port]:
         """``a, b = p`` is ``split(p)``."""
@@ -571,26 +580,29 @@ class Program:
 
     def __post_init__(self) -> None:
         for part in ("state", "input", "output"):
-            object.__setattr__(self, part, as_type(getattr(self, part)))
+            t = as_type(getattr(self, part))
+            if not t.is_ground:
+                raise ValueError(f"{self.name}'s {part} type must be ground (the program runs at it), not {t}")
+            object.__setattr__(self, part, t)
         check_value(self.initial, self.state, f"{self.name}'s initial state")
 
     @property
-    def signature(self) -> Any:
-        """The declared `catlib.typecheck.Signature`."""
-        from catlib.typecheck import Signature
-
+    def signature(self) -> Signature:
+        """The declared signature."""
         return Signature(self.state, self.input, self.output)  # type: ignore[arg-type]
 
-    def check(self) -> Any:
+    def check(self) -> Signature:
         """Type-check the term against the declared signature (`TermTypeError` if it does not fit)."""
-        from catlib.typecheck import check
-
-        return check(self.term, self.state, self.input, self.output)
+        return check_term(self.term, self.state, self.input, self.output)
 
 
 @dataclass(frozen=True)
 class Upgrade:
     """A hot upgrade: from machine `old` to machine `new`, converting the state with `migration`.
+
+    The migration runs once, with the old state as its input and ``()`` as
+    its state; its output is the new state.  `old` and `new` may differ in
+    their input and output types too (clients then need telling).
 
     >>> from catlib.examples.counter import UPGRADE
     >>> UPGRADE.check()
@@ -604,6 +616,9 @@ class Upgrade:
         """Check the three programs, and that the migration maps `old`'s state type to `new`'s."""
         for prog in (self.old, self.new, self.migration):
             prog.check()
+        if self.migration.state != Unit:
+            raise TypeError(f"migration {self.migration.name} has state {self.migration.state}; a migration runs "
+                            "with state ()")
         if self.migration.input != self.old.state or self.migration.output != self.new.state:
             raise TypeError(f"migration {self.migration.name} maps {self.migration.input} -> "
                             f"{self.migration.output}, but the upgrade goes from state {self.old.state} "

@@ -103,6 +103,11 @@ def test_sugar_builds_the_same_terms() -> None:
 def test_misuse_is_reported() -> None:
     with pytest.raises(TypeError, match="truth value"):
         bool(P)
+    with pytest.raises(TypeError, match="compared"):
+        P == 0  # noqa: B015
+    with pytest.raises(TypeError):
+        P < 0  # type: ignore[operator]  # noqa: B015
+    assert P in {P} and P in [P]  # identity still works for containers
     with pytest.raises(AttributeError):
         P.term = Id  # type: ignore[misc]
     with pytest.raises(TypeError, match="encode"):
@@ -124,6 +129,22 @@ def test_box_runs_its_port_once() -> None:
     assert step(inline, (), 10) == (12, 11 + 12)  # by name: bump runs at each use
     assert step(boxed, (), 10) == (11, 22)
     assert S.box(twice)(bump).term == S.box(twice, bump).term == S.encode(S.decode(twice), bump).term
+
+
+def test_program_and_upgrade_are_checked() -> None:
+    from catlib.examples import counter
+    from catlib.typecheck import TermTypeError
+
+    with pytest.raises(TypeError, match="initial state"):
+        S.Program("bad", counter.counter_sm, "Int", "Either () ()", "Either () Int", ())
+    with pytest.raises(ValueError, match="ground"):
+        S.Program("poly", Id, "a", "a", "a", 0)
+    with pytest.raises(TermTypeError):
+        S.Program("wrong", counter.counter_sm, "(Int, Int)", "Either () ()", "Either () Int", (0, 0)).check()
+    with pytest.raises(TypeError, match="upgrade goes from state"):
+        S.Upgrade(counter.COUNTER, counter.COUNTER2, S.Program("m", Id, "()", "Int", "Int", ())).check()
+    with pytest.raises(TypeError, match="runs with state"):
+        S.Upgrade(counter.COUNTER, counter.COUNTER, S.Program("m", Id, "Int", "Int", "Int", 0)).check()
 
 
 # ----------------------------------------------------------------------- scopes
