@@ -1,0 +1,266 @@
+"""The node's command line: ``cam node``, ``cam send``, ``cam upgrade``, ``cam status``, ``cam demo``.
+
+Each function takes the arguments after the subcommand and returns an exit
+code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import importlib
+import json
+import sys
+from typing import Any
+
+from cam.code import Code, ParseError, Value, parse_value, quote, to_text
+
+__all__ = ["demo", "node", "send", "upgrade", "status", "load", "parse_state"]
+
+
+def load(spec: str) -> Any:
+    """The object named ``MODULE:NAME`` (a term, a `catlib.syntax.Program`, code, ...)."""
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"expected MODULE:NAME, e.g. catlib.examples.counter:counter_sm, not {spec!r}")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _machine(spec: str) -> tuple[Code, Any, Any]:
+    """(code, declared signature or None, initial host state or None) of ``MODULE:NAME`` or code text."""
+    from cam.client import as_code
+    from catlib.free import FREE, Term
+
+    if spec.lstrip().startswith("["):
+        return as_code(spec), None, None
+    obj = load(spec)
+    if callable(obj) and not isinstance(obj, (Term, Code)) and not hasattr(obj, "term"):
+        obj = obj(FREE)  # a program written against the interfaces, e.g. catlib.examples.generic:counter
+    if hasattr(obj, "term") and hasattr(obj, "signature"):  # a catlib.syntax.Program: declared types
+        return as_code(obj.term), obj.signature, obj.initial
+    return as_code(obj), None, None
+
+
+def _code_arg(spec: str) -> Code:
+    """Code for ``--old/--new/--migration``: ``MODULE:NAME``, code text, or ``@FILE`` holding code text."""
+    from cam.client import as_code
+
+    if spec.startswith("@"):
+        with open(spec[1:]) as f:
+            return as_code(f.read().strip())
+    return _machine(spec)[0]
+
+
+def parse_state(text: str) -> Value:
+    """A value from the reference's text form (``Int 0``, ``Pair (Int 1) (Int 2)``) or a plain
+    Python literal: ``0``, ``(1, 2)``, ``()`` (quoted as host values).
+
+    >>> to_text(parse_state("0")), to_text(parse_state("Int 0")), to_text(parse_state("(1, -2)"))
+    ('Int 0', 'Int 0', 'Pair (Int 1) (Int (-2))')
+    """
+    try:
+        return parse_value(text)
+    except ParseError as first:
+        try:
+            return quote(ast.literal_eval(text.strip()))
+        except (ValueError, SyntaxError, TypeError):
+            raise first from None
+
+
+def _connection_args(p: argparse.ArgumentParser) -> None:
+    from cam.client import DEFAULT_HOST, DEFAULT_PORT
+
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
+
+
+def _fail(prog: str, message: str, code: int = 2) -> int:
+    print(f"cam {prog}: {message}", file=sys.stderr)
+    return code
+
+
+# ---------------------------------------------------------------- cam node
+
+
+def node(argv: list[str]) -> int:
+    """``cam node --machine MODULE:NAME --state VALUE``: run a node until interrupted."""
+    from cam.client import DEFAULT_PORT
+    from cam.node import Limits, Node, NodeError, printer, serve
+    from catlib.typecheck import Signature
+
+    p = argparse.ArgumentParser(prog="cam node", description=(
+        "Run a state machine on a node: TCP (newline-delimited JSON) on loopback, optionally the reference's "
+        "text commands on a named pipe. The machine's signature comes from the verifier: a Program's declared "
+        "one, else the principal one with the state type fixed by --state and every variable left set to ()."))
+    p.add_argument("--machine", required=True,
+                   help="MODULE:NAME of a term, a catlib.syntax.Program or code (or code text '[...]')")
+    p.add_argument("--state", help="initial state: 'Int 0', or a literal: 0, (1, 2) (default: a Program's own)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default "
+                                                                   f"{DEFAULT_PORT})")
+    p.add_argument("--fifo", help="also read the reference's text commands (Do v / Load old new mig) from this pipe")
+    p.add_argument("--input-type", help="declare the input type, e.g. 'Either () ()'")
+    d = Limits()
+    p.add_argument("--fuel", type=int, default=d.fuel, help=f"machine steps per input (default {d.fuel})")
+    p.add_argument("--migration-fuel", type=int, default=d.migration_fuel,
+                   help=f"machine steps a migration may take (default {d.migration_fuel})")
+    p.add_argument("--max-line", type=int, default=d.max_line, help=f"bytes per request line (default {d.max_line})")
+    p.add_argument("--max-depth", type=int, default=d.max_depth,
+                   help=f"nesting of requests and values (default {d.max_depth})")
+    a = p.parse_args(argv)
+    try:
+        code, declared, initial = _machine(a.machine)
+        if a.state is not None:
+            state = parse_state(a.state)
+        elif initial is not None:
+            state = quote(initial)
+        else:
+            return _fail("node", "--state is needed (the machine does not declare an initial state)")
+        if a.input_type is not None:
+            declared = Signature(declared.state if declared else None, a.input_type,  # type: ignore[arg-type]
+                                 declared.output if declared else None)  # type: ignore[arg-type]
+        limits = Limits(max_line=a.max_line, max_depth=a.max_depth, fuel=a.fuel, migration_fuel=a.migration_fuel)
+        the_node = Node(code, state, name=a.machine, declared=declared, limits=limits, emit=printer())
+    except NodeError as e:
+        return _fail("node", f"{e.kind}: {e}")
+    except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
+        return _fail("node", f"{type(e).__name__}: {e}")
+    try:
+        asyncio.run(serve(the_node, a.host, a.port, a.fifo))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, NodeError) as e:
+        return _fail("node", str(e))
+    return 0
+
+
+# ---------------------------------------------------------------- one-off clients
+
+
+def send(argv: list[str]) -> int:
+    """``cam send VALUE``: run one input on a node and print what it answered."""
+    from cam.client import Client, NodeError
+
+    p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
+    p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
+    _connection_args(p)
+    a = p.parse_args(argv)
+    try:
+        value = parse_state(a.value)
+        with Client(a.host, a.port) as c:
+            r = c.do(value)
+    except NodeError as e:
+        return _fail("send", f"refused ({e.kind}): {e.message}", 1)
+    except (ParseError, OSError) as e:
+        return _fail("send", str(e))
+    print(f"Output:    {to_text(r.output)}\nNew state: {to_text(r.state)}")
+    return 0
+
+
+def upgrade(argv: list[str]) -> int:
+    """``cam upgrade --old M:N --new M:N --migration M:N``: upgrade a node."""
+    from cam.client import Client, NodeError
+
+    p = argparse.ArgumentParser(prog="cam upgrade", description=(
+        "Upgrade a running node. Each code is MODULE:NAME (a term or Program, compiled here), code text "
+        "'[...]', or @FILE with code text."))
+    p.add_argument("--old", required=True, help="the code the node is expected to run")
+    p.add_argument("--new", required=True, help="the new code")
+    p.add_argument("--migration", required=True, help="the state migration: () / old state -> new state")
+    _connection_args(p)
+    a = p.parse_args(argv)
+    try:
+        codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
+        with Client(a.host, a.port) as c:
+            r = c.upgrade(*codes)
+    except NodeError as e:
+        return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
+    except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
+        return _fail("upgrade", f"{type(e).__name__}: {e}")
+    print(f"Upgrade successful!\nDigest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
+    return 0
+
+
+def status(argv: list[str]) -> int:
+    """``cam status``: print a node's digest, signature, state and upgrade history."""
+    from cam.client import Client, NodeError
+
+    p = argparse.ArgumentParser(prog="cam status", description="Show a node's status.")
+    _connection_args(p)
+    p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    a = p.parse_args(argv)
+    try:
+        with Client(a.host, a.port) as c:
+            s = c.status()
+    except NodeError as e:
+        return _fail("status", f"refused ({e.kind}): {e.message}", 1)
+    except OSError as e:
+        return _fail("status", str(e))
+    if a.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    print(f"Machine:   {s['name']}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
+          f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
+    for i, v in enumerate(s["history"]):
+        print(f"  v{i + 1} {v['digest']}  from input {v['since_input']}")
+    return 0
+
+
+# ---------------------------------------------------------------- cam demo
+
+
+def demo(argv: list[str]) -> int:
+    """``cam demo``: the seed's two-terminal session in one command.
+
+    Starts a node running the seed's counter on a free loopback port (in this
+    process), then runs the seed's REPL session against it over TCP: incr,
+    count, the upgrade to version 2, incr, incr, count, and the same upgrade
+    again, which the node refuses.  The node's lines go to stdout (they are
+    the seed's transcript); the session's commands go to stderr.
+    """
+    from cam.client import Client, NodeError
+    from cam.client import Upgrade as Up
+    from cam.node import Node, banner, printer, start_in_thread
+    from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
+
+    p = argparse.ArgumentParser(prog="cam demo", description=demo.__doc__)
+    p.add_argument("--quiet", action="store_true", help="do not echo the client's commands (on stderr)")
+    a = p.parse_args(argv)
+
+    def say(command: str) -> None:
+        if not a.quiet:
+            print(f">>> {command}", file=sys.stderr, flush=True)
+
+    from cam.client import as_code
+
+    the_node = Node(as_code(counter_sm), parse_value("Int 0"), name="catlib.examples.counter:counter_sm",
+                    emit=printer())
+    ok = True
+    with start_in_thread(the_node) as running:
+        print("\n".join(banner(the_node, running.server)), flush=True)
+        with Client(running.host, running.port) as c:
+            session = [("incr()", "L Unit"), ("count()", "R Unit")]
+            for command, value in session:
+                say(command)
+                c.do(value)
+            u = Up(counter_sm, counter_sm2, upgrade_state)
+            say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
+            c.upgrade(u)
+            for command, value in [("incr()", "L Unit"), ("incr()", "L Unit"), ("count()", "R Unit")]:
+                say(command)
+                c.do(value)
+            say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
+            try:
+                c.upgrade(u)
+                ok = False
+            except NodeError as e:
+                ok = ok and e.kind == "wrong_version"
+                if not a.quiet:
+                    print(f"    refused: {e.kind}", file=sys.stderr, flush=True)
+            final = c.status()
+            ok = ok and final["state"] == "Pair (Int 1) (Int 2)" and final["upgrades"] == 1
+    return 0 if ok else 1

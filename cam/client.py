@@ -1,0 +1,226 @@
+"""Talk to a node: send inputs, upgrade it, ask its status.
+
+The seed's REPL session, in a Python REPL, against a node started with
+``cam node --machine catlib.examples.counter:counter_sm --state 0``::
+
+    >>> from cam.client import *                                    # doctest: +SKIP
+    >>> from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state  # doctest: +SKIP
+    >>> incr(); count()                                             # doctest: +SKIP
+    1
+    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))   # doctest: +SKIP
+    >>> incr(); incr(); count()                                     # doctest: +SKIP
+    2
+    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))   # doctest: +SKIP
+    Traceback (most recent call last):
+      ...
+    cam.client.NodeError: wrong_version: the upgrade expects sha256:..., the node runs sha256:...
+
+The module-level functions talk to the default node, ``127.0.0.1:7700``
+(``CAM_NODE=host:port`` in the environment, or `connect`, changes it).  A
+`Client` talks to any node.  Values may be host values (``()``, ints,
+2-tuples, `Left`/`Right`: they are quoted), machine values (`cam.code`), or
+text (``"L Unit"``); code may be a free term (it is compiled), a
+`catlib.syntax.Program`, `cam.code.Code` or its text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+from typing import Any, NamedTuple
+
+from cam.code import Code, Value, parse_code, parse_value, quote, to_json, to_text
+from catlib.values import Left, Right
+
+__all__ = ["Client", "NodeError", "Upgrade", "Reply", "connect", "incr", "count", "upgrade", "do", "status",
+           "DEFAULT_HOST", "DEFAULT_PORT", "as_code", "as_value"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7700
+
+
+class NodeError(Exception):
+    """The node refused a request: `kind` is the machine-readable error (see `cam.node.ERRORS`)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind, self.message = kind, message
+        super().__init__(f"{kind}: {message}")
+
+
+class Reply(NamedTuple):
+    """The answer to one input: the machine's output, the node's new state, the steps it took."""
+
+    output: Value
+    state: Value
+    steps: int
+
+
+class Upgrade(NamedTuple):
+    """An upgrade as the seed writes it: ``Upgrade old new migration`` (terms, programs, code or text)."""
+
+    old: Any
+    new: Any
+    migration: Any
+
+
+def as_code(x: Any) -> Code:
+    """Code from a free term (compiled), a `catlib.syntax.Program`, `Code`, or code text."""
+    from catlib.free import Term
+
+    if isinstance(x, Code):
+        return x
+    if isinstance(x, str):
+        return parse_code(x)
+    if isinstance(x, Term):
+        from cam.compiler import compile
+
+        return compile(x)
+    term = getattr(x, "term", None)  # a catlib.syntax.Program
+    if isinstance(term, Term):
+        return as_code(term)
+    raise TypeError(f"cannot make code of {x!r}: give a term, a Program, Code or code text")
+
+
+def as_value(x: Any) -> Value:
+    """A machine value from a machine value, its text, or a host value (quoted)."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, str):
+        return parse_value(x)
+    return quote(x)
+
+
+def _field(c: Code | Value) -> str:
+    """The JSON document of code or a value; deeply nested ones travel as text (JSON parsers recurse)."""
+    return to_json(c) if _depth_ok(c) else json.dumps(to_text(c))
+
+
+def _depth_ok(c: Code | Value, limit: int = 100) -> bool:
+    todo = [(c, 1)]
+    while todo:
+        t, d = todo.pop()
+        if d > limit:
+            return False
+        todo.extend((k, d + 1) for k in t.kids)
+    return True
+
+
+class Client:
+    """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
+
+    >>> import cam.node as node                                     # doctest: +SKIP
+    >>> with Client("127.0.0.1", 7700) as c:                       # doctest: +SKIP
+    ...     c.do(Left(()))
+    Reply(output=L(Unit), state=Int(1), steps=16)
+    """
+
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float | None = 60.0) -> None:
+        self.host, self.port = host, port
+        self._sock = socket.create_connection((host, port), timeout=timeout)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._file = self._sock.makefile("rb")
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, line: str) -> dict[str, Any]:
+        """Send one raw request line (without its newline); return the response, errors included."""
+        with self._lock:
+            self._sock.sendall(line.encode() + b"\n")
+            answer = self._file.readline()
+        if not answer:
+            raise ConnectionError(f"the node at {self.host}:{self.port} closed the connection")
+        return json.loads(answer)  # type: ignore[no-any-return]
+
+    def _call(self, kind: str, **fields: str) -> dict[str, Any]:
+        rid = next(self._ids)
+        body = "".join(f',"{k}":{v}' for k, v in fields.items())
+        response = self.request(f'{{"id":{rid},"kind":"{kind}"{body}}}')
+        if response.get("id") != rid:
+            raise ConnectionError(f"response {response.get('id')!r} to request {rid}: out of step")
+        if not response.get("ok"):
+            raise NodeError(response.get("error", "?"), response.get("message", ""))
+        return response
+
+    def do(self, value: Any) -> Reply:
+        """Run one input on the node; return its output, the new state and the steps taken."""
+        r = self._call("do", input=_field(as_value(value)))
+        return Reply(parse_value(r["output"]), parse_value(r["state"]), r["steps"])
+
+    def upgrade(self, old: Any, new: Any = None, migration: Any = None) -> dict[str, Any]:
+        """Upgrade the node from `old` to `new`, converting its state with `migration`.
+
+        Accepts an `Upgrade` (or a `catlib.syntax.Upgrade`) as the only argument.
+        Returns the node's answer: new digest, signature, state, check time.
+        """
+        if new is None and migration is None:
+            old, new, migration = old.old, old.new, old.migration
+        codes = {k: _field(as_code(c)) for k, c in (("old", old), ("new", new), ("migration", migration))}
+        return self._call("upgrade", **codes)
+
+    def status(self) -> dict[str, Any]:
+        """The node's digest, signature, state, counts and upgrade history."""
+        return self._call("status")
+
+
+# ---------------------------------------------------------------- the default node, for a REPL
+
+_default: Client | None = None
+
+
+def connect(host: str | None = None, port: int | None = None) -> Client:
+    """Make (host, port) the default node (from ``CAM_NODE=host:port``, else 127.0.0.1:7700) and connect."""
+    global _default
+    if host is None or port is None:
+        env_host, _, env_port = os.environ.get("CAM_NODE", f"{DEFAULT_HOST}:{DEFAULT_PORT}").rpartition(":")
+        host = host or env_host or DEFAULT_HOST
+        port = port or int(env_port)
+    if _default is not None:
+        _default.close()
+    _default = Client(host, port)
+    return _default
+
+
+def _client() -> Client:
+    return _default if _default is not None else connect()
+
+
+def do(value: Any) -> Reply:
+    """Send one input to the default node."""
+    return _client().do(value)
+
+
+def incr() -> None:
+    """The counter's ``incr``: input ``L Unit`` (the node prints the output and the new state)."""
+    _client().do(Left(()))
+
+
+def count() -> int:
+    """The counter's ``count``: input ``R Unit``; returns the count."""
+    out = _client().do(Right(())).output
+    return out.value.n  # type: ignore[attr-defined, no-any-return]
+
+
+def upgrade(u: Any) -> None:
+    """Upgrade the default node: ``upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))``.
+
+    Raises `NodeError` (kind ``wrong_version``, ...) if the node refuses it.
+    """
+    _client().upgrade(u)
+
+
+def status() -> dict[str, Any]:
+    """The default node's status."""
+    return _client().status()
