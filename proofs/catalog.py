@@ -1,0 +1,40 @@
+"""All theorems, and all deliberately broken variants they must reject.
+
+>>> len(theorems()) > 40, all(th.group in GROUPS for th in theorems())
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from proofs import compiler, laws, upgrade
+from proofs.core import Theorem, Verdict
+
+__all__ = ["GROUPS", "theorems", "broken"]
+
+GROUPS = ("laws", "compiler", "upgrade")
+
+
+def theorems(groups: tuple[str, ...] = GROUPS) -> list[Theorem]:
+    """Every theorem of the named groups, in table order."""
+    out: list[Theorem] = []
+    if "laws" in groups:
+        out += laws.theorems()
+    if "compiler" in groups:
+        out += compiler.theorems()
+    if "upgrade" in groups:
+        out += upgrade.theorems()
+    return out
+
+
+def broken() -> list[tuple[str, str, Callable[[], Verdict]]]:
+    """``(group, name, check)`` for each deliberately wrong compiler case, law or upgrade; each check must fail."""
+    out: list[tuple[str, str, Callable[[], Verdict]]] = []
+    for name, law in laws.BROKEN.items():
+        out.append(("laws", name, lambda law=law: laws.prove_law(law, stateful=False)))
+    for name, (op, comp) in compiler.BROKEN.items():
+        out.append(("compiler", name, lambda op=op, comp=comp: compiler.verify(op, comp)))
+    for name, check in upgrade.BROKEN.items():
+        out.append(("upgrade", name, check))
+    return out
