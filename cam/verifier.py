@@ -65,6 +65,7 @@ from typing import Any
 
 from cam.code import OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value
 from catlib import types as T
+from catlib.tree import walk
 from catlib.typecheck import Signature
 from catlib.values import INT_MAX, INT_MIN
 
@@ -150,13 +151,16 @@ class _Clash(Exception):
 def _show(nodes: list[_N], names: dict[_N, str] | None = None, budget: int = 120) -> list[str]:
     """Print types in the seed's notation; variables named a, b, ... in order of appearance.
 
-    Bounded by `budget` characters each, so huge or cyclic types print quickly.
+    Bounded by `budget` characters each, so huge types print quickly; a
+    structure met again inside itself (an infinite type) prints as its name
+    in `names` if it has one, else as ``...``.
     """
     names = {} if names is None else names
     out = []
     for node in nodes:
         parts: list[str] = []
         length = 0
+        inside: set[_N] = set()
         todo: list[Any] = [(node, 0)]  # (node, context): 0 plain, 1 Either argument, 2 function domain
         while todo:
             if length > budget:
@@ -166,6 +170,9 @@ def _show(nodes: list[_N], names: dict[_N, str] | None = None, budget: int = 120
             if isinstance(item, str):
                 parts.append(item)
                 length += len(item)
+                continue
+            if isinstance(item, _N):  # leaving a structure
+                inside.discard(item)
                 continue
             n, ctx = item
             n = _find(n)
@@ -181,8 +188,11 @@ def _show(nodes: list[_N], names: dict[_N, str] | None = None, budget: int = 120
                 s = "()"
             elif tag == _INT:
                 s = "Int"
+            elif n in inside or (n in names and (n is not _find(node) or parts)):
+                s = names.get(n, "...")
             else:
-                s = ""
+                inside.add(n)
+                todo.append(n)
                 wrap = (tag == _SUM and ctx == 1) or (tag == _FUN and ctx > 0)
                 if wrap:
                     todo.append(")")
@@ -264,7 +274,7 @@ class _Engine:
         self.pending: list[tuple[Code, _Blk, int]] = []
         self.state = _N(_VAR)
         self.out = _N(_VAR)
-        self.rigid: dict[str, _N] = {}
+        self.merged: list[_N] = []  # structure nodes that unification gave a new parent
 
     # ------------------------------------------------ unification
 
@@ -277,15 +287,13 @@ class _Engine:
             if x is y:
                 continue
             self.seq += 1
-            if x.tag == _VAR:
+            if x.tag == _VAR or y.tag == _VAR:
+                if x.tag != _VAR:
+                    x, y = y, x
                 x.up = y
-                if y.a is not None:
+                if _PROD <= y.tag <= _FUN:  # a structure got a new parent: a cycle may go through it
                     y.last = (self.seq, where)
-                continue
-            if y.tag == _VAR:
-                y.up = x
-                if x.a is not None:
-                    x.last = (self.seq, where)
+                    self.merged.append(y)
                 continue
             if x.tag != y.tag or x.tag == _RIGID:
                 raise _Clash(x, y)
@@ -293,6 +301,7 @@ class _Engine:
                 continue
             x.up = y
             y.last = (self.seq, where)
+            self.merged.append(y)
             todo.append((x.b, y.b))
             todo.append((x.a, y.a))
 
@@ -317,36 +326,59 @@ class _Engine:
                 out.append(_N(_PROD if isinstance(n, T.Prod) else _SUM if isinstance(n, T.Sum) else _FUN, a, b))
         return out[0]
 
+    def acyclic(self) -> None:
+        """Reject infinite types: every cycle passes through a node that unification merged.
+
+        (Code typed with infinite types could loop: self-application needs ``z = z -> r``.)
+        """
+        done: set[_N] = set()
+        onpath: set[_N] = set()
+        for start in self.merged:
+            start = _find(start)
+            if start in done:
+                continue
+            todo: list[tuple[_N, bool]] = [(start, False)]
+            while todo:
+                n, ready = todo.pop()
+                if ready:
+                    onpath.discard(n)
+                    done.add(n)
+                    continue
+                if n in done:
+                    continue
+                onpath.add(n)
+                todo.append((n, True))
+                if _PROD <= n.tag <= _FUN:
+                    for k in (_find(n.b), _find(n.a)):
+                        if k in onpath:
+                            self.infinite(n, k)
+                        if k not in done:
+                            todo.append((k, False))
+        self.merged.clear()
+
     def to_types(self, nodes: list[_N], what: list[str]) -> list[T.Type]:
-        """Finite catlib types of `nodes` (variables ``_1``, ...), or `BytecodeError`."""
+        """Catlib types of acyclic `nodes` (variables ``?0``, ...), or `BytecodeError` if too large."""
         done: dict[_N, T.Type] = {}
         size: dict[_N, int] = {}
-        onpath: set[_N] = set()
         results = []
         for node, name in zip(nodes, what):
             todo: list[tuple[_N, bool]] = [(_find(node), False)]
             while todo:
                 n, ready = todo.pop()
-                if n in done and not ready:
+                if n in done:
                     continue
-                if n.tag in (_VAR, _RIGID, _UNIT, _INT):
+                if not _PROD <= n.tag <= _FUN:
                     if n.tag == _VAR:
-                        done[n] = T.Var(f"_{len(done)}")
+                        done[n] = T.Var(f"?{len(done)}")
                     else:
                         done[n] = T.Var(n.a) if n.tag == _RIGID else T.Unit if n.tag == _UNIT else T.Int
                     size[n] = 1
                     continue
                 a, b = _find(n.a), _find(n.b)
                 if not ready:
-                    onpath.add(n)
                     todo.append((n, True))
-                    for k in (b, a):
-                        if k in onpath:
-                            self.infinite(n, k)
-                        if k not in done:
-                            todo.append((k, False))
+                    todo += [(k, False) for k in (b, a) if k not in done]
                     continue
-                onpath.discard(n)
                 size[n] = 1 + size[a] + size[b]
                 if size[n] > self.max_type_size:
                     raise BytecodeError((), f"{name} types of at most {self.max_type_size} nodes",
@@ -357,11 +389,11 @@ class _Engine:
         return results
 
     def infinite(self, n: _N, k: _N) -> None:
-        # The cycle goes through n and k; the latest union into either closed it, or one near it.
+        """Report the cycle through `n` and `k` at the latest unification that merged either."""
         lasts = [x.last for x in (n, k) if x.last is not None]
         where = max(lasts, key=lambda w: w[0])[1] if lasts else None
-        raise BytecodeError(_unlink(where), "a finite type", f"the infinite type {_show([k])[0]}",
-                            "infinite type")
+        names: dict[_N, str] = {k: "t"}
+        raise BytecodeError(_unlink(where), "a finite type", f"t = {_show([k], names)[0]}", "infinite type")
 
     # ------------------------------------------------ decoding (and validating) code and values
 
@@ -641,6 +673,7 @@ class _Engine:
                 else:  # pragma: no cover - every opcode is handled above
                     raise AssertionError(op)
                 pc += 1
+        self.acyclic()
 
     def join(self, blk: _Blk, pc: int, k: _K, acc: _N, st: Any) -> None:
         """A second RETURN to `k`: accumulator and stack must agree with the first."""
@@ -706,6 +739,11 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
         eng.work.reverse()  # the top level first, then closures met in QUOTEd values
         eng.run()
         sig = eng.to_types([state_n, input_n, out_n], ["state", "input", "output"])
+        if any(isinstance(t, T.Fun) for t in walk(sig[0])):
+            # A closure kept in the state can fetch itself and call itself (Landin's knot): the
+            # step would never end.  With first-order state, verified code always halts.
+            raise BytecodeError((), "a state type without functions", str(sig[0]),
+                                "closures in the state could call themselves forever")
     except RecursionError:  # pragma: no cover - nothing here recurses; a last line of defence
         raise BytecodeError((), "code the verifier can handle", "a recursion overflow", "internal limit") from None
     finally:
@@ -766,6 +804,7 @@ def check_value(v: Value, t: T.Type | str, *, max_size: int = MAX_SIZE, max_dept
             except _Clash:
                 exp, fnd = _show([want, have])
                 raise ValueTypeError(path, exp, f"a value of type {fnd}") from None
+        eng.acyclic()  # e.g. L Unit at both a and Either () a
     except BytecodeError as e:
         raise ValueTypeError(e.path, "a well-formed value whose closures verify", str(e), "bad value") from None
 
