@@ -156,7 +156,7 @@ class Client:
 
     def do(self, value: Any) -> Reply:
         """Run one input on the node; return its output, the new state and the steps taken."""
-        r = self._call("do", input=_field(as_value(value)))
+        r = self._call("do", input=json.dumps(to_text(as_value(value))))
         return Reply(parse_value(r["output"]), parse_value(r["state"]), r["steps"])
 
     def upgrade(self, old: Any, new: Any = None, migration: Any = None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple, TextIO
 
 from cam.code import (
@@ -183,6 +184,8 @@ class Outcome(NamedTuple):
     output: Value
     state: Value
     steps: int
+    output_text: str
+    state_text: str
 
 
 def _verifier() -> Any:
@@ -331,6 +334,11 @@ class Node:
         self.machine_steps = 0
         self.started = time.time()
         self.history: list[Version] = [Version(self.digest, 0, self.started, 0.0)]
+        self.upgrade_pauses: list[float] = []
+        """Seconds from receiving each upgrade to having served the next input (the last 100)."""
+        self._pause_from: float | None = None
+        self._typed_inputs: set[Value] = set()
+        """Inputs known to have the running input type (cleared on upgrade)."""
 
     def _emit(self, *lines: str) -> None:
         if self.emit is not None:
@@ -344,11 +352,16 @@ class Node:
             raise NodeError("bad_value", f"not a machine value: {x!r}")
         if _value_depth(x) > self.limits.max_depth:
             raise self._refuse_input(NodeError("too_deep", f"the input is nested more than {self.limits.max_depth} deep"))
-        try:
-            self.check_value(x, self.signature.input)  # type: ignore[misc]
-        except TypeError as e:
-            raise self._refuse_input(NodeError(
-                "ill_typed_input", f"{to_text(x)} does not have the input type {self.signature.input}: {e}")) from None
+        if x not in self._typed_inputs:
+            try:
+                self.check_value(x, self.signature.input)  # type: ignore[misc]
+            except TypeError as e:
+                raise self._refuse_input(NodeError(
+                    "ill_typed_input", f"{to_text(x)} does not have the input type {self.signature.input}: {e}")
+                ) from None
+            if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
+                self._typed_inputs.clear()
+            self._typed_inputs.add(x)
         try:
             r = execute(self.code, x, self.state, fuel=self.limits.fuel)
         except MachineError as e:
@@ -358,8 +371,12 @@ class Node:
         self.state = r.state
         self.inputs += 1
         self.machine_steps += r.steps
-        self._emit(f"Output:    {to_text(r.output)}", f"New state: {to_text(r.state)}")
-        return Outcome(r.output, r.state, r.steps)
+        if self._pause_from is not None:
+            self.upgrade_pauses = [*self.upgrade_pauses[-99:], time.perf_counter() - self._pause_from]
+            self._pause_from = None
+        out_text, state_text = to_text(r.output), to_text(r.state)
+        self._emit(f"Output:    {out_text}", f"New state: {state_text}")
+        return Outcome(r.output, r.state, r.steps, out_text, state_text)
 
     def _refuse_input(self, e: NodeError) -> NodeError:
         self._emit(f"Input refused ({e.kind}): {e}")
@@ -367,8 +384,13 @@ class Node:
 
     # -- upgrades
 
-    def upgrade(self, old: Code, new: Code, migration: Code) -> Version:
-        """Check an upgrade and install it; raise `NodeError` (and change nothing) if a check fails."""
+    def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None) -> Version:
+        """Check an upgrade and install it; raise `NodeError` (and change nothing) if a check fails.
+
+        `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
+        pause until the next input is served is recorded in `upgrade_pauses`.
+        """
+        received = time.perf_counter() if received is None else received
         try:
             p = self.prepare(old, new, migration)
         except NodeError as e:
@@ -377,7 +399,9 @@ class Node:
             else:
                 self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
             raise
-        return self.install(p)
+        v = self.install(p)
+        self._pause_from = received
+        return v
 
     def prepare(self, old: Code, new: Code, migration: Code) -> _Prepared:
         """Every check of an upgrade, in order, without changing the node.  Raises `NodeError`."""
@@ -441,6 +465,7 @@ class Node:
     def install(self, p: _Prepared) -> Version:
         """Swap code and state as one step (call between two inputs)."""
         self.code, self.digest, self.signature, self.state = p.code, p.digest, p.signature, p.state
+        self._typed_inputs = set()
         v = Version(p.digest, self.inputs, time.time(), p.seconds)
         self.history.append(v)
         self._emit(UPGRADE_OK)
@@ -462,6 +487,7 @@ class Node:
             "machine_steps": self.machine_steps,
             "upgrades": len(self.history) - 1,
             "history": [v._asdict() for v in self.history],
+            "upgrade_pauses": self.upgrade_pauses,
             "uptime": time.time() - self.started,
         }
 
@@ -478,8 +504,6 @@ def json_depth(line: bytes) -> int:
     >>> json_depth(b'{"a": [1, {"b": "[[["}]}')
     3
     """
-    if line.count(b"[") + line.count(b"{") == 0:
-        return 0
     depth = deepest = 0
     for m in _BRACKETS.finditer(_STRING.sub(b"", line)):
         if m.group() in (b"[", b"{"):
@@ -490,24 +514,29 @@ def json_depth(line: bytes) -> int:
     return deepest
 
 
-def _from_document(x: dict[str, Any], what: str) -> Code | Value:
-    # json.dumps of an already-parsed object: its depth is bounded by the line's depth check
-    return from_json(json.dumps(x))
+@lru_cache(maxsize=1024)
+def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
+    """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed once."""
+    try:
+        v = from_json(text) if document else parse_value(text)
+    except ParseError as e:
+        return None, f"the input does not parse: {e}"
+    if not isinstance(v, Value):
+        return None, "the input is a code document, not a value document"
+    return v, ""
 
 
 def decode_value(x: Any, max_depth: int) -> Value:
     """An input value from a request: its text form, or the JSON document of `cam.code.to_json`."""
-    try:
-        if isinstance(x, str):
-            v = parse_value(x)
-        elif isinstance(x, dict):
-            v = _from_document(x, "value")  # type: ignore[assignment]
-            if not isinstance(v, Value):
-                raise NodeError("bad_value", "the input is a code document, not a value document")
-        else:
-            raise NodeError("bad_request", "'input' must be a value: its text form or its JSON document")
-    except ParseError as e:
-        raise NodeError("bad_value", f"the input does not parse: {e}") from None
+    if isinstance(x, str):
+        text, document = x, False
+    elif isinstance(x, dict):
+        text, document = json.dumps(x), True  # its depth is bounded by the line's depth check
+    else:
+        raise NodeError("bad_request", "'input' must be a value: its text form or its JSON document")
+    v, why = _value_of_text(text, document) if len(text) <= 256 else _value_of_text.__wrapped__(text, document)
+    if v is None:
+        raise NodeError("bad_value", why)
     if _value_depth(v) > max_depth:
         raise NodeError("too_deep", f"the input is nested more than {max_depth} deep")
     return v
@@ -519,7 +548,7 @@ def decode_code(x: Any, name: str) -> Code:
         if isinstance(x, str):
             c = parse_code(x) if not x.lstrip().startswith("{") else from_json(x)
         elif isinstance(x, dict):
-            c = _from_document(x, "code")
+            c = from_json(json.dumps(x))  # its depth is bounded by the line's depth check
         else:
             raise NodeError("bad_request", f"{name!r} must be code: its text form or its JSON bytecode document")
     except ParseError as e:
@@ -678,6 +707,7 @@ class NodeServer:
     async def handle(self, line: bytes | None) -> dict[str, Any]:
         """The response to one request line (``None``: a line over the size limit)."""
         self.requests += 1
+        received = time.perf_counter()
         rid: Any = None
         try:
             req = self._parse(line)
@@ -691,7 +721,7 @@ class NodeServer:
             if kind == "do":
                 return {"id": rid, "ok": True, **await self._do(req)}
             if kind == "upgrade":
-                return {"id": rid, "ok": True, **await self._upgrade(req, line)}
+                return {"id": rid, "ok": True, **await self._upgrade(req, line, received)}
             if kind == "status":
                 async with self.lock:
                     return {"id": rid, "ok": True, **self.node.status()}
@@ -708,7 +738,7 @@ class NodeServer:
         if line is None:
             self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
             raise NodeError("line_too_long", f"request lines are limited to {limits.max_line} bytes")
-        if json_depth(line) > limits.max_depth:
+        if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
             self._emit(f"Invalid command: {_shown(line)}")
             raise NodeError("too_deep", f"the request is nested more than {limits.max_depth} deep")
         try:
@@ -727,9 +757,9 @@ class NodeServer:
         x = decode_value(req["input"], self.node.limits.max_depth)
         async with self.lock:
             r = self.node.do(x)
-        return {"output": to_text(r.output), "state": to_text(r.state), "steps": r.steps}
+        return {"output": r.output_text, "state": r.state_text, "steps": r.steps}
 
-    async def _upgrade(self, req: dict[str, Any], line: bytes | None) -> dict[str, Any]:
+    async def _upgrade(self, req: dict[str, Any], line: bytes | None, received: float) -> dict[str, Any]:
         missing = [k for k in ("old", "new", "migration") if k not in req]
         if missing:
             raise NodeError("bad_request", f"an upgrade request needs {', '.join(missing)}")
@@ -748,9 +778,9 @@ class NodeServer:
         async with self.lock:
             # Big upgrades are checked in a worker thread: the node keeps reading, and what it reads waits here.
             if big:
-                v = await loop.run_in_executor(None, self.node.upgrade, old, new, migration)
+                v = await loop.run_in_executor(None, self.node.upgrade, old, new, migration, received)
             else:
-                v = self.node.upgrade(old, new, migration)
+                v = self.node.upgrade(old, new, migration, received)
             return {"digest": v.digest, "signature": str(self.node.signature), "state": to_text(self.node.state),
                     "check_seconds": v.check_seconds}
 

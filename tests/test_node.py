@@ -459,3 +459,14 @@ def test_node_core_without_a_server():
     v = node.upgrade(V1, V2, MIG)
     assert v.digest == digest(V2) and node.state == parse_value("Pair (Int 1) (Int 0)")
     assert node.status()["upgrades"] == 1 and Unit is not None
+
+
+def test_upgrade_with_the_examples_declared_programs():
+    from catlib.examples.counter import UPGRADE
+
+    with serve(state="Int 4") as s:
+        s.client.upgrade(UPGRADE)  # a catlib.syntax.Upgrade of Programs
+        st = s.client.status()
+        assert st["digest"] == digest(V2) and st["state"] == "Pair (Int 4) (Int 0)"
+        assert st["upgrade_pauses"] == [] and s.client.do("L Unit").steps == 26
+        assert len(s.client.status()["upgrade_pauses"]) == 1
