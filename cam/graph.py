@@ -80,7 +80,7 @@ def bytecode(code: Code) -> nx.DiGraph:
                 g.add_edge(n, nodes[k + 1][0], label="", kind="next")
             elif cluster is None:
                 fallthrough.append(n)
-            elif instr.op == "CURRY":
+            if instr.op == "CURRY":
                 cid = len(g.graph["clusters"])
                 g.graph["clusters"][cid] = {"label": "closure body", "parent": cluster, "kind": "block"}
                 later.append((instr.kids[0], cid, n, "body", None))  # type: ignore[arg-type]

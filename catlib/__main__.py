@@ -2,9 +2,10 @@
 type and a run) and ``render`` (draw a term as a picture).
 
 ``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]``
-draws the term named NAME in MODULE: a `catlib.free.Term`, a function that
-builds one from an instance (called with `catlib.free.FREE`, as
-``catlib.examples.generic:counter``), or, for the bytecode view, `cam.code.Code`.
+draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.syntax.Program`
+(drawn at its declared type), a function that builds a term from an instance
+(called with `catlib.free.FREE`, as ``catlib.examples.generic:counter``), or,
+for the bytecode view, `cam.code.Code`.
 Without ``-o`` it prints DOT.
 """
 
@@ -75,6 +76,8 @@ def graph_of(obj: Any, view: str, name: str) -> Any:
         from cam.compiler import CompileError, compile
         from cam.graph import bytecode
 
+        if isinstance(getattr(obj, "term", None), Term):
+            obj = obj.term
         if not isinstance(obj, (Term, Code)) and callable(obj):
             obj = obj(FREE)
         if isinstance(obj, Term):
@@ -87,6 +90,10 @@ def graph_of(obj: Any, view: str, name: str) -> Any:
         g = bytecode(obj)
         g.graph["title"] = f"{name}: bytecode"
         return g
+    declared: dict[str, Any] = {}
+    if isinstance(getattr(obj, "term", None), Term):  # a catlib.syntax.Program: draw it at its declared type
+        declared = {part: getattr(obj, part) for part in ("state", "input", "output")}
+        obj = obj.term
     if not isinstance(obj, Term) and callable(obj):
         try:
             obj = obj(FREE)
@@ -96,10 +103,10 @@ def graph_of(obj: Any, view: str, name: str) -> Any:
         raise UsageError(f"{name} is a {type(obj).__name__}, not a term (catlib.free.Term)")
     try:
         if view == "tree":
-            g = syntax_tree(obj)
+            g = syntax_tree(obj, **declared)
             g.graph["title"] = f"{name} : {g.graph['signature']}"
             return g
-        d = diagram(obj)
+        d = diagram(obj, **declared)
     except TermTypeError as e:
         raise UsageError(f"{name} is ill-typed: {e}") from None
     d.graph.graph["title"] = f"{name} : {d.signature}"

@@ -43,8 +43,8 @@ import networkx as nx
 from catlib.cartesian import Machine
 from catlib.free import Case, Compose, Const, Embed, Par, Prim, Term
 from catlib.tree import walk
-from catlib.typecheck import Signature, _infer_raw
-from catlib.types import Prod, Sum, Type, Unifier, Unit, Var, rename
+from catlib.typecheck import Signature, _freshen, _infer_raw, check
+from catlib.types import Prod, Sum, Type, Unifier, Unit, Var, as_type
 
 __all__ = [
     "subterm_types", "syntax_tree", "diagram", "Diagram", "GraphCategory", "Wire", "Wiring",
@@ -98,8 +98,58 @@ def _resolver(u: Unifier) -> Callable[[Type], Type]:
     return resolve
 
 
-def subterm_types(term: Term) -> tuple[Signature, list[tuple[Type, Type]]]:
-    """The term's principal signature and every subterm occurrence's (input, output) type.
+def _rename_shared(types: list[Type]) -> list[Type]:
+    """`catlib.types.rename` for many types that share subtrees: each shared node is visited once."""
+    names: dict[str, Type] = {}
+    seen: set[int] = set()
+    for t in types:
+        todo = [t]
+        while todo:
+            x = todo.pop()
+            if id(x) in seen:
+                continue  # its variables are named already, in order of first appearance
+            seen.add(id(x))
+            if isinstance(x, Var):
+                if x.name not in names:
+                    n = len(names)
+                    names[x.name] = Var(chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else ""))
+            else:
+                todo.extend(reversed(x.kids))
+    memo: dict[int, Type] = {}
+    out = []
+    for t in types:
+        stack: list[tuple[Type, bool]] = [(t, False)]
+        done: list[Type] = []
+        while stack:
+            x, ready = stack.pop()
+            if not ready and id(x) in memo:
+                done.append(memo[id(x)])
+                continue
+            if isinstance(x, Var):
+                r: Type = names[x.name]
+            elif not x.kids:
+                r = x
+            elif not ready:
+                stack.append((x, True))
+                stack.extend((k, False) for k in reversed(x.kids))
+                continue
+            else:
+                k = len(x.kids)
+                kids = done[-k:]
+                del done[-k:]
+                r = type(x)(*kids)
+            memo[id(x)] = r
+            done.append(r)
+        out.append(done[0])
+    return out
+
+
+def subterm_types(term: Term, state: Type | str | None = None, input: Type | str | None = None,
+                  output: Type | str | None = None) -> tuple[Signature, list[tuple[Type, Type]]]:
+    """The term's signature and every subterm occurrence's (input, output) type.
+
+    The signature is the principal one, or the declared one where `state`,
+    `input` or `output` is given (as in `catlib.typecheck.check`).
 
     The list is in pre-order (the order of `catlib.tree.walk`).  A subterm's
     type is its type in this term (instantiated by its context), with the
@@ -115,9 +165,16 @@ def subterm_types(term: Term) -> tuple[Signature, list[tuple[Type, Type]]]:
 
     Raises `catlib.typecheck.TermTypeError` if the term is ill-typed.
     """
+    declared = (state, input, output)
+    if any(d is not None for d in declared):
+        check(term, state, input, output)  # a clear error if the term does not have that type
     u = Unifier()
     trace: list[tuple[Type, Type]] = []
     raw = _infer_raw(term, u, trace)
+    names: dict[str, Type] = {}
+    for have, want in zip(raw, declared):
+        if want is not None:
+            u.unify(have, _freshen(as_type(want), u, names))
     # the trace is in post-order: give each post-order position its pre-order number
     pre_of_post: list[int] = []
     counter = 0
@@ -134,7 +191,7 @@ def subterm_types(term: Term) -> tuple[Signature, list[tuple[Type, Type]]]:
     flat = [resolve(x) for x in raw]
     for d, c in trace:
         flat += (resolve(d), resolve(c))
-    flat = rename(flat)
+    flat = _rename_shared(flat)
     sig = Signature(*flat[:3])
     types: list[tuple[Type, Type]] = [(Unit, Unit)] * len(trace)
     for k, pre in enumerate(pre_of_post):
@@ -153,7 +210,8 @@ def _constant(t: Term) -> object:
     return None
 
 
-def syntax_tree(term: Term, *, types: bool = True) -> nx.DiGraph:
+def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str | None = None,
+                output: Type | str | None = None, *, types: bool = True) -> nx.DiGraph:
     """The abstract syntax of `term`: one node per constructor occurrence, numbered in pre-order.
 
     Node attributes: ``constructor`` (``"Compose"``, ``"Fst"``, ...), ``constant``
@@ -161,13 +219,14 @@ def syntax_tree(term: Term, *, types: bool = True) -> nx.DiGraph:
     ``dom``/``cod`` (the subterm's input and output `Type` in context) and
     ``type`` (``"dom -> cod"``), plus ``label`` for drawing.  Edges go from a node
     to its children, with ``field`` the child's name (``g``, ``f``).  The graph's
-    ``signature`` is the term's.  ``types=False`` skips inference (for
-    ill-typed terms); otherwise an ill-typed term raises `TermTypeError`.
+    ``signature`` is the term's (principal, or at the declared `state`, `input`,
+    `output`).  ``types=False`` skips inference (for ill-typed terms);
+    otherwise an ill-typed term raises `TermTypeError`.
     """
     g = nx.DiGraph(rankdir="TB", title="syntax tree")
     typed: list[tuple[Type, Type]] | None = None
     if types:
-        sig, typed = subterm_types(term)
+        sig, typed = subterm_types(term, state, input, output)
         g.graph["signature"] = sig
     todo: list[tuple[Term, int, str]] = [(term, -1, "")]
     n = 0
@@ -297,6 +356,7 @@ class Builder:
     cluster: int | None = None
     state: Wire | None = None
     state_type: Type = field(default_factory=lambda: Var("s"))
+    _labels: dict[Type, str] = field(default_factory=dict, repr=False)
 
     def node(self, kind: str, label: str = "", n_in: int = 0, n_out: int = 0, **attrs: Any) -> int:
         n = self.graph.number_of_nodes()
@@ -305,8 +365,11 @@ class Builder:
         return n
 
     def connect(self, wire: Wire, node: int, port: int) -> None:
+        label = self._labels.get(wire.type)
+        if label is None:  # wires share types: print each once
+            label = self._labels[wire.type] = str(wire.type)
         self.graph.add_edge(wire.node, node, tailport=wire.port, headport=port, type=wire.type,
-                            label=str(wire.type), kind=wire.kind)
+                            label=label, kind=wire.kind)
 
     def box(self, kind: str, label: str, inputs: list[Wire], outputs: list[Type], **attrs: Any) -> list[Wire]:
         """A node fed by `inputs` (in port order) with one new wire per output type."""
@@ -399,6 +462,12 @@ def _single(x: Bundle, what: str) -> Wire:
     return x
 
 
+def _atom(t: Type) -> str:
+    """`t` printed as a constructor's argument: parenthesised unless it is a name, ``()`` or a pair."""
+    text = str(t)
+    return text if " " not in text or isinstance(t, Prod) else f"({text})"
+
+
 def _sum_parts(t: Type) -> tuple[Type, Type]:
     return (t.kids[0], t.kids[1]) if isinstance(t, Sum) else (Var("?"), Var("?"))
 
@@ -486,24 +555,28 @@ class GraphCategory(Machine[Wiring]):
             w = _single(x, "case")
             a, c = _sum_parts(w.type)
             outer = b.cluster
-            b.cluster = b.open_cluster("case", "case")
+            b.cluster = b.open_cluster("", "case")
             # the state enters the case with the value, and each branch gets it
             ins = [w]
             if threaded:
                 ins.append(b.state_wire())
-            # output ports: Left (, its state), Right (, its state)
-            names = ["Left", "state", "Right", "state"] if threaded else ["Left", "Right"]
+            # output ports: Left's wires (, its state), Right's wires (, its state)
+            sides = (_type_leaves(a), _type_leaves(c))
+            names = [name if i == 0 else "" for name, ts in zip(("Left", "Right"), sides)
+                     for i in range(len(ts) + threaded)]
+            if threaded:
+                names[len(sides[0])] = names[-1] = "state"
             split = b.node("split", "case", len(ins), len(names), out_names=names)
             for i, v in enumerate(ins):
                 b.connect(v, split, i)
             results = []
             for side, (branch, t) in enumerate(((f, a), (g, c))):
                 here = b.cluster
-                b.cluster = b.open_cluster(f"{('Left', 'Right')[side]} ({t})", ("left", "right")[side])
-                port = side * (1 + threaded)
-                inner = _shape_of_type(t, iter(Wire(split, port, u) for u in _type_leaves(t)))
+                b.cluster = b.open_cluster(f"on {('Left', 'Right')[side]} {_atom(t)}", ("left", "right")[side])
+                port = side * (len(sides[0]) + threaded)
+                inner = _shape_of_type(t, iter(Wire(split, port + i, u) for i, u in enumerate(sides[side])))
                 if threaded:
-                    b.state = Wire(split, port + 1, b.state_type, "state")
+                    b.state = Wire(split, port + len(sides[side]), b.state_type, "state")
                 y = yield branch, inner
                 results.append((y, b.state))
                 b.cluster = here
@@ -674,19 +747,27 @@ class Diagram:
         return to_svg(self.graph)
 
 
-def diagram(term: Term) -> Diagram:
-    """The string diagram of `term` (see the module docstring).
+def diagram(term: Term, state: Type | str | None = None, input: Type | str | None = None,
+            output: Type | str | None = None) -> Diagram:
+    """The string diagram of `term` (see the module docstring), at its principal
+    signature or at the declared `state`, `input` and `output`.
 
-    Raises `catlib.typecheck.TermTypeError` if the term is ill-typed.
+    Raises `catlib.typecheck.TermTypeError` if the term is ill-typed (or does
+    not have the declared type).
     """
-    sig, types = subterm_types(term)
+    sig, types = subterm_types(term, state, input, output)
     C = GraphCategory()
     m = interpret(term, C, [c for _, c in types])
     uses_state = any(isinstance(t, Prim) and t.op in ("Get", "Put") for t in walk(term))
     d = C.draw(m, sig.input, sig.state if uses_state else None)
     d.signature = sig
     d.graph.graph["title"] = str(sig)
+    d.graph.graph["legend"] = LEGEND
     return d
+
+
+LEGEND = "● copy    ▌ discard    red: the state    dashed: a () wire"
+"""What the marks of a diagram mean; `catlib.render` prints it under the title."""
 
 
 SVG_LIMIT = 3000

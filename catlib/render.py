@@ -27,6 +27,7 @@ digraph G {
 from __future__ import annotations
 
 import html
+import math
 import os
 import shutil
 import subprocess
@@ -157,6 +158,17 @@ def _edge_attrs(g: nx.Graph, u: Hashable, v: Hashable, a: dict[str, Any]) -> dic
     return d
 
 
+def _title(g: nx.Graph) -> str:
+    """The graph's title and legend as an HTML-like DOT label (empty when it has neither)."""
+    title, legend = g.graph.get("title"), g.graph.get("legend")
+    if not title and not legend:
+        return ""
+    text = f'<FONT POINT-SIZE="13">{html.escape(str(title or ""))}</FONT>'
+    if legend:
+        text += f'<BR/><FONT POINT-SIZE="9" COLOR="#566573">{html.escape(str(legend))}</FONT>'
+    return f", label=<{text}>, labelloc=t"
+
+
 def to_dot(g: nx.Graph, name: str = "G") -> str:
     """The graph in Graphviz's DOT language, clusters nested as subgraphs (iteratively)."""
     ids = {n: f"n{i}" for i, n in enumerate(g.nodes)}
@@ -164,7 +176,7 @@ def to_dot(g: nx.Graph, name: str = "G") -> str:
     lines = [
         f"digraph {name} {{",
         f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=11, nodesep=0.25, ranksep=0.35, '
-        f"newrank=true{', label=' + _q(g.graph['title']) + ', labelloc=t' if g.graph.get('title') else ''}];",
+        f"newrank=true{_title(g)}];",
         f'  node [fontname="{FONT}", fontsize=11, margin="0.08,0.03", height=0.3];',
         f'  edge [fontname="{FONT}", fontsize=9, color="{WIRE_COLOR}", fontcolor="#566573", arrowsize=0.6];',
     ]
@@ -223,9 +235,10 @@ def _run_dot(dot: str, fmt: str) -> bytes:
 def layered_layout(g: nx.Graph) -> dict[Hashable, tuple[float, float]]:
     """Positions in layers: (layer, place in layer), following the flow, ignoring ``back`` edges.
 
-    Layers are topological generations; within a layer nodes are sorted by
-    their cluster and the mean place of their predecessors, so wires cross
-    little.
+    Layers are topological generations.  Each cluster gets a horizontal band
+    of its own (its nodes' rows, then its sub-clusters' bands), so clusters
+    never overlap; within a band a layer's nodes are sorted by the mean place
+    of their predecessors, so wires cross little.
     """
     flow = nx.DiGraph()
     flow.add_nodes_from(g.nodes)
@@ -235,15 +248,41 @@ def layered_layout(g: nx.Graph) -> dict[Hashable, tuple[float, float]]:
     else:  # cannot happen for our graphs; still lay out something sensible
         layers = [list(g.nodes)]
     index = {n: i for i, n in enumerate(g.nodes)}
+    clusters: dict[Any, dict[str, Any]] = g.graph.get("clusters", {})
+    layer_of = {n: li for li, layer in enumerate(layers) for n in layer}
+    # each cluster gets a horizontal band: its own nodes' rows, then its sub-clusters' bands
+    # (clusters are numbered after their parents, so one pass each way, without recursion)
+    rows: dict[Any, dict[int, int]] = {}
+    for n in g.nodes:
+        per = rows.setdefault(g.nodes[n].get("cluster"), {})
+        per[layer_of[n]] = per.get(layer_of[n], 0) + 1
+    own = {c: max(rows.get(c, {}).values(), default=0) for c in [None, *clusters]}
+    kids: dict[Any, list[Any]] = {}
+    for c in sorted(clusters):
+        kids.setdefault(clusters[c].get("parent"), []).append(c)
+    gap = 0.7
+    height = dict.fromkeys(own, 0.0)
+    for c in [*sorted(clusters, reverse=True), None]:
+        height[c] = own[c] + sum(height[k] + gap for k in kids.get(c, []))
+    offset: dict[Any, float] = {None: 0.0}
+    for c in [None, *sorted(clusters)]:
+        row = offset[c] + own[c] + (gap if own[c] else 0.0)
+        for k in kids.get(c, []):
+            offset[k] = row
+            row += height[k] + gap
     place: dict[Hashable, float] = {}
     for layer in layers:
         def key(n: Hashable) -> tuple[float, int]:
             preds = [place[p] for p in flow.predecessors(n) if p in place]
             return (sum(preds) / len(preds) if preds else float(index[n]), index[n])
 
-        for i, n in enumerate(sorted(layer, key=key)):
-            place[n] = float(i)
-    return {n: (float(li), place[n]) for li, layer in enumerate(layers) for n in layer}
+        groups: dict[Any, list[Hashable]] = {}
+        for n in layer:
+            groups.setdefault(g.nodes[n].get("cluster"), []).append(n)
+        for c, group in groups.items():
+            for i, n in enumerate(sorted(group, key=key)):
+                place[n] = offset[c] + i
+    return {n: (float(layer_of[n]), place[n]) for n in g.nodes}
 
 
 def _figure(g: nx.Graph) -> Any:
@@ -294,18 +333,34 @@ def _figure(g: nx.Graph) -> Any:
                                     fc=fills.get(kind, "#fbfbfb"), ec=colors.get(kind, "#7f8c8d"), lw=1, zorder=0))
         ax.text(x0 + 0.1, y1 - 0.08, str(clusters[c].get("label", "")), fontsize=8, va="top", ha="left",
                 color=colors.get(kind, "#555555"), zorder=1)
+    seen: dict[tuple[Hashable, Hashable], int] = {}
     for u, v, a in g.edges(data=True):
         (x0, y0), (x1, y1) = xy(u), xy(v)
         state, unit = a.get("kind") == "state", a.get("label") == "()"
         color = STATE_COLOR if state else (UNIT_COLOR if unit else WIRE_COLOR)
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=2,
-                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.2 if state else 1.0,
-                                "linestyle": "--" if unit or a.get("back") else "-",
-                                "shrinkA": 12, "shrinkB": 12,
-                                "connectionstyle": "arc3,rad=0.25" if a.get("back") else "arc3"})
+        # a wire skipping layers, or a second wire between the same boxes, bends (state wires
+        # the other way) so that it does not run under the boxes and wires of its row
+        k = seen[(u, v)] = seen.get((u, v), -1) + 1
+        span = abs(pos[v][0] - pos[u][0])
+        bend = 0.0 if span <= 1 and k == 0 else (0.12 + 0.03 * min(span, 6) + 0.1 * k) * (-1 if state else 1)
+        if a.get("back"):
+            bend = 0.3
+        dx, dy = x1 - x0, y1 - y0
+        length = math.hypot(dx, dy) or 1.0
+        h = math.copysign(min(abs(bend) * length, 0.9), bend) / length  # bounded sag
+        cx, cy = (x0 + x1) / 2 + h * dy, (y0 + y1) / 2 - h * dx
+        curve = [((1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t**2 * x1,
+                  (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t**2 * y1) for t in [i / 24 for i in range(25)]]
+        # trim the ends so that wires stop at the boxes, not at their centres
+        inner = [p for p in curve if math.dist(p, (x0, y0)) > 0.3 and math.dist(p, (x1, y1)) > 0.35] or curve
+        style = "--" if unit or a.get("back") else "-"
+        ax.plot([p[0] for p in inner], [p[1] for p in inner], style, color=color, lw=2.2 if state else 1.0, zorder=2)
+        if len(inner) >= 2:
+            ax.annotate("", xy=inner[-1], xytext=inner[-2], zorder=2,
+                        arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.0, "shrinkA": 0, "shrinkB": 0})
         if a.get("label"):
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, str(a["label"]), fontsize=7, color=color, ha="center",
-                    va="center", zorder=3,
+            mx, my = curve[12]
+            ax.text(mx, my, str(a["label"]), fontsize=7, color=color, ha="center", va="center", zorder=3,
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
     for n, a in g.nodes(data=True):
         x, y = xy(n)
@@ -323,8 +378,8 @@ def _figure(g: nx.Graph) -> Any:
                     bbox={"boxstyle": "round,pad=0.35", "fc": fill, "ec": ec, "lw": 1})
     ax.set_xlim(min(xs) - 1.5, max(xs) + 1.5)
     ax.set_ylim(min(ys) - 1.2, max(ys) + 1.2)
-    if g.graph.get("title"):
-        ax.set_title(str(g.graph["title"]), fontsize=11)
+    if g.graph.get("title") or g.graph.get("legend"):
+        ax.set_title("\n".join(str(g.graph[k]) for k in ("title", "legend") if g.graph.get(k)), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -332,14 +387,17 @@ def _figure(g: nx.Graph) -> Any:
 def _fallback(g: nx.Graph, fmt: str) -> bytes:
     import io
 
+    import matplotlib
     import matplotlib.pyplot as plt
 
-    fig = _figure(g)
     buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format=fmt, dpi=110)
-    finally:
-        plt.close(fig)
+    # SVG text stays text (searchable, and the browser's fonts), not glyph outlines
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig = _figure(g)
+        try:
+            fig.savefig(buf, format=fmt, dpi=110)
+        finally:
+            plt.close(fig)
     return buf.getvalue()
 
 
