@@ -60,6 +60,9 @@ class _UnitValue(Value):
     def _leaf_repr(self) -> str:
         return "Unit"
 
+    def __reduce__(self) -> str:
+        return "Unit"  # pickle by name: unpickling gives the singleton back (the machine tests `is Unit`)
+
 
 Unit: Value = _UnitValue()
 
