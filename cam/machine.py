@@ -23,9 +23,23 @@ cam.machine.Stuck: stuck at step 2: BRANCH needs L or R in the accumulator, foun
   register:    Int 0
   stack:       []
 
-A step bound (`fuel`) raises `OutOfFuel`, a different error.  Internally the
-machine works on plain Python data (tuples for pairs, ints) and translates at
-the boundary; each `Code` is translated once and cached.
+A step bound (`fuel`) raises `OutOfFuel`, a different error.
+
+How it is fast.  Internally the machine works on plain Python data (``None``
+for ``Unit``, ints, tuples for pairs, small objects for ``L``/``R``,
+closures and continuations) and translates at the boundary; each `Code` is
+decoded once (cached).  `_exec` is the reference: a loop over the decoded
+instructions that checks every transition.  A code that runs again (a node
+runs the same machine on every input) is also translated to Python source,
+one function per block (`_jit`): straight-line code without dispatch, a
+``BRANCH`` a call of the chosen block's function.  The translation covers
+only the transitions that succeed; anything else -- a configuration where
+the reference is stuck, a ``RETURN`` to a continuation that is not the
+``BRANCH``'s own, an ``APP`` -- abandons the fast run, and the input is run
+again from the start by `_exec`, which then raises exactly the error the
+reference loop gives.  (The machine is deterministic and the fast run has no
+effect outside, so running again gives the same answer.)  The two paths are
+checked against each other on random code in ``tests/test_cam_machine.py``.
 """
 
 from __future__ import annotations
@@ -34,7 +48,7 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from cam.code import Closure, Code, Instr, Int, L, Pair, R, Unit, Value, to_text
+from cam.code import Closure, Code, Instr, Int, L, Pair, R, Unit, Value, _UnitValue, to_text
 
 __all__ = ["run", "execute", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont"]
 
@@ -129,9 +143,18 @@ class _K:
 
 
 class _Block(list):  # type: ignore[type-arg]
-    """Decoded code: a list of (opcode, argument); `code` is the public form."""
+    """Decoded code: a list of (opcode, argument); `code` is the public form.
 
-    __slots__ = ("code",)
+    A root block also keeps what the fast path needs: `size` (instructions,
+    nested ones included), `jittable`, `runs` so far, and the translation `jit`.
+    """
+
+    __slots__ = ("code", "size", "jittable", "runs", "jit", "deopts")
+
+
+JIT_AFTER = 2
+"""A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
+_JIT_MAX_SIZE, _JIT_MAX_DEPTH = 5_000, 60  # beyond these, source gets long or calls get deep
 
 
 @lru_cache(maxsize=256)
@@ -139,11 +162,14 @@ def _decode(code: Code) -> _Block:
     # Nested blocks are decoded from an explicit stack: deep BRANCH nesting is fine.
     root = _Block()
     root.code = code
-    todo: list[tuple[Code, _Block]] = [(code, root)]
+    size, depth, app = 0, 0, False
+    todo: list[tuple[Code, _Block, int]] = [(code, root, 0)]
     while todo:
-        src, dst = todo.pop()
+        src, dst, level = todo.pop()
+        depth = max(depth, level)
         for ins in src:
             op = _OPCODE[ins.op]
+            size += 1
             arg: Any = None
             if op == QUOTE:
                 arg = _inside(ins.kids[0])
@@ -152,67 +178,118 @@ def _decode(code: Code) -> _Block:
                 for c in ins.kids:
                     b = _Block()
                     b.code = c
-                    todo.append((c, b))
+                    todo.append((c, b, level + 1))
                     subs.append(b)
                 arg = subs[0] if op == CURRY else (subs[0], subs[1])
+            elif op == APP:
+                app = True
             dst.append((op, arg))
+    root.size, root.runs, root.jit, root.deopts = size, 0, None, 0
+    root.jittable = not app and size <= _JIT_MAX_SIZE and depth <= _JIT_MAX_DEPTH
     return root
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _mk_int(n: int) -> Value:
+    """``Int(n)`` for an `n` known to be a 64-bit int: `Tree.__init__` without the checks.
+
+    The fields and hash are exactly `Tree`'s (a test compares them with the public constructor).
+    """
+    v = _new(Int)
+    _set(v, "kids", ())
+    _set(v, "label", n)
+    _set(v, "_hash", hash(("Int", n)))
+    return v
+
+
+def _mk(cls: type, kids: tuple[Any, ...], name: str) -> Value:
+    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
+    v = _new(cls)
+    _set(v, "kids", kids)
+    _set(v, "label", None)
+    _set(v, "_hash", hash((name, None, *[k._hash for k in kids])))
+    return v
+
+
+_L_UNIT, _R_UNIT = L(Unit), R(Unit)
 
 
 def _inside(v: Value) -> Any:
     """Public value -> internal value."""
+    t = type(v)
+    if t is _UnitValue:  # the common shapes first: no stack needed
+        return None
+    if t is Int:
+        return v.label
+    if (t is L or t is R) and type(v.kids[0]) is _UnitValue:
+        return (_R if t is R else _L)(None)
     out: list[Any] = []
     todo: list[tuple[Value, bool]] = [(v, False)]
     while todo:
-        t, ready = todo.pop()
+        x, ready = todo.pop()
+        t = type(x)
         if ready:
-            if isinstance(t, Pair):
+            if t is Pair:
                 b = out.pop()
                 out.append((out.pop(), b))
-            elif isinstance(t, (L, R)):
-                out.append((_R if isinstance(t, R) else _L)(out.pop()))
+            elif t is L or t is R:
+                out.append((_R if t is R else _L)(out.pop()))
             else:  # Closure
-                out.append(_Clo(_decode(t.code), out.pop()))
-        elif t is Unit:
+                out.append(_Clo(_decode(x.kids[0]), out.pop()))
+        elif t is _UnitValue:
             out.append(None)
-        elif isinstance(t, Int):
-            out.append(t.n)
-        elif isinstance(t, (Pair, L, R, Closure)):
-            todo.append((t, True))
-            todo.extend((k, False) for k in reversed(t.kids) if not isinstance(k, Code))
+        elif t is Int:
+            out.append(x.label)
+        elif t is Pair:
+            todo += [(x, True), (x.kids[1], False), (x.kids[0], False)]
+        elif t is L or t is R:
+            todo += [(x, True), (x.kids[0], False)]
+        elif t is Closure:
+            todo += [(x, True), (x.kids[1], False)]
         else:
-            raise TypeError(f"expected a machine Value, not {t!r}")
+            raise TypeError(f"expected a machine Value, not {x!r}")
     return out[0]
 
 
 def _outside(x: Any) -> Value | Cont:
     """Internal value (or continuation) -> public form."""
+    t = type(x)
+    if x is None:  # the common shapes first
+        return Unit
+    if t is int:
+        return _mk_int(x)
+    if (t is _L or t is _R) and x.v is None:
+        return _R_UNIT if t is _R else _L_UNIT
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
     while todo:
-        t, ready = todo.pop()
+        x, ready = todo.pop()
+        t = type(x)
         if ready:
-            if type(t) is tuple:
+            if t is tuple:
                 b = out.pop()
-                out.append(Pair(out.pop(), b))
-            elif type(t) is _Clo:
-                out.append(Closure(t.block.code, out.pop()))
+                out.append(_mk(Pair, (out.pop(), b), "Pair"))
+            elif t is _Clo:
+                out.append(_mk(Closure, (x.block.code, out.pop()), "Closure"))
             else:
-                out.append((R if type(t) is _R else L)(out.pop()))
-        elif t is None:
+                out.append(_mk(R, (out.pop(),), "R") if t is _R else _mk(L, (out.pop(),), "L"))
+        elif x is None:
             out.append(Unit)
-        elif type(t) is int:
-            out.append(Int(t))
-        elif type(t) is tuple:
-            todo += [(t, True), (t[1], False), (t[0], False)]
-        elif type(t) in (_L, _R):
-            todo += [(t, True), (t.v, False)]
-        elif type(t) is _Clo:
-            todo += [(t, True), (t.env, False)]
-        elif type(t) is _K:
-            out.append(Cont(t.block.code[t.pc:]))
+        elif t is int:
+            out.append(_mk_int(x))
+        elif t is tuple:
+            todo += [(x, True), (x[1], False), (x[0], False)]
+        elif t is _L or t is _R:
+            todo += [(x, True), (x.v, False)]
+        elif t is _Clo:
+            todo += [(x, True), (x.env, False)]
+        elif t is _K:
+            out.append(Cont(x.block.code[x.pc:]))
         else:  # pragma: no cover
-            raise AssertionError(t)
+            raise AssertionError(x)
     return out[0]  # type: ignore[no-any-return]
 
 
@@ -229,9 +306,9 @@ def _stuck(op: int, why: str, acc: Any, block: _Block, pc: int, reg: Any, stack:
     return Stuck(why, _config(acc, block, pc, reg, stack), steps)
 
 
-def _exec(code: Code, acc: Any, reg: Any, fuel: int | None,
+def _exec(block: _Block, acc: Any, reg: Any, fuel: int | None,
           tracer: Callable[[Any, _Block, int, Any, list[Any], int], None] | None) -> tuple[Any, Any, int]:
-    block = _decode(code)
+    """The reference machine on decoded code: every transition checked, `Stuck` where none applies."""
     pc, n, steps = 0, len(block), 0
     limit = -1 if fuel is None else fuel
     stack: list[Any] = []
@@ -239,13 +316,13 @@ def _exec(code: Code, acc: Any, reg: Any, fuel: int | None,
     while True:
         if pc == n:
             if not stack:
-                if tracer:
+                if tracer is not None:
                     tracer(acc, block, pc, reg, stack, steps)
                 return acc, reg, steps
             raise _stuck(-1, "the code ended but the stack is not empty", acc, block, pc, reg, stack, steps)
         if steps == limit:
             raise OutOfFuel(f"out of fuel after {steps} steps", _config(acc, block, pc, reg, stack), steps)
-        if tracer:
+        if tracer is not None:
             tracer(acc, block, pc, reg, stack, steps)
         op, arg = block[pc]
         pc += 1
@@ -335,6 +412,133 @@ def _exec(code: Code, acc: Any, reg: Any, fuel: int | None,
         steps += 1
 
 
+# ---------------------------------------------------------------- the fast path
+
+
+class _Deopt(Exception):
+    """The translated code met something it does not handle; `_exec` runs the input again."""
+
+
+def _jit(root: _Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
+    """Translate `root` to Python: one function per block, ``f(acc, reg, stack, k) -> (acc, reg, steps)``.
+
+    `k` is the continuation the block's ``RETURN`` must find on top of the
+    stack (the one its ``BRANCH`` pushed); the root block has none and must
+    end with an empty stack.  Every check of `_exec` is here too, but
+    failing one raises `_Deopt` instead of `Stuck`.  Steps are counted per
+    straight-line stretch, at compile time.
+    """
+    env: dict[str, Any] = {"_L": _L, "_R": _R, "_K": _K, "_Clo": _Clo, "D": _Deopt, "tuple": tuple, "int": int}
+    names: dict[int, str] = {}
+    src: list[str] = []
+    todo = [root]
+    while todo:
+        block = todo.pop()
+        name = names.setdefault(id(block), f"f{len(names)}")
+        out = [f"def {name}(acc, reg, stack, k):", "    steps = 0"]
+        emit = out.append
+        pending = 0  # steps since the last flush
+        returned = False
+        for pc, (op, arg) in enumerate(block):
+            pending += 1
+            if op == ID:
+                pass
+            elif op == FST or op == SND:
+                emit("    if type(acc) is not tuple: raise D")
+                emit(f"    acc = acc[{0 if op == FST else 1}]")
+            elif op == FIRST or op == SECOND:
+                emit("    if type(acc) is not tuple: raise D")
+                keep, go = (1, 0) if op == FIRST else (0, 1)
+                emit(f"    stack.append(acc[{keep}]); acc = acc[{go}]")
+            elif op == COPY:
+                emit("    acc = (acc, acc)")
+            elif op == CONSUME:
+                emit("    acc = None")
+            elif op == CONS:
+                emit("    if not stack or type(stack[-1]) is _K: raise D")
+                emit("    acc = (stack.pop(), acc)")
+            elif op == SWAP:
+                emit("    if not stack or type(stack[-1]) is _K: raise D")
+                emit("    acc, stack[-1] = stack[-1], acc")
+            elif op == PUSH:
+                emit("    stack.append(acc)")
+            elif op == ROT:
+                emit("    if len(stack) < 2: raise D")
+                emit("    stack[-1], stack[-2] = stack[-2], stack[-1]")
+            elif op == QUOTE:
+                const = f"q{len(env)}"
+                env[const] = arg
+                emit(f"    acc = {const}")
+            elif op == ADD:
+                emit("    if type(acc) is not tuple: raise D")
+                emit("    a, b = acc")
+                emit("    if type(a) is not int or type(b) is not int: raise D")
+                emit("    acc = a + b")
+                emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
+            elif op == INL:
+                emit("    acc = _L(acc)")
+            elif op == INR:
+                emit("    acc = _R(acc)")
+            elif op == GET:
+                emit("    acc = reg")
+            elif op == PUT:
+                emit("    reg = acc; acc = None")
+            elif op == CURRY:
+                const = f"b{len(env)}"
+                env[const] = arg
+                emit(f"    acc = _Clo({const}, acc)")
+            elif op == BRANCH:
+                cont = f"k{len(env)}"
+                env[cont] = _K(block, pc + 1)  # the continuation _exec would push, so stuck checks see the same
+                left = names.setdefault(id(arg[0]), f"f{len(names)}")
+                right = names.setdefault(id(arg[1]), f"f{len(names)}")
+                todo += [arg[0], arg[1]]
+                emit("    t = type(acc)")
+                emit("    if t is _L:")
+                emit(f"        stack.append({cont}); acc, reg, s = {left}(acc.v, reg, stack, {cont})")
+                emit("    elif t is _R:")
+                emit(f"        stack.append({cont}); acc, reg, s = {right}(acc.v, reg, stack, {cont})")
+                emit("    else: raise D")
+                emit(f"    steps += s + {pending}")
+                pending = 0
+            elif op == RETURN:
+                emit("    if k is None or not stack or stack[-1] is not k: raise D")
+                emit("    stack.pop()")
+                emit(f"    return acc, reg, steps + {pending}")
+                returned = True
+                break  # the rest of the block is never reached
+            else:  # APP: never translated (`jittable` excludes it); be safe anyway
+                emit("    raise D")
+                returned = True
+                break
+        if not returned:
+            # the end of a block: only the root may end, and only with an empty stack
+            emit("    if k is not None or stack: raise D")
+            emit(f"    return acc, reg, steps + {pending}")
+        src.append("\n".join(out))
+    exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
+    return env["f0"]  # type: ignore[no-any-return]
+
+
+def _fast(block: _Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, int] | None:
+    """Run the translated code, translating on the `JIT_AFTER`-th run; None when `_exec` must run it."""
+    jit = block.jit
+    if jit is None:
+        block.runs += 1
+        if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
+            return None
+        block.jit = jit = _jit(block)
+    if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
+        return None
+    try:
+        return jit(acc, reg, [], None)  # type: ignore[no-any-return]
+    except (_Deopt, RecursionError):
+        block.deopts += 1
+        if block.deopts >= 16 and block.deopts * 2 > block.runs:  # mostly bad inputs: stop trying
+            block.jit, block.jittable = None, False
+        return None
+
+
 def _check_args(code: Code, input: Value, state: Value) -> None:
     if not isinstance(code, Code):
         raise TypeError(f"expected Code, not {type(code).__name__}")
@@ -343,14 +547,31 @@ def _check_args(code: Code, input: Value, state: Value) -> None:
             raise TypeError(f"the {name} must be a machine Value (see cam.code.quote), not {v!r}")
 
 
+_BY_ID: dict[int, tuple[Code, _Block]] = {}
+"""Decoded code by the identity of the `Code`: `_decode`'s cache compares equal codes in full on every hit."""
+
+
 def execute(code: Code, input: Value, state: Value, fuel: int | None = None) -> Result:
     """Run `code` with `input` in the accumulator and `state` in the register.
 
     Returns the new state, the output and the number of steps (instructions
     executed).  Raises `Stuck` or, after `fuel` steps, `OutOfFuel`.
     """
-    _check_args(code, input, state)
-    acc, reg, steps = _exec(code, _inside(input), _inside(state), fuel, None)
+    if not (isinstance(code, Code) and isinstance(input, Value) and isinstance(state, Value)):
+        _check_args(code, input, state)
+    entry = _BY_ID.get(id(code))
+    if entry is not None and entry[0] is code:
+        block = entry[1]
+    else:
+        block = _decode(code)
+        if len(_BY_ID) >= 256:
+            _BY_ID.clear()
+        _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
+    acc, reg = _inside(input), _inside(state)
+    done = _fast(block, acc, reg, fuel)
+    if done is None:
+        done = _exec(block, acc, reg, fuel, None)
+    acc, reg, steps = done
     return Result(_outside(reg), _outside(acc), steps)  # type: ignore[arg-type]
 
 
@@ -378,7 +599,7 @@ def trace(code: Code, input: Value, state: Value, fuel: int | None = None) -> It
     # handed out in order (a generator cannot yield from inside the callback).
     error: MachineError | None = None
     try:
-        _exec(code, _inside(input), _inside(state), fuel,
+        _exec(_decode(code), _inside(input), _inside(state), fuel,
               lambda acc, block, pc, reg, stack, steps: seen.append(_config(acc, block, pc, reg, stack)))
     except MachineError as e:
         error = e
