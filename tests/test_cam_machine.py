@@ -1,9 +1,13 @@
 """cam.machine: the reference's transitions, step counts, halting, Stuck and OutOfFuel, trace."""
 
+import pickle
+from contextlib import contextmanager
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cam.machine as machine_module
 from cam.code import (
     ADD,
     APP,
@@ -17,6 +21,7 @@ from cam.code import (
     ID,
     INL,
     INR,
+    OPS,
     PUSH,
     PUT,
     QUOTE,
@@ -164,8 +169,6 @@ def test_app_enters_the_closure(y, z):
 
 
 def test_every_instruction_has_a_transition_test():
-    from cam.code import OPS
-
     covered = {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "PUSH", "ROT", "INL",
                "INR", "QUOTE", "GET", "PUT", "CURRY", "ADD", "BRANCH", "RETURN", "APP"}
     assert covered == set(OPS)
@@ -343,3 +346,94 @@ def test_repeated_runs_reuse_decoded_code():
     for _ in range(3):
         assert run(parse_code(to_text(COUNTER)), L(Unit), Int(1)) == (Int(2), L(Unit))
     assert run(COUNTER, R(Unit), Int(2)) == (Int(2), R(Int(2)))
+
+
+# ---------------------------------------------------------------- the fast path agrees with the reference loop
+
+
+
+def reference_execute(code: Code, x: Value, s: Value, fuel: int | None = None) -> Result:
+    """`cam.machine._exec`, the checked loop, without the translated fast path."""
+    m = machine_module
+    acc, reg, steps = m._exec(m._decode(code), m._inside(x), m._inside(s), fuel, None)
+    return Result(m._outside(reg), m._outside(acc), steps)
+
+
+def outcome(fn, *args):
+    try:
+        return fn(*args)
+    except MachineError as e:
+        return (type(e).__name__, str(e), e.config, e.steps)
+
+
+@contextmanager
+def translated_at_once():
+    """Translate every code on its first run (normally on its second)."""
+    old, machine_module.JIT_AFTER = machine_module.JIT_AFTER, 1
+    try:
+        yield
+    finally:
+        machine_module.JIT_AFTER = old
+
+
+@pytest.fixture
+def jit_at_once():
+    with translated_at_once():
+        yield
+
+
+@settings(max_examples=scaled(400))
+@given(codes(depth=3, max_len=8, ops=[op for op in OPS if op != "APP"]),
+       values(depth=2), values(depth=2), st.sampled_from([None, 3, 40]))
+def test_fast_path_agrees_on_arbitrary_code(code, x, s, fuel):
+    with translated_at_once():
+        fast = outcome(execute, code, x, s, fuel)
+        assert fast == outcome(reference_execute, code, x, s, fuel)
+        assert outcome(execute, code, x, s, fuel) == fast  # again, now from the translation cache
+
+
+@settings(max_examples=scaled(300))
+@given(compiled_runs(max_size=16))
+def test_fast_path_agrees_on_compiled_terms(r):
+    term, code, sig, x, s = r
+    with translated_at_once():
+        fast = execute(code, x, s)
+    assert fast == reference_execute(code, x, s)
+    block = machine_module._decode(code)
+    assert block.jit is not None or not block.jittable
+
+
+def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
+    code = Code(list(COUNTER))  # a fresh Code object, decoded here
+    assert execute(code, L(Unit), Int(0)) == Result(Int(1), L(Unit), 16)
+    block = machine_module._decode(code)
+    assert block.jit is not None and block.deopts == 0
+    for _ in range(40):  # bad inputs: the reference loop reports them, exactly as without translation
+        with pytest.raises(Stuck) as e:
+            execute(code, Int(3), Int(0))
+        assert "BRANCH needs L or R in the accumulator, found Int 3" in str(e.value)
+    assert execute(code, R(Unit), Int(4)) == Result(Int(4), R(Int(4)), 6)
+
+
+def test_deep_code_is_not_translated(jit_at_once):
+    code = Code([ID])
+    for _ in range(100):
+        code = Code([INL, Instr("BRANCH", code + Code([RETURN]), Code([RETURN]))])
+    assert execute(code, Unit, Unit).steps == 301
+    assert not machine_module._decode(code).jittable
+
+
+@settings(max_examples=scaled(200))
+@given(values(depth=4))
+def test_internal_constructors_match_the_public_ones(v):
+    m = machine_module
+    back = m._outside(m._inside(v))
+    assert back == v and hash(back) == hash(v) and type(back) is type(v)
+    assert to_text(back) == to_text(v)
+
+
+def test_unit_survives_pickling():
+    u = pickle.loads(pickle.dumps(Unit))
+    assert u is Unit
+    v = pickle.loads(pickle.dumps(Pair(Unit, L(Unit))))
+    assert run(Code([SND]), v, u) == (Unit, L(Unit))
