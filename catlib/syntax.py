@@ -48,9 +48,18 @@ a port from an enclosing scope used inside a branch is re-expressed as
 ...     return kase_with(lambda n: n + x, lambda _: x, cmd)
 >>> str(infer(add_or_keep))
 'a / (Either Int b, Int) -> Int'
+>>> from catlib.interpreter import step
+>>> from catlib.values import Left, Right
+>>> step(add_or_keep, (Left(2), 40), ()), step(add_or_keep, (Right(()), 40), ())
+(((), 42), ((), 40))
 
 The plain `kase` keeps the reference's term and rejects outer ports, with a
 pointer to `kase_with`.
+
+`decode` and `box` come from Escot's post (the reference has no table
+entry for them): ``decode(fn)`` is the term of a port function (what `sm`
+does), the inverse of `encode`; ``box(fn, p)`` is ``encode(decode(fn), p)``,
+a sub-machine built once in its own scope and applied to `p` once.
 
 Python sugar, each building the same term as the combinator it stands for:
 ``a, b = p`` (`split`), ``p[0]``/``p[1]`` (`pfst`/`psnd`), ``p + q``
