@@ -1,7 +1,8 @@
 """``python -m catlib`` (the ``catlib`` command): ``tour`` (a short tour of a term, its
 type and a run) and ``render`` (draw a term as a picture).
 
-``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]``
+``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]
+[--state-type T] [--input-type T] [--output-type T] [--engine dot|matplotlib] [--title TEXT]``
 draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.syntax.Program`
 (drawn at its declared type), a function that builds a term from an instance
 (called with `catlib.free.FREE`, as ``catlib.examples.generic:counter``), or,
@@ -65,11 +66,17 @@ def load(spec: str) -> Any:
     return obj
 
 
-def graph_of(obj: Any, view: str, name: str) -> Any:
-    """The networkx graph to draw for `obj` in `view`, titled with `name` and its type."""
+def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -> Any:
+    """The networkx graph to draw for `obj` in `view`, titled with `name` and its type.
+
+    `at` declares some of ``state``, ``input``, ``output`` (type text) to draw
+    the term at; by default a term is drawn at its principal type and a
+    `catlib.syntax.Program` at its declared one.
+    """
     from catlib.free import FREE, Term
     from catlib.graph import diagram, syntax_tree
     from catlib.typecheck import TermTypeError
+    from catlib.types import TypeParseError, as_type
 
     if view == "bytecode":
         from cam.code import Code
@@ -94,6 +101,11 @@ def graph_of(obj: Any, view: str, name: str) -> Any:
     if isinstance(getattr(obj, "term", None), Term):  # a catlib.syntax.Program: draw it at its declared type
         declared = {part: getattr(obj, part) for part in ("state", "input", "output")}
         obj = obj.term
+    for part, text in (at or {}).items():
+        try:
+            declared[part] = as_type(text)
+        except TypeParseError as e:
+            raise UsageError(f"--{part}-type: {e}") from None
     if not isinstance(obj, Term) and callable(obj):
         try:
             obj = obj(FREE)
@@ -126,10 +138,15 @@ def render_command(argv: list[str]) -> int:
     parser.add_argument("--engine", choices=("dot", "matplotlib"),
                         help="how to draw SVG/PNG (default: Graphviz's dot when installed, else matplotlib)")
     parser.add_argument("--title", help="the picture's title (default: NAME and its type)")
+    for part in ("state", "input", "output"):
+        parser.add_argument(f"--{part}-type", metavar="TYPE",
+                            help=f"draw the term at this {part} type (default: its principal type)")
     args = parser.parse_args(argv)
     try:
         obj = load(args.spec)
-        g = graph_of(obj, args.view, args.spec.partition(":")[2])
+        at = {part: getattr(args, f"{part}_type") for part in ("state", "input", "output")
+              if getattr(args, f"{part}_type")}
+        g = graph_of(obj, args.view, args.spec.partition(":")[2], at)
         if args.title is not None:
             g.graph["title"] = args.title
         if args.output is None:

@@ -48,7 +48,7 @@ from catlib.types import Prod, Sum, Type, Unifier, Unit, Var, as_type
 
 __all__ = [
     "subterm_types", "syntax_tree", "diagram", "Diagram", "GraphCategory", "Wire", "Wiring",
-    "interpret", "leaves",
+    "interpret", "leaves", "legend", "term_svg",
 ]
 
 
@@ -762,12 +762,20 @@ def diagram(term: Term, state: Type | str | None = None, input: Type | str | Non
     d = C.draw(m, sig.input, sig.state if uses_state else None)
     d.signature = sig
     d.graph.graph["title"] = str(sig)
-    d.graph.graph["legend"] = LEGEND
+    d.graph.graph["legend"] = legend(d.graph)
     return d
 
 
-LEGEND = "● copy    ▌ discard    red: the state    dashed: a () wire"
-"""What the marks of a diagram mean; `catlib.render` prints it under the title."""
+LEGEND = {"fork": "● copy", "cap": "▌ discard", "state_in": "red: the state", "unit": "dashed: a () wire"}
+"""What the marks of a diagram mean; `catlib.render` prints those a diagram uses under its title."""
+
+
+def legend(g: nx.MultiDiGraph) -> str:
+    """The `LEGEND` entries for the marks that `g` uses."""
+    used = {a["kind"] for _, a in g.nodes(data=True)}
+    if any(a["type"] == Unit for _, _, a in g.edges(data=True)):
+        used.add("unit")
+    return "    ".join(text for mark, text in LEGEND.items() if mark in used)
 
 
 SVG_LIMIT = 3000

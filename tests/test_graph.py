@@ -359,6 +359,17 @@ def test_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "MODULE:NAME" in err and "cannot import" in err and "no 'Nope'" in err and ".svg" in err
 
 
+def test_cli_declared_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "c2.svg"
+    args = ["render", "catlib.examples.counter:counter_sm2", "-o", str(out), "--input-type", "Either () ()"]
+    assert main([*args, "--state-type", "(Int, Int)"]) == 0
+    assert "counter_sm2 : (Int, Int) / Either () () -> Either () Int" in svg_text(out.read_text())
+    assert main([*args, "--state-type", "Int"]) == 2
+    assert main([*args, "--state-type", "(Int"]) == 2
+    err = capsys.readouterr().err
+    assert "declared state Int" in err and "--state-type" in err
+
+
 def test_cli_tour_still_works(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tour"]) == 0
     assert "counter as a term" in capsys.readouterr().out
