@@ -228,6 +228,7 @@ def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str |
     if types:
         sig, typed = subterm_types(term, state, input, output)
         g.graph["signature"] = sig
+    shown: dict[Type, str] = {}  # subterms share types: print each once
     todo: list[tuple[Term, int, str]] = [(term, -1, "")]
     n = 0
     while todo:
@@ -239,8 +240,9 @@ def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str |
         attrs: dict[str, Any] = {"constructor": t.op, "constant": const, "kind": "syntax", "shape": "round"}
         if typed is not None:
             d, c = typed[me]
-            attrs.update(dom=d, cod=c, type=f"{d} -> {c}")
-            label += f"\n{d} -> {c}"
+            text = f"{shown.get(d) or shown.setdefault(d, str(d))} -> {shown.get(c) or shown.setdefault(c, str(c))}"
+            attrs.update(dom=d, cod=c, type=text)
+            label += "\n" + text
         attrs["label"] = label
         g.add_node(me, **attrs)
         if parent >= 0:

@@ -1,0 +1,90 @@
+"""How fast terms become pictures, against type inference of the same term.
+
+    python -m benchmarks.render [--size 10000] [--repeats 5] [--svg-size 300]
+
+Workload: a chain of random ``Int / Int -> Int`` terms (cases, pairs,
+effects, constants: `Generator.seeded(7)`, fuel 25 each) composed until it
+has `--size` nodes.  Rows:
+
+- ``infer``: `catlib.typecheck.infer`, the baseline: one pass over the term;
+- ``syntax tree``: `catlib.graph.syntax_tree` (inference with every subterm's type);
+- ``diagram``: `catlib.graph.diagram` (inference, then interpreting the term in
+  the graph category);
+- ``diagram DOT``: the diagram's DOT text;
+- ``bytecode graph``: `cam.graph.bytecode` of the compiled term;
+- ``dot -Tsvg`` (when Graphviz is installed) and ``matplotlib SVG``: the
+  diagram of a `--svg-size`-node term drawn (Graphviz's layout is superlinear,
+  so pictures are for terms people look at).
+
+Prints medians over `--repeats` runs and ratios to ``infer`` (same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from cam.compiler import compile
+from cam.graph import bytecode
+from catlib.free import Compose, Id, Term
+from catlib.graph import diagram, syntax_tree
+from catlib.render import have_dot, to_dot, to_svg
+from catlib.strategies import Generator
+from catlib.typecheck import infer
+from catlib.types import Int
+
+
+def chain(size: int, seed: int = 7) -> Term:
+    """Random ``Int -> Int`` terms composed until the chain has `size` nodes."""
+    gen = Generator.seeded(seed)
+    term: Term = Id
+    while term.size() < size:
+        term = Compose(gen.term(Int, Int, Int, 25), term)
+    return term
+
+
+def median(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--svg-size", type=int, default=300)
+    args = parser.parse_args(argv)
+    term = chain(args.size)
+    small = chain(args.svg_size, seed=8)
+    d = diagram(term)
+    code = compile(term)
+    rows: list[tuple[str, Callable[[], object]]] = [
+        ("infer", lambda: infer(term)),
+        ("syntax tree", lambda: syntax_tree(term)),
+        ("diagram", lambda: diagram(term)),
+        ("diagram DOT", lambda: to_dot(d.graph)),
+        ("bytecode graph", lambda: bytecode(code)),
+    ]
+    print(f"term: {term.size()} nodes; diagram: {d.graph.number_of_nodes()} nodes, "
+          f"{d.graph.number_of_edges()} wires; bytecode: {len(code)} top-level instructions")
+    base = None
+    for name, fn in rows:
+        t = median(fn, args.repeats)
+        base = base or t
+        print(f"{name:<16} {t * 1000:9.1f} ms   x{t / base:5.1f} infer")
+    sd = diagram(small).graph
+    print(f"\npictures of a {small.size()}-node term ({sd.number_of_nodes()} diagram nodes):")
+    if have_dot():
+        print(f"{'dot -Tsvg':<16} {median(lambda: to_svg(sd, 'dot'), args.repeats) * 1000:9.1f} ms")
+    print(f"{'matplotlib SVG':<16} {median(lambda: to_svg(sd, 'matplotlib'), args.repeats) * 1000:9.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
