@@ -419,14 +419,162 @@ class _Deopt(Exception):
     """The translated code met something it does not handle; `_exec` runs the input again."""
 
 
+_KIND = {type(None): "none", int: "int", tuple: "tuple", _L: "L", _R: "R", _Clo: "clo"}
+
+
+def _translate(block: _Block, name: str, is_root: bool, env: dict[str, Any], names: dict[int, str],
+               todo: list[_Block]) -> str:
+    """The Python source of one block's function (see `_jit`); nested blocks are added to `todo`."""
+    out = [f"def {name}(acc, reg, stack, k):", "    steps = 0"]
+    emit = out.append
+    pending = 0  # steps since the last flush
+    kind: str | None = None  # what the accumulator holds, when known here
+    local: list[tuple[str, str | None]] = []  # values pushed by this block, not yet on the real stack
+    fresh = 0
+
+    def push_local(expr: str, what: str | None) -> None:
+        nonlocal fresh
+        var = f"s{fresh}"
+        fresh += 1
+        emit(f"    {var} = {expr}")
+        local.append((var, what))
+
+    def flush() -> None:
+        if local:
+            emit("    stack.extend((" + "".join(f"{v}, " for v, _ in local) + "))")
+            local.clear()
+
+    def need_pair() -> None:
+        if kind != "tuple":
+            emit("    if type(acc) is not tuple: raise D")
+
+    ended = False
+    for pc, (op, arg) in enumerate(block):
+        pending += 1
+        if op == ID:
+            continue
+        if op == FST or op == SND:
+            need_pair()
+            emit(f"    acc = acc[{0 if op == FST else 1}]")
+            kind = None
+        elif op == FIRST or op == SECOND:
+            need_pair()
+            push_local(f"acc[{1 if op == FIRST else 0}]", None)
+            emit(f"    acc = acc[{0 if op == FIRST else 1}]")
+            kind = None
+        elif op == COPY:
+            emit("    acc = (acc, acc)")
+            kind = "tuple"
+        elif op == CONSUME:
+            emit("    acc = None")
+            kind = "none"
+        elif op == CONS:
+            if local:
+                emit(f"    acc = ({local.pop()[0]}, acc)")
+            else:
+                emit("    if not stack or type(stack[-1]) is _K: raise D")
+                emit("    acc = (stack.pop(), acc)")
+            kind = "tuple"
+        elif op == SWAP:
+            if local:
+                var, what = local[-1]
+                emit(f"    acc, {var} = {var}, acc")
+                local[-1], kind = (var, kind), what
+            else:
+                emit("    if not stack or type(stack[-1]) is _K: raise D")
+                emit("    acc, stack[-1] = stack[-1], acc")
+                kind = None
+        elif op == PUSH:
+            push_local("acc", kind)
+        elif op == ROT:
+            if len(local) >= 2:
+                local[-1], local[-2] = local[-2], local[-1]
+            else:
+                flush()
+                emit("    if len(stack) < 2: raise D")
+                emit("    stack[-1], stack[-2] = stack[-2], stack[-1]")
+        elif op == QUOTE:
+            const = f"q{len(env)}"
+            env[const] = arg
+            emit(f"    acc = {const}")
+            kind = _KIND.get(type(arg))
+        elif op == ADD:
+            need_pair()
+            emit("    a, b = acc")
+            emit("    if type(a) is not int or type(b) is not int: raise D")
+            emit("    acc = a + b")
+            emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
+            kind = "int"
+        elif op == INL or op == INR:
+            emit(f"    acc = {'_L' if op == INL else '_R'}(acc)")
+            kind = "L" if op == INL else "R"
+        elif op == GET:
+            emit("    acc = reg")
+            kind = None
+        elif op == PUT:
+            emit("    reg = acc; acc = None")
+            kind = "none"
+        elif op == CURRY:
+            const = f"b{len(env)}"
+            env[const] = arg
+            emit(f"    acc = _Clo({const}, acc)")
+            kind = "clo"
+        elif op == BRANCH:
+            flush()
+            cont = f"k{len(env)}"
+            env[cont] = _K(block, pc + 1)  # the continuation _exec would push, so stuck checks see the same
+            left = names.setdefault(id(arg[0]), f"f{len(names)}")
+            right = names.setdefault(id(arg[1]), f"f{len(names)}")
+            todo += [arg[0], arg[1]]
+            call = f"stack.append({cont}); acc, reg, s = {{}}(acc.v, reg, stack, {cont})"
+            if kind in ("L", "R"):
+                emit("    " + call.format(left if kind == "L" else right))
+            else:
+                emit("    t = type(acc)")
+                emit("    if t is _L:")
+                emit("        " + call.format(left))
+                emit("    elif t is _R:")
+                emit("        " + call.format(right))
+                emit("    else: raise D")
+            emit(f"    steps += s + {pending}")
+            pending, kind = 0, None
+        elif op == RETURN:
+            if local:  # a value, not the continuation, is on top: stuck
+                emit("    raise D")
+            else:
+                emit("    if k is None or not stack or stack[-1] is not k: raise D")
+                emit("    stack.pop()")
+                emit(f"    return acc, reg, steps + {pending}")
+            ended = True
+            break  # the rest of the block is never reached
+        else:  # APP: never translated (`jittable` excludes it); be safe anyway
+            emit("    raise D")
+            ended = True
+            break
+    if not ended:
+        # the end of a block: only the root may end, and only with an empty stack
+        if local or not is_root:
+            emit("    raise D")
+        else:
+            emit("    if stack: raise D")
+            emit(f"    return acc, reg, steps + {pending}")
+    return "\n".join(out)
+
+
 def _jit(root: _Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
     """Translate `root` to Python: one function per block, ``f(acc, reg, stack, k) -> (acc, reg, steps)``.
 
     `k` is the continuation the block's ``RETURN`` must find on top of the
     stack (the one its ``BRANCH`` pushed); the root block has none and must
     end with an empty stack.  Every check of `_exec` is here too, but
-    failing one raises `_Deopt` instead of `Stuck`.  Steps are counted per
-    straight-line stretch, at compile time.
+    failing one raises `_Deopt` instead of `Stuck`.
+
+    Within a block the translation knows more than `_exec` does at run time,
+    and uses it: the kind of value in the accumulator after most
+    instructions (after ``COPY`` a pair, so ``FIRST`` needs no test), the
+    values this block pushed (kept in Python variables; ``ROT`` of two of
+    them is a renaming; they go to the real stack only before a ``BRANCH``),
+    and the number of steps of each straight stretch.
     """
     env: dict[str, Any] = {"_L": _L, "_R": _R, "_K": _K, "_Clo": _Clo, "D": _Deopt, "tuple": tuple, "int": int}
     names: dict[int, str] = {}
@@ -434,88 +582,7 @@ def _jit(root: _Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, i
     todo = [root]
     while todo:
         block = todo.pop()
-        name = names.setdefault(id(block), f"f{len(names)}")
-        out = [f"def {name}(acc, reg, stack, k):", "    steps = 0"]
-        emit = out.append
-        pending = 0  # steps since the last flush
-        returned = False
-        for pc, (op, arg) in enumerate(block):
-            pending += 1
-            if op == ID:
-                pass
-            elif op == FST or op == SND:
-                emit("    if type(acc) is not tuple: raise D")
-                emit(f"    acc = acc[{0 if op == FST else 1}]")
-            elif op == FIRST or op == SECOND:
-                emit("    if type(acc) is not tuple: raise D")
-                keep, go = (1, 0) if op == FIRST else (0, 1)
-                emit(f"    stack.append(acc[{keep}]); acc = acc[{go}]")
-            elif op == COPY:
-                emit("    acc = (acc, acc)")
-            elif op == CONSUME:
-                emit("    acc = None")
-            elif op == CONS:
-                emit("    if not stack or type(stack[-1]) is _K: raise D")
-                emit("    acc = (stack.pop(), acc)")
-            elif op == SWAP:
-                emit("    if not stack or type(stack[-1]) is _K: raise D")
-                emit("    acc, stack[-1] = stack[-1], acc")
-            elif op == PUSH:
-                emit("    stack.append(acc)")
-            elif op == ROT:
-                emit("    if len(stack) < 2: raise D")
-                emit("    stack[-1], stack[-2] = stack[-2], stack[-1]")
-            elif op == QUOTE:
-                const = f"q{len(env)}"
-                env[const] = arg
-                emit(f"    acc = {const}")
-            elif op == ADD:
-                emit("    if type(acc) is not tuple: raise D")
-                emit("    a, b = acc")
-                emit("    if type(a) is not int or type(b) is not int: raise D")
-                emit("    acc = a + b")
-                emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
-            elif op == INL:
-                emit("    acc = _L(acc)")
-            elif op == INR:
-                emit("    acc = _R(acc)")
-            elif op == GET:
-                emit("    acc = reg")
-            elif op == PUT:
-                emit("    reg = acc; acc = None")
-            elif op == CURRY:
-                const = f"b{len(env)}"
-                env[const] = arg
-                emit(f"    acc = _Clo({const}, acc)")
-            elif op == BRANCH:
-                cont = f"k{len(env)}"
-                env[cont] = _K(block, pc + 1)  # the continuation _exec would push, so stuck checks see the same
-                left = names.setdefault(id(arg[0]), f"f{len(names)}")
-                right = names.setdefault(id(arg[1]), f"f{len(names)}")
-                todo += [arg[0], arg[1]]
-                emit("    t = type(acc)")
-                emit("    if t is _L:")
-                emit(f"        stack.append({cont}); acc, reg, s = {left}(acc.v, reg, stack, {cont})")
-                emit("    elif t is _R:")
-                emit(f"        stack.append({cont}); acc, reg, s = {right}(acc.v, reg, stack, {cont})")
-                emit("    else: raise D")
-                emit(f"    steps += s + {pending}")
-                pending = 0
-            elif op == RETURN:
-                emit("    if k is None or not stack or stack[-1] is not k: raise D")
-                emit("    stack.pop()")
-                emit(f"    return acc, reg, steps + {pending}")
-                returned = True
-                break  # the rest of the block is never reached
-            else:  # APP: never translated (`jittable` excludes it); be safe anyway
-                emit("    raise D")
-                returned = True
-                break
-        if not returned:
-            # the end of a block: only the root may end, and only with an empty stack
-            emit("    if k is not None or stack: raise D")
-            emit(f"    return acc, reg, steps + {pending}")
-        src.append("\n".join(out))
+        src.append(_translate(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
     exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
     return env["f0"]  # type: ignore[no-any-return]
 
@@ -557,6 +624,12 @@ def execute(code: Code, input: Value, state: Value, fuel: int | None = None) -> 
     Returns the new state, the output and the number of steps (instructions
     executed).  Raises `Stuck` or, after `fuel` steps, `OutOfFuel`.
     """
+    acc, reg, steps = _run(code, input, state, fuel)
+    return Result(_outside(reg), _outside(acc), steps)  # type: ignore[arg-type]
+
+
+def _run(code: Code, input: Value, state: Value, fuel: int | None) -> tuple[Any, Any, int]:
+    """`execute` up to the internal results: accumulator, register, steps."""
     if not (isinstance(code, Code) and isinstance(input, Value) and isinstance(state, Value)):
         _check_args(code, input, state)
     entry = _BY_ID.get(id(code))
@@ -569,16 +642,13 @@ def execute(code: Code, input: Value, state: Value, fuel: int | None = None) -> 
         _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
     acc, reg = _inside(input), _inside(state)
     done = _fast(block, acc, reg, fuel)
-    if done is None:
-        done = _exec(block, acc, reg, fuel, None)
-    acc, reg, steps = done
-    return Result(_outside(reg), _outside(acc), steps)  # type: ignore[arg-type]
+    return done if done is not None else _exec(block, acc, reg, fuel, None)
 
 
 def run(code: Code, input: Value, state: Value, fuel: int | None = None) -> tuple[Value, Value]:
     """``(new_state, output)`` of one step of the machine; see `execute`."""
-    r = execute(code, input, state, fuel)
-    return r.state, r.output
+    acc, reg, _ = _run(code, input, state, fuel)
+    return _outside(reg), _outside(acc)  # type: ignore[return-value]
 
 
 def trace(code: Code, input: Value, state: Value, fuel: int | None = None) -> Iterator[Config]:
