@@ -88,19 +88,23 @@ def disagreement(case: Trial) -> Outcome | None:
 
     An exception on either side counts as a disagreement (the terms are well typed, so neither may fail).
     """
+    expected: tuple[Value, Value] | None = None
+    got: tuple[Value, Value] | None = None
     try:
         s1, y = interpreter.step(case.term, case.input, case.state)
-        expected: tuple[Value, Value] | None = (quote(s1), quote(y))
-        expected_text = _side(*expected)
+        expected = (quote(s1), quote(y))
     except Exception as e:  # noqa: BLE001 - reported, not hidden
-        expected, expected_text = None, f"raised {type(e).__name__}: {e}"
+        expected_text = f"raised {type(e).__name__}: {e}"
     try:
         got = machine.run(compiler.compile(case.term), quote(case.input), quote(case.state))
-        got_text = _side(*got)
     except Exception as e:  # noqa: BLE001
-        got, got_text = None, f"raised {type(e).__name__}: {str(e).splitlines()[0]}"
+        got_text = f"raised {type(e).__name__}: {str(e).splitlines()[0]}"
     if expected is not None and got == expected:
         return None
+    if expected is not None:
+        expected_text = _side(*expected)
+    if got is not None:
+        got_text = _side(*got)
     return Outcome(expected_text, got_text, False)
 
 
