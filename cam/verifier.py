@@ -70,7 +70,7 @@ from catlib.typecheck import Signature
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["verify", "BytecodeError", "check_value", "value_has_type", "ValueTypeError", "parse",
-           "MAX_SIZE", "MAX_DEPTH", "MAX_TYPE_SIZE"]
+           "MAX_SIZE", "MAX_DEPTH", "MAX_TYPE_SIZE", "CodeFuzzer", "campaign", "run_verified", "Unsound"]
 
 parse = T.parse
 
@@ -131,7 +131,6 @@ class _N:
 
 _UNIT_N = _N(_UNIT)
 _INT_N = _N(_INT)
-_PAIR_OF_INTS = _N(_PROD, _INT_N, _INT_N)  # never unified into (only compared), so shared safely
 
 
 def _find(n: _N) -> _N:
@@ -279,31 +278,61 @@ class _Engine:
     # ------------------------------------------------ unification
 
     def unify(self, a: _N, b: _N, where: Any) -> None:
-        """Make `a` and `b` equal or raise `_Clash` (cycles are allowed and checked at the end)."""
+        """Make `a` and `b` equal, or raise `_Clash` and leave both as they were.
+
+        Union-find on all nodes (Huet): a pair of structures is merged before
+        their parts are unified, so shared and even cyclic graphs take
+        near-linear time.  Cycles are found later, by `acyclic`.  Every change
+        (unions and path compression) goes on a trail, so that a failed
+        unification can be undone: error messages show the types as they were.
+        """
         todo = [(a, b)]
-        while todo:
-            x, y = todo.pop()
-            x, y = _find(x), _find(y)
-            if x is y:
-                continue
-            self.seq += 1
-            if x.tag == _VAR or y.tag == _VAR:
-                if x.tag != _VAR:
-                    x, y = y, x
+        trail: list[tuple[_N, _N | None]] = []
+        try:
+            while todo:
+                x, y = todo.pop()
+                if x.up is not None:
+                    x = self.find_undoably(x, trail)
+                if y.up is not None:
+                    y = self.find_undoably(y, trail)
+                if x is y:
+                    continue
+                if x.tag == _VAR or y.tag == _VAR:
+                    if x.tag != _VAR:
+                        x, y = y, x
+                    x.up = y
+                    trail.append((x, None))
+                    if _PROD <= y.tag <= _FUN:  # a variable inside y may now lead back to y
+                        self.seq += 1
+                        y.last = (self.seq, where)
+                        self.merged.append(y)
+                    continue
+                if x.tag != y.tag or x.tag == _RIGID:
+                    raise _Clash(x, y)
+                if x.a is None:
+                    continue
                 x.up = y
-                if _PROD <= y.tag <= _FUN:  # a structure got a new parent: a cycle may go through it
-                    y.last = (self.seq, where)
-                    self.merged.append(y)
-                continue
-            if x.tag != y.tag or x.tag == _RIGID:
-                raise _Clash(x, y)
-            if x.a is None:
-                continue
-            x.up = y
-            y.last = (self.seq, where)
-            self.merged.append(y)
-            todo.append((x.b, y.b))
-            todo.append((x.a, y.a))
+                trail.append((x, None))
+                self.seq += 1
+                y.last = (self.seq, where)
+                self.merged.append(y)
+                todo.append((x.b, y.b))
+                todo.append((x.a, y.a))
+        except _Clash:
+            for n, up in reversed(trail):
+                n.up = up
+            raise
+
+    @staticmethod
+    def find_undoably(n: _N, trail: list[tuple[_N, _N | None]]) -> _N:
+        """`_find`, recording the path compression on `trail`."""
+        root = n
+        while root.up is not None:
+            root = root.up
+        while n.up is not None and n.up is not root:
+            trail.append((n, n.up))
+            n.up, n = root, n.up
+        return root
 
     def from_type(self, t: T.Type, names: dict[str, _N], rigid: bool) -> _N:
         """A catlib type as a graph; its variables are `names` (rigid: declared, must stay general)."""
@@ -531,9 +560,7 @@ class _Engine:
                         raise self.fail(blk, pc, "the block can fall off its end", "RETURN at the end of the block",
                                         "no RETURN")
                     if st is not None:
-                        k, s = 0, st
-                        while s is not None:
-                            k, s = k + 1, s[1]
+                        k = _depth(st)
                         raise self.fail(blk, pc, "unbalanced stack", "an empty stack",
                                         f"{k} entr{'y' if k == 1 else 'ies'} (top: {self.entry(st[0])})")
                     try:
@@ -595,11 +622,15 @@ class _Engine:
                     acc = _UNIT_N
                 elif op == ADD:
                     a = _find(acc)
-                    if not (a.tag == _PROD and _find(a.a) is _INT_N and _find(a.b) is _INT_N):
-                        try:
-                            unify(a, _N(_PROD, _INT_N, _INT_N), (pc, blk.link))
-                        except _Clash as e:
-                            raise self.clash(blk, pc, "ADD needs two Ints", _PAIR_OF_INTS, a, e) from None
+                    if a.tag == _VAR:
+                        a.up = a = _N(_PROD, _INT_N, _INT_N)
+                    if a.tag != _PROD:
+                        raise self.fail(blk, pc, "ADD needs two Ints", "(Int, Int)", _show([a])[0])
+                    for k in (_find(a.a), _find(a.b)):
+                        if k is not _INT_N:
+                            if k.tag != _VAR:
+                                raise self.fail(blk, pc, "ADD needs two Ints", "(Int, Int)", _show([a])[0])
+                            k.up = _INT_N
                     acc = _INT_N
                 elif op == INL:
                     acc = _N(_SUM, acc, _N(_VAR))
@@ -685,9 +716,10 @@ class _Engine:
         s1, s2, depth = k.st, st, 0
         while s1 is not s2:
             if s1 is None or s2 is None:
+                n1, n2 = _depth(k.st), _depth(st)
                 raise self.fail(blk, pc, "the branches leave different stacks",
-                                f"{'no' if s1 is None else 'an'} entry at depth {depth}",
-                                f"{'no' if s2 is None else 'an'} entry")
+                                f"{n1} entr{'y' if n1 == 1 else 'ies'}, as the first RETURN here left",
+                                f"{n2} entr{'y' if n2 == 1 else 'ies'}")
             (e1, s1), (e2, s2) = s1, s2
             if type(e1) is _K or type(e2) is _K:
                 if e1 is not e2:
@@ -700,6 +732,13 @@ class _Engine:
                     raise self.clash(blk, pc, f"the branches leave different stacks at depth {depth}",
                                      e1, e2, e) from None
             depth += 1
+
+
+def _depth(st: Any) -> int:
+    k = 0
+    while st is not None:
+        k, st = k + 1, st[1]
+    return k
 
 
 def _as_type(t: T.Type | str) -> T.Type:
@@ -823,3 +862,431 @@ def value_has_type(v: Value, t: T.Type | str) -> bool:
     except ValueTypeError:
         return False
     return True
+
+
+# ---------------------------------------------------------------- random code, for tests and fuzzing
+
+FUEL = 1_000_000
+"""Step bound for running fuzzed code (verified code halts; the bound only guards the campaign)."""
+
+
+class Unsound(AssertionError):
+    """Verified code went wrong on well-typed inputs: a verifier bug (with the case to reproduce it)."""
+
+
+class CodeFuzzer:
+    """Random bytecode that often verifies, and random values of a type, from one `random.Random`.
+
+    * `variant` compiles a term with randomly chosen equivalent code schemes
+      that use ``PUSH``, ``ROT``, ``CURRY``, ``APP`` and ``QUOTE``d closures;
+    * `random_code` draws instructions at random (most of it is rejected);
+    * `mutate` drops, duplicates, swaps, replaces or inserts instructions, or
+      changes a ``QUOTE``d value;
+    * `repair` edits random code where `verify` rejects it, so that more of
+      it verifies without being shaped by hand.
+    """
+
+    def __init__(self, seed: int | Any) -> None:
+        import random
+
+        from catlib.strategies import Generator
+
+        self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        self.gen = Generator(self.rng.randint)
+
+    # ------------------------------------------------ terms and their code
+
+    def term(self, max_size: int = 12) -> tuple[Any, Signature]:
+        """A random well-typed term (no `Embed`) and its ground signature."""
+        g = self.gen
+        s, a, b = g.type(), g.type(), g.type()
+        return g.term(s, a, b, self.rng.randint(0, max_size)), Signature(s, a, b)
+
+    def variant(self, term: Any, wrap: float = 0.15) -> Code:
+        """Code for `term` with randomly chosen, equivalent schemes (see the class docstring)."""
+        from cam import code as C
+        from cam.compiler import DISTR_CODE
+        from catlib.free import Case, Compose, Const, Par, Prim
+
+        rng = self.rng
+        blocks: list[list[Instr]] = [[]]
+        todo: list[tuple[str, Any]] = [("term", term)]
+
+        def seq(*items: Any) -> None:  # push in reverse: the todo list is a stack
+            for x in reversed(items):
+                todo.append(x if isinstance(x, tuple) else ("emit", x))
+
+        while todo:
+            kind, x = todo.pop()
+            if kind == "emit":
+                blocks[-1].append(x)
+            elif kind == "open":
+                blocks.append([])
+            elif kind == "branch":
+                d, c = blocks.pop(), blocks.pop()
+                blocks[-1].append(C.BRANCH(Code(c), Code(d)))
+            elif kind == "curry":
+                body = Code(blocks.pop())
+                blocks[-1].append(C.CURRY(body))
+            elif kind == "quote":
+                body = Code(blocks.pop())
+                blocks[-1].append(C.QUOTE(Closure(body, Unit)))
+            elif kind == "term" and rng.random() < wrap:
+                raw = ("raw", x)
+                k = rng.randrange(3)
+                if k == 0:  # apply a closure of x to the accumulator
+                    seq(C.PUSH, ("open", None), C.SND, raw, C.RETURN, ("curry", None), C.SWAP, C.CONS, C.APP)
+                elif k == 1:  # the same with a QUOTEd closure
+                    seq(C.PUSH, ("open", None), C.SND, raw, C.RETURN, ("quote", None), C.SWAP, C.CONS, C.APP)
+                else:  # close over the accumulator, apply to ()
+                    seq(("open", None), C.FST, raw, C.RETURN, ("curry", None), C.PUSH, C.CONSUME, C.CONS, C.APP)
+            elif isinstance(x, Compose):
+                seq(("term", x.f), ("term", x.g))
+            elif isinstance(x, Par):
+                f, g = ("term", x.f), ("term", x.g)
+                k = rng.randrange(3)
+                if k == 0:
+                    seq(C.FIRST, f, C.SWAP, C.CONS, C.SECOND, g, C.CONS)
+                elif k == 1:
+                    seq(C.PUSH, C.FST, f, C.SWAP, C.SND, g, C.CONS)
+                else:
+                    seq(C.FIRST, f, C.PUSH, C.ROT, C.SWAP, g, C.CONS, C.CONS, C.SND)
+            elif isinstance(x, Case):
+                f, g = ("term", x.f), ("term", x.g)
+                if rng.randrange(2):
+                    seq(("open", None), f, C.RETURN, ("open", None), g, C.RETURN, ("branch", None))
+                else:  # keep the sum below the continuation, fetch it back with ROT
+                    seq(C.PUSH, ("open", None), C.ROT, C.SWAP, C.CONS, C.FST, f, C.RETURN,
+                        ("open", None), C.ROT, C.SWAP, C.CONS, C.FST, g, C.RETURN, ("branch", None))
+            elif isinstance(x, Const):
+                seq(C.QUOTE(Int(x.k)))
+            elif isinstance(x, Prim) and x.op == "Distr":
+                seq(*DISTR_CODE)
+            elif isinstance(x, Prim) and x.op == "Id":
+                k = rng.randrange(3)
+                seq(*([C.ID], [C.PUSH, C.SWAP, C.CONS, C.SND], [C.PUSH, C.PUSH, C.ROT, C.CONS, C.CONS, C.FST])[k])
+            elif isinstance(x, Prim):
+                seq(Instr(x.op.upper()))  # Copy -> COPY, Get -> GET, ...
+            else:
+                raise ValueError(f"cannot compile {x!r}")
+        return Code(blocks[0])
+
+    # ------------------------------------------------ values
+
+    def ground(self, types: list[T.Type], first_order: T.Type | None = None) -> list[T.Type]:
+        """Replace the variables of `types` by random ground types, the same for each name.
+
+        Variables of `first_order` get first-order types; others sometimes a function type.
+        """
+        from catlib.tree import fold
+
+        fo = set(first_order.vars()) if first_order is not None else set()
+        env: dict[str, T.Type] = {}
+        for t in types:
+            for v in t.vars():
+                if v not in env:
+                    g = self.gen
+                    env[v] = T.Fun(g.type(1), g.type(1)) if v not in fo and self.rng.random() < 0.2 else g.type()
+
+        def node(n: Any, kids: list[T.Type]) -> T.Type:
+            return env[n.name] if isinstance(n, T.Var) else (type(n)(*kids) if kids else n)
+
+        return [fold(t, node) for t in types]
+
+    def value(self, t: T.Type) -> Value:
+        """A random machine value of ground type `t`; a function type gets a closure."""
+        from cam.compiler import compile
+        from catlib.free import Compose, Snd
+
+        out: list[Value] = []
+        todo: list[tuple[T.Type, int]] = [(t, 0)]  # 0: to do; then done (a sum: 1 + its side)
+        while todo:
+            ty, ready = todo.pop()
+            if ty == T.Unit:
+                out.append(Unit)
+            elif ty == T.Int:
+                out.append(Int(self.gen.int()))
+            elif isinstance(ty, T.Prod):
+                if ready:
+                    b = out.pop()
+                    out.append(Pair(out.pop(), b))
+                else:
+                    todo += [(ty, 1), (ty.kids[1], 0), (ty.kids[0], 0)]
+            elif isinstance(ty, T.Sum):
+                if ready:
+                    out.append((L, R)[ready - 1](out.pop()))
+                else:
+                    side = self.rng.randrange(2)
+                    todo += [(ty, 1 + side), (ty.kids[side], False)]
+            elif isinstance(ty, T.Fun):
+                d, c = ty.kids
+                first_order = not any(isinstance(n, T.Fun) for n in (*walk(d), *walk(c)))
+                if ready:  # out[-1] is a value of c: a constant function
+                    out.append(Closure(Code([Instr("QUOTE", out.pop()), Instr("RETURN")]), Unit))
+                elif first_order and self.rng.randrange(2):
+                    from catlib.strategies import Generator
+
+                    body = Generator(self.rng.randint, pure=True).term(T.Unit, d, c, self.rng.randint(0, 6))
+                    out.append(Closure(compile(Compose(body, Snd)) + Code([Instr("RETURN")]), Unit))
+                else:
+                    todo += [(ty, 1), (c, 0)]
+            else:
+                raise ValueError(f"values need a ground type, not {ty}")
+        return out[0]
+
+    # ------------------------------------------------ random and mutated code
+
+    def instruction(self, depth: int = 1) -> Instr:
+        """A random instruction; ``BRANCH`` and ``CURRY`` get random blocks if `depth` allows."""
+        op = self.rng.choice(OPS)
+        if op == "QUOTE":
+            t = self.gen.type(1)
+            if self.rng.random() < 0.1:
+                t = T.Fun(self.gen.type(1), t)
+            return Instr("QUOTE", self.value(t))
+        if op == "BRANCH":
+            if depth <= 0:
+                return Instr("INL")
+            return Instr("BRANCH", self.block(depth - 1), self.block(depth - 1))
+        if op == "CURRY":
+            if depth <= 0:
+                return Instr("INR")
+            return Instr("CURRY", self.block(depth - 1))
+        return Instr(op)
+
+    def block(self, depth: int) -> Code:
+        """A short random block, usually ending in ``RETURN`` (recursion bounded by `depth`)."""
+        body = [self.instruction(depth) for _ in range(self.rng.randint(0, 4))]
+        if self.rng.random() < 0.9:
+            body.append(Instr("RETURN"))
+        return Code(body)
+
+    def random_code(self, length: int | None = None, depth: int = 2) -> Code:
+        """Random instructions (most such code is rejected)."""
+        n = self.rng.randint(0, 8) if length is None else length
+        return Code([self.instruction(depth) for _ in range(n)])
+
+    def _blocks(self, code: Code) -> list[tuple[tuple[tuple[int, int], ...], Code]]:
+        """Every block with its steps from the root: (instruction index, argument index)."""
+        found = []
+        todo: list[tuple[tuple[tuple[int, int], ...], Code]] = [((), code)]
+        while todo:
+            steps, blk = todo.pop()
+            found.append((steps, blk))
+            for i, ins in enumerate(blk):
+                if ins.op in ("BRANCH", "CURRY"):
+                    todo += [((*steps, (i, j)), c) for j, c in enumerate(ins.kids)]
+        return found
+
+    @staticmethod
+    def _edit(code: Code, steps: tuple[tuple[int, int], ...], new: list[Instr]) -> Code:
+        """`code` with the block at `steps` replaced by `new`."""
+        chain = [code]
+        for i, j in steps:
+            chain.append(chain[-1][i].kids[j])
+        block = Code(new)
+        for (i, j), parent in zip(reversed(steps), reversed(chain[:-1])):
+            ins = parent[i]
+            kids = list(ins.kids)
+            kids[j] = block
+            block = Code([*parent.kids[:i], Instr(ins.op, *kids), *parent.kids[i + 1:]])
+        return block
+
+    def mutate(self, code: Code, times: int | None = None) -> Code:
+        """1 to 3 random edits: drop, duplicate, swap, replace, insert, or change a QUOTEd value."""
+        rng = self.rng
+        for _ in range(rng.randint(1, 3) if times is None else times):
+            steps, blk = rng.choice(self._blocks(code))
+            ins = list(blk)
+            k = rng.randrange(6)
+            i = rng.randrange(len(ins)) if ins else 0
+            quotes = [j for j, x in enumerate(ins) if x.op == "QUOTE"]
+            if k == 5 and quotes:  # a QUOTEd value of another type, or another Int
+                j = rng.choice(quotes)
+                ins[j] = Instr("QUOTE", self.value(self.gen.type(1)))
+            elif not ins or k == 4:
+                ins.insert(rng.randint(0, len(ins)), self.instruction(1))
+            elif k == 0:
+                del ins[i]
+            elif k == 1:
+                ins.insert(i, ins[i])
+            elif k == 2 and len(ins) > 1:
+                j = rng.randrange(len(ins) - 1)
+                ins[j], ins[j + 1] = ins[j + 1], ins[j]
+            else:
+                ins[i] = self.instruction(1)
+            code = self._edit(code, steps, ins)
+        return code
+
+    def repair(self, code: Code, tries: int = 8) -> Code:
+        """Edit `code` where `verify` rejects it (replace, drop or append), up to `tries` times."""
+        rng = self.rng
+        for _ in range(tries):
+            try:
+                verify(code, max_size=10_000)
+                return code
+            except BytecodeError as e:
+                path = e.path
+            if not path or not all(isinstance(p, int) or p in ("left", "right", "body") for p in path):
+                return code
+            steps = tuple((path[k], {"left": 0, "right": 1, "body": 0}[path[k + 1]])  # type: ignore[index]
+                          for k in range(0, len(path) - 1, 2))
+            i = path[-1]
+            blk = code
+            for a, b in steps:
+                blk = blk[a].kids[b]
+            ins = list(blk)
+            if i >= len(ins):
+                if ins and rng.randrange(2):
+                    del ins[-1]
+                else:
+                    ins.append(Instr("RETURN") if steps and rng.randrange(2) else self.instruction(1))
+            elif rng.randrange(3) == 0:
+                del ins[i]  # type: ignore[arg-type]
+            else:
+                ins[i] = self.instruction(1)  # type: ignore[call-overload]
+            code = self._edit(code, steps, ins)
+        return code
+
+    def case(self) -> tuple[str, Code]:
+        """One fuzzing case: (kind, code), from a mix of the generators above."""
+        from cam.compiler import compile
+
+        k = self.rng.randrange(10)
+        if k < 2:
+            return "variant", self.variant(self.term()[0])
+        if k < 5:
+            t = self.term()[0]
+            return "mutant", self.mutate(compile(t) if self.rng.randrange(2) else self.variant(t))
+        if k < 7:
+            return "random", self.random_code()
+        if k < 9:
+            return "repaired", self.repair(self.random_code())
+        return "repaired-mutant", self.repair(self.mutate(self.variant(self.term()[0])))
+
+
+def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUEL) -> tuple[Value, Value]:
+    """Run verified `code` on random values of (an instance of) `sig`; raise `Unsound` if it goes wrong.
+
+    Returns (new state, output).  Raises `cam.machine.OutOfFuel` after `fuel` steps.
+    """
+    from cam.code import to_text
+    from cam.machine import Stuck, run
+
+    state_t, input_t, output_t = fuzzer.ground(list(sig), first_order=sig.state)
+    s, x = fuzzer.value(state_t), fuzzer.value(input_t)
+    context = f"code {to_text(code)} at {sig}, instance {Signature(state_t, input_t, output_t)}, " \
+              f"input {to_text(x)}, state {to_text(s)}"
+    try:
+        check_value(x, input_t)
+        check_value(s, state_t)
+    except ValueTypeError as e:
+        raise Unsound(f"a generated value does not have its type: {e}; {context}") from None
+    try:
+        s2, y = run(code, x, s, fuel)
+    except Stuck as e:
+        raise Unsound(f"verified code got stuck: {e}; {context}") from None
+    for what, v, t in (("output", y, output_t), ("new state", s2, state_t)):
+        try:
+            check_value(v, t)
+        except ValueTypeError as e:
+            raise Unsound(f"the {what} {to_text(v)} does not have type {t}: {e}; {context}") from None
+    return s2, y
+
+
+def campaign(n: int, seed: int = 0, runs: int = 2, progress: bool = False) -> dict[str, int]:
+    """Fuzz `n` cases: each is verified, and when accepted run `runs` times on typed inputs.
+
+    Returns counts; ``stuck`` and ``ill_typed`` stay 0 unless the verifier is unsound (then
+    `Unsound` is raised with the case), ``crashed`` counts exceptions other than `BytecodeError`.
+    """
+    from collections import Counter
+
+    from cam.machine import OutOfFuel
+
+    fz = CodeFuzzer(seed)
+    counts: Counter[str] = Counter()
+    step = max(1, n // 20)
+    for i in range(n):
+        if progress and i and i % step == 0:
+            print(f"  {i:>9} cases: {counts['rejected']} rejected, {counts['accepted']} accepted", flush=True)
+        kind, code = fz.case()
+        counts["generated"] += 1
+        counts[f"generated {kind}"] += 1
+        try:
+            sig = verify(code)
+        except BytecodeError:
+            counts["rejected"] += 1
+            continue
+        except Exception as e:  # noqa: BLE001 - any other exception is a verifier bug, counted and shown
+            counts["crashed"] += 1
+            print(f"crash on {code}: {type(e).__name__}: {e}")
+            continue
+        counts["accepted"] += 1
+        counts[f"accepted {kind}"] += 1
+        ops = {ins.op for ins in _all_instructions(code)}
+        for op in ("PUSH", "ROT", "CURRY", "APP", "BRANCH"):
+            counts[f"accepted with {op}"] += op in ops
+        for _ in range(runs):
+            try:
+                run_verified(code, sig, fz)
+                counts["runs"] += 1
+            except OutOfFuel:
+                counts["out of fuel"] += 1
+    counts.setdefault("stuck", 0)
+    counts.setdefault("crashed", 0)
+    return dict(counts)
+
+
+def _all_instructions(code: Code) -> list[Instr]:
+    found: list[Instr] = []
+    todo = [code]
+    while todo:
+        for ins in todo.pop():
+            found.append(ins)
+            todo += [k for k in ins.kids if isinstance(k, Code)]
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cam.verifier --fuzz N [--seed S]``, or ``python -m cam.verifier FILE`` to verify code."""
+    import argparse
+    import time
+
+    from cam.code import ParseError, parse_code
+
+    p = argparse.ArgumentParser(prog="python -m cam.verifier", description=main.__doc__)
+    p.add_argument("file", nargs="?", help="code to verify, in the reference's text form ('-' for stdin)")
+    p.add_argument("--fuzz", type=int, metavar="N", help="run a fuzzing campaign of N cases")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=int, default=2, help="runs on random typed inputs per accepted case")
+    args = p.parse_args(argv)
+    if args.fuzz is not None:
+        t0 = time.perf_counter()
+        try:
+            counts = campaign(args.fuzz, args.seed, args.runs, progress=True)
+        except Unsound as e:
+            print(f"UNSOUND: {e}")
+            return 1
+        for k in sorted(counts):
+            print(f"{k:>28}: {counts[k]}")
+        print(f"({time.perf_counter() - t0:.0f} s, seed {args.seed})")
+        return 0 if counts["crashed"] == 0 else 1
+    if args.file is None:
+        p.print_usage()
+        return 2
+    import sys
+
+    text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+    try:
+        print(verify(parse_code(text.strip())))
+    except (ParseError, BytecodeError) as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
