@@ -72,11 +72,10 @@ def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> 
 
 @dataclass
 class Outcome:
-    """Both sides of one check, as text; `agree` when they are equal."""
+    """Both sides of a check that failed, as text: the interpreter's (quoted) and the machine's."""
 
     expected: str
     got: str
-    agree: bool
 
 
 def _side(state: Value, output: Value) -> str:
@@ -105,7 +104,7 @@ def disagreement(case: Trial) -> Outcome | None:
         expected_text = _side(*expected)
     if got is not None:
         got_text = _side(*got)
-    return Outcome(expected_text, got_text, False)
+    return Outcome(expected_text, got_text)
 
 
 # ---------------------------------------------------------------- shrinking
