@@ -123,6 +123,7 @@ ERRORS: dict[str, str] = {
     "too_deep": "the request or a value in it is nested more deeply than the node's limit",
     "bad_value": "the input value does not parse (text or JSON value form)",
     "ill_typed_input": "the input does not have the running machine's input type; nothing ran",
+    "ill_typed_state": "(at start) the initial state does not have the machine's state type",
     "machine_error": "the machine got stuck or ran out of fuel on this input; the state is unchanged",
     "bad_code": "upgrade code that does not parse (text or JSON bytecode form)",
     "wrong_version": "the upgrade's old code is not the running code",
@@ -274,7 +275,7 @@ def fix_signature(principal: Signature, state: Value) -> Signature:
     try:
         u.unify(s, value_type(state, u))
     except UnifyError:
-        raise NodeError("ill_typed_input", f"the initial state {to_text(state)} does not have the "
+        raise NodeError("ill_typed_state", f"the initial state {to_text(state)} does not have the "
                         f"machine's state type {principal.state}") from None
     return Signature(*(_ground(u.resolve(t)) for t in (s, i, o)))
 
@@ -327,8 +328,8 @@ class Node:
         self.signature = fix_signature(self.principal, self.state)
         try:
             self.check_value(self.state, self.signature.state)
-        except TypeError as e:
-            raise NodeError("ill_typed_input", f"the initial state does not have type {self.signature.state}: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise NodeError("ill_typed_state", f"the initial state does not have type {self.signature.state}: {e}") from None
         self.digest = digest(self.code)
         self.inputs = 0
         self.machine_steps = 0
@@ -355,7 +356,7 @@ class Node:
         if x not in self._typed_inputs:
             try:
                 self.check_value(x, self.signature.input)  # type: ignore[misc]
-            except TypeError as e:
+            except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
                 raise self._refuse_input(NodeError(
                     "ill_typed_input", f"{to_text(x)} does not have the input type {self.signature.input}: {e}")
                 ) from None
@@ -417,9 +418,7 @@ class Node:
         # 2. both pieces of code are well typed on their own
         try:
             new_sig = verify(new)
-        except TypeError as e:  # BytecodeError is a TypeError
-            raise NodeError("new_code_rejected", f"the new code fails verification: {e}") from None
-        except ValueError as e:  # limits of the verifier
+        except (TypeError, ValueError) as e:  # BytecodeError (a ValueError), whatever its cause
             raise NodeError("new_code_rejected", f"the new code fails verification: {e}") from None
         try:
             verify(migration)
@@ -457,7 +456,7 @@ class Node:
             raise NodeError("migration_failed", f"the migration {what} on the state {to_text(self.state)}") from None
         try:
             check_value(r.output, signature.state)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise NodeError("migration_failed", f"the migrated state {to_text(r.output)} does not have the new "
                                                 f"state type {signature.state}: {e}") from None
         return _Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0)
