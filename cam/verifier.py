@@ -900,6 +900,8 @@ class CodeFuzzer:
         """A random well-typed term (no `Embed`) and its ground signature."""
         g = self.gen
         s, a, b = g.type(), g.type(), g.type()
+        if self.rng.randrange(2):  # inputs of sum type half of the time, for more Case and BRANCH
+            a = T.Sum(g.type(1), g.type(1))
         return g.term(s, a, b, self.rng.randint(0, max_size)), Signature(s, a, b)
 
     def variant(self, term: Any, wrap: float = 0.15) -> Code:
@@ -1038,7 +1040,7 @@ class CodeFuzzer:
 
     def instruction(self, depth: int = 1) -> Instr:
         """A random instruction; ``BRANCH`` and ``CURRY`` get random blocks if `depth` allows."""
-        op = self.rng.choice(OPS)
+        op = self.rng.choice(OPS) if self.rng.random() < 0.85 else "BRANCH"  # more control flow
         if op == "QUOTE":
             t = self.gen.type(1)
             if self.rng.random() < 0.1:
