@@ -8,8 +8,8 @@ Measured in one run, against the same counter:
   `Node.do` in process (the same step plus the input's type check);
 - a node in its own process (``cam node``'s server, its terminal lines sent
   to /dev/null), over loopback TCP: requests per second and p50/p99
-  latency with 1 client and with 8 concurrent clients (threads of this
-  process, one connection each);
+  latency with 1 client and with 8 concurrent clients (8 processes, one
+  connection each; the machine's cores are shared by node and clients);
 - the upgrade pause under load: while 8 clients send increments, an
   upgrade v1 -> v2 (then back, v2 -> v1 with ``Snd``) is sent; the node
   reports, per upgrade, the time from receiving it to having served the next
@@ -23,6 +23,7 @@ sys:change_code / sys:resume`` of the same counter takes about 1.4-2 ms and a
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -75,28 +76,34 @@ def start_node() -> tuple[subprocess.Popen[str], int]:
     raise RuntimeError("the node did not start")
 
 
+def _client_process(port: int, n: int, start: float) -> tuple[float, float, list[float]]:
+    """One client: connect, wait for the common start time, send `n` increments; (t0, t1, latencies)."""
+    lat = []
+    with Client("127.0.0.1", port) as c:
+        c.do(R(Unit))
+        while time.time() < start:
+            time.sleep(0.001)
+        t0 = time.time()
+        for _ in range(n):
+            t = time.perf_counter()
+            c.do(L(Unit))
+            lat.append(time.perf_counter() - t)
+        return t0, time.time(), lat
+
+
 def load(port: int, clients: int, per_client: int) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of `clients` connections each sending `per_client` increments."""
-    lat: list[list[float]] = [[] for _ in range(clients)]
-    barrier = threading.Barrier(clients + 1)
+    """(requests per second, latencies) of `clients` client processes each sending `per_client` increments.
 
-    def worker(k: int) -> None:
-        with Client("127.0.0.1", port) as c:
-            barrier.wait()
-            for _ in range(per_client):
-                t = time.perf_counter()
-                c.do(L(Unit))
-                lat[k].append(time.perf_counter() - t)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    flat = [x for xs in lat for x in xs]
+    Clients are processes, not threads, so that their own Python work does not share one interpreter lock.
+    """
+    if clients == 1:
+        t0, t1, lat = _client_process(port, per_client, 0.0)
+        return per_client / (t1 - t0), lat
+    start = time.time() + 0.5
+    with multiprocessing.get_context("spawn").Pool(clients) as pool:
+        results = pool.starmap(_client_process, [(port, per_client, start)] * clients)
+    wall = max(r[1] for r in results) - min(r[0] for r in results)
+    flat = [x for r in results for x in r[2]]
     return len(flat) / wall, flat
 
 
@@ -152,7 +159,7 @@ def main() -> None:
         print("\nnode in its own process, loopback TCP, newline-delimited JSON")
         print(f"  {'clients':>7} {'req/s':>9} {'p50 us':>9} {'p99 us':>9} {'p50 / step':>11}")
         for clients in (1, 8):
-            load(port, clients, 200)  # warm up
+            load(port, 1, 200)  # warm up
             rate, lat = load(port, clients, a.requests // clients)
             p50, p99 = pct(lat, 50), pct(lat, 99)
             print(f"  {clients:>7} {rate:>9.0f} {p50 * us:>9.1f} {p99 * us:>9.1f} {p50 / step:>10.1f}x")

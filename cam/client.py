@@ -30,6 +30,7 @@ import json
 import os
 import socket
 import threading
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from cam.code import Code, Value, parse_code, parse_value, quote, to_json, to_text
@@ -108,6 +109,16 @@ def _depth_ok(c: Code | Value, limit: int = 100) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Value:
+    return parse_value(text)
+
+
+def _parse_reply(text: str) -> Value:
+    """A value from a response: answers repeat, so short ones are parsed once (values are immutable)."""
+    return _parse_cached(text) if len(text) <= 256 else parse_value(text)
+
+
 class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
@@ -157,7 +168,7 @@ class Client:
     def do(self, value: Any) -> Reply:
         """Run one input on the node; return its output, the new state and the steps taken."""
         r = self._call("do", input=json.dumps(to_text(as_value(value))))
-        return Reply(parse_value(r["output"]), parse_value(r["state"]), r["steps"])
+        return Reply(_parse_reply(r["output"]), _parse_reply(r["state"]), r["steps"])
 
     def upgrade(self, old: Any, new: Any = None, migration: Any = None) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
