@@ -470,3 +470,32 @@ def test_upgrade_with_the_examples_declared_programs():
         assert st["digest"] == digest(V2) and st["state"] == "Pair (Int 4) (Int 0)"
         assert st["upgrade_pauses"] == [] and s.client.do("L Unit").steps == 26
         assert len(s.client.status()["upgrade_pauses"]) == 1
+
+
+def test_inputs_that_arrive_while_an_upgrade_is_checked_wait_for_it():
+    """A big upgrade is checked in a worker thread; inputs sent meanwhile queue on the node's lock
+    and are served afterwards, in order, by the new machine."""
+    import threading
+
+    from cam import verifier
+
+    big_v2 = Code([parse_code("[ID]")[0]] * 20_000 + list(V2))  # > 64 KiB of JSON: the worker-thread path
+    checking = threading.Event()
+
+    def slow_verify(code: Code, **declared: Any) -> Any:
+        if code == big_v2 and not declared:
+            checking.set()
+            time.sleep(0.3)
+        return verifier.verify(code, **declared)
+
+    with serve(state="Int 5", verify=slow_verify, check_value=verifier.check_value) as s:
+        answers: list[Any] = []
+        t = threading.Thread(target=lambda: answers.append(s.client.upgrade(V1, big_v2, MIG)))
+        t.start()
+        assert checking.wait(10)
+        with Client(s.running.host, s.running.port) as other:
+            states = [other.do("L Unit").state for _ in range(3)]
+        t.join(10)
+        assert answers and answers[0]["digest"] == digest(big_v2)
+        assert states == [parse_value(f"Pair (Int 5) (Int {i})") for i in (1, 2, 3)]
+        assert s.lines.index("Upgrade successful!") < s.lines.index("New state: Pair (Int 5) (Int 1)")
