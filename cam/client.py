@@ -122,7 +122,6 @@ def _parse_reply(text: str) -> Value:
 class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
-    >>> import cam.node as node                                     # doctest: +SKIP
     >>> with Client("127.0.0.1", 7700) as c:                       # doctest: +SKIP
     ...     c.do(Left(()))
     Reply(output=L(Unit), state=Int(1), steps=16)
