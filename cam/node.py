@@ -17,14 +17,14 @@ everything it receives before anything changes:
 How a node fixes its types
 --------------------------
 The verifier gives the code's principal signature, which may have type
-variables: the counter's input is ``Either a b`` because neither branch
-looks at its argument.  The node unifies the state type with the type of the
-initial state value (and with a declared signature: ``--input-type``, or a
-`catlib.syntax.Program` given as the machine), then instantiates
-every variable left with ``()``.  The counter therefore runs at
-``Int / Either () () -> Either () Int``, and ``Do (R (Int 5))`` (which the
-reference accepts) is refused: a node's contract is a ground type, so a
-client knows exactly what it may send.
+variables: `catlib.examples.generic.counter` consumes its command before
+reading the state, so its input type is ``Either a b``.  The node unifies
+the state type with the type of the initial state value (and with a
+declared signature: ``--input-type``, or a `catlib.syntax.Program` given as
+the machine), then instantiates every variable left with ``()``.  Both
+counters therefore run at ``Int / Either () () -> Either () Int``, and
+``Do (R (Int 5))`` (which the reference accepts) is refused: a node's
+contract is a ground type, so a client knows exactly what it may send.
 
 Why an upgrade keeps the input and output types
 -----------------------------------------------
@@ -41,7 +41,9 @@ The server (`NodeServer`) runs every request, from every connection and the
 ``--fifo`` pipe, under one FIFO `asyncio.Lock`: inputs that arrive while an
 upgrade is being checked wait, and are served in arrival order by the
 machine that is installed when their turn comes.  Requests of one
-connection are answered in order, one response each.
+connection are answered in order, one response each.  An upgrade line over
+`Limits.executor_threshold` bytes is parsed and checked in a worker thread
+(holding the lock while it checks), so the node keeps reading meanwhile.
 
 Wire protocol (newline-delimited JSON, one request and one response a line)
 ---------------------------------------------------------------------------
