@@ -150,5 +150,8 @@ class NodeVersusModel(RuleBasedStateMachine):
         assert s["state_type"] == str(self.state_type)
 
 
-NodeVersusModel.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+# Each example starts a node; 30 runs of 25 steps keep the ci profile quick, ``thorough`` runs 1,000.
+THOROUGH = settings.default.max_examples >= 10_000
+NodeVersusModel.TestCase.settings = settings(max_examples=1000 if THOROUGH else 30, stateful_step_count=25,
+                                             deadline=None)
 TestNodeVersusModel = NodeVersusModel.TestCase
