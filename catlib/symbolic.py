@@ -61,11 +61,11 @@ from typing import Any, NamedTuple
 import sympy
 
 from catlib.cartesian import Machine
-from catlib.free import Case, Compose, Const, Embed, Par, Term, subterms
+from catlib.free import Case, Compose, Const, Embed, Par, Term, path_str, subterms
 from catlib.interpreter import step
+from catlib.tree import fold, walk
 from catlib.typecheck import Signature, infer
 from catlib.types import Fun, Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
-from catlib.tree import fold
 from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
 
 __all__ = [
@@ -469,15 +469,16 @@ def _fork(todo: list[Any], sv: SumVar, path: tuple[Any, ...]) -> None:
 def _embed(t: Embed, v: Any, s: Any, cond: Condition, state_type: Type | str | None) -> tuple[Any, Any]:
     if isinstance(t.fn, Unknown):
         return apply_unknown(t.fn, v, s, t.cod, state_type, cond)
-    if symbols_of(v) or _has_sumvar(v, cond):
+    if symbols_of(v) or _sumvars(v, cond):
         raise SymbolicError(f"cannot run the host function {t.fn!r} of an Embed on the symbolic value {v!r}")
     return _map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
 
 
-def _has_sumvar(v: Any, cond: Condition) -> bool:
-    found = []
+def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
+    """The undecided `SumVar` leaves of `v` under `cond`."""
+    found: list[SumVar] = []
     _map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
-    return bool(found)
+    return found
 
 
 def _concrete(v: Any, cond: Condition) -> Value:
@@ -635,9 +636,7 @@ def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator
     count = 0
     while todo:
         c = todo.pop()
-        pending: list[SumVar] = []
-        for v in values:
-            _map_leaves(v, lambda x: pending.append(x) if type(x) is SumVar else x, c)
+        pending = [sv for v in values for sv in _sumvars(v, c)]
         if not pending:
             count += 1
             yield c
@@ -703,9 +702,9 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
     type variables as ``Int`` and is confirmed by `catlib.interpreter.step`.
     """
     for t in (f, g):
-        for path, sub in subterms(t):
-            if isinstance(sub, Embed):
-                raise SymbolicError(f"equivalent() handles terms without Embed; found one at {'.'.join(path)}")
+        if any(isinstance(sub, Embed) for sub in walk(t)):  # walk is linear; paths only for the message
+            path = next(p for p, sub in subterms(t) if isinstance(sub, Embed))
+            raise SymbolicError(f"equivalent() handles terms without Embed; found one at {path_str(path)}")
     sig = signature or common_signature(f, g)
     x, s = fresh(sig.input, "x"), fresh(sig.state, "s")
     cases = 0
