@@ -720,7 +720,7 @@ class NodeServer:
                 raise NodeError("bad_request", "'id' must be a string, a number or null")
             kind = req.get("kind")
             if kind == "do":
-                return {"id": rid, "ok": True, **await self._do(req)}
+                return {"id": rid, "ok": True, **await self._do(req, line)}  # type: ignore[arg-type]
             if kind == "upgrade":
                 return {"id": rid, "ok": True, **await self._upgrade(req, line, received)}
             if kind == "status":
@@ -752,10 +752,14 @@ class NodeServer:
             raise NodeError("bad_request", "a request is a JSON object")
         return req
 
-    async def _do(self, req: dict[str, Any]) -> dict[str, Any]:
-        if "input" not in req:
-            raise NodeError("bad_request", "a do request needs 'input'")
-        x = decode_value(req["input"], self.node.limits.max_depth)
+    async def _do(self, req: dict[str, Any], line: bytes) -> dict[str, Any]:
+        try:
+            if "input" not in req:
+                raise NodeError("bad_request", "a do request needs 'input'")
+            x = decode_value(req["input"], self.node.limits.max_depth)
+        except NodeError as e:  # a command the node cannot read, as the reference would say
+            self._emit(f"Invalid command: {_shown(line)}")
+            raise e from None
         async with self.lock:
             r = self.node.do(x)
         return {"output": r.output_text, "state": r.state_text, "steps": r.steps}
@@ -763,6 +767,7 @@ class NodeServer:
     async def _upgrade(self, req: dict[str, Any], line: bytes | None, received: float) -> dict[str, Any]:
         missing = [k for k in ("old", "new", "migration") if k not in req]
         if missing:
+            self._emit(f"Invalid command: {_shown(line or b'')}")
             raise NodeError("bad_request", f"an upgrade request needs {', '.join(missing)}")
         big = line is not None and len(line) > self.node.limits.executor_threshold
         loop = asyncio.get_running_loop()

@@ -249,6 +249,8 @@ def test_bad_input_is_answered_and_changes_nothing(line, kind):
         r = s.raw(line)
         assert (r["ok"], r["error"]) == (False, kind), r
         assert r["message"]
+        # the node's terminal says so: the reference's line for what it cannot read, ours for a refused input
+        assert s.lines[-1] == "" and s.lines[-2].startswith(("Invalid command: ", "Input refused (")), s.lines
         assert s.snapshot() == before
         # the same connection goes on: the next good request is served
         assert s.client.do("L Unit").state == parse_value("Int 42")
