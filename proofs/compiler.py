@@ -182,40 +182,36 @@ def _pool() -> list[Term]:
 
 
 def confirm(op: str, compiler: Compiler) -> str | None:
-    """A concrete term with constructor `op` at the root on which `compiler`'s template and the interpreter disagree.
+    """A concrete term with constructor `op` at the root on which `compiler`'s code and the interpreter disagree.
 
     The code is `compiler`'s for the whole term; the machine is
     `cam.machine.run`.  Subterms range over small terms
     ``Int -> Int`` over an ``Int`` state.
     """
-    n = len(_SUBTERMS.get(op, ()))
-    choices = itertools.product(_pool(), repeat=n) if n else [()]
-    for subs in choices:
-        names = _SUBTERMS.get(op, ())
-        if op == "Const":
-            terms = [(Const(k), k) for k in (5, -1)]
-        elif n:
-            kw = dict(zip(names, subs))
-            terms = [(_build(op, kw["f"], kw["g"]), None)]
-        else:
-            terms = [(Prim(op), None)]
-        for term, k in terms:
-            real = compiler(term)
-            sig = infer(term)
-            x, s = fresh(_ground(sig.input), "x"), fresh(_ground(sig.state), "s")
-            for c in refine((x, s), {}):
-                for values in itertools.islice(assignments(symbols_of(x, s, *c.values())), 4):
-                    xi, si = concretize(x, c, values), concretize(s, c, values)
-                    want = step(term, xi, si)
-                    try:
-                        new_state, output = machine_run(real, quote(xi), quote(si))
-                        got = f"output {to_text(output)}, state {to_text(new_state)}"
-                        ok = (new_state, output) == (quote(want[0]), quote(want[1]))
-                    except MachineError as e:
-                        got, ok = f"{type(e).__name__}: {str(e).splitlines()[0]}", False
-                    if not ok:
-                        return (f"term {term}, input {xi!r}, state {si!r}: machine {got}; "
-                                f"interpreter output {want[1]!r}, state {want[0]!r}")
+    names = _SUBTERMS.get(op, ())
+    if op == "Const":
+        terms = [Const(5), Const(-1)]
+    elif names:
+        terms = [_build(op, f, g) for f, g in itertools.product(_pool(), repeat=2)]
+    else:
+        terms = [Prim(op)]
+    for term in terms:
+        real = compiler(term)
+        sig = infer(term)
+        x, s = fresh(_ground(sig.input), "x"), fresh(_ground(sig.state), "s")
+        for c in refine((x, s), {}):
+            for values in itertools.islice(assignments(symbols_of(x, s, *c.values())), 4):
+                xi, si = concretize(x, c, values), concretize(s, c, values)
+                want = step(term, xi, si)
+                try:
+                    new_state, output = machine_run(real, quote(xi), quote(si))
+                    got = f"output {to_text(output)}, state {to_text(new_state)}"
+                    ok = (new_state, output) == (quote(want[0]), quote(want[1]))
+                except MachineError as e:
+                    got, ok = f"{type(e).__name__}: {str(e).splitlines()[0]}", False
+                if not ok:
+                    return (f"term {term}, input {xi!r}, state {si!r}: machine {got}; "
+                            f"interpreter output {want[1]!r}, state {want[0]!r}")
     return None
 
 
