@@ -44,7 +44,7 @@ True
 True
 >>> cex = equivalent(Fst, Snd).counterexample
 >>> cex.input, cex.left, cex.right
-((1, 0), ((), 1), ((), 0))
+((1, 0), (0, 1), (0, 0))
 
 Evaluation keeps its own continuation stack (like the interpreter), so a
 chain of 100,000 compositions is fine.  `SYMBOLIC` is the same semantics as
@@ -72,7 +72,7 @@ __all__ = [
     "SumVar", "Unknown", "Outcome", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
     "show_condition", "concretize", "to_sympy", "apply_unknown", "symbols_of", "refine",
     "equivalent", "Equivalence", "Counterexample", "common_signature", "wrap",
-    "SymbolicMachines", "SYMBOLIC",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves", "ground", "assignments", "witness",
 ]
 
 MODULUS = 2**64
@@ -176,7 +176,7 @@ def _look(v: Any, cond: Condition) -> Any:
     return v
 
 
-def _map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
+def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
     """Rebuild `v` bottom-up with `leaf` applied to every sympy expression and unresolved `SumVar`."""
     out: list[Any] = []
     todo: list[tuple[Any, int]] = [(v, 0)]
@@ -273,7 +273,7 @@ def normal(v: Any, cond: Condition | None = None) -> Any:
     unknowns exactly when their normal forms are equal (`same`).
     """
     cond = cond or {}
-    return _map_leaves(v, lambda x: x if type(x) is SumVar else _resolve_expr(x, cond), cond)
+    return map_leaves(v, lambda x: x if type(x) is SumVar else _resolve_expr(x, cond), cond)
 
 
 def same(a: Any, b: Any, cond: Condition | None = None) -> bool:
@@ -304,7 +304,7 @@ def show_condition(cond: Condition) -> str:
 
 
 def _show(v: Any) -> str:
-    return str(_map_leaves(v, lambda x: x))
+    return str(map_leaves(v, lambda x: x))
 
 
 def symbols_of(*values: Any) -> list[sympy.Symbol]:
@@ -318,7 +318,7 @@ def symbols_of(*values: Any) -> list[sympy.Symbol]:
         return x
 
     for v in values:
-        _map_leaves(v, leaf)
+        map_leaves(v, leaf)
     return list(seen)
 
 
@@ -471,18 +471,18 @@ def _embed(t: Embed, v: Any, s: Any, cond: Condition, state_type: Type | str | N
         return apply_unknown(t.fn, v, s, t.cod, state_type, cond)
     if symbols_of(v) or _sumvars(v, cond):
         raise SymbolicError(f"cannot run the host function {t.fn!r} of an Embed on the symbolic value {v!r}")
-    return _map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
+    return map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
 
 
 def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
     """The undecided `SumVar` leaves of `v` under `cond`."""
     found: list[SumVar] = []
-    _map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
+    map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
     return found
 
 
 def _concrete(v: Any, cond: Condition) -> Value:
-    return _map_leaves(v, lambda x: int(_norm_int(x)), cond)
+    return map_leaves(v, lambda x: int(_norm_int(x)), cond)
 
 
 # ---------------------------------------------------------------- the symbolic category
@@ -624,7 +624,7 @@ def common_signature(f: Term, g: Term) -> Signature:
     return Signature(*rename([u.resolve(t) for t in a]))
 
 
-def _ground(t: Type) -> Type:
+def ground(t: Type) -> Type:
     """`t` with every type variable read as Int (a counterexample needs values)."""
     return fold(t, lambda n, kids: Int if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
 
@@ -660,10 +660,10 @@ def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> Valu
         if not e.is_Integer:
             raise SymbolicError(f"{x} is not an integer once its symbols have values")
         return wrap(int(e))
-    return _map_leaves(v, leaf, cond)
+    return map_leaves(v, leaf, cond)
 
 
-def _assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sympy.Symbol, int]]:
+def assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sympy.Symbol, int]]:
     """Zeros, then each symbol 1 alone, then random 64-bit values: enough to separate linear forms."""
     yield {}
     for s in symbols:
@@ -678,7 +678,7 @@ def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
     """A concrete input and state, allowed by `cond`, on which `run` (the interpreter) tells `f` from `g`."""
     for c in refine((x, s), cond):
         syms = symbols_of(x, s, *c.values())
-        for values in _assignments(syms):
+        for values in assignments(syms):
             xi, si = concretize(x, c, values), concretize(s, c, values)
             left, right = _outcome(run, f, xi, si), _outcome(run, g, xi, si)
             if left != right:
@@ -715,7 +715,7 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
                 continue
             diff = (f"when {show_condition(cg)}: output {normal(of, cg)} vs {normal(og, cg)}, "
                     f"state {normal(sf, cg)} vs {normal(sg, cg)}")
-            gx, gs = fresh(_ground(sig.input), "x"), fresh(_ground(sig.state), "s")
+            gx, gs = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
             # the same names, now all integers: re-run the path's decisions on the ground values
             cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
             if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree

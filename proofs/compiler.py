@@ -55,17 +55,17 @@ from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Embed, Fst, G
 from catlib.interpreter import step
 from catlib.symbolic import (
     Unknown,
-    _ground,
+    assignments,
     concretize,
     evaluate,
     fresh,
+    ground,
     normal,
     refine,
     same,
     show_condition,
     symbols_of,
 )
-from catlib.symbolic import _assignments as assignments
 from catlib.tree import fold
 from catlib.typecheck import infer
 from proofs.core import Theorem, Verdict
@@ -198,7 +198,7 @@ def confirm(op: str, compiler: Compiler) -> str | None:
     for term in terms:
         real = compiler(term)
         sig = infer(term)
-        x, s = fresh(_ground(sig.input), "x"), fresh(_ground(sig.state), "s")
+        x, s = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
         for c in refine((x, s), {}):
             for values in itertools.islice(assignments(symbols_of(x, s, *c.values())), 4):
                 xi, si = concretize(x, c, values), concretize(s, c, values)

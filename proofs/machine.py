@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 import sympy
 
 from cam.code import Code, Instr, unquote
-from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown
+from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, map_leaves
 from catlib.tree import fold
 from catlib.values import Left, Right
 
@@ -153,10 +153,9 @@ class _Cont:
 
 def symbolic_value(v: Any) -> Any:
     """A machine value (or host value) as a symbolic value: ints become sympy integers."""
-    from catlib.symbolic import _map_leaves
 
     host = unquote(v) if not isinstance(v, (tuple, int, Left, Right)) else v
-    return _map_leaves(host, lambda x: sympy.Integer(x) if type(x) is int else x)
+    return map_leaves(host, lambda x: sympy.Integer(x) if type(x) is int else x)
 
 
 def from_code(code: Code, holes: dict[int, Any] | None = None) -> Block:

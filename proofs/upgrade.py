@@ -45,7 +45,18 @@ from catlib.examples import counter, registers, turnstile
 from catlib.free import Term
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step
-from catlib.symbolic import Condition, _assignments, concretize, evaluate, fresh, normal, refine, same, symbols_of
+from catlib.symbolic import (
+    Condition,
+    assignments,
+    concretize,
+    evaluate,
+    fresh,
+    map_leaves,
+    normal,
+    refine,
+    same,
+    symbols_of,
+)
 from catlib.syntax import Port, Program, dot, inl, inr, kase, pair, pget, pput, psnd, sm
 from catlib.types import Type, as_type
 from catlib.values import Value
@@ -102,7 +113,7 @@ def preserved(sim: Simulation) -> Verdict:
 
 def _step_witness(sim: Simulation, i: Any, s1: Any, s2: Any, cond: Condition) -> str | None:
     for c in refine((i, s1, s2), cond):
-        for values in itertools.islice(_assignments(symbols_of(i, s1, s2, *c.values())), 8):
+        for values in itertools.islice(assignments(symbols_of(i, s1, s2, *c.values())), 8):
             ic, n, m = (concretize(v, c, values) for v in (i, s1, s2))
             (t1, o1), (t2, o2) = step(sim.old.term, ic, n), step(sim.new.term, ic, m)
             if o1 != o2 or not _concrete_holds(sim, t1, t2):
@@ -112,8 +123,7 @@ def _step_witness(sim: Simulation, i: Any, s1: Any, s2: Any, cond: Condition) ->
 
 def _concrete_holds(sim: Simulation, t1: Value, t2: Value) -> bool:
     def sym(v: Value) -> Any:
-        from catlib.symbolic import _map_leaves
-        return _map_leaves(v, lambda x: sympy.Integer(x) if type(x) is int else x)
+        return map_leaves(v, lambda x: sympy.Integer(x) if type(x) is int else x)
     return sim.holds(sym(t1), sym(t2), {})
 
 
@@ -134,7 +144,7 @@ def samples(t: Type | str, per_case: int = 2) -> list[Value]:
     x = fresh(as_type(t), "v")
     out: list[Value] = []
     for c in refine((x,), {}):
-        for values in itertools.islice(_assignments(symbols_of(x, *c.values())), per_case):
+        for values in itertools.islice(assignments(symbols_of(x, *c.values())), per_case):
             v = concretize(x, c, values)
             if v not in out:
                 out.append(v)

@@ -41,6 +41,7 @@ from catlib.symbolic import (
     equivalent,
     evaluate,
     fresh,
+    map_leaves,
     normal,
     same,
     wrap,
@@ -94,8 +95,7 @@ def test_concrete_values_give_one_path_equal_to_the_interpreter(r):
 
 
 def _symbolic(v: Any) -> Any:
-    from catlib.symbolic import _map_leaves
-    return _map_leaves(v, lambda n: sympy.Integer(n) if type(n) is int else n)
+    return map_leaves(v, lambda n: sympy.Integer(n) if type(n) is int else n)
 
 
 @st.composite
