@@ -78,6 +78,10 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
 
 
+def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
+    return _fail(prog, f"cannot reach a node at {a.host}:{a.port}: {e.strerror or e}")
+
+
 def _fail(prog: str, message: str, code: int = 2) -> int:
     print(f"cam {prog}: {message}", file=sys.stderr)
     return code
@@ -155,8 +159,10 @@ def send(argv: list[str]) -> int:
             r = c.do(value)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
-    except (ParseError, OSError) as e:
+    except ParseError as e:
         return _fail("send", str(e))
+    except OSError as e:
+        return _unreachable("send", a, e)
     print(f"Output:    {to_text(r.output)}\nNew state: {to_text(r.state)}")
     return 0
 
@@ -179,6 +185,8 @@ def upgrade(argv: list[str]) -> int:
             r = c.upgrade(*codes)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
+    except ConnectionError as e:
+        return _unreachable("upgrade", a, e)
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         return _fail("upgrade", f"{type(e).__name__}: {e}")
     print(f"Upgrade successful!\nDigest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
@@ -199,7 +207,7 @@ def status(argv: list[str]) -> int:
     except NodeError as e:
         return _fail("status", f"refused ({e.kind}): {e.message}", 1)
     except OSError as e:
-        return _fail("status", str(e))
+        return _unreachable("status", a, e)
     if a.json:
         print(json.dumps(s, indent=2))
         return 0
