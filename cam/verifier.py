@@ -61,6 +61,7 @@ handles sharing in near-linear time; the signature is converted to
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from typing import Any
 
 from cam.code import OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value
@@ -385,10 +386,33 @@ class _Engine:
                             todo.append((k, False))
         self.merged.clear()
 
-    def to_types(self, nodes: list[_N], what: list[str]) -> list[T.Type]:
-        """Catlib types of acyclic `nodes` (variables ``?0``, ...), or `BytecodeError` if too large."""
+    def to_types(self, nodes: list[_N], what: list[str], keep: Iterable[str] = ()) -> list[T.Type]:
+        """Catlib types of acyclic `nodes`, or `BytecodeError` if one is larger than `max_type_size`.
+
+        Variables are named a, b, c, ... in order of appearance, avoiding the rigid names in `keep`,
+        exactly as `catlib.types.rename` would (without walking the types as trees).
+        """
         done: dict[_N, T.Type] = {}
-        size: dict[_N, int] = {}
+        taken = set(keep)
+        count = 0
+        seen: set[_N] = set()
+        for node in nodes:  # name the variables in pre-order; a shared part is seen once, first
+            todo = [_find(node)]
+            while todo:
+                n = todo.pop()
+                if n in seen:
+                    continue
+                seen.add(n)
+                if n.tag == _VAR:
+                    while True:
+                        name = chr(ord("a") + count % 26) + (str(count // 26) if count >= 26 else "")
+                        count += 1
+                        if name not in taken:
+                            break
+                    done[n] = T.Var(name)
+                elif _PROD <= n.tag <= _FUN:
+                    todo += [_find(n.b), _find(n.a)]
+        size: dict[_N, int] = dict.fromkeys(done, 1)
         results = []
         for node, name in zip(nodes, what):
             todo: list[tuple[_N, bool]] = [(_find(node), False)]
@@ -396,11 +420,8 @@ class _Engine:
                 n, ready = todo.pop()
                 if n in done:
                     continue
-                if not _PROD <= n.tag <= _FUN:
-                    if n.tag == _VAR:
-                        done[n] = T.Var(f"?{len(done)}")
-                    else:
-                        done[n] = T.Var(n.a) if n.tag == _RIGID else T.Unit if n.tag == _UNIT else T.Int
+                if not _PROD <= n.tag <= _FUN:  # variables are done already
+                    done[n] = T.Var(n.a) if n.tag == _RIGID else T.Unit if n.tag == _UNIT else T.Int
                     size[n] = 1
                     continue
                 a, b = _find(n.a), _find(n.b)
@@ -777,7 +798,7 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
         eng.work.append((root, 0, input_n, None))
         eng.work.reverse()  # the top level first, then closures met in QUOTEd values
         eng.run()
-        sig = eng.to_types([state_n, input_n, out_n], ["state", "input", "output"])
+        sig = eng.to_types([state_n, input_n, out_n], ["state", "input", "output"], keep=rigid)
         if any(isinstance(t, T.Fun) for t in walk(sig[0])):
             # A closure kept in the state can fetch itself and call itself (Landin's knot): the
             # step would never end.  With first-order state, verified code always halts.
@@ -788,7 +809,7 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
     finally:
         if collecting:
             gc.enable()
-    return Signature(*T.rename(sig, keep=frozenset(rigid)))
+    return Signature(*sig)
 
 
 # ---------------------------------------------------------------- machine values

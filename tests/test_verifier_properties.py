@@ -1,0 +1,157 @@
+"""Properties of cam.verifier: compiling preserves types; well-typed code does not go wrong; fuzzing.
+
+Random code comes from `cam.verifier.CodeFuzzer` driven by hypothesis's `randoms()`, so failures
+replay and shrink.  ``python -m cam.verifier --fuzz N`` runs the same cases as a long campaign.
+"""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cam.code import BRANCH, CURRY, QUOTE, RETURN, Code, Instr, Int, Pair, Unit, quote
+from cam.compiler import compile
+from cam.machine import OutOfFuel, run
+from cam.verifier import BytecodeError, CodeFuzzer, check_value, run_verified, value_has_type, verify
+from catlib.strategies import typed_terms, types, values
+from catlib.tree import Tree
+from catlib.typecheck import infer
+from catlib.values import has_type
+from tests.conftest import scaled
+
+FUZZ = st.randoms(use_true_random=False)
+
+
+@settings(max_examples=scaled(300))
+@given(typed_terms(max_size=16))
+def test_compile_preserves_types(case):
+    term, ground = case
+    code = compile(term)
+    assert verify(code).normalized() == infer(term).normalized()
+    assert verify(code, *ground) == ground
+
+
+@settings(max_examples=scaled(200))
+@given(FUZZ)
+def test_variants_preserve_types_and_meaning(rng):
+    """Code using PUSH, ROT, CURRY, APP and QUOTEd closures for the same term: same type, same results."""
+    fz = CodeFuzzer(rng)
+    term, ground = fz.term()
+    code = fz.variant(term, wrap=0.3)
+    assert verify(code).normalized() == infer(term).normalized()
+    state, x = fz.value(ground.state), fz.value(ground.input)
+    assert run(code, x, state) == run(compile(term), x, state)
+
+
+@settings(max_examples=scaled(200))
+@given(typed_terms(max_size=16), st.randoms(use_true_random=False))
+def test_well_typed_compiled_code_does_not_go_wrong(case, rng):
+    term, _ = case
+    code = compile(term)
+    run_verified(code, verify(code), CodeFuzzer(rng))  # raises Unsound if stuck or ill-typed results
+
+
+def verifying(fz: CodeFuzzer, make, tries: int = 20) -> Code | None:
+    for _ in range(tries):
+        code = make()
+        try:
+            verify(code)
+            return code
+        except BytecodeError:
+            pass
+    return None
+
+
+@settings(max_examples=scaled(200))
+@given(FUZZ)
+def test_random_code_that_verifies_does_not_go_wrong(rng):
+    """Random instructions, repaired where the verifier rejects them, until they verify."""
+    fz = CodeFuzzer(rng)
+    code = verifying(fz, lambda: fz.repair(fz.random_code(rng.randint(1, 12), depth=2), tries=12), tries=4)
+    if code is not None:
+        for _ in range(3):
+            run_verified(code, verify(code), fz)
+
+
+@settings(max_examples=scaled(300))
+@given(FUZZ)
+def test_mutants_are_rejected_or_run(rng):
+    """Mutations of compiled code and of its variants (drop, duplicate, swap, replace, insert, re-QUOTE)."""
+    fz = CodeFuzzer(rng)
+    term, _ = fz.term()
+    code = fz.mutate(compile(term) if rng.randrange(2) else fz.variant(term, wrap=0.3))
+    try:
+        sig = verify(code)
+    except BytecodeError:
+        return
+    for _ in range(3):
+        run_verified(code, sig, fz)
+
+
+@settings(max_examples=scaled(300))
+@given(FUZZ)
+def test_fuzz_cases_are_rejected_or_run(rng):
+    fz = CodeFuzzer(rng)
+    _, code = fz.case()
+    try:
+        sig = verify(code)
+    except BytecodeError:
+        return
+    try:
+        run_verified(code, sig, fz)
+    except OutOfFuel:  # pragma: no cover - verified code halts; the bound is 1,000,000 steps
+        pass
+
+
+@settings(max_examples=scaled(200))
+@given(types(), types(), st.data())
+def test_check_value_agrees_with_host_typing(t, u, data):
+    v = data.draw(values(t))
+    assert value_has_type(quote(v), t)
+    assert value_has_type(quote(v), u) == has_type(v, u)
+
+
+@settings(max_examples=scaled(200))
+@given(FUZZ)
+def test_generated_values_have_their_types(rng):
+    fz = CodeFuzzer(rng)
+    t = fz.ground([fz.gen.type()])[0]
+    check_value(fz.value(t), t)
+
+
+# ---------------------------------------------------------------- malformed objects
+
+
+def junk_tree(rng: random.Random, depth: int = 3) -> object:
+    """Objects shaped almost like code: wrong kinds, arities, labels (bounded recursion)."""
+    k = rng.randrange(9)
+    if depth <= 0 or k == 0:
+        return rng.choice([Unit, Int(rng.randint(-3, 3)), None, 7, "ID", (), Code([])])
+    kids = tuple(junk_tree(rng, depth - 1) for _ in range(rng.randrange(4)))
+    cls = rng.choice([Code, Instr, Pair, Code, Instr])
+    x = cls.__new__(cls)
+    label = rng.choice([None, "QUOTE", "BRANCH", "CURRY", "ID", "RETURN", 3, "NOPE"]) if cls is Instr else None
+    try:
+        Tree.__init__(x, *kids, label=label)
+    except TypeError:  # an unhashable kid
+        return Code([])
+    return x
+
+
+@settings(max_examples=scaled(300))
+@given(FUZZ)
+def test_malformed_code_gives_bytecode_error_only(rng):
+    candidates = [junk_tree(rng)]
+    good = [QUOTE(Pair(Int(1), Unit)), RETURN, BRANCH(Code([RETURN]), Code([RETURN])), CURRY(Code([RETURN]))]
+    candidates.append(Code(rng.sample(good, rng.randint(0, 4))))
+    for x in candidates:
+        try:
+            verify(x)  # type: ignore[arg-type]
+        except BytecodeError as e:
+            assert e.expected and e.found is not None
+        try:
+            check_value(x, "(Int, ())")  # type: ignore[arg-type]
+        except TypeError as e:
+            assert type(e).__name__ == "ValueTypeError"
