@@ -815,15 +815,21 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
 # ---------------------------------------------------------------- machine values
 
 
-def check_value(v: Value, t: T.Type | str, *, max_size: int = MAX_SIZE, max_depth: int = MAX_DEPTH) -> None:
+def check_value(v: Value, t: T.Type | str, *, state: T.Type | str | None = None, max_size: int = MAX_SIZE,
+                max_depth: int = MAX_DEPTH) -> None:
     """Raise `ValueTypeError` unless machine value `v` has type `t`.
 
     A type variable accepts any value, consistently: ``(a, a)`` needs both
     components of one type.  A closure has a function type when its code
-    verifies with its environment at that type.
+    verifies with its environment at that type.  A closure's code may use
+    ``GET``/``PUT``: give the program's `state` type, else the code must work
+    whatever the state's type is (it may only move the state around), so
+    that a closure passed in cannot change the type of the state.
     """
     t = _as_type(t)
     eng = _Engine(max_size, max_depth, MAX_TYPE_SIZE)
+    # The state's type (or an unknown one) is rigid: closures must not change it.
+    eng.state = _N(_RIGID, "state") if state is None else eng.from_type(_as_type(state), {}, True)
     names: dict[str, _N] = {}
     later: list[tuple[Path, _N, _N]] = []  # (path, value's type, wanted type): unified after the walk
     todo: list[tuple[Any, T.Type, Any, int]] = [(v, t, None, 1)]
@@ -876,10 +882,10 @@ def _short(x: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def value_has_type(v: Value, t: T.Type | str) -> bool:
+def value_has_type(v: Value, t: T.Type | str, *, state: T.Type | str | None = None) -> bool:
     """True when machine value `v` has type `t` (see `check_value`)."""
     try:
-        check_value(v, t)
+        check_value(v, t, state=state)
     except ValueTypeError:
         return False
     return True
@@ -1201,7 +1207,7 @@ def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUE
     context = f"code {to_text(code)} at {sig}, instance {Signature(state_t, input_t, output_t)}, " \
               f"input {to_text(x)}, state {to_text(s)}"
     try:
-        check_value(x, input_t)
+        check_value(x, input_t, state=state_t)
         check_value(s, state_t)
     except ValueTypeError as e:
         raise Unsound(f"a generated value does not have its type: {e}; {context}") from None
@@ -1211,7 +1217,7 @@ def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUE
         raise Unsound(f"verified code got stuck: {e}; {context}") from None
     for what, v, t in (("output", y, output_t), ("new state", s2, state_t)):
         try:
-            check_value(v, t)
+            check_value(v, t, state=state_t)
         except ValueTypeError as e:
             raise Unsound(f"the {what} {to_text(v)} does not have type {t}: {e}; {context}") from None
     return s2, y

@@ -342,3 +342,20 @@ def test_the_machine_agrees_on_a_closure_program():
     code = parse_code("[PUSH,CURRY [FST,COPY,ADD,RETURN],SWAP,CONS,APP]")
     assert verify(code) == Signature(*map(parse, ("a", "Int", "Int")))
     assert run(code, Int(21), Unit) == (Unit, Int(42))
+
+
+def test_closures_passed_in_cannot_change_the_state_type():
+    # The program applies its input closure, then adds the state to itself: a closure that
+    # PUTs () into the state would get it stuck.
+    prog = parse_code("[PUSH,CONSUME,CONS,APP,GET,COPY,ADD]")
+    sig = verify(prog)
+    assert str(sig) == "Int / (() -> ()) -> Int"
+    evil = parse_value("Closure [QUOTE Unit,PUT,QUOTE Unit,RETURN] Unit")
+    assert not value_has_type(evil, sig.input) and not value_has_type(evil, sig.input, state=sig.state)
+    with pytest.raises(Exception, match="stuck"):
+        run(prog, evil, Int(1))
+    # moving the state around is fine whatever its type; using it needs the program's state type
+    assert value_has_type(parse_value("Closure [CONSUME,GET,PUT,RETURN] Unit"), sig.input)
+    reads = parse_value("Closure [CONSUME,GET,COPY,ADD,PUT,RETURN] Unit")
+    assert value_has_type(reads, sig.input, state=sig.state) and not value_has_type(reads, sig.input)
+    assert run(prog, reads, Int(1)) == (Int(2), Int(4))
