@@ -144,8 +144,8 @@ def _find(n: _N) -> _N:
 
 
 class _Clash(Exception):
-    def __init__(self, x: _N, y: _N, cycle: bool = False) -> None:
-        self.x, self.y, self.cycle = x, y, cycle
+    def __init__(self, x: _N, y: _N) -> None:
+        self.x, self.y = x, y
 
 
 def _show(nodes: list[_N], names: dict[_N, str] | None = None, budget: int = 120) -> list[str]:
@@ -240,6 +240,7 @@ class _K:
     For ``BRANCH``: resume `blk` at `pc`; `acc` and `st` are the accumulator
     type and stack it resumes with, set by the first ``RETURN`` to it.  For a
     closure body (`r` set): return to the caller with result type `r`.
+    `where` (a linked path) is the ``BRANCH``, ``CURRY`` or closure value.
     """
 
     __slots__ = ("blk", "pc", "acc", "st", "r", "where")
@@ -489,7 +490,7 @@ class _Engine:
                                         "malformed instruction", op)
                 arg: Any = None
                 if code_op == QUOTE:
-                    arg = self.value_type(args[0], ("value", here), depth + 1, blk.ctx)
+                    arg = self.value_type(args[0], ("value", here), depth + 1)
                 elif code_op == BRANCH:
                     arg = (self.block(args[0], ("left", here), False, blk.ctx, depth + 1),
                            self.block(args[1], ("right", here), False, blk.ctx, depth + 1))
@@ -501,7 +502,7 @@ class _Engine:
                                         "unreachable code after RETURN", op)
                 ops.append((code_op, arg))
 
-    def value_type(self, v: object, link: Any, depth: int, ctx: int = _TOP) -> _N:
+    def value_type(self, v: object, link: Any, depth: int) -> _N:
         """The principal type of machine value `v`; closures' code is queued for verification."""
         out: list[_N] = []
         todo: list[tuple[Any, Any, int, bool]] = [(v, link, depth, False)]
@@ -563,7 +564,9 @@ class _Engine:
 
     def entry(self, e: Any) -> str:
         if type(e) is _K:
-            return "a code continuation"
+            where = "/".join(map(str, _unlink(e.where)))
+            return f"a code continuation (the return of the closure at {where})" if e.r is not None else \
+                f"a code continuation (after the BRANCH at {where})"
         return f"a value of type {_show([e])[0]}"
 
     def run(self) -> None:
