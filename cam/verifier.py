@@ -617,7 +617,7 @@ class _Engine:
                     e, rest = st
                     if type(e) is _K:
                         raise self.fail(blk, pc, "a continuation where a value is needed", "a value on the stack",
-                                        "a code continuation")
+                                        self.entry(e))
                     if op == CONS:
                         acc, st = _N(_PROD, e, acc), rest
                     else:
