@@ -155,3 +155,16 @@ def test_malformed_code_gives_bytecode_error_only(rng):
             check_value(x, "(Int, ())")  # type: ignore[arg-type]
         except TypeError as e:
             assert type(e).__name__ == "ValueTypeError"
+
+
+def test_campaign_command(capsys, tmp_path):
+    from cam.verifier import main
+
+    assert main(["--fuzz", "60", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "generated: 60" in out and "stuck: 0" in out and "crashed: 0" in out
+    f = tmp_path / "code.txt"
+    f.write_text("[COPY,FIRST,SND,SWAP,CONS,SECOND,FST,CONS]\n")
+    assert main([str(f)]) == 0 and capsys.readouterr().out.strip() == "a / (b, c) -> (c, b)"
+    f.write_text("[PUSH]")
+    assert main([str(f)]) == 1 and "unbalanced stack" in capsys.readouterr().err
