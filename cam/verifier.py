@@ -881,7 +881,10 @@ def check_value(v: Value, t: T.Type | str, *, state: T.Type | str | None = None,
 def _short(x: Any) -> str:
     from cam.code import to_text
 
-    text = to_text(x)
+    try:
+        text = to_text(x)
+    except Exception:  # noqa: BLE001 - a malformed value deeper down: name the outer constructor only
+        text = f"{type(x).__name__} ..."
     return text if len(text) <= 80 else text[:77] + "..."
 
 

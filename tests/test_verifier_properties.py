@@ -11,7 +11,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import BRANCH, CURRY, QUOTE, RETURN, Code, Instr, Int, Pair, Unit, quote
+from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, quote
 from cam.compiler import compile
 from cam.machine import OutOfFuel, run
 from cam.verifier import BytecodeError, CodeFuzzer, check_value, run_verified, value_has_type, verify
@@ -130,7 +130,7 @@ def junk_tree(rng: random.Random, depth: int = 3) -> object:
     if depth <= 0 or k == 0:
         return rng.choice([Unit, Int(rng.randint(-3, 3)), None, 7, "ID", (), Code([])])
     kids = tuple(junk_tree(rng, depth - 1) for _ in range(rng.randrange(4)))
-    cls = rng.choice([Code, Instr, Pair, Code, Instr])
+    cls = rng.choice([Code, Instr, Pair, Code, Instr, L, Closure])
     x = cls.__new__(cls)
     label = rng.choice([None, "QUOTE", "BRANCH", "CURRY", "ID", "RETURN", 3, "NOPE"]) if cls is Instr else None
     try:
@@ -151,10 +151,11 @@ def test_malformed_code_gives_bytecode_error_only(rng):
             verify(x)  # type: ignore[arg-type]
         except BytecodeError as e:
             assert e.expected and e.found is not None
-        try:
-            check_value(x, "(Int, ())")  # type: ignore[arg-type]
-        except TypeError as e:
-            assert type(e).__name__ == "ValueTypeError"
+        for t in ("(Int, ())", "Int", "Either () a", "a", "() -> ()"):
+            try:
+                check_value(x, t)  # type: ignore[arg-type]
+            except TypeError as e:
+                assert type(e).__name__ == "ValueTypeError"
 
 
 def test_campaign_command(capsys, tmp_path):
