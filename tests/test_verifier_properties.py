@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, quote
 from cam.compiler import compile
 from cam.machine import OutOfFuel, run
+from cam.strategies import codes
 from cam.verifier import BytecodeError, CodeFuzzer, check_value, run_verified, value_has_type, verify
 from catlib.strategies import typed_terms, types, values
 from catlib.tree import Tree
@@ -169,3 +170,18 @@ def test_campaign_command(capsys, tmp_path):
     assert main([str(f)]) == 0 and capsys.readouterr().out.strip() == "a / (b, c) -> (c, b)"
     f.write_text("[PUSH]")
     assert main([str(f)]) == 1 and "unbalanced stack" in capsys.readouterr().err
+
+
+@settings(max_examples=scaled(300))
+@given(st.one_of(codes(max_len=5), codes(ops=("PUSH", "ROT", "SWAP", "CONS", "FST", "SND", "COPY", "INL", "INR",
+                                              "BRANCH", "RETURN", "CURRY", "APP", "QUOTE"), max_len=5)),
+       st.randoms(use_true_random=False))
+def test_arbitrary_code_is_rejected_or_runs(code, rng):
+    """Arbitrary instruction sequences from `cam.strategies.codes` (they shrink well)."""
+    try:
+        sig = verify(code)
+    except BytecodeError:
+        return
+    fz = CodeFuzzer(rng)
+    for _ in range(2):
+        run_verified(code, sig, fz)
