@@ -56,6 +56,23 @@ code such as sixty-four ``COPY`` builds a type whose tree has 2**64 leaves,
 and a tree-walking occurs check or printer would never finish.  The graph
 handles sharing in near-linear time; the signature is converted to
 `catlib.types` only when it is finite and no larger than ``max_type_size``.
+
+Stricter than the machine, on purpose (nothing the compiler emits is affected):
+
+* ``GET`` is typed like the term ``Get : () -> s`` (the machine ignores the
+  accumulator), so compiled code gets exactly its term's signature;
+* a block must end in ``RETURN``, and nothing may follow a ``RETURN``;
+* infinite types are rejected everywhere, not only in the signature: with
+  ``z = z -> r`` a closure could be applied to itself and loop forever;
+* the state's type may not contain functions: a closure kept in the state
+  could fetch itself and call itself forever (Landin's knot).  With both
+  rules, verified code always halts (it is simply typed).
+
+Soundness, "well-typed code does not go wrong": on inputs and states of its
+signature's types (`check_value`), verified code halts without getting
+stuck, with an output and a state of those types.  The properties in
+``tests/test_verifier_properties.py`` and ``python -m cam.verifier --fuzz N``
+check it on random, mutated and compiled code.
 """
 
 from __future__ import annotations
