@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     _table(rows, lines)
     lines.append("")
     lines.append(f"{summary} in {time.perf_counter() - start:.2f} s")
-    if notes and (args.verbose or not ok or args.self_check):
+    if notes:  # failures always; every verdict with -v or --self-check
         lines.append("")
-        lines += notes if args.verbose or args.self_check else [n for n in notes]
+        lines += notes
     print("\n".join(lines))
     return 0 if ok else 1
 
