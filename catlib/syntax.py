@@ -72,6 +72,7 @@ Python sugar, each building the same term as the combinator it stands for:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -435,8 +436,12 @@ def pmodify(f: Term | PortFn, p: Port | None = None) -> Port | PortFn:
     return encode(Compose(Compose(Put, t), Get), _port(p, "pmodify's port"))
 
 
+@functools.lru_cache(maxsize=1024, typed=True)
 def kadd(k: int) -> Term:
     """The term ``Int -> Int`` adding `k`: ``Compose(Add, Compose(Par(Const(k), Id), Copy))``.
+
+    Terms are immutable, so one copy per `k` is shared (``p + 1`` in a loop
+    builds one node per step, not six).
 
     >>> kadd(1)
     Compose(Add, Compose(Par(Const(1), Id), Copy))

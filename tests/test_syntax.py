@@ -33,7 +33,7 @@ from catlib.free import (
 )
 from catlib.interpreter import step
 from catlib.strategies import Generator
-from catlib.typecheck import check, infer
+from catlib.typecheck import check
 from catlib.types import Int, Prod, Sum, Type, Unit
 from catlib.values import Left, Right, add64
 from tests.conftest import scaled
@@ -217,13 +217,13 @@ def test_plain_kase_never_uses_distr() -> None:
 
 
 def test_deep_port_chains() -> None:
+    """Building through ports does not recurse (type-checking deep terms is tests/test_deep.py's job)."""
     @S.sm
     def deep(p: S.Port) -> S.Port:
         for _ in range(100_000):
             p = p + 1
         return p
 
-    assert str(infer(deep)) == "a / Int -> Int"
     assert step(deep, 5, ()) == ((), 100_005)
     assert unquote(machine_run(compile(deep), quote(5), quote(()))[1]) == 100_005
 
