@@ -157,7 +157,7 @@ class Instr(Tree):
     __slots__ = ()
 
     def __init__(self, op: str, *args: Tree) -> None:
-        arity = {"QUOTE": (Value,), "BRANCH": (Code, Code), "CURRY": (Code,)}.get(op, ())
+        arity = _INSTR_ARGS.get(op, ())
         if op not in OPS:
             raise ValueError(f"unknown instruction {op!r}")
         if len(args) != len(arity) or not all(isinstance(a, k) for a, k in zip(args, arity)):
@@ -222,6 +222,9 @@ class Code(Tree):
         return (Code, (self.kids,))
 
 
+_INSTR_ARGS: dict[str, tuple[type, ...]] = {"QUOTE": (Value,), "BRANCH": (Code, Code), "CURRY": (Code,)}
+
+
 def QUOTE(v: Value) -> Instr:
     """``QUOTE v``: the accumulator becomes `v`."""
     return Instr("QUOTE", v)
@@ -241,6 +244,9 @@ ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETU
     Instr(op) for op in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD",
                          "APP", "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT")
 )
+_SIMPLE = {i.op: i for i in (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN,
+                              PUSH, ROT, GET, PUT)}
+"""The instructions without argument, by name: parsers share these instead of building new ones."""
 
 
 # ---------------------------------------------------------------- text form
@@ -307,10 +313,10 @@ def _tokens(text: str) -> list[tuple[int, str]]:
         m = _TOKEN.match(text, pos)
         if m is None:  # only trailing white space is left
             break
-        if m.group(4) is not None:
+        kind = m.lastindex  # the one group that matched
+        if kind == 4:
             raise ParseError(m.start(4), "a token", repr(m.group(4)))
-        start = m.start(1) if m.group(1) else m.start(2) if m.group(2) else m.start(3)
-        toks.append((start, m.group(1) or m.group(2) or m.group(3)))
+        toks.append((m.start(kind), m.group(kind)))
         pos = m.end()
     toks.append((n, "<end of input>"))
     return toks
@@ -356,8 +362,8 @@ def _parse(text: str, start: str) -> Any:
                 want = "instr"
         elif want == "instr":
             i += 1
-            if tok in SIMPLE_OPS:
-                item, done = Instr(tok), True
+            if tok in _SIMPLE:
+                item, done = _SIMPLE[tok], True
             elif tok in ("QUOTE", "BRANCH", "CURRY"):
                 frames.append([tok, list(_ARITY[tok]), []])
                 want = frames[-1][1].pop(0)
@@ -509,8 +515,8 @@ def _from_plain(data: Any, start: str) -> Any:
             todo.extend(("instr", ins, f"{path}[{j}]") for j, ins in reversed(list(enumerate(x))))
             continue
         if kind == "instr":
-            if isinstance(x, str) and x in SIMPLE_OPS:
-                out.append(Instr(x))
+            if isinstance(x, str) and x in _SIMPLE:
+                out.append(_SIMPLE[x])
                 continue
             if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in ("QUOTE", "BRANCH", "CURRY")):
                 raise bad(path, "an instruction", x)
