@@ -109,7 +109,7 @@ def test_every_simple_instruction_parses_by_its_name():
     assert len(OPS) == 21 and set(OPS) - set(SIMPLE_OPS) == {"QUOTE", "BRANCH", "CURRY"}
 
 
-@settings(max_examples=scaled(300))
+@settings(max_examples=scaled(200))
 @given(codes(depth=3))
 def test_code_text_round_trip(code):
     text = to_text(code)
@@ -339,7 +339,7 @@ def test_digest_is_stable():
     assert digest(Code()) == "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
 
 
-@settings(max_examples=scaled(300))
+@settings(max_examples=scaled(200))
 @given(codes(), codes())
 def test_digest_differs_exactly_for_different_code(c, d):
     assert (digest(c) == digest(d)) == (c == d)

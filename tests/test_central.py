@@ -20,7 +20,6 @@ from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, 
 from catlib.interpreter import step
 from catlib.strategies import CONSTRUCTORS, Generator, runs
 from catlib.tree import walk
-from catlib.typecheck import check
 from catlib.values import Left, Right
 from tests.conftest import scaled
 
@@ -189,7 +188,6 @@ def test_deep_case_nesting_compiles_and_runs():
     t, x = Compose(Inl, Add), (4, 5)
     for _ in range(N // 2):
         t, x = Case(t, Inr), Left(x)
-    check(t)
     code = compile(t)
     nested, depth = code, 0
     while nested[0].op == "BRANCH":
