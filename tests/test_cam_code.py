@@ -405,3 +405,40 @@ def test_deep_quote_unquote():
         assert isinstance(y, Left)
         y = y.value[1]
     assert y == ()
+
+
+# ---------------------------------------------------------------- cam.strategies itself
+
+
+def _all_instructions(code):
+    todo = [code]
+    while todo:
+        for i in todo.pop():
+            yield i
+            if i.op in ("BRANCH", "CURRY"):
+                todo.extend(i.kids)
+
+
+@settings(max_examples=scaled(100))
+@given(codes(depth=3, ops=["FST", "BRANCH", "QUOTE"], closures=False))
+def test_code_strategy_respects_ops(code):
+    for i in _all_instructions(code):
+        assert i.op in ("FST", "BRANCH", "QUOTE")
+        if i.op == "QUOTE":
+            assert "Closure" not in to_text(i)
+
+
+@settings(max_examples=scaled(100))
+@given(st.data())
+def test_typed_values_have_the_type(data):
+    from cam.strategies import typed_values
+
+    t = data.draw(types())
+    assert has_type(unquote(data.draw(typed_values(t))), t)
+
+
+def test_strategies_reject_unknown_ops():
+    with pytest.raises(ValueError):
+        codes(ops=["FOO"])
+    with pytest.raises(ValueError):
+        codes(ops=[])
