@@ -237,8 +237,10 @@ def layered_layout(g: nx.Graph) -> dict[Hashable, tuple[float, float]]:
 
     Layers are topological generations.  Each cluster gets a horizontal band
     of its own (its nodes' rows, then its sub-clusters' bands), so clusters
-    never overlap; within a band a layer's nodes are sorted by the mean place
-    of their predecessors, so wires cross little.
+    never overlap; a cluster's nodes in layers its sub-clusters do not reach
+    (a case's entry and exit, the inputs and outputs) are centred in its band.
+    Within a band a layer's nodes are sorted by the mean place of their
+    predecessors, so wires cross little.
     """
     flow = nx.DiGraph()
     flow.add_nodes_from(g.nodes)
@@ -250,20 +252,36 @@ def layered_layout(g: nx.Graph) -> dict[Hashable, tuple[float, float]]:
     index = {n: i for i, n in enumerate(g.nodes)}
     clusters: dict[Any, dict[str, Any]] = g.graph.get("clusters", {})
     layer_of = {n: li for li, layer in enumerate(layers) for n in layer}
-    # each cluster gets a horizontal band: its own nodes' rows, then its sub-clusters' bands
-    # (clusters are numbered after their parents, so one pass each way, without recursion)
-    rows: dict[Any, dict[int, int]] = {}
-    for n in g.nodes:
-        per = rows.setdefault(g.nodes[n].get("cluster"), {})
-        per[layer_of[n]] = per.get(layer_of[n], 0) + 1
-    own = {c: max(rows.get(c, {}).values(), default=0) for c in [None, *clusters]}
     kids: dict[Any, list[Any]] = {}
     for c in sorted(clusters):
         kids.setdefault(clusters[c].get("parent"), []).append(c)
+    # the layers each cluster spans (with its sub-clusters): a cluster's own nodes in a layer
+    # that none of its sub-clusters reaches (a case's entry and exit) are centred in its band
+    span: dict[Any, tuple[int, int]] = {}
+    for n in g.nodes:
+        c = g.nodes[n].get("cluster")
+        while c is not None:
+            lo, hi = span.get(c, (layer_of[n], layer_of[n]))
+            span[c] = (min(lo, layer_of[n]), max(hi, layer_of[n]))
+            c = clusters[c].get("parent")
+    free: dict[Any, set[int]] = {}
+    for c in [None, *clusters]:
+        busy = {li for k in kids.get(c, []) if k in span for li in range(span[k][0], span[k][1] + 1)}
+        free[c] = set(range(len(layers))) - busy
+    # each cluster gets a horizontal band: rows for its own nodes beside its sub-clusters, then
+    # its sub-clusters' bands (clusters are numbered after their parents, so one pass each way)
+    rows: dict[Any, dict[int, int]] = {}
+    for n in g.nodes:
+        c = g.nodes[n].get("cluster")
+        if layer_of[n] not in free[c] or not kids.get(c):
+            per = rows.setdefault(c, {})
+            per[layer_of[n]] = per.get(layer_of[n], 0) + 1
+    own = {c: max(rows.get(c, {}).values(), default=0) for c in [None, *clusters]}
     gap = 0.7
     height = dict.fromkeys(own, 0.0)
     for c in [*sorted(clusters, reverse=True), None]:
-        height[c] = own[c] + sum(height[k] + gap for k in kids.get(c, []))
+        sub = sum(height[k] + gap for k in kids.get(c, [])) - (gap if kids.get(c) else 0.0)
+        height[c] = max(own[c] + (gap if own[c] and sub else 0.0) + sub, 1.0)
     offset: dict[Any, float] = {None: 0.0}
     for c in [None, *sorted(clusters)]:
         row = offset[c] + own[c] + (gap if own[c] else 0.0)
@@ -280,8 +298,11 @@ def layered_layout(g: nx.Graph) -> dict[Hashable, tuple[float, float]]:
         for n in layer:
             groups.setdefault(g.nodes[n].get("cluster"), []).append(n)
         for c, group in groups.items():
+            li = layer_of[group[0]]
+            centred = li in free[c] and bool(kids.get(c))
+            top = offset[c] + ((height[c] - len(group)) / 2 if centred else 0.0)
             for i, n in enumerate(sorted(group, key=key)):
-                place[n] = offset[c] + i
+                place[n] = top + i
     return {n: (float(layer_of[n]), place[n]) for n in g.nodes}
 
 
