@@ -261,8 +261,12 @@ def _outside(x: Any) -> Value | Cont:
         return Unit
     if t is int:
         return _mk_int(x)
-    if (t is _L or t is _R) and x.v is None:
-        return _R_UNIT if t is _R else _L_UNIT
+    if t is _L or t is _R:
+        v = x.v
+        if v is None:
+            return _R_UNIT if t is _R else _L_UNIT
+        if type(v) is int:  # a sum of Ints: the counter's answer
+            return _mk(R, (_mk_int(v),), "R") if t is _R else _mk(L, (_mk_int(v),), "L")
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
     while todo:
