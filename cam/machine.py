@@ -157,36 +157,51 @@ JIT_AFTER = 2
 _JIT_MAX_SIZE, _JIT_MAX_DEPTH = 5_000, 60  # beyond these, source gets long or calls get deep
 
 
+_Pending = list[tuple[Code, "_Block", int, bool]]
+"""Blocks still to decode: (code, block to fill, BRANCH/CURRY nesting level, reachable without APP)."""
+
+
 @lru_cache(maxsize=256)
 def _decode(code: Code) -> _Block:
-    # Nested blocks are decoded from an explicit stack: deep BRANCH nesting is fine.
     root = _Block()
     root.code = code
+    size, depth, app = _decode_all([(code, root, 0, True)])
+    root.size, root.runs, root.jit, root.deopts = size, 0, None, 0
+    root.jittable = not app and size <= _JIT_MAX_SIZE and depth <= _JIT_MAX_DEPTH
+    return root
+
+
+def _decode_all(todo: _Pending) -> tuple[int, int, bool]:
+    """Fill every pending block, and those they lead to; (size, depth, has APP) of the reachable part.
+
+    Nested blocks -- and closures quoted inside code, whose code holds more
+    blocks -- are decoded from this one explicit stack, so no nesting
+    depth of either kind reaches Python's recursion limit.
+    """
     size, depth, app = 0, 0, False
-    todo: list[tuple[Code, _Block, int]] = [(code, root, 0)]
     while todo:
-        src, dst, level = todo.pop()
-        depth = max(depth, level)
+        src, dst, level, reachable = todo.pop()
+        if reachable:
+            depth = max(depth, level)
         for ins in src:
             op = _OPCODE[ins.op]
-            size += 1
+            if reachable:
+                size += 1
             arg: Any = None
             if op == QUOTE:
-                arg = _inside(ins.kids[0])
+                arg = _convert(ins.kids[0], todo)
             elif op in (BRANCH, CURRY):
                 subs = []
                 for c in ins.kids:
                     b = _Block()
                     b.code = c
-                    todo.append((c, b, level + 1))
+                    todo.append((c, b, level + 1, reachable))
                     subs.append(b)
                 arg = subs[0] if op == CURRY else (subs[0], subs[1])
             elif op == APP:
-                app = True
+                app = app or reachable
             dst.append((op, arg))
-    root.size, root.runs, root.jit, root.deopts = size, 0, None, 0
-    root.jittable = not app and size <= _JIT_MAX_SIZE and depth <= _JIT_MAX_DEPTH
-    return root
+    return size, depth, app
 
 
 _new = object.__new__
@@ -226,6 +241,14 @@ def _inside(v: Value) -> Any:
         return v.label
     if (t is L or t is R) and type(v.kids[0]) is _UnitValue:
         return (_R if t is R else _L)(None)
+    pending: _Pending = []
+    x = _convert(v, pending)
+    _decode_all(pending)  # the code of closures in `v`
+    return x
+
+
+def _convert(v: Value, pending: _Pending) -> Any:
+    """Public value -> internal value; the blocks of its closures are left in `pending` to decode."""
     out: list[Any] = []
     todo: list[tuple[Value, bool]] = [(v, False)]
     while todo:
@@ -237,8 +260,11 @@ def _inside(v: Value) -> Any:
                 out.append((out.pop(), b))
             elif t is L or t is R:
                 out.append((_R if t is R else _L)(out.pop()))
-            else:  # Closure
-                out.append(_Clo(_decode(x.kids[0]), out.pop()))
+            else:  # Closure: its code is decoded later, from the caller's stack
+                block = _Block()
+                block.code = x.kids[0]
+                pending.append((block.code, block, 0, False))
+                out.append(_Clo(block, out.pop()))
         elif t is _UnitValue:
             out.append(None)
         elif t is Int:
