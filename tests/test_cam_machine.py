@@ -436,3 +436,17 @@ def test_unit_survives_pickling():
     assert u is Unit
     v = pickle.loads(pickle.dumps(Pair(Unit, L(Unit))))
     assert run(Code([SND]), v, u) == (Unit, L(Unit))
+
+
+def test_closures_nested_in_quoted_code_do_not_recurse():
+    # QUOTE (Closure [QUOTE (Closure [...] Unit)] Unit), 3,000 deep: untrusted code may nest this way
+    v = Unit
+    for _ in range(3_000):
+        v = Closure(Code([QUOTE(v)]), Unit)
+    assert run(Code([QUOTE(v)]), Unit, Unit) == (Unit, v)
+    assert run(Code([ID]), v, v) == (v, v)
+    with translated_at_once():
+        assert execute(Code([QUOTE(v), INL]), Unit, Unit) == Result(Unit, L(v), 2)
+    # and entering them works: APP runs the closure's code on Pair env arg
+    inner = Closure(Code([SND, RETURN]), Unit)
+    assert run(Code([QUOTE(Pair(inner, Int(4))), APP]), Unit, Unit) == (Unit, Int(4))
