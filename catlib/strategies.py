@@ -18,11 +18,12 @@ dominate (``python -m cam.check``).
 How generation works: to build ``f : a -> b`` with fuel `n`, pick a rule
 that fits (compose through a middle type; fan out or run in parallel into
 a product; project out of a product; inject into a sum; case on a sum;
-distribute a sum in a pair; constants and addition into ``Int``; read or
+distribute a sum in a pair, or branch on a sum computed from the input
+with the input in scope; constants and addition into ``Int``; read or
 write the state; an embedded host function), split the remaining fuel
-among the subterms, and recurse.  Rule 0 is always the smallest term of
-that type, so hypothesis shrinks failures to small, still well-typed,
-terms.
+among the subterms, and recurse.  At fuel 0 the smallest term of that
+type is built; fuel and splits shrink towards 0, so hypothesis shrinks
+failures to small, still well-typed, terms.
 """
 
 from __future__ import annotations
@@ -116,11 +117,13 @@ class Generator:
 
     def term(self, state: Type, a: Type, b: Type, fuel: int) -> Term:
         """A term of signature ``state / a -> b`` using about `fuel` rules."""
-        rules = self._rules(state, a, b) if fuel > 0 else []
-        k = self.choose(0, len(rules)) if rules else 0
-        if k == 0:
+        if fuel <= 0:
             return self._smallest(a, b)
-        return rules[k - 1](fuel - 1)
+        # With fuel left a rule is always applied, so a term's size follows its
+        # fuel; the smallest term stays reachable (and is what hypothesis
+        # shrinks towards) through fuel 0 in the splits.
+        rules = self._rules(state, a, b)
+        return rules[self.choose(0, len(rules) - 1)](fuel - 1)
 
     def _split(self, fuel: int) -> tuple[int, int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
@@ -171,6 +174,16 @@ class Generator:
                 return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
 
             rules.append(case)
+        def case_with(n: int) -> Term:
+            # what `catlib.syntax.kase_with` builds: branch on a sum computed
+            # from the input, each branch seeing the input too
+            x, y = self.type(1), self.type(1)
+            ne, rest = self._split(n)
+            nf, ng = self._split(rest)
+            scrutinee = Compose(Par(T(s, a, Sum(x, y), ne), Id), Copy)
+            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+
+        rules.append(case_with)
         if b == Int:
             rules.append(lambda n: Const(self.int()))
             rules.append(lambda n: Compose(Add, T(s, a, Prod(Int, Int), n)))

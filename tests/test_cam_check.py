@@ -6,11 +6,25 @@ import sys
 import pytest
 
 import cam.compiler
+import catlib.free
 from cam.__main__ import main as cam_main
-from cam.check import Trial, _replace, _smallest, disagreement, main, make_case, run_campaign, shrink, term_seed
+from cam.check import (
+    _SMALL_TERMS,
+    Trial,
+    _positions,
+    _replace,
+    _smallest,
+    disagreement,
+    main,
+    make_case,
+    run_campaign,
+    shrink,
+    term_seed,
+)
+from cam.code import parse_value, unquote
 from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS
-from catlib.typecheck import Signature
+from catlib.typecheck import Signature, check
 from catlib.types import parse
 from catlib.values import Left, has_type
 
@@ -68,9 +82,36 @@ def test_broken_compiler_is_caught_with_a_minimal_reproducer(monkeypatch, capsys
     assert set(lines) == {"term", "signature", "code", "input", "state", "interpreter", "machine", "unshrunk"}
     assert "Fst" in lines["term"] and "SND" in lines["code"]
     assert lines["interpreter"] != lines["machine"]
-    # shrunk: at most a handful of nodes (Fst alone, or Fst followed by what tells SND apart)
+    # shrunk, and locally minimal: no subterm can be replaced by one of its
+    # children or a small primitive (keeping the signature) and still fail
     header = out[out.index("minimal reproducer"):].splitlines()[0]
-    assert int(header.split(" to ")[1].split()[0]) <= 5
+    before, after = (int(x.split()[0]) for x in header.split("shrunk from ")[1].split(" to "))
+    assert after < before
+    term = eval(lines["term"].strip(), vars(catlib.free))
+    sig = Signature(*(parse(t) for t in _split_signature(lines["signature"].strip())))
+    case = Trial(term, sig, unquote(parse_value(lines["input"].strip())), unquote(parse_value(lines["state"].strip())))
+    assert disagreement(case) is not None
+    for path, sub in _positions(term):
+        for new in (*sub.kids, *_SMALL_TERMS):
+            if new.size() >= sub.size():
+                continue
+            smaller = _replace(term, path, new) if path else new
+            try:
+                check(smaller, state=sig.state, input=sig.input, output=sig.output)
+            except TypeError:
+                continue
+            assert disagreement(Trial(smaller, sig, case.input, case.state)) is None, smaller
+
+
+def _split_signature(text: str) -> tuple[str, str, str]:
+    state, rest = text.split(" / ", 1)
+    depth = 0
+    for i, ch in enumerate(rest):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and rest.startswith(" -> ", i):
+            return state, rest[:i], rest[i + 4:]
+    raise ValueError(text)
 
 
 def test_broken_compiler_shrinks_to_fst(monkeypatch):
