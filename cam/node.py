@@ -495,8 +495,10 @@ class Node:
 
 # ---------------------------------------------------------------- request decoding
 
-_BRACKETS = re.compile(rb"[\[\]{}]")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# One left-to-right scan: a string (closed or not: an unclosed one runs to the end) or a bracket.
+# Matching strings separately and then brackets would retry every quote of an unclosed string
+# to the end of the line: quadratic, seconds for a few kilobytes of ``"\\"\\...``.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 def json_depth(line: bytes) -> int:
@@ -506,11 +508,12 @@ def json_depth(line: bytes) -> int:
     3
     """
     depth = deepest = 0
-    for m in _BRACKETS.finditer(_STRING.sub(b"", line)):
-        if m.group() in (b"[", b"{"):
+    for m in _TOKEN.finditer(line):
+        c = m.group()
+        if c == b"[" or c == b"{":
             depth += 1
             deepest = max(deepest, depth)
-        else:
+        elif c == b"]" or c == b"}":
             depth -= 1
     return deepest
 

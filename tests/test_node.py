@@ -21,7 +21,7 @@ import pytest
 
 from cam.client import Client, NodeError, Upgrade, as_code
 from cam.code import Code, Unit, digest, parse_code, parse_value, to_json, to_text
-from cam.node import ERRORS, WRONG_VERSION, Limits, Node, Running, start_in_thread
+from cam.node import ERRORS, WRONG_VERSION, Limits, Node, Running, json_depth, start_in_thread
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 from catlib.free import Copy, Id, Snd
 
@@ -237,7 +237,21 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
     ("text value nested too deeply", b'{"id": 1, "kind": "do", "input": "' + b"L (" * DEEP + b"Unit" + b")" * DEEP
      + b'"}', "too_deep"),
     ("upgrade without fields", b'{"id": 1, "kind": "upgrade", "old": "[ID]"}', "bad_request"),
+    # an unclosed string of escaped quotes: the depth scan once retried every quote to the end (quadratic,
+    # minutes for this line)
+    ("deep, then an unclosed string of escapes", b"[" * DEEP + b'"\\' * 200_000, "too_deep"),
 ]
+
+
+@pytest.mark.parametrize("text", ['[]', '{"a": [1, {"b": "[[["}]}', '["\\"[", [[]]]', '["a\\\\", [1]]',
+                                  '{"k": "}}", "l": [["\\\\\\"]"]]}', '"[[["', '[[[]], [[[[]]]]]'])
+def test_json_depth_skips_strings_and_their_escapes(text):
+    def depth(x: Any) -> int:
+        kids = x.values() if isinstance(x, dict) else x if isinstance(x, list) else ()
+        return 1 + max(map(depth, kids), default=0) if isinstance(x, (dict, list)) else 0
+
+    assert json_depth(text.encode()) == depth(json.loads(text))
+    assert json_depth(b"[[" + b'"\\' * 10) == 2  # an unclosed string runs to the end
 
 
 @pytest.mark.parametrize("line, kind", [(line, kind) for _, line, kind in BAD_LINES],
