@@ -1,19 +1,26 @@
 """Talk to a node: send inputs, upgrade it, ask its status.
 
 The seed's REPL session, in a Python REPL, against a node started with
-``cam node --machine catlib.examples.counter:counter_sm --state 0``::
+``cam node --machine catlib.examples.counter:counter_sm --state 0`` (here one
+is started in this process, in a thread, on a free port; `connect` makes it
+the default node):
 
-    >>> from cam.client import *                                    # doctest: +SKIP
-    >>> from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state  # doctest: +SKIP
-    >>> incr(); count()                                             # doctest: +SKIP
+    >>> from cam.client import *
+    >>> from cam.code import parse_value
+    >>> from cam.node import Node, start_in_thread
+    >>> from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
+    >>> node = start_in_thread(Node(as_code(counter_sm), parse_value("Int 0")))
+    >>> _ = connect(node.host, node.port)
+    >>> incr(); count()
     1
-    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))   # doctest: +SKIP
-    >>> incr(); incr(); count()                                     # doctest: +SKIP
+    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))
+    >>> incr(); incr(); count()
     2
-    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))   # doctest: +SKIP
+    >>> upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))
     Traceback (most recent call last):
       ...
     cam.client.NodeError: wrong_version: the upgrade expects sha256:..., the node runs sha256:...
+    >>> node.stop()
 
 The module-level functions talk to the default node, ``127.0.0.1:7700``
 (``CAM_NODE=host:port`` in the environment, or `connect`, changes it).  A
@@ -122,9 +129,15 @@ def _parse_reply(text: str) -> Value:
 class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
-    >>> with Client("127.0.0.1", 7700) as c:                       # doctest: +SKIP
+    >>> from cam.code import parse_code, parse_value
+    >>> from cam.node import Node, start_in_thread
+    >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
+    ...                      "[ID,GET,INR,RETURN]]")
+    >>> with start_in_thread(Node(counter, parse_value("Int 0"))) as node, Client(node.host, node.port) as c:
     ...     c.do(Left(()))
+    ...     c.do("R Unit").output
     Reply(output=L(Unit), state=Int(1), steps=16)
+    R(Int(1))
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float | None = 60.0) -> None:
