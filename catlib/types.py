@@ -152,52 +152,66 @@ def parse(text: str) -> Type:
             )
         i += 1
 
-    # Types written by hand are shallow; this small recursive-descent parser
-    # is bounded by the nesting a person types, not by term size.
-    def fun() -> Type:
-        d = app()
-        if peek() == "->":
-            expect("->")
-            return Fun(d, fun())
-        return d
-
-    def app() -> Type:
-        nonlocal i
-        if peek() == "Either":
-            i += 1
-            a = atom()
-            return Sum(a, atom())
-        return atom()
-
-    def atom() -> Type:
-        nonlocal i
-        tok = peek()
-        if tok in ("()", "Unit"):
-            i += 1
-            return Unit
-        if tok == "Int":
-            i += 1
-            return Int
-        if tok == "(":
-            i += 1
-            a = fun()
-            if peek() == ",":
+    # An explicit stack of what to do with the next finished type, instead of
+    # recursive descent: types printed by `show` can be nested arbitrarily deep.
+    #   fun  := app ["->" fun]      app := "Either" atom atom | atom
+    #   atom := "()" | "Unit" | "Int" | var | "(" fun ["," fun] ")"
+    then: list[tuple[str, Type | None]] = []
+    goal = "fun"  # what to parse next; "" when `done` holds a finished type
+    done: Type = Unit
+    while True:
+        if goal == "fun":
+            then.append(("fun", None))
+            goal = "app"
+        if goal == "app":
+            if peek() == "Either":
                 i += 1
-                b = fun()
-                expect(")")
-                return Prod(a, b)
-            expect(")")
-            return a
-        if re.fullmatch(r"[a-z_][A-Za-z0-9_']*", tok):
+                then.append(("either", None))
+            goal = "atom"
+        if goal == "atom":
+            tok = peek()
+            if tok == "(":
+                i += 1
+                then.append(("(", None))
+                goal = "fun"
+                continue
+            if tok in ("()", "Unit"):
+                done = Unit
+            elif tok == "Int":
+                done = Int
+            elif re.fullmatch(r"[a-z_][A-Za-z0-9_']*", tok):
+                done = Var(tok)
+            else:
+                raise TypeParseError(f"expected a type at position {tokens[i][0]} in {text!r}, found {tok!r}")
             i += 1
-            return Var(tok)
-        raise TypeParseError(
-            f"expected a type at position {tokens[i][0]} in {text!r}, found {tok!r}"
-        )
-
-    t = fun()
+        goal = ""
+        while not goal and then:  # hand `done` to the frames waiting for it
+            frame, first = then.pop()
+            if frame == "fun" and peek() == "->":
+                i += 1
+                then.append(("->", done))
+                goal = "fun"
+            elif frame == "->":
+                done = Fun(first, done)  # type: ignore[arg-type]
+            elif frame == "either":
+                then.append(("either2", done))
+                goal = "atom"
+            elif frame == "either2":
+                done = Sum(first, done)  # type: ignore[arg-type]
+            elif frame == "(":
+                if peek() == ",":
+                    i += 1
+                    then.append((",", done))
+                    goal = "fun"
+                else:
+                    expect(")")
+            elif frame == ",":
+                expect(")")
+                done = Prod(first, done)  # type: ignore[arg-type]
+        if not goal:
+            break
     expect("<end>")
-    return t
+    return done
 
 
 def as_type(t: Type | str) -> Type:

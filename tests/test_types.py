@@ -36,3 +36,15 @@ def test_unify_and_occurs_check():
 
 def test_rename_in_order_of_appearance():
     assert [str(t) for t in rename([parse("(x, y)"), parse("Either y z")])] == ["(a, b)", "Either b c"]
+
+
+def test_deep_types_parse_and_print():
+    # types printed from a deep term's signature parse back: no recursion on the nesting
+    t: Prod | Sum | Fun = Prod(Int, Unit)
+    for k in range(100_000):
+        t = (Sum(t, Var("a")), Prod(Unit, t), Fun(t, Int))[k % 3]
+    text = str(t)
+    assert parse(text) == t
+    assert parse("(" * 50_000 + "Int" + ")" * 50_000) == Int
+    with pytest.raises(TypeParseError, match="position"):
+        parse("(" * 50_000 + "Int")
