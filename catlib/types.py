@@ -98,22 +98,36 @@ Unit: Type = _Base("()")
 Int: Type = _Base("Int")
 
 
-# precedence of a printed type: 0 function, 1 application (Either), 2 atom
-def _show_node(t: Tree, kids: list[tuple[str, int]]) -> tuple[str, int]:
-    if isinstance(t, (_Base, Var)):
-        return str(t.label), 2
-    if isinstance(t, Prod):
-        return f"({kids[0][0]}, {kids[1][0]})", 2
-    if isinstance(t, Sum):
-        args = [s if p == 2 else f"({s})" for s, p in kids]
-        return f"Either {args[0]} {args[1]}", 1
-    (d, dp), (c, _) = kids
-    return f"{d if dp > 0 else f'({d})'} -> {c}", 0
-
-
 def show(t: Type) -> str:
-    """The type in the seed's notation (without recursion)."""
-    return fold(t, _show_node)[0]
+    """The type in the seed's notation (without recursion, in time linear in its size).
+
+    >>> show(Fun(Sum(Unit, Prod(Int, Int)), Fun(Fun(Int, Int), Int)))
+    'Either () (Int, Int) -> (Int -> Int) -> Int'
+    """
+    # Pieces are written left to right from an explicit stack (strings, or types still to
+    # print), so no subterm's text is copied into its parent's: that would be quadratic.
+    out: list[str] = []
+    todo: list[Type | str] = [t]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, (_Base, Var)):
+            out.append(str(x.label))
+        elif isinstance(x, Prod):
+            out.append("(")
+            todo += [")", x.kids[1], ", ", x.kids[0]]
+        elif isinstance(x, Sum):  # the arguments of Either are atoms
+            out.append("Either ")
+            for k, kid in enumerate(reversed(x.kids)):
+                todo += [")", kid, "("] if isinstance(kid, (Sum, Fun)) else [kid]
+                if k == 0:
+                    todo.append(" ")
+        else:  # Fun: a function domain is parenthesised, the codomain is not (-> is right-associative)
+            d, c = x.kids
+            todo += [c, " -> "]
+            todo += [")", d, "("] if isinstance(d, Fun) else [d]
+    return "".join(out)
 
 
 class TypeParseError(ValueError):
