@@ -809,7 +809,10 @@ class NodeServer:
                 if line is None:
                     self._emit(f"Invalid command: a line over the {self.node.limits.max_line}-byte limit")
                 elif line.strip():
-                    await self.text_command(line.decode("utf-8", "replace"))
+                    try:
+                        await self.text_command(line.decode("utf-8", "replace"))
+                    except Exception as e:  # a bug must not end the pipe's reader: say so and read on
+                        self._emit(f"Internal error ({type(e).__name__}: {e}); the node keeps its state")
         finally:
             transport.close()
 

@@ -466,6 +466,29 @@ def test_fifo_transport_with_the_reference_commands(tmp_path):
     assert node.state == parse_value("Pair (Int 1) (Int 2)") and node.inputs == 6
 
 
+def test_fifo_reader_survives_an_internal_error(tmp_path):
+    fifo = tmp_path / "node.fifo"
+    lines: list[str] = []
+    node = Node(V1, parse_value("Int 0"), emit=lines.extend)
+    real_do = node.do
+
+    def do(x):  # a bug in the node, on the first input only
+        if node.do is do:
+            node.do = real_do
+            raise RuntimeError("boom")
+        return real_do(x)
+
+    node.do = do
+    with start_in_thread(node, fifo=str(fifo)):
+        with open(fifo, "w") as f:
+            f.write("Do (L Unit)\nDo (L Unit)\n")
+        deadline = time.time() + 20
+        while "Output:" not in "".join(lines) and time.time() < deadline:
+            time.sleep(0.02)
+    assert lines[0].startswith("Internal error (RuntimeError: boom)")
+    assert "New state: Int 1" in lines and node.inputs == 1
+
+
 def test_node_core_without_a_server():
     node = Node(V1, parse_value("Int 0"))
     assert node.do(parse_value("L Unit")).state == parse_value("Int 1")
