@@ -1,0 +1,1 @@
+"""The write-up and its build: ``python -m papers`` regenerates every figure and table."""
