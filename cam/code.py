@@ -53,6 +53,9 @@ class Value(Tree):
     def __str__(self) -> str:
         return to_text(self)
 
+    def __repr__(self) -> str:
+        return _repr(self)
+
 
 class _UnitValue(Value):
     __slots__ = ()
@@ -170,7 +173,7 @@ class Instr(Tree):
         return self.label  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return self.op if not self.kids else f"{self.op}({', '.join(map(repr, self.kids))})"
+        return _repr(self)
 
     def __str__(self) -> str:
         return to_text(self)
@@ -212,14 +215,46 @@ class Code(Tree):
         return Code(self.kids + tuple(other))
 
     def __repr__(self) -> str:
-        # Code nests only through BRANCH/CURRY; Tree's iterative repr would show Code(ID, GET).
-        return f"Code([{', '.join(map(repr, self.kids))}])" if self.size() < 10_000 else f"<Code of {len(self)}>"
+        return _repr(self)
 
     def __str__(self) -> str:
         return to_text(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Code, (self.kids,))
+
+
+def _repr(tree: Value | Instr | Code) -> str:
+    """The repr of code, an instruction or a value, which evaluates back (with ``from cam.code import *``).
+
+    Tree's generic repr would show ``Code(ID, GET)``, also for code inside a
+    closure; pieces are written from an explicit stack, so deep code and
+    values print in linear time and without recursion.
+
+    >>> Closure(Code([ID, BRANCH([QUOTE(Int(-1))], [])]), Pair(Unit, L(Unit)))
+    Closure(Code([ID, BRANCH(Code([QUOTE(Int(-1))]), Code([]))]), Pair(Unit, L(Unit)))
+    """
+    parts: list[str] = []
+    todo: list[Tree | str] = [tree]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, str):
+            parts.append(x)
+            continue
+        if isinstance(x, Code):
+            parts.append("Code([")
+            todo.append("])")
+        elif not x.kids:
+            parts.append(x.op if isinstance(x, Instr) else x._leaf_repr())
+            continue
+        else:
+            parts.append((x.op if isinstance(x, Instr) else type(x).__name__) + "(")
+            todo.append(")")
+        for i in range(len(x.kids) - 1, -1, -1):
+            todo.append(x.kids[i])
+            if i:
+                todo.append(", ")
+    return "".join(parts)
 
 
 _INSTR_ARGS: dict[str, tuple[type, ...]] = {"QUOTE": (Value,), "BRANCH": (Code, Code), "CURRY": (Code,)}

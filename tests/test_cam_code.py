@@ -442,3 +442,23 @@ def test_strategies_reject_unknown_ops():
         codes(ops=["FOO"])
     with pytest.raises(ValueError):
         codes(ops=[])
+
+
+@given(codes(), values())
+def test_repr_evaluates_back(code, value):
+    # closures inside values and quoted values inside code included
+    import cam.code
+
+    for x in (code, value, QUOTE(value)):
+        assert eval(repr(x), vars(cam.code)) == x
+
+
+def test_repr_of_deep_code_and_values():
+    code, value = Code([ID]), Unit
+    for _ in range(100_000):
+        code, value = Code([BRANCH(code, Code([]))]), Closure(Code([GET]), L(value))
+    for x in (code, value):
+        text = repr(x)
+        assert text.count("(") == text.count(")") > 100_000
+    assert repr(value).startswith("Closure(Code([GET]), L(Closure(Code([GET]), L(")
+    assert repr(code).startswith("Code([BRANCH(Code([BRANCH(") and "Code([BRANCH(Code([ID]), Code([]))]), Code([]))])" in repr(code)
