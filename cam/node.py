@@ -72,6 +72,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import stat
@@ -717,10 +718,11 @@ class NodeServer:
             req = self._parse(line)
             rid = req.get("id")
             shown = _shown(line)
-            if not (rid is None or isinstance(rid, (str, int, float)) and not isinstance(rid, bool)):
+            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
+                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
                 rid = None
                 self._emit(f"Invalid command: {shown}")
-                raise NodeError("bad_request", "'id' must be a string, a number or null")
+                raise NodeError("bad_request", "'id' must be a string, a finite number or null")
             kind = req.get("kind")
             if kind == "do":
                 return {"id": rid, "ok": True, **await self._do(req, line)}  # type: ignore[arg-type]

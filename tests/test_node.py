@@ -223,6 +223,8 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
     ("no kind", b'{"id": 1}', "unknown_kind"),
     ("unknown kind", b'{"id": 1, "kind": "launch"}', "unknown_kind"),
     ("id is an object", b'{"id": {"a": 1}, "kind": "status"}', "bad_request"),
+    ("id is NaN (the answer would not be JSON)", b'{"id": NaN, "kind": "status"}', "bad_request"),
+    ("id is Infinity", b'{"id": -Infinity, "kind": "status"}', "bad_request"),
     ("do without input", b'{"id": 1, "kind": "do"}', "bad_request"),
     ("input of the wrong JSON type", b'{"id": 1, "kind": "do", "input": 5}', "bad_request"),
     ("input that does not parse", b'{"id": 1, "kind": "do", "input": "L (Unit"}', "bad_value"),
