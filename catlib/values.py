@@ -72,7 +72,9 @@ def check_value(v: Value, t: Type | str, where: str = "value") -> None:
     Type variables accept anything (the value is polymorphic there).
     """
     t = parse(t) if isinstance(t, str) else t
-    todo = [(v, t, where)]
+    # A path is a linked list (parent, step), spelt out only on error: building each
+    # level's string from its parent's would be quadratic in the value's depth.
+    todo: list[tuple[Value, Type, Any]] = [(v, t, (None, where))]
     while todo:
         x, ty, path = todo.pop()
         if isinstance(ty, Var):
@@ -84,17 +86,30 @@ def check_value(v: Value, t: Type | str, where: str = "value") -> None:
         elif isinstance(ty, Prod):
             ok = type(x) is tuple and len(x) == 2
             if ok:
-                todo += [(x[0], ty.kids[0], path + "[0]"), (x[1], ty.kids[1], path + "[1]")]
+                todo += [(x[0], ty.kids[0], (path, "[0]")), (x[1], ty.kids[1], (path, "[1]"))]
         elif isinstance(ty, Sum):
             ok = isinstance(x, (Left, Right))
             if ok:
-                todo.append((x.value, ty.kids[isinstance(x, Right)], path + ".value"))
+                todo.append((x.value, ty.kids[isinstance(x, Right)], (path, ".value")))
         elif isinstance(ty, Fun):
             ok = callable(x)
         else:  # pragma: no cover - every Type is one of the above
             ok = False
         if not ok:
-            raise TypeError(f"{path} = {x!r} does not have type {ty}")
+            steps: list[str] = []
+            while path is not None:
+                path, step = path
+                steps.append(step)
+            raise TypeError(f"{''.join(reversed(steps))} = {_short_repr(x)} does not have type {ty}")
+
+
+def _short_repr(x: Value, limit: int = 200) -> str:
+    """`repr` of `x` for a message: cut at `limit` characters; deep values are only named."""
+    try:
+        r = repr(x)
+    except RecursionError:  # Python's own tuple repr recurses
+        return f"<a {type(x).__name__} nested too deeply to print>"
+    return r if len(r) <= limit else r[:limit] + "..."
 
 
 def has_type(v: Value, t: Type | str) -> bool:

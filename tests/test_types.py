@@ -48,3 +48,16 @@ def test_deep_types_parse_and_print():
     assert parse("(" * 50_000 + "Int" + ")" * 50_000) == Int
     with pytest.raises(TypeParseError, match="position"):
         parse("(" * 50_000 + "Int")
+
+
+def test_host_values_deep_checked_in_linear_time_with_clear_errors():
+    from catlib.values import Left, check_value, has_type
+
+    v, t = (), Unit
+    for _ in range(100_000):
+        v, t = Left(v), Sum(t, Int)
+    assert has_type(v, t)  # the path to each level was once a new string: quadratic
+    with pytest.raises(TypeError, match=r"^value\.value = <a Left nested too deeply to print> does not have type Int"):
+        check_value(Left(v), Sum(Int, Int))
+    with pytest.raises(TypeError, match=r"^x\[0\]\[1\]\.value = 5 does not have type \(\)$"):
+        check_value(((1, Left(5)), 2), "((Int, Either () Int), Int)", "x")
