@@ -65,7 +65,7 @@ from catlib.free import Case, Compose, Const, Embed, Par, Term, path_str, subter
 from catlib.interpreter import step
 from catlib.tree import fold, walk
 from catlib.typecheck import Signature, infer
-from catlib.types import Fun, Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
+from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
 from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
 
 __all__ = [
@@ -138,13 +138,11 @@ class Unknown:
 # ---------------------------------------------------------------- values
 
 
-def fresh(t: Type | str, name: str) -> Any:
-    """The most general symbolic value of type `t`, its unknowns named after `name`.
+def _by_type(t: Type, name: str, leaf: Callable[[Type, str], Any]) -> Any:
+    """A value of type `t`: ``()`` for units, pairs for products, `leaf` (type, name) elsewhere.
 
-    >>> fresh("(Int, (a, ()))", "x")
-    (x.1, (x.2.1, ()))
+    The parts of a pair named ``name`` are named ``name.1`` and ``name.2``.
     """
-    t = as_type(t)
     out: list[Any] = []
     todo: list[tuple[Type, str, bool]] = [(t, name, False)]
     while todo:
@@ -154,19 +152,30 @@ def fresh(t: Type | str, name: str) -> Any:
             out.append((out.pop(), b))
         elif ty == Unit:
             out.append(())
-        elif ty == Int:
-            out.append(sympy.Symbol(nm, integer=True))
-        elif isinstance(ty, Var):
-            out.append(sympy.Symbol(nm))
         elif isinstance(ty, Prod):
             todo += [(ty, nm, True), (ty.kids[1], nm + ".2", False), (ty.kids[0], nm + ".1", False)]
-        elif isinstance(ty, Sum):
-            out.append(SumVar(nm, ty))
-        elif isinstance(ty, Fun):
-            raise SymbolicError(f"no symbolic values of function type {ty}")
-        else:  # pragma: no cover - every Type is handled
-            raise AssertionError(ty)
+        else:
+            out.append(leaf(ty, nm))
     return out[0]
+
+
+def fresh(t: Type | str, name: str) -> Any:
+    """The most general symbolic value of type `t`, its unknowns named after `name`.
+
+    >>> fresh("(Int, (a, ()))", "x")
+    (x.1, (x.2.1, ()))
+    """
+
+    def leaf(ty: Type, nm: str) -> Any:
+        if ty == Int:
+            return sympy.Symbol(nm, integer=True)
+        if isinstance(ty, Var):
+            return sympy.Symbol(nm)
+        if isinstance(ty, Sum):
+            return SumVar(nm, ty)
+        raise SymbolicError(f"no symbolic values of function type {ty}")
+
+    return _by_type(as_type(t), name, leaf)
 
 
 def _look(v: Any, cond: Condition) -> Any:
@@ -327,23 +336,14 @@ def symbols_of(*values: Any) -> list[sympy.Symbol]:
 
 def _typed_app(t: Type, name: str, args: tuple[sympy.Basic, ...]) -> Any:
     """The value of type `t` that the uninterpreted function `name` gives on `args`."""
-    out: list[Any] = []
-    todo: list[tuple[Type, str, bool]] = [(t, name, False)]
-    while todo:
-        ty, nm, ready = todo.pop()
-        if ready:
-            b = out.pop()
-            out.append((out.pop(), b))
-        elif ty == Unit:
-            out.append(())
-        elif isinstance(ty, Prod):
-            todo += [(ty, nm, True), (ty.kids[1], nm + ".2", False), (ty.kids[0], nm + ".1", False)]
-        elif ty == Int or isinstance(ty, Var):
-            out.append(sympy.Function(nm)(*args))
-        else:
-            raise SymbolicError(f"an unknown morphism cannot answer a value of type {ty} (sums and "
-                                "functions would need a case split on an uninterpreted function)")
-    return out[0]
+
+    def leaf(ty: Type, nm: str) -> Any:
+        if ty == Int or isinstance(ty, Var):
+            return sympy.Function(nm)(*args)
+        raise SymbolicError(f"an unknown morphism cannot answer a value of type {ty} (sums and "
+                            "functions would need a case split on an uninterpreted function)")
+
+    return _by_type(t, name, leaf)
 
 
 def apply_unknown(u: Unknown, x: Any, s: Any, cod: Type | str, state_type: Type | str | None = None,
