@@ -110,7 +110,7 @@ from catlib.types import Unit as UnitT
 __all__ = [
     "Node", "NodeServer", "NodeError", "Limits", "Version", "Outcome", "ERRORS", "serve", "start_in_thread",
     "Running", "WRONG_VERSION", "UPGRADE_OK", "fix_signature", "value_type", "printer", "banner",
-    "decode_value", "decode_code", "split_codes", "json_depth",
+    "decode_value", "decode_code", "split_codes", "json_depth", "safe_emit",
 ]
 
 WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
@@ -190,6 +190,21 @@ class Outcome(NamedTuple):
     steps: int
     output_text: str
     state_text: str
+
+
+def safe_emit(emit: Callable[[list[str]], None], lines: list[str]) -> None:
+    """Call `emit` with `lines`; if it raises, say so on ``sys.stderr`` (if that works) and return.
+
+    >>> def broken(lines: list[str]) -> None:
+    ...     raise BrokenPipeError("stdout closed")
+    >>> safe_emit(broken, ["Output:    Int 1"])  # reported on stderr, not raised
+    """
+    try:
+        emit(lines)
+    except Exception as e:  # the terminal's failure is not the request's: the node carries on
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
+            sys.stderr.flush()
 
 
 def _verifier() -> Any:
@@ -345,8 +360,14 @@ class Node:
         """Inputs known to have the running input type (cleared on upgrade)."""
 
     def _emit(self, *lines: str) -> None:
+        """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
+
+        Events are printed after the state has changed (or after a refusal was decided), so an
+        exception here would turn an applied request into an error answer: the output is lost, the
+        answer stays true.
+        """
         if self.emit is not None:
-            self.emit([*lines, ""])
+            safe_emit(self.emit, [*lines, ""])
 
     # -- inputs
 
@@ -659,8 +680,7 @@ class NodeServer:
         return self._lock
 
     def _emit(self, *lines: str) -> None:
-        if self.node.emit is not None:
-            self.node.emit([*lines, ""])
+        self.node._emit(*lines)
 
     async def start(self) -> None:
         """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO."""

@@ -540,3 +540,25 @@ def test_inputs_that_arrive_while_an_upgrade_is_checked_wait_for_it():
         assert answers and answers[0]["digest"] == digest(big_v2)
         assert states == [parse_value(f"Pair (Int 5) (Int {i})") for i in (1, 2, 3)]
         assert s.lines.index("Upgrade successful!") < s.lines.index("New state: Pair (Int 5) (Int 1)")
+
+
+def test_a_failing_terminal_never_turns_an_applied_request_into_an_error(capsys):
+    """The node prints after it has changed state; a broken stdout must not make it answer an error."""
+
+    def broken(lines: list[str]) -> None:
+        raise BrokenPipeError("stdout is closed")
+
+    node = Node(V1, parse_value("Int 0"), emit=broken)
+    with start_in_thread(node) as running, Client(running.host, running.port, timeout=30) as c:
+        assert c.do("L Unit").state == parse_value("Int 1")
+        answer = c.upgrade(V1, V2, MIG)
+        assert answer["digest"] == digest(V2) and answer["state"] == "Pair (Int 1) (Int 0)"
+        with pytest.raises(NodeError) as e:  # refusals keep their kind and change nothing
+            c.upgrade(V1, V2, MIG)
+        assert e.value.kind == "wrong_version"
+        with pytest.raises(NodeError) as e:
+            c.do("Int 3")
+        assert e.value.kind == "ill_typed_input"
+        st = c.status()
+        assert (st["digest"], st["state"], st["inputs"]) == (digest(V2), "Pair (Int 1) (Int 0)", 1)
+    assert "BrokenPipeError" in capsys.readouterr().err
