@@ -115,6 +115,8 @@ def node(argv: list[str]) -> int:
     p.add_argument("--max-line", type=int, default=d.max_line, help=f"bytes per request line (default {d.max_line})")
     p.add_argument("--max-depth", type=int, default=d.max_depth,
                    help=f"nesting of requests and values (default {d.max_depth})")
+    p.add_argument("--max-connections", type=int, default=d.max_connections,
+                   help=f"open TCP connections; more are answered too_many_connections (default {d.max_connections})")
     a = p.parse_args(argv)
     try:
         code, declared, initial = _machine(a.machine)
@@ -127,7 +129,8 @@ def node(argv: list[str]) -> int:
         if a.input_type is not None:
             declared = Signature(declared.state if declared else None, a.input_type,  # type: ignore[arg-type]
                                  declared.output if declared else None)  # type: ignore[arg-type]
-        limits = Limits(max_line=a.max_line, max_depth=a.max_depth, fuel=a.fuel, migration_fuel=a.migration_fuel)
+        limits = Limits(max_line=a.max_line, max_depth=a.max_depth, fuel=a.fuel, migration_fuel=a.migration_fuel,
+                        max_connections=a.max_connections)
         the_node = Node(code, state, name=a.machine, declared=declared, limits=limits, emit=printer())
     except NodeError as e:
         return _fail("node", f"{e.kind}: {e}")

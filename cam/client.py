@@ -171,10 +171,11 @@ class Client:
         rid = next(self._ids)
         body = "".join(f',"{k}":{v}' for k, v in fields.items())
         response = self.request(f'{{"id":{rid},"kind":"{kind}"{body}}}')
+        # A refusal with id null answers the connection or an unreadable line (too_many_connections, bad_json...).
+        if not response.get("ok") and response.get("id") in (rid, None):
+            raise NodeError(response.get("error", "?"), response.get("message", ""))
         if response.get("id") != rid:
             raise ConnectionError(f"response {response.get('id')!r} to request {rid}: out of step")
-        if not response.get("ok"):
-            raise NodeError(response.get("error", "?"), response.get("message", ""))
         return response
 
     def do(self, value: Any) -> Reply:

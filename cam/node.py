@@ -136,6 +136,7 @@ ERRORS: dict[str, str] = {
     "state_type": "the new machine's state type is not the migration's output type",
     "interface_changed": "the new machine's input or output type differs from the running machine's",
     "migration_failed": "the migration, run on the current state, got stuck or ran out of steps",
+    "too_many_connections": "the node serves its limit of connections; this one is closed after this answer",
     "internal": "an unexpected error in the node (a bug); the node keeps its state",
 }
 """Every machine-readable error kind a node answers with, and what it means."""
@@ -168,6 +169,8 @@ class Limits:
     """Machine steps the migration may take on the current state."""
     executor_threshold: int = 64 * 1024
     """Upgrade lines longer than this are checked in a worker thread, so the node keeps reading."""
+    max_connections: int = 256
+    """Open TCP connections (each may buffer a line of `max_line` bytes); more are answered and closed."""
 
 
 class Version(NamedTuple):
@@ -708,6 +711,10 @@ class NodeServer:
     # -- TCP
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        limit = self.node.limits.max_connections
+        if len(self._writers) >= limit:  # each connection may hold max_line bytes: bound the memory
+            await self._refuse_connection(writer, limit)
+            return
         self._writers.add(writer)
         task = asyncio.current_task()
         if task is not None:
@@ -728,6 +735,21 @@ class NodeServer:
                 await writer.wait_closed()
             if task is not None:
                 self._handlers.discard(task)
+
+    @staticmethod
+    async def _refuse_connection(writer: asyncio.StreamWriter, limit: int) -> None:
+        """Answer one error line (id null) to a connection over the limit, and close it."""
+        response = {"id": None, "ok": False, "error": "too_many_connections",
+                    "message": f"the node serves at most {limit} connections at once; try again later"}
+        try:
+            writer.write(json.dumps(response).encode() + b"\n")
+            await writer.drain()  # one short line: the socket's buffer takes it at once
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
 
     async def handle(self, line: bytes | None) -> dict[str, Any]:
         """The response to one request line (``None``: a line over the size limit)."""

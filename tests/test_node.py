@@ -562,3 +562,32 @@ def test_a_failing_terminal_never_turns_an_applied_request_into_an_error(capsys)
         st = c.status()
         assert (st["digest"], st["state"], st["inputs"]) == (digest(V2), "Pair (Int 1) (Int 0)", 1)
     assert "BrokenPipeError" in capsys.readouterr().err
+
+
+def test_connections_over_the_limit_are_answered_and_closed():
+    """Each connection may buffer a max_line request: the node bounds how many it keeps open."""
+    import socket
+
+    with serve(limits=Limits(max_connections=2)) as s:  # s.client is the first connection
+        with Client(s.running.host, s.running.port, timeout=30) as second:
+            assert second.do("L Unit").state == parse_value("Int 1")  # both are registered now
+            with socket.create_connection((s.running.host, s.running.port), timeout=30) as third:
+                answer = json.loads(third.makefile("rb").readline())
+                assert answer["ok"] is False and answer["error"] == "too_many_connections"
+                assert answer["error"] in ERRORS and answer["id"] is None
+                assert third.recv(1) == b""  # closed by the node
+            with Client(s.running.host, s.running.port, timeout=30) as refused, pytest.raises(NodeError) as e:
+                refused.status()
+            assert e.value.kind == "too_many_connections"
+            assert s.client.do("L Unit").state == parse_value("Int 2")  # the others are still served
+            assert second.do("R Unit").output == parse_value("R (Int 2)")
+        # a slot is free again once the node has seen the second connection close
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with Client(s.running.host, s.running.port, timeout=30) as again:
+                    assert again.status()["inputs"] == 3
+                break
+            except NodeError as e:
+                assert e.kind == "too_many_connections" and time.monotonic() < deadline
+                time.sleep(0.01)
