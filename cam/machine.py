@@ -44,8 +44,8 @@ checked against each other on random code in ``tests/test_cam_machine.py``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, Instr, Int, L, Pair, R, Unit, Value, _UnitValue, to_text
@@ -161,8 +161,54 @@ _Pending = list[tuple[Code, "_Block", int, bool]]
 """Blocks still to decode: (code, block to fill, BRANCH/CURRY nesting level, reachable without APP)."""
 
 
-@lru_cache(maxsize=256)
 def _decode(code: Code) -> _Block:
+    """The decoded form of `code`, from the cache when this object (or an equal code) was seen."""
+    entry = _BY_ID.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
+    block = _CACHE.get(code)
+    if block is None:
+        block = _decode_uncached(code)
+        _remember(code, block)
+    else:
+        _CACHE.move_to_end(code)
+    if len(_BY_ID) >= 256:
+        _BY_ID.clear()
+    _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
+    return block
+
+
+CACHE_BUDGET = 2_000_000
+"""Decoded instructions kept between runs, in all (least recently used go first)."""
+
+_CACHE: OrderedDict[Code, _Block] = OrderedDict()
+_BY_ID: dict[int, tuple[Code, _Block]] = {}
+"""The same blocks by the identity of their `Code`: a hit by equality compares codes in full."""
+_cached = [0]  # total size of the blocks in _CACHE
+
+
+def _remember(code: Code, block: _Block) -> None:
+    # Weighed by size, not counted: a node fed large migrations must not keep
+    # hundreds of them decoded.
+    if block.size > CACHE_BUDGET:
+        return
+    _CACHE[code] = block
+    _cached[0] += block.size
+    while _cached[0] > CACHE_BUDGET:
+        old, gone = _CACHE.popitem(last=False)
+        _cached[0] -= gone.size
+        for key in [k for k, (_, b) in _BY_ID.items() if b is gone]:
+            del _BY_ID[key]
+
+
+def clear_cache() -> None:
+    """Forget every decoded (and translated) code."""
+    _CACHE.clear()
+    _BY_ID.clear()
+    _cached[0] = 0
+
+
+def _decode_uncached(code: Code) -> _Block:
     root = _Block()
     root.code = code
     size, depth, app = _decode_all([(code, root, 0, True)])
@@ -644,10 +690,6 @@ def _check_args(code: Code, input: Value, state: Value) -> None:
             raise TypeError(f"the {name} must be a machine Value (see cam.code.quote), not {v!r}")
 
 
-_BY_ID: dict[int, tuple[Code, _Block]] = {}
-"""Decoded code by the identity of the `Code`: `_decode`'s cache compares equal codes in full on every hit."""
-
-
 def execute(code: Code, input: Value, state: Value, fuel: int | None = None) -> Result:
     """Run `code` with `input` in the accumulator and `state` in the register.
 
@@ -662,14 +704,7 @@ def _run(code: Code, input: Value, state: Value, fuel: int | None) -> tuple[Any,
     """`execute` up to the internal results: accumulator, register, steps."""
     if not (isinstance(code, Code) and isinstance(input, Value) and isinstance(state, Value)):
         _check_args(code, input, state)
-    entry = _BY_ID.get(id(code))
-    if entry is not None and entry[0] is code:
-        block = entry[1]
-    else:
-        block = _decode(code)
-        if len(_BY_ID) >= 256:
-            _BY_ID.clear()
-        _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
+    block = _decode(code)
     acc, reg = _inside(input), _inside(state)
     done = _fast(block, acc, reg, fuel)
     return done if done is not None else _exec(block, acc, reg, fuel, None)

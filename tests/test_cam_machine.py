@@ -403,7 +403,8 @@ def test_fast_path_agrees_on_compiled_terms(r):
 
 
 def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
-    code = Code(list(COUNTER))  # a fresh Code object, decoded here
+    machine_module.clear_cache()  # equal codes share a decoded block: start from a fresh one
+    code = Code(list(COUNTER))
     assert execute(code, L(Unit), Int(0)) == Result(Int(1), L(Unit), 16)
     block = machine_module._decode(code)
     assert block.jit is not None and block.deopts == 0
