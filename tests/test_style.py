@@ -10,3 +10,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_catlib_never_imports_cam():
+    """The layering rule: the algebra does not depend on the machine (the CLI may, lazily)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "catlib").rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "cam"]
+        if ">>> from cam" in path.read_text() or ">>> import cam" in path.read_text():
+            offenders.append(f"{path.relative_to(ROOT)}: doctest")
+    assert offenders == []
