@@ -727,6 +727,8 @@ def trace(code: Code, input: Value, state: Value, fuel: int | None = None) -> It
     Int 1 []
 
     A stuck machine raises `Stuck` after the configurations it reached.
+    For debugging: each configuration holds a copy of the code still to run,
+    so tracing costs time and memory proportional to steps times code size.
     """
     _check_args(code, input, state)
     seen: list[Config] = []

@@ -10,6 +10,10 @@ Compose(Par(Snd, Fst), Copy)
 >>> eval(repr(swap)) == swap
 True
 
+(Python's own parser refuses expressions nested more than about 200
+levels, so for deeper terms ``repr`` still prints, in linear time, but
+cannot be evaluated back; equality, hashing and pickling have no limit.)
+
 ``f >> g`` is "first f, then g" (the seed's ``f >>> g``).  The free category
 is itself an instance of the interfaces, so the derived combinators build
 exactly the reference's terms:
