@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, overload
 
-from catlib.tree import Tree
+from catlib.tree import Tree, joined, render
 from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 __all__ = [
@@ -234,27 +234,15 @@ def _repr(tree: Value | Instr | Code) -> str:
     >>> Closure(Code([ID, BRANCH([QUOTE(Int(-1))], [])]), Pair(Unit, L(Unit)))
     Closure(Code([ID, BRANCH(Code([QUOTE(Int(-1))]), Code([]))]), Pair(Unit, L(Unit)))
     """
-    parts: list[str] = []
-    todo: list[Tree | str] = [tree]
-    while todo:
-        x = todo.pop()
-        if isinstance(x, str):
-            parts.append(x)
-            continue
-        if isinstance(x, Code):
-            parts.append("Code([")
-            todo.append("])")
-        elif not x.kids:
-            parts.append(x.op if isinstance(x, Instr) else x._leaf_repr())
-            continue
-        else:
-            parts.append((x.op if isinstance(x, Instr) else type(x).__name__) + "(")
-            todo.append(")")
-        for i in range(len(x.kids) - 1, -1, -1):
-            todo.append(x.kids[i])
-            if i:
-                todo.append(", ")
-    return "".join(parts)
+    return render(tree, _repr_pieces)
+
+
+def _repr_pieces(x: Tree) -> list[Any]:
+    if isinstance(x, Code):
+        return ["Code([", *joined(x.kids, ", "), "])"]
+    if not x.kids:
+        return [x.op if isinstance(x, Instr) else x._leaf_repr()]
+    return [(x.op if isinstance(x, Instr) else type(x).__name__) + "(", *joined(x.kids, ", "), ")"]
 
 
 _INSTR_ARGS: dict[str, tuple[type, ...]] = {"QUOTE": (Value,), "BRANCH": (Code, Code), "CURRY": (Code,)}
@@ -289,42 +277,22 @@ _SIMPLE = {i.op: i for i in (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, S
 
 def to_text(x: Value | Instr | Code) -> str:
     """The reference's text form of a value, an instruction or code."""
-    parts: list[str] = []
-    # items: a Tree to print, with "arg" = True when it stands as a constructor argument
-    todo: list[Any] = [(x, False)]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, str):
-            parts.append(item)
-            continue
-        t, arg = item
-        if isinstance(t, Code):
-            parts.append("[")
-            todo.append("]")
-            for i in range(len(t.kids) - 1, -1, -1):
-                todo.append((t.kids[i], False))
-                if i:
-                    todo.append(",")
-        elif isinstance(t, Instr):
-            parts.append(t.op)
-            for k in reversed(t.kids):
-                todo.append((k, True))
-                todo.append(" ")
-        elif t is Unit or isinstance(t, _UnitValue):
-            parts.append("Unit")
-        elif isinstance(t, Int):
-            s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
-            parts.append(f"({s})" if arg else s)
-        else:
-            name = {Pair: "Pair", L: "L", R: "R", Closure: "Closure"}[type(t)]
-            if arg:
-                parts.append("(")
-                todo.append(")")
-            parts.append(name)
-            for k in reversed(t.kids):
-                todo.append((k, True))
-                todo.append(" ")
-    return "".join(parts)
+    return render((x, False), _text_pieces)
+
+
+def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
+    # an item is (tree, whether it stands as a constructor's argument)
+    t, arg = item
+    if isinstance(t, Code):
+        return ["[", *joined([(k, False) for k in t.kids], ","), "]"]
+    if isinstance(t, _UnitValue):
+        return ["Unit"]
+    if isinstance(t, Int):
+        s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
+        return [f"({s})" if arg else s]
+    head = t.op if isinstance(t, Instr) else type(t).__name__
+    body = [head, *(p for k in t.kids for p in (" ", (k, True)))]
+    return ["(", *body, ")"] if arg and not isinstance(t, Instr) else body
 
 
 class ParseError(ValueError):
@@ -483,36 +451,23 @@ JSON_FORMAT, JSON_VERSION = "cam-bytecode", 1
 
 
 def _json_body(x: Value | Instr | Code) -> str:
-    """Compact JSON of `x`, emitted from an explicit stack (``json.dumps`` recurses)."""
-    parts: list[str] = []
-    todo: list[Any] = [x]
-    while todo:
-        t = todo.pop()
-        if isinstance(t, str):
-            parts.append(t)
-        elif isinstance(t, Code):
-            parts.append("[")
-            todo.append("]")
-            for i in range(len(t.kids) - 1, -1, -1):
-                todo.append(t.kids[i])
-                if i:
-                    todo.append(",")
-        elif isinstance(t, _UnitValue):
-            parts.append('"Unit"')
-        elif isinstance(t, Int):
-            parts.append(f'{{"Int":{t.n}}}')
-        elif isinstance(t, Instr) and not t.kids:
-            parts.append(f'"{t.op}"')
-        else:
-            name = t.op if isinstance(t, Instr) else type(t).__name__
-            many = len(t.kids) > 1
-            parts.append(f'{{"{name}":' + ("[" if many else ""))
-            todo.append("]}" if many else "}")
-            for i in range(len(t.kids) - 1, -1, -1):
-                todo.append(t.kids[i])
-                if i:
-                    todo.append(",")
-    return "".join(parts)
+    """Compact JSON of `x`, written without recursion (``json.dumps`` recurses)."""
+    return render(x, _json_pieces)
+
+
+def _json_pieces(t: Tree) -> list[Any]:
+    if isinstance(t, Code):
+        return ["[", *joined(t.kids, ","), "]"]
+    if isinstance(t, _UnitValue):
+        return ['"Unit"']
+    if isinstance(t, Int):
+        return [f'{{"Int":{t.n}}}']
+    if isinstance(t, Instr) and not t.kids:
+        return [f'"{t.op}"']
+    name = t.op if isinstance(t, Instr) else type(t).__name__
+    if len(t.kids) == 1:
+        return [f'{{"{name}":', t.kids[0], "}"]
+    return [f'{{"{name}":[', *joined(t.kids, ","), "]}"]
 
 
 def to_json(x: Code | Value) -> str:

@@ -16,7 +16,7 @@ This module gives them once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -74,24 +74,7 @@ class Tree:
         return (_rebuild, (type(self), self.kids, self.label))
 
     def __repr__(self) -> str:
-        # Emits tokens from an explicit stack: deep trees print in linear time
-        # and without recursion.
-        parts: list[str] = []
-        todo: list[Tree | str] = [self]
-        while todo:
-            x = todo.pop()
-            if isinstance(x, str):
-                parts.append(x)
-            elif not x.kids:
-                parts.append(x._leaf_repr())
-            else:
-                parts.append(type(x).__name__ + "(")
-                todo.append(")")
-                for i in range(len(x.kids) - 1, -1, -1):
-                    todo.append(x.kids[i])
-                    if i:
-                        todo.append(", ")
-        return "".join(parts)
+        return render(self, _repr_pieces)
 
     def _leaf_repr(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
@@ -99,6 +82,45 @@ class Tree:
     def size(self) -> int:
         """The number of nodes (occurrences) in the tree."""
         return sum(1 for _ in walk(self))
+
+
+def _repr_pieces(x: Tree) -> list[Any]:
+    if not x.kids:
+        return [x._leaf_repr()]
+    return [type(x).__name__ + "(", *joined(x.kids, ", "), ")"]
+
+
+def joined(items: Iterable[Any], separator: str) -> list[Any]:
+    """`items` with `separator` between each two: pieces for `render`."""
+    out: list[Any] = []
+    for item in items:
+        if out:
+            out.append(separator)
+        out.append(item)
+    return out
+
+
+def render(root: Any, pieces: Callable[[Any], list[Any]]) -> str:
+    """The text of `root`, written left to right from an explicit stack.
+
+    `pieces(item)` gives an item's text as a list of strings and further
+    items, which are expanded in turn.  No part's text is copied into its
+    parent's, so printing is linear in the output and never recurses: every
+    printer of deep trees here (repr, types, CAM text and JSON) is one
+    `pieces` function.
+
+    >>> render((1, (2, 3)), lambda x: [str(x)] if isinstance(x, int) else ["<", *joined(x, " "), ">"])
+    '<1 <2 3>>'
+    """
+    out: list[str] = []
+    todo: list[Any] = [root]
+    while todo:
+        x = todo.pop()
+        if type(x) is str:
+            out.append(x)
+        else:
+            todo.extend(reversed(pieces(x)))
+    return "".join(out)
 
 
 def _rebuild(cls: type[Tree], kids: tuple[Any, ...], label: Hashable) -> Tree:

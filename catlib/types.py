@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
-from catlib.tree import Tree, fold, walk
+from catlib.tree import Tree, fold, render, walk
 
 
 class Type(Tree):
@@ -104,30 +105,24 @@ def show(t: Type) -> str:
     >>> show(Fun(Sum(Unit, Prod(Int, Int)), Fun(Fun(Int, Int), Int)))
     'Either () (Int, Int) -> (Int -> Int) -> Int'
     """
-    # Pieces are written left to right from an explicit stack (strings, or types still to
-    # print), so no subterm's text is copied into its parent's: that would be quadratic.
-    out: list[str] = []
-    todo: list[Type | str] = [t]
-    while todo:
-        x = todo.pop()
-        if isinstance(x, str):
-            out.append(x)
-        elif isinstance(x, (_Base, Var)):
-            out.append(str(x.label))
-        elif isinstance(x, Prod):
-            out.append("(")
-            todo += [")", x.kids[1], ", ", x.kids[0]]
-        elif isinstance(x, Sum):  # the arguments of Either are atoms
-            out.append("Either ")
-            for k, kid in enumerate(reversed(x.kids)):
-                todo += [")", kid, "("] if isinstance(kid, (Sum, Fun)) else [kid]
-                if k == 0:
-                    todo.append(" ")
-        else:  # Fun: a function domain is parenthesised, the codomain is not (-> is right-associative)
-            d, c = x.kids
-            todo += [c, " -> "]
-            todo += [")", d, "("] if isinstance(d, Fun) else [d]
-    return "".join(out)
+    return render(t, _show_pieces)
+
+
+def _atom(t: Type) -> list[Any]:
+    # the arguments of Either are atoms
+    return ["(", t, ")"] if isinstance(t, (Sum, Fun)) else [t]
+
+
+def _show_pieces(t: Type) -> list[Any]:
+    if isinstance(t, (_Base, Var)):
+        return [str(t.label)]
+    left, right = t.kids
+    if isinstance(t, Prod):
+        return ["(", left, ", ", right, ")"]
+    if isinstance(t, Sum):
+        return ["Either ", *_atom(left), " ", *_atom(right)]
+    # Fun: a function domain is parenthesised, the codomain is not (-> is right-associative)
+    return [*(["(", left, ")"] if isinstance(left, Fun) else [left]), " -> ", right]
 
 
 class TypeParseError(ValueError):
