@@ -47,7 +47,8 @@ NODE_SCRIPT = """
 import asyncio, os, sys
 from cam.code import parse_value
 from cam.client import as_code
-from cam.node import Node, printer, serve
+from cam.node import Node
+from cam.server import printer, serve
 from catlib.examples.counter import counter_sm
 node = Node(as_code(counter_sm), parse_value("Int 0"), name="counter_sm", emit=printer(open(os.devnull, "w")))
 asyncio.run(serve(node, "127.0.0.1", 0))

@@ -93,7 +93,8 @@ def _fail(prog: str, message: str, code: int = 2) -> int:
 def node(argv: list[str]) -> int:
     """``cam node --machine MODULE:NAME --state VALUE``: run a node until interrupted."""
     from cam.client import DEFAULT_PORT
-    from cam.node import Limits, Node, NodeError, printer, serve
+    from cam.node import Limits, Node, NodeError
+    from cam.server import printer, serve
     from catlib.typecheck import Signature
 
     p = argparse.ArgumentParser(prog="cam node", description=(
@@ -235,7 +236,8 @@ def demo(argv: list[str]) -> int:
     """
     from cam.client import Client, NodeError
     from cam.client import Upgrade as Up
-    from cam.node import Node, banner, printer, start_in_thread
+    from cam.node import Node
+    from cam.server import banner, printer, start_in_thread
     from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 
     p = argparse.ArgumentParser(prog="cam demo", description=demo.__doc__)

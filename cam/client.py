@@ -7,7 +7,8 @@ the default node):
 
     >>> from cam.client import *
     >>> from cam.code import parse_value
-    >>> from cam.node import Node, start_in_thread
+    >>> from cam.node import Node
+    >>> from cam.server import start_in_thread
     >>> from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
     >>> node = start_in_thread(Node(as_code(counter_sm), parse_value("Int 0")))
     >>> _ = connect(node.host, node.port)
@@ -130,7 +131,8 @@ class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
     >>> from cam.code import parse_code, parse_value
-    >>> from cam.node import Node, start_in_thread
+    >>> from cam.node import Node
+    >>> from cam.server import start_in_thread
     >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
     ...                      "[ID,GET,INR,RETURN]]")
     >>> with start_in_thread(Node(counter, parse_value("Int 0"))) as node, Client(node.host, node.port) as c:

@@ -21,7 +21,9 @@ import pytest
 
 from cam.client import Client, NodeError, Upgrade, as_code
 from cam.code import Code, Unit, digest, parse_code, parse_value, to_json, to_text
-from cam.node import ERRORS, WRONG_VERSION, Limits, Node, Running, json_depth, start_in_thread
+from cam.node import ERRORS, WRONG_VERSION, Limits, Node
+from cam.protocol import json_depth
+from cam.server import Running, start_in_thread
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 from catlib.free import Copy, Id, Snd
 

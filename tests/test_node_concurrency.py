@@ -6,7 +6,8 @@ import threading
 
 from cam.client import Client, as_code
 from cam.code import L, Pair, Unit, digest, parse_value
-from cam.node import Node, start_in_thread
+from cam.node import Node
+from cam.server import start_in_thread
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 
 CLIENTS, INCREMENTS = 8, 1000
