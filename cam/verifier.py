@@ -1329,7 +1329,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import sys
 
-    text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"cannot read {args.file}: {e}", file=sys.stderr)
+        return 2
     try:
         print(verify(parse_code(text.strip())))
     except (ParseError, BytecodeError) as e:

@@ -170,6 +170,7 @@ def test_campaign_command(capsys, tmp_path):
     assert main([str(f)]) == 0 and capsys.readouterr().out.strip() == "a / (b, c) -> (c, b)"
     f.write_text("[PUSH]")
     assert main([str(f)]) == 1 and "unbalanced stack" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.txt")]) == 2 and "cannot read" in capsys.readouterr().err
 
 
 @settings(max_examples=scaled(300))
