@@ -1,6 +1,6 @@
 """Properties of cam.verifier: compiling preserves types; well-typed code does not go wrong; fuzzing.
 
-Random code comes from `cam.verifier.CodeFuzzer` driven by hypothesis's `randoms()`, so failures
+Random code comes from `cam.fuzz.CodeFuzzer` driven by hypothesis's `randoms()`, so failures
 replay and shrink.  ``python -m cam.verifier --fuzz N`` runs the same cases as a long campaign.
 """
 
@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, quote
 from cam.compiler import compile
+from cam.fuzz import CodeFuzzer, run_verified
 from cam.machine import OutOfFuel, run
 from cam.strategies import codes
-from cam.verifier import BytecodeError, CodeFuzzer, check_value, run_verified, value_has_type, verify
+from cam.verifier import BytecodeError, check_value, value_has_type, verify
 from catlib.strategies import typed_terms, types, values
 from catlib.tree import Tree
 from catlib.typecheck import infer
