@@ -51,10 +51,12 @@ class Tree:
         if not isinstance(other, Tree):
             return NotImplemented
         todo = [(self, other)]
+        seen: set[tuple[int, int]] = set()  # pairs already compared: shared subtrees once
         while todo:
             a, b = todo.pop()
-            if a is b:
+            if a is b or (id(a), id(b)) in seen:
                 continue
+            seen.add((id(a), id(b)))
             if (
                 type(a) is not type(b)
                 or a._hash != b._hash
@@ -171,13 +173,19 @@ def walk_paths(tree: Tree, names: Callable[[Tree], tuple[str, ...]]) -> Iterator
 def fold(tree: Tree, combine: Callable[[Tree, list[R]], R]) -> R:
     """Bottom-up fold: `combine(node, results_of_kids)`, iteratively.
 
-    Each occurrence is visited once (shared subtrees are visited once per
-    occurrence, as a tree, not a DAG).
+    `combine` must be pure: a subtree shared by identity (types built by
+    unification share heavily) is folded once and its result reused, so the
+    cost is linear in the number of distinct nodes, not in the size of the
+    tree they unfold to.
     """
+    memo: dict[int, R] = {}
     out: list[R] = []
     todo: list[tuple[Tree, bool]] = [(tree, False)]
     while todo:
         t, ready = todo.pop()
+        if not ready and id(t) in memo:
+            out.append(memo[id(t)])
+            continue
         n = len(t.kids)
         if ready or n == 0:
             if n:
@@ -185,7 +193,8 @@ def fold(tree: Tree, combine: Callable[[Tree, list[R]], R]) -> R:
                 del out[-n:]
             else:
                 kids = []
-            out.append(combine(t, kids))
+            memo[id(t)] = result = combine(t, kids)
+            out.append(result)
         else:
             todo.append((t, True))
             todo.extend((k, False) for k in reversed(t.kids))

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from catlib.tree import Tree, fold, render, walk
+from catlib.tree import Tree, fold, render
 
 
 class Type(Tree):
@@ -36,8 +36,18 @@ class Type(Tree):
         return show(self)
 
     def vars(self) -> Iterator[str]:
-        """Names of the type variables occurring in this type, in order."""
-        return (t.label for t in walk(self) if isinstance(t, Var))  # type: ignore[misc]
+        """Names of the type variables occurring in this type, in order of first appearance."""
+        seen: set[int] = set()  # shared subtypes are visited once
+        todo: list[Tree] = [self]
+        while todo:
+            t = todo.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            if isinstance(t, Var):
+                yield t.name
+            else:
+                todo.extend(reversed(t.kids))
 
     @property
     def is_ground(self) -> bool:
@@ -289,8 +299,12 @@ class Unifier:
 
     def _occurs(self, name: str, t: Type) -> bool:
         todo = [t]
+        seen: set[int] = set()
         while todo:
             u = self.find(todo.pop())
+            if id(u) in seen:
+                continue
+            seen.add(id(u))
             if isinstance(u, Var):
                 if u.label == name:
                     return True

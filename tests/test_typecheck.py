@@ -6,7 +6,7 @@ from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Embed, 
 from catlib.strategies import CONSTRUCTORS, typed_terms
 from catlib.tree import walk
 from catlib.typecheck import TermTypeError, check, infer
-from catlib.types import Int, parse
+from catlib.types import Int, Prod, parse
 from tests.conftest import scaled
 
 
@@ -70,3 +70,19 @@ def test_errors_name_the_path_and_both_types():
 @given(st.sampled_from(["()", "Int", "(Int, ())", "Either () Int"]))
 def test_state_is_threaded_through_get_and_put(s):
     assert check(Compose(Put, Get), state=parse(s)).state == parse(s)
+
+
+def test_shared_types_are_not_unfolded():
+    """64 chained copies have a type of 2**64 leaves, shared in memory: inference stays linear.
+
+    (Assertions here only compare small values: printing such a type would never end.)
+    """
+    t = Id
+    for _ in range(64):
+        t = Compose(Copy, t)
+    for sig, leaf in ((check(t, input="Int"), "Int"), (infer(t), "b")):
+        depth, x, shared = 0, sig.output, True
+        while isinstance(x, Prod):
+            shared = shared and x.kids[0] is x.kids[1]
+            x, depth = x.kids[0], depth + 1
+        assert (depth, shared, str(x), str(sig.input)) == (64, True, leaf, leaf)
