@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
 
+from benchmarks import median_time
 from cam.code import Int as MInt
 from cam.code import L, R, Unit, parse_code, quote
 from cam.compiler import compile
@@ -70,12 +70,9 @@ def machine_counter(inputs: list[object]) -> object:
 
 
 def timed(fn: Callable[[list[object]], object], inputs: list[object], repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn(inputs)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+    """Median seconds of `fn(inputs)`, and its result."""
+    results: list[object] = []
+    return median_time(lambda: results.append(fn(inputs)), repeats), results[-1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,10 +22,9 @@ Prints medians over `--repeats` runs and ratios to ``infer`` (same run).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
+from benchmarks import median_time
 from cam.compiler import compile
 from cam.graph import bytecode
 from catlib.free import Compose, Id, Term
@@ -43,15 +42,6 @@ def chain(size: int, seed: int = 7) -> Term:
     while term.size() < size:
         term = Compose(gen.term(Int, Int, Int, 25), term)
     return term
-
-
-def median(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{d.graph.number_of_edges()} wires; bytecode: {len(code)} top-level instructions")
     base = None
     for name, fn in rows:
-        t = median(fn, args.repeats)
+        t = median_time(fn, args.repeats)
         base = base or t
         print(f"{name:<16} {t * 1000:9.1f} ms   x{t / base:5.1f} infer")
     sd = diagram(small).graph
     print(f"\npictures of a {small.size()}-node term ({sd.number_of_nodes()} diagram nodes):")
     if have_dot():
-        print(f"{'dot -Tsvg':<16} {median(lambda: to_svg(sd, 'dot'), args.repeats) * 1000:9.1f} ms")
-    print(f"{'matplotlib SVG':<16} {median(lambda: to_svg(sd, 'matplotlib'), args.repeats) * 1000:9.1f} ms")
+        print(f"{'dot -Tsvg':<16} {median_time(lambda: to_svg(sd, 'dot'), args.repeats) * 1000:9.1f} ms")
+    print(f"{'matplotlib SVG':<16} {median_time(lambda: to_svg(sd, 'matplotlib'), args.repeats) * 1000:9.1f} ms")
     return 0
 
 

@@ -20,7 +20,6 @@ Options: ``--max N`` (largest size, default 1,000,000), ``--repeat R`` (default 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -28,9 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import median_time  # noqa: E402
 from cam.code import ADD, APP, BRANCH, CONS, COPY, CURRY, INL, PUSH, RETURN, SND, SWAP, Code, Int, Unit, Value  # noqa: E402
 from cam.machine import run  # noqa: E402
 from cam.verifier import verify  # noqa: E402
+
+CPU = time.process_time
 
 BIG = 10**8
 
@@ -70,15 +72,6 @@ def count(code: Code) -> int:
     return n
 
 
-def median_time(f: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        f()
-        times.append(time.process_time() - t0)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--max", type=int, default=1_000_000)
@@ -94,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             repeat = args.repeat if n < 1_000_000 else min(args.repeat, 3)
             sig = verify(code, max_size=BIG, max_depth=BIG, max_type_size=BIG)
             assert sig.output is not None
-            tv = median_time(lambda c=code: verify(c, max_size=BIG, max_depth=BIG, max_type_size=BIG), repeat)
-            tr = median_time(lambda c=code, x=x: run(c, x, Unit), repeat)
+            tv = median_time(lambda c=code: verify(c, max_size=BIG, max_depth=BIG, max_type_size=BIG), repeat, CPU)
+            tr = median_time(lambda c=code, x=x: run(c, x, Unit), repeat, CPU)
             per = tv / k
             base = base or per
             print(f"{name:<8} {k:>12,} {tv:>9.3f}s {per * 1e6:>8.2f}us {per / base:>9.2f} {tv / tr:>7.1f}",
