@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("cam.cli:upgrade", "upgrade a running node"),
     "status": ("cam.cli:status", "show a node's status"),
     "check": ("cam.check:main", "random-term campaign: interpreter vs compiled machine"),
-    "verify": ("cam.verifier:main", "type-check bytecode (FILE), or fuzz the verifier (--fuzz N)"),
+    "verify": ("cam.cli:verify", "type-check bytecode (FILE), or fuzz the verifier (--fuzz N)"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The node's command line: ``cam node``, ``cam send``, ``cam upgrade``, ``cam status``, ``cam demo``.
+"""The command line: ``cam node``, ``cam send``, ``cam upgrade``, ``cam status``, ``cam demo``, ``cam verify``.
 
 Each function takes the arguments after the subcommand and returns an exit
 code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
@@ -14,9 +14,9 @@ import json
 import sys
 from typing import Any
 
-from cam.code import Code, ParseError, Value, parse_value, quote, to_text
+from cam.code import Code, ParseError, Value, parse_code, parse_value, quote, to_text
 
-__all__ = ["demo", "node", "send", "upgrade", "status", "load", "parse_state"]
+__all__ = ["demo", "node", "send", "upgrade", "status", "verify", "load", "parse_state"]
 
 
 def load(spec: str) -> Any:
@@ -277,3 +277,46 @@ def demo(argv: list[str]) -> int:
             final = c.status()
             ok = ok and final["state"] == "Pair (Int 1) (Int 2)" and final["upgrades"] == 1
     return 0 if ok else 1
+
+
+def verify(argv: list[str]) -> int:
+    """``cam verify FILE`` prints the signature of code (``-`` for stdin); ``cam verify --fuzz N [--seed S]``
+    fuzzes the verifier (`cam.fuzz`): exit 1 if verified code went wrong (stuck, ill-typed or not halting)
+    or the verifier crashed."""
+    import time
+
+    from cam.fuzz import Unsound, campaign
+    from cam.verifier import BytecodeError
+    from cam.verifier import verify as verify_code
+
+    p = argparse.ArgumentParser(prog="cam verify", description=verify.__doc__)
+    p.add_argument("file", nargs="?", help="code to verify, in the reference's text form ('-' for stdin)")
+    p.add_argument("--fuzz", type=int, metavar="N", help="run a fuzzing campaign of N cases")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=int, default=2, help="runs on random typed inputs per accepted case")
+    args = p.parse_args(argv)
+    if args.fuzz is not None:
+        t0 = time.perf_counter()
+        try:
+            counts = campaign(args.fuzz, args.seed, args.runs, progress=True)
+        except Unsound as e:
+            print(f"UNSOUND: {e}")
+            return 1
+        for k in sorted(counts):
+            print(f"{k:>28}: {counts[k]}")
+        print(f"({time.perf_counter() - t0:.0f} s, seed {args.seed})")
+        return 0 if counts["crashed"] == 0 else 1
+    if args.file is None:
+        p.print_usage()
+        return 2
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file).read()
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"cannot read {args.file}: {e}", file=sys.stderr)
+        return 2
+    try:
+        print(verify_code(parse_code(text.strip())))
+    except (ParseError, BytecodeError) as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0

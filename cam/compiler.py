@@ -1,16 +1,25 @@
-"""Compile free terms to CAM code, by the reference's scheme.
+"""Compile free terms to CAM code: a fold over one template table, by the reference's scheme.
+
+`TEMPLATES` gives each term constructor's code, in execution order, with
+holes: `F`/`G` for the code of the subterm in field ``f``/``g``, `K` for
+``QUOTE (Int k)`` of `Const`'s ``k``, and `Branch` for a ``BRANCH`` over two
+template blocks.  `compile` is the generic fold `instantiate(TEMPLATES, ·)`:
+it looks up the root's constructor, emits the template's instructions and
+fills its holes -- nothing else, so no constructor, constant or subterm
+shape can be treated specially except by its row in the table.
+`proofs.compiler` proves each row correct, and checks that `compile` is
+this fold.
 
 =====================  =====================================================
-term                   code
+term                   template
 =====================  =====================================================
-``Id``                 ``[ID]``
-``Compose(g, f)``      code of `f`, then code of `g`
-primitives             the instruction of that name (``Copy`` -> ``COPY``, ...)
+``Id``, primitives     their instruction (``Copy`` -> ``COPY``, ...)
+``Compose(g, f)``      ``f, g``
 ``Par(f, g)``          ``FIRST, f, SWAP, CONS, SECOND, g, CONS``
-``Case(f, g)``         ``[BRANCH (f ++ [RETURN]) (g ++ [RETURN])]``
-``Const(k)``           ``[QUOTE (Int k)]``
-``Distr``              ``[PUSH, FST, BRANCH [ROT,SWAP,SND,CONS,INL,RETURN] [.. INR ..]]``
-``Embed``              not compilable: `CompileError`
+``Case(f, g)``         ``BRANCH [f, RETURN] [g, RETURN]``
+``Const(k)``           ``QUOTE (Int k)``
+``Distr``              ``PUSH, FST, BRANCH [ROT,SWAP,SND,CONS,INL,RETURN] [.. INR ..]``
+``Embed``              no row: `CompileError`
 =====================  =====================================================
 
 >>> from catlib.free import Copy, Par, Snd, Fst
@@ -29,15 +38,41 @@ Compilation is iterative and linear in the size of the term.
 
 from __future__ import annotations
 
-from cam.code import BRANCH, CONS, FIRST, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SECOND, SND, SWAP, Code, Instr, Int
-from catlib.free import Case, Compose, Const, Embed, Par, Prim, Term, path_str
+from typing import Any, NamedTuple
+
+from cam.code import (
+    ADD,
+    BRANCH,
+    CONS,
+    CONSUME,
+    COPY,
+    FIRST,
+    FST,
+    GET,
+    ID,
+    INL,
+    INR,
+    PUSH,
+    PUT,
+    QUOTE,
+    RETURN,
+    ROT,
+    SECOND,
+    SND,
+    SWAP,
+    Code,
+    Instr,
+    Int,
+)
+from catlib.free import Distr, Term, path_str
 from catlib.tree import unlink
 
-__all__ = ["compile", "CompileError", "DISTR_CODE"]
+__all__ = ["compile", "instantiate", "CompileError", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
+           "F", "G", "K", "DISTR_CODE"]
 
 
 class CompileError(ValueError):
-    """A term that cannot be compiled (an `Embed`); `path` locates it."""
+    """A term that cannot be compiled (an `Embed`: no template); `path` locates it."""
 
     def __init__(self, path: tuple[str, ...], subterm: Term) -> None:
         self.path, self.subterm = path, subterm
@@ -45,47 +80,102 @@ class CompileError(ValueError):
                          "Embed wraps a host function, which has no bytecode")
 
 
-_PRIM = {"Id": "ID", "Copy": "COPY", "Consume": "CONSUME", "Fst": "FST", "Snd": "SND", "Inl": "INL",
-         "Inr": "INR", "Get": "GET", "Put": "PUT", "Add": "ADD"}
+class Hole(NamedTuple):
+    """In a template: the code of the subterm in field `name` of the term."""
 
-_DISTR_BRANCH = (ROT, SWAP, SND, CONS)
-DISTR_CODE = Code([PUSH, FST, BRANCH([*_DISTR_BRANCH, INL, RETURN], [*_DISTR_BRANCH, INR, RETURN])])
-"""The code of `catlib.free.Distr`."""
+    name: str
 
-_EMIT, _OPEN, _CLOSE, _TERM = range(4)
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+class QuoteHole(NamedTuple):
+    """In a template: ``QUOTE (Int n)`` for the integer `n` in field `name` of the term."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return f"QUOTE (Int <{self.name}>)"
+
+
+class Branch(NamedTuple):
+    """In a template: ``BRANCH`` over two template blocks (which may hold holes)."""
+
+    left: Template
+    right: Template
+
+    def __repr__(self) -> str:
+        return f"BRANCH {list(self.left)} {list(self.right)}"
+
+
+Template = tuple[Instr | Hole | QuoteHole | Branch, ...]
+"""A constructor's code in execution order: instructions and holes."""
+
+F, G, K = Hole("f"), Hole("g"), QuoteHole("k")
+
+TEMPLATES: dict[str, Template] = {
+    "Id": (ID,),
+    "Copy": (COPY,),
+    "Consume": (CONSUME,),
+    "Fst": (FST,),
+    "Snd": (SND,),
+    "Inl": (INL,),
+    "Inr": (INR,),
+    "Get": (GET,),
+    "Put": (PUT,),
+    "Add": (ADD,),
+    "Const": (K,),
+    "Distr": (PUSH, FST, Branch((ROT, SWAP, SND, CONS, INL, RETURN), (ROT, SWAP, SND, CONS, INR, RETURN))),
+    "Compose": (F, G),
+    "Par": (FIRST, F, SWAP, CONS, SECOND, G, CONS),
+    "Case": (Branch((F, RETURN), (G, RETURN)),),
+}
+"""Each compilable constructor's template, by constructor name (`Term.op`)."""
+
+_TERM, _ITEM, _OPEN, _CLOSE = range(4)
+
+
+def instantiate(templates: dict[str, Template], term: Term) -> Code:
+    """The code of `term` by `templates`: the root's template, its holes filled, recursively (without recursion).
+
+    Reads of the term: its constructor's name, to pick the template, and the
+    fields the holes name.  A constructor without a template raises
+    `CompileError`.
+    """
+    blocks: list[list[Instr]] = [[]]
+    todo: list[tuple[int, Any, Any, Any]] = [(_TERM, term, None, None)]
+    while todo:
+        kind, x, t, path = todo.pop()
+        if kind == _ITEM:
+            if type(x) is Instr:
+                blocks[-1].append(x)
+            elif type(x) is Hole:
+                todo.append((_TERM, getattr(t, x.name), None, (x.name, path)))
+            elif type(x) is QuoteHole:
+                blocks[-1].append(QUOTE(Int(getattr(t, x.name))))
+            else:  # Branch: open the left block, then the right one, then close both into a BRANCH
+                todo.append((_CLOSE, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in reversed(x.right)]
+                todo.append((_OPEN, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in reversed(x.left)]
+                todo.append((_OPEN, None, None, None))
+        elif kind == _TERM:
+            template = templates.get(x.op)
+            if template is None:
+                raise CompileError(unlink(path), x)
+            todo += [(_ITEM, y, x, path) for y in reversed(template)]
+        elif kind == _OPEN:
+            blocks.append([])
+        else:
+            d, c = blocks.pop(), blocks.pop()
+            blocks[-1].append(BRANCH(Code(c), Code(d)))
+    return Code(blocks[0])
 
 
 def compile(term: Term) -> Code:
-    """The CAM code of `term` (``Embed`` raises `CompileError`)."""
-    blocks: list[list[Instr]] = [[]]
-    todo: list[tuple[int, object, object]] = [(_TERM, term, None)]
-    while todo:
-        kind, x, path = todo.pop()
-        if kind == _EMIT:
-            blocks[-1].append(x)  # type: ignore[arg-type]
-        elif kind == _OPEN:
-            blocks.append([])
-        elif kind == _CLOSE:
-            d, c = blocks.pop(), blocks.pop()
-            blocks[-1].append(BRANCH(Code(c), Code(d)))
-        elif isinstance(x, Compose):  # run f, then g: push g first
-            todo.append((_TERM, x.g, ("g", path)))
-            todo.append((_TERM, x.f, ("f", path)))
-        elif isinstance(x, Par):
-            todo += [(_EMIT, CONS, None), (_TERM, x.g, ("g", path)), (_EMIT, SECOND, None),
-                     (_EMIT, CONS, None), (_EMIT, SWAP, None), (_TERM, x.f, ("f", path)), (_EMIT, FIRST, None)]
-        elif isinstance(x, Case):
-            todo += [(_CLOSE, None, None), (_EMIT, RETURN, None), (_TERM, x.g, ("g", path)), (_OPEN, None, None),
-                     (_EMIT, RETURN, None), (_TERM, x.f, ("f", path)), (_OPEN, None, None)]
-        elif isinstance(x, Const):
-            blocks[-1].append(QUOTE(Int(x.k)))
-        elif isinstance(x, Prim):
-            if x.op == "Distr":
-                blocks[-1].extend(DISTR_CODE)
-            else:
-                blocks[-1].append(Instr(_PRIM[x.op]))
-        elif isinstance(x, Embed):
-            raise CompileError(unlink(path), x)
-        else:  # pragma: no cover
-            raise TypeError(f"not a term: {x!r}")
-    return Code(blocks[0])
+    """The CAM code of `term`: `instantiate` with `TEMPLATES` (``Embed`` raises `CompileError`)."""
+    return instantiate(TEMPLATES, term)
+
+
+DISTR_CODE = compile(Distr)
+"""The code of `catlib.free.Distr`."""

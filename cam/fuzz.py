@@ -6,17 +6,26 @@ wrong").  `CodeFuzzer` makes code that often verifies -- compiled terms in
 equivalent variants using ``PUSH``, ``ROT``, ``CURRY`` and ``APP``, random
 instruction sequences, mutants, repaired code -- and random values of a
 type; `run_verified` runs verified code and raises `Unsound` on any
-violation; `campaign` counts a long run (``python -m cam.verifier --fuzz N``).
+violation -- getting stuck, ill-typed results, or not halting within the
+step bound, since verified code always halts; `campaign` counts a long run
+(``python -m cam verify --fuzz N``).
 """
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from typing import Any
 
-from cam.code import OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value
+from cam import code as C
+from cam.code import OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value, to_text
+from cam.compiler import DISTR_CODE, compile
+from cam.machine import OutOfFuel, Stuck, step
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib import types as T
-from catlib.tree import walk
+from catlib.free import Case, Compose, Const, Par, Prim, Snd
+from catlib.strategies import Generator
+from catlib.tree import fold, walk
 from catlib.typecheck import Signature
 
 FUEL = 1_000_000
@@ -40,9 +49,6 @@ class CodeFuzzer:
     """
 
     def __init__(self, seed: int | Any) -> None:
-        import random
-
-        from catlib.strategies import Generator
 
         self.rng = seed if isinstance(seed, random.Random) else random.Random(seed)
         self.gen = Generator(self.rng.randint)
@@ -59,10 +65,6 @@ class CodeFuzzer:
 
     def variant(self, term: Any, wrap: float = 0.15) -> Code:
         """Code for `term` with randomly chosen, equivalent schemes (see the class docstring)."""
-        from cam import code as C
-        from cam.compiler import DISTR_CODE
-        from catlib.free import Case, Compose, Const, Par, Prim
-
         rng = self.rng
         blocks: list[list[Instr]] = [[]]
         todo: list[tuple[str, Any]] = [("term", term)]
@@ -133,8 +135,6 @@ class CodeFuzzer:
 
         Variables of `first_order` get first-order types; others sometimes a function type.
         """
-        from catlib.tree import fold
-
         fo = set(first_order.vars()) if first_order is not None else set()
         env: dict[str, T.Type] = {}
         for t in types:
@@ -150,9 +150,6 @@ class CodeFuzzer:
 
     def value(self, t: T.Type) -> Value:
         """A random machine value of ground type `t`; a function type gets a closure."""
-        from cam.compiler import compile
-        from catlib.free import Compose, Snd
-
         out: list[Value] = []
         todo: list[tuple[T.Type, int]] = [(t, 0)]  # 0: to do; then done (a sum: 1 + its side)
         while todo:
@@ -179,8 +176,6 @@ class CodeFuzzer:
                 if ready:  # out[-1] is a value of c: a constant function
                     out.append(Closure(Code([Instr("QUOTE", out.pop()), Instr("RETURN")]), Unit))
                 elif first_order and self.rng.randrange(2):
-                    from catlib.strategies import Generator
-
                     body = Generator(self.rng.randint, pure=True).term(T.Unit, d, c, self.rng.randint(0, 6))
                     out.append(Closure(compile(Compose(body, Snd)) + Code([Instr("RETURN")]), Unit))
                 else:
@@ -305,8 +300,6 @@ class CodeFuzzer:
 
     def case(self) -> tuple[str, Code]:
         """One fuzzing case: (kind, code), from a mix of the generators above."""
-        from cam.compiler import compile
-
         k = self.rng.randrange(10)
         if k < 2:
             return "variant", self.variant(self.term()[0])
@@ -323,10 +316,10 @@ class CodeFuzzer:
 def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUEL) -> tuple[Value, Value]:
     """Run verified `code` on random values of (an instance of) `sig`; raise `Unsound` if it goes wrong.
 
-    Returns (new state, output).  Raises `cam.machine.OutOfFuel` after `fuel` steps.
+    Returns (new state, output).  Running out of `fuel` is a violation too:
+    verified code always halts (it is simply typed), so a run longer than the
+    bound means a loop the verifier let through.
     """
-    from cam.code import to_text
-    from cam.machine import Stuck, run
 
     state_t, input_t, output_t = fuzzer.ground(list(sig), first_order=sig.state)
     s, x = fuzzer.value(state_t), fuzzer.value(input_t)
@@ -338,9 +331,11 @@ def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUE
     except ValueTypeError as e:
         raise Unsound(f"a generated value does not have its type: {e}; {context}") from None
     try:
-        s2, y = run(code, x, s, fuel)
+        s2, y = step(code, x, s, fuel)
     except Stuck as e:
         raise Unsound(f"verified code got stuck: {e}; {context}") from None
+    except OutOfFuel as e:
+        raise Unsound(f"verified code did not halt within {fuel} steps: {e}; {context}") from None
     for what, v, t in (("output", y, output_t), ("new state", s2, state_t)):
         try:
             check_value(v, t, state=state_t)
@@ -352,13 +347,10 @@ def run_verified(code: Code, sig: Signature, fuzzer: CodeFuzzer, fuel: int = FUE
 def campaign(n: int, seed: int = 0, runs: int = 2, progress: bool = False) -> dict[str, int]:
     """Fuzz `n` cases: each is verified, and when accepted run `runs` times on typed inputs.
 
-    Returns counts; ``stuck`` and ``ill_typed`` stay 0 unless the verifier is unsound (then
-    `Unsound` is raised with the case), ``crashed`` counts exceptions other than `BytecodeError`.
+    Returns counts; a verified case that gets stuck, answers ill-typed values
+    or runs out of fuel raises `Unsound` with the case (the verifier is
+    unsound); ``crashed`` counts exceptions from `verify` other than `BytecodeError`.
     """
-    from collections import Counter
-
-    from cam.machine import OutOfFuel
-
     fz = CodeFuzzer(seed)
     counts: Counter[str] = Counter()
     step = max(1, n // 20)
@@ -383,11 +375,8 @@ def campaign(n: int, seed: int = 0, runs: int = 2, progress: bool = False) -> di
         for op in ("PUSH", "ROT", "CURRY", "APP", "BRANCH"):
             counts[f"accepted with {op}"] += op in ops
         for _ in range(runs):
-            try:
-                run_verified(code, sig, fz)
-                counts["runs"] += 1
-            except OutOfFuel:
-                counts["out of fuel"] += 1
+            run_verified(code, sig, fz)
+            counts["runs"] += 1
     counts.setdefault("stuck", 0)
     counts.setdefault("crashed", 0)
     return dict(counts)

@@ -167,7 +167,7 @@ def build(out_dir: Path, mode: str) -> Path:
     slots["campaign_summary"] = campaign.strip().splitlines()[0]
     fuzz = command("-m", "cam.verifier", "--fuzz", str(n["fuzz"]), "--seed", "2026")
     counts = "\n".join(line for line in fuzz.splitlines() if not re.match(r"\s*\d+ cases:", line))
-    slots["fuzz"] = block(counts, f"python -m cam.verifier --fuzz {n['fuzz']} --seed 2026   (progress lines left out)")
+    slots["fuzz"] = block(counts, f"python -m cam verify --fuzz {n['fuzz']} --seed 2026   (progress lines left out)")
     slots["fuzz_table"] = fuzz_table(fuzz)
     machine, slots["machine_bench"] = captured("-m", "benchmarks.machine", "--inputs", str(n["inputs"]),
                                                "--repeats", str(n["repeats"]), "--campaign-terms",

@@ -29,12 +29,19 @@ def theorems(groups: tuple[str, ...] = GROUPS) -> list[Theorem]:
 
 
 def broken() -> list[tuple[str, str, Callable[[], Verdict]]]:
-    """``(group, name, check)`` for each deliberately wrong compiler case, law or upgrade; each check must fail."""
+    """``(group, name, check)`` for each deliberately wrong law, template table, compiler or upgrade.
+
+    Each check must fail with a counterexample: a broken row of the template
+    table fails its induction case; a compiler that is not the fold of the
+    proven table fails `proofs.compiler.agrees`.
+    """
     out: list[tuple[str, str, Callable[[], Verdict]]] = []
     for name, law in laws.BROKEN.items():
         out.append(("laws", name, lambda law=law: laws.prove_law(law, stateful=False)))
-    for name, (op, comp) in compiler.BROKEN.items():
-        out.append(("compiler", name, lambda op=op, comp=comp: compiler.verify(op, comp)))
+    for name, (op, table) in compiler.BROKEN.items():
+        out.append(("compiler", f"table: {name}", lambda op=op, table=table: compiler.verify(op, table)))
+    for name, comp in compiler.BROKEN_COMPILERS.items():
+        out.append(("compiler", name, lambda comp=comp: compiler.agrees(comp)))
     for name, check in upgrade.BROKEN.items():
         out.append(("upgrade", name, check))
     return out

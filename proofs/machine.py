@@ -1,15 +1,16 @@
 """A small symbolic CAM: the transitions of `cam.machine` on symbolic values, with holes.
 
-Code here is a tuple of items: `Op` (an instruction without argument),
-`Quote` (``QUOTE v`` with a symbolic `v`), `Branch` (``BRANCH c d``),
-`Hole` (the code of an unknown subterm, run in one step as the induction
-hypothesis says) and `K` (the continuation ``k`` that follows the code
-under study).  Values are `catlib.symbolic` values read as machine values
-through `cam.code.quote`: ``()`` is ``Unit``, a tuple a ``Pair``,
-``Left``/``Right`` are ``L``/``R``, a sympy integer an ``Int``.
+Code here is a block: a list of items, each either a decoded instruction
+``(opcode, operand)`` -- `cam.code.Decoder`'s form, opcodes from
+`cam.code.INSTRUCTIONS`, a ``QUOTE``'s operand a symbolic value, a
+``BRANCH``'s a pair of blocks -- or `Hole` (the code of an unknown subterm,
+run in one step as the induction hypothesis says) or `K` (the continuation
+``k`` that follows the code under study).  Values are `catlib.symbolic`
+values read as machine values through `cam.code.quote`: ``()`` is ``Unit``, a
+tuple a ``Pair``, ``Left``/``Right`` are ``L``/``R``, a sympy integer an ``Int``.
 
-Each transition is the one in `cam.machine._exec` (and the reference's
-table in ``cam-reference.md``), including when the machine is stuck:
+Each transition is the one in `cam.machine` (its checked loop), including
+when the machine is stuck, one entry per instruction in `run`:
 
 =========  ===============================================  ====================================
 op         needs                                            does
@@ -35,11 +36,12 @@ GET/PUT    --                                               read / replace the r
 The machine halts when the current block ends with an empty stack; a
 block that ends with a non-empty stack is stuck.  ``APP`` and ``CURRY``
 are not modelled (no term compiles to them): they stop the run as
-unsupported.  The stack may start with `CALLER`, the caller's stack
-``st``: any instruction that would pop, inspect or exchange it stops the
-run -- that is how the stack-discipline lemma is checked.
+unsupported, as does any instruction without an entry here.  The stack may
+start with `CALLER`, the caller's stack ``st``: any instruction that would
+pop, inspect or exchange it stops the run -- that is how the
+stack-discipline lemma is checked.
 
-`tests/test_proofs.py` runs this stepper and `cam.machine.run` on the
+`tests/test_proofs.py` runs this stepper and `cam.machine.step` on the
 compiled code of random terms with concrete values and checks they agree,
 so proofs made with it are about the real machine.
 
@@ -57,43 +59,21 @@ from typing import Any, NamedTuple
 
 import sympy
 
-from cam.code import Code, Instr, unquote
+from cam.code import INSTRUCTIONS, OPCODE, Code, Decoder, Value, unquote
 from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, map_leaves
-from catlib.tree import fold
 from catlib.values import Left, Right
 
-__all__ = ["Op", "Quote", "Branch", "Hole", "K", "CALLER", "Block", "End", "from_code", "run", "symbolic_value"]
+__all__ = ["Hole", "K", "CALLER", "Block", "End", "from_code", "run", "symbolic_value", "op", "show"]
+
+# The opcodes the symbolic machine dispatches on (rows of `cam.code.INSTRUCTIONS`).
+(ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, INL, INR, BRANCH, RETURN, PUSH, ROT, GET,
+ PUT) = (OPCODE[name] for name in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP",
+                                   "QUOTE", "ADD", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
 
 
-@dataclass(frozen=True)
-class Op:
-    """An instruction without argument, by name (``"FST"``, ``"CONS"``, ...)."""
-
-    name: str
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
-class Quote:
-    """``QUOTE v`` with a symbolic value `v`."""
-
-    value: Any
-
-    def __repr__(self) -> str:
-        return f"QUOTE {self.value!r}"
-
-
-@dataclass(frozen=True)
-class Branch:
-    """``BRANCH c d``."""
-
-    left: tuple[Any, ...]
-    right: tuple[Any, ...]
-
-    def __repr__(self) -> str:
-        return f"BRANCH {list(self.left)} {list(self.right)}"
+def op(name: str, operand: Any = None) -> tuple[int, Any]:
+    """The decoded instruction `name` with `operand`: ``op("CONS")``, ``op("QUOTE", value)``."""
+    return (OPCODE[name], operand)
 
 
 @dataclass(frozen=True)
@@ -124,7 +104,24 @@ class _Caller:
 CALLER = _Caller()
 """The caller's stack ``st`` at the bottom: opaque, never to be touched."""
 
-Block = tuple[Any, ...]
+Block = list[Any]
+
+
+def show(block: Block) -> str:
+    """A block in the reference's notation, holes as ``<f>``."""
+    parts = []
+    for item in block:
+        if isinstance(item, tuple):
+            code, operand = item
+            name = INSTRUCTIONS[code].name
+            if code == BRANCH:
+                name += f" {show(operand[0])} {show(operand[1])}"
+            elif operand is not None:
+                name += f" {operand!r}"
+            parts.append(name)
+        else:
+            parts.append(repr(item))
+    return "[" + ",".join(parts) + "]"
 
 
 class End(NamedTuple):
@@ -148,7 +145,7 @@ class _Cont:
     pc: int
 
     def __repr__(self) -> str:
-        return f"<code {list(self.block[self.pc:])}>"
+        return f"<code {show(self.block[self.pc:])}>"
 
 
 def symbolic_value(v: Any) -> Any:
@@ -158,29 +155,20 @@ def symbolic_value(v: Any) -> Any:
     return map_leaves(host, lambda x: sympy.Integer(x) if type(x) is int else x)
 
 
-def from_code(code: Code, holes: dict[int, Any] | None = None) -> Block:
-    """`code` as a block of items; ``QUOTE (Int n)`` becomes ``holes[n]`` when `n` is a key (a `Hole`, ...).
+class _Symbolic(Decoder[Block]):
+    def new_block(self, code: Code, parent: Block, index: int, role: str) -> Block:
+        return []
 
-    Iterative (`catlib.tree.fold`), so deeply nested code is fine.
-    """
-    holes = holes or {}
+    def value(self, v: Value, block: Block, index: int) -> Any:
+        return symbolic_value(v)
 
-    def node(t: Any, kids: list[Any]) -> Any:
-        if isinstance(t, Code):
-            return tuple(kids)
-        if isinstance(t, Instr):
-            if t.op == "QUOTE":
-                v = t.kids[0]
-                n = getattr(v, "n", None)
-                if type(n) is int and n in holes:
-                    return holes[n]
-                return Quote(symbolic_value(v))
-            if t.op == "BRANCH":
-                return Branch(kids[0], kids[1])
-            return Op(t.op)
-        return None  # values inside QUOTE: handled at the instruction
 
-    return fold(code, node)  # type: ignore[no-any-return]
+def from_code(code: Code) -> Block:
+    """`code` decoded by `cam.code.Decoder`, ``QUOTE``\\ d values symbolic (iterative: deep code is fine)."""
+    d = _Symbolic()
+    root = d.queue(code, [])
+    d.drain()
+    return root
 
 
 def _stuck(reason: str, cond: Condition, acc: Any, reg: Any, stack: list[Any]) -> End:
@@ -221,86 +209,81 @@ def run(code: Block, acc: Any, reg: Any, stack: tuple[Any, ...] = (), condition:
             if isinstance(item, Hole):
                 acc, reg = apply_unknown(Unknown(item.name, stateful=True), acc, reg, "b", None, cond)
                 continue
-            if isinstance(item, Quote):
-                acc = item.value
-                continue
-            if isinstance(item, Branch):
+            opcode, arg = item
+            name = INSTRUCTIONS[opcode].name
+            top = st[-1] if st else None
+            stuck = ""
+            if opcode == ID:
+                pass
+            elif opcode in (FST, SND, FIRST, SECOND) and (type(acc) is not tuple or len(acc) != 2):
+                stuck = f"{name} needs a Pair, found {acc!r}"
+            elif opcode == FST:
+                acc = acc[0]
+            elif opcode == SND:
+                acc = acc[1]
+            elif opcode == FIRST:
+                st.append(acc[1])
+                acc = acc[0]
+            elif opcode == SECOND:
+                st.append(acc[0])
+                acc = acc[1]
+            elif opcode in (CONS, SWAP, RETURN) and top is CALLER:
+                stuck = f"{name} touches the caller's stack st"
+            elif opcode in (CONS, SWAP) and (not st or type(top) is _Cont):
+                stuck = f"{name} needs a value on the stack"
+            elif opcode == CONS:
+                acc = (st.pop(), acc)
+            elif opcode == SWAP:
+                acc, st[-1] = st[-1], acc
+            elif opcode == PUSH:
+                st.append(acc)
+            elif opcode == ROT:
+                if any(e is CALLER for e in st[-2:]):
+                    stuck = "ROT touches the caller's stack st"
+                elif len(st) < 2:
+                    stuck = "ROT needs two entries on the stack"
+                else:
+                    st[-1], st[-2] = st[-2], st[-1]
+            elif opcode == RETURN:
+                if type(top) is not _Cont:
+                    stuck = "RETURN needs a code continuation on the stack"
+                else:
+                    k = st.pop()
+                    block, pc = k.block, k.pc
+            elif opcode == COPY:
+                acc = (acc, acc)
+            elif opcode == CONSUME:
+                acc = ()
+            elif opcode == INL:
+                acc = Left(acc)
+            elif opcode == INR:
+                acc = Right(acc)
+            elif opcode == GET:
+                acc = reg
+            elif opcode == PUT:
+                reg, acc = acc, ()
+            elif opcode == QUOTE:
+                acc = arg
+            elif opcode == ADD:
+                if type(acc) is not tuple or len(acc) != 2 or not all(isinstance(a, sympy.Expr) for a in acc):
+                    stuck = f"ADD needs a Pair of two Ints, found {acc!r}"
+                else:
+                    acc = acc[0] + acc[1]
+            elif opcode == BRANCH:
                 e = _look(acc, cond)
-                if type(e) is SumVar:
+                if type(e) is SumVar:  # an undecided sum: one path per side
                     left, right = e.split()
                     todo.append((block, pc - 1, acc, reg, list(st), {**cond, e: right}))
                     todo.append((block, pc - 1, acc, reg, list(st), {**cond, e: left}))
                     break
                 if not isinstance(e, (Left, Right)):
-                    ends.append(_stuck(f"BRANCH needs L or R, found {e!r}", cond, acc, reg, st))
-                    break
-                st.append(_Cont(block, pc))
-                block, pc, acc = (item.right if isinstance(e, Right) else item.left), 0, e.value
-                continue
-            op = item.name
-            top = st[-1] if st else None
-            if op == "ID":
-                pass
-            elif op in ("FST", "SND", "FIRST", "SECOND"):
-                if type(acc) is not tuple or len(acc) != 2:
-                    ends.append(_stuck(f"{op} needs a Pair, found {acc!r}", cond, acc, reg, st))
-                    break
-                if op == "FIRST":
-                    st.append(acc[1])
-                    acc = acc[0]
-                elif op == "SECOND":
-                    st.append(acc[0])
-                    acc = acc[1]
+                    stuck = f"BRANCH needs L or R, found {e!r}"
                 else:
-                    acc = acc[op == "SND"]
-            elif op in ("CONS", "SWAP"):
-                if top is CALLER:
-                    ends.append(_stuck(f"{op} touches the caller's stack st", cond, acc, reg, st))
-                    break
-                if not st or type(top) is _Cont:
-                    ends.append(_stuck(f"{op} needs a value on the stack", cond, acc, reg, st))
-                    break
-                if op == "CONS":
-                    acc = (st.pop(), acc)
-                else:
-                    acc, st[-1] = st[-1], acc
-            elif op == "PUSH":
-                st.append(acc)
-            elif op == "ROT":
-                if any(e is CALLER for e in st[-2:]):
-                    ends.append(_stuck("ROT touches the caller's stack st", cond, acc, reg, st))
-                    break
-                if len(st) < 2:
-                    ends.append(_stuck("ROT needs two entries on the stack", cond, acc, reg, st))
-                    break
-                st[-1], st[-2] = st[-2], st[-1]
-            elif op == "RETURN":
-                if top is CALLER:
-                    ends.append(_stuck("RETURN touches the caller's stack st", cond, acc, reg, st))
-                    break
-                if type(top) is not _Cont:
-                    ends.append(_stuck("RETURN needs a code continuation on the stack", cond, acc, reg, st))
-                    break
-                k = st.pop()
-                block, pc = k.block, k.pc
-            elif op == "COPY":
-                acc = (acc, acc)
-            elif op == "CONSUME":
-                acc = ()
-            elif op == "INL":
-                acc = Left(acc)
-            elif op == "INR":
-                acc = Right(acc)
-            elif op == "GET":
-                acc = reg
-            elif op == "PUT":
-                reg, acc = acc, ()
-            elif op == "ADD":
-                if type(acc) is not tuple or len(acc) != 2 or not all(isinstance(a, sympy.Expr) for a in acc):
-                    ends.append(_stuck(f"ADD needs a Pair of two Ints, found {acc!r}", cond, acc, reg, st))
-                    break
-                acc = acc[0] + acc[1]
-            else:  # APP, CURRY
-                ends.append(_stuck(f"{op} is not modelled symbolically", cond, acc, reg, st))
+                    st.append(_Cont(block, pc))
+                    block, pc, acc = (arg[1] if isinstance(e, Right) else arg[0]), 0, e.value
+            else:  # APP, CURRY, and any instruction without an entry here
+                stuck = f"{name} is not modelled symbolically"
+            if stuck:
+                ends.append(_stuck(stuck, cond, acc, reg, st))
                 break
     return ends

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cam.machine as machine_module
+from cam import decoded, jit
 from cam.code import (
     ADD,
     APP,
@@ -353,9 +354,8 @@ def test_repeated_runs_reuse_decoded_code():
 
 def reference_execute(code: Code, x: Value, s: Value, fuel: int | None = None) -> Result:
     """`cam.machine._exec`, the checked loop, without the translated fast path."""
-    m = machine_module
-    acc, reg, steps = m._exec(m._decode(code), m._inside(x), m._inside(s), fuel, None)
-    return Result(m._outside(reg), m._outside(acc), steps)
+    acc, reg, steps = machine_module._exec(decoded.decode(code), decoded.inside(x), decoded.inside(s), fuel, None)
+    return Result(decoded.outside(reg), decoded.outside(acc), steps)
 
 
 def outcome(fn, *args):
@@ -368,11 +368,11 @@ def outcome(fn, *args):
 @contextmanager
 def translated_at_once():
     """Translate every code on its first run (normally on its second)."""
-    old, machine_module.JIT_AFTER = machine_module.JIT_AFTER, 1
+    old, jit.JIT_AFTER = jit.JIT_AFTER, 1
     try:
         yield
     finally:
-        machine_module.JIT_AFTER = old
+        jit.JIT_AFTER = old
 
 
 @pytest.fixture
@@ -398,7 +398,7 @@ def test_fast_path_agrees_on_compiled_terms(r):
     with translated_at_once():
         fast = execute(code, x, s)
     assert fast == reference_execute(code, x, s)
-    block = machine_module._decode(code)
+    block = decoded.decode(code)
     assert block.jit is not None or not block.jittable
 
 
@@ -406,7 +406,7 @@ def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
     machine_module.clear_cache()  # equal codes share a decoded block: start from a fresh one
     code = Code(list(COUNTER))
     assert execute(code, L(Unit), Int(0)) == Result(Int(1), L(Unit), 16)
-    block = machine_module._decode(code)
+    block = decoded.decode(code)
     assert block.jit is not None and block.deopts == 0
     for _ in range(40):  # bad inputs: the reference loop reports them, exactly as without translation
         with pytest.raises(Stuck) as e:
@@ -420,14 +420,13 @@ def test_deep_code_is_not_translated(jit_at_once):
     for _ in range(100):
         code = Code([INL, Instr("BRANCH", code + Code([RETURN]), Code([RETURN]))])
     assert execute(code, Unit, Unit).steps == 301
-    assert not machine_module._decode(code).jittable
+    assert not decoded.decode(code).jittable
 
 
 @settings(max_examples=scaled(200))
 @given(values(depth=4))
 def test_internal_constructors_match_the_public_ones(v):
-    m = machine_module
-    back = m._outside(m._inside(v))
+    back = decoded.outside(decoded.inside(v))
     assert back == v and hash(back) == hash(v) and type(back) is type(v)
     assert to_text(back) == to_text(v)
 

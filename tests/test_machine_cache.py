@@ -1,24 +1,24 @@
 """The machine's cache of decoded code is bounded by total size, not by count."""
 
-from cam import machine
+from cam import decoded, machine
 from cam.code import ID, Code, Int, Unit
 
 
 def test_decoded_code_kept_is_bounded_by_size(monkeypatch):
-    monkeypatch.setattr(machine, "CACHE_BUDGET", 50_000)
+    monkeypatch.setattr(decoded, "CACHE_BUDGET", 50_000)
     for n in range(40):
         code = Code([ID] * (5_000 + n))  # 40 distinct codes of about 5,000 instructions
         assert machine.run(code, Int(n), Unit) == (Unit, Int(n))
-        assert sum(b.size for b in machine._CACHE.values()) <= 50_000
-        assert all(b is machine._CACHE.get(c) for c, b in machine._BY_ID.values() if c in machine._CACHE)
+        assert sum(b.size for _, b in decoded.cached()) <= 50_000
+        assert all(b is decoded._CACHE.get(c) for c, b in decoded._BY_ID.values() if c in decoded._CACHE)
     # a code larger than the whole budget runs, and is not kept
     big = Code([ID] * 60_000)
     assert machine.run(big, Int(1), Unit) == (Unit, Int(1))
-    assert big not in machine._CACHE
+    assert big not in dict(decoded.cached())
 
 
 def test_a_hot_code_is_decoded_once():
     code = Code([ID, ID])
-    first = machine._decode(code)
-    assert machine._decode(code) is first
-    assert machine._decode(Code([ID, ID])) is first  # an equal code, another object
+    first = decoded.decode(code)
+    assert decoded.decode(code) is first
+    assert decoded.decode(Code([ID, ID])) is first  # an equal code, another object

@@ -6,8 +6,8 @@ import pytest
 import sympy
 from hypothesis import given
 
-from cam.code import BRANCH, CONS, FIRST, FST, INL, INR, PUSH, RETURN, ROT, SECOND, SND, SWAP, Code, quote, unquote
-from cam.compiler import DISTR_CODE
+from cam.code import BRANCH, CONS, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SND, SWAP, Code, Int, quote, unquote
+from cam.compiler import DISTR_CODE, TEMPLATES, instantiate
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import run as machine_run
@@ -82,35 +82,48 @@ def test_symbolic_machine_gets_stuck_where_the_real_one_does(text, why):
 
 def test_stack_discipline_violations_are_caught():
     x = (sympy.Symbol("a"), sympy.Symbol("b"))
-    for code in [(Hole("f"), machine.Op("CONS"), K), (machine.Op("SWAP"), K), (machine.Op("RETURN"), K)]:
+    for code in [[Hole("f"), machine.op("CONS"), K], [machine.op("SWAP"), K], [machine.op("RETURN"), K],
+                 [machine.op("PUSH"), machine.op("ROT"), K]]:
         (end,) = machine.run(code, x, sympy.Symbol("s"), (CALLER,))
         assert end.kind == "stuck" and "caller's stack" in end.reason
-    (end,) = machine.run((machine.Op("FIRST"), K), x, sympy.Symbol("s"), (CALLER,))
+    (end,) = machine.run([machine.op("FIRST"), K], x, sympy.Symbol("s"), (CALLER,))
     assert end.kind == "k" and end.stack == (CALLER, sympy.Symbol("b"))
 
 
 # ---------------------------------------------------------------- templates are the compiler's
 
 def test_templates_are_the_reference_scheme():
-    assert compiler.template("Par") == machine.from_code(Code([FIRST])) + (Hole("f"),) + machine.from_code(
-        Code([SWAP, CONS, SECOND])) + (Hole("g"),) + machine.from_code(Code([CONS]))
-    assert compiler.template("Case") == (machine.Branch((Hole("f"), machine.Op("RETURN")),
-                                                        (Hole("g"), machine.Op("RETURN"))),)
-    assert compiler.template("Compose") == (Hole("f"), Hole("g"))
+    # the rows the proofs check are the compiler's own table, read as the symbolic machine's blocks
+    op = machine.op
+    assert compiler.template("Par") == [op("FIRST"), Hole("f"), op("SWAP"), op("CONS"), op("SECOND"), Hole("g"),
+                                        op("CONS")]
+    assert compiler.template("Case") == [op("BRANCH", ([Hole("f"), op("RETURN")], [Hole("g"), op("RETURN")]))]
+    assert compiler.template("Compose") == [Hole("f"), Hole("g")]
+    assert compiler.template("Const") == [op("QUOTE", compiler.K_SYMBOL)]
     assert compiler.template("Distr") == machine.from_code(DISTR_CODE)
     assert DISTR_CODE == Code([PUSH, FST, BRANCH([ROT, SWAP, SND, CONS, INL, RETURN],
                                                  [ROT, SWAP, SND, CONS, INR, RETURN])])
+    assert compiler.CONSTRUCTORS == tuple(TEMPLATES)
     for k in (0, -1, 2**63 - 1, -(2**63), 12345):
         from catlib.free import Const
-        assert cam_compile(Const(k)) == compiler.fill(compiler.template("Const"), {}, k)
+        assert cam_compile(Const(k)) == compiler.compile_with(TEMPLATES, Const(k)) == Code([QUOTE(Int(k))])
 
 
 @given(runs(max_size=14))
-def test_compile_is_syntax_directed(r):
-    # the induction rests on compile(C(f, g)) = template_C[compile f, compile g] for *every* f, g
+def test_compile_is_the_fold_of_the_template_table(r):
+    # the induction rests on compile(C(f, g)) = template_C[compile f, compile g] for *every* f, g:
+    # compile agrees with the proofs' own, independent fold of the table it proves
     f = r[0]
-    templates = {op: compiler.template(op) for op in compiler.CONSTRUCTORS}
-    assert compiler.compile_with(templates, f) == cam_compile(f)
+    assert compiler.compile_with(TEMPLATES, f) == cam_compile(f) == instantiate(TEMPLATES, f)
+
+
+def test_the_fold_check_rejects_special_cases_deeper_in_a_term():
+    # a compiler special-casing a subterm is caught where the subterm sits inside a larger term too
+    bad = compiler.BROKEN_COMPILERS["compile special-cases the shape Par(Id, Id) as ID"]
+    from catlib.free import Compose, Const, Id, Par
+    t = Compose(Const(3), Par(Id, Id))
+    assert bad(t) != cam_compile(t) and bad(Const(3)) == cam_compile(Const(3))
+    assert not compiler.agrees(bad).proved and compiler.agrees().proved
 
 
 # ---------------------------------------------------------------- upgrades

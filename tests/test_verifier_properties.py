@@ -1,20 +1,21 @@
 """Properties of cam.verifier: compiling preserves types; well-typed code does not go wrong; fuzzing.
 
 Random code comes from `cam.fuzz.CodeFuzzer` driven by hypothesis's `randoms()`, so failures
-replay and shrink.  ``python -m cam.verifier --fuzz N`` runs the same cases as a long campaign.
+replay and shrink.  ``python -m cam verify --fuzz N`` runs the same cases as a long campaign.
 """
 
 from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, quote
+from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, parse_code, quote
 from cam.compiler import compile
-from cam.fuzz import CodeFuzzer, run_verified
-from cam.machine import OutOfFuel, run
+from cam.fuzz import CodeFuzzer, Unsound, run_verified
+from cam.machine import run
 from cam.strategies import codes
 from cam.verifier import BytecodeError, check_value, value_has_type, verify
 from catlib.strategies import typed_terms, types, values
@@ -101,10 +102,7 @@ def test_fuzz_cases_are_rejected_or_run(rng):
         sig = verify(code)
     except BytecodeError:
         return
-    try:
-        run_verified(code, sig, fz)
-    except OutOfFuel:  # pragma: no cover - verified code halts; the bound is 1,000,000 steps
-        pass
+    run_verified(code, sig, fz)  # raises Unsound if it gets stuck, answers ill-typed values or does not halt
 
 
 @settings(max_examples=scaled(200))
@@ -160,8 +158,18 @@ def test_malformed_code_gives_bytecode_error_only(rng):
                 assert type(e).__name__ == "ValueTypeError"
 
 
+def test_running_out_of_fuel_on_verified_code_is_unsound():
+    # verified code always halts: a run that exhausts the step bound is a verifier bug, not a pass
+    code = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
+                      "[ID,GET,INR,RETURN]]")
+    sig = verify(code)
+    with pytest.raises(Unsound, match="did not halt within 3 steps"):
+        run_verified(code, sig, CodeFuzzer(0), fuel=3)
+    assert run_verified(code, sig, CodeFuzzer(0))  # with the campaign's bound it halts
+
+
 def test_campaign_command(capsys, tmp_path):
-    from cam.verifier import main
+    from cam.cli import verify as main
 
     assert main(["--fuzz", "60", "--seed", "3"]) == 0
     out = capsys.readouterr().out

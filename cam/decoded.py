@@ -1,0 +1,295 @@
+"""The machine's internal form: decoded code, plain Python values, and the cache of decoded code.
+
+The machine (`cam.machine`) and its translator to Python (`cam.jit`) work on
+plain data: ``None`` for ``Unit``, ints, tuples for pairs, `InL`/`InR` for
+``L``/``R``, `Clo` for closures and `Ret` for code continuations; `inside`
+and `outside` convert at the boundary.  Code is decoded once into `Block`\\ s
+of ``(opcode, operand)`` by `cam.code.Decoder` (the one decoder of `Code`)
+and kept in a cache bounded by total size.
+
+>>> from cam.code import parse_code, parse_value
+>>> block = decode(parse_code("[QUOTE (Pair (Int 1) Unit),INL]"))
+>>> block[0], block.size
+((9, (1, None)), 2)
+>>> outside(inside(parse_value("Pair (Int 1) (L Unit)")))
+Pair(Int(1), L(Unit))
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, NamedTuple
+
+from cam.code import OPCODE, Closure, Code, Decoder, InstrSpec, Int, L, Pair, R, Unit, Value, to_text
+
+__all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
+           "CACHE_BUDGET", "mk_int"]
+
+# The opcodes the machine and the translator dispatch on (rows of `cam.code.INSTRUCTIONS`).
+(ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, APP, CURRY, INL, INR, BRANCH, RETURN,
+ PUSH, ROT, GET, PUT) = (OPCODE[name] for name in (
+    "ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD", "APP", "CURRY",
+    "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+
+
+class Cont(NamedTuple):
+    """A code continuation on the stack, as seen in a configuration: the code still to run."""
+
+    code: Code
+
+    def __str__(self) -> str:
+        return f"<code {to_text(self.code)}>"
+
+
+class InL:
+    """``L v`` inside the machine."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+
+class InR(InL):
+    """``R v`` inside the machine."""
+
+    __slots__ = ()
+
+
+class Clo:
+    """A closure inside the machine: a decoded `block` and its environment."""
+
+    __slots__ = ("block", "env")
+
+    def __init__(self, block: Block, env: Any) -> None:
+        self.block, self.env = block, env
+
+
+class Ret:
+    """A code continuation on the machine's stack: resume `block` at `pc`."""
+
+    __slots__ = ("block", "pc")
+
+    def __init__(self, block: Block, pc: int) -> None:
+        self.block, self.pc = block, pc
+
+
+class Block(list):  # type: ignore[type-arg]
+    """Decoded code: a list of (opcode, operand); `code` is the public form.
+
+    While decoding, `level` is the BRANCH/CURRY nesting and `reachable`
+    whether the block can run without ``APP`` (closures' code cannot).  A
+    root block also keeps: `size` (reachable instructions, nested ones
+    included), `depth` (their deepest nesting), `app` (reaches an ``APP``),
+    and for the fast path (`cam.jit`) `runs` so far, the translation `jit`,
+    `jittable` and `deopts`.
+    """
+
+    __slots__ = ("code", "level", "reachable", "size", "depth", "app", "jittable", "runs", "jit", "deopts")
+
+    def __init__(self, code: Code, level: int = 0, reachable: bool = False) -> None:
+        super().__init__()
+        self.code, self.level, self.reachable = code, level, reachable
+
+
+class _Decode(Decoder[Block]):
+    """`cam.code.Decoder` into `Block`\\ s; QUOTEd values become internal values, their closures decoded too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size, self.depth, self.app = 0, 0, False
+
+    def new_block(self, code: Code, parent: Block, index: int, role: str) -> Block:
+        if parent.reachable:
+            self.depth = max(self.depth, parent.level + 1)
+        return Block(code, parent.level + 1, parent.reachable)
+
+    def value(self, v: Value, block: Block, index: int) -> Any:
+        return convert(v, self)
+
+    def emit(self, block: Block, index: int, spec: InstrSpec, opcode: int, operand: Any) -> None:
+        if block.reachable:
+            self.size += 1
+            self.app = self.app or opcode == APP
+        block.append((opcode, operand))
+
+
+def _decode_uncached(code: Code) -> Block:
+    root = Block(code, 0, True)
+    d = _Decode()
+    d.queue(code, root)
+    d.drain()
+    root.size, root.depth, root.app = d.size, d.depth, d.app
+    root.runs, root.jit, root.deopts, root.jittable = 0, None, 0, None
+    return root
+
+
+def decode(code: Code) -> Block:
+    """The decoded form of `code`, from the cache when this object (or an equal code) was seen."""
+    entry = _BY_ID.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
+    block = _CACHE.get(code)
+    if block is None:
+        block = _decode_uncached(code)
+        _remember(code, block)
+    else:
+        _CACHE.move_to_end(code)
+    if len(_BY_ID) >= 256:
+        _BY_ID.clear()
+    _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
+    return block
+
+
+CACHE_BUDGET = 2_000_000
+"""Decoded instructions kept between runs, in all (least recently used go first)."""
+
+_CACHE: OrderedDict[Code, Block] = OrderedDict()
+_BY_ID: dict[int, tuple[Code, Block]] = {}
+"""The same blocks by the identity of their `Code`: a hit by equality compares codes in full."""
+_cached = [0]  # total size of the blocks in _CACHE
+
+
+def _remember(code: Code, block: Block) -> None:
+    # Weighed by size, not counted: a node fed large migrations must not keep
+    # hundreds of them decoded.
+    if block.size > CACHE_BUDGET:
+        return
+    _CACHE[code] = block
+    _cached[0] += block.size
+    while _cached[0] > CACHE_BUDGET:
+        old, gone = _CACHE.popitem(last=False)
+        _cached[0] -= gone.size
+        for key in [k for k, (_, b) in _BY_ID.items() if b is gone]:
+            del _BY_ID[key]
+
+
+def cached() -> list[tuple[Code, Block]]:
+    """The codes kept decoded now, least recently used first (for tests and diagnostics)."""
+    return list(_CACHE.items())
+
+
+def clear_cache() -> None:
+    """Forget every decoded (and translated) code."""
+    _CACHE.clear()
+    _BY_ID.clear()
+    _cached[0] = 0
+
+
+# ---------------------------------------------------------------- values in and out
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def mk_int(n: int) -> Value:
+    """``Int(n)`` for an `n` known to be a 64-bit int: `Tree.__init__` without the checks.
+
+    The fields and hash are exactly `Tree`'s (a test compares them with the public constructor).
+    """
+    v = _new(Int)
+    _set(v, "kids", ())
+    _set(v, "label", n)
+    _set(v, "_hash", hash(("Int", n)))
+    return v
+
+
+def _mk(cls: type, kids: tuple[Any, ...], name: str) -> Value:
+    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
+    v = _new(cls)
+    _set(v, "kids", kids)
+    _set(v, "label", None)
+    _set(v, "_hash", hash((name, None, *[k._hash for k in kids])))
+    return v
+
+
+_L_UNIT, _R_UNIT = L(Unit), R(Unit)
+
+
+def inside(v: Value) -> Any:
+    """Public value -> internal value."""
+    t = type(v)
+    if v is Unit:  # the common shapes first: no stack needed
+        return None
+    if t is Int:
+        return v.label
+    if (t is L or t is R) and v.kids[0] is Unit:
+        return (InR if t is R else InL)(None)
+    d = _Decode()
+    x = convert(v, d)
+    d.drain()  # the code of closures in `v`
+    return x
+
+
+def convert(v: Value, decoder: Decoder[Block]) -> Any:
+    """Public value -> internal value; the code of its closures is queued on `decoder`."""
+    out: list[Any] = []
+    todo: list[tuple[Value, bool]] = [(v, False)]
+    while todo:
+        x, ready = todo.pop()
+        t = type(x)
+        if ready:
+            if t is Pair:
+                b = out.pop()
+                out.append((out.pop(), b))
+            elif t is L or t is R:
+                out.append((InR if t is R else InL)(out.pop()))
+            else:  # Closure: its code is decoded later, from the decoder's stack
+                code = x.kids[0]
+                out.append(Clo(decoder.queue(code, Block(code)), out.pop()))
+        elif x is Unit:
+            out.append(None)
+        elif t is Int:
+            out.append(x.label)
+        elif t is Pair:
+            todo += [(x, True), (x.kids[1], False), (x.kids[0], False)]
+        elif t is L or t is R:
+            todo += [(x, True), (x.kids[0], False)]
+        elif t is Closure:
+            todo += [(x, True), (x.kids[1], False)]
+        else:
+            raise TypeError(f"expected a machine Value, not {x!r}")
+    return out[0]
+
+
+def outside(x: Any) -> Value | Cont:
+    """Internal value (or continuation) -> public form."""
+    t = type(x)
+    if x is None:  # the common shapes first
+        return Unit
+    if t is int:
+        return mk_int(x)
+    if t is InL or t is InR:
+        v = x.v
+        if v is None:
+            return _R_UNIT if t is InR else _L_UNIT
+        if type(v) is int:  # a sum of Ints: the counter's answer
+            return _mk(R, (mk_int(v),), "R") if t is InR else _mk(L, (mk_int(v),), "L")
+    out: list[Any] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        x, ready = todo.pop()
+        t = type(x)
+        if ready:
+            if t is tuple:
+                b = out.pop()
+                out.append(_mk(Pair, (out.pop(), b), "Pair"))
+            elif t is Clo:
+                out.append(_mk(Closure, (x.block.code, out.pop()), "Closure"))
+            else:
+                out.append(_mk(R, (out.pop(),), "R") if t is InR else _mk(L, (out.pop(),), "L"))
+        elif x is None:
+            out.append(Unit)
+        elif t is int:
+            out.append(mk_int(x))
+        elif t is tuple:
+            todo += [(x, True), (x[1], False), (x[0], False)]
+        elif t is InL or t is InR:
+            todo += [(x, True), (x.v, False)]
+        elif t is Clo:
+            todo += [(x, True), (x.env, False)]
+        elif t is Ret:
+            out.append(Cont(x.block.code[x.pc:]))
+        else:  # pragma: no cover
+            raise AssertionError(x)
+    return out[0]  # type: ignore[no-any-return]

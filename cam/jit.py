@@ -1,0 +1,249 @@
+"""The machine's fast path: decoded code translated to Python source, one function per block.
+
+A code that runs again (a node runs the same machine on every input) is
+translated (`translate`): straight-line code without dispatch, a ``BRANCH``
+a call of the chosen block's function.  The translation covers only the
+transitions that succeed; anything else -- a configuration where the
+reference is stuck, a ``RETURN`` to a continuation that is not the
+``BRANCH``'s own, an ``APP`` -- raises `Deopt`, and `cam.machine` runs the
+input again from the start on its checked loop, which then raises exactly
+the error the reference gives.  (The machine is deterministic and the fast
+run has no effect outside, so running again gives the same answer.)  The two
+paths are checked against each other in ``tests/test_cam_machine.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cam.decoded import (
+    ADD,
+    BRANCH,
+    CONS,
+    CONSUME,
+    COPY,
+    CURRY,
+    FIRST,
+    FST,
+    GET,
+    ID,
+    INL,
+    INR,
+    PUSH,
+    PUT,
+    QUOTE,
+    RETURN,
+    ROT,
+    SECOND,
+    SND,
+    SWAP,
+    Block,
+    Clo,
+    InL,
+    InR,
+    Ret,
+)
+from catlib.values import INT_MAX, INT_MIN
+
+__all__ = ["Deopt", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
+
+JIT_AFTER = 2
+"""A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
+MAX_SIZE, MAX_DEPTH = 5_000, 60
+"""Code larger or more deeply nested is not translated: source gets long or calls get deep."""
+
+
+class Deopt(Exception):
+    """The translated code met something it does not handle; the checked loop runs the input again."""
+
+
+_KIND = {type(None): "none", int: "int", tuple: "tuple", InL: "L", InR: "R", Clo: "clo"}
+
+
+def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], names: dict[int, str],
+                  todo: list[Block]) -> str:
+    """The Python source of one block's function (see `translate`); nested blocks are added to `todo`."""
+    out = [f"def {name}(acc, reg, stack, k):", "    steps = 0"]
+    emit = out.append
+    pending = 0  # steps since the last flush
+    kind: str | None = None  # what the accumulator holds, when known here
+    local: list[tuple[str, str | None]] = []  # values pushed by this block, not yet on the real stack
+    fresh = 0
+
+    def push_local(expr: str, what: str | None) -> None:
+        nonlocal fresh
+        var = f"s{fresh}"
+        fresh += 1
+        emit(f"    {var} = {expr}")
+        local.append((var, what))
+
+    def flush() -> None:
+        if local:
+            emit("    stack.extend((" + "".join(f"{v}, " for v, _ in local) + "))")
+            local.clear()
+
+    def need_pair() -> None:
+        if kind != "tuple":
+            emit("    if type(acc) is not tuple: raise D")
+
+    ended = False
+    for pc, (op, arg) in enumerate(block):
+        pending += 1
+        if op == ID:
+            continue
+        if op == FST or op == SND:
+            need_pair()
+            emit(f"    acc = acc[{0 if op == FST else 1}]")
+            kind = None
+        elif op == FIRST or op == SECOND:
+            need_pair()
+            push_local(f"acc[{1 if op == FIRST else 0}]", None)
+            emit(f"    acc = acc[{0 if op == FIRST else 1}]")
+            kind = None
+        elif op == COPY:
+            emit("    acc = (acc, acc)")
+            kind = "tuple"
+        elif op == CONSUME:
+            emit("    acc = None")
+            kind = "none"
+        elif op == CONS:
+            if local:
+                emit(f"    acc = ({local.pop()[0]}, acc)")
+            else:
+                emit("    if not stack or type(stack[-1]) is Ret: raise D")
+                emit("    acc = (stack.pop(), acc)")
+            kind = "tuple"
+        elif op == SWAP:
+            if local:
+                var, what = local[-1]
+                emit(f"    acc, {var} = {var}, acc")
+                local[-1], kind = (var, kind), what
+            else:
+                emit("    if not stack or type(stack[-1]) is Ret: raise D")
+                emit("    acc, stack[-1] = stack[-1], acc")
+                kind = None
+        elif op == PUSH:
+            push_local("acc", kind)
+        elif op == ROT:
+            if len(local) >= 2:
+                local[-1], local[-2] = local[-2], local[-1]
+            else:
+                flush()
+                emit("    if len(stack) < 2: raise D")
+                emit("    stack[-1], stack[-2] = stack[-2], stack[-1]")
+        elif op == QUOTE:
+            const = f"q{len(env)}"
+            env[const] = arg
+            emit(f"    acc = {const}")
+            kind = _KIND.get(type(arg))
+        elif op == ADD:
+            need_pair()
+            emit("    a, b = acc")
+            emit("    if type(a) is not int or type(b) is not int: raise D")
+            emit("    acc = a + b")
+            emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
+            kind = "int"
+        elif op == INL or op == INR:
+            emit(f"    acc = {'InL' if op == INL else 'InR'}(acc)")
+            kind = "L" if op == INL else "R"
+        elif op == GET:
+            emit("    acc = reg")
+            kind = None
+        elif op == PUT:
+            emit("    reg = acc; acc = None")
+            kind = "none"
+        elif op == CURRY:
+            const = f"b{len(env)}"
+            env[const] = arg
+            emit(f"    acc = Clo({const}, acc)")
+            kind = "clo"
+        elif op == BRANCH:
+            flush()
+            cont = f"k{len(env)}"
+            env[cont] = Ret(block, pc + 1)  # the continuation the checked loop would push, so stuck checks see the same
+            left = names.setdefault(id(arg[0]), f"f{len(names)}")
+            right = names.setdefault(id(arg[1]), f"f{len(names)}")
+            todo += [arg[0], arg[1]]
+            call = f"stack.append({cont}); acc, reg, s = {{}}(acc.v, reg, stack, {cont})"
+            if kind in ("L", "R"):
+                emit("    " + call.format(left if kind == "L" else right))
+            else:
+                emit("    t = type(acc)")
+                emit("    if t is InL:")
+                emit("        " + call.format(left))
+                emit("    elif t is InR:")
+                emit("        " + call.format(right))
+                emit("    else: raise D")
+            emit(f"    steps += s + {pending}")
+            pending, kind = 0, None
+        elif op == RETURN:
+            if local:  # a value, not the continuation, is on top: stuck
+                emit("    raise D")
+            else:
+                emit("    if k is None or not stack or stack[-1] is not k: raise D")
+                emit("    stack.pop()")
+                emit(f"    return acc, reg, steps + {pending}")
+            ended = True
+            break  # the rest of the block is never reached
+        else:  # APP: never translated (`jittable` excludes it); be safe anyway
+            emit("    raise D")
+            ended = True
+            break
+    if not ended:
+        # the end of a block: only the root may end, and only with an empty stack
+        if local or not is_root:
+            emit("    raise D")
+        else:
+            emit("    if stack: raise D")
+            emit(f"    return acc, reg, steps + {pending}")
+    return "\n".join(out)
+
+
+def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
+    """Translate `root` to Python: one function per block, ``f(acc, reg, stack, k) -> (acc, reg, steps)``.
+
+    `k` is the continuation the block's ``RETURN`` must find on top of the
+    stack (the one its ``BRANCH`` pushed); the root block has none and must
+    end with an empty stack.  Every check of the checked loop is here too, but
+    failing one raises `Deopt` instead of `Stuck`.
+
+    Within a block the translation knows more than the checked loop does at run time,
+    and uses it: the kind of value in the accumulator after most
+    instructions (after ``COPY`` a pair, so ``FIRST`` needs no test), the
+    values this block pushed (kept in Python variables; ``ROT`` of two of
+    them is a renaming; they go to the real stack only before a ``BRANCH``),
+    and the number of steps of each straight stretch.
+    """
+    env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "tuple": tuple, "int": int}
+    names: dict[int, str] = {}
+    src: list[str] = []
+    todo = [root]
+    while todo:
+        block = todo.pop()
+        src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
+    exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
+    return env["f0"]  # type: ignore[no-any-return]
+
+
+def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, int] | None:
+    """Run the translated code, translating on the `JIT_AFTER`-th run; None when the checked loop must run it."""
+    jit = block.jit
+    if jit is None:
+        block.runs += 1
+        if block.jittable is None:
+            block.jittable = not block.app and block.size <= MAX_SIZE and block.depth <= MAX_DEPTH
+        if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
+            return None
+        block.jit = jit = translate(block)
+    if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
+        return None
+    try:
+        return jit(acc, reg, [], None)  # type: ignore[no-any-return]
+    except (Deopt, RecursionError):
+        block.deopts += 1
+        if block.deopts >= 16 and block.deopts * 2 > block.runs:  # mostly bad inputs: stop trying
+            block.jit, block.jittable = None, False
+        return None
+
+

@@ -1,0 +1,310 @@
+"""The reference's text form and the JSON form of CAM code and values: reading them, and writing JSON.
+
+>>> code = parse_code("[ID,BRANCH [ID,GET,INR,RETURN] [QUOTE (Int (-3)),RETURN]]")
+>>> to_text(code)
+'[ID,BRANCH [ID,GET,INR,RETURN] [QUOTE (Int (-3)),RETURN]]'
+>>> to_text(parse_value("Pair (Int 1) (L Unit)"))
+'Pair (Int 1) (L Unit)'
+>>> from_json(to_json(code)) == code
+True
+
+Malformed text raises `ParseError` with the position and what was expected:
+
+>>> parse_code("[ID,FOO]")
+Traceback (most recent call last):
+  ...
+cam.text.ParseError: at position 4: expected an instruction, found 'FOO'
+
+Instructions are read by the table `cam.code.INSTRUCTIONS` (an operand kind
+says what follows the name); reading works without recursion, so deeply
+nested code (from deep terms, or from an attacker) cannot overflow the
+Python stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from cam.code import SIMPLE, SPECS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value, to_text
+from catlib.tree import Tree, joined, render
+from catlib.values import INT_MAX, INT_MIN
+
+__all__ = ["ParseError", "parse_code", "parse_value", "to_json", "from_json", "digest", "JSON_FORMAT",
+           "JSON_VERSION"]
+
+
+# ---------------------------------------------------------------- text form
+
+
+class ParseError(ValueError):
+    """Malformed text or JSON: `position` (or JSON path), what was `expected`, what was `found`."""
+
+    def __init__(self, position: int | str, expected: str, found: str) -> None:
+        self.position, self.expected, self.found = position, expected, found
+        where = f"at position {position}" if isinstance(position, int) else f"at {position}"
+        super().__init__(f"{where}: expected {expected}, found {found}")
+
+
+# A name runs on over digits, so ``Int1`` is one (unknown) token, as in Haskell's lexer.
+_TOKEN = re.compile(r"\s*(?:(\[|\]|,|\(|\))|(-?[0-9]+)|([A-Za-z][A-Za-z0-9_']*)|(\S))")
+
+
+def _tokens(text: str) -> list[tuple[int, str]]:
+    toks = []
+    pos = 0
+    n = len(text)
+    while pos < n:
+        m = _TOKEN.match(text, pos)
+        if m is None:  # only trailing white space is left
+            break
+        kind = m.lastindex  # the one group that matched
+        if kind == 4:
+            raise ParseError(m.start(4), "a token", repr(m.group(4)))
+        toks.append((m.start(kind), m.group(kind)))
+        pos = m.end()
+    toks.append((n, "<end of input>"))
+    return toks
+
+
+_ARITY: dict[str, tuple[str, ...]] = {
+    "Pair": ("varg", "varg"), "L": ("varg",), "R": ("varg",), "Closure": ("code", "varg"),
+    **{spec.name: tuple("varg" if k == "value" else "code" for k in spec.operands)
+       for spec in SPECS.values() if spec.operands},
+}
+"""What follows a constructor or an instruction with operands: values (``varg``) and code blocks."""
+
+
+def _build(head: str, args: list[Any]) -> Any:
+    if head == "Pair":
+        return Pair(*args)
+    if head == "L":
+        return L(args[0])
+    if head == "R":
+        return R(args[0])
+    if head == "Closure":
+        return Closure(*args)
+    return Instr(head, *args)
+
+
+def _parse(text: str, start: str) -> Any:
+    if not isinstance(text, str):
+        raise ParseError(0, "text", type(text).__name__)
+    toks = _tokens(text)
+    i = 0
+    # frames: [head, remaining wants, collected args]; heads "[" (code) and "(" (parenthesised)
+    frames: list[list[Any]] = []
+    want = start
+    while True:
+        pos, tok = toks[i]
+        item: Any = None
+        done = False
+        if want == "code":
+            if tok != "[":
+                raise ParseError(pos, "'[' to start code", repr(tok))
+            i += 1
+            if toks[i][1] == "]":
+                i += 1
+                item, done = Code(), True
+            else:
+                frames.append(["[", None, []])
+                want = "instr"
+        elif want == "instr":
+            i += 1
+            if tok in SIMPLE:
+                item, done = SIMPLE[tok], True
+            elif tok in SPECS:
+                frames.append([tok, list(_ARITY[tok]), []])
+                want = frames[-1][1].pop(0)
+            else:
+                raise ParseError(pos, "an instruction", repr(tok))
+        elif want in ("varg", "value"):
+            i += 1
+            if tok == "Unit":
+                item, done = Unit, True
+            elif tok == "(":
+                frames.append(["(", None, []])
+                want = "value"
+            elif want == "varg":
+                raise ParseError(pos, "Unit or a parenthesised value", repr(tok))
+            elif tok == "Int":
+                pos, tok = toks[i]
+                if re.fullmatch(r"[0-9]+", tok):
+                    n = int(tok)
+                    i += 1
+                elif tok == "(" and re.fullmatch(r"-[0-9]+", toks[i + 1][1]) and toks[i + 2][1] == ")":
+                    pos, tok = toks[i + 1]
+                    n = int(tok)
+                    i += 3
+                else:
+                    raise ParseError(pos, "a number or (-number) after Int", repr(tok))
+                if not INT_MIN <= n <= INT_MAX:
+                    raise ParseError(pos, "a 64-bit integer", tok)
+                item, done = Int(n), True
+            elif tok in ("Pair", "L", "R", "Closure"):
+                frames.append([tok, list(_ARITY[tok]), []])
+                want = frames[-1][1].pop(0)
+            else:
+                raise ParseError(pos, "a value (Unit, Int, Pair, L, R or Closure)", repr(tok))
+        # deliver finished items to the frames that wait for them
+        while done:
+            if not frames:
+                pos, tok = toks[i]
+                if tok != "<end of input>":
+                    raise ParseError(pos, "end of input", repr(tok))
+                return item
+            frame = frames[-1]
+            head = frame[0]
+            if head == "[":
+                frame[2].append(item)
+                pos, tok = toks[i]
+                i += 1
+                if tok == ",":
+                    want, done = "instr", False
+                elif tok == "]":
+                    frames.pop()
+                    item = Code(frame[2])
+                else:
+                    raise ParseError(pos, "',' or ']'", repr(tok))
+            elif head == "(":
+                pos, tok = toks[i]
+                if tok != ")":
+                    raise ParseError(pos, "')'", repr(tok))
+                i += 1
+                frames.pop()
+            else:
+                frame[2].append(item)
+                if frame[1]:
+                    want, done = frame[1].pop(0), False
+                else:
+                    frames.pop()
+                    item = _build(head, frame[2])
+
+
+def parse_code(text: str) -> Code:
+    """Parse code in the reference's text form, e.g. ``[ID,QUOTE (Int 1)]``."""
+    return _parse(text, "code")  # type: ignore[no-any-return]
+
+
+def parse_value(text: str) -> Value:
+    """Parse a value in the reference's text form, e.g. ``Pair (Int 1) Unit``."""
+    return _parse(text, "value")  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- JSON form
+
+JSON_FORMAT, JSON_VERSION = "cam-bytecode", 1
+
+
+def _json_body(x: Value | Instr | Code) -> str:
+    """Compact JSON of `x`, written without recursion (``json.dumps`` recurses)."""
+    return render(x, _json_pieces)
+
+
+def _json_pieces(t: Tree) -> list[Any]:
+    if isinstance(t, Code):
+        return ["[", *joined(t.kids, ","), "]"]
+    if t is Unit:
+        return ['"Unit"']
+    if isinstance(t, Int):
+        return [f'{{"Int":{t.n}}}']
+    if isinstance(t, Instr) and not t.kids:
+        return [f'"{t.op}"']
+    name = t.op if isinstance(t, Instr) else type(t).__name__
+    if len(t.kids) == 1:
+        return [f'{{"{name}":', t.kids[0], "}"]
+    return [f'{{"{name}":[', *joined(t.kids, ","), "]}"]
+
+
+def to_json(x: Code | Value) -> str:
+    """JSON text: ``{"format":"cam-bytecode","version":1,"code":[...]}`` (or ``"value"``).
+
+    Instructions are ``"ID"``, ``{"QUOTE": v}``, ``{"BRANCH": [c, d]}``,
+    ``{"CURRY": c}``; values ``"Unit"``, ``{"Int": n}``, ``{"Pair": [v, w]}``,
+    ``{"L": v}``, ``{"R": v}``, ``{"Closure": [code, v]}``.
+    """
+    key = "code" if isinstance(x, Code) else "value"
+    return f'{{"format":"{JSON_FORMAT}","version":{JSON_VERSION},"{key}":{_json_body(x)}}}'
+
+
+def _from_plain(data: Any, start: str) -> Any:
+    # explicit stack: ("code", list, path) / ("instr", obj, path) / ("value", obj, path) / build markers
+    out: list[Any] = []
+    todo: list[tuple[str, Any, str]] = [(start, data, "$")]
+
+    def bad(path: str, expected: str, found: Any) -> ParseError:
+        text = json.dumps(found)
+        return ParseError(path, expected, text if len(text) < 60 else text[:57] + "...")
+
+    while todo:
+        kind, x, path = todo.pop()
+        if kind == "build":
+            head, n = x
+            args = out[len(out) - n:]
+            del out[len(out) - n:]
+            out.append(Code(args) if head == "code" else _build(head, args))
+            continue
+        if kind == "code":
+            if not isinstance(x, list):
+                raise bad(path, "a list of instructions", x)
+            todo.append(("build", ("code", len(x)), path))
+            todo.extend(("instr", ins, f"{path}[{j}]") for j, ins in reversed(list(enumerate(x))))
+            continue
+        if kind == "instr":
+            if isinstance(x, str) and x in SIMPLE:
+                out.append(SIMPLE[x])
+                continue
+            if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in _ARITY and next(iter(x)) in SPECS):
+                raise bad(path, "an instruction", x)
+            head, arg = next(iter(x.items()))
+        else:
+            if x == "Unit":
+                out.append(Unit)
+                continue
+            if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in ("Int", "Pair", "L", "R", "Closure")):
+                raise bad(path, "a value", x)
+            head, arg = next(iter(x.items()))
+            if head == "Int":
+                if type(arg) is not int or not INT_MIN <= arg <= INT_MAX:
+                    raise bad(path + ".Int", "a 64-bit integer", arg)
+                out.append(Int(arg))
+                continue
+        wants = _ARITY[head]
+        args = [arg] if len(wants) == 1 else arg
+        if not isinstance(args, list) or len(args) != len(wants):
+            raise bad(f"{path}.{head}", f"{len(wants)} arguments", arg)
+        todo.append(("build", (head, len(wants)), path))
+        todo.extend((("code" if w == "code" else "value"), a, f"{path}.{head}" + (f"[{j}]" if len(wants) > 1 else ""))
+                    for j, (w, a) in reversed(list(enumerate(zip(wants, args)))))
+    return out[0]
+
+
+def from_json(text: str | bytes) -> Code | Value:
+    """Parse the JSON form made by `to_json`; `ParseError` on anything else."""
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        # Python's json parser recurses; code nested this deep travels in the text form.
+        raise ParseError("$", "JSON nested less deeply (use the text form for very deep code)",
+                         "too deep a nesting") from None
+    except (ValueError, TypeError) as e:
+        raise ParseError(getattr(e, "pos", 0), "valid JSON", str(e)) from None
+    if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
+        raise ParseError("$.format", repr(JSON_FORMAT), repr(doc.get("format") if isinstance(doc, dict) else doc))
+    if type(doc.get("version")) is not int or doc["version"] != JSON_VERSION:  # not True, not 1.0
+        raise ParseError("$.version", str(JSON_VERSION), repr(doc.get("version")))
+    keys = set(doc) - {"format", "version"}
+    if keys == {"code"}:
+        return _from_plain(doc["code"], "code")  # type: ignore[no-any-return]
+    if keys == {"value"}:
+        return _from_plain(doc["value"], "value")  # type: ignore[no-any-return]
+    raise ParseError("$", "exactly one of 'code' or 'value'", repr(sorted(keys)))
+
+
+def digest(code: Code) -> str:
+    """A stable name for a version of a machine: ``sha256:`` of its canonical text form."""
+    return "sha256:" + hashlib.sha256(to_text(code).encode()).hexdigest()
+
+
