@@ -178,6 +178,7 @@ def clear_cache() -> None:
 
 # ---------------------------------------------------------------- values in and out
 
+_INT_NAME = Int.__name__  # Tree hashes a node's class name with its label
 _new = object.__new__
 _set = object.__setattr__
 
@@ -190,16 +191,16 @@ def mk_int(n: int) -> Value:
     v = _new(Int)
     _set(v, "kids", ())
     _set(v, "label", n)
-    _set(v, "_hash", hash(("Int", n)))
+    _set(v, "_hash", hash((_INT_NAME, n)))
     return v
 
 
-def _mk(cls: type, kids: tuple[Any, ...], name: str) -> Value:
+def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
     """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
     v = _new(cls)
     _set(v, "kids", kids)
     _set(v, "label", None)
-    _set(v, "_hash", hash((name, None, *[k._hash for k in kids])))
+    _set(v, "_hash", hash((cls.__name__, None, *[k._hash for k in kids])))
     return v
 
 
@@ -264,7 +265,7 @@ def outside(x: Any) -> Value | Cont:
         if v is None:
             return _R_UNIT if t is InR else _L_UNIT
         if type(v) is int:  # a sum of Ints: the counter's answer
-            return _mk(R, (mk_int(v),), "R") if t is InR else _mk(L, (mk_int(v),), "L")
+            return _mk(R, (mk_int(v),)) if t is InR else _mk(L, (mk_int(v),))
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
     while todo:
@@ -273,11 +274,11 @@ def outside(x: Any) -> Value | Cont:
         if ready:
             if t is tuple:
                 b = out.pop()
-                out.append(_mk(Pair, (out.pop(), b), "Pair"))
+                out.append(_mk(Pair, (out.pop(), b)))
             elif t is Clo:
-                out.append(_mk(Closure, (x.block.code, out.pop()), "Closure"))
+                out.append(_mk(Closure, (x.block.code, out.pop())))
             else:
-                out.append(_mk(R, (out.pop(),), "R") if t is InR else _mk(L, (out.pop(),), "L"))
+                out.append(_mk(R, (out.pop(),)) if t is InR else _mk(L, (out.pop(),)))
         elif x is None:
             out.append(Unit)
         elif t is int:
