@@ -21,7 +21,7 @@ from cam.check import (
     shrink,
     term_seed,
 )
-from cam.code import parse_value, unquote
+from cam.code import SND, parse_value, unquote
 from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS
 from catlib.typecheck import Signature, check
@@ -74,7 +74,7 @@ def test_parallel_campaign_sees_the_same_terms():
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_broken_compiler_is_caught_with_a_minimal_reproducer(monkeypatch, capsys, jobs):
     # A deliberately wrong compiler: Fst compiles to SND.
-    monkeypatch.setitem(cam.compiler._PRIM, "Fst", "SND")
+    monkeypatch.setitem(cam.compiler.TEMPLATES, "Fst", (SND,))
     assert main(["--terms", "300", "--seed", "1", "--jobs", jobs, "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "FAILED: machine and interpreter disagree on terms " in out
@@ -115,7 +115,7 @@ def _split_signature(text: str) -> tuple[str, str, str]:
 
 
 def test_broken_compiler_shrinks_to_fst(monkeypatch):
-    monkeypatch.setitem(cam.compiler._PRIM, "Fst", "SND")
+    monkeypatch.setitem(cam.compiler.TEMPLATES, "Fst", (SND,))
     sig = Signature(parse("()"), parse("(Int, Int)"), parse("Int"))
     big = Trial(Compose(Add, Compose(Par(Fst, Id), Copy)) >> Id, Signature(sig.state, parse("((Int, Int), Int)"),
                 parse("Int")), ((5, -7), 12), ())
