@@ -165,7 +165,7 @@ def build(out_dir: Path, mode: str) -> Path:
     campaign, slots["campaign"] = captured("-m", "cam.check", "--terms", str(n["terms"]), "--seed", "1",
                                            "--jobs", "2", "--no-progress")
     slots["campaign_summary"] = campaign.strip().splitlines()[0]
-    fuzz = command("-m", "cam.verifier", "--fuzz", str(n["fuzz"]), "--seed", "2026")
+    fuzz = command("-m", "cam", "verify", "--fuzz", str(n["fuzz"]), "--seed", "2026")
     counts = "\n".join(line for line in fuzz.splitlines() if not re.match(r"\s*\d+ cases:", line))
     slots["fuzz"] = block(counts, f"python -m cam verify --fuzz {n['fuzz']} --seed 2026   (progress lines left out)")
     slots["fuzz_table"] = fuzz_table(fuzz)
