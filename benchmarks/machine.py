@@ -8,7 +8,7 @@ threaded from one input to the next.  Each row does the same work:
 
 - ``python``: a hand-written counter on host values -- the floor;
 - ``interpreter``: ``catlib.interpreter.step`` on the counter term;
-- ``machine``: ``cam.machine.run`` on the compiled bytecode and machine
+- ``machine``: ``cam.machine.step`` on the compiled bytecode and machine
   values, one call per input (what a node does).
 
 Prints the median over `--repeats` runs, inputs/s, machine steps/s (the
@@ -26,10 +26,11 @@ import time
 from collections.abc import Callable
 
 from benchmarks import median_time
-from cam.code import Int as MInt
-from cam.code import L, R, Unit, parse_code, quote
+from cam.code import IntV, L, R, UnitV, quote
 from cam.compiler import compile
-from cam.machine import execute, run
+from cam.machine import execute
+from cam.machine import step as machine_step
+from cam.text import parse_code
 from catlib.examples.counter import counter_sm
 from catlib.interpreter import step
 from catlib.values import Left, Right
@@ -62,10 +63,10 @@ def interpreter_counter(inputs: list[object]) -> object:
 
 def machine_counter(inputs: list[object]) -> object:
     code = parse_code(REFERENCE)
-    state = MInt(0)
-    out = Unit
+    state = IntV(0)
+    out = UnitV
     for x in inputs:
-        state, out = run(code, x, state)  # type: ignore[arg-type]
+        state, out = machine_step(code, x, state)  # type: ignore[arg-type]
     return state, out
 
 
@@ -89,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     pattern = 4
     n = args.inputs
     host = [Left(()) if i % pattern != pattern - 1 else Right(()) for i in range(n)]
-    machine_inputs = [L(Unit) if i % pattern != pattern - 1 else R(Unit) for i in range(n)]
-    steps = sum(execute(code, x, MInt(0)).steps for x in machine_inputs[:pattern]) * (n // pattern)
-    steps += sum(execute(code, x, MInt(0)).steps for x in machine_inputs[: n % pattern])
+    machine_inputs = [L(UnitV) if i % pattern != pattern - 1 else R(UnitV) for i in range(n)]
+    steps = sum(execute(code, x, IntV(0)).steps for x in machine_inputs[:pattern]) * (n // pattern)
+    steps += sum(execute(code, x, IntV(0)).steps for x in machine_inputs[: n % pattern])
 
     print(f"counter: {n:,} inputs (3 incr : 1 count), {steps:,} machine steps, median of {args.repeats} runs")
     rows = [("python (floor)", python_counter, host), ("interpreter", interpreter_counter, host),

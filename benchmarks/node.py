@@ -35,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cam.client import Client, as_code  # noqa: E402
-from cam.code import L, R, Unit, parse_value  # noqa: E402
+from cam.code import L, R, UnitV  # noqa: E402
 from cam.machine import execute  # noqa: E402
 from cam.node import Node  # noqa: E402
+from cam.text import parse_value  # noqa: E402
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state  # noqa: E402
 from catlib.free import Snd  # noqa: E402
 
@@ -45,7 +46,7 @@ V1, V2, MIG, BACK = as_code(counter_sm), as_code(counter_sm2), as_code(upgrade_s
 
 NODE_SCRIPT = """
 import asyncio, os, sys
-from cam.code import parse_value
+from cam.text import parse_value
 from cam.client import as_code
 from cam.node import Node
 from cam.server import printer, serve
@@ -81,13 +82,13 @@ def _client_process(port: int, n: int, start: float) -> tuple[float, float, list
     """One client: connect, wait for the common start time, send `n` increments; (t0, t1, latencies)."""
     lat = []
     with Client("127.0.0.1", port) as c:
-        c.do(R(Unit))
+        c.do(R(UnitV))
         while time.time() < start:
             time.sleep(0.001)
         t0 = time.time()
         for _ in range(n):
             t = time.perf_counter()
-            c.do(L(Unit))
+            c.do(L(UnitV))
             lat.append(time.perf_counter() - t)
         return t0, time.time(), lat
 
@@ -119,7 +120,7 @@ def upgrade_pauses(port: int, upgrades: int) -> tuple[list[float], list[float], 
     def hammer() -> None:
         with Client("127.0.0.1", port) as c:
             while not stop.is_set():
-                c.do(L(Unit))
+                c.do(L(UnitV))
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
     for t in threads:
@@ -148,9 +149,9 @@ def main() -> None:
     a = ap.parse_args()
 
     us = 1e6
-    step = per_call(lambda: execute(V1, L(Unit), parse_value("Int 5")), 2000)
+    step = per_call(lambda: execute(V1, L(UnitV), parse_value("Int 5")), 2000)
     node = Node(V1, parse_value("Int 0"))
-    do = per_call(lambda: node.do(R(Unit)), 2000)
+    do = per_call(lambda: node.do(R(UnitV)), 2000)
     print("baseline, in process (median of 5 batches)")
     print(f"  machine step (execute, counter incr)   {step * us:8.1f} us")
     print(f"  Node.do (type check + step)            {do * us:8.1f} us   x{do / step:.2f} the step")

@@ -4,7 +4,7 @@ For each shape of code and each size (1,000 to 1,000,000 instructions, counting
 the instructions inside nested blocks) it prints the median time of `verify`
 per instruction, its ratio to the same shape at 1,000 instructions (about 1
 everywhere means linear), and its ratio to one run of the same code on the
-machine (`cam.machine.run`), measured in the same process.  Times are CPU
+machine (`cam.machine.step`), measured in the same process.  Times are CPU
 time of this process (`time.process_time`), so that other work on a shared
 machine does not count.
 
@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import median_time  # noqa: E402
-from cam.code import ADD, APP, BRANCH, CONS, COPY, CURRY, INL, PUSH, RETURN, SND, SWAP, Code, Int, Unit, Value  # noqa: E402
-from cam.machine import run  # noqa: E402
+from cam.code import ADD, APP, BRANCH, CONS, COPY, CURRY, INL, PUSH, RETURN, SND, SWAP, Code, IntV, UnitV, Value  # noqa: E402
+from cam.machine import step  # noqa: E402
 from cam.verifier import verify  # noqa: E402
 
 CPU = time.process_time
@@ -38,25 +38,25 @@ BIG = 10**8
 
 
 def flat(n: int) -> tuple[Code, Value]:
-    return Code([COPY, ADD] * (n // 2)), Int(1)
+    return Code([COPY, ADD] * (n // 2)), IntV(1)
 
 
 def stack(n: int) -> tuple[Code, Value]:
-    return Code([PUSH] * (n // 2) + [CONS] * (n // 2)), Unit
+    return Code([PUSH] * (n // 2) + [CONS] * (n // 2)), UnitV
 
 
 def branch(n: int) -> tuple[Code, Value]:
     code = Code([])
     for _ in range(n // 4):
         code = Code([INL, BRANCH(code + Code([RETURN]), Code([RETURN]))])
-    return code, Unit
+    return code, UnitV
 
 
 def closure(n: int) -> tuple[Code, Value]:
     body = Code([SND, RETURN])
     for _ in range(n // 7 - 1):
         body = Code([SND, PUSH, CURRY(body), SWAP, CONS, APP, RETURN])
-    return Code([PUSH, CURRY(body), SWAP, CONS, APP]), Int(7)
+    return Code([PUSH, CURRY(body), SWAP, CONS, APP]), IntV(7)
 
 
 SHAPES: dict[str, Callable[[int], tuple[Code, Value]]] = {
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             sig = verify(code, max_size=BIG, max_depth=BIG, max_type_size=BIG)
             assert sig.output is not None
             tv = median_time(lambda c=code: verify(c, max_size=BIG, max_depth=BIG, max_type_size=BIG), repeat, CPU)
-            tr = median_time(lambda c=code, x=x: run(c, x, Unit), repeat, CPU)
+            tr = median_time(lambda c=code, x=x: step(c, x, UnitV), repeat, CPU)
             per = tv / k
             base = base or per
             print(f"{name:<8} {k:>12,} {tv:>9.3f}s {per * 1e6:>8.2f}us {per / base:>9.2f} {tv / tr:>7.1f}",

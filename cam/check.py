@@ -6,7 +6,7 @@ derived from the campaign seed and `i`, so any term of any campaign can be
 rebuilt alone (``--start i --terms 1``) -- and checks, for each, with random
 input ``x`` and state ``s`` of the right types::
 
-    (quote(s'), quote(y)) == machine.run(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
+    (quote(s'), quote(y)) == machine.step(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
 
 It prints terms per second, how often each constructor occurred, and a
 histogram of term sizes.  On a disagreement it shrinks the first failing
@@ -71,7 +71,7 @@ def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> 
 
 
 @dataclass
-class Outcome:
+class Disagreement:
     """Both sides of a check that failed, as text: the interpreter's (quoted) and the machine's."""
 
     expected: str
@@ -82,7 +82,7 @@ def _side(state: Value, output: Value) -> str:
     return f"state {to_text(state)}, output {to_text(output)}"
 
 
-def disagreement(case: Trial) -> Outcome | None:
+def disagreement(case: Trial) -> Disagreement | None:
     """None when machine and interpreter agree on `case`; otherwise both results in text form.
 
     An exception on either side counts as a disagreement (the terms are well typed, so neither may fail).
@@ -95,7 +95,7 @@ def disagreement(case: Trial) -> Outcome | None:
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         expected_text = f"raised {type(e).__name__}: {e}"
     try:
-        got = machine.run(compiler.compile(case.term), quote(case.input), quote(case.state))
+        got = machine.step(compiler.compile(case.term), quote(case.input), quote(case.state))
     except Exception as e:  # noqa: BLE001
         got_text = f"raised {type(e).__name__}: {str(e).splitlines()[0]}"
     if expected is not None and got == expected:
@@ -104,7 +104,7 @@ def disagreement(case: Trial) -> Outcome | None:
         expected_text = _side(*expected)
     if got is not None:
         got_text = _side(*got)
-    return Outcome(expected_text, got_text)
+    return Disagreement(expected_text, got_text)
 
 
 # ---------------------------------------------------------------- shrinking

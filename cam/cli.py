@@ -14,7 +14,8 @@ import json
 import sys
 from typing import Any
 
-from cam.code import Code, ParseError, Value, parse_code, parse_value, quote, to_text
+from cam.code import Code, Value, quote, to_text
+from cam.text import ParseError, parse_code, parse_value
 
 __all__ = ["demo", "node", "send", "upgrade", "status", "verify", "load", "parse_state"]
 

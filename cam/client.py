@@ -6,7 +6,7 @@ is started in this process, in a thread, on a free port; `connect` makes it
 the default node):
 
     >>> from cam.client import *
-    >>> from cam.code import parse_value
+    >>> from cam.text import parse_value
     >>> from cam.node import Node
     >>> from cam.server import start_in_thread
     >>> from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
@@ -41,7 +41,8 @@ import threading
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from cam.code import Code, Value, parse_code, parse_value, quote, to_json, to_text
+from cam.code import Code, Value, quote, to_text
+from cam.text import parse_code, parse_value, to_json
 from catlib.values import Left, Right
 
 __all__ = ["Client", "NodeError", "Upgrade", "Reply", "connect", "incr", "count", "upgrade", "do", "status",
@@ -130,7 +131,7 @@ def _parse_reply(text: str) -> Value:
 class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
-    >>> from cam.code import parse_code, parse_value
+    >>> from cam.text import parse_code, parse_value
     >>> from cam.node import Node
     >>> from cam.server import start_in_thread
     >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
@@ -138,8 +139,8 @@ class Client:
     >>> with start_in_thread(Node(counter, parse_value("Int 0"))) as node, Client(node.host, node.port) as c:
     ...     c.do(Left(()))
     ...     c.do("R Unit").output
-    Reply(output=L(Unit), state=Int(1), steps=16)
-    R(Int(1))
+    Reply(output=L(UnitV), state=IntV(1), steps=16)
+    R(IntV(1))
     """
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float | None = 60.0) -> None:

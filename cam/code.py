@@ -10,13 +10,13 @@ the verifier and the proofs' symbolic machine -- turns code into blocks of
 
 The text form is the reference's (Haskell ``show``) syntax, exactly (`cam.text` reads it):
 
->>> code = Code([ID, BRANCH([ID, GET, INR, RETURN], [QUOTE(Int(-3)), RETURN])])
+>>> code = Code([ID, BRANCH([ID, GET, INR, RETURN], [QUOTE(IntV(-3)), RETURN])])
 >>> to_text(code)
 '[ID,BRANCH [ID,GET,INR,RETURN] [QUOTE (Int (-3)),RETURN]]'
->>> to_text(Pair(Int(1), L(Unit)))
+>>> to_text(Pair(IntV(1), L(UnitV)))
 'Pair (Int 1) (L Unit)'
->>> quote((1, Left(()))), unquote(Pair(Int(1), L(Unit)))
-(Pair(Int(1), L(Unit)), (1, Left(())))
+>>> quote((1, Left(()))), unquote(Pair(IntV(1), L(UnitV)))
+(Pair(IntV(1), L(UnitV)), (1, Left(())))
 >>> INSTRUCTIONS[OPCODE["BRANCH"]]
 InstrSpec(name='BRANCH', operand='blocks', reference=True)
 
@@ -33,7 +33,7 @@ from catlib.tree import Tree, fold, joined, render
 from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 __all__ = [
-    "Value", "Unit", "Int", "Pair", "L", "R", "Closure", "Instr", "Code", "InstrSpec", "INSTRUCTIONS", "OPCODE",
+    "Value", "UnitV", "IntV", "Pair", "L", "R", "Closure", "Instr", "Code", "InstrSpec", "INSTRUCTIONS", "OPCODE",
     "OPS", "SIMPLE_OPS", "REFERENCE_OPS", "NONE", "VALUE", "BLOCK", "BLOCKS", "Decoder", "QUOTE", "BRANCH", "CURRY",
     "to_text", "quote", "unquote",
 ] + ["ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD", "APP",
@@ -44,7 +44,7 @@ __all__ = [
 
 
 class Value(Tree):
-    """A machine value: `Unit`, `Int`, `Pair`, `L`, `R` or `Closure`."""
+    """A machine value: `UnitV`, `IntV`, `Pair`, `L`, `R` or `Closure`."""
 
     __slots__ = ()
 
@@ -59,16 +59,16 @@ class _UnitValue(Value):
     __slots__ = ()
 
     def _leaf_repr(self) -> str:
-        return "Unit"
+        return "UnitV"
 
     def __reduce__(self) -> str:
-        return "Unit"  # pickle by name: unpickling gives the singleton back (the machine tests `is Unit`)
+        return "UnitV"  # pickle by name: unpickling gives the singleton back (the machine tests `is UnitV`)
 
 
-Unit: Value = _UnitValue()
+UnitV: Value = _UnitValue()
 
 
-class Int(Value):
+class IntV(Value):
     """A 64-bit machine integer."""
 
     __slots__ = ()
@@ -76,7 +76,7 @@ class Int(Value):
 
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
-            raise ValueError(f"Int needs a 64-bit int, not {n!r}")
+            raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
         super().__init__(label=n)
 
     @property
@@ -315,7 +315,7 @@ class Decoder(Generic[B]):
     >>> class Plain(Decoder[list]):
     ...     def new_block(self, code, parent, index, role): return []
     ...     def value(self, v, block, index): return to_text(v)
-    >>> d = Plain(); root = d.queue(Code([QUOTE(Int(1)), BRANCH([INL], [])]), []); d.drain(); root
+    >>> d = Plain(); root = d.queue(Code([QUOTE(IntV(1)), BRANCH([INL], [])]), []); d.drain(); root
     [(9, 'Int 1'), (15, ([(13, None)], []))]
     """
 
@@ -381,8 +381,8 @@ def _repr(tree: Value | Instr | Code) -> str:
     closure; pieces are written from an explicit stack, so deep code and
     values print in linear time and without recursion.
 
-    >>> Closure(Code([ID, BRANCH([QUOTE(Int(-1))], [])]), Pair(Unit, L(Unit)))
-    Closure(Code([ID, BRANCH(Code([QUOTE(Int(-1))]), Code([]))]), Pair(Unit, L(Unit)))
+    >>> Closure(Code([ID, BRANCH([QUOTE(IntV(-1))], [])]), Pair(UnitV, L(UnitV)))
+    Closure(Code([ID, BRANCH(Code([QUOTE(IntV(-1))]), Code([]))]), Pair(UnitV, L(UnitV)))
     """
     return render(tree, _repr_pieces)
 
@@ -405,9 +405,9 @@ def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
     t, arg = item
     if isinstance(t, Code):
         return ["[", *joined([(k, False) for k in t.kids], ","), "]"]
-    if t is Unit:
+    if t is UnitV:
         return ["Unit"]
-    if isinstance(t, Int):
+    if isinstance(t, IntV):
         s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
         return [f"({s})" if arg else s]
     head = t.op if isinstance(t, Instr) else type(t).__name__
@@ -431,9 +431,9 @@ def quote(x: Any) -> Value:
             else:
                 out.append((L if isinstance(v, Left) else R)(out.pop()))
         elif type(v) is tuple and len(v) == 0:
-            out.append(Unit)
+            out.append(UnitV)
         elif type(v) is int:
-            out.append(Int(v))
+            out.append(IntV(v))
         elif type(v) is tuple and len(v) == 2:
             todo += [(v, True), (v[1], False), (v[0], False)]
         elif isinstance(v, (Left, Right)):
@@ -446,9 +446,9 @@ def quote(x: Any) -> Value:
 def unquote(v: Value) -> Any:
     """A machine value as a catlib host value (closures have no host form)."""
     def node(t: Tree, kids: list[Any]) -> Any:
-        if t is Unit:
+        if t is UnitV:
             return ()
-        if isinstance(t, Int):
+        if isinstance(t, IntV):
             return t.n
         if isinstance(t, Pair):
             return (kids[0], kids[1])
@@ -462,8 +462,3 @@ def unquote(v: Value) -> Any:
 
     return fold(v, node)
 
-
-# The readers and JSON moved to cam.text; re-exported here until every import names cam.text (temporary).
-from cam.text import JSON_FORMAT, JSON_VERSION, ParseError, digest, from_json, parse_code, parse_value, to_json  # noqa: E402
-
-__all__ += ["ParseError", "parse_code", "parse_value", "to_json", "from_json", "digest", "JSON_FORMAT", "JSON_VERSION"]

@@ -62,7 +62,7 @@ from cam.code import (
     SWAP,
     Code,
     Instr,
-    Int,
+    IntV,
 )
 from catlib.free import Distr, Term, path_str
 from catlib.tree import unlink
@@ -152,7 +152,7 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
             elif type(x) is Hole:
                 todo.append((_TERM, getattr(t, x.name), None, (x.name, path)))
             elif type(x) is QuoteHole:
-                blocks[-1].append(QUOTE(Int(getattr(t, x.name))))
+                blocks[-1].append(QUOTE(IntV(getattr(t, x.name))))
             else:  # Branch: open the left block, then the right one, then close both into a BRANCH
                 todo.append((_CLOSE, None, None, None))
                 todo += [(_ITEM, y, t, path) for y in reversed(x.right)]

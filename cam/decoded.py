@@ -7,12 +7,12 @@ and `outside` convert at the boundary.  Code is decoded once into `Block`\\ s
 of ``(opcode, operand)`` by `cam.code.Decoder` (the one decoder of `Code`)
 and kept in a cache bounded by total size.
 
->>> from cam.code import parse_code, parse_value
+>>> from cam.text import parse_code, parse_value
 >>> block = decode(parse_code("[QUOTE (Pair (Int 1) Unit),INL]"))
 >>> block[0], block.size
 ((9, (1, None)), 2)
 >>> outside(inside(parse_value("Pair (Int 1) (L Unit)")))
-Pair(Int(1), L(Unit))
+Pair(IntV(1), L(UnitV))
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
-from cam.code import OPCODE, Closure, Code, Decoder, InstrSpec, Int, L, Pair, R, Unit, Value, to_text
+from cam.code import OPCODE, Closure, Code, Decoder, InstrSpec, IntV, L, Pair, R, UnitV, Value, to_text
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
            "CACHE_BUDGET", "mk_int"]
@@ -178,7 +178,7 @@ def clear_cache() -> None:
 
 # ---------------------------------------------------------------- values in and out
 
-_INT_NAME = Int.__name__  # Tree hashes a node's class name with its label
+_INT_NAME = IntV.__name__  # Tree hashes a node's class name with its label
 _new = object.__new__
 _set = object.__setattr__
 
@@ -188,7 +188,7 @@ def mk_int(n: int) -> Value:
 
     The fields and hash are exactly `Tree`'s (a test compares them with the public constructor).
     """
-    v = _new(Int)
+    v = _new(IntV)
     _set(v, "kids", ())
     _set(v, "label", n)
     _set(v, "_hash", hash((_INT_NAME, n)))
@@ -204,17 +204,17 @@ def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
     return v
 
 
-_L_UNIT, _R_UNIT = L(Unit), R(Unit)
+_L_UNIT, _R_UNIT = L(UnitV), R(UnitV)
 
 
 def inside(v: Value) -> Any:
     """Public value -> internal value."""
     t = type(v)
-    if v is Unit:  # the common shapes first: no stack needed
+    if v is UnitV:  # the common shapes first: no stack needed
         return None
-    if t is Int:
+    if t is IntV:
         return v.label
-    if (t is L or t is R) and v.kids[0] is Unit:
+    if (t is L or t is R) and v.kids[0] is UnitV:
         return (InR if t is R else InL)(None)
     d = _Decode()
     x = convert(v, d)
@@ -238,9 +238,9 @@ def convert(v: Value, decoder: Decoder[Block]) -> Any:
             else:  # Closure: its code is decoded later, from the decoder's stack
                 code = x.kids[0]
                 out.append(Clo(decoder.queue(code, Block(code)), out.pop()))
-        elif x is Unit:
+        elif x is UnitV:
             out.append(None)
-        elif t is Int:
+        elif t is IntV:
             out.append(x.label)
         elif t is Pair:
             todo += [(x, True), (x.kids[1], False), (x.kids[0], False)]
@@ -257,7 +257,7 @@ def outside(x: Any) -> Value | Cont:
     """Internal value (or continuation) -> public form."""
     t = type(x)
     if x is None:  # the common shapes first
-        return Unit
+        return UnitV
     if t is int:
         return mk_int(x)
     if t is InL or t is InR:
@@ -280,7 +280,7 @@ def outside(x: Any) -> Value | Cont:
             else:
                 out.append(_mk(R, (out.pop(),)) if t is InR else _mk(L, (out.pop(),)))
         elif x is None:
-            out.append(Unit)
+            out.append(UnitV)
         elif t is int:
             out.append(mk_int(x))
         elif t is tuple:

@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any
 
 from cam import code as C
-from cam.code import OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value, to_text
+from cam.code import OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.compiler import DISTR_CODE, compile
 from cam.machine import OutOfFuel, Stuck, step
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
@@ -87,7 +87,7 @@ class CodeFuzzer:
                 blocks[-1].append(C.CURRY(body))
             elif kind == "quote":
                 body = Code(blocks.pop())
-                blocks[-1].append(C.QUOTE(Closure(body, Unit)))
+                blocks[-1].append(C.QUOTE(Closure(body, UnitV)))
             elif kind == "term" and rng.random() < wrap:
                 raw = ("raw", x)
                 k = rng.randrange(3)
@@ -116,7 +116,7 @@ class CodeFuzzer:
                     seq(C.PUSH, ("open", None), C.ROT, C.SWAP, C.CONS, C.FST, f, C.RETURN,
                         ("open", None), C.ROT, C.SWAP, C.CONS, C.FST, g, C.RETURN, ("branch", None))
             elif isinstance(x, Const):
-                seq(C.QUOTE(Int(x.k)))
+                seq(C.QUOTE(IntV(x.k)))
             elif isinstance(x, Prim) and x.op == "Distr":
                 seq(*DISTR_CODE)
             elif isinstance(x, Prim) and x.op == "Id":
@@ -155,9 +155,9 @@ class CodeFuzzer:
         while todo:
             ty, ready = todo.pop()
             if ty == T.Unit:
-                out.append(Unit)
+                out.append(UnitV)
             elif ty == T.Int:
-                out.append(Int(self.gen.int()))
+                out.append(IntV(self.gen.int()))
             elif isinstance(ty, T.Prod):
                 if ready:
                     b = out.pop()
@@ -174,10 +174,10 @@ class CodeFuzzer:
                 d, c = ty.kids
                 first_order = not any(isinstance(n, T.Fun) for n in (*walk(d), *walk(c)))
                 if ready:  # out[-1] is a value of c: a constant function
-                    out.append(Closure(Code([Instr("QUOTE", out.pop()), Instr("RETURN")]), Unit))
+                    out.append(Closure(Code([Instr("QUOTE", out.pop()), Instr("RETURN")]), UnitV))
                 elif first_order and self.rng.randrange(2):
                     body = Generator(self.rng.randint, pure=True).term(T.Unit, d, c, self.rng.randint(0, 6))
-                    out.append(Closure(compile(Compose(body, Snd)) + Code([Instr("RETURN")]), Unit))
+                    out.append(Closure(compile(Compose(body, Snd)) + Code([Instr("RETURN")]), UnitV))
                 else:
                     todo += [(ty, 1), (c, 0)]
             else:

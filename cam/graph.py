@@ -8,7 +8,7 @@ has a dashed edge to where the machine resumes (the instruction after the
 ``BRANCH``).  A ``CURRY``'s body is a cluster reached by a ``body`` edge.
 `catlib.render` draws it (``catlib render MODULE:NAME --view bytecode``).
 
->>> from cam.code import parse_code
+>>> from cam.text import parse_code
 >>> g = bytecode(parse_code("[ID,BRANCH [GET,INR,RETURN] [QUOTE (Int 1),RETURN]]"))
 >>> [g.nodes[n]["label"] for n in g]
 ['start', 'ID', 'BRANCH', 'GET', 'INR', 'RETURN', 'QUOTE (Int 1)', 'RETURN', 'stop']

@@ -2,19 +2,21 @@
 
 A configuration is (accumulator, code, state register, stack); the stack
 holds values and code continuations.  `step` executes until the code and
-the stack are both empty and returns ``(state, output)``:
+the stack are both empty and returns ``(state, output)``; `run` does so for
+a list of inputs, as `catlib.interpreter.step` and `run` do for terms:
 
->>> from cam.code import parse_code, parse_value, L, R, Unit, Int
+>>> from cam.code import L, R, UnitV, IntV
+>>> from cam.text import parse_code, parse_value
 >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]")
->>> step(counter, L(Unit), Int(0))
-(Int(1), L(Unit))
->>> execute(counter, R(Unit), Int(1)).steps
+>>> step(counter, L(UnitV), IntV(0))
+(IntV(1), L(UnitV))
+>>> execute(counter, R(UnitV), IntV(1)).steps
 6
 
 Unlike the reference, a machine where no rule applies does not pass off its
 accumulator as an answer; it raises `Stuck` with the configuration:
 
->>> step(counter, Int(3), Int(0))
+>>> step(counter, IntV(3), IntV(0))
 Traceback (most recent call last):
   ...
 cam.machine.Stuck: stuck at step 2: BRANCH needs L or R in the accumulator, found Int 3
@@ -38,7 +40,7 @@ exactly the error the reference loop gives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from cam.code import Code, Instr, Value, to_text
@@ -286,14 +288,31 @@ def step(code: Code, input: Value, state: Value, fuel: int | None = None) -> tup
     return outside(reg), outside(acc)  # type: ignore[return-value]
 
 
-run = step  # the name before `step`; `run` over a list of inputs comes with the renaming
+def run(code: Code, inputs: Iterable[Value], state: Value, fuel: int | None = None) -> tuple[Value, list[Value]]:
+    """Run `code` on each input in turn from `state`: ``(final state, outputs)``, like `catlib.interpreter.run`.
+
+    >>> from cam.code import L, R, UnitV, IntV
+    >>> from cam.text import parse_code
+    >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
+    ...                      "[ID,GET,INR,RETURN]]")
+    >>> run(counter, [L(UnitV), L(UnitV), R(UnitV)], IntV(0))
+    (IntV(2), [L(UnitV), L(UnitV), R(IntV(2))])
+
+    `fuel` bounds each input's steps.
+    """
+    outputs = []
+    for x in inputs:
+        state, y = step(code, x, state, fuel)
+        outputs.append(y)
+    return state, outputs
 
 
 def trace(code: Code, input: Value, state: Value, fuel: int | None = None) -> Iterator[Config]:
     """Every configuration, from the first to the halted one (for debugging).
 
-    >>> from cam.code import parse_code, Unit, Int
-    >>> for c in trace(parse_code("[COPY,FST]"), Int(1), Unit):
+    >>> from cam.code import UnitV, IntV
+    >>> from cam.text import parse_code
+    >>> for c in trace(parse_code("[COPY,FST]"), IntV(1), UnitV):
     ...     print(to_text(c.acc), to_text(c.code))
     Int 1 [COPY,FST]
     Pair (Int 1) (Int 1) [FST]

@@ -42,13 +42,13 @@ and how its state changes.  How requests are read off a line is
 `cam.protocol`; the TCP and named-pipe transports, which serialise every
 request under one lock, are `cam.server`.
 
->>> from cam.code import parse_code, parse_value
+>>> from cam.text import parse_code, parse_value
 >>> lines = []
 >>> node = Node(parse_code("[ID,GET]"), parse_value("Int 7"), emit=lines.extend)
 >>> str(node.signature)
 'Int / () -> Int'
 >>> node.do(parse_value("Unit")).output
-Int(7)
+IntV(7)
 >>> lines
 ['Output:    Int 7', 'New state: Int 7', '']
 """
@@ -62,13 +62,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from cam.code import Closure, Code, Int, L, Pair, R, Unit, Value, digest, to_text
+from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.machine import MachineError, OutOfFuel, execute
+from cam.text import digest
 from catlib.tree import fold
 from catlib.typecheck import Signature
-from catlib.types import Int as IntT
-from catlib.types import Prod, Sum, Type, Unifier, UnifyError, Var
-from catlib.types import Unit as UnitT
+from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var
 
 __all__ = [
     "Node", "NodeError", "Limits", "Version", "Outcome", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
@@ -200,22 +199,22 @@ def value_type(v: Value, u: Unifier) -> Type:
                 out.append(Sum(out.pop(), u.fresh()))
             else:
                 out.append(Sum(u.fresh(), out.pop()))
-        elif isinstance(t, Int):
-            out.append(IntT)
+        elif isinstance(t, IntV):
+            out.append(Int)
         elif isinstance(t, (Pair, L, R)):
             todo.append((t, True))
             todo.extend((k, False) for k in reversed(t.kids))
         elif isinstance(t, Closure):
             out.append(u.fresh())
         else:
-            out.append(UnitT)
+            out.append(Unit)
     return out[0]
 
 
 def value_depth(v: Value) -> int:
     """Nesting depth of a value (closure environments count; their code does not).
 
-    >>> from cam.code import parse_value
+    >>> from cam.text import parse_value
     >>> value_depth(parse_value("Pair (Int 1) (L Unit)"))
     3
     """
@@ -244,7 +243,7 @@ def _freshen(types: Iterable[Type], u: Unifier) -> list[Type]:
 
 def _ground(t: Type) -> Type:
     """`t` with every variable left instantiated with ``()``."""
-    return fold(t, lambda n, kids: UnitT if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
+    return fold(t, lambda n, kids: Unit if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
 
 
 def fix_signature(principal: Signature, state: Value) -> Signature:
@@ -253,7 +252,7 @@ def fix_signature(principal: Signature, state: Value) -> Signature:
     The state type is unified with the type of `state`; every variable left becomes ``()``.
 
     >>> from catlib.types import parse
-    >>> from cam.code import parse_value
+    >>> from cam.text import parse_value
     >>> sig = Signature(parse("Int"), parse("Either a b"), parse("Either () Int"))
     >>> str(fix_signature(sig, parse_value("Int 0")))
     'Int / Either () () -> Either () Int'
@@ -420,7 +419,7 @@ class Node:
             raise NodeError("migration_rejected", f"the migration fails verification: {e}") from None
         # 3. the migration maps the running state to something, with a unit register
         try:
-            mig_sig = verify(migration, state=UnitT, input=self.signature.state)
+            mig_sig = verify(migration, state=Unit, input=self.signature.state)
         except (TypeError, ValueError) as e:
             raise NodeError("migration_type", f"the migration does not have type () / {self.signature.state} -> s: "
                                               f"{e}") from None
@@ -443,7 +442,7 @@ class Node:
         signature = Signature(*(_ground(u.resolve(t)) for t in (s, i, o)))
         # 5. the migration halts on the current state (a copy: values are immutable)
         try:
-            r = execute(migration, self.state, Unit, fuel=self.limits.migration_fuel)
+            r = execute(migration, self.state, UnitV, fuel=self.limits.migration_fuel)
         except MachineError as e:
             what = (f"ran out of its {self.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
                     else f"got stuck after {e.steps} steps")

@@ -18,7 +18,7 @@ The reference's text commands (``Do <value>``, ``Load <old> <new> <migration>``,
 read from ``--fifo``) use the text forms; `split_codes` splits ``Load``'s arguments.
 
 >>> decode_value("L Unit", max_depth=512)
-L(Unit)
+L(UnitV)
 >>> decode_code("[ID,GET]", "new")
 Code([ID, GET])
 """
@@ -30,8 +30,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from cam.code import Code, ParseError, Value, from_json, parse_code, parse_value
+from cam.code import Code, Value
 from cam.node import NodeError, value_depth
+from cam.text import ParseError, from_json, parse_code, parse_value
 
 __all__ = ["json_depth", "decode_value", "decode_code", "split_codes", "shown"]
 

@@ -22,7 +22,7 @@ open at once (each may buffer a line of ``max_line`` bytes); one more is
 answered ``too_many_connections`` and closed.
 
 >>> import json, socket
->>> from cam.code import parse_code, parse_value
+>>> from cam.text import parse_code, parse_value
 >>> with start_in_thread(Node(parse_code("[ID,GET]"), parse_value("Int 7"))) as running:
 ...     with socket.create_connection((running.host, running.port)) as s:
 ...         s.sendall(b'{"id": 1, "kind": "do", "input": "Unit"}\\n')
@@ -45,9 +45,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from cam.code import Code, ParseError, parse_code, parse_value, to_text
+from cam.code import Code, to_text
 from cam.node import Node, NodeError
 from cam.protocol import decode_code, decode_value, json_depth, shown, split_codes
+from cam.text import ParseError, parse_code, parse_value
 
 __all__ = ["NodeServer", "Running", "banner", "printer", "serve", "start_in_thread"]
 

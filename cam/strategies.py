@@ -6,7 +6,8 @@ order -- which is what the text/JSON round trips, the parser and anything
 that must cope with untrusted bytecode (a verifier, a node) need:
 
 >>> from hypothesis import given, settings
->>> from cam.code import parse_code, to_text
+>>> from cam.code import to_text
+>>> from cam.text import parse_code
 >>> @settings(max_examples=30)
 ... @given(codes())
 ... def test(c):
@@ -42,7 +43,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value, quote
+from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, quote
 from catlib.types import Type
 from catlib.values import INT_MAX, INT_MIN
 
@@ -106,7 +107,7 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
 
 @cache
 def _values(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Value]:
-    leaf = st.one_of(st.just(Unit), ints().map(Int))
+    leaf = st.one_of(st.just(UnitV), ints().map(IntV))
     if depth <= 0:
         return leaf
     sub = _values(depth - 1, closures, max_len, ops)

@@ -28,7 +28,7 @@ import json
 import re
 from typing import Any
 
-from cam.code import SIMPLE, SPECS, Closure, Code, Instr, Int, L, Pair, R, Unit, Value, to_text
+from cam.code import SIMPLE, SPECS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
 from catlib.tree import Tree, joined, render
 from catlib.values import INT_MAX, INT_MIN
 
@@ -123,7 +123,7 @@ def _parse(text: str, start: str) -> Any:
         elif want in ("varg", "value"):
             i += 1
             if tok == "Unit":
-                item, done = Unit, True
+                item, done = UnitV, True
             elif tok == "(":
                 frames.append(["(", None, []])
                 want = "value"
@@ -142,7 +142,7 @@ def _parse(text: str, start: str) -> Any:
                     raise ParseError(pos, "a number or (-number) after Int", repr(tok))
                 if not INT_MIN <= n <= INT_MAX:
                     raise ParseError(pos, "a 64-bit integer", tok)
-                item, done = Int(n), True
+                item, done = IntV(n), True
             elif tok in ("Pair", "L", "R", "Closure"):
                 frames.append([tok, list(_ARITY[tok]), []])
                 want = frames[-1][1].pop(0)
@@ -206,9 +206,9 @@ def _json_body(x: Value | Instr | Code) -> str:
 def _json_pieces(t: Tree) -> list[Any]:
     if isinstance(t, Code):
         return ["[", *joined(t.kids, ","), "]"]
-    if t is Unit:
+    if t is UnitV:
         return ['"Unit"']
-    if isinstance(t, Int):
+    if isinstance(t, IntV):
         return [f'{{"Int":{t.n}}}']
     if isinstance(t, Instr) and not t.kids:
         return [f'"{t.op}"']
@@ -261,7 +261,7 @@ def _from_plain(data: Any, start: str) -> Any:
             head, arg = next(iter(x.items()))
         else:
             if x == "Unit":
-                out.append(Unit)
+                out.append(UnitV)
                 continue
             if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in ("Int", "Pair", "L", "R", "Closure")):
                 raise bad(path, "a value", x)
@@ -269,7 +269,7 @@ def _from_plain(data: Any, start: str) -> Any:
             if head == "Int":
                 if type(arg) is not int or not INT_MIN <= arg <= INT_MAX:
                     raise bad(path + ".Int", "a 64-bit integer", arg)
-                out.append(Int(arg))
+                out.append(IntV(arg))
                 continue
         wants = _ARITY[head]
         args = [arg] if len(wants) == 1 else arg

@@ -3,7 +3,7 @@
 `verify` finds the principal signature (state, input, output) of a piece of
 bytecode, the way the JVM and WebAssembly validate code before running it:
 
->>> from cam.code import parse_code
+>>> from cam.text import parse_code
 >>> str(verify(parse_code("[COPY,FIRST,SND,SWAP,CONS,SECOND,FST,CONS]")))
 'a / (b, c) -> (c, b)'
 >>> counter = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]")
@@ -27,10 +27,10 @@ cam.verifier.BytecodeError: at 1 (end of code): unbalanced stack: expected an em
 
 `check_value` types machine values (closures included, by verifying their code):
 
->>> from cam.code import Pair, Int, L, Unit
->>> value_has_type(Pair(Int(1), L(Unit)), parse("(Int, Either () b)"))
+>>> from cam.code import Pair, IntV, L, UnitV
+>>> value_has_type(Pair(IntV(1), L(UnitV)), parse("(Int, Either () b)"))
 True
->>> check_value(Pair(Int(1), Unit), parse("(Int, Int)"))
+>>> check_value(Pair(IntV(1), UnitV), parse("(Int, Int)"))
 Traceback (most recent call last):
   ...
 cam.verifier.ValueTypeError: at right: expected Int, found Unit
@@ -81,7 +81,7 @@ import gc
 from typing import Any
 
 from cam.absmachine import CLOSURE, TOP, AbstractMachine, Blk, Ret
-from cam.code import SPECS, Closure, Code, Decoder, Instr, InstrSpec, Int, L, Pair, R, Unit, Value, to_text
+from cam.code import SPECS, Closure, Code, Decoder, Instr, InstrSpec, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.typeengine import FUN, INT_NODE, PROD, RIGID, SUM, UNIT_NODE, VAR, Clash, Node, show
 from catlib import types as T
 from catlib.tree import unlink, walk
@@ -130,7 +130,7 @@ class ValueTypeError(TypeError):
         super().__init__(f"at {where}: {why}expected {expected}, found {found}")
 
 
-_VALUE_ARITY = {type(Unit): 0, Int: 0, Pair: 2, L: 1, R: 1, Closure: 2}
+_VALUE_ARITY = {type(UnitV): 0, IntV: 0, Pair: 2, L: 1, R: 1, Closure: 2}
 _VALUE_FIELDS = {Pair: ("left", "right"), L: ("value",), R: ("value",), Closure: ("code", "env")}
 
 
@@ -235,7 +235,7 @@ class _Engine(AbstractMachine, Decoder[Blk]):
             kids = getattr(x, "kids", None)
             if cls not in _VALUE_ARITY or type(kids) is not tuple or len(kids) != _VALUE_ARITY[cls]:
                 raise BytecodeError(unlink(where), "a machine value", _describe(x), "malformed value")
-            if cls is Int:
+            if cls is IntV:
                 n = getattr(x, "label", None)
                 if type(n) is not int or not INT_MIN <= n <= INT_MAX:
                     raise BytecodeError(unlink(where), "a 64-bit Int", _describe(n), "malformed value")
@@ -337,10 +337,10 @@ def check_value(v: Value, t: T.Type | str, *, state: T.Type | str | None = None,
             eng.grow(link)
             eng.deep(depth, link)
             if ty == T.Unit:
-                ok = cls is type(Unit)
+                ok = cls is type(UnitV)
             elif ty == T.Int:
                 n = getattr(x, "label", None)
-                ok = cls is Int and type(n) is int and INT_MIN <= n <= INT_MAX
+                ok = cls is IntV and type(n) is int and INT_MIN <= n <= INT_MAX
             elif isinstance(ty, T.Prod):
                 ok = cls is Pair
                 if ok:

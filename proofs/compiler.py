@@ -53,12 +53,11 @@ from typing import Any
 
 import sympy
 
-from cam.code import BRANCH, Code, Instr, quote, to_text
-from cam.code import Int as MInt
+from cam.code import BRANCH, Code, Instr, IntV, quote, to_text
 from cam.compiler import TEMPLATES, Branch, Hole, QuoteHole, Template
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
-from cam.machine import run as machine_run
+from cam.machine import step as machine_run
 from catlib.examples.generic import kadd
 from catlib.free import (
     FREE,
@@ -154,7 +153,7 @@ def _fill(tpl: Template, t: Any, codes: dict[str, Code]) -> Code:
         if type(item) is Hole:
             out.extend(codes[item.name])
         elif type(item) is QuoteHole:
-            out.append(Instr("QUOTE", MInt(getattr(t, item.name))))
+            out.append(Instr("QUOTE", IntV(getattr(t, item.name))))
         elif type(item) is Branch:
             out.append(BRANCH(_fill(item.left, t, codes), _fill(item.right, t, codes)))
         else:
@@ -307,9 +306,9 @@ BROKEN: dict[str, tuple[str, Table]] = {
     "Get as ID": _broken("Get", (_P["Id"][0],)),
     "Put as CONSUME": _broken("Put", (_P["Consume"][0],)),
     "Add as FST": _broken("Add", (_P["Fst"][0],)),
-    "Const off by one": _broken("Const", (QuoteHole("k"), Instr("PUSH"), Instr("QUOTE", MInt(1)), Instr("CONS"),
+    "Const off by one": _broken("Const", (QuoteHole("k"), Instr("PUSH"), Instr("QUOTE", IntV(1)), Instr("CONS"),
                                           Instr("ADD"))),
-    "Const as a fixed constant": _broken("Const", (Instr("QUOTE", MInt(5)),)),
+    "Const as a fixed constant": _broken("Const", (Instr("QUOTE", IntV(5)),)),
     "Distr without ROT": _broken("Distr", (Instr("PUSH"), Instr("FST"), Branch(
         tuple(Instr(o) for o in ("SWAP", "SND", "CONS", "INL", "RETURN")),
         tuple(Instr(o) for o in ("SWAP", "SND", "CONS", "INR", "RETURN"))))),
@@ -333,7 +332,7 @@ def _special_casing(match: Callable[[Term], bool], code: Code) -> Compiler:
 
 BROKEN_COMPILERS: dict[str, Compiler] = {
     "compile special-cases Const(5) as QUOTE (Int 6)": _special_casing(
-        lambda t: t == Const(5), Code([Instr("QUOTE", MInt(6))])),
+        lambda t: t == Const(5), Code([Instr("QUOTE", IntV(6))])),
     "compile special-cases the shape Par(Id, Id) as ID": _special_casing(
         lambda t: t == Par(Id, Id), Code([Instr("ID")])),
     "compile special-cases Compose(Inl, Get) as GET, INR": _special_casing(

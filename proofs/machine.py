@@ -45,7 +45,7 @@ stack-discipline lemma is checked.
 compiled code of random terms with concrete values and checks they agree,
 so proofs made with it are about the real machine.
 
->>> from cam.code import parse_code
+>>> from cam.text import parse_code
 >>> from catlib.symbolic import fresh
 >>> code = from_code(parse_code("[COPY,FIRST,ID,SWAP,CONS,SECOND,CONSUME,QUOTE (Int 0),CONS]"))
 >>> [(e.kind, e.acc) for e in run(code, fresh("Int", "n"), ())]

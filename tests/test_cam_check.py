@@ -21,7 +21,8 @@ from cam.check import (
     shrink,
     term_seed,
 )
-from cam.code import SND, parse_value, unquote
+from cam.code import SND, unquote
+from cam.text import parse_value
 from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS
 from catlib.typecheck import Signature, check

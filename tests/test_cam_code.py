@@ -17,8 +17,6 @@ from cam.code import (
     ID,
     INR,
     INSTRUCTIONS,
-    JSON_FORMAT,
-    JSON_VERSION,
     NONE,
     OPCODE,
     OPS,
@@ -31,24 +29,19 @@ from cam.code import (
     Code,
     Decoder,
     Instr,
-    Int,
+    IntV,
     L,
     Pair,
-    ParseError,
     R,
-    Unit,
+    UnitV,
     Value,
-    digest,
-    from_json,
-    parse_code,
-    parse_value,
     quote,
-    to_json,
     to_text,
     unquote,
 )
 from cam.machine import MachineError, execute
 from cam.strategies import codes, instructions, values
+from cam.text import JSON_FORMAT, JSON_VERSION, ParseError, digest, from_json, parse_code, parse_value, to_json
 from cam.verifier import BytecodeError, verify
 from catlib.strategies import types
 from catlib.strategies import values as host_values
@@ -76,25 +69,25 @@ def test_reference_vector_structure():
     code = parse_code(COUNTER)
     assert len(code) == 2 and code[0] == ID and code[1].op == "BRANCH"
     then, other = code[1].kids
-    assert len(then) == 14 and then[4] == QUOTE(Int(1))
+    assert len(then) == 14 and then[4] == QUOTE(IntV(1))
     assert other == Code([ID, GET, INR, RETURN])
 
 
 @pytest.mark.parametrize("value, text", [
-    (Unit, "Unit"),
-    (Int(5), "Int 5"),
-    (Int(0), "Int 0"),
-    (Int(-3), "Int (-3)"),
-    (Int(INT_MIN), "Int (-9223372036854775808)"),
-    (Int(INT_MAX), "Int 9223372036854775807"),
-    (Pair(Int(1), Int(2)), "Pair (Int 1) (Int 2)"),
-    (Pair(Int(-1), Unit), "Pair (Int (-1)) Unit"),
-    (L(Unit), "L Unit"),
-    (R(Int(1)), "R (Int 1)"),
-    (R(Int(-1)), "R (Int (-1))"),
-    (L(L(Pair(Unit, Unit))), "L (L (Pair Unit Unit))"),
-    (Closure(Code([ID, ADD]), Int(-2)), "Closure [ID,ADD] (Int (-2))"),
-    (Closure(Code(), Unit), "Closure [] Unit"),
+    (UnitV, "Unit"),
+    (IntV(5), "Int 5"),
+    (IntV(0), "Int 0"),
+    (IntV(-3), "Int (-3)"),
+    (IntV(INT_MIN), "Int (-9223372036854775808)"),
+    (IntV(INT_MAX), "Int 9223372036854775807"),
+    (Pair(IntV(1), IntV(2)), "Pair (Int 1) (Int 2)"),
+    (Pair(IntV(-1), UnitV), "Pair (Int (-1)) Unit"),
+    (L(UnitV), "L Unit"),
+    (R(IntV(1)), "R (Int 1)"),
+    (R(IntV(-1)), "R (Int (-1))"),
+    (L(L(Pair(UnitV, UnitV))), "L (L (Pair Unit Unit))"),
+    (Closure(Code([ID, ADD]), IntV(-2)), "Closure [ID,ADD] (Int (-2))"),
+    (Closure(Code(), UnitV), "Closure [] Unit"),
 ])
 def test_value_text_is_the_references(value, text):
     assert to_text(value) == text
@@ -103,11 +96,11 @@ def test_value_text_is_the_references(value, text):
 
 @pytest.mark.parametrize("instr, text", [
     (ID, "ID"),
-    (QUOTE(Int(-3)), "QUOTE (Int (-3))"),
-    (QUOTE(Unit), "QUOTE Unit"),
-    (QUOTE(L(Unit)), "QUOTE (L Unit)"),
+    (QUOTE(IntV(-3)), "QUOTE (Int (-3))"),
+    (QUOTE(UnitV), "QUOTE Unit"),
+    (QUOTE(L(UnitV)), "QUOTE (L Unit)"),
     (BRANCH([ID], []), "BRANCH [ID] []"),
-    (CURRY([QUOTE(Int(1)), RETURN]), "CURRY [QUOTE (Int 1),RETURN]"),
+    (CURRY([QUOTE(IntV(1)), RETURN]), "CURRY [QUOTE (Int 1),RETURN]"),
 ])
 def test_instruction_text(instr, text):
     assert to_text(instr) == text
@@ -130,7 +123,7 @@ def test_one_instruction_table():
 
 
 def _sample(spec):
-    return Instr(spec.name, *[Int(1) if k == "value" else Code([RETURN]) for k in spec.operands])
+    return Instr(spec.name, *[IntV(1) if k == "value" else Code([RETURN]) for k in spec.operands])
 
 
 @pytest.mark.parametrize("spec", INSTRUCTIONS, ids=lambda spec: spec.name)
@@ -139,9 +132,9 @@ def test_every_instruction_has_one_meaning_everywhere(spec):
     # (a row without a transition would raise AssertionError in the machines, not a clean error)
     code = Code([_sample(spec)])
     assert parse_code(to_text(code)) == code and from_json(to_json(code)) == code
-    for x in (Pair(Int(1), Int(2)), L(Unit)):
+    for x in (Pair(IntV(1), IntV(2)), L(UnitV)):
         try:
-            execute(code, x, Unit)
+            execute(code, x, UnitV)
         except MachineError:
             pass
     try:
@@ -201,7 +194,7 @@ def test_instruction_text_round_trip(i):
 
 
 def test_white_space_between_tokens_is_accepted():
-    assert parse_code(" [ ID , QUOTE  ( Int  ( -3 ) ) ]\n") == Code([ID, QUOTE(Int(-3))])
+    assert parse_code(" [ ID , QUOTE  ( Int  ( -3 ) ) ]\n") == Code([ID, QUOTE(IntV(-3))])
 
 
 @pytest.mark.parametrize("text, position, expected", [
@@ -329,7 +322,7 @@ def test_json_form_is_documented_shape():
     assert to_json(code) == (
         '{"format":"cam-bytecode","version":1,"code":["ID",{"BRANCH":[[{"QUOTE":{"Pair":[{"Int":-3},'
         '{"Closure":[["ID"],"Unit"]}]}}],[{"CURRY":["APP"]}]]}]}')
-    assert to_json(L(Unit)) == '{"format":"cam-bytecode","version":1,"value":{"L":"Unit"}}'
+    assert to_json(L(UnitV)) == '{"format":"cam-bytecode","version":1,"value":{"L":"Unit"}}'
 
 
 @pytest.mark.parametrize("doc, where", [
@@ -436,11 +429,11 @@ def test_quote_unquote_round_trip(tv):
 
 
 def test_quote_maps_constructors():
-    assert quote(()) is Unit
-    assert quote(-3) == Int(-3)
-    assert quote((1, ())) == Pair(Int(1), Unit)
-    assert quote(Left(Right(2))) == L(R(Int(2)))
-    assert unquote(Pair(L(Unit), Int(-5))) == (Left(()), -5)
+    assert quote(()) is UnitV
+    assert quote(-3) == IntV(-3)
+    assert quote((1, ())) == Pair(IntV(1), UnitV)
+    assert quote(Left(Right(2))) == L(R(IntV(2)))
+    assert unquote(Pair(L(UnitV), IntV(-5))) == (Left(()), -5)
 
 
 @pytest.mark.parametrize("x", [None, 2**63, 1.0, (1, 2, 3), [1], "x", True])
@@ -451,13 +444,13 @@ def test_quote_rejects_non_host_values(x):
 
 def test_unquote_rejects_closures():
     with pytest.raises(TypeError):
-        unquote(Pair(Unit, Closure(Code([ID]), Unit)))
+        unquote(Pair(UnitV, Closure(Code([ID]), UnitV)))
 
 
 def test_constructors_check_their_arguments():
-    for bad in (lambda: Int(2**63), lambda: Int(True), lambda: Pair(Unit, 1), lambda: L(()),
-                lambda: Closure([ID], Unit), lambda: Instr("FOO"), lambda: Instr("QUOTE"),
-                lambda: Instr("ID", Unit), lambda: Code([ID, "GET"])):
+    for bad in (lambda: IntV(2**63), lambda: IntV(True), lambda: Pair(UnitV, 1), lambda: L(()),
+                lambda: Closure([ID], UnitV), lambda: Instr("FOO"), lambda: Instr("QUOTE"),
+                lambda: Instr("ID", UnitV), lambda: Code([ID, "GET"])):
         with pytest.raises((TypeError, ValueError)):
             bad()
 
@@ -522,7 +515,7 @@ def test_repr_evaluates_back(code, value):
 
 
 def test_repr_of_deep_code_and_values():
-    code, value = Code([ID]), Unit
+    code, value = Code([ID]), UnitV
     for _ in range(100_000):
         code, value = Code([BRANCH(code, Code([]))]), Closure(Code([GET]), L(value))
     for x in (code, value):

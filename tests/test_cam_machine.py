@@ -34,18 +34,17 @@ from cam.code import (
     Closure,
     Code,
     Instr,
-    Int,
+    IntV,
     L,
     Pair,
     R,
-    Unit,
+    UnitV,
     Value,
-    parse_code,
-    parse_value,
     to_text,
 )
-from cam.machine import Config, Cont, MachineError, OutOfFuel, Result, Stuck, execute, run, trace
+from cam.machine import Config, Cont, MachineError, OutOfFuel, Result, Stuck, execute, step, trace
 from cam.strategies import codes, compiled_runs, ints, values
+from cam.text import parse_code, parse_value
 from catlib.values import INT_MAX, INT_MIN
 from tests.conftest import scaled
 
@@ -68,24 +67,24 @@ UPGRADE = parse_code("[COPY,FIRST,ID,SWAP,CONS,SECOND,CONSUME,QUOTE (Int 0),CONS
 def test_reference_step_counts(code, input, state, new_state, output, steps):
     r = execute(code, parse_value(input), parse_value(state))
     assert r == Result(parse_value(new_state), parse_value(output), steps)
-    assert run(code, parse_value(input), parse_value(state)) == (r.state, r.output)
+    assert step(code, parse_value(input), parse_value(state)) == (r.state, r.output)
     assert len(list(trace(code, parse_value(input), parse_value(state)))) == steps + 1
 
 
 def test_counter_session():
     # The seed's session: three increments, a count, the same machine state threaded through.
-    state = Int(0)
+    state = IntV(0)
     outputs = []
     for x in ("L Unit", "L Unit", "L Unit", "R Unit"):
-        state, y = run(COUNTER, parse_value(x), state)
+        state, y = step(COUNTER, parse_value(x), state)
         outputs.append(to_text(y))
-    assert (state, outputs) == (Int(3), ["L Unit", "L Unit", "L Unit", "R (Int 3)"])
+    assert (state, outputs) == (IntV(3), ["L Unit", "L Unit", "L Unit", "R (Int 3)"])
 
 
 # ---------------------------------------------------------------- transitions
 
 
-def configs(code: Code | list[Instr], x: Value, s: Value = Unit, fuel: int | None = None) -> list[Config]:
+def configs(code: Code | list[Instr], x: Value, s: Value = UnitV, fuel: int | None = None) -> list[Config]:
     """Every configuration reached, also when the machine ends stuck (a transition test leaves a stack)."""
     out: list[Config] = []
     try:
@@ -109,7 +108,7 @@ def test_one_step_transitions(a, b, c, s):
         "FST": ([], p, a, (), s),
         "SND": ([], p, b, (), s),
         "COPY": ([], a, Pair(a, a), (), s),
-        "CONSUME": ([], a, Unit, (), s),
+        "CONSUME": ([], a, UnitV, (), s),
         "FIRST": ([], p, a, (b,), s),
         "SECOND": ([], p, b, (a,), s),
         "CONS": ([PUSH, QUOTE(b)], a, Pair(a, b), (), s),
@@ -120,7 +119,7 @@ def test_one_step_transitions(a, b, c, s):
         "INR": ([], a, R(a), (), s),
         "QUOTE": ([], a, c, (), s),
         "GET": ([], a, s, (), s),
-        "PUT": ([], a, Unit, (), a),
+        "PUT": ([], a, UnitV, (), a),
         "CURRY": ([], a, Closure(Code([SND, ID]), a), (), s),
     }
     for op, (prefix, x, acc, stack, reg) in table.items():
@@ -135,13 +134,13 @@ def test_one_step_transitions(a, b, c, s):
 @settings(max_examples=scaled(100))
 @given(ints(), ints())
 def test_add_wraps_to_64_bits(i, j):
-    after = configs([ADD], Pair(Int(i), Int(j)))[1]
-    assert after.acc == Int((i + j + 2**63) % 2**64 - 2**63)
+    after = configs([ADD], Pair(IntV(i), IntV(j)))[1]
+    assert after.acc == IntV((i + j + 2**63) % 2**64 - 2**63)
 
 
 def test_add_extremes():
-    assert run(Code([ADD]), Pair(Int(INT_MAX), Int(1)), Unit)[1] == Int(INT_MIN)
-    assert run(Code([ADD]), Pair(Int(INT_MIN), Int(-1)), Unit)[1] == Int(INT_MAX)
+    assert step(Code([ADD]), Pair(IntV(INT_MAX), IntV(1)), UnitV)[1] == IntV(INT_MIN)
+    assert step(Code([ADD]), Pair(IntV(INT_MIN), IntV(-1)), UnitV)[1] == IntV(INT_MAX)
 
 
 @settings(max_examples=scaled(100))
@@ -151,10 +150,10 @@ def test_branch_and_return(a, c, left):
     code = Code([INL if left else INR, Instr("BRANCH", then, other), QUOTE(c)])
     trail = configs(code, a)
     # after BRANCH: the injected value, the chosen block, and the rest of the code pushed
-    assert trail[2] == Config(a, then if left else other, Unit, (Cont(Code([QUOTE(c)])),))
+    assert trail[2] == Config(a, then if left else other, UnitV, (Cont(Code([QUOTE(c)])),))
     # RETURN continues with the pushed code and pops it
-    assert trail[4] == Config(a if left else Unit, Code([QUOTE(c)]), Unit, ())
-    assert trail[-1] == Config(c, Code(), Unit, ())
+    assert trail[4] == Config(a if left else UnitV, Code([QUOTE(c)]), UnitV, ())
+    assert trail[-1] == Config(c, Code(), UnitV, ())
     assert len(trail) == 6
 
 
@@ -163,12 +162,12 @@ def test_branch_and_return(a, c, left):
 def test_app_enters_the_closure(y, z):
     body = Code([SND, RETURN])
     code = Code([QUOTE(Pair(Closure(body, y), z)), APP, INL])
-    trail = configs(code, Unit)
-    assert trail[2] == Config(Pair(y, z), body, Unit, (Cont(Code([INL])),))
-    assert trail[-1] == Config(L(z), Code(), Unit, ())
+    trail = configs(code, UnitV)
+    assert trail[2] == Config(Pair(y, z), body, UnitV, (Cont(Code([INL])),))
+    assert trail[-1] == Config(L(z), Code(), UnitV, ())
     # a closure made by CURRY works the same: Pair (Closure c x) z
     code = Code([CURRY(body), PUSH, QUOTE(z), CONS, APP])
-    assert run(code, y, Unit) == (Unit, z)
+    assert step(code, y, UnitV) == (UnitV, z)
 
 
 def test_every_instruction_has_a_transition_test():
@@ -200,11 +199,11 @@ def test_every_instruction_has_a_transition_test():
 ])
 def test_stuck_names_instruction_and_accumulator(code, input, instruction, reason):
     with pytest.raises(Stuck) as e:
-        run(parse_code(code), parse_value(input), Int(7))
+        step(parse_code(code), parse_value(input), IntV(7))
     err = e.value
     assert err.reason == reason and err.instruction.op == instruction
     assert err.config.code[0] == err.instruction
-    assert err.config.reg == Int(7)
+    assert err.config.reg == IntV(7)
     text = str(err)
     assert text.startswith(f"stuck at step {err.steps + 1}: {reason}\n")
     assert f"  accumulator: {to_text(err.config.acc)}\n" in text
@@ -215,9 +214,9 @@ def test_stuck_names_instruction_and_accumulator(code, input, instruction, reaso
 
 def test_stuck_carries_the_whole_configuration():
     with pytest.raises(Stuck) as e:
-        run(parse_code("[FIRST,PUSH,INL,BRANCH [FST,RETURN] []]"), parse_value("Pair (Int 1) (Int 2)"), Unit)
+        step(parse_code("[FIRST,PUSH,INL,BRANCH [FST,RETURN] []]"), parse_value("Pair (Int 1) (Int 2)"), UnitV)
     c = e.value.config
-    assert c == Config(Int(1), parse_code("[FST,RETURN]"), Unit, (Cont(Code()), Int(1), Int(2)))
+    assert c == Config(IntV(1), parse_code("[FST,RETURN]"), UnitV, (Cont(Code()), IntV(1), IntV(2)))
     assert e.value.steps == 4
     assert "  stack:       [<code []>, Int 1, Int 2]" in str(e.value)
 
@@ -229,7 +228,7 @@ def test_stuck_carries_the_whole_configuration():
 ])
 def test_halting_requires_empty_code_and_stack(code, input, reason):
     with pytest.raises(Stuck) as e:
-        run(parse_code(code), parse_value(input), Unit)
+        step(parse_code(code), parse_value(input), UnitV)
     assert e.value.reason == reason and e.value.instruction is None
     assert len(e.value.config.code) == 0 and e.value.config.stack
 
@@ -237,23 +236,23 @@ def test_halting_requires_empty_code_and_stack(code, input, reason):
 def test_the_reference_would_answer_but_we_do_not():
     # The reference prints "Output: Int 3" here (cam-reference.md, "falls short").
     with pytest.raises(Stuck) as e:
-        run(COUNTER, Int(3), Int(0))
-    assert e.value.config.acc == Int(3)
+        step(COUNTER, IntV(3), IntV(0))
+    assert e.value.config.acc == IntV(3)
 
 
 # ---------------------------------------------------------------- fuel
 
 
 def test_fuel_is_a_step_bound():
-    assert execute(COUNTER, L(Unit), Int(0), fuel=16).steps == 16
+    assert execute(COUNTER, L(UnitV), IntV(0), fuel=16).steps == 16
     with pytest.raises(OutOfFuel) as e:
-        execute(COUNTER, L(Unit), Int(0), fuel=15)
+        execute(COUNTER, L(UnitV), IntV(0), fuel=15)
     assert e.value.steps == 15 and not isinstance(e.value, Stuck)
     assert "out of fuel after 15 steps" in str(e.value)
     assert e.value.config.code == Code([RETURN])
     with pytest.raises(OutOfFuel):
-        execute(COUNTER, L(Unit), Int(0), fuel=0)
-    assert execute(Code(), Unit, Unit, fuel=0) == Result(Unit, Unit, 0)
+        execute(COUNTER, L(UnitV), IntV(0), fuel=0)
+    assert execute(Code(), UnitV, UnitV, fuel=0) == Result(UnitV, UnitV, 0)
 
 
 def test_an_endless_machine_runs_out_of_fuel():
@@ -261,7 +260,7 @@ def test_an_endless_machine_runs_out_of_fuel():
     omega = Code([SND, COPY, APP])
     code = Code([CURRY(omega), COPY, APP])
     with pytest.raises(OutOfFuel) as e:
-        run(code, Unit, Unit, fuel=10_000)
+        step(code, UnitV, UnitV, fuel=10_000)
     assert e.value.steps == 10_000
     assert issubclass(OutOfFuel, MachineError) and issubclass(Stuck, MachineError)
     assert not issubclass(OutOfFuel, Stuck) and not issubclass(Stuck, OutOfFuel)
@@ -304,24 +303,24 @@ def test_arbitrary_code_halts_or_raises_machine_errors(code, x, s):
 
 
 def test_trace_prints_steps():
-    lines = [f"{to_text(c.acc)} | {to_text(c.code)}" for c in trace(parse_code("[COPY,FST]"), Int(1), Unit)]
+    lines = [f"{to_text(c.acc)} | {to_text(c.code)}" for c in trace(parse_code("[COPY,FST]"), IntV(1), UnitV)]
     assert lines == ["Int 1 | [COPY,FST]", "Pair (Int 1) (Int 1) | [FST]", "Int 1 | []"]
 
 
 def test_trace_is_lazy_about_errors():
     seen = []
     with pytest.raises(Stuck):
-        for c in trace(parse_code("[ID,FST]"), Unit, Unit):
+        for c in trace(parse_code("[ID,FST]"), UnitV, UnitV):
             seen.append(c)
     assert [to_text(c.code) for c in seen] == ["[ID,FST]", "[FST]"]
 
 
 @pytest.mark.parametrize("call", [
-    lambda: run([ID], Unit, Unit),
-    lambda: run(Code([ID]), (), Unit),
-    lambda: run(Code([ID]), Unit, 0),
-    lambda: execute("[ID]", Unit, Unit),
-    lambda: list(trace(Code([ID]), None, Unit)),
+    lambda: step([ID], UnitV, UnitV),
+    lambda: step(Code([ID]), (), UnitV),
+    lambda: step(Code([ID]), UnitV, 0),
+    lambda: execute("[ID]", UnitV, UnitV),
+    lambda: list(trace(Code([ID]), None, UnitV)),
 ])
 def test_bad_arguments_are_type_errors(call):
     with pytest.raises(TypeError):
@@ -329,26 +328,26 @@ def test_bad_arguments_are_type_errors(call):
 
 
 def test_closures_cross_the_boundary():
-    clo = Closure(Code([FST, RETURN]), Int(4))
-    assert run(Code([ID]), clo, Unit) == (Unit, clo)
-    assert run(Code([PUT]), clo, Unit) == (clo, Unit)
+    clo = Closure(Code([FST, RETURN]), IntV(4))
+    assert step(Code([ID]), clo, UnitV) == (UnitV, clo)
+    assert step(Code([PUT]), clo, UnitV) == (clo, UnitV)
     code = Code([FIRST, SWAP, CONS, APP])  # Pair clo z -> Pair clo z -> APP
-    assert run(code, Pair(clo, Int(9)), Unit) == (Unit, Int(4))
+    assert step(code, Pair(clo, IntV(9)), UnitV) == (UnitV, IntV(4))
 
 
 def test_deep_values_cross_the_boundary():
-    v = Int(0)
+    v = IntV(0)
     for i in range(100_000):
-        v = L(v) if i % 2 else Pair(Unit, v)
-    state, y = run(Code([COPY, FIRST, PUT, SWAP, CONS, SND]), v, Unit)
+        v = L(v) if i % 2 else Pair(UnitV, v)
+    state, y = step(Code([COPY, FIRST, PUT, SWAP, CONS, SND]), v, UnitV)
     assert state == v and y == v
 
 
 def test_repeated_runs_reuse_decoded_code():
     # the same Code object, or an equal one parsed again, gives the same answers
     for _ in range(3):
-        assert run(parse_code(to_text(COUNTER)), L(Unit), Int(1)) == (Int(2), L(Unit))
-    assert run(COUNTER, R(Unit), Int(2)) == (Int(2), R(Int(2)))
+        assert step(parse_code(to_text(COUNTER)), L(UnitV), IntV(1)) == (IntV(2), L(UnitV))
+    assert step(COUNTER, R(UnitV), IntV(2)) == (IntV(2), R(IntV(2)))
 
 
 # ---------------------------------------------------------------- the fast path agrees with the reference loop
@@ -408,21 +407,21 @@ def test_fast_path_agrees_on_compiled_terms(r):
 def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
     machine_module.clear_cache()  # equal codes share a decoded block: start from a fresh one
     code = Code(list(COUNTER))
-    assert execute(code, L(Unit), Int(0)) == Result(Int(1), L(Unit), 16)
+    assert execute(code, L(UnitV), IntV(0)) == Result(IntV(1), L(UnitV), 16)
     block = decoded.decode(code)
     assert block.jit is not None and block.deopts == 0
     for _ in range(40):  # bad inputs: the reference loop reports them, exactly as without translation
         with pytest.raises(Stuck) as e:
-            execute(code, Int(3), Int(0))
+            execute(code, IntV(3), IntV(0))
         assert "BRANCH needs L or R in the accumulator, found Int 3" in str(e.value)
-    assert execute(code, R(Unit), Int(4)) == Result(Int(4), R(Int(4)), 6)
+    assert execute(code, R(UnitV), IntV(4)) == Result(IntV(4), R(IntV(4)), 6)
 
 
 def test_deep_code_is_not_translated(jit_at_once):
     code = Code([ID])
     for _ in range(100):
         code = Code([INL, Instr("BRANCH", code + Code([RETURN]), Code([RETURN]))])
-    assert execute(code, Unit, Unit).steps == 301
+    assert execute(code, UnitV, UnitV).steps == 301
     assert not decoded.decode(code).jittable
 
 
@@ -435,24 +434,24 @@ def test_internal_constructors_match_the_public_ones(v):
 
 
 def test_unit_survives_pickling():
-    u = pickle.loads(pickle.dumps(Unit))
-    assert u is Unit
-    v = pickle.loads(pickle.dumps(Pair(Unit, L(Unit))))
-    assert run(Code([SND]), v, u) == (Unit, L(Unit))
+    u = pickle.loads(pickle.dumps(UnitV))
+    assert u is UnitV
+    v = pickle.loads(pickle.dumps(Pair(UnitV, L(UnitV))))
+    assert step(Code([SND]), v, u) == (UnitV, L(UnitV))
 
 
 def test_closures_nested_in_quoted_code_do_not_recurse():
     # QUOTE (Closure [QUOTE (Closure [...] Unit)] Unit), 3,000 deep: untrusted code may nest this way
-    v = Unit
+    v = UnitV
     for _ in range(3_000):
-        v = Closure(Code([QUOTE(v)]), Unit)
-    assert run(Code([QUOTE(v)]), Unit, Unit) == (Unit, v)
-    assert run(Code([ID]), v, v) == (v, v)
+        v = Closure(Code([QUOTE(v)]), UnitV)
+    assert step(Code([QUOTE(v)]), UnitV, UnitV) == (UnitV, v)
+    assert step(Code([ID]), v, v) == (v, v)
     with translated_at_once():
-        assert execute(Code([QUOTE(v), INL]), Unit, Unit) == Result(Unit, L(v), 2)
+        assert execute(Code([QUOTE(v), INL]), UnitV, UnitV) == Result(UnitV, L(v), 2)
     # and entering them works: APP runs the closure's code on Pair env arg
-    inner = Closure(Code([SND, RETURN]), Unit)
-    assert run(Code([QUOTE(Pair(inner, Int(4))), APP]), Unit, Unit) == (Unit, Int(4))
+    inner = Closure(Code([SND, RETURN]), UnitV)
+    assert step(Code([QUOTE(Pair(inner, IntV(4))), APP]), UnitV, UnitV) == (UnitV, IntV(4))
 
 
 # ---------------------------------------------------------------- exhaustive small scope: translation = checked loop
@@ -482,7 +481,7 @@ def test_translation_agrees_with_the_checked_loop_on_every_small_stack_code():
     # every code of length <= 6 over the stack instructions: the translation keeps pushed values in
     # locals and renames them for ROT/SWAP, exactly where a bug would hide
     ops = [PUSH, ROT, SWAP, CONS, INL]
-    x, s = Pair(Int(1), Int(2)), Int(3)
+    x, s = Pair(IntV(1), IntV(2)), IntV(3)
     completed = 0
     for n in range(1, 7):
         for combo in itertools.product(ops, repeat=n):
@@ -498,9 +497,22 @@ def test_translation_agrees_with_the_checked_loop_on_small_branching_code():
     completed = 0
     for pre, left, right, post in itertools.product(pieces, pieces, pieces[:4], pieces[:4]):
         code = Code([*pre, INL, BRANCH([*left, RETURN], [*right, RETURN]), *post])
-        for x in (Pair(Int(1), Int(2)), Unit):
-            fast, slow = _both(code, x, Int(0))
+        for x in (Pair(IntV(1), IntV(2)), UnitV):
+            fast, slow = _both(code, x, IntV(0))
             assert fast is None or fast == slow, code
             assert fast is not None or slow is None, code
             completed += fast is not None
     assert completed > 100
+
+
+def test_run_is_step_over_a_list_of_inputs():
+    inputs = [L(UnitV), R(UnitV), L(UnitV), L(UnitV), R(UnitV)]
+    state, outputs = machine_module.run(COUNTER, inputs, IntV(5))
+    s, expected = IntV(5), []
+    for x in inputs:
+        s, y = step(COUNTER, x, s)
+        expected.append(y)
+    assert (state, outputs) == (s, expected) == (IntV(8), [L(UnitV), R(IntV(6)), L(UnitV), L(UnitV), R(IntV(8))])
+    assert machine_module.run(COUNTER, [], IntV(1)) == (IntV(1), [])
+    with pytest.raises(OutOfFuel):
+        machine_module.run(COUNTER, [R(UnitV), L(UnitV)], IntV(0), fuel=10)  # the bound is per input

@@ -2,7 +2,7 @@
 
 For every well-typed term ``f`` (every constructor but ``Embed``), input ``x`` and state ``s``::
 
-    (quote(s'), quote(y)) == cam.machine.run(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
+    (quote(s'), quote(y)) == cam.machine.step(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
 
 The two sides stay independent: the interpreter works on host values, the
 machine on its own values, and only `quote` connects them.
@@ -13,9 +13,10 @@ from collections import Counter
 import pytest
 from hypothesis import event, given, settings
 
-from cam.code import Code, Instr, Int, Pair, quote, to_text
+from cam.code import Code, Instr, IntV, Pair, quote, to_text
 from cam.compiler import DISTR_CODE, CompileError, compile
-from cam.machine import execute, run
+from cam.machine import execute
+from cam.machine import step as machine_step
 from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Put, Snd, subterms
 from catlib.interpreter import step
 from catlib.strategies import CONSTRUCTORS, Generator, runs
@@ -31,7 +32,7 @@ def test_machine_agrees_with_interpreter(r):
     for op in sorted({t.op for t in walk(f)}):
         event(op)
     new_state, y = step(f, x, s)
-    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+    assert machine_step(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
 
 
 @settings(max_examples=scaled(300))
@@ -40,7 +41,7 @@ def test_machine_agrees_with_interpreter_on_larger_terms(r):
     f, sig, x, s = r
     event(f"size {min(f.size() // 25 * 25, 200)}+")
     new_state, y = step(f, x, s)
-    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+    assert machine_step(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
 
 
 @settings(max_examples=scaled(200))
@@ -51,7 +52,7 @@ def test_machine_agrees_over_a_run_of_inputs(r):
     code, ms = compile(f), quote(s)
     for _ in range(3):
         s, y = step(f, x, s)
-        ms, my = run(code, quote(x), ms)
+        ms, my = machine_step(code, quote(x), ms)
         assert (ms, my) == (quote(s), quote(y))
 
 
@@ -77,7 +78,7 @@ def test_generators_cover_every_constructor():
 ])
 def test_hand_picked(f, x, s):
     new_state, y = step(f, x, s)
-    assert run(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+    assert machine_step(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
 
 
 def test_compile_scheme_examples():
@@ -164,8 +165,8 @@ def test_deep_compose_chain_compiles_and_runs(left):
         t = Compose(t, DOUBLE) if left else Compose(DOUBLE, t)
     code = compile(t)
     assert len(code) == 2 * N + 1
-    r = execute(code, Int(3), Int(7))
-    assert (r.state, r.output, r.steps) == (Int(7), Int(3 * 2**N % 2**64), 2 * N + 1)
+    r = execute(code, IntV(3), IntV(7))
+    assert (r.state, r.output, r.steps) == (IntV(7), IntV(3 * 2**N % 2**64), 2 * N + 1)
     assert (r.state, r.output) == tuple(map(quote, step(t, 3, 7)))
 
 
@@ -176,10 +177,10 @@ def test_deep_par_nesting_compiles_and_runs():
         t, x = Par(t, Const(k)), (x, ())
     code = compile(t)
     assert instruction_count(code) == 5 * (N // 2) + 1 + N // 2
-    state, y = run(code, quote(x), quote(()))
-    expect = Int(3)
+    state, y = machine_step(code, quote(x), quote(()))
+    expect = IntV(3)
     for k in range(N // 2):
-        expect = Pair(expect, Int(k))
+        expect = Pair(expect, IntV(k))
     assert y == expect == quote(step(t, x, ())[1])
 
 

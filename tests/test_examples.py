@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cam.code import L, R, Unit, parse_code, quote, to_text, unquote
+from cam.code import L, R, UnitV, quote, to_text, unquote
 from cam.compiler import compile
 from cam.machine import execute
+from cam.text import parse_code
 from catlib.examples import counter, registers, turnstile
 from catlib.interpreter import run as interpret
 from catlib.strategies import values
@@ -44,13 +45,13 @@ def test_counter_signatures(name: str, state: str, input: str, output: str) -> N
 
 
 @pytest.mark.parametrize("name, input, steps", [
-    ("counter_sm", L(Unit), 16), ("counter_sm", R(Unit), 6),
-    ("counter_sm2", L(Unit), 26), ("counter_sm2", R(Unit), 7),
+    ("counter_sm", L(UnitV), 16), ("counter_sm", R(UnitV), 6),
+    ("counter_sm2", L(UnitV), 26), ("counter_sm2", R(UnitV), 7),
 ])
 def test_counter_steps_match_the_reference(name: str, input: object, steps: int) -> None:
-    from cam.code import Int, Pair
+    from cam.code import IntV, Pair
 
-    state = Int(0) if name == "counter_sm" else Pair(Int(0), Int(0))
+    state = IntV(0) if name == "counter_sm" else Pair(IntV(0), IntV(0))
     assert execute(compile(getattr(counter, name)), input, state).steps == steps  # type: ignore[arg-type]
 
 

@@ -15,9 +15,10 @@ import networkx as nx
 import pytest
 from hypothesis import given, settings
 
-from cam.code import Code, parse_code
+from cam.code import Code
 from cam.compiler import compile
 from cam.graph import bytecode
+from cam.text import parse_code
 from catlib import render as R
 from catlib.__main__ import main
 from catlib.examples.generic import counter, kadd

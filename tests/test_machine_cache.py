@@ -1,19 +1,19 @@
 """The machine's cache of decoded code is bounded by total size, not by count."""
 
 from cam import decoded, machine
-from cam.code import ID, Code, Int, Unit
+from cam.code import ID, Code, IntV, UnitV
 
 
 def test_decoded_code_kept_is_bounded_by_size(monkeypatch):
     monkeypatch.setattr(decoded, "CACHE_BUDGET", 50_000)
     for n in range(40):
         code = Code([ID] * (5_000 + n))  # 40 distinct codes of about 5,000 instructions
-        assert machine.run(code, Int(n), Unit) == (Unit, Int(n))
+        assert machine.step(code, IntV(n), UnitV) == (UnitV, IntV(n))
         assert sum(b.size for _, b in decoded.cached()) <= 50_000
         assert all(b is decoded._CACHE.get(c) for c, b in decoded._BY_ID.values() if c in decoded._CACHE)
     # a code larger than the whole budget runs, and is not kept
     big = Code([ID] * 60_000)
-    assert machine.run(big, Int(1), Unit) == (Unit, Int(1))
+    assert machine.step(big, IntV(1), UnitV) == (UnitV, IntV(1))
     assert big not in dict(decoded.cached())
 
 

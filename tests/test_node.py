@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 
 from cam.client import Client, NodeError, Upgrade, as_code
-from cam.code import Code, Unit, digest, parse_code, parse_value, to_json, to_text
+from cam.code import Code, UnitV, to_text
 from cam.node import ERRORS, WRONG_VERSION, Limits, Node
 from cam.protocol import json_depth
 from cam.server import Running, start_in_thread
+from cam.text import digest, parse_code, parse_value, to_json
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 from catlib.free import Copy, Id, Snd
 
@@ -501,7 +502,7 @@ def test_node_core_without_a_server():
     assert getattr(e.value, "kind", None) == "ill_typed_input"
     v = node.upgrade(V1, V2, MIG)
     assert v.digest == digest(V2) and node.state == parse_value("Pair (Int 1) (Int 0)")
-    assert node.status()["upgrades"] == 1 and Unit is not None
+    assert node.status()["upgrades"] == 1 and UnitV is not None
 
 
 def test_upgrade_with_the_examples_declared_programs():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 from cam.client import Client, as_code
-from cam.code import L, Pair, Unit, digest, parse_value
+from cam.code import L, Pair, UnitV
 from cam.node import Node
 from cam.server import start_in_thread
+from cam.text import digest, parse_value
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 
 CLIENTS, INCREMENTS = 8, 1000
@@ -28,7 +29,7 @@ def test_eight_clients_a_thousand_increments_each_with_an_upgrade_in_the_middle(
                 with Client(running.host, running.port) as c:
                     go.wait()
                     for i in range(INCREMENTS):
-                        replies[k].append(c.do(L(Unit)))  # Client checks each response's id
+                        replies[k].append(c.do(L(UnitV)))  # Client checks each response's id
                         if k == 0 and i == INCREMENTS // 2:
                             half.set()
             except BaseException as e:  # reported below
@@ -60,7 +61,7 @@ def test_eight_clients_a_thousand_increments_each_with_an_upgrade_in_the_middle(
     total = CLIENTS * INCREMENTS
     # every request got exactly one response, and each was an increment's answer
     assert [len(r) for r in replies] == [INCREMENTS] * CLIENTS
-    assert all(r.output == L(Unit) for rs in replies for r in rs)
+    assert all(r.output == L(UnitV) for rs in replies for r in rs)
     # the upgrade happened between two inputs: k inputs by version 1, the rest by version 2
     assert [v["digest"] for v in status["history"]] == [digest(v1), digest(v2)]
     k = status["history"][1]["since_input"]

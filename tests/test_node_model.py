@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cam.client import Client, NodeError, as_code
-from cam.code import digest, parse_value, quote, to_text
+from cam.code import quote, to_text
 from cam.compiler import compile
 from cam.node import Node
 from cam.server import start_in_thread
+from cam.text import digest, parse_value
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 from catlib.examples.generic import counter
 from catlib.free import FREE, Add, Copy, Fst, Get, Id, Par, Snd, Term

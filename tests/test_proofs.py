@@ -6,11 +6,11 @@ import pytest
 import sympy
 from hypothesis import given
 
-from cam.code import BRANCH, CONS, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SND, SWAP, Code, Int, quote, unquote
+from cam.code import BRANCH, CONS, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SND, SWAP, Code, IntV, quote, unquote
 from cam.compiler import DISTR_CODE, TEMPLATES, instantiate
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
-from cam.machine import run as machine_run
+from cam.machine import step as machine_run
 from catlib.examples import counter
 from catlib.interpreter import run as interpret_run
 from catlib.strategies import runs
@@ -72,10 +72,11 @@ def test_symbolic_machine_agrees_with_cam_machine_on_concrete_values(r):
     ("[ADD]", "ADD needs a Pair of two Ints"),
 ])
 def test_symbolic_machine_gets_stuck_where_the_real_one_does(text, why):
-    from cam.code import Int, parse_code
+    from cam.code import IntV
+    from cam.text import parse_code
     code = parse_code(text)
     with pytest.raises(MachineError):
-        machine_run(code, Int(3), Int(0))
+        machine_run(code, IntV(3), IntV(0))
     (end,) = machine.run(machine.from_code(code), sympy.Integer(3), sympy.Integer(0))
     assert end.kind == "stuck" and why in end.reason
 
@@ -106,7 +107,7 @@ def test_templates_are_the_reference_scheme():
     assert compiler.CONSTRUCTORS == tuple(TEMPLATES)
     for k in (0, -1, 2**63 - 1, -(2**63), 12345):
         from catlib.free import Const
-        assert cam_compile(Const(k)) == compiler.compile_with(TEMPLATES, Const(k)) == Code([QUOTE(Int(k))])
+        assert cam_compile(Const(k)) == compiler.compile_with(TEMPLATES, Const(k)) == Code([QUOTE(IntV(k))])
 
 
 @given(runs(max_size=14))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cam.code import quote, unquote
 from cam.compiler import compile
-from cam.machine import run as machine_run
+from cam.machine import step as machine_run
 from catlib import syntax as S
 from catlib.free import (
     Add,

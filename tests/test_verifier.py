@@ -24,16 +24,15 @@ from cam.code import (
     Closure,
     Code,
     Instr,
-    Int,
+    IntV,
     L,
     Pair,
     R,
-    Unit,
-    parse_code,
-    parse_value,
+    UnitV,
 )
 from cam.compiler import DISTR_CODE, compile
-from cam.machine import run
+from cam.machine import step
+from cam.text import parse_code, parse_value
 from cam.verifier import BytecodeError, ValueTypeError, check_value, value_has_type, verify
 from catlib.free import Add, Case, Compose, Copy, Id, Inl, Inr, Par
 from catlib.tree import Tree
@@ -200,12 +199,12 @@ def test_closure_in_the_state_is_rejected():
 
 
 def test_malformed_values_and_code():
-    bad_int = Int.__new__(Int)
+    bad_int = IntV.__new__(IntV)
     Tree.__init__(bad_int, label=2**70)
     half_pair = Pair.__new__(Pair)
-    Tree.__init__(half_pair, Unit)
+    Tree.__init__(half_pair, UnitV)
     not_a_value = Pair.__new__(Pair)
-    Tree.__init__(not_a_value, Unit, "junk")
+    Tree.__init__(not_a_value, UnitV, "junk")
     for v, where in [(bad_int, (0, "value")), (half_pair, (0, "value")), (not_a_value, (0, "value", "right"))]:
         with pytest.raises(BytecodeError) as e:
             verify(Code([QUOTE(v)]))
@@ -226,7 +225,7 @@ def test_malformed_values_and_code():
     Tree.__init__(unhashable, label=("ID",))
     with pytest.raises(BytecodeError, match="malformed code"):
         verify(Code([unhashable]))
-    for junk in ["[ID]", None, [ID], ID, Unit]:
+    for junk in ["[ID]", None, [ID], ID, UnitV]:
         with pytest.raises(BytecodeError, match="not code"):
             verify(junk)  # type: ignore[arg-type]
 
@@ -270,14 +269,14 @@ def test_deeply_nested_closures_and_values():
     for _ in range(N // 2):
         body = Code([SND, PUSH, CURRY(body), SWAP, CONS, APP, RETURN])
     assert str(verify(Code([PUSH, CURRY(body), SWAP, CONS, APP]))) == "a / b -> b"
-    v = Unit
+    v = UnitV
     for _ in range(N // 4):  # far beyond Python's recursion limit, and cheaper than N
-        v = Pair(v, L(Int(1)))
+        v = Pair(v, L(IntV(1)))
     s = verify(Code([QUOTE(v), FST]), max_type_size=N)
     assert s.output.size() > N // 4
-    clo = Closure(Code([SND, RETURN]), Unit)
+    clo = Closure(Code([SND, RETURN]), UnitV)
     for _ in range(N // 10):
-        clo = Closure(Code([QUOTE(clo), RETURN]), Unit)
+        clo = Closure(Code([QUOTE(clo), RETURN]), UnitV)
     assert str(verify(Code([QUOTE(clo)]))).startswith("a / b -> c -> d -> ")
 
 
@@ -291,15 +290,15 @@ def test_long_flat_code_and_deep_stack():
 
 
 def test_check_value():
-    assert value_has_type(Pair(Int(1), L(Unit)), parse("(Int, Either () b)"))
-    assert not value_has_type(Pair(Int(1), L(Unit)), parse("(Int, Either Int b)"))
-    assert value_has_type(R(Int(3)), "Either () Int")
-    assert value_has_type(Unit, parse("a"))
+    assert value_has_type(Pair(IntV(1), L(UnitV)), parse("(Int, Either () b)"))
+    assert not value_has_type(Pair(IntV(1), L(UnitV)), parse("(Int, Either Int b)"))
+    assert value_has_type(R(IntV(3)), "Either () Int")
+    assert value_has_type(UnitV, parse("a"))
     # variables accept any value, consistently
-    assert value_has_type(Pair(Int(1), Int(2)), parse("(a, a)"))
-    assert not value_has_type(Pair(Int(1), Unit), parse("(a, a)"))
-    assert value_has_type(Pair(L(Unit), R(Int(1))), parse("(a, a)"))
-    err = pytest.raises(ValueTypeError, check_value, Pair(Int(1), Pair(Unit, Unit)), parse("(Int, (Int, ()))")).value
+    assert value_has_type(Pair(IntV(1), IntV(2)), parse("(a, a)"))
+    assert not value_has_type(Pair(IntV(1), UnitV), parse("(a, a)"))
+    assert value_has_type(Pair(L(UnitV), R(IntV(1))), parse("(a, a)"))
+    err = pytest.raises(ValueTypeError, check_value, Pair(IntV(1), Pair(UnitV, UnitV)), parse("(Int, (Int, ()))")).value
     assert (err.path, err.expected, err.found) == (("right", "left"), "Int", "Unit")
     assert "right/left" in str(err)
 
@@ -312,23 +311,23 @@ def test_check_value_closures():
     assert not value_has_type(fst, parse("(Int, ()) -> ()"))
     assert value_has_type(fst, parse("(a, b) -> b"))  # at the instance (a, a) -> a
     # the closure and its argument must fit together (else APP could get stuck)
-    assert value_has_type(Pair(fst, Pair(Int(1), Unit)), parse("(a -> b, a)"))
-    assert not value_has_type(Pair(fst, Int(1)), parse("(a -> b, a)"))
+    assert value_has_type(Pair(fst, Pair(IntV(1), UnitV)), parse("(a -> b, a)"))
+    assert not value_has_type(Pair(fst, IntV(1)), parse("(a -> b, a)"))
     env = parse_value("Closure [FST,RETURN] (Int 5)")
     assert value_has_type(env, parse("() -> Int")) and not value_has_type(env, parse("() -> ()"))
     err = pytest.raises(ValueTypeError, check_value, parse_value("Closure [SND,ADD] Unit"), parse("a")).value
     assert err.path == ("code", 2) and "fall off" in str(err)
-    assert not value_has_type(Int(1), parse("a -> b"))
+    assert not value_has_type(IntV(1), parse("a -> b"))
 
 
 def test_check_value_malformed():
     for junk in [None, 3, (), "Unit", Code([ID])]:
         assert not value_has_type(junk, parse("a"))  # type: ignore[arg-type]
         assert not value_has_type(junk, parse("()"))  # type: ignore[arg-type]
-    bad_int = Int.__new__(Int)
+    bad_int = IntV.__new__(IntV)
     Tree.__init__(bad_int, label=True)
-    assert not value_has_type(bad_int, parse("Int")) and not value_has_type(Pair(bad_int, Unit), parse("a"))
-    deep = Unit
+    assert not value_has_type(bad_int, parse("Int")) and not value_has_type(Pair(bad_int, UnitV), parse("a"))
+    deep = UnitV
     for _ in range(N // 4):
         deep = L(deep)
     assert not value_has_type(deep, parse("Either () ()"))
@@ -341,7 +340,7 @@ def test_check_value_malformed():
 def test_the_machine_agrees_on_a_closure_program():
     code = parse_code("[PUSH,CURRY [FST,COPY,ADD,RETURN],SWAP,CONS,APP]")
     assert verify(code) == Signature(*map(parse, ("a", "Int", "Int")))
-    assert run(code, Int(21), Unit) == (Unit, Int(42))
+    assert step(code, IntV(21), UnitV) == (UnitV, IntV(42))
 
 
 def test_closures_passed_in_cannot_change_the_state_type():
@@ -353,9 +352,9 @@ def test_closures_passed_in_cannot_change_the_state_type():
     evil = parse_value("Closure [QUOTE Unit,PUT,QUOTE Unit,RETURN] Unit")
     assert not value_has_type(evil, sig.input) and not value_has_type(evil, sig.input, state=sig.state)
     with pytest.raises(Exception, match="stuck"):
-        run(prog, evil, Int(1))
+        step(prog, evil, IntV(1))
     # moving the state around is fine whatever its type; using it needs the program's state type
     assert value_has_type(parse_value("Closure [CONSUME,GET,PUT,RETURN] Unit"), sig.input)
     reads = parse_value("Closure [CONSUME,GET,COPY,ADD,PUT,RETURN] Unit")
     assert value_has_type(reads, sig.input, state=sig.state) and not value_has_type(reads, sig.input)
-    assert run(prog, reads, Int(1)) == (Int(2), Int(4))
+    assert step(prog, reads, IntV(1)) == (IntV(2), IntV(4))

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, Int, L, Pair, Unit, parse_code, quote
+from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, IntV, L, Pair, UnitV, quote
 from cam.compiler import compile
 from cam.fuzz import CodeFuzzer, Unsound, run_verified
-from cam.machine import run
+from cam.machine import step
 from cam.strategies import codes
+from cam.text import parse_code
 from cam.verifier import BytecodeError, check_value, value_has_type, verify
 from catlib.strategies import typed_terms, types, values
 from catlib.tree import Tree
@@ -45,7 +46,7 @@ def test_variants_preserve_types_and_meaning(rng):
     code = fz.variant(term, wrap=0.3)
     assert verify(code).normalized() == infer(term).normalized()
     state, x = fz.value(ground.state), fz.value(ground.input)
-    assert run(code, x, state) == run(compile(term), x, state)
+    assert step(code, x, state) == step(compile(term), x, state)
 
 
 @settings(max_examples=scaled(200))
@@ -128,7 +129,7 @@ def junk_tree(rng: random.Random, depth: int = 3) -> object:
     """Objects shaped almost like code: wrong kinds, arities, labels (bounded recursion)."""
     k = rng.randrange(9)
     if depth <= 0 or k == 0:
-        return rng.choice([Unit, Int(rng.randint(-3, 3)), None, 7, "ID", (), Code([])])
+        return rng.choice([UnitV, IntV(rng.randint(-3, 3)), None, 7, "ID", (), Code([])])
     kids = tuple(junk_tree(rng, depth - 1) for _ in range(rng.randrange(4)))
     cls = rng.choice([Code, Instr, Pair, Code, Instr, L, Closure])
     x = cls.__new__(cls)
@@ -144,7 +145,7 @@ def junk_tree(rng: random.Random, depth: int = 3) -> object:
 @given(FUZZ)
 def test_malformed_code_gives_bytecode_error_only(rng):
     candidates = [junk_tree(rng)]
-    good = [QUOTE(Pair(Int(1), Unit)), RETURN, BRANCH(Code([RETURN]), Code([RETURN])), CURRY(Code([RETURN]))]
+    good = [QUOTE(Pair(IntV(1), UnitV)), RETURN, BRANCH(Code([RETURN]), Code([RETURN])), CURRY(Code([RETURN]))]
     candidates.append(Code(rng.sample(good, rng.randint(0, 4))))
     for x in candidates:
         try:
