@@ -41,173 +41,28 @@ from typing import Any, Union
 import networkx as nx
 
 from catlib.cartesian import Machine
-from catlib.free import Case, Compose, Const, Embed, Par, Prim, Term
+from catlib.context import subterm_types
+from catlib.free import Term
+from catlib.functor import interpret
 from catlib.tree import walk
-from catlib.typecheck import Signature, _freshen, _infer_raw, check
-from catlib.types import Prod, Sum, Type, Unifier, Unit, Var, as_type
+from catlib.typecheck import Signature, TermTypeError, construct_of
+from catlib.types import Int, Prod, Sum, Type, Unit, Var
 
 __all__ = [
     "subterm_types", "syntax_tree", "diagram", "Diagram", "GraphCategory", "Wire", "Wiring",
-    "interpret", "leaves", "legend", "term_svg",
+    "leaves", "legend", "term_svg",
 ]
-
-
-# ---------------------------------------------------------------- types in context
-
-
-def _resolver(u: Unifier) -> Callable[[Type], Type]:
-    """`u.resolve`, memoised across calls: subterm types share structure, so the
-    whole trace resolves in time linear in the number of distinct type nodes."""
-    memo: dict[int, Type] = {}
-    keep: list[Type] = []  # keeps memo's keys alive
-
-    def resolve(t: Type) -> Type:
-        todo: list[tuple[Type, bool]] = [(t, False)]
-        out: list[Type] = []
-        while todo:
-            n, ready = todo.pop()
-            key = id(n)
-            if ready and isinstance(n, Var):  # out[-1] is what the variable stands for
-                r: Type = out.pop()
-            elif ready:
-                k = len(n.kids)
-                kids = out[-k:]
-                del out[-k:]
-                r = n if all(a is b for a, b in zip(kids, n.kids)) else type(n)(*kids)
-            elif key in memo:
-                out.append(memo[key])
-                continue
-            elif isinstance(n, Var):
-                m = u.find(n)
-                if m is n:
-                    r = n
-                else:
-                    todo += [(n, True), (m, False)]
-                    continue
-            elif not n.kids:
-                r = n
-            else:
-                todo.append((n, True))
-                todo.extend((k, False) for k in reversed(n.kids))
-                continue
-            memo[key] = r
-            keep.append(n)
-            out.append(r)
-        return out[0]
-
-    return resolve
-
-
-def _rename_shared(types: list[Type]) -> list[Type]:
-    """`catlib.types.rename` for many types that share subtrees: each shared node is visited once."""
-    names: dict[str, Type] = {}
-    seen: set[int] = set()
-    for t in types:
-        todo = [t]
-        while todo:
-            x = todo.pop()
-            if id(x) in seen:
-                continue  # its variables are named already, in order of first appearance
-            seen.add(id(x))
-            if isinstance(x, Var):
-                if x.name not in names:
-                    n = len(names)
-                    names[x.name] = Var(chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else ""))
-            else:
-                todo.extend(reversed(x.kids))
-    memo: dict[int, Type] = {}
-    out = []
-    for t in types:
-        stack: list[tuple[Type, bool]] = [(t, False)]
-        done: list[Type] = []
-        while stack:
-            x, ready = stack.pop()
-            if not ready and id(x) in memo:
-                done.append(memo[id(x)])
-                continue
-            if isinstance(x, Var):
-                r: Type = names[x.name]
-            elif not x.kids:
-                r = x
-            elif not ready:
-                stack.append((x, True))
-                stack.extend((k, False) for k in reversed(x.kids))
-                continue
-            else:
-                k = len(x.kids)
-                kids = done[-k:]
-                del done[-k:]
-                r = type(x)(*kids)
-            memo[id(x)] = r
-            done.append(r)
-        out.append(done[0])
-    return out
-
-
-def subterm_types(term: Term, state: Type | str | None = None, input: Type | str | None = None,
-                  output: Type | str | None = None) -> tuple[Signature, list[tuple[Type, Type]]]:
-    """The term's signature and every subterm occurrence's (input, output) type.
-
-    The signature is the principal one, or the declared one where `state`,
-    `input` or `output` is given (as in `catlib.typecheck.check`).
-
-    The list is in pre-order (the order of `catlib.tree.walk`).  A subterm's
-    type is its type in this term (instantiated by its context), with the
-    same variable names as the signature:
-
-    >>> from catlib.free import Copy, Fst, Id
-    >>> term = Copy >> Fst >> Id
-    >>> term
-    Compose(Id, Compose(Fst, Copy))
-    >>> sig, types = subterm_types(term)
-    >>> str(sig), [f"{a} -> {b}" for a, b in types]
-    ('a / b -> b', ['b -> b', 'b -> b', 'b -> b', '(b, b) -> b', 'b -> (b, b)'])
-
-    Raises `catlib.typecheck.TermTypeError` if the term is ill-typed.
-    """
-    declared = (state, input, output)
-    if any(d is not None for d in declared):
-        check(term, state, input, output)  # a clear error if the term does not have that type
-    u = Unifier()
-    trace: list[tuple[Type, Type]] = []
-    raw = _infer_raw(term, u, trace)
-    names: dict[str, Type] = {}
-    for have, want in zip(raw, declared):
-        if want is not None:
-            u.unify(have, _freshen(as_type(want), u, names))
-    # the trace is in post-order: give each post-order position its pre-order number
-    pre_of_post: list[int] = []
-    counter = 0
-    todo: list[tuple[Term, int]] = [(term, -1)]
-    while todo:
-        t, pre = todo.pop()
-        if pre >= 0:
-            pre_of_post.append(pre)
-            continue
-        todo.append((t, counter))
-        counter += 1
-        todo.extend((k, -1) for k in reversed(t.kids))
-    resolve = _resolver(u)
-    flat = [resolve(x) for x in raw]
-    for d, c in trace:
-        flat += (resolve(d), resolve(c))
-    flat = _rename_shared(flat)
-    sig = Signature(*flat[:3])
-    types: list[tuple[Type, Type]] = [(Unit, Unit)] * len(trace)
-    for k, pre in enumerate(pre_of_post):
-        types[pre] = (flat[3 + 2 * k], flat[4 + 2 * k])
-    return sig, types
 
 
 # ---------------------------------------------------------------- the syntax tree
 
 
 def _constant(t: Term) -> object:
-    if isinstance(t, Const):
-        return t.k
-    if isinstance(t, Embed):
-        return getattr(t.fn, "__qualname__", None) or repr(t.fn)
-    return None
+    """The parameter of `t` as the syntax tree shows it (see `catlib.constructs.Construct.param`)."""
+    param = construct_of(t).param
+    if param == "host function":
+        return getattr(t.fn, "__qualname__", None) or repr(t.fn)  # type: ignore[attr-defined]
+    return t.label if param is not None else None
 
 
 def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str | None = None,
@@ -485,7 +340,7 @@ class GraphCategory(Machine[Wiring]):
     ['', '+', 'const 1', 'input', 'output']
     """
 
-    def id(self) -> Wiring:
+    def id(self, a: Type | None = None) -> Wiring:
         return _prim(lambda b, x, cod: x)
 
     def compose(self, g: Wiring, f: Wiring) -> Wiring:
@@ -496,7 +351,7 @@ class GraphCategory(Machine[Wiring]):
 
         return Wiring(run, nested=True, stateful=f.stateful or g.stateful)
 
-    def copy(self) -> Wiring:
+    def copy(self, a: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             ones, twos = [], []
             for w in leaves(x):
@@ -507,10 +362,10 @@ class GraphCategory(Machine[Wiring]):
 
         return _prim(run)
 
-    def consume(self) -> Wiring:
+    def consume(self, a: Type | None = None) -> Wiring:
         return _prim(lambda b, x, cod: b.box("cap", "", leaves(x), [Unit], role="consume")[0])
 
-    def fst(self) -> Wiring:
+    def fst(self, a: Type | None = None, b: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             left, right = b.as_pair(x)
             b.drop(right)
@@ -518,7 +373,7 @@ class GraphCategory(Machine[Wiring]):
 
         return _prim(run)
 
-    def snd(self) -> Wiring:
+    def snd(self, a: Type | None = None, b: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             left, right = b.as_pair(x)
             b.drop(left)
@@ -544,10 +399,10 @@ class GraphCategory(Machine[Wiring]):
 
         return _prim(run)
 
-    def inl(self) -> Wiring:
+    def inl(self, a: Type | None = None, b: Type | None = None) -> Wiring:
         return self._inject(0)
 
-    def inr(self) -> Wiring:
+    def inr(self, a: Type | None = None, b: Type | None = None) -> Wiring:
         return self._inject(1)
 
     def case(self, f: Wiring, g: Wiring) -> Wiring:
@@ -599,7 +454,7 @@ class GraphCategory(Machine[Wiring]):
 
         return Wiring(run, nested=True, stateful=threaded)
 
-    def distr(self) -> Wiring:
+    def distr(self, a: Type | None = None, b: Type | None = None, c: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             e, c = b.as_pair(x)
             if cod is None:
@@ -609,7 +464,7 @@ class GraphCategory(Machine[Wiring]):
 
         return _prim(run)
 
-    def get(self) -> Wiring:
+    def get(self, s: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             s = b.state_wire()
             t = cod if cod is not None else b.state_type
@@ -620,7 +475,7 @@ class GraphCategory(Machine[Wiring]):
 
         return Wiring(run, stateful=True)
 
-    def put(self) -> Wiring:
+    def put(self, s: Type | None = None) -> Wiring:
         def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
             s = b.state_wire()
             unit, new = b.box("box", "put", [*leaves(x), s], [Unit, s.type], role="put")
@@ -629,15 +484,15 @@ class GraphCategory(Machine[Wiring]):
 
         return Wiring(run, stateful=True)
 
-    def const(self, k: int) -> Wiring:
-        from catlib.types import Int
-
+    def const(self, k: int, a: Type | None = None) -> Wiring:
         return _prim(lambda b, x, cod: b.box("box", f"const {k}", leaves(x), [Int], role="const")[0])
 
     def add(self) -> Wiring:
-        from catlib.types import Int
-
         return _prim(lambda b, x, cod: b.box("box", "+", leaves(x), [Int], role="add")[0])
+
+    def at_type(self, m: Wiring, dom: Type, cod: Type) -> Wiring:
+        """`m` knowing its output type (the functor calls this with the types in context)."""
+        return Wiring(m.run, m.nested, cod, m.stateful)
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> Wiring:
         """A host function as an opaque box (`Embed` is not part of `Machine`)."""
@@ -666,44 +521,6 @@ class GraphCategory(Machine[Wiring]):
             b.connect(b.state, end, 0)
         sig = Signature(state if state is not None else b.state_type, input, bundle_type(y))
         return Diagram(b.graph, sig)
-
-
-def interpret(term: Term, C: Machine[Any], cods: list[Type] | None = None) -> Any:
-    """The morphism of `C` that `term` denotes: calls C's methods bottom-up, iteratively.
-
-    `cods`, in pre-order, are the subterms' output types: given, each
-    morphism's ``cod`` is set to it (for `GraphCategory`).  `Embed` needs a
-    method ``C.embed(fn, dom, cod)``.
-    """
-    out: list[Any] = []
-    todo: list[tuple[Term, int, bool]] = [(term, 0, False)]
-    n = 0
-    while todo:
-        t, pre, ready = todo.pop()
-        if not ready:
-            pre, n = n, n + 1
-            if t.kids:
-                todo.append((t, pre, True))
-                todo.extend((k, 0, False) for k in reversed(t.kids))
-                continue
-        if isinstance(t, Compose):
-            f = out.pop()
-            m = C.compose(out.pop(), f)
-        elif isinstance(t, (Par, Case)):
-            g = out.pop()
-            m = (C.par if isinstance(t, Par) else C.case)(out.pop(), g)
-        elif isinstance(t, Const):
-            m = C.const(t.k)
-        elif isinstance(t, Embed):
-            m = C.embed(t.fn, t.dom, t.cod)  # type: ignore[attr-defined]
-        elif isinstance(t, Prim):
-            m = getattr(C, t.op.lower())()
-        else:  # pragma: no cover
-            raise TypeError(f"not a term: {t!r}")
-        if cods is not None and isinstance(m, Wiring):
-            m = Wiring(m.run, m.nested, cods[pre], m.stateful)
-        out.append(m)
-    return out[0]
 
 
 @dataclass
@@ -759,8 +576,8 @@ def diagram(term: Term, state: Type | str | None = None, input: Type | str | Non
     """
     sig, types = subterm_types(term, state, input, output)
     C = GraphCategory()
-    m = interpret(term, C, [c for _, c in types])
-    uses_state = any(isinstance(t, Prim) and t.op in ("Get", "Put") for t in walk(term))
+    m = interpret(term, C, types=types)
+    uses_state = any(construct_of(t).effect for t in walk(term))
     d = C.draw(m, sig.input, sig.state if uses_state else None)
     d.signature = sig
     d.graph.graph["title"] = str(sig)
@@ -790,11 +607,17 @@ def term_svg(term: Term) -> str | None:
     None (Jupyter then shows the repr) for an ill-typed term or one larger
     than `SVG_LIMIT`.
     """
-    from catlib.typecheck import TermTypeError
-
     if term.size() > SVG_LIMIT:
         return None
     try:
         return diagram(term)._repr_svg_()
     except TermTypeError:
         return None
+
+
+def _term_repr_svg(self: Term) -> str | None:
+    """Jupyter shows a term as its string diagram (`term_svg`)."""
+    return term_svg(self)
+
+
+Term._repr_svg_ = _term_repr_svg  # type: ignore[attr-defined]

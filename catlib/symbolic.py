@@ -60,31 +60,24 @@ from typing import Any, NamedTuple
 
 import sympy
 
-from catlib.cartesian import Machine
-from catlib.free import Case, Compose, Const, Embed, Par, Term, path_str, subterms
+from catlib.cartesian import Machine, Obj
+from catlib.free import Case, Compose, Embed, Par, Term, path_str, subterms
+from catlib.functor import interpret
 from catlib.interpreter import step
-from catlib.tree import fold, walk
+from catlib.tree import walk
 from catlib.typecheck import Signature, infer
-from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
-from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
+from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, ground, rename, substitute
+from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, wrap
 
 __all__ = [
-    "SumVar", "Unknown", "Outcome", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
+    "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
     "show_condition", "concretize", "to_sympy", "apply_unknown", "symbols_of", "refine",
-    "equivalent", "Equivalence", "Counterexample", "common_signature", "wrap",
-    "SymbolicMachines", "SYMBOLIC", "map_leaves", "ground", "assignments", "witness",
+    "equivalent", "Equivalence", "Counterexample", "common_signature",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves", "assignments", "witness",
 ]
-
-MODULUS = 2**64
-
 
 class SymbolicError(ValueError):
     """A term or value the symbolic model cannot handle (ill-typed, an opaque `Embed`, ...)."""
-
-
-def wrap(n: int) -> int:
-    """``n`` reduced to the signed 64-bit range (two's complement wrap-around)."""
-    return (n + 2**63) % MODULUS - 2**63
 
 
 @dataclass(frozen=True)
@@ -107,7 +100,7 @@ Condition = dict[SumVar, Any]
 """A path condition: the side (``Left(..)`` or ``Right(..)``) each inspected `SumVar` took."""
 
 
-class Outcome(NamedTuple):
+class Scenario(NamedTuple):
     """One path of a symbolic run: under `condition`, the term answers `output` and leaves `state`."""
 
     condition: Condition
@@ -127,7 +120,7 @@ class Unknown:
     name: str
     stateful: bool = False
 
-    def __call__(self, x: Value) -> Value:
+    def __call__(self, x: HostValue) -> HostValue:
         raise SymbolicError(f"the unknown morphism {self.name} has no concrete value")
 
     def term(self, dom: Type | str, cod: Type | str) -> Term:
@@ -357,91 +350,175 @@ def apply_unknown(u: Unknown, x: Any, s: Any, cod: Type | str, state_type: Type 
     return _typed_app(as_type(cod), u.name, args), _typed_app(st, u.name + "_s", args)
 
 
+# ---------------------------------------------------------------- the symbolic category
+
+SymFn = Callable[[Any, Any, Condition], list[tuple[Condition, Any, Any]]]
+"""A symbolic morphism: ``(value, state, condition) -> [(condition, value, state)]``."""
+
+
+def _pair(op: str, v: Any) -> tuple[Any, Any]:
+    if type(v) is not tuple or len(v) != 2:
+        raise SymbolicError(f"{op} expects a pair, got {v!r} (is the term well-typed at these values?)")
+    return v
+
+
+def _sides(op: str, e: Any, c: Condition) -> list[tuple[Condition, Any]]:
+    """The sides a sum value can take under `c`: one if known, two (extending `c`) for a `SumVar`."""
+    e = _look(e, c)
+    if type(e) is SumVar:
+        return [({**c, e: side}, side) for side in e.split()]
+    if not isinstance(e, (Left, Right)):
+        raise SymbolicError(f"{op} expects a sum, got {e!r} (is the term well-typed at these values?)")
+    return [(c, e)]
+
+
+class SymbolicMachines(Machine[SymFn]):
+    """Symbolic state machines: each construct's symbolic meaning, defined once.
+
+    `evaluate` runs terms with these very morphisms at the primitives (it
+    only adds a stack-safe walk of `Compose`, `Par` and `Case`).
+    `state_type` types the new state of a stateful `Unknown`.
+
+    >>> from catlib.examples.generic import swap
+    >>> swap(SYMBOLIC)(fresh("(Int, a)", "x"), fresh("()", "s"), {})
+    [({}, (x.2, x.1), ())]
+
+    Composed Python closures call each other, so this instance is for
+    programs of ordinary size; deep terms go through `evaluate`.
+    """
+
+    def __init__(self, state_type: Type | str | None = None) -> None:
+        self.state_type = state_type
+
+    @staticmethod
+    def lift(f: Callable[[Any], Any]) -> SymFn:
+        """A pure operation on values as a symbolic machine."""
+        return lambda x, s, c: [(c, f(x), s)]
+
+    def id(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: x)
+
+    def compose(self, g: SymFn, f: SymFn) -> SymFn:
+        return lambda x, s, c: [r for c1, y, s1 in f(x, s, c) for r in g(y, s1, c1)]
+
+    def copy(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: (x, x))
+
+    def consume(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: ())
+
+    def fst(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(lambda p: _pair("Fst", p)[0])
+
+    def snd(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(lambda p: _pair("Snd", p)[1])
+
+    def par(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            x, y = _pair("Par", p)
+            return [(c2, (b, d), s2) for c1, b, s1 in f(x, s, c) for c2, d, s2 in g(y, s1, c1)]
+        return h
+
+    def inl(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(Left)
+
+    def inr(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(Right)
+
+    def case(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(e: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            return [r for c1, side in _sides("Case", e, c)
+                    for r in (g if isinstance(side, Right) else f)(side.value, s, c1)]
+        return h
+
+    def distr(self, a: Obj = None, b: Obj = None, c: Obj = None) -> SymFn:
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            e, x = _pair("Distr", p)
+            return [(c1, type(side)((side.value, x)), s) for c1, side in _sides("Distr", e, c)]
+        return h
+
+    def get(self, s: Obj = None) -> SymFn:
+        return lambda x, s, c: [(c, s, s)]
+
+    def put(self, s: Obj = None) -> SymFn:
+        return lambda x, s, c: [(c, (), x)]
+
+    def const(self, k: int, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: sympy.Integer(k))
+
+    def add(self) -> SymFn:
+        def add(p: Any) -> Any:
+            if type(p) is not tuple or len(p) != 2 or not all(isinstance(a, sympy.Expr) for a in p):
+                raise SymbolicError(f"Add expects a pair of integers, got {p!r} "
+                                    "(is the term well-typed at these values?)")
+            return p[0] + p[1]
+        return self.lift(add)
+
+    def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> SymFn:
+        """An `Unknown` as an uninterpreted function; a host function on concrete values only."""
+        def h(v: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            if isinstance(fn, Unknown):
+                out, s = apply_unknown(fn, v, s, cod, self.state_type, c)
+                return [(c, out, s)]
+            if symbols_of(v) or _sumvars(v, c):
+                raise SymbolicError(f"cannot run the host function {fn!r} of an Embed on the symbolic value {v!r}")
+            return [(c, map_leaves(fn(_concrete(v, c)), sympy.Integer), s)]
+        return h
+
+
+SYMBOLIC = SymbolicMachines()
+"""The symbolic model as an instance of `catlib.cartesian.Machine`."""
+
+
 # ---------------------------------------------------------------- evaluation
 
 _THEN, _RIGHT_FRAME, _PAIR = 0, 1, 2
 
 
-def _bad(t: Term, v: Any, want: str) -> SymbolicError:
-    return SymbolicError(f"{t.op} expects {want}, got {v!r} (is the term well-typed at these values?)")
-
-
 def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = None,
-             state_type: Type | str | None = None) -> list[Outcome]:
+             state_type: Type | str | None = None) -> list[Scenario]:
     """Every path of `term` on symbolic `input` and `state`: ``[(condition, output, new state)]``.
 
     The conditions extend `condition` and partition it: exactly one holds
     for each choice of the unknowns.  Outputs and states are not normalised
     (see `normal`).  `state_type` types the new states of stateful unknowns.
+
+    This is `SymbolicMachines` (the primitives are its morphisms, through
+    `catlib.functor.interpret`) with its own continuation stack for
+    `Compose`, `Par` and `Case`, so that deep terms do not recurse.
     """
-    results: list[Outcome] = []
-    # a path: (term, value, state, condition, continuation as a linked list of frames)
-    todo: list[tuple[Term, Any, Any, Condition, Any]] = [(term, input, state, dict(condition or {}), None)]
+    C = SYMBOLIC if state_type is None else SymbolicMachines(state_type)
+    meaning: dict[Term, SymFn] = {}
+    results: list[Scenario] = []
+    # a path: (term to run or None to return the value, value, state, condition,
+    # continuation as a linked list of frames)
+    todo: list[tuple[Term | None, Any, Any, Condition, Any]] = [(term, input, state, dict(condition or {}), None)]
     while todo:
         t, v, s, cond, stack = todo.pop()
         while True:
-            forked = False
-            while True:  # descend to a primitive
+            while t is not None:  # descend to a primitive
                 if isinstance(t, Compose):
                     stack = ((_THEN, t.kids[0]), stack)
                     t = t.kids[1]
                 elif isinstance(t, Par):
-                    if type(v) is not tuple or len(v) != 2:
-                        raise _bad(t, v, "a pair")
-                    stack = ((_RIGHT_FRAME, t.kids[1], v[1]), stack)
-                    t, v = t.kids[0], v[0]
+                    x, y = _pair("Par", v)
+                    stack = ((_RIGHT_FRAME, t.kids[1], y), stack)
+                    t, v = t.kids[0], x
                 elif isinstance(t, Case):
-                    e = _look(v, cond)
-                    if type(e) is SumVar:
-                        _fork(todo, e, (t, v, s, cond, stack))
-                        forked = True
-                        break
-                    if not isinstance(e, (Left, Right)):
-                        raise _bad(t, e, "a sum")
-                    t, v = t.kids[isinstance(e, Right)], e.value
+                    sides = _sides("Case", v, cond)
+                    for c1, side in reversed(sides[1:]):
+                        todo.append((t.kids[isinstance(side, Right)], side.value, s, c1, stack))
+                    cond, side = sides[0]
+                    t, v = t.kids[isinstance(side, Right)], side.value
                 else:
-                    break
-            if forked:
-                break
-            op = t.op
-            if op == "Id":
-                pass
-            elif op in ("Fst", "Snd"):
-                if type(v) is not tuple or len(v) != 2:
-                    raise _bad(t, v, "a pair")
-                v = v[op == "Snd"]
-            elif op == "Copy":
-                v = (v, v)
-            elif op == "Consume":
-                v = ()
-            elif op == "Inl":
-                v = Left(v)
-            elif op == "Inr":
-                v = Right(v)
-            elif op == "Get":
-                v = s
-            elif op == "Put":
-                s, v = v, ()
-            elif op == "Add":
-                if type(v) is not tuple or len(v) != 2 or not all(isinstance(a, sympy.Expr) for a in v):
-                    raise _bad(t, v, "a pair of integers")
-                v = v[0] + v[1]
-            elif op == "Distr":
-                if type(v) is not tuple or len(v) != 2:
-                    raise _bad(t, v, "a pair")
-                e = _look(v[0], cond)
-                if type(e) is SumVar:
-                    _fork(todo, e, (t, v, s, cond, stack))
-                    break
-                if not isinstance(e, (Left, Right)):
-                    raise _bad(t, e, "a sum")
-                v = type(e)((e.value, v[1]))
-            elif isinstance(t, Const):
-                v = sympy.Integer(t.k)
-            elif isinstance(t, Embed):
-                v, s = _embed(t, v, s, cond, state_type)
-            else:  # pragma: no cover - every Term is handled above
-                raise AssertionError(t)
+                    m = meaning.get(t)
+                    if m is None:
+                        m = meaning[t] = interpret(t, C)
+                    outs = m(v, s, cond)
+                    for c1, v1, s1 in reversed(outs[1:]):
+                        todo.append((None, v1, s1, c1, stack))
+                    cond, v, s = outs[0]
+                    t = None
             # return v to the continuation
             while stack is not None:
                 frame, stack = stack
@@ -454,24 +531,9 @@ def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = N
                     break
                 v = (frame[1], v)
             else:
-                results.append(Outcome(cond, v, s))
+                results.append(Scenario(cond, v, s))
                 break
     return results
-
-
-def _fork(todo: list[Any], sv: SumVar, path: tuple[Any, ...]) -> None:
-    t, v, s, cond, stack = path
-    left, right = sv.split()
-    todo.append((t, v, s, {**cond, sv: right}, stack))
-    todo.append((t, v, s, {**cond, sv: left}, stack))  # left first
-
-
-def _embed(t: Embed, v: Any, s: Any, cond: Condition, state_type: Type | str | None) -> tuple[Any, Any]:
-    if isinstance(t.fn, Unknown):
-        return apply_unknown(t.fn, v, s, t.cod, state_type, cond)
-    if symbols_of(v) or _sumvars(v, cond):
-        raise SymbolicError(f"cannot run the host function {t.fn!r} of an Embed on the symbolic value {v!r}")
-    return map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
 
 
 def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
@@ -481,92 +543,8 @@ def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
     return found
 
 
-def _concrete(v: Any, cond: Condition) -> Value:
+def _concrete(v: Any, cond: Condition) -> HostValue:
     return map_leaves(v, lambda x: int(_norm_int(x)), cond)
-
-
-# ---------------------------------------------------------------- the symbolic category
-
-SymFn = Callable[[Any, Any, Condition], list[tuple[Condition, Any, Any]]]
-"""A symbolic morphism: ``(value, state, condition) -> [(condition, value, state)]``."""
-
-
-class SymbolicMachines(Machine[SymFn]):
-    """Symbolic state machines: the model of `evaluate` as an instance of the interfaces.
-
-    >>> from catlib.examples.generic import swap
-    >>> swap(SYMBOLIC)(fresh("(Int, a)", "x"), fresh("()", "s"), {})
-    [({}, (x.2, x.1), ())]
-
-    Composed Python closures call each other, so this instance is for
-    programs of ordinary size; deep terms go through `evaluate`.
-    """
-
-    @staticmethod
-    def lift(f: Callable[[Any], Any]) -> SymFn:
-        """A pure operation on values as a symbolic machine."""
-        return lambda x, s, c: [(c, f(x), s)]
-
-    def id(self) -> SymFn:
-        return self.lift(lambda x: x)
-
-    def compose(self, g: SymFn, f: SymFn) -> SymFn:
-        return lambda x, s, c: [r for c1, y, s1 in f(x, s, c) for r in g(y, s1, c1)]
-
-    def copy(self) -> SymFn:
-        return self.lift(lambda x: (x, x))
-
-    def consume(self) -> SymFn:
-        return self.lift(lambda x: ())
-
-    def fst(self) -> SymFn:
-        return self.lift(lambda p: p[0])
-
-    def snd(self) -> SymFn:
-        return self.lift(lambda p: p[1])
-
-    def par(self, f: SymFn, g: SymFn) -> SymFn:
-        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
-            return [(c2, (b, d), s2) for c1, b, s1 in f(p[0], s, c) for c2, d, s2 in g(p[1], s1, c1)]
-        return h
-
-    def inl(self) -> SymFn:
-        return self.lift(Left)
-
-    def inr(self) -> SymFn:
-        return self.lift(Right)
-
-    @staticmethod
-    def _sides(e: Any, c: Condition) -> list[tuple[Condition, Any]]:
-        e = _look(e, c)
-        if type(e) is SumVar:
-            return [({**c, e: side}, side) for side in e.split()]
-        return [(c, e)]
-
-    def case(self, f: SymFn, g: SymFn) -> SymFn:
-        def h(e: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
-            return [r for c1, side in self._sides(e, c)
-                    for r in (g if isinstance(side, Right) else f)(side.value, s, c1)]
-        return h
-
-    def distr(self) -> SymFn:
-        return lambda p, s, c: [(c1, type(side)((side.value, p[1])), s) for c1, side in self._sides(p[0], c)]
-
-    def get(self) -> SymFn:
-        return lambda x, s, c: [(c, s, s)]
-
-    def put(self) -> SymFn:
-        return lambda x, s, c: [(c, (), x)]
-
-    def const(self, k: int) -> SymFn:
-        return self.lift(lambda x: sympy.Integer(k))
-
-    def add(self) -> SymFn:
-        return self.lift(lambda p: p[0] + p[1])
-
-
-SYMBOLIC = SymbolicMachines()
-"""The symbolic model as an instance of `catlib.cartesian.Machine`."""
 
 
 # ---------------------------------------------------------------- equivalence
@@ -576,10 +554,10 @@ SYMBOLIC = SymbolicMachines()
 class Counterexample:
     """An input and state on which two terms differ, with both ``(new state, output)`` results."""
 
-    input: Value
-    state: Value
-    left: tuple[Value, Value]
-    right: tuple[Value, Value]
+    input: HostValue
+    state: HostValue
+    left: tuple[HostValue, HostValue]
+    right: tuple[HostValue, HostValue]
     condition: str = ""
 
     def __str__(self) -> str:
@@ -605,11 +583,7 @@ class Equivalence:
 
 
 def _rename_apart(sig: Signature, prefix: str) -> list[Type]:
-    def node(n: Any, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            return Var(prefix + n.name)
-        return type(n)(*kids) if kids else n  # type: ignore[no-any-return]
-    return [fold(t, node) for t in sig]  # type: ignore[arg-type]
+    return substitute(list(sig), lambda v: Var(prefix + v.name))
 
 
 def common_signature(f: Term, g: Term) -> Signature:
@@ -622,11 +596,6 @@ def common_signature(f: Term, g: Term) -> Signature:
     except UnifyError as e:
         raise TypeError(f"the terms have no common signature: {infer(f)} and {infer(g)} ({e})") from None
     return Signature(*rename([u.resolve(t) for t in a]))
-
-
-def ground(t: Type) -> Type:
-    """`t` with every type variable read as Int (a counterexample needs values)."""
-    return fold(t, lambda n, kids: Int if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
 
 
 def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator[Condition]:
@@ -648,7 +617,7 @@ def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator
         todo += [{**c, sv: right}, {**c, sv: left}]
 
 
-def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> Value:
+def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> HostValue:
     """The host value `v` denotes when its symbols take `values` (missing ones 0) under `cond`.
 
     Every `SumVar` of `v` must be decided by `cond` (see `refine`).
@@ -674,7 +643,7 @@ def assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sym
 
 
 def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
-            run: Callable[[Term, Value, Value], tuple[Value, Value]] = step) -> Counterexample | None:
+            run: Callable[[Term, HostValue, HostValue], tuple[HostValue, HostValue]] = step) -> Counterexample | None:
     """A concrete input and state, allowed by `cond`, on which `run` (the interpreter) tells `f` from `g`."""
     for c in refine((x, s), cond):
         syms = symbols_of(x, s, *c.values())
@@ -686,7 +655,8 @@ def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
     return None
 
 
-def _outcome(run: Callable[[Term, Value, Value], tuple[Value, Value]], t: Term, x: Value, s: Value) -> Any:
+def _outcome(run: Callable[[Term, HostValue, HostValue], tuple[HostValue, HostValue]], t: Term,
+             x: HostValue, s: HostValue) -> Any:
     try:
         return run(t, x, s)
     except Exception as e:  # a crash is an observable difference too
@@ -715,7 +685,7 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
                 continue
             diff = (f"when {show_condition(cg)}: output {normal(of, cg)} vs {normal(og, cg)}, "
                     f"state {normal(sf, cg)} vs {normal(sg, cg)}")
-            gx, gs = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
+            gx, gs = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
             # the same names, now all integers: re-run the path's decisions on the ground values
             cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
             if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree

@@ -59,7 +59,6 @@ from catlib.symbolic import (
     concretize,
     evaluate,
     fresh,
-    ground,
     normal,
     refine,
     same,
@@ -68,6 +67,7 @@ from catlib.symbolic import (
 )
 from catlib.tree import fold
 from catlib.typecheck import infer
+from catlib.types import Int, ground
 from proofs.core import Theorem, Verdict
 from proofs.machine import CALLER, Block, Branch, Hole, K, Quote, from_code, run
 
@@ -198,7 +198,7 @@ def confirm(op: str, compiler: Compiler) -> str | None:
     for term in terms:
         real = compiler(term)
         sig = infer(term)
-        x, s = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
+        x, s = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
         for c in refine((x, s), {}):
             for values in itertools.islice(assignments(symbols_of(x, s, *c.values())), 4):
                 xi, si = concretize(x, c, values), concretize(s, c, values)

@@ -59,7 +59,7 @@ from catlib.symbolic import (
 )
 from catlib.syntax import Port, Program, dot, inl, inr, kase, pair, pget, pput, psnd, sm
 from catlib.types import Type, as_type
-from catlib.values import Value
+from catlib.values import HostValue
 from proofs.core import Theorem, Verdict
 
 __all__ = ["Simulation", "preserved", "establishes", "distinguish", "samples", "COUNTER_SIM", "REGISTERS_SIM",
@@ -121,8 +121,8 @@ def _step_witness(sim: Simulation, i: Any, s1: Any, s2: Any, cond: Condition) ->
     return None
 
 
-def _concrete_holds(sim: Simulation, t1: Value, t2: Value) -> bool:
-    def sym(v: Value) -> Any:
+def _concrete_holds(sim: Simulation, t1: HostValue, t2: HostValue) -> bool:
+    def sym(v: HostValue) -> Any:
         return map_leaves(v, lambda x: sympy.Integer(x) if type(x) is int else x)
     return sim.holds(sym(t1), sym(t2), {})
 
@@ -139,10 +139,10 @@ def establishes(sim: Simulation, migration: Term, old_of: Callable[[Any], Any] |
     return Verdict(True, f"{len(outcomes)} case{'s' if len(outcomes) != 1 else ''}")
 
 
-def samples(t: Type | str, per_case: int = 2) -> list[Value]:
+def samples(t: Type | str, per_case: int = 2) -> list[HostValue]:
     """A few concrete values of type `t`: every shape of its sums, integers 0 and 1."""
     x = fresh(as_type(t), "v")
-    out: list[Value] = []
+    out: list[HostValue] = []
     for c in refine((x,), {}):
         for values in itertools.islice(assignments(symbols_of(x, *c.values())), per_case):
             v = concretize(x, c, values)

@@ -44,9 +44,8 @@ from catlib.symbolic import (
     map_leaves,
     normal,
     same,
-    wrap,
 )
-from catlib.values import INT_MAX, INT_MIN, Left, Right
+from catlib.values import INT_MAX, INT_MIN, Left, Right, wrap
 from tests.helpers import law_instances
 
 
