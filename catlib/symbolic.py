@@ -32,19 +32,8 @@ function of its input, ``f(x)``, and a *stateful* unknown also replaces
 the state by ``f_s(x, s)`` (its output is then ``f(x, s)``).  Laws and
 compiler cases are proved with them (see ``proofs/``).
 
-**Equivalence.**  `equivalent` decides, for terms without `Embed`, whether
-two terms give the same output and new state for every input and state,
-and otherwise returns a `Counterexample` that `catlib.interpreter.step`
-confirms:
-
->>> from catlib.free import Fst, Snd
->>> bool(equivalent(Case(Inl, Inr), Id))
-True
->>> equivalent(Copy >> Par(Fst, Snd), Id).proved
-True
->>> cex = equivalent(Fst, Snd).counterexample
->>> cex.input, cex.left, cex.right
-((1, 0), (0, 1), (0, 0))
+Deciding whether two terms are equivalent with this model is
+`catlib.equivalence`.
 
 Evaluation keeps its own continuation stack (like the interpreter), so a
 chain of 100,000 compositions is fine.  `SYMBOLIC` is the same semantics as
@@ -53,27 +42,22 @@ an instance of the interfaces, for programs written against them.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sympy
 
 from catlib.cartesian import Machine, Obj
-from catlib.free import Case, Compose, Embed, Par, Term, path_str, subterms
+from catlib.free import Case, Compose, Embed, Par, Term
 from catlib.functor import interpret
-from catlib.interpreter import step
-from catlib.tree import walk
-from catlib.typecheck import Signature, infer
-from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, ground, rename, substitute
-from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, wrap
+from catlib.types import Int, Prod, Sum, Type, Unit, Var, as_type
+from catlib.values import HostValue, Left, Right, wrap
 
 __all__ = [
     "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
-    "show_condition", "concretize", "to_sympy", "apply_unknown", "symbols_of", "refine",
-    "equivalent", "Equivalence", "Counterexample", "common_signature",
-    "SymbolicMachines", "SYMBOLIC", "map_leaves", "assignments", "witness",
+    "show_condition", "to_sympy", "apply_unknown", "symbols_of", "sumvars", "resolve_leaf", "concrete",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves",
 ]
 
 class SymbolicError(ValueError):
@@ -229,7 +213,7 @@ def _sympy_leaf(cond: Condition) -> Callable[[Any], Any]:
     def leaf(x: Any) -> Any:
         if type(x) is SumVar:
             return sympy.Symbol(x.name)
-        return _resolve_expr(x, cond)
+        return resolve_leaf(x, cond)
     return leaf
 
 
@@ -260,7 +244,7 @@ def to_sympy(v: Any, cond: Condition | None = None) -> sympy.Basic:
     return out[0]
 
 
-def _resolve_expr(e: sympy.Expr, cond: Condition) -> sympy.Expr:
+def resolve_leaf(e: sympy.Expr, cond: Condition) -> sympy.Expr:
     """Normal form of a sympy leaf: sides chosen since it was built are substituted into its arguments."""
     if cond and not e.is_Atom:
         subst = {sympy.Symbol(sv.name): to_sympy(shape, cond) for sv, shape in cond.items()}
@@ -275,7 +259,7 @@ def normal(v: Any, cond: Condition | None = None) -> Any:
     unknowns exactly when their normal forms are equal (`same`).
     """
     cond = cond or {}
-    return map_leaves(v, lambda x: x if type(x) is SumVar else _resolve_expr(x, cond), cond)
+    return map_leaves(v, lambda x: x if type(x) is SumVar else resolve_leaf(x, cond), cond)
 
 
 def same(a: Any, b: Any, cond: Condition | None = None) -> bool:
@@ -460,9 +444,9 @@ class SymbolicMachines(Machine[SymFn]):
             if isinstance(fn, Unknown):
                 out, s = apply_unknown(fn, v, s, cod, self.state_type, c)
                 return [(c, out, s)]
-            if symbols_of(v) or _sumvars(v, c):
+            if symbols_of(v) or sumvars(v, c):
                 raise SymbolicError(f"cannot run the host function {fn!r} of an Embed on the symbolic value {v!r}")
-            return [(c, map_leaves(fn(_concrete(v, c)), sympy.Integer), s)]
+            return [(c, map_leaves(fn(concrete(v, c)), sympy.Integer), s)]
         return h
 
 
@@ -536,184 +520,12 @@ def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = N
     return results
 
 
-def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
+def sumvars(v: Any, cond: Condition) -> list[SumVar]:
     """The undecided `SumVar` leaves of `v` under `cond`."""
     found: list[SumVar] = []
     map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
     return found
 
 
-def _concrete(v: Any, cond: Condition) -> HostValue:
+def concrete(v: Any, cond: Condition) -> HostValue:
     return map_leaves(v, lambda x: int(_norm_int(x)), cond)
-
-
-# ---------------------------------------------------------------- equivalence
-
-
-@dataclass(frozen=True)
-class Counterexample:
-    """An input and state on which two terms differ, with both ``(new state, output)`` results."""
-
-    input: HostValue
-    state: HostValue
-    left: tuple[HostValue, HostValue]
-    right: tuple[HostValue, HostValue]
-    condition: str = ""
-
-    def __str__(self) -> str:
-        return (f"input {self.input!r}, state {self.state!r}: "
-                f"(state, output) {self.left!r} vs {self.right!r}")
-
-
-@dataclass(frozen=True)
-class Equivalence:
-    """The verdict of `equivalent`: proved over `cases` paths, or refuted by `counterexample`."""
-
-    signature: Signature
-    cases: int
-    counterexample: Counterexample | None = None
-    differences: list[str] = field(default_factory=list)
-
-    @property
-    def proved(self) -> bool:
-        return self.counterexample is None
-
-    def __bool__(self) -> bool:
-        return self.proved
-
-
-def _rename_apart(sig: Signature, prefix: str) -> list[Type]:
-    return substitute(list(sig), lambda v: Var(prefix + v.name))
-
-
-def common_signature(f: Term, g: Term) -> Signature:
-    """The most general signature at which both `f` and `g` are typed (their principal ones unified)."""
-    a, b = _rename_apart(infer(f), "f_"), _rename_apart(infer(g), "g_")
-    u = Unifier()
-    try:
-        for x, y in zip(a, b):
-            u.unify(x, y)
-    except UnifyError as e:
-        raise TypeError(f"the terms have no common signature: {infer(f)} and {infer(g)} ({e})") from None
-    return Signature(*rename([u.resolve(t) for t in a]))
-
-
-def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator[Condition]:
-    """Every extension of `cond` that decides each `SumVar` reachable in `values` (at most `limit`)."""
-    values = list(values)
-    todo = [cond]
-    count = 0
-    while todo:
-        c = todo.pop()
-        pending = [sv for v in values for sv in _sumvars(v, c)]
-        if not pending:
-            count += 1
-            yield c
-            if count >= limit:
-                return
-            continue
-        sv = pending[0]
-        left, right = sv.split()
-        todo += [{**c, sv: right}, {**c, sv: left}]
-
-
-def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> HostValue:
-    """The host value `v` denotes when its symbols take `values` (missing ones 0) under `cond`.
-
-    Every `SumVar` of `v` must be decided by `cond` (see `refine`).
-    """
-    def leaf(x: Any) -> Any:
-        if type(x) is SumVar:
-            raise SymbolicError(f"{x.name} is not decided by the condition")
-        e = _resolve_expr(x, cond).xreplace({s: sympy.Integer(values.get(s, 0)) for s in x.free_symbols})
-        if not e.is_Integer:
-            raise SymbolicError(f"{x} is not an integer once its symbols have values")
-        return wrap(int(e))
-    return map_leaves(v, leaf, cond)
-
-
-def assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sympy.Symbol, int]]:
-    """Zeros, then each symbol 1 alone, then random 64-bit values: enough to separate linear forms."""
-    yield {}
-    for s in symbols:
-        yield {s: 1}
-    rng = random.Random(seed)
-    for _ in range(32):
-        yield {s: rng.randint(INT_MIN, INT_MAX) for s in symbols}
-
-
-def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
-            run: Callable[[Term, HostValue, HostValue], tuple[HostValue, HostValue]] = step) -> Counterexample | None:
-    """A concrete input and state, allowed by `cond`, on which `run` (the interpreter) tells `f` from `g`."""
-    for c in refine((x, s), cond):
-        syms = symbols_of(x, s, *c.values())
-        for values in assignments(syms):
-            xi, si = concretize(x, c, values), concretize(s, c, values)
-            left, right = _outcome(run, f, xi, si), _outcome(run, g, xi, si)
-            if left != right:
-                return Counterexample(xi, si, left, right, show_condition(c))
-    return None
-
-
-def _outcome(run: Callable[[Term, HostValue, HostValue], tuple[HostValue, HostValue]], t: Term,
-             x: HostValue, s: HostValue) -> Any:
-    try:
-        return run(t, x, s)
-    except Exception as e:  # a crash is an observable difference too
-        return (type(e).__name__, str(e).splitlines()[0])
-
-
-def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivalence:
-    """Decide whether `f` and `g` agree (output and new state) on every input and state.
-
-    Both must be free of `Embed`.  They are compared at `signature`, by
-    default their `common_signature`; type variables stay opaque, so a
-    proof holds at every instance.  On failure the counterexample reads
-    type variables as ``Int`` and is confirmed by `catlib.interpreter.step`.
-    """
-    for t in (f, g):
-        if any(isinstance(sub, Embed) for sub in walk(t)):  # walk is linear; paths only for the message
-            path = next(p for p, sub in subterms(t) if isinstance(sub, Embed))
-            raise SymbolicError(f"equivalent() handles terms without Embed; found one at {path_str(path)}")
-    sig = signature or common_signature(f, g)
-    x, s = fresh(sig.input, "x"), fresh(sig.state, "s")
-    cases = 0
-    for cf, of, sf in evaluate(f, x, s):
-        for cg, og, sg in evaluate(g, x, s, cf):
-            cases += 1
-            if same(of, og, cg) and same(sf, sg, cg):
-                continue
-            diff = (f"when {show_condition(cg)}: output {normal(of, cg)} vs {normal(og, cg)}, "
-                    f"state {normal(sf, cg)} vs {normal(sg, cg)}")
-            gx, gs = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
-            # the same names, now all integers: re-run the path's decisions on the ground values
-            cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
-            if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree
-                raise AssertionError(f"symbolic results differ but the interpreter agrees everywhere: {diff}")
-            return Equivalence(sig, cases, cex, [diff])
-    return Equivalence(sig, cases)
-
-
-def _reground(cond: Condition, gx: Any, gs: Any, x: Any, s: Any) -> Condition:
-    """`cond`, rebuilt over the ground-typed unknowns of `gx`, `gs` (same names, Int for type variables)."""
-    ground: dict[str, SumVar] = {}
-
-    def collect(v: Any) -> None:
-        todo = [v]
-        while todo:
-            y = todo.pop()
-            if type(y) is SumVar:
-                ground[y.name] = y
-                todo.extend(y.split())
-            elif type(y) is tuple:
-                todo.extend(y)
-            elif isinstance(y, (Left, Right)):
-                todo.append(y.value)
-
-    collect(gx)
-    collect(gs)
-    out: Condition = {}
-    for sv, shape in cond.items():
-        g = ground[sv.name]
-        out[g] = g.split()[isinstance(shape, Right)]
-    return out

@@ -50,21 +50,11 @@ from cam.code import Int as MInt
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import run as machine_run
-from catlib.examples.generic import kadd
+from catlib.equivalence import assignments, concretize, refine
+from catlib.examples.generic import add_constant
 from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Embed, Fst, Get, Id, Par, Prim, Put, Term
 from catlib.interpreter import step
-from catlib.symbolic import (
-    Unknown,
-    assignments,
-    concretize,
-    evaluate,
-    fresh,
-    normal,
-    refine,
-    same,
-    show_condition,
-    symbols_of,
-)
+from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition, symbols_of
 from catlib.tree import fold
 from catlib.typecheck import infer
 from catlib.types import Int, ground
@@ -175,7 +165,7 @@ def verify(op: str, compiler: Compiler = cam_compile) -> Verdict:
 
 
 def _pool() -> list[Term]:
-    inc = kadd(FREE, 1)
+    inc = add_constant(FREE, 1)
     tick = Copy >> Par(Id, Consume >> Get >> inc >> Put) >> Fst
     store = Copy >> Par(Consume >> Get, Put) >> Fst
     return [Id, inc, Const(5), tick, store]

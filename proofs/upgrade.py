@@ -41,23 +41,14 @@ from typing import Any
 
 import sympy
 
+from catlib.equivalence import assignments, concretize, refine
 from catlib.examples import counter, registers, turnstile
 from catlib.free import Term
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step
-from catlib.symbolic import (
-    Condition,
-    assignments,
-    concretize,
-    evaluate,
-    fresh,
-    map_leaves,
-    normal,
-    refine,
-    same,
-    symbols_of,
-)
-from catlib.syntax import Port, Program, dot, inl, inr, kase, pair, pget, pput, psnd, sm
+from catlib.program import Program
+from catlib.symbolic import Condition, evaluate, fresh, map_leaves, normal, same, symbols_of
+from catlib.syntax import Port, dot, inl, inr, kase, pair, pget, pput, psnd, sm
 from catlib.types import Type, as_type
 from catlib.values import HostValue
 from proofs.core import Theorem, Verdict
