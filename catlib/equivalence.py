@@ -193,14 +193,14 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
                     f"state {normal(sf, cg)} vs {normal(sg, cg)}")
             gx, gs = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
             # the same names, now all integers: re-run the path's decisions on the ground values
-            cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
+            cex = witness(f, g, gx, gs, _reground(cg, gx, gs))
             if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree
                 raise AssertionError(f"symbolic results differ but the interpreter agrees everywhere: {diff}")
             return Equivalence(sig, cases, cex, [diff])
     return Equivalence(sig, cases)
 
 
-def _reground(cond: Condition, gx: Any, gs: Any, x: Any, s: Any) -> Condition:
+def _reground(cond: Condition, gx: Any, gs: Any) -> Condition:
     """`cond`, rebuilt over the ground-typed unknowns of `gx`, `gs` (same names, Int for type variables)."""
     ground: dict[str, SumVar] = {}
 
