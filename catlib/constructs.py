@@ -53,7 +53,7 @@ class Construct:
     """The constructor's name, as the term prints it: ``"Fst"``."""
     method: str
     """The interface method that interprets it: ``"fst"``."""
-    interface: type[Category]  # type: ignore[type-arg]
+    interface: type
     """The interface that declares `method`."""
     scheme: str
     """Its type, ``input -> output``; for `Embed` the term carries its own."""

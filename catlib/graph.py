@@ -112,7 +112,7 @@ def diagram(term: Term, state: Type | str | None = None, input: Type | str | Non
     sig, types = subterm_types(term, state, input, output)
     C = GraphCategory()
     m = interpret(term, C, types=types)
-    uses_state = any(construct_of(t).effect for t in walk(term))
+    uses_state = any(construct_of(t).effect for t in walk(term))  # type: ignore[arg-type]
     d = C.draw(m, sig.input, sig.state if uses_state else None)
     d.signature = sig
     d.graph.graph["title"] = str(sig)

@@ -57,8 +57,9 @@ from catlib.values import HostValue, Left, Right, wrap
 __all__ = [
     "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
     "show_condition", "to_sympy", "apply_unknown", "symbols_of", "sumvars", "resolve_leaf", "concrete",
-    "SymbolicMachines", "SYMBOLIC", "map_leaves",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves", "fold_value",
 ]
+
 
 class SymbolicError(ValueError):
     """A term or value the symbolic model cannot handle (ill-typed, an opaque `Embed`, ...)."""
@@ -162,24 +163,27 @@ def _look(v: Any, cond: Condition) -> Any:
     return v
 
 
-def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
-    """Rebuild `v` bottom-up with `leaf` applied to every sympy expression and unresolved `SumVar`."""
+def fold_value(v: Any, leaf: Callable[[Any], Any], unit: Any, pair: Callable[[Any, Any], Any],
+               side: Callable[[type, Any], Any], cond: Condition | None = None) -> Any:
+    """Rebuild `v` bottom-up (iteratively): `leaf` at every sympy expression and
+    unresolved `SumVar`, `unit` for ``()``, `pair` for pairs and ``side(Left or Right, x)``
+    for injections; under `cond`, decided `SumVar`s are replaced by their side first."""
     out: list[Any] = []
     todo: list[tuple[Any, int]] = [(v, 0)]
     while todo:
         x, stage = todo.pop()
         if stage == 1:
             b = out.pop()
-            out.append((out.pop(), b))
+            out.append(pair(out.pop(), b))
             continue
         if stage == 2:
-            out.append(type(x)(out.pop()))
+            out.append(side(type(x), out.pop()))
             continue
         if cond is not None:
             x = _look(x, cond)
         if type(x) is tuple:
             if len(x) == 0:
-                out.append(())
+                out.append(unit)
             else:
                 todo += [(x, 1), (x[1], 0), (x[0], 0)]
         elif isinstance(x, (Left, Right)):
@@ -187,6 +191,11 @@ def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None
         else:
             out.append(leaf(x))
     return out[0]
+
+
+def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
+    """Rebuild `v` with `leaf` applied to every sympy expression and unresolved `SumVar`."""
+    return fold_value(v, leaf, (), lambda a, b: (a, b), lambda cls, x: cls(x), cond)
 
 
 _LEFT, _RIGHT = sympy.Function("Left"), sympy.Function("Right")
@@ -209,39 +218,14 @@ def _norm_int(e: sympy.Expr) -> sympy.Expr:
     return sympy.Add(*parts)
 
 
-def _sympy_leaf(cond: Condition) -> Callable[[Any], Any]:
-    def leaf(x: Any) -> Any:
-        if type(x) is SumVar:
-            return sympy.Symbol(x.name)
-        return resolve_leaf(x, cond)
-    return leaf
-
-
 def to_sympy(v: Any, cond: Condition | None = None) -> sympy.Basic:
     """`v` as one sympy expression (pairs as ``Tuple``, sides as ``Left(..)``), for uninterpreted functions."""
     cond = cond or {}
-    out: list[Any] = []
-    todo: list[tuple[Any, int]] = [(v, 0)]
-    while todo:
-        x, stage = todo.pop()
-        if stage == 1:
-            b = out.pop()
-            out.append(sympy.Tuple(out.pop(), b))
-            continue
-        if stage == 2:
-            out.append((_RIGHT if isinstance(x, Right) else _LEFT)(out.pop()))
-            continue
-        x = _look(x, cond)
-        if type(x) is tuple:
-            if len(x) == 0:
-                out.append(sympy.Tuple())
-            else:
-                todo += [(x, 1), (x[1], 0), (x[0], 0)]
-        elif isinstance(x, (Left, Right)):
-            todo += [(x, 2), (x.value, 0)]
-        else:
-            out.append(_sympy_leaf(cond)(x))
-    return out[0]
+
+    def leaf(x: Any) -> Any:
+        return sympy.Symbol(x.name) if type(x) is SumVar else resolve_leaf(x, cond)
+
+    return fold_value(v, leaf, sympy.Tuple(), sympy.Tuple, lambda cls, x: (_RIGHT if cls is Right else _LEFT)(x), cond)
 
 
 def resolve_leaf(e: sympy.Expr, cond: Condition) -> sympy.Expr:

@@ -248,9 +248,9 @@ def check(term: Term, state: Type | str | None = None, input: Type | str | None 
     seen: dict[Type, str] = {}
     for name, img in images.items():
         if not isinstance(img, Var) or img in seen:
-            found = rename([u.resolve(t) for t in raw])
+            principal = rename([u.resolve(t) for t in raw])
             raise TermTypeError((), term, f"declared type variable {name} is not general enough: "
-                                f"the term has {Signature(*found)}", Var(name), img)
+                                f"the term has {Signature(*principal)}", Var(name), img)
         seen[img] = name
     back = {img.name: Var(name) for img, name in seen.items()}  # type: ignore[attr-defined]
     sig = substitute([u.resolve(t) for t in raw], lambda v: back.get(v.name, v))
