@@ -16,15 +16,7 @@ values and splits a path in two wherever `Case` or `Distr` inspects a
 x = Left(x.l) | 2*x.l
 x = Right(()) | 7
 
-**Integers.**  ``Int`` is 64-bit and wraps (`catlib.values.add64`).  The
-symbolic model computes with exact integers and reads every ``Int`` leaf
-modulo ``2**64``: `Add` is sympy's ``+``, and `normal` reduces every
-integer coefficient to the signed 64-bit range.  This is exact, not an
-approximation: wrapping is a ring homomorphism from the integers onto
-``Z / 2**64``, so for inputs in range the interpreter's answer is the
-wrapped value of the symbolic answer; and since terms only add, every
-``Int`` is a linear form, equal for all inputs modulo ``2**64`` exactly
-when its coefficients are.
+**Integers** are exact sympy integers, read modulo ``2**64`` (see `normal`).
 
 **Unknown morphisms.**  `Unknown` stands for an arbitrary morphism ``f``
 inside a term (wrapped in `Embed`): its output is an uninterpreted sympy
@@ -202,7 +194,16 @@ _LEFT, _RIGHT = sympy.Function("Left"), sympy.Function("Right")
 
 
 def _norm_int(e: sympy.Expr) -> sympy.Expr:
-    """A linear form with every coefficient reduced modulo 2**64 into the signed range."""
+    """A linear form with every coefficient reduced modulo 2**64 into the signed range.
+
+    ``Int`` is 64-bit and wraps (`catlib.values.wrap`).  The symbolic model
+    computes with exact integers (`Add` is sympy's ``+``) and reduces here.
+    This is exact, not an approximation: wrapping is a ring homomorphism
+    from the integers onto ``Z / 2**64``, so for inputs in range the
+    interpreter's answer is the wrapped value of the symbolic answer; and
+    since terms only add, every ``Int`` is a linear form, equal for all
+    inputs modulo ``2**64`` exactly when its coefficients are.
+    """
     if e.is_Symbol:
         return e
     if e.is_Integer:

@@ -79,25 +79,22 @@ def infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = 
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
     while todo:
         t, path, ready = todo.pop()
-        c = construct_of(t)
-        if isinstance(t, Embed):
-            names: dict[str, Type] = {}
-            out.append((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
-            continue
-        if not c.kids:
-            names = {STATE_VARIABLE: state}
-            dom, cod = _builders(c)
-            out.append((dom(u, names), cod(u, names)))
-            continue
-        if not ready:
+        if ready:
+            n = len(t.kids)
+            kids = out[-n:]
+            del out[-n:]
+            out.append(_apply_rule(CONSTRUCTS[t.op], t, kids, u, path))
+        elif t.kids:
             todo.append((t, path, True))
             for name, kid in reversed(list(zip(t.fields, t.kids))):
                 todo.append((kid, (name, path), False))
-            continue
-        n = len(t.kids)
-        kids = out[-n:]
-        del out[-n:]
-        out.append(_apply_rule(c, t, kids, u, path))
+        elif isinstance(t, Embed):
+            names: dict[str, Type] = {}
+            out.append((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
+        else:
+            names = {STATE_VARIABLE: state}
+            dom, cod = _builders(CONSTRUCTS[t.op])
+            out.append((dom(u, names), cod(u, names)))
     return state, out[0][0], out[0][1]
 
 
@@ -187,6 +184,9 @@ def _compile(t: Type) -> Builder:
     if not t.kids:
         return lambda u, names: t
     cls, kids = type(t), [_compile(k) for k in t.kids]
+    if len(kids) == 2:
+        left, right = kids
+        return lambda u, names: cls(left(u, names), right(u, names))
     return lambda u, names: cls(*(k(u, names) for k in kids))
 
 

@@ -14,7 +14,7 @@ from cam.machine import run as machine_run
 from catlib.examples import counter
 from catlib.interpreter import run as interpret_run
 from catlib.strategies import runs
-from catlib.symbolic import concretize
+from catlib.equivalence import concretize
 from catlib.values import Left, Right
 from proofs import compiler, laws, machine, upgrade
 from proofs.__main__ import main
