@@ -21,7 +21,7 @@ __all__ = ["demo", "node", "send", "upgrade", "status", "verify", "load", "parse
 
 
 def load(spec: str) -> Any:
-    """The object named ``MODULE:NAME`` (a term, a `catlib.syntax.Program`, code, ...)."""
+    """The object named ``MODULE:NAME`` (a term, a `catlib.program.Program`, code, ...)."""
     module, sep, name = spec.partition(":")
     if not sep or not module or not name:
         raise ValueError(f"expected MODULE:NAME, e.g. catlib.examples.counter:counter_sm, not {spec!r}")
@@ -41,7 +41,7 @@ def _machine(spec: str) -> tuple[Code, Any, Any]:
     obj = load(spec)
     if callable(obj) and not isinstance(obj, (Term, Code)) and not hasattr(obj, "term"):
         obj = obj(FREE)  # a program written against the interfaces, e.g. catlib.examples.generic:counter
-    if hasattr(obj, "term") and hasattr(obj, "signature"):  # a catlib.syntax.Program: declared types
+    if hasattr(obj, "term") and hasattr(obj, "signature"):  # a catlib.program.Program: declared types
         return as_code(obj.term), obj.signature, obj.initial
     return as_code(obj), None, None
 
@@ -103,7 +103,7 @@ def node(argv: list[str]) -> int:
         "text commands on a named pipe. The machine's signature comes from the verifier: a Program's declared "
         "one, else the principal one with the state type fixed by --state and every variable left set to ()."))
     p.add_argument("--machine", required=True,
-                   help="MODULE:NAME of a term, a catlib.syntax.Program or code (or code text '[...]')")
+                   help="MODULE:NAME of a term, a catlib.program.Program or code (or code text '[...]')")
     p.add_argument("--state", help="initial state: 'Int 0', or a literal: 0, (1, 2) (default: a Program's own)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default "

@@ -28,7 +28,7 @@ The module-level functions talk to the default node, ``127.0.0.1:7700``
 `Client` talks to any node.  Values may be host values (``()``, ints,
 2-tuples, `Left`/`Right`: they are quoted), machine values (`cam.code`), or
 text (``"L Unit"``); code may be a free term (it is compiled), a
-`catlib.syntax.Program`, `cam.code.Code` or its text.
+`catlib.program.Program`, `cam.code.Code` or its text.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Upgrade(NamedTuple):
 
 
 def as_code(x: Any) -> Code:
-    """Code from a free term (compiled), a `catlib.syntax.Program`, `Code`, or code text."""
+    """Code from a free term (compiled), a `catlib.program.Program`, `Code`, or code text."""
     from catlib.free import Term
 
     if isinstance(x, Code):
@@ -88,7 +88,7 @@ def as_code(x: Any) -> Code:
         from cam.compiler import compile
 
         return compile(x)
-    term = getattr(x, "term", None)  # a catlib.syntax.Program
+    term = getattr(x, "term", None)  # a catlib.program.Program
     if isinstance(term, Term):
         return as_code(term)
     raise TypeError(f"cannot make code of {x!r}: give a term, a Program, Code or code text")
@@ -189,7 +189,7 @@ class Client:
     def upgrade(self, old: Any, new: Any = None, migration: Any = None) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
 
-        Accepts an `Upgrade` (or a `catlib.syntax.Upgrade`) as the only argument.
+        Accepts an `Upgrade` (or a `catlib.program.UpgradePlan`) as the only argument.
         Returns the node's answer: new digest, signature, state, check time.
         """
         if new is None and migration is None:

@@ -20,7 +20,7 @@ The verifier gives the code's principal signature, which may have type
 variables: `catlib.examples.generic.counter` consumes its command before
 reading the state, so its input type is ``Either a b``.  The node unifies
 the state type with the type of the initial state value (and with a
-declared signature: ``--input-type``, or a `catlib.syntax.Program` given as
+declared signature: ``--input-type``, or a `catlib.program.Program` given as
 the machine), then instantiates every variable left with ``()``.  Both
 counters therefore run at ``Int / Either () () -> Either () Int``, and
 ``Do (R (Int 5))`` (which the reference accepts) is refused: a node's

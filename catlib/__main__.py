@@ -3,7 +3,7 @@ type and a run) and ``render`` (draw a term as a picture).
 
 ``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]
 [--state-type T] [--input-type T] [--output-type T] [--engine dot|matplotlib] [--title TEXT]``
-draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.syntax.Program`
+draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.program.Program`
 (drawn at its declared type), a function that builds a term from an instance
 (called with `catlib.free.FREE`, as ``catlib.examples.generic:counter``), or,
 for the bytecode view, `cam.code.Code`.
@@ -71,7 +71,7 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
 
     `at` declares some of ``state``, ``input``, ``output`` (type text) to draw
     the term at; by default a term is drawn at its principal type and a
-    `catlib.syntax.Program` at its declared one.
+    `catlib.program.Program` at its declared one.
     """
     from catlib.free import FREE, Term
     from catlib.graph import diagram, syntax_tree
@@ -98,7 +98,7 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
         g.graph["title"] = f"{name}: bytecode"
         return g
     declared: dict[str, Any] = {}
-    if isinstance(getattr(obj, "term", None), Term):  # a catlib.syntax.Program: draw it at its declared type
+    if isinstance(getattr(obj, "term", None), Term):  # a catlib.program.Program: draw it at its declared type
         declared = {part: getattr(obj, part) for part in ("state", "input", "output")}
         obj = obj.term
     for part, text in (at or {}).items():

@@ -15,25 +15,29 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from catlib.category import Category, M
+from catlib.types import Type
+
+Obj = Type | None
+"""An object passed to a primitive: a ground type, or None where the instance does not need it."""
 
 
 class Cartesian(Category[M]):
     """Finite products: copy, consume, projections and parallel composition."""
 
     @abstractmethod
-    def copy(self) -> M:
+    def copy(self, a: Obj = None) -> M:
         """``a -> (a, a)``."""
 
     @abstractmethod
-    def consume(self) -> M:
+    def consume(self, a: Obj = None) -> M:
         """``a -> ()``."""
 
     @abstractmethod
-    def fst(self) -> M:
+    def fst(self, a: Obj = None, b: Obj = None) -> M:
         """``(a, b) -> a``."""
 
     @abstractmethod
-    def snd(self) -> M:
+    def snd(self, a: Obj = None, b: Obj = None) -> M:
         """``(a, b) -> b``."""
 
     @abstractmethod
@@ -61,11 +65,11 @@ class Cocartesian(Category[M]):
     """Finite sums: injections and case analysis."""
 
     @abstractmethod
-    def inl(self) -> M:
+    def inl(self, a: Obj = None, b: Obj = None) -> M:
         """``a -> Either a b``."""
 
     @abstractmethod
-    def inr(self) -> M:
+    def inr(self, a: Obj = None, b: Obj = None) -> M:
         """``b -> Either a b``."""
 
     @abstractmethod
@@ -93,7 +97,7 @@ class Distributive(Cartesian[M], Cocartesian[M]):
     """Products distribute over sums: what lets a case branch see outer values."""
 
     @abstractmethod
-    def distr(self) -> M:
+    def distr(self, a: Obj = None, b: Obj = None, c: Obj = None) -> M:
         """``(Either a b, c) -> Either (a, c) (b, c)``."""
 
 
@@ -101,11 +105,11 @@ class Stateful(Category[M]):
     """A state of type ``s`` threaded through every morphism."""
 
     @abstractmethod
-    def get(self) -> M:
+    def get(self, s: Obj = None) -> M:
         """``() -> s``: read the state."""
 
     @abstractmethod
-    def put(self) -> M:
+    def put(self, s: Obj = None) -> M:
         """``s -> ()``: replace the state."""
 
 
@@ -113,7 +117,7 @@ class Arithmetic(Category[M]):
     """64-bit integers."""
 
     @abstractmethod
-    def const(self, k: int) -> M:
+    def const(self, k: int, a: Obj = None) -> M:
         """``a -> Int``: ignore the input, answer `k`."""
 
     @abstractmethod

@@ -15,14 +15,22 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
+from catlib.types import Type
+
 M = TypeVar("M")
 
 
 class Category(ABC, Generic[M]):
     """Objects are types; morphisms are values of type `M`."""
 
+    typed: bool = False
+    """True when the primitives need their objects (``id(a)``, ``fst(a, b)``, ...):
+    `catlib.functor.interpret` then infers and passes them.  Objects are
+    ground `catlib.types.Type`s, in the order of the primitive's type
+    variables (`catlib.constructs`); an untyped instance may ignore them."""
+
     @abstractmethod
-    def id(self) -> M:
+    def id(self, a: Type | None = None) -> M:
         """The identity morphism ``a -> a``."""
 
     @abstractmethod

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from catlib.cartesian import Machine
+from catlib.constructs import CONSTRUCTS, PRIMITIVES
 from catlib.tree import Tree, walk_paths
 from catlib.types import Type, as_type
 from catlib.values import INT_MAX, INT_MIN
@@ -69,11 +70,8 @@ class Term(Tree):
     def __str__(self) -> str:
         return repr(self)
 
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows a term as its string diagram (`catlib.graph.term_svg`, imported on use)."""
-        from catlib.graph import term_svg
-
-        return term_svg(self)
+    # Jupyter shows a term as its string diagram: importing `catlib.graph`
+    # sets `Term._repr_svg_` (this module does not import it: no cycle).
 
 
 class Prim(Term):
@@ -97,9 +95,6 @@ class Prim(Term):
         return (Prim, (self.label,))
 
 
-PRIMITIVES = ("Id", "Copy", "Consume", "Fst", "Snd", "Inl", "Inr", "Get", "Put", "Add", "Distr")
-
-
 def _term(x: object, role: str) -> Term:
     if not isinstance(x, Term):
         raise TypeError(f"{role} must be a Term, not {type(x).__name__}: {x!r}")
@@ -111,7 +106,7 @@ class Compose(Term):
 
     __slots__ = ()
     __match_args__ = ("g", "f")
-    fields = ("g", "f")
+    fields = CONSTRUCTS["Compose"].field_order
 
     def __init__(self, g: Term, f: Term) -> None:
         super().__init__(_term(g, "Compose's g"), _term(f, "Compose's f"))
@@ -125,7 +120,7 @@ class Par(Term):
 
     __slots__ = ()
     __match_args__ = ("f", "g")
-    fields = ("f", "g")
+    fields = CONSTRUCTS["Par"].field_order
 
     def __init__(self, f: Term, g: Term) -> None:
         super().__init__(_term(f, "Par's f"), _term(g, "Par's g"))
@@ -139,7 +134,7 @@ class Case(Term):
 
     __slots__ = ()
     __match_args__ = ("f", "g")
-    fields = ("f", "g")
+    fields = CONSTRUCTS["Case"].field_order
 
     def __init__(self, f: Term, g: Term) -> None:
         super().__init__(_term(f, "Case's f"), _term(g, "Case's g"))
@@ -211,7 +206,7 @@ def subterms(term: Term) -> Iterator[tuple[tuple[str, ...], Term]]:
     >>> [(".".join(p), t.op) for p, t in subterms(Par(Fst, Id))]
     [('', 'Par'), ('f', 'Fst'), ('g', 'Id')]
     """
-    return walk_paths(term, lambda t: t.fields)  # type: ignore[arg-type, attr-defined]
+    return walk_paths(term, lambda t: t.fields)  # type: ignore[arg-type, attr-defined, return-value]
 
 
 def path_str(path: tuple[str, ...]) -> str:
@@ -220,52 +215,59 @@ def path_str(path: tuple[str, ...]) -> str:
 
 
 class Free(Machine[Term]):
-    """The free category as an instance of every interface: morphisms are terms."""
+    """The free category as an instance of every interface: morphisms are terms.
 
-    def id(self) -> Term:
+    Objects given to the primitives are ignored: a term is polymorphic, its
+    types are inferred (`catlib.typecheck`).
+    """
+
+    def id(self, a: Type | None = None) -> Term:
         return Id
 
     def compose(self, g: Term, f: Term) -> Term:
         return Compose(g, f)
 
-    def copy(self) -> Term:
+    def copy(self, a: Type | None = None) -> Term:
         return Copy
 
-    def consume(self) -> Term:
+    def consume(self, a: Type | None = None) -> Term:
         return Consume
 
-    def fst(self) -> Term:
+    def fst(self, a: Type | None = None, b: Type | None = None) -> Term:
         return Fst
 
-    def snd(self) -> Term:
+    def snd(self, a: Type | None = None, b: Type | None = None) -> Term:
         return Snd
 
     def par(self, f: Term, g: Term) -> Term:
         return Par(f, g)
 
-    def inl(self) -> Term:
+    def inl(self, a: Type | None = None, b: Type | None = None) -> Term:
         return Inl
 
-    def inr(self) -> Term:
+    def inr(self, a: Type | None = None, b: Type | None = None) -> Term:
         return Inr
 
     def case(self, f: Term, g: Term) -> Term:
         return Case(f, g)
 
-    def distr(self) -> Term:
+    def distr(self, a: Type | None = None, b: Type | None = None, c: Type | None = None) -> Term:
         return Distr
 
-    def get(self) -> Term:
+    def get(self, s: Type | None = None) -> Term:
         return Get
 
-    def put(self) -> Term:
+    def put(self, s: Type | None = None) -> Term:
         return Put
 
-    def const(self, k: int) -> Term:
+    def const(self, k: int, a: Type | None = None) -> Term:
         return Const(k)
 
     def add(self) -> Term:
         return Add
+
+    def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> Term:
+        return Embed(fn, dom, cod)
 
 
 FREE = Free()

@@ -10,6 +10,12 @@ A program written against the interfaces runs in any of them:
 >>> swap(FREE)
 Compose(Par(Snd, Fst), Copy)
 
+and every term means something in each of them (`catlib.functor`):
+
+>>> from catlib.functor import interpret
+>>> interpret(swap(FREE), MACHINES)((1, 2), "s")
+('s', (2, 1))
+
 `Functions` is the pure model (no state); `StateMachines` is the seed's
 ``SM s i o = i -> s -> (s, o)``, written as ``(input, state) -> (state,
 output)``.  The free model followed by `catlib.interpreter.step` agrees
@@ -25,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from catlib.cartesian import Arithmetic, Distributive, Machine
+from catlib.cartesian import Arithmetic, Distributive, Machine, Obj
 from catlib.free import FREE
+from catlib.types import Type
 from catlib.values import Left, Right, add64
 
 __all__ = ["Functions", "StateMachines", "FUNCTIONS", "MACHINES", "FREE"]
@@ -43,44 +50,48 @@ def _distr(v: Any) -> Any:
 class Functions(Distributive[Fn], Arithmetic[Fn]):
     """Pure Python functions ``x -> y`` on host values."""
 
-    def id(self) -> Fn:
+    def id(self, a: Obj = None) -> Fn:
         return lambda x: x
 
     def compose(self, g: Fn, f: Fn) -> Fn:
         return lambda x: g(f(x))
 
-    def copy(self) -> Fn:
+    def copy(self, a: Obj = None) -> Fn:
         return lambda x: (x, x)
 
-    def consume(self) -> Fn:
+    def consume(self, a: Obj = None) -> Fn:
         return lambda x: ()
 
-    def fst(self) -> Fn:
+    def fst(self, a: Obj = None, b: Obj = None) -> Fn:
         return lambda p: p[0]
 
-    def snd(self) -> Fn:
+    def snd(self, a: Obj = None, b: Obj = None) -> Fn:
         return lambda p: p[1]
 
     def par(self, f: Fn, g: Fn) -> Fn:
         return lambda p: (f(p[0]), g(p[1]))
 
-    def inl(self) -> Fn:
+    def inl(self, a: Obj = None, b: Obj = None) -> Fn:
         return Left
 
-    def inr(self) -> Fn:
+    def inr(self, a: Obj = None, b: Obj = None) -> Fn:
         return Right
 
     def case(self, f: Fn, g: Fn) -> Fn:
         return lambda e: f(e.value) if isinstance(e, Left) else g(e.value)
 
-    def distr(self) -> Fn:
+    def distr(self, a: Obj = None, b: Obj = None, c: Obj = None) -> Fn:
         return _distr
 
-    def const(self, k: int) -> Fn:
+    def const(self, k: int, a: Obj = None) -> Fn:
         return lambda x: k
 
     def add(self) -> Fn:
         return lambda p: add64(p[0], p[1])
+
+    def embed(self, fn: Fn, dom: Type, cod: Type) -> Fn:
+        """`Embed`'s host function, as it is."""
+        return fn
 
 
 class StateMachines(Machine[SM]):
@@ -91,7 +102,7 @@ class StateMachines(Machine[SM]):
         """A pure function as a machine that leaves the state alone."""
         return lambda x, s: (s, f(x))
 
-    def id(self) -> SM:
+    def id(self, a: Obj = None) -> SM:
         return lambda x, s: (s, x)
 
     def compose(self, g: SM, f: SM) -> SM:
@@ -101,16 +112,16 @@ class StateMachines(Machine[SM]):
 
         return h
 
-    def copy(self) -> SM:
+    def copy(self, a: Obj = None) -> SM:
         return self.lift(FUNCTIONS.copy())
 
-    def consume(self) -> SM:
+    def consume(self, a: Obj = None) -> SM:
         return self.lift(FUNCTIONS.consume())
 
-    def fst(self) -> SM:
+    def fst(self, a: Obj = None, b: Obj = None) -> SM:
         return self.lift(FUNCTIONS.fst())
 
-    def snd(self) -> SM:
+    def snd(self, a: Obj = None, b: Obj = None) -> SM:
         return self.lift(FUNCTIONS.snd())
 
     def par(self, f: SM, g: SM) -> SM:
@@ -121,29 +132,33 @@ class StateMachines(Machine[SM]):
 
         return h
 
-    def inl(self) -> SM:
+    def inl(self, a: Obj = None, b: Obj = None) -> SM:
         return self.lift(Left)
 
-    def inr(self) -> SM:
+    def inr(self, a: Obj = None, b: Obj = None) -> SM:
         return self.lift(Right)
 
     def case(self, f: SM, g: SM) -> SM:
         return lambda e, s: f(e.value, s) if isinstance(e, Left) else g(e.value, s)
 
-    def distr(self) -> SM:
+    def distr(self, a: Obj = None, b: Obj = None, c: Obj = None) -> SM:
         return self.lift(_distr)
 
-    def get(self) -> SM:
+    def get(self, s: Obj = None) -> SM:
         return lambda x, s: (s, s)
 
-    def put(self) -> SM:
+    def put(self, s: Obj = None) -> SM:
         return lambda x, s: (x, ())
 
-    def const(self, k: int) -> SM:
+    def const(self, k: int, a: Obj = None) -> SM:
         return self.lift(FUNCTIONS.const(k))
 
     def add(self) -> SM:
         return self.lift(FUNCTIONS.add())
+
+    def embed(self, fn: Fn, dom: Type, cod: Type) -> SM:
+        """`Embed`'s host function, leaving the state alone."""
+        return self.lift(fn)
 
 
 FUNCTIONS = Functions()

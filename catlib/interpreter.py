@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from catlib.free import Case, Compose, Const, Embed, Par, Term
-from catlib.values import Left, Right, Value, add64, check_value
+from catlib.values import HostValue, Left, Right, add64, check_value
 
 __all__ = ["step", "run", "InterpretError"]
 
@@ -33,11 +33,11 @@ class InterpretError(TypeError):
 _THEN, _RIGHT, _PAIR = 0, 1, 2
 
 
-def _bad(t: Term, v: Value, want: str) -> InterpretError:
+def _bad(t: Term, v: HostValue, want: str) -> InterpretError:
     return InterpretError(f"{t.op} expects {want}, got {v!r}")
 
 
-def step(term: Term, input: Value, state: Value) -> tuple[Value, Value]:
+def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, HostValue]:
     """Run `term` once on `input` in `state`; return ``(new_state, output)``."""
     stack: list[tuple] = []
     t, v, s = term, input, state
@@ -113,7 +113,7 @@ def step(term: Term, input: Value, state: Value) -> tuple[Value, Value]:
             return s, v
 
 
-def run(term: Term, inputs: Iterable[Value], state: Value) -> tuple[Value, list[Value]]:
+def run(term: Term, inputs: Iterable[HostValue], state: HostValue) -> tuple[HostValue, list[HostValue]]:
     """Run `term` on each input in turn; return the final state and the outputs."""
     outputs = []
     for x in inputs:

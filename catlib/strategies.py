@@ -17,11 +17,12 @@ dominate (``python -m cam.check``).
 
 How generation works: to build ``f : a -> b`` with fuel `n`, pick a rule
 that fits (compose through a middle type; fan out or run in parallel into
-a product; project out of a product; inject into a sum; case on a sum;
-distribute a sum in a pair, or branch on a sum computed from the input
-with the input in scope; constants and addition into ``Int``; read or
-write the state; an embedded host function), split the remaining fuel
-among the subterms, and recurse.  At fuel 0 the smallest term of that
+a product; case on a sum, or branch on a sum computed from the input with
+the input in scope; a primitive, used as its type scheme in
+`catlib.constructs` allows: project out of a product, inject into a sum,
+distribute, constants and addition, read or write the state; an embedded
+host function), split the remaining fuel among the subterms, and recurse.
+A new primitive in the table is generated without a change here.  At fuel 0 the smallest term of that
 type is built; fuel and splits shrink towards 0, so hypothesis shrinks
 failures to small, still well-typed, terms.
 """
@@ -34,34 +35,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from catlib.free import (
-    Add,
-    Case,
-    Compose,
-    Const,
-    Consume,
-    Copy,
-    Distr,
-    Embed,
-    Fst,
-    Get,
-    Id,
-    Inl,
-    Inr,
-    Par,
-    Put,
-    Snd,
-    Term,
-)
+from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
+from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Distr, Embed, Id, Inl, Par, Term
 from catlib.typecheck import Signature
-from catlib.types import Int, Prod, Sum, Type, Unit, as_type
-from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
+from catlib.types import Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
+from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right
 
 __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
 
-CONSTRUCTORS = ("Id", "Compose", "Copy", "Consume", "Par", "Fst", "Snd", "Inl", "Inr", "Case",
-                "Embed", "Get", "Put", "Const", "Add", "Distr")
+CONSTRUCTORS = tuple(CONSTRUCTS)
 """Every constructor of the free category (`Embed` only when asked for)."""
+
+_PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
 
 Choose = Callable[[int, int], int]
 """``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
@@ -102,7 +87,7 @@ class Generator:
             return self.choose(-(2**16), 2**16)
         return self.choose(INT_MIN, INT_MAX)
 
-    def value(self, t: Type) -> Value:
+    def value(self, t: Type) -> HostValue:
         """A host value of ground type `t`."""
         if t == Unit:
             return ()
@@ -147,8 +132,6 @@ class Generator:
                 return Compose(Par(T(s, a, b1, nf), T(s, a, b2, ng)), Copy)
 
             rules.append(fanout)
-            if a == b1 == b2:
-                rules.append(lambda n: Copy)
             if isinstance(a, Prod):
 
                 def par(n: int) -> Term:
@@ -156,17 +139,6 @@ class Generator:
                     return Par(T(s, a.kids[0], b1, nf), T(s, a.kids[1], b2, ng))
 
                 rules.append(par)
-        if isinstance(a, Prod):
-            a1, a2 = a.kids
-            rules.append(lambda n: Fst if a1 == b else Compose(T(s, a1, b, n), Fst))
-            rules.append(lambda n: Snd if a2 == b else Compose(T(s, a2, b, n), Snd))
-            if isinstance(a1, Sum):
-                x, y = a1.kids
-                rules.append(lambda n: Compose(T(s, Sum(Prod(x, a2), Prod(y, a2)), b, n), Distr))
-        if isinstance(b, Sum):
-            b1, b2 = b.kids
-            rules.append(lambda n: Inl if a == b1 else Compose(Inl, T(s, a, b1, n)))
-            rules.append(lambda n: Inr if a == b2 else Compose(Inr, T(s, a, b2, n)))
         if isinstance(a, Sum):
 
             def case(n: int) -> Term:
@@ -174,6 +146,7 @@ class Generator:
                 return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
 
             rules.append(case)
+
         def case_with(n: int) -> Term:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
@@ -184,22 +157,60 @@ class Generator:
             return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
 
         rules.append(case_with)
-        if b == Int:
-            rules.append(lambda n: Const(self.int()))
-            rules.append(lambda n: Compose(Add, T(s, a, Prod(Int, Int), n)))
-        if b == Unit and a != Unit:
-            rules.append(lambda n: Consume)
-        if not self.pure:
-            rules.append(lambda n: Get if a == Unit and b == s else Compose(T(s, s, b, n), Compose(Get, Consume)))
-
-            def put(n: int) -> Term:
-                nf, ng = self._split(n)
-                f = Put if a == s else Compose(Put, T(s, a, s, nf))
-                return f if b == Unit else Compose(T(s, Unit, b, ng), f)
-
-            rules.append(put)
+        for c in _PRIMITIVE_CONSTRUCTS:
+            if not (self.pure and c.effect):
+                rules += self._primitive_rules(c, s, a, b)
         if self.embed:
             rules.append(lambda n: self._embed(a, b, n))
+        return rules
+
+    def _primitive(self, c: Construct) -> Term:
+        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()  # type: ignore[no-any-return]
+
+    def _primitive_rules(self, c: Construct, s: Type, a: Type, b: Type) -> list[Callable[[int], Term]]:
+        """The rules that use primitive `c`, read off its scheme (`catlib.constructs`):
+
+        - *direct*: it takes any input (its input type is a variable) and its
+          output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
+        - *inspect*: its input type has structure that ``a`` fits, and fixes
+          its output type ``m``: `c` then a term ``m -> b`` (``Fst``, ``Distr``);
+        - *build*: its output type has structure that ``b`` fits, and fixes
+          its input type ``m``: a term ``a -> m`` then `c` (``Inl``, ``Add``);
+        - *effects*: a state reader ``() -> m`` runs from any input (after
+          ``Consume``), a state writer ``m -> ()`` on a term ``a -> m``, and
+          the rest of the output is built from ``()`` (``Get``, ``Put``).
+        """
+        T = self.term
+        dom, cod = c.types
+        if c.effect:
+            dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
+        p = lambda: self._primitive(c)  # noqa: E731 - a fresh constant each time
+        rules: list[Callable[[int], Term]] = []
+        if c.effect and dom == Unit:
+            rules.append(lambda n: p() if a == Unit and cod == b else Compose(T(s, cod, b, n), Compose(p(), Consume)))
+        elif c.effect and cod == Unit:
+
+            def write(n: int) -> Term:
+                nf, ng = self._split(n)
+                f = p() if a == dom else Compose(p(), T(s, a, dom, nf))
+                return f if b == Unit else Compose(T(s, Unit, b, ng), f)
+
+            rules.append(write)
+        else:
+            built = False
+            build = match(cod, b) if not isinstance(cod, Var) and cod != Unit else None
+            if build is not None and set(dom.vars()) <= set(build):
+                m2 = substitute([dom], lambda v: build[v.name])[0]
+                rules.append(lambda n: p() if a == m2 else Compose(p(), T(s, a, m2, n)))
+                built = True
+            if isinstance(dom, Var):
+                if not built and match(cod, b, {dom.name: a}) is not None:
+                    rules.append(lambda n: p())
+            elif dom != Unit:
+                inspect = match(dom, a)
+                if inspect is not None and set(cod.vars()) <= set(inspect):
+                    m = substitute([cod], lambda v: inspect[v.name])[0]
+                    rules.append(lambda n: p() if m == b else Compose(T(s, m, b, n), p()))
         return rules
 
     def _embed(self, a: Type, b: Type, fuel: int) -> Term:
@@ -207,7 +218,7 @@ class Generator:
 
         body = Generator(self.choose, pure=True, type_depth=self.type_depth).term(Unit, a, b, fuel)
 
-        def embedded(x: Value, body: Term = body) -> Value:
+        def embedded(x: HostValue, body: Term = body) -> HostValue:
             return step(body, x, ())[1]
 
         embedded.__qualname__ = f"embedded_{abs(hash(body)) % 10**6}"
@@ -251,7 +262,7 @@ def types(max_depth: int = 2) -> st.SearchStrategy[Type]:
     return strategy()
 
 
-def values(t: Type | str) -> st.SearchStrategy[Value]:
+def values(t: Type | str) -> st.SearchStrategy[HostValue]:
     """Host values of ground type `t` (``()``, ints, tuples, `Left`/`Right`).
 
     >>> from catlib.values import has_type
@@ -263,7 +274,7 @@ def values(t: Type | str) -> st.SearchStrategy[Value]:
     ty = _ground(t, "the value's type")
 
     @st.composite
-    def strategy(draw: Any) -> Value:
+    def strategy(draw: Any) -> HostValue:
         return _drawing(draw).value(ty)  # type: ignore[arg-type]
 
     return strategy()
@@ -298,11 +309,11 @@ def terms(state: Type | str | None = None, input: Type | str | None = None,
 
 def runs(state: Type | str | None = None, input: Type | str | None = None,
          output: Type | str | None = None, **options: Any
-         ) -> st.SearchStrategy[tuple[Term, Signature, Value, Value]]:
+         ) -> st.SearchStrategy[tuple[Term, Signature, HostValue, HostValue]]:
     """``(term, signature, input value, state value)``: one step ready to run."""
 
     @st.composite
-    def strategy(draw: Any) -> tuple[Term, Signature, Value, Value]:
+    def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
         f, sig = draw(typed_terms(state, input, output, **options))
         gen = _drawing(draw)
         return f, sig, gen.value(sig.input), gen.value(sig.state)

@@ -16,15 +16,7 @@ values and splits a path in two wherever `Case` or `Distr` inspects a
 x = Left(x.l) | 2*x.l
 x = Right(()) | 7
 
-**Integers.**  ``Int`` is 64-bit and wraps (`catlib.values.add64`).  The
-symbolic model computes with exact integers and reads every ``Int`` leaf
-modulo ``2**64``: `Add` is sympy's ``+``, and `normal` reduces every
-integer coefficient to the signed 64-bit range.  This is exact, not an
-approximation: wrapping is a ring homomorphism from the integers onto
-``Z / 2**64``, so for inputs in range the interpreter's answer is the
-wrapped value of the symbolic answer; and since terms only add, every
-``Int`` is a linear form, equal for all inputs modulo ``2**64`` exactly
-when its coefficients are.
+**Integers** are exact sympy integers, read modulo ``2**64`` (see `normal`).
 
 **Unknown morphisms.**  `Unknown` stands for an arbitrary morphism ``f``
 inside a term (wrapped in `Embed`): its output is an uninterpreted sympy
@@ -32,19 +24,8 @@ function of its input, ``f(x)``, and a *stateful* unknown also replaces
 the state by ``f_s(x, s)`` (its output is then ``f(x, s)``).  Laws and
 compiler cases are proved with them (see ``proofs/``).
 
-**Equivalence.**  `equivalent` decides, for terms without `Embed`, whether
-two terms give the same output and new state for every input and state,
-and otherwise returns a `Counterexample` that `catlib.interpreter.step`
-confirms:
-
->>> from catlib.free import Fst, Snd
->>> bool(equivalent(Case(Inl, Inr), Id))
-True
->>> equivalent(Copy >> Par(Fst, Snd), Id).proved
-True
->>> cex = equivalent(Fst, Snd).counterexample
->>> cex.input, cex.left, cex.right
-((1, 0), (0, 1), (0, 0))
+Deciding whether two terms are equivalent with this model is
+`catlib.equivalence`.
 
 Evaluation keeps its own continuation stack (like the interpreter), so a
 chain of 100,000 compositions is fine.  `SYMBOLIC` is the same semantics as
@@ -53,38 +34,27 @@ an instance of the interfaces, for programs written against them.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import sympy
 
-from catlib.cartesian import Machine
-from catlib.free import Case, Compose, Const, Embed, Par, Term, path_str, subterms
-from catlib.interpreter import step
-from catlib.tree import fold, walk
-from catlib.typecheck import Signature, infer
-from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
-from catlib.values import INT_MAX, INT_MIN, Left, Right, Value
+from catlib.cartesian import Machine, Obj
+from catlib.free import Case, Compose, Embed, Par, Term
+from catlib.functor import interpret
+from catlib.types import Int, Prod, Sum, Type, Unit, Var, as_type
+from catlib.values import HostValue, Left, Right, wrap
 
 __all__ = [
-    "SumVar", "Unknown", "Outcome", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
-    "show_condition", "concretize", "to_sympy", "apply_unknown", "symbols_of", "refine",
-    "equivalent", "Equivalence", "Counterexample", "common_signature", "wrap",
-    "SymbolicMachines", "SYMBOLIC", "map_leaves", "ground", "assignments", "witness",
+    "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
+    "show_condition", "to_sympy", "apply_unknown", "symbols_of", "sumvars", "resolve_leaf", "concrete",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves", "fold_value",
 ]
-
-MODULUS = 2**64
 
 
 class SymbolicError(ValueError):
     """A term or value the symbolic model cannot handle (ill-typed, an opaque `Embed`, ...)."""
-
-
-def wrap(n: int) -> int:
-    """``n`` reduced to the signed 64-bit range (two's complement wrap-around)."""
-    return (n + 2**63) % MODULUS - 2**63
 
 
 @dataclass(frozen=True)
@@ -107,7 +77,7 @@ Condition = dict[SumVar, Any]
 """A path condition: the side (``Left(..)`` or ``Right(..)``) each inspected `SumVar` took."""
 
 
-class Outcome(NamedTuple):
+class Scenario(NamedTuple):
     """One path of a symbolic run: under `condition`, the term answers `output` and leaves `state`."""
 
     condition: Condition
@@ -127,7 +97,7 @@ class Unknown:
     name: str
     stateful: bool = False
 
-    def __call__(self, x: Value) -> Value:
+    def __call__(self, x: HostValue) -> HostValue:
         raise SymbolicError(f"the unknown morphism {self.name} has no concrete value")
 
     def term(self, dom: Type | str, cod: Type | str) -> Term:
@@ -185,24 +155,27 @@ def _look(v: Any, cond: Condition) -> Any:
     return v
 
 
-def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
-    """Rebuild `v` bottom-up with `leaf` applied to every sympy expression and unresolved `SumVar`."""
+def fold_value(v: Any, leaf: Callable[[Any], Any], unit: Any, pair: Callable[[Any, Any], Any],
+               side: Callable[[type, Any], Any], cond: Condition | None = None) -> Any:
+    """Rebuild `v` bottom-up (iteratively): `leaf` at every sympy expression and
+    unresolved `SumVar`, `unit` for ``()``, `pair` for pairs and ``side(Left or Right, x)``
+    for injections; under `cond`, decided `SumVar`s are replaced by their side first."""
     out: list[Any] = []
     todo: list[tuple[Any, int]] = [(v, 0)]
     while todo:
         x, stage = todo.pop()
         if stage == 1:
             b = out.pop()
-            out.append((out.pop(), b))
+            out.append(pair(out.pop(), b))
             continue
         if stage == 2:
-            out.append(type(x)(out.pop()))
+            out.append(side(type(x), out.pop()))
             continue
         if cond is not None:
             x = _look(x, cond)
         if type(x) is tuple:
             if len(x) == 0:
-                out.append(())
+                out.append(unit)
             else:
                 todo += [(x, 1), (x[1], 0), (x[0], 0)]
         elif isinstance(x, (Left, Right)):
@@ -212,11 +185,25 @@ def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None
     return out[0]
 
 
+def map_leaves(v: Any, leaf: Callable[[Any], Any], cond: Condition | None = None) -> Any:
+    """Rebuild `v` with `leaf` applied to every sympy expression and unresolved `SumVar`."""
+    return fold_value(v, leaf, (), lambda a, b: (a, b), lambda cls, x: cls(x), cond)
+
+
 _LEFT, _RIGHT = sympy.Function("Left"), sympy.Function("Right")
 
 
 def _norm_int(e: sympy.Expr) -> sympy.Expr:
-    """A linear form with every coefficient reduced modulo 2**64 into the signed range."""
+    """A linear form with every coefficient reduced modulo 2**64 into the signed range.
+
+    ``Int`` is 64-bit and wraps (`catlib.values.wrap`).  The symbolic model
+    computes with exact integers (`Add` is sympy's ``+``) and reduces here.
+    This is exact, not an approximation: wrapping is a ring homomorphism
+    from the integers onto ``Z / 2**64``, so for inputs in range the
+    interpreter's answer is the wrapped value of the symbolic answer; and
+    since terms only add, every ``Int`` is a linear form, equal for all
+    inputs modulo ``2**64`` exactly when its coefficients are.
+    """
     if e.is_Symbol:
         return e
     if e.is_Integer:
@@ -232,42 +219,17 @@ def _norm_int(e: sympy.Expr) -> sympy.Expr:
     return sympy.Add(*parts)
 
 
-def _sympy_leaf(cond: Condition) -> Callable[[Any], Any]:
-    def leaf(x: Any) -> Any:
-        if type(x) is SumVar:
-            return sympy.Symbol(x.name)
-        return _resolve_expr(x, cond)
-    return leaf
-
-
 def to_sympy(v: Any, cond: Condition | None = None) -> sympy.Basic:
     """`v` as one sympy expression (pairs as ``Tuple``, sides as ``Left(..)``), for uninterpreted functions."""
     cond = cond or {}
-    out: list[Any] = []
-    todo: list[tuple[Any, int]] = [(v, 0)]
-    while todo:
-        x, stage = todo.pop()
-        if stage == 1:
-            b = out.pop()
-            out.append(sympy.Tuple(out.pop(), b))
-            continue
-        if stage == 2:
-            out.append((_RIGHT if isinstance(x, Right) else _LEFT)(out.pop()))
-            continue
-        x = _look(x, cond)
-        if type(x) is tuple:
-            if len(x) == 0:
-                out.append(sympy.Tuple())
-            else:
-                todo += [(x, 1), (x[1], 0), (x[0], 0)]
-        elif isinstance(x, (Left, Right)):
-            todo += [(x, 2), (x.value, 0)]
-        else:
-            out.append(_sympy_leaf(cond)(x))
-    return out[0]
+
+    def leaf(x: Any) -> Any:
+        return sympy.Symbol(x.name) if type(x) is SumVar else resolve_leaf(x, cond)
+
+    return fold_value(v, leaf, sympy.Tuple(), sympy.Tuple, lambda cls, x: (_RIGHT if cls is Right else _LEFT)(x), cond)
 
 
-def _resolve_expr(e: sympy.Expr, cond: Condition) -> sympy.Expr:
+def resolve_leaf(e: sympy.Expr, cond: Condition) -> sympy.Expr:
     """Normal form of a sympy leaf: sides chosen since it was built are substituted into its arguments."""
     if cond and not e.is_Atom:
         subst = {sympy.Symbol(sv.name): to_sympy(shape, cond) for sv, shape in cond.items()}
@@ -282,7 +244,7 @@ def normal(v: Any, cond: Condition | None = None) -> Any:
     unknowns exactly when their normal forms are equal (`same`).
     """
     cond = cond or {}
-    return map_leaves(v, lambda x: x if type(x) is SumVar else _resolve_expr(x, cond), cond)
+    return map_leaves(v, lambda x: x if type(x) is SumVar else resolve_leaf(x, cond), cond)
 
 
 def same(a: Any, b: Any, cond: Condition | None = None) -> bool:
@@ -357,91 +319,175 @@ def apply_unknown(u: Unknown, x: Any, s: Any, cod: Type | str, state_type: Type 
     return _typed_app(as_type(cod), u.name, args), _typed_app(st, u.name + "_s", args)
 
 
+# ---------------------------------------------------------------- the symbolic category
+
+SymFn = Callable[[Any, Any, Condition], list[tuple[Condition, Any, Any]]]
+"""A symbolic morphism: ``(value, state, condition) -> [(condition, value, state)]``."""
+
+
+def _pair(op: str, v: Any) -> tuple[Any, Any]:
+    if type(v) is not tuple or len(v) != 2:
+        raise SymbolicError(f"{op} expects a pair, got {v!r} (is the term well-typed at these values?)")
+    return v
+
+
+def _sides(op: str, e: Any, c: Condition) -> list[tuple[Condition, Any]]:
+    """The sides a sum value can take under `c`: one if known, two (extending `c`) for a `SumVar`."""
+    e = _look(e, c)
+    if type(e) is SumVar:
+        return [({**c, e: side}, side) for side in e.split()]
+    if not isinstance(e, (Left, Right)):
+        raise SymbolicError(f"{op} expects a sum, got {e!r} (is the term well-typed at these values?)")
+    return [(c, e)]
+
+
+class SymbolicMachines(Machine[SymFn]):
+    """Symbolic state machines: each construct's symbolic meaning, defined once.
+
+    `evaluate` runs terms with these very morphisms at the primitives (it
+    only adds a stack-safe walk of `Compose`, `Par` and `Case`).
+    `state_type` types the new state of a stateful `Unknown`.
+
+    >>> from catlib.examples.generic import swap
+    >>> swap(SYMBOLIC)(fresh("(Int, a)", "x"), fresh("()", "s"), {})
+    [({}, (x.2, x.1), ())]
+
+    Composed Python closures call each other, so this instance is for
+    programs of ordinary size; deep terms go through `evaluate`.
+    """
+
+    def __init__(self, state_type: Type | str | None = None) -> None:
+        self.state_type = state_type
+
+    @staticmethod
+    def lift(f: Callable[[Any], Any]) -> SymFn:
+        """A pure operation on values as a symbolic machine."""
+        return lambda x, s, c: [(c, f(x), s)]
+
+    def id(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: x)
+
+    def compose(self, g: SymFn, f: SymFn) -> SymFn:
+        return lambda x, s, c: [r for c1, y, s1 in f(x, s, c) for r in g(y, s1, c1)]
+
+    def copy(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: (x, x))
+
+    def consume(self, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: ())
+
+    def fst(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(lambda p: _pair("Fst", p)[0])
+
+    def snd(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(lambda p: _pair("Snd", p)[1])
+
+    def par(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            x, y = _pair("Par", p)
+            return [(c2, (b, d), s2) for c1, b, s1 in f(x, s, c) for c2, d, s2 in g(y, s1, c1)]
+        return h
+
+    def inl(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(Left)
+
+    def inr(self, a: Obj = None, b: Obj = None) -> SymFn:
+        return self.lift(Right)
+
+    def case(self, f: SymFn, g: SymFn) -> SymFn:
+        def h(e: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            return [r for c1, side in _sides("Case", e, c)
+                    for r in (g if isinstance(side, Right) else f)(side.value, s, c1)]
+        return h
+
+    def distr(self, a: Obj = None, b: Obj = None, c: Obj = None) -> SymFn:
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            e, x = _pair("Distr", p)
+            return [(c1, type(side)((side.value, x)), s) for c1, side in _sides("Distr", e, c)]
+        return h
+
+    def get(self, s: Obj = None) -> SymFn:
+        return lambda x, s, c: [(c, s, s)]
+
+    def put(self, s: Obj = None) -> SymFn:
+        return lambda x, s, c: [(c, (), x)]
+
+    def const(self, k: int, a: Obj = None) -> SymFn:
+        return self.lift(lambda x: sympy.Integer(k))
+
+    def add(self) -> SymFn:
+        def add(p: Any) -> Any:
+            if type(p) is not tuple or len(p) != 2 or not all(isinstance(a, sympy.Expr) for a in p):
+                raise SymbolicError(f"Add expects a pair of integers, got {p!r} "
+                                    "(is the term well-typed at these values?)")
+            return p[0] + p[1]
+        return self.lift(add)
+
+    def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> SymFn:
+        """An `Unknown` as an uninterpreted function; a host function on concrete values only."""
+        def h(v: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            if isinstance(fn, Unknown):
+                out, s = apply_unknown(fn, v, s, cod, self.state_type, c)
+                return [(c, out, s)]
+            if symbols_of(v) or sumvars(v, c):
+                raise SymbolicError(f"cannot run the host function {fn!r} of an Embed on the symbolic value {v!r}")
+            return [(c, map_leaves(fn(concrete(v, c)), sympy.Integer), s)]
+        return h
+
+
+SYMBOLIC = SymbolicMachines()
+"""The symbolic model as an instance of `catlib.cartesian.Machine`."""
+
+
 # ---------------------------------------------------------------- evaluation
 
 _THEN, _RIGHT_FRAME, _PAIR = 0, 1, 2
 
 
-def _bad(t: Term, v: Any, want: str) -> SymbolicError:
-    return SymbolicError(f"{t.op} expects {want}, got {v!r} (is the term well-typed at these values?)")
-
-
 def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = None,
-             state_type: Type | str | None = None) -> list[Outcome]:
+             state_type: Type | str | None = None) -> list[Scenario]:
     """Every path of `term` on symbolic `input` and `state`: ``[(condition, output, new state)]``.
 
     The conditions extend `condition` and partition it: exactly one holds
     for each choice of the unknowns.  Outputs and states are not normalised
     (see `normal`).  `state_type` types the new states of stateful unknowns.
+
+    This is `SymbolicMachines` (the primitives are its morphisms, through
+    `catlib.functor.interpret`) with its own continuation stack for
+    `Compose`, `Par` and `Case`, so that deep terms do not recurse.
     """
-    results: list[Outcome] = []
-    # a path: (term, value, state, condition, continuation as a linked list of frames)
-    todo: list[tuple[Term, Any, Any, Condition, Any]] = [(term, input, state, dict(condition or {}), None)]
+    C = SYMBOLIC if state_type is None else SymbolicMachines(state_type)
+    meaning: dict[Term, SymFn] = {}
+    results: list[Scenario] = []
+    # a path: (term to run or None to return the value, value, state, condition,
+    # continuation as a linked list of frames)
+    todo: list[tuple[Term | None, Any, Any, Condition, Any]] = [(term, input, state, dict(condition or {}), None)]
     while todo:
         t, v, s, cond, stack = todo.pop()
         while True:
-            forked = False
-            while True:  # descend to a primitive
+            while t is not None:  # descend to a primitive
                 if isinstance(t, Compose):
                     stack = ((_THEN, t.kids[0]), stack)
                     t = t.kids[1]
                 elif isinstance(t, Par):
-                    if type(v) is not tuple or len(v) != 2:
-                        raise _bad(t, v, "a pair")
-                    stack = ((_RIGHT_FRAME, t.kids[1], v[1]), stack)
-                    t, v = t.kids[0], v[0]
+                    x, y = _pair("Par", v)
+                    stack = ((_RIGHT_FRAME, t.kids[1], y), stack)
+                    t, v = t.kids[0], x
                 elif isinstance(t, Case):
-                    e = _look(v, cond)
-                    if type(e) is SumVar:
-                        _fork(todo, e, (t, v, s, cond, stack))
-                        forked = True
-                        break
-                    if not isinstance(e, (Left, Right)):
-                        raise _bad(t, e, "a sum")
-                    t, v = t.kids[isinstance(e, Right)], e.value
+                    sides = _sides("Case", v, cond)
+                    for c1, side in reversed(sides[1:]):
+                        todo.append((t.kids[isinstance(side, Right)], side.value, s, c1, stack))
+                    cond, side = sides[0]
+                    t, v = t.kids[isinstance(side, Right)], side.value
                 else:
-                    break
-            if forked:
-                break
-            op = t.op
-            if op == "Id":
-                pass
-            elif op in ("Fst", "Snd"):
-                if type(v) is not tuple or len(v) != 2:
-                    raise _bad(t, v, "a pair")
-                v = v[op == "Snd"]
-            elif op == "Copy":
-                v = (v, v)
-            elif op == "Consume":
-                v = ()
-            elif op == "Inl":
-                v = Left(v)
-            elif op == "Inr":
-                v = Right(v)
-            elif op == "Get":
-                v = s
-            elif op == "Put":
-                s, v = v, ()
-            elif op == "Add":
-                if type(v) is not tuple or len(v) != 2 or not all(isinstance(a, sympy.Expr) for a in v):
-                    raise _bad(t, v, "a pair of integers")
-                v = v[0] + v[1]
-            elif op == "Distr":
-                if type(v) is not tuple or len(v) != 2:
-                    raise _bad(t, v, "a pair")
-                e = _look(v[0], cond)
-                if type(e) is SumVar:
-                    _fork(todo, e, (t, v, s, cond, stack))
-                    break
-                if not isinstance(e, (Left, Right)):
-                    raise _bad(t, e, "a sum")
-                v = type(e)((e.value, v[1]))
-            elif isinstance(t, Const):
-                v = sympy.Integer(t.k)
-            elif isinstance(t, Embed):
-                v, s = _embed(t, v, s, cond, state_type)
-            else:  # pragma: no cover - every Term is handled above
-                raise AssertionError(t)
+                    m = meaning.get(t)
+                    if m is None:
+                        m = meaning[t] = interpret(t, C)
+                    outs = m(v, s, cond)
+                    for c1, v1, s1 in reversed(outs[1:]):
+                        todo.append((None, v1, s1, c1, stack))
+                    cond, v, s = outs[0]
+                    t = None
             # return v to the continuation
             while stack is not None:
                 frame, stack = stack
@@ -454,296 +500,17 @@ def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = N
                     break
                 v = (frame[1], v)
             else:
-                results.append(Outcome(cond, v, s))
+                results.append(Scenario(cond, v, s))
                 break
     return results
 
 
-def _fork(todo: list[Any], sv: SumVar, path: tuple[Any, ...]) -> None:
-    t, v, s, cond, stack = path
-    left, right = sv.split()
-    todo.append((t, v, s, {**cond, sv: right}, stack))
-    todo.append((t, v, s, {**cond, sv: left}, stack))  # left first
-
-
-def _embed(t: Embed, v: Any, s: Any, cond: Condition, state_type: Type | str | None) -> tuple[Any, Any]:
-    if isinstance(t.fn, Unknown):
-        return apply_unknown(t.fn, v, s, t.cod, state_type, cond)
-    if symbols_of(v) or _sumvars(v, cond):
-        raise SymbolicError(f"cannot run the host function {t.fn!r} of an Embed on the symbolic value {v!r}")
-    return map_leaves(t.fn(_concrete(v, cond)), sympy.Integer), s
-
-
-def _sumvars(v: Any, cond: Condition) -> list[SumVar]:
+def sumvars(v: Any, cond: Condition) -> list[SumVar]:
     """The undecided `SumVar` leaves of `v` under `cond`."""
     found: list[SumVar] = []
     map_leaves(v, lambda x: found.append(x) if type(x) is SumVar else x, cond)
     return found
 
 
-def _concrete(v: Any, cond: Condition) -> Value:
+def concrete(v: Any, cond: Condition) -> HostValue:
     return map_leaves(v, lambda x: int(_norm_int(x)), cond)
-
-
-# ---------------------------------------------------------------- the symbolic category
-
-SymFn = Callable[[Any, Any, Condition], list[tuple[Condition, Any, Any]]]
-"""A symbolic morphism: ``(value, state, condition) -> [(condition, value, state)]``."""
-
-
-class SymbolicMachines(Machine[SymFn]):
-    """Symbolic state machines: the model of `evaluate` as an instance of the interfaces.
-
-    >>> from catlib.examples.generic import swap
-    >>> swap(SYMBOLIC)(fresh("(Int, a)", "x"), fresh("()", "s"), {})
-    [({}, (x.2, x.1), ())]
-
-    Composed Python closures call each other, so this instance is for
-    programs of ordinary size; deep terms go through `evaluate`.
-    """
-
-    @staticmethod
-    def lift(f: Callable[[Any], Any]) -> SymFn:
-        """A pure operation on values as a symbolic machine."""
-        return lambda x, s, c: [(c, f(x), s)]
-
-    def id(self) -> SymFn:
-        return self.lift(lambda x: x)
-
-    def compose(self, g: SymFn, f: SymFn) -> SymFn:
-        return lambda x, s, c: [r for c1, y, s1 in f(x, s, c) for r in g(y, s1, c1)]
-
-    def copy(self) -> SymFn:
-        return self.lift(lambda x: (x, x))
-
-    def consume(self) -> SymFn:
-        return self.lift(lambda x: ())
-
-    def fst(self) -> SymFn:
-        return self.lift(lambda p: p[0])
-
-    def snd(self) -> SymFn:
-        return self.lift(lambda p: p[1])
-
-    def par(self, f: SymFn, g: SymFn) -> SymFn:
-        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
-            return [(c2, (b, d), s2) for c1, b, s1 in f(p[0], s, c) for c2, d, s2 in g(p[1], s1, c1)]
-        return h
-
-    def inl(self) -> SymFn:
-        return self.lift(Left)
-
-    def inr(self) -> SymFn:
-        return self.lift(Right)
-
-    @staticmethod
-    def _sides(e: Any, c: Condition) -> list[tuple[Condition, Any]]:
-        e = _look(e, c)
-        if type(e) is SumVar:
-            return [({**c, e: side}, side) for side in e.split()]
-        return [(c, e)]
-
-    def case(self, f: SymFn, g: SymFn) -> SymFn:
-        def h(e: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
-            return [r for c1, side in self._sides(e, c)
-                    for r in (g if isinstance(side, Right) else f)(side.value, s, c1)]
-        return h
-
-    def distr(self) -> SymFn:
-        return lambda p, s, c: [(c1, type(side)((side.value, p[1])), s) for c1, side in self._sides(p[0], c)]
-
-    def get(self) -> SymFn:
-        return lambda x, s, c: [(c, s, s)]
-
-    def put(self) -> SymFn:
-        return lambda x, s, c: [(c, (), x)]
-
-    def const(self, k: int) -> SymFn:
-        return self.lift(lambda x: sympy.Integer(k))
-
-    def add(self) -> SymFn:
-        return self.lift(lambda p: p[0] + p[1])
-
-
-SYMBOLIC = SymbolicMachines()
-"""The symbolic model as an instance of `catlib.cartesian.Machine`."""
-
-
-# ---------------------------------------------------------------- equivalence
-
-
-@dataclass(frozen=True)
-class Counterexample:
-    """An input and state on which two terms differ, with both ``(new state, output)`` results."""
-
-    input: Value
-    state: Value
-    left: tuple[Value, Value]
-    right: tuple[Value, Value]
-    condition: str = ""
-
-    def __str__(self) -> str:
-        return (f"input {self.input!r}, state {self.state!r}: "
-                f"(state, output) {self.left!r} vs {self.right!r}")
-
-
-@dataclass(frozen=True)
-class Equivalence:
-    """The verdict of `equivalent`: proved over `cases` paths, or refuted by `counterexample`."""
-
-    signature: Signature
-    cases: int
-    counterexample: Counterexample | None = None
-    differences: list[str] = field(default_factory=list)
-
-    @property
-    def proved(self) -> bool:
-        return self.counterexample is None
-
-    def __bool__(self) -> bool:
-        return self.proved
-
-
-def _rename_apart(sig: Signature, prefix: str) -> list[Type]:
-    def node(n: Any, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            return Var(prefix + n.name)
-        return type(n)(*kids) if kids else n  # type: ignore[no-any-return]
-    return [fold(t, node) for t in sig]  # type: ignore[arg-type]
-
-
-def common_signature(f: Term, g: Term) -> Signature:
-    """The most general signature at which both `f` and `g` are typed (their principal ones unified)."""
-    a, b = _rename_apart(infer(f), "f_"), _rename_apart(infer(g), "g_")
-    u = Unifier()
-    try:
-        for x, y in zip(a, b):
-            u.unify(x, y)
-    except UnifyError as e:
-        raise TypeError(f"the terms have no common signature: {infer(f)} and {infer(g)} ({e})") from None
-    return Signature(*rename([u.resolve(t) for t in a]))
-
-
-def ground(t: Type) -> Type:
-    """`t` with every type variable read as Int (a counterexample needs values)."""
-    return fold(t, lambda n, kids: Int if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
-
-
-def refine(values: Iterable[Any], cond: Condition, limit: int = 256) -> Iterator[Condition]:
-    """Every extension of `cond` that decides each `SumVar` reachable in `values` (at most `limit`)."""
-    values = list(values)
-    todo = [cond]
-    count = 0
-    while todo:
-        c = todo.pop()
-        pending = [sv for v in values for sv in _sumvars(v, c)]
-        if not pending:
-            count += 1
-            yield c
-            if count >= limit:
-                return
-            continue
-        sv = pending[0]
-        left, right = sv.split()
-        todo += [{**c, sv: right}, {**c, sv: left}]
-
-
-def concretize(v: Any, cond: Condition, values: dict[sympy.Symbol, int]) -> Value:
-    """The host value `v` denotes when its symbols take `values` (missing ones 0) under `cond`.
-
-    Every `SumVar` of `v` must be decided by `cond` (see `refine`).
-    """
-    def leaf(x: Any) -> Any:
-        if type(x) is SumVar:
-            raise SymbolicError(f"{x.name} is not decided by the condition")
-        e = _resolve_expr(x, cond).xreplace({s: sympy.Integer(values.get(s, 0)) for s in x.free_symbols})
-        if not e.is_Integer:
-            raise SymbolicError(f"{x} is not an integer once its symbols have values")
-        return wrap(int(e))
-    return map_leaves(v, leaf, cond)
-
-
-def assignments(symbols: list[sympy.Symbol], seed: int = 0) -> Iterator[dict[sympy.Symbol, int]]:
-    """Zeros, then each symbol 1 alone, then random 64-bit values: enough to separate linear forms."""
-    yield {}
-    for s in symbols:
-        yield {s: 1}
-    rng = random.Random(seed)
-    for _ in range(32):
-        yield {s: rng.randint(INT_MIN, INT_MAX) for s in symbols}
-
-
-def witness(f: Term, g: Term, x: Any, s: Any, cond: Condition,
-            run: Callable[[Term, Value, Value], tuple[Value, Value]] = step) -> Counterexample | None:
-    """A concrete input and state, allowed by `cond`, on which `run` (the interpreter) tells `f` from `g`."""
-    for c in refine((x, s), cond):
-        syms = symbols_of(x, s, *c.values())
-        for values in assignments(syms):
-            xi, si = concretize(x, c, values), concretize(s, c, values)
-            left, right = _outcome(run, f, xi, si), _outcome(run, g, xi, si)
-            if left != right:
-                return Counterexample(xi, si, left, right, show_condition(c))
-    return None
-
-
-def _outcome(run: Callable[[Term, Value, Value], tuple[Value, Value]], t: Term, x: Value, s: Value) -> Any:
-    try:
-        return run(t, x, s)
-    except Exception as e:  # a crash is an observable difference too
-        return (type(e).__name__, str(e).splitlines()[0])
-
-
-def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivalence:
-    """Decide whether `f` and `g` agree (output and new state) on every input and state.
-
-    Both must be free of `Embed`.  They are compared at `signature`, by
-    default their `common_signature`; type variables stay opaque, so a
-    proof holds at every instance.  On failure the counterexample reads
-    type variables as ``Int`` and is confirmed by `catlib.interpreter.step`.
-    """
-    for t in (f, g):
-        if any(isinstance(sub, Embed) for sub in walk(t)):  # walk is linear; paths only for the message
-            path = next(p for p, sub in subterms(t) if isinstance(sub, Embed))
-            raise SymbolicError(f"equivalent() handles terms without Embed; found one at {path_str(path)}")
-    sig = signature or common_signature(f, g)
-    x, s = fresh(sig.input, "x"), fresh(sig.state, "s")
-    cases = 0
-    for cf, of, sf in evaluate(f, x, s):
-        for cg, og, sg in evaluate(g, x, s, cf):
-            cases += 1
-            if same(of, og, cg) and same(sf, sg, cg):
-                continue
-            diff = (f"when {show_condition(cg)}: output {normal(of, cg)} vs {normal(og, cg)}, "
-                    f"state {normal(sf, cg)} vs {normal(sg, cg)}")
-            gx, gs = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
-            # the same names, now all integers: re-run the path's decisions on the ground values
-            cex = witness(f, g, gx, gs, _reground(cg, gx, gs, x, s))
-            if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree
-                raise AssertionError(f"symbolic results differ but the interpreter agrees everywhere: {diff}")
-            return Equivalence(sig, cases, cex, [diff])
-    return Equivalence(sig, cases)
-
-
-def _reground(cond: Condition, gx: Any, gs: Any, x: Any, s: Any) -> Condition:
-    """`cond`, rebuilt over the ground-typed unknowns of `gx`, `gs` (same names, Int for type variables)."""
-    ground: dict[str, SumVar] = {}
-
-    def collect(v: Any) -> None:
-        todo = [v]
-        while todo:
-            y = todo.pop()
-            if type(y) is SumVar:
-                ground[y.name] = y
-                todo.extend(y.split())
-            elif type(y) is tuple:
-                todo.extend(y)
-            elif isinstance(y, (Left, Right)):
-                todo.append(y.value)
-
-    collect(gx)
-    collect(gs)
-    out: Condition = {}
-    for sv, shape in cond.items():
-        g = ground[sv.name]
-        out[g] = g.split()[isinstance(shape, Right)]
-    return out

@@ -73,75 +73,19 @@ Python sugar, each building the same term as the combinator it stands for:
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, overload
+from typing import overload
 
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
-from catlib.typecheck import Signature
-from catlib.typecheck import check as check_term
-from catlib.types import Type, Unit, as_type
-from catlib.values import check_value
+from catlib.scopes import Scope, ScopeError, innermost_running, into_scope, join_scopes, running
 
 __all__ = [
     "Port", "Scope", "ScopeError", "sm", "decode", "encode", "box", "pair", "unit", "pfst", "psnd", "split",
     "void", "konst", "pget", "pput", "pmodify", "kadd", "padd", "plus", "inl", "inr", "kase", "kase_with",
-    "seq", "dot", "Program", "Upgrade",
+    "seq", "dot",
 ]
 
 PortFn = Callable[["Port"], "Port"]
-
-
-class ScopeError(ValueError):
-    """A port was used outside the scope (`sm`, `decode`, `kase` branch) that made it."""
-
-
-_ids = itertools.count(1)
-
-
-class Scope:
-    """Where ports live: one call of `sm`/`decode`, or one branch of a `kase`.
-
-    A branch of `kase_with` has a `parent` (the scope around the ``kase_with``)
-    and a `lift` term from its own source ``(a, r)`` to the parent's source
-    ``r`` (`Snd`): ports of the parent, or of its ancestors along such
-    links, can be re-expressed in the branch.  Other scopes have no parent.
-    """
-
-    __slots__ = ("id", "what", "parent", "lift")
-
-    def __init__(self, what: str, parent: Scope | None = None, lift: Term | None = None) -> None:
-        self.id, self.what, self.parent, self.lift = next(_ids), what, parent, lift
-
-    def __repr__(self) -> str:
-        return f"<scope {self.id}: {self.what}>"
-
-    def lift_from(self, outer: Scope) -> Term | None:
-        """The term from this scope's source to `outer`'s, or ``None`` if `outer` is not an enclosing scope.
-
-        ``Id`` when `outer` is this scope; else the chain of `lift` terms up to `outer`.
-        """
-        lifts: list[Term] = []
-        s: Scope | None = self
-        while s is not None and s is not outer:
-            if s.lift is None:
-                return None
-            lifts.append(s.lift)
-            s = s.parent
-        if s is None:
-            return None
-        if not lifts:
-            return Id
-        # the lift nearest `outer` runs last: ... Compose(l_outer_child, ... Compose(l_mid, l_self))
-        t = lifts[-1]
-        for lift in reversed(lifts[:-1]):
-            t = Compose(t, lift)
-        return t
-
-
-_active: list[Scope] = []
-"""The scopes whose function is running, innermost last (for `kase_with` on a scope-free port)."""
 
 
 class Port:
@@ -224,50 +168,22 @@ def _port(x: object, role: str) -> Port:
     return x
 
 
-def _scope_name(s: Scope | None) -> str:
-    return "no scope" if s is None else repr(s)
-
-
 def _join(*ports: Port) -> tuple[Scope | None, list[Term]]:
-    """The innermost scope of `ports` and their terms re-expressed from its source.
-
-    All scopes must lie on one chain of `kase_with` links; otherwise the ports
-    come from unrelated machines or branches and `ScopeError` is raised.
-    """
-    target: Scope | None = None
-    for p in ports:
-        s = p.scope
-        if s is None or s is target:
-            continue
-        if target is None or s.lift_from(target) is not None:
-            target = s  # s is the same as or inside target
-        elif target.lift_from(s) is None:
-            raise ScopeError(f"ports from unrelated scopes meet: {_scope_name(target)} and {_scope_name(s)}. "
-                             "A port belongs to the sm/kase branch that made it; for branches that "
-                             "see outer ports, use kase_with")
-    return target, [_into(p, target) for p in ports]
+    """The innermost scope of `ports` and their terms re-expressed from its source (`join_scopes`)."""
+    return join_scopes([(p.term, p.scope) for p in ports])
 
 
 def _into(p: Port, scope: Scope | None) -> Term:
     """`p`'s term re-expressed from `scope`'s source (`ScopeError` if it does not belong there)."""
-    if p.scope is None or p.scope is scope:
-        return p.term
-    lift = scope.lift_from(p.scope) if scope is not None else None
-    if lift is None:
-        hint = " (plain kase branches cannot see outer ports: use kase_with)" if scope is not None else ""
-        raise ScopeError(f"a port of {_scope_name(p.scope)} is used in {_scope_name(scope)}{hint}")
-    return Compose(p.term, lift)
+    return into_scope(p.term, p.scope, scope)
 
 
 def _run(fn: PortFn, scope: Scope, arg: Port, what: str) -> Term:
     """Apply `fn` to `arg` inside `scope`, check the result belongs there, and take its term out."""
     if not callable(fn):
         raise TypeError(f"{what} needs a function from ports to ports, not {fn!r}")
-    _active.append(scope)
-    try:
+    with running(scope):
         out = fn(arg)
-    finally:
-        _active.pop()
     return _into(_port(out, f"the result of {what}'s function {getattr(fn, '__name__', fn)!r}"), scope)
 
 
@@ -528,7 +444,7 @@ def kase(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
     >>> sm(lambda p: kase(lambda l: p, inr, p))
     Traceback (most recent call last):
       ...
-    catlib.syntax.ScopeError: a port of <scope ...: sm(<lambda>)> is used in <scope ...: kase left branch> ...
+    catlib.scopes.ScopeError: a port of <scope ...: sm(<lambda>)> is used in <scope ...: kase left branch> ...
     """
     if p is None:
         return lambda q: kase(f, g, q)
@@ -561,7 +477,7 @@ def kase_with(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
         return lambda q: kase_with(f, g, q)
     p = _port(p, "kase_with's port")
     # the branches see the innermost scope being built (p may come from an enclosing one)
-    env = _active[-1] if _active else p.scope
+    env = innermost_running(p.scope)
     if env is None:
         raise ScopeError("kase_with needs an enclosing sm/decode: the branches see that machine's source")
     tp = _into(p, env)
@@ -570,70 +486,3 @@ def kase_with(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
     tf = _run(f, sf, Port(Fst, sf), "kase_with's left branch")
     tg = _run(g, sg, Port(Fst, sg), "kase_with's right branch")
     return Port(Compose(Case(tf, tg), Compose(Distr, Compose(Par(tp, Id), Copy))), env)
-
-
-@dataclass(frozen=True)
-class Program:
-    """A machine with its declared signature ``state / input -> output`` and an initial state.
-
-    `sm` terms are polymorphic where the program does not constrain a type;
-    a `Program` pins the one it is meant to run at.  A state migration is a
-    `Program` too: state ``()``, input the old state type, output the new one.
-
-    >>> p = Program("flip", sm(lambda p: kase(inr, inl, p)), "()", "Either Int ()", "Either () Int", ())
-    >>> str(p.check())
-    '() / Either Int () -> Either () Int'
-    """
-
-    name: str
-    term: Term
-    state: Type | str
-    input: Type | str
-    output: Type | str
-    initial: Any
-
-    def __post_init__(self) -> None:
-        for part in ("state", "input", "output"):
-            t = as_type(getattr(self, part))
-            if not t.is_ground:
-                raise ValueError(f"{self.name}'s {part} type must be ground (the program runs at it), not {t}")
-            object.__setattr__(self, part, t)
-        check_value(self.initial, self.state, f"{self.name}'s initial state")
-
-    @property
-    def signature(self) -> Signature:
-        """The declared signature."""
-        return Signature(self.state, self.input, self.output)  # type: ignore[arg-type]
-
-    def check(self) -> Signature:
-        """Type-check the term against the declared signature (`TermTypeError` if it does not fit)."""
-        return check_term(self.term, self.state, self.input, self.output)
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """A hot upgrade: from machine `old` to machine `new`, converting the state with `migration`.
-
-    The migration runs once, with the old state as its input and ``()`` as
-    its state; its output is the new state.  `old` and `new` may differ in
-    their input and output types too (clients then need telling).
-
-    >>> from catlib.examples.counter import UPGRADE
-    >>> UPGRADE.check()
-    """
-
-    old: Program
-    new: Program
-    migration: Program
-
-    def check(self) -> None:
-        """Check the three programs, and that the migration maps `old`'s state type to `new`'s."""
-        for prog in (self.old, self.new, self.migration):
-            prog.check()
-        if self.migration.state != Unit:
-            raise TypeError(f"migration {self.migration.name} has state {self.migration.state}; a migration runs "
-                            "with state ()")
-        if self.migration.input != self.old.state or self.migration.output != self.new.state:
-            raise TypeError(f"migration {self.migration.name} maps {self.migration.input} -> "
-                            f"{self.migration.output}, but the upgrade goes from state {self.old.state} "
-                            f"to {self.new.state}")

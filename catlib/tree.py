@@ -141,7 +141,6 @@ def walk(tree: Tree) -> Iterator[Tree]:
 
 
 Path = tuple[str, ...]
-Link = "tuple[str, Link] | None"
 
 
 def unlink(link: object) -> Path:

@@ -23,11 +23,13 @@ Every pass here is iterative: a chain of 100,000 compositions type-checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-from catlib.free import Case, Compose, Const, Embed, Par, Prim, Term, path_str
+from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
+from catlib.free import Embed, Term, path_str
 from catlib.tree import unlink
-from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var, as_type, rename
+from catlib.types import Fun, Type, Unifier, UnifyError, Var, as_type, instantiate, rename, substitute
 
 
 class Signature(NamedTuple):
@@ -38,8 +40,6 @@ class Signature(NamedTuple):
     output: Type
 
     def __str__(self) -> str:
-        from catlib.types import Fun
-
         i = f"({self.input})" if isinstance(self.input, Fun) else str(self.input)
         return f"{self.state} / {i} -> {self.output}"
 
@@ -57,52 +57,20 @@ class TermTypeError(TypeError):
         super().__init__(f"ill-typed at {path_str(path)} ({subterm.op}): {what}")
 
 
-def _prim_type(name: str, u: Unifier, state: Type) -> tuple[Type, Type]:
-    if name == "Id":
-        a = u.fresh()
-        return a, a
-    if name == "Copy":
-        a = u.fresh()
-        return a, Prod(a, a)
-    if name == "Consume":
-        return u.fresh(), Unit
-    if name in ("Fst", "Snd"):
-        a, b = u.fresh(), u.fresh()
-        return Prod(a, b), (a if name == "Fst" else b)
-    if name in ("Inl", "Inr"):
-        a, b = u.fresh(), u.fresh()
-        return (a if name == "Inl" else b), Sum(a, b)
-    if name == "Get":
-        return Unit, state
-    if name == "Put":
-        return state, Unit
-    if name == "Add":
-        return Prod(Int, Int), Int
-    if name == "Distr":
-        a, b, c = u.fresh(), u.fresh(), u.fresh()
-        return Prod(Sum(a, b), c), Sum(Prod(a, c), Prod(b, c))
-    raise AssertionError(name)  # pragma: no cover - Prim validates names
+def construct_of(t: Term) -> Construct:
+    """The table entry of `t`'s constructor."""
+    return CONSTRUCTS[t.op]
 
 
-def _freshen(t: Type, u: Unifier, names: dict[str, Type]) -> Type:
-    from catlib.tree import fold
+def infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = None
+                ) -> tuple[Type, Type, Type]:
+    """(state, input, output) of `term`, unresolved, in the unifier `u`.
 
-    def node(n: object, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            if n.name not in names:
-                names[n.name] = u.fresh()
-            return names[n.name]
-        return type(n)(*kids) if kids else n  # type: ignore[return-value, arg-type]
-
-    return fold(t, node)  # type: ignore[arg-type]
-
-
-def _infer_raw(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = None) -> tuple[Type, Type, Type]:
-    """(state, dom, cod) of `term`, unresolved, in the unifier `u`.
-
-    With `trace`, also appends every subterm occurrence's (dom, cod), unresolved,
-    in post-order (children left to right, then the node): `catlib.graph` resolves
-    them once inference is done to get each subterm's type in context.
+    Every construct is typed by its scheme in `catlib.constructs`.  With
+    `trace`, also appends every subterm occurrence's (input, output),
+    unresolved, in post-order (children in the term's order, then the node):
+    `catlib.context` resolves them once inference is done to get each
+    subterm's type in context.
     """
     state = u.fresh()
     out: list[tuple[Type, Type]] = []
@@ -111,44 +79,115 @@ def _infer_raw(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = N
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
     while todo:
         t, path, ready = todo.pop()
-        if isinstance(t, Prim):
-            out.append(_prim_type(t.op, u, state))
-            continue
-        if isinstance(t, Const):
-            out.append((u.fresh(), Int))
-            continue
-        if isinstance(t, Embed):
-            names: dict[str, Type] = {}
-            out.append((_freshen(t.dom, u, names), _freshen(t.cod, u, names)))
-            continue
-        if not ready:
+        if ready:
+            n = len(t.kids)
+            kids = out[-n:]
+            del out[-n:]
+            out.append(_apply_rule(CONSTRUCTS[t.op], t, kids, u, path))
+        elif t.kids:
             todo.append((t, path, True))
-            for name, kid in reversed(list(zip(t.fields, t.kids))):  # type: ignore[attr-defined]
+            for name, kid in reversed(list(zip(t.fields, t.kids))):
                 todo.append((kid, (name, path), False))
+        elif isinstance(t, Embed):
+            names: dict[str, Type] = {}
+            out.append((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
+        else:
+            names = {STATE_VARIABLE: state}
+            dom, cod = _builders(CONSTRUCTS[t.op])
+            out.append((dom(u, names), cod(u, names)))
+    return state, out[0][0], out[0][1]
+
+
+def _apply_rule(c: Construct, t: Term, kids: list[tuple[Type, Type]], u: Unifier,
+                path: object) -> tuple[Type, Type]:
+    """The type of `t` from its kids' types (in the term's order) by `c`'s rule.
+
+    A clash names the two positions, in the order the sub-morphisms run.
+    """
+    binding: dict[str, Type] = {}
+    for index, pos, var, pattern, what in _plan(c):
+        have = kids[index][pos]
+        if var is not None and var not in binding:
+            binding[var] = have
             continue
-        (d1, c1), (d2, c2) = out[-2], out[-1]
-        del out[-2:]
+        if var is not None:
+            left, right = binding[var], have
+        else:
+            left, right = have, pattern(u, binding)  # type: ignore[misc]
         try:
-            if isinstance(t, Compose):  # kids are (g, f)
-                what = "f's output {} does not match g's input {}"
-                u.unify(c2, d1)
-                out.append((d2, c1))
-            elif isinstance(t, Par):
-                out.append((Prod(d1, d2), Prod(c1, c2)))
-            elif isinstance(t, Case):
-                what = "f's output {} does not match g's output {}"
-                u.unify(c1, c2)
-                out.append((Sum(d1, d2), c1))
-            else:  # pragma: no cover
-                raise AssertionError(t)
+            u.unify(left, right)
         except UnifyError as e:
-            left, right = (c2, d1) if isinstance(t, Compose) else (c1, c2)
             lr, rr = rename([u.resolve(left), u.resolve(right)])
             detail = what.format(lr, rr)
             if (e.left, e.right) != (u.resolve(left), u.resolve(right)):
                 detail += f" ({e})"
             raise TermTypeError(unlink(path), t, detail, rr, lr) from None
-    return state, out[0][0], out[0][1]
+    dom, cod = _builders(c)
+    return dom(u, binding), cod(u, binding)
+
+
+_POSITION = ("input", "output")
+Step = tuple[int, int, "str | None", "Builder | None", str]
+_PLANS: dict[str, list[Step]] = {}
+
+
+def _plan(c: Construct) -> list[Step]:
+    """`c`'s rule compiled once: per kid position, bind a variable, or unify with
+    where it was first seen, or unify with an instance of a pattern."""
+    if c.name in _PLANS:
+        return _PLANS[c.name]
+    order = c.field_order
+    plan: list[Step] = []
+    first: dict[str, tuple[str, int]] = {}
+    for name, *patterns in c.kid_types:
+        for pos, pattern in enumerate(patterns):
+            index = order.index(name)
+            if isinstance(pattern, Var) and pattern.name not in first:
+                first[pattern.name] = (name, pos)
+                plan.append((index, pos, pattern.name, None, ""))
+            elif isinstance(pattern, Var):
+                other, opos = first[pattern.name]
+                what = f"{other}'s {_POSITION[opos]} {{}} does not match {name}'s {_POSITION[pos]} {{}}"
+                plan.append((index, pos, pattern.name, None, what))
+            else:
+                for v in pattern.vars():
+                    first.setdefault(v, (name, pos))
+                what = f"{name}'s {_POSITION[pos]} {{}} does not fit {pattern} {{}}"
+                plan.append((index, pos, None, _compile(pattern), what))
+    _PLANS[c.name] = plan
+    return plan
+
+
+Builder = Callable[[Unifier, dict[str, Type]], Type]
+_BUILDERS: dict[str, tuple[Builder, Builder]] = {}
+
+
+def _builders(c: Construct) -> tuple[Builder, Builder]:
+    """`instantiate` for `c`'s scheme, compiled once: inference instantiates a scheme per node."""
+    if c.name not in _BUILDERS:
+        _BUILDERS[c.name] = (_compile(c.types[0]), _compile(c.types[1]))
+    return _BUILDERS[c.name]
+
+
+def _compile(t: Type) -> Builder:
+    # a scheme is a few nodes deep: recursion is bounded by the table, not by terms
+    if isinstance(t, Var):
+        name = t.name
+
+        def var(u: Unifier, names: dict[str, Type]) -> Type:
+            v = names.get(name)
+            if v is None:
+                v = names[name] = u.fresh()
+            return v
+
+        return var
+    if not t.kids:
+        return lambda u, names: t
+    cls, kids = type(t), [_compile(k) for k in t.kids]
+    if len(kids) == 2:
+        left, right = kids
+        return lambda u, names: cls(left(u, names), right(u, names))
+    return lambda u, names: cls(*(k(u, names) for k in kids))
 
 
 class _Traced(list):  # type: ignore[type-arg]
@@ -169,7 +208,7 @@ def infer(term: Term) -> Signature:
     Raises `TermTypeError` if the term is ill-typed.
     """
     u = Unifier()
-    raw = _infer_raw(term, u)
+    raw = infer_types(term, u)
     return Signature(*rename([u.resolve(t) for t in raw]))
 
 
@@ -190,13 +229,13 @@ def check(term: Term, state: Type | str | None = None, input: Type | str | None 
     catlib.typecheck.TermTypeError: ill-typed at root (Const): declared output () but the term has Int
     """
     u = Unifier()
-    raw = _infer_raw(term, u)
+    raw = infer_types(term, u)
     declared = [as_type(d) if d is not None else None for d in (state, input, output)]
     rigid: dict[str, Type] = {}
     for part, have, want in zip(("state", "input", "output"), raw, declared):
         if want is None:
             continue
-        want = _freshen(want, u, rigid)
+        want = instantiate(want, u, rigid)
         try:
             u.unify(have, want)
         except UnifyError:
@@ -209,21 +248,12 @@ def check(term: Term, state: Type | str | None = None, input: Type | str | None 
     seen: dict[Type, str] = {}
     for name, img in images.items():
         if not isinstance(img, Var) or img in seen:
-            found = rename([u.resolve(t) for t in raw])
+            principal = rename([u.resolve(t) for t in raw])
             raise TermTypeError((), term, f"declared type variable {name} is not general enough: "
-                                f"the term has {Signature(*found)}", Var(name), img)
+                                f"the term has {Signature(*principal)}", Var(name), img)
         seen[img] = name
     back = {img.name: Var(name) for img, name in seen.items()}  # type: ignore[attr-defined]
-    resolved = [u.resolve(t) for t in raw]
-
-    from catlib.tree import fold
-
-    def node(n: object, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            return back.get(n.name, n)
-        return type(n)(*kids) if kids else n  # type: ignore[return-value, arg-type]
-
-    sig = [fold(t, node) for t in resolved]  # type: ignore[arg-type]
+    sig = substitute([u.resolve(t) for t in raw], lambda v: back.get(v.name, v))
     return Signature(*rename(sig, keep=frozenset(rigid)))
 
 

@@ -21,10 +21,10 @@ Unification finds the most general common instance of two types:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from catlib.tree import Tree, fold, render
+from catlib.tree import Tree, render
 
 
 class Type(Tree):
@@ -297,6 +297,47 @@ class Unifier:
                 out.append(n)
         return out[0]
 
+    def resolve_many(self, types: list[Type]) -> list[Type]:
+        """`resolve` for many types that share subtrees: each shared node is resolved once,
+        so a whole inference trace resolves in time linear in its distinct type nodes."""
+        memo: dict[int, Type] = {}
+        keep: list[Type] = []  # keeps memo's keys alive
+        results = []
+        for t in types:
+            todo: list[tuple[Type, bool]] = [(t, False)]
+            out: list[Type] = []
+            while todo:
+                n, ready = todo.pop()
+                key = id(n)
+                if ready and isinstance(n, Var):  # out[-1] is what the variable stands for
+                    r: Type = out.pop()
+                elif ready:
+                    k = len(n.kids)
+                    kids = out[-k:]
+                    del out[-k:]
+                    r = n if all(a is b for a, b in zip(kids, n.kids)) else type(n)(*kids)
+                elif key in memo:
+                    out.append(memo[key])
+                    continue
+                elif isinstance(n, Var):
+                    m = self.find(n)
+                    if m is n:
+                        r = n
+                    else:
+                        todo += [(n, True), (m, False)]
+                        continue
+                elif not n.kids:
+                    r = n
+                else:
+                    todo.append((n, True))
+                    todo.extend((k, False) for k in reversed(n.kids))
+                    continue
+                memo[key] = r
+                keep.append(n)
+                out.append(r)
+            results.append(out[0])
+        return results
+
     def _occurs(self, name: str, t: Type) -> bool:
         todo = [t]
         seen: set[int] = set()
@@ -335,26 +376,121 @@ class Unifier:
                 todo.extend(zip(x.kids, y.kids))
 
 
+def substitute(types: list[Type], image: Callable[[Var], Type]) -> list[Type]:
+    """`types` with every variable `v` replaced by `image(v)`, iteratively.
+
+    The one substitution of the package (instantiation, freshening, renaming
+    and grounding are all this).  A subtree shared by identity, across all
+    of `types`, is rebuilt once, and a subtree without replaced variables is
+    kept as it is, so types built by unification (which share heavily) cost
+    time linear in their distinct nodes.
+
+    >>> [str(t) for t in substitute([parse("(a, Either b a)")], lambda v: Int if v.name == "a" else v)]
+    ['(Int, Either b Int)']
+    """
+    memo: dict[int, Type] = {}
+    keep: list[Type] = []  # keeps memo's keys alive
+    out: list[Type] = []
+    for t in types:
+        done: list[Type] = []
+        todo: list[tuple[Type, bool]] = [(t, False)]
+        while todo:
+            x, ready = todo.pop()
+            if not ready and id(x) in memo:
+                done.append(memo[id(x)])
+                continue
+            if isinstance(x, Var):
+                r: Type = image(x)
+            elif not x.kids:
+                r = x
+            elif not ready:
+                todo.append((x, True))
+                todo.extend((k, False) for k in reversed(x.kids))
+                continue
+            else:
+                k = len(x.kids)
+                kids = done[-k:]
+                del done[-k:]
+                r = x if all(a is b for a, b in zip(kids, x.kids)) else type(x)(*kids)
+            memo[id(x)] = r
+            keep.append(x)
+            done.append(r)
+        out.append(done[0])
+    return out
+
+
+def instantiate(t: Type, u: Unifier, names: dict[str, Type]) -> Type:
+    """`t` with each variable replaced by a fresh variable of `u` (the same one for the same name).
+
+    `names` records the choice and is shared between calls, so several types
+    (a scheme's input and output, say) are instantiated together.
+    """
+
+    def image(v: Var) -> Type:
+        if v.name not in names:
+            names[v.name] = u.fresh()
+        return names[v.name]
+
+    return substitute([t], image)[0]
+
+
+def match(pattern: Type, t: Type, binding: dict[str, Type] | None = None) -> dict[str, Type] | None:
+    """The binding of `pattern`'s variables that makes it `t` (one-way), or None.
+
+    >>> {k: str(v) for k, v in match(parse("(a, Either a b)"), parse("(Int, Either Int ())")).items()}
+    {'a': 'Int', 'b': '()'}
+    """
+    binding = {} if binding is None else binding
+    todo = [(pattern, t)]
+    while todo:
+        p, x = todo.pop()
+        if isinstance(p, Var):
+            if p.name in binding:
+                if binding[p.name] != x:
+                    return None
+            else:
+                binding[p.name] = x
+        elif type(p) is not type(x) or p.label != x.label or len(p.kids) != len(x.kids):
+            return None
+        else:
+            todo.extend(reversed(list(zip(p.kids, x.kids))))
+    return binding
+
+
+def ground(t: Type, default: Type | None = None) -> Type:
+    """`t` with every type variable replaced by `default` (``()`` unless given)."""
+    d = Unit if default is None else default
+    return substitute([t], lambda v: d)[0]
+
+
+def variable_name(n: int) -> str:
+    """The `n`-th variable name: a, b, ..., z, a1, b1, ..."""
+    return chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else "")
+
+
 def rename(types: list[Type], keep: frozenset[str] = frozenset()) -> list[Type]:
-    """Rename the variables of `types` to a, b, c, ... in order of appearance.
+    """Rename the variables of `types` to a, b, c, ... in order of first appearance.
 
     Variables named in `keep` keep their names; the others avoid them.
+    Shared subtrees are visited once.
     """
     names: dict[str, Type] = {k: Var(k) for k in keep}
     n = 0
+    seen: set[int] = set()
     for t in types:
-        for v in t.vars():
-            if v not in names:
+        todo: list[Type] = [t]
+        while todo:
+            x = todo.pop()
+            if id(x) in seen:
+                continue  # its variables are named already
+            seen.add(id(x))
+            if not isinstance(x, Var):
+                todo.extend(reversed(x.kids))
+            elif x.name not in names:
                 while True:
-                    new = chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else "")
+                    new = variable_name(n)
                     n += 1
                     if new not in keep:
                         break
-                names[v] = Var(new)
-
-    def node(n: Tree, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            return names[n.name]
-        return type(n)(*kids) if kids else n  # type: ignore[return-value]
-
-    return [fold(t, node) for t in types]
+                names[x.name] = Var(new)
+    return substitute(types, lambda v: names[v.name])

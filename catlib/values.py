@@ -16,19 +16,22 @@ from typing import Any
 
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, parse
 
-__all__ = ["Left", "Right", "Value", "add64", "has_type", "check_value", "INT_MIN", "INT_MAX"]
+__all__ = ["Left", "Right", "HostValue", "wrap", "add64", "INT_MODULUS", "has_type", "check_value",
+           "INT_MIN", "INT_MAX"]
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_MODULUS = 2**64
+"""``Int`` is the integers modulo this, read in ``[INT_MIN, INT_MAX]``."""
 
-Value = Any
+HostValue = Any
 """A host value: ``()``, ``int``, a 2-tuple, `Left` or `Right`."""
 
 
 class _Injection:
     __slots__ = ("value",)
-    value: Value
+    value: HostValue
 
-    def __init__(self, value: Value) -> None:
+    def __init__(self, value: HostValue) -> None:
         object.__setattr__(self, "value", value)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -61,12 +64,17 @@ class Right(_Injection):
     __match_args__ = ("value",)
 
 
+def wrap(n: int) -> int:
+    """``n`` reduced to the signed 64-bit range (two's complement wrap-around, Haskell's ``Int``)."""
+    return (n - INT_MIN) % INT_MODULUS + INT_MIN
+
+
 def add64(i: int, j: int) -> int:
-    """Addition with 64-bit two's complement wrap-around (Haskell's ``Int``)."""
-    return (i + j + 2**63) % 2**64 - 2**63
+    """Addition with 64-bit two's complement wrap-around."""
+    return wrap(i + j)
 
 
-def check_value(v: Value, t: Type | str, where: str = "value") -> None:
+def check_value(v: HostValue, t: Type | str, where: str = "value") -> None:
     """Raise `TypeError` saying where `v` does not have type `t`.
 
     Type variables accept anything (the value is polymorphic there).
@@ -74,7 +82,7 @@ def check_value(v: Value, t: Type | str, where: str = "value") -> None:
     t = parse(t) if isinstance(t, str) else t
     # A path is a linked list (parent, step), spelt out only on error: building each
     # level's string from its parent's would be quadratic in the value's depth.
-    todo: list[tuple[Value, Type, Any]] = [(v, t, (None, where))]
+    todo: list[tuple[HostValue, Type, Any]] = [(v, t, (None, where))]
     while todo:
         x, ty, path = todo.pop()
         if isinstance(ty, Var):
@@ -103,7 +111,7 @@ def check_value(v: Value, t: Type | str, where: str = "value") -> None:
             raise TypeError(f"{''.join(reversed(steps))} = {_short_repr(x)} does not have type {ty}")
 
 
-def _short_repr(x: Value, limit: int = 200) -> str:
+def _short_repr(x: HostValue, limit: int = 200) -> str:
     """`repr` of `x` for a message: cut at `limit` characters; deep values are only named."""
     try:
         r = repr(x)
@@ -112,7 +120,7 @@ def _short_repr(x: Value, limit: int = 200) -> str:
     return r if len(r) <= limit else r[:limit] + "..."
 
 
-def has_type(v: Value, t: Type | str) -> bool:
+def has_type(v: HostValue, t: Type | str) -> bool:
     """True when host value `v` has type `t`."""
     try:
         check_value(v, t)

@@ -58,7 +58,8 @@ from cam.compiler import TEMPLATES, Branch, Hole, QuoteHole, Template
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import step as machine_run
-from catlib.examples.generic import kadd
+from catlib.equivalence import assignments, concretize, refine
+from catlib.examples.generic import add_constant
 from catlib.free import (
     FREE,
     Add,
@@ -81,21 +82,10 @@ from catlib.free import (
 )
 from catlib.interpreter import step
 from catlib.strategies import Generator
-from catlib.symbolic import (
-    Unknown,
-    assignments,
-    concretize,
-    evaluate,
-    fresh,
-    ground,
-    normal,
-    refine,
-    same,
-    show_condition,
-    symbols_of,
-)
+from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition, symbols_of
 from catlib.tree import fold
 from catlib.typecheck import infer
+from catlib.types import Int, ground
 from catlib.values import INT_MAX, INT_MIN
 from proofs import machine
 from proofs.core import Theorem, Verdict
@@ -199,7 +189,7 @@ def verify(op: str, table: Table = TEMPLATES) -> Verdict:
 
 
 def _pool() -> list[Term]:
-    inc = kadd(FREE, 1)
+    inc = add_constant(FREE, 1)
     tick = Copy >> Par(Id, Consume >> Get >> inc >> Put) >> Fst
     store = Copy >> Par(Consume >> Get, Put) >> Fst
     return [Id, inc, Const(5), tick, store]
@@ -232,7 +222,7 @@ def confirm(op: str, table: Table) -> str | None:
     for term in terms:
         real = compile_with(table, term)
         sig = infer(term)
-        x, s = fresh(ground(sig.input), "x"), fresh(ground(sig.state), "s")
+        x, s = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
         for c in refine((x, s), {}):
             for values in itertools.islice(assignments(symbols_of(x, s, *c.values())), 4):
                 xi, si = concretize(x, c, values), concretize(s, c, values)

@@ -14,7 +14,7 @@ run shows where the sides differ as formulas; that alone is no proof of
 failure (the uninterpreted functions might happen to agree), so the
 failure is shown by a concrete instance: the metavariables are replaced by
 small concrete terms over ``Int`` (some of them writing the state) until
-`catlib.symbolic.equivalent` returns a counterexample, which the
+`catlib.equivalence.equivalent` returns a counterexample, which the
 interpreter confirms.
 
 >>> from catlib.laws import LAWS
@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import itertools
 
-from catlib.examples.generic import kadd
+from catlib.equivalence import equivalent
+from catlib.examples.generic import add_constant
 from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Par, Put, Term
 from catlib.laws import LAWS, Law
-from catlib.symbolic import Unknown, equivalent, evaluate, fresh, normal, same, show_condition
+from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition
 from catlib.types import Var
 from proofs.core import Theorem, Verdict
 
@@ -44,7 +45,7 @@ def _unknowns(law: Law, stateful: bool) -> dict[str, Term]:
 
 def pool(stateful: bool) -> list[tuple[str, Term]]:
     """Small concrete morphisms ``Int -> Int`` (over an ``Int`` state) that stand in for metavariables."""
-    inc = kadd(FREE, 1)
+    inc = add_constant(FREE, 1)
     terms = [("id", Id), ("add1", inc), ("const5", Const(5))]
     if stateful:
         tick = Copy >> Par(Id, Consume >> Get >> inc >> Put) >> Fst  # state + 1, answers its input

@@ -41,25 +41,16 @@ from typing import Any
 
 import sympy
 
+from catlib.equivalence import assignments, concretize, refine
 from catlib.examples import counter, registers, turnstile
 from catlib.free import Term
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step
-from catlib.symbolic import (
-    Condition,
-    assignments,
-    concretize,
-    evaluate,
-    fresh,
-    map_leaves,
-    normal,
-    refine,
-    same,
-    symbols_of,
-)
-from catlib.syntax import Port, Program, dot, inl, inr, kase, pair, pget, pput, psnd, sm
+from catlib.program import Program
+from catlib.symbolic import Condition, evaluate, fresh, map_leaves, normal, same, symbols_of
+from catlib.syntax import Port, dot, inl, inr, kase, pair, pget, pput, psnd, sm
 from catlib.types import Type, as_type
-from catlib.values import Value
+from catlib.values import HostValue
 from proofs.core import Theorem, Verdict
 
 __all__ = ["Simulation", "preserved", "establishes", "distinguish", "samples", "COUNTER_SIM", "REGISTERS_SIM",
@@ -121,8 +112,8 @@ def _step_witness(sim: Simulation, i: Any, s1: Any, s2: Any, cond: Condition) ->
     return None
 
 
-def _concrete_holds(sim: Simulation, t1: Value, t2: Value) -> bool:
-    def sym(v: Value) -> Any:
+def _concrete_holds(sim: Simulation, t1: HostValue, t2: HostValue) -> bool:
+    def sym(v: HostValue) -> Any:
         return map_leaves(v, lambda x: sympy.Integer(x) if type(x) is int else x)
     return sim.holds(sym(t1), sym(t2), {})
 
@@ -139,10 +130,10 @@ def establishes(sim: Simulation, migration: Term, old_of: Callable[[Any], Any] |
     return Verdict(True, f"{len(outcomes)} case{'s' if len(outcomes) != 1 else ''}")
 
 
-def samples(t: Type | str, per_case: int = 2) -> list[Value]:
+def samples(t: Type | str, per_case: int = 2) -> list[HostValue]:
     """A few concrete values of type `t`: every shape of its sums, integers 0 and 1."""
     x = fresh(as_type(t), "v")
-    out: list[Value] = []
+    out: list[HostValue] = []
     for c in refine((x,), {}):
         for values in itertools.islice(assignments(symbols_of(x, *c.values())), per_case):
             v = concretize(x, c, values)

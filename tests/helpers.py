@@ -8,13 +8,12 @@ from hypothesis import strategies as st
 
 from catlib.laws import Law
 from catlib.strategies import Generator
-from catlib.tree import fold
-from catlib.types import Type, Var, parse
+from catlib.types import Type, parse, substitute
 
 
 def instantiate(text: str, env: dict[str, Type]) -> Type:
     """Replace the type variables of `text` by the ground types in `env`."""
-    return fold(parse(text), lambda n, k: env[n.name] if isinstance(n, Var) else (type(n)(*k) if k else n))
+    return substitute([parse(text)], lambda v: env[v.name])[0]
 
 
 @st.composite

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from catlib.free import Add, Compose, Copy, Id
+from catlib.free import FREE, Add, Compose, Copy, Id
+from catlib.functor import interpret
 from catlib.interpreter import step
 from catlib.typecheck import check, infer
 
@@ -33,7 +34,8 @@ def test_deep_chain(left, capsys):
     text = repr(t)
     assert text.count("Compose") == 2 * N and len(text) > 20 * N
     assert t == u and hash(t) == hash(u) and t != chain(not left)
+    assert interpret(t, FREE) == t  # the generic functor is iterative too
     done = time.perf_counter()
     with capsys.disabled():
         print(f"\n[deep {'left' if left else 'right'}] build {built - t0:.2f}s, typecheck {typed - built:.2f}s, "
-              f"run {ran - typed:.2f}s, print+compare {done - ran:.2f}s")
+              f"run {ran - typed:.2f}s, print+compare+interpret {done - ran:.2f}s")

@@ -21,9 +21,11 @@ from cam.graph import bytecode
 from cam.text import parse_code
 from catlib import render as R
 from catlib.__main__ import main
-from catlib.examples.generic import counter, kadd
+from catlib.context import subterm_types
+from catlib.examples.generic import add_constant, counter
 from catlib.free import FREE, Case, Compose, Const, Fst, Get, Id, Inl, Par, Prim, Put, Term
-from catlib.graph import GraphCategory, _type_leaves, diagram, subterm_types, syntax_tree
+from catlib.graph import diagram, syntax_tree
+from catlib.graph_category import GraphCategory, type_leaves
 from catlib.strategies import Generator, typed_terms
 from catlib.tree import walk
 from catlib.typecheck import check, infer
@@ -106,7 +108,7 @@ def check_diagram(term: Term) -> None:
     g = d.graph
     sig = infer(term)
     assert nx.is_directed_acyclic_graph(g)
-    assert d.arity == (len(_type_leaves(sig.input)), len(_type_leaves(sig.output)))
+    assert d.arity == (len(type_leaves(sig.input)), len(type_leaves(sig.output)))
     for u, v, a in g.edges(data=True):
         assert a["label"] and a["label"] == str(a["type"]), (u, v, a)
     # wires are linear: every port is fed by one wire and every output port feeds one
@@ -164,7 +166,7 @@ def test_diagram_of_the_counter() -> None:
 
 def test_effect_order_is_the_state_wire() -> None:
     # put (get + 1), then read again: get, put, get along the state wire
-    term = Get >> kadd(FREE, 1) >> Put >> Get
+    term = Get >> add_constant(FREE, 1) >> Put >> Get
     check_diagram(term)
     par = Par(Get, Compose(Put, Const(3)))  # Par runs its left side first
     check_diagram(par)

@@ -1,8 +1,11 @@
 import pytest
 from hypothesis import find, given, settings
 
+from catlib.examples.matrices import Matrices
+from catlib.examples.relations import Relations
+from catlib.instances import FUNCTIONS, MACHINES, Functions
 from catlib.interpreter import step
-from catlib.laws import LAWS
+from catlib.laws import LAWS, check_instance
 from tests.helpers import law_instances
 
 PURE = list(LAWS.values())
@@ -40,3 +43,66 @@ def test_premonoidal_counterexample_is_found(name):
     )
     assert step(lhs, x, s) != step(rhs, x, s)
     assert any(op in repr(t) for t in terms.values() for op in ("Put", "Get"))
+
+
+# ---------------------------------------------------------------- the law checker on instances
+
+def _examples() -> int:
+    """Examples per law for `check_instance`: 20 under the ci profile, scaled up under thorough."""
+    return max(20, settings.default.max_examples // 10)
+
+
+def test_check_instance_functions_and_machines():
+    report = check_instance(FUNCTIONS, max_examples=_examples())
+    assert report.ok and len(report.holds) == len(LAWS), str(report)
+    report = check_instance(MACHINES, max_examples=_examples())
+    assert report.ok, str(report)
+    # only the laws documented as failing with effects may fail, and then as expected failures
+    assert {r.law.name for r in report.expected_failures} <= {law.name for law in PURE if not law.effectful}
+    assert {r.law.name for r in report.holds} >= {law.name for law in EFFECTFUL}
+
+
+def test_check_instance_relations():
+    report = check_instance(Relations(), max_examples=_examples())
+    assert report.ok, str(report)
+    assert {r.law.name for r in report.expected_failures} <= {law.name for law in PURE if not law.effectful}
+    # arbitrary relations are not functions: consume . f = consume fails for the empty relation
+    assert "consume is terminal" in {r.law.name for r in report.expected_failures}, str(report)
+    # relations that are functions (random free terms) satisfy every law
+    report = check_instance(Relations(), max_examples=_examples(), free_terms=True)
+    assert report.ok, str(report)
+
+
+def test_check_instance_matrices():
+    report = check_instance(Matrices(), max_examples=_examples())
+    assert report.ok and not report.expected_failures, str(report)
+    assert [r.law.name for r in report.not_applicable] == ["distr is invertible"]
+
+
+class _FirstIsSecond(Functions):
+    """A broken instance: fst answers the second component."""
+
+    def fst(self, a=None, b=None):
+        return lambda p: p[1]
+
+
+def test_check_instance_reports_a_broken_law_with_a_shrunk_counterexample():
+    report = check_instance(_FirstIsSecond(), max_examples=_examples())
+    failed = {r.law.name: r for r in report.failures}
+    assert "fst after fanout" in failed and "fanout of projections" in failed, str(report)
+    assert "fst after copy" not in failed  # the two components of a copy are equal
+    assert not report.ok and not report.expected_failures
+    cex = failed["fanout of projections"].counterexample
+    assert "a = ()" in cex or "b = ()" in cex or "Int" in cex, cex  # names the types it used
+    assert len(cex) < 200, cex  # shrunk: small types, small values
+
+
+class _NoSamples(Matrices):
+    random_morphism = None  # type: ignore[assignment]
+
+
+def test_check_instance_refuses_what_it_cannot_sample():
+    with pytest.raises(TypeError, match="random_morphism"):
+        check_instance(_NoSamples())
+    with pytest.raises(TypeError, match="Distributive and Arithmetic"):
+        check_instance(Matrices(), free_terms=True)

@@ -11,10 +11,10 @@ from cam.compiler import DISTR_CODE, TEMPLATES, instantiate
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import step as machine_run
+from catlib.equivalence import concretize
 from catlib.examples import counter
 from catlib.interpreter import run as interpret_run
 from catlib.strategies import runs
-from catlib.symbolic import concretize
 from catlib.values import Left, Right
 from proofs import compiler, laws, machine, upgrade
 from proofs.__main__ import main

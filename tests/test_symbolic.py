@@ -9,7 +9,8 @@ import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catlib.examples.generic import counter, kadd, swap
+from catlib.equivalence import concretize, equivalent
+from catlib.examples.generic import add_constant, counter, swap
 from catlib.free import (
     FREE,
     Add,
@@ -32,21 +33,8 @@ from catlib.free import (
 from catlib.interpreter import step
 from catlib.laws import LAWS
 from catlib.strategies import Generator, runs, typed_terms
-from catlib.symbolic import (
-    SYMBOLIC,
-    SumVar,
-    SymbolicError,
-    Unknown,
-    concretize,
-    equivalent,
-    evaluate,
-    fresh,
-    map_leaves,
-    normal,
-    same,
-    wrap,
-)
-from catlib.values import INT_MAX, INT_MIN, Left, Right
+from catlib.symbolic import SYMBOLIC, SumVar, SymbolicError, Unknown, evaluate, fresh, map_leaves, normal, same
+from catlib.values import INT_MAX, INT_MIN, Left, Right, wrap
 from tests.helpers import law_instances
 
 
@@ -133,7 +121,7 @@ def test_equivalent_proves_every_law_instance(name, data):
 
 
 def test_effectful_failure_is_refuted_with_a_confirmed_counterexample():
-    tick = Copy >> Par(Id, Consume >> Get >> kadd(FREE, 1) >> Put) >> Fst
+    tick = Copy >> Par(Id, Consume >> Get >> add_constant(FREE, 1) >> Put) >> Fst
     lhs, rhs = LAWS["consume is terminal"].sides(f=tick)
     cex = equivalent(lhs, rhs).counterexample
     assert cex is not None and step(lhs, cex.input, cex.state) != step(rhs, cex.input, cex.state)

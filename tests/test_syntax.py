@@ -32,6 +32,7 @@ from catlib.free import (
     subterms,
 )
 from catlib.interpreter import step
+from catlib.program import Program, UpgradePlan
 from catlib.strategies import Generator
 from catlib.tree import walk
 from catlib.typecheck import check
@@ -137,15 +138,15 @@ def test_program_and_upgrade_are_checked() -> None:
     from catlib.typecheck import TermTypeError
 
     with pytest.raises(TypeError, match="initial state"):
-        S.Program("bad", counter.counter_sm, "Int", "Either () ()", "Either () Int", ())
+        Program("bad", counter.counter_sm, "Int", "Either () ()", "Either () Int", ())
     with pytest.raises(ValueError, match="ground"):
-        S.Program("poly", Id, "a", "a", "a", 0)
+        Program("poly", Id, "a", "a", "a", 0)
     with pytest.raises(TermTypeError):
-        S.Program("wrong", counter.counter_sm, "(Int, Int)", "Either () ()", "Either () Int", (0, 0)).check()
+        Program("wrong", counter.counter_sm, "(Int, Int)", "Either () ()", "Either () Int", (0, 0)).check()
     with pytest.raises(TypeError, match="upgrade goes from state"):
-        S.Upgrade(counter.COUNTER, counter.COUNTER2, S.Program("m", Id, "()", "Int", "Int", ())).check()
+        UpgradePlan(counter.COUNTER, counter.COUNTER2, Program("m", Id, "()", "Int", "Int", ())).check()
     with pytest.raises(TypeError, match="runs with state"):
-        S.Upgrade(counter.COUNTER, counter.COUNTER, S.Program("m", Id, "Int", "Int", "Int", 0)).check()
+        UpgradePlan(counter.COUNTER, counter.COUNTER, Program("m", Id, "Int", "Int", "Int", 0)).check()
 
 
 # ----------------------------------------------------------------------- scopes

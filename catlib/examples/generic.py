@@ -21,8 +21,11 @@ def swap(C: Cartesian[M]) -> M:
     return C.then(C.copy(), C.cross(C.snd(), C.fst()))
 
 
-def kadd(C: Machine[M], k: int) -> M:
-    """``Int -> Int``: add `k` (the reference's ``Add . (Const k *** Id) . Copy``)."""
+def add_constant(C: Machine[M], k: int) -> M:
+    """``Int -> Int``: add `k` (the reference's ``Add . (Const k *** Id) . Copy``) in any instance.
+
+    (`catlib.syntax.kadd` is the same as a term, under the seed's name.)
+    """
     return C.then(C.copy(), C.first(C.const(k)), C.add())
 
 
@@ -31,6 +34,6 @@ def counter(C: Machine[M]) -> M:
 
     ``Left ()`` increments and answers ``Left ()``; ``Right ()`` answers the count.
     """
-    incr = C.then(C.consume(), C.get(), kadd(C, 1), C.put(), C.inl())
+    incr = C.then(C.consume(), C.get(), add_constant(C, 1), C.put(), C.inl())
     count = C.then(C.consume(), C.get(), C.inr())
     return C.case(incr, count)

@@ -31,7 +31,8 @@ from outside.
 
 from __future__ import annotations
 
-from catlib.syntax import Port, Program, Upgrade, inl, inr, kase, kase_with, pair, pget, pput, psnd, sm, unit
+from catlib.program import Program, UpgradePlan
+from catlib.syntax import Port, inl, inr, kase, kase_with, pair, pget, pput, psnd, sm, unit
 from catlib.values import Left, Right
 
 __all__ = ["LOCKED", "UNLOCKED", "COIN", "PUSH", "THANKS", "REFUND", "BLOCKED", "passed",
@@ -99,5 +100,5 @@ TURNSTILE2 = Program("turnstile2", turnstile2, f"(({_LOCK}, Int), Int)", "Either
 """Version 2."""
 MIGRATION = Program("upgrade_turnstile", upgrade_turnstile, "()", f"({_LOCK}, Int)", f"(({_LOCK}, Int), Int)", ())
 """Version 1's state to version 2's."""
-UPGRADE = Upgrade(TURNSTILE, TURNSTILE2, MIGRATION)
+UPGRADE = UpgradePlan(TURNSTILE, TURNSTILE2, MIGRATION)
 """Turnstile version 1 -> 2."""
