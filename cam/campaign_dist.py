@@ -125,7 +125,7 @@ class DaskCluster(Executor):
 
         futures = self._client.map(fn, list(items), pure=False)
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self._client.loop):
                 yield future.result()
         finally:  # stopped early (an error, or the consumer gave up): free the workers
             self._client.cancel([f for f in futures if not f.done()])
