@@ -31,16 +31,16 @@ __all__ = ["interleave", "table", "ratios", "load", "median_time"]
 
 def interleave(contenders: Mapping[str, Callable[[], Any]], rounds: int,
                clock: Callable[[], float] = time.perf_counter, check: Callable[[str, Any], None] | None = None,
-               warmup: bool = True) -> dict[str, list[float]]:
+               warmup: int = 1) -> dict[str, list[float]]:
     """Seconds of each contender in each of `rounds` rounds, the contenders taking turns.
 
     Round ``r`` starts with contender ``r mod k`` (of `k`), so each runs
     first, in the middle and last equally often.  `check(name, result)`
     sees every result (to make sure the contenders do the same work);
-    `warmup` runs each once, untimed, before the first round.
+    each contender first runs `warmup` times, untimed.
     """
     names = list(contenders)
-    if warmup:
+    for _ in range(warmup):
         for name in names:
             result = contenders[name]()
             if check is not None:
@@ -58,10 +58,12 @@ def interleave(contenders: Mapping[str, Callable[[], Any]], rounds: int,
     return times
 
 
-def ratios(times: Mapping[str, list[float]], baseline: str) -> dict[str, float]:
-    """Each contender's median over rounds of its time divided by the baseline's time in the same round."""
+def ratios(times: Mapping[str, list[float]], baseline: str, work: Mapping[str, int] | None = None) -> dict[str, float]:
+    """Each contender's median over rounds of its time over the baseline's in the same round (per unit of `work`)."""
     base = times[baseline]
-    return {name: statistics.median(t / b for t, b in zip(ts, base)) for name, ts in times.items()}
+    w = work or {}
+    return {name: statistics.median((t / w.get(name, 1)) / (b / w.get(baseline, 1)) for t, b in zip(ts, base))
+            for name, ts in times.items()}
 
 
 def _seconds(t: float) -> str:
@@ -71,26 +73,28 @@ def _seconds(t: float) -> str:
     return f"{t / 1e-9:.3g} ns"
 
 
-def table(times: Mapping[str, list[float]], baseline: str, work: int | None = None, unit: str = "item",
-          notes: Mapping[str, str] | None = None) -> str:
+def table(times: Mapping[str, list[float]], baseline: str, work: int | Mapping[str, int] | None = None,
+          unit: str = "item", notes: Mapping[str, str] | None = None) -> str:
     """Min and median per contender (and per `unit` of `work`), with ratios to `baseline`.
 
     ``ratio``: the median over rounds of the contender's time over the
-    baseline's in the same round; ``ratio of min``: min over min.  `notes`
-    adds text after a contender's row.
+    baseline's in the same round; ``ratio of min``: min over min.  When
+    `work` maps contenders to different amounts of work, times and ratios
+    are per unit.  `notes` adds text after a contender's row.
     """
-    rel = ratios(times, baseline)
-    base_min = min(times[baseline])
+    each_work = {name: work for name in times} if isinstance(work, int) else dict(work or {})
+    rel = ratios(times, baseline, each_work)
+    unit_min = {name: min(ts) / each_work.get(name, 1) for name, ts in times.items()}
     width = max(len("contender"), *map(len, times))
     per = f"per {unit}" if work else ""
     lines = [f"{'contender':<{width}}  {'min':>9}  {'median':>9}  {per:>11}  {'ratio':>7}  {'ratio of min':>12}"
-             f"   (ratios against {baseline})"]
+             f"   (ratios against {baseline}{f', per {unit}' if not isinstance(work, int) and work else ''})"]
     for name, ts in times.items():
         med = statistics.median(ts)
-        each = _seconds(med / work) if work else ""
+        each = _seconds(med / each_work[name]) if name in each_work else ""
         note = f"  {notes[name]}" if notes and name in notes else ""
         lines.append(f"{name:<{width}}  {_seconds(min(ts)):>9}  {_seconds(med):>9}  {each:>11}  "
-                     f"{rel[name]:>7.2f}  {min(ts) / base_min:>12.2f}{note}")
+                     f"{rel[name]:>7.2f}  {unit_min[name] / unit_min[baseline]:>12.2f}{note}")
     return "\n".join(lines)
 
 
