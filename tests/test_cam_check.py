@@ -251,3 +251,19 @@ def test_campaign_settings_are_restored_and_shared_by_threads():
     assert inside == [(0, 0)] * 5
     assert (machine.JIT_AFTER, machine.CACHE_BUDGET, gc.get_threshold(), gc.get_freeze_count() > 0) == before
 
+
+
+def test_campaigns_run_each_code_without_translating_or_keeping_it(monkeypatch):
+    # Each term's code runs once: translation (cam.machine.JIT_AFTER) and the decoded-code cache
+    # (CACHE_BUDGET) would only cost time and memory, so chunks run with both off, in process and in workers.
+    seen = []
+    real = machine.run
+
+    def run(*args):
+        seen.append((machine.JIT_AFTER, machine.CACHE_BUDGET))
+        return real(*args)
+
+    monkeypatch.setattr(machine, "run", run)
+    report = run_campaign(30, seed=2, jobs=1, chunk=7, progress=False)
+    assert report.terms == 30 and seen == [(0, 0)] * 30
+    assert machine.JIT_AFTER > 0 and machine.CACHE_BUDGET > 0
