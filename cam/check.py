@@ -14,6 +14,14 @@ case -- smaller generator fuel, subterms replaced by smaller ones of the
 same type, simpler input and state -- prints that reproducer in text form
 and exits with status 1.
 
+Where it runs: chunks of terms (``--chunk``) go to a local process pool
+(``--jobs``) or to the workers of a Dask cluster (``--scheduler ADDRESS``;
+see `cam.campaign_dist`).  Each chunk runs with the machine set for code
+that runs once -- nothing translated, nothing kept decoded -- and the cycle
+collector mostly off (`cam.campaign_dist.campaign_settings`).  The report
+does not depend on how the work is cut or where it runs, and the first
+failure is shrunk where the checks ran.
+
 >>> main(["--terms", "20", "--seed", "7", "--jobs", "1", "--no-progress"])  # doctest: +ELLIPSIS
 checked 20 terms (seed 7, max size 16, 1 job) in ... s: ... terms/s; all agree
 ...
