@@ -11,7 +11,7 @@ import cam.compiler
 import catlib.free
 from cam import machine
 from cam.__main__ import main as cam_main
-from cam.campaign_dist import ClusterUnavailable, DaskCluster, campaign_settings
+from cam.campaign_dist import ClusterUnavailable, DaskCluster, campaign_settings, machine_knobs
 from cam.check import (
     _SMALL_TERMS,
     Trial,
@@ -234,12 +234,12 @@ def test_unreachable_scheduler_is_a_clear_error():
 
 
 def test_campaign_settings_are_restored_and_shared_by_threads():
-    before = (machine.JIT_AFTER, machine.CACHE_BUDGET, gc.get_threshold(), gc.get_freeze_count() > 0)
+    before = (machine_knobs(), gc.get_threshold(), gc.get_freeze_count() > 0)
     inside = []
 
     def work():
         with campaign_settings():
-            inside.append((machine.JIT_AFTER, machine.CACHE_BUDGET))
+            inside.append(machine_knobs())
 
     with campaign_settings():
         threads = [threading.Thread(target=work) for _ in range(4)]
@@ -247,9 +247,10 @@ def test_campaign_settings_are_restored_and_shared_by_threads():
             t.start()
         for t in threads:
             t.join()
-        inside.append((machine.JIT_AFTER, machine.CACHE_BUDGET))
-    assert inside == [(0, 0)] * 5
-    assert (machine.JIT_AFTER, machine.CACHE_BUDGET, gc.get_threshold(), gc.get_freeze_count() > 0) == before
+        inside.append(machine_knobs())
+    assert inside == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 5
+    assert before[0]["JIT_AFTER"] > 0 and before[0]["CACHE_BUDGET"] > 0
+    assert (machine_knobs(), gc.get_threshold(), gc.get_freeze_count() > 0) == before
 
 
 
@@ -260,10 +261,10 @@ def test_campaigns_run_each_code_without_translating_or_keeping_it(monkeypatch):
     real = machine.run
 
     def run(*args):
-        seen.append((machine.JIT_AFTER, machine.CACHE_BUDGET))
+        seen.append(machine_knobs())
         return real(*args)
 
     monkeypatch.setattr(machine, "run", run)
     report = run_campaign(30, seed=2, jobs=1, chunk=7, progress=False)
-    assert report.terms == 30 and seen == [(0, 0)] * 30
-    assert machine.JIT_AFTER > 0 and machine.CACHE_BUDGET > 0
+    assert report.terms == 30 and seen == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 30
+    assert all(v > 0 for v in machine_knobs().values())
