@@ -1,31 +1,43 @@
-"""How fast the CAM runs the seed's counter, against the interpreter and plain Python.
+"""How fast the CAM runs the seed's counter, against the interpreter and hand-written Python; campaign scaling.
 
-    python -m benchmarks.machine [--inputs 1000000] [--repeats 5] [--campaign-terms 20000]
+    python -m benchmarks.machine [--inputs 200000] [--rounds 7] [--campaign-terms 4000] [--quick]
 
 Workload: the reference's counter bytecode (``counterSM``) fed `--inputs`
 inputs, three increments (``L Unit``) to one count (``R Unit``), the state
-threaded from one input to the next.  Each row does the same work:
+threaded from one input to the next.  Contenders, each doing that work:
 
-- ``python``: a hand-written counter on host values -- the floor;
-- ``interpreter``: ``catlib.interpreter.step`` on the counter term;
+- ``python step`` (the baseline): a hand-written step function on host
+  values, called once per input -- what a machine at hand-written speed
+  would cost per call;
+- ``python inline loop``: the same counter written inline in the loop over
+  the inputs, no call per input (allocating every output);
+- ``interpreter``: ``catlib.interpreter.step`` on the counter term, per input;
 - ``machine``: ``cam.machine.step`` on the compiled bytecode and machine
-  values, one call per input (what a node does).
+  values, per input (what a node does).
 
-Prints the median over `--repeats` runs, inputs/s, machine steps/s (the
-same step count for every row: the work the CAM does, 16 per increment
-and 6 per count) and ratios; then terms/s of a ``cam check`` campaign.
-All ratios are against baselines measured in the same run.
+The contenders take turns over `--rounds` rounds (`benchmarks.interleave`);
+each prints its min and median, per input, and its ratio to ``python step``
+in the same run; every result is checked against the others.
+
+Then campaigns (``cam check``, max size 16) of `--campaign-terms` terms on
+1 and on all cores, taking turns too: each run starts its own workers (no
+decoded or translated code inherited from this process), and the ratio
+against 1 job shows the scaling (0.5 for 2 jobs on 2 idle cores).  In the
+same rounds, a plain CPU-bound loop run twice in 1 process and once in
+each of 2 processes shows what scaling the machine offers at that moment
+(on a machine shared with other work, less than its cores).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Callable
+from typing import Any
 
-from benchmarks import median_time
+from benchmarks import interleave, load, table
 from cam.code import IntV, L, R, UnitV, quote
 from cam.compiler import compile
 from cam.machine import execute
@@ -37,23 +49,43 @@ from catlib.values import Left, Right
 
 REFERENCE = ("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
              "[ID,GET,INR,RETURN]]")
-"""The reference compiler's bytecode for the seed's counterSM (cam-reference.md)."""
+"""The reference compiler's bytecode for the seed's counterSM."""
+
+def counter_step(x: object, state: int) -> tuple[int, object]:
+    """The counter by hand, one input: ``Left ()`` adds 1 (64-bit wrap-around), ``Right ()`` reads."""
+    if type(x) is Left:
+        state += 1
+        if state > 2**63 - 1:
+            state -= 2**64
+        return state, Left(())
+    return state, Right(state)
 
 
-def python_counter(inputs: list[object]) -> object:
-    """The floor: the counter written by hand on host values."""
+def python_step(inputs: list[Any]) -> tuple[object, object]:
+    """The hand-written step function, called per input."""
+    state: object = 0
+    out: object = None
+    for x in inputs:
+        state, out = counter_step(x, state)  # type: ignore[arg-type]
+    return state, out
+
+
+def python_inline(inputs: list[Any]) -> tuple[object, object]:
+    """The hand-written counter inline in the loop: no call per input."""
     state = 0
     out: object = None
     for x in inputs:
-        if isinstance(x, Left):
-            state = (state + 1 + 2**63) % 2**64 - 2**63
+        if type(x) is Left:
+            state += 1
+            if state > 2**63 - 1:
+                state -= 2**64
             out = Left(())
         else:
             out = Right(state)
     return state, out
 
 
-def interpreter_counter(inputs: list[object]) -> object:
+def interpreter_counter(inputs: list[Any]) -> tuple[object, object]:
     state: object = 0
     out: object = None
     for x in inputs:
@@ -61,68 +93,109 @@ def interpreter_counter(inputs: list[object]) -> object:
     return state, out
 
 
-def machine_counter(inputs: list[object]) -> object:
-    code = parse_code(REFERENCE)
+def machine_counter(code: Any, inputs: list[Any]) -> tuple[object, object]:
     state = IntV(0)
     out = UnitV
     for x in inputs:
-        state, out = machine_step(code, x, state)  # type: ignore[arg-type]
+        state, out = machine_step(code, x, state)
     return state, out
 
 
-def timed(fn: Callable[[list[object]], object], inputs: list[object], repeats: int) -> tuple[float, object]:
-    """Median seconds of `fn(inputs)`, and its result."""
-    results: list[object] = []
-    return median_time(lambda: results.append(fn(inputs)), repeats), results[-1]
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.machine", description=__doc__.split("\n\n")[0])
-    p.add_argument("--inputs", type=int, default=1_000_000, help="inputs per run (default 1000000)")
-    p.add_argument("--repeats", type=int, default=5, help="runs per row; the median is shown (default 5)")
-    p.add_argument("--campaign-terms", type=int, default=20_000, help="terms for the campaign rate (0: skip)")
-    args = p.parse_args(argv)
-
+def counter(n: int, rounds: int) -> int:
+    """The counter table; 1 when the contenders disagree."""
     code = parse_code(REFERENCE)
     if compile(counter_sm) != code:
         print("error: the counter term does not compile to the reference's bytecode", file=sys.stderr)
         return 1
     pattern = 4
-    n = args.inputs
     host = [Left(()) if i % pattern != pattern - 1 else Right(()) for i in range(n)]
     machine_inputs = [L(UnitV) if i % pattern != pattern - 1 else R(UnitV) for i in range(n)]
-    steps = sum(execute(code, x, IntV(0)).steps for x in machine_inputs[:pattern]) * (n // pattern)
-    steps += sum(execute(code, x, IntV(0)).steps for x in machine_inputs[: n % pattern])
+    steps = sum(execute(code, x, IntV(0)).steps for x in machine_inputs)
+    expected = python_inline(host)
+    wrong: list[str] = []
 
-    print(f"counter: {n:,} inputs (3 incr : 1 count), {steps:,} machine steps, median of {args.repeats} runs")
-    rows = [("python (floor)", python_counter, host), ("interpreter", interpreter_counter, host),
-            ("machine", machine_counter, machine_inputs)]
-    results = {}
-    for name, fn, inputs in rows:
-        results[name] = timed(fn, inputs, args.repeats)
-    floor = results["python (floor)"][0]
-    interp = results["interpreter"][0]
-    # the three must agree, or the comparison means nothing
-    host_result, interp_result, machine_result = (results[name][1] for name, _, _ in rows)
-    if not host_result == interp_result or tuple(map(quote, host_result)) != machine_result:  # type: ignore[arg-type]
-        print(f"error: results differ: {host_result}, {interp_result}, {machine_result}", file=sys.stderr)
+    def same(name: str, result: Any) -> None:
+        if name == "machine":
+            result = tuple(map(quote, expected)) == result and expected
+        if result != expected:
+            wrong.append(f"{name}: {result}")
+
+    print(f"counter: {n:,} inputs (3 increments : 1 count), {steps:,} machine steps; {rounds} rounds; {load()}")
+    times = interleave({
+        "python step": lambda: python_step(host),
+        "python inline loop": lambda: python_inline(host),
+        "interpreter": lambda: interpreter_counter(host),
+        "machine": lambda: machine_counter(code, machine_inputs),
+    }, rounds, check=same)
+    if wrong:
+        print(f"error: results differ from the hand-written counter's {expected}: {wrong}", file=sys.stderr)
         return 1
-    print(f"{'':16} {'median s':>9} {'inputs/s':>12} {'steps/s':>12} {'x floor':>8} {'x interp':>9}")
-    for name, _, _ in rows:
-        t = results[name][0]
-        print(f"{name:16} {t:9.3f} {n / t:12,.0f} {steps / t:12,.0f} {t / floor:8.1f} {t / interp:9.2f}")
-
-    if args.campaign_terms:
-        from cam.check import run_campaign
-
-        print(f"\ncampaign (cam check, max size 16): {args.campaign_terms:,} terms")
-        for jobs in sorted({1, os.cpu_count() or 1}):
-            t0 = time.perf_counter()
-            report = run_campaign(args.campaign_terms, seed=0, jobs=jobs, progress=False)
-            t = time.perf_counter() - t0
-            ok = "all agree" if not report.failures else f"{len(report.failures)} DISAGREE"
-            print(f"  {jobs} job{'s' if jobs > 1 else ' '}  {t:7.2f} s  {report.terms / t:10,.0f} terms/s  ({ok})")
+    print(table(times, "python step", work=n, unit="input"))
     return 0
+
+
+def burn(n: int) -> int:
+    """A plain CPU-bound loop: the scaling the machine offers, for comparison."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def burn_in(processes: int, n: int, jobs: int) -> None:
+    """`jobs` burns of `n` spread over `processes` new processes (or here, for 1)."""
+    if processes == 1:
+        for _ in range(jobs):
+            burn(n)
+        return
+    with multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+                                     ).Pool(processes) as pool:
+        pool.map(burn, [n] * jobs)
+
+
+def campaign(terms: int, rounds: int) -> int:
+    """Campaign rates on 1 and all cores, taking turns; 1 when a campaign fails."""
+    from cam.check import run_campaign
+
+    cores = os.cpu_count() or 1
+    jobs = sorted({1, cores})
+    failed: list[str] = []
+
+    def verdict(name: str, report: Any) -> None:
+        if report is not None and (report.failures or report.terms != terms):
+            failed.append(f"{name}: {len(report.failures)} disagree")
+
+    print(f"\ncampaign (cam check, seed 0, max size 16): {terms:,} terms per run; {rounds} rounds; {load()}")
+    n = 4_000 * terms  # about as long as the campaign on one core
+    contenders: dict[str, Callable[[], Any]] = {
+        f"{j} job{'s' if j > 1 else ''}": (lambda j=j: run_campaign(terms, 0, jobs=j, progress=False)) for j in jobs}
+    for j in jobs:
+        contenders[f"CPU loop, {j} process{'es' if j > 1 else ''}"] = lambda j=j: burn_in(j, n // cores, cores)
+    times = interleave(contenders, rounds, check=verdict, warmup=0)
+    if failed:
+        print(f"error: {failed}", file=sys.stderr)
+        return 1
+    print(table({k: v for k, v in times.items() if "CPU" not in k}, "1 job", work=terms, unit="term"))
+    print(table({k: v for k, v in times.items() if "CPU" in k}, "CPU loop, 1 process"))
+    for name, ts in times.items():
+        if "CPU" not in name:
+            print(f"  {name}: {terms / min(ts):,.0f} terms/s at best, {terms * len(ts) / sum(ts):,.0f} on average")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.machine", description=__doc__.split("\n\n")[0])
+    p.add_argument("--inputs", type=int, default=200_000, help="inputs per run (default 200000)")
+    p.add_argument("--rounds", type=int, default=7, help="rounds of turns (default 7)")
+    p.add_argument("--campaign-terms", type=int, default=4_000, help="terms per campaign run (0: skip)")
+    p.add_argument("--quick", action="store_true", help="a short run: 100,000 inputs, 2,000 terms, 5 rounds")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.inputs, args.campaign_terms, args.rounds = 100_000, 2_000, 5
+    status = counter(args.inputs, args.rounds)
+    if args.campaign_terms and not status:
+        status = campaign(args.campaign_terms, args.rounds)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How fast terms become pictures, against type inference of the same term.
 
-    python -m benchmarks.render [--size 10000] [--repeats 5] [--svg-size 300]
+    python -m benchmarks.render [--size 10000] [--rounds 5] [--svg-size 300] [--quick]
 
 Workload: a chain of random ``Int / Int -> Int`` terms (cases, pairs,
 effects, constants: `Generator.seeded(7)`, fuel 25 each) composed until it
@@ -16,7 +16,9 @@ has `--size` nodes.  Rows:
   diagram of a `--svg-size`-node term drawn (Graphviz's layout is superlinear,
   so pictures are for terms people look at).
 
-Prints medians over `--repeats` runs and ratios to ``infer`` (same run).
+The contenders take turns over `--rounds` rounds (`benchmarks.interleave`);
+each prints its min and median and its ratio to ``infer`` (the pictures:
+to ``matplotlib SVG``) in the same rounds.  ``--quick``: 3,000 nodes, pictures of 120, 3 rounds.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from benchmarks import median_time
+from benchmarks import interleave, load, table
 from cam.compiler import compile
 from cam.graph import bytecode
 from catlib.free import Compose, Id, Term
@@ -45,34 +47,37 @@ def chain(size: int, seed: int = 7) -> Term:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--svg-size", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="3,000 nodes, pictures of 120, 3 rounds")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.svg_size, args.rounds = min(args.size, 3_000), min(args.svg_size, 120), 3
     term = chain(args.size)
     small = chain(args.svg_size, seed=8)
     d = diagram(term)
     code = compile(term)
-    rows: list[tuple[str, Callable[[], object]]] = [
-        ("infer", lambda: infer(term)),
-        ("syntax tree", lambda: syntax_tree(term)),
-        ("diagram", lambda: diagram(term)),
-        ("diagram DOT", lambda: to_dot(d.graph)),
-        ("bytecode graph", lambda: bytecode(code)),
-    ]
+    contenders: dict[str, Callable[[], object]] = {
+        "infer": lambda: infer(term),
+        "syntax tree": lambda: syntax_tree(term),
+        "diagram": lambda: diagram(term),
+        "diagram DOT": lambda: to_dot(d.graph),
+        "bytecode graph": lambda: bytecode(code),
+    }
     print(f"term: {term.size()} nodes; diagram: {d.graph.number_of_nodes()} nodes, "
-          f"{d.graph.number_of_edges()} wires; bytecode: {len(code)} top-level instructions")
-    base = None
-    for name, fn in rows:
-        t = median_time(fn, args.repeats)
-        base = base or t
-        print(f"{name:<16} {t * 1000:9.1f} ms   x{t / base:5.1f} infer")
+          f"{d.graph.number_of_edges()} wires; bytecode: {len(code)} top-level instructions; {args.rounds} rounds; "
+          f"{load()}")
+    print(table(interleave(contenders, args.rounds), "infer"))
     sd = diagram(small).graph
     print(f"\npictures of a {small.size()}-node term ({sd.number_of_nodes()} diagram nodes):")
+    pictures: dict[str, Callable[[], object]] = {"matplotlib SVG": lambda: to_svg(sd, "matplotlib")}
     if have_dot():
-        print(f"{'dot -Tsvg':<16} {median_time(lambda: to_svg(sd, 'dot'), args.repeats) * 1000:9.1f} ms")
-    print(f"{'matplotlib SVG':<16} {median_time(lambda: to_svg(sd, 'matplotlib'), args.repeats) * 1000:9.1f} ms")
+        pictures["dot -Tsvg"] = lambda: to_svg(sd, "dot")
+    else:
+        print("(Graphviz's dot is not installed: its row is left out)")
+    print(table(interleave(pictures, args.rounds), "matplotlib SVG"))
     return 0
 
 

@@ -1,12 +1,15 @@
-"""Verification time is linear in code size, flat or nested: ``python benchmarks/verifier.py``.
+"""Verification time is linear in code size, flat or nested: ``python -m benchmarks.verifier``.
 
-For each shape of code and each size (1,000 to 1,000,000 instructions, counting
-the instructions inside nested blocks) it prints the median time of `verify`
-per instruction, its ratio to the same shape at 1,000 instructions (about 1
-everywhere means linear), and its ratio to one run of the same code on the
-machine (`cam.machine.step`), measured in the same process.  Times are CPU
-time of this process (`time.process_time`), so that other work on a shared
-machine does not count.
+For each shape of code, the contenders are `verify` at each size (1,000 to
+1,000,000 instructions, counting the instructions inside nested blocks) and
+one run of the 1,000-instruction code on the machine (`cam.machine.step`,
+after two untimed runs, so translated to Python where the machine
+translates it); they take turns over the rounds (`benchmarks.interleave`).
+The table gives min and median per instruction and ratios per instruction
+to ``verify 1,000`` in the same rounds (about 1 everywhere means linear;
+the ``run`` row says how verifying an instruction compares to running it).
+Times are CPU time of this process (`time.process_time`), so that other
+work on a shared machine counts less.
 
 Shapes:
   flat     [COPY,ADD] repeated: a chain of doublings, Int -> Int
@@ -14,7 +17,8 @@ Shapes:
   branch   INL, BRANCH [..., RETURN] [RETURN] nested n/4 deep
   closure  closures applied inside closures, nested n/7 deep
 
-Options: ``--max N`` (largest size, default 1,000,000), ``--repeat R`` (default 5; 3 at 1,000,000).
+Options: ``--max N`` (largest size, default 1,000,000), ``--rounds R`` (default 5),
+``--quick`` (up to 100,000 instructions, 5 rounds).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import median_time  # noqa: E402
+from benchmarks import interleave, load, table  # noqa: E402
 from cam.code import ADD, APP, BRANCH, CONS, COPY, CURRY, INL, PUSH, RETURN, SND, SWAP, Code, IntV, UnitV, Value  # noqa: E402
 from cam.machine import step  # noqa: E402
 from cam.verifier import verify  # noqa: E402
@@ -73,26 +77,30 @@ def count(code: Code) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.verifier", description=__doc__.splitlines()[0])
     p.add_argument("--max", type=int, default=1_000_000)
-    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--quick", action="store_true", help="up to 100,000 instructions, 5 rounds")
     args = p.parse_args(argv)
+    if args.quick:
+        args.max, args.rounds = min(args.max, 100_000), 5
     sizes = [n for n in (1_000, 10_000, 100_000, 1_000_000) if n <= args.max]
-    print(f"{'shape':<8} {'instructions':>12} {'verify':>10} {'per instr':>10} {'vs 1,000':>9} {'vs run':>7}")
+    print(f"verify, per instruction; {args.rounds} rounds; CPU time; {load()}")
     for name, make in SHAPES.items():
-        base = None
+        contenders: dict[str, Callable[[], object]] = {}
+        work: dict[str, int] = {}
         for n in sizes:
             code, x = make(n)
-            k = count(code)
-            repeat = args.repeat if n < 1_000_000 else min(args.repeat, 3)
             sig = verify(code, max_size=BIG, max_depth=BIG, max_type_size=BIG)
             assert sig.output is not None
-            tv = median_time(lambda c=code: verify(c, max_size=BIG, max_depth=BIG, max_type_size=BIG), repeat, CPU)
-            tr = median_time(lambda c=code, x=x: step(c, x, UnitV), repeat, CPU)
-            per = tv / k
-            base = base or per
-            print(f"{name:<8} {k:>12,} {tv:>9.3f}s {per * 1e6:>8.2f}us {per / base:>9.2f} {tv / tr:>7.1f}",
-                  flush=True)
+            contenders[f"verify {n:,}"] = lambda c=code: verify(c, max_size=BIG, max_depth=BIG, max_type_size=BIG)
+            work[f"verify {n:,}"] = count(code)
+            if n == sizes[0]:
+                contenders[f"run {n:,}"] = lambda c=code, x=x: step(c, x, UnitV)
+                work[f"run {n:,}"] = count(code)
+        times = interleave(contenders, args.rounds, clock=CPU, warmup=2)
+        print(f"\n{name}:")
+        print(table(times, f"verify {sizes[0]:,}", work=work, unit="instr"), flush=True)
     return 0
 
 

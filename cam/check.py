@@ -14,6 +14,14 @@ case -- smaller generator fuel, subterms replaced by smaller ones of the
 same type, simpler input and state -- prints that reproducer in text form
 and exits with status 1.
 
+Where it runs: chunks of terms (``--chunk``) go to a local process pool
+(``--jobs``) or to the workers of a Dask cluster (``--scheduler ADDRESS``;
+see `cam.campaign_dist`).  Each chunk runs with the machine set for code
+that runs once -- nothing translated, nothing kept decoded -- and the cycle
+collector mostly off (`cam.campaign_dist.campaign_settings`).  The report
+does not depend on how the work is cut or where it runs, and the first
+failure is shrunk where the checks ran.
+
 >>> main(["--terms", "20", "--seed", "7", "--jobs", "1", "--no-progress"])  # doctest: +ELLIPSIS
 checked 20 terms (seed 7, max size 16, 1 job) in ... s: ... terms/s; all agree
 ...
@@ -34,16 +42,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cam import compiler, machine
+from cam.campaign_dist import (
+    ClusterUnavailable,
+    DaskCluster,
+    Executor,
+    InProcess,
+    ProcessPool,
+    campaign_settings,
+    fresh_worker,
+)
 from cam.code import Value, quote, to_text
 from catlib import interpreter
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
 from catlib.strategies import CONSTRUCTORS, Generator
-from catlib.tree import walk
 from catlib.typecheck import Signature, check
 from catlib.types import Int, Prod, Sum, Type, Unit
 from catlib.values import Left, Right
 
-__all__ = ["main", "Trial", "make_case", "disagreement", "shrink", "term_seed", "run_campaign", "Report"]
+__all__ = ["main", "Trial", "make_case", "disagreement", "shrink", "term_seed", "run_campaign", "Report",
+           "Reproducer"]
 
 
 def term_seed(seed: int, index: int) -> int:
@@ -252,16 +269,31 @@ def shrink(case: Trial, seed: int | None = None, index: int | None = None, max_s
 
 # ---------------------------------------------------------------- the campaign
 
+@dataclass(frozen=True)
+class Reproducer:
+    """A campaign's first failing term `index`: the case as generated, shrunk, and what the shrunk one gave.
+
+    `outcome` and `code` (the shrunk term's bytecode, as text) come from the
+    worker that shrank it, so a failure seen on one machine only is shown as seen there.
+    """
+
+    index: int
+    original: Trial
+    shrunk: Trial
+    outcome: Disagreement
+    code: str
+
 
 @dataclass
 class Report:
-    """What a campaign (or one chunk of it) saw."""
+    """What a campaign (or one chunk of it) saw; `reproducer` when some term failed."""
 
     terms: int = 0
     occurrences: Counter[str] = field(default_factory=Counter)  # constructor -> nodes
     terms_with: Counter[str] = field(default_factory=Counter)  # constructor -> terms containing it
     sizes: Counter[int] = field(default_factory=Counter)  # size bucket (power of two) -> terms
     failures: list[int] = field(default_factory=list)
+    reproducer: Reproducer | None = None
 
     def add(self, other: Report) -> None:
         self.terms += other.terms
@@ -275,55 +307,89 @@ def _bucket(size: int) -> int:
     return 1 << (size.bit_length() - 1)
 
 
+def _ops(term: Term) -> dict[str, int]:
+    """How often each constructor occurs in `term`."""
+    counts: dict[str, int] = {}
+    todo = [term]
+    pop, push = todo.pop, todo.extend
+    while todo:
+        t = pop()
+        op = t.op
+        counts[op] = counts.get(op, 0) + 1
+        push(t.kids)
+    return counts
+
+
 def _check_range(job: tuple[int, int, int, int]) -> Report:
+    """Check terms ``start .. stop - 1`` of campaign `seed`: one chunk of work, run on any worker."""
     seed, start, stop, max_size = job
-    report = Report()
-    for i in range(start, stop):
-        case = make_case(seed, i, max_size)
-        ops = Counter(t.op for t in walk(case.term))
-        report.terms += 1
-        report.occurrences.update(ops)
-        report.terms_with.update(ops.keys())
-        report.sizes[_bucket(sum(ops.values()))] += 1
-        if disagreement(case) is not None:
-            report.failures.append(i)
+    report = Report(terms=stop - start)
+    occurrences, terms_with, sizes = report.occurrences, report.terms_with, report.sizes
+    with campaign_settings():
+        for i in range(start, stop):
+            case = make_case(seed, i, max_size)
+            ops = _ops(case.term)
+            occurrences.update(ops)
+            terms_with.update(ops.keys())
+            sizes[_bucket(sum(ops.values()))] += 1
+            if disagreement(case) is not None:
+                report.failures.append(i)
     return report
 
 
-def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start: int = 0,
-                 progress: bool | None = None) -> Report:
-    """Check terms ``start .. start + terms - 1`` of campaign `seed` on `jobs` processes.
+def _reproduce(seed: int, index: int, max_size: int) -> Reproducer:
+    """Term `index` of campaign `seed`, generated again and shrunk (on a worker, like the checks)."""
+    with campaign_settings():
+        original = make_case(seed, index, max_size)
+        small = shrink(original, seed, index, max_size)
+        outcome = disagreement(small)
+        if outcome is None:  # pragma: no cover - only a nondeterministic machine or interpreter gets here
+            outcome = Disagreement("(agrees when run again)", "(agrees when run again)")
+        try:
+            code = to_text(compiler.compile(small.term))
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
+            code = f"(compile raised {type(e).__name__}: {e})"
+        return Reproducer(index, original, small, outcome, code)
 
-    `progress`: a tqdm bar on stderr (None: only when stderr is a terminal).
+
+def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start: int = 0,
+                 progress: bool | None = None, *, chunk: int | None = None, scheduler: str | None = None,
+                 reproduce: bool = True) -> Report:
+    """Check terms ``start .. start + terms - 1`` of campaign `seed`, in chunks of `chunk` terms.
+
+    The chunks run on `jobs` local processes, or on the workers of the Dask
+    scheduler at address `scheduler` (``--jobs`` is then ignored); term `i`
+    depends only on `seed` and `i`, so the report is the same however the
+    work is cut and wherever it runs.  When a term fails and `reproduce`
+    is true, the first failing one is shrunk on a worker as well
+    (`Report.reproducer`).  `progress`: a tqdm bar on stderr (None: only
+    when stderr is a terminal).  Raises `ClusterUnavailable` when Dask is
+    missing or its scheduler cannot be reached.
     """
     from tqdm import tqdm
 
-    chunk = max(1, min(250, terms // (jobs * 8) if jobs > 1 else 250))
-    work = [(seed, a, min(a + chunk, start + terms), max_size) for a in range(start, start + terms, chunk)]
-    report = Report()
-    bar = tqdm(total=terms, unit="term", file=sys.stderr, disable=None if progress is None else not progress,
-               smoothing=0.05)
-    try:
-        if jobs <= 1:
-            for job in work:
-                part = _check_range(job)
+    executor: Executor
+    if scheduler is not None:
+        executor = DaskCluster(scheduler)
+    elif jobs > 1:
+        executor = ProcessPool(jobs, initializer=fresh_worker)
+    else:
+        executor = InProcess()
+    with executor:
+        if chunk is None:  # several chunks per worker, so that they end together; small enough for the bar
+            chunk = max(1, min(250, terms // (executor.workers * 8) if executor.workers > 1 else 250))
+        work = [(seed, a, min(a + chunk, start + terms), max_size) for a in range(start, start + terms, chunk)]
+        report = Report()
+        with tqdm(total=terms, unit="term", file=sys.stderr, disable=None if progress is None else not progress,
+                  smoothing=0.05) as bar:
+            for part in executor.imap_unordered(_check_range, work):
                 report.add(part)
                 bar.update(part.terms)
-        else:
-            import multiprocessing
-
-            # fork keeps the parent's modules (and a test's monkeypatches); spawn elsewhere
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            with ctx.Pool(jobs) as pool:
-                for part in pool.imap_unordered(_check_range, work):
-                    report.add(part)
-                    bar.update(part.terms)
-                    if part.failures:
-                        bar.set_postfix(failures=len(report.failures))
-    finally:
-        bar.close()
-    report.failures.sort()
+                if part.failures:
+                    bar.set_postfix(failures=len(report.failures))
+        report.failures.sort()
+        if report.failures and reproduce:
+            report.reproducer = executor.call(_reproduce, seed, report.failures[0], max_size)
     return report
 
 
@@ -351,24 +417,19 @@ def _coverage(report: Report) -> list[str]:
     return lines
 
 
-def _reproducer(case: Trial, original: Trial, seed: int, index: int, max_size: int) -> list[str]:
-    out = disagreement(case)
-    assert out is not None
-    try:
-        code = to_text(compiler.compile(case.term))
-    except Exception as e:  # noqa: BLE001
-        code = f"(compile raised {type(e).__name__}: {e})"
+def _reproducer(r: Reproducer, seed: int, max_size: int) -> list[str]:
+    case = r.shrunk
     return [
-        f"minimal reproducer (term {index} of seed {seed}, shrunk from {original.term.size()} to "
+        f"minimal reproducer (term {r.index} of seed {seed}, shrunk from {r.original.term.size()} to "
         f"{case.term.size()} nodes):",
         f"  term:        {case.term!r}",
         f"  signature:   {case.signature}",
-        f"  code:        {code}",
+        f"  code:        {r.code}",
         f"  input:       {to_text(quote(case.input))}",
         f"  state:       {to_text(quote(case.state))}",
-        f"  interpreter: {out.expected}",
-        f"  machine:     {out.got}",
-        f"  unshrunk:    python -m cam.check --terms 1 --seed {seed} --start {index} --max-size {max_size} --jobs 1",
+        f"  interpreter: {r.outcome.expected}",
+        f"  machine:     {r.outcome.got}",
+        f"  unshrunk:    python -m cam.check --terms 1 --seed {seed} --start {r.index} --max-size {max_size} --jobs 1",
     ]
 
 
@@ -380,20 +441,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     p.add_argument("--max-size", type=int, default=16, help="generator fuel: rules per term, at most (default 16)")
     p.add_argument("--start", type=int, default=0, help="index of the first term (to rerun one term)")
+    p.add_argument("--chunk", type=int, default=None, help="terms per unit of work (default: automatic)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786; needs the "
+                        "optional extra: pip install 'hotswap-cat[cluster]'); --jobs is then ignored")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the bar")
     args = p.parse_args(argv)
-    if args.terms < 0 or args.jobs < 1 or args.max_size < 0 or args.start < 0:
-        p.error("--terms, --max-size and --start must be >= 0, --jobs >= 1")
+    if args.terms < 0 or args.jobs < 1 or args.max_size < 0 or args.start < 0 or (args.chunk or 1) < 1:
+        p.error("--terms, --max-size and --start must be >= 0, --jobs and --chunk >= 1")
 
     t0 = time.perf_counter()
-    report = run_campaign(args.terms, args.seed, args.jobs, args.max_size, args.start, args.progress)
+    try:
+        report = run_campaign(args.terms, args.seed, args.jobs, args.max_size, args.start, args.progress,
+                              chunk=args.chunk, scheduler=args.scheduler)
+    except ClusterUnavailable as e:
+        print(f"cam check: error: {e}", file=sys.stderr)
+        return 2
     seconds = time.perf_counter() - t0
     rate = report.terms / seconds if seconds > 0 else float("inf")
     verdict = "all agree" if not report.failures else f"{len(report.failures)} DISAGREE"
-    jobs = f"{args.jobs} job{'s' if args.jobs != 1 else ''}"
-    print(f"checked {report.terms} terms (seed {args.seed}, max size {args.max_size}, {jobs}) "
+    where = (f"Dask at {args.scheduler}" if args.scheduler is not None
+             else f"{args.jobs} job{'s' if args.jobs != 1 else ''}")
+    print(f"checked {report.terms} terms (seed {args.seed}, max size {args.max_size}, {where}) "
           f"in {seconds:.2f} s: {rate:,.0f} terms/s; {verdict}")
     print("constructors:")
     print("\n".join(_coverage(report)))
@@ -404,9 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     index = report.failures[0]
     shown = ", ".join(map(str, report.failures[:10])) + (" ..." if len(report.failures) > 10 else "")
     print(f"FAILED: machine and interpreter disagree on terms {shown}")
-    original = make_case(args.seed, index, args.max_size)
-    small = shrink(original, args.seed, index, args.max_size)
-    print("\n".join(_reproducer(small, original, args.seed, index, args.max_size)))
+    assert report.reproducer is not None and report.reproducer.index == index
+    print("\n".join(_reproducer(report.reproducer, args.seed, args.max_size)))
     return 1
 
 

@@ -91,13 +91,20 @@ def _plot(path: Path, draw: Callable[[Axes], None]) -> None:
     plt.close(fig)
 
 
+def _micros(number: str, unit: str) -> float:
+    return float(number) * {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[unit]
+
+
 def verifier_plot(table: str, path: Path) -> None:
     """Verification time per instruction against code size, one line per shape."""
     rows: dict[str, list[tuple[int, float]]] = {}
+    shape = ""
     for line in table.splitlines():
-        m = re.match(r"\s*(flat|stack|branch|closure)\s+([\d,]+)\s+\S+\s+([\d.]+)us", line)
-        if m:
-            rows.setdefault(m[1], []).append((int(m[2].replace(",", "")), float(m[3])))
+        if re.match(r"(flat|stack|branch|closure):$", line):
+            shape = line[:-1]
+        m = re.match(r"verify ([\d,]+)\s+\S+ \S+\s+\S+ \S+\s+([\d.]+) (ns|us|ms|s)\s", line)
+        if m and shape:
+            rows.setdefault(shape, []).append((int(m[1].replace(",", "")), _micros(m[2], m[3])))
 
     def draw(ax: Axes) -> None:
         for shape, pts in rows.items():
@@ -113,16 +120,17 @@ def verifier_plot(table: str, path: Path) -> None:
 
 
 def machine_plot(table: str, path: Path) -> None:
-    """Machine steps per second of the counter: plain Python, interpreter, machine."""
+    """Time per input of the counter: hand-written Python, interpreter, machine."""
     bars = []
     for line in table.splitlines():
-        m = re.match(r"(python \(floor\)|interpreter|machine)\s+[\d.]+\s+[\d,]+\s+([\d,]+)", line)
+        m = re.match(r"(python step|python inline loop|interpreter|machine)\s+\S+ \S+\s+\S+ \S+\s+([\d.]+) "
+                     r"(ns|us|ms|s)\s", line)
         if m:
-            bars.append((m[1], int(m[2].replace(",", "")) / 1e6))
+            bars.append((m[1], _micros(m[2], m[3])))
 
     def draw(ax: Axes) -> None:
-        ax.barh([b[0] for b in bars], [b[1] for b in bars], color=["#888", "#4a7", "#c43"][: len(bars)])
-        ax.set_xlabel("million CAM steps' worth of work per second (median)")
+        ax.barh([b[0] for b in bars], [b[1] for b in bars], color=["#888", "#bbb", "#4a7", "#c43"][: len(bars)])
+        ax.set_xlabel("µs per input (median over rounds)")
         ax.set_title("the seed's counter, 3 incr : 1 count")
 
     _plot(path, draw)
@@ -170,11 +178,11 @@ def build(out_dir: Path, mode: str) -> Path:
     slots["fuzz"] = block(counts, f"python -m cam verify --fuzz {n['fuzz']} --seed 2026   (progress lines left out)")
     slots["fuzz_table"] = fuzz_table(fuzz)
     machine, slots["machine_bench"] = captured("-m", "benchmarks.machine", "--inputs", str(n["inputs"]),
-                                               "--repeats", str(n["repeats"]), "--campaign-terms",
+                                               "--rounds", str(n["repeats"]), "--campaign-terms",
                                                str(n["campaign"]))
     machine_plot(machine, figures / "machine.png")
     verifier, slots["verifier_bench"] = captured("-m", "benchmarks.verifier", "--max", str(n["verifier_max"]),
-                                                 "--repeat", str(n["repeats"]))
+                                                 "--rounds", str(n["repeats"]))
     verifier_plot(verifier, figures / "verifier.png")
     slots["node_bench"] = captured("benchmarks/node.py", "--requests", str(n["requests"]),
                                    "--pauses", str(n["pauses"]))[1]

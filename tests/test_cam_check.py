@@ -1,13 +1,17 @@
 """cam.check: the campaign runner, end to end, including the failure path and its reproducer."""
 
+import gc
 import subprocess
 import sys
+import threading
 
 import pytest
 
 import cam.compiler
 import catlib.free
+from cam import machine
 from cam.__main__ import main as cam_main
+from cam.campaign_dist import ClusterUnavailable, DaskCluster, campaign_settings, machine_knobs
 from cam.check import (
     _SMALL_TERMS,
     Trial,
@@ -21,10 +25,11 @@ from cam.check import (
     shrink,
     term_seed,
 )
-from cam.code import SND, unquote
+from cam.code import unquote
 from cam.text import parse_value
 from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS
+from catlib.tree import fold
 from catlib.typecheck import Signature, check
 from catlib.types import parse
 from catlib.values import Left, has_type
@@ -72,10 +77,19 @@ def test_parallel_campaign_sees_the_same_terms():
     assert rest.occurrences == one.occurrences
 
 
+def break_fst(monkeypatch):
+    """A deliberately wrong compiler: `Fst` compiles to ``SND`` (the ``FST`` inside `Distr`'s code stays)."""
+    right = cam.compiler.compile
+
+    def wrong(term):
+        return right(fold(term, lambda t, kids: Snd if t == Fst else type(t)(*kids) if kids else t))
+
+    monkeypatch.setattr(cam.compiler, "compile", wrong)
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_broken_compiler_is_caught_with_a_minimal_reproducer(monkeypatch, capsys, jobs):
-    # A deliberately wrong compiler: Fst compiles to SND.
-    monkeypatch.setitem(cam.compiler.TEMPLATES, "Fst", (SND,))
+    break_fst(monkeypatch)
     assert main(["--terms", "300", "--seed", "1", "--jobs", jobs, "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "DISAGREE" in out and "FAILED: machine and interpreter disagree on terms " in out
@@ -116,7 +130,7 @@ def _split_signature(text: str) -> tuple[str, str, str]:
 
 
 def test_broken_compiler_shrinks_to_fst(monkeypatch):
-    monkeypatch.setitem(cam.compiler.TEMPLATES, "Fst", (SND,))
+    break_fst(monkeypatch)
     sig = Signature(parse("()"), parse("(Int, Int)"), parse("Int"))
     big = Trial(Compose(Add, Compose(Par(Fst, Id), Copy)) >> Id, Signature(sig.state, parse("((Int, Int), Int)"),
                 parse("Int")), ((5, -7), 12), ())
@@ -153,3 +167,105 @@ def test_bad_arguments_exit_2():
     with pytest.raises(SystemExit) as e:
         main(["--terms", "-1"])
     assert e.value.code == 2
+
+
+def same(a, b):
+    return (a.terms, a.occurrences, a.terms_with, a.sizes, a.failures) == (b.terms, b.occurrences, b.terms_with,
+                                                                             b.sizes, b.failures)
+
+
+def test_the_report_does_not_depend_on_the_chunks():
+    whole = run_campaign(200, seed=6, jobs=1, chunk=200, progress=False)
+    assert whole.terms == 200 and not whole.failures and whole.reproducer is None
+    for chunk in (1, 7, 64):
+        assert same(run_campaign(200, seed=6, jobs=1, chunk=chunk, progress=False), whole), chunk
+    assert same(run_campaign(200, seed=6, jobs=2, chunk=13, progress=False), whole)
+
+
+def test_a_failure_comes_back_shrunk_from_a_pool_worker(monkeypatch):
+    break_fst(monkeypatch)
+    one = run_campaign(120, seed=1, jobs=1, progress=False)
+    two = run_campaign(120, seed=1, jobs=2, chunk=11, progress=False)
+    assert one.failures and same(one, two)
+    for r in (one.reproducer, two.reproducer):
+        assert r is not None and r.index == one.failures[0]
+        assert r.shrunk.term.size() < r.original.term.size() and "SND" in r.code
+        assert r.outcome == disagreement(r.shrunk) and r.outcome.expected != r.outcome.got
+    assert one.reproducer == two.reproducer
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    distributed = pytest.importorskip("distributed")  # the test extra installs it; see pyproject.toml
+    # threads in this process: the workers see a test's monkeypatches, and start in a second or two
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        yield c.scheduler_address
+
+
+def test_dask_cluster_sees_the_same_terms_as_the_local_pool(dask_scheduler):
+    local = run_campaign(150, seed=4, jobs=1, progress=False)
+    remote = run_campaign(150, seed=4, scheduler=dask_scheduler, chunk=17, progress=False)
+    assert same(local, remote) and not remote.failures
+
+
+def test_dask_cluster_brings_a_failure_back_shrunk(monkeypatch, capsys, dask_scheduler):
+    break_fst(monkeypatch)
+    local = run_campaign(120, seed=1, jobs=1, progress=False)
+    assert main(["--terms", "120", "--seed", "1", "--scheduler", dask_scheduler, "--chunk", "9",
+                 "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"checked 120 terms (seed 1, max size 16, Dask at {dask_scheduler}) in ")
+    assert f"{len(local.failures)} DISAGREE" in out
+    assert local.reproducer is not None
+    assert f"minimal reproducer (term {local.reproducer.index} of seed 1, shrunk from " in out
+    assert f"  term:        {local.reproducer.shrunk.term!r}\n" in out
+
+
+def test_without_dask_scheduler_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    assert main(["--terms", "5", "--scheduler", "tcp://127.0.0.1:1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler needs Dask's distributed scheduler" in err and "hotswap-cat[cluster]" in err
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    pytest.importorskip("distributed")
+    with pytest.raises(ClusterUnavailable, match="cannot reach the Dask scheduler at tcp://127.0.0.1:1"):
+        DaskCluster("tcp://127.0.0.1:1", timeout=0.5)
+
+
+def test_campaign_settings_are_restored_and_shared_by_threads():
+    before = (machine_knobs(), gc.get_threshold(), gc.get_freeze_count() > 0)
+    inside = []
+
+    def work():
+        with campaign_settings():
+            inside.append(machine_knobs())
+
+    with campaign_settings():
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        inside.append(machine_knobs())
+    assert inside == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 5
+    assert before[0]["JIT_AFTER"] > 0 and before[0]["CACHE_BUDGET"] > 0
+    assert (machine_knobs(), gc.get_threshold(), gc.get_freeze_count() > 0) == before
+
+
+
+def test_campaigns_run_each_code_without_translating_or_keeping_it(monkeypatch):
+    # Each term's code runs once: translation (cam.machine.JIT_AFTER) and the decoded-code cache
+    # (CACHE_BUDGET) would only cost time and memory, so chunks run with both off, in process and in workers.
+    seen = []
+    real = machine.step
+
+    def run(*args):
+        seen.append(machine_knobs())
+        return real(*args)
+
+    monkeypatch.setattr(machine, "run", run)
+    report = run_campaign(30, seed=2, jobs=1, chunk=7, progress=False)
+    assert report.terms == 30 and seen == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 30
+    assert all(v > 0 for v in machine_knobs().values())
