@@ -265,7 +265,7 @@ def test_campaigns_run_each_code_without_translating_or_keeping_it(monkeypatch):
         seen.append(machine_knobs())
         return real(*args)
 
-    monkeypatch.setattr(machine, "run", run)
+    monkeypatch.setattr(machine, "step", run)
     report = run_campaign(30, seed=2, jobs=1, chunk=7, progress=False)
     assert report.terms == 30 and seen == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 30
     assert all(v > 0 for v in machine_knobs().values())
