@@ -1,25 +1,47 @@
-"""The node's transports: a `cam.node.Node` served over TCP and a named pipe.
+"""The node's transports: a `cam.node.Node` served over TCP (optionally TLS) and a named pipe.
 
 `NodeServer` reads request lines (`cam.protocol`) from every TCP connection
 and, with ``--fifo``, the reference's text commands (``Do v``, ``Load old new
 migration``) from a named pipe, runs them on its node and writes one response
 line per request.  `serve` runs a server until cancelled (``cam node``);
 `start_in_thread` serves from a background thread (tests, ``cam demo``,
-notebooks).  `printer` is the `Node.emit` that prints the reference's lines,
-and `banner` the lines a node prints when it starts.
+notebooks).  `Transcript` (made by `printer`) is the `Node.emit` that prints
+the reference's lines without ever blocking the node, and `banner` the lines
+a node prints when it starts.
 
 Serialisation
 -------------
-The server runs every request, from every connection and the ``--fifo`` pipe,
-under one FIFO `asyncio.Lock`: inputs that arrive while an upgrade is being
-checked wait, and are served in arrival order by the machine that is
-installed when their turn comes.  Requests of one connection are answered in
-order, one response each.  An upgrade line over
-`cam.node.Limits.executor_threshold` bytes is parsed and checked in a worker
-thread (holding the lock while it checks), so the node keeps reading
-meanwhile.  At most `cam.node.Limits.max_connections` TCP connections are
-open at once (each may buffer a line of ``max_line`` bytes); one more is
-answered ``too_many_connections`` and closed.
+Every change (``do``, ``upgrade``) runs under one FIFO `asyncio.Lock`: inputs
+that arrive while an upgrade is being checked wait, and are served in arrival
+order by the machine installed when their turn comes.  Requests of one
+connection are answered in order, one response each.  ``status`` takes no
+lock: the node changes only on the event loop's thread, so it always sees a
+whole state, and it is answered while a long input or an upgrade's checks run.
+
+No request can stall the others
+-------------------------------
+- A line over `Limits.executor_threshold` bytes is read only while holding
+  the one *big-line slot* (others wait, with their sockets unread), then its
+  depth is checked, and it is parsed and decoded in a worker thread: at most
+  one big line is in memory at a time.
+- An upgrade's checks (verifier, migration, trial inputs) run in a worker
+  thread; an input runs on the event loop for at most `Limits.inline_fuel`
+  steps, and longer ones run again in a worker thread.
+- Every connection has a read timeout (a started line must end within
+  `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
+  timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
+- The transcript is a bounded buffer written by its own thread: when the
+  terminal does not keep up, events are dropped and counted, never waited for.
+- A line that looks like HTTP is refused and its connection closed (a web page
+  cannot drive a node through a browser).
+
+Who may upgrade
+---------------
+With trusted keys (``--trust``), an upgrade must carry an Ed25519 signature
+(`cam.auth`) over its digests, the node's id, its running version and its
+generation, so it can be replayed neither later nor elsewhere.  Without, only
+loopback peers (and the owner's FIFO) may upgrade, and binding a non-loopback
+address is refused.
 
 >>> import json, socket
 >>> from cam.code import parse_code, parse_value
@@ -34,75 +56,209 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import math
 import os
+import ssl
 import stat
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from cam.code import Code, ParseError, parse_code, parse_value, to_text
-from cam.node import Node, NodeError
-from cam.protocol import decode_code, decode_value, json_depth, shown, split_codes
+from cam import auth
+from cam.code import Code, ParseError, Value, digest, parse_code, to_text
+from cam.contract import Refusal
+from cam.ground import clip
+from cam.machine import OutOfFuel
+from cam.node import Node
+from cam.protocol import decode_code, decode_value, escape, json_depth, looks_like_http, shown, split_codes
 
-__all__ = ["NodeServer", "Running", "banner", "printer", "serve", "start_in_thread"]
+__all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
+           "is_loopback"]
 
 
-async def _lines(reader: asyncio.StreamReader, max_line: int) -> AsyncIterator[bytes | None]:
-    """Lines of `reader` without their newline; ``None`` stands for a line over `max_line` (dropped)."""
-    pending: list[bytes] = []
-    size = 0
-    dropping = False
-    while True:
-        chunk = await reader.read(1 << 16)
-        if not chunk:
-            if pending and not dropping:
-                yield b"".join(pending)
-            return
-        start = 0
+class Transcript:
+    """A `Node.emit` that prints on its own thread from a bounded buffer: the node never waits for a terminal.
+
+    Lines are escaped (`cam.protocol.escape`).  When `capacity` events are waiting, new ones are
+    dropped and counted (`dropped`); the count is printed once the terminal keeps up again.
+    """
+
+    def __init__(self, out: TextIO | None = None, capacity: int = 10_000) -> None:
+        self.out, self.capacity = out, capacity
+        self.dropped = 0
+        self._reported = 0
+        self._events: deque[list[str]] = deque()
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._write, name="cam-transcript", daemon=True)
+        self._thread.start()
+
+    def __call__(self, lines: list[str]) -> None:
+        with self._ready:
+            if len(self._events) >= self.capacity:
+                self.dropped += 1
+                return
+            self._events.append([escape(s) for s in lines])
+            self._ready.notify()
+
+    def _write(self) -> None:
         while True:
-            i = chunk.find(b"\n", start)
-            if i < 0:
-                if not dropping:
-                    rest = chunk[start:]
-                    pending.append(rest)
-                    size += len(rest)
-                    if size > max_line:  # answer now; skip the rest of this line as it arrives
-                        pending, size, dropping = [], 0, True
-                        yield None
-                break
-            piece, start = chunk[start:i], i + 1
-            if dropping:
-                dropping = False
-                continue
-            if pending:
-                piece, pending, size = b"".join(pending) + piece, [], 0
-            yield piece if len(piece) <= max_line else None
+            with self._ready:
+                while not self._events:
+                    self._ready.wait()
+                lines = self._events.popleft()
+                if self.dropped > self._reported:
+                    lines = [f"[transcript: {self.dropped - self._reported} events dropped]", *lines]
+                    self._reported = self.dropped
+            try:
+                f = self.out or sys.stdout
+                f.write("\n".join(lines) + "\n")
+                f.flush()
+            except Exception as e:  # a closed terminal: say so where possible, keep draining
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
+            finally:
+                with self._ready:
+                    self._ready.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait (at most `timeout` seconds) until every buffered event is printed."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while self._events and time.monotonic() < deadline:
+                self._ready.wait(0.05)
+        time.sleep(0.01)  # the last event leaves the buffer just before it is written
 
 
-def printer(out: TextIO | None = None) -> Callable[[list[str]], None]:
-    """An `emit` for `Node` that writes the lines to `out` (default: the current ``sys.stdout``) and flushes."""
+def printer(out: TextIO | None = None) -> Transcript:
+    """An `emit` for `Node` that prints to `out` (default: the current ``sys.stdout``); see `Transcript`."""
+    return Transcript(out)
 
-    def emit(lines: list[str]) -> None:
-        f = out or sys.stdout
-        f.write("\n".join(lines) + "\n")
-        f.flush()
 
-    return emit
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address) is a loopback address, IPv4, IPv6 or IPv4-mapped.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("::ffff:127.0.0.1"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    try:
+        a = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(a, "ipv4_mapped", None)
+    return bool((mapped or a).is_loopback)
+
+
+def check_fifo(path: str) -> None:
+    """Make the named pipe `path` (mode 0600), or check that the existing one is safe to read commands from.
+
+    An existing path must be a FIFO (not a link to one), owned by this process's user, and not writable by
+    group or others: anyone who can write to it can drive the node.  Raises `OSError` saying which.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        os.mkfifo(path, 0o600)
+        return
+    if not stat.S_ISFIFO(st.st_mode):
+        raise FileExistsError(f"{path} exists and is not a named pipe")
+    if st.st_uid != os.geteuid():
+        raise PermissionError(f"the named pipe {path} belongs to user {st.st_uid}, not to this node's user "
+                              f"{os.geteuid()}: another user could drive the node; remove it or use another path")
+    if st.st_mode & 0o022:
+        raise PermissionError(f"the named pipe {path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}):"
+                              f" anyone could drive the node; chmod go-w {path}")
+
+
+@dataclass
+class _Request:
+    """One decoded request line (decoding may run in a worker thread: it changes nothing)."""
+
+    rid: Any = None
+    kind: str = ""
+    client: str | None = None
+    seq: int | None = None
+    input: Value | None = None
+    codes: tuple[Code, Code, Code] | None = None
+    signature: str | None = None
+    error: Refusal | None = None
+
+
+class _LineReader:
+    """Lines of one connection, with the read and idle timeouts and the big-line slot (see the module's doc)."""
+
+    def __init__(self, reader: asyncio.StreamReader, server: NodeServer) -> None:
+        self.reader, self.server = reader, server
+        self.limits = server.node.limits
+        self.buffer = bytearray()
+        self.holding_big = False
+        self.eof = False
+
+    async def line(self) -> bytes | None | bool:
+        """The next line without its newline; ``None`` for one over the size limit; ``False`` at the end."""
+        dropping = False
+        started: float | None = None
+        while True:
+            i = self.buffer.find(b"\n")
+            if i >= 0:
+                piece = bytes(self.buffer[:i])
+                del self.buffer[:i + 1]
+                if dropping:
+                    return None
+                return piece if len(piece) <= self.limits.max_line else None
+            if self.eof:
+                if self.buffer and not dropping:
+                    piece = bytes(self.buffer)
+                    self.buffer.clear()
+                    return piece if len(piece) <= self.limits.max_line else None
+                return False
+            if len(self.buffer) > self.limits.max_line:  # answer now; skip the rest of this line as it comes
+                self.buffer.clear()
+                dropping = True
+            if len(self.buffer) > self.limits.executor_threshold and not self.holding_big:
+                await self.server.big_slot.acquire()  # one big line in memory at a time; this socket waits
+                self.holding_big = True
+            now = time.monotonic()
+            if self.buffer or dropping:
+                started = started or now
+                timeout = started + self.limits.read_timeout - now
+            else:
+                timeout = self.limits.idle_timeout
+            try:
+                chunk = await asyncio.wait_for(self.reader.read(1 << 16), max(timeout, 0.001))
+            except TimeoutError:
+                self.server.stats["timeouts"] += 1
+                return False
+            if not chunk:
+                self.eof = True
+            elif not dropping:
+                self.buffer += chunk
+            elif b"\n" in chunk:
+                self.buffer += chunk[chunk.index(b"\n"):]
+
+    def release(self) -> None:
+        if self.holding_big:
+            self.holding_big = False
+            self.server.big_slot.release()
 
 
 class NodeServer:
     """Serves a `Node` over TCP (newline-delimited JSON) and, optionally, the reference's text commands on a FIFO."""
 
-    def __init__(self, node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None) -> None:
+    def __init__(self, node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
+                 trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None) -> None:
         self.node, self.host, self.port, self.fifo = node, host, port, fifo
+        self.trust, self.ssl_context = list(trust), ssl_context
         self.requests = 0
+        self.stats = {"http_refused": 0, "timeouts": 0, "retries_answered": 0, "unauthorized": 0}
         self._server: asyncio.Server | None = None
         self._lock: asyncio.Lock | None = None
+        self._big: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._fifo_fds: list[int] = []
         self._writers: set[asyncio.StreamWriter] = set()
@@ -110,17 +266,34 @@ class NodeServer:
 
     @property
     def lock(self) -> asyncio.Lock:
-        """The node's one serialising lock (FIFO-fair): every request runs under it."""
+        """The node's one serialising lock (FIFO-fair): every change runs under it."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         return self._lock
+
+    @property
+    def big_slot(self) -> asyncio.Semaphore:
+        """Held while a line over `Limits.executor_threshold` bytes is read and handled: one at a time."""
+        if self._big is None:
+            self._big = asyncio.Semaphore(1)
+        return self._big
 
     def _emit(self, *lines: str) -> None:
         self.node._emit(*lines)
 
     async def start(self) -> None:
-        """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO."""
-        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO.
+
+        Without trusted keys, only loopback addresses may be bound (`PermissionError` otherwise).
+        """
+        tls = self.ssl_context
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, ssl=tls,
+                                                  ssl_handshake_timeout=self.node.limits.read_timeout if tls else None)
+        bound = [s.getsockname()[0] for s in self._server.sockets]
+        if not self.trust and not all(is_loopback(a) for a in bound):
+            self._server.close()
+            raise PermissionError(f"binding {self.host} ({', '.join(bound)}) exposes the node beyond this machine; "
+                                  "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(self._serve_fifo(self.fifo)))
@@ -145,27 +318,43 @@ class NodeServer:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limit = self.node.limits.max_connections
-        if len(self._writers) >= limit:  # each connection may hold max_line bytes: bound the memory
+        if len(self._writers) >= limit:  # each connection may hold a line: bound the memory
             await self._refuse_connection(writer, limit)
             return
         self._writers.add(writer)
+        peer = writer.get_extra_info("peername")
+        local = isinstance(peer, tuple) and is_loopback(str(peer[0]))
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
+        lines = _LineReader(reader, self)
         try:
-            async for line in _lines(reader, self.node.limits.max_line):
-                if line is not None and not line.strip():
-                    continue
-                response = await self.handle(line)
+            while True:
+                line = await lines.line()
+                if line is False:
+                    break
+                try:
+                    if line is not None and not line.strip():
+                        continue
+                    response = await self.handle(line, local)  # type: ignore[arg-type]
+                finally:
+                    lines.release()
                 writer.write(json.dumps(response).encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+                try:
+                    await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
+                except TimeoutError:  # a client that does not read its answers holds the node's memory
+                    self.stats["timeouts"] += 1
+                    break
+                if response.get("error") == "http_refused":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
             pass  # the peer went away, or the node is shutting down: nothing left to answer
         finally:
+            lines.release()
             self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 1)
             if task is not None:
                 self._handlers.discard(task)
 
@@ -176,180 +365,294 @@ class NodeServer:
                     "message": f"the node serves at most {limit} connections at once; try again later"}
         try:
             writer.write(json.dumps(response).encode() + b"\n")
-            await writer.drain()  # one short line: the socket's buffer takes it at once
-        except (ConnectionError, asyncio.CancelledError):
+            await asyncio.wait_for(writer.drain(), 1)  # one short line: the socket's buffer takes it at once
+        except (ConnectionError, asyncio.CancelledError, TimeoutError):
             pass
         finally:
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 1)
 
-    async def handle(self, line: bytes | None) -> dict[str, Any]:
-        """The response to one request line (``None``: a line over the size limit)."""
+    async def handle(self, line: bytes | None, local: bool = True) -> dict[str, Any]:
+        """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
         self.requests += 1
         received = time.perf_counter()
         rid: Any = None
         try:
-            req = self._parse(line)
-            rid = req.get("id")
-            text = shown(line)
-            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
-                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
-                rid = None
-                self._emit(f"Invalid command: {text}")
-                raise NodeError("bad_request", "'id' must be a string, a finite number or null")
-            kind = req.get("kind")
-            if kind == "do":
-                return {"id": rid, "ok": True, **await self._do(req, line)}  # type: ignore[arg-type]
-            if kind == "upgrade":
-                return {"id": rid, "ok": True, **await self._upgrade(req, line, received)}
-            if kind == "status":
-                async with self.lock:
-                    return {"id": rid, "ok": True, **self.node.status()}
-            self._emit(f"Invalid command: {text}")
-            raise NodeError("unknown_kind", f"unknown request kind {kind!r}; the kinds are do, upgrade, status")
-        except NodeError as e:
+            if line is not None and len(line) > self.node.limits.executor_threshold:
+                req = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
+            else:
+                req = self._decode(line)
+            rid = req.rid
+            if req.error is not None:
+                raise req.error
+            if req.kind == "status":
+                return {"id": rid, "ok": True, **self.status()}
+            async with self.lock:
+                old = self.node.remembered(req.client, req.seq)
+                if old is not None:
+                    self.stats["retries_answered"] += 1
+                    return {"id": rid, "ok": True, **old}
+                if req.kind == "do":
+                    return {"id": rid, "ok": True, **await self._do(req)}
+                return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
+        except Refusal as e:
+            if e.kind == "unauthorized":
+                self.stats["unauthorized"] += 1
             return {"id": rid, "ok": False, "error": e.kind, "message": str(e)}
         except Exception as e:  # a bug must not take the node down; say so
-            return {"id": rid, "ok": False, "error": "internal", "message": f"{type(e).__name__}: {e}"}
+            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+
+    def status(self) -> dict[str, Any]:
+        """The node's status and the transport's counters."""
+        emit = self.node.emit
+        return {**self.node.status(), "requests": self.requests, "connections": len(self._writers),
+                "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
+                "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
+
+    def _decode(self, line: bytes | None) -> _Request:
+        """Read one request line into a `_Request` (its error set if it is refused).  Changes nothing."""
+        req = _Request()
+        try:
+            obj = self._parse(line)
+            rid = obj.get("id")
+            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
+                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
+                self._emit(f"Invalid command: {shown(line or b'')}")
+                raise Refusal("bad_request", "'id' must be a string, a finite number or null")
+            req.rid, kind = rid, obj.get("kind")
+            client, seq = obj.get("client"), obj.get("seq")
+            if (client is None) != (seq is None) or client is not None and not (
+                    isinstance(client, str) and 0 < len(client) <= 128 and type(seq) is int and seq >= 0):
+                raise Refusal("bad_request", "'client' (a string of 1 to 128 characters) and 'seq' (an integer "
+                                             ">= 0) come together")
+            req.client, req.seq = client, seq
+            if kind == "status":
+                req.kind = kind
+            elif kind == "do":
+                if "input" not in obj:
+                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    raise Refusal("bad_request", "a do request needs 'input'")
+                try:
+                    req.input = decode_value(obj["input"], self.node.limits.max_depth)
+                except Refusal:  # a command the node cannot read, as the reference would say
+                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    raise
+                req.kind = kind
+            elif kind == "upgrade":
+                missing = [k for k in ("old", "new", "migration") if k not in obj]
+                if missing:
+                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
+                sig = obj.get("signature")
+                if sig is not None and not isinstance(sig, str):
+                    raise Refusal("bad_request", "'signature' is the base64 text of an Ed25519 signature")
+                if self.trust and sig is None:  # refused before its code is even parsed
+                    raise Refusal("unauthorized", "this node accepts only upgrades signed by a trusted key "
+                                                  "(cam upgrade --key KEY)")
+                try:
+                    req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
+                                 decode_code(obj["migration"], "migration"))
+                except Refusal as e:
+                    self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                    raise
+                req.kind, req.signature = kind, sig
+            else:
+                self._emit(f"Invalid command: {shown(line or b'')}")
+                raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are do, "
+                                              "upgrade, status")
+        except Refusal as e:
+            req.error = e
+        return req
 
     def _parse(self, line: bytes | None) -> dict[str, Any]:
-        """The request object of a line, or `NodeError` (line too long, too deep, not JSON, not an object)."""
+        """The request object of a line, or `Refusal` (too long, HTTP, too deep, not JSON, not an object)."""
         limits = self.node.limits
         if line is None:
             self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
-            raise NodeError("line_too_long", f"request lines are limited to {limits.max_line} bytes")
+            raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
+        if looks_like_http(line):
+            self.stats["http_refused"] += 1
+            self._emit(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
+            raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
         if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
             self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("too_deep", f"the request is nested more than {limits.max_depth} deep")
+            raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
         try:
             req = json.loads(line)
         except (ValueError, RecursionError) as e:
             self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("bad_json", f"not JSON: {e}") from None
+            raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
         if not isinstance(req, dict):
             self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("bad_request", "a request is a JSON object")
+            raise Refusal("bad_request", "a request is a JSON object")
         return req
 
-    async def _do(self, req: dict[str, Any], line: bytes) -> dict[str, Any]:
+    async def _do(self, req: _Request) -> dict[str, Any]:
+        """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
+        node, x = self.node, req.input
+        assert x is not None
+        node.check_input(x)
+        inline = node.limits.inline_fuel
         try:
-            if "input" not in req:
-                raise NodeError("bad_request", "a do request needs 'input'")
-            x = decode_value(req["input"], self.node.limits.max_depth)
-        except NodeError as e:  # a command the node cannot read, as the reference would say
-            self._emit(f"Invalid command: {shown(line)}")
-            raise e from None
-        async with self.lock:
-            r = self.node.do(x)
-        return {"output": r.output_text, "state": r.state_text, "steps": r.steps}
+            r = node.run_input(x, fuel=min(inline, node.limits.fuel), final=inline >= node.limits.fuel)
+        except OutOfFuel:
+            r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x)
+        return node.commit_input(x, r, req.client, req.seq).reply()
 
-    async def _upgrade(self, req: dict[str, Any], line: bytes | None, received: float) -> dict[str, Any]:
-        missing = [k for k in ("old", "new", "migration") if k not in req]
-        if missing:
-            self._emit(f"Invalid command: {shown(line or b'')}")
-            raise NodeError("bad_request", f"an upgrade request needs {', '.join(missing)}")
-        big = line is not None and len(line) > self.node.limits.executor_threshold
-        loop = asyncio.get_running_loop()
+    def authorize(self, req: _Request, local: bool) -> None:
+        """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
+        if not self.trust:
+            if not local:
+                raise Refusal("unauthorized", "without --trust this node takes upgrades only from loopback")
+            return
+        assert req.codes is not None
+        old, new, migration = req.codes
+        node = self.node
+        message = auth.payload("upgrade", node.node_id, node.generation, node.digest,
+                               old=digest(old), new=digest(new), migration=digest(migration))
+        if not auth.verify_any(self.trust, message, req.signature or ""):
+            self._emit("Upgrade refused (unauthorized): no trusted key signed it for this node and version. "
+                       "Nothing changed.")
+            raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
+                          f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-        def parse() -> tuple[Code, Code, Code]:
-            return (decode_code(req["old"], "old"), decode_code(req["new"], "new"),
-                    decode_code(req["migration"], "migration"))
-
-        try:
-            old, new, migration = await loop.run_in_executor(None, parse) if big else parse()
-        except NodeError as e:
-            self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-            raise
-        async with self.lock:
-            # Big upgrades are checked in a worker thread: the node keeps reading, and what it reads waits here.
-            if big:
-                v = await loop.run_in_executor(None, self.node.upgrade, old, new, migration, received)
-            else:
-                v = self.node.upgrade(old, new, migration, received)
-            return {"digest": v.digest, "signature": str(self.node.signature), "state": to_text(self.node.state),
-                    "check_seconds": v.check_seconds}
+    async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
+        """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
+        self.authorize(req, local)
+        assert req.codes is not None
+        p = await asyncio.get_running_loop().run_in_executor(None, self.node.checked, *req.codes)
+        v = self.node.install(p, received, req.client, req.seq)
+        return self.node.upgrade_reply(v)
 
     # -- the reference's text commands on a named pipe
 
     async def _serve_fifo(self, path: str) -> None:
         loop = asyncio.get_running_loop()
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        st = os.fstat(rfd)
+        if not stat.S_ISFIFO(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            os.close(rfd)  # replaced between the check and the open
+            self._emit(f"Not reading {escape(path)}: it is no longer a private named pipe")
+            return
         # Our own write end keeps the pipe open between writers, so the reader never sees end of file.
-        wfd = os.open(path, os.O_WRONLY)
+        wfd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
         self._fifo_fds.append(wfd)
-        reader = asyncio.StreamReader()
+        reader = asyncio.StreamReader(limit=self.node.limits.max_line + 2)
         transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
                                                     os.fdopen(rfd, "rb", buffering=0))
+        limits = self.node.limits
         try:
-            async for line in _lines(reader, self.node.limits.max_line):
-                if line is None:
-                    self._emit(f"Invalid command: a line over the {self.node.limits.max_line}-byte limit")
-                elif line.strip():
+            while True:
+                try:
+                    raw = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError as e:
+                    raw = e.partial
+                    if not raw:
+                        return
+                except asyncio.LimitOverrunError:
+                    self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
+                    with contextlib.suppress(Exception):  # skip to the end of that line
+                        while True:
+                            chunk = await reader.read(1 << 16)
+                            if not chunk or b"\n" in chunk:
+                                break
+                    continue
+                line = raw.rstrip(b"\n")
+                if line.strip():
                     try:
                         await self.text_command(line.decode("utf-8", "replace"))
                     except Exception as e:  # a bug must not end the pipe's reader: say so and read on
-                        self._emit(f"Internal error ({type(e).__name__}: {e}); the node keeps its state")
+                        self._emit(f"Internal error ({type(e).__name__}: {clip(str(e))}); the node keeps its state")
         finally:
             transport.close()
 
     async def text_command(self, text: str) -> None:
         """Run one of the reference's text commands: ``Do <value>`` or ``Load <old> <new> <migration>``."""
         line = text.strip()
+        big = len(line) > self.node.limits.executor_threshold
+        loop = asyncio.get_running_loop()
         try:
             if line.startswith("Do ") or line.startswith("Do("):
-                x = parse_value(line[2:].strip())
+                x = decode_value(line[2:].strip(), self.node.limits.max_depth)
                 async with self.lock:
                     self.node.do(x)
                 return
             if line.startswith("Load ") or line.startswith("Load["):
-                parts = split_codes(line[4:])
-                if len(parts) != 3:
-                    raise ParseError(4, "three code lists", str(len(parts)))
-                old, new, migration = map(parse_code, parts)
+                def codes() -> list[Code]:
+                    parts = split_codes(line[4:])
+                    if len(parts) != 3:
+                        raise ParseError(4, "three code lists", str(len(parts)))
+                    return list(map(parse_code, parts))
+
+                old, new, migration = await loop.run_in_executor(None, codes) if big else codes()
                 async with self.lock:
-                    self.node.upgrade(old, new, migration)
+                    req = _Request(kind="upgrade", codes=(old, new, migration))
+                    try:
+                        self.authorize(req, True)
+                    except Refusal as e:
+                        self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                        return
+                    p = await loop.run_in_executor(None, self.node.checked, old, new, migration)
+                    self.node.install(p)
                 return
         except ParseError:
             pass
-        except NodeError:  # the node has printed why
+        except Refusal as e:  # the node has printed why, unless the value did not decode
+            if e.kind in ("bad_value", "too_deep") and line.startswith("Do"):
+                self._emit(f"Invalid command: {escape(clip(text.rstrip(), 200))}")
             return
-        self._emit(f"Invalid command: {text.rstrip()[:1000]}")
+        self._emit(f"Invalid command: {escape(clip(text.rstrip(), 1000))}")
 
 
 def banner(node: Node, server: NodeServer) -> list[str]:
     """The lines a node prints when it starts: what runs, at which type, where; then the reference's line."""
     lines = [f"Machine:   {node.name or '(code)'}  {node.digest[:19]}",
              f"Signature: {node.signature}",
-             f"State:     {to_text(node.state)}",
-             f"Listening: {server.host}:{server.port} (newline-delimited JSON)"]
+             f"State:     {clip(to_text(node.state), 200)}",
+             f"Listening: {server.host}:{server.port} (newline-delimited JSON{', TLS' if server.ssl_context else ''})"]
     if server.fifo:
         lines.append(f"Commands:  {server.fifo} (the reference's text commands)")
     return [*lines, "Waiting for commands..."]
 
 
+def notices(node: Node, server: NodeServer) -> list[str]:
+    """What an operator must know about a node's setup (printed on stderr at start)."""
+    out = []
+    if node.store is None:
+        out.append("cam node: no --data directory: nothing survives this process (state, version, history)")
+    else:
+        s = node.store
+        out.append(f"cam node: data in {s.path} (durability {s.durability}"
+                   + (f": a power cut may lose the last {s.sync_interval:g} s" if s.durability == "group" else "")
+                   + f"); resumed at input {node.inputs}, version {node.generation}")
+    if server.trust:
+        out.append(f"cam node: upgrades must be signed by one of {len(server.trust)} trusted key(s): "
+                   + ", ".join(auth.fingerprint(k) for k in server.trust))
+    else:
+        out.append("cam node: no --trust key: upgrades are accepted from loopback peers only, unsigned")
+    return out
+
+
 async def serve(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
-                out: TextIO | None = None) -> None:
-    """Run a node until cancelled, printing its banner to `out` first."""
+                out: TextIO | None = None, trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None,
+                ready: Callable[[NodeServer], None] | None = None) -> None:
+    """Run a node until cancelled, printing its banner to `out` first (and notices on stderr)."""
     if fifo is not None:
-        _make_fifo(fifo)
-    server = NodeServer(node, host, port, fifo)
+        check_fifo(fifo)
+    server = NodeServer(node, host, port, fifo, trust, ssl_context)
     await server.start()
+    for n in notices(node, server):
+        print(n, file=sys.stderr, flush=True)
     f = out or sys.stdout
     f.write("\n".join(banner(node, server)) + "\n")
     f.flush()
+    if ready is not None:
+        ready(server)
     try:
         await asyncio.Event().wait()
     finally:
         await server.close()
-
-
-def _make_fifo(path: str) -> None:
-    if os.path.exists(path):
-        if not stat.S_ISFIFO(os.stat(path).st_mode):
-            raise NodeError("bad_request", f"{path} exists and is not a named pipe")
-    else:
-        os.mkfifo(path, 0o600)
 
 
 @dataclass
@@ -382,7 +685,8 @@ class Running:
         self.stop()
 
 
-def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None) -> Running:
+def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
+                    trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None) -> Running:
     """Serve `node` from a daemon thread with its own event loop; returns once it listens."""
     ready = threading.Event()
     box: dict[str, Any] = {}
@@ -390,8 +694,8 @@ def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: st
     async def main() -> None:
         try:
             if fifo is not None:
-                _make_fifo(fifo)
-            server = NodeServer(node, host, port, fifo)
+                check_fifo(fifo)
+            server = NodeServer(node, host, port, fifo, trust, ssl_context)
             await server.start()
         except BaseException as e:
             box["error"] = e
