@@ -84,6 +84,21 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
+    p.add_argument("--timeout", type=float, default=60.0, help=(
+        "seconds to wait for an answer before sending the request again on a new connection (3 more times; "
+        "the node applies it once) (default 60)"))
+    p.add_argument("--tls-ca", metavar="CAFILE", help="speak TLS to a node started with --cert, trusting CAFILE")
+
+
+def _client(a: argparse.Namespace, key: str | None = None) -> Any:
+    from cam.client import Client
+
+    tls = None
+    if a.tls_ca:
+        import ssl
+
+        tls = ssl.create_default_context(cafile=a.tls_ca)
+    return Client(a.host, a.port, timeout=a.timeout, ssl_context=tls, key=key)
 
 
 def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
@@ -211,7 +226,7 @@ def _close(store: Any, code: int) -> int:
 
 def send(argv: list[str]) -> int:
     """``cam send VALUE``: run one input on a node and print what it answered."""
-    from cam.client import Client, NodeError
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
     p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
@@ -219,7 +234,7 @@ def send(argv: list[str]) -> int:
     a = p.parse_args(argv)
     try:
         value = parse_state(a.value)
-        with Client(a.host, a.port) as c:
+        with _client(a) as c:
             r = c.do(value)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
@@ -232,8 +247,8 @@ def send(argv: list[str]) -> int:
 
 
 def upgrade(argv: list[str]) -> int:
-    """``cam upgrade --old M:N --new M:N --migration M:N``: upgrade a node."""
-    from cam.client import Client, NodeError
+    """``cam upgrade --old M:N --new M:N --migration M:N [--key KEY]``: upgrade a node."""
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam upgrade", description=(
         "Upgrade a running node. Each code is MODULE:NAME (a term or Program, compiled here), code text "
@@ -241,17 +256,18 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--old", required=True, help="the code the node is expected to run")
     p.add_argument("--new", required=True, help="the new code")
     p.add_argument("--migration", required=True, help="the state migration: () / old state -> new state")
+    p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
         codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
-        with Client(a.host, a.port) as c:
+        with _client(a, a.key) as c:
             r = c.upgrade(*codes)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
         return _unreachable("upgrade", a, e)
-    except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
+    except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as e:
         return _fail("upgrade", f"{type(e).__name__}: {e}")
     print(f"Upgrade successful!\nDigest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
     return 0
@@ -259,14 +275,14 @@ def upgrade(argv: list[str]) -> int:
 
 def status(argv: list[str]) -> int:
     """``cam status``: print a node's digest, signature, state and upgrade history."""
-    from cam.client import Client, NodeError
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam status", description="Show a node's status.")
     _connection_args(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON answer")
     a = p.parse_args(argv)
     try:
-        with Client(a.host, a.port) as c:
+        with _client(a) as c:
             s = c.status()
     except NodeError as e:
         return _fail("status", f"refused ({e.kind}): {e.message}", 1)
@@ -277,8 +293,8 @@ def status(argv: list[str]) -> int:
         return 0
     print(f"Machine:   {s['name']}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
-    for i, v in enumerate(s["history"]):
-        print(f"  v{i + 1} {v['digest']}  from input {v['since_input']}")
+    for v in s["history"]:
+        print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}")
     return 0
 
 

@@ -433,8 +433,8 @@ class Node:
                              f"{digest(code)}; start it with --data alone, or give another directory")
         try:
             sig = Signature(*(parse(t) for t in image["signature"]))
-            node = cls(parse_code(image["code"]), parse_value(image["state"]), declared=sig, store=store,
-                       **{**kw, "name": image.get("name", kw.get("name", ""))})
+            kw = {**kw, "declared": sig, "name": image.get("name", "")}
+            node = cls(parse_code(image["code"]), parse_value(image["state"]), store=store, **kw)
             node.inputs, node.machine_steps = image["inputs"], image["machine_steps"]
             node.generation, node.started = image["generation"], image["started"]
             node.history = [Version(**v) for v in image["history"]]

@@ -89,6 +89,9 @@ class Store:
         except OSError:
             os.close(self._lock_fd)
             raise StoreError(f"{path} is in use by another node (its lock is held)") from None
+        db_path = os.path.join(path, DB)
+        if not os.path.exists(db_path):  # private: SQLite gives its -wal and -shm files the same mode
+            os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             self._db = sqlite3.connect(os.path.join(path, DB), isolation_level=None, check_same_thread=False)
             self._open()
