@@ -105,6 +105,8 @@ class Prepared:
     seconds: float
     trial_steps: int = 0
     """The most steps the new code took on a trial input."""
+    text: str | None = None
+    """The new code's text form, for the journal (made off the event loop by whoever has the time)."""
 
 
 @dataclass
@@ -161,6 +163,7 @@ class Node:
         self._pause_from: float | None = None
         self._typed_inputs: set[Value] = set()
         """Inputs known to have the running input type (cleared on upgrade)."""
+        self._code_text: str | None = None
 
     def _emit(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
@@ -381,10 +384,13 @@ class Node:
                 seq: int | None = None) -> Version:
         """Journal the upgrade, then swap code and state as one step (call between two inputs)."""
         v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1)
-        body = {"code": to_text(p.code), "state": to_text(p.state), "signature": [str(t) for t in p.signature],
+        if self.store is not None and p.text is None:
+            p.text = to_text(p.code)
+        body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
                 "version": v._asdict(), "client": client, "seq": seq}
         self._journal("upgrade", body, v._asdict())
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq)
+        self._code_text = p.text
         self._pause_from = time.perf_counter() if received is None else received
         self._emit(UPGRADE_OK)
         self._maybe_snapshot()
@@ -407,7 +413,9 @@ class Node:
 
     def image(self) -> dict[str, Any]:
         """Everything a snapshot holds: enough, with the events after it, to rebuild this node exactly."""
-        return {"name": self.name, "code": to_text(self.code), "state": to_text(self.state),
+        if self._code_text is None:
+            self._code_text = to_text(self.code)
+        return {"name": self.name, "code": self._code_text, "state": to_text(self.state),
                 "signature": [str(t) for t in self.signature], "inputs": self.inputs,
                 "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
                 "history": [v._asdict() for v in self.history],
@@ -461,6 +469,7 @@ class Node:
             sig = Signature(*(parse(t) for t in body["signature"]))
             self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
                                 body["client"], body["seq"])
+            self._code_text = body["code"]
         else:
             raise StoreError(f"event {seq} is of kind {kind!r}, unknown to this node (written by a newer one?)")
 

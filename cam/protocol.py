@@ -64,17 +64,22 @@ _LONG_NUMBER = re.compile(r"\d{20}")
 _NESTING = re.compile(r"[^()\[\]{}]+")
 
 
-def text_depth(text: str) -> int:
+def text_depth(text: str, stop: int | None = None) -> int:
     """Nesting of the brackets of `text` ( ``()``, ``[]``, ``{}`` alike ), without parsing it.
 
-    >>> text_depth("Pair (Int 1) (L (R Unit))")
-    2
+    With `stop`, the count ends as soon as the nesting exceeds it.
+
+    >>> text_depth("Pair (Int 1) (L (R Unit))"), text_depth("(" * 10**6, stop=512)
+    (2, 513)
     """
     depth = deepest = 0
     for c in _NESTING.sub("", text):
         if c in "([{":
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > deepest:
+                deepest = depth
+                if stop is not None and deepest > stop:
+                    break
         else:
             depth -= 1
     return deepest
@@ -104,7 +109,7 @@ def decode_value(x: Any, max_depth: int) -> Value:
         text, document = json.dumps(x), True  # its depth is bounded by the line's depth check
     else:
         raise Refusal("bad_request", "'input' must be a value: its text form or its JSON document")
-    if text.count("(") > max_depth and text_depth(text) > max_depth:  # before parsing: parsers may recurse
+    if text.count("(") > max_depth and text_depth(text, max_depth) > max_depth:  # before parsing: parsers may recurse
         raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
     v, why = _value_of_text(text, document) if len(text) <= 256 else _value_of_text.__wrapped__(text, document)
     if v is None:

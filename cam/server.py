@@ -75,7 +75,7 @@ from cam.code import Code, ParseError, Value, digest, parse_code, to_text
 from cam.contract import Refusal
 from cam.ground import clip
 from cam.machine import OutOfFuel
-from cam.node import Node
+from cam.node import Node, Prepared
 from cam.protocol import decode_code, decode_value, escape, json_depth, looks_like_http, shown, split_codes
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
@@ -504,6 +504,7 @@ class NodeServer:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
         if not self.trust:
             if not local:
+                self._emit("Upgrade refused (unauthorized): not from loopback, and no --trust key. Nothing changed.")
                 raise Refusal("unauthorized", "without --trust this node takes upgrades only from loopback")
             return
         assert req.codes is not None
@@ -517,11 +518,18 @@ class NodeServer:
             raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
                           f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-    async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
-        """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
+    def _checked(self, req: _Request, local: bool) -> Prepared:
+        """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
         self.authorize(req, local)
         assert req.codes is not None
-        p = await asyncio.get_running_loop().run_in_executor(None, self.node.checked, *req.codes)
+        p = self.node.checked(*req.codes)
+        if self.node.store is not None:
+            p.text = to_text(p.code)
+        return p
+
+    async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
+        """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
+        p = await asyncio.get_running_loop().run_in_executor(None, self._checked, req, local)
         v = self.node.install(p, received, req.client, req.seq)
         return self.node.upgrade_reply(v)
 
@@ -589,11 +597,9 @@ class NodeServer:
                 async with self.lock:
                     req = _Request(kind="upgrade", codes=(old, new, migration))
                     try:
-                        self.authorize(req, True)
-                    except Refusal as e:
-                        self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                        p = await loop.run_in_executor(None, self._checked, req, True)
+                    except Refusal:  # the node has printed why
                         return
-                    p = await loop.run_in_executor(None, self.node.checked, old, new, migration)
                     self.node.install(p)
                 return
         except ParseError:
