@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from cam.code import Value
+from cam.code import Code, Value
 from cam.ground import clip
+from catlib.typecheck import Signature
 
-__all__ = ["ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit"]
+__all__ = ["ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared"]
 
 WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
 """The reference's line for an upgrade whose old code is not the running code."""
@@ -136,3 +137,18 @@ def safe_emit(emit: Callable[[list[str]], None], lines: list[str]) -> None:
         with contextlib.suppress(Exception):
             sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
             sys.stderr.flush()
+
+
+@dataclass
+class Prepared:
+    """A checked upgrade, ready to install."""
+
+    code: Code
+    digest: str
+    signature: Signature
+    state: Value
+    seconds: float
+    trial_steps: int = 0
+    """The most steps the new code took on a trial input."""
+    text: str | None = None
+    """The new code's text form, for the journal (made off the event loop by whoever has the time)."""

@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cam.code import Code, Unit, Value, digest, parse_code, parse_value, to_text
-from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Refusal, Version, safe_emit
+from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, freshen, ground, trial_inputs, value_depth, value_type
 from cam.machine import MachineError, OutOfFuel, Result, execute
 from cam.store import Store, StoreError
@@ -92,21 +92,6 @@ def _verifier() -> Any:
     from cam import verifier
 
     return verifier
-
-
-@dataclass
-class Prepared:
-    """A checked upgrade, ready to install."""
-
-    code: Code
-    digest: str
-    signature: Signature
-    state: Value
-    seconds: float
-    trial_steps: int = 0
-    """The most steps the new code took on a trial input."""
-    text: str | None = None
-    """The new code's text form, for the journal (made off the event loop by whoever has the time)."""
 
 
 @dataclass
@@ -164,6 +149,7 @@ class Node:
         self._typed_inputs: set[Value] = set()
         """Inputs known to have the running input type (cleared on upgrade)."""
         self._code_text: str | None = None
+        self._state_text: tuple[Value, str] | None = None
 
     def _emit(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
@@ -267,6 +253,7 @@ class Node:
             self.upgrade_pauses = [*self.upgrade_pauses[-99:], time.perf_counter() - self._pause_from]
             self._pause_from = None
         applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
+        self._state_text = (r.state, applied.state_text)  # a snapshot reuses it: big states print slowly
         self._remember(client, seq, applied.reply())
         return applied
 
@@ -402,12 +389,19 @@ class Node:
         self._typed_inputs = set()
         self.generation = v.number
         self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
+        self._state_text = None
         self._remember(client, seq, self.upgrade_reply(v))
 
     def upgrade_reply(self, v: Version) -> dict[str, Any]:
         """The answer's fields for an installed upgrade (what a retry gets again)."""
-        return {"digest": v.digest, "signature": str(self.signature), "state": to_text(self.state),
+        return {"digest": v.digest, "signature": str(self.signature), "state": self.state_text(),
                 "check_seconds": v.check_seconds, "version": v.number}
+
+    def state_text(self) -> str:
+        """The state's text form (kept from the last change: a big state takes long to print)."""
+        if self._state_text is None or self._state_text[0] is not self.state:
+            self._state_text = (self.state, to_text(self.state))
+        return self._state_text[1]
 
     # -- persistence
 
@@ -415,7 +409,7 @@ class Node:
         """Everything a snapshot holds: enough, with the events after it, to rebuild this node exactly."""
         if self._code_text is None:
             self._code_text = to_text(self.code)
-        return {"name": self.name, "code": self._code_text, "state": to_text(self.state),
+        return {"name": self.name, "code": self._code_text, "state": self.state_text(),
                 "signature": [str(t) for t in self.signature], "inputs": self.inputs,
                 "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
                 "history": [v._asdict() for v in self.history],
@@ -485,7 +479,7 @@ class Node:
             "state_type": str(self.signature.state),
             "input_type": str(self.signature.input),
             "output_type": str(self.signature.output),
-            "state": to_text(self.state),
+            "state": self.state_text(),
             "inputs": self.inputs,
             "machine_steps": self.machine_steps,
             "generation": self.generation,

@@ -56,123 +56,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import math
 import os
 import ssl
-import stat
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam import auth
-from cam.code import Code, ParseError, Value, digest, parse_code, to_text
+from cam.code import Code, Value, digest, to_text
 from cam.contract import Refusal
+from cam.fifo import serve_fifo as fifo_commands
+from cam.fifo import text_command as fifo_text_command
 from cam.ground import clip
+from cam.guard import LineReader, check_fifo, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node, Prepared
-from cam.protocol import decode_code, decode_value, escape, json_depth, looks_like_http, shown, split_codes
+from cam.protocol import decode_code, decode_value, json_depth, looks_like_http, shown
+from cam.terminal import Transcript, banner, notices, printer
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
-
-
-class Transcript:
-    """A `Node.emit` that prints on its own thread from a bounded buffer: the node never waits for a terminal.
-
-    Lines are escaped (`cam.protocol.escape`).  When `capacity` events are waiting, new ones are
-    dropped and counted (`dropped`); the count is printed once the terminal keeps up again.
-    """
-
-    def __init__(self, out: TextIO | None = None, capacity: int = 10_000) -> None:
-        self.out, self.capacity = out, capacity
-        self.dropped = 0
-        self._reported = 0
-        self._events: deque[list[str]] = deque()
-        self._ready = threading.Condition()
-        self._thread = threading.Thread(target=self._write, name="cam-transcript", daemon=True)
-        self._thread.start()
-
-    def __call__(self, lines: list[str]) -> None:
-        with self._ready:
-            if len(self._events) >= self.capacity:
-                self.dropped += 1
-                return
-            self._events.append([escape(s) for s in lines])
-            self._ready.notify()
-
-    def _write(self) -> None:
-        while True:
-            with self._ready:
-                while not self._events:
-                    self._ready.wait()
-                lines = self._events.popleft()
-                if self.dropped > self._reported:
-                    lines = [f"[transcript: {self.dropped - self._reported} events dropped]", *lines]
-                    self._reported = self.dropped
-            try:
-                f = self.out or sys.stdout
-                f.write("\n".join(lines) + "\n")
-                f.flush()
-            except Exception as e:  # a closed terminal: say so where possible, keep draining
-                with contextlib.suppress(Exception):
-                    sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
-            finally:
-                with self._ready:
-                    self._ready.notify_all()
-
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait (at most `timeout` seconds) until every buffered event is printed."""
-        deadline = time.monotonic() + timeout
-        with self._ready:
-            while self._events and time.monotonic() < deadline:
-                self._ready.wait(0.05)
-        time.sleep(0.01)  # the last event leaves the buffer just before it is written
-
-
-def printer(out: TextIO | None = None) -> Transcript:
-    """An `emit` for `Node` that prints to `out` (default: the current ``sys.stdout``); see `Transcript`."""
-    return Transcript(out)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (an address) is a loopback address, IPv4, IPv6 or IPv4-mapped.
-
-    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("::ffff:127.0.0.1"), is_loopback("0.0.0.0")
-    (True, True, True, False)
-    """
-    try:
-        a = ipaddress.ip_address(host.split("%")[0])
-    except ValueError:
-        return False
-    mapped = getattr(a, "ipv4_mapped", None)
-    return bool((mapped or a).is_loopback)
-
-
-def check_fifo(path: str) -> None:
-    """Make the named pipe `path` (mode 0600), or check that the existing one is safe to read commands from.
-
-    An existing path must be a FIFO (not a link to one), owned by this process's user, and not writable by
-    group or others: anyone who can write to it can drive the node.  Raises `OSError` saying which.
-    """
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        os.mkfifo(path, 0o600)
-        return
-    if not stat.S_ISFIFO(st.st_mode):
-        raise FileExistsError(f"{path} exists and is not a named pipe")
-    if st.st_uid != os.geteuid():
-        raise PermissionError(f"the named pipe {path} belongs to user {st.st_uid}, not to this node's user "
-                              f"{os.geteuid()}: another user could drive the node; remove it or use another path")
-    if st.st_mode & 0o022:
-        raise PermissionError(f"the named pipe {path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}):"
-                              f" anyone could drive the node; chmod go-w {path}")
 
 
 @dataclass
@@ -188,65 +96,6 @@ class _Request:
     signature: str | None = None
     error: Refusal | None = None
 
-
-class _LineReader:
-    """Lines of one connection, with the read and idle timeouts and the big-line slot (see the module's doc)."""
-
-    def __init__(self, reader: asyncio.StreamReader, server: NodeServer) -> None:
-        self.reader, self.server = reader, server
-        self.limits = server.node.limits
-        self.buffer = bytearray()
-        self.holding_big = False
-        self.eof = False
-
-    async def line(self) -> bytes | None | bool:
-        """The next line without its newline; ``None`` for one over the size limit; ``False`` at the end."""
-        dropping = False
-        started: float | None = None
-        while True:
-            i = self.buffer.find(b"\n")
-            if i >= 0:
-                piece = bytes(self.buffer[:i])
-                del self.buffer[:i + 1]
-                if dropping:
-                    return None
-                return piece if len(piece) <= self.limits.max_line else None
-            if self.eof:
-                if self.buffer and not dropping:
-                    piece = bytes(self.buffer)
-                    self.buffer.clear()
-                    return piece if len(piece) <= self.limits.max_line else None
-                return False
-            if len(self.buffer) > self.limits.max_line:  # answer now; skip the rest of this line as it comes
-                self.buffer.clear()
-                dropping = True
-            if len(self.buffer) > self.limits.executor_threshold and not self.holding_big:
-                await self.server.big_slot.acquire()  # one big line in memory at a time; this socket waits
-                self.holding_big = True
-            now = time.monotonic()
-            if self.buffer or dropping:
-                started = started or now
-                timeout = started + self.limits.read_timeout - now
-            else:
-                timeout = self.limits.idle_timeout
-            try:
-                chunk = await asyncio.wait_for(self.reader.read(1 << 16), max(timeout, 0.001))
-            except TimeoutError:
-                self.server.stats["timeouts"] += 1
-                return False
-            if not chunk:
-                self.eof = True
-            elif not dropping:
-                self.buffer += chunk
-            elif b"\n" in chunk:
-                self.buffer += chunk[chunk.index(b"\n"):]
-
-    def release(self) -> None:
-        if self.holding_big:
-            self.holding_big = False
-            self.server.big_slot.release()
-
-
 class NodeServer:
     """Serves a `Node` over TCP (newline-delimited JSON) and, optionally, the reference's text commands on a FIFO."""
 
@@ -260,7 +109,7 @@ class NodeServer:
         self._lock: asyncio.Lock | None = None
         self._big: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._fifo_fds: list[int] = []
+        self.fifo_fds: list[int] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
 
@@ -278,7 +127,7 @@ class NodeServer:
             self._big = asyncio.Semaphore(1)
         return self._big
 
-    def _emit(self, *lines: str) -> None:
+    def say(self, *lines: str) -> None:
         self.node._emit(*lines)
 
     async def start(self) -> None:
@@ -309,10 +158,10 @@ class NodeServer:
             await asyncio.wait(list(self._handlers), timeout=5)
         for t in self._tasks:
             t.cancel()
-        for fd in self._fifo_fds:
+        for fd in self.fifo_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._fifo_fds.clear()
+        self.fifo_fds.clear()
 
     # -- TCP
 
@@ -327,7 +176,7 @@ class NodeServer:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        lines = _LineReader(reader, self)
+        lines = LineReader(reader, self)
         try:
             while True:
                 line = await lines.line()
@@ -418,7 +267,7 @@ class NodeServer:
             rid = obj.get("id")
             if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
                     or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
-                self._emit(f"Invalid command: {shown(line or b'')}")
+                self.say(f"Invalid command: {shown(line or b'')}")
                 raise Refusal("bad_request", "'id' must be a string, a finite number or null")
             req.rid, kind = rid, obj.get("kind")
             client, seq = obj.get("client"), obj.get("seq")
@@ -431,18 +280,18 @@ class NodeServer:
                 req.kind = kind
             elif kind == "do":
                 if "input" not in obj:
-                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    self.say(f"Invalid command: {shown(line or b'')}")
                     raise Refusal("bad_request", "a do request needs 'input'")
                 try:
                     req.input = decode_value(obj["input"], self.node.limits.max_depth)
                 except Refusal:  # a command the node cannot read, as the reference would say
-                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    self.say(f"Invalid command: {shown(line or b'')}")
                     raise
                 req.kind = kind
             elif kind == "upgrade":
                 missing = [k for k in ("old", "new", "migration") if k not in obj]
                 if missing:
-                    self._emit(f"Invalid command: {shown(line or b'')}")
+                    self.say(f"Invalid command: {shown(line or b'')}")
                     raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
                 sig = obj.get("signature")
                 if sig is not None and not isinstance(sig, str):
@@ -454,11 +303,11 @@ class NodeServer:
                     req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
                                  decode_code(obj["migration"], "migration"))
                 except Refusal as e:
-                    self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                    self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
                     raise
                 req.kind, req.signature = kind, sig
             else:
-                self._emit(f"Invalid command: {shown(line or b'')}")
+                self.say(f"Invalid command: {shown(line or b'')}")
                 raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are do, "
                                               "upgrade, status")
         except Refusal as e:
@@ -469,22 +318,22 @@ class NodeServer:
         """The request object of a line, or `Refusal` (too long, HTTP, too deep, not JSON, not an object)."""
         limits = self.node.limits
         if line is None:
-            self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
+            self.say(f"Invalid command: a line over the {limits.max_line}-byte limit")
             raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
         if looks_like_http(line):
             self.stats["http_refused"] += 1
-            self._emit(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
+            self.say(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
             raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
         if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
-            self._emit(f"Invalid command: {shown(line)}")
+            self.say(f"Invalid command: {shown(line)}")
             raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
         try:
             req = json.loads(line)
         except (ValueError, RecursionError) as e:
-            self._emit(f"Invalid command: {shown(line)}")
+            self.say(f"Invalid command: {shown(line)}")
             raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
         if not isinstance(req, dict):
-            self._emit(f"Invalid command: {shown(line)}")
+            self.say(f"Invalid command: {shown(line)}")
             raise Refusal("bad_request", "a request is a JSON object")
         return req
 
@@ -504,7 +353,7 @@ class NodeServer:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
         if not self.trust:
             if not local:
-                self._emit("Upgrade refused (unauthorized): not from loopback, and no --trust key. Nothing changed.")
+                self.say("Upgrade refused (unauthorized): not from loopback, and no --trust key. Nothing changed.")
                 raise Refusal("unauthorized", "without --trust this node takes upgrades only from loopback")
             return
         assert req.codes is not None
@@ -513,12 +362,12 @@ class NodeServer:
         message = auth.payload("upgrade", node.node_id, node.generation, node.digest,
                                old=digest(old), new=digest(new), migration=digest(migration))
         if not auth.verify_any(self.trust, message, req.signature or ""):
-            self._emit("Upgrade refused (unauthorized): no trusted key signed it for this node and version. "
+            self.say("Upgrade refused (unauthorized): no trusted key signed it for this node and version. "
                        "Nothing changed.")
             raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
                           f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-    def _checked(self, req: _Request, local: bool) -> Prepared:
+    def checked_upgrade(self, req: _Request, local: bool) -> Prepared:
         """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
         self.authorize(req, local)
         assert req.codes is not None
@@ -529,115 +378,22 @@ class NodeServer:
 
     async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
-        p = await asyncio.get_running_loop().run_in_executor(None, self._checked, req, local)
+        p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
         v = self.node.install(p, received, req.client, req.seq)
         return self.node.upgrade_reply(v)
 
-    # -- the reference's text commands on a named pipe
+    # -- the reference's text commands on a named pipe (cam.fifo)
+
+    def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> _Request:
+        """A decoded request of `kind` with `codes` (the named pipe's ``Load``)."""
+        return _Request(kind=kind, codes=codes)
 
     async def _serve_fifo(self, path: str) -> None:
-        loop = asyncio.get_running_loop()
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-        st = os.fstat(rfd)
-        if not stat.S_ISFIFO(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            os.close(rfd)  # replaced between the check and the open
-            self._emit(f"Not reading {escape(path)}: it is no longer a private named pipe")
-            return
-        # Our own write end keeps the pipe open between writers, so the reader never sees end of file.
-        wfd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
-        self._fifo_fds.append(wfd)
-        reader = asyncio.StreamReader(limit=self.node.limits.max_line + 2)
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                    os.fdopen(rfd, "rb", buffering=0))
-        limits = self.node.limits
-        try:
-            while True:
-                try:
-                    raw = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError as e:
-                    raw = e.partial
-                    if not raw:
-                        return
-                except asyncio.LimitOverrunError:
-                    self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
-                    with contextlib.suppress(Exception):  # skip to the end of that line
-                        while True:
-                            chunk = await reader.read(1 << 16)
-                            if not chunk or b"\n" in chunk:
-                                break
-                    continue
-                line = raw.rstrip(b"\n")
-                if line.strip():
-                    try:
-                        await self.text_command(line.decode("utf-8", "replace"))
-                    except Exception as e:  # a bug must not end the pipe's reader: say so and read on
-                        self._emit(f"Internal error ({type(e).__name__}: {clip(str(e))}); the node keeps its state")
-        finally:
-            transport.close()
+        await fifo_commands(self, path)
 
     async def text_command(self, text: str) -> None:
         """Run one of the reference's text commands: ``Do <value>`` or ``Load <old> <new> <migration>``."""
-        line = text.strip()
-        big = len(line) > self.node.limits.executor_threshold
-        loop = asyncio.get_running_loop()
-        try:
-            if line.startswith("Do ") or line.startswith("Do("):
-                x = decode_value(line[2:].strip(), self.node.limits.max_depth)
-                async with self.lock:
-                    self.node.do(x)
-                return
-            if line.startswith("Load ") or line.startswith("Load["):
-                def codes() -> list[Code]:
-                    parts = split_codes(line[4:])
-                    if len(parts) != 3:
-                        raise ParseError(4, "three code lists", str(len(parts)))
-                    return list(map(parse_code, parts))
-
-                old, new, migration = await loop.run_in_executor(None, codes) if big else codes()
-                async with self.lock:
-                    req = _Request(kind="upgrade", codes=(old, new, migration))
-                    try:
-                        p = await loop.run_in_executor(None, self._checked, req, True)
-                    except Refusal:  # the node has printed why
-                        return
-                    self.node.install(p)
-                return
-        except ParseError:
-            pass
-        except Refusal as e:  # the node has printed why, unless the value did not decode
-            if e.kind in ("bad_value", "too_deep") and line.startswith("Do"):
-                self._emit(f"Invalid command: {escape(clip(text.rstrip(), 200))}")
-            return
-        self._emit(f"Invalid command: {escape(clip(text.rstrip(), 1000))}")
-
-
-def banner(node: Node, server: NodeServer) -> list[str]:
-    """The lines a node prints when it starts: what runs, at which type, where; then the reference's line."""
-    lines = [f"Machine:   {node.name or '(code)'}  {node.digest[:19]}",
-             f"Signature: {node.signature}",
-             f"State:     {clip(to_text(node.state), 200)}",
-             f"Listening: {server.host}:{server.port} (newline-delimited JSON{', TLS' if server.ssl_context else ''})"]
-    if server.fifo:
-        lines.append(f"Commands:  {server.fifo} (the reference's text commands)")
-    return [*lines, "Waiting for commands..."]
-
-
-def notices(node: Node, server: NodeServer) -> list[str]:
-    """What an operator must know about a node's setup (printed on stderr at start)."""
-    out = []
-    if node.store is None:
-        out.append("cam node: no --data directory: nothing survives this process (state, version, history)")
-    else:
-        s = node.store
-        out.append(f"cam node: data in {s.path} (durability {s.durability}"
-                   + (f": a power cut may lose the last {s.sync_interval:g} s" if s.durability == "group" else "")
-                   + f"); resumed at input {node.inputs}, version {node.generation}")
-    if server.trust:
-        out.append(f"cam node: upgrades must be signed by one of {len(server.trust)} trusted key(s): "
-                   + ", ".join(auth.fingerprint(k) for k in server.trust))
-    else:
-        out.append("cam node: no --trust key: upgrades are accepted from loopback peers only, unsigned")
-    return out
+        await fifo_text_command(self, text)
 
 
 async def serve(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
