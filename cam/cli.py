@@ -204,6 +204,12 @@ def node(argv: list[str]) -> int:
         return _close(store, _fail("node", str(e)))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         return _close(store, _fail("node", f"{type(e).__name__}: {e}"))
+    import signal
+
+    def interrupt(*_: object) -> None:  # SIGTERM ends the node as Ctrl-C does: transcript flushed, data closed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         asyncio.run(serve(the_node, a.host, a.port, a.fifo, trust=trust, ssl_context=tls))
     except KeyboardInterrupt:

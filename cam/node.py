@@ -37,13 +37,11 @@ refused with ``interface_changed``.
 
 What survives, and what a retry gets
 ------------------------------------
-With a `cam.store.Store` (``--data DIR``), every change is an event written to
-the journal before the node changes and answers (``input``, ``upgrade``; new
-kinds of change are new event kinds), and `image` is what a snapshot holds:
-`Node.open` loads the newest snapshot and replays the events after it.  A
-request may carry a client id and a sequence number: the node remembers the
-last answer per client (in its image and its journal) and answers a retry
-with it instead of applying the request twice (`remembered`).
+With a `cam.store.Store` (``--data DIR``) every change is an event in the
+journal before the node changes or answers; `image` is what a snapshot holds,
+and `Node.open` loads the newest one and replays the events after it
+(`REPLAYERS`).  A request with a client id and a sequence number is applied
+at most once: a retry gets the first answer again (`remembered`).
 
 Where the rest lives
 --------------------
@@ -450,22 +448,28 @@ class Node:
         return node
 
     def _replay(self, seq: int, kind: str, body: dict[str, Any]) -> None:
-        """Apply one journal event again (at restart), without journalling or printing it."""
-        if kind == "input":
-            x = parse_value(body["input"])
-            try:
-                r = execute(self.code, x, self.state)
-            except MachineError as e:
-                raise StoreError(f"event {seq}: the input {clip(body['input'])} no longer runs: {e}") from None
-            self._apply_input(r, body["client"], body["seq"])
-        elif kind == "upgrade":
-            code = parse_code(body["code"])
-            sig = Signature(*(parse(t) for t in body["signature"]))
-            self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
-                                body["client"], body["seq"])
-            self._code_text = body["code"]
-        else:
+        """Apply one journal event again (at restart), without journalling or printing it.
+
+        Each kind of event has its replayer in `REPLAYERS`: a new kind of change is a new entry.
+        """
+        replayer = REPLAYERS.get(kind)
+        if replayer is None:
             raise StoreError(f"event {seq} is of kind {kind!r}, unknown to this node (written by a newer one?)")
+        try:
+            replayer(self, body)
+        except MachineError as e:
+            raise StoreError(f"event {seq} ({kind}) no longer applies: {e}") from None
+
+    def _replay_input(self, body: dict[str, Any]) -> None:
+        r = execute(self.code, parse_value(body["input"]), self.state)  # it halted once: it halts again
+        self._apply_input(r, body["client"], body["seq"])
+
+    def _replay_upgrade(self, body: dict[str, Any]) -> None:
+        code = parse_code(body["code"])
+        sig = Signature(*(parse(t) for t in body["signature"]))
+        self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
+                            body["client"], body["seq"])
+        self._code_text = body["code"]
 
     # -- status
 
@@ -490,3 +494,10 @@ class Node:
             "data": None if self.store is None else {"path": self.store.path, "durability": self.store.durability,
                                                      "journal": self.store.journal_length()},
         }
+
+
+REPLAYERS: dict[str, Callable[[Node, dict[str, Any]], None]] = {
+    "input": Node._replay_input,
+    "upgrade": Node._replay_upgrade,
+}
+"""How each kind of journal event is applied again at restart (`Node.open`)."""
