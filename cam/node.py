@@ -11,7 +11,8 @@ everything it receives before anything changes:
   migration pass `cam.verifier`, the migration has type
   ``() / running-state -> S``, the new machine's state type is that ``S``,
   its input and output types are the running ones, and the migration, run on
-  the current state with a step bound, halts with a value of type ``S``.
+  the current state with a step bound, halts with a value of type ``S``, and
+  the new code keeps the step budget on trial inputs of its input type.
   Only then are code and state swapped, in one assignment.
 
 How a node fixes its types
@@ -71,6 +72,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cam import verifier
 from cam.code import Code, Unit, Value, digest, parse_code, parse_value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, freshen, ground, trial_inputs, value_depth, value_type
@@ -84,13 +86,6 @@ __all__ = [
     "Node", "Prepared", "Refusal", "Limits", "Version", "Applied", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
     "fix_signature", "value_type", "value_depth", "safe_emit", "clip",
 ]
-
-def _verifier() -> Any:
-    # Imported when first needed: the node module stays importable for docs and tools.
-    from cam import verifier
-
-    return verifier
-
 
 @dataclass
 class Node:
@@ -113,9 +108,8 @@ class Node:
     store: Store | None = None
 
     def __post_init__(self) -> None:
-        v = _verifier() if self.verify is None or self.check_value is None else None
-        self.verify = self.verify or v.verify
-        self.check_value = self.check_value or v.check_value
+        self.verify = self.verify or verifier.verify
+        self.check_value = self.check_value or verifier.check_value
         if not isinstance(self.code, Code) or not isinstance(self.state, Value):
             raise TypeError("a Node needs cam.code.Code and a cam.code.Value state")
         d = self.declared
