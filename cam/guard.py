@@ -62,6 +62,7 @@ class LineReader:
         self.reader, self.server = reader, server
         self.limits = server.node.limits
         self.buffer = bytearray()
+        self.scanned = 0
         self.holding_big = False
         self.eof = False
 
@@ -70,7 +71,8 @@ class LineReader:
         dropping = False
         started: float | None = None
         while True:
-            i = self.buffer.find(b"\n")
+            i = self.buffer.find(b"\n", self.scanned)  # bytes before `scanned` hold no newline
+            self.scanned = len(self.buffer) if i < 0 else 0
             if i >= 0:
                 piece = bytes(self.buffer[:i])
                 del self.buffer[:i + 1]
@@ -85,6 +87,7 @@ class LineReader:
                 return False
             if len(self.buffer) > self.limits.max_line:  # answer now; skip the rest of this line as it comes
                 self.buffer.clear()
+                self.scanned = 0
                 dropping = True
             if len(self.buffer) > self.limits.executor_threshold and not self.holding_big:
                 await self.server.big_slot.acquire()  # one big line in memory at a time; this socket waits

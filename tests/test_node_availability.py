@@ -163,7 +163,7 @@ def test_a_terminal_nobody_reads_never_blocks_the_node():
 
 
 def test_big_upgrades_are_handled_one_at_a_time_and_others_keep_going():
-    big: Callable[[int], Code] = lambda k: Code([parse_code("[ID]")[0]] * (150_000 + k) + list(V2))
+    big: Callable[[int], Code] = lambda k: Code([parse_code("[ID]")[0]] * (80_000 + k) + list(V2))
     lines = [json.dumps({"id": k, "kind": "upgrade", "old": str(V1), "new": str(big(k)),
                          "migration": str(MIG)}).encode() for k in range(3)]
     with served() as running, bystander(running) as lat:
