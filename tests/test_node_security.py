@@ -30,7 +30,7 @@ from cam.client import Client, NodeError
 from cam.code import digest, parse_value
 from cam.node import Limits, Node
 from cam.server import NodeServer, Transcript, check_fifo, start_in_thread
-from tests.node_helpers import DOWN, MIG, UP, V1, V2, cam
+from tests.node_helpers import DOWN, MIG, UP, V1, V2, NodeProcess, cam
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +279,25 @@ def test_a_signature_is_base64_of_64_bytes():
     assert not auth.verify_any([bytes(32)], b"m", base64.b64encode(b"x" * 10).decode())
     assert not auth.verify_any([bytes(32)], b"m", "\u00e9")
     time.sleep(0)
+
+
+def test_the_command_line_with_keys_and_tls(keys, tmp_path):
+    cert, key = _self_signed(tmp_path)
+    args = ["--machine", "catlib.examples.counter:counter_sm", "--state", "0", "--port", "0",
+            "--trust", keys["ops"] + ".pub", "--cert", cert, "--keyfile", key]
+    with NodeProcess(*args) as p:
+        conn = ["--host", p.host, "--port", str(p.port), "--tls-ca", cert, "--timeout", "20"]
+        mods = "catlib.examples.counter:"
+        up = ["upgrade", "--old", mods + "counter_sm", "--new", mods + "counter_sm2", "--migration",
+              mods + "upgrade_state", *conn]
+        r = cam(*up)
+        assert r.returncode == 1 and "unauthorized" in r.stderr
+        r = cam(*up, "--key", keys["mallory"] + ".key")
+        assert r.returncode == 1 and "unauthorized" in r.stderr
+        r = cam(*up, "--key", keys["ops"] + ".key")
+        assert r.returncode == 0 and "Upgrade successful!" in r.stdout, r.stderr
+        r = cam("status", *conn)
+        assert r.returncode == 0 and "Upgrades:  1" in r.stdout
+        assert cam("status", "--host", p.host, "--port", str(p.port), "--timeout", "5").returncode == 2  # no TLS
+        _, err = p.stop()
+    assert "upgrades must be signed by one of 1 trusted key(s): ed25519:" in err
