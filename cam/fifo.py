@@ -3,7 +3,10 @@
 The pipe is checked first (`cam.guard.check_fifo`: the node's own, not
 writable by others); its commands go through the same lock, checks and
 journal as the TCP requests, and an upgrade through the same authorization
-(with ``--trust``, ``Load`` carries no signature, so it is refused).
+(with ``--trust``, ``Load`` carries no signature, so it is refused).  An
+input from the pipe runs on the event loop to its end (the pipe is the
+node's own user's); TCP inputs longer than `Limits.inline_fuel` steps run in
+a worker thread instead.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class Node:
         self._code_text: str | None = None
         self._state_text: tuple[Value, str] | None = None
 
-    def _emit(self, *lines: str) -> None:
+    def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
 
         Events are printed after the state has changed (or after a refusal was decided), so an
@@ -184,7 +184,7 @@ class Node:
             try:
                 self.store.append(kind, body, version)
             except StoreError as e:
-                self._emit(f"Refused: the journal cannot be written ({e}). Nothing changed.")
+                self.say(f"Refused: the journal cannot be written ({e}). Nothing changed.")
                 raise Refusal("storage", str(e)) from None
 
     def _maybe_snapshot(self) -> None:
@@ -192,7 +192,7 @@ class Node:
             try:
                 self.store.snapshot(self.image())
             except StoreError as e:  # the events are safe in the journal; a later snapshot may succeed
-                self._emit(f"Warning: no snapshot taken ({e}); the journal keeps growing")
+                self.say(f"Warning: no snapshot taken ({e}); the journal keeps growing")
 
     # -- inputs
 
@@ -233,7 +233,7 @@ class Node:
         """Journal the input, then make its result the node's state (call right after `run_input`)."""
         self._journal("input", {"input": to_text(x), "client": client, "seq": seq})
         applied = self._apply_input(r, client, seq)
-        self._emit(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
+        self.say(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
         self._maybe_snapshot()
         return applied
 
@@ -262,7 +262,7 @@ class Node:
         return self.commit_input(x, self.run_input(x), client, seq)
 
     def _refuse_input(self, e: Refusal) -> Refusal:
-        self._emit(f"Input refused ({e.kind}): {e}")
+        self.say(f"Input refused ({e.kind}): {e}")
         return e
 
     # -- upgrades
@@ -284,9 +284,9 @@ class Node:
             return self.prepare(old, new, migration)
         except Refusal as e:
             if e.kind == "wrong_version":
-                self._emit(WRONG_VERSION)
+                self.say(WRONG_VERSION)
             else:
-                self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
             raise
 
     def prepare(self, old: Code, new: Code, migration: Code) -> Prepared:
@@ -371,7 +371,7 @@ class Node:
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq)
         self._code_text = p.text
         self._pause_from = time.perf_counter() if received is None else received
-        self._emit(UPGRADE_OK)
+        self.say(UPGRADE_OK)
         self._maybe_snapshot()
         return v
 

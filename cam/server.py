@@ -128,7 +128,8 @@ class NodeServer:
         return self._big
 
     def say(self, *lines: str) -> None:
-        self.node._emit(*lines)
+        """Print one event's lines on the node's transcript (see `Node.say`)."""
+        self.node.say(*lines)
 
     async def start(self) -> None:
         """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO.

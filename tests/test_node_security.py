@@ -301,3 +301,17 @@ def test_the_command_line_with_keys_and_tls(keys, tmp_path):
         assert cam("status", "--host", p.host, "--port", str(p.port), "--timeout", "5").returncode == 2  # no TLS
         _, err = p.stop()
     assert "upgrades must be signed by one of 1 trusted key(s): ed25519:" in err
+
+
+def test_with_keys_the_fifo_cannot_upgrade(keys, tmp_path):
+    fifo = tmp_path / "node.fifo"
+    lines: list[str] = []
+    node = Node(V1, parse_value("Int 0"), emit=lines.extend)
+    with start_in_thread(node, fifo=str(fifo), trust=[auth.load_public_key(keys["ops"] + ".pub")]):
+        with open(fifo, "w") as f:
+            f.write(f"Load {V1} {V2} {MIG}\nDo (L Unit)\n")
+        deadline = time.time() + 20
+        while "Output:" not in "".join(lines) and time.time() < deadline:
+            time.sleep(0.02)
+    assert lines[0].startswith("Upgrade refused (unauthorized)")
+    assert node.digest == digest(V1) and node.state == parse_value("Int 1")
