@@ -99,7 +99,7 @@ def test_a_long_input_runs_without_holding_up_status():
         (a,) = stall(running, [b'{"id": 1, "kind": "do", "input": "Unit"}'])
         took = time.perf_counter() - t0
         assert a["ok"] and a["steps"] > 1_000_000, a
-    assert len(lat) >= took / 0.1, (len(lat), took)  # status was answered all along
+    assert len(lat) >= took / 0.25, (len(lat), took)  # status was answered all along
 
 
 def test_an_input_over_the_step_budget_is_refused_and_changes_nothing():
