@@ -13,7 +13,16 @@ Measured in one run, against the same counter:
 - the upgrade pause under load: while 8 clients send increments, an
   upgrade v1 -> v2 (then back, v2 -> v1 with ``Snd``) is sent; the node
   reports, per upgrade, the time from receiving it to having served the next
-  input, and how long its checks took.
+  input, and how long its checks took;
+- durability (``--data``): three nodes at once, in memory, ``--durability
+  sync`` and ``--durability group``, loaded in turn (the order rotates each
+  round) by 1 and by 4 client processes: requests/s (min and median over the
+  rounds) and p50/p99 latency, with ratios against the in-memory node of the
+  same run;
+- the cost of a snapshot (small and large states), and restart time against
+  the length of the journal replayed (ratios against an empty journal).
+
+``--durability-only`` runs the last two parts alone.
 
 For comparison (the seed's Erlang): ``sys:suspend / code:load_file /
 sys:change_code / sys:resume`` of the same counter takes about 1.4-2 ms and a
@@ -24,9 +33,11 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -35,23 +46,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cam.client import Client, as_code  # noqa: E402
-from cam.code import L, R, UnitV  # noqa: E402
+from cam.code import IntV, L, Pair, R, UnitV  # noqa: E402
 from cam.machine import execute  # noqa: E402
 from cam.node import Node  # noqa: E402
+from cam.store import Store  # noqa: E402
 from cam.text import parse_value  # noqa: E402
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state  # noqa: E402
 from catlib.free import Snd  # noqa: E402
 
 V1, V2, MIG, BACK = as_code(counter_sm), as_code(counter_sm2), as_code(upgrade_state), as_code(Snd)
+BACK_ANY = as_code(Snd)  # a machine that runs on any pair state: for snapshots of big states
 
 NODE_SCRIPT = """
 import asyncio, os, sys
-from cam.text import parse_value
+from cam.code import parse_value
 from cam.client import as_code
 from cam.node import Node
 from cam.server import printer, serve
+from cam.store import Store
 from catlib.examples.counter import counter_sm
-node = Node(as_code(counter_sm), parse_value("Int 0"), name="counter_sm", emit=printer(open(os.devnull, "w")))
+mode, data = sys.argv[1], sys.argv[2]
+kw = dict(name="counter_sm", emit=printer(open(os.devnull, "w")))
+if mode == "memory":
+    node = Node(as_code(counter_sm), parse_value("Int 0"), **kw)
+else:
+    node = Node.open(Store(data, mode), as_code(counter_sm), parse_value("Int 0"), **kw)
 asyncio.run(serve(node, "127.0.0.1", 0))
 """
 
@@ -67,8 +86,9 @@ def per_call(f, n: int) -> float:
     return statistics.median(times)
 
 
-def start_node() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-c", NODE_SCRIPT], cwd=ROOT, text=True, stdout=subprocess.PIPE)
+def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("Listening:"):
@@ -142,11 +162,82 @@ def upgrade_pauses(port: int, upgrades: int) -> tuple[list[float], list[float], 
     return pauses[-upgrades:], checks, trips
 
 
+def durability(requests: int, rounds: int) -> None:
+    """Requests/s and latency of nodes with and without ``--data``, interleaved over `rounds`."""
+    modes = ["memory", "sync", "group"]
+    with tempfile.TemporaryDirectory() as tmp:
+        nodes = {m: start_node(m, os.path.join(tmp, m)) for m in modes}
+        try:
+            for clients in (1, 4):
+                rates: dict[str, list[float]] = {m: [] for m in modes}
+                lats: dict[str, list[float]] = {m: [] for m in modes}
+                for m in modes:
+                    load(nodes[m][1], 1, 200)  # warm up
+                for r in range(rounds):
+                    for m in modes[r % 3:] + modes[:r % 3]:  # each contender goes first in turn
+                        rate, lat = load(nodes[m][1], clients, requests // clients)
+                        rates[m].append(rate)
+                        lats[m].extend(lat)
+                base = statistics.median(rates["memory"])
+                print(f"\n--data, {clients} client(s), {rounds} rounds of {requests} increments (interleaved)")
+                print(f"  {'node':>8} {'min req/s':>10} {'median':>9} {'x memory':>9} {'p50 us':>9} {'p99 us':>9}")
+                for m in modes:
+                    med = statistics.median(rates[m])
+                    print(f"  {m:>8} {min(rates[m]):>10.0f} {med:>9.0f} {med / base:>9.2f} "
+                          f"{pct(lats[m], 50) * 1e6:>9.1f} {pct(lats[m], 99) * 1e6:>9.1f}")
+        finally:
+            for proc, _ in nodes.values():
+                proc.terminate()
+                proc.wait(10)
+
+
+def snapshots_and_restarts() -> None:
+    """The cost of one snapshot, and of a restart against the journal's length."""
+    from benchmarks import median_time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print("\nsnapshot (image to JSON, one SQLite transaction, journal truncated), median of 20")
+        base = None
+        for label, n in (("Int", 0), ("1,000 pairs", 1_000), ("100,000 pairs", 100_000)):
+            state = IntV(5)
+            for _ in range(n):
+                state = Pair(IntV(1), state)
+            node = Node.open(Store(os.path.join(tmp, label), "sync"), V1 if n == 0 else BACK_ANY, state)
+            assert node.store is not None
+            t = median_time(lambda: node.store.snapshot(node.image()), 20)  # noqa: B023
+            base = base or t
+            print(f"  state {label:<20} {t * 1e3:8.2f} ms   x{t / base:6.1f}")
+            node.store.close()
+        print("\nrestart (open, load the snapshot, replay the journal), median of 3")
+        base = None
+        for n in (0, 1_000, 10_000, 50_000):
+            path = os.path.join(tmp, f"j{n}")
+            node = Node.open(Store(path, "group", snapshot_every=10**9), V1, parse_value("Int 0"))
+            for _ in range(n):
+                node.do(L(UnitV))
+            assert node.store is not None
+            node.store.close()
+
+            def restart(path: str = path) -> None:
+                Node.open(Store(path, "sync")).store.close()  # type: ignore[union-attr]
+
+            t = median_time(restart, 3)
+            base = base or t
+            print(f"  journal of {n:>6} events   {t * 1e3:9.1f} ms   x{t / base:7.1f}   "
+                  f"({(t - base) / max(n, 1) * 1e6:.1f} us per event)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=20000, help="increments per load test (default 20000)")
     ap.add_argument("--pauses", type=int, default=20, help="upgrades under load (default 20)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the durability comparison (default 3)")
+    ap.add_argument("--durability-only", action="store_true", help="only the --data comparison, snapshots, restarts")
     a = ap.parse_args()
+    if a.durability_only:
+        durability(a.requests // 4, a.rounds)
+        snapshots_and_restarts()
+        return
 
     us = 1e6
     step = per_call(lambda: execute(V1, L(UnitV), parse_value("Int 5")), 2000)
@@ -178,6 +269,8 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+    durability(a.requests // 4, a.rounds)
+    snapshots_and_restarts()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "send": ("cam.cli:send", "send one input to a running node"),
     "upgrade": ("cam.cli:upgrade", "upgrade a running node"),
     "status": ("cam.cli:status", "show a node's status"),
+    "keygen": ("cam.auth:main", "write an Ed25519 key pair NAME.key / NAME.pub for signed upgrades"),
+    "bundle": ("cam.bundle:main", "write the node as one file (a zipapp) that needs only Python"),
     "check": ("cam.check:main", "random-term campaign: interpreter vs compiled machine"),
     "verify": ("cam.cli:verify", "type-check bytecode (FILE), or fuzz the verifier (--fuzz N)"),
 }

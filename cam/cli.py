@@ -52,7 +52,15 @@ def _code_arg(spec: str) -> Code:
 
     if spec.startswith("@"):
         with open(spec[1:]) as f:
-            return as_code(f.read().strip())
+            text = f.read().strip()
+        if text.startswith("{"):  # the JSON bytecode document of cam.code.to_json
+            from cam.text import from_json
+
+            c = from_json(text)
+            if not isinstance(c, Code):
+                raise ValueError(f"{spec[1:]} holds a value, not code")
+            return c
+        return as_code(text)
     return _machine(spec)[0]
 
 
@@ -77,6 +85,21 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
+    p.add_argument("--timeout", type=float, default=60.0, help=(
+        "seconds to wait for an answer before sending the request again on a new connection (3 more times; "
+        "the node applies it once) (default 60)"))
+    p.add_argument("--tls-ca", metavar="CAFILE", help="speak TLS to a node started with --cert, trusting CAFILE")
+
+
+def _client(a: argparse.Namespace, key: str | None = None) -> Any:
+    from cam.client import Client
+
+    tls = None
+    if a.tls_ca:
+        import ssl
+
+        tls = ssl.create_default_context(cafile=a.tls_ca)
+    return Client(a.host, a.port, timeout=a.timeout, ssl_context=tls, key=key)
 
 
 def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
@@ -92,26 +115,37 @@ def _fail(prog: str, message: str, code: int = 2) -> int:
 
 
 def node(argv: list[str]) -> int:
-    """``cam node --machine MODULE:NAME --state VALUE``: run a node until interrupted."""
+    """``cam node --machine MODULE:NAME --state VALUE [--data DIR]``: run a node until interrupted."""
     from cam.client import DEFAULT_PORT
-    from cam.node import Limits, Node, NodeError
-    from cam.server import printer, serve
-    from catlib.typecheck import Signature
+    from cam.node import Limits, Node, Refusal
+    from cam.store import DURABILITY, Store, StoreError
 
     p = argparse.ArgumentParser(prog="cam node", description=(
         "Run a state machine on a node: TCP (newline-delimited JSON) on loopback, optionally the reference's "
         "text commands on a named pipe. The machine's signature comes from the verifier: a Program's declared "
-        "one, else the principal one with the state type fixed by --state and every variable left set to ()."))
-    p.add_argument("--machine", required=True,
-                   help="MODULE:NAME of a term, a catlib.program.Program or code (or code text '[...]')")
+        "one, else the principal one with the state type fixed by --state and every variable left set to (). "
+        "With --data DIR the node journals every change there and a restart with --data DIR alone resumes it."))
+    p.add_argument("--machine", help="MODULE:NAME of a term, a catlib.program.Program or code (or code text '[...]')")
+    p.add_argument("--code", help="a file holding the machine's bytecode (text '[...]' or JSON form)")
     p.add_argument("--state", help="initial state: 'Int 0', or a literal: 0, (1, 2) (default: a Program's own)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    p.add_argument("--data", help="data directory: journal and snapshots (SQLite); created if new, resumed if not")
+    p.add_argument("--durability", choices=DURABILITY, default="sync", help=(
+        "sync: every change is on disk before its answer (default); group: written before its answer, on disk "
+        "within --sync-interval (a power cut may lose that much; a crash of the process loses nothing)"))
+    p.add_argument("--sync-interval", type=float, default=0.05, help="seconds between syncs with group (0.05)")
+    p.add_argument("--snapshot-every", type=int, default=10_000, help="events between snapshots (10000)")
+    p.add_argument("--trust", action="append", default=[], metavar="KEY.pub",
+                   help="accept only upgrades signed by this key (cam keygen); repeatable")
+    p.add_argument("--cert", help="TLS certificate chain (PEM); with --keyfile the node speaks TLS")
+    p.add_argument("--keyfile", help="TLS private key (PEM) for --cert")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only; "
+                                                        "another address needs --trust)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default "
                                                                    f"{DEFAULT_PORT})")
     p.add_argument("--fifo", help="also read the reference's text commands (Do v / Load old new mig) from this pipe")
     p.add_argument("--input-type", help="declare the input type, e.g. 'Either () ()'")
     d = Limits()
-    p.add_argument("--fuel", type=int, default=d.fuel, help=f"machine steps per input (default {d.fuel})")
+    p.add_argument("--fuel", type=int, default=d.fuel, help=f"step budget per input (default {d.fuel})")
     p.add_argument("--migration-fuel", type=int, default=d.migration_fuel,
                    help=f"machine steps a migration may take (default {d.migration_fuel})")
     p.add_argument("--max-line", type=int, default=d.max_line, help=f"bytes per request line (default {d.max_line})")
@@ -119,32 +153,79 @@ def node(argv: list[str]) -> int:
                    help=f"nesting of requests and values (default {d.max_depth})")
     p.add_argument("--max-connections", type=int, default=d.max_connections,
                    help=f"open TCP connections; more are answered too_many_connections (default {d.max_connections})")
+    p.add_argument("--read-timeout", type=float, default=d.read_timeout,
+                   help=f"seconds to finish a started line (default {d.read_timeout:g})")
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout,
+                   help=f"seconds a connection may stay silent (default {d.idle_timeout:g})")
     a = p.parse_args(argv)
+    store = None
     try:
-        code, declared, initial = _machine(a.machine)
-        if a.state is not None:
-            state = parse_state(a.state)
-        elif initial is not None:
-            state = quote(initial)
-        else:
-            return _fail("node", "--state is needed (the machine does not declare an initial state)")
+        from cam import auth
+
+        trust = [auth.load_public_key(k) for k in a.trust]
+        tls = None
+        if a.cert or a.keyfile:
+            import ssl
+
+            if not (a.cert and a.keyfile):
+                return _fail("node", "TLS needs both --cert and --keyfile")
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.minimum_version = ssl.TLSVersion.TLSv1_2
+            tls.load_cert_chain(a.cert, a.keyfile)
+        code, declared, initial, name = None, None, None, a.machine or a.code or ""
+        if a.machine is not None and a.code is not None:
+            return _fail("node", "give --machine or --code, not both")
+        if a.machine is not None:
+            code, declared, initial = _machine(a.machine)
+        elif a.code is not None:
+            code = _code_arg("@" + a.code)
+        state = parse_state(a.state) if a.state is not None else (quote(initial) if initial is not None else None)
         if a.input_type is not None:
+            from catlib.typecheck import Signature
+
             declared = Signature(declared.state if declared else None, a.input_type,  # type: ignore[arg-type]
                                  declared.output if declared else None)  # type: ignore[arg-type]
         limits = Limits(max_line=a.max_line, max_depth=a.max_depth, fuel=a.fuel, migration_fuel=a.migration_fuel,
-                        max_connections=a.max_connections)
-        the_node = Node(code, state, name=a.machine, declared=declared, limits=limits, emit=printer())
-    except NodeError as e:
-        return _fail("node", f"{e.kind}: {e}")
+                        max_connections=a.max_connections, read_timeout=a.read_timeout, idle_timeout=a.idle_timeout)
+        from cam.server import printer, serve
+
+        emit = printer()
+        if a.data is not None:
+            store = Store(a.data, a.durability, a.snapshot_every, a.sync_interval)
+            the_node = Node.open(store, code, state, name=name, declared=declared, limits=limits, emit=emit)
+        elif code is None:
+            return _fail("node", "--machine or --code is needed (or --data DIR holding a node)")
+        elif state is None:
+            return _fail("node", "--state is needed (the machine does not declare an initial state)")
+        else:
+            the_node = Node(code, state, name=name, declared=declared, limits=limits, emit=emit)
+    except Refusal as e:
+        return _close(store, _fail("node", f"{e.kind}: {e}"))
+    except StoreError as e:
+        return _close(store, _fail("node", str(e)))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
-        return _fail("node", f"{type(e).__name__}: {e}")
+        return _close(store, _fail("node", f"{type(e).__name__}: {e}"))
+    import signal
+
+    def interrupt(*_: object) -> None:  # SIGTERM ends the node as Ctrl-C does: transcript flushed, data closed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
-        asyncio.run(serve(the_node, a.host, a.port, a.fifo))
+        asyncio.run(serve(the_node, a.host, a.port, a.fifo, trust=trust, ssl_context=tls))
     except KeyboardInterrupt:
-        return 0
-    except (OSError, NodeError) as e:
-        return _fail("node", str(e))
-    return 0
+        return _close(store, 0)
+    except (OSError, Refusal) as e:
+        return _close(store, _fail("node", str(e)))
+    finally:
+        emit.flush(1.0)
+    return _close(store, 0)
+
+
+def _close(store: Any, code: int) -> int:
+    if store is not None:
+        store.close()
+    return code
 
 
 # ---------------------------------------------------------------- one-off clients
@@ -152,7 +233,7 @@ def node(argv: list[str]) -> int:
 
 def send(argv: list[str]) -> int:
     """``cam send VALUE``: run one input on a node and print what it answered."""
-    from cam.client import Client, NodeError
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
     p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
@@ -160,7 +241,7 @@ def send(argv: list[str]) -> int:
     a = p.parse_args(argv)
     try:
         value = parse_state(a.value)
-        with Client(a.host, a.port) as c:
+        with _client(a) as c:
             r = c.do(value)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
@@ -173,8 +254,8 @@ def send(argv: list[str]) -> int:
 
 
 def upgrade(argv: list[str]) -> int:
-    """``cam upgrade --old M:N --new M:N --migration M:N``: upgrade a node."""
-    from cam.client import Client, NodeError
+    """``cam upgrade --old M:N --new M:N --migration M:N [--key KEY]``: upgrade a node."""
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam upgrade", description=(
         "Upgrade a running node. Each code is MODULE:NAME (a term or Program, compiled here), code text "
@@ -182,17 +263,18 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--old", required=True, help="the code the node is expected to run")
     p.add_argument("--new", required=True, help="the new code")
     p.add_argument("--migration", required=True, help="the state migration: () / old state -> new state")
+    p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
         codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
-        with Client(a.host, a.port) as c:
+        with _client(a, a.key) as c:
             r = c.upgrade(*codes)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
         return _unreachable("upgrade", a, e)
-    except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
+    except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as e:
         return _fail("upgrade", f"{type(e).__name__}: {e}")
     print(f"Upgrade successful!\nDigest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
     return 0
@@ -200,14 +282,14 @@ def upgrade(argv: list[str]) -> int:
 
 def status(argv: list[str]) -> int:
     """``cam status``: print a node's digest, signature, state and upgrade history."""
-    from cam.client import Client, NodeError
+    from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam status", description="Show a node's status.")
     _connection_args(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON answer")
     a = p.parse_args(argv)
     try:
-        with Client(a.host, a.port) as c:
+        with _client(a) as c:
             s = c.status()
     except NodeError as e:
         return _fail("status", f"refused ({e.kind}): {e.message}", 1)
@@ -218,8 +300,8 @@ def status(argv: list[str]) -> int:
         return 0
     print(f"Machine:   {s['name']}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
-    for i, v in enumerate(s["history"]):
-        print(f"  v{i + 1} {v['digest']}  from input {v['since_input']}")
+    for v in s["history"]:
+        print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}")
     return 0
 
 
@@ -251,8 +333,9 @@ def demo(argv: list[str]) -> int:
 
     from cam.client import as_code
 
+    transcript = printer()
     the_node = Node(as_code(counter_sm), parse_value("Int 0"), name="catlib.examples.counter:counter_sm",
-                    emit=printer())
+                    emit=transcript)
     ok = True
     with start_in_thread(the_node) as running:
         print("\n".join(banner(the_node, running.server)), flush=True)
@@ -277,6 +360,7 @@ def demo(argv: list[str]) -> int:
                     print(f"    refused: {e.kind}", file=sys.stderr, flush=True)
             final = c.status()
             ok = ok and final["state"] == "Pair (Int 1) (Int 2)" and final["upgrades"] == 1
+    transcript.flush()
     return 0 if ok else 1
 
 

@@ -36,13 +36,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import socket
+import ssl
 import threading
+import time
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from cam import auth
 from cam.code import Code, Value, quote, to_text
-from cam.text import parse_code, parse_value, to_json
+from cam.text import digest, parse_code, parse_value, to_json
+from catlib.program import Upgrade
 from catlib.values import Left, Right
 
 __all__ = ["Client", "NodeError", "Upgrade", "Reply", "connect", "incr", "count", "upgrade", "do", "status",
@@ -66,14 +71,6 @@ class Reply(NamedTuple):
     output: Value
     state: Value
     steps: int
-
-
-class Upgrade(NamedTuple):
-    """An upgrade as the seed writes it: ``Upgrade old new migration`` (terms, programs, code or text)."""
-
-    old: Any
-    new: Any
-    migration: Any
 
 
 def as_code(x: Any) -> Code:
@@ -131,6 +128,13 @@ def _parse_reply(text: str) -> Value:
 class Client:
     """A connection to one node.  Thread-safe: concurrent calls are sent one at a time.
 
+    Every ``do`` and ``upgrade`` carries this client's random id and a sequence number, so it is
+    applied at most once: when an answer does not come within `timeout` seconds, or the connection
+    breaks, the client drops the connection (it is never reused half-read), connects again and
+    sends the same request, up to `retries` more times; the node answers a request it has already
+    applied with its first answer.  `ssl_context` speaks TLS; `key` (a ``cam keygen`` private key
+    file) signs upgrades for nodes started with ``--trust``.
+
     >>> from cam.text import parse_code, parse_value
     >>> from cam.node import Node
     >>> from cam.server import start_in_thread
@@ -143,17 +147,41 @@ class Client:
     R(IntV(1))
     """
 
-    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float | None = 60.0) -> None:
-        self.host, self.port = host, port
-        self._sock = socket.create_connection((host, port), timeout=timeout)
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._file = self._sock.makefile("rb")
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float | None = 60.0,
+                 retries: int = 3, ssl_context: ssl.SSLContext | None = None, key: str | None = None,
+                 client_id: str | None = None) -> None:
+        self.host, self.port, self.timeout, self.retries = host, port, timeout, retries
+        self.ssl_context, self.key = ssl_context, key
+        self.client_id = client_id or secrets.token_hex(16)
+        self.retried = 0
+        """How many requests were sent again after a timeout or a broken connection."""
         self._ids = itertools.count(1)
+        self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._file: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        self._sock, self._file = sock, sock.makefile("rb")
+
+    def _drop(self) -> None:
+        """Close the connection (after a timeout it may hold half an answer: it is never read again)."""
+        for x in (self._file, self._sock):
+            if x is not None:
+                try:
+                    x.close()
+                except OSError:
+                    pass
+        self._sock = self._file = None
 
     def close(self) -> None:
-        self._file.close()
-        self._sock.close()
+        with self._lock:
+            self._drop()
 
     def __enter__(self) -> Client:
         return self
@@ -162,22 +190,46 @@ class Client:
         self.close()
 
     def request(self, line: str) -> dict[str, Any]:
-        """Send one raw request line (without its newline); return the response, errors included."""
+        """Send one raw request line (without its newline); return the response, errors included.
+
+        On a timeout or a broken connection the connection is dropped (the next request connects
+        again) and the error is raised: a raw line is never sent twice.
+        """
         with self._lock:
-            self._sock.sendall(line.encode() + b"\n")
-            answer = self._file.readline()
-        if not answer:
-            raise ConnectionError(f"the node at {self.host}:{self.port} closed the connection")
+            try:
+                if self._sock is None:
+                    self._connect()
+                assert self._sock is not None
+                self._sock.sendall(line.encode() + b"\n")
+                answer = self._file.readline()
+            except (OSError, ValueError):  # TimeoutError is an OSError; ValueError: a closed file
+                self._drop()
+                raise
+            if not answer.endswith(b"\n"):
+                self._drop()
+                raise ConnectionError(f"the node at {self.host}:{self.port} closed the connection")
         return json.loads(answer)  # type: ignore[no-any-return]
 
     def _call(self, kind: str, **fields: str) -> dict[str, Any]:
         rid = next(self._ids)
+        if kind != "status":
+            fields = {"client": json.dumps(self.client_id), "seq": str(next(self._seq)), **fields}
         body = "".join(f',"{k}":{v}' for k, v in fields.items())
-        response = self.request(f'{{"id":{rid},"kind":"{kind}"{body}}}')
+        line = f'{{"id":{rid},"kind":"{kind}"{body}}}'
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.request(line)
+                break
+            except (OSError, ValueError):
+                if attempt == self.retries:
+                    raise
+                self.retried += 1
+                time.sleep(min(0.05 * 2**attempt, 1.0))
         # A refusal with id null answers the connection or an unreadable line (too_many_connections, bad_json...).
         if not response.get("ok") and response.get("id") in (rid, None):
             raise NodeError(response.get("error", "?"), response.get("message", ""))
         if response.get("id") != rid:
+            self.close()
             raise ConnectionError(f"response {response.get('id')!r} to request {rid}: out of step")
         return response
 
@@ -186,16 +238,25 @@ class Client:
         r = self._call("do", input=json.dumps(to_text(as_value(value))))
         return Reply(_parse_reply(r["output"]), _parse_reply(r["state"]), r["steps"])
 
-    def upgrade(self, old: Any, new: Any = None, migration: Any = None) -> dict[str, Any]:
+    def upgrade(self, old: Any, new: Any = None, migration: Any = None, key: str | None = None) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
 
-        Accepts an `Upgrade` (or a `catlib.program.UpgradePlan`) as the only argument.
-        Returns the node's answer: new digest, signature, state, check time.
+        Each is a term, a `catlib.program.Program`, `Code` or code text; or give a
+        `catlib.program.Upgrade` as the only argument.  With `key` (or the client's), the upgrade is
+        signed for the node's current id, generation and version (read with ``status`` first).
+        Returns the node's answer: new digest, signature, state, check time, version number.
         """
         if new is None and migration is None:
             old, new, migration = old.old, old.new, old.migration
-        codes = {k: _field(as_code(c)) for k, c in (("old", old), ("new", new), ("migration", migration))}
-        return self._call("upgrade", **codes)
+        codes = [as_code(c) for c in (old, new, migration)]
+        fields = {k: _field(c) for k, c in zip(("old", "new", "migration"), codes)}
+        key = key or self.key
+        if key is not None:
+            st = self.status()
+            message = auth.payload("upgrade", st["node_id"], st["generation"], st["digest"],
+                                   old=digest(codes[0]), new=digest(codes[1]), migration=digest(codes[2]))
+            fields["signature"] = json.dumps(auth.sign(key, message))
+        return self._call("upgrade", **fields)
 
     def status(self) -> dict[str, Any]:
         """The node's digest, signature, state, counts and upgrade history."""

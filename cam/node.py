@@ -11,7 +11,8 @@ everything it receives before anything changes:
   migration pass `cam.verifier`, the migration has type
   ``() / running-state -> S``, the new machine's state type is that ``S``,
   its input and output types are the running ones, and the migration, run on
-  the current state with a step bound, halts with a value of type ``S``.
+  the current state with a step bound, halts with a value of type ``S``, and
+  the new code keeps the step budget on trial inputs of its input type.
   Only then are code and state swapped, in one assignment.
 
 How a node fixes its types
@@ -35,12 +36,21 @@ keeps them: the counter's commands do not change).  A machine with another
 interface is another service: start another node.  Such an upgrade is
 refused with ``interface_changed``.
 
+What survives, and what a retry gets
+------------------------------------
+With a `cam.store.Store` (``--data DIR``) every change is an event in the
+journal before the node changes or answers; `image` is what a snapshot holds,
+and `Node.open` loads the newest one and replays the events after it
+(`REPLAYERS`).  A request with a client id and a sequence number is applied
+at most once: a retry gets the first answer again (`remembered`).
+
 Where the rest lives
 --------------------
 This module is the node's meaning: what it accepts, what it answers (`ERRORS`)
-and how its state changes.  How requests are read off a line is
-`cam.protocol`; the TCP and named-pipe transports, which serialise every
-request under one lock, are `cam.server`.
+and how its state changes.  Types of values and trial inputs are
+`cam.ground`; how requests are read off a line is `cam.protocol`; the TCP and
+named-pipe transports, which serialise every change under one lock, are
+`cam.server`; the data directory is `cam.store`; signatures are `cam.auth`.
 
 >>> from cam.text import parse_code, parse_value
 >>> lines = []
@@ -55,231 +65,27 @@ IntV(7)
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
-from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
-from cam.machine import MachineError, OutOfFuel, execute
-from cam.text import digest
-from catlib.tree import fold
+from cam import verifier
+from cam.code import Code, UnitV, Value, to_text
+from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
+from cam.ground import StateTypeError, clip, fix_signature, freshen, ground, trial_inputs, value_depth, value_type
+from cam.machine import MachineError, OutOfFuel, Result, execute
+from cam.store import Store, StoreError
+from cam.text import digest, parse_code, parse_value
 from catlib.typecheck import Signature
-from catlib.types import Int, Prod, Sum, Type, Unifier, UnifyError, Unit, Var
+from catlib.types import Type, Unifier, UnifyError, Unit, parse
 
 __all__ = [
-    "Node", "NodeError", "Limits", "Version", "Outcome", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
-    "fix_signature", "value_type", "value_depth", "safe_emit",
+    "Node", "Prepared", "Refusal", "Limits", "Version", "Applied", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
+    "fix_signature", "value_type", "value_depth", "safe_emit", "clip",
 ]
-
-WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
-"""The reference's line for an upgrade whose old code is not the running code."""
-
-UPGRADE_OK = "Upgrade successful!"
-
-ERRORS: dict[str, str] = {
-    "bad_json": "the request line is not valid UTF-8 JSON",
-    "bad_request": "the request is not an object with the fields its kind needs",
-    "unknown_kind": "the request's kind is not do, upgrade or status",
-    "line_too_long": "the request line is longer than the node's limit",
-    "too_deep": "the request or a value in it is nested more deeply than the node's limit",
-    "bad_value": "the input value does not parse (text or JSON value form)",
-    "ill_typed_input": "the input does not have the running machine's input type; nothing ran",
-    "ill_typed_state": "(at start) the initial state does not have the machine's state type",
-    "machine_error": "the machine got stuck or ran out of fuel on this input; the state is unchanged",
-    "bad_code": "upgrade code that does not parse (text or JSON bytecode form)",
-    "wrong_version": "the upgrade's old code is not the running code",
-    "new_code_rejected": "the new code fails the bytecode verifier",
-    "migration_rejected": "the migration fails the bytecode verifier",
-    "migration_type": "the migration's type is not () / running-state -> new-state",
-    "state_type": "the new machine's state type is not the migration's output type",
-    "interface_changed": "the new machine's input or output type differs from the running machine's",
-    "migration_failed": "the migration, run on the current state, got stuck or ran out of steps",
-    "too_many_connections": "the node serves its limit of connections; this one is closed after this answer",
-    "internal": "an unexpected error in the node (a bug); the node keeps its state",
-}
-"""Every machine-readable error kind a node answers with, and what it means."""
-
-
-class NodeError(Exception):
-    """A refused request: `kind` is one of `ERRORS`, the message says why in words."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        assert kind in ERRORS, kind
-        self.kind = kind
-        super().__init__(message)
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What a node accepts.  Generous for honest clients, bounded for everyone else."""
-
-    max_line: int = 8 * 1024 * 1024
-    """Bytes in one request line (an upgrade of ~500,000 instructions fits)."""
-    max_depth: int = 512
-    """Nesting of the request's JSON, and of an input value in any form."""
-    fuel: int = 10_000_000
-    """Machine steps one input may take (verified code always halts; this bounds how long)."""
-    migration_fuel: int = 1_000_000
-    """Machine steps the migration may take on the current state."""
-    executor_threshold: int = 64 * 1024
-    """Upgrade lines longer than this are checked in a worker thread, so the node keeps reading."""
-    max_connections: int = 256
-    """Open TCP connections (each may buffer a line of `max_line` bytes); more are answered and closed."""
-
-
-class Version(NamedTuple):
-    """One entry of the upgrade history."""
-
-    digest: str
-    since_input: int
-    """How many inputs had been served when this version was installed."""
-    time: float
-    """Unix time of the installation."""
-    check_seconds: float
-    """How long the upgrade's checks and migration took (0 for the initial version)."""
-
-
-class Outcome(NamedTuple):
-    """What one input did: the output, the new state and the machine steps it took."""
-
-    output: Value
-    state: Value
-    steps: int
-    output_text: str
-    state_text: str
-
-
-def safe_emit(emit: Callable[[list[str]], None], lines: list[str]) -> None:
-    """Call `emit` with `lines`; if it raises, say so on ``sys.stderr`` (if that works) and return.
-
-    >>> def broken(lines: list[str]) -> None:
-    ...     raise BrokenPipeError("stdout closed")
-    >>> safe_emit(broken, ["Output:    Int 1"])  # reported on stderr, not raised
-    """
-    try:
-        emit(lines)
-    except Exception as e:  # the terminal's failure is not the request's: the node carries on
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
-            sys.stderr.flush()
-
-
-def _verifier() -> Any:
-    # Imported when first needed: the node module stays importable for docs and tools.
-    from cam import verifier
-
-    return verifier
-
-
-# ---------------------------------------------------------------- types of values
-
-
-def value_type(v: Value, u: Unifier) -> Type:
-    """The most general type of machine value `v`, with fresh variables from `u`.
-
-    ``L x`` has type ``Either t b`` for a fresh ``b``; a closure's type is a
-    fresh variable (its code is typed by the verifier, not here).
-    """
-    out: list[Type] = []
-    todo: list[tuple[Value, bool]] = [(v, False)]
-    while todo:
-        t, ready = todo.pop()
-        if ready:
-            if isinstance(t, Pair):
-                b = out.pop()
-                out.append(Prod(out.pop(), b))
-            elif isinstance(t, L):
-                out.append(Sum(out.pop(), u.fresh()))
-            else:
-                out.append(Sum(u.fresh(), out.pop()))
-        elif isinstance(t, IntV):
-            out.append(Int)
-        elif isinstance(t, (Pair, L, R)):
-            todo.append((t, True))
-            todo.extend((k, False) for k in reversed(t.kids))
-        elif isinstance(t, Closure):
-            out.append(u.fresh())
-        else:
-            out.append(Unit)
-    return out[0]
-
-
-def value_depth(v: Value) -> int:
-    """Nesting depth of a value (closure environments count; their code does not).
-
-    >>> from cam.text import parse_value
-    >>> value_depth(parse_value("Pair (Int 1) (L Unit)"))
-    3
-    """
-    deepest = 0
-    todo: list[tuple[Value, int]] = [(v, 1)]
-    while todo:
-        t, d = todo.pop()
-        deepest = max(deepest, d)
-        todo.extend((k, d + 1) for k in t.kids if isinstance(k, Value))
-    return deepest
-
-
-def _freshen(types: Iterable[Type], u: Unifier) -> list[Type]:
-    """The same types with their variables replaced by fresh ones of `u` (shared across `types`)."""
-    names: dict[str, Type] = {}
-
-    def node(n: Any, kids: list[Type]) -> Type:
-        if isinstance(n, Var):
-            if n.name not in names:
-                names[n.name] = u.fresh()
-            return names[n.name]
-        return type(n)(*kids) if kids else n  # type: ignore[no-any-return]
-
-    return [fold(t, node) for t in types]
-
-
-def _ground(t: Type) -> Type:
-    """`t` with every variable left instantiated with ``()``."""
-    return fold(t, lambda n, kids: Unit if isinstance(n, Var) else (type(n)(*kids) if kids else n))  # type: ignore
-
-
-def fix_signature(principal: Signature, state: Value) -> Signature:
-    """The ground signature a node runs `principal` at, from state value `state`.
-
-    The state type is unified with the type of `state`; every variable left becomes ``()``.
-
-    >>> from catlib.types import parse
-    >>> from cam.text import parse_value
-    >>> sig = Signature(parse("Int"), parse("Either a b"), parse("Either () Int"))
-    >>> str(fix_signature(sig, parse_value("Int 0")))
-    'Int / Either () () -> Either () Int'
-    """
-    u = Unifier()
-    s, i, o = _freshen(principal, u)
-    try:
-        u.unify(s, value_type(state, u))
-    except UnifyError:
-        raise NodeError("ill_typed_state", f"the initial state {to_text(state)} does not have the "
-                        f"machine's state type {principal.state}") from None
-    return Signature(*(_ground(u.resolve(t)) for t in (s, i, o)))
-
-
-# ---------------------------------------------------------------- the node
-
-
-@dataclass
-class _Prepared:
-    """A checked upgrade, ready to install."""
-
-    code: Code
-    digest: str
-    signature: Signature
-    state: Value
-    seconds: float
-
 
 @dataclass
 class Node:
@@ -288,7 +94,7 @@ class Node:
     `declared` (parts may be ``None``) is checked by the verifier and fixes
     the types it names.  `emit` receives the terminal lines of each event (the
     reference's lines, each event followed by an empty line).  `verify` and `check_value`
-    default to `cam.verifier`'s.
+    default to `cam.verifier`'s.  `store` (see `Node.open`) journals every change.
     """
 
     code: Code
@@ -299,11 +105,11 @@ class Node:
     emit: Callable[[list[str]], None] | None = None
     verify: Callable[..., Signature] | None = None
     check_value: Callable[[Value, Type], None] | None = None
+    store: Store | None = None
 
     def __post_init__(self) -> None:
-        v = _verifier() if self.verify is None or self.check_value is None else None
-        self.verify = self.verify or v.verify
-        self.check_value = self.check_value or v.check_value
+        self.verify = self.verify or verifier.verify
+        self.check_value = self.check_value or verifier.check_value
         if not isinstance(self.code, Code) or not isinstance(self.state, Value):
             raise TypeError("a Node needs cam.code.Code and a cam.code.Value state")
         d = self.declared
@@ -311,24 +117,33 @@ class Node:
             self.principal = (self.verify(self.code) if d is None else
                               self.verify(self.code, state=d.state, input=d.input, output=d.output))
         except (TypeError, ValueError) as e:
-            raise NodeError("new_code_rejected", f"the machine fails verification: {e}") from None
-        self.signature = fix_signature(self.principal, self.state)
+            raise Refusal("new_code_rejected", f"the machine fails verification: {e}") from None
         try:
+            self.signature = fix_signature(self.principal, self.state)
             self.check_value(self.state, self.signature.state)
         except (TypeError, ValueError) as e:
-            raise NodeError("ill_typed_state", f"the initial state does not have type {self.signature.state}: {e}") from None
+            raise Refusal("ill_typed_state", f"the initial state does not have type {self.signature.state}: {e}"
+                          if not isinstance(e, StateTypeError) else str(e)) from None
         self.digest = digest(self.code)
+        self.node_id = self.store.node_id if self.store is not None else secrets.token_hex(16)
         self.inputs = 0
         self.machine_steps = 0
         self.started = time.time()
-        self.history: list[Version] = [Version(self.digest, 0, self.started, 0.0)]
+        self.generation = 1
+        """How many versions this node has installed, its first included (never decreases)."""
+        self.history: list[Version] = [Version(self.digest, 0, self.started, 0.0, 1)]
+        """The last `Limits.max_history` versions (all of them are in the data directory)."""
+        self.clients: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        """Per client id: the last sequence number answered and its answer (least recently seen first)."""
         self.upgrade_pauses: list[float] = []
         """Seconds from receiving each upgrade to having served the next input (the last 100)."""
         self._pause_from: float | None = None
         self._typed_inputs: set[Value] = set()
         """Inputs known to have the running input type (cleared on upgrade)."""
+        self._code_text: str | None = None
+        self._state_text: tuple[Value, str] | None = None
 
-    def _emit(self, *lines: str) -> None:
+    def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
 
         Events are printed after the state has changed (or after a refusal was decided), so an
@@ -338,130 +153,317 @@ class Node:
         if self.emit is not None:
             safe_emit(self.emit, [*lines, ""])
 
+    # -- exactly once
+
+    def remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
+        """The answer already given to (`client`, `seq`), if that is the client's last request; else ``None``.
+
+        Raises `Refusal` (``stale_request``) for a sequence number below the client's last one.
+        """
+        if client is None or seq is None:
+            return None
+        last = self.clients.get(client)
+        if last is None or seq > last[0]:
+            return None
+        if seq < last[0]:
+            raise Refusal("stale_request", f"client {clip(client, 64)} already had request {last[0]} answered; "
+                                           f"request {seq} is older and its answer is forgotten")
+        self.clients.move_to_end(client)
+        return last[1]
+
+    def _remember(self, client: str | None, seq: int | None, reply: dict[str, Any]) -> None:
+        if client is not None and seq is not None:
+            self.clients[client] = (seq, reply)
+            self.clients.move_to_end(client)
+            while len(self.clients) > self.limits.max_clients:
+                self.clients.popitem(last=False)
+
+    def _journal(self, kind: str, body: dict[str, Any], version: dict[str, Any] | None = None) -> None:
+        """Write one event before the change it records is made; `Refusal` (storage) if it cannot be written."""
+        if self.store is not None:
+            try:
+                self.store.append(kind, body, version)
+            except StoreError as e:
+                self.say(f"Refused: the journal cannot be written ({e}). Nothing changed.")
+                raise Refusal("storage", str(e)) from None
+
+    def _maybe_snapshot(self) -> None:
+        if self.store is not None and self.store.snapshot_due:
+            try:
+                self.store.snapshot(self.image())
+            except StoreError as e:  # the events are safe in the journal; a later snapshot may succeed
+                self.say(f"Warning: no snapshot taken ({e}); the journal keeps growing")
+
     # -- inputs
 
-    def do(self, x: Value) -> Outcome:
-        """Run one input; the state changes only if the input is well typed and the machine halts."""
+    def check_input(self, x: Value) -> None:
+        """Refuse (`Refusal`) an input that is not a value of the running input type."""
         if not isinstance(x, Value):
-            raise NodeError("bad_value", f"not a machine value: {x!r}")
+            raise Refusal("bad_value", f"not a machine value: {clip(repr(x))}")
         if value_depth(x) > self.limits.max_depth:
-            raise self._refuse_input(NodeError("too_deep", f"the input is nested more than {self.limits.max_depth} deep"))
+            raise self._refuse_input(Refusal("too_deep", f"the input is nested more than {self.limits.max_depth} deep"))
         if x not in self._typed_inputs:
             try:
                 self.check_value(x, self.signature.input)  # type: ignore[misc]
             except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
-                raise self._refuse_input(NodeError(
-                    "ill_typed_input", f"{to_text(x)} does not have the input type {self.signature.input}: {e}")
-                ) from None
+                raise self._refuse_input(Refusal(
+                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {self.signature.input}: "
+                                       f"{clip(str(e))}")) from None
             if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
                 self._typed_inputs.clear()
             self._typed_inputs.add(x)
+
+    def run_input(self, x: Value, fuel: int | None = None, final: bool = True) -> Result:
+        """Run a checked input on the running code and state without changing anything.
+
+        `fuel` defaults to the step budget.  With ``final=False`` running out of it raises `OutOfFuel`
+        (to be rerun elsewhere with more); otherwise a machine error is a `Refusal`.
+        """
         try:
-            r = execute(self.code, x, self.state, fuel=self.limits.fuel)
+            return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
         except MachineError as e:
-            what = "ran out of fuel" if isinstance(e, OutOfFuel) else "got stuck"
-            raise self._refuse_input(NodeError("machine_error", f"the machine {what} on {to_text(x)} after "
-                                                                f"{e.steps} steps; the state is unchanged")) from None
+            if isinstance(e, OutOfFuel) and not final:
+                raise
+            what = (f"ran out of its step budget ({self.limits.fuel} steps)" if isinstance(e, OutOfFuel)
+                    else f"got stuck after {e.steps} steps")
+            raise self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
+                                                              "the state is unchanged")) from None
+
+    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None) -> Applied:
+        """Journal the input, then make its result the node's state (call right after `run_input`)."""
+        self._journal("input", {"input": to_text(x), "client": client, "seq": seq})
+        applied = self._apply_input(r, client, seq)
+        self.say(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
+        self._maybe_snapshot()
+        return applied
+
+    def _apply_input(self, r: Result, client: str | None, seq: int | None) -> Applied:
         self.state = r.state
         self.inputs += 1
         self.machine_steps += r.steps
         if self._pause_from is not None:
             self.upgrade_pauses = [*self.upgrade_pauses[-99:], time.perf_counter() - self._pause_from]
             self._pause_from = None
-        out_text, state_text = to_text(r.output), to_text(r.state)
-        self._emit(f"Output:    {out_text}", f"New state: {state_text}")
-        return Outcome(r.output, r.state, r.steps, out_text, state_text)
+        applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
+        self._state_text = (r.state, applied.state_text)  # a snapshot reuses it: big states print slowly
+        self._remember(client, seq, applied.reply())
+        return applied
 
-    def _refuse_input(self, e: NodeError) -> NodeError:
-        self._emit(f"Input refused ({e.kind}): {e}")
+    def do(self, x: Value, client: str | None = None, seq: int | None = None) -> Applied:
+        """Run one input; the state changes only if the input is well typed and the machine halts.
+
+        A retry of the client's last request gets its first answer again, without running.
+        """
+        old = self.remembered(client, seq)
+        if old is not None:
+            return Applied(parse_value(old["output"]), parse_value(old["state"]), old["steps"], old["output"],
+                           old["state"])
+        self.check_input(x)
+        return self.commit_input(x, self.run_input(x), client, seq)
+
+    def _refuse_input(self, e: Refusal) -> Refusal:
+        self.say(f"Input refused ({e.kind}): {e}")
         return e
 
     # -- upgrades
 
-    def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None) -> Version:
-        """Check an upgrade and install it; raise `NodeError` (and change nothing) if a check fails.
+    def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None,
+                client: str | None = None, seq: int | None = None) -> Version:
+        """Check an upgrade and install it; raise `Refusal` (and change nothing) if a check fails.
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
         pause until the next input is served is recorded in `upgrade_pauses`.
         """
         received = time.perf_counter() if received is None else received
-        try:
-            p = self.prepare(old, new, migration)
-        except NodeError as e:
-            if e.kind == "wrong_version":
-                self._emit(WRONG_VERSION)
-            else:
-                self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-            raise
-        v = self.install(p)
-        self._pause_from = received
-        return v
+        p = self.checked(old, new, migration)
+        return self.install(p, received, client, seq)
 
-    def prepare(self, old: Code, new: Code, migration: Code) -> _Prepared:
-        """Every check of an upgrade, in order, without changing the node.  Raises `NodeError`."""
+    def checked(self, old: Code, new: Code, migration: Code) -> Prepared:
+        """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
+        try:
+            return self.prepare(old, new, migration)
+        except Refusal as e:
+            if e.kind == "wrong_version":
+                self.say(WRONG_VERSION)
+            else:
+                self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+            raise
+
+    def prepare(self, old: Code, new: Code, migration: Code) -> Prepared:
+        """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`."""
         t0 = time.perf_counter()
         verify, check_value = self.verify, self.check_value
         assert verify is not None and check_value is not None
         for name, c in (("old", old), ("new", new), ("migration", migration)):
             if not isinstance(c, Code):
-                raise NodeError("bad_code", f"the {name} code is not Code: {type(c).__name__}")
+                raise Refusal("bad_code", f"the {name} code is not Code: {type(c).__name__}")
         # 1. the sender upgrades the version it thinks is running
         if digest(old) != self.digest:
-            raise NodeError("wrong_version", f"the upgrade expects {digest(old)}, the node runs {self.digest}")
+            raise Refusal("wrong_version", f"the upgrade expects {digest(old)}, the node runs {self.digest}")
         # 2. both pieces of code are well typed on their own
         try:
             new_sig = verify(new)
         except (TypeError, ValueError) as e:  # BytecodeError (a ValueError), whatever its cause
-            raise NodeError("new_code_rejected", f"the new code fails verification: {e}") from None
+            raise Refusal("new_code_rejected", f"the new code fails verification: {e}") from None
         try:
             verify(migration)
         except (TypeError, ValueError) as e:
-            raise NodeError("migration_rejected", f"the migration fails verification: {e}") from None
+            raise Refusal("migration_rejected", f"the migration fails verification: {e}") from None
         # 3. the migration maps the running state to something, with a unit register
         try:
             mig_sig = verify(migration, state=Unit, input=self.signature.state)
         except (TypeError, ValueError) as e:
-            raise NodeError("migration_type", f"the migration does not have type () / {self.signature.state} -> s: "
-                                              f"{e}") from None
+            raise Refusal("migration_type", f"the migration does not have type () / {self.signature.state} -> s: "
+                                            f"{e}") from None
         # 4. the new machine's state is what the migration makes; its interface is the running one
         u = Unifier()
-        (mig_out,) = _freshen([mig_sig.output], u)
-        s, i, o = _freshen(new_sig, u)
+        (mig_out,) = freshen([mig_sig.output], u)
+        s, i, o = freshen(new_sig, u)
         try:
             u.unify(s, mig_out)
         except UnifyError:
-            raise NodeError("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
-                                          f"output type {mig_sig.output}") from None
+            raise Refusal("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
+                                        f"output type {mig_sig.output}") from None
         try:
             u.unify(i, self.signature.input)
             u.unify(o, self.signature.output)
         except UnifyError:
-            raise NodeError("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
-                            f"running one {self.signature.input} -> {self.signature.output}; an upgrade keeps "
-                            "the input and output types") from None
-        signature = Signature(*(_ground(u.resolve(t)) for t in (s, i, o)))
+            raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
+                          f"running one {self.signature.input} -> {self.signature.output}; an upgrade keeps "
+                          "the input and output types") from None
+        signature = Signature(*(ground(u.resolve(t)) for t in (s, i, o)))
         # 5. the migration halts on the current state (a copy: values are immutable)
         try:
             r = execute(migration, self.state, UnitV, fuel=self.limits.migration_fuel)
         except MachineError as e:
             what = (f"ran out of its {self.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
                     else f"got stuck after {e.steps} steps")
-            raise NodeError("migration_failed", f"the migration {what} on the state {to_text(self.state)}") from None
+            raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(self.state))}") from None
         try:
             check_value(r.output, signature.state)
         except (TypeError, ValueError) as e:
-            raise NodeError("migration_failed", f"the migrated state {to_text(r.output)} does not have the new "
-                                                f"state type {signature.state}: {e}") from None
-        return _Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0)
+            raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
+                                              f"state type {signature.state}: {e}") from None
+        # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state
+        most = 0
+        for x in trial_inputs(signature.input, self.limits.trials):
+            t1 = time.perf_counter()
+            try:
+                most = max(most, execute(new, x, r.output, fuel=self.limits.fuel).steps)
+            except OutOfFuel:
+                raise Refusal("over_budget", f"the new code took more than {self.limits.fuel:,} steps "
+                              f"({time.perf_counter() - t1:.2f} s) on the trial input {clip(to_text(x))} at the "
+                              f"migrated state, over the node's step budget per input") from None
+            except MachineError as e:
+                raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
+                                                   f"{clip(to_text(x))}: {e}") from None
+        return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most)
 
-    def install(self, p: _Prepared) -> Version:
-        """Swap code and state as one step (call between two inputs)."""
-        self.code, self.digest, self.signature, self.state = p.code, p.digest, p.signature, p.state
-        self._typed_inputs = set()
-        v = Version(p.digest, self.inputs, time.time(), p.seconds)
-        self.history.append(v)
-        self._emit(UPGRADE_OK)
+    def install(self, p: Prepared, received: float | None = None, client: str | None = None,
+                seq: int | None = None) -> Version:
+        """Journal the upgrade, then swap code and state as one step (call between two inputs)."""
+        v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1)
+        if self.store is not None and p.text is None:
+            p.text = to_text(p.code)
+        body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
+                "version": v._asdict(), "client": client, "seq": seq}
+        self._journal("upgrade", body, v._asdict())
+        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq)
+        self._code_text = p.text
+        self._pause_from = time.perf_counter() if received is None else received
+        self.say(UPGRADE_OK)
+        self._maybe_snapshot()
         return v
+
+    def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
+                       client: str | None, seq: int | None) -> None:
+        self.code, self.digest, self.signature, self.state = code, d, signature, state
+        self._typed_inputs = set()
+        self.generation = v.number
+        self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
+        self._state_text = None
+        self._remember(client, seq, self.upgrade_reply(v))
+
+    def upgrade_reply(self, v: Version) -> dict[str, Any]:
+        """The answer's fields for an installed upgrade (what a retry gets again)."""
+        return {"digest": v.digest, "signature": str(self.signature), "state": self.state_text(),
+                "check_seconds": v.check_seconds, "version": v.number}
+
+    def state_text(self) -> str:
+        """The state's text form (kept from the last change: a big state takes long to print)."""
+        if self._state_text is None or self._state_text[0] is not self.state:
+            self._state_text = (self.state, to_text(self.state))
+        return self._state_text[1]
+
+    # -- persistence
+
+    def image(self) -> dict[str, Any]:
+        """Everything a snapshot holds: enough, with the events after it, to rebuild this node exactly."""
+        if self._code_text is None:
+            self._code_text = to_text(self.code)
+        return {"name": self.name, "code": self._code_text, "state": self.state_text(),
+                "signature": [str(t) for t in self.signature], "inputs": self.inputs,
+                "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
+                "history": [v._asdict() for v in self.history],
+                "clients": [[c, s, r] for c, (s, r) in self.clients.items()]}
+
+    @classmethod
+    def open(cls, store: Store, code: Code | None = None, state: Value | None = None, **kw: Any) -> Node:
+        """The node of a data directory: restored from its snapshot and journal, or created from `code` and `state`.
+
+        A new directory needs `code` and `state`; a directory that holds a node ignores neither: they
+        must be the node's first version and state (or ``None``).  Raises `cam.store.StoreError`.
+        """
+        image, events = store.load()
+        if image is None:
+            if code is None or state is None:
+                raise StoreError(f"{store.path} holds no node yet: give the machine and its initial state")
+            node = cls(code, state, store=store, **kw)
+            store.snapshot(node.image(), [node.history[0]._asdict()])
+            return node
+        first = store.versions(1)[:1]
+        if code is not None and first and first[0]["digest"] != digest(code):
+            raise StoreError(f"{store.path} holds a node that started with {first[0]['digest']}, not "
+                             f"{digest(code)}; start it with --data alone, or give another directory")
+        try:
+            sig = Signature(*(parse(t) for t in image["signature"]))
+            kw = {**kw, "declared": sig, "name": image.get("name", "")}
+            node = cls(parse_code(image["code"]), parse_value(image["state"]), store=store, **kw)
+            node.inputs, node.machine_steps = image["inputs"], image["machine_steps"]
+            node.generation, node.started = image["generation"], image["started"]
+            node.history = [Version(**v) for v in image["history"]]
+            node.clients = OrderedDict((c, (s, r)) for c, s, r in image["clients"])
+            for seq, kind, body in events:
+                node._replay(seq, kind, body)
+        except StoreError:
+            raise
+        except (Refusal, KeyError, TypeError, ValueError) as e:
+            raise StoreError(f"{store.path} cannot be restored: {type(e).__name__}: {e}") from None
+        return node
+
+    def _replay(self, seq: int, kind: str, body: dict[str, Any]) -> None:
+        """Apply one journal event again (at restart), without journalling or printing it.
+
+        Each kind of event has its replayer in `REPLAYERS`: a new kind of change is a new entry.
+        """
+        replayer = REPLAYERS.get(kind)
+        if replayer is None:
+            raise StoreError(f"event {seq} is of kind {kind!r}, unknown to this node (written by a newer one?)")
+        try:
+            replayer(self, body)
+        except MachineError as e:
+            raise StoreError(f"event {seq} ({kind}) no longer applies: {e}") from None
+
+    def _replay_input(self, body: dict[str, Any]) -> None:
+        r = execute(self.code, parse_value(body["input"]), self.state)  # it halted once: it halts again
+        self._apply_input(r, body["client"], body["seq"])
+
+    def _replay_upgrade(self, body: dict[str, Any]) -> None:
+        code = parse_code(body["code"])
+        sig = Signature(*(parse(t) for t in body["signature"]))
+        self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
+                            body["client"], body["seq"])
+        self._code_text = body["code"]
 
     # -- status
 
@@ -469,16 +471,27 @@ class Node:
         """What a ``status`` request answers: digest, signature, state, counts, history."""
         return {
             "name": self.name,
+            "node_id": self.node_id,
             "digest": self.digest,
             "signature": str(self.signature),
             "state_type": str(self.signature.state),
             "input_type": str(self.signature.input),
             "output_type": str(self.signature.output),
-            "state": to_text(self.state),
+            "state": self.state_text(),
             "inputs": self.inputs,
             "machine_steps": self.machine_steps,
-            "upgrades": len(self.history) - 1,
+            "generation": self.generation,
+            "upgrades": self.generation - 1,
             "history": [v._asdict() for v in self.history],
             "upgrade_pauses": self.upgrade_pauses,
             "uptime": time.time() - self.started,
+            "data": None if self.store is None else {"path": self.store.path, "durability": self.store.durability,
+                                                     "journal": self.store.journal_length()},
         }
+
+
+REPLAYERS: dict[str, Callable[[Node, dict[str, Any]], None]] = {
+    "input": Node._replay_input,
+    "upgrade": Node._replay_upgrade,
+}
+"""How each kind of journal event is applied again at restart (`Node.open`)."""

@@ -2,7 +2,7 @@
 
 A node's clients speak newline-delimited JSON, one request and one response a
 line.  This module turns the pieces of a request into machine values and
-code, and refuses what a node must not read (`NodeError` with a kind of
+code, and refuses what a node must not read (`Refusal` with a kind of
 `cam.node.ERRORS`); the transports that carry the lines are in `cam.server`.
 
 Requests: ``{"id": 1, "kind": "do", "input": V}``,
@@ -31,10 +31,12 @@ from functools import lru_cache
 from typing import Any
 
 from cam.code import Code, Value
-from cam.node import NodeError, value_depth
+from cam.contract import Refusal
+from cam.ground import clip, value_depth
 from cam.text import ParseError, from_json, parse_code, parse_value
 
-__all__ = ["json_depth", "decode_value", "decode_code", "split_codes", "shown"]
+__all__ = ["json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
+           "looks_like_http"]
 
 # One left-to-right scan: a string (closed or not: an unclosed one runs to the end) or a bracket.
 # Matching strings separately and then brackets would retry every quote of an unclosed string
@@ -59,13 +61,42 @@ def json_depth(line: bytes) -> int:
     return deepest
 
 
+_LONG_NUMBER = re.compile(r"\d{20}")
+_NESTING = re.compile(r"[^()\[\]{}]+")
+
+
+def text_depth(text: str, stop: int | None = None) -> int:
+    """Nesting of the brackets of `text` ( ``()``, ``[]``, ``{}`` alike ), without parsing it.
+
+    With `stop`, the count ends as soon as the nesting exceeds it.
+
+    >>> text_depth("Pair (Int 1) (L (R Unit))"), text_depth("(" * 10**6, stop=512)
+    (2, 513)
+    """
+    depth = deepest = 0
+    for c in _NESTING.sub("", text):
+        if c in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if stop is not None and deepest > stop:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
 @lru_cache(maxsize=1024)
 def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
     """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed once."""
+    if _LONG_NUMBER.search(text):  # int() of thousands of digits is slow, and no 64-bit integer has 20
+        return None, "the input holds an integer beyond 64 bits"
     try:
         v = from_json(text) if document else parse_value(text)
     except ParseError as e:
-        return None, f"the input does not parse: {e}"
+        return None, f"the input does not parse: {clip(str(e))}"
+    except (ValueError, TypeError) as e:
+        return None, f"the input is malformed: {clip(str(e))}"
     if not isinstance(v, Value):
         return None, "the input is a code document, not a value document"
     return v, ""
@@ -78,12 +109,14 @@ def decode_value(x: Any, max_depth: int) -> Value:
     elif isinstance(x, dict):
         text, document = json.dumps(x), True  # its depth is bounded by the line's depth check
     else:
-        raise NodeError("bad_request", "'input' must be a value: its text form or its JSON document")
+        raise Refusal("bad_request", "'input' must be a value: its text form or its JSON document")
+    if text.count("(") > max_depth and text_depth(text, max_depth) > max_depth:  # before parsing: parsers may recurse
+        raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
     v, why = _value_of_text(text, document) if len(text) <= 256 else _value_of_text.__wrapped__(text, document)
     if v is None:
-        raise NodeError("bad_value", why)
+        raise Refusal("bad_value", why)
     if value_depth(v) > max_depth:
-        raise NodeError("too_deep", f"the input is nested more than {max_depth} deep")
+        raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
     return v
 
 
@@ -95,13 +128,13 @@ def decode_code(x: Any, name: str) -> Code:
         elif isinstance(x, dict):
             c = from_json(json.dumps(x))  # its depth is bounded by the line's depth check
         else:
-            raise NodeError("bad_request", f"{name!r} must be code: its text form or its JSON bytecode document")
+            raise Refusal("bad_request", f"{name!r} must be code: its text form or its JSON bytecode document")
     except ParseError as e:
-        raise NodeError("bad_code", f"the {name} code does not parse: {e}") from None
+        raise Refusal("bad_code", f"the {name} code does not parse: {clip(str(e))}") from None
     except (ValueError, TypeError) as e:  # a well-formed document with an ill-formed payload
-        raise NodeError("bad_code", f"the {name} code is malformed: {e}") from None
+        raise Refusal("bad_code", f"the {name} code is malformed: {clip(str(e))}") from None
     if not isinstance(c, Code):
-        raise NodeError("bad_code", f"the {name} field holds a value document, not code")
+        raise Refusal("bad_code", f"the {name} field holds a value document, not code")
     return c
 
 
@@ -132,10 +165,40 @@ def split_codes(text: str) -> list[str]:
     return out
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """`text` with control characters (C0, DEL, C1, line separators, bidi overrides) as visible escapes.
+
+    What a client sent reaches the operator's terminal only through this: no escape sequence,
+    carriage return or fake line can be printed by a client.
+
+    >>> escape("Upgrade successful!\\x1b[2K\\rok")
+    'Upgrade successful!\\\\x1b[2K\\\\rok'
+    """
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1] if m.group() in "\t\n\r" else f"\\x{ord(m.group()):02x}"
+                        if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
 def shown(line: bytes) -> str:
-    """The start of a request line, for a terminal message (at most 200 bytes, then ``...``).
+    """The start of a request line, for a terminal message (at most 200 bytes, then ``...``), escaped.
 
     >>> shown(b"x" * 201)[-5:]
     'xx...'
+    >>> shown(b"\\x1b[31mred")
+    '\\\\x1b[31mred'
     """
-    return line[:200].decode("utf-8", "replace") + ("..." if len(line) > 200 else "")
+    return escape(line[:200].decode("utf-8", "replace")) + ("..." if len(line) > 200 else "")
+
+
+_HTTP = re.compile(rb"^\s*(?:[A-Z]{3,10} +\S+ +HTTP/\d|(?:GET|POST|PUT|HEAD|DELETE|OPTIONS|PATCH|CONNECT|TRACE) )")
+
+
+def looks_like_http(line: bytes) -> bool:
+    """Whether `line` is an HTTP request line (a browser or ``curl`` talking to the node).
+
+    >>> looks_like_http(b"POST / HTTP/1.1"), looks_like_http(b'{"kind": "status"}')
+    (True, False)
+    """
+    return _HTTP.match(line[:512]) is not None

@@ -1,25 +1,47 @@
-"""The node's transports: a `cam.node.Node` served over TCP and a named pipe.
+"""The node's transports: a `cam.node.Node` served over TCP (optionally TLS) and a named pipe.
 
 `NodeServer` reads request lines (`cam.protocol`) from every TCP connection
 and, with ``--fifo``, the reference's text commands (``Do v``, ``Load old new
 migration``) from a named pipe, runs them on its node and writes one response
 line per request.  `serve` runs a server until cancelled (``cam node``);
 `start_in_thread` serves from a background thread (tests, ``cam demo``,
-notebooks).  `printer` is the `Node.emit` that prints the reference's lines,
-and `banner` the lines a node prints when it starts.
+notebooks).  `Transcript` (made by `printer`) is the `Node.emit` that prints
+the reference's lines without ever blocking the node, and `banner` the lines
+a node prints when it starts.
 
 Serialisation
 -------------
-The server runs every request, from every connection and the ``--fifo`` pipe,
-under one FIFO `asyncio.Lock`: inputs that arrive while an upgrade is being
-checked wait, and are served in arrival order by the machine that is
-installed when their turn comes.  Requests of one connection are answered in
-order, one response each.  An upgrade line over
-`cam.node.Limits.executor_threshold` bytes is parsed and checked in a worker
-thread (holding the lock while it checks), so the node keeps reading
-meanwhile.  At most `cam.node.Limits.max_connections` TCP connections are
-open at once (each may buffer a line of ``max_line`` bytes); one more is
-answered ``too_many_connections`` and closed.
+Every change (``do``, ``upgrade``) runs under one FIFO `asyncio.Lock`: inputs
+that arrive while an upgrade is being checked wait, and are served in arrival
+order by the machine installed when their turn comes.  Requests of one
+connection are answered in order, one response each.  ``status`` takes no
+lock: the node changes only on the event loop's thread, so it always sees a
+whole state, and it is answered while a long input or an upgrade's checks run.
+
+No request can stall the others
+-------------------------------
+- A line over `Limits.executor_threshold` bytes is read only while holding
+  the one *big-line slot* (others wait, with their sockets unread), then its
+  depth is checked, and it is parsed and decoded in a worker thread: at most
+  one big line is in memory at a time.
+- An upgrade's checks (verifier, migration, trial inputs) run in a worker
+  thread; an input runs on the event loop for at most `Limits.inline_fuel`
+  steps, and longer ones run again in a worker thread.
+- Every connection has a read timeout (a started line must end within
+  `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
+  timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
+- The transcript is a bounded buffer written by its own thread: when the
+  terminal does not keep up, events are dropped and counted, never waited for.
+- A line that looks like HTTP is refused and its connection closed (a web page
+  cannot drive a node through a browser).
+
+Who may upgrade
+---------------
+With trusted keys (``--trust``), an upgrade must carry an Ed25519 signature
+(`cam.auth`) over its digests, the node's id, its running version and its
+generation, so it can be replayed neither later nor elsewhere.  Without, only
+loopback peers (and the owner's FIFO) may upgrade, and binding a non-loopback
+address is refused.
 
 >>> import json, socket
 >>> from cam.text import parse_code, parse_value
@@ -37,91 +59,92 @@ import contextlib
 import json
 import math
 import os
-import stat
+import ssl
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from cam.code import Code, to_text
-from cam.node import Node, NodeError
-from cam.protocol import decode_code, decode_value, json_depth, shown, split_codes
-from cam.text import ParseError, parse_code, parse_value
+from cam import auth
+from cam.code import Code, Value, to_text
+from cam.contract import Refusal
+from cam.fifo import serve_fifo as fifo_commands
+from cam.fifo import text_command as fifo_text_command
+from cam.ground import clip
+from cam.guard import LineReader, check_fifo, is_loopback
+from cam.machine import OutOfFuel
+from cam.node import Node, Prepared
+from cam.protocol import decode_code, decode_value, json_depth, looks_like_http, shown
+from cam.terminal import Transcript, banner, notices, printer
+from cam.text import digest
 
-__all__ = ["NodeServer", "Running", "banner", "printer", "serve", "start_in_thread"]
-
-
-async def _lines(reader: asyncio.StreamReader, max_line: int) -> AsyncIterator[bytes | None]:
-    """Lines of `reader` without their newline; ``None`` stands for a line over `max_line` (dropped)."""
-    pending: list[bytes] = []
-    size = 0
-    dropping = False
-    while True:
-        chunk = await reader.read(1 << 16)
-        if not chunk:
-            if pending and not dropping:
-                yield b"".join(pending)
-            return
-        start = 0
-        while True:
-            i = chunk.find(b"\n", start)
-            if i < 0:
-                if not dropping:
-                    rest = chunk[start:]
-                    pending.append(rest)
-                    size += len(rest)
-                    if size > max_line:  # answer now; skip the rest of this line as it arrives
-                        pending, size, dropping = [], 0, True
-                        yield None
-                break
-            piece, start = chunk[start:i], i + 1
-            if dropping:
-                dropping = False
-                continue
-            if pending:
-                piece, pending, size = b"".join(pending) + piece, [], 0
-            yield piece if len(piece) <= max_line else None
+__all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
+           "is_loopback"]
 
 
-def printer(out: TextIO | None = None) -> Callable[[list[str]], None]:
-    """An `emit` for `Node` that writes the lines to `out` (default: the current ``sys.stdout``) and flushes."""
+@dataclass
+class _Request:
+    """One decoded request line (decoding may run in a worker thread: it changes nothing)."""
 
-    def emit(lines: list[str]) -> None:
-        f = out or sys.stdout
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-
-    return emit
-
+    rid: Any = None
+    kind: str = ""
+    client: str | None = None
+    seq: int | None = None
+    input: Value | None = None
+    codes: tuple[Code, Code, Code] | None = None
+    signature: str | None = None
+    error: Refusal | None = None
 
 class NodeServer:
     """Serves a `Node` over TCP (newline-delimited JSON) and, optionally, the reference's text commands on a FIFO."""
 
-    def __init__(self, node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None) -> None:
+    def __init__(self, node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
+                 trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None) -> None:
         self.node, self.host, self.port, self.fifo = node, host, port, fifo
+        self.trust, self.ssl_context = list(trust), ssl_context
         self.requests = 0
+        self.stats = {"http_refused": 0, "timeouts": 0, "retries_answered": 0, "unauthorized": 0}
         self._server: asyncio.Server | None = None
         self._lock: asyncio.Lock | None = None
+        self._big: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._fifo_fds: list[int] = []
+        self.fifo_fds: list[int] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
 
     @property
     def lock(self) -> asyncio.Lock:
-        """The node's one serialising lock (FIFO-fair): every request runs under it."""
+        """The node's one serialising lock (FIFO-fair): every change runs under it."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         return self._lock
 
-    def _emit(self, *lines: str) -> None:
-        self.node._emit(*lines)
+    @property
+    def big_slot(self) -> asyncio.Semaphore:
+        """Held while a line over `Limits.executor_threshold` bytes is read and handled: one at a time."""
+        if self._big is None:
+            self._big = asyncio.Semaphore(1)
+        return self._big
+
+    def say(self, *lines: str) -> None:
+        """Print one event's lines on the node's transcript (see `Node.say`)."""
+        self.node.say(*lines)
 
     async def start(self) -> None:
-        """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO."""
-        self._server = await asyncio.start_server(self._connection, self.host, self.port)
+        """Bind the TCP port (0 = chosen by the OS, see `port`) and open the FIFO.
+
+        Without trusted keys, only loopback addresses may be bound (`PermissionError` otherwise).
+        """
+        tls = self.ssl_context
+        self._server = await asyncio.start_server(self._connection, self.host, self.port, ssl=tls,
+                                                  ssl_handshake_timeout=self.node.limits.read_timeout if tls else None)
+        bound = [s.getsockname()[0] for s in self._server.sockets]
+        if not self.trust and not all(is_loopback(a) for a in bound):
+            self._server.close()
+            raise PermissionError(f"binding {self.host} ({', '.join(bound)}) exposes the node beyond this machine; "
+                                  "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(self._serve_fifo(self.fifo)))
@@ -137,36 +160,52 @@ class NodeServer:
             await asyncio.wait(list(self._handlers), timeout=5)
         for t in self._tasks:
             t.cancel()
-        for fd in self._fifo_fds:
+        for fd in self.fifo_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._fifo_fds.clear()
+        self.fifo_fds.clear()
 
     # -- TCP
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limit = self.node.limits.max_connections
-        if len(self._writers) >= limit:  # each connection may hold max_line bytes: bound the memory
+        if len(self._writers) >= limit:  # each connection may hold a line: bound the memory
             await self._refuse_connection(writer, limit)
             return
         self._writers.add(writer)
+        peer = writer.get_extra_info("peername")
+        local = isinstance(peer, tuple) and is_loopback(str(peer[0]))
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
+        lines = LineReader(reader, self)
         try:
-            async for line in _lines(reader, self.node.limits.max_line):
-                if line is not None and not line.strip():
-                    continue
-                response = await self.handle(line)
+            while True:
+                line = await lines.line()
+                if line is False:
+                    break
+                try:
+                    if line is not None and not line.strip():
+                        continue
+                    response = await self.handle(line, local)  # type: ignore[arg-type]
+                finally:
+                    lines.release()
                 writer.write(json.dumps(response).encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+                try:
+                    await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
+                except TimeoutError:  # a client that does not read its answers holds the node's memory
+                    self.stats["timeouts"] += 1
+                    break
+                if response.get("error") == "http_refused":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
             pass  # the peer went away, or the node is shutting down: nothing left to answer
         finally:
+            lines.release()
             self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 1)
             if task is not None:
                 self._handlers.discard(task)
 
@@ -177,180 +216,207 @@ class NodeServer:
                     "message": f"the node serves at most {limit} connections at once; try again later"}
         try:
             writer.write(json.dumps(response).encode() + b"\n")
-            await writer.drain()  # one short line: the socket's buffer takes it at once
-        except (ConnectionError, asyncio.CancelledError):
+            await asyncio.wait_for(writer.drain(), 1)  # one short line: the socket's buffer takes it at once
+        except (ConnectionError, asyncio.CancelledError, TimeoutError):
             pass
         finally:
             writer.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+                await asyncio.wait_for(writer.wait_closed(), 1)
 
-    async def handle(self, line: bytes | None) -> dict[str, Any]:
-        """The response to one request line (``None``: a line over the size limit)."""
+    async def handle(self, line: bytes | None, local: bool = True) -> dict[str, Any]:
+        """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
         self.requests += 1
         received = time.perf_counter()
         rid: Any = None
         try:
-            req = self._parse(line)
-            rid = req.get("id")
-            text = shown(line)
-            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
-                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
-                rid = None
-                self._emit(f"Invalid command: {text}")
-                raise NodeError("bad_request", "'id' must be a string, a finite number or null")
-            kind = req.get("kind")
-            if kind == "do":
-                return {"id": rid, "ok": True, **await self._do(req, line)}  # type: ignore[arg-type]
-            if kind == "upgrade":
-                return {"id": rid, "ok": True, **await self._upgrade(req, line, received)}
-            if kind == "status":
-                async with self.lock:
-                    return {"id": rid, "ok": True, **self.node.status()}
-            self._emit(f"Invalid command: {text}")
-            raise NodeError("unknown_kind", f"unknown request kind {kind!r}; the kinds are do, upgrade, status")
-        except NodeError as e:
+            if line is not None and len(line) > self.node.limits.executor_threshold:
+                req = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
+            else:
+                req = self._decode(line)
+            rid = req.rid
+            if req.error is not None:
+                raise req.error
+            if req.kind == "status":
+                return {"id": rid, "ok": True, **self.status()}
+            async with self.lock:
+                old = self.node.remembered(req.client, req.seq)
+                if old is not None:
+                    self.stats["retries_answered"] += 1
+                    return {"id": rid, "ok": True, **old}
+                if req.kind == "do":
+                    return {"id": rid, "ok": True, **await self._do(req)}
+                return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
+        except Refusal as e:
+            if e.kind == "unauthorized":
+                self.stats["unauthorized"] += 1
             return {"id": rid, "ok": False, "error": e.kind, "message": str(e)}
         except Exception as e:  # a bug must not take the node down; say so
-            return {"id": rid, "ok": False, "error": "internal", "message": f"{type(e).__name__}: {e}"}
+            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+
+    def status(self) -> dict[str, Any]:
+        """The node's status and the transport's counters."""
+        emit = self.node.emit
+        return {**self.node.status(), "requests": self.requests, "connections": len(self._writers),
+                "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
+                "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
+
+    def _decode(self, line: bytes | None) -> _Request:
+        """Read one request line into a `_Request` (its error set if it is refused).  Changes nothing."""
+        req = _Request()
+        try:
+            obj = self._parse(line)
+            rid = obj.get("id")
+            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
+                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
+                self.say(f"Invalid command: {shown(line or b'')}")
+                raise Refusal("bad_request", "'id' must be a string, a finite number or null")
+            req.rid, kind = rid, obj.get("kind")
+            client, seq = obj.get("client"), obj.get("seq")
+            if (client is None) != (seq is None) or client is not None and not (
+                    isinstance(client, str) and 0 < len(client) <= 128 and type(seq) is int and seq >= 0):
+                raise Refusal("bad_request", "'client' (a string of 1 to 128 characters) and 'seq' (an integer "
+                                             ">= 0) come together")
+            req.client, req.seq = client, seq
+            if kind == "status":
+                req.kind = kind
+            elif kind == "do":
+                if "input" not in obj:
+                    self.say(f"Invalid command: {shown(line or b'')}")
+                    raise Refusal("bad_request", "a do request needs 'input'")
+                try:
+                    req.input = decode_value(obj["input"], self.node.limits.max_depth)
+                except Refusal:  # a command the node cannot read, as the reference would say
+                    self.say(f"Invalid command: {shown(line or b'')}")
+                    raise
+                req.kind = kind
+            elif kind == "upgrade":
+                missing = [k for k in ("old", "new", "migration") if k not in obj]
+                if missing:
+                    self.say(f"Invalid command: {shown(line or b'')}")
+                    raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
+                sig = obj.get("signature")
+                if sig is not None and not isinstance(sig, str):
+                    raise Refusal("bad_request", "'signature' is the base64 text of an Ed25519 signature")
+                if self.trust and sig is None:  # refused before its code is even parsed
+                    raise Refusal("unauthorized", "this node accepts only upgrades signed by a trusted key "
+                                                  "(cam upgrade --key KEY)")
+                try:
+                    req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
+                                 decode_code(obj["migration"], "migration"))
+                except Refusal as e:
+                    self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+                    raise
+                req.kind, req.signature = kind, sig
+            else:
+                self.say(f"Invalid command: {shown(line or b'')}")
+                raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are do, "
+                                              "upgrade, status")
+        except Refusal as e:
+            req.error = e
+        return req
 
     def _parse(self, line: bytes | None) -> dict[str, Any]:
-        """The request object of a line, or `NodeError` (line too long, too deep, not JSON, not an object)."""
+        """The request object of a line, or `Refusal` (too long, HTTP, too deep, not JSON, not an object)."""
         limits = self.node.limits
         if line is None:
-            self._emit(f"Invalid command: a line over the {limits.max_line}-byte limit")
-            raise NodeError("line_too_long", f"request lines are limited to {limits.max_line} bytes")
+            self.say(f"Invalid command: a line over the {limits.max_line}-byte limit")
+            raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
+        if looks_like_http(line):
+            self.stats["http_refused"] += 1
+            self.say(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
+            raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
         if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
-            self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("too_deep", f"the request is nested more than {limits.max_depth} deep")
+            self.say(f"Invalid command: {shown(line)}")
+            raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
         try:
             req = json.loads(line)
         except (ValueError, RecursionError) as e:
-            self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("bad_json", f"not JSON: {e}") from None
+            self.say(f"Invalid command: {shown(line)}")
+            raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
         if not isinstance(req, dict):
-            self._emit(f"Invalid command: {shown(line)}")
-            raise NodeError("bad_request", "a request is a JSON object")
+            self.say(f"Invalid command: {shown(line)}")
+            raise Refusal("bad_request", "a request is a JSON object")
         return req
 
-    async def _do(self, req: dict[str, Any], line: bytes) -> dict[str, Any]:
+    async def _do(self, req: _Request) -> dict[str, Any]:
+        """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
+        node, x = self.node, req.input
+        assert x is not None
+        node.check_input(x)
+        inline = node.limits.inline_fuel
         try:
-            if "input" not in req:
-                raise NodeError("bad_request", "a do request needs 'input'")
-            x = decode_value(req["input"], self.node.limits.max_depth)
-        except NodeError as e:  # a command the node cannot read, as the reference would say
-            self._emit(f"Invalid command: {shown(line)}")
-            raise e from None
-        async with self.lock:
-            r = self.node.do(x)
-        return {"output": r.output_text, "state": r.state_text, "steps": r.steps}
+            r = node.run_input(x, fuel=min(inline, node.limits.fuel), final=inline >= node.limits.fuel)
+        except OutOfFuel:
+            r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x)
+        return node.commit_input(x, r, req.client, req.seq).reply()
 
-    async def _upgrade(self, req: dict[str, Any], line: bytes | None, received: float) -> dict[str, Any]:
-        missing = [k for k in ("old", "new", "migration") if k not in req]
-        if missing:
-            self._emit(f"Invalid command: {shown(line or b'')}")
-            raise NodeError("bad_request", f"an upgrade request needs {', '.join(missing)}")
-        big = line is not None and len(line) > self.node.limits.executor_threshold
-        loop = asyncio.get_running_loop()
+    def authorize(self, req: _Request, local: bool) -> None:
+        """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
+        if not self.trust:
+            if not local:
+                self.say("Upgrade refused (unauthorized): not from loopback, and no --trust key. Nothing changed.")
+                raise Refusal("unauthorized", "without --trust this node takes upgrades only from loopback")
+            return
+        assert req.codes is not None
+        old, new, migration = req.codes
+        node = self.node
+        message = auth.payload("upgrade", node.node_id, node.generation, node.digest,
+                               old=digest(old), new=digest(new), migration=digest(migration))
+        if not auth.verify_any(self.trust, message, req.signature or ""):
+            self.say("Upgrade refused (unauthorized): no trusted key signed it for this node and version. "
+                       "Nothing changed.")
+            raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
+                          f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-        def parse() -> tuple[Code, Code, Code]:
-            return (decode_code(req["old"], "old"), decode_code(req["new"], "new"),
-                    decode_code(req["migration"], "migration"))
+    def checked_upgrade(self, req: _Request, local: bool) -> Prepared:
+        """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
+        self.authorize(req, local)
+        assert req.codes is not None
+        p = self.node.checked(*req.codes)
+        if self.node.store is not None:
+            p.text = to_text(p.code)
+        return p
 
-        try:
-            old, new, migration = await loop.run_in_executor(None, parse) if big else parse()
-        except NodeError as e:
-            self._emit(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-            raise
-        async with self.lock:
-            # Big upgrades are checked in a worker thread: the node keeps reading, and what it reads waits here.
-            if big:
-                v = await loop.run_in_executor(None, self.node.upgrade, old, new, migration, received)
-            else:
-                v = self.node.upgrade(old, new, migration, received)
-            return {"digest": v.digest, "signature": str(self.node.signature), "state": to_text(self.node.state),
-                    "check_seconds": v.check_seconds}
+    async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
+        """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
+        p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
+        v = self.node.install(p, received, req.client, req.seq)
+        return self.node.upgrade_reply(v)
 
-    # -- the reference's text commands on a named pipe
+    # -- the reference's text commands on a named pipe (cam.fifo)
+
+    def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> _Request:
+        """A decoded request of `kind` with `codes` (the named pipe's ``Load``)."""
+        return _Request(kind=kind, codes=codes)
 
     async def _serve_fifo(self, path: str) -> None:
-        loop = asyncio.get_running_loop()
-        rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        # Our own write end keeps the pipe open between writers, so the reader never sees end of file.
-        wfd = os.open(path, os.O_WRONLY)
-        self._fifo_fds.append(wfd)
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                    os.fdopen(rfd, "rb", buffering=0))
-        try:
-            async for line in _lines(reader, self.node.limits.max_line):
-                if line is None:
-                    self._emit(f"Invalid command: a line over the {self.node.limits.max_line}-byte limit")
-                elif line.strip():
-                    try:
-                        await self.text_command(line.decode("utf-8", "replace"))
-                    except Exception as e:  # a bug must not end the pipe's reader: say so and read on
-                        self._emit(f"Internal error ({type(e).__name__}: {e}); the node keeps its state")
-        finally:
-            transport.close()
+        await fifo_commands(self, path)
 
     async def text_command(self, text: str) -> None:
         """Run one of the reference's text commands: ``Do <value>`` or ``Load <old> <new> <migration>``."""
-        line = text.strip()
-        try:
-            if line.startswith("Do ") or line.startswith("Do("):
-                x = parse_value(line[2:].strip())
-                async with self.lock:
-                    self.node.do(x)
-                return
-            if line.startswith("Load ") or line.startswith("Load["):
-                parts = split_codes(line[4:])
-                if len(parts) != 3:
-                    raise ParseError(4, "three code lists", str(len(parts)))
-                old, new, migration = map(parse_code, parts)
-                async with self.lock:
-                    self.node.upgrade(old, new, migration)
-                return
-        except ParseError:
-            pass
-        except NodeError:  # the node has printed why
-            return
-        self._emit(f"Invalid command: {text.rstrip()[:1000]}")
-
-
-def banner(node: Node, server: NodeServer) -> list[str]:
-    """The lines a node prints when it starts: what runs, at which type, where; then the reference's line."""
-    lines = [f"Machine:   {node.name or '(code)'}  {node.digest[:19]}",
-             f"Signature: {node.signature}",
-             f"State:     {to_text(node.state)}",
-             f"Listening: {server.host}:{server.port} (newline-delimited JSON)"]
-    if server.fifo:
-        lines.append(f"Commands:  {server.fifo} (the reference's text commands)")
-    return [*lines, "Waiting for commands..."]
+        await fifo_text_command(self, text)
 
 
 async def serve(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
-                out: TextIO | None = None) -> None:
-    """Run a node until cancelled, printing its banner to `out` first."""
+                out: TextIO | None = None, trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None,
+                ready: Callable[[NodeServer], None] | None = None) -> None:
+    """Run a node until cancelled, printing its banner to `out` first (and notices on stderr)."""
     if fifo is not None:
-        _make_fifo(fifo)
-    server = NodeServer(node, host, port, fifo)
+        check_fifo(fifo)
+    server = NodeServer(node, host, port, fifo, trust, ssl_context)
     await server.start()
+    for n in notices(node, server):
+        print(n, file=sys.stderr, flush=True)
     f = out or sys.stdout
     f.write("\n".join(banner(node, server)) + "\n")
     f.flush()
+    if ready is not None:
+        ready(server)
     try:
         await asyncio.Event().wait()
     finally:
         await server.close()
-
-
-def _make_fifo(path: str) -> None:
-    if os.path.exists(path):
-        if not stat.S_ISFIFO(os.stat(path).st_mode):
-            raise NodeError("bad_request", f"{path} exists and is not a named pipe")
-    else:
-        os.mkfifo(path, 0o600)
 
 
 @dataclass
@@ -383,7 +449,8 @@ class Running:
         self.stop()
 
 
-def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None) -> Running:
+def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
+                    trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None) -> Running:
     """Serve `node` from a daemon thread with its own event loop; returns once it listens."""
     ready = threading.Event()
     box: dict[str, Any] = {}
@@ -391,8 +458,8 @@ def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: st
     async def main() -> None:
         try:
             if fifo is not None:
-                _make_fifo(fifo)
-            server = NodeServer(node, host, port, fifo)
+                check_fifo(fifo)
+            server = NodeServer(node, host, port, fifo, trust, ssl_context)
             await server.start()
         except BaseException as e:
             box["error"] = e

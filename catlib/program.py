@@ -1,7 +1,7 @@
 """Deployment: machines with their declared signature, and hot upgrades between them.
 
 A `Program` is a term pinned at the signature it runs at, with an initial
-state; an `UpgradePlan` is what a hot upgrade installs: the old and new
+state; an `Upgrade` is what a hot upgrade installs: the old and new
 programs and the migration of the state between them.
 """
 
@@ -16,7 +16,7 @@ from catlib.typecheck import check as check_term
 from catlib.types import Type, Unit, as_type
 from catlib.values import check_value
 
-__all__ = ["Program", "UpgradePlan"]
+__all__ = ["Program", "Upgrade"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Program:
 
 
 @dataclass(frozen=True)
-class UpgradePlan:
+class Upgrade:
     """A hot upgrade: from machine `old` to machine `new`, converting the state with `migration`.
 
     The migration runs once, with the old state as its input and ``()`` as

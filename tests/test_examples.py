@@ -15,7 +15,7 @@ from cam.machine import execute
 from cam.text import parse_code
 from catlib.examples import counter, registers, turnstile
 from catlib.interpreter import run as interpret
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.strategies import values
 from catlib.typecheck import check
 from catlib.values import Left, Right, add64
@@ -112,7 +112,7 @@ def turnstile2_model(s: tuple[tuple[Any, int], int], cmd: Any) -> tuple[Any, Any
     return ((turnstile.LOCKED, add64(passes, 1)), coins), turnstile.passed(add64(passes, 1))
 
 
-FAMILIES: dict[str, tuple[UpgradePlan, Step, Step, Callable[[Any], Any]]] = {
+FAMILIES: dict[str, tuple[Upgrade, Step, Step, Callable[[Any], Any]]] = {
     "counter": (counter.UPGRADE, counter_model, counter2_model, lambda n: (n, 0)),
     "registers": (registers.UPGRADE, registers_model, registers2_model, lambda s: (s, 0)),
     "turnstile": (turnstile.UPGRADE, turnstile_model, turnstile2_model,

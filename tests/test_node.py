@@ -509,7 +509,7 @@ def test_upgrade_with_the_examples_declared_programs():
     from catlib.examples.counter import UPGRADE
 
     with serve(state="Int 4") as s:
-        s.client.upgrade(UPGRADE)  # a catlib.program.UpgradePlan of Programs
+        s.client.upgrade(UPGRADE)  # a catlib.program.Upgrade of Programs
         st = s.client.status()
         assert st["digest"] == digest(V2) and st["state"] == "Pair (Int 4) (Int 0)"
         assert st["upgrade_pauses"] == [] and s.client.do("L Unit").steps == 26

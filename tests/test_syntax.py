@@ -32,7 +32,7 @@ from catlib.free import (
     subterms,
 )
 from catlib.interpreter import step
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.strategies import Generator
 from catlib.tree import walk
 from catlib.typecheck import check
@@ -144,9 +144,9 @@ def test_program_and_upgrade_are_checked() -> None:
     with pytest.raises(TermTypeError):
         Program("wrong", counter.counter_sm, "(Int, Int)", "Either () ()", "Either () Int", (0, 0)).check()
     with pytest.raises(TypeError, match="upgrade goes from state"):
-        UpgradePlan(counter.COUNTER, counter.COUNTER2, Program("m", Id, "()", "Int", "Int", ())).check()
+        Upgrade(counter.COUNTER, counter.COUNTER2, Program("m", Id, "()", "Int", "Int", ())).check()
     with pytest.raises(TypeError, match="runs with state"):
-        UpgradePlan(counter.COUNTER, counter.COUNTER, Program("m", Id, "Int", "Int", "Int", 0)).check()
+        Upgrade(counter.COUNTER, counter.COUNTER, Program("m", Id, "Int", "Int", "Int", 0)).check()
 
 
 # ----------------------------------------------------------------------- scopes

@@ -19,7 +19,7 @@ does not import cam).
 
 from __future__ import annotations
 
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.syntax import Port, dot, inl, inr, kadd, kase, konst, pair, pget, pmodify, pput, psnd, sm, unit
 
 __all__ = ["counter_sm", "counter_sm2", "upgrade_state", "COUNTER", "COUNTER2", "MIGRATION", "UPGRADE"]
@@ -52,5 +52,5 @@ COUNTER2 = Program("counter2", counter_sm2, "(Int, Int)", "Either () ()", "Eithe
 """Version 2: state (previous count, count)."""
 MIGRATION = Program("upgrade_state", upgrade_state, "()", "Int", "(Int, Int)", ())
 """The state migration from version 1 to 2: ``n -> (n, 0)``."""
-UPGRADE = UpgradePlan(COUNTER, COUNTER2, MIGRATION)
+UPGRADE = Upgrade(COUNTER, COUNTER2, MIGRATION)
 """Counter version 1 -> 2."""

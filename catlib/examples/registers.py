@@ -26,7 +26,7 @@ and answers exactly what version 1 answers: after `upgrade_registers`
 
 from __future__ import annotations
 
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.syntax import Port, kase_with, konst, pair, pfst, pget, pput, sm, unit
 from catlib.values import Left, Right
 
@@ -84,5 +84,5 @@ REGISTERS2 = Program("registers2", registers2, "((Int, Int), Int)", _COMMANDS, "
 """Version 2."""
 MIGRATION = Program("upgrade_registers", upgrade_registers, "()", "(Int, Int)", "((Int, Int), Int)", ())
 """Version 1's state to version 2's."""
-UPGRADE = UpgradePlan(REGISTERS, REGISTERS2, MIGRATION)
+UPGRADE = Upgrade(REGISTERS, REGISTERS2, MIGRATION)
 """Registers version 1 -> 2."""

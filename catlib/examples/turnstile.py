@@ -31,7 +31,7 @@ from outside.
 
 from __future__ import annotations
 
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.syntax import Port, inl, inr, kase, kase_with, pair, pget, pput, psnd, sm, unit
 from catlib.values import Left, Right
 
@@ -100,5 +100,5 @@ TURNSTILE2 = Program("turnstile2", turnstile2, f"(({_LOCK}, Int), Int)", "Either
 """Version 2."""
 MIGRATION = Program("upgrade_turnstile", upgrade_turnstile, "()", f"({_LOCK}, Int)", f"(({_LOCK}, Int), Int)", ())
 """Version 1's state to version 2's."""
-UPGRADE = UpgradePlan(TURNSTILE, TURNSTILE2, MIGRATION)
+UPGRADE = Upgrade(TURNSTILE, TURNSTILE2, MIGRATION)
 """Turnstile version 1 -> 2."""

@@ -1,0 +1,154 @@
+"""What a node promises: the kinds of refusal it answers, its limits, and the records of what it did.
+
+`cam.node` decides; this module names the outcomes, so the transports
+(`cam.server`), the wire (`cam.protocol`) and clients share one list
+(`ERRORS`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from cam.code import Code, Value
+from cam.ground import clip
+from catlib.typecheck import Signature
+
+__all__ = ["ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared"]
+
+WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
+"""The reference's line for an upgrade whose old code is not the running code."""
+
+UPGRADE_OK = "Upgrade successful!"
+
+ERRORS: dict[str, str] = {
+    "bad_json": "the request line is not valid UTF-8 JSON",
+    "bad_request": "the request is not an object with the fields its kind needs",
+    "unknown_kind": "the request's kind is not do, upgrade or status",
+    "line_too_long": "the request line is longer than the node's limit",
+    "too_deep": "the request or a value in it is nested more deeply than the node's limit",
+    "bad_value": "the input value does not parse (text or JSON value form), or holds an integer beyond 64 bits",
+    "ill_typed_input": "the input does not have the running machine's input type; nothing ran",
+    "ill_typed_state": "(at start) the initial state does not have the machine's state type",
+    "machine_error": "the machine got stuck or ran out of its step budget on this input; the state is unchanged",
+    "bad_code": "upgrade code that does not parse (text or JSON bytecode form)",
+    "wrong_version": "the upgrade's old code is not the running code",
+    "new_code_rejected": "the new code fails the bytecode verifier",
+    "migration_rejected": "the migration fails the bytecode verifier",
+    "migration_type": "the migration's type is not () / running-state -> new-state",
+    "state_type": "the new machine's state type is not the migration's output type",
+    "interface_changed": "the new machine's input or output type differs from the running machine's",
+    "migration_failed": "the migration, run on the current state, got stuck or ran out of steps",
+    "over_budget": "the new code takes more than the step budget per input on a trial input; nothing changed",
+    "unauthorized": "the upgrade is not signed by a key the node trusts (or, without --trust, not from loopback)",
+    "stale_request": "the request's sequence number is below the client's last answered one; that answer is gone",
+    "storage": "the node could not write its journal; nothing changed",
+    "http_refused": "the line looks like HTTP; the node speaks newline-delimited JSON and closes the connection",
+    "too_many_connections": "the node serves its limit of connections; this one is closed after this answer",
+    "internal": "an unexpected error in the node (a bug); the node keeps its state",
+}
+"""Every machine-readable error kind a node answers with, and what it means."""
+
+
+class Refusal(Exception):
+    """A refused request: `kind` is one of `ERRORS`, the message says why in words (at most ~1,000 characters)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        assert kind in ERRORS, kind
+        self.kind = kind
+        super().__init__(clip(message, 1000))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a node accepts.  Generous for honest clients, bounded for everyone else."""
+
+    max_line: int = 8 * 1024 * 1024
+    """Bytes in one request line (an upgrade of ~500,000 instructions fits)."""
+    max_depth: int = 512
+    """Nesting of the request's JSON, and of an input value in any form."""
+    fuel: int = 10_000_000
+    """The step budget: machine steps one input may take (and an upgrade's code on each trial input)."""
+    migration_fuel: int = 1_000_000
+    """Machine steps the migration may take on the current state."""
+    executor_threshold: int = 64 * 1024
+    """Request lines longer than this are parsed and checked in a worker thread, one at a time."""
+    max_connections: int = 256
+    """Open TCP connections (each may buffer a line of `max_line` bytes); more are answered and closed."""
+    inline_fuel: int = 20_000
+    """Steps an input may take on the event loop; a longer one is rerun in a worker thread (status stays fast)."""
+    trials: int = 8
+    """Trial inputs an upgrade's new code is run on (generated from the input type, at the migrated state)."""
+    max_history: int = 100
+    """Versions kept in memory (and in ``status``); the data directory keeps them all."""
+    max_clients: int = 65_536
+    """Clients whose last answer is remembered (the least recently seen are forgotten first)."""
+    read_timeout: float = 10.0
+    """Seconds a connection may take to finish a line it has started (and to take an answer)."""
+    idle_timeout: float = 600.0
+    """Seconds a connection may stay silent between requests before it is closed."""
+
+
+class Version(NamedTuple):
+    """One entry of the upgrade history."""
+
+    digest: str
+    since_input: int
+    """How many inputs had been served when this version was installed."""
+    time: float
+    """Unix time of the installation."""
+    check_seconds: float
+    """How long the upgrade's checks and migration took (0 for the initial version)."""
+    number: int = 1
+    """1 for the node's first version, then one more for each version installed."""
+
+
+class Applied(NamedTuple):
+    """What one input did: the output, the new state and the machine steps it took."""
+
+    output: Value
+    state: Value
+    steps: int
+    output_text: str
+    state_text: str
+
+    def reply(self) -> dict[str, Any]:
+        """The answer's fields on the wire (what a retry gets again)."""
+        return {"output": self.output_text, "state": self.state_text, "steps": self.steps}
+
+
+def safe_emit(emit: Callable[[list[str]], None], lines: list[str]) -> None:
+    """Call `emit` with `lines`; if it raises, say so on ``sys.stderr`` (if that works) and return.
+
+    >>> def broken(lines: list[str]) -> None:
+    ...     raise BrokenPipeError("stdout closed")
+    >>> safe_emit(broken, ["Output:    Int 1"])  # reported on stderr, not raised
+    """
+    try:
+        emit(lines)
+    except Exception as e:  # the terminal's failure is not the request's: the node carries on
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
+            sys.stderr.flush()
+
+
+@dataclass
+class Prepared:
+    """A checked upgrade, ready to install."""
+
+    code: Code
+    digest: str
+    signature: Signature
+    state: Value
+    seconds: float
+    trial_steps: int = 0
+    """The most steps the new code took on a trial input."""
+    text: str | None = None
+    """The new code's text form, for the journal (made off the event loop by whoever has the time)."""
