@@ -36,7 +36,7 @@ from catlib.values import Left, Right
 
 REFERENCE = ("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
              "[ID,GET,INR,RETURN]]")
-"""The reference compiler's bytecode for the seed's counterSM (cam-reference.md)."""
+"""The reference compiler's bytecode for the seed's counterSM (docs/reference.md, "Test vectors")."""
 
 
 def python_counter(inputs: list[object]) -> object:

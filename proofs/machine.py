@@ -9,7 +9,7 @@ through `cam.code.quote`: ``()`` is ``Unit``, a tuple a ``Pair``,
 ``Left``/``Right`` are ``L``/``R``, a sympy integer an ``Int``.
 
 Each transition is the one in `cam.machine._exec` (and the reference's
-table in ``cam-reference.md``), including when the machine is stuck:
+table in ``docs/reference.md``), including when the machine is stuck:
 
 =========  ===============================================  ====================================
 op         needs                                            does
