@@ -3,6 +3,7 @@ from hypothesis import find, given, settings
 
 from catlib.interpreter import step
 from catlib.laws import LAWS
+from tests.conftest import scaled
 from tests.helpers import law_instances
 
 PURE = list(LAWS.values())
@@ -10,7 +11,7 @@ EFFECTFUL = [law for law in PURE if law.effectful]
 
 
 def _check(law, pure):
-    @settings(max_examples=150)
+    @settings(max_examples=scaled(150))
     @given(law_instances(law, pure=pure))
     def prop(case):
         lhs, rhs, x, s, _ = case
