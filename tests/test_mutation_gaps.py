@@ -149,6 +149,36 @@ def test_embed_with_type_variables():
         infer(Compose(Add, Embed(abs, "a", "(a, ())")))
 
 
+# ---------------------------------------------------------------- cam.compiler
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda e: e, ()),
+    (lambda e: Par(e, Id), ("f",)),
+    (lambda e: Par(Id, e), ("g",)),
+    (lambda e: Case(e, Id), ("f",)),
+    (lambda e: Case(Id, e), ("g",)),
+    (lambda e: Compose(Id, Par(Case(Id, e), Id)), ("f", "f", "g")),
+])
+def test_compile_error_names_the_embed_and_its_path(make, path):
+    """Kills mutants of the path names pushed for Par's and Case's parts, and of the message."""
+    from cam.compiler import CompileError, compile
+
+    e1 = Embed(abs, "Int", "Int")
+    with pytest.raises(CompileError) as e:
+        compile(make(e1))
+    where = ".".join(("root", *path))
+    assert e.value.path == path and e.value.subterm == e1
+    assert str(e.value) == f"cannot compile Embed(abs, Int, Int) at {where}: Embed wraps a host function, which has no bytecode"
+
+
+def test_compile_refuses_what_is_not_a_term():
+    from cam.compiler import compile
+
+    with pytest.raises(TypeError, match=r"^not a term: 3$"):
+        compile(3)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- cam.verifier
 
 
