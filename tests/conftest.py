@@ -1,4 +1,8 @@
-"""Hypothesis profiles: ``ci`` (default) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``).
+"""Hypothesis profiles: ``ci`` (default), ``thorough`` (``HYPOTHESIS_PROFILE=thorough``) and ``mutation``.
+
+``mutation`` (used by ``tools/mutation.py``, see docs/mutation.md) caps every
+property at a few examples, the same ones on every run, so that each mutant
+is judged quickly and reproducibly.
 
 Every test starts with the package's module-level caches empty (`fresh_caches`),
 so that no test passes or fails by the accident of what ran before it.
@@ -17,12 +21,19 @@ settings.register_profile(
 settings.register_profile(
     "thorough", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
 )
+settings.register_profile(
+    "mutation", max_examples=20, deadline=None, derandomize=True, database=None,
+    suppress_health_check=list(HealthCheck),
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+CI_EXAMPLES = 200
 
 
 def scaled(n: int) -> int:
-    """`n` examples under the ci profile, more under ``thorough``."""
-    return max(n, settings.default.max_examples)
+    """At least `n` examples under the ci profile, more under ``thorough``; a smaller profile caps it."""
+    default = settings.default.max_examples
+    return default if default < CI_EXAMPLES else max(n, default)
 
 
 PACKAGES = ("catlib", "cam", "proofs")
