@@ -94,11 +94,13 @@ def test_embed_runs_its_function_and_checks_both_sides():
     double = Embed(lambda v: v * 2, "Int", "Int")
     assert step(double, 21, 0) == (0, 42)
     assert step(Compose(double, Fst), (4, 5), 0) == (0, 8)
-    with pytest.raises(TypeError, match="Embed's input"):
+    with pytest.raises(TypeError, match=r"^Embed's input = \(\) does not have type Int$"):
         step(double, (), 0)
-    with pytest.raises(TypeError, match="Embed's output"):
+    with pytest.raises(TypeError, match=r"^Embed's input\[1\] = \(\) does not have type Int$"):
+        step(Embed(lambda v: v, "(Int, Int)", "(Int, Int)"), (1, ()), 0)
+    with pytest.raises(TypeError, match=r"^Embed's output = \(1, 1\) does not have type Int$"):
         step(Embed(lambda v: (v, v), "Int", "Int"), 1, 0)
-    with pytest.raises(TypeError, match="Embed's output"):
+    with pytest.raises(TypeError, match=r"^Embed's output = 9223372036854775808 does not have type Int$"):
         step(Embed(lambda v: v + INT_MAX, "Int", "Int"), 1, 0)  # out of the 64-bit range
     poly = Embed(lambda v: (v, v), "a", "(a, a)")
     assert step(poly, Left(()), 3) == (3, (Left(()), Left(())))
