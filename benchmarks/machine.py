@@ -49,7 +49,7 @@ from catlib.values import Left, Right
 
 REFERENCE = ("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
              "[ID,GET,INR,RETURN]]")
-"""The reference compiler's bytecode for the seed's counterSM."""
+"""The reference compiler's bytecode for the seed's counterSM (docs/reference.md, "Test vectors")."""
 
 def counter_step(x: object, state: int) -> tuple[int, object]:
     """The counter by hand, one input: ``Left ()`` adds 1 (64-bit wrap-around), ``Right ()`` reads."""

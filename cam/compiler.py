@@ -173,7 +173,12 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
 
 
 def compile(term: Term) -> Code:
-    """The CAM code of `term`: `instantiate` with `TEMPLATES` (``Embed`` raises `CompileError`)."""
+    """The CAM code of `term`: `instantiate` with `TEMPLATES` (``Embed`` raises `CompileError`).
+
+    Anything but a term is a `TypeError` (subterms are terms by construction).
+    """
+    if not isinstance(term, Term):
+        raise TypeError(f"not a term: {term!r}")
     return instantiate(TEMPLATES, term)
 
 

@@ -3,7 +3,7 @@
 A port of type ``a`` is a term from a hidden source object ``r`` to ``a``.
 A machine is a Python function from ports to ports; `sm` applies it to the
 identity port and takes the term out.  Each combinator builds exactly the
-reference's term (``cam-reference.md``, "The port syntax"):
+reference's term (``docs/reference.md``, "The port syntax"):
 
 >>> from catlib.typecheck import infer
 >>> bump = sm(lambda p: inl(pmodify(kadd(1), p)))

@@ -10,7 +10,8 @@ values read as machine values through `cam.code.quote`: ``()`` is ``Unit``, a
 tuple a ``Pair``, ``Left``/``Right`` are ``L``/``R``, a sympy integer an ``Int``.
 
 Each transition is the one in `cam.machine` (its checked loop), including
-when the machine is stuck, one entry per instruction in `run`:
+when the machine is stuck, one entry per instruction in `run` (and the reference's
+table in ``docs/reference.md``):
 
 =========  ===============================================  ====================================
 op         needs                                            does

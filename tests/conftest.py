@@ -1,7 +1,18 @@
-"""Hypothesis profiles: ``ci`` (default) and ``thorough`` (``HYPOTHESIS_PROFILE=thorough``)."""
+"""Hypothesis profiles: ``ci`` (default), ``thorough`` (``HYPOTHESIS_PROFILE=thorough``) and ``mutation``.
+
+``mutation`` (used by ``tools/mutation.py``, see docs/mutation.md) caps every
+property at a few examples, the same ones on every run, so that each mutant
+is judged quickly and reproducibly.
+
+Every test starts with the package's module-level caches empty (`fresh_caches`),
+so that no test passes or fails by the accident of what ran before it.
+"""
 
 import os
+import sys
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -10,9 +21,49 @@ settings.register_profile(
 settings.register_profile(
     "thorough", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
 )
+settings.register_profile(
+    "mutation", max_examples=20, deadline=None, derandomize=True, database=None,
+    suppress_health_check=list(HealthCheck),
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+CI_EXAMPLES = 200
 
 
 def scaled(n: int) -> int:
-    """`n` examples under the ci profile, more under ``thorough``."""
-    return max(n, settings.default.max_examples)
+    """At least `n` examples under the ci profile, more under ``thorough``; a smaller profile caps it."""
+    default = settings.default.max_examples
+    return default if default < CI_EXAMPLES else max(n, default)
+
+
+PACKAGES = ("catlib", "cam", "proofs")
+
+
+def clear_caches() -> list[str]:
+    """Empty every module-level cache of the package; the names of those cleared.
+
+    The machine's decoded-code cache (with the translations and run counts it
+    holds) is emptied through its public `clear_cache`; every memoised function
+    (`functools.lru_cache` / `functools.cache`) found at module level in
+    catlib, cam or proofs through its `cache_clear`.  Found by looking, so a
+    module split or a renamed function keeps being covered.
+    """
+    cleared = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in PACKAGES:
+            continue
+        for attr, obj in list(vars(module).items()):
+            if attr == "clear_cache" and callable(obj) and getattr(obj, "__module__", None) == name:
+                obj()
+                cleared.append(f"{name}.{attr}()")
+            elif callable(getattr(obj, "cache_clear", None)) and getattr(obj, "__module__", None) == name:
+                obj.cache_clear()
+                cleared.append(f"{name}.{attr}")
+    return cleared
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    """Each test starts from empty caches (the decoded and translated code above all)."""
+    clear_caches()
+    yield

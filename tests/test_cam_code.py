@@ -49,7 +49,7 @@ from catlib.values import INT_MAX, INT_MIN, Left, Right, has_type
 from proofs import machine as symbolic
 from tests.conftest import scaled
 
-# The reference compiler's output, verbatim (cam-reference.md, "Test vectors").
+# The reference compiler's output, verbatim (docs/reference.md, "Test vectors").
 COUNTER = "[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]"
 COUNTER2 = ("[ID,BRANCH [COPY,FIRST,ID,GET,FST,SWAP,CONS,SECOND,ID,GET,SND,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,"
             "SECOND,ID,CONS,ADD,CONS,PUT,INL,RETURN] [ID,GET,SND,INR,RETURN]]")

@@ -234,7 +234,7 @@ def test_halting_requires_empty_code_and_stack(code, input, reason):
 
 
 def test_the_reference_would_answer_but_we_do_not():
-    # The reference prints "Output: Int 3" here (cam-reference.md, "falls short").
+    # The reference prints "Output: Int 3" here (docs/reference.md, "Where this project differs on purpose").
     with pytest.raises(Stuck) as e:
         step(COUNTER, IntV(3), IntV(0))
     assert e.value.config.acc == IntV(3)

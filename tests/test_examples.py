@@ -20,7 +20,7 @@ from catlib.strategies import values
 from catlib.typecheck import check
 from catlib.values import Left, Right, add64
 
-# cam-reference.md, "Test vectors", exactly as printed by the reference compiler
+# docs/reference.md, "Test vectors", exactly as printed by the reference compiler
 REFERENCE = {
     "counter_sm": "[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]",
     "counter_sm2": "[ID,BRANCH [COPY,FIRST,ID,GET,FST,SWAP,CONS,SECOND,ID,GET,SND,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,CONS,PUT,INL,RETURN] [ID,GET,SND,INR,RETURN]]",

@@ -30,6 +30,7 @@ from catlib.strategies import Generator, typed_terms
 from catlib.tree import walk
 from catlib.typecheck import check, infer
 from catlib.types import Int, parse
+from tests.conftest import scaled
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -68,7 +69,7 @@ def test_syntax_tree_has_one_node_per_constructor_occurrence(pair: tuple[Term, A
     assert [g.nodes[n]["constructor"] for n in sorted(g)] == [t.op for t in walk(term)]
 
 
-@settings(max_examples=60)
+@settings(max_examples=scaled(60))
 @given(typed_terms(max_size=8))
 def test_syntax_tree_types_are_the_subterms_types_in_context(pair: tuple[Term, Any]) -> None:
     term, _ = pair
@@ -145,7 +146,7 @@ def test_diagram_structure(pair: tuple[Term, Any]) -> None:
     check_diagram(pair[0])
 
 
-@settings(max_examples=60)
+@settings(max_examples=scaled(60))
 @given(typed_terms(max_size=12, max_type_depth=3))
 def test_diagram_structure_wider_types(pair: tuple[Term, Any]) -> None:
     check_diagram(pair[0])
@@ -229,7 +230,7 @@ def count_instrs(code: Code) -> int:
     return n
 
 
-@settings(max_examples=60)
+@settings(max_examples=scaled(60))
 @given(typed_terms(max_size=12))
 def test_bytecode_graph_has_one_node_per_instruction(pair: tuple[Term, Any]) -> None:
     code = compile(pair[0])

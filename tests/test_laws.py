@@ -6,6 +6,7 @@ from catlib.examples.relations import Relations
 from catlib.instances import FUNCTIONS, MACHINES, Functions
 from catlib.interpreter import step
 from catlib.laws import LAWS, check_instance
+from tests.conftest import scaled
 from tests.helpers import law_instances
 
 PURE = list(LAWS.values())
@@ -13,7 +14,7 @@ EFFECTFUL = [law for law in PURE if law.effectful]
 
 
 def _check(law, pure):
-    @settings(max_examples=150)
+    @settings(max_examples=scaled(150))
     @given(law_instances(law, pure=pure))
     def prop(case):
         lhs, rhs, x, s, _ = case

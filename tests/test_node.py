@@ -30,7 +30,7 @@ from catlib.free import Copy, Id, Snd
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The reference's bytecode for the counter (cam-reference.md, "Test vectors").
+# The reference's bytecode for the counter (docs/reference.md, "Test vectors").
 REF_COUNTER = "[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]"
 REF_COUNTER2 = ("[ID,BRANCH [COPY,FIRST,ID,GET,FST,SWAP,CONS,SECOND,ID,GET,SND,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,"
                 "SECOND,ID,CONS,ADD,CONS,PUT,INL,RETURN] [ID,GET,SND,INR,RETURN]]")

@@ -35,6 +35,7 @@ from catlib.laws import LAWS
 from catlib.strategies import Generator, runs, typed_terms
 from catlib.symbolic import SYMBOLIC, SumVar, SymbolicError, Unknown, evaluate, fresh, map_leaves, normal, same
 from catlib.values import INT_MAX, INT_MIN, Left, Right, wrap
+from tests.conftest import scaled
 from tests.helpers import law_instances
 
 
@@ -94,7 +95,7 @@ def same_signature_pairs(draw: Any) -> tuple:
     return f, g, sig, [(gen.value(sig.input), gen.value(sig.state)) for _ in range(5)]
 
 
-@settings(max_examples=150)
+@settings(max_examples=scaled(150))
 @given(same_signature_pairs())
 def test_equivalent_is_sound_both_ways(p):
     f, g, sig, samples = p
@@ -110,7 +111,7 @@ def test_equivalent_is_sound_both_ways(p):
 
 
 @pytest.mark.parametrize("name", list(LAWS))
-@settings(max_examples=25)
+@settings(max_examples=scaled(25))
 @given(data=st.data())
 def test_equivalent_proves_every_law_instance(name, data):
     # completeness: an instance of a true law must be proved, never refuted

@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Embed, Fst, Get, Id, Inl, Par, Put
@@ -15,18 +15,6 @@ from tests.conftest import scaled
 def test_generated_terms_check_at_their_signature(pair):
     term, sig = pair
     assert check(term, state=sig.state, input=sig.input, output=sig.output) == sig
-
-
-@settings(max_examples=scaled(3000))
-@given(typed_terms(embed=True, max_size=16))
-def test_generator_quality(pair):
-    """Reports constructor counts and sizes (see --hypothesis-show-statistics)."""
-    term, _ = pair
-    ops = {t.op for t in walk(term)}
-    for op in ops:
-        event(f"contains {op}")
-    size = term.size()
-    event(f"size {'<5' if size < 5 else '5-19' if size < 20 else '20-49' if size < 50 else '50+'}")
 
 
 def test_every_constructor_is_reachable():

@@ -24,6 +24,7 @@ from catlib.tree import Tree
 from catlib.typecheck import infer
 from catlib.values import has_type
 from tests.conftest import scaled
+from tests.rates import Tally
 
 FUZZ = st.randoms(use_true_random=False)
 
@@ -68,17 +69,26 @@ def verifying(fz: CodeFuzzer, make, tries: int = 20) -> Code | None:
     return None
 
 
+REPAIRED = Tally("ran", at_least=0.6)  # 86-92% when written
+
+
+@REPAIRED.checked
 @settings(max_examples=scaled(200))
 @given(FUZZ)
 def test_random_code_that_verifies_does_not_go_wrong(rng):
     """Random instructions, repaired where the verifier rejects them, until they verify."""
     fz = CodeFuzzer(rng)
     code = verifying(fz, lambda: fz.repair(fz.random_code(rng.randint(1, 12), depth=2), tries=12), tries=4)
+    REPAIRED("ran" if code is not None else "not repaired")
     if code is not None:
         for _ in range(3):
             run_verified(code, verify(code), fz)
 
 
+MUTANTS = Tally("ran", at_least=0.12)  # 26-36% when written
+
+
+@MUTANTS.checked
 @settings(max_examples=scaled(300))
 @given(FUZZ)
 def test_mutants_are_rejected_or_run(rng):
@@ -89,11 +99,16 @@ def test_mutants_are_rejected_or_run(rng):
     try:
         sig = verify(code)
     except BytecodeError:
-        return
+        return MUTANTS("rejected")
+    MUTANTS("ran")
     for _ in range(3):
         run_verified(code, sig, fz)
 
 
+FUZZED = Tally("ran", at_least=0.15)  # 36-60% when written
+
+
+@FUZZED.checked
 @settings(max_examples=scaled(300))
 @given(FUZZ)
 def test_fuzz_cases_are_rejected_or_run(rng):
@@ -102,7 +117,8 @@ def test_fuzz_cases_are_rejected_or_run(rng):
     try:
         sig = verify(code)
     except BytecodeError:
-        return
+        return FUZZED("rejected")
+    FUZZED("ran")
     run_verified(code, sig, fz)  # raises Unsound if it gets stuck, answers ill-typed values or does not halt
 
 
@@ -183,6 +199,10 @@ def test_campaign_command(capsys, tmp_path):
     assert main([str(tmp_path / "missing.txt")]) == 2 and "cannot read" in capsys.readouterr().err
 
 
+ARBITRARY = Tally("ran", at_least=0.25)  # 49-54% when written
+
+
+@ARBITRARY.checked
 @settings(max_examples=scaled(300))
 @given(st.one_of(codes(max_len=5), codes(ops=("PUSH", "ROT", "SWAP", "CONS", "FST", "SND", "COPY", "INL", "INR",
                                               "BRANCH", "RETURN", "CURRY", "APP", "QUOTE"), max_len=5)),
@@ -192,7 +212,8 @@ def test_arbitrary_code_is_rejected_or_runs(code, rng):
     try:
         sig = verify(code)
     except BytecodeError:
-        return
+        return ARBITRARY("rejected")
+    ARBITRARY("ran")
     fz = CodeFuzzer(rng)
     for _ in range(2):
         run_verified(code, sig, fz)
