@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cam.code import Code
 from cam.decoded import (
     ADD,
     BRANCH,
@@ -54,11 +53,11 @@ from cam.decoded import (
     SND,
     SWAP,
     Block,
-    Clo,
-    InL,
-    InR,
+    HostClosure,
+    to_host,
+    to_internal,
 )
-from catlib.values import INT_MAX, INT_MIN, Left, Right
+from catlib.values import Left, Right
 
 __all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE"]
 
@@ -72,106 +71,6 @@ _BIG = 12
 
 class Deopt(Exception):
     """The translated code met something it does not handle; the checked loop runs the input again."""
-
-
-class HostClosure:
-    """A machine closure as a host value: `code` (a `cam.code.Code`) and its environment `env` (a host value).
-
-    ``CURRY c`` makes ``HostClosure(c, acc)``; ``APP`` on ``(closure, x)``
-    runs `code` on ``(env, x)``.  It holds no machine state and imports
-    nothing from the machine, so an interpreter of terms with closures can
-    use the same class with a term in `code` (catlib cannot import cam: the
-    class would then move to ``catlib.values`` unchanged).
-
-    >>> from cam.code import ID, Code
-    >>> HostClosure(Code([ID]), 1) == HostClosure(Code([ID]), 1)
-    True
-    """
-
-    __slots__ = ("code", "env")
-
-    def __init__(self, code: Any, env: Any) -> None:
-        self.code, self.env = code, env
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is HostClosure and other.code == self.code and other.env == self.env
-
-    def __hash__(self) -> int:
-        return hash(("HostClosure", self.code, self.env))
-
-    def __repr__(self) -> str:
-        return f"HostClosure({self.code!r}, {self.env!r})"
-
-
-# ---------------------------------------------------------------- host <-> internal values
-
-
-def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
-    """A host value as the machine's internal value (`cam.decoded`); closures' code decoded by `decode`.
-
-    Raises `TypeError` for what is not a host value and `ValueError` for an
-    int outside 64 bits, as `cam.code.quote` does.
-    """
-    out: list[Any] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
-    while todo:
-        v, ready = todo.pop()
-        t = type(v)
-        if ready:
-            if t is tuple:
-                b = out.pop()
-                out.append((out.pop(), b))
-            elif t is HostClosure:
-                out.append(Clo(decode(v.code), out.pop()))
-            else:
-                out.append((InL if t is Left else InR)(out.pop()))
-        elif t is tuple and not v:
-            out.append(None)
-        elif t is int:
-            if not INT_MIN <= v <= INT_MAX:
-                raise ValueError(f"not a 64-bit int: {v}")
-            out.append(v)
-        elif t is tuple and len(v) == 2:
-            todo += [(v, True), (v[1], False), (v[0], False)]
-        elif t is Left or t is Right:
-            todo += [(v, True), (v.value, False)]
-        elif t is HostClosure:
-            if not isinstance(v.code, Code):
-                raise TypeError(f"a machine closure holds Code, not {v.code!r}")
-            todo += [(v, True), (v.env, False)]
-        else:
-            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
-    return out[0]
-
-
-def to_host(x: Any) -> Any:
-    """An internal value of the machine as a host value."""
-    out: list[Any] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
-    while todo:
-        v, ready = todo.pop()
-        t = type(v)
-        if ready:
-            if t is tuple:
-                b = out.pop()
-                out.append((out.pop(), b))
-            elif t is Clo:
-                out.append(HostClosure(v.block.code, out.pop()))
-            else:
-                out.append((Left if t is InL else Right)(out.pop()))
-        elif v is None:
-            out.append(())
-        elif t is int:
-            out.append(v)
-        elif t is tuple:
-            todo += [(v, True), (v[1], False), (v[0], False)]
-        elif t is InL or t is InR:
-            todo += [(v, True), (v.v, False)]
-        elif t is Clo:
-            todo += [(v, True), (v.env, False)]
-        else:  # pragma: no cover - a continuation never is a result
-            raise AssertionError(v)
-    return out[0]
 
 
 # ---------------------------------------------------------------- symbolic values
