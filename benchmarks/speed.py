@@ -39,7 +39,7 @@ from catlib.values import INT_MAX, Left, Right, add64
 
 Step = Callable[[Any, Any], tuple[Any, Any]]
 
-# ---------------------------------------------------------------- hand-written contenders (tests/test_examples.py's models)
+# ---------------------------------------------------------------- hand-written contenders (test_examples' models)
 
 _LEFT_UNIT = Left(())
 
@@ -156,7 +156,8 @@ def per_input(name: str, prog: Any, hand: dict[str, Step], n: int, rounds: int) 
         got = f()
         if (got != want) if "machine values" not in k else (got != quote(want)):
             raise SystemExit(f"error: {k} disagrees on {name}: {got!r} != {want!r}")
-    return table(f"{name}: one call per input, {n:,} inputs", interleaved(contenders, rounds), n, "ns", base=next(iter(hand)))
+    return table(f"{name}: one call per input, {n:,} inputs", interleaved(contenders, rounds), n, "ns",
+                 base=next(iter(hand)))
 
 
 def random_terms(count: int, nodes: int, seed: int) -> list[tuple[Term, Any, Any]]:
