@@ -116,7 +116,8 @@ DEAD, RET, END = "dead", "ret", "end"
 
 
 class _Translator:
-    def __init__(self) -> None:
+    def __init__(self, count: bool = False) -> None:
+        self.counting = count  # keep the number of steps in the local ``n``
         self.env: dict[str, Any] = {"Left": Left, "Right": Right, "D": Deopt, "HC": HostClosure,
                                     "new": object.__new__, "setv": Left.value.__set__}  # type: ignore[attr-defined]
         self.count = 0
@@ -182,11 +183,21 @@ class _Translator:
         end) or DEAD (it raised `Deopt` on every path).
         """
         st = frame.stack
+        steps = 0  # instructions since the count in ``n`` was last brought up to date
+
+        def flush() -> None:
+            nonlocal steps
+            if self.counting and steps:
+                out(f"n += {steps}")
+            steps = 0
+
         for op, arg in block:
             if budget[0] <= 0 and depth == 0 and out.head is not None:
+                flush()
                 self.split(frame, out)
                 budget[0] = INLINE_SIZE
             budget[0] -= 1
+            steps += 1
             if op == ID:
                 continue
             if op in (FST, SND, FIRST, SECOND):
@@ -239,6 +250,7 @@ class _Translator:
                 code = self.const(arg.code)
                 frame.acc = self.var(out, f"HC({code[1]}, {self.m(frame.acc, out)})")
             elif op == BRANCH:
+                flush()
                 status = yield from self.branch(arg, frame, out, depth, budget)
                 if status == DEAD:
                     return DEAD
@@ -246,10 +258,12 @@ class _Translator:
                 if marker is None or not st or st[-1] is not marker:
                     break
                 st.pop()
+                flush()
                 return RET
             else:  # APP: left to the checked loop
                 break
         else:
+            flush()
             return END
         out("raise D")
         return DEAD
@@ -260,6 +274,9 @@ class _Translator:
         values = [i for i, e in enumerate(frame.stack) if e[0] != "m"]
         args = [self.m(frame.acc, out), self.m(frame.reg, out), *(self.m(frame.stack[i], out) for i in values)]
         params = [self.fresh() for _ in args]
+        if self.counting:
+            args.append("n")
+            params.append("n")
         out(f"return {name}({', '.join(args)})")
         assert out.head is not None
         self.functions.append(_source(out.head, out.lines))
@@ -355,7 +372,10 @@ class _Translator:
             return DEAD
         name, back = result
         names = [self.fresh() for _ in range(2 + back)]
-        out(f"{', '.join(names)}, = {name}({args})")
+        if self.counting:
+            out(f"{', '.join(names)}, n = {name}({args}, n)")
+        else:
+            out(f"{', '.join(names)}, = {name}({args})")
         f.acc, f.reg = ("v", names[0]), ("v", names[1])
         f.stack[cut:] = [("v", n) for n in names[2:]]
         return RET
@@ -366,25 +386,25 @@ class _Translator:
         params = [self.fresh() for _ in range(2 + visible)]
         marker: Sym = ("m", name)
         frame = _Frame(("v", params[0]), ("v", params[1]), [("v", p) for p in params[2:]] + [marker])
-        out = _Out(1, f"def {name}({', '.join(params)}):")
+        out = _Out(1, f"def {name}({', '.join(params + ['n'] * self.counting)}):")
         status = yield from self.block(arm, frame, out, 0, marker, [INLINE_SIZE])
         if status == END:
             out("raise D")  # a block that runs off its end with the continuation still on the stack: stuck
         if status == RET:
             exprs = [self.m(s, out) for s in [frame.acc, frame.reg, *frame.stack]]
-            out(f"return ({', '.join(exprs)},)")
+            out(f"return ({', '.join(exprs + ['n'] * self.counting)},)")
         assert out.head is not None
         self.functions.append(_source(out.head, out.lines))
         return (name, len(frame.stack)) if status == RET else None
 
     def root(self, root: Block) -> Any:
         """A function for a large root block: ``body(x, s) -> (s, y)``."""
-        out = _Out(1, "def body(x, s):")
+        out = _Out(1, "def body(x, s, n):" if self.counting else "def body(x, s):")
         frame = _Frame(("v", "x"), ("v", "s"), [])
         status = yield from self.block(root, frame, out, 0, None, [INLINE_SIZE])
         if status == END and not frame.stack:
             reg, acc = self.m(frame.reg, out), self.m(frame.acc, out)
-            out(f"return ({reg}, {acc})")
+            out(f"return ({reg}, {acc}{', n' * self.counting})")
         elif status != DEAD:
             out("raise D")  # halting needs an empty stack: stuck
         assert out.head is not None
@@ -412,50 +432,52 @@ def _drive(gen: Any, translator: _Translator) -> Any:
         value = None
 
 
-def translate(root: Block, slow: Callable[[Any, Any], tuple[Any, Any]]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False) -> tuple[Callable[..., Any], Any]:
     """The step and batch functions for `root`; `slow(input, state)` is the checked loop on host values.
 
-    ``step(x, s) -> (s, y)``; ``run(inputs, s) -> (s, outputs)``.
+    ``step(x, s) -> (s, y)``; ``run(inputs, s) -> (s, outputs)``.  With
+    `count`, ``step(x, s) -> (s, y, steps)`` and no batch function (None):
+    the number of steps is a local that each straight stretch of code adds
+    its length to.
     """
-    t = _Translator()
+    t = _Translator(count)
     t.env["slow"] = slow
-    caught = "except (D, TypeError, ValueError, RecursionError):"
     if root.size > INLINE_SIZE:  # a function of its own (split as it grows), called by both
         _drive(t.root(root), t)
-        step_lines, run_lines = [(2, "return body(x, s)")], [(3, "s, y = body(x, s)"), (3, "out(y)")]
-        return _finish(t, step_lines, run_lines, caught, root)
+        call = "body(x, s, 0)" if count else "body(x, s)"
+        return _finish(t, [(2, f"return {call}")], [(3, f"s, y = {call}"), (3, "out(y)")], root)
     body = _Out(2)
+    if count:
+        body("n = 0")
     frame = _Frame(("v", "x"), ("v", "s"), [])
     status = _drive(t.block(root, frame, body, 0, None, [INLINE_SIZE]), t)
     if status == END and frame.stack:
         body("raise D")  # halting needs an empty stack: stuck
         status = DEAD
-    step_lines, run_lines = list(body.lines), list(body.lines)
+    step_lines, run_lines = list(body.lines), [(i + 1, text) for i, text in body.lines]
     if status == END:
         tail = _Out(2)
         reg, acc = t.m(frame.reg, tail), t.m(frame.acc, tail)
-        step_lines += tail.lines + [(2, f"return ({reg}, {acc})")]
+        step_lines += tail.lines + [(2, f"return ({reg}, {acc}{', n' * count})")]
         tail = _Out(3)
         acc = t.m(frame.acc, tail)
         reg = t.m(frame.reg, tail)
-        run_lines = [(i + 1, text) for i, text in run_lines] + tail.lines + [(3, f"out({acc})")]
+        run_lines += tail.lines + [(3, f"out({acc})")]
         if reg != "s":
             run_lines.append((3, f"s = {reg}"))
-    else:
-        run_lines = [(i + 1, text) for i, text in run_lines]
-    return _finish(t, step_lines, run_lines, caught, root)
+    return _finish(t, step_lines, run_lines, root)
 
 
-def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], caught: str,
-            root: Block) -> tuple[Callable[..., Any], Callable[..., Any]]:
+def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root: Block) -> tuple[Callable[..., Any], Any]:
+    caught = "except (D, TypeError, ValueError, RecursionError):"
     step_src = _source("def step(x, s):", [(1, "try:"), *step_lines, (1, caught), (2, "return slow(x, s)")])
     run_src = _source("def run(inputs, s):", [
         (1, "outputs = []"), (1, "out = outputs.append"), (1, "for x in inputs:"), (2, "try:"), *run_lines,
         (2, caught), (3, "s, y = slow(x, s)"), (3, "out(y)"), (1, "return s, outputs")])
-    source = "\n\n".join([*t.functions, step_src, run_src])
+    source = "\n\n".join([*t.functions, step_src] + ([] if t.counting else [run_src]))
     exec(compile(source, f"<cam load {id(root):x}>", "exec"), t.env)  # noqa: S102 - our own source
     t.env["source"] = source
-    return t.env["step"], t.env["run"]
+    return t.env["step"], t.env.get("run")
 
 
 def run_list(step: Callable[[Any, Any], tuple[Any, Any]], inputs: Iterable[Any], state: Any) -> tuple[Any, list[Any]]:

@@ -352,7 +352,7 @@ class Loaded(Protocol):
     def run(self, inputs: Iterable[Any], state: Any) -> tuple[Any, list[Any]]: ...
 
 
-def load(code: Code, fuel: int | None = None) -> Loaded:
+def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     """`code` translated to Python now, as a step function over host values (`catlib.interpreter.step`'s).
 
     Host values are ``()``, ints, 2-tuples, `catlib.values.Left`/`Right` and,
@@ -364,7 +364,9 @@ def load(code: Code, fuel: int | None = None) -> Loaded:
     errors (`Stuck`, `OutOfFuel` after `fuel` steps per input) are the
     checked loop's.  All the translation happens here: a node loads new code
     while it prepares an upgrade, and the first input costs what the second
-    does.
+    does.  With `steps`, the step also counts the machine's steps, as
+    `execute` does: ``step(input, state) -> (state, output, steps)`` and
+    ``step.run(inputs, state) -> (state, outputs, total steps)``.
 
     >>> from cam.text import parse_code
     >>> from catlib.values import Left, Right
@@ -374,6 +376,8 @@ def load(code: Code, fuel: int | None = None) -> Loaded:
     (42, Left(()))
     >>> counter.run([Left(()), Left(()), Right(())], 0)
     (2, [Left(()), Left(()), Right(2)])
+    >>> load(counter.code, steps=True)(Left(()), 41)
+    (42, Left(()), 16)
     >>> counter(3, 0)
     Traceback (most recent call last):
       ...
@@ -387,20 +391,32 @@ def load(code: Code, fuel: int | None = None) -> Loaded:
         raise TypeError(f"expected Code, not {type(code).__name__}")
     block = decode(code)
 
-    def slow(x: Any, s: Any) -> tuple[Any, Any]:
-        acc, reg, _ = _exec(block, to_internal(x, decode), to_internal(s, decode), fuel, None)
-        return to_host(reg), to_host(acc)
+    def slow(x: Any, s: Any) -> tuple[Any, ...]:
+        acc, reg, n = _exec(block, to_internal(x, decode), to_internal(s, decode), fuel, None)
+        return (to_host(reg), to_host(acc), n) if steps else (to_host(reg), to_host(acc))
 
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         step: Any = slow
-        step.run = lambda inputs, s: run_list(slow, inputs, s)  # type: ignore[attr-defined]
         source = ""
     else:
-        step, batch = translate(block, slow)
-        step.run = batch
+        step, batch = translate(block, slow, count=steps)
         source = step.__globals__["source"]
+    if steps:
+        step.run = lambda inputs, s: _run_counted(step, inputs, s)
+    else:
+        step.run = batch if source else lambda inputs, s: run_list(slow, inputs, s)
     step.code, step.source = code, source
     return step  # type: ignore[no-any-return]
+
+
+def _run_counted(step: Callable[[Any, Any], tuple[Any, Any, int]], inputs: Iterable[Any],
+                 state: Any) -> tuple[Any, list[Any], int]:
+    outputs, total = [], 0
+    for x in inputs:
+        state, y, n = step(x, state)
+        outputs.append(y)
+        total += n
+    return state, outputs, total
 
 
 def prepare(code: Code) -> None:

@@ -60,13 +60,13 @@ def host(v: Value) -> Any:
     return loaded.to_host(decoded.inside(v))
 
 
-def checked(code: Code, x: Value, s: Value, fuel: int | None = None) -> Any:
-    """The checked loop's answer in host form, or its error as (kind, text, configuration, steps)."""
+def checked(code: Code, x: Value, s: Value, fuel: int | None = None, steps: bool = False) -> Any:
+    """The checked loop's answer in host form (and steps), or its error as (kind, text, configuration, steps)."""
     try:
-        acc, reg, _ = machine._exec(decoded.decode(code), decoded.inside(x), decoded.inside(s), fuel, None)
+        acc, reg, n = machine._exec(decoded.decode(code), decoded.inside(x), decoded.inside(s), fuel, None)
     except MachineError as e:
         return (type(e).__name__, str(e), e.config, e.steps)
-    return loaded.to_host(reg), loaded.to_host(acc)
+    return (loaded.to_host(reg), loaded.to_host(acc)) + ((n,) if steps else ())
 
 
 def by_load(step: Any, x: Any, s: Any) -> Any:
@@ -127,6 +127,18 @@ def test_load_agrees_with_the_checked_loop_on_arbitrary_code(code, x, s, fuel):
         assert batch == first
     else:
         assert batch == loaded.run_list(step, [host(x), host(x)], host(s))
+
+
+@settings(max_examples=scaled(300))
+@given(codes(depth=3, max_len=8, ops=[op for op in OPS if op != "APP"]), values(depth=2), values(depth=2),
+       st.sampled_from([None, 3, 40]))
+def test_counted_steps_are_the_checked_loops(code, x, s, fuel):
+    want = checked(code, x, s, fuel, steps=True)
+    step = load(code, fuel, steps=True)
+    assert by_load(step, host(x), host(s)) == want
+    event("halts" if type(want[0]) is not str else want[0])
+    if type(want[0]) is not str:
+        assert step.run([host(x)], host(s)) == (want[0], [want[1]], want[2])
 
 
 def _agree(code: Code, x: Value, s: Value) -> bool:
@@ -210,6 +222,7 @@ def test_large_code_is_translated_and_runs():
     step = load(code)
     assert step(1, ()) == ((), 0) and step(0, 5) == (5, 0)
     assert "slow" not in step.source.split("except")[0]
+    assert load(code, steps=True)(1, ()) == ((), 0, len(code))
 
 
 def _chain(n: int) -> Any:
@@ -233,6 +246,7 @@ def test_deeply_nested_branches_are_translated(depth):
         assert type(want[0]) is not str
         assert step(Left(1), host(state)) == want
         assert step.run([Left(1)] * 3, host(state))[1] == [want[1]] * 3
+        assert load(c, steps=True)(Left(1), host(state)) == checked(c, L(IntV(1)), state, steps=True)
         assert "slow" not in step.source.split("except")[0]  # no function falls back to the checked loop
 
 
