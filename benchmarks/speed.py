@@ -178,6 +178,14 @@ def random_terms(count: int, nodes: int, seed: int) -> list[tuple[Term, Any, Any
     return out
 
 
+def _reads_input(source: str) -> bool:
+    import re
+
+    step = source[source.index("def step(x, s):"):source.index("def run(")]
+    body = step.split("except")[0].replace("def step(x, s):", "")
+    return re.search(r"\b[xs]\b", body) is not None or "body(" in body
+
+
 def _nodes(t: Any) -> int:
     n, todo = 0, [t]
     while todo:
@@ -199,6 +207,15 @@ def terms_table(count: int, rounds: int, seed: int) -> dict[str, float]:
         "load(code)": lambda: [f(x, s) for f, x, s in loaded for _ in range(reps)],
     }
     sizes = [_nodes(t) for t, _, _ in cases]
+    # Many random terms ignore most of their input: their translation folds to a few constants.  The terms
+    # whose translation still reads its input or state are timed apart too.
+    live = [i for i, (f, _, _) in enumerate(loaded) if _reads_input(f.source)]
+    if live:
+        table(f"random terms whose translation reads its input or state: {len(live)} of {count}",
+              interleaved({
+                  "catlib.interpreter.step": lambda: [interpret(*cases[i]) for i in live for _ in range(reps)],
+                  "load(code)": lambda: [loaded[i][0](*loaded[i][1:]) for i in live for _ in range(reps)],
+              }, rounds), len(live) * reps, "ns", base="catlib.interpreter.step")
     return table(f"random terms: {count} terms of {min(sizes)}-{max(sizes)} nodes (seed {seed}), {reps} runs each",
                  interleaved(contenders, rounds), count * reps, "ns", base="catlib.interpreter.step")
 
@@ -221,8 +238,9 @@ def cliffs(quick: bool) -> None:
     """ns per instruction around the old limits (5,000 instructions; nesting 60) and far beyond."""
     from cam.code import ADD, BRANCH, COPY, GET, RETURN, Code
 
-    print("\ncliffs: load(code), ns per instruction run (min of 5), translation us per instruction")
-    print(f"  {'code':40} {'instrs':>8} {'ns/instr':>9} {'translate us/instr':>19} {'1st/2nd input':>14}")
+    print("\ncliffs: ns per instruction run (min of 5) by load(code) and by cam.machine.step (translated on its 2nd"
+          " run);\n        load's translation in us per instruction, and its first input's time over its second's")
+    print(f"  {'code':44} {'instrs':>8} {'load ns':>9} {'machine ns':>13} {'trans. us':>10} {'1st/2nd input':>14}")
     sizes = [1_000, 4_999, 5_001, 20_000] + ([] if quick else [100_000])
     depths = [39, 40, 41, 60, 61, 400] + ([] if quick else [3_000])
     cases: list[tuple[str, Code, Any, Any]] = []
@@ -232,7 +250,7 @@ def cliffs(quick: bool) -> None:
         code = Code([GET])
         for _ in range(d):
             code = Code([GET, BRANCH(code + Code([RETURN]), Code([RETURN]))])
-        cases.append((f"GET,BRANCH nested {d} deep (side at run time)", code, Left(1), Left(1)))
+        cases.append((f"[GET,BRANCH] nested {d} deep (side at run time)", code, Left(1), Left(1)))
     for name, code, x, s in cases:
         t0 = time.perf_counter()
         f = load(code)
@@ -241,15 +259,22 @@ def cliffs(quick: bool) -> None:
         t2 = time.perf_counter()
         f(x, s)
         t3 = time.perf_counter()
-        runs = []
+        qx, qs = quote(x), quote(s)
+        machine_step(code, qx, qs)
+        machine_step(code, qx, qs)  # translated on the second run
+        loaded_runs, machine_runs = [], []
         for _ in range(5):
             t = time.perf_counter()
             for _ in range(20):
                 f(x, s)
-            runs.append((time.perf_counter() - t) / 20)
+            loaded_runs.append((time.perf_counter() - t) / 20)
+            t = time.perf_counter()
+            for _ in range(20):
+                machine_step(code, qx, qs)
+            machine_runs.append((time.perf_counter() - t) / 20)
         size = sum(1 for _ in _instrs(code))
-        print(f"  {name:40} {size:8,} {min(runs) / size * 1e9:9.1f} {(t1 - t0) / size * 1e6:19.1f} "
-              f"{(t2 - t1) / (t3 - t2):14.2f}")
+        print(f"  {name:44} {size:8,} {min(loaded_runs) / size * 1e9:9.1f} {min(machine_runs) / size * 1e9:13.1f} "
+              f"{(t1 - t0) / size * 1e6:10.1f} {(t2 - t1) / (t3 - t2):14.2f}")
 
 
 def _instrs(code: Any) -> Any:

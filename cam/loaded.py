@@ -320,10 +320,10 @@ class _Translator:
                 live = []
         if len(live) == 2:
             self.join(live[0][1], live[1][1], live[0][2], live[1][2])  # type: ignore[arg-type]
-        for r in results:
-            if not r[2].lines:
-                r[2]("pass")
         if side is None:
+            for r in results:
+                if not r[2].lines:
+                    r[2]("pass")
             out(f"if {acc[1]}.__class__ is Left:")
             out.lines += results[0][2].lines
             out(f"elif {acc[1]}.__class__ is Right:")
