@@ -36,6 +36,10 @@ instruction.  A code that runs again is also translated to Python
 (`cam.jit`); whatever the translation does not handle abandons the fast run,
 and the input is run again from the start by `_exec`, which then raises
 exactly the error the reference loop gives.
+
+Faster still: `load` translates code once, up front, to a step function on
+host values (``()``, ints, tuples, `Left`/`Right`: `catlib.interpreter.step`'s),
+with no conversion or lookup per call, and a batch ``run`` (`cam.loaded`).
 """
 
 from __future__ import annotations

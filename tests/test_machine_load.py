@@ -262,3 +262,18 @@ def test_every_instruction_is_translated_or_left_to_the_checked_loop():
     assert set(OPS) == {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD",
                         "APP", "CURRY", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"}
     assert INR is not INL  # the table is the one the translator dispatches on
+
+
+def test_all_the_translation_happens_in_load(monkeypatch):
+    # a node loads new code while preparing an upgrade: no translation, decoding or cache lookup after that
+    step = load(Code(list(COUNTER)))
+
+    def refuse(*args):
+        raise AssertionError("translated or decoded on the request path")
+
+    monkeypatch.setattr(machine, "translate", refuse)
+    monkeypatch.setattr(machine, "decode", refuse)
+    monkeypatch.setattr(loaded, "translate", refuse)
+    assert step(Left(()), 1) == (2, Left(()))
+    assert step.run([Right(())], 5) == (5, [Right(5)])
+    assert step(Left(()), 1)[1] is step(Left(()), 7)[1]  # a constant output is one shared object
