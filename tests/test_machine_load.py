@@ -129,7 +129,7 @@ def test_load_agrees_with_the_checked_loop_on_arbitrary_code(code, x, s, fuel):
         assert batch == loaded.run_list(step, [host(x), host(x)], host(s))
 
 
-@settings(max_examples=scaled(300))
+@settings(max_examples=scaled(150))
 @given(codes(depth=3, max_len=8, ops=[op for op in OPS if op != "APP"]), values(depth=2), values(depth=2),
        st.sampled_from([None, 3, 40]))
 def test_counted_steps_are_the_checked_loops(code, x, s, fuel):
