@@ -18,12 +18,15 @@ Pair(IntV(1), L(UnitV))
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import OPCODE, Closure, Code, Decoder, InstrSpec, IntV, L, Pair, R, UnitV, Value, to_text
+from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
-           "CACHE_BUDGET", "mk_int"]
+           "CACHE_BUDGET", "mk_int",
+           "HostClosure", "to_internal", "to_host"]
 
 # The opcodes the machine and the translator dispatch on (rows of `cam.code.INSTRUCTIONS`).
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, APP, CURRY, INL, INR, BRANCH, RETURN,
@@ -294,3 +297,109 @@ def outside(x: Any) -> Value | Cont:
         else:  # pragma: no cover
             raise AssertionError(x)
     return out[0]  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- host values (catlib's, and closures)
+
+
+class HostClosure:
+    """A machine closure as a host value: `code` (a `cam.code.Code`) and its environment `env` (a host value).
+
+    ``CURRY c`` makes ``HostClosure(c, acc)``; ``APP`` on ``(closure, x)``
+    runs `code` on ``(env, x)``.  It holds no machine state and imports
+    nothing from the machine, so an interpreter of terms with closures can
+    use the same class with a term in `code` (catlib cannot import cam: the
+    class would then move to ``catlib.values`` unchanged).
+
+    >>> from cam.code import ID, Code
+    >>> HostClosure(Code([ID]), 1) == HostClosure(Code([ID]), 1)
+    True
+    """
+
+    __slots__ = ("code", "env")
+    code: Any
+    env: Any
+
+    def __init__(self, code: Any, env: Any) -> None:
+        _set(self, "code", code)
+        _set(self, "env", env)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("HostClosure is immutable (translated code shares constant ones)")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is HostClosure and other.code == self.code and other.env == self.env
+
+    def __hash__(self) -> int:
+        return hash(("HostClosure", self.code, self.env))
+
+    def __repr__(self) -> str:
+        return f"HostClosure({self.code!r}, {self.env!r})"
+
+
+def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
+    """A host value as the machine's internal value (`cam.decoded`); closures' code decoded by `decode`.
+
+    Raises `TypeError` for what is not a host value and `ValueError` for an
+    int outside 64 bits, as `cam.code.quote` does.
+    """
+    out: list[Any] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        v, ready = todo.pop()
+        t = type(v)
+        if ready:
+            if t is tuple:
+                b = out.pop()
+                out.append((out.pop(), b))
+            elif t is HostClosure:
+                out.append(Clo(decode(v.code), out.pop()))
+            else:
+                out.append((InL if t is Left else InR)(out.pop()))
+        elif t is tuple and not v:
+            out.append(None)
+        elif t is int:
+            if not INT_MIN <= v <= INT_MAX:
+                raise ValueError(f"not a 64-bit int: {v}")
+            out.append(v)
+        elif t is tuple and len(v) == 2:
+            todo += [(v, True), (v[1], False), (v[0], False)]
+        elif t is Left or t is Right:
+            todo += [(v, True), (v.value, False)]
+        elif t is HostClosure:
+            if not isinstance(v.code, Code):
+                raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+            todo += [(v, True), (v.env, False)]
+        else:
+            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
+    return out[0]
+
+
+def to_host(x: Any) -> Any:
+    """An internal value of the machine as a host value."""
+    out: list[Any] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        v, ready = todo.pop()
+        t = type(v)
+        if ready:
+            if t is tuple:
+                b = out.pop()
+                out.append((out.pop(), b))
+            elif t is Clo:
+                out.append(HostClosure(v.block.code, out.pop()))
+            else:
+                out.append((Left if t is InL else Right)(out.pop()))
+        elif v is None:
+            out.append(())
+        elif t is int:
+            out.append(v)
+        elif t is tuple:
+            todo += [(v, True), (v[1], False), (v[0], False)]
+        elif t is InL or t is InR:
+            todo += [(v, True), (v.v, False)]
+        elif t is Clo:
+            todo += [(v, True), (v.env, False)]
+        else:  # pragma: no cover - a continuation never is a result
+            raise AssertionError(v)
+    return out[0]

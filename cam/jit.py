@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cam import loaded
 from cam.decoded import (
     ADD,
     BRANCH,
@@ -43,6 +44,9 @@ from cam.decoded import (
     InL,
     InR,
     Ret,
+    decode,
+    to_host,
+    to_internal,
 )
 from catlib.values import INT_MAX, INT_MIN
 
@@ -51,7 +55,10 @@ __all__ = ["Deopt", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
 JIT_AFTER = 2
 """A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
 MAX_SIZE, MAX_DEPTH = 5_000, 60
-"""Code larger or more deeply nested is not translated: source gets long or calls get deep."""
+"""Code larger or more deeply nested is translated by `cam.loaded` instead (`large`): here one
+function per block would make long source and deep calls; there nested blocks are inlined and
+large code split into functions, at the price of converting values in and out (small next to
+running large code)."""
 
 
 class Deopt(Exception):
@@ -226,16 +233,31 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     return env["f0"]  # type: ignore[no-any-return]
 
 
+def _give_up(x: Any, s: Any) -> Any:
+    raise Deopt  # the checked loop runs the input, from the start
+
+
+def large(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
+    """`root` translated by `cam.loaded` (host values, counting steps), with `translate`'s signature."""
+    step, _ = loaded.translate(root, _give_up, count=True)
+
+    def run(acc: Any, reg: Any, stack: list[Any], k: Any) -> tuple[Any, Any, int]:
+        s, y, n = step(to_host(acc), to_host(reg))
+        return to_internal(y, decode), to_internal(s, decode), n
+
+    return run
+
+
 def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, int] | None:
     """Run the translated code, translating on the `JIT_AFTER`-th run; None when the checked loop must run it."""
     jit = block.jit
     if jit is None:
         block.runs += 1
         if block.jittable is None:
-            block.jittable = not block.app and block.size <= MAX_SIZE and block.depth <= MAX_DEPTH
+            block.jittable = not block.app
         if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
             return None
-        block.jit = jit = translate(block)
+        block.jit = jit = translate(block) if block.size <= MAX_SIZE and block.depth <= MAX_DEPTH else large(block)
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         return None
     try:

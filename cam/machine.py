@@ -36,12 +36,16 @@ instruction.  A code that runs again is also translated to Python
 (`cam.jit`); whatever the translation does not handle abandons the fast run,
 and the input is run again from the start by `_exec`, which then raises
 exactly the error the reference loop gives.
+
+Faster still: `load` translates code once, up front, to a step function on
+host values (``()``, ints, tuples, `Left`/`Right`: `catlib.interpreter.step`'s),
+with no conversion or lookup per call, and a batch ``run`` (`cam.loaded`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from cam.code import Code, Instr, Value, to_text
 from cam.decoded import (
@@ -77,11 +81,12 @@ from cam.decoded import (
     inside,
     outside,
 )
-from cam.jit import fast
+from cam.jit import JIT_AFTER, fast
+from cam.loaded import run_list, to_host, to_internal, translate
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["step", "run", "execute", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
-           "clear_cache"]
+           "clear_cache", "load", "Loaded", "prepare"]
 
 
 class Config(NamedTuple):
@@ -335,3 +340,94 @@ def trace(code: Code, input: Value, state: Value, fuel: int | None = None) -> It
     yield from seen
     if error is not None:
         raise error
+
+
+# ---------------------------------------------------------------- loaded code: host values, translated once
+
+
+class Loaded(Protocol):
+    """What `load` returns: ``step(input, state) -> (state, output)`` on host values, and its batch `run`."""
+
+    code: Code
+    source: str
+
+    def __call__(self, input: Any, state: Any) -> tuple[Any, Any]: ...
+
+    def run(self, inputs: Iterable[Any], state: Any) -> tuple[Any, list[Any]]: ...
+
+
+def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
+    """`code` translated to Python now, as a step function over host values (`catlib.interpreter.step`'s).
+
+    Host values are ``()``, ints, 2-tuples, `catlib.values.Left`/`Right` and,
+    for closures, `cam.loaded.HostClosure` (code and environment).  The
+    returned ``step(input, state) -> (state, output)`` converts and looks up
+    nothing per call; ``step.run(inputs, state) -> (state, outputs)`` runs a
+    whole list inside the translated code.  Where the translation does not
+    apply, the input runs again on the checked loop, so the answers and
+    errors (`Stuck`, `OutOfFuel` after `fuel` steps per input) are the
+    checked loop's.  All the translation happens here: a node loads new code
+    while it prepares an upgrade, and the first input costs what the second
+    does.  With `steps`, the step also counts the machine's steps, as
+    `execute` does: ``step(input, state) -> (state, output, steps)`` and
+    ``step.run(inputs, state) -> (state, outputs, total steps)``.
+
+    >>> from cam.text import parse_code
+    >>> from catlib.values import Left, Right
+    >>> counter = load(parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,"
+    ...                           "INL,RETURN] [ID,GET,INR,RETURN]]"))
+    >>> counter(Left(()), 41)
+    (42, Left(()))
+    >>> counter.run([Left(()), Left(()), Right(())], 0)
+    (2, [Left(()), Left(()), Right(2)])
+    >>> load(counter.code, steps=True)(Left(()), 41)
+    (42, Left(()), 16)
+    >>> counter(3, 0)
+    Traceback (most recent call last):
+      ...
+    cam.machine.Stuck: stuck at step 2: BRANCH needs L or R in the accumulator, found Int 3
+      accumulator: Int 3
+      code:        [BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]
+      register:    Int 0
+      stack:       []
+    """
+    if not isinstance(code, Code):
+        raise TypeError(f"expected Code, not {type(code).__name__}")
+    block = decode(code)
+
+    def slow(x: Any, s: Any) -> tuple[Any, ...]:
+        acc, reg, n = _exec(block, to_internal(x, decode), to_internal(s, decode), fuel, None)
+        return (to_host(reg), to_host(acc), n) if steps else (to_host(reg), to_host(acc))
+
+    if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
+        step: Any = slow
+        source = ""
+    else:
+        step, batch = translate(block, slow, count=steps)
+        source = step.__globals__["source"]
+    if steps:
+        step.run = lambda inputs, s: _run_counted(step, inputs, s)
+    else:
+        step.run = batch if source else lambda inputs, s: run_list(slow, inputs, s)
+    step.code, step.source = code, source
+    return step  # type: ignore[no-any-return]
+
+
+def _run_counted(step: Callable[[Any, Any], tuple[Any, Any, int]], inputs: Iterable[Any],
+                 state: Any) -> tuple[Any, list[Any], int]:
+    outputs, total = [], 0
+    for x in inputs:
+        state, y, n = step(x, state)
+        outputs.append(y)
+        total += n
+    return state, outputs, total
+
+
+def prepare(code: Code) -> None:
+    """Decode and translate `code` for `step`/`execute`/`run` now, not on a request's path."""
+    if not isinstance(code, Code):
+        raise TypeError(f"expected Code, not {type(code).__name__}")
+    block = decode(code)
+    if block.jit is None:
+        block.runs = max(block.runs, JIT_AFTER - 1)  # the next run translates...
+        fast(block, None, None, 0)  # ... here: fuel 0 returns before running anything

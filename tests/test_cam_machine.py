@@ -20,6 +20,7 @@ from cam.code import (
     CURRY,
     FIRST,
     FST,
+    GET,
     ID,
     INL,
     INR,
@@ -417,12 +418,23 @@ def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
     assert execute(code, R(UnitV), IntV(4)) == Result(IntV(4), R(IntV(4)), 6)
 
 
-def test_deep_code_is_not_translated(jit_at_once):
-    code = Code([ID])
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_deep_and_large_code_is_translated_by_cam_loaded(jit_at_once, dynamic):
+    # beyond MAX_DEPTH / MAX_SIZE the translation is cam.loaded's: no cliff where speed falls to the checked loop's
+    code = Code([GET if dynamic else INL])
     for _ in range(100):
-        code = Code([INL, Instr("BRANCH", code + Code([RETURN]), Code([RETURN]))])
-    assert execute(code, UnitV, UnitV).steps == 301
-    assert not decoded.decode(code).jittable
+        code = Code([GET if dynamic else INL, Instr("BRANCH", code + Code([RETURN]), Code([RETURN]))])
+    code = code + Code([ID] * jit.MAX_SIZE)
+    machine_module.clear_cache()
+    state = L(UnitV) if dynamic else UnitV
+    assert execute(code, UnitV, state) == reference_execute(code, UnitV, state)
+    assert execute(code, UnitV, state).steps == 301 + jit.MAX_SIZE
+    block = decoded.decode(code)
+    assert block.jit is not None and block.deopts == 0
+    # a bad input: the checked loop reports it, exactly; with fuel below the size, the checked loop runs it
+    bad = IntV(3) if dynamic else UnitV
+    for fuel in (None, 300):
+        assert outcome(execute, code, UnitV, bad, fuel) == outcome(reference_execute, code, UnitV, bad, fuel)
 
 
 @settings(max_examples=scaled(200))

@@ -1,0 +1,279 @@
+"""cam.machine.load: translated code over host values, against the checked loop and the interpreter."""
+
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from cam import decoded, loaded, machine
+from cam.code import (
+    ADD,
+    APP,
+    BRANCH,
+    CONS,
+    CONSUME,
+    COPY,
+    CURRY,
+    FIRST,
+    FST,
+    GET,
+    ID,
+    INL,
+    INR,
+    OPS,
+    PUSH,
+    PUT,
+    QUOTE,
+    RETURN,
+    ROT,
+    SND,
+    SWAP,
+    Closure,
+    Code,
+    IntV,
+    L,
+    Pair,
+    UnitV,
+    Value,
+)
+from cam.compiler import compile
+from cam.loaded import HostClosure
+from cam.machine import MachineError, OutOfFuel, Stuck, load
+from cam.strategies import codes, compiled_runs, values
+from cam.text import parse_code
+from catlib.examples import counter, registers, turnstile
+from catlib.free import Add, Compose, Copy, Id
+from catlib.interpreter import run as interpret_run
+from catlib.interpreter import step as interpret
+from catlib.strategies import values as host_values
+from catlib.values import Left, Right
+from tests.conftest import scaled
+
+COUNTER = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
+                     "[ID,GET,INR,RETURN]]")
+
+
+def host(v: Value) -> Any:
+    """A machine value in host form (closures as `HostClosure`)."""
+    return loaded.to_host(decoded.inside(v))
+
+
+def checked(code: Code, x: Value, s: Value, fuel: int | None = None, steps: bool = False) -> Any:
+    """The checked loop's answer in host form (and steps), or its error as (kind, text, configuration, steps)."""
+    try:
+        acc, reg, n = machine._exec(decoded.decode(code), decoded.inside(x), decoded.inside(s), fuel, None)
+    except MachineError as e:
+        return (type(e).__name__, str(e), e.config, e.steps)
+    return (loaded.to_host(reg), loaded.to_host(acc)) + ((n,) if steps else ())
+
+
+def by_load(step: Any, x: Any, s: Any) -> Any:
+    try:
+        return step(x, s)
+    except MachineError as e:
+        return (type(e).__name__, str(e), e.config, e.steps)
+
+
+# ---------------------------------------------------------------- well-typed terms
+
+
+@settings(max_examples=scaled(300))
+@given(compiled_runs(max_size=24))
+def test_load_agrees_with_the_interpreter_and_the_checked_loop(r):
+    term, code, sig, x, s = r
+    hx, hs = host(x), host(s)
+    want = interpret(term, hx, hs)
+    step = load(code)
+    assert step(hx, hs) == want == checked(code, x, s)
+    assert step.run([hx, hx], hs) == interpret_run(term, [hx, hx], hs)
+
+
+EXAMPLES = (counter.COUNTER, counter.COUNTER2, registers.UPGRADE.old, registers.UPGRADE.new,
+            turnstile.UPGRADE.old, turnstile.UPGRADE.new)
+LOADED = {prog.name: load(compile(prog.term)) for prog in EXAMPLES}
+
+
+@settings(max_examples=scaled(100))
+@given(st.data())
+def test_the_examples_against_the_interpreter(data):
+    for prog in EXAMPLES:
+        inputs = data.draw(st.lists(host_values(prog.input), max_size=8))
+        state = data.draw(host_values(prog.state))
+        step = LOADED[prog.name]
+        want = interpret_run(prog.term, inputs, state)
+        assert step.run(inputs, state) == want == loaded.run_list(step, inputs, state)
+
+
+# ---------------------------------------------------------------- arbitrary code: the same answers and errors
+
+
+@settings(max_examples=scaled(400))
+@given(codes(depth=3, max_len=8), values(depth=2), values(depth=2), st.sampled_from([None, 2, 40]))
+def test_load_agrees_with_the_checked_loop_on_arbitrary_code(code, x, s, fuel):
+    want = checked(code, x, s, fuel)
+    step = load(code, fuel)
+    got = by_load(step, host(x), host(s))
+    assert got == want
+    event("halts" if type(want[0]) is not str else want[0])
+    # the batch path gives the same, also after a stuck input (run raises what step raises)
+    try:
+        batch = step.run([host(x), host(x)], host(s))
+    except MachineError as e:
+        batch = (type(e).__name__, str(e), e.config, e.steps)
+    first = by_load(step, host(x), host(s))
+    if type(first[0]) is str:
+        assert batch == first
+    else:
+        assert batch == loaded.run_list(step, [host(x), host(x)], host(s))
+
+
+@settings(max_examples=scaled(150))
+@given(codes(depth=3, max_len=8, ops=[op for op in OPS if op != "APP"]), values(depth=2), values(depth=2),
+       st.sampled_from([None, 3, 40]))
+def test_counted_steps_are_the_checked_loops(code, x, s, fuel):
+    want = checked(code, x, s, fuel, steps=True)
+    step = load(code, fuel, steps=True)
+    assert by_load(step, host(x), host(s)) == want
+    event("halts" if type(want[0]) is not str else want[0])
+    if type(want[0]) is not str:
+        assert step.run([host(x)], host(s)) == (want[0], [want[1]], want[2])
+
+
+def _agree(code: Code, x: Value, s: Value) -> bool:
+    want = checked(code, x, s)
+    assert by_load(load(code), host(x), host(s)) == want, code
+    return type(want[0]) is not str
+
+
+def test_every_small_stack_code():
+    ops = [PUSH, ROT, SWAP, CONS, INL]
+    completed = sum(_agree(Code(combo), Pair(IntV(1), IntV(2)), IntV(3))
+                    for n in range(1, 6) for combo in itertools.product(ops, repeat=n))
+    assert completed > 60  # codes that halt (65 of 3,905; most leave values on the stack: stuck, in both)
+
+
+def test_small_branching_code():
+    pieces = [(), (PUSH,), (SWAP,), (CONS,), (ROT,), (PUSH, ROT), (COPY, FIRST), (FST,), (PUSH, SWAP, CONS)]
+    completed = 0
+    for pre, left, right, post in itertools.product(pieces, pieces, pieces[:4], pieces[:4]):
+        code = Code([*pre, INL, BRANCH([*left, RETURN], [*right, RETURN]), *post])
+        for x in (Pair(IntV(1), IntV(2)), UnitV):
+            completed += _agree(code, x, IntV(0))
+    assert completed > 100
+
+
+def test_branches_on_a_value_of_unknown_side_with_the_stack_reached_by_rot():
+    # Distr's code: the arms reach below their continuation with ROT
+    code = Code([PUSH, FST, BRANCH([ROT, SWAP, SND, CONS, INL, RETURN], [ROT, SWAP, SND, CONS, INR, RETURN]), PUT])
+    step = load(code)
+    assert step((Left(1), 2), ()) == (Left((1, 2)), ())
+    assert step((Right(()), 2), 7) == (Right(((), 2)), ())
+    with pytest.raises(Stuck) as e:
+        step((3, 2), ())
+    assert e.value.reason == "BRANCH needs L or R in the accumulator, found Int 3"
+
+
+# ---------------------------------------------------------------- errors, fuel, closures
+
+
+def test_stuck_and_out_of_fuel_are_the_checked_loops():
+    step = load(COUNTER)
+    with pytest.raises(Stuck) as e:
+        step(3, 0)
+    assert e.value.config.acc == IntV(3) and e.value.steps == 1
+    with pytest.raises(Stuck):
+        step(Left(()), ())  # ADD of Int 1 and Unit
+    with pytest.raises(OutOfFuel) as f:
+        load(COUNTER, fuel=15)(Left(()), 0)
+    assert f.value.steps == 15
+    assert load(COUNTER, fuel=16)(Left(()), 0) == (1, Left(()))
+    with pytest.raises(TypeError):
+        load(COUNTER)([], 0)  # not a host value where the code looks: the checked loop cannot quote it
+    with pytest.raises(TypeError):
+        load([ID])  # type: ignore[arg-type]
+
+
+def test_adds_wrap_and_reject_what_is_not_an_int():
+    step = load(Code([ADD]))
+    assert step((2**63 - 1, 1), ()) == ((), -2**63)
+    for bad in [((1, 2), (3, 4)), ((), ()), (Left(1), 1), (1, ())]:
+        with pytest.raises(Stuck):
+            step(bad, ())
+
+
+def test_closures_in_host_form():
+    body = Code([SND, RETURN])
+    step = load(Code([CURRY(body), PUSH, QUOTE(IntV(5)), CONS, APP]))
+    assert step(9, ()) == ((), 5)  # APP runs on the checked loop
+    made = load(Code([CURRY(body)]))(9, ())[1]
+    assert made == HostClosure(body, 9) and hash(made) == hash(HostClosure(body, 9))
+    quoted = Closure(Code([FST, RETURN]), IntV(4))
+    assert load(Code([QUOTE(quoted)]))((), ()) == ((), HostClosure(quoted.code, 4))
+    assert load(Code([FIRST, SWAP, CONS, APP]))((HostClosure(quoted.code, 4), 9), ()) == ((), 4)
+
+
+# ---------------------------------------------------------------- no cliffs
+
+
+def test_large_code_is_translated_and_runs():
+    code = compile(_chain(100_000))  # 100,000 nested compositions: 200,000 instructions
+    step = load(code)
+    assert step(1, ()) == ((), 0) and step(0, 5) == (5, 0)
+    assert "slow" not in step.source.split("except")[0]
+    assert load(code, steps=True)(1, ()) == ((), 0, len(code))
+
+
+def _chain(n: int) -> Any:
+    t = Id
+    for _ in range(n):
+        t = Compose(t, Compose(Add, Copy))
+    return t
+
+
+@pytest.mark.parametrize("depth", [5, 200, 3_000])
+def test_deeply_nested_branches_are_translated(depth):
+    static = Code([ID])  # the side of every BRANCH is known at translation
+    for _ in range(depth):
+        static = Code([INL, BRANCH(static + Code([CONSUME, INR, RETURN]), Code([RETURN]))])
+    dynamic = Code([GET])  # the side of every BRANCH is known at run time only: nested ifs and functions
+    for _ in range(depth):
+        dynamic = Code([GET, BRANCH(dynamic + Code([RETURN]), Code([RETURN]))])
+    for c, state in ((static, UnitV), (dynamic, L(IntV(1)))):
+        step = load(c)
+        want = checked(c, L(IntV(1)), state)
+        assert type(want[0]) is not str
+        assert step(Left(1), host(state)) == want
+        assert step.run([Left(1)] * 3, host(state))[1] == [want[1]] * 3
+        assert load(c, steps=True)(Left(1), host(state)) == checked(c, L(IntV(1)), state, steps=True)
+        assert "slow" not in step.source.split("except")[0]  # no function falls back to the checked loop
+
+
+def test_prepare_translates_before_the_first_run():
+    machine.clear_cache()
+    code = Code(list(COUNTER))
+    machine.prepare(code)
+    assert decoded.decode(code).jit is not None
+    assert machine.step(code, L(UnitV), IntV(0)) == (IntV(1), L(UnitV))
+
+
+def test_every_instruction_is_translated_or_left_to_the_checked_loop():
+    assert set(OPS) == {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD",
+                        "APP", "CURRY", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"}
+    assert INR is not INL  # the table is the one the translator dispatches on
+
+
+def test_all_the_translation_happens_in_load(monkeypatch):
+    # a node loads new code while preparing an upgrade: no translation, decoding or cache lookup after that
+    step = load(Code(list(COUNTER)))
+
+    def refuse(*args):
+        raise AssertionError("translated or decoded on the request path")
+
+    monkeypatch.setattr(machine, "translate", refuse)
+    monkeypatch.setattr(machine, "decode", refuse)
+    monkeypatch.setattr(loaded, "translate", refuse)
+    assert step(Left(()), 1) == (2, Left(()))
+    assert step.run([Right(())], 5) == (5, [Right(5)])
+    assert step(Left(()), 1)[1] is step(Left(()), 7)[1]  # a constant output is one shared object
