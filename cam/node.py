@@ -76,7 +76,7 @@ from cam import verifier
 from cam.code import Code, UnitV, Value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, freshen, ground, trial_inputs, value_depth, value_type
-from cam.machine import MachineError, OutOfFuel, Result, execute
+from cam.machine import MachineError, OutOfFuel, Result, execute, prepare
 from cam.store import Store, StoreError
 from cam.text import digest, parse_code, parse_value
 from catlib.typecheck import Signature
@@ -118,6 +118,7 @@ class Node:
                               self.verify(self.code, state=d.state, input=d.input, output=d.output))
         except (TypeError, ValueError) as e:
             raise Refusal("new_code_rejected", f"the machine fails verification: {e}") from None
+        prepare(self.code)  # translated now, not on the first request's path
         try:
             self.signature = fix_signature(self.principal, self.state)
             self.check_value(self.state, self.signature.state)
@@ -344,7 +345,9 @@ class Node:
         except (TypeError, ValueError) as e:
             raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
                                               f"state type {signature.state}: {e}") from None
-        # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state
+        # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state; it is
+        # translated to Python here, before the swap, so that no request after it pays for translation
+        prepare(new)
         most = 0
         for x in trial_inputs(signature.input, self.limits.trials):
             t1 = time.perf_counter()
