@@ -37,7 +37,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["payload", "verify", "verify_any", "load_public_key", "fingerprint", "sign", "keygen", "main",
+__all__ = ["payload", "upgrade_fields", "verify", "verify_any", "load_public_key", "fingerprint", "sign", "keygen", "main",
            "PUBLIC_PREFIX"]
 
 DOMAIN = b"hotswap-cat signed request v1\n"
@@ -55,6 +55,24 @@ def payload(kind: str, node: str, generation: int, running: str, **fields: Any) 
     """
     body = {"kind": kind, "node": node, "generation": generation, "running": running, **fields}
     return DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def upgrade_fields(old: str, new: str, migration: str, down: str | None = None, name: str = "",
+                   probation: bool = False) -> dict[str, Any]:
+    """The fields an upgrade's signature covers, from its digests: the parts added since the first signed
+    upgrades (down-migration, name, probation) only when present, so those signatures stay what they were.
+
+    >>> upgrade_fields("sha256:0", "sha256:1", "sha256:2", probation=True)
+    {'old': 'sha256:0', 'new': 'sha256:1', 'migration': 'sha256:2', 'probation': True}
+    """
+    fields: dict[str, Any] = {"old": old, "new": new, "migration": migration}
+    if down is not None:
+        fields["down"] = down
+    if name:
+        fields["name"] = name
+    if probation:
+        fields["probation"] = True
+    return fields
 
 
 # ---------------------------------------------------------------- Ed25519 verification (RFC 8032, section 6)

@@ -1,0 +1,103 @@
+"""What an upgrade must pass before a node installs it (`cam.node.Node.prepare` calls `check`).
+
+In this order: the old code's digest is the running digest (and the running
+version is not on probation), the new code and the migration pass
+`cam.verifier`, the migration has type ``() / running-state -> S``, the new
+machine's state type is that ``S`` and its input and output types are the
+running ones, the migration halts on the current state with a value of type
+``S``, a down-migration (if any) has type ``() / S -> running-state`` and
+halts on the migrated state, and the new code keeps the step budget on trial
+inputs of its input type at the migrated state.  Nothing changes here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cam.code import Code, UnitV, to_text
+from cam.contract import Prepared, Refusal
+from cam.ground import clip, freshen, ground, trial_inputs
+from cam.history import check_down
+from cam.machine import MachineError, OutOfFuel, execute
+from cam.text import digest
+from catlib.typecheck import Signature
+from catlib.types import Unifier, UnifyError, Unit
+
+__all__ = ["check"]
+
+
+def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None) -> Prepared:
+    """Every check of an upgrade of `node` (a `cam.node.Node`), in order; `Refusal` at the first that fails."""
+    t0 = time.perf_counter()
+    verify, check_value = node.verify, node.check_value
+    assert verify is not None and check_value is not None
+    for name, c in (("old", old), ("new", new), ("migration", migration)):
+        if not isinstance(c, Code):
+            raise Refusal("bad_code", f"the {name} code is not Code: {type(c).__name__}")
+    # 1. the sender upgrades the version it thinks is running
+    if digest(old) != node.digest:
+        raise Refusal("wrong_version", f"the upgrade expects {digest(old)}, the node runs {node.digest}")
+    if node.probation:
+        raise Refusal("on_probation", f"v{node.generation} is on probation: make it permanent or roll it back")
+    # 2. both pieces of code are well typed on their own
+    try:
+        new_sig = verify(new)
+    except (TypeError, ValueError) as e:  # BytecodeError (a ValueError), whatever its cause
+        raise Refusal("new_code_rejected", f"the new code fails verification: {e}") from None
+    try:
+        verify(migration)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_rejected", f"the migration fails verification: {e}") from None
+    # 3. the migration maps the running state to something, with a unit register
+    try:
+        mig_sig = verify(migration, state=Unit, input=node.signature.state)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_type", f"the migration does not have type () / {node.signature.state} -> s: "
+                                        f"{e}") from None
+    # 4. the new machine's state is what the migration makes; its interface is the running one
+    u = Unifier()
+    (mig_out,) = freshen([mig_sig.output], u)
+    s, i, o = freshen(new_sig, u)
+    try:
+        u.unify(s, mig_out)
+    except UnifyError:
+        raise Refusal("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
+                                    f"output type {mig_sig.output}") from None
+    try:
+        u.unify(i, node.signature.input)
+        u.unify(o, node.signature.output)
+    except UnifyError:
+        raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
+                      f"running one {node.signature.input} -> {node.signature.output}; an upgrade keeps "
+                      "the input and output types") from None
+    signature = Signature(*(ground(u.resolve(t)) for t in (s, i, o)))
+    # 5. the migration halts on the current state (a copy: values are immutable)
+    try:
+        r = execute(migration, node.state, UnitV, fuel=node.limits.migration_fuel)
+    except MachineError as e:
+        what = (f"ran out of its {node.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
+                else f"got stuck after {e.steps} steps")
+        raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(node.state))}") from None
+    try:
+        check_value(r.output, signature.state)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
+                                          f"state type {signature.state}: {e}") from None
+    if down is not None:
+        check_down(verify, check_value, down, signature.state, node.signature.state, r.output,
+                   node.limits.migration_fuel)
+    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state
+    most = 0
+    for x in trial_inputs(signature.input, node.limits.trials):
+        t1 = time.perf_counter()
+        try:
+            most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
+        except OutOfFuel:
+            raise Refusal("over_budget", f"the new code took more than {node.limits.fuel:,} steps "
+                          f"({time.perf_counter() - t1:.2f} s) on the trial input {clip(to_text(x))} at the "
+                          f"migrated state, over the node's step budget per input") from None
+        except MachineError as e:
+            raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
+                                               f"{clip(to_text(x))}: {e}") from None
+    return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most, down=down)
