@@ -59,7 +59,7 @@ BACK_ANY = as_code(Snd)  # a machine that runs on any pair state: for snapshots 
 
 NODE_SCRIPT = """
 import asyncio, os, sys
-from cam.code import parse_value
+from cam.text import parse_value
 from cam.client import as_code
 from cam.node import Node
 from cam.server import printer, serve
