@@ -27,8 +27,13 @@ from catlib.types import Unifier, UnifyError, Unit
 __all__ = ["check"]
 
 
-def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None) -> Prepared:
-    """Every check of an upgrade of `node` (a `cam.node.Node`), in order; `Refusal` at the first that fails."""
+def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
+          adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+    """Every check of an upgrade of `node` (a `cam.node.Node`), in order; `Refusal` at the first that fails.
+
+    `adapters` (input adapter ``() / running input -> new input``, output adapter ``() / new output ->
+    running output``, see `cam.interfaces`) let the new machine change that side of the interface.
+    """
     t0 = time.perf_counter()
     verify, check_value = node.verify, node.check_value
     assert verify is not None and check_value is not None
@@ -64,14 +69,32 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
     except UnifyError:
         raise Refusal("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
                                     f"output type {mig_sig.output}") from None
-    try:
-        u.unify(i, node.signature.input)
-        u.unify(o, node.signature.output)
-    except UnifyError:
-        raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
-                      f"running one {node.signature.input} -> {node.signature.output}; an upgrade keeps "
-                      "the input and output types") from None
+    ia, oa = adapters
+    for a, side, t, new_t in ((ia, "input", i, new_sig.input), (oa, "output", o, new_sig.output)):
+        meets = getattr(node.signature, side) if a is None else freshen([adapter_sig(verify, a, side, node)], u)[0]
+        try:
+            u.unify(t, meets)
+        except UnifyError:
+            if a is not None:
+                raise Refusal("adapter_type", f"the {side} adapter meets {meets}, the new machine's {side} type is "
+                                              f"{new_t}") from None
+            raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
+                          f"running one {node.signature.input} -> {node.signature.output}; an upgrade keeps "
+                          f"the input and output types unless it carries an adapter for the side that changes "
+                          f"(here the {side})") from None
     signature = Signature(*(ground(u.resolve(t)) for t in (s, i, o)))
+    for a, side, frm, to in ((ia, "input", node.signature.input, signature.input),
+                             (oa, "output", signature.output, node.signature.output)):
+        if a is not None:
+            try:
+                verify(a, state=Unit, input=frm, output=to)
+            except (TypeError, ValueError) as e:
+                raise Refusal("adapter_type", f"the {side} adapter does not have type () / {frm} -> {to}: {e}") from None
+            for x in trial_inputs(frm, node.limits.trials):
+                try:
+                    execute(a, x, UnitV, fuel=node.limits.fuel)
+                except MachineError as e:
+                    raise Refusal("adapter_type", f"the {side} adapter fails on {clip(to_text(x))}: {e}") from None
     # 5. the migration halts on the current state (a copy: values are immutable)
     try:
         r = execute(migration, node.state, UnitV, fuel=node.limits.migration_fuel)
@@ -100,4 +123,18 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
         except MachineError as e:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
-    return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most, down=down)
+    return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most, down=down,
+                    adapters=adapters)
+
+
+def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:
+    """The side of the new machine an adapter meets: the input adapter's output, or the output adapter's input."""
+    if not isinstance(a, Code):
+        raise Refusal("bad_code", f"the {side} adapter is not Code: {type(a).__name__}")
+    running = node.signature.input if side == "input" else node.signature.output
+    try:
+        sig = verify(a, state=Unit, input=running) if side == "input" else verify(a, state=Unit, output=running)
+    except (TypeError, ValueError) as e:
+        t = f"{running} -> b" if side == "input" else f"a -> {running}"
+        raise Refusal("adapter_type", f"the {side} adapter does not have type () / {t}: {e}") from None
+    return sig.output if side == "input" else sig.input

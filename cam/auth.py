@@ -58,9 +58,10 @@ def payload(kind: str, node: str, generation: int, running: str, **fields: Any) 
 
 
 def upgrade_fields(old: str, new: str, migration: str, down: str | None = None, name: str = "",
-                   probation: bool = False) -> dict[str, Any]:
+                   probation: bool = False, input_adapter: str | None = None,
+                   output_adapter: str | None = None) -> dict[str, Any]:
     """The fields an upgrade's signature covers, from its digests: the parts added since the first signed
-    upgrades (down-migration, name, probation) only when present, so those signatures stay what they were.
+    upgrades (down-migration, name, probation, adapters) only when present, so those signatures stay what they were.
 
     >>> upgrade_fields("sha256:0", "sha256:1", "sha256:2", probation=True)
     {'old': 'sha256:0', 'new': 'sha256:1', 'migration': 'sha256:2', 'probation': True}
@@ -72,6 +73,9 @@ def upgrade_fields(old: str, new: str, migration: str, down: str | None = None, 
         fields["name"] = name
     if probation:
         fields["probation"] = True
+    for k, v in (("input_adapter", input_adapter), ("output_adapter", output_adapter)):
+        if v is not None:
+            fields[k] = v
     return fields
 
 

@@ -237,12 +237,13 @@ def send(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
     p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
+    p.add_argument("--interface", type=int, help="the interface it speaks (cam status lists them; default the oldest)")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
         value = parse_state(a.value)
         with _client(a) as c:
-            r = c.do(value)
+            r = c.do(value, a.interface)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
     except ParseError as e:
@@ -266,6 +267,8 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--down", help="the down-migration: () / new state -> old state (makes `cam rollback` keep the "
                                   "state)")
     p.add_argument("--name", help="the new version's name (default: --new's MODULE:NAME)")
+    p.add_argument("--input-adapter", help="() / old input -> new input: the new machine may change its input type")
+    p.add_argument("--output-adapter", help="() / new output -> old output: it may change its output type")
     p.add_argument("--probation", action="store_true", help=(
         "install on probation: a machine error on an input rolls it back, and so does a restart, until "
         "cam make-permanent"))
@@ -274,10 +277,10 @@ def upgrade(argv: list[str]) -> int:
     a = p.parse_args(argv)
     try:
         codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
-        down = None if a.down is None else _code_arg(a.down)
+        down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
         name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
         with _client(a, a.key) as c:
-            r = c.upgrade(*codes, down=down, name=name, probation=a.probation)
+            r = c.upgrade(*codes, down=down, name=name, probation=a.probation, input_adapter=ia, output_adapter=oa)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
@@ -354,6 +357,9 @@ def status(argv: list[str]) -> int:
     print(f"Machine:   {s['name'] or '(code)'}\nVersion:   v{s['version']}"
           f"{' (on probation)' if s['probation'] else ''}{way_back}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
+    if len(s.get("interfaces", [])) > 1:
+        print("Interfaces: " + ", ".join(f"{i['interface']}: {i['input']} -> {i['output']}" for i in s["interfaces"])
+              + " (untagged requests speak the first)")
     for v in s["history"]:
         print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}  {v.get('name') or ''}"
               f"{'  (' + v['note'] + ')' if v.get('note') else ''}")

@@ -233,20 +233,28 @@ class Client:
             raise ConnectionError(f"response {response.get('id')!r} to request {rid}: out of step")
         return response
 
-    def do(self, value: Any) -> Reply:
-        """Run one input on the node; return its output, the new state and the steps taken."""
-        r = self._call("do", input=json.dumps(to_text(as_value(value))))
+    def do(self, value: Any, interface: int | None = None) -> Reply:
+        """Run one input on the node; return its output, the new state and the steps taken.
+
+        `interface` names the interface the input and output speak (``status()["interfaces"]``); without,
+        the oldest the node serves (what it meant to the clients that were there first).
+        """
+        extra = {} if interface is None else {"interface": str(int(interface))}
+        r = self._call("do", input=json.dumps(to_text(as_value(value))), **extra)
         return Reply(_parse_reply(r["output"]), _parse_reply(r["state"]), r["steps"])
 
     def upgrade(self, old: Any, new: Any = None, migration: Any = None, key: str | None = None,
-                down: Any = None, name: str | None = None, probation: bool = False) -> dict[str, Any]:
+                down: Any = None, name: str | None = None, probation: bool = False, input_adapter: Any = None,
+                output_adapter: Any = None) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
 
         Each is a term, a `catlib.program.Program`, `Code` or code text; or give a
         `catlib.program.Upgrade` as the only argument.  `down` (same forms) is the way back
         (``() / new state -> old state``, for `rollback`); `name` names the new version (default: a
         `Program`'s name); with `probation` a machine error rolls it back until `make_permanent`.
-        With `key` (or the client's), the upgrade is signed for the node's current id, generation
+        `input_adapter` (``() / old input -> new input``) and `output_adapter` (``() / new output -> old
+        output``) let the new machine change its interface: the node keeps serving the old ones
+        (`cam.interfaces`).  With `key` (or the client's), the upgrade is signed for the node's current id, generation
         and version (read with ``status`` first).  Returns the node's answer: new digest, name,
         signature, state, check time, version number.
         """
@@ -263,8 +271,14 @@ class Client:
             fields["name"] = json.dumps(name)
         if probation:
             fields["probation"] = "true"
+        ia, oa = (None if a is None else as_code(a) for a in (input_adapter, output_adapter))
+        for k, a in (("input_adapter", ia), ("output_adapter", oa)):
+            if a is not None:
+                fields[k] = _field(a)
         sign = auth.upgrade_fields(digest(codes[0]), digest(codes[1]), digest(codes[2]), name=name,
-                                   down=None if down_code is None else digest(down_code), probation=probation)
+                                   down=None if down_code is None else digest(down_code), probation=probation,
+                                   input_adapter=None if ia is None else digest(ia),
+                                   output_adapter=None if oa is None else digest(oa))
         return self._call("upgrade", **self._signed("upgrade", key, sign, fields))
 
     def rollback(self, discard: bool = False, key: str | None = None) -> dict[str, Any]:

@@ -46,6 +46,8 @@ ERRORS: dict[str, str] = {
     "no_history": "a rollback, but the node keeps no earlier version to go back to; nothing changed",
     "needs_discard": "a rollback of an upgrade without down-migration: only with discard (the state saved then)",
     "on_probation": "an upgrade while the running version is on probation: make it permanent or roll it back first",
+    "adapter_type": "an adapter does not verify, does not have its type, or fails on a trial value",
+    "unknown_interface": "the request names an interface this node does not serve (see status)",
     "not_on_probation": "make_permanent, but the running version is not on probation; nothing changed",
     "over_budget": "the new code takes more than the step budget per input on a trial input; nothing changed",
     "unauthorized": "the upgrade is not signed by a key the node trusts (or, without --trust, not from loopback)",
@@ -167,3 +169,6 @@ class Prepared:
     """The new version's name."""
     probation: bool = False
     """Installed on probation: a machine error rolls it back until `make_permanent`."""
+    adapters: tuple[Code | None, Code | None] = (None, None)
+    """Input adapter (``() / running input -> new input``) and output adapter (``() / new output -> running
+    output``), or ``None`` for a side that keeps its type (`cam.interfaces`)."""

@@ -41,6 +41,7 @@ from typing import Any
 from cam.code import Code, UnitV, Value, to_text
 from cam.contract import Refusal, Version
 from cam.ground import clip
+from cam.interfaces import Interface
 from cam.machine import MachineError, OutOfFuel, execute
 from cam.text import parse_code, parse_value
 from catlib.typecheck import Signature
@@ -64,19 +65,22 @@ class Frame:
     inputs: int
     """Inputs served when the upgrade was installed."""
     down: Code | None
+    interfaces: list[Interface]
 
     def image(self) -> dict[str, Any]:
         """The frame as JSON-able data (snapshots)."""
         return {"code": to_text(self.code), "digest": self.digest, "name": self.name,
                 "signature": [str(t) for t in self.signature], "number": self.number,
                 "state": to_text(self.state), "inputs": self.inputs,
-                "down": None if self.down is None else to_text(self.down)}
+                "down": None if self.down is None else to_text(self.down),
+                "interfaces": [i.image() for i in self.interfaces]}
 
     @classmethod
     def of_image(cls, d: dict[str, Any]) -> Frame:
         return cls(parse_code(d["code"]), d["digest"], d["name"], Signature(*(parse(t) for t in d["signature"])),
                    d["number"], parse_value(d["state"]), d["inputs"],
-                   None if d["down"] is None else parse_code(d["down"]))
+                   None if d["down"] is None else parse_code(d["down"]),
+                   [Interface.of_image(i) for i in d["interfaces"]])
 
 
 def check_down(verify: Callable[..., Signature], check_value: Callable[[Value, Type], None], down: Code,
@@ -118,11 +122,12 @@ class History:
     generation: int
     history: list[Version]
     frames: list[Frame]
+    interfaces: list[Interface]
     probation: bool
     limits: Any
     _code_text: str | None
     _state_text: tuple[Value, str] | None
-    _typed_inputs: set[Value]
+    _typed_inputs: set[tuple[int, Value]]
     _journal: Callable[..., None]
     _remember: Callable[..., None]
     _maybe_snapshot: Callable[[], None]
@@ -131,7 +136,7 @@ class History:
     def push_frame(self, down: Code | None) -> None:
         """Remember the running version under an upgrade about to be installed (at most `max_history`)."""
         self.frames = [*self.frames[-(self.limits.max_history - 1):], Frame(
-            self.code, self.digest, self.name, self.signature, self.generation, self.state, self.inputs, down)]
+            self.code, self.digest, self.name, self.signature, self.generation, self.state, self.inputs, down, self.interfaces)]
 
     def rollback_plan(self, discard: bool) -> tuple[Frame, Value, int]:
         """(frame, state to restore, inputs forgotten) of a rollback now, or `Refusal`.  Changes nothing."""
@@ -172,7 +177,7 @@ class History:
         f = self.frames.pop()
         self.code, self.digest, self.name, self.signature, self.state = f.code, f.digest, f.name, f.signature, state
         self._code_text, self._state_text, self._typed_inputs = None, None, set()
-        self.generation, self.probation = v.number, False
+        self.generation, self.probation, self.interfaces = v.number, False, f.interfaces
         self.history = [*self.history[-(self.limits.max_history - 1):], v]
         self._remember(client, seq, self.rollback_reply(v, forgotten))
 

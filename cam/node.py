@@ -28,14 +28,15 @@ counters therefore run at ``Int / Either () () -> Either () Int``, and
 ``Do (R (Int 5))`` (which the reference accepts) is refused: a node's
 contract is a ground type, so a client knows exactly what it may send.
 
-Why an upgrade keeps the input and output types
------------------------------------------------
+Why an upgrade keeps the input and output types (unless it carries adapters)
+----------------------------------------------------------------------------
 The new machine's principal input and output types must unify with the
 running ones, which are ground, so after an upgrade clients may send exactly
 what they sent before and read the same kind of answers (the seed's upgrade
-keeps them: the counter's commands do not change).  A machine with another
-interface is another service: start another node.  Such an upgrade is
-refused with ``interface_changed``.
+keeps them: the counter's commands do not change).  An upgrade that changes
+them must carry adapters from and to the running ones; the node then serves
+every interface of its history (`cam.interfaces`).  Without, it is refused
+with ``interface_changed``.
 
 What survives, and what a retry gets
 ------------------------------------
@@ -80,6 +81,7 @@ from cam.code import Code, Value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import Frame, History
+from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import MachineError, OutOfFuel, Result, execute
 from cam.store import Store, StoreError
 from cam.text import digest, parse_code, parse_value
@@ -142,11 +144,13 @@ class Node(History):
         self.upgrade_pauses: list[float] = []
         """Seconds from receiving each upgrade to having served the next input (the last 100)."""
         self._pause_from: float | None = None
-        self._typed_inputs: set[Value] = set()
+        self._typed_inputs: set[tuple[int, Value]] = set()
         """Inputs known to have the running input type (cleared on upgrade)."""
         self._code_text: str | None = None
         self._state_text: tuple[Value, str] | None = None
         self.frames = []
+        self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
+        """Every interface served, oldest first (`cam.interfaces`)."""
         """The versions under the running one, for `rollback` (`cam.history`)."""
         self.probation = False
 
@@ -203,31 +207,43 @@ class Node(History):
 
     # -- inputs
 
-    def check_input(self, x: Value) -> None:
-        """Refuse (`Refusal`) an input that is not a value of the running input type."""
+    def check_input(self, x: Value, interface: int | None = None) -> None:
+        """Refuse (`Refusal`) an input that is not a value of the input type of `interface` (default the oldest)."""
         if not isinstance(x, Value):
             raise Refusal("bad_value", f"not a machine value: {clip(repr(x))}")
         if value_depth(x) > self.limits.max_depth:
             raise self._refuse_input(Refusal("too_deep", f"the input is nested more than {self.limits.max_depth} deep"))
-        if x not in self._typed_inputs:
+        try:
+            iface = find(self.interfaces, interface)
+        except Refusal as e:
+            raise self._refuse_input(e) from None
+        if (iface.number, x) not in self._typed_inputs:
             try:
-                self.check_value(x, self.signature.input)  # type: ignore[misc]
+                self.check_value(x, iface.input)  # type: ignore[misc]
             except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
                 raise self._refuse_input(Refusal(
-                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {self.signature.input}: "
+                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {iface.input}: "
                                        f"{clip(str(e))}")) from None
             if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
                 self._typed_inputs.clear()
-            self._typed_inputs.add(x)
+            self._typed_inputs.add((iface.number, x))
 
-    def run_input(self, x: Value, fuel: int | None = None, final: bool = True) -> Result:
-        """Run a checked input on the running code and state without changing anything.
+    def run_input(self, x: Value, fuel: int | None = None, final: bool = True, interface: int | None = None) -> Result:
+        """Run a checked input (of `interface`: through its adapters) on the running code and state, changing nothing.
 
         `fuel` defaults to the step budget.  With ``final=False`` running out of it raises `OutOfFuel`
         (to be rerun elsewhere with more); otherwise a machine error is a `Refusal`.
         """
+        iface = find(self.interfaces, interface)
         try:
-            return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            if not (iface.ins or iface.outs):
+                return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            y, before = adapt(iface.ins, x, self.limits.fuel, "input")
+            r = execute(self.code, y, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            out, after = adapt(iface.outs, r.output, self.limits.fuel, "output")
+            return Result(r.state, out, before + r.steps + after)
+        except Refusal as e:
+            raise self._refuse_input(e) from None
         except MachineError as e:
             if isinstance(e, OutOfFuel) and not final:
                 raise
@@ -236,9 +252,11 @@ class Node(History):
             raise self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
                                                               "the state is unchanged")) from None
 
-    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None) -> Applied:
+    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None,
+                     interface: int | None = None) -> Applied:
         """Journal the input, then make its result the node's state (call right after `run_input`)."""
-        self._journal("input", {"input": to_text(x), "client": client, "seq": seq})
+        self._journal("input", {"input": to_text(x), "client": client, "seq": seq,
+                                **({} if interface is None else {"interface": interface})})
         applied = self._apply_input(r, client, seq)
         self.say(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
         self._maybe_snapshot()
@@ -256,7 +274,7 @@ class Node(History):
         self._remember(client, seq, applied.reply())
         return applied
 
-    def do(self, x: Value, client: str | None = None, seq: int | None = None) -> Applied:
+    def do(self, x: Value, client: str | None = None, seq: int | None = None, interface: int | None = None) -> Applied:
         """Run one input; the state changes only if the input is well typed and the machine halts.
 
         A retry of the client's last request gets its first answer again, without running.
@@ -265,12 +283,12 @@ class Node(History):
         if old is not None:
             return Applied(parse_value(old["output"]), parse_value(old["state"]), old["steps"], old["output"],
                            old["state"])
-        self.check_input(x)
+        self.check_input(x, interface)
         try:
-            r = self.run_input(x)
+            r = self.run_input(x, interface=interface)
         except Refusal as e:
             raise self.on_failure(e) from None
-        return self.commit_input(x, r, client, seq)
+        return self.commit_input(x, r, client, seq, interface)
 
     def _refuse_input(self, e: Refusal) -> Refusal:
         self.say(f"Input refused ({e.kind}): {e}")
@@ -280,7 +298,7 @@ class Node(History):
 
     def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None,
                 client: str | None = None, seq: int | None = None, down: Code | None = None, name: str = "",
-                probation: bool = False) -> Version:
+                probation: bool = False, adapters: tuple[Code | None, Code | None] = (None, None)) -> Version:
         """Check an upgrade and install it; raise `Refusal` (and change nothing) if a check fails.
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
@@ -288,14 +306,15 @@ class Node(History):
         `probation`: see `cam.history`.
         """
         received = time.perf_counter() if received is None else received
-        p = self.checked(old, new, migration, down)
+        p = self.checked(old, new, migration, down, adapters)
         p.name, p.probation = name, probation
         return self.install(p, received, client, seq)
 
-    def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None) -> Prepared:
+    def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
         """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
         try:
-            return self.prepare(old, new, migration, down)
+            return self.prepare(old, new, migration, down, adapters)
         except Refusal as e:
             if e.kind == "wrong_version":
                 self.say(WRONG_VERSION)
@@ -303,12 +322,13 @@ class Node(History):
                 self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
             raise
 
-    def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None) -> Prepared:
+    def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
         """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`.
 
         A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state.
         """
-        return admission.check(self, old, new, migration, down)
+        return admission.check(self, old, new, migration, down, adapters)
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
                 seq: int | None = None) -> Version:
@@ -319,9 +339,10 @@ class Node(History):
             p.text = to_text(p.code)
         body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
                 "version": v._asdict(), "client": client, "seq": seq,
-                "down": None if p.down is None else to_text(p.down), "probation": p.probation}
+                "down": None if p.down is None else to_text(p.down), "probation": p.probation,
+                "adapters": [None if a is None else to_text(a) for a in p.adapters]}
         self._journal("upgrade", body, v._asdict())
-        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation)
+        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
         self._code_text = p.text
         self._pause_from = time.perf_counter() if received is None else received
         self.say(UPGRADE_OK)
@@ -329,8 +350,10 @@ class Node(History):
         return v
 
     def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
-                       client: str | None, seq: int | None, down: Code | None = None, probation: bool = False) -> None:
+                       client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
+                       adapters: tuple[Code | None, Code | None] = (None, None)) -> None:
         self.push_frame(down)
+        self.interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
         self.code, self.digest, self.signature, self.state = code, d, signature, state
         self.name, self.probation = v.name, probation
         self._typed_inputs = set()
@@ -364,7 +387,7 @@ class Node(History):
                 "signature": [str(t) for t in self.signature], "inputs": self.inputs,
                 "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
                 "history": [v._asdict() for v in self.history], "probation": self.probation,
-                "frames": [f.image() for f in self.frames],
+                "frames": [f.image() for f in self.frames], "interfaces": [i.image() for i in self.interfaces],
                 "clients": [[c, s, r] for c, (s, r) in self.clients.items()]}
 
     @classmethod
@@ -395,6 +418,8 @@ class Node(History):
             node.clients = OrderedDict((c, (s, r)) for c, s, r in image["clients"])
             node.frames = [Frame.of_image(f) for f in image.get("frames", [])]
             node.probation = image.get("probation", False)
+            if "interfaces" in image:
+                node.interfaces = [Interface.of_image(i) for i in image["interfaces"]]
             for seq, kind, body in events:
                 node._replay(seq, kind, body)
             if node.probation:  # Erlang's release handler boots the permanent release after a restart
@@ -419,16 +444,19 @@ class Node(History):
             raise StoreError(f"event {seq} ({kind}) no longer applies: {e}") from None
 
     def _replay_input(self, body: dict[str, Any]) -> None:
-        r = execute(self.code, parse_value(body["input"]), self.state)  # it halted once: it halts again
+        x, interface = parse_value(body["input"]), body.get("interface")
+        # it halted once: it halts again, whatever the step budget is now
+        r = execute(self.code, x, self.state) if interface is None else self.run_input(x, 2**62, True, interface)
         self._apply_input(r, body["client"], body["seq"])
 
     def _replay_upgrade(self, body: dict[str, Any]) -> None:
         code = parse_code(body["code"])
         sig = Signature(*(parse(t) for t in body["signature"]))
-        down = body.get("down")
+        down, adapters = body.get("down"), body.get("adapters", [None, None])
+        ia, oa = (None if a is None else parse_code(a) for a in adapters)
         self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
                             body["client"], body["seq"], None if down is None else parse_code(down),
-                            body.get("probation", False))
+                            body.get("probation", False), (ia, oa))
         self._code_text = body["code"]
 
     # -- status
@@ -440,6 +468,7 @@ class Node(History):
             "name": self.name,
             "version": self.generation,
             "probation": self.probation,
+            "interfaces": [i.public() for i in self.interfaces],
             "rollback": None if top is None else {"to": top.number, "name": top.name,
                                                   "how": "discard" if top.down is None else "down"},
             **({"code": self.code_text()} if code else {}),

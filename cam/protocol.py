@@ -56,6 +56,9 @@ class Request:
     name: str = ""
     flag: bool = False
     """``probation`` (upgrade), ``discard`` (rollback), ``code`` (status)."""
+    interface: int | None = None
+    """The interface a ``do`` speaks (``None``: the oldest the node serves)."""
+    adapters: tuple[Code | None, Code | None] = (None, None)
 
 
 def signature_field(obj: dict[str, Any], required: bool) -> str | None:
@@ -76,8 +79,9 @@ def request_fields(req: Request) -> dict[str, Any]:
     if req.kind != "upgrade" or req.codes is None:
         return {}
     old, new, migration = (digest(c) for c in req.codes)
+    ia, oa = (None if c is None else digest(c) for c in req.adapters)
     return auth.upgrade_fields(old, new, migration, down=None if req.down is None else digest(req.down),
-                               name=req.name, probation=req.flag)
+                               name=req.name, probation=req.flag, input_adapter=ia, output_adapter=oa)
 
 
 # One left-to-right scan: a string (closed or not: an unclosed one runs to the end) or a bracket.

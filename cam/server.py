@@ -288,6 +288,9 @@ class NodeServer:
                 if "input" not in obj:
                     self.say(f"Invalid command: {shown(line or b'')}")
                     raise Refusal("bad_request", "a do request needs 'input'")
+                req.interface = obj.get("interface")
+                if req.interface is not None and type(req.interface) is not int:
+                    raise Refusal("bad_request", "'interface' is the number of an interface the node serves (status)")
                 try:
                     req.input = decode_value(obj["input"], self.node.limits.max_depth)
                 except Refusal:  # a command the node cannot read, as the reference would say
@@ -306,7 +309,9 @@ class NodeServer:
                 try:
                     req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
                                  decode_code(obj["migration"], "migration"))
-                    req.down = None if obj.get("down") is None else decode_code(obj["down"], "down")
+                    req.down, ia, oa = (None if obj.get(k) is None else decode_code(obj[k], k.replace("_", " "))
+                                        for k in ("down", "input_adapter", "output_adapter"))
+                    req.adapters = (ia, oa)
                     req.name = name
                 except Refusal as e:
                     self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
@@ -347,16 +352,17 @@ class NodeServer:
         """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
         node, x = self.node, req.input
         assert x is not None
-        node.check_input(x)
+        node.check_input(x, req.interface)
         inline = node.limits.inline_fuel
         try:
             try:
-                r = node.run_input(x, fuel=min(inline, node.limits.fuel), final=inline >= node.limits.fuel)
+                r = node.run_input(x, min(inline, node.limits.fuel), inline >= node.limits.fuel, req.interface)
             except OutOfFuel:
-                r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x)
+                r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True,
+                                                                     req.interface)
         except Refusal as e:
             raise node.on_failure(e) from None
-        return node.commit_input(x, r, req.client, req.seq).reply()
+        return node.commit_input(x, r, req.client, req.seq, req.interface).reply()
 
     def authorize(self, req: Request, local: bool) -> None:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
@@ -377,7 +383,7 @@ class NodeServer:
         """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
         self.authorize(req, local)
         assert req.codes is not None
-        p = self.node.checked(*req.codes, req.down)
+        p = self.node.checked(*req.codes, req.down, req.adapters)
         p.name, p.probation = req.name, req.flag
         if self.node.store is not None:
             p.text = to_text(p.code)
