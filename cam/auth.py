@@ -3,9 +3,9 @@
 ``cam keygen NAME`` writes ``NAME.key`` (the private key, PKCS#8 PEM, mode
 0600) and ``NAME.pub`` (the public key, SubjectPublicKeyInfo PEM): standard
 files that ``openssl pkey`` reads too.  A node started with ``--trust
-NAME.pub`` takes an upgrade only with a signature, by one of its trusted
-keys, over `payload`: the request's kind (``upgrade``; later ``rollback``,
-``commit``...), the node's id (random, kept in its data directory), its
+NAME.pub`` takes an upgrade (a rollback, a make_permanent) only with a
+signature, by one of its trusted keys, over `payload`: the request's kind
+(``upgrade``, ``rollback``, ``make_permanent``), the node's id (random, kept in its data directory), its
 generation (how many versions it has installed) and running digest, and the
 request's own digests.  A signature is therefore good for one node, at one
 version, once: it cannot be replayed later (the generation has moved on,

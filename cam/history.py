@@ -1,7 +1,7 @@
 """A node's way back: the versions under the running one, rollback, probation and make_permanent.
 
 Every installed upgrade pushes a `Frame`: the version it replaces (code,
-name, signature), the state and input count at that moment, and the
+name, signature, the interfaces it served), the state and input count at that moment, and the
 upgrade's down-migration if it carried one (``() / new state -> old
 state``, verified and type-checked when the upgrade was checked, and run
 once then on the migrated state).  `History.rollback` pops the top frame
