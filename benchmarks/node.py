@@ -133,8 +133,11 @@ def pct(xs: list[float], p: float) -> float:
     return sorted(xs)[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-def upgrade_pauses(port: int, upgrades: int) -> tuple[list[float], list[float], list[float]]:
-    """Under load from 8 clients: (node-side pauses, node-side check times, client round trips) per upgrade."""
+def upgrade_pauses(port: int, upgrades: int, down: bool = False) -> tuple[list[float], list[float], list[float]]:
+    """Under load from 8 clients: (node-side pauses, node-side check times, client round trips) per upgrade.
+
+    With `down`, each upgrade carries its down-migration (checked, typed and run once more at the upgrade).
+    """
     stop = threading.Event()
 
     def hammer() -> None:
@@ -149,9 +152,9 @@ def upgrade_pauses(port: int, upgrades: int) -> tuple[list[float], list[float], 
     with Client("127.0.0.1", port) as c:
         time.sleep(0.2)
         for i in range(upgrades):
-            old, new, mig = (V1, V2, MIG) if i % 2 == 0 else (V2, V1, BACK)
+            old, new, mig, back = (V1, V2, MIG, BACK) if i % 2 == 0 else (V2, V1, BACK, MIG)
             t = time.perf_counter()
-            r = c.upgrade(old, new, mig)
+            r = c.upgrade(old, new, mig, down=back if down else None)
             trips.append(time.perf_counter() - t)
             checks.append(r["check_seconds"])
             time.sleep(0.02)
@@ -256,15 +259,17 @@ def main() -> None:
             rate, lat = load(port, clients, a.requests // clients)
             p50, p99 = pct(lat, 50), pct(lat, 99)
             print(f"  {clients:>7} {rate:>9.0f} {p50 * us:>9.1f} {p99 * us:>9.1f} {p50 / step:>10.1f}x")
-        pauses, checks, trips = upgrade_pauses(port, a.pauses)
         ms = 1e3
-        print(f"\nupgrade under load (8 clients sending increments), {len(pauses)} upgrades v1 <-> v2")
-        print(f"  receive -> next input served (node)    median {statistics.median(pauses) * ms:7.3f} ms   "
-              f"max {max(pauses) * ms:7.3f} ms")
-        print(f"  checks + migration (node)              median {statistics.median(checks) * ms:7.3f} ms   "
-              f"max {max(checks) * ms:7.3f} ms")
-        print(f"  upgrade round trip (client)            median {statistics.median(trips) * ms:7.3f} ms   "
-              f"max {max(trips) * ms:7.3f} ms")
+        for down in (False, True):
+            pauses, checks, trips = upgrade_pauses(port, a.pauses, down)
+            print(f"\nupgrade under load (8 clients sending increments), {len(pauses)} upgrades v1 <-> v2"
+                  + (", each with a down-migration" if down else ""))
+            print(f"  receive -> next input served (node)    median {statistics.median(pauses) * ms:7.3f} ms   "
+                  f"max {max(pauses) * ms:7.3f} ms")
+            print(f"  checks + migration (node)              median {statistics.median(checks) * ms:7.3f} ms   "
+                  f"max {max(checks) * ms:7.3f} ms")
+            print(f"  upgrade round trip (client)            median {statistics.median(trips) * ms:7.3f} ms   "
+                  f"max {max(trips) * ms:7.3f} ms")
         print("\nErlang/OTP for comparison: suspend/load/change_code/resume ~1.4-2 ms; gen_server:call ~1.8 us")
     finally:
         proc.terminate()

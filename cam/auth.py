@@ -3,9 +3,9 @@
 ``cam keygen NAME`` writes ``NAME.key`` (the private key, PKCS#8 PEM, mode
 0600) and ``NAME.pub`` (the public key, SubjectPublicKeyInfo PEM): standard
 files that ``openssl pkey`` reads too.  A node started with ``--trust
-NAME.pub`` takes an upgrade only with a signature, by one of its trusted
-keys, over `payload`: the request's kind (``upgrade``; later ``rollback``,
-``commit``...), the node's id (random, kept in its data directory), its
+NAME.pub`` takes an upgrade (a rollback, a make_permanent) only with a
+signature, by one of its trusted keys, over `payload`: the request's kind
+(``upgrade``, ``rollback``, ``make_permanent``), the node's id (random, kept in its data directory), its
 generation (how many versions it has installed) and running digest, and the
 request's own digests.  A signature is therefore good for one node, at one
 version, once: it cannot be replayed later (the generation has moved on,
@@ -37,7 +37,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["payload", "verify", "verify_any", "load_public_key", "fingerprint", "sign", "keygen", "main",
+__all__ = ["payload", "upgrade_fields", "verify", "verify_any", "load_public_key", "fingerprint", "sign", "keygen", "main",
            "PUBLIC_PREFIX"]
 
 DOMAIN = b"hotswap-cat signed request v1\n"
@@ -55,6 +55,28 @@ def payload(kind: str, node: str, generation: int, running: str, **fields: Any) 
     """
     body = {"kind": kind, "node": node, "generation": generation, "running": running, **fields}
     return DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def upgrade_fields(old: str, new: str, migration: str, down: str | None = None, name: str = "",
+                   probation: bool = False, input_adapter: str | None = None,
+                   output_adapter: str | None = None) -> dict[str, Any]:
+    """The fields an upgrade's signature covers, from its digests: the parts added since the first signed
+    upgrades (down-migration, name, probation, adapters) only when present, so those signatures stay what they were.
+
+    >>> upgrade_fields("sha256:0", "sha256:1", "sha256:2", probation=True)
+    {'old': 'sha256:0', 'new': 'sha256:1', 'migration': 'sha256:2', 'probation': True}
+    """
+    fields: dict[str, Any] = {"old": old, "new": new, "migration": migration}
+    if down is not None:
+        fields["down"] = down
+    if name:
+        fields["name"] = name
+    if probation:
+        fields["probation"] = True
+    for k, v in (("input_adapter", input_adapter), ("output_adapter", output_adapter)):
+        if v is not None:
+            fields[k] = v
+    return fields
 
 
 # ---------------------------------------------------------------- Ed25519 verification (RFC 8032, section 6)

@@ -1,4 +1,4 @@
-"""The command line: ``cam node``, ``cam send``, ``cam upgrade``, ``cam status``, ``cam demo``, ``cam verify``.
+"""The command line: ``cam node``, ``send``, ``upgrade``, ``rollback``, ``make-permanent``, ``status``, ``demo``, ``verify``.
 
 Each function takes the arguments after the subcommand and returns an exit
 code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
@@ -17,7 +17,7 @@ from typing import Any
 from cam.code import Code, Value, quote, to_text
 from cam.text import ParseError, parse_code, parse_value
 
-__all__ = ["demo", "node", "send", "upgrade", "status", "verify", "load", "parse_state"]
+__all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state"]
 
 
 def load(spec: str) -> Any:
@@ -237,12 +237,13 @@ def send(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
     p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
+    p.add_argument("--interface", type=int, help="the interface it speaks (cam status lists them; default the oldest)")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
         value = parse_state(a.value)
         with _client(a) as c:
-            r = c.do(value)
+            r = c.do(value, a.interface)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
     except ParseError as e:
@@ -263,21 +264,73 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--old", required=True, help="the code the node is expected to run")
     p.add_argument("--new", required=True, help="the new code")
     p.add_argument("--migration", required=True, help="the state migration: () / old state -> new state")
+    p.add_argument("--down", help="the down-migration: () / new state -> old state (makes `cam rollback` keep the "
+                                  "state)")
+    p.add_argument("--name", help="the new version's name (default: --new's MODULE:NAME)")
+    p.add_argument("--input-adapter", help="() / old input -> new input: the new machine may change its input type")
+    p.add_argument("--output-adapter", help="() / new output -> old output: it may change its output type")
+    p.add_argument("--probation", action="store_true", help=(
+        "install on probation: a machine error on an input rolls it back, and so does a restart, until "
+        "cam make-permanent"))
     p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
         codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
+        down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
+        name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
         with _client(a, a.key) as c:
-            r = c.upgrade(*codes)
+            r = c.upgrade(*codes, down=down, name=name, probation=a.probation, input_adapter=ia, output_adapter=oa)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
         return _unreachable("upgrade", a, e)
     except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as e:
         return _fail("upgrade", f"{type(e).__name__}: {e}")
-    print(f"Upgrade successful!\nDigest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
+    print(f"Upgrade successful!\nVersion:   v{r['version']} {r['name'] or '(code)'}"
+          f"{' (on probation: cam make-permanent ends it)' if r['probation'] else ''}\n"
+          f"Digest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
     return 0
+
+
+def _admin(prog: str, argv: list[str], description: str, discard: bool = False) -> int:
+    """``cam rollback`` and ``cam make-permanent``: one request, signed with --key."""
+    from cam.client import NodeError
+
+    p = argparse.ArgumentParser(prog=f"cam {prog}", description=description)
+    if discard:
+        p.add_argument("--discard", action="store_true", help=(
+            "without a down-migration, restore the state saved at the upgrade (the inputs served since are "
+            "forgotten: the answer says how many)"))
+    p.add_argument("--key", help="sign the request with this private key, for a node started with --trust")
+    _connection_args(p)
+    a = p.parse_args(argv)
+    try:
+        with _client(a, a.key) as c:
+            r = c.rollback(a.discard) if discard else c.make_permanent()
+    except NodeError as e:
+        return _fail(prog, f"refused ({e.kind}): {e.message}", 1)
+    except OSError as e:
+        return _unreachable(prog, a, e)
+    except (ValueError, RuntimeError) as e:
+        return _fail(prog, f"{type(e).__name__}: {e}")
+    if discard:
+        lost = f", {r['forgotten']} input(s) forgotten" if r["forgotten"] else ""
+        print(f"Rolled back: v{r['version']} {r['name'] or '(code)'} ({r['note']}{lost})\nState:     {r['state']}")
+    else:
+        print(f"Permanent: v{r['version']} {r['name'] or '(code)'}")
+    return 0
+
+
+def rollback(argv: list[str]) -> int:
+    """``cam rollback [--discard]``: reinstall the version under the running one."""
+    return _admin("rollback", argv, "Reinstall the previous version, the state carried back through the upgrade's "
+                  "down-migration (or, with --discard, the state saved at the upgrade).", discard=True)
+
+
+def make_permanent(argv: list[str]) -> int:
+    """``cam make-permanent``: end the running version's probation."""
+    return _admin("make-permanent", argv, "End the running version's probation (cam upgrade --probation).")
 
 
 def status(argv: list[str]) -> int:
@@ -287,21 +340,29 @@ def status(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="cam status", description="Show a node's status.")
     _connection_args(p)
     p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    p.add_argument("--code", action="store_true", help="print the running code's text only (to write an upgrade)")
     a = p.parse_args(argv)
     try:
         with _client(a) as c:
-            s = c.status()
+            s = c.status(a.code)
     except NodeError as e:
         return _fail("status", f"refused ({e.kind}): {e.message}", 1)
     except OSError as e:
         return _unreachable("status", a, e)
-    if a.json:
-        print(json.dumps(s, indent=2))
+    if a.json or a.code:
+        print(json.dumps(s, indent=2) if a.json else s["code"])
         return 0
-    print(f"Machine:   {s['name']}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
+    back = s.get("rollback")
+    way_back = "" if back is None else f"; rollback goes to v{back['to']} ({back['how']})"
+    print(f"Machine:   {s['name'] or '(code)'}\nVersion:   v{s['version']}"
+          f"{' (on probation)' if s['probation'] else ''}{way_back}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
+    if len(s.get("interfaces", [])) > 1:
+        print("Interfaces: " + ", ".join(f"{i['interface']}: {i['input']} -> {i['output']}" for i in s["interfaces"])
+              + " (untagged requests speak the first)")
     for v in s["history"]:
-        print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}")
+        print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}  {v.get('name') or ''}"
+              f"{'  (' + v['note'] + ')' if v.get('note') else ''}")
     return 0
 
 

@@ -233,34 +233,81 @@ class Client:
             raise ConnectionError(f"response {response.get('id')!r} to request {rid}: out of step")
         return response
 
-    def do(self, value: Any) -> Reply:
-        """Run one input on the node; return its output, the new state and the steps taken."""
-        r = self._call("do", input=json.dumps(to_text(as_value(value))))
+    def do(self, value: Any, interface: int | None = None) -> Reply:
+        """Run one input on the node; return its output, the new state and the steps taken.
+
+        `interface` names the interface the input and output speak (``status()["interfaces"]``); without,
+        the oldest the node serves (what it meant to the clients that were there first).
+        """
+        extra = {} if interface is None else {"interface": str(int(interface))}
+        r = self._call("do", input=json.dumps(to_text(as_value(value))), **extra)
         return Reply(_parse_reply(r["output"]), _parse_reply(r["state"]), r["steps"])
 
-    def upgrade(self, old: Any, new: Any = None, migration: Any = None, key: str | None = None) -> dict[str, Any]:
+    def upgrade(self, old: Any, new: Any = None, migration: Any = None, key: str | None = None,
+                down: Any = None, name: str | None = None, probation: bool = False, input_adapter: Any = None,
+                output_adapter: Any = None) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
 
         Each is a term, a `catlib.program.Program`, `Code` or code text; or give a
-        `catlib.program.Upgrade` as the only argument.  With `key` (or the client's), the upgrade is
-        signed for the node's current id, generation and version (read with ``status`` first).
-        Returns the node's answer: new digest, signature, state, check time, version number.
+        `catlib.program.Upgrade` as the only argument.  `down` (same forms) is the way back
+        (``() / new state -> old state``, for `rollback`); `name` names the new version (default: a
+        `Program`'s name); with `probation` a machine error rolls it back until `make_permanent`.
+        `input_adapter` (``() / old input -> new input``) and `output_adapter` (``() / new output -> old
+        output``) let the new machine change its interface: the node keeps serving the old ones
+        (`cam.interfaces`).  With `key` (or the client's), the upgrade is signed for the node's current id, generation
+        and version (read with ``status`` first).  Returns the node's answer: new digest, name,
+        signature, state, check time, version number.
         """
         if new is None and migration is None:
             old, new, migration = old.old, old.new, old.migration
+        if name is None:
+            name = getattr(new, "name", "") if hasattr(new, "term") else ""
         codes = [as_code(c) for c in (old, new, migration)]
+        down_code = None if down is None else as_code(down)
         fields = {k: _field(c) for k, c in zip(("old", "new", "migration"), codes)}
-        key = key or self.key
-        if key is not None:
-            st = self.status()
-            message = auth.payload("upgrade", st["node_id"], st["generation"], st["digest"],
-                                   old=digest(codes[0]), new=digest(codes[1]), migration=digest(codes[2]))
-            fields["signature"] = json.dumps(auth.sign(key, message))
-        return self._call("upgrade", **fields)
+        if down_code is not None:
+            fields["down"] = _field(down_code)
+        if name:
+            fields["name"] = json.dumps(name)
+        if probation:
+            fields["probation"] = "true"
+        ia, oa = (None if a is None else as_code(a) for a in (input_adapter, output_adapter))
+        for k, a in (("input_adapter", ia), ("output_adapter", oa)):
+            if a is not None:
+                fields[k] = _field(a)
+        sign = auth.upgrade_fields(digest(codes[0]), digest(codes[1]), digest(codes[2]), name=name,
+                                   down=None if down_code is None else digest(down_code), probation=probation,
+                                   input_adapter=None if ia is None else digest(ia),
+                                   output_adapter=None if oa is None else digest(oa))
+        return self._call("upgrade", **self._signed("upgrade", key, sign, fields))
 
-    def status(self) -> dict[str, Any]:
-        """The node's digest, signature, state, counts and upgrade history."""
-        return self._call("status")
+    def rollback(self, discard: bool = False, key: str | None = None) -> dict[str, Any]:
+        """Reinstall the version under the running one (its down-migration carries the state back).
+
+        Without a down-migration the node refuses (``needs_discard``) unless `discard`: then the
+        state saved at that upgrade comes back, and the answer's ``forgotten`` says how many inputs
+        served since are lost.  Returns the node's answer: digest, name, version, note, state.
+        """
+        fields = {"discard": "true"} if discard else {}
+        return self._call("rollback", **self._signed("rollback", key, {"discard": discard}, fields))
+
+    def make_permanent(self, key: str | None = None) -> dict[str, Any]:
+        """End the running version's probation (``not_on_probation`` if it is not on it)."""
+        return self._call("make_permanent", **self._signed("make_permanent", key, {}, {}))
+
+    def _signed(self, kind: str, key: str | None, covered: dict[str, Any], fields: dict[str, str]) -> dict[str, str]:
+        """`fields` with a signature over `covered` for the node's current id, generation and digest, if a key."""
+        key = key or self.key
+        if key is None:
+            return fields
+        st = self.status()
+        message = auth.payload(kind, st["node_id"], st["generation"], st["digest"], **covered)
+        return {**fields, "signature": json.dumps(auth.sign(key, message))}
+
+    def status(self, code: bool = False) -> dict[str, Any]:
+        """The node's version (name, number, digest), signature, state, counts and history; with `code`,
+        also the running code's text (``code``)."""
+        return self._call("status", **({"code": "true"} if code else {}))
 
 
 # ---------------------------------------------------------------- the default node, for a REPL

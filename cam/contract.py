@@ -27,7 +27,7 @@ UPGRADE_OK = "Upgrade successful!"
 ERRORS: dict[str, str] = {
     "bad_json": "the request line is not valid UTF-8 JSON",
     "bad_request": "the request is not an object with the fields its kind needs",
-    "unknown_kind": "the request's kind is not do, upgrade or status",
+    "unknown_kind": "the request's kind is not do, upgrade, rollback, make_permanent or status",
     "line_too_long": "the request line is longer than the node's limit",
     "too_deep": "the request or a value in it is nested more deeply than the node's limit",
     "bad_value": "the input value does not parse (text or JSON value form), or holds an integer beyond 64 bits",
@@ -41,7 +41,14 @@ ERRORS: dict[str, str] = {
     "migration_type": "the migration's type is not () / running-state -> new-state",
     "state_type": "the new machine's state type is not the migration's output type",
     "interface_changed": "the new machine's input or output type differs from the running machine's",
-    "migration_failed": "the migration, run on the current state, got stuck or ran out of steps",
+    "migration_failed": "the migration (or down-migration), run on the current state, got stuck or ran out of steps",
+    "down_migration_type": "the down-migration does not verify or its type is not () / new-state -> running-state",
+    "no_history": "a rollback, but the node keeps no earlier version to go back to; nothing changed",
+    "needs_discard": "a rollback of an upgrade without down-migration: only with discard (the state saved then)",
+    "on_probation": "an upgrade while the running version is on probation: make it permanent or roll it back first",
+    "adapter_type": "an adapter does not verify, does not have its type, or fails on a trial value",
+    "unknown_interface": "the request names an interface this node does not serve (see status)",
+    "not_on_probation": "make_permanent, but the running version is not on probation; nothing changed",
     "over_budget": "the new code takes more than the step budget per input on a trial input; nothing changed",
     "unauthorized": "the upgrade is not signed by a key the node trusts (or, without --trust, not from loopback)",
     "stale_request": "the request's sequence number is below the client's last answered one; that answer is gone",
@@ -107,7 +114,11 @@ class Version(NamedTuple):
     check_seconds: float
     """How long the upgrade's checks and migration took (0 for the initial version)."""
     number: int = 1
-    """1 for the node's first version, then one more for each version installed."""
+    """1 for the node's first version, then one more for each version installed (a rollback installs one)."""
+    name: str = ""
+    """The machine's name (a `catlib.program.Program`'s, or the ``MODULE:NAME`` it was loaded from)."""
+    note: str = ""
+    """How it came: ``""`` (start or upgrade), ``"probation"``, ``"rollback to v1"``..."""
 
 
 class Applied(NamedTuple):
@@ -152,3 +163,12 @@ class Prepared:
     """The most steps the new code took on a trial input."""
     text: str | None = None
     """The new code's text form, for the journal (made off the event loop by whoever has the time)."""
+    down: Code | None = None
+    """The down-migration (``() / new state -> running state``) a rollback will carry the state back through."""
+    name: str = ""
+    """The new version's name."""
+    probation: bool = False
+    """Installed on probation: a machine error rolls it back until `make_permanent`."""
+    adapters: tuple[Code | None, Code | None] = (None, None)
+    """Input adapter (``() / running input -> new input``) and output adapter (``() / new output -> running
+    output``), or ``None`` for a side that keeps its type (`cam.interfaces`)."""

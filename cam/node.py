@@ -11,8 +11,9 @@ everything it receives before anything changes:
   migration pass `cam.verifier`, the migration has type
   ``() / running-state -> S``, the new machine's state type is that ``S``,
   its input and output types are the running ones, and the migration, run on
-  the current state with a step bound, halts with a value of type ``S``, and
-  the new code keeps the step budget on trial inputs of its input type.
+  the current state with a step bound, halts with a value of type ``S``, a
+  down-migration (if any) has type ``() / S -> running-state``, and the new
+  code keeps the step budget on trial inputs of its input type.
   Only then are code and state swapped, in one assignment.
 
 How a node fixes its types
@@ -27,14 +28,15 @@ counters therefore run at ``Int / Either () () -> Either () Int``, and
 ``Do (R (Int 5))`` (which the reference accepts) is refused: a node's
 contract is a ground type, so a client knows exactly what it may send.
 
-Why an upgrade keeps the input and output types
------------------------------------------------
+Why an upgrade keeps the input and output types (unless it carries adapters)
+----------------------------------------------------------------------------
 The new machine's principal input and output types must unify with the
 running ones, which are ground, so after an upgrade clients may send exactly
 what they sent before and read the same kind of answers (the seed's upgrade
-keeps them: the counter's commands do not change).  A machine with another
-interface is another service: start another node.  Such an upgrade is
-refused with ``interface_changed``.
+keeps them: the counter's commands do not change).  An upgrade that changes
+them must carry adapters from and to the running ones; the node then serves
+every interface of its history (`cam.interfaces`).  Without, it is refused
+with ``interface_changed``.
 
 What survives, and what a retry gets
 ------------------------------------
@@ -48,7 +50,9 @@ Where the rest lives
 --------------------
 This module is the node's meaning: what it accepts, what it answers (`ERRORS`)
 and how its state changes.  Types of values and trial inputs are
-`cam.ground`; how requests are read off a line is `cam.protocol`; the TCP and
+`cam.ground`; an upgrade's checks are `cam.admission`; the versions under the
+running one (rollback, probation) are `cam.history`; how requests are read off
+a line is `cam.protocol`; the TCP and
 named-pipe transports, which serialise every change under one lock, are
 `cam.server`; the data directory is `cam.store`; signatures are `cam.auth`.
 
@@ -72,15 +76,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cam import verifier
-from cam.code import Code, UnitV, Value, to_text
+from cam import admission, verifier
+from cam.code import Code, Value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
-from cam.ground import StateTypeError, clip, fix_signature, freshen, ground, trial_inputs, value_depth, value_type
+from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
+from cam.history import Frame, History
+from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import MachineError, OutOfFuel, Result, execute, prepare
 from cam.store import Store, StoreError
 from cam.text import digest, parse_code, parse_value
 from catlib.typecheck import Signature
-from catlib.types import Type, Unifier, UnifyError, Unit, parse
+from catlib.types import Type, parse
 
 __all__ = [
     "Node", "Prepared", "Refusal", "Limits", "Version", "Applied", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
@@ -88,7 +94,7 @@ __all__ = [
 ]
 
 @dataclass
-class Node:
+class Node(History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
@@ -132,17 +138,22 @@ class Node:
         self.started = time.time()
         self.generation = 1
         """How many versions this node has installed, its first included (never decreases)."""
-        self.history: list[Version] = [Version(self.digest, 0, self.started, 0.0, 1)]
+        self.history: list[Version] = [Version(self.digest, 0, self.started, 0.0, 1, self.name)]
         """The last `Limits.max_history` versions (all of them are in the data directory)."""
         self.clients: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         """Per client id: the last sequence number answered and its answer (least recently seen first)."""
         self.upgrade_pauses: list[float] = []
         """Seconds from receiving each upgrade to having served the next input (the last 100)."""
         self._pause_from: float | None = None
-        self._typed_inputs: set[Value] = set()
+        self._typed_inputs: set[tuple[int, Value]] = set()
         """Inputs known to have the running input type (cleared on upgrade)."""
         self._code_text: str | None = None
         self._state_text: tuple[Value, str] | None = None
+        self.frames = []
+        self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
+        """Every interface served, oldest first (`cam.interfaces`)."""
+        """The versions under the running one, for `rollback` (`cam.history`)."""
+        self.probation = False
 
     def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
@@ -197,31 +208,43 @@ class Node:
 
     # -- inputs
 
-    def check_input(self, x: Value) -> None:
-        """Refuse (`Refusal`) an input that is not a value of the running input type."""
+    def check_input(self, x: Value, interface: int | None = None) -> None:
+        """Refuse (`Refusal`) an input that is not a value of the input type of `interface` (default the oldest)."""
         if not isinstance(x, Value):
             raise Refusal("bad_value", f"not a machine value: {clip(repr(x))}")
         if value_depth(x) > self.limits.max_depth:
             raise self._refuse_input(Refusal("too_deep", f"the input is nested more than {self.limits.max_depth} deep"))
-        if x not in self._typed_inputs:
+        try:
+            iface = find(self.interfaces, interface)
+        except Refusal as e:
+            raise self._refuse_input(e) from None
+        if (iface.number, x) not in self._typed_inputs:
             try:
-                self.check_value(x, self.signature.input)  # type: ignore[misc]
+                self.check_value(x, iface.input)  # type: ignore[misc]
             except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
                 raise self._refuse_input(Refusal(
-                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {self.signature.input}: "
+                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {iface.input}: "
                                        f"{clip(str(e))}")) from None
             if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
                 self._typed_inputs.clear()
-            self._typed_inputs.add(x)
+            self._typed_inputs.add((iface.number, x))
 
-    def run_input(self, x: Value, fuel: int | None = None, final: bool = True) -> Result:
-        """Run a checked input on the running code and state without changing anything.
+    def run_input(self, x: Value, fuel: int | None = None, final: bool = True, interface: int | None = None) -> Result:
+        """Run a checked input (of `interface`: through its adapters) on the running code and state, changing nothing.
 
         `fuel` defaults to the step budget.  With ``final=False`` running out of it raises `OutOfFuel`
         (to be rerun elsewhere with more); otherwise a machine error is a `Refusal`.
         """
+        iface = find(self.interfaces, interface)
         try:
-            return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            if not (iface.ins or iface.outs):
+                return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            y, before = adapt(iface.ins, x, self.limits.fuel, "input")
+            r = execute(self.code, y, self.state, fuel=self.limits.fuel if fuel is None else fuel)
+            out, after = adapt(iface.outs, r.output, self.limits.fuel, "output")
+            return Result(r.state, out, before + r.steps + after)
+        except Refusal as e:
+            raise self._refuse_input(e) from None
         except MachineError as e:
             if isinstance(e, OutOfFuel) and not final:
                 raise
@@ -230,9 +253,11 @@ class Node:
             raise self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
                                                               "the state is unchanged")) from None
 
-    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None) -> Applied:
+    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None,
+                     interface: int | None = None) -> Applied:
         """Journal the input, then make its result the node's state (call right after `run_input`)."""
-        self._journal("input", {"input": to_text(x), "client": client, "seq": seq})
+        self._journal("input", {"input": to_text(x), "client": client, "seq": seq,
+                                **({} if interface is None else {"interface": interface})})
         applied = self._apply_input(r, client, seq)
         self.say(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
         self._maybe_snapshot()
@@ -250,7 +275,7 @@ class Node:
         self._remember(client, seq, applied.reply())
         return applied
 
-    def do(self, x: Value, client: str | None = None, seq: int | None = None) -> Applied:
+    def do(self, x: Value, client: str | None = None, seq: int | None = None, interface: int | None = None) -> Applied:
         """Run one input; the state changes only if the input is well typed and the machine halts.
 
         A retry of the client's last request gets its first answer again, without running.
@@ -259,8 +284,12 @@ class Node:
         if old is not None:
             return Applied(parse_value(old["output"]), parse_value(old["state"]), old["steps"], old["output"],
                            old["state"])
-        self.check_input(x)
-        return self.commit_input(x, self.run_input(x), client, seq)
+        self.check_input(x, interface)
+        try:
+            r = self.run_input(x, interface=interface)
+        except Refusal as e:
+            raise self.on_failure(e) from None
+        return self.commit_input(x, r, client, seq, interface)
 
     def _refuse_input(self, e: Refusal) -> Refusal:
         self.say(f"Input refused ({e.kind}): {e}")
@@ -269,20 +298,24 @@ class Node:
     # -- upgrades
 
     def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None,
-                client: str | None = None, seq: int | None = None) -> Version:
+                client: str | None = None, seq: int | None = None, down: Code | None = None, name: str = "",
+                probation: bool = False, adapters: tuple[Code | None, Code | None] = (None, None)) -> Version:
         """Check an upgrade and install it; raise `Refusal` (and change nothing) if a check fails.
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
-        pause until the next input is served is recorded in `upgrade_pauses`.
+        pause until the next input is served is recorded in `upgrade_pauses`.  `down`, `name` and
+        `probation`: see `cam.history`.
         """
         received = time.perf_counter() if received is None else received
-        p = self.checked(old, new, migration)
+        p = self.checked(old, new, migration, down, adapters)
+        p.name, p.probation = name, probation
         return self.install(p, received, client, seq)
 
-    def checked(self, old: Code, new: Code, migration: Code) -> Prepared:
+    def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
         """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
         try:
-            return self.prepare(old, new, migration)
+            return self.prepare(old, new, migration, down, adapters)
         except Refusal as e:
             if e.kind == "wrong_version":
                 self.say(WRONG_VERSION)
@@ -290,88 +323,27 @@ class Node:
                 self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
             raise
 
-    def prepare(self, old: Code, new: Code, migration: Code) -> Prepared:
-        """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`."""
-        t0 = time.perf_counter()
-        verify, check_value = self.verify, self.check_value
-        assert verify is not None and check_value is not None
-        for name, c in (("old", old), ("new", new), ("migration", migration)):
-            if not isinstance(c, Code):
-                raise Refusal("bad_code", f"the {name} code is not Code: {type(c).__name__}")
-        # 1. the sender upgrades the version it thinks is running
-        if digest(old) != self.digest:
-            raise Refusal("wrong_version", f"the upgrade expects {digest(old)}, the node runs {self.digest}")
-        # 2. both pieces of code are well typed on their own
-        try:
-            new_sig = verify(new)
-        except (TypeError, ValueError) as e:  # BytecodeError (a ValueError), whatever its cause
-            raise Refusal("new_code_rejected", f"the new code fails verification: {e}") from None
-        try:
-            verify(migration)
-        except (TypeError, ValueError) as e:
-            raise Refusal("migration_rejected", f"the migration fails verification: {e}") from None
-        # 3. the migration maps the running state to something, with a unit register
-        try:
-            mig_sig = verify(migration, state=Unit, input=self.signature.state)
-        except (TypeError, ValueError) as e:
-            raise Refusal("migration_type", f"the migration does not have type () / {self.signature.state} -> s: "
-                                            f"{e}") from None
-        # 4. the new machine's state is what the migration makes; its interface is the running one
-        u = Unifier()
-        (mig_out,) = freshen([mig_sig.output], u)
-        s, i, o = freshen(new_sig, u)
-        try:
-            u.unify(s, mig_out)
-        except UnifyError:
-            raise Refusal("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
-                                        f"output type {mig_sig.output}") from None
-        try:
-            u.unify(i, self.signature.input)
-            u.unify(o, self.signature.output)
-        except UnifyError:
-            raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
-                          f"running one {self.signature.input} -> {self.signature.output}; an upgrade keeps "
-                          "the input and output types") from None
-        signature = Signature(*(ground(u.resolve(t)) for t in (s, i, o)))
-        # 5. the migration halts on the current state (a copy: values are immutable)
-        try:
-            r = execute(migration, self.state, UnitV, fuel=self.limits.migration_fuel)
-        except MachineError as e:
-            what = (f"ran out of its {self.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
-                    else f"got stuck after {e.steps} steps")
-            raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(self.state))}") from None
-        try:
-            check_value(r.output, signature.state)
-        except (TypeError, ValueError) as e:
-            raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
-                                              f"state type {signature.state}: {e}") from None
-        # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state; it is
-        # translated to Python here, before the swap, so that no request after it pays for translation
-        prepare(new)
-        most = 0
-        for x in trial_inputs(signature.input, self.limits.trials):
-            t1 = time.perf_counter()
-            try:
-                most = max(most, execute(new, x, r.output, fuel=self.limits.fuel).steps)
-            except OutOfFuel:
-                raise Refusal("over_budget", f"the new code took more than {self.limits.fuel:,} steps "
-                              f"({time.perf_counter() - t1:.2f} s) on the trial input {clip(to_text(x))} at the "
-                              f"migrated state, over the node's step budget per input") from None
-            except MachineError as e:
-                raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
-                                                   f"{clip(to_text(x))}: {e}") from None
-        return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most)
+    def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+        """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`.
+
+        A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state.
+        """
+        return admission.check(self, old, new, migration, down, adapters)
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
                 seq: int | None = None) -> Version:
         """Journal the upgrade, then swap code and state as one step (call between two inputs)."""
-        v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1)
+        v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1, p.name,
+                    "probation" if p.probation else "")
         if self.store is not None and p.text is None:
             p.text = to_text(p.code)
         body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
-                "version": v._asdict(), "client": client, "seq": seq}
+                "version": v._asdict(), "client": client, "seq": seq,
+                "down": None if p.down is None else to_text(p.down), "probation": p.probation,
+                "adapters": [None if a is None else to_text(a) for a in p.adapters]}
         self._journal("upgrade", body, v._asdict())
-        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq)
+        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
         self._code_text = p.text
         self._pause_from = time.perf_counter() if received is None else received
         self.say(UPGRADE_OK)
@@ -379,8 +351,12 @@ class Node:
         return v
 
     def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
-                       client: str | None, seq: int | None) -> None:
+                       client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
+                       adapters: tuple[Code | None, Code | None] = (None, None)) -> None:
+        self.push_frame(down)
+        self.interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
         self.code, self.digest, self.signature, self.state = code, d, signature, state
+        self.name, self.probation = v.name, probation
         self._typed_inputs = set()
         self.generation = v.number
         self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
@@ -390,7 +366,13 @@ class Node:
     def upgrade_reply(self, v: Version) -> dict[str, Any]:
         """The answer's fields for an installed upgrade (what a retry gets again)."""
         return {"digest": v.digest, "signature": str(self.signature), "state": self.state_text(),
-                "check_seconds": v.check_seconds, "version": v.number}
+                "check_seconds": v.check_seconds, "version": v.number, "name": v.name, "probation": self.probation}
+
+    def code_text(self) -> str:
+        """The running code's text form (so an upgrade can always be written, even for code nobody kept)."""
+        if self._code_text is None:
+            self._code_text = to_text(self.code)
+        return self._code_text
 
     def state_text(self) -> str:
         """The state's text form (kept from the last change: a big state takes long to print)."""
@@ -402,12 +384,11 @@ class Node:
 
     def image(self) -> dict[str, Any]:
         """Everything a snapshot holds: enough, with the events after it, to rebuild this node exactly."""
-        if self._code_text is None:
-            self._code_text = to_text(self.code)
-        return {"name": self.name, "code": self._code_text, "state": self.state_text(),
+        return {"name": self.name, "code": self.code_text(), "state": self.state_text(),
                 "signature": [str(t) for t in self.signature], "inputs": self.inputs,
                 "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
-                "history": [v._asdict() for v in self.history],
+                "history": [v._asdict() for v in self.history], "probation": self.probation,
+                "frames": [f.image() for f in self.frames], "interfaces": [i.image() for i in self.interfaces],
                 "clients": [[c, s, r] for c, (s, r) in self.clients.items()]}
 
     @classmethod
@@ -436,8 +417,14 @@ class Node:
             node.generation, node.started = image["generation"], image["started"]
             node.history = [Version(**v) for v in image["history"]]
             node.clients = OrderedDict((c, (s, r)) for c, s, r in image["clients"])
+            node.frames = [Frame.of_image(f) for f in image.get("frames", [])]
+            node.probation = image.get("probation", False)
+            if "interfaces" in image:
+                node.interfaces = [Interface.of_image(i) for i in image["interfaces"]]
             for seq, kind, body in events:
                 node._replay(seq, kind, body)
+            if node.probation:  # Erlang's release handler boots the permanent release after a restart
+                node.rollback(discard=True, why="the node restarted on probation")
         except StoreError:
             raise
         except (Refusal, KeyError, TypeError, ValueError) as e:
@@ -458,22 +445,34 @@ class Node:
             raise StoreError(f"event {seq} ({kind}) no longer applies: {e}") from None
 
     def _replay_input(self, body: dict[str, Any]) -> None:
-        r = execute(self.code, parse_value(body["input"]), self.state)  # it halted once: it halts again
+        x, interface = parse_value(body["input"]), body.get("interface")
+        # it halted once: it halts again, whatever the step budget is now
+        r = execute(self.code, x, self.state) if interface is None else self.run_input(x, 2**62, True, interface)
         self._apply_input(r, body["client"], body["seq"])
 
     def _replay_upgrade(self, body: dict[str, Any]) -> None:
         code = parse_code(body["code"])
         sig = Signature(*(parse(t) for t in body["signature"]))
+        down, adapters = body.get("down"), body.get("adapters", [None, None])
+        ia, oa = (None if a is None else parse_code(a) for a in adapters)
         self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
-                            body["client"], body["seq"])
+                            body["client"], body["seq"], None if down is None else parse_code(down),
+                            body.get("probation", False), (ia, oa))
         self._code_text = body["code"]
 
     # -- status
 
-    def status(self) -> dict[str, Any]:
-        """What a ``status`` request answers: digest, signature, state, counts, history."""
+    def status(self, code: bool = False) -> dict[str, Any]:
+        """What a ``status`` request answers: version, digest, signature, state, counts, history (and `code`'s text)."""
+        top = self.frames[-1] if self.frames else None
         return {
             "name": self.name,
+            "version": self.generation,
+            "probation": self.probation,
+            "interfaces": [i.public() for i in self.interfaces],
+            "rollback": None if top is None else {"to": top.number, "name": top.name,
+                                                  "how": "discard" if top.down is None else "down"},
+            **({"code": self.code_text()} if code else {}),
             "node_id": self.node_id,
             "digest": self.digest,
             "signature": str(self.signature),
@@ -496,5 +495,7 @@ class Node:
 REPLAYERS: dict[str, Callable[[Node, dict[str, Any]], None]] = {
     "input": Node._replay_input,
     "upgrade": Node._replay_upgrade,
+    "rollback": Node._replay_rollback,
+    "make_permanent": Node._replay_permanent,
 }
 """How each kind of journal event is applied again at restart (`Node.open`)."""

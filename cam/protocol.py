@@ -27,16 +27,62 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cam import auth
 from cam.code import Code, Value
 from cam.contract import Refusal
 from cam.ground import clip, value_depth
-from cam.text import ParseError, from_json, parse_code, parse_value
+from cam.text import ParseError, digest, from_json, parse_code, parse_value
 
-__all__ = ["json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
+__all__ = ["Request", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
            "looks_like_http"]
+
+@dataclass
+class Request:
+    """One decoded request line (decoding may run in a worker thread: it changes nothing)."""
+
+    rid: Any = None
+    kind: str = ""
+    client: str | None = None
+    seq: int | None = None
+    input: Value | None = None
+    codes: tuple[Code, Code, Code] | None = None
+    signature: str | None = None
+    error: Refusal | None = None
+    down: Code | None = None
+    name: str = ""
+    flag: bool = False
+    """``probation`` (upgrade), ``discard`` (rollback), ``code`` (status)."""
+    interface: int | None = None
+    """The interface a ``do`` speaks (``None``: the oldest the node serves)."""
+    adapters: tuple[Code | None, Code | None] = (None, None)
+
+
+def signature_field(obj: dict[str, Any], required: bool) -> str | None:
+    """A request's ``signature``; `Refusal` if malformed, or missing when `required` (a node with --trust)."""
+    sig = obj.get("signature")
+    if sig is not None and not isinstance(sig, str):
+        raise Refusal("bad_request", "'signature' is the base64 text of an Ed25519 signature")
+    if required and sig is None and obj.get("kind") != "status":  # refused before its code is even parsed
+        raise Refusal("unauthorized", f"this node accepts only {clip(str(obj.get('kind')), 30)} requests signed "
+                                      "by a trusted key (--key KEY)")
+    return sig
+
+
+def request_fields(req: Request) -> dict[str, Any]:
+    """What a request's signature covers beyond the node's id, generation and digest (`cam.auth.payload`)."""
+    if req.kind == "rollback":
+        return {"discard": req.flag}
+    if req.kind != "upgrade" or req.codes is None:
+        return {}
+    old, new, migration = (digest(c) for c in req.codes)
+    ia, oa = (None if c is None else digest(c) for c in req.adapters)
+    return auth.upgrade_fields(old, new, migration, down=None if req.down is None else digest(req.down),
+                               name=req.name, probation=req.flag, input_adapter=ia, output_adapter=oa)
+
 
 # One left-to-right scan: a string (closed or not: an unclosed one runs to the end) or a bracket.
 # Matching strings separately and then brackets would retry every quote of an unclosed string

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam import auth
-from cam.code import Code, Value, to_text
+from cam.code import Code, to_text
 from cam.contract import Refusal
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
@@ -76,26 +76,21 @@ from cam.ground import clip
 from cam.guard import LineReader, check_fifo, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node, Prepared
-from cam.protocol import decode_code, decode_value, json_depth, looks_like_http, shown
+from cam.protocol import (
+    Request,
+    decode_code,
+    decode_value,
+    json_depth,
+    looks_like_http,
+    request_fields,
+    shown,
+    signature_field,
+)
 from cam.terminal import Transcript, banner, notices, printer
-from cam.text import digest
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
 
-
-@dataclass
-class _Request:
-    """One decoded request line (decoding may run in a worker thread: it changes nothing)."""
-
-    rid: Any = None
-    kind: str = ""
-    client: str | None = None
-    seq: int | None = None
-    input: Value | None = None
-    codes: tuple[Code, Code, Code] | None = None
-    signature: str | None = None
-    error: Refusal | None = None
 
 class NodeServer:
     """Serves a `Node` over TCP (newline-delimited JSON) and, optionally, the reference's text commands on a FIFO."""
@@ -238,7 +233,7 @@ class NodeServer:
             if req.error is not None:
                 raise req.error
             if req.kind == "status":
-                return {"id": rid, "ok": True, **self.status()}
+                return {"id": rid, "ok": True, **self.status(req.flag)}
             async with self.lock:
                 old = self.node.remembered(req.client, req.seq)
                 if old is not None:
@@ -246,6 +241,11 @@ class NodeServer:
                     return {"id": rid, "ok": True, **old}
                 if req.kind == "do":
                     return {"id": rid, "ok": True, **await self._do(req)}
+                if req.kind in ("rollback", "make_permanent"):
+                    self.authorize(req, local)
+                    if req.kind == "make_permanent":
+                        return {"id": rid, "ok": True, **self.node.make_permanent(req.client, req.seq)}
+                    return {"id": rid, "ok": True, **self.node.rollback(req.flag, req.client, req.seq)}
                 return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
         except Refusal as e:
             if e.kind == "unauthorized":
@@ -254,16 +254,16 @@ class NodeServer:
         except Exception as e:  # a bug must not take the node down; say so
             return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
 
-    def status(self) -> dict[str, Any]:
-        """The node's status and the transport's counters."""
+    def status(self, code: bool = False) -> dict[str, Any]:
+        """The node's status (with the running code's text if `code`) and the transport's counters."""
         emit = self.node.emit
-        return {**self.node.status(), "requests": self.requests, "connections": len(self._writers),
+        return {**self.node.status(code), "requests": self.requests, "connections": len(self._writers),
                 "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
 
-    def _decode(self, line: bytes | None) -> _Request:
-        """Read one request line into a `_Request` (its error set if it is refused).  Changes nothing."""
-        req = _Request()
+    def _decode(self, line: bytes | None) -> Request:
+        """Read one request line into a `Request` (its error set if it is refused).  Changes nothing."""
+        req = Request()
         try:
             obj = self._parse(line)
             rid = obj.get("id")
@@ -278,12 +278,19 @@ class NodeServer:
                 raise Refusal("bad_request", "'client' (a string of 1 to 128 characters) and 'seq' (an integer "
                                              ">= 0) come together")
             req.client, req.seq = client, seq
-            if kind == "status":
-                req.kind = kind
+            flag = obj.get({"status": "code", "upgrade": "probation", "rollback": "discard"}.get(str(kind), ""), False)
+            if not isinstance(flag, bool):
+                raise Refusal("bad_request", "'code' (status), 'probation' (upgrade), 'discard' (rollback) are booleans")
+            req.flag = flag
+            if kind in ("status", "rollback", "make_permanent"):
+                req.kind, req.signature = kind, signature_field(obj, bool(self.trust))
             elif kind == "do":
                 if "input" not in obj:
                     self.say(f"Invalid command: {shown(line or b'')}")
                     raise Refusal("bad_request", "a do request needs 'input'")
+                req.interface = obj.get("interface")
+                if req.interface is not None and type(req.interface) is not int:
+                    raise Refusal("bad_request", "'interface' is the number of an interface the node serves (status)")
                 try:
                     req.input = decode_value(obj["input"], self.node.limits.max_depth)
                 except Refusal:  # a command the node cannot read, as the reference would say
@@ -295,15 +302,17 @@ class NodeServer:
                 if missing:
                     self.say(f"Invalid command: {shown(line or b'')}")
                     raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
-                sig = obj.get("signature")
-                if sig is not None and not isinstance(sig, str):
-                    raise Refusal("bad_request", "'signature' is the base64 text of an Ed25519 signature")
-                if self.trust and sig is None:  # refused before its code is even parsed
-                    raise Refusal("unauthorized", "this node accepts only upgrades signed by a trusted key "
-                                                  "(cam upgrade --key KEY)")
+                sig = signature_field(obj, bool(self.trust))
+                name = obj.get("name", "")
+                if not isinstance(name, str) or len(name) > 200:
+                    raise Refusal("bad_request", "'name' is the new version's name: a string of at most 200 characters")
                 try:
                     req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
                                  decode_code(obj["migration"], "migration"))
+                    req.down, ia, oa = (None if obj.get(k) is None else decode_code(obj[k], k.replace("_", " "))
+                                        for k in ("down", "input_adapter", "output_adapter"))
+                    req.adapters = (ia, oa)
+                    req.name = name
                 except Refusal as e:
                     self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
                     raise
@@ -311,7 +320,7 @@ class NodeServer:
             else:
                 self.say(f"Invalid command: {shown(line or b'')}")
                 raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are do, "
-                                              "upgrade, status")
+                                              "upgrade, rollback, make_permanent, status")
         except Refusal as e:
             req.error = e
         return req
@@ -339,46 +348,48 @@ class NodeServer:
             raise Refusal("bad_request", "a request is a JSON object")
         return req
 
-    async def _do(self, req: _Request) -> dict[str, Any]:
+    async def _do(self, req: Request) -> dict[str, Any]:
         """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
         node, x = self.node, req.input
         assert x is not None
-        node.check_input(x)
+        node.check_input(x, req.interface)
         inline = node.limits.inline_fuel
         try:
-            r = node.run_input(x, fuel=min(inline, node.limits.fuel), final=inline >= node.limits.fuel)
-        except OutOfFuel:
-            r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x)
-        return node.commit_input(x, r, req.client, req.seq).reply()
+            try:
+                r = node.run_input(x, min(inline, node.limits.fuel), inline >= node.limits.fuel, req.interface)
+            except OutOfFuel:
+                r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True,
+                                                                     req.interface)
+        except Refusal as e:
+            raise node.on_failure(e) from None
+        return node.commit_input(x, r, req.client, req.seq, req.interface).reply()
 
-    def authorize(self, req: _Request, local: bool) -> None:
+    def authorize(self, req: Request, local: bool) -> None:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
         if not self.trust:
             if not local:
                 self.say("Upgrade refused (unauthorized): not from loopback, and no --trust key. Nothing changed.")
                 raise Refusal("unauthorized", "without --trust this node takes upgrades only from loopback")
             return
-        assert req.codes is not None
-        old, new, migration = req.codes
         node = self.node
-        message = auth.payload("upgrade", node.node_id, node.generation, node.digest,
-                               old=digest(old), new=digest(new), migration=digest(migration))
+        message = auth.payload(req.kind, node.node_id, node.generation, node.digest, **request_fields(req))
         if not auth.verify_any(self.trust, message, req.signature or ""):
-            self.say("Upgrade refused (unauthorized): no trusted key signed it for this node and version. "
-                       "Nothing changed.")
+            self.say(f"{req.kind.capitalize()} refused (unauthorized): no trusted key signed it for this node and "
+                     "version. Nothing changed.")
             raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
                           f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-    def checked_upgrade(self, req: _Request, local: bool) -> Prepared:
+    def checked_upgrade(self, req: Request, local: bool) -> Prepared:
         """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
         self.authorize(req, local)
         assert req.codes is not None
-        p = self.node.checked(*req.codes)
+        p = self.node.checked(*req.codes, req.down, req.adapters)
+        p.name, p.probation = req.name, req.flag
         if self.node.store is not None:
             p.text = to_text(p.code)
         return p
 
-    async def _upgrade(self, req: _Request, local: bool, received: float) -> dict[str, Any]:
+    async def _upgrade(self, req: Request, local: bool, received: float) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
         p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
         v = self.node.install(p, received, req.client, req.seq)
@@ -386,9 +397,9 @@ class NodeServer:
 
     # -- the reference's text commands on a named pipe (cam.fifo)
 
-    def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> _Request:
+    def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> Request:
         """A decoded request of `kind` with `codes` (the named pipe's ``Load``)."""
-        return _Request(kind=kind, codes=codes)
+        return Request(kind=kind, codes=codes)
 
     async def _serve_fifo(self, path: str) -> None:
         await fifo_commands(self, path)

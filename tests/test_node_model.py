@@ -3,15 +3,18 @@
 The model keeps the term the node should be running and the state (a host
 value); an input is stepped by `catlib.interpreter.step`, a good upgrade
 runs the migration term the same way.  Rules send inputs (well and ill
-typed), good upgrades, wrong-version upgrades and ill-typed upgrades; after
-every step the node's digest and state must be the model's.
+typed), good upgrades (with or without a down-migration, on probation or
+not), wrong-version upgrades, ill-typed upgrades, rollbacks (with and
+without discard) and make_permanent; the model keeps its own stack of the
+versions under the running one.  After every step the node's digest, state,
+version number and probation must be the model's.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -81,12 +84,36 @@ def expected(state_type: Type, target: Machine, migration: Migration) -> tuple[s
     return None, new_state
 
 
+class Frame(NamedTuple):
+    """The model's record of the version under an upgrade."""
+
+    machine: Machine
+    state_type: Type
+    state: Any
+    down: Migration | None
+    inputs: int
+
+
+def downs(new_state: Type, old_state: Type) -> list[Migration]:
+    """The migrations that type as down-migrations ``() / new_state -> old_state`` (typed by the model)."""
+    out = []
+    for m in MIGRATIONS:
+        try:
+            check(m.term, state="()", input=new_state, output=old_state)
+        except TermTypeError:
+            continue
+        out.append(m)
+    return out
+
+
 class NodeVersusModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.machine = MACHINES[0]
         self.state: Any = 0
         self.state_type: Type = parse("Int")
+        self.frames: list[Frame] = []
+        self.generation, self.probation, self.inputs = 1, False, 0
         self.node = Node(as_code(counter_sm), parse_value("Int 0"))
         self.running = start_in_thread(self.node)
         self.client = Client(self.running.host, self.running.port)
@@ -100,6 +127,7 @@ class NodeVersusModel(RuleBasedStateMachine):
         self.state, out = step(self.machine.term, x, self.state)
         r = self.client.do(x)
         assert (r.output, r.state) == (quote(out), quote(self.state))
+        self.inputs += 1
 
     @rule(text=st.sampled_from(ILL_TYPED))
     def send_ill_typed_input(self, text: str) -> None:
@@ -110,21 +138,62 @@ class NodeVersusModel(RuleBasedStateMachine):
         else:
             raise AssertionError(f"{text} was served")
 
-    @rule(data=st.data())
-    def good_upgrade(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), probation=st.booleans())
+    def good_upgrade(self, data: st.DataObject, probation: bool) -> None:
         choices = [(t, m) for t in MACHINES for m in MIGRATIONS if expected(self.state_type, t, m)[0] is None]
         target, migration = data.draw(st.sampled_from(choices), label="upgrade")
-        self.client.upgrade(compile(self.machine.term), target.term, migration.term)
-        self._upgraded(target, migration)
+        new_state = expected(self.state_type, target, migration)[1]
+        assert new_state is not None
+        down = data.draw(st.sampled_from([None, *downs(new_state, self.state_type)]), label="down")
+        try:
+            self.client.upgrade(compile(self.machine.term), target.term, migration.term,
+                                down=None if down is None else down.term, probation=probation)
+        except NodeError as e:
+            assert e.kind == "on_probation" and self.probation, e
+            event("upgrade: on_probation")
+            return
+        event(f"upgrade: {'with' if down is not None else 'without'} down-migration")
+        assert not self.probation
+        self._upgraded(target, migration, down, probation)
 
-    def _upgraded(self, target: Machine, migration: Migration) -> None:
+    def _upgraded(self, target: Machine, migration: Migration, down: Migration | None = None,
+                  probation: bool = False) -> None:
+        self.frames.append(Frame(self.machine, self.state_type, self.state, down, self.inputs))
         _, self.state = step(migration.term, self.state, ())
         self.machine, self.state_type = target, expected(self.state_type, target, migration)[1]  # type: ignore[assignment]
+        self.generation, self.probation = self.generation + 1, probation
+
+    @rule(discard=st.booleans())
+    def rollback(self, discard: bool) -> None:
+        top = self.frames[-1] if self.frames else None
+        kind = "no_history" if top is None else "needs_discard" if top.down is None and not discard else None
+        event(f"rollback: {kind or ('down-migration' if top is not None and top.down is not None else 'discard')}")
+        try:
+            r = self.client.rollback(discard)
+        except NodeError as e:
+            assert e.kind == kind, (e, kind)
+            return
+        assert kind is None and top is not None
+        self.frames.pop()
+        self.state = step(top.down.term, self.state, ())[1] if top.down is not None else top.state
+        assert r["forgotten"] == (0 if top.down is not None else self.inputs - top.inputs), r
+        self.machine, self.state_type = top.machine, top.state_type
+        self.generation, self.probation = self.generation + 1, False
+
+    @rule()
+    def make_permanent(self) -> None:
+        try:
+            self.client.make_permanent()
+        except NodeError as e:
+            assert e.kind == "not_on_probation" and not self.probation
+        else:
+            assert self.probation
+            self.probation = False
 
     @rule(new=st.sampled_from(MACHINES), migration=st.sampled_from(MIGRATIONS))
     def any_upgrade(self, new: Machine, migration: Migration) -> None:
         target = new
-        kind = expected(self.state_type, target, migration)[0]
+        kind = "on_probation" if self.probation else expected(self.state_type, target, migration)[0]
         try:
             self.client.upgrade(self.machine.term, target.term, migration.term)
         except NodeError as e:
@@ -150,6 +219,8 @@ class NodeVersusModel(RuleBasedStateMachine):
         assert s["digest"] == digest(compile(self.machine.term))
         assert s["state"] == to_text(quote(self.state))
         assert s["state_type"] == str(self.state_type)
+        assert (s["version"], s["probation"]) == (self.generation, self.probation)
+        assert (s["rollback"] is None) == (not self.frames)
 
 
 # Each example starts a node; 30 runs of 25 steps keep the ci profile quick, ``thorough`` runs 1,000.

@@ -162,7 +162,7 @@ def test_damaged_and_foreign_directories_are_refused_never_reset(tmp_path):
     unknown = tmp_path / "unknown"
     n = fresh(unknown)
     assert n.store is not None
-    n.store.append("rollback", {"to": 1})
+    n.store.append("teleport", {"to": 1})  # a kind no node knows
     n.store.close()
     with pytest.raises(StoreError, match="unknown to this node"):
         Node.open(Store(str(unknown)))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from catlib.program import Program, Upgrade
 from catlib.syntax import Port, dot, inl, inr, kadd, kase, konst, pair, pget, pmodify, pput, psnd, sm, unit
 
-__all__ = ["counter_sm", "counter_sm2", "upgrade_state", "COUNTER", "COUNTER2", "MIGRATION", "UPGRADE"]
+__all__ = ["counter_sm", "counter_sm2", "upgrade_state", "downgrade_state", "DOWNGRADE", "COUNTER", "COUNTER2", "MIGRATION", "UPGRADE"]
 
 # counterSM = sm (kase incr get)  where incr = inl . pmodify (kadd 1); get = inr . pget
 incr = dot(inl, pmodify(kadd(1)))
@@ -46,6 +46,10 @@ counter_sm2 = sm(kase(dot(inl, incr2), dot(inr, get2)))
 upgrade_state = sm(lambda old: pair(old, konst(0, unit)))
 """``() / Int -> (Int, Int)``."""
 
+# The way back (not in the seed): version 1 resumes from version 2's count.
+downgrade_state = sm(psnd)
+"""``() / (Int, Int) -> Int``: ``(parked, n) -> n``."""
+
 COUNTER = Program("counter", counter_sm, "Int", "Either () ()", "Either () Int", 0)
 """Version 1 at its declared signature, starting from 0 (as the reference's node does)."""
 COUNTER2 = Program("counter2", counter_sm2, "(Int, Int)", "Either () ()", "Either () Int", (0, 0))
@@ -54,3 +58,5 @@ MIGRATION = Program("upgrade_state", upgrade_state, "()", "Int", "(Int, Int)", (
 """The state migration from version 1 to 2: ``n -> (n, 0)``."""
 UPGRADE = Upgrade(COUNTER, COUNTER2, MIGRATION)
 """Counter version 1 -> 2."""
+DOWNGRADE = Program("downgrade_state", downgrade_state, "()", "(Int, Int)", "Int", ())
+"""The down-migration from version 2 to 1: ``(parked, n) -> n``."""

@@ -1,0 +1,142 @@
+"""What an upgrade must pass before a node installs it (`cam.node.Node.prepare` calls `check`).
+
+In this order: the old code's digest is the running digest (and the running
+version is not on probation), the new code and the migration pass
+`cam.verifier`, the migration has type ``() / running-state -> S``, the new
+machine's state type is that ``S`` and its input and output types are the
+running ones, the migration halts on the current state with a value of type
+``S``, a down-migration (if any) has type ``() / S -> running-state`` and
+halts on the migrated state, and the new code keeps the step budget on trial
+inputs of its input type at the migrated state.  Nothing changes here.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from cam.code import Code, UnitV, to_text
+from cam.contract import Prepared, Refusal
+from cam.ground import clip, freshen, ground, trial_inputs
+from cam.history import check_down
+from cam.machine import MachineError, OutOfFuel, execute, prepare
+from cam.text import digest
+from catlib.typecheck import Signature
+from catlib.types import Unifier, UnifyError, Unit
+
+__all__ = ["check"]
+
+
+def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
+          adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+    """Every check of an upgrade of `node` (a `cam.node.Node`), in order; `Refusal` at the first that fails.
+
+    `adapters` (input adapter ``() / running input -> new input``, output adapter ``() / new output ->
+    running output``, see `cam.interfaces`) let the new machine change that side of the interface.
+    """
+    t0 = time.perf_counter()
+    verify, check_value = node.verify, node.check_value
+    assert verify is not None and check_value is not None
+    for name, c in (("old", old), ("new", new), ("migration", migration)):
+        if not isinstance(c, Code):
+            raise Refusal("bad_code", f"the {name} code is not Code: {type(c).__name__}")
+    # 1. the sender upgrades the version it thinks is running
+    if digest(old) != node.digest:
+        raise Refusal("wrong_version", f"the upgrade expects {digest(old)}, the node runs {node.digest}")
+    if node.probation:
+        raise Refusal("on_probation", f"v{node.generation} is on probation: make it permanent or roll it back")
+    # 2. both pieces of code are well typed on their own
+    try:
+        new_sig = verify(new)
+    except (TypeError, ValueError) as e:  # BytecodeError (a ValueError), whatever its cause
+        raise Refusal("new_code_rejected", f"the new code fails verification: {e}") from None
+    try:
+        verify(migration)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_rejected", f"the migration fails verification: {e}") from None
+    # 3. the migration maps the running state to something, with a unit register
+    try:
+        mig_sig = verify(migration, state=Unit, input=node.signature.state)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_type", f"the migration does not have type () / {node.signature.state} -> s: "
+                                        f"{e}") from None
+    # 4. the new machine's state is what the migration makes; its interface is the running one
+    u = Unifier()
+    (mig_out,) = freshen([mig_sig.output], u)
+    s, i, o = freshen(new_sig, u)
+    try:
+        u.unify(s, mig_out)
+    except UnifyError:
+        raise Refusal("state_type", f"the new machine's state type {new_sig.state} is not the migration's "
+                                    f"output type {mig_sig.output}") from None
+    ia, oa = adapters
+    for a, side, t, new_t in ((ia, "input", i, new_sig.input), (oa, "output", o, new_sig.output)):
+        meets = getattr(node.signature, side) if a is None else freshen([adapter_sig(verify, a, side, node)], u)[0]
+        try:
+            u.unify(t, meets)
+        except UnifyError:
+            if a is not None:
+                raise Refusal("adapter_type", f"the {side} adapter meets {meets}, the new machine's {side} type is "
+                                              f"{new_t}") from None
+            raise Refusal("interface_changed", f"the new machine has type {new_sig.input} -> {new_sig.output}, the "
+                          f"running one {node.signature.input} -> {node.signature.output}; an upgrade keeps "
+                          f"the input and output types unless it carries an adapter for the side that changes "
+                          f"(here the {side})") from None
+    signature = Signature(*(ground(u.resolve(t)) for t in (s, i, o)))
+    for a, side, frm, to in ((ia, "input", node.signature.input, signature.input),
+                             (oa, "output", signature.output, node.signature.output)):
+        if a is not None:
+            try:
+                verify(a, state=Unit, input=frm, output=to)
+            except (TypeError, ValueError) as e:
+                raise Refusal("adapter_type", f"the {side} adapter does not have type () / {frm} -> {to}: {e}") from None
+            for x in trial_inputs(frm, node.limits.trials):
+                try:
+                    execute(a, x, UnitV, fuel=node.limits.fuel)
+                except MachineError as e:
+                    raise Refusal("adapter_type", f"the {side} adapter fails on {clip(to_text(x))}: {e}") from None
+    # 5. the migration halts on the current state (a copy: values are immutable)
+    try:
+        r = execute(migration, node.state, UnitV, fuel=node.limits.migration_fuel)
+    except MachineError as e:
+        what = (f"ran out of its {node.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
+                else f"got stuck after {e.steps} steps")
+        raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(node.state))}") from None
+    try:
+        check_value(r.output, signature.state)
+    except (TypeError, ValueError) as e:
+        raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
+                                          f"state type {signature.state}: {e}") from None
+    if down is not None:
+        check_down(verify, check_value, down, signature.state, node.signature.state, r.output,
+                   node.limits.migration_fuel)
+    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state; it is
+    # translated to Python here, before the swap, so that no request after it pays for translation
+    prepare(new)
+    most = 0
+    for x in trial_inputs(signature.input, node.limits.trials):
+        t1 = time.perf_counter()
+        try:
+            most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
+        except OutOfFuel:
+            raise Refusal("over_budget", f"the new code took more than {node.limits.fuel:,} steps "
+                          f"({time.perf_counter() - t1:.2f} s) on the trial input {clip(to_text(x))} at the "
+                          f"migrated state, over the node's step budget per input") from None
+        except MachineError as e:
+            raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
+                                               f"{clip(to_text(x))}: {e}") from None
+    return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most, down=down,
+                    adapters=adapters)
+
+
+def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:
+    """The side of the new machine an adapter meets: the input adapter's output, or the output adapter's input."""
+    if not isinstance(a, Code):
+        raise Refusal("bad_code", f"the {side} adapter is not Code: {type(a).__name__}")
+    running = node.signature.input if side == "input" else node.signature.output
+    try:
+        sig = verify(a, state=Unit, input=running) if side == "input" else verify(a, state=Unit, output=running)
+    except (TypeError, ValueError) as e:
+        t = f"{running} -> b" if side == "input" else f"a -> {running}"
+        raise Refusal("adapter_type", f"the {side} adapter does not have type () / {t}: {e}") from None
+    return sig.output if side == "input" else sig.input
