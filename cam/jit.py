@@ -19,6 +19,7 @@ from typing import Any
 
 from cam.decoded import (
     ADD,
+    APP,
     BRANCH,
     CONS,
     CONSUME,
@@ -46,12 +47,16 @@ from cam.decoded import (
 )
 from catlib.values import INT_MAX, INT_MIN
 
-__all__ = ["Deopt", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
+__all__ = ["Deopt", "Untranslated", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
 
 JIT_AFTER = 2
 """A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
 MAX_SIZE, MAX_DEPTH = 5_000, 60
 """Code larger or more deeply nested is not translated: source gets long or calls get deep."""
+
+
+class Untranslated(Exception):
+    """The code has an instruction the translator lacks: it always runs on the checked loop."""
 
 
 class Deopt(Exception):
@@ -186,8 +191,10 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
                 emit(f"    return acc, reg, steps + {pending}")
             ended = True
             break  # the rest of the block is never reached
-        else:  # APP: never translated (`jittable` excludes it); be safe anyway
+        elif op == APP:  # never translated (`jittable` excludes it); be safe anyway
             emit("    raise D")
+        else:  # an instruction the translator does not know (beyond the reference): no fast path
+            raise Untranslated(op)
             ended = True
             break
     if not ended:
@@ -235,7 +242,11 @@ def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, 
             block.jittable = not block.app and block.size <= MAX_SIZE and block.depth <= MAX_DEPTH
         if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
             return None
-        block.jit = jit = translate(block)
+        try:
+            block.jit = jit = translate(block)
+        except Untranslated:
+            block.jittable = False
+            return None
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         return None
     try:

@@ -60,8 +60,9 @@ class Generator:
     """
 
     def __init__(self, choose: Choose, *, pure: bool = False, embed: bool = False,
-                 type_depth: int = 2) -> None:
+                 type_depth: int = 2, without: frozenset[str] = frozenset()) -> None:
         self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
+        self.without = without
 
     @classmethod
     def seeded(cls, seed: int, **options: Any) -> Generator:
@@ -158,7 +159,7 @@ class Generator:
 
         rules.append(case_with)
         for c in _PRIMITIVE_CONSTRUCTS:
-            if not (self.pure and c.effect):
+            if not (self.pure and c.effect) and c.name not in self.without:
                 rules += self._primitive_rules(c, s, a, b)
         if self.embed:
             rules.append(lambda n: self._embed(a, b, n))
@@ -282,18 +283,21 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
 
 def typed_terms(state: Type | str | None = None, input: Type | str | None = None,
                 output: Type | str | None = None, *, max_size: int = 12, pure: bool = False,
-                embed: bool = False, max_type_depth: int = 2) -> st.SearchStrategy[tuple[Term, Signature]]:
+                embed: bool = False, max_type_depth: int = 2,
+                without: frozenset[str] = frozenset()) -> st.SearchStrategy[tuple[Term, Signature]]:
     """Pairs ``(term, signature)``: a well-typed term of exactly that signature.
 
     Parts left as `None` are drawn with `types`.  `max_size` bounds the
     number of rules applied (the term has a few nodes per rule); `pure`
-    leaves out `Get` and `Put`; `embed` lets `Embed` appear.
+    leaves out `Get` and `Put`; `embed` lets `Embed` appear; `without`
+    names primitives to leave out (for an instance that lacks them, such as
+    relations, which have no `Lt`).
     """
     fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
 
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature]:
-        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth)
+        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
         fuel = draw(st.integers(0, max_size))
         return gen.term(s, a, b, fuel), Signature(s, a, b)
