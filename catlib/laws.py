@@ -27,6 +27,7 @@ consume is terminal    fails       ``f``'s writes still happen
 fanout after           fails       ``h`` runs twice on the right side
 par interchange        fails       effects of f, g, h, k reorder
 case laws, distr       holds       exactly one branch runs, on either side
+integer laws           holds       no subterm to run (``x - x = 0``, ``eq``...)
 =====================  ==========  ===========================================
 """
 
@@ -40,9 +41,31 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from catlib import strategies as S
-from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Stateful
+from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
-from catlib.free import FREE, Case, Compose, Consume, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Snd, Term
+from catlib.free import (
+    FREE,
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    DivMod,
+    Embed,
+    Eq,
+    Fst,
+    Id,
+    Inl,
+    Inr,
+    Lt,
+    Mul,
+    Par,
+    Snd,
+    Sub,
+    Term,
+)
 from catlib.functor import interpret
 from catlib.tree import walk
 from catlib.typecheck import construct_of
@@ -111,6 +134,17 @@ _LAWS = [
         {"f": ("a", "c"), "g": ("b", "c"), "h": ("c", "d")}),
     Law("distr is invertible", "distributive", "(Either a b, c)", "(Either a b, c)",
         lambda: (Compose(Case(Par(Inl, Id), Par(Inr, Id)), Distr), Id)),
+    Law("sub of equals", "arithmetic", "Int", "Int", lambda: (Compose(Sub, Copy), Compose(Const(0), Consume))),
+    Law("add after sub", "arithmetic", "(Int, Int)", "Int", lambda: (Compose(Add, fanout(Sub, Snd)), Fst)),
+    Law("mul commutes", "arithmetic", "(Int, Int)", "Int", lambda: (Compose(Mul, fanout(Snd, Fst)), Mul)),
+    Law("lt is irreflexive", "ordered", "Int", "Either () ()",
+        lambda: (Compose(Lt, Copy), Compose(Inr, Consume))),
+    Law("eq is reflexive", "ordered", "Int", "Either () ()", lambda: (Compose(Eq, Copy), Compose(Inl, Consume))),
+    Law("eq is symmetric", "ordered", "(Int, Int)", "Either () ()", lambda: (Compose(Eq, fanout(Snd, Fst)), Eq)),
+    Law("divmod by one", "ordered", "Int", "Either () (Int, Int)",
+        lambda: (Compose(DivMod, fanout(Id, Const(1))), Compose(Inr, fanout(Id, Compose(Const(0), Consume))))),
+    Law("divmod by zero", "ordered", "Int", "Either () (Int, Int)",
+        lambda: (Compose(DivMod, fanout(Id, Const(0))), Compose(Inl, Consume))),
 ]
 
 LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
@@ -121,6 +155,7 @@ LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
 
 STRUCTURES: dict[str, type] = {
     "category": Category, "cartesian": Cartesian, "cocartesian": Cocartesian, "distributive": Distributive,
+    "arithmetic": Arithmetic, "ordered": Ordered,
 }
 """The interface each law's `structure` needs."""
 
