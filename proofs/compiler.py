@@ -58,33 +58,10 @@ from cam.compiler import TEMPLATES, Branch, Hole, QuoteHole, Template
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import step as machine_run
+from catlib.constructs import PRIMITIVES
 from catlib.equivalence import assignments, concretize, refine
 from catlib.examples.generic import add_constant
-from catlib.free import (
-    FREE,
-    Add,
-    Case,
-    Compose,
-    Const,
-    Consume,
-    Copy,
-    Distr,
-    DivMod,
-    Eq,
-    Fst,
-    Get,
-    Id,
-    Inl,
-    Inr,
-    Lt,
-    Mul,
-    Par,
-    Prim,
-    Put,
-    Snd,
-    Sub,
-    Term,
-)
+from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Fst, Get, Id, Inl, Par, Prim, Put, Snd, Term
 from catlib.interpreter import step
 from catlib.strategies import Generator
 from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition, symbols_of
@@ -249,7 +226,7 @@ def confirm(op: str, table: Table) -> str | None:
 CONSTANTS = (*range(-8, 9), 2**16, -(2**16), INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
 """The constants `Const` is tried with in `corpus`; the first of them also inside every pair."""
 _IN_PAIRS = (0, 1, -1, 5, INT_MIN, INT_MAX)
-_LEAVES = (Id, Copy, Consume, Fst, Snd, Inl, Inr, Get, Put, Add, Distr, Sub, Mul, Lt, Eq, DivMod)
+_LEAVES = tuple(Prim(name) for name in PRIMITIVES)  # every primitive of the table, new ones included
 
 
 @cache
