@@ -69,3 +69,54 @@ def test_beyond_reference_table():
     assert BEYOND_REFERENCE == {"Sub": ("SUB",), "Mul": ("MUL",), "Lt": ("LT",), "Eq": ("EQ",),
                                 "DivMod": ("DIVMOD",)}
     assert len(REFERENCE_OPS) == 21
+
+
+def test_bank_refuses_overdrafts_small_and_fast():
+    from cam.code import quote
+    from cam.machine import execute
+    from catlib.examples.bank import BALANCE, UPGRADE, bank, deposit, withdraw
+    from catlib.interpreter import run
+
+    assert sum(1 for _ in walk(bank)) == 129  # against 1,553 built from addition alone
+    code = compile(bank)
+    steps = {}
+    for name, cmd in [("deposit", deposit(5)), ("withdraw", withdraw(3)), ("refused", withdraw(100)),
+                      ("balance", BALANCE)]:
+        got = execute(code, quote(cmd), quote(10))
+        assert (got.state, got.output) == tuple(map(quote, step(bank, cmd, 10)))
+        steps[name] = got.steps
+    assert steps == {"deposit": 62, "withdraw": 86, "refused": 65, "balance": 9}  # against 1,720 per withdrawal
+    assert run(bank, [withdraw(1)], 0) == (0, [Left(())])
+    # negative amounts and wrap-around are refused, state unchanged
+    assert run(bank, [withdraw(INT_MIN), deposit(-5), deposit(INT_MAX), deposit(1), withdraw(-1)], 0) == (
+        INT_MAX, [Left(()), Left(()), Right(INT_MAX), Left(()), Left(())])
+    with pytest.raises(CompileError, match="Lt at root"):
+        compile(bank, reference=True)
+    UPGRADE.check()
+
+
+def test_ports_compare_subtract_multiply_divide():
+    from catlib.free import Fst, Snd
+    from catlib.syntax import Port, eq, pair, pdivmod, sm
+
+    def pair_of(*ports):
+        out = ports[-1]
+        for q in reversed(ports[:-1]):
+            out = pair(q, out)
+        return out
+
+    @sm
+    def f(p):
+        a, b = p
+        return pair_of(a - b, a * b, -a, a < b, a <= b, eq(a, b), pdivmod(a, b))
+
+    for a, b in [(3, 5), (5, 3), (4, 4), (INT_MIN, -1), (7, 0)]:
+        got = step(f, (a, b), ())[1]
+        lt, le, same = (Left(()) if c else Right(()) for c in (a < b, a <= b, a == b))
+        assert got == (wrap(a - b), (wrap(a * b), (wrap(-a), (lt, (le, (same, divmod64(a, b)))))))
+    with pytest.raises(TypeError, match="eq\\(p, q\\)"):
+        Port(Fst) == Port(Snd)  # noqa: B015 - the comparison is what raises
+    with pytest.raises(TypeError, match="no truth value"):
+        bool(Port(Fst) < Port(Snd))
+    with pytest.raises(TypeError, match="Sub needs integer ports"):
+        Port(Fst) - "x"
