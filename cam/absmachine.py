@@ -28,6 +28,9 @@ __all__ = ["Blk", "Ret", "AbstractMachine", "TOP", "CLOSURE", "depth_of"]
  PUSH, ROT, GET, PUT) = (OPCODE[name] for name in (
     "ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD", "APP", "CURRY",
     "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+SUB, MUL, LT, EQ, DIVMOD = (OPCODE[name] for name in ("SUB", "MUL", "LT", "EQ", "DIVMOD"))
+_INT_PAIR_OPS = frozenset((ADD, SUB, MUL, LT, EQ, DIVMOD))
+"""The instructions that need ``(Int, Int)``."""
 
 TOP, CLOSURE = 0, 1
 """A block's context: the top-level code (or a branch in it), or a closure body."""
@@ -181,18 +184,24 @@ class AbstractMachine(TypeGraph):
                     acc = Node(PROD, acc, acc)
                 elif op == CONSUME:
                     acc = UNIT_NODE
-                elif op == ADD:
+                elif op in _INT_PAIR_OPS:
+                    name = INSTRUCTIONS[op].name
                     a = find(acc)
                     if a.tag == VAR:
                         a.up = a = Node(PROD, INT_NODE, INT_NODE)
                     if a.tag != PROD:
-                        raise self.fail(blk, pc, "ADD needs two Ints", "(Int, Int)", show([a])[0])
+                        raise self.fail(blk, pc, f"{name} needs two Ints", "(Int, Int)", show([a])[0])
                     for k in (find(a.a), find(a.b)):
                         if k is not INT_NODE:
                             if k.tag != VAR:
-                                raise self.fail(blk, pc, "ADD needs two Ints", "(Int, Int)", show([a])[0])
+                                raise self.fail(blk, pc, f"{name} needs two Ints", "(Int, Int)", show([a])[0])
                             k.up = INT_NODE
-                    acc = INT_NODE
+                    if op == ADD or op == SUB or op == MUL:
+                        acc = INT_NODE
+                    elif op == DIVMOD:
+                        acc = Node(SUM, UNIT_NODE, Node(PROD, INT_NODE, INT_NODE))
+                    else:
+                        acc = Node(SUM, UNIT_NODE, UNIT_NODE)
                 elif op == INL:
                     acc = Node(SUM, acc, Node(VAR))
                 elif op == INR:

@@ -2,7 +2,8 @@
 
 Each instruction is one row of `INSTRUCTIONS`: its name, the kind of operand
 it carries (none, a value, a block, a pair of blocks) and whether it is one
-of the reference machine's 21 instructions.  Everything else reads that
+of the reference machine's 21 instructions (``SUB``, ``MUL``, ``LT``, ``EQ``
+and ``DIVMOD`` are not: a reference node refuses code that uses them).  Everything else reads that
 table: `Instr` checks operands by it, the text and JSON forms (`cam.text`)
 parse by it, and `Decoder` -- the one decoder of `Code`, used by the machine,
 the verifier and the proofs' symbolic machine -- turns code into blocks of
@@ -37,7 +38,7 @@ __all__ = [
     "OPS", "SIMPLE_OPS", "REFERENCE_OPS", "NONE", "VALUE", "BLOCK", "BLOCKS", "Decoder", "QUOTE", "BRANCH", "CURRY",
     "to_text", "quote", "unquote",
 ] + ["ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD", "APP",
-     "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT"]
+     "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT", "SUB", "MUL", "LT", "EQ", "DIVMOD"]
 
 
 # ---------------------------------------------------------------- values
@@ -185,6 +186,12 @@ INSTRUCTIONS: tuple[InstrSpec, ...] = (
     InstrSpec("ROT", NONE, True),
     InstrSpec("GET", NONE, True),
     InstrSpec("PUT", NONE, True),
+    # beyond the reference: this package's integer primitives (`catlib.free.Sub` ...)
+    InstrSpec("SUB", NONE, False),
+    InstrSpec("MUL", NONE, False),
+    InstrSpec("LT", NONE, False),
+    InstrSpec("EQ", NONE, False),
+    InstrSpec("DIVMOD", NONE, False),
 )
 """Every instruction, in the reference's order; an instruction's opcode is its index here.
 
@@ -291,9 +298,11 @@ def CURRY(c: Code | Iterable[Instr]) -> Instr:
 SIMPLE: dict[str, Instr] = {op: Instr(op) for op in SIMPLE_OPS}
 """The instructions without operand, by name: parsers share these instead of building new ones."""
 
-(ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT) = (
+(ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT,
+ SUB, MUL, LT, EQ, DIVMOD) = (
     SIMPLE[op] for op in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD",
-                          "APP", "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+                          "APP", "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT",
+                          "SUB", "MUL", "LT", "EQ", "DIVMOD"))
 
 
 # ---------------------------------------------------------------- the decoder

@@ -46,12 +46,16 @@ from cam.code import (
     CONS,
     CONSUME,
     COPY,
+    DIVMOD,
+    EQ,
     FIRST,
     FST,
     GET,
     ID,
     INL,
     INR,
+    LT,
+    MUL,
     PUSH,
     PUT,
     QUOTE,
@@ -59,25 +63,29 @@ from cam.code import (
     ROT,
     SECOND,
     SND,
+    SPECS,
+    SUB,
     SWAP,
     Code,
     Instr,
     IntV,
 )
-from catlib.free import Distr, Term, path_str
+from catlib.free import Distr, Term, path_str, subterms
 from catlib.tree import unlink
 
-__all__ = ["compile", "instantiate", "CompileError", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
+__all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
            "F", "G", "K", "DISTR_CODE"]
 
 
 class CompileError(ValueError):
-    """A term that cannot be compiled (an `Embed`: no template); `path` locates it."""
+    """A term that cannot be compiled (an `Embed`: no template; or, for the reference, a construct whose
+    template needs an instruction the reference lacks); `path` locates it."""
 
-    def __init__(self, path: tuple[str, ...], subterm: Term) -> None:
+    def __init__(self, path: tuple[str, ...], subterm: Term, reason: str = "") -> None:
         self.path, self.subterm = path, subterm
-        super().__init__(f"cannot compile {subterm} at {path_str(path)}: "
-                         "Embed wraps a host function, which has no bytecode")
+        reason = reason or ("Embed wraps a host function, which has no bytecode" if subterm.op == "Embed"
+                            else f"{subterm.op} has no template")
+        super().__init__(f"cannot compile {subterm} at {path_str(path)}: {reason}")
 
 
 class Hole(NamedTuple):
@@ -124,6 +132,11 @@ TEMPLATES: dict[str, Template] = {
     "Get": (GET,),
     "Put": (PUT,),
     "Add": (ADD,),
+    "Sub": (SUB,),
+    "Mul": (MUL,),
+    "Lt": (LT,),
+    "Eq": (EQ,),
+    "DivMod": (DIVMOD,),
     "Const": (K,),
     "Distr": (PUSH, FST, Branch((ROT, SWAP, SND, CONS, INL, RETURN), (ROT, SWAP, SND, CONS, INR, RETURN))),
     "Compose": (F, G),
@@ -172,14 +185,47 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     return Code(blocks[0])
 
 
-def compile(term: Term) -> Code:
+def compile(term: Term, reference: bool = False) -> Code:
     """The CAM code of `term`: `instantiate` with `TEMPLATES` (``Embed`` raises `CompileError`).
 
-    Anything but a term is a `TypeError` (subterms are terms by construction).
+    With `reference`, the code must run on the reference machine: a subterm
+    whose template needs an instruction beyond the reference's 21 (``Sub``
+    needs ``SUB``, ...) raises `CompileError` naming it.  Anything but a term
+    is a `TypeError` (subterms are terms by construction).
+
+    >>> from catlib.free import Sub, Par, Id
+    >>> compile(Par(Id, Sub), reference=True)
+    Traceback (most recent call last):
+      ...
+    cam.compiler.CompileError: cannot compile Sub at root.g: its code needs SUB, which the reference machine lacks
     """
     if not isinstance(term, Term):
         raise TypeError(f"not a term: {term!r}")
+    if reference:
+        for path, sub in subterms(term):
+            missing = BEYOND_REFERENCE.get(sub.op)
+            if missing:
+                raise CompileError(path, sub, f"its code needs {', '.join(missing)}, which the reference machine "
+                                              "lacks")
     return instantiate(TEMPLATES, term)
+
+
+def _instructions(template: Template) -> list[Instr]:
+    out: list[Instr] = []
+    todo = list(template)
+    while todo:
+        x = todo.pop()
+        if type(x) is Instr:
+            out.append(x)
+        elif type(x) is Branch:
+            todo += [*x.left, *x.right]
+    return out
+
+
+BEYOND_REFERENCE: dict[str, tuple[str, ...]] = {
+    op: names for op, t in TEMPLATES.items()
+    if (names := tuple(sorted({i.op for i in _instructions(t) if not SPECS[i.op].reference})))}
+"""The constructors whose templates use instructions the reference lacks, and those instructions."""
 
 
 DISTR_CODE = compile(Distr)

@@ -20,6 +20,7 @@ from typing import Any
 from cam import loaded
 from cam.decoded import (
     ADD,
+    APP,
     BRANCH,
     CONS,
     CONSUME,
@@ -50,7 +51,7 @@ from cam.decoded import (
 )
 from catlib.values import INT_MAX, INT_MIN
 
-__all__ = ["Deopt", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
+__all__ = ["Deopt", "Untranslated", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
 
 JIT_AFTER = 2
 """A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
@@ -59,6 +60,10 @@ MAX_SIZE, MAX_DEPTH = 5_000, 60
 function per block would make long source and deep calls; there nested blocks are inlined and
 large code split into functions, at the price of converting values in and out (small next to
 running large code)."""
+
+
+class Untranslated(Exception):
+    """The code has an instruction the translator lacks: it always runs on the checked loop."""
 
 
 class Deopt(Exception):
@@ -193,8 +198,10 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
                 emit(f"    return acc, reg, steps + {pending}")
             ended = True
             break  # the rest of the block is never reached
-        else:  # APP: never translated (`jittable` excludes it); be safe anyway
+        elif op == APP:  # never translated (`jittable` excludes it); be safe anyway
             emit("    raise D")
+        else:  # an instruction the translator does not know (beyond the reference): no fast path
+            raise Untranslated(op)
             ended = True
             break
     if not ended:
@@ -257,7 +264,12 @@ def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, 
             block.jittable = not block.app
         if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
             return None
-        block.jit = jit = translate(block) if block.size <= MAX_SIZE and block.depth <= MAX_DEPTH else large(block)
+        try:
+            block.jit = jit = (translate(block) if block.size <= MAX_SIZE and block.depth <= MAX_DEPTH
+                               else large(block))
+        except Untranslated:
+            block.jittable = False
+            return None
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         return None
     try:

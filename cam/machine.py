@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
-from cam.code import Code, Instr, Value, to_text
+from cam.code import OPCODE, Code, Instr, Value, to_text
 from cam.decoded import (
     ADD,
     APP,
@@ -84,6 +84,10 @@ from cam.decoded import (
 from cam.jit import JIT_AFTER, fast
 from cam.loaded import run_list, to_host, to_internal, translate
 from catlib.values import INT_MAX, INT_MIN
+
+# Beyond the reference (not in `cam.decoded`'s list, which the translator shares).
+SUB, MUL, LT, EQ, DIVMOD = (OPCODE[name] for name in ("SUB", "MUL", "LT", "EQ", "DIVMOD"))
+_WRAP = 2**63
 
 __all__ = ["step", "run", "execute", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
            "clear_cache", "load", "Loaded", "prepare"]
@@ -253,6 +257,24 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
             acc = (clo.env, acc[1])
             block, pc = clo.block, -1
             n = len(block)
+        elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
+            if type(acc) is not tuple or type(acc[0]) is not int or type(acc[1]) is not int:
+                raise _stuck(f"{block.code[pc].op} needs a Pair of two Ints, found {_found(acc)}",
+                             acc, block, pc, reg, stack, steps)
+            a, b = acc
+            if op == SUB or op == MUL:
+                acc = a - b if op == SUB else a * b
+                if acc > INT_MAX or acc < INT_MIN:
+                    acc = (acc + _WRAP) % 2**64 - _WRAP
+            elif op == LT:
+                acc = InL(None) if a < b else InR(None)
+            elif op == EQ:
+                acc = InL(None) if a == b else InR(None)
+            elif b == 0:  # DIVMOD by zero answers L Unit
+                acc = InL(None)
+            else:  # rounding down, as Python's divmod; only INT_MIN / -1 leaves the range
+                q, r = divmod(a, b)
+                acc = InR((q if q <= INT_MAX else INT_MIN, r))
         else:  # pragma: no cover - a row of the table the machine does not know (a test checks there is none)
             raise AssertionError(f"opcode {op} has no transition")
         pc += 1

@@ -15,15 +15,20 @@ from catlib.free import (
     Consume,
     Copy,
     Distr,
+    DivMod,
     Embed,
+    Eq,
     Fst,
     Get,
     Id,
     Inl,
     Inr,
+    Lt,
+    Mul,
     Par,
     Put,
     Snd,
+    Sub,
     Term,
 )
 from catlib.interpreter import run, step
@@ -33,6 +38,7 @@ from catlib.values import Left, Right
 
 __all__ = [
     "FREE", "Add", "Case", "Compose", "Const", "Consume", "Copy", "Distr", "Embed", "Fst", "Get",
-    "Id", "Inl", "Inr", "Par", "Put", "Snd", "Term", "run", "step", "Signature", "TermTypeError",
+    "Id", "Inl", "Inr", "Par", "Put", "Snd", "Term",
+    "Sub", "Mul", "Lt", "Eq", "DivMod", "run", "step", "Signature", "TermTypeError",
     "check", "infer", "Fun", "Int", "Prod", "Sum", "Type", "Unit", "Var", "parse", "Left", "Right",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 
 def tour() -> None:
-    """Print the seed's swap and counter: terms, types, runs in three models."""
+    """Print the seed's swap and counter (terms, types, runs in three models), then the bank account."""
     from catlib.examples.generic import counter, swap
     from catlib.free import FREE
     from catlib.instances import FUNCTIONS, MACHINES
@@ -38,6 +38,13 @@ def tour() -> None:
     print("its principal type:    ", infer(c))
     state, outputs = run(c, [Left(()), Left(()), Right(())], 0)
     print("incr, incr, count:     ", outputs, "final state", state)
+    from catlib.examples.bank import BALANCE, bank, deposit, withdraw
+    from catlib.tree import walk
+
+    print()
+    print("bank (Sub, Lt):        ", sum(1 for _ in walk(bank)), "nodes,", infer(bank))
+    state, outputs = run(bank, [deposit(100), withdraw(30), withdraw(500), BALANCE], 0)
+    print("in 100, out 30, out 500, balance:", outputs, "final state", state)
 
 
 VIEWS = ("diagram", "tree", "bytecode")

@@ -124,6 +124,39 @@ class Arithmetic(Category[M]):
     def add(self) -> M:
         """``(Int, Int) -> Int``."""
 
+    @abstractmethod
+    def sub(self) -> M:
+        """``(Int, Int) -> Int``: ``x - y``, wrapping at 64 bits."""
 
-class Machine(Distributive[M], Stateful[M], Arithmetic[M]):
+    @abstractmethod
+    def mul(self) -> M:
+        """``(Int, Int) -> Int``: ``x * y``, wrapping at 64 bits."""
+
+
+class Ordered(Category[M]):
+    """The order of 64-bit integers, and division.
+
+    Apart from `Arithmetic` because these do not survive reading ``Int``
+    modulo ``2**k`` (as `catlib.examples.relations` does): ``1 < 2`` but
+    ``3 < 0`` modulo 4.  The answers are sums to branch on, ``Left ()`` when
+    the comparison holds, so ``case(yes, no)`` reads in order.
+    """
+
+    @abstractmethod
+    def lt(self) -> M:
+        """``(Int, Int) -> Either () ()``: ``Left ()`` when ``x < y`` (signed)."""
+
+    @abstractmethod
+    def eq(self) -> M:
+        """``(Int, Int) -> Either () ()``: ``Left ()`` when ``x == y``."""
+
+    @abstractmethod
+    def divmod(self) -> M:
+        """``(Int, Int) -> Either () (Int, Int)``: ``Left ()`` when ``y == 0``, else
+        ``Right (q, r)`` rounding down, as Python's `divmod` and Haskell's ``divMod``
+        (``x == q*y + r``, ``r`` has the sign of ``y``), wrapped at 64 bits (only
+        ``INT_MIN / -1`` wraps: ``(INT_MIN, 0)``); see `catlib.values.divmod64`."""
+
+
+class Machine(Distributive[M], Stateful[M], Arithmetic[M], Ordered[M]):
     """Everything a state machine term can use: the seed's ``FreeFunc`` theory."""

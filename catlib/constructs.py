@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Stateful
+from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
 from catlib.types import Type, parse
 
@@ -124,6 +124,12 @@ _TABLE = [
     Construct("Const", "const", Arithmetic, "a -> Int", param="int64",
               doc="ignores its input, answers a 64-bit integer"),
     Construct("Add", "add", Arithmetic, "(Int, Int) -> Int", doc="64-bit addition, wrapping"),
+    Construct("Sub", "sub", Arithmetic, "(Int, Int) -> Int", doc="64-bit subtraction, wrapping"),
+    Construct("Mul", "mul", Arithmetic, "(Int, Int) -> Int", doc="64-bit multiplication, wrapping"),
+    Construct("Lt", "lt", Ordered, "(Int, Int) -> Either () ()", doc="Left () when x < y (signed)"),
+    Construct("Eq", "eq", Ordered, "(Int, Int) -> Either () ()", doc="Left () when x == y"),
+    Construct("DivMod", "divmod", Ordered, "(Int, Int) -> Either () (Int, Int)",
+              doc="Left () for a zero divisor, else Right (quotient, remainder), rounding down (floor)"),
     Construct("Embed", "embed", Category, "a -> b", param="host function",
               doc="a host function at the types the term names; not part of the interfaces: "
                   "an instance that interprets it has an `embed(fn, dom, cod)` method"),

@@ -15,6 +15,10 @@ True
 
 Both terms run symbolically (`catlib.symbolic.evaluate`) on the most
 general input and state; each pair of paths is compared in normal form.
+A comparison of unknown integers splits a path in two (`catlib.symbolic.compare`);
+when a difference shows only on paths no input tried reaches, or between
+polynomials (`Mul`), `equivalent` raises `SymbolicError` saying so rather
+than guess.
 A difference is turned into concrete values (`refine`, `assignments`,
 `concretize`) and confirmed by the interpreter.
 """
@@ -194,6 +198,14 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
             gx, gs = fresh(ground(sig.input, Int), "x"), fresh(ground(sig.state, Int), "s")
             # the same names, now all integers: re-run the path's decisions on the ground values
             cex = witness(f, g, gx, gs, _reground(cg, gx, gs))
+            if cex is None and any(sv.origin is not None for sv in cg):
+                raise SymbolicError(f"undecided: {diff}; no input tried satisfies these comparisons and tells the "
+                                    "terms apart (the path may be impossible: the model does not solve integer "
+                                    "constraints)")
+            if cex is None and any(sub.op == "Mul" for t in (f, g) for sub in walk(t)):
+                raise SymbolicError(f"undecided: {diff}; with Mul the integers are polynomials, which can differ "
+                                    "in their coefficients and still agree everywhere modulo 2**64, and no input "
+                                    "tried tells them apart")
             if cex is None:  # pragma: no cover - would mean the symbolic model and the interpreter disagree
                 raise AssertionError(f"symbolic results differ but the interpreter agrees everywhere: {diff}")
             return Equivalence(sig, cases, cex, [diff])
@@ -220,6 +232,8 @@ def _reground(cond: Condition, gx: Any, gs: Any) -> Condition:
     collect(gs)
     out: Condition = {}
     for sv, shape in cond.items():
+        if sv.origin is not None:  # a comparison's answer: the interpreter recomputes it
+            continue
         g = ground[sv.name]
         out[g] = g.split()[isinstance(shape, Right)]
     return out

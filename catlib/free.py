@@ -41,6 +41,7 @@ from catlib.values import INT_MAX, INT_MIN
 __all__ = [
     "Term", "Prim", "Compose", "Par", "Case", "Const", "Embed",
     "Id", "Copy", "Consume", "Fst", "Snd", "Inl", "Inr", "Get", "Put", "Add", "Distr",
+    "Sub", "Mul", "Lt", "Eq", "DivMod",
     "FREE", "Free", "subterms",
 ]
 
@@ -198,6 +199,11 @@ Get = Prim("Get")
 Put = Prim("Put")
 Add = Prim("Add")
 Distr = Prim("Distr")
+Sub = Prim("Sub")
+Mul = Prim("Mul")
+Lt = Prim("Lt")
+Eq = Prim("Eq")
+DivMod = Prim("DivMod")
 
 
 def subterms(term: Term) -> Iterator[tuple[tuple[str, ...], Term]]:
@@ -265,6 +271,21 @@ class Free(Machine[Term]):
 
     def add(self) -> Term:
         return Add
+
+    def sub(self) -> Term:
+        return Sub
+
+    def mul(self) -> Term:
+        return Mul
+
+    def lt(self) -> Term:
+        return Lt
+
+    def eq(self) -> Term:
+        return Eq
+
+    def divmod(self) -> Term:
+        return DivMod
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> Term:
         return Embed(fn, dom, cod)

@@ -82,6 +82,10 @@ def _shape_like(b: Bundle, wires: Iterator[Wire]) -> Bundle:
     return out[0]
 
 
+_BOOL, _DIVMOD = Sum(Unit, Unit), Sum(Unit, Prod(Int, Int))
+"""The output types of the comparisons and of ``divmod``: a sum is one wire."""
+
+
 def type_leaves(t: Type) -> list[Type]:
     """The non-product parts of `t`, left to right: one wire each (the diagram's ports)."""
     out: list[Type] = []
@@ -412,6 +416,21 @@ class GraphCategory(Machine[Wiring]):
 
     def add(self) -> Wiring:
         return _prim(lambda b, x, cod: b.box("box", "+", leaves(x), [Int], role="add")[0])
+
+    def sub(self) -> Wiring:
+        return _prim(lambda b, x, cod: b.box("box", "-", leaves(x), [Int], role="sub")[0])
+
+    def mul(self) -> Wiring:
+        return _prim(lambda b, x, cod: b.box("box", "*", leaves(x), [Int], role="mul")[0])
+
+    def lt(self) -> Wiring:
+        return _prim(lambda b, x, cod: b.box("box", "<", leaves(x), [_BOOL], role="lt")[0])
+
+    def eq(self) -> Wiring:
+        return _prim(lambda b, x, cod: b.box("box", "==", leaves(x), [_BOOL], role="eq")[0])
+
+    def divmod(self) -> Wiring:
+        return _prim(lambda b, x, cod: b.box("box", "divmod", leaves(x), [_DIVMOD], role="divmod")[0])
 
     def at_type(self, m: Wiring, dom: Type, cod: Type) -> Wiring:
         """`m` knowing its output type (the functor calls this with the types in context)."""

@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from catlib.cartesian import Arithmetic, Distributive, Machine, Obj
+from catlib.cartesian import Arithmetic, Distributive, Machine, Obj, Ordered
 from catlib.free import FREE
 from catlib.types import Type
-from catlib.values import Left, Right, add64
+from catlib.values import NO, YES, Left, Right, add64, divmod64, mul64, sub64
 
 __all__ = ["Functions", "StateMachines", "FUNCTIONS", "MACHINES", "FREE"]
 
@@ -47,7 +47,7 @@ def _distr(v: Any) -> Any:
     return type(e)((e.value, c))
 
 
-class Functions(Distributive[Fn], Arithmetic[Fn]):
+class Functions(Distributive[Fn], Arithmetic[Fn], Ordered[Fn]):
     """Pure Python functions ``x -> y`` on host values."""
 
     def id(self, a: Obj = None) -> Fn:
@@ -88,6 +88,21 @@ class Functions(Distributive[Fn], Arithmetic[Fn]):
 
     def add(self) -> Fn:
         return lambda p: add64(p[0], p[1])
+
+    def sub(self) -> Fn:
+        return lambda p: sub64(p[0], p[1])
+
+    def mul(self) -> Fn:
+        return lambda p: mul64(p[0], p[1])
+
+    def lt(self) -> Fn:
+        return lambda p: YES if p[0] < p[1] else NO
+
+    def eq(self) -> Fn:
+        return lambda p: YES if p[0] == p[1] else NO
+
+    def divmod(self) -> Fn:
+        return lambda p: divmod64(p[0], p[1])
 
     def embed(self, fn: Fn, dom: Type, cod: Type) -> Fn:
         """`Embed`'s host function, as it is."""
@@ -155,6 +170,21 @@ class StateMachines(Machine[SM]):
 
     def add(self) -> SM:
         return self.lift(FUNCTIONS.add())
+
+    def sub(self) -> SM:
+        return self.lift(FUNCTIONS.sub())
+
+    def mul(self) -> SM:
+        return self.lift(FUNCTIONS.mul())
+
+    def lt(self) -> SM:
+        return self.lift(FUNCTIONS.lt())
+
+    def eq(self) -> SM:
+        return self.lift(FUNCTIONS.eq())
+
+    def divmod(self) -> SM:
+        return self.lift(FUNCTIONS.divmod())
 
     def embed(self, fn: Fn, dom: Type, cod: Type) -> SM:
         """`Embed`'s host function, leaving the state alone."""

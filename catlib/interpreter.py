@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from catlib.free import Case, Compose, Const, Embed, Par, Term
-from catlib.values import HostValue, Left, Right, add64, check_value
+from catlib.values import HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
 
 __all__ = ["step", "run", "InterpretError"]
 
@@ -86,6 +86,20 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
             if type(v) is not tuple or len(v) != 2 or type(v[0]) is not int or type(v[1]) is not int:
                 raise _bad(t, v, "a pair of ints")
             v = add64(v[0], v[1])
+        elif op in ("Sub", "Mul", "Lt", "Eq", "DivMod"):
+            if type(v) is not tuple or len(v) != 2 or type(v[0]) is not int or type(v[1]) is not int:
+                raise _bad(t, v, "a pair of ints")
+            i, j = v
+            if op == "Sub":
+                v = sub64(i, j)
+            elif op == "Mul":
+                v = mul64(i, j)
+            elif op == "Lt":
+                v = Left(()) if i < j else Right(())
+            elif op == "Eq":
+                v = Left(()) if i == j else Right(())
+            else:
+                v = divmod64(i, j)
         elif op == "Distr":
             if type(v) is not tuple or len(v) != 2 or not isinstance(v[0], (Left, Right)):
                 raise _bad(t, v, "(Left(..) or Right(..), c)")

@@ -27,6 +27,7 @@ consume is terminal    fails       ``f``'s writes still happen
 fanout after           fails       ``h`` runs twice on the right side
 par interchange        fails       effects of f, g, h, k reorder
 case laws, distr       holds       exactly one branch runs, on either side
+integer laws           holds       no subterm to run (``x - x = 0``, ``eq``...)
 =====================  ==========  ===========================================
 """
 
@@ -40,9 +41,32 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from catlib import strategies as S
-from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Stateful
+from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
-from catlib.free import FREE, Case, Compose, Consume, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Snd, Term
+from catlib.constructs import CONSTRUCTS
+from catlib.free import (
+    FREE,
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    DivMod,
+    Embed,
+    Eq,
+    Fst,
+    Id,
+    Inl,
+    Inr,
+    Lt,
+    Mul,
+    Par,
+    Snd,
+    Sub,
+    Term,
+)
 from catlib.functor import interpret
 from catlib.tree import walk
 from catlib.typecheck import construct_of
@@ -111,6 +135,17 @@ _LAWS = [
         {"f": ("a", "c"), "g": ("b", "c"), "h": ("c", "d")}),
     Law("distr is invertible", "distributive", "(Either a b, c)", "(Either a b, c)",
         lambda: (Compose(Case(Par(Inl, Id), Par(Inr, Id)), Distr), Id)),
+    Law("sub of equals", "arithmetic", "Int", "Int", lambda: (Compose(Sub, Copy), Compose(Const(0), Consume))),
+    Law("add after sub", "arithmetic", "(Int, Int)", "Int", lambda: (Compose(Add, fanout(Sub, Snd)), Fst)),
+    Law("mul commutes", "arithmetic", "(Int, Int)", "Int", lambda: (Compose(Mul, fanout(Snd, Fst)), Mul)),
+    Law("lt is irreflexive", "ordered", "Int", "Either () ()",
+        lambda: (Compose(Lt, Copy), Compose(Inr, Consume))),
+    Law("eq is reflexive", "ordered", "Int", "Either () ()", lambda: (Compose(Eq, Copy), Compose(Inl, Consume))),
+    Law("eq is symmetric", "ordered", "(Int, Int)", "Either () ()", lambda: (Compose(Eq, fanout(Snd, Fst)), Eq)),
+    Law("divmod by one", "ordered", "Int", "Either () (Int, Int)",
+        lambda: (Compose(DivMod, fanout(Id, Const(1))), Compose(Inr, fanout(Id, Compose(Const(0), Consume))))),
+    Law("divmod by zero", "ordered", "Int", "Either () (Int, Int)",
+        lambda: (Compose(DivMod, fanout(Id, Const(0))), Compose(Inl, Consume))),
 ]
 
 LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
@@ -121,6 +156,7 @@ LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
 
 STRUCTURES: dict[str, type] = {
     "category": Category, "cartesian": Cartesian, "cocartesian": Cocartesian, "distributive": Distributive,
+    "arithmetic": Arithmetic, "ordered": Ordered,
 }
 """The interface each law's `structure` needs."""
 
@@ -214,8 +250,8 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
     (`catlib.functor.interpret`, typed instances get their objects).
 
     - **Morphisms** are random free terms of the needed type interpreted
-      in `C` (when `C` has every construct the generator uses: a
-      `Distributive` and `Arithmetic` instance, `Stateful` or pure), and/or
+      in `C` (when `C` is `Distributive` and `Arithmetic`; terms use the
+      state only if `C` is `Stateful`, comparisons only if it is `Ordered`), and/or
       native ones from ``C.random_morphism(draw, dom, cod)`` if `C` has it
       (`draw` is hypothesis's).  `free_terms` forces the choice.
     - **Equality** is ``C.equal(f, g, dom, cod)`` if `C` has it; otherwise,
@@ -237,6 +273,9 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
     native = getattr(C, "random_morphism", None)
     can_free = isinstance(C, Distributive) and isinstance(C, Arithmetic)
     use_free = can_free if free_terms is None else free_terms
+    # primitives of interfaces C lacks (Ordered, for relations) are left out of its random terms
+    lacking = frozenset(c.name for c in CONSTRUCTS.values()
+                        if not c.kids and c.name != "Embed" and not c.effect and not isinstance(C, c.interface))
     if use_free and not can_free:
         raise TypeError(f"{name} lacks constructs that random terms use (it is not Distributive and Arithmetic)")
     if not use_free and native is None:
@@ -264,7 +303,8 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
             for var, (d, c) in law.variables.items():
                 dom, cod = at(d), at(c)
                 if use_free and (native is None or data.draw(st.booleans(), label=f"{var} is a term")):
-                    term = data.draw(S.terms(state_t, dom, cod, pure=not isinstance(C, Stateful), max_size=6),
+                    term = data.draw(S.terms(state_t, dom, cod, pure=not isinstance(C, Stateful), max_size=6,
+                                             without=lacking),
                                      label=var)
                     chosen[var] = interpret(term, C, (state_t, dom, cod))
                     shown.append(f"{var} = {term!r}")

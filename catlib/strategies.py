@@ -52,6 +52,49 @@ Choose = Callable[[int, int], int]
 """``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
 
 
+_READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
+_PLANS: dict[tuple[Type, Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
+
+
+def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, in the
+    table's order, computed once per signature (generation asks again and again)."""
+    key = (s, a, b)
+    plans = _PLANS.get(key)
+    if plans is None:
+        if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _PLANS.clear()
+        plans = _PLANS[key] = tuple((c, kind, t) for c in _PRIMITIVE_CONSTRUCTS for kind, t in _plan(c, s, a, b))
+    return plans
+
+
+def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
+    """How primitive `c` can serve in a term ``s / a -> b``: ``(rule kind, type)`` pairs (see
+    `Generator._primitive_rule`)."""
+    dom, cod = c.types
+    if c.effect:
+        dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
+    out: list[tuple[int, Any]] = []
+    if c.effect and dom == Unit:
+        out.append((_READ, cod))
+    elif c.effect and cod == Unit:
+        out.append((_WRITE, dom))
+    else:
+        built = False
+        build = match(cod, b) if not isinstance(cod, Var) and cod != Unit else None
+        if build is not None and set(dom.vars()) <= set(build):
+            out.append((_BUILD, substitute([dom], lambda v: build[v.name])[0]))
+            built = True
+        if isinstance(dom, Var):
+            if not built and match(cod, b, {dom.name: a}) is not None:
+                out.append((_DIRECT, None))
+        elif dom != Unit:
+            inspect = match(dom, a)
+            if inspect is not None and set(cod.vars()) <= set(inspect):
+                out.append((_INSPECT, substitute([cod], lambda v: inspect[v.name])[0]))
+    return out
+
+
 class Generator:
     """Type-directed generation driven by a `Choose` function.
 
@@ -60,8 +103,9 @@ class Generator:
     """
 
     def __init__(self, choose: Choose, *, pure: bool = False, embed: bool = False,
-                 type_depth: int = 2) -> None:
+                 type_depth: int = 2, without: frozenset[str] = frozenset()) -> None:
         self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
+        self.without = without
 
     @classmethod
     def seeded(cls, seed: int, **options: Any) -> Generator:
@@ -157,9 +201,9 @@ class Generator:
             return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
 
         rules.append(case_with)
-        for c in _PRIMITIVE_CONSTRUCTS:
-            if not (self.pure and c.effect):
-                rules += self._primitive_rules(c, s, a, b)
+        for c, kind, t in _plans(s, a, b):
+            if not (self.pure and c.effect) and c.name not in self.without:
+                rules.append(self._primitive_rule(c, kind, t, s, a, b))
         if self.embed:
             rules.append(lambda n: self._embed(a, b, n))
         return rules
@@ -167,8 +211,9 @@ class Generator:
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()  # type: ignore[no-any-return]
 
-    def _primitive_rules(self, c: Construct, s: Type, a: Type, b: Type) -> list[Callable[[int], Term]]:
-        """The rules that use primitive `c`, read off its scheme (`catlib.constructs`):
+    def _primitive_rule(self, c: Construct, kind: int, t: Any, s: Type, a: Type, b: Type
+                        ) -> Callable[[int], Term]:
+        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plans`):
 
         - *direct*: it takes any input (its input type is a variable) and its
           output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
@@ -181,37 +226,22 @@ class Generator:
           the rest of the output is built from ``()`` (``Get``, ``Put``).
         """
         T = self.term
-        dom, cod = c.types
-        if c.effect:
-            dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
         p = lambda: self._primitive(c)  # noqa: E731 - a fresh constant each time
-        rules: list[Callable[[int], Term]] = []
-        if c.effect and dom == Unit:
-            rules.append(lambda n: p() if a == Unit and cod == b else Compose(T(s, cod, b, n), Compose(p(), Consume)))
-        elif c.effect and cod == Unit:
+        if kind == _READ:
+            return lambda n: p() if a == Unit and t == b else Compose(T(s, t, b, n), Compose(p(), Consume))
+        if kind == _WRITE:
 
             def write(n: int) -> Term:
                 nf, ng = self._split(n)
-                f = p() if a == dom else Compose(p(), T(s, a, dom, nf))
+                f = p() if a == t else Compose(p(), T(s, a, t, nf))
                 return f if b == Unit else Compose(T(s, Unit, b, ng), f)
 
-            rules.append(write)
-        else:
-            built = False
-            build = match(cod, b) if not isinstance(cod, Var) and cod != Unit else None
-            if build is not None and set(dom.vars()) <= set(build):
-                m2 = substitute([dom], lambda v: build[v.name])[0]
-                rules.append(lambda n: p() if a == m2 else Compose(p(), T(s, a, m2, n)))
-                built = True
-            if isinstance(dom, Var):
-                if not built and match(cod, b, {dom.name: a}) is not None:
-                    rules.append(lambda n: p())
-            elif dom != Unit:
-                inspect = match(dom, a)
-                if inspect is not None and set(cod.vars()) <= set(inspect):
-                    m = substitute([cod], lambda v: inspect[v.name])[0]
-                    rules.append(lambda n: p() if m == b else Compose(T(s, m, b, n), p()))
-        return rules
+            return write
+        if kind == _BUILD:
+            return lambda n: p() if a == t else Compose(p(), T(s, a, t, n))
+        if kind == _DIRECT:
+            return lambda n: p()
+        return lambda n: p() if t == b else Compose(T(s, t, b, n), p())
 
     def _embed(self, a: Type, b: Type, fuel: int) -> Term:
         from catlib.interpreter import step
@@ -282,18 +312,21 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
 
 def typed_terms(state: Type | str | None = None, input: Type | str | None = None,
                 output: Type | str | None = None, *, max_size: int = 12, pure: bool = False,
-                embed: bool = False, max_type_depth: int = 2) -> st.SearchStrategy[tuple[Term, Signature]]:
+                embed: bool = False, max_type_depth: int = 2,
+                without: frozenset[str] = frozenset()) -> st.SearchStrategy[tuple[Term, Signature]]:
     """Pairs ``(term, signature)``: a well-typed term of exactly that signature.
 
     Parts left as `None` are drawn with `types`.  `max_size` bounds the
     number of rules applied (the term has a few nodes per rule); `pure`
-    leaves out `Get` and `Put`; `embed` lets `Embed` appear.
+    leaves out `Get` and `Put`; `embed` lets `Embed` appear; `without`
+    names primitives to leave out (for an instance that lacks them, such as
+    relations, which have no `Lt`).
     """
     fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
 
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature]:
-        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth)
+        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
         fuel = draw(st.integers(0, max_size))
         return gen.term(s, a, b, fuel), Signature(s, a, b)

@@ -17,6 +17,10 @@ x = Left(x.l) | 2*x.l
 x = Right(()) | 7
 
 **Integers** are exact sympy integers, read modulo ``2**64`` (see `normal`).
+`Mul` makes polynomials (equal coefficients still mean equal functions;
+the converse fails modulo ``2**64``: ``2**63*x*(x + 1)`` is 0 for every
+``x``).  `Lt`, `Eq` and `DivMod` on unknowns answer an unknown sum named
+after the comparison (`compare`), which a `Case` splits like any other.
 
 **Unknown morphisms.**  `Unknown` stands for an arbitrary morphism ``f``
 inside a term (wrapped in `Embed`): its output is an uninterpreted sympy
@@ -35,7 +39,7 @@ an instance of the interfaces, for programs written against them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sympy
@@ -44,12 +48,12 @@ from catlib.cartesian import Machine, Obj
 from catlib.free import Case, Compose, Embed, Par, Term
 from catlib.functor import interpret
 from catlib.types import Int, Prod, Sum, Type, Unit, Var, as_type
-from catlib.values import HostValue, Left, Right, wrap
+from catlib.values import HostValue, Left, Right, divmod64, wrap
 
 __all__ = [
     "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
     "show_condition", "to_sympy", "apply_unknown", "symbols_of", "sumvars", "resolve_leaf", "concrete",
-    "SymbolicMachines", "SYMBOLIC", "map_leaves", "fold_value",
+    "SymbolicMachines", "SYMBOLIC", "map_leaves", "fold_value", "compare",
 ]
 
 
@@ -63,6 +67,9 @@ class SumVar:
 
     name: str
     type: Sum
+    origin: tuple[str, Any, Any] | None = field(default=None, compare=False)
+    """For the answer of a comparison or division of unknowns, ``(op, x, y)``
+    (`compare`): not an input, but a function of the inputs, named after it."""
 
     def __repr__(self) -> str:
         return self.name
@@ -341,6 +348,62 @@ def _sides(op: str, e: Any, c: Condition) -> list[tuple[Condition, Any]]:
     return [(c, e)]
 
 
+def _ints(op: str, p: Any) -> tuple[Any, Any]:
+    if type(p) is not tuple or len(p) != 2 or not all(isinstance(a, sympy.Expr) for a in p):
+        raise SymbolicError(f"{op} expects a pair of integers, got {p!r} (is the term well-typed at these values?)")
+    return p
+
+
+_BOOL, _DIVMOD = Sum(Unit, Unit), Sum(Unit, Prod(Int, Int))
+
+
+def compare(op: str, p: Any, c: Condition) -> Any:
+    """The answer of ``Lt``, ``Eq`` or ``DivMod`` on the pair `p` under `c`.
+
+    Decided when it can be (known integers; ``x < x``, ``x == x``; a zero
+    divisor; a divisor of 1); otherwise a `SumVar` named after the
+    comparison, ``Lt(x, y)``, whose `origin` says what it stands for: a
+    `Case` on it splits the path in two as on any unknown sum, and the same
+    comparison of the same (normalised) values is the same unknown.  The
+    sides of ``DivMod(x, y)``'s ``Right`` are unknown quotient and remainder.
+    (A path may then assume comparisons that no input satisfies together:
+    `catlib.equivalence` confirms every difference on concrete inputs.)
+    """
+    x, y = (resolve_leaf(e, c) for e in _ints(op, p))
+    d = resolve_leaf(x - y, c)
+    known = x.is_Integer and y.is_Integer
+    if op == "DivMod":
+        if y.is_Integer and int(y) in (0, 1):
+            return Left(()) if y == 0 else Right((x, sympy.Integer(0)))
+        if known:
+            out = divmod64(int(x), int(y))
+            return Right((sympy.Integer(out.value[0]), sympy.Integer(out.value[1])))
+        return SumVar(f"DivMod({x}, {y})", _DIVMOD, (op, x, y))
+    if known or d == 0 or (op == "Eq" and d.is_Integer):
+        holds = (x < y) if known and op == "Lt" else (d == 0 and op == "Eq")
+        return Left(()) if holds else Right(())
+    if op == "Eq" and str(y) < str(x):  # one unknown for x == y and y == x
+        x, y = y, x
+    facts = {sv.origin: isinstance(side, Left) for sv, side in c.items() if sv.origin is not None}
+    implied = _trichotomy(op, x, y, facts)
+    if implied is not None:
+        return Left(()) if implied else Right(())
+    return SumVar(f"{op}({x}, {y})", _BOOL, (op, x, y))
+
+
+def _trichotomy(op: str, x: Any, y: Any, facts: dict[tuple[str, Any, Any], bool]) -> bool | None:
+    """Whether ``x < y`` (op ``Lt``) or ``x == y`` (``Eq``, its pair in order) follows from the comparisons
+    of the same two values decided on this path (exactly one of x < y, x == y, y < x holds)."""
+    less, more = facts.get(("Lt", x, y)), facts.get(("Lt", y, x))
+    same = facts.get(("Eq", *sorted((x, y), key=str)))
+    others = (more, same) if op == "Lt" else (less, more)
+    if True in others:
+        return False
+    if others == (False, False):
+        return True
+    return None
+
+
 class SymbolicMachines(Machine[SymFn]):
     """Symbolic state machines: each construct's symbolic meaning, defined once.
 
@@ -422,6 +485,21 @@ class SymbolicMachines(Machine[SymFn]):
                                     "(is the term well-typed at these values?)")
             return p[0] + p[1]
         return self.lift(add)
+
+    def sub(self) -> SymFn:
+        return self.lift(lambda p: _ints("Sub", p)[0] - p[1])
+
+    def mul(self) -> SymFn:
+        return self.lift(lambda p: _ints("Mul", p)[0] * p[1])
+
+    def lt(self) -> SymFn:
+        return lambda p, s, c: [(c, compare("Lt", p, c), s)]
+
+    def eq(self) -> SymFn:
+        return lambda p, s, c: [(c, compare("Eq", p, c), s)]
+
+    def divmod(self) -> SymFn:
+        return lambda p, s, c: [(c, compare("DivMod", p, c), s)]
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> SymFn:
         """An `Unknown` as an uninterpreted function; a host function on concrete values only."""

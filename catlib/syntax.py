@@ -76,13 +76,36 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import overload
 
-from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
+from catlib.free import (
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    DivMod,
+    Eq,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Inr,
+    Lt,
+    Mul,
+    Par,
+    Put,
+    Snd,
+    Sub,
+    Term,
+)
 from catlib.scopes import Scope, ScopeError, innermost_running, into_scope, join_scopes, running
+from catlib.values import INT_MIN
 
 __all__ = [
     "Port", "Scope", "ScopeError", "sm", "decode", "encode", "box", "pair", "unit", "pfst", "psnd", "split",
     "void", "konst", "pget", "pput", "pmodify", "kadd", "padd", "plus", "inl", "inr", "kase", "kase_with",
-    "seq", "dot",
+    "seq", "dot", "eq", "pdivmod",
 ]
 
 PortFn = Callable[["Port"], "Port"]
@@ -117,8 +140,8 @@ class Port:
 
     def __eq__(self, other: object) -> bool:
         # ``p == 0`` would quietly be False and pick a branch at build time
-        raise TypeError("ports cannot be compared while the machine is being built; branch with kase() "
-                        "(compare their .term to compare the terms)")
+        raise TypeError("ports cannot be compared with == while the machine is being built; eq(p, q) is the "
+                        "port that compares them (branch on it with kase); compare .term to compare the terms")
 
     __hash__ = object.__hash__
 
@@ -148,17 +171,69 @@ class Port:
             return padd(other, self)
         return NotImplemented
 
-    def __sub__(self, other: int) -> Port:
-        """``p - k`` is ``padd(-k, p)`` (only constants can be subtracted: there is no negation)."""
-        if type(other) is int:
+    def __sub__(self, other: Port | int) -> Port:
+        """``p - q`` is `Sub` of the pair; ``p - k`` is ``padd(-k, p)`` (the counter's code, unchanged)."""
+        if type(other) is int and other != INT_MIN:
             return padd(-other, self)
-        return NotImplemented
+        return _binary(Sub, self, other)
+
+    def __rsub__(self, other: int) -> Port:
+        return _binary(Sub, other, self)
+
+    def __neg__(self) -> Port:
+        """``-p`` is ``0 - p``."""
+        return _binary(Sub, 0, self)
+
+    def __mul__(self, other: Port | int) -> Port:
+        """``p * q``: `Mul`, wrapping at 64 bits."""
+        return _binary(Mul, self, other)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Port | int) -> Port:
+        """``p < q``: a port of ``Either () ()``, ``Left ()`` when it holds (branch on it with `kase`)."""
+        return _binary(Lt, self, other)
+
+    def __gt__(self, other: Port | int) -> Port:
+        return _binary(Lt, other, self)
+
+    def __le__(self, other: Port | int) -> Port:
+        """``p <= q`` is ``not (q < p)``."""
+        return encode(Case(Inr, Inl), _binary(Lt, other, self))
+
+    def __ge__(self, other: Port | int) -> Port:
+        return encode(Case(Inr, Inl), _binary(Lt, self, other))
 
     def __rshift__(self, other: Port) -> Port:
         """``x >> y`` is ``seq(x, y)``: run `x` for its effects, answer `y`."""
         if isinstance(other, Port):
             return seq(self, other)
         return NotImplemented
+
+
+def _binary(prim: Term, p: Port | int, q: Port | int) -> Port:
+    """`prim` on the pair of `p` and `q`; an int stands for a constant port."""
+    if not isinstance(p, Port | int) or not isinstance(q, Port | int) or type(p) is bool or type(q) is bool:
+        raise TypeError(f"{prim.op} needs integer ports or ints, not {p!r} and {q!r}")
+    if not isinstance(p, Port):
+        p = konst(p, q)  # type: ignore[arg-type]
+    if not isinstance(q, Port):
+        q = konst(q, p)
+    return encode(prim, pair(p, q))
+
+
+def eq(p: Port | int, q: Port | int) -> Port:
+    """``Left ()`` when the integer ports are equal (``p == q`` cannot mean this: it would be a bool).
+
+    >>> eq(Port(Fst), 0).term
+    Compose(Eq, Compose(Par(Fst, Compose(Const(0), Fst)), Copy))
+    """
+    return _binary(Eq, p, q)
+
+
+def pdivmod(p: Port | int, q: Port | int) -> Port:
+    """``Left ()`` when `q` is 0, else ``Right`` of quotient and remainder (rounding down): `DivMod`."""
+    return _binary(DivMod, p, q)
 
 
 def _port(x: object, role: str) -> Port:

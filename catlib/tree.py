@@ -48,8 +48,14 @@ class Tree:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if not isinstance(other, Tree):
             return NotImplemented
+        if self._hash != other._hash or type(self) is not type(other):  # most unequal pairs stop here
+            return False
+        if not self.kids:
+            return bool(self.label == other.label)
         todo = [(self, other)]
         seen: set[tuple[int, int]] = set()  # pairs already compared: shared subtrees once
         while todo:
@@ -68,6 +74,8 @@ class Tree:
         return True
 
     def __ne__(self, other: object) -> bool:
+        if self is other:
+            return False
         eq = self.__eq__(other)
         return eq if eq is NotImplemented else not eq
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, parse
 
-__all__ = ["Left", "Right", "HostValue", "wrap", "add64", "INT_MODULUS", "has_type", "check_value",
+__all__ = ["Left", "Right", "HostValue", "wrap", "add64", "sub64", "mul64", "divmod64", "YES", "NO",
+           "INT_MODULUS", "has_type", "check_value",
            "INT_MIN", "INT_MAX"]
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -72,6 +73,39 @@ def wrap(n: int) -> int:
 def add64(i: int, j: int) -> int:
     """Addition with 64-bit two's complement wrap-around."""
     return wrap(i + j)
+
+
+def sub64(i: int, j: int) -> int:
+    """Subtraction with 64-bit two's complement wrap-around."""
+    return wrap(i - j)
+
+
+def mul64(i: int, j: int) -> int:
+    """Multiplication with 64-bit two's complement wrap-around."""
+    return wrap(i * j)
+
+
+YES, NO = Left(()), Right(())
+"""What a comparison answers when it holds, and when it does not."""
+
+
+def divmod64(i: int, j: int) -> Left | Right:
+    """``Left(())`` when `j` is 0, else ``Right((q, r))`` with Python's `divmod` rounding (floor),
+    wrapped to 64 bits.
+
+    Rounding down, as Python's ``divmod`` and Haskell's ``divMod`` (not
+    toward zero as C and the JVM): ``i == q*j + r`` and ``r`` is 0 or has
+    the sign of `j`.  Only ``INT_MIN / -1`` leaves the range; it wraps:
+
+    >>> divmod64(-7, 2), divmod64(7, -2), divmod64(7, 0)
+    (Right((-4, 1)), Right((-4, -1)), Left(()))
+    >>> divmod64(INT_MIN, -1) == Right((INT_MIN, 0))
+    True
+    """
+    if j == 0:
+        return Left(())
+    q, r = divmod(i, j)
+    return Right((wrap(q), r))
 
 
 def check_value(v: HostValue, t: Type | str, where: str = "value") -> None:

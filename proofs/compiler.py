@@ -58,28 +58,10 @@ from cam.compiler import TEMPLATES, Branch, Hole, QuoteHole, Template
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import step as machine_run
+from catlib.constructs import PRIMITIVES
 from catlib.equivalence import assignments, concretize, refine
 from catlib.examples.generic import add_constant
-from catlib.free import (
-    FREE,
-    Add,
-    Case,
-    Compose,
-    Const,
-    Consume,
-    Copy,
-    Distr,
-    Fst,
-    Get,
-    Id,
-    Inl,
-    Inr,
-    Par,
-    Prim,
-    Put,
-    Snd,
-    Term,
-)
+from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Fst, Get, Id, Inl, Par, Prim, Put, Snd, Term
 from catlib.interpreter import step
 from catlib.strategies import Generator
 from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition, symbols_of
@@ -244,7 +226,7 @@ def confirm(op: str, table: Table) -> str | None:
 CONSTANTS = (*range(-8, 9), 2**16, -(2**16), INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
 """The constants `Const` is tried with in `corpus`; the first of them also inside every pair."""
 _IN_PAIRS = (0, 1, -1, 5, INT_MIN, INT_MAX)
-_LEAVES = (Id, Copy, Consume, Fst, Snd, Inl, Inr, Get, Put, Add, Distr)
+_LEAVES = tuple(Prim(name) for name in PRIMITIVES)  # every primitive of the table, new ones included
 
 
 @cache
@@ -285,6 +267,7 @@ def _broken(op: str, row: Template) -> tuple[str, Table]:
 
 
 _P = TEMPLATES  # rows kept as they are where a broken row reuses them
+_SWAP = tuple(cam_compile(Compose(Par(Snd, Fst), Copy)))  # (a, b) -> (b, a)
 BROKEN: dict[str, tuple[str, Table]] = {
     "Id as COPY": _broken("Id", (_P["Copy"][0],)),
     "Copy as ID": _broken("Copy", (_P["Id"][0],)),
@@ -296,6 +279,14 @@ BROKEN: dict[str, tuple[str, Table]] = {
     "Get as ID": _broken("Get", (_P["Id"][0],)),
     "Put as CONSUME": _broken("Put", (_P["Consume"][0],)),
     "Add as FST": _broken("Add", (_P["Fst"][0],)),
+    "Sub as ADD": _broken("Sub", (_P["Add"][0],)),
+    "Sub with its operands swapped": _broken("Sub", (*_SWAP, Instr("SUB"))),
+    "Mul as ADD": _broken("Mul", (_P["Add"][0],)),
+    "Lt as EQ": _broken("Lt", (_P["Eq"][0],)),
+    "Eq as LT": _broken("Eq", (_P["Lt"][0],)),
+    "Lt with its answer swapped": _broken("Lt", (Instr("LT"), Branch((Instr("INR"), Instr("RETURN")),
+                                                                      (Instr("INL"), Instr("RETURN"))))),
+    "DivMod with its operands swapped": _broken("DivMod", (*_SWAP, Instr("DIVMOD"))),
     "Const off by one": _broken("Const", (QuoteHole("k"), Instr("PUSH"), Instr("QUOTE", IntV(1)), Instr("CONS"),
                                           Instr("ADD"))),
     "Const as a fixed constant": _broken("Const", (Instr("QUOTE", IntV(5)),)),

@@ -31,6 +31,10 @@ INL/INR    --                                               inject
 BRANCH     ``Left``/``Right`` (a `SumVar` splits the run)   push the continuation; enter a block
 QUOTE v    --                                               acc := v
 ADD        a pair of integers                               add (integers read modulo 2**64)
+SUB/MUL    a pair of integers                               subtract / multiply (the same)
+LT/EQ      a pair of integers                               ``L ()`` or ``R ()`` when decided, else
+                                                            the unknown comparison (`compare`)
+DIVMOD     a pair of integers                               ``L ()`` for 0, else ``R (q, r)``; the same
 GET/PUT    --                                               read / replace the register
 =========  ===============================================  ====================================
 
@@ -61,7 +65,7 @@ from typing import Any, NamedTuple
 import sympy
 
 from cam.code import INSTRUCTIONS, OPCODE, Code, Decoder, Value, unquote
-from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, map_leaves
+from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, compare, map_leaves
 from catlib.values import Left, Right
 
 __all__ = ["Hole", "K", "CALLER", "Block", "End", "from_code", "run", "symbolic_value", "op", "show"]
@@ -70,6 +74,8 @@ __all__ = ["Hole", "K", "CALLER", "Block", "End", "from_code", "run", "symbolic_
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, INL, INR, BRANCH, RETURN, PUSH, ROT, GET,
  PUT) = (OPCODE[name] for name in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP",
                                    "QUOTE", "ADD", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+SUB, MUL, LT, EQ, DIVMOD = (OPCODE[name] for name in ("SUB", "MUL", "LT", "EQ", "DIVMOD"))
+_COMPARE = {LT: "Lt", EQ: "Eq", DIVMOD: "DivMod"}
 
 
 def op(name: str, operand: Any = None) -> tuple[int, Any]:
@@ -270,6 +276,15 @@ def run(code: Block, acc: Any, reg: Any, stack: tuple[Any, ...] = (), condition:
                     stuck = f"ADD needs a Pair of two Ints, found {acc!r}"
                 else:
                     acc = acc[0] + acc[1]
+            elif opcode in (SUB, MUL, LT, EQ, DIVMOD):
+                if type(acc) is not tuple or len(acc) != 2 or not all(isinstance(a, sympy.Expr) for a in acc):
+                    stuck = f"{name} needs a Pair of two Ints, found {acc!r}"
+                elif opcode == SUB:
+                    acc = acc[0] - acc[1]
+                elif opcode == MUL:
+                    acc = acc[0] * acc[1]
+                else:
+                    acc = compare(_COMPARE[opcode], acc, cond)
             elif opcode == BRANCH:
                 e = _look(acc, cond)
                 if type(e) is SumVar:  # an undecided sum: one path per side

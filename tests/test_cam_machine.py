@@ -31,6 +31,7 @@ from cam.code import (
     RETURN,
     ROT,
     SND,
+    SPECS,
     SWAP,
     Closure,
     Code,
@@ -46,7 +47,7 @@ from cam.code import (
 from cam.machine import Config, Cont, MachineError, OutOfFuel, Result, Stuck, execute, step, trace
 from cam.strategies import codes, compiled_runs, ints, values
 from cam.text import parse_code, parse_value
-from catlib.values import INT_MAX, INT_MIN
+from catlib.values import INT_MAX, INT_MIN, wrap
 from tests.conftest import scaled
 
 COUNTER = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] [ID,GET,INR,RETURN]]")
@@ -171,9 +172,37 @@ def test_app_enters_the_closure(y, z):
     assert step(code, y, UnitV) == (UnitV, z)
 
 
+@pytest.mark.parametrize("op, a, b, want", [
+    ("SUB", 5, 7, -2), ("SUB", INT_MIN, 1, INT_MAX), ("SUB", INT_MAX, -1, INT_MIN), ("SUB", 0, INT_MIN, INT_MIN),
+    ("MUL", -3, 7, -21), ("MUL", INT_MAX, 2, -2), ("MUL", INT_MIN, -1, INT_MIN), ("MUL", 2**32, 2**32, 0),
+    ("LT", 1, 2, "L"), ("LT", 2, 2, "R"), ("LT", INT_MIN, INT_MAX, "L"), ("LT", INT_MAX, INT_MIN, "R"),
+    ("EQ", 3, 3, "L"), ("EQ", 3, -3, "R"), ("EQ", INT_MIN, INT_MIN, "L"),
+    ("DIVMOD", 7, 2, (3, 1)), ("DIVMOD", -7, 2, (-4, 1)), ("DIVMOD", 7, -2, (-4, -1)), ("DIVMOD", -7, -2, (3, -1)),
+    ("DIVMOD", 7, 0, "L"), ("DIVMOD", INT_MIN, -1, (INT_MIN, 0)), ("DIVMOD", INT_MIN, 1, (INT_MIN, 0)),
+    ("DIVMOD", INT_MAX, INT_MIN, (-1, -1)), ("DIVMOD", INT_MIN, INT_MAX, (-2, INT_MAX - 1)),
+])
+def test_integer_instructions_beyond_the_reference(op, a, b, want):
+    # DIVMOD rounds down as Python's divmod (and Haskell's divMod); only INT_MIN / -1 wraps
+    expect = (L(UnitV) if want == "L" else R(UnitV) if want == "R"
+              else R(Pair(IntV(want[0]), IntV(want[1]))) if type(want) is tuple else IntV(want))
+    assert step(Code([Instr(op)]), Pair(IntV(a), IntV(b)), UnitV) == (UnitV, expect)
+    if op == "DIVMOD" and b:
+        assert want == (wrap(divmod(a, b)[0]), divmod(a, b)[1])
+    # run again and again: the translator does not know these, so the code stays on the checked loop
+    code = Code([Instr(op), INL])
+    assert {step(code, Pair(IntV(a), IntV(b)), UnitV) for _ in range(4)} == {(UnitV, L(expect))}
+    assert decoded.decode(code).jit is None and decoded.decode(code).jittable is False
+    stuck = Code([COPY, Instr(op), INL])
+    for _ in range(3):
+        with pytest.raises(Stuck, match=f"{op} needs a Pair of two Ints, found Pair"):
+            step(stuck, Pair(IntV(a), IntV(b)), UnitV)
+    assert not SPECS[op].reference
+
+
 def test_every_instruction_has_a_transition_test():
     covered = {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "PUSH", "ROT", "INL",
-               "INR", "QUOTE", "GET", "PUT", "CURRY", "ADD", "BRANCH", "RETURN", "APP"}
+               "INR", "QUOTE", "GET", "PUT", "CURRY", "ADD", "BRANCH", "RETURN", "APP",
+               "SUB", "MUL", "LT", "EQ", "DIVMOD"}
     assert covered == set(OPS)
 
 

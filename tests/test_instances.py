@@ -2,6 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from catlib.cartesian import Ordered
+from catlib.constructs import CONSTRUCTS
 from catlib.examples.generic import counter, swap
 from catlib.examples.matrices import Matrices
 from catlib.examples.relations import Relations
@@ -74,8 +76,12 @@ def test_functor_in_the_pure_model(case):
     assert interpret(t, FUNCTIONS)(x) == step(t, x, s)[1]
 
 
+ORDERED = frozenset(c.name for c in CONSTRUCTS.values() if c.interface is Ordered)
+"""Relations are not `Ordered` (comparisons do not survive reading modulo 4)."""
+
+
 @settings(max_examples=scaled(100))
-@given(typed_terms(state="()", pure=True, max_type_depth=1, max_size=8))
+@given(typed_terms(state="()", pure=True, max_type_depth=1, max_size=8, without=ORDERED))
 def test_relations_agree_with_the_interpreter_modulo_their_modulus(case):
     """A term's relation is the graph of its function, with integers read modulo 4."""
     t, sig = case

@@ -74,3 +74,15 @@ def test_shared_types_are_not_unfolded():
             shared = shared and x.kids[0] is x.kids[1]
             x, depth = x.kids[0], depth + 1
         assert (depth, shared, str(x), str(sig.input)) == (64, True, leaf, leaf)
+
+
+def test_integer_primitives():
+    from catlib.free import DivMod, Eq, Lt, Mul, Sub
+    assert [str(infer(t)) for t in (Sub, Mul, Lt, Eq, DivMod)] == [
+        "a / (Int, Int) -> Int", "a / (Int, Int) -> Int", "a / (Int, Int) -> Either () ()",
+        "a / (Int, Int) -> Either () ()", "a / (Int, Int) -> Either () (Int, Int)"]
+    # a comparison is a sum to branch on: its answer cannot be added
+    with pytest.raises(TermTypeError, match=r"root \(Compose\).*Either \(\) \(\).*Int"):
+        infer(Compose(Add, Compose(Par(Lt, Lt), Copy)))
+    with pytest.raises(TermTypeError, match=r"declared input \(\) but the term has Int"):
+        check(Compose(DivMod, Copy), input="()")

@@ -21,7 +21,9 @@ two, so that reading modulo it is a ring homomorphism from the host's
 [(0, Right(0)), (0, Right(1))]
 
 **Structure.**  Relations are `Distributive` and `Arithmetic` (with
-constants and addition modulo `modulus`), not `Stateful`.  The category of
+constants, addition, subtraction and multiplication modulo `modulus`), not
+`Stateful`, nor `catlib.cartesian.Ordered`: comparisons and division do not
+survive reading modulo `modulus` (``3 < 4`` but ``3 < 0`` modulo 4).  The category of
 relations has the *disjoint union* as its product; the pairing used here
 (copy, consume, projections on pairs of elements) is only a monoidal
 structure with copying and discarding.  So the laws that drop or duplicate
@@ -125,6 +127,12 @@ class Relations(Distributive[Relation], Arithmetic[Relation]):
 
     def add(self) -> Relation:
         return self.function(lambda p: (p[0] + p[1]) % self.modulus, Prod(Int, Int))
+
+    def sub(self) -> Relation:
+        return self.function(lambda p: (p[0] - p[1]) % self.modulus, Prod(Int, Int))
+
+    def mul(self) -> Relation:
+        return self.function(lambda p: (p[0] * p[1]) % self.modulus, Prod(Int, Int))
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> Relation:
         """A host function's graph (its `Int` results read modulo `modulus`)."""
