@@ -32,6 +32,7 @@ from cam.code import (
     SWAP,
     Closure,
     Code,
+    Instr,
     IntV,
     L,
     Pair,
@@ -260,7 +261,12 @@ def test_prepare_translates_before_the_first_run():
 
 def test_every_instruction_is_translated_or_left_to_the_checked_loop():
     assert set(OPS) == {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD",
-                        "APP", "CURRY", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"}
+                        "APP", "CURRY", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT",
+                        # extensions (issue 13): not translated yet, so load runs them on the checked loop
+                        "SUB", "MUL", "LT", "EQ", "DIVMOD"}
+    for op, x, y in (("SUB", (7, 3), 4), ("MUL", (7, -3), -21), ("LT", (2, 3), Left(())), ("EQ", (2, 3), Right(())),
+                     ("DIVMOD", (-7, 2), Right((-4, 1)))):
+        assert load(Code([Instr(op)]))(x, ()) == ((), y), op
     assert INR is not INL  # the table is the one the translator dispatches on
 
 

@@ -27,7 +27,7 @@ refused for want of money) and 9 for the balance
 
 from __future__ import annotations
 
-from catlib.program import Program, UpgradePlan
+from catlib.program import Program, Upgrade
 from catlib.syntax import Port, inl, inr, kase, kase_with, pair, pget, pput, sm, unit
 from catlib.values import Left, Right
 
@@ -104,5 +104,5 @@ BANK2 = Program("bank2", bank2, "(Int, Int)", _IN, _OUT, (0, 0))
 """Version 2."""
 MIGRATION = Program("upgrade_bank", upgrade_bank, "()", "Int", "(Int, Int)", ())
 """Version 1's state to version 2's."""
-UPGRADE = UpgradePlan(BANK, BANK2, MIGRATION)
+UPGRADE = Upgrade(BANK, BANK2, MIGRATION)
 """Bank version 1 -> 2."""
