@@ -56,6 +56,16 @@ _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
 _PLANS: dict[tuple[Type, Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
 
 
+_GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
+           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
+_BRANCHED = tuple(c for c in _GROUND if isinstance(c.types[1], Sum))
+"""Pure primitives of fixed types with a sum output (`Lt`, `Eq`, `DivMod`): the generator branches on them
+inside any signature (`Generator._rules`); an output as specific as ``Either () (Int, Int)`` is otherwise wanted
+almost never."""
+_THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
+"""The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
+
+
 def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, in the
     table's order, computed once per signature (generation asks again and again)."""
@@ -204,6 +214,30 @@ class Generator:
         for c, kind, t in _plans(s, a, b):
             if not (self.pure and c.effect) and c.name not in self.without:
                 rules.append(self._primitive_rule(c, kind, t, s, a, b))
+        through = [c for c in _THROUGH if c.name not in self.without]
+        if through:
+
+            def via(n: int) -> Term:
+                c = through[self.choose(0, len(through) - 1)]
+                dom, cod = c.types
+                nf, ng = self._split(n)
+                return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
+
+            rules.append(via)
+        branched = [c for c in _BRANCHED if c.name not in self.without]
+        if branched:
+
+            def branch_on(n: int) -> Term:
+                # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
+                # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
+                c = branched[self.choose(0, len(branched) - 1)]
+                dom, (x, y) = c.types[0], c.types[1].kids
+                ne, rest = self._split(n)
+                nf, ng = self._split(rest)
+                scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
+                return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+
+            rules.append(branch_on)
         if self.embed:
             rules.append(lambda n: self._embed(a, b, n))
         return rules
