@@ -466,8 +466,7 @@ class Node(History):
         """What a ``status`` request answers: version, digest, signature, state, counts, history (and `code`'s text)."""
         top = self.frames[-1] if self.frames else None
         return {
-            "name": self.name,
-            "version": self.generation,
+            "name": self.name, "version": self.generation,
             "probation": self.probation,
             "interfaces": [i.public() for i in self.interfaces],
             "rollback": None if top is None else {"to": top.number, "name": top.name,
