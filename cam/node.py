@@ -43,7 +43,7 @@ What survives, and what a retry gets
 With a `cam.store.Store` (``--data DIR``) every change is an event in the
 journal before the node changes or answers; `image` is what a snapshot holds,
 and `Node.open` loads the newest one and replays the events after it
-(`REPLAYERS`).  A request with a client id and a sequence number is applied
+(`REPLAYERS`, in `cam.persist`).  A request with a client id and a sequence number is applied
 at most once: a retry gets the first answer again (`remembered`).
 
 Where the rest lives
@@ -80,21 +80,22 @@ from cam import admission, verifier
 from cam.code import Code, Value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
-from cam.history import Frame, History
+from cam.history import History
 from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import MachineError, OutOfFuel, Result, execute, prepare
+from cam.persist import REPLAYERS, Persistent
 from cam.store import Store, StoreError
-from cam.text import digest, parse_code, parse_value
+from cam.text import digest, parse_value
 from catlib.typecheck import Signature
-from catlib.types import Type, parse
+from catlib.types import Type
 
 __all__ = [
     "Node", "Prepared", "Refusal", "Limits", "Version", "Applied", "ERRORS", "WRONG_VERSION", "UPGRADE_OK",
-    "fix_signature", "value_type", "value_depth", "safe_emit", "clip",
+    "fix_signature", "value_type", "value_depth", "safe_emit", "clip", "REPLAYERS",
 ]
 
 @dataclass
-class Node(History):
+class Node(Persistent, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
@@ -380,86 +381,6 @@ class Node(History):
             self._state_text = (self.state, to_text(self.state))
         return self._state_text[1]
 
-    # -- persistence
-
-    def image(self) -> dict[str, Any]:
-        """Everything a snapshot holds: enough, with the events after it, to rebuild this node exactly."""
-        return {"name": self.name, "code": self.code_text(), "state": self.state_text(),
-                "signature": [str(t) for t in self.signature], "inputs": self.inputs,
-                "machine_steps": self.machine_steps, "generation": self.generation, "started": self.started,
-                "history": [v._asdict() for v in self.history], "probation": self.probation,
-                "frames": [f.image() for f in self.frames], "interfaces": [i.image() for i in self.interfaces],
-                "clients": [[c, s, r] for c, (s, r) in self.clients.items()]}
-
-    @classmethod
-    def open(cls, store: Store, code: Code | None = None, state: Value | None = None, **kw: Any) -> Node:
-        """The node of a data directory: restored from its snapshot and journal, or created from `code` and `state`.
-
-        A new directory needs `code` and `state`; a directory that holds a node ignores neither: they
-        must be the node's first version and state (or ``None``).  Raises `cam.store.StoreError`.
-        """
-        image, events = store.load()
-        if image is None:
-            if code is None or state is None:
-                raise StoreError(f"{store.path} holds no node yet: give the machine and its initial state")
-            node = cls(code, state, store=store, **kw)
-            store.snapshot(node.image(), [node.history[0]._asdict()])
-            return node
-        first = store.versions(1)[:1]
-        if code is not None and first and first[0]["digest"] != digest(code):
-            raise StoreError(f"{store.path} holds a node that started with {first[0]['digest']}, not "
-                             f"{digest(code)}; start it with --data alone, or give another directory")
-        try:
-            sig = Signature(*(parse(t) for t in image["signature"]))
-            kw = {**kw, "declared": sig, "name": image.get("name", "")}
-            node = cls(parse_code(image["code"]), parse_value(image["state"]), store=store, **kw)
-            node.inputs, node.machine_steps = image["inputs"], image["machine_steps"]
-            node.generation, node.started = image["generation"], image["started"]
-            node.history = [Version(**v) for v in image["history"]]
-            node.clients = OrderedDict((c, (s, r)) for c, s, r in image["clients"])
-            node.frames = [Frame.of_image(f) for f in image.get("frames", [])]
-            node.probation = image.get("probation", False)
-            if "interfaces" in image:
-                node.interfaces = [Interface.of_image(i) for i in image["interfaces"]]
-            for seq, kind, body in events:
-                node._replay(seq, kind, body)
-            if node.probation:  # Erlang's release handler boots the permanent release after a restart
-                node.rollback(discard=True, why="the node restarted on probation")
-        except StoreError:
-            raise
-        except (Refusal, KeyError, TypeError, ValueError) as e:
-            raise StoreError(f"{store.path} cannot be restored: {type(e).__name__}: {e}") from None
-        return node
-
-    def _replay(self, seq: int, kind: str, body: dict[str, Any]) -> None:
-        """Apply one journal event again (at restart), without journalling or printing it.
-
-        Each kind of event has its replayer in `REPLAYERS`: a new kind of change is a new entry.
-        """
-        replayer = REPLAYERS.get(kind)
-        if replayer is None:
-            raise StoreError(f"event {seq} is of kind {kind!r}, unknown to this node (written by a newer one?)")
-        try:
-            replayer(self, body)
-        except MachineError as e:
-            raise StoreError(f"event {seq} ({kind}) no longer applies: {e}") from None
-
-    def _replay_input(self, body: dict[str, Any]) -> None:
-        x, interface = parse_value(body["input"]), body.get("interface")
-        # it halted once: it halts again, whatever the step budget is now
-        r = execute(self.code, x, self.state) if interface is None else self.run_input(x, 2**62, True, interface)
-        self._apply_input(r, body["client"], body["seq"])
-
-    def _replay_upgrade(self, body: dict[str, Any]) -> None:
-        code = parse_code(body["code"])
-        sig = Signature(*(parse(t) for t in body["signature"]))
-        down, adapters = body.get("down"), body.get("adapters", [None, None])
-        ia, oa = (None if a is None else parse_code(a) for a in adapters)
-        self._apply_upgrade(code, digest(code), sig, parse_value(body["state"]), Version(**body["version"]),
-                            body["client"], body["seq"], None if down is None else parse_code(down),
-                            body.get("probation", False), (ia, oa))
-        self._code_text = body["code"]
-
     # -- status
 
     def status(self, code: bool = False) -> dict[str, Any]:
@@ -491,10 +412,3 @@ class Node(History):
         }
 
 
-REPLAYERS: dict[str, Callable[[Node, dict[str, Any]], None]] = {
-    "input": Node._replay_input,
-    "upgrade": Node._replay_upgrade,
-    "rollback": Node._replay_rollback,
-    "make_permanent": Node._replay_permanent,
-}
-"""How each kind of journal event is applied again at restart (`Node.open`)."""
