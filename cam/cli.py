@@ -17,7 +17,8 @@ from typing import Any
 from cam.code import Code, Value, quote, to_text
 from cam.text import ParseError, parse_code, parse_value
 
-__all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state"]
+__all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
+           "release", "parse_probe"]
 
 
 def load(spec: str) -> Any:
@@ -78,6 +79,19 @@ def parse_state(text: str) -> Value:
             return quote(ast.literal_eval(text.strip()))
         except (ValueError, SyntaxError, TypeError):
             raise first from None
+
+
+def parse_probe(text: str) -> Any:
+    """A probe from the command line: ``INPUT`` (must not fail) or ``INPUT => OUTPUT``.
+
+    >>> [to_text(v) for v in parse_probe("R Unit => R (Int 0)")], to_text(parse_probe("L Unit"))
+    (['R Unit', 'R (Int 0)'], 'L Unit')
+    """
+    x, sep, out = text.partition("=>")
+    try:
+        return (parse_state(x), parse_state(out)) if sep else parse_state(x)
+    except ParseError as e:
+        raise argparse.ArgumentTypeError(f"a probe is 'INPUT' or 'INPUT => OUTPUT': {e}") from None
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -272,6 +286,9 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--probation", action="store_true", help=(
         "install on probation: a machine error on an input rolls it back, and so does a restart, until "
         "cam make-permanent"))
+    p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'", help=(
+        "with --probation: an input the new version must pass (give the output it must give, or it only must not "
+        "fail), before it is installed and again at make-permanent (a failure then rolls it back); repeatable"))
     p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
@@ -280,7 +297,8 @@ def upgrade(argv: list[str]) -> int:
         down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
         name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
         with _client(a, a.key) as c:
-            r = c.upgrade(*codes, down=down, name=name, probation=a.probation, input_adapter=ia, output_adapter=oa)
+            r = c.upgrade(*codes, down=down, name=name, probation=a.probation, input_adapter=ia, output_adapter=oa,
+                          probes=a.probe)
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
@@ -364,6 +382,48 @@ def status(argv: list[str]) -> int:
         print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}  {v.get('name') or ''}"
               f"{'  (' + v['note'] + ')' if v.get('note') else ''}")
     return 0
+
+
+# ---------------------------------------------------------------- cam release
+
+
+def release(argv: list[str]) -> int:
+    """``cam release check|apply FILE [--rolling]``: upgrade the nodes of a release file (`cam.release`).
+
+    Exit 0 if the release did what was asked, 1 if a node refused or failed (the report says where every node
+    is), 2 for a malformed release file (nothing was sent).
+    """
+    from cam import release as rel
+
+    p = argparse.ArgumentParser(prog="cam release", description=(
+        "check: every node prepares its upgrade (all checks, nothing changes) and aborts. apply: prepare on every "
+        "node, then commit on every node; if a node refuses or does not answer while preparing, none changes; if "
+        "one fails between the phases, the committed ones are rolled back. --rolling: one node at a time, on "
+        "probation with its probes, a pause, then make-permanent; stop at the first failure."))
+    p.add_argument("action", choices=("check", "apply"))
+    p.add_argument("file", help="the release file (TOML; see cam.release)")
+    p.add_argument("--rolling", action="store_true", help="apply one node at a time (with probes and a pause)")
+    p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'",
+                   help="--rolling: a probe input for every node, besides the release file's; repeatable")
+    p.add_argument("--pause", type=float, help="--rolling: seconds on probation per node (default: the file's, or 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    a = p.parse_args(argv)
+    if (a.rolling or a.probe or a.pause is not None) and a.action != "apply":
+        return _fail("release", "--rolling, --probe and --pause go with apply")
+    if (a.probe or a.pause is not None) and not a.rolling:
+        return _fail("release", "--probe and --pause go with --rolling (two-phase releases take probes from the file)")
+    try:
+        r = rel.load(a.file)
+    except rel.ReleaseError as e:
+        return _fail("release", f"{e}; nothing was sent to any node")
+    report = (rel.check(r) if a.action == "check" else
+              rel.rolling(r, tuple(a.probe), a.pause) if a.rolling else rel.apply(r))
+    if a.json:
+        print(json.dumps({"ok": report.ok, "summary": report.summary, "seconds": report.seconds,
+                          "nodes": [vars(o) for o in report.nodes]}, indent=2))
+    else:
+        print(report.text())
+    return 0 if report.ok else 1
 
 
 # ---------------------------------------------------------------- cam demo

@@ -46,12 +46,13 @@ from typing import Any, NamedTuple
 
 from cam import auth
 from cam.code import Code, Value, quote, to_text
+from cam.probes import Probe, probes_digest
 from cam.text import digest, parse_code, parse_value, to_json
 from catlib.program import Upgrade
 from catlib.values import Left, Right
 
 __all__ = ["Client", "NodeError", "Upgrade", "Reply", "connect", "incr", "count", "upgrade", "do", "status",
-           "DEFAULT_HOST", "DEFAULT_PORT", "as_code", "as_value"]
+           "DEFAULT_HOST", "DEFAULT_PORT", "as_code", "as_value", "as_probe"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7700
@@ -98,6 +99,15 @@ def as_value(x: Any) -> Value:
     if isinstance(x, str):
         return parse_value(x)
     return quote(x)
+
+
+def as_probe(x: Any, number: int = 1) -> Probe:
+    """A probe from a `Probe`, a value (it must not fail) or a 2-tuple (value, expected output)."""
+    if isinstance(x, Probe):
+        return x
+    if isinstance(x, tuple) and len(x) == 2:
+        return Probe(as_value(x[0]), as_value(x[1]), None, number)
+    return Probe(as_value(x), None, None, number)
 
 
 def _field(c: Code | Value) -> str:
@@ -245,7 +255,7 @@ class Client:
 
     def upgrade(self, old: Any, new: Any = None, migration: Any = None, key: str | None = None,
                 down: Any = None, name: str | None = None, probation: bool = False, input_adapter: Any = None,
-                output_adapter: Any = None) -> dict[str, Any]:
+                output_adapter: Any = None, probes: Any = ()) -> dict[str, Any]:
         """Upgrade the node from `old` to `new`, converting its state with `migration`.
 
         Each is a term, a `catlib.program.Program`, `Code` or code text; or give a
@@ -254,10 +264,40 @@ class Client:
         `Program`'s name); with `probation` a machine error rolls it back until `make_permanent`.
         `input_adapter` (``() / old input -> new input``) and `output_adapter` (``() / new output -> old
         output``) let the new machine change its interface: the node keeps serving the old ones
-        (`cam.interfaces`).  With `key` (or the client's), the upgrade is signed for the node's current id, generation
-        and version (read with ``status`` first).  Returns the node's answer: new digest, name,
-        signature, state, check time, version number.
+        (`cam.interfaces`).  `probes` (with `probation`): inputs the new version must pass before it is
+        installed and again at `make_permanent` (`cam.probes`): each a value (must not fail) or a pair
+        (value, expected output), or a `cam.probes.Probe`.  With `key` (or the client's), the upgrade is
+        signed for the node's current id, generation and version (read with ``status`` first).  Returns
+        the node's answer: new digest, name, signature, state, check time, version number.
         """
+        fields, sign = self._upgrade_fields(old, new, migration, down, name, probation, input_adapter,
+                                            output_adapter, probes)
+        return self._call("upgrade", **self._signed("upgrade", key, sign, fields))
+
+    def prepare(self, token: str, old: Any, new: Any = None, migration: Any = None, hold: float = 30.0,
+                key: str | None = None, **upgrade: Any) -> dict[str, Any]:
+        """Prepare a release's upgrade (`cam.hold`): every check, nothing changed, the upgrade held under
+        `token` for `hold` seconds (other upgrades are refused meanwhile).  `upgrade`: `upgrade`'s keywords."""
+        if new is None and migration is None:
+            old, new, migration = old.old, old.new, old.migration
+        fields, sign = self._upgrade_fields(old, new, migration, **upgrade)
+        fields.update(token=json.dumps(token), hold=json.dumps(hold))
+        return self._call("prepare", **self._signed("prepare", key, {**sign, "token": token, "hold": float(hold)},
+                                                    fields))
+
+    def commit(self, token: str, key: str | None = None) -> dict[str, Any]:
+        """Install the upgrade prepared under `token` (``not_prepared`` if none is held); the upgrade's answer."""
+        return self._call("commit", **self._signed("commit", key, {"token": token}, {"token": json.dumps(token)}))
+
+    def abort(self, token: str, key: str | None = None) -> dict[str, Any]:
+        """Drop the upgrade prepared under `token` (``not_prepared`` if none is held)."""
+        return self._call("abort", **self._signed("abort", key, {"token": token}, {"token": json.dumps(token)}))
+
+    @staticmethod
+    def _upgrade_fields(old: Any, new: Any, migration: Any, down: Any = None, name: str | None = None,
+                        probation: bool = False, input_adapter: Any = None, output_adapter: Any = None,
+                        probes: Any = ()) -> tuple[dict[str, str], dict[str, Any]]:
+        """(request fields, fields its signature covers) of an upgrade."""
         if new is None and migration is None:
             old, new, migration = old.old, old.new, old.migration
         if name is None:
@@ -279,7 +319,11 @@ class Client:
                                    down=None if down_code is None else digest(down_code), probation=probation,
                                    input_adapter=None if ia is None else digest(ia),
                                    output_adapter=None if oa is None else digest(oa))
-        return self._call("upgrade", **self._signed("upgrade", key, sign, fields))
+        ps = [as_probe(p, n) for n, p in enumerate(probes, 1)]
+        if ps:
+            fields["probes"] = json.dumps([p.image() for p in ps])
+            sign["probes"] = probes_digest(ps)
+        return fields, sign
 
     def rollback(self, discard: bool = False, key: str | None = None) -> dict[str, Any]:
         """Reinstall the version under the running one (its down-migration carries the state back).

@@ -27,7 +27,7 @@ UPGRADE_OK = "Upgrade successful!"
 ERRORS: dict[str, str] = {
     "bad_json": "the request line is not valid UTF-8 JSON",
     "bad_request": "the request is not an object with the fields its kind needs",
-    "unknown_kind": "the request's kind is not do, upgrade, rollback, make_permanent or status",
+    "unknown_kind": "the request's kind is not do, upgrade, rollback, make_permanent, prepare, commit, abort or status",
     "line_too_long": "the request line is longer than the node's limit",
     "too_deep": "the request or a value in it is nested more deeply than the node's limit",
     "bad_value": "the input value does not parse (text or JSON value form), or holds an integer beyond 64 bits",
@@ -49,6 +49,11 @@ ERRORS: dict[str, str] = {
     "adapter_type": "an adapter does not verify, does not have its type, or fails on a trial value",
     "unknown_interface": "the request names an interface this node does not serve (see status)",
     "not_on_probation": "make_permanent, but the running version is not on probation; nothing changed",
+    "probe_failed": "a probe input of an upgrade on probation failed: refused before installing, rolled back after",
+    "prepare_held": "a prepared release upgrade is held: other upgrades, prepares and rollbacks wait for its commit, "
+                    "abort or expiry",
+    "not_prepared": "a commit (or abort) names no prepared upgrade held by the node (never prepared, aborted, "
+                    "expired, or dropped by a restart); nothing changed",
     "over_budget": "the new code takes more than the step budget per input on a trial input; nothing changed",
     "unauthorized": "the upgrade is not signed by a key the node trusts (or, without --trust, not from loopback)",
     "stale_request": "the request's sequence number is below the client's last answered one; that answer is gone",

@@ -132,6 +132,10 @@ class History:
     _remember: Callable[..., None]
     _maybe_snapshot: Callable[[], None]
     say: Callable[..., None]
+    probes: tuple[Any, ...]
+    refuse_if_held: Callable[[], None]
+    probe_now: Callable[[], str | None]
+    fail_probation: Callable[[str], Refusal]
 
     def push_frame(self, down: Code | None) -> None:
         """Remember the running version under an upgrade about to be installed (at most `max_history`)."""
@@ -140,6 +144,7 @@ class History:
 
     def rollback_plan(self, discard: bool) -> tuple[Frame, Value, int]:
         """(frame, state to restore, inputs forgotten) of a rollback now, or `Refusal`.  Changes nothing."""
+        self.refuse_if_held()
         if not self.frames:
             raise Refusal("no_history", f"there is no earlier version to roll back to (the node runs "
                                         f"v{self.generation}, {self.name or '(code)'})")
@@ -177,7 +182,7 @@ class History:
         f = self.frames.pop()
         self.code, self.digest, self.name, self.signature, self.state = f.code, f.digest, f.name, f.signature, state
         self._code_text, self._state_text, self._typed_inputs = None, None, set()
-        self.generation, self.probation, self.interfaces = v.number, False, f.interfaces
+        self.generation, self.probation, self.interfaces, self.probes = v.number, False, f.interfaces, ()
         self.history = [*self.history[-(self.limits.max_history - 1):], v]
         self._remember(client, seq, self.rollback_reply(v, forgotten))
 
@@ -200,18 +205,26 @@ class History:
                                         f"({r['name'] or 'code'}), now v{r['version']}, {r['forgotten']} input(s) "
                                         "forgotten")
 
-    def make_permanent(self, client: str | None = None, seq: int | None = None) -> dict[str, Any]:
-        """End the running version's probation (journalled); `Refusal` (``not_on_probation``) if it is not on it."""
+    def make_permanent(self, client: str | None = None, seq: int | None = None,
+                       probed: tuple[str | None] | None = None) -> dict[str, Any]:
+        """End the running version's probation (journalled); `Refusal` (``not_on_probation``) if it is not on it.
+
+        The version's probes (`cam.probes`) run first, at the current state (`probed`: their outcome, if
+        already run): if one fails, the version is rolled back instead and `Refusal` (``probe_failed``) says so.
+        """
         if not self.probation:
             self.say("make_permanent refused (not_on_probation). Nothing changed.")
             raise Refusal("not_on_probation", f"v{self.generation} ({self.name or 'code'}) is not on probation")
+        why = (self.probe_now() if self.probes else None) if probed is None else probed[0]
+        if why is not None:
+            raise self.fail_probation(why)
         self._journal("make_permanent", {"client": client, "seq": seq})
         reply = self._apply_permanent(client, seq)
         self.say(f"v{self.generation} ({self.name or 'code'}) is permanent.")
         return reply
 
     def _apply_permanent(self, client: str | None, seq: int | None) -> dict[str, Any]:
-        self.probation = False
+        self.probation, self.probes = False, ()
         reply = {"version": self.generation, "name": self.name, "digest": self.digest}
         self._remember(client, seq, reply)
         return reply

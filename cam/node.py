@@ -81,9 +81,11 @@ from cam.code import Code, Value, to_text
 from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import History
+from cam.hold import Hold, probe_prepared
 from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import MachineError, OutOfFuel, Result, execute, prepare
 from cam.persist import REPLAYERS, Persistent
+from cam.probes import Probe, Probing
 from cam.store import Store, StoreError
 from cam.text import digest, parse_value
 from catlib.typecheck import Signature
@@ -95,7 +97,7 @@ __all__ = [
 ]
 
 @dataclass
-class Node(Persistent, History):
+class Node(Persistent, Hold, Probing, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
@@ -155,6 +157,10 @@ class Node(Persistent, History):
         """Every interface served, oldest first (`cam.interfaces`)."""
         """The versions under the running one, for `rollback` (`cam.history`)."""
         self.probation = False
+        self.probes: tuple[Probe, ...] = ()
+        """The probes of the version on probation (`cam.probes`), run again at make_permanent."""
+        self.held = None
+        """The prepared upgrade held for a release's commit (`cam.hold`)."""
 
     def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
@@ -300,23 +306,26 @@ class Node(Persistent, History):
 
     def upgrade(self, old: Code, new: Code, migration: Code, received: float | None = None,
                 client: str | None = None, seq: int | None = None, down: Code | None = None, name: str = "",
-                probation: bool = False, adapters: tuple[Code | None, Code | None] = (None, None)) -> Version:
+                probation: bool = False, adapters: tuple[Code | None, Code | None] = (None, None),
+                probes: tuple[Probe, ...] = ()) -> Version:
         """Check an upgrade and install it; raise `Refusal` (and change nothing) if a check fails.
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
         pause until the next input is served is recorded in `upgrade_pauses`.  `down`, `name` and
-        `probation`: see `cam.history`.
+        `probation`: see `cam.history`; `probes` (on probation only): see `cam.probes`.
         """
         received = time.perf_counter() if received is None else received
-        p = self.checked(old, new, migration, down, adapters)
+        if probes and not probation:
+            raise Refusal("bad_request", "probe inputs come with an upgrade on probation")
+        p = self.checked(old, new, migration, down, adapters, probes)
         p.name, p.probation = name, probation
-        return self.install(p, received, client, seq)
+        return self.install(p, received, client, seq, probes)
 
     def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
-                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
         """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
         try:
-            return self.prepare(old, new, migration, down, adapters)
+            return self.prepare(old, new, migration, down, adapters, probes)
         except Refusal as e:
             if e.kind == "wrong_version":
                 self.say(WRONG_VERSION)
@@ -325,15 +334,19 @@ class Node(Persistent, History):
             raise
 
     def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
-                adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
         """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`.
 
-        A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state.
+        A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state;
+        `probes` must pass on the new code at the migrated state.  Refused while a release holds another upgrade.
         """
-        return admission.check(self, old, new, migration, down, adapters)
+        self.refuse_if_held()
+        p = admission.check(self, old, new, migration, down, adapters)
+        probe_prepared(self, p, adapters, probes)
+        return p
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
-                seq: int | None = None) -> Version:
+                seq: int | None = None, probes: tuple[Probe, ...] = ()) -> Version:
         """Journal the upgrade, then swap code and state as one step (call between two inputs)."""
         v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1, p.name,
                     "probation" if p.probation else "")
@@ -342,9 +355,11 @@ class Node(Persistent, History):
         body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
                 "version": v._asdict(), "client": client, "seq": seq,
                 "down": None if p.down is None else to_text(p.down), "probation": p.probation,
-                "adapters": [None if a is None else to_text(a) for a in p.adapters]}
+                "adapters": [None if a is None else to_text(a) for a in p.adapters],
+                **({"probes": [x.image() for x in probes]} if probes else {})}
         self._journal("upgrade", body, v._asdict())
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
+        self.probes = probes if p.probation else ()
         self._code_text = p.text
         self._pause_from = time.perf_counter() if received is None else received
         self.say(UPGRADE_OK)
@@ -388,7 +403,7 @@ class Node(Persistent, History):
         top = self.frames[-1] if self.frames else None
         return {
             "name": self.name, "version": self.generation,
-            "probation": self.probation,
+            "probation": self.probation, "probes": len(self.probes), "held": self.held_status(),
             "interfaces": [i.public() for i in self.interfaces],
             "rollback": None if top is None else {"to": top.number, "name": top.name,
                                                   "how": "discard" if top.down is None else "down"},

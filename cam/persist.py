@@ -25,6 +25,7 @@ from cam.contract import Refusal, Version
 from cam.history import Frame, History
 from cam.interfaces import Interface
 from cam.machine import MachineError, Result, execute
+from cam.probes import Probe
 from cam.store import Store, StoreError
 from cam.text import digest, parse_code, parse_value
 from catlib.typecheck import Signature
@@ -49,6 +50,7 @@ class Persistent:
     frames: list[Frame]
     interfaces: list[Interface]
     clients: OrderedDict[str, tuple[int, dict[str, Any]]]
+    probes: tuple[Probe, ...]
     _code_text: str | None
     code_text: Callable[[], str]
     state_text: Callable[[], str]
@@ -135,6 +137,7 @@ class Persistent:
                             body["client"], body["seq"], None if down is None else parse_code(down),
                             body.get("probation", False), (ia, oa))
         self._code_text = body["code"]
+        self.probes = tuple(Probe.of_image(p, n) for n, p in enumerate(body.get("probes", []), 1))
 
 
 REPLAYERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {

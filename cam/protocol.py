@@ -26,18 +26,22 @@ Code([ID, GET])
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from cam import auth
 from cam.code import Code, Value
-from cam.contract import Refusal
+from cam.contract import Limits, Refusal
 from cam.ground import clip, value_depth
+from cam.hold import DEFAULT_HOLD, MAX_HOLD, TOKEN
+from cam.probes import MAX_PROBES, Probe, probes_digest
 from cam.text import ParseError, digest, from_json, parse_code, parse_value
 
-__all__ = ["Request", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
+__all__ = ["Request", "decode_request", "parse_line", "KINDS", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
            "looks_like_http"]
 
 @dataclass
@@ -59,6 +63,16 @@ class Request:
     interface: int | None = None
     """The interface a ``do`` speaks (``None``: the oldest the node serves)."""
     adapters: tuple[Code | None, Code | None] = (None, None)
+    probes: tuple[Probe, ...] = ()
+    """An upgrade's (or prepare's) probe inputs (`cam.probes`)."""
+    token: str | None = None
+    """A prepare's, commit's or abort's release token (`cam.hold`)."""
+    hold: float = DEFAULT_HOLD
+    """Seconds a prepare holds its upgrade."""
+
+
+KINDS = ("do", "upgrade", "rollback", "make_permanent", "prepare", "commit", "abort", "status")
+"""Every request kind a node answers."""
 
 
 def signature_field(obj: dict[str, Any], required: bool) -> str | None:
@@ -76,12 +90,32 @@ def request_fields(req: Request) -> dict[str, Any]:
     """What a request's signature covers beyond the node's id, generation and digest (`cam.auth.payload`)."""
     if req.kind == "rollback":
         return {"discard": req.flag}
-    if req.kind != "upgrade" or req.codes is None:
+    if req.kind in ("commit", "abort"):
+        return {"token": req.token}
+    if req.kind not in ("upgrade", "prepare") or req.codes is None:
         return {}
     old, new, migration = (digest(c) for c in req.codes)
     ia, oa = (None if c is None else digest(c) for c in req.adapters)
-    return auth.upgrade_fields(old, new, migration, down=None if req.down is None else digest(req.down),
-                               name=req.name, probation=req.flag, input_adapter=ia, output_adapter=oa)
+    fields = auth.upgrade_fields(old, new, migration, down=None if req.down is None else digest(req.down),
+                                 name=req.name, probation=req.flag, input_adapter=ia, output_adapter=oa)
+    return {**fields, **({"probes": probes_digest(req.probes)} if req.probes else {}),
+            **({"token": req.token, "hold": req.hold} if req.kind == "prepare" else {})}
+
+
+def decode_probes(x: Any, max_depth: int) -> tuple[Probe, ...]:
+    """An upgrade's ``probes``: a list of ``{"input": V, "expect": V, "interface": N}`` (expect, interface optional)."""
+    if not isinstance(x, list) or len(x) > MAX_PROBES or not all(isinstance(p, dict) and "input" in p for p in x):
+        raise Refusal("bad_request", f"'probes' is a list of at most {MAX_PROBES} objects with an 'input' (and "
+                                     "optionally 'expect' and 'interface')")
+    out = []
+    for n, p in enumerate(x, 1):
+        interface = p.get("interface")
+        if interface is not None and type(interface) is not int:
+            raise Refusal("bad_request", f"probe {n}: 'interface' is the number of an interface")
+        expect = p.get("expect")
+        out.append(Probe(decode_value(p["input"], max_depth),
+                         None if expect is None else decode_value(expect, max_depth), interface, n))
+    return tuple(out)
 
 
 # One left-to-right scan: a string (closed or not: an unclosed one runs to the end) or a bracket.
@@ -248,3 +282,123 @@ def looks_like_http(line: bytes) -> bool:
     (True, False)
     """
     return _HTTP.match(line[:512]) is not None
+
+
+def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> dict[str, Any]:
+    """The request object of a line, or `Refusal` (too long, HTTP, too deep, not JSON, not an object)."""
+    if line is None:
+        say(f"Invalid command: a line over the {limits.max_line}-byte limit")
+        raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
+    if looks_like_http(line):
+        say(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
+        raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
+    if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
+        say(f"Invalid command: {shown(line)}")
+        raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
+    try:
+        req = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        say(f"Invalid command: {shown(line)}")
+        raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
+    if not isinstance(req, dict):
+        say(f"Invalid command: {shown(line)}")
+        raise Refusal("bad_request", "a request is a JSON object")
+    return req
+
+
+_FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
+
+
+def decode_request(line: bytes | None, limits: Limits, trusted: bool, say: Callable[..., None]) -> Request:
+    """Read one request line into a `Request` (its error set if it is refused).  Changes nothing.
+
+    `trusted`: the node has trusted keys (every request but ``status`` must then be signed); `say` prints
+    the terminal's line for a command the node cannot read.
+    """
+    req = Request()
+    try:
+        obj = parse_line(line, limits, say)
+        rid = obj.get("id")
+        if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
+                or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
+            say(f"Invalid command: {shown(line or b'')}")
+            raise Refusal("bad_request", "'id' must be a string, a finite number or null")
+        req.rid, kind = rid, obj.get("kind")
+        client, seq = obj.get("client"), obj.get("seq")
+        if (client is None) != (seq is None) or client is not None and not (
+                isinstance(client, str) and 0 < len(client) <= 128 and type(seq) is int and seq >= 0):
+            raise Refusal("bad_request", "'client' (a string of 1 to 128 characters) and 'seq' (an integer "
+                                         ">= 0) come together")
+        req.client, req.seq = client, seq
+        flag = obj.get(_FLAGS.get(str(kind), ""), False)
+        if not isinstance(flag, bool):
+            raise Refusal("bad_request", "'code' (status), 'probation' (upgrade, prepare), 'discard' (rollback) are "
+                                         "booleans")
+        req.flag = flag
+        if kind in ("status", "rollback", "make_permanent"):
+            req.kind, req.signature = kind, signature_field(obj, trusted)
+        elif kind in ("commit", "abort"):
+            req.signature, req.token = signature_field(obj, trusted), _token(obj)
+            req.kind = kind
+        elif kind == "do":
+            if "input" not in obj:
+                say(f"Invalid command: {shown(line or b'')}")
+                raise Refusal("bad_request", "a do request needs 'input'")
+            req.interface = obj.get("interface")
+            if req.interface is not None and type(req.interface) is not int:
+                raise Refusal("bad_request", "'interface' is the number of an interface the node serves (status)")
+            try:
+                req.input = decode_value(obj["input"], limits.max_depth)
+            except Refusal:  # a command the node cannot read, as the reference would say
+                say(f"Invalid command: {shown(line or b'')}")
+                raise
+            req.kind = kind
+        elif kind in ("upgrade", "prepare"):
+            _upgrade_fields(req, obj, kind, limits, trusted, say, line)
+        else:
+            say(f"Invalid command: {shown(line or b'')}")
+            raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are "
+                                          f"{', '.join(KINDS)}")
+    except Refusal as e:
+        req.error = e
+    return req
+
+
+def _token(obj: dict[str, Any]) -> str:
+    token = obj.get("token")
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+        raise Refusal("bad_request", "'token' names the prepared upgrade: 1 to 64 letters, digits or _.:-")
+    return token
+
+
+def _upgrade_fields(req: Request, obj: dict[str, Any], kind: str, limits: Limits, trusted: bool,
+                    say: Callable[..., None], line: bytes | None) -> None:
+    """Decode an upgrade's (or a prepare's) fields into `req`."""
+    missing = [k for k in ("old", "new", "migration") if k not in obj]
+    if missing:
+        say(f"Invalid command: {shown(line or b'')}")
+        raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
+    sig = signature_field(obj, trusted)
+    name = obj.get("name", "")
+    if not isinstance(name, str) or len(name) > 200:
+        raise Refusal("bad_request", "'name' is the new version's name: a string of at most 200 characters")
+    if kind == "prepare":
+        req.token, hold = _token(obj), obj.get("hold", DEFAULT_HOLD)
+        if type(hold) not in (int, float) or not 0 < hold <= MAX_HOLD:
+            raise Refusal("bad_request", f"'hold' is a number of seconds, more than 0 and at most {MAX_HOLD:g}")
+        req.hold = float(hold)
+    if obj.get("probes") is not None:
+        req.probes = decode_probes(obj["probes"], limits.max_depth)
+        if req.probes and not req.flag:
+            raise Refusal("bad_request", "probe inputs come with an upgrade on probation ('probation': true)")
+    try:
+        req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
+                     decode_code(obj["migration"], "migration"))
+        req.down, ia, oa = (None if obj.get(k) is None else decode_code(obj[k], k.replace("_", " "))
+                            for k in ("down", "input_adapter", "output_adapter"))
+        req.adapters = (ia, oa)
+        req.name = name
+    except Refusal as e:
+        say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+        raise
+    req.kind, req.signature = kind, sig

@@ -57,7 +57,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import ssl
 import sys
@@ -76,16 +75,7 @@ from cam.ground import clip
 from cam.guard import LineReader, check_fifo, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node, Prepared
-from cam.protocol import (
-    Request,
-    decode_code,
-    decode_value,
-    json_depth,
-    looks_like_http,
-    request_fields,
-    shown,
-    signature_field,
-)
+from cam.protocol import Request, decode_request, request_fields
 from cam.terminal import Transcript, banner, notices, printer
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
@@ -241,11 +231,9 @@ class NodeServer:
                     return {"id": rid, "ok": True, **old}
                 if req.kind == "do":
                     return {"id": rid, "ok": True, **await self._do(req)}
-                if req.kind in ("rollback", "make_permanent"):
+                if req.kind in ("rollback", "make_permanent", "commit", "abort"):
                     self.authorize(req, local)
-                    if req.kind == "make_permanent":
-                        return {"id": rid, "ok": True, **self.node.make_permanent(req.client, req.seq)}
-                    return {"id": rid, "ok": True, **self.node.rollback(req.flag, req.client, req.seq)}
+                    return {"id": rid, "ok": True, **await self._admin(req, received)}
                 return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
         except Refusal as e:
             if e.kind == "unauthorized":
@@ -262,90 +250,10 @@ class NodeServer:
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
 
     def _decode(self, line: bytes | None) -> Request:
-        """Read one request line into a `Request` (its error set if it is refused).  Changes nothing."""
-        req = Request()
-        try:
-            obj = self._parse(line)
-            rid = obj.get("id")
-            if not (rid is None or isinstance(rid, (str, int)) and not isinstance(rid, bool)
-                    or isinstance(rid, float) and math.isfinite(rid)):  # NaN, Infinity: not JSON, cannot go back
-                self.say(f"Invalid command: {shown(line or b'')}")
-                raise Refusal("bad_request", "'id' must be a string, a finite number or null")
-            req.rid, kind = rid, obj.get("kind")
-            client, seq = obj.get("client"), obj.get("seq")
-            if (client is None) != (seq is None) or client is not None and not (
-                    isinstance(client, str) and 0 < len(client) <= 128 and type(seq) is int and seq >= 0):
-                raise Refusal("bad_request", "'client' (a string of 1 to 128 characters) and 'seq' (an integer "
-                                             ">= 0) come together")
-            req.client, req.seq = client, seq
-            flag = obj.get({"status": "code", "upgrade": "probation", "rollback": "discard"}.get(str(kind), ""), False)
-            if not isinstance(flag, bool):
-                raise Refusal("bad_request", "'code' (status), 'probation' (upgrade), 'discard' (rollback) are booleans")
-            req.flag = flag
-            if kind in ("status", "rollback", "make_permanent"):
-                req.kind, req.signature = kind, signature_field(obj, bool(self.trust))
-            elif kind == "do":
-                if "input" not in obj:
-                    self.say(f"Invalid command: {shown(line or b'')}")
-                    raise Refusal("bad_request", "a do request needs 'input'")
-                req.interface = obj.get("interface")
-                if req.interface is not None and type(req.interface) is not int:
-                    raise Refusal("bad_request", "'interface' is the number of an interface the node serves (status)")
-                try:
-                    req.input = decode_value(obj["input"], self.node.limits.max_depth)
-                except Refusal:  # a command the node cannot read, as the reference would say
-                    self.say(f"Invalid command: {shown(line or b'')}")
-                    raise
-                req.kind = kind
-            elif kind == "upgrade":
-                missing = [k for k in ("old", "new", "migration") if k not in obj]
-                if missing:
-                    self.say(f"Invalid command: {shown(line or b'')}")
-                    raise Refusal("bad_request", f"an upgrade request needs {', '.join(missing)}")
-                sig = signature_field(obj, bool(self.trust))
-                name = obj.get("name", "")
-                if not isinstance(name, str) or len(name) > 200:
-                    raise Refusal("bad_request", "'name' is the new version's name: a string of at most 200 characters")
-                try:
-                    req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
-                                 decode_code(obj["migration"], "migration"))
-                    req.down, ia, oa = (None if obj.get(k) is None else decode_code(obj[k], k.replace("_", " "))
-                                        for k in ("down", "input_adapter", "output_adapter"))
-                    req.adapters = (ia, oa)
-                    req.name = name
-                except Refusal as e:
-                    self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-                    raise
-                req.kind, req.signature = kind, sig
-            else:
-                self.say(f"Invalid command: {shown(line or b'')}")
-                raise Refusal("unknown_kind", f"unknown request kind {clip(repr(kind), 60)}; the kinds are do, "
-                                              "upgrade, rollback, make_permanent, status")
-        except Refusal as e:
-            req.error = e
-        return req
-
-    def _parse(self, line: bytes | None) -> dict[str, Any]:
-        """The request object of a line, or `Refusal` (too long, HTTP, too deep, not JSON, not an object)."""
-        limits = self.node.limits
-        if line is None:
-            self.say(f"Invalid command: a line over the {limits.max_line}-byte limit")
-            raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
-        if looks_like_http(line):
+        """Read one request line into a `Request` (`cam.protocol.decode_request`).  Changes nothing."""
+        req = decode_request(line, self.node.limits, bool(self.trust), self.say)
+        if req.error is not None and req.error.kind == "http_refused":
             self.stats["http_refused"] += 1
-            self.say(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
-            raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
-        if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:
-            self.say(f"Invalid command: {shown(line)}")
-            raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
-        try:
-            req = json.loads(line)
-        except (ValueError, RecursionError) as e:
-            self.say(f"Invalid command: {shown(line)}")
-            raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
-        if not isinstance(req, dict):
-            self.say(f"Invalid command: {shown(line)}")
-            raise Refusal("bad_request", "a request is a JSON object")
         return req
 
     async def _do(self, req: Request) -> dict[str, Any]:
@@ -383,17 +291,47 @@ class NodeServer:
         """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
         self.authorize(req, local)
         assert req.codes is not None
-        p = self.node.checked(*req.codes, req.down, req.adapters)
+        if req.kind == "prepare":
+            self.node.refuse_if_held(req.token)
+        p = self.node.checked(*req.codes, req.down, req.adapters, req.probes)
         p.name, p.probation = req.name, req.flag
         if self.node.store is not None:
             p.text = to_text(p.code)
         return p
 
     async def _upgrade(self, req: Request, local: bool, received: float) -> dict[str, Any]:
-        """Authorize, check (in a worker thread) and install a decoded upgrade (under the lock)."""
+        """Authorize, check (in a worker thread) and install a decoded upgrade, or hold it (prepare; under the lock)."""
+        held = self.node.held_now()
+        if req.kind == "prepare" and held is not None and held.token == req.token:  # a retry: the same answer
+            return held.reply(self.node.generation + 1)
         p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
-        v = self.node.install(p, received, req.client, req.seq)
+        if req.kind == "prepare":
+            assert req.token is not None and req.codes is not None
+            return self.node.hold_checked(req.token, p, (*req.codes, req.down, req.adapters), req.probes, req.hold)
+        v = self.node.install(p, received, req.client, req.seq, req.probes)
         return self.node.upgrade_reply(v)
+
+    async def _admin(self, req: Request, received: float) -> dict[str, Any]:
+        """rollback, make_permanent (its probes run in a worker thread), commit (checked again there), abort."""
+        node, loop = self.node, asyncio.get_running_loop()
+        if req.kind == "rollback":
+            return node.rollback(req.flag, req.client, req.seq)
+        if req.kind == "make_permanent":
+            probed = (await loop.run_in_executor(None, node.probe_now),) if node.probes and node.probation else None
+            return node.make_permanent(req.client, req.seq, probed)
+        assert req.token is not None
+        if req.kind == "abort":
+            return node.abort_held(req.token)
+        h = node.claim(req.token)
+        try:
+            p = await loop.run_in_executor(None, node.recheck, h)
+        except Refusal as e:
+            node.held = None
+            node.say(f"Commit of {h.token} refused ({e.kind}): {e}. The hold is dropped; nothing changed.")
+            raise
+        if node.store is not None and p.text is None:
+            p.text = await loop.run_in_executor(None, to_text, p.code)
+        return {**node.upgrade_reply(node.install_held(h, p, received, req.client, req.seq)), "token": h.token}
 
     # -- the reference's text commands on a named pipe (cam.fifo)
 
