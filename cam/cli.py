@@ -287,8 +287,8 @@ def upgrade(argv: list[str]) -> int:
         "install on probation: a machine error on an input rolls it back, and so does a restart, until "
         "cam make-permanent"))
     p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'", help=(
-        "with --probation: an input the new version must pass (give the output it must give, or it only must not "
-        "fail), before it is installed and again at make-permanent (a failure then rolls it back); repeatable"))
+        "an input the new version must pass (give the output it must give, or it only must not fail) before it "
+        "is installed, and with --probation again at make-permanent (a failure then rolls it back); repeatable"))
     p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
@@ -375,6 +375,12 @@ def status(argv: list[str]) -> int:
     print(f"Machine:   {s['name'] or '(code)'}\nVersion:   v{s['version']}"
           f"{' (on probation)' if s['probation'] else ''}{way_back}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
+    if s.get("probes"):
+        print(f"Probes:    {s['probes']} (run again at make-permanent)")
+    held = s.get("held")
+    if held:
+        print(f"Held:      release {held['token']}: v{held['version']} {held['name'] or '(code)'} prepared, "
+              f"{held['expires_in']:.0f} s left (other upgrades wait for its commit or abort)")
     if len(s.get("interfaces", [])) > 1:
         print("Interfaces: " + ", ".join(f"{i['interface']}: {i['input']} -> {i['output']}" for i in s["interfaces"])
               + " (untagged requests speak the first)")

@@ -264,8 +264,8 @@ class Client:
         `Program`'s name); with `probation` a machine error rolls it back until `make_permanent`.
         `input_adapter` (``() / old input -> new input``) and `output_adapter` (``() / new output -> old
         output``) let the new machine change its interface: the node keeps serving the old ones
-        (`cam.interfaces`).  `probes` (with `probation`): inputs the new version must pass before it is
-        installed and again at `make_permanent` (`cam.probes`): each a value (must not fail) or a pair
+        (`cam.interfaces`).  `probes`: inputs the new version must pass before it is installed (and, on
+        probation, again at `make_permanent`: `cam.probes`): each a value (must not fail) or a pair
         (value, expected output), or a `cam.probes.Probe`.  With `key` (or the client's), the upgrade is
         signed for the node's current id, generation and version (read with ``status`` first).  Returns
         the node's answer: new digest, name, signature, state, check time, version number.

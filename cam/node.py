@@ -312,11 +312,9 @@ class Node(Persistent, Hold, Probing, History):
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
         pause until the next input is served is recorded in `upgrade_pauses`.  `down`, `name` and
-        `probation`: see `cam.history`; `probes` (on probation only): see `cam.probes`.
+        `probation`: see `cam.history`; `probes`: see `cam.probes`.
         """
         received = time.perf_counter() if received is None else received
-        if probes and not probation:
-            raise Refusal("bad_request", "probe inputs come with an upgrade on probation")
         p = self.checked(old, new, migration, down, adapters, probes)
         p.name, p.probation = name, probation
         return self.install(p, received, client, seq, probes)

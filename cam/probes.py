@@ -1,4 +1,4 @@
-"""Probe inputs: what an upgrade on probation must keep answering, checked before and during the probation.
+"""Probe inputs: what a new version must answer before it is installed, and again before its probation ends.
 
 A probe is an input (of one of the interfaces the node will serve, by number;
 the oldest if none is named) with, optionally, the output it must give.
@@ -7,15 +7,17 @@ machine error, a failing adapter).  A probe never changes the node: it runs
 on a copy of the state (values are immutable) and is not counted or
 journalled.
 
-An upgrade installed on probation may carry probes (at most `MAX_PROBES`):
+An upgrade may carry probes (at most `MAX_PROBES`):
 
-- before it is installed, the probes run on the new code at the migrated
-  state (the last of its checks): a failing probe refuses the upgrade
-  (``probe_failed``) and nothing changes;
-- at ``make_permanent``, they run again on the running version at the state
-  it has reached: a failing probe rolls the version back automatically
-  (journalled like any rollback, with its reason) and ``make_permanent`` is
-  refused with ``probe_failed``, saying where the node is now.
+- before it is installed (or held by a prepare, and again at its commit),
+  the probes run on the new code at the migrated state, the last of its
+  checks: a failing probe refuses the upgrade (``probe_failed``) and nothing
+  changes;
+- if it is installed on probation, at ``make_permanent`` they run again on
+  the running version at the state it has reached: a failing probe rolls the
+  version back automatically (journalled like any rollback, with its
+  reason) and ``make_permanent`` is refused with ``probe_failed``, saying
+  where the node is now.
 
 >>> from cam.text import parse_code, parse_value
 >>> from cam.interfaces import Interface

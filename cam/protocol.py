@@ -389,8 +389,6 @@ def _upgrade_fields(req: Request, obj: dict[str, Any], kind: str, limits: Limits
         req.hold = float(hold)
     if obj.get("probes") is not None:
         req.probes = decode_probes(obj["probes"], limits.max_depth)
-        if req.probes and not req.flag:
-            raise Refusal("bad_request", "probe inputs come with an upgrade on probation ('probation': true)")
     try:
         req.codes = (decode_code(obj["old"], "old"), decode_code(obj["new"], "new"),
                      decode_code(obj["migration"], "migration"))

@@ -216,7 +216,7 @@ class Outcome:
 
     address: str
     state: str
-    """``prepared``, ``aborted``, ``committed``, ``rolled back``, ``refused``, ``no answer``, ``unchanged``..."""
+    """``prepared``, ``aborted``, ``committed``, ``rolled back``, ``refused``, ``no answer``, ``unreachable``..."""
     detail: str = ""
     version: dict[str, Any] | None = None
     """``{"version", "name", "digest", "probation"}`` from the node's final status."""
@@ -271,6 +271,8 @@ def _prepare(release: Release, n: NodeUpgrade, token: str) -> Outcome:
         return _call(n, release.timeout, 0, go)  # type: ignore[no-any-return]
     except NodeError as e:
         return Outcome(n.address, "refused", _why(e))
+    except ConnectionRefusedError as e:  # nothing was sent: nothing to abort
+        return Outcome(n.address, "unreachable", _why(e))
     except (OSError, ValueError) as e:
         return Outcome(n.address, "no answer", _why(e))
 
@@ -282,6 +284,8 @@ def _join(*parts: str) -> str:
 def _abort(release: Release, n: NodeUpgrade, token: str, o: Outcome) -> None:
     """Abort `token` on `n` (also where the prepare got no answer: it may have been held since)."""
     was = o.state
+    if was == "unreachable":
+        return
     try:
         _call(n, release.timeout, 1, lambda c: c.abort(token))
         if was == "prepared":

@@ -145,7 +145,7 @@ def test_a_release_naming_an_unknown_node_changes_nothing(three, tmp_path):
     Path(path).write_text(Path(path).read_text() + node_entries([f"127.0.0.1:{free_port()}"]))
     before = versions(three)
     r = release.apply(release.load(path))
-    assert not r.ok and [o.state for o in r.nodes] == ["aborted"] * 3 + ["no answer"], r.text()
+    assert not r.ok and [o.state for o in r.nodes] == ["aborted"] * 3 + ["unreachable"], r.text()
     assert versions(three) == before
     # a node whose id is not the one the release names is refused as unknown
     text = Path(path).read_text().rsplit("\n[nodes.", 1)[0] + '\nid = "0123456789abcdef"\n'
