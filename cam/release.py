@@ -264,8 +264,8 @@ def _prepare(release: Release, n: NodeUpgrade, token: str) -> Outcome:
         if n.node_id is not None and c.status()["node_id"] != n.node_id:
             return Outcome(n.address, "refused", f"unknown node: {n.address} is not node {n.node_id}")
         r = c.prepare(token, n.old, n.new, n.migration, hold=release.hold, **n.fields())
-        return Outcome(n.address, "prepared", f"v{r['version']} {r['name'] or '(code)'} checked in "
-                                              f"{r['check_seconds'] * 1000:.1f} ms")
+        return Outcome(n.address, "prepared", f"prepared v{r['version']} {r['name'] or '(code)'} (checked in "
+                                              f"{r['check_seconds'] * 1000:.1f} ms)")
     try:
         # No retry: a prepare that does not answer in time counts as a refusal.
         return _call(n, release.timeout, 0, go)  # type: ignore[no-any-return]
