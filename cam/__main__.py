@@ -16,7 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("cam.cli:upgrade", "upgrade a running node"),
     "rollback": ("cam.cli:rollback", "reinstall a node's previous version"),
     "make-permanent": ("cam.cli:make_permanent", "end the probation of a node's running version"),
-    "release": ("cam.cli:release", "upgrade the nodes of a release file: check, apply (two phases, or --rolling)"),
+    "release": ("cam.release:main", "upgrade the nodes of a release file: check, apply (two phases, or --rolling)"),
     "status": ("cam.cli:status", "show a node's status (--code: the running code's text)"),
     "keygen": ("cam.auth:main", "write an Ed25519 key pair NAME.key / NAME.pub for signed upgrades"),
     "bundle": ("cam.bundle:main", "write the node as one file (a zipapp) that needs only Python"),

@@ -7,29 +7,17 @@ code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
-import importlib
 import json
 import sys
 from typing import Any
 
-from cam.code import Code, Value, quote, to_text
+from cam.code import Code, quote, to_text
+from cam.spec import load, parse_probe, parse_state
 from cam.text import ParseError, parse_code, parse_value
 
 __all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
-           "release", "parse_probe"]
-
-
-def load(spec: str) -> Any:
-    """The object named ``MODULE:NAME`` (a term, a `catlib.program.Program`, code, ...)."""
-    module, sep, name = spec.partition(":")
-    if not sep or not module or not name:
-        raise ValueError(f"expected MODULE:NAME, e.g. catlib.examples.counter:counter_sm, not {spec!r}")
-    obj: Any = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
+           "parse_probe"]
 
 
 def _machine(spec: str) -> tuple[Code, Any, Any]:
@@ -63,35 +51,6 @@ def _code_arg(spec: str) -> Code:
             return c
         return as_code(text)
     return _machine(spec)[0]
-
-
-def parse_state(text: str) -> Value:
-    """A value from the reference's text form (``Int 0``, ``Pair (Int 1) (Int 2)``) or a plain
-    Python literal: ``0``, ``(1, 2)``, ``()`` (quoted as host values).
-
-    >>> to_text(parse_state("0")), to_text(parse_state("Int 0")), to_text(parse_state("(1, -2)"))
-    ('Int 0', 'Int 0', 'Pair (Int 1) (Int (-2))')
-    """
-    try:
-        return parse_value(text)
-    except ParseError as first:
-        try:
-            return quote(ast.literal_eval(text.strip()))
-        except (ValueError, SyntaxError, TypeError):
-            raise first from None
-
-
-def parse_probe(text: str) -> Any:
-    """A probe from the command line: ``INPUT`` (must not fail) or ``INPUT => OUTPUT``.
-
-    >>> [to_text(v) for v in parse_probe("R Unit => R (Int 0)")], to_text(parse_probe("L Unit"))
-    (['R Unit', 'R (Int 0)'], 'L Unit')
-    """
-    x, sep, out = text.partition("=>")
-    try:
-        return (parse_state(x), parse_state(out)) if sep else parse_state(x)
-    except ParseError as e:
-        raise argparse.ArgumentTypeError(f"a probe is 'INPUT' or 'INPUT => OUTPUT': {e}") from None
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -388,48 +347,6 @@ def status(argv: list[str]) -> int:
         print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}  {v.get('name') or ''}"
               f"{'  (' + v['note'] + ')' if v.get('note') else ''}")
     return 0
-
-
-# ---------------------------------------------------------------- cam release
-
-
-def release(argv: list[str]) -> int:
-    """``cam release check|apply FILE [--rolling]``: upgrade the nodes of a release file (`cam.release`).
-
-    Exit 0 if the release did what was asked, 1 if a node refused or failed (the report says where every node
-    is), 2 for a malformed release file (nothing was sent).
-    """
-    from cam import release as rel
-
-    p = argparse.ArgumentParser(prog="cam release", description=(
-        "check: every node prepares its upgrade (all checks, nothing changes) and aborts. apply: prepare on every "
-        "node, then commit on every node; if a node refuses or does not answer while preparing, none changes; if "
-        "one fails between the phases, the committed ones are rolled back. --rolling: one node at a time, on "
-        "probation with its probes, a pause, then make-permanent; stop at the first failure."))
-    p.add_argument("action", choices=("check", "apply"))
-    p.add_argument("file", help="the release file (TOML; see cam.release)")
-    p.add_argument("--rolling", action="store_true", help="apply one node at a time (with probes and a pause)")
-    p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'",
-                   help="--rolling: a probe input for every node, besides the release file's; repeatable")
-    p.add_argument("--pause", type=float, help="--rolling: seconds on probation per node (default: the file's, or 1)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    a = p.parse_args(argv)
-    if (a.rolling or a.probe or a.pause is not None) and a.action != "apply":
-        return _fail("release", "--rolling, --probe and --pause go with apply")
-    if (a.probe or a.pause is not None) and not a.rolling:
-        return _fail("release", "--probe and --pause go with --rolling (two-phase releases take probes from the file)")
-    try:
-        r = rel.load(a.file)
-    except rel.ReleaseError as e:
-        return _fail("release", f"{e}; nothing was sent to any node")
-    report = (rel.check(r) if a.action == "check" else
-              rel.rolling(r, tuple(a.probe), a.pause) if a.rolling else rel.apply(r))
-    if a.json:
-        print(json.dumps({"ok": report.ok, "summary": report.summary, "seconds": report.seconds,
-                          "nodes": [vars(o) for o in report.nodes]}, indent=2))
-    else:
-        print(report.text())
-    return 0 if report.ok else 1
 
 
 # ---------------------------------------------------------------- cam demo

@@ -42,9 +42,12 @@ is not defined, a part that cannot be loaded, a bad address) raises
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import secrets
+import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -56,10 +59,12 @@ from cam.client import Client, NodeError, as_code, as_probe
 from cam.code import Code
 from cam.hold import MAX_HOLD
 from cam.probes import Probe
+from cam.spec import load as load_object
+from cam.spec import parse_probe
 from cam.text import ParseError, digest, from_json, parse_value
 
 __all__ = ["Release", "NodeUpgrade", "ReleaseError", "Outcome", "Report", "load", "parse", "check", "apply",
-           "rolling"]
+           "rolling", "main"]
 
 _MODULE_NAME = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _TOP = {"hold", "timeout", "pause", "upgrades", "nodes"}
@@ -113,8 +118,6 @@ class Release:
 
 def _part(spec: Any, what: str, base: str) -> Code:
     """Code from ``MODULE:NAME``, code text ``[...]`` or a bytecode file (relative to `base`)."""
-    from cam.cli import load as load_object
-
     if not isinstance(spec, str) or not spec.strip():
         raise ReleaseError(f"{what} is MODULE:NAME, code text '[...]' or a bytecode file, not {spec!r}")
     try:
@@ -426,3 +429,45 @@ def rolling(release: Release, probes: tuple[Probe, ...] = (), pause: float | Non
                       outcomes, time.perf_counter() - t0)
     return Report(False, f"release rolling {release.source}: stopped at {failed.address}; {done} node(s) upgraded "
                          "before it stay upgraded", outcomes, time.perf_counter() - t0)
+
+
+def main(argv: list[str]) -> int:
+    """``cam release check|apply FILE [--rolling]``: upgrade the nodes of a release file (`cam.release`).
+
+    Exit 0 if the release did what was asked, 1 if a node refused or failed (the report says where every node
+    is), 2 for a malformed release file (nothing was sent).
+    """
+    p = argparse.ArgumentParser(prog="cam release", description=(
+        "check: every node prepares its upgrade (all checks, nothing changes) and aborts. apply: prepare on every "
+        "node, then commit on every node; if a node refuses or does not answer while preparing, none changes; if "
+        "one fails between the phases, the committed ones are rolled back. --rolling: one node at a time, on "
+        "probation with its probes, a pause, then make-permanent; stop at the first failure."))
+    p.add_argument("action", choices=("check", "apply"))
+    p.add_argument("file", help="the release file (TOML; see cam.release)")
+    p.add_argument("--rolling", action="store_true", help="apply one node at a time (with probes and a pause)")
+    p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'",
+                   help="--rolling: a probe input for every node, besides the release file's; repeatable")
+    p.add_argument("--pause", type=float, help="--rolling: seconds on probation per node (default: the file's, or 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    a = p.parse_args(argv)
+    if (a.rolling or a.probe or a.pause is not None) and a.action != "apply":
+        return _fail("--rolling, --probe and --pause go with apply")
+    if (a.probe or a.pause is not None) and not a.rolling:
+        return _fail("--probe and --pause go with --rolling (two-phase releases take probes from the file)")
+    try:
+        r = load(a.file)
+    except ReleaseError as e:
+        return _fail(f"{e}; nothing was sent to any node")
+    report = (check(r) if a.action == "check" else
+              rolling(r, tuple(a.probe), a.pause) if a.rolling else apply(r))
+    if a.json:
+        print(json.dumps({"ok": report.ok, "summary": report.summary, "seconds": report.seconds,
+                          "nodes": [vars(o) for o in report.nodes]}, indent=2))
+    else:
+        print(report.text())
+    return 0 if report.ok else 1
+
+
+def _fail(message: str) -> int:
+    print(f"cam release: {message}", file=sys.stderr)
+    return 2
