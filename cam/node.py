@@ -51,10 +51,11 @@ Where the rest lives
 This module is the node's meaning: what it accepts, what it answers (`ERRORS`)
 and how its state changes.  Types of values and trial inputs are
 `cam.ground`; an upgrade's checks are `cam.admission`; the versions under the
-running one (rollback, probation) are `cam.history`; how requests are read off
-a line is `cam.protocol`; the TCP and
-named-pipe transports, which serialise every change under one lock, are
-`cam.server`; the data directory is `cam.store`; signatures are `cam.auth`.
+running one (rollback, probation) are `cam.history`; prepared upgrades held for a
+release's commit are `cam.hold`; probe inputs are `cam.probes`; snapshots and
+restart are `cam.persist`; how requests are read off a line is `cam.protocol`;
+the TCP and named-pipe transports, which serialise every change under one lock,
+are `cam.server`; the data directory is `cam.store`; signatures are `cam.auth`.
 
 >>> from cam.text import parse_code, parse_value
 >>> lines = []

@@ -7,7 +7,11 @@ code, and refuses what a node must not read (`Refusal` with a kind of
 
 Requests: ``{"id": 1, "kind": "do", "input": V}``,
 ``{"id": 2, "kind": "upgrade", "old": C, "new": C, "migration": C}``,
-``{"id": 3, "kind": "status"}``.  A value ``V`` is its text form
+``{"id": 3, "kind": "status"}``; and ``rollback``, ``make_permanent``, and a
+release's ``prepare`` (an upgrade's fields, a ``token`` and a ``hold``),
+``commit`` and ``abort`` (a ``token``: `cam.hold`); an upgrade may carry
+``probes`` (`cam.probes`).  `decode_request` reads a line into a `Request`.
+A value ``V`` is its text form
 (``"L Unit"``) or the JSON document of `cam.code.to_json`; code ``C`` is
 likewise the text form (``"[ID,GET]"``) or the JSON bytecode document.
 Responses: ``{"id": 1, "ok": true, "output": "L Unit", "state": "Int 1"}``

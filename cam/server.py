@@ -11,7 +11,8 @@ a node prints when it starts.
 
 Serialisation
 -------------
-Every change (``do``, ``upgrade``) runs under one FIFO `asyncio.Lock`: inputs
+Every request but ``status`` (``do``, ``upgrade``, ``rollback``, ``make_permanent``,
+``prepare``, ``commit``, ``abort``) runs under one FIFO `asyncio.Lock`: inputs
 that arrive while an upgrade is being checked wait, and are served in arrival
 order by the machine installed when their turn comes.  Requests of one
 connection are answered in order, one response each.  ``status`` takes no

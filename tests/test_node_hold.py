@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 
@@ -197,3 +198,19 @@ def test_probes_are_journalled_with_their_upgrade(tmp_path):
     again = Node.open(store)
     assert (again.generation, again.probation, again.probes, again.digest) == (3, False, (), digest(V2))
     store.close()
+
+
+def test_cam_status_shows_a_held_release_and_probes(capsys):
+    from cam.__main__ import main
+
+    node = counted()
+    with start_in_thread(node) as running:
+        node.hold_upgrade("r1", V1, V2, MIG, name="two", hold=60)
+        main(["status", "--port", str(running.port)])
+        out = capsys.readouterr().out
+        assert re.search(r"Held: +release r1: v2 two prepared, (59|60) s left", out), out
+        node.abort_held("r1")
+        node.upgrade(V1, V2, MIG, probation=True, probes=(Probe(L),))
+        main(["status", "--port", str(running.port)])
+        out = capsys.readouterr().out
+        assert "Probes:    1 (run again at make-permanent)" in out and "Held:" not in out, out
