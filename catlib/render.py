@@ -48,8 +48,7 @@ WIRE_COLOR = "#34495e"
 
 ROLE_FILL = {"get": "#fadbd8", "put": "#fadbd8", "const": "#fdf2c7", "add": "#d6eaf8", "inject": "#d5f5e3",
              "distr": "#e8daef", "embed": "#eeeeee", "fold": "#fdebd0"}
-"""Fill colours of boxes by their ``role``: effects red, constants yellow, injections green, folded parts
-(`catlib.folding`) orange."""
+"""Fill colours of boxes by ``role``: effects red, constants yellow, injections green, folded parts orange."""
 
 NODE_STYLE: dict[str, dict[str, str]] = {
     "box": {"shape": "box", "style": "rounded,filled", "fillcolor": "#d6eaf8"},
@@ -88,6 +87,10 @@ DOT_TIMEOUT = 30.0
 
 class RenderError(RuntimeError):
     """Graphviz failed or took too long, or an output format is unknown."""
+
+
+class DotTimeout(RenderError):
+    """Graphviz's ``dot`` did not finish within its time limit (it was stopped)."""
 
 
 class RenderWarning(UserWarning):
@@ -228,10 +231,6 @@ def to_dot(g: nx.Graph, name: str = "G") -> str:
         lines.append(f"  {{rank=same; {'; '.join(outs)}}}")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-class DotTimeout(RenderError):
-    """Graphviz's ``dot`` did not finish within its time limit (it was stopped)."""
 
 
 def _run_dot(dot: str, fmt: str, timeout: float | None = None) -> bytes:
@@ -457,13 +456,8 @@ def _engine(engine: str | None) -> str:
 
 
 def _draw(g: nx.Graph, fmt: str, engine: str | None, timeout: float | None) -> tuple[bytes, str]:
-    """The picture's bytes and the engine that drew them.
-
-    With the engine left to choose (None), a Graphviz run over its time
-    limit is stopped and the matplotlib fallback draws the picture, with a
-    `RenderWarning` saying so; with ``engine="dot"`` asked for, it is a
-    `RenderError`.
-    """
+    """The picture and its engine.  Graphviz over its time limit is stopped; the fallback then draws,
+    with a `RenderWarning`, unless ``engine="dot"`` was asked for: then it is a `RenderError`."""
     used = _engine(engine)
     if used == "dot":
         try:
@@ -477,8 +471,7 @@ def _draw(g: nx.Graph, fmt: str, engine: str | None, timeout: float | None) -> t
 
 
 def to_svg(g: nx.Graph, engine: str | None = None, timeout: float | None = None) -> str:
-    """The graph as SVG text: Graphviz when installed (within `timeout` seconds, default
-    `DOT_TIMEOUT`), else the matplotlib fallback."""
+    """The graph as SVG text: Graphviz when installed (`timeout`: `DOT_TIMEOUT`), else the fallback."""
     return _draw(g, "svg", engine, timeout)[0].decode()
 
 
@@ -490,9 +483,8 @@ def to_png(g: nx.Graph, engine: str | None = None, timeout: float | None = None)
 def render(g: nx.Graph, path: str, engine: str | None = None, timeout: float | None = None) -> str:
     """Write `g` to `path`, in the format its extension names (``.dot``, ``.gv``, ``.svg``, ``.png``).
 
-    Returns the engine used (``"dot"``, ``"matplotlib"``, or ``"text"`` for DOT).
-    Graphviz gets `timeout` seconds (`DOT_TIMEOUT` by default): see `to_svg`.
-    The file is written whole or not at all.
+    Returns the engine used (``"dot"``, ``"matplotlib"``, or ``"text"`` for DOT); Graphviz gets
+    `timeout` seconds (`DOT_TIMEOUT`).  The file is written whole or not at all.
     """
     ext = os.path.splitext(path)[1].lower()
     if ext in (".dot", ".gv"):
