@@ -17,6 +17,7 @@ Guides that other pages add (``language.md``, ``frontend.md``, ``upgrades.md``,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import os
@@ -37,7 +38,6 @@ extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.viewcode",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "jupyter_execute"]
@@ -76,6 +76,7 @@ PACKAGES = ("catlib", "cam", "proofs")
 SKIP = {"catlib.__main__", "cam.__main__", "proofs.__main__"}
 
 
+@functools.cache
 def public_modules() -> list[str]:
     """Every module of the packages whose name has no part starting with ``_`` (and no ``__main__``)."""
     out = []
@@ -95,12 +96,54 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def _assigns(module: str, name: str) -> bool:
+    """Whether `module`'s source assigns `name` at top level (where a constant is at home)."""
+    import inspect
+    import re
+
+    source = inspect.getsource(importlib.import_module(module))
+    return re.search(rf"^{re.escape(name)}\s*(:[^=\n]*)?=", source, re.M) is not None
+
+
+def _entry(module: str, name: str, obj: Any) -> str:
+    """The directive that documents `obj`, public as `name` in `module`."""
+    import inspect
+
+    kind = "class" if inspect.isclass(obj) else "function" if inspect.isfunction(obj) else None
+    home = getattr(obj, "__module__", None) if kind else None
+    if kind is None and not _assigns(module, name):  # a constant imported from elsewhere: find where it is assigned
+        home = next((m for m in public_modules() if m != module and getattr(importlib.import_module(m), name, None)
+                     is obj and _assigns(m, name)), None)
+        kind = "data" if home else None
+    if kind is not None and home not in (module, None) and not home.startswith(module + "._"):
+        # a re-export: one line pointing at its home, where it is documented
+        where = f"{home}.{getattr(obj, '__qualname__', name)}"
+        return f".. py:{kind}:: {name}\n   :module: {module}\n\n   Re-exported from `{where}`.\n"
+    if kind == "class":
+        return f".. autoclass:: {module}.{name}\n   :members:\n   :undoc-members:\n   :show-inheritance:\n"
+    if kind == "function":
+        return f".. autofunction:: {module}.{name}\n"
+    small = isinstance(obj, (int, float, str, bool)) and len(repr(obj)) < 80
+    return f".. autodata:: {module}.{name}\n" + ("" if small else "   :no-value:\n")
+
+
+def api_page(module: str) -> str:
+    """An API page: the module's docstring, then each name of its ``__all__`` (or, without one, autodoc's
+    choice of its public members)."""
+    mod = importlib.import_module(module)
+    title = f"``{module}``"
+    head = f"{title}\n{'=' * len(title)}\n\n.. automodule:: {module}\n"
+    names = getattr(mod, "__all__", None)
+    if names is None:
+        return head + "   :members:\n   :undoc-members:\n   :show-inheritance:\n"
+    return head + "   :no-members:\n\n" + "\n".join(_entry(module, n, getattr(mod, n)) for n in names)
+
+
 def generate_api() -> None:
     out = HERE / "api" / "generated"
     modules = public_modules()
     for name in modules:
-        title = f"``{name}``"
-        _write(out / f"{name}.rst", f"{title}\n{'=' * len(title)}\n\n.. automodule:: {name}\n")
+        _write(out / f"{name}.rst", api_page(name))
     keep = {f"{name}.rst" for name in modules}
     for f in out.glob("*.rst"):
         if f.name not in keep:
