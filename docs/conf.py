@@ -169,6 +169,13 @@ def _machines() -> list[tuple[str, list[tuple[str, Any]]]]:
     return out
 
 
+def _picture(src: str, alt: str, kind: str) -> list[str]:
+    """A picture at its own size in a box that scrolls sideways when it is wider than the page; a click
+    opens it alone."""
+    return ["````{container} picture", f"```{{image}} {src}", f":alt: {alt}", f":class: {kind}", f":target: {src}",
+            "```", "````", ""]
+
+
 def generate_gallery() -> None:
     from cam.compiler import CompileError, compile
     from cam.graph import bytecode
@@ -207,15 +214,14 @@ def generate_gallery() -> None:
             lines += [f"## `{name}`", "", f"`{sig}` — {term.size():,} term nodes", ""]
             key = repr(term) + repr(sorted((k, str(v)) for k, v in at.items()))
             src = picture("diagram" + key, lambda d=d: to_svg(d.graph))
-            lines += [f"```{{image}} {src}", f":alt: string diagram of {name}", ":class: diagram", "```", ""]
+            lines += _picture(src, f"string diagram of {name}", "diagram")
             try:
                 code = compile(term)
             except CompileError as e:
                 lines += [f"Not compiled: {e}", ""]
                 continue
             src = picture("bytecode" + key, lambda code=code: to_svg(fold_runs(bytecode(code))))
-            lines += ["Its bytecode:", "",
-                      f"```{{image}} {src}", f":alt: bytecode of {name}", ":class: bytecode", "```", ""]
+            lines += ["Its bytecode:", "", *_picture(src, f"bytecode of {name}", "bytecode")]
         _write(out / f"{module}.md", "\n".join(lines))
         pages.append(module)
     for f in pictures.glob("*.svg"):

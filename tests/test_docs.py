@@ -212,11 +212,15 @@ LOOK = """() => {
   const spans = [...document.querySelectorAll('article .highlight span')];
   const body = getComputedStyle(document.querySelector('article')).color;
   const colored = spans.filter(s => getComputedStyle(s).color !== body).length;
+  const inBox = e => {  // inside an element that scrolls (or clips) sideways by itself
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
   const wide = [...document.querySelectorAll('article *')].filter(e => {
     const r = e.getBoundingClientRect();
-    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
-    return r.right > document.documentElement.clientWidth + 1 && !e.closest('.highlight, table, .cell_output')
-      && !scrolls;
+    return r.right > document.documentElement.clientWidth + 1 && !inBox(e);
   }).map(e => e.tagName + '.' + e.className);
   return {images: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
           spans: spans.length, colored: colored,
