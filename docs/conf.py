@@ -172,7 +172,9 @@ def _machines() -> list[tuple[str, list[tuple[str, Any]]]]:
 def _picture(src: str, alt: str, kind: str) -> list[str]:
     """A picture at its own size in a box that scrolls sideways when it is wider than the page; a click
     opens it alone."""
-    return ["````{container} picture", f"```{{image}} {src}", f":alt: {alt}", f":class: {kind}", f":target: {src}",
+    # Sphinx copies each picture to _images/ under its own (unique: a digest) name
+    target = "../../_images/" + src.rsplit("/", 1)[-1]
+    return ["````{container} picture", f"```{{image}} {src}", f":alt: {alt}", f":class: {kind}", f":target: {target}",
             "```", "````", ""]
 
 
