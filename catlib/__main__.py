@@ -2,12 +2,18 @@
 type and a run) and ``render`` (draw a term as a picture).
 
 ``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]
-[--state-type T] [--input-type T] [--output-type T] [--engine dot|matplotlib] [--title TEXT]``
+[--state-type T] [--input-type T] [--output-type T] [--engine dot|matplotlib] [--title TEXT]
+[--limit N] [--timeout SECONDS]``
 draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.program.Program`
 (drawn at its declared type), a function that builds a term from an instance
 (called with `catlib.free.FREE`, as ``catlib.examples.generic:counter``), or,
 for the bytecode view, `cam.code.Code`.
-Without ``-o`` it prints DOT.
+Without ``-o`` it prints DOT.  Pictures of any size: a term of more than
+``--limit`` nodes is drawn folded (`catlib.folding`: repeated blocks as one
+box, then the biggest parts), a bigger bytecode graph or syntax tree has its
+long runs folded or its lower branches cut (`catlib.repeats`); ``--limit 0``
+draws everything.  Graphviz gets ``--timeout`` seconds, then the matplotlib
+fallback draws the picture.
 """
 
 from __future__ import annotations
@@ -73,15 +79,19 @@ def load(spec: str) -> Any:
     return obj
 
 
-def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -> Any:
+def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, limit: int | None = None) -> Any:
     """The networkx graph to draw for `obj` in `view`, titled with `name` and its type.
 
     `at` declares some of ``state``, ``input``, ``output`` (type text) to draw
     the term at; by default a term is drawn at its principal type and a
-    `catlib.program.Program` at its declared one.
+    `catlib.program.Program` at its declared one.  Beyond `limit` nodes
+    (`catlib.folding.FOLD_LIMIT` for a term, `catlib.repeats.RUN_LIMIT` for a
+    graph, by default; 0 for no limit) the picture is folded.
     """
+    from catlib.folding import FOLD_LIMIT, folded_diagram
     from catlib.free import FREE, Term
-    from catlib.graph import diagram, syntax_tree
+    from catlib.graph import syntax_tree
+    from catlib.repeats import RUN_LIMIT, fold_runs, prune_tree
     from catlib.typecheck import TermTypeError
     from catlib.types import TypeParseError, as_type
 
@@ -102,6 +112,8 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
         if not isinstance(obj, Code):
             raise UsageError(f"{name} is a {type(obj).__name__}, not a term or bytecode")
         g = bytecode(obj)
+        if limit != 0:
+            g = fold_runs(g, RUN_LIMIT if limit is None else limit)
         g.graph["title"] = f"{name}: bytecode"
         return g
     declared: dict[str, Any] = {}
@@ -123,9 +135,13 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
     try:
         if view == "tree":
             g = syntax_tree(obj, **declared)
-            g.graph["title"] = f"{name} : {g.graph['signature']}"
+            title = f"{name} : {g.graph['signature']}"
+            if limit != 0:
+                g = prune_tree(g, RUN_LIMIT if limit is None else limit)
+            g.graph["title"] = title
             return g
-        d = diagram(obj, **declared)
+        most = FOLD_LIMIT if limit is None else limit if limit > 0 else obj.size()
+        d = folded_diagram(obj, **declared, limit=most)
     except TermTypeError as e:
         raise UsageError(f"{name} is ill-typed: {e}") from None
     d.graph.graph["title"] = f"{name} : {d.signature}"
@@ -134,7 +150,9 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
 
 def render_command(argv: list[str]) -> int:
     """``catlib render``: see the module docstring."""
-    from catlib.render import RenderError, render, to_dot
+    import warnings
+
+    from catlib.render import RenderError, RenderWarning, render, to_dot
 
     parser = argparse.ArgumentParser(prog="catlib render", description="Draw a term (or bytecode) as a picture.")
     parser.add_argument("spec", metavar="MODULE:NAME", help="e.g. catlib.examples.generic:counter")
@@ -148,19 +166,32 @@ def render_command(argv: list[str]) -> int:
     for part in ("state", "input", "output"):
         parser.add_argument(f"--{part}-type", metavar="TYPE",
                             help=f"draw the term at this {part} type (default: its principal type)")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="fold pictures of more than N nodes (default: 600 term nodes for a diagram, "
+                             "400 graph nodes for bytecode and trees; 0: never fold)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="how long Graphviz may take before the fallback draws the picture (default: 30)")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 0:
+        parser.error("--limit must be 0 (never fold) or more")
     try:
         obj = load(args.spec)
         at = {part: getattr(args, f"{part}_type") for part in ("state", "input", "output")
               if getattr(args, f"{part}_type")}
-        g = graph_of(obj, args.view, args.spec.partition(":")[2], at)
+        g = graph_of(obj, args.view, args.spec.partition(":")[2], at, args.limit)
         if args.title is not None:
             g.graph["title"] = args.title
         if args.output is None:
             sys.stdout.write(to_dot(g))
         else:
-            used = render(g, args.output, engine=args.engine)
-            print(f"wrote {args.output} ({args.view}, {used})", file=sys.stderr)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RenderWarning)
+                used = render(g, args.output, engine=args.engine, timeout=args.timeout)
+            for w in caught:
+                print(f"catlib render: {w.message}", file=sys.stderr)
+            folds = g.graph.get("folds")
+            how = f", folded: {', '.join(f'{k} x{v}' for k, v in folds.items())}" if folds else ""
+            print(f"wrote {args.output} ({args.view}, {used}{how})", file=sys.stderr)
     except (UsageError, RenderError) as e:
         print(f"catlib render: {e}", file=sys.stderr)
         return 2

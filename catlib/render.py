@@ -32,12 +32,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Hashable
 from typing import Any
 
 import networkx as nx
 
-__all__ = ["to_dot", "to_svg", "to_png", "render", "have_dot", "RenderError", "NODE_STYLE"]
+__all__ = ["to_dot", "to_svg", "to_png", "render", "have_dot", "RenderError", "RenderWarning", "NODE_STYLE",
+           "DOT_TIMEOUT"]
 
 FONT = "Helvetica"
 STATE_COLOR = "#c0392b"
@@ -45,8 +47,8 @@ UNIT_COLOR = "#9a9a9a"
 WIRE_COLOR = "#34495e"
 
 ROLE_FILL = {"get": "#fadbd8", "put": "#fadbd8", "const": "#fdf2c7", "add": "#d6eaf8", "inject": "#d5f5e3",
-             "distr": "#e8daef", "embed": "#eeeeee"}
-"""Fill colours of boxes by their ``role``: effects red, constants yellow, injections green."""
+             "distr": "#e8daef", "embed": "#eeeeee", "fold": "#fdebd0"}
+"""Fill colours of boxes by ``role``: effects red, constants yellow, injections green, folded parts orange."""
 
 NODE_STYLE: dict[str, dict[str, str]] = {
     "box": {"shape": "box", "style": "rounded,filled", "fillcolor": "#d6eaf8"},
@@ -79,8 +81,20 @@ PORTED = ("box", "split", "merge", "input", "output")
 """Node kinds drawn with ordered ports when they have several wires on a side."""
 
 
+DOT_TIMEOUT = 30.0
+"""Seconds Graphviz's ``dot`` may take on one picture; beyond, the matplotlib fallback draws it."""
+
+
 class RenderError(RuntimeError):
-    """Graphviz failed, or an output format is unknown."""
+    """Graphviz failed or took too long, or an output format is unknown."""
+
+
+class DotTimeout(RenderError):
+    """Graphviz's ``dot`` did not finish within its time limit (it was stopped)."""
+
+
+class RenderWarning(UserWarning):
+    """A picture was drawn otherwise than asked (Graphviz took too long: the fallback drew it)."""
 
 
 def have_dot() -> bool:
@@ -219,11 +233,17 @@ def to_dot(g: nx.Graph, name: str = "G") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_dot(dot: str, fmt: str) -> bytes:
+def _run_dot(dot: str, fmt: str, timeout: float | None = None) -> bytes:
     exe = shutil.which("dot")
     if exe is None:  # pragma: no cover - callers check have_dot first
         raise RenderError("Graphviz's dot is not installed")
-    p = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True, timeout=600)
+    limit = DOT_TIMEOUT if timeout is None else timeout
+    try:
+        p = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed it
+        nodes = dot.count(" [") - 3
+        raise DotTimeout(f"Graphviz's dot did not finish within {limit:g} s on a graph of about {nodes:,} nodes "
+                         "and was stopped") from None
     if p.returncode != 0:
         raise RenderError(f"dot -T{fmt} failed: {p.stderr.decode(errors='replace').strip()}")
     return p.stdout
@@ -435,35 +455,42 @@ def _engine(engine: str | None) -> str:
     return engine
 
 
-def to_svg(g: nx.Graph, engine: str | None = None) -> str:
-    """The graph as SVG text: Graphviz when installed, else the matplotlib fallback."""
-    if _engine(engine) == "dot":
-        return _run_dot(to_dot(g), "svg").decode()
-    return _fallback(g, "svg").decode()
+def _draw(g: nx.Graph, fmt: str, engine: str | None, timeout: float | None) -> tuple[bytes, str]:
+    """The picture and its engine.  Graphviz over its time limit is stopped; the fallback then draws,
+    with a `RenderWarning`, unless ``engine="dot"`` was asked for: then it is a `RenderError`."""
+    used = _engine(engine)
+    if used == "dot":
+        try:
+            return _run_dot(to_dot(g), fmt, timeout), used
+        except DotTimeout as e:
+            if engine == "dot":
+                raise RenderError(f"{e}; draw it with engine 'matplotlib', allow more time, or fold it "
+                                  "(catlib.folding)") from None
+            warnings.warn(RenderWarning(f"{e}; drawn with matplotlib instead"), stacklevel=3)
+    return _fallback(g, fmt), "matplotlib"
 
 
-def to_png(g: nx.Graph, engine: str | None = None) -> bytes:
-    """The graph as PNG bytes: Graphviz when installed, else the matplotlib fallback."""
-    if _engine(engine) == "dot":
-        return _run_dot(to_dot(g), "png")
-    return _fallback(g, "png")
+def to_svg(g: nx.Graph, engine: str | None = None, timeout: float | None = None) -> str:
+    """The graph as SVG text: Graphviz when installed (`timeout`: `DOT_TIMEOUT`), else the fallback."""
+    return _draw(g, "svg", engine, timeout)[0].decode()
 
 
-def render(g: nx.Graph, path: str, engine: str | None = None) -> str:
+def to_png(g: nx.Graph, engine: str | None = None, timeout: float | None = None) -> bytes:
+    """The graph as PNG bytes: Graphviz when installed (within `timeout` seconds), else the matplotlib fallback."""
+    return _draw(g, "png", engine, timeout)[0]
+
+
+def render(g: nx.Graph, path: str, engine: str | None = None, timeout: float | None = None) -> str:
     """Write `g` to `path`, in the format its extension names (``.dot``, ``.gv``, ``.svg``, ``.png``).
 
-    Returns the engine used (``"dot"``, ``"matplotlib"``, or ``"text"`` for DOT).
-    The file is written whole or not at all.
+    Returns the engine used (``"dot"``, ``"matplotlib"``, or ``"text"`` for DOT); Graphviz gets
+    `timeout` seconds (`DOT_TIMEOUT`).  The file is written whole or not at all.
     """
     ext = os.path.splitext(path)[1].lower()
     if ext in (".dot", ".gv"):
         data, used = to_dot(g).encode(), "text"
-    elif ext == ".svg":
-        used = _engine(engine)
-        data = to_svg(g, used).encode()
-    elif ext == ".png":
-        used = _engine(engine)
-        data = to_png(g, used)
+    elif ext in (".svg", ".png"):
+        data, used = _draw(g, ext[1:], engine, timeout)
     else:
         raise RenderError(f"cannot tell the format of {path!r}: use .dot, .svg or .png")
     folder = os.path.dirname(os.path.abspath(path))

@@ -1,0 +1,283 @@
+"""Sphinx configuration: ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
+
+Pages are MyST Markdown; the tutorials are MyST notebooks (``docs/tutorials/*.md``)
+executed at every build by myst-nb, so they cannot rot.  Two parts are generated
+at build time, before Sphinx reads anything (`generate`):
+
+- ``api/generated/``: one autodoc page per public module of ``catlib``, ``cam`` and
+  ``proofs``, and the API index;
+- ``gallery/generated/``: every example machine of ``catlib.examples``, its string
+  diagram and its bytecode picture (`catlib.render`), one page per module.
+  Pictures are kept between builds when the machine has not changed (a digest
+  of its term and of the renderer's version names each file).
+
+Guides that other pages add (``language.md``, ``frontend.md``, ``upgrades.md``,
+``migrations.md``) join the "Guides" table of contents when they exist.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import os
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+project = "hotswap-cat"
+author = "the hotswap-cat authors"
+copyright = "the hotswap-cat authors, MIT licence"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "**/.ipynb_checkpoints", "jupyter_execute"]
+root_doc = "index"
+html_theme = "furo"
+html_title = "hotswap-cat"
+html_static_path = ["_static"]
+html_css_files = ["site.css"]
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+
+# `name` in a docstring links to the object when it can be found (nothing warns when it cannot)
+default_role = "py:obj"
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_preserve_defaults = True
+napoleon_google_docstring = False
+napoleon_numpy_docstring = False
+
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+myst_heading_anchors = 3
+nb_execution_mode = "force"  # every build runs the tutorials
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_execution_timeout = 300
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# a short name in a docstring that several modules define (``Node``, ``type``) stays plain text
+suppress_warnings = ["ref.python"]
+
+GUIDES = ("language", "frontend", "upgrades", "migrations")
+"""Guides written beside this site (docs/NAME.md); each joins the table of contents once it exists."""
+
+PACKAGES = ("catlib", "cam", "proofs")
+SKIP = {"catlib.__main__", "cam.__main__", "proofs.__main__"}
+
+
+@functools.cache
+def public_modules() -> list[str]:
+    """Every module of the packages whose name has no part starting with ``_`` (and no ``__main__``)."""
+    out = []
+    for name in PACKAGES:
+        pkg = importlib.import_module(name)
+        out.append(name)
+        for m in pkgutil.walk_packages(pkg.__path__, f"{name}."):
+            if m.name not in SKIP and not any(part.startswith("_") for part in m.name.split(".")):
+                out.append(m.name)
+    return sorted(out)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write only when the text changed (Sphinx then rereads only what changed)."""
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _assigns(module: str, name: str) -> bool:
+    """Whether `module`'s source assigns `name` at top level (where a constant is at home)."""
+    import inspect
+    import re
+
+    source = inspect.getsource(importlib.import_module(module))
+    return re.search(rf"^{re.escape(name)}\s*(:[^=\n]*)?=", source, re.M) is not None
+
+
+def _entry(module: str, name: str, obj: Any) -> str:
+    """The directive that documents `obj`, public as `name` in `module`."""
+    import inspect
+
+    kind = "class" if inspect.isclass(obj) else "function" if inspect.isfunction(obj) else None
+    home = getattr(obj, "__module__", None) if kind else None
+    if kind is None and not _assigns(module, name):  # a constant imported from elsewhere: find where it is assigned
+        home = next((m for m in public_modules() if m != module and getattr(importlib.import_module(m), name, None)
+                     is obj and _assigns(m, name)), None)
+        kind = "data" if home else None
+    if kind is not None and home not in (module, None) and not home.startswith(module + "._"):
+        # a re-export: one line pointing at its home, where it is documented
+        where = f"{home}.{getattr(obj, '__qualname__', name)}"
+        return f".. py:{kind}:: {name}\n   :module: {module}\n\n   Re-exported from `{where}`.\n"
+    if kind == "class":
+        return f".. autoclass:: {module}.{name}\n   :members:\n   :undoc-members:\n   :show-inheritance:\n"
+    if kind == "function":
+        return f".. autofunction:: {module}.{name}\n"
+    small = isinstance(obj, (int, float, str, bool)) and len(repr(obj)) < 80
+    return f".. autodata:: {module}.{name}\n" + ("" if small else "   :no-value:\n")
+
+
+def api_page(module: str) -> str:
+    """An API page: the module's docstring, then each name of its ``__all__`` (or, without one, autodoc's
+    choice of its public members)."""
+    mod = importlib.import_module(module)
+    title = f"``{module}``"
+    head = f"{title}\n{'=' * len(title)}\n\n.. automodule:: {module}\n"
+    names = getattr(mod, "__all__", None)
+    if names is None:
+        return head + "   :members:\n   :undoc-members:\n   :show-inheritance:\n"
+    return head + "   :no-members:\n\n" + "\n".join(_entry(module, n, getattr(mod, n)) for n in names)
+
+
+def generate_api() -> None:
+    out = HERE / "api" / "generated"
+    modules = public_modules()
+    for name in modules:
+        _write(out / f"{name}.rst", api_page(name))
+    keep = {f"{name}.rst" for name in modules}
+    for f in out.glob("*.rst"):
+        if f.name not in keep:
+            f.unlink()
+
+
+def _machines() -> list[tuple[str, list[tuple[str, Any]]]]:
+    """Each example module with its machines: `Program`s, and terms that no program of it wraps."""
+    from catlib.free import Term
+    from catlib.program import Program
+
+    pkg = importlib.import_module("catlib.examples")
+    out = []
+    for m in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"catlib.examples.{m.name}")
+        names = getattr(mod, "__all__", [n for n in vars(mod) if not n.startswith("_")])
+        objs = [(n, getattr(mod, n)) for n in names]
+        wrapped = {id(o.term) for _, o in objs if isinstance(o, Program)}
+        found = [(n, o) for n, o in objs
+                 if isinstance(o, Program) or (isinstance(o, Term) and id(o) not in wrapped)]
+        if found:
+            out.append((m.name, found))
+    return out
+
+
+def _picture(src: str, alt: str, kind: str) -> list[str]:
+    """A picture at its own size in a box that scrolls sideways when it is wider than the page; a click
+    opens it alone."""
+    # Sphinx copies each picture to _images/ under its own (unique: a digest) name
+    target = "../../_images/" + src.rsplit("/", 1)[-1]
+    return ["````{container} picture", f"```{{image}} {src}", f":alt: {alt}", f":class: {kind}", f":target: {target}",
+            "```", "````", ""]
+
+
+def generate_gallery() -> None:
+    from cam.compiler import CompileError, compile
+    from cam.graph import bytecode
+    from catlib.folding import folded_diagram
+    from catlib.program import Program
+    from catlib.render import to_svg
+    from catlib.repeats import fold_runs
+    from catlib.typecheck import TermTypeError
+
+    out = HERE / "gallery" / "generated"
+    pictures = out / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    renderer = (ROOT / "catlib" / "render.py").read_bytes() + (ROOT / "catlib" / "folding.py").read_bytes()
+    used: set[str] = set()
+    pages = []
+
+    def picture(key: str, make: Any) -> str:
+        name = hashlib.sha256(renderer + key.encode()).hexdigest()[:16] + ".svg"
+        used.add(name)
+        if not (pictures / name).exists():
+            (pictures / name).write_text(make())
+        return f"pictures/{name}"
+
+    for module, machines in _machines():
+        lines = [f"# `catlib.examples.{module}`", "",
+                 f"Generated from `catlib.examples.{module}` at build time: each machine's string diagram "
+                 "(`catlib.graph.diagram`, folded when big) and its compiled bytecode (`cam.graph.bytecode`).", ""]
+        for name, obj in machines:
+            term = obj.term if isinstance(obj, Program) else obj
+            at = {p: getattr(obj, p) for p in ("state", "input", "output")} if isinstance(obj, Program) else {}
+            try:
+                d = folded_diagram(term, **at)
+            except TermTypeError:  # an example that is a fragment, not a machine
+                continue
+            sig = d.signature
+            lines += [f"## `{name}`", "", f"`{sig}` — {term.size():,} term nodes", ""]
+            key = repr(term) + repr(sorted((k, str(v)) for k, v in at.items()))
+            src = picture("diagram" + key, lambda d=d: to_svg(d.graph))
+            lines += _picture(src, f"string diagram of {name}", "diagram")
+            try:
+                code = compile(term)
+            except CompileError as e:
+                lines += [f"Not compiled: {e}", ""]
+                continue
+            src = picture("bytecode" + key, lambda code=code: to_svg(fold_runs(bytecode(code))))
+            lines += ["Its bytecode:", "", *_picture(src, f"bytecode of {name}", "bytecode")]
+        _write(out / f"{module}.md", "\n".join(lines))
+        pages.append(module)
+    for f in pictures.glob("*.svg"):
+        if f.name not in used:
+            f.unlink()
+    for f in out.glob("*.md"):
+        if f.stem not in pages:
+            f.unlink()
+
+
+_HARMLESS = ("Unknown interpreted text role", "Unknown directive type", "No role entry", "Unknown target name",
+             "No directive entry", "Duplicate")
+"""docutils messages that only mean "Sphinx-specific markup", not "this is not reStructuredText"."""
+
+
+def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Show a docstring as written when it is not valid reStructuredText.
+
+    Docstrings here are written for readers of the source and for doctest;
+    a few use plain-text layout that reStructuredText rejects (an unmatched
+    ````` ``[`` `````, a ``*`` in prose).  Those are shown verbatim, as a literal
+    block, instead of failing the build or being garbled.
+    """
+    import io
+
+    from docutils.core import publish_doctree
+    from docutils.nodes import system_message
+
+    text = "\n".join(lines)
+    if not text.strip():
+        return
+    # Sphinx's roles (`name` is ``py:obj`` here) need its environment in the settings
+    tree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5, "env": app.env,
+                                                     "warning_stream": io.StringIO()})
+    bad = [m for m in tree.findall(system_message)
+           if m["level"] >= 2 and not any(h in m.astext() for h in _HARMLESS)]
+    if bad:
+        lines[:] = ["::", "", *("    " + line for line in lines), ""]
+
+
+def guides() -> list[str]:
+    return [g for g in GUIDES if (HERE / f"{g}.md").exists()]
+
+
+def _guides_toctree(app: Any, docname: str, source: list[str]) -> None:
+    """Put the guides that exist into the "Guides" table of contents (see `GUIDES`)."""
+    if docname == "guides":
+        source[0] = source[0].replace("<!-- GUIDES -->", "\n".join(f"{g}" for g in guides()))
+
+
+def setup(app: Any) -> dict[str, Any]:
+    os.environ.setdefault("HYPOTHESIS_PROFILE", "default")
+    generate_api()
+    generate_gallery()
+    app.connect("source-read", _guides_toctree)
+    app.connect("autodoc-process-docstring", _verbatim_when_not_rst)
+    return {"parallel_read_safe": True}

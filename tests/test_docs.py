@@ -1,0 +1,262 @@
+"""The documentation site builds without a warning, runs its tutorials, documents every public name and
+links only to what exists.
+
+The build (``python -m sphinx -W --keep-going -b html docs ...``, see ``docs/conf.py``)
+takes a minute or more, most of it executing the tutorial notebooks.  So that
+it does not add that minute to the suite, it starts in a subprocess as soon as
+pytest collects this module, and runs on the other core while the rest of the
+suite runs; the tests here wait for it (`site`).  ``DOCS_SITE=DIR`` tests a site
+already built in DIR instead; ``DOCS_BUILD=0`` leaves the build out of a run
+(the tests then fail, saying so).
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TIMEOUT = 900
+"""Seconds the build may take (a shared, loaded 2-core machine)."""
+
+
+def _start() -> tuple[subprocess.Popen[bytes], Path, float] | None:
+    if os.environ.get("DOCS_BUILD") == "0" or os.environ.get("DOCS_SITE"):
+        return None
+    out = Path(tempfile.mkdtemp(prefix="docs-build-"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    log = open(out / "build.log", "wb")  # noqa: SIM115 - closed with the process
+    p = subprocess.Popen([sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html",
+                          "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
+                         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+    def stop() -> None:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
+
+    atexit.register(stop)
+    return p, out, time.monotonic()
+
+
+_BUILD = _start()
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """The built site's folder, once the build started at collection has finished."""
+    if os.environ.get("DOCS_SITE"):
+        return Path(os.environ["DOCS_SITE"])
+    if _BUILD is None:
+        pytest.fail("DOCS_BUILD=0: the documentation was not built")
+    p, out, started = _BUILD
+    try:
+        p.wait(timeout=max(1.0, TIMEOUT - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail(f"the documentation build took more than {TIMEOUT} s")
+    log = (out / "build.log").read_text(errors="replace")
+    assert p.returncode == 0, f"sphinx -W failed:\n{log[-6000:]}"
+    return out / "html"
+
+
+class _Page(HTMLParser):
+    """The ids, links and images of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])  # type: ignore[arg-type]
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"])  # type: ignore[arg-type]
+        if tag in ("a", "link") and a.get("href"):
+            self.links.append(a["href"])  # type: ignore[arg-type]
+        if tag in ("img", "script") and a.get("src"):
+            (self.images if tag == "img" else self.links).append(a["src"])  # type: ignore[arg-type]
+
+
+_pages: dict[Path, _Page] = {}
+
+
+def page(path: Path) -> _Page:
+    if path not in _pages:
+        p = _Page()
+        p.feed(path.read_text(errors="replace"))
+        _pages[path] = p
+    return _pages[path]
+
+
+def public_modules() -> list[str]:
+    sys.path.insert(0, str(DOCS))
+    try:
+        conf = importlib.import_module("conf")
+    finally:
+        sys.path.remove(str(DOCS))
+    return conf.public_modules()  # type: ignore[no-any-return]
+
+
+def test_the_site_has_its_parts(site: Path) -> None:
+    for part in ("index.html", "getting-started.html", "tutorials/index.html", "gallery/index.html",
+                 "api/index.html", "background/paper.html", "background/references.html", "reference.html",
+                 "mutation.html", "guides.html"):
+        assert (site / part).is_file(), part
+    for guide in ("language", "frontend", "upgrades", "migrations"):  # guides join when they exist
+        assert (site / f"{guide}.html").is_file() == (DOCS / f"{guide}.md").is_file(), guide
+
+
+def test_the_tutorials_ran(site: Path) -> None:
+    notebooks = sorted((DOCS / "tutorials").glob("[0-9]*.md"))
+    assert len(notebooks) >= 5
+    for nb in notebooks:
+        html = (site / "tutorials" / f"{nb.stem}.html").read_text()
+        cells = nb.read_text().count("```{code-cell}")
+        assert html.count('class="cell docutils container"') == cells, nb.name
+        assert html.count("cell_output") >= cells // 2, f"{nb.name}: too few outputs"
+        assert "Traceback" not in html, nb.name
+
+
+def test_every_public_name_is_in_the_api_reference(site: Path) -> None:
+    missing = []
+    for name in public_modules():
+        html = site / "api" / "generated" / f"{name}.html"
+        assert html.is_file(), name
+        ids = page(html).ids
+        assert name in ids or f"module-{name}" in ids, f"{name}: no module entry"
+        for member in getattr(importlib.import_module(name), "__all__", []):
+            if f"{name}.{member}" not in ids:
+                missing.append(f"{name}.{member}")
+    assert not missing, f"not in the API reference: {missing}"
+
+
+def test_the_api_reference_shows_the_doctests(site: Path) -> None:
+    html = (site / "api" / "generated" / "catlib.free.html").read_text()
+    assert "&gt;&gt;&gt;" in html and "Compose(Par(Snd, Fst), Copy)" in html
+
+
+def test_the_gallery_draws_every_example(site: Path) -> None:
+    from catlib.program import Program
+
+    modules = sorted(p.stem for p in (ROOT / "catlib" / "examples").glob("[a-z]*.py"))
+    drawn = 0
+    for m in modules:
+        mod = importlib.import_module(f"catlib.examples.{m}")
+        programs = [n for n in getattr(mod, "__all__", []) if isinstance(getattr(mod, n), Program)]
+        path = site / "gallery" / "generated" / f"{m}.html"
+        if not programs:
+            continue
+        assert path.is_file(), m
+        p = page(path)
+        for n in programs:
+            assert f"string diagram of {n}" in path.read_text(), (m, n)
+        for src in p.images:
+            img = (path.parent / unquote(src)).resolve()
+            assert img.is_file() and img.stat().st_size > 500, src
+            assert img.read_bytes().lstrip().startswith((b"<?xml", b"<svg")), src
+            drawn += 1
+    assert drawn >= 20
+
+
+def test_every_local_link_resolves(site: Path) -> None:
+    broken, external = [], 0
+    for path in sorted(site.rglob("*.html")):
+        p = page(path)
+        for ref in p.links + p.images:
+            parts = urlsplit(ref)
+            if parts.scheme in ("http", "https", "mailto"):
+                external += 1  # not checked: no network here
+                continue
+            if parts.scheme or ref.startswith("//"):
+                broken.append(f"{path.relative_to(site)}: {ref} (unexpected scheme)")
+                continue
+            target = path if not parts.path else (path.parent / unquote(parts.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{path.relative_to(site)}: {ref}")
+                continue
+            if parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in page(target).ids:
+                broken.append(f"{path.relative_to(site)}: {ref} (no such anchor)")
+    assert not broken, "\n".join(broken[:40])
+    assert external < 500
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
+LOOK = """() => {
+  const imgs = [...document.querySelectorAll('article img')];
+  const spans = [...document.querySelectorAll('article .highlight span')];
+  const body = getComputedStyle(document.querySelector('article')).color;
+  const colored = spans.filter(s => getComputedStyle(s).color !== body).length;
+  const inBox = e => {  // inside an element that scrolls (or clips) sideways by itself
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
+  const wide = [...document.querySelectorAll('article *')].filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.right > document.documentElement.clientWidth + 1 && !inBox(e);
+  }).map(e => e.tagName + '.' + e.className);
+  return {images: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+          spans: spans.length, colored: colored,
+          pageWidth: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth,
+          wide: wide.slice(0, 5)};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_the_site_in_a_browser(site: Path, width: int) -> None:
+    """Chromium (headless) opens the landing page, a tutorial and the gallery: every picture loads, code is
+    highlighted, and nothing is wider than the window (a wide picture or code block scrolls in its own box).
+    Screenshots are left beside the built site, in ``screenshots/``."""
+    chromium = _chromium()
+    if chromium is None or importlib.util.find_spec("playwright") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs Chromium (apt) and playwright (the docs extra): one is missing")
+        pytest.skip("needs Chromium on the PATH and the playwright package")
+    from playwright.sync_api import sync_playwright
+
+    shots = site.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    pages = {"index.html": (1, False), "tutorials/01-writing-a-machine.html": (1, True),
+             "gallery/generated/bank.html": (6, False)}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": width, "height": 900})
+            for rel, (images, code) in pages.items():
+                tab.goto((site / rel).as_uri())
+                tab.wait_for_load_state("load")
+                seen = tab.evaluate(LOOK)
+                tab.screenshot(path=str(shots / f"{rel.replace('/', '_')}-{width}.png"), full_page=False)
+                assert seen["images"] >= images and not seen["broken"], (rel, seen)
+                if code:
+                    assert seen["spans"] > 20 and seen["colored"] > 10, (rel, seen)
+                assert seen["pageWidth"] <= seen["viewport"] + 1 and not seen["wide"], (rel, seen)
+        finally:
+            browser.close()
