@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from catlib.program import Program, Upgrade
-from catlib.syntax import Port, eq, inl, inr, konst, kase_with, pair, pdivmod, pget, pput, sm, unit
+from catlib.syntax import Port, eq, inl, inr, kase_with, konst, pair, pdivmod, pget, pput, sm, unit
 from catlib.values import Left, Right
 
 __all__ = ["PRICE", "COIN", "insert", "BUY", "restock", "credit", "short", "vend", "SOLD_OUT",
