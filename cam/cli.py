@@ -357,6 +357,8 @@ def status(argv: list[str]) -> int:
     print(f"Machine:   {s['name'] or '(code)'}\nVersion:   v{s['version']}"
           f"{' (on probation)' if s['probation'] else ''}{way_back}\nDigest:    {s['digest']}\nSignature: {s['signature']}\nState:     {s['state']}\n"
           f"Inputs:    {s['inputs']} ({s['machine_steps']} machine steps)\nUpgrades:  {s['upgrades']}")
+    if isinstance(ins := s.get("instructions"), dict):  # the reference's 21, or those and SUB, MUL, LT, EQ, DIVMOD
+        print(f"Instructions: {ins['tcp']} over TCP" + (f", {ins['fifo']} on the named pipe" if ins["fifo"] else ""))
     if len(s.get("interfaces", [])) > 1:
         print("Interfaces: " + ", ".join(f"{i['interface']}: {i['input']} -> {i['output']}" for i in s["interfaces"])
               + " (untagged requests speak the first)")
