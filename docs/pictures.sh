@@ -26,4 +26,3 @@ for m in bank:BANK:bank bank:BANK2:bank2 bank:MIGRATION:upgrade_bank \
       render catlib.examples.$module:$name -o docs/$file.png ;;
   esac
 done
-done
