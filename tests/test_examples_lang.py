@@ -194,3 +194,39 @@ def test_boundaries_are_refused_and_change_nothing() -> None:
     # the thermostat compares signed integers, at the very ends too
     assert interpret(thermostat.thermostat, [thermostat.reading(INT_MIN), thermostat.set_target(INT_MIN)],
                      (INT_MAX, 0))[1] == [thermostat.HEAT, thermostat.OFF]
+
+
+# ------------------------------------------------- where the examples are shown
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_program_renders_titled_with_its_name(family: str) -> None:
+    from catlib.__main__ import graph_of
+
+    up = FAMILIES[family][0]
+    for prog in (up.old, up.new, up.migration):
+        g = graph_of(prog, "diagram", "ignored")
+        assert g.graph["title"] == f"{prog.name} : {prog.signature}"
+        assert graph_of(prog, "bytecode", prog.name).number_of_nodes() > 0
+
+
+def test_pictures_script_draws_every_example_and_the_files_exist() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    script = (docs / "pictures.sh").read_text()
+    for family in FAMILIES:
+        up = FAMILIES[family][0]
+        for prog in (up.old, up.new, up.migration):
+            assert f":{prog.name}" in script and (docs / f"{prog.name}.svg").exists(), prog.name
+
+
+def test_tour_shows_the_primitives_and_the_machines(capsys: pytest.CaptureFixture[str]) -> None:
+    from catlib.__main__ import main
+
+    assert main(["tour"]) == 0
+    out = capsys.readouterr().out
+    for line in ("DivMod (-7, 2):         Right((-4, 1))", "DivMod (1, 0):          Left(())",
+                 "bank (Sub, Lt):         129 nodes", "from addition alone:  1563 nodes",
+                 "[Right(100), Right(70), Left(()), Right(70)]", "thermostat", "vending"):
+        assert line in out, line
