@@ -4,7 +4,7 @@ type and a run) and ``render`` (draw a term as a picture).
 ``catlib render MODULE:NAME [-o FILE.svg|.png|.dot] [--view diagram|tree|bytecode]
 [--state-type T] [--input-type T] [--output-type T] [--engine dot|matplotlib] [--title TEXT]``
 draws the term named NAME in MODULE: a `catlib.free.Term`, a `catlib.program.Program`
-(drawn at its declared type, titled with its name), a function that builds a term from an instance
+(drawn at its declared type), a function that builds a term from an instance
 (called with `catlib.free.FREE`, as ``catlib.examples.generic:counter``), or,
 for the bytecode view, `cam.code.Code`.
 Without ``-o`` it prints DOT.
@@ -127,7 +127,6 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None) -
     declared: dict[str, Any] = {}
     if isinstance(getattr(obj, "term", None), Term):  # a catlib.program.Program: draw it at its declared type
         declared = {part: getattr(obj, part) for part in ("state", "input", "output")}
-        name = getattr(obj, "name", name)  # titled with the program's own name
         obj = obj.term
     for part, text in (at or {}).items():
         try:

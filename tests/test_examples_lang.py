@@ -200,12 +200,12 @@ def test_boundaries_are_refused_and_change_nothing() -> None:
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_each_program_renders_titled_with_its_name(family: str) -> None:
+def test_each_program_renders_at_its_declared_type(family: str) -> None:
     from catlib.__main__ import graph_of
 
     up = FAMILIES[family][0]
     for prog in (up.old, up.new, up.migration):
-        g = graph_of(prog, "diagram", "ignored")
+        g = graph_of(prog, "diagram", prog.name)
         assert g.graph["title"] == f"{prog.name} : {prog.signature}"
         assert graph_of(prog, "bytecode", prog.name).number_of_nodes() > 0
 
