@@ -340,6 +340,8 @@ def status(argv: list[str]) -> int:
     if held:
         print(f"Held:      release {held['token']}: v{held['version']} {held['name'] or '(code)'} prepared, "
               f"{held['expires_in']:.0f} s left (other upgrades wait for its commit or abort)")
+    if isinstance(ins := s.get("instructions"), dict):  # the reference's 21, or those and SUB, MUL, LT, EQ, DIVMOD
+        print(f"Instructions: {ins['tcp']} over TCP" + (f", {ins['fifo']} on the named pipe" if ins["fifo"] else ""))
     if len(s.get("interfaces", [])) > 1:
         print("Interfaces: " + ", ".join(f"{i['interface']}: {i['input']} -> {i['output']}" for i in s["interfaces"])
               + " (untagged requests speak the first)")

@@ -35,6 +35,7 @@ ERRORS: dict[str, str] = {
     "ill_typed_state": "(at start) the initial state does not have the machine's state type",
     "machine_error": "the machine got stuck or ran out of its step budget on this input; the state is unchanged",
     "bad_code": "upgrade code that does not parse (text or JSON bytecode form)",
+    "beyond_reference": "(named pipe) the code uses instructions the reference machine lacks; send it over TCP",
     "wrong_version": "the upgrade's old code is not the running code",
     "new_code_rejected": "the new code fails the bytecode verifier",
     "migration_rejected": "the migration fails the bytecode verifier",

@@ -3,7 +3,11 @@
 The pipe is checked first (`cam.guard.check_fifo`: the node's own, not
 writable by others); its commands go through the same lock, checks and
 journal as the TCP requests, and an upgrade through the same authorization
-(with ``--trust``, ``Load`` carries no signature, so it is refused).  An
+(with ``--trust``, ``Load`` carries no signature, so it is refused).  The
+pipe is the reference's path, so it takes the reference's instruction set:
+a ``Load`` whose code uses an instruction beyond the reference's 21
+(``SUB``, ``MUL``, ``LT``, ``EQ``, ``DIVMOD``) is refused by name, nothing
+changed (TCP takes the extended set; ``cam status`` says which is which).  An
 input from the pipe runs on the event loop to its end (the pipe is the
 node's own user's); TCP inputs longer than `Limits.inline_fuel` steps run in
 a worker thread instead.
@@ -17,13 +21,22 @@ import os
 import stat
 from typing import Any
 
-from cam.code import Code
+from cam.code import SPECS, Code, Instr
 from cam.contract import Refusal
 from cam.ground import clip
 from cam.protocol import decode_value, escape, split_codes
 from cam.text import ParseError, parse_code
+from catlib.tree import walk
 
-__all__ = ["serve_fifo", "text_command"]
+__all__ = ["serve_fifo", "text_command", "INSTRUCTION_SET", "beyond_reference"]
+
+INSTRUCTION_SET = "reference"
+"""The instruction set the named pipe accepts (TCP accepts ``"extended"``)."""
+
+
+def beyond_reference(*codes: Code) -> list[str]:
+    """The instructions in `codes` (blocks included) that the reference machine lacks, sorted."""
+    return sorted({x.op for c in codes for x in walk(c) if isinstance(x, Instr) and not SPECS[x.op].reference})
 
 
 async def serve_fifo(self: Any, path: str) -> None:
@@ -86,6 +99,11 @@ async def text_command(self: Any, text: str) -> None:
                 return list(map(parse_code, parts))
 
             old, new, migration = await loop.run_in_executor(None, codes) if big else codes()
+            if extra := beyond_reference(old, new, migration):
+                self.say(f"Upgrade refused (beyond_reference): the code uses {', '.join(extra)}, which the reference "
+                         "machine lacks; the named pipe takes the reference's 21 instructions only (send extended "
+                         "code over TCP). Nothing changed.")
+                return
             async with self.lock:
                 req = self.request_of("upgrade", (old, new, migration))
                 try:

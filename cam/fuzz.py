@@ -9,6 +9,14 @@ type; `run_verified` runs verified code and raises `Unsound` on any
 violation -- getting stuck, ill-typed results, or not halting within the
 step bound, since verified code always halts; `campaign` counts a long run
 (``python -m cam verify --fuzz N``).
+
+The instructions beyond the reference (``SUB``, ``MUL``, ``LT``, ``EQ``,
+``DIVMOD``) are fuzzed like the others: terms using `catlib.free.Sub` ...
+compile to them, random and mutated code draws them from the whole table,
+and an ``Int`` value is one of the boundaries (``INT_MIN``, ``INT_MAX``,
+``-1``, ``0``, ``1``) a tenth of the time, so that ``DIVMOD`` by zero and
+``INT_MIN / -1``, and overflowing ``SUB`` and ``MUL``, are run.  `campaign`
+counts the accepted cases that use each of them.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from collections import Counter
 from typing import Any
 
 from cam import code as C
-from cam.code import OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
+from cam.code import OPS, REFERENCE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.compiler import DISTR_CODE, compile
 from cam.machine import OutOfFuel, Stuck, step
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
@@ -27,9 +35,16 @@ from catlib.free import Case, Compose, Const, Par, Prim, Snd
 from catlib.strategies import Generator
 from catlib.tree import fold, walk
 from catlib.typecheck import Signature
+from catlib.values import INT_MAX, INT_MIN
 
 FUEL = 1_000_000
 """Step bound for running fuzzed code (verified code halts; the bound only guards the campaign)."""
+
+BOUNDARIES = (INT_MIN, INT_MAX, -1, 0, 1)
+"""Integers where the arithmetic instructions wrap, divide by zero or compare at the ends."""
+
+EXTENDED = tuple(op for op in OPS if op not in REFERENCE_OPS)
+"""The instructions beyond the reference's 21, which `campaign` counts separately."""
 
 
 class Unsound(AssertionError):
@@ -157,7 +172,7 @@ class CodeFuzzer:
             if ty == T.Unit:
                 out.append(UnitV)
             elif ty == T.Int:
-                out.append(IntV(self.gen.int()))
+                out.append(IntV(self.rng.choice(BOUNDARIES) if self.rng.random() < 0.1 else self.gen.int()))
             elif isinstance(ty, T.Prod):
                 if ready:
                     b = out.pop()
@@ -372,7 +387,7 @@ def campaign(n: int, seed: int = 0, runs: int = 2, progress: bool = False) -> di
         counts["accepted"] += 1
         counts[f"accepted {kind}"] += 1
         ops = {ins.op for ins in _all_instructions(code)}
-        for op in ("PUSH", "ROT", "CURRY", "APP", "BRANCH"):
+        for op in ("PUSH", "ROT", "CURRY", "APP", "BRANCH", *EXTENDED):
             counts[f"accepted with {op}"] += op in ops
         for _ in range(runs):
             run_verified(code, sig, fz)

@@ -70,6 +70,7 @@ from typing import Any, TextIO
 from cam import auth
 from cam.code import Code, to_text
 from cam.contract import Refusal
+from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.ground import clip
@@ -247,6 +248,7 @@ class NodeServer:
         """The node's status (with the running code's text if `code`) and the transport's counters."""
         emit = self.node.emit
         return {**self.node.status(code), "requests": self.requests, "connections": len(self._writers),
+                "instructions": {"tcp": "extended", "fifo": FIFO_INSTRUCTIONS if self.fifo else None},
                 "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
 

@@ -24,7 +24,8 @@ from typing import Any
 
 
 def tour() -> None:
-    """Print the seed's swap and counter (terms, types, runs in three models), then the bank account."""
+    """Print the seed's swap and counter (terms, types, runs in three models), then the integer primitives
+    and the machines that compare and divide."""
     from catlib.examples.generic import counter, swap
     from catlib.free import FREE
     from catlib.instances import FUNCTIONS, MACHINES
@@ -44,13 +45,32 @@ def tour() -> None:
     print("its principal type:    ", infer(c))
     state, outputs = run(c, [Left(()), Left(()), Right(())], 0)
     print("incr, incr, count:     ", outputs, "final state", state)
-    from catlib.examples.bank import BALANCE, bank, deposit, withdraw
+    _tour_language()
+
+
+def _tour_language() -> None:
+    """The integer primitives, then the machines that use them: bank, thermostat, vending machine."""
+    from catlib.examples import bank, thermostat, vending
+    from catlib.examples.bank_by_addition import bank_by_addition
+    from catlib.free import DivMod, Eq, Lt, Mul, Sub
+    from catlib.interpreter import run, step
     from catlib.tree import walk
+    from catlib.typecheck import infer
 
     print()
-    print("bank (Sub, Lt):        ", sum(1 for _ in walk(bank)), "nodes,", infer(bank))
-    state, outputs = run(bank, [deposit(100), withdraw(30), withdraw(500), BALANCE], 0)
+    for t in (Sub, Mul, Lt, Eq, DivMod):
+        print(f"{t.op + ' (-7, 2):':<23} {step(t, (-7, 2), ())[1]!s:<16} {infer(t)}")
+    print(f"{'DivMod (1, 0):':<23} {step(DivMod, (1, 0), ())[1]!s:<16} (a zero divisor)")
+    print()
+    nodes = sum(1 for _ in walk(bank.bank)), sum(1 for _ in walk(bank_by_addition()))
+    print("bank (Sub, Lt):        ", nodes[0], "nodes,", infer(bank.bank))
+    print("  from addition alone: ", nodes[1], "nodes, and it cannot refuse an overdraft")
+    state, outputs = run(bank.bank, [bank.deposit(100), bank.withdraw(30), bank.withdraw(500), bank.BALANCE], 0)
     print("in 100, out 30, out 500, balance:", outputs, "final state", state)
+    cmds = [thermostat.reading(180), thermostat.set_target(200), thermostat.reading(200)]
+    print("thermostat, 19.0 to 20.0 degrees:", run(thermostat.thermostat, cmds, (190, 190))[1], "(Left () = HEAT)")
+    cmds = [vending.insert(100), vending.BUY, vending.insert(170), vending.BUY]
+    print("vending, 100c, buy, 170c, buy:  ", run(vending.vending, cmds, (0, 5))[1])
 
 
 VIEWS = ("diagram", "tree", "bytecode")

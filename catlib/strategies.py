@@ -220,7 +220,7 @@ class Generator:
             def via(n: int) -> Term:
                 c = through[self.choose(0, len(through) - 1)]
                 dom, cod = c.types
-                nf, ng = self._split(n)
+                nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
                 return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
 
             rules.append(via)
@@ -232,7 +232,7 @@ class Generator:
                 # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
                 c = branched[self.choose(0, len(branched) - 1)]
                 dom, (x, y) = c.types[0], c.types[1].kids
-                ne, rest = self._split(n)
+                ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
                 nf, ng = self._split(rest)
                 scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
                 return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))

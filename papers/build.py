@@ -162,6 +162,7 @@ def build(out_dir: Path, mode: str) -> Path:
     }
     slots.update(diagrams(figures))
     slots["demo"] = captured("-m", "cam", "demo")[1]
+    slots["language"] = captured("-m", "papers.language")[1]
     proofs, slots["proofs"] = captured("-m", "proofs")
     slots["proofs_summary"] = proofs.strip().splitlines()[-1]
     selfcheck = command("-m", "proofs", "--self-check")

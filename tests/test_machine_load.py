@@ -44,7 +44,7 @@ from cam.loaded import HostClosure
 from cam.machine import MachineError, OutOfFuel, Stuck, load
 from cam.strategies import codes, compiled_runs, values
 from cam.text import parse_code
-from catlib.examples import counter, registers, turnstile
+from catlib.examples import bank, counter, registers, thermostat, turnstile, vending
 from catlib.free import Add, Compose, Copy, Id
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step as interpret
@@ -92,7 +92,8 @@ def test_load_agrees_with_the_interpreter_and_the_checked_loop(r):
 
 
 EXAMPLES = (counter.COUNTER, counter.COUNTER2, registers.UPGRADE.old, registers.UPGRADE.new,
-            turnstile.UPGRADE.old, turnstile.UPGRADE.new)
+            turnstile.UPGRADE.old, turnstile.UPGRADE.new, bank.BANK, bank.BANK2, thermostat.THERMOSTAT,
+            thermostat.THERMOSTAT2, vending.VENDING, vending.VENDING2)
 LOADED = {prog.name: load(compile(prog.term)) for prog in EXAMPLES}
 
 
