@@ -26,7 +26,7 @@ from typing import Any
 
 from catlib.cartesian import Machine
 from catlib.typecheck import Signature
-from catlib.types import Int, Prod, Sum, Type, Unit, Var
+from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var
 from catlib.wiring import (
     Builder,
     Bundle,
@@ -236,6 +236,42 @@ class GraphCategory(Machine[Wiring]):
 
     def divmod(self) -> Wiring:
         return _prim(lambda b, x, cod: b.box("box", "divmod", leaves(x), [_DIVMOD], role="divmod")[0])
+
+    def curry(self, f: Wiring) -> Wiring:
+        """A closure: `f`'s body drawn in a cluster, fed by the environment and an ``argument`` node,
+        ending in a ``λ`` box whose one wire is the function value.  The body's state wires, if any,
+        start at a ``state when applied`` node: its effects happen where the function is applied."""
+
+        def run(b: Builder, x: Bundle, cod: Type | None) -> Generator[Any, Bundle, Bundle]:
+            arg_t, res_t = (cod.kids[0], cod.kids[1]) if isinstance(cod, Fun) else (Var("?"), Var("?"))
+            outer, outer_state = b.cluster, b.state
+            b.cluster = b.open_cluster("closure", "closure")
+            arg = shape_of_type(arg_t, iter(b.box("box", "argument", [], type_leaves(arg_t), role="argument")))
+            if f.stateful:
+                n = b.node("box", "state when applied", 0, 1, role="get")
+                b.state = Wire(n, 0, b.state_type, "state")
+            y = yield f, (x, arg)
+            ends = leaves(y) + ([b.state] if f.stateful and b.state is not None else [])
+            fun = Fun(arg_t, res_t if cod is not None else bundle_type(y))
+            b.cluster, b.state = outer, outer_state
+            return b.box("box", "λ", ends, [fun], role="curry")[0]
+
+        return Wiring(run, nested=True)
+
+    def apply(self, b: Type | None = None, c: Type | None = None) -> Wiring:
+        """An ``apply`` box on the function and its argument, threading the state (the body's effects)."""
+
+        def run(b: Builder, x: Bundle, cod: Type | None) -> Bundle:
+            fun, _ = b.as_pair(x)
+            t = cod if cod is not None else (fun.type.kids[1] if isinstance(fun, Wire) and isinstance(fun.type, Fun)
+                                             else Var("?"))
+            s = b.state_wire()
+            outs = b.box("box", "apply", [*leaves(x), s], [*type_leaves(t), s.type], role="apply")
+            last = outs.pop()
+            b.state = Wire(last.node, last.port, last.type, "state")
+            return shape_of_type(t, iter(outs))
+
+        return Wiring(run, stateful=True)
 
     def at_type(self, m: Wiring, dom: Type, cod: Type) -> Wiring:
         """`m` knowing its output type (the functor calls this with the types in context)."""

@@ -22,6 +22,13 @@ the converse fails modulo ``2**64``: ``2**63*x*(x + 1)`` is 0 for every
 ``x``).  `Lt`, `Eq` and `DivMod` on unknowns answer an unknown sum named
 after the comparison (`compare`), which a `Case` splits like any other.
 
+**Functions.**  `Curry(f)` answers a known closure, ``Curried(f, x)``
+(`catlib.values.Curried`), and `Apply` on it is beta: `f` runs on
+``(env, argument)`` in the state of that moment.  A function that is not
+built inside the term (an input or a state of function type) is unknown:
+`fresh` has no value of a function type, and applying one raises
+`SymbolicError`.
+
 **Unknown morphisms.**  `Unknown` stands for an arbitrary morphism ``f``
 inside a term (wrapped in `Embed`): its output is an uninterpreted sympy
 function of its input, ``f(x)``, and a *stateful* unknown also replaces
@@ -46,7 +53,7 @@ from typing import Any
 import sympy
 
 from catlib.cartesian import Machine, Obj
-from catlib.free import Case, Compose, Par, Term
+from catlib.free import Case, Compose, Curry, Par, Term
 from catlib.functor import interpret
 from catlib.symvalues import (
     Condition,
@@ -69,7 +76,7 @@ from catlib.symvalues import (
     to_sympy,
 )
 from catlib.types import Int, Prod, Sum, Type, Unit
-from catlib.values import Left, Right, divmod64
+from catlib.values import Curried, Left, Right, divmod64
 
 __all__ = [
     "SumVar", "Unknown", "Scenario", "Condition", "SymbolicError", "fresh", "evaluate", "normal", "same",
@@ -154,6 +161,16 @@ def _trichotomy(op: str, x: Any, y: Any, facts: dict[tuple[str, Any, Any], bool]
     if others == (False, False):
         return True
     return None
+
+
+def _closure_body(v: Any) -> Any:
+    """The body of a known closure; applying an unknown function (an input or a state of function type)
+    is beyond this model."""
+    if type(v) is not Curried:
+        raise SymbolicError(f"Apply on {v!r}: the symbolic model applies only closures built by Curry in the "
+                            "term (beta); a function given as an input or kept in the state is unknown, and so "
+                            "are its result and its effects")
+    return v.body
 
 
 class SymbolicMachines(Machine[SymFn]):
@@ -253,6 +270,20 @@ class SymbolicMachines(Machine[SymFn]):
     def divmod(self) -> SymFn:
         return lambda p, s, c: [(c, compare("DivMod", p, c), s)]
 
+    def curry(self, f: SymFn) -> SymFn:
+        """A known closure, ``Curried(f, x)`` (its body here a symbolic morphism); nothing runs yet."""
+        return self.lift(lambda x: Curried(f, x))
+
+    def apply(self, b: Obj = None, c: Obj = None) -> SymFn:
+        """Beta: the closure's body on ``(env, argument)``, in the state as it is now (effects then)."""
+        def h(p: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
+            clo, z = _pair("Apply", p)
+            body = _closure_body(clo)
+            if isinstance(body, Term):
+                return [tuple(r) for r in evaluate(body, (clo.env, z), s, c, self.state_type)]  # type: ignore[misc]
+            return body((clo.env, z), s, c)  # type: ignore[no-any-return]
+        return h
+
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> SymFn:
         """An `Unknown` as an uninterpreted function; a host function on concrete values only."""
         def h(v: Any, s: Any, c: Condition) -> list[tuple[Condition, Any, Any]]:
@@ -303,6 +334,14 @@ def evaluate(term: Term, input: Any, state: Any, condition: Condition | None = N
                     x, y = _pair("Par", v)
                     stack = ((_RIGHT_FRAME, t.kids[1], y), stack)
                     t, v = t.kids[0], x
+                elif isinstance(t, Curry):
+                    v, t = Curried(t.kids[0], v), None
+                elif t.op == "Apply":  # beta, as a jump: the body runs here, on (env, argument)
+                    clo, z = _pair("Apply", v)
+                    body = _closure_body(clo)
+                    if not isinstance(body, Term):
+                        raise SymbolicError("Apply on a closure of the SYMBOLIC instance inside evaluate()")
+                    t, v = body, (clo.env, z)
                 elif isinstance(t, Case):
                     sides = _sides("Case", v, cond)
                     for c1, side in reversed(sides[1:]):
