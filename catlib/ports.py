@@ -18,6 +18,7 @@ from typing import overload
 
 from catlib.free import (
     Add,
+    Apply,
     Case,
     Compose,
     Const,
@@ -143,6 +144,15 @@ class Port:
     def __ge__(self, other: Port | int) -> Port:
         return encode(Case(Inr, Inl), _binary(Lt, self, other))
 
+    def __call__(self, arg: Port | int) -> Port:
+        """``f(x)`` for a port `f` of a function type: `Apply` on ``pair(f, x)`` (`catlib.syntax.apply`)."""
+        if isinstance(arg, Port):
+            return encode(Apply, pair(self, arg))
+        if type(arg) is int:
+            return encode(Apply, pair(self, konst(arg, self)))
+        raise TypeError(f"a function port is applied to a port (or an int), not {type(arg).__name__}: {arg!r}"
+                        + _hint(arg))
+
     def __rshift__(self, other: Port) -> Port:
         """``x >> y`` is ``seq(x, y)``: run `x` for its effects, answer `y`."""
         if isinstance(other, Port):
@@ -175,10 +185,18 @@ def pdivmod(p: Port | int, q: Port | int) -> Port:
     return _binary(DivMod, p, q)
 
 
+def _hint(x: object) -> str:
+    if isinstance(x, Term):
+        return " (a Term must be applied with encode(term, port))"
+    if callable(x):
+        return " (a Python function of ports becomes a function port with lam(fn), inside sm)"
+    return ""
+
+
 def as_port(x: object, role: str) -> Port:
+    """`x` if it is a port, else a `TypeError` naming `role` (with a hint for terms and Python functions)."""
     if not isinstance(x, Port):
-        hint = " (a Term must be applied with encode(term, port))" if isinstance(x, Term) else ""
-        raise TypeError(f"{role} must be a Port, not {type(x).__name__}: {x!r}{hint}")
+        raise TypeError(f"{role} must be a Port, not {type(x).__name__}: {x!r}{_hint(x)}")
     return x
 
 

@@ -56,6 +56,25 @@ a port from an enclosing scope used inside a branch is re-expressed as
 The plain `kase` keeps the reference's term and rejects outer ports, with a
 pointer to `kase_with`.
 
+**Functions as ports.**  ``lam(fn)`` is the function port of the port
+function `fn`: `Curry` of its body, which sees its argument and, like a
+`kase_with` branch, the ports around it (its source is ``(r, b)``; an
+outer port ``q`` becomes ``Compose(q, Fst)``).  Calling a function port,
+``f(x)``, is `Apply`; the body's effects happen then, every time:
+
+>>> @sm
+... def twice_then(p):                     # input (Int, Int): add the first to the second, twice
+...     k, x = p
+...     add_k = lam(lambda y: y + k)
+...     return add_k(add_k(x))
+>>> str(infer(twice_then))
+'a / (Int, Int) -> Int'
+>>> step(twice_then, (5, 1), ())
+((), 11)
+
+A function port is a port like any other: it can be kept in the state
+(`pput`), taken as an input and returned (`catlib.examples.pricing`).
+
 `decode` and `box` come from Escot's post (the reference has no table
 entry for them): ``decode(fn)`` is the term of a port function (what `sm`
 does), the inverse of `encode`; ``box(fn, p)`` is ``encode(decode(fn), p)``,
@@ -72,9 +91,10 @@ Python sugar, each building the same term as the combinator it stands for:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import overload
 
-from catlib.free import Case, Compose, Copy, Distr, Fst, Id, Par, Snd
+from catlib.free import Case, Compose, Copy, Curry, Distr, Fst, Id, Par, Snd
 from catlib.ports import (
     Port,
     PortFn,
@@ -110,7 +130,7 @@ from catlib.scopes import Scope, ScopeError, innermost_running
 __all__ = [
     "Port", "Scope", "ScopeError", "sm", "decode", "encode", "box", "pair", "unit", "pfst", "psnd", "split",
     "void", "konst", "pget", "pput", "pmodify", "kadd", "padd", "plus", "inl", "inr", "kase", "kase_with",
-    "seq", "dot", "eq", "pdivmod",
+    "seq", "dot", "eq", "pdivmod", "lam", "closure", "apply",
 ]
 
 
@@ -173,3 +193,62 @@ def kase_with(f: PortFn, g: PortFn, p: Port | None = None) -> Port | PortFn:
     tf = run_port_fn(f, sf, Port(Fst, sf), "kase_with's left branch")
     tg = run_port_fn(g, sg, Port(Fst, sg), "kase_with's right branch")
     return Port(Compose(Case(tf, tg), Compose(Distr, Compose(Par(tp, Id), Copy))), env)
+
+
+def lam(fn: PortFn) -> Port:
+    """The function port of `fn` (a Python function from ports to ports): ``Curry(body)``.
+
+    The body's source is ``(r, b)``, with ``r`` the source of the enclosing
+    `sm` (or branch) and ``b`` the argument: `fn` gets the port ``Snd``, and
+    a port ``q`` from around the ``lam`` used inside becomes ``Compose(q,
+    Fst)`` (evaluated by name, as every port, when the function is applied).
+
+    >>> sm(lambda p: lam(lambda y: y + p))
+    Curry(Compose(Add, Compose(Par(Snd, Compose(Id, Fst)), Copy)))
+    >>> lam(lambda y: y)
+    Traceback (most recent call last):
+      ...
+    catlib.scopes.ScopeError: lam needs an enclosing sm/decode: the function's body sees that machine's source
+    """
+    if isinstance(fn, Port):
+        raise TypeError("lam takes a Python function from ports to ports, not a port; a port of a function "
+                        "type is applied with f(x) or apply(f, x)")
+    env = innermost_running(None)
+    if env is None:
+        raise ScopeError("lam needs an enclosing sm/decode: the function's body sees that machine's source")
+    body = Scope("lam body", parent=env, lift=Fst)
+    t = run_port_fn(fn, body, Port(Snd, body), "lam")
+    return Port(Curry(t), env)
+
+
+def closure(fn: Callable[[Port, Port], Port], p: Port) -> Port:
+    """The function port closing over the *value* of `p`: ``Compose(Curry(body), p)``.
+
+    `fn` gets two ports, the captured value and the argument, in a scope of
+    its own (like a `kase` branch it sees no outer ports).  Unlike `lam`,
+    whose body re-runs the outer ports it uses every time it is applied
+    (effects included), `p` runs once, when the closure is built: a closure
+    kept in the state should capture what it needs this way, since a
+    closure that reads the state cannot be kept there (`cam.verifier`).
+
+    >>> sm(lambda p: closure(lambda k, y: y + k, p))
+    Compose(Curry(Compose(Add, Compose(Par(Compose(Snd, Id), Compose(Fst, Id)), Copy))), Id)
+    """
+    p = as_port(p, "closure's captured port")
+    if not callable(fn):
+        raise TypeError(f"closure needs a function of two ports (captured value, argument), not {fn!r}")
+    body = Scope("closure body")
+    t = run_port_fn(lambda q: fn(q[0], q[1]), body, Port(Id, body), "closure")
+    return encode(Curry(t), p)
+
+
+def apply(f: Port, x: Port | int) -> Port:
+    """The port of `f` applied to `x`: ``Compose(Apply, pair(f, x))``; ``f(x)`` does the same.
+
+    >>> apply(Port(Fst), Port(Snd)).term
+    Compose(Apply, Compose(Par(Fst, Snd), Copy))
+    """
+    f = as_port(f, "apply's function port")
+    if not isinstance(x, (Port, int)) or type(x) is bool:
+        as_port(x, "apply's argument")
+    return f(x)
