@@ -14,7 +14,7 @@
 then, so the body's `Get`/`Put` act when the function is applied (the
 exponential of the state-passing category).  Beta holds with effects:
 
->>> from catlib.free import Apply, Curry, Id
+>>> from catlib.free import Apply, Curry, Id, Snd
 >>> step(Curry(Par(Consume, Get) >> Snd), 5, 41)
 (41, Curried(Compose(Snd, Par(Consume, Get)), 5))
 >>> step(Par(Curry(Par(Consume, Get) >> Snd), Id) >> Apply, (5, ()), 41)
