@@ -65,7 +65,7 @@ Choose = Callable[[int, int], int]
 
 
 _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
-_PLANS: dict[tuple[Type, Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
+_PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
 
 
 _GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
@@ -78,16 +78,22 @@ _THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
 """The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
 
 
+_PURE = tuple(c for c in _PRIMITIVE_CONSTRUCTS if not c.effect)
+_EFFECTS = tuple(c for c in _PRIMITIVE_CONSTRUCTS if c.effect)
+
+
 def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, in the
-    table's order, computed once per signature (generation asks again and again)."""
-    key = (s, a, b)
+    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, the pure
+    ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
+
+    The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
+    key = (a, b)
     plans = _PLANS.get(key)
     if plans is None:
         if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
             _PLANS.clear()
-        plans = _PLANS[key] = tuple((c, kind, t) for c in _PRIMITIVE_CONSTRUCTS for kind, t in _plan(c, s, a, b))
-    return plans
+        plans = _PLANS[key] = tuple((c, kind, t) for c in _PURE for kind, t in _plan(c, s, a, b))
+    return plans + tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
