@@ -16,7 +16,8 @@ from catlib.equivalence import equivalent
 from catlib.examples import pricing as P
 from catlib.free import Add, Apply, Case, Compose, Const, Consume, Copy, Curry, Embed, Fst, Get, Id, Par, Put, Snd
 from catlib.functor import interpret
-from catlib.instances import FUNCTIONS, MACHINES
+from catlib.instances import FUNCTIONS, MACHINES, Functions
+from catlib.laws import check_instance
 from catlib.interpreter import InterpretError, step
 from catlib.strategies import Generator, runs, typed_terms
 from catlib.symbolic import SymbolicError
@@ -133,6 +134,20 @@ def test_beta_on_random_bodies(case, data):
     assert step(beta(g), x, s) == expected
     got = machine_step(compile(beta(g)), compile_value(x), compile_value(s))
     assert got == tuple(map(compile_value, expected))
+
+
+def test_the_law_checker_checks_the_closed_laws_and_catches_a_wrong_curry():
+    closed = ["beta", "eta, applied", "curry is natural"]
+    for C in (FUNCTIONS, MACHINES):
+        report = check_instance(C, laws=closed, derandomize=True)
+        assert not report.failures and len(report.results) == 3, report
+
+    class Swapped(Functions):
+        def curry(self, f):  # the argument first: wrong
+            return lambda x: (lambda z: f((z, x)))
+
+    report = check_instance(Swapped(), laws=closed, derandomize=True)
+    assert {r.law.name for r in report.failures} >= {"beta"}, report
 
 
 # ---------------------------------------------------------------- the symbolic model
