@@ -39,7 +39,25 @@ import itertools
 
 from catlib.equivalence import equivalent
 from catlib.examples.generic import add_constant
-from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Fst, Get, Id, Inl, Par, Put, Snd, Term
+from catlib.free import (
+    FREE,
+    Apply,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Curry,
+    Distr,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Par,
+    Put,
+    Snd,
+    Term,
+)
 from catlib.laws import LAWS, Law
 from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition
 from catlib.types import Var
