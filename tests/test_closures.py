@@ -17,8 +17,8 @@ from catlib.examples import pricing as P
 from catlib.free import Add, Apply, Case, Compose, Const, Consume, Copy, Curry, Embed, Fst, Get, Id, Par, Put, Snd
 from catlib.functor import interpret
 from catlib.instances import FUNCTIONS, MACHINES, Functions
-from catlib.laws import check_instance
 from catlib.interpreter import InterpretError, step
+from catlib.laws import check_instance
 from catlib.strategies import Generator, runs, typed_terms
 from catlib.symbolic import SymbolicError
 from catlib.syntax import lam, pget, pput, sm, unit
