@@ -189,9 +189,9 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
             path = next(p for p, sub in subterms(t) if isinstance(sub, Embed))
             raise SymbolicError(f"equivalent() handles terms without Embed; found one at {path_str(path)}")
     sig = signature or common_signature(f, g)
-    for part, t in zip(("state", "input", "output"), sig):
-        if any(isinstance(sub, Fun) for sub in walk(t)):
-            raise SymbolicError(f"undecided: the {part} has a function type ({t}); the symbolic model knows the "
+    for part, ty in zip(("state", "input", "output"), sig):
+        if any(isinstance(sub, Fun) for sub in walk(ty)):
+            raise SymbolicError(f"undecided: the {part} has a function type ({ty}); the symbolic model knows the "
                                 "closures a term builds with Curry (Apply on them is beta) but not a function "
                                 "given as an input or kept in the state, and it does not decide whether two "
                                 "closures are equal as functions (agree on every argument and state)")

@@ -280,8 +280,8 @@ class SymbolicMachines(Machine[SymFn]):
             clo, z = _pair("Apply", p)
             body = _closure_body(clo)
             if isinstance(body, Term):
-                return [tuple(r) for r in evaluate(body, (clo.env, z), s, c, self.state_type)]  # type: ignore[misc]
-            return body((clo.env, z), s, c)  # type: ignore[no-any-return]
+                return [(r.condition, r.output, r.state) for r in evaluate(body, (clo.env, z), s, c, self.state_type)]
+            return body((clo.env, z), s, c)
         return h
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> SymFn:

@@ -293,6 +293,7 @@ def confirm(op: str, table: Table) -> str | None:
     Subterms range over small terms ``Int -> Int`` over an ``Int`` state.
     """
     names = _SUBTERMS.get(op, ())
+    terms: list[Term]
     if op == "Const":
         terms = [Const(5), Const(-1)]
     elif op in ("Curry", "Apply"):  # closures are compared by applying them
