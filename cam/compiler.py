@@ -19,6 +19,8 @@ term                   template
 ``Case(f, g)``         ``BRANCH [f, RETURN] [g, RETURN]``
 ``Const(k)``           ``QUOTE (Int k)``
 ``Distr``              ``PUSH, FST, BRANCH [ROT,SWAP,SND,CONS,INL,RETURN] [.. INR ..]``
+``Curry(f)``           ``CURRY [f, RETURN]``
+``Apply``              ``APP``
 ``Embed``              no row: `CompileError`
 =====================  =====================================================
 
@@ -33,6 +35,14 @@ brings the pair above the continuation `k`, ``SWAP, SND`` fetches `c`, and
 ``CONS`` pairs it with the branch's value, which ``INL``/``INR`` re-inject
 before ``RETURN`` resumes `k`.
 
+`Curry` and `Apply` are the reference's own closures: ``CURRY c`` makes
+``Closure c x`` of the accumulator ``x``; ``APP`` on ``Pair (Closure c v)
+z`` runs ``c`` on ``Pair v z`` and returns (``RETURN``) to the code after
+it, so the body's ``GET``/``PUT`` act on the register when the closure is
+applied, as `catlib.interpreter` says.  A host closure
+(`catlib.values.Curried`) is the machine's ``Closure (code of body ++
+[RETURN]) env`` (`compile_value`).
+
 Compilation is iterative and linear in the size of the term.
 """
 
@@ -42,10 +52,12 @@ from typing import Any, NamedTuple
 
 from cam.code import (
     ADD,
+    APP,
     BRANCH,
     CONS,
     CONSUME,
     COPY,
+    CURRY,
     DIVMOD,
     EQ,
     FIRST,
@@ -66,15 +78,22 @@ from cam.code import (
     SPECS,
     SUB,
     SWAP,
+    Closure,
     Code,
     Instr,
     IntV,
+    L,
+    Pair,
+    R,
+    UnitV,
+    Value,
 )
 from catlib.free import Distr, Term, path_str, subterms
 from catlib.tree import unlink
+from catlib.values import Curried, HostValue, Left, Right
 
 __all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
-           "F", "G", "K", "DISTR_CODE"]
+           "Body", "F", "G", "K", "DISTR_CODE", "compile_value"]
 
 
 class CompileError(ValueError):
@@ -116,7 +135,16 @@ class Branch(NamedTuple):
         return f"BRANCH {list(self.left)} {list(self.right)}"
 
 
-Template = tuple[Instr | Hole | QuoteHole | Branch, ...]
+class Body(NamedTuple):
+    """In a template: ``CURRY`` over a template block (which may hold holes): a closure's code."""
+
+    block: Template
+
+    def __repr__(self) -> str:
+        return f"CURRY {list(self.block)}"
+
+
+Template = tuple[Instr | Hole | QuoteHole | Branch | Body, ...]
 """A constructor's code in execution order: instructions and holes."""
 
 F, G, K = Hole("f"), Hole("g"), QuoteHole("k")
@@ -142,10 +170,12 @@ TEMPLATES: dict[str, Template] = {
     "Compose": (F, G),
     "Par": (FIRST, F, SWAP, CONS, SECOND, G, CONS),
     "Case": (Branch((F, RETURN), (G, RETURN)),),
+    "Curry": (Body((F, RETURN)),),
+    "Apply": (APP,),
 }
 """Each compilable constructor's template, by constructor name (`Term.op`)."""
 
-_TERM, _ITEM, _OPEN, _CLOSE = range(4)
+_TERM, _ITEM, _OPEN, _CLOSE, _CLOSE_BODY = range(5)
 
 
 def instantiate(templates: dict[str, Template], term: Term) -> Code:
@@ -166,6 +196,10 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
                 todo.append((_TERM, getattr(t, x.name), None, (x.name, path)))
             elif type(x) is QuoteHole:
                 blocks[-1].append(QUOTE(IntV(getattr(t, x.name))))
+            elif type(x) is Body:  # open a block for the closure's code, close it into a CURRY
+                todo.append((_CLOSE_BODY, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in reversed(x.block)]
+                todo.append((_OPEN, None, None, None))
             else:  # Branch: open the left block, then the right one, then close both into a BRANCH
                 todo.append((_CLOSE, None, None, None))
                 todo += [(_ITEM, y, t, path) for y in reversed(x.right)]
@@ -179,6 +213,9 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
             todo += [(_ITEM, y, x, path) for y in reversed(template)]
         elif kind == _OPEN:
             blocks.append([])
+        elif kind == _CLOSE_BODY:
+            body = blocks.pop()
+            blocks[-1].append(CURRY(Code(body)))
         else:
             d, c = blocks.pop(), blocks.pop()
             blocks[-1].append(BRANCH(Code(c), Code(d)))
@@ -219,6 +256,8 @@ def _instructions(template: Template) -> list[Instr]:
             out.append(x)
         elif type(x) is Branch:
             todo += [*x.left, *x.right]
+        elif type(x) is Body:
+            todo += list(x.block)
     return out
 
 
@@ -226,6 +265,43 @@ BEYOND_REFERENCE: dict[str, tuple[str, ...]] = {
     op: names for op, t in TEMPLATES.items()
     if (names := tuple(sorted({i.op for i in _instructions(t) if not SPECS[i.op].reference})))}
 """The constructors whose templates use instructions the reference lacks, and those instructions."""
+
+
+def compile_value(v: HostValue) -> Value:
+    """A host value as a machine value (`cam.code.quote`), closures compiled: ``Curried(f, env)`` is
+    ``Closure (compile(f) ++ [RETURN]) env``, what ``CURRY`` makes of `f`'s code.
+
+    >>> from catlib.free import Add
+    >>> print(compile_value((Curried(Add, 1), Left(()))))
+    Pair (Closure [ADD,RETURN] (Int 1)) (L Unit)
+    """
+    out: list[Value] = []
+    todo: list[tuple[Any, bool]] = [(v, False)]
+    while todo:
+        x, ready = todo.pop()
+        if ready:
+            if type(x) is tuple:
+                b, a = out.pop(), out.pop()
+                out.append(Pair(a, b))
+            elif type(x) is Curried:
+                out.append(Closure(Code([*compile(x.body), RETURN]), out.pop()))
+            else:
+                out.append((L if isinstance(x, Left) else R)(out.pop()))
+        elif type(x) is tuple and len(x) == 0:
+            out.append(UnitV)
+        elif type(x) is int:
+            out.append(IntV(x))
+        elif type(x) is tuple and len(x) == 2:
+            todo += [(x, True), (x[1], False), (x[0], False)]
+        elif isinstance(x, (Left, Right)):
+            todo += [(x, True), (x.value, False)]
+        elif type(x) is Curried:
+            if not isinstance(x.body, Term):
+                raise TypeError(f"cannot compile the closure {x!r}: its body is not a term")
+            todo += [(x, True), (x.env, False)]
+        else:
+            raise TypeError(f"cannot quote {x!r}: not a host value ((), int, pair, Left, Right, Curried)")
+    return out[0]
 
 
 DISTR_CODE = compile(Distr)

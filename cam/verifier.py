@@ -64,8 +64,12 @@ Stricter than the machine, on purpose (nothing the compiler emits is affected):
 * a block must end in ``RETURN``, and nothing may follow a ``RETURN``;
 * infinite types are rejected everywhere, not only in the signature: with
   ``z = z -> r`` a closure could be applied to itself and loop forever;
-* the state's type may not contain functions: a closure kept in the state
-  could fetch itself and call itself forever (Landin's knot).  With both
+* when the state's type contains functions, no closure's code (``CURRY``
+  bodies, closures in quoted values, at any depth) may use ``GET`` or
+  ``PUT``: a closure that reads the state could fetch itself from there and
+  call itself forever (Landin's knot).  The top level may read the state
+  and apply the closures it finds (a pricing rule kept in the state, say):
+  they cannot reach the state, so cannot reach themselves.  With both
   rules, verified code always halts (it is simply typed).
 
 Soundness, "well-typed code does not go wrong": on inputs and states of its
@@ -152,6 +156,8 @@ class _Engine(AbstractMachine, Decoder[Blk]):
         Decoder.__init__(self)
         self.max_size, self.max_depth = max_size, max_depth
         self.size = 0
+        self.state_in_closure: Any = None
+        """Where a closure's code first reads or writes the state (``GET``/``PUT``), if anywhere."""
 
     def error(self, where: Any, expected: str, found: str, reason: str, op: str = "") -> BytecodeError:
         return BytecodeError(unlink(where), expected, found, reason, op)
@@ -206,7 +212,18 @@ class _Engine(AbstractMachine, Decoder[Blk]):
             raise BytecodeError(unlink((index + 1, block.link)), "RETURN to end its block",
                                 f"{block.last - index} more instruction(s) after it",
                                 "unreachable code after RETURN", spec.name)
+        if block.ctx == CLOSURE and self.state_in_closure is None and spec.name in ("GET", "PUT"):
+            self.state_in_closure = (index, block.link)
         block.ops.append((opcode, operand))
+
+    def knot(self, state: T.Type, where: str) -> None:
+        """Refuse closures that use the state when the state holds functions (Landin's knot)."""
+        if self.state_in_closure is not None and any(isinstance(t, T.Fun) for t in walk(state)):
+            # A closure that reads the state could fetch a closure kept there -- itself -- and call it
+            # forever.  Closures that never touch the state cannot: with them, verified code halts.
+            raise BytecodeError(unlink(self.state_in_closure), f"closures that leave the state alone, {where} "
+                                f"holds functions ({state})", "GET or PUT in a closure's code",
+                                "closures in the state could call themselves forever")
 
     def value_type(self, v: object, link: Any, depth: int) -> Node:
         """The principal type of machine value `v`; closures' code is queued for verification."""
@@ -289,11 +306,7 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
         eng.work.reverse()  # the top level first, then closures met in QUOTEd values
         eng.run()
         sig = eng.to_types([state_n, input_n, out_n], ["state", "input", "output"], keep=rigid)
-        if any(isinstance(t, T.Fun) for t in walk(sig[0])):
-            # A closure kept in the state can fetch itself and call itself (Landin's knot): the
-            # step would never end.  With first-order state, verified code always halts.
-            raise BytecodeError((), "a state type without functions", str(sig[0]),
-                                "closures in the state could call themselves forever")
+        eng.knot(sig[0], "as the state")
     except RecursionError:  # pragma: no cover - nothing here recurses; a last line of defence
         raise BytecodeError((), "code the verifier can handle", "a recursion overflow", "internal limit") from None
     finally:
@@ -314,7 +327,9 @@ def check_value(v: Value, t: T.Type | str, *, state: T.Type | str | None = None,
     verifies with its environment at that type.  A closure's code may use
     ``GET``/``PUT``: give the program's `state` type, else the code must work
     whatever the state's type is (it may only move the state around), so
-    that a closure passed in cannot change the type of the state.
+    that a closure passed in cannot change the type of the state.  When
+    the given state holds functions, closures may not use ``GET``/``PUT``
+    at all (see the module docstring: Landin's knot).
     """
     t = _as_type(t)
     eng = _Engine(max_size, max_depth, MAX_TYPE_SIZE)
@@ -361,6 +376,8 @@ def check_value(v: Value, t: T.Type | str, *, state: T.Type | str | None = None,
                 exp, fnd = show([want, have])
                 raise ValueTypeError(path, exp, f"a value of type {fnd}") from None
         eng.acyclic()  # e.g. L Unit at both a and Either () a
+        if state is not None:  # (an unknown state is rigid: closures can only move it around)
+            eng.knot(_as_type(state), "the program's state")
     except BytecodeError as e:
         raise ValueTypeError(e.path, "a well-formed value whose closures verify", str(e), "bad value") from None
 

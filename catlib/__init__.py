@@ -9,11 +9,13 @@
 from catlib.free import (
     FREE,
     Add,
+    Apply,
     Case,
     Compose,
     Const,
     Consume,
     Copy,
+    Curry,
     Distr,
     DivMod,
     Embed,
@@ -34,11 +36,11 @@ from catlib.free import (
 from catlib.interpreter import run, step
 from catlib.typecheck import Signature, TermTypeError, check, infer
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, parse
-from catlib.values import Left, Right
+from catlib.values import Curried, Left, Right
 
 __all__ = [
     "FREE", "Add", "Case", "Compose", "Const", "Consume", "Copy", "Distr", "Embed", "Fst", "Get",
     "Id", "Inl", "Inr", "Par", "Put", "Snd", "Term",
-    "Sub", "Mul", "Lt", "Eq", "DivMod", "run", "step", "Signature", "TermTypeError",
+    "Sub", "Mul", "Lt", "Eq", "DivMod", "Curry", "Apply", "Curried", "run", "step", "Signature", "TermTypeError",
     "check", "infer", "Fun", "Int", "Prod", "Sum", "Type", "Unit", "Var", "parse", "Left", "Right",
 ]

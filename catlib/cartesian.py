@@ -1,4 +1,4 @@
-"""Cartesian, cocartesian, distributive, stateful and arithmetic structure.
+"""Cartesian, cocartesian, distributive, stateful, arithmetic and closed structure.
 
 Each interface names its primitives; the derived combinators are defined
 once, here, exactly as the reference defines them (``f &&& g`` is
@@ -158,5 +158,35 @@ class Ordered(Category[M]):
         ``INT_MIN / -1`` wraps: ``(INT_MIN, 0)``); see `catlib.values.divmod64`."""
 
 
-class Machine(Distributive[M], Stateful[M], Arithmetic[M], Ordered[M]):
+class Closed(Cartesian[M]):
+    """Functions as values: the exponential ``b -> c`` (a Cartesian closed category).
+
+    ``curry(f) : a -> (b -> c)`` for ``f : (a, b) -> c``, and ``apply : (b ->
+    c, b) -> c``.  In a model with state (state passing, ``(x, s) -> (s,
+    y)``) this is the exponential of the state-passing category: a function
+    value is a closure, and its body's ``get``/``put`` act on the state when
+    it is applied, not when it is built.  The laws (`catlib.laws`):
+
+    - beta, ``apply . par(curry(f), id) = f``, holds with effects (building a
+      closure has none; applying it runs `f`'s effects, once);
+    - eta, ``curry(apply) = id`` at ``b -> c``, holds as an equation of
+      functions (``curry(apply)`` on a closure ``g`` is a closure that
+      behaves as ``g``, effects included); it is not an identity of values:
+      ``Curried(Apply, g)`` is not ``g``, so models that compare closures by
+      their code (the CAM, the interpreter) tell the two apart;
+    - curry's naturality, ``curry(f) . h = curry(f . par(h, id))``, holds
+      for pure ``h`` only (on the left ``h``'s effects run when the closure
+      is built, on the right each time it is applied).
+    """
+
+    @abstractmethod
+    def curry(self, f: M) -> M:
+        """``a -> (b -> c)`` from ``f : (a, b) -> c``: the closure of `f` on its first argument."""
+
+    @abstractmethod
+    def apply(self, b: Obj = None, c: Obj = None) -> M:
+        """``(b -> c, b) -> c``: run the closure on the argument."""
+
+
+class Machine(Distributive[M], Stateful[M], Arithmetic[M], Ordered[M], Closed[M]):
     """Everything a state machine term can use: the seed's ``FreeFunc`` theory."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Ordered, Stateful
+from catlib.cartesian import Arithmetic, Cartesian, Closed, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
 from catlib.types import Type, parse
 
@@ -130,6 +130,10 @@ _TABLE = [
     Construct("Eq", "eq", Ordered, "(Int, Int) -> Either () ()", doc="Left () when x == y"),
     Construct("DivMod", "divmod", Ordered, "(Int, Int) -> Either () (Int, Int)",
               doc="Left () for a zero divisor, else Right (quotient, remainder), rounding down (floor)"),
+    Construct("Curry", "curry", Closed, "a -> b -> c", (("f", "(a, b) -> c"),),
+              doc="the closure of f on its first argument: Curried(f, x) on x"),
+    Construct("Apply", "apply", Closed, "(b -> c, b) -> c",
+              doc="runs the closure on its argument (the body's effects act on the state now)"),
     Construct("Embed", "embed", Category, "a -> b", param="host function",
               doc="a host function at the types the term names; not part of the interfaces: "
                   "an instance that interprets it has an `embed(fn, dom, cod)` method"),

@@ -19,6 +19,9 @@ A comparison of unknown integers splits a path in two (`catlib.symbolic.compare`
 when a difference shows only on paths no input tried reaches, or between
 polynomials (`Mul`), `equivalent` raises `SymbolicError` saying so rather
 than guess.
+Terms that build closures and apply them (`Curry`, `Apply`) are decided by
+beta; terms whose input, state or output has a function type are not, and
+`equivalent` raises `SymbolicError` saying why.
 A difference is turned into concrete values (`refine`, `assignments`,
 `concretize`) and confirmed by the interpreter.
 """
@@ -50,7 +53,7 @@ from catlib.symbolic import (
 )
 from catlib.tree import walk
 from catlib.typecheck import Signature, infer
-from catlib.types import Int, Type, Unifier, UnifyError, Var, ground, rename, substitute
+from catlib.types import Fun, Int, Type, Unifier, UnifyError, Var, ground, rename, substitute
 from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, wrap
 
 __all__ = ["equivalent", "Equivalence", "Counterexample", "common_signature", "refine", "concretize",
@@ -186,6 +189,12 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
             path = next(p for p, sub in subterms(t) if isinstance(sub, Embed))
             raise SymbolicError(f"equivalent() handles terms without Embed; found one at {path_str(path)}")
     sig = signature or common_signature(f, g)
+    for part, ty in zip(("state", "input", "output"), sig):
+        if any(isinstance(sub, Fun) for sub in walk(ty)):
+            raise SymbolicError(f"undecided: the {part} has a function type ({ty}); the symbolic model knows the "
+                                "closures a term builds with Curry (Apply on them is beta) but not a function "
+                                "given as an input or kept in the state, and it does not decide whether two "
+                                "closures are equal as functions (agree on every argument and state)")
     x, s = fresh(sig.input, "x"), fresh(sig.state, "s")
     cases = 0
     for cf, of, sf in evaluate(f, x, s):

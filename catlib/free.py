@@ -41,7 +41,7 @@ from catlib.values import INT_MAX, INT_MIN
 __all__ = [
     "Term", "Prim", "Compose", "Par", "Case", "Const", "Embed",
     "Id", "Copy", "Consume", "Fst", "Snd", "Inl", "Inr", "Get", "Put", "Add", "Distr",
-    "Sub", "Mul", "Lt", "Eq", "DivMod",
+    "Sub", "Mul", "Lt", "Eq", "DivMod", "Curry", "Apply",
     "FREE", "Free", "subterms",
 ]
 
@@ -144,6 +144,24 @@ class Case(Term):
     g = property(lambda self: self.kids[1])
 
 
+class Curry(Term):
+    """``Curry(f) : a -> (b -> c)`` for ``f : (a, b) -> c``: the closure of `f` on its first argument.
+
+    On ``x`` it answers the function value ``Curried(f, x)``
+    (`catlib.values.Curried`) and has no effect; `Apply` runs it later, and
+    `f`'s effects happen then.  See `catlib.cartesian.Closed` for the laws.
+    """
+
+    __slots__ = ()
+    __match_args__ = ("f",)
+    fields = CONSTRUCTS["Curry"].field_order
+
+    def __init__(self, f: Term) -> None:
+        super().__init__(_term(f, "Curry's f"))
+
+    f = property(lambda self: self.kids[0])
+
+
 class Const(Term):
     """``Const(k) : a -> Int``: ignores its input, answers the 64-bit integer `k`."""
 
@@ -204,6 +222,7 @@ Mul = Prim("Mul")
 Lt = Prim("Lt")
 Eq = Prim("Eq")
 DivMod = Prim("DivMod")
+Apply = Prim("Apply")
 
 
 def subterms(term: Term) -> Iterator[tuple[tuple[str, ...], Term]]:
@@ -286,6 +305,12 @@ class Free(Machine[Term]):
 
     def divmod(self) -> Term:
         return DivMod
+
+    def curry(self, f: Term) -> Term:
+        return Curry(f)
+
+    def apply(self, b: Type | None = None, c: Type | None = None) -> Term:
+        return Apply
 
     def embed(self, fn: Callable[[Any], Any], dom: Type, cod: Type) -> Term:
         return Embed(fn, dom, cod)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from catlib.cartesian import Arithmetic, Distributive, Machine, Obj, Ordered
+from catlib.cartesian import Arithmetic, Closed, Distributive, Machine, Obj, Ordered
 from catlib.free import FREE
 from catlib.types import Type
 from catlib.values import NO, YES, Left, Right, add64, divmod64, mul64, sub64
@@ -47,8 +47,8 @@ def _distr(v: Any) -> Any:
     return type(e)((e.value, c))
 
 
-class Functions(Distributive[Fn], Arithmetic[Fn], Ordered[Fn]):
-    """Pure Python functions ``x -> y`` on host values."""
+class Functions(Distributive[Fn], Arithmetic[Fn], Ordered[Fn], Closed[Fn]):
+    """Pure Python functions ``x -> y`` on host values; a function value is a Python function."""
 
     def id(self, a: Obj = None) -> Fn:
         return lambda x: x
@@ -103,6 +103,12 @@ class Functions(Distributive[Fn], Arithmetic[Fn], Ordered[Fn]):
 
     def divmod(self) -> Fn:
         return lambda p: divmod64(p[0], p[1])
+
+    def curry(self, f: Fn) -> Fn:
+        return lambda x: (lambda z: f((x, z)))
+
+    def apply(self, b: Obj = None, c: Obj = None) -> Fn:
+        return lambda p: p[0](p[1])
 
     def embed(self, fn: Fn, dom: Type, cod: Type) -> Fn:
         """`Embed`'s host function, as it is."""
@@ -185,6 +191,13 @@ class StateMachines(Machine[SM]):
 
     def divmod(self) -> SM:
         return self.lift(FUNCTIONS.divmod())
+
+    def curry(self, f: SM) -> SM:
+        """A function value is a Python function ``(z, state) -> (state, y)``: `f` runs when it is applied."""
+        return lambda x, s: (s, lambda z, s2: f((x, z), s2))
+
+    def apply(self, b: Obj = None, c: Obj = None) -> SM:
+        return lambda p, s: p[0](p[1], s)
 
     def embed(self, fn: Fn, dom: Type, cod: Type) -> SM:
         """`Embed`'s host function, leaving the state alone."""

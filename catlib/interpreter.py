@@ -8,7 +8,20 @@
 >>> run(Consume >> Get >> Copy >> Par(Const(1), Copy) >> Par(Consume, Add) >> Par(Consume, Put), [(), ()], 5)
 (20, [((), ()), ((), ())])
 
-`Par` runs its left side first, threading the state through both.  The
+`Par` runs its left side first, threading the state through both.
+`Curry(f)` answers a closure, ``Curried(f, x)``, without running `f`;
+`Apply` runs the closure's body on ``(env, argument)`` in the state as it is
+then, so the body's `Get`/`Put` act when the function is applied (the
+exponential of the state-passing category).  Beta holds with effects:
+
+>>> from catlib.free import Apply, Curry, Id, Snd
+>>> step(Curry(Par(Consume, Get) >> Snd), 5, 41)
+(41, Curried(Compose(Snd, Par(Consume, Get)), 5))
+>>> step(Par(Curry(Par(Consume, Get) >> Snd), Id) >> Apply, (5, ()), 41)
+(41, 41)
+
+(η holds as an equation of functions, not of values: ``Curry(Apply)`` on a
+closure ``g`` answers a new closure that behaves as ``g``.)  The
 interpreter walks the term with an explicit continuation stack, so deep
 terms do not touch Python's recursion limit.  It shares no code with the
 CAM (`cam.machine`): the two are checked against each other.
@@ -18,8 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from catlib.free import Case, Compose, Const, Embed, Par, Term
-from catlib.values import HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
+from catlib.free import Case, Compose, Const, Curry, Embed, Par, Term
+from catlib.values import Curried, HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
 
 __all__ = ["step", "run", "InterpretError"]
 
@@ -61,6 +74,15 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
                     t, v = t.kids[1], v.value
                 else:
                     raise _bad(t, v, "Left(..) or Right(..)")
+                continue
+            if t.op == "Apply":
+                # the closure's body runs here, on (env, argument), in the current state: a jump,
+                # so closures applied inside closures do not grow the Python stack
+                if type(v) is not tuple or len(v) != 2 or type(v[0]) is not Curried:
+                    raise _bad(t, v, "a pair (Curried(..), argument)")
+                if not isinstance(v[0].body, Term):
+                    raise _bad(t, v[0].body, "a closure whose body is a Term")
+                t, v = v[0].body, (v[0].env, v[1])
                 continue
             break
         op = t.op
@@ -106,6 +128,8 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
             v = type(v[0])((v[0].value, v[1]))
         elif isinstance(t, Const):
             v = t.k
+        elif isinstance(t, Curry):
+            v = Curried(t.kids[0], v)
         elif isinstance(t, Embed):
             check_value(v, t.dom, "Embed's input")
             v = t.fn(v)

@@ -28,7 +28,15 @@ fanout after           fails       ``h`` runs twice on the right side
 par interchange        fails       effects of f, g, h, k reorder
 case laws, distr       holds       exactly one branch runs, on either side
 integer laws           holds       no subterm to run (``x - x = 0``, ``eq``...)
+beta, eta, naturality  holds       a closure's effects run when it is applied
 =====================  ==========  ===========================================
+
+**Functions.**  Closures are values compared by what they are (a body and
+an environment), so the laws of `catlib.cartesian.Closed` are stated
+*applied*, as equations of first-order morphisms: beta, ``Apply .
+Par(Curry(f), Id) = f``; eta, ``Curry(Apply) . g`` applied is ``g`` applied
+(``Curry(Apply) = Id`` itself is not an equation of values); the
+naturality of ``Curry`` in its environment.  All hold with effects.
 """
 
 from __future__ import annotations
@@ -41,17 +49,19 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from catlib import strategies as S
-from catlib.cartesian import Arithmetic, Cartesian, Cocartesian, Distributive, Ordered, Stateful
+from catlib.cartesian import Arithmetic, Cartesian, Closed, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
 from catlib.constructs import CONSTRUCTS
 from catlib.free import (
     FREE,
     Add,
+    Apply,
     Case,
     Compose,
     Const,
     Consume,
     Copy,
+    Curry,
     Distr,
     DivMod,
     Embed,
@@ -146,6 +156,14 @@ _LAWS = [
         lambda: (Compose(DivMod, fanout(Id, Const(1))), Compose(Inr, fanout(Id, Compose(Const(0), Consume))))),
     Law("divmod by zero", "ordered", "Int", "Either () (Int, Int)",
         lambda: (Compose(DivMod, fanout(Id, Const(0))), Compose(Inl, Consume))),
+    Law("beta", "closed", "(a, b)", "c", lambda f: (Compose(Apply, Par(Curry(f), Id)), f), {"f": ("(a, b)", "c")}),
+    Law("eta, applied", "closed", "(a, b)", "c",
+        lambda g: (Compose(Apply, Par(Compose(Curry(Apply), g), Id)), Compose(Apply, Par(g, Id))),
+        {"g": ("a", "b -> c")}),
+    Law("curry is natural", "closed", "(a, b)", "c",
+        lambda f, h: (Compose(Apply, Par(Compose(Curry(f), h), Id)),
+                      Compose(Apply, Par(Curry(Compose(f, Par(h, Id))), Id))),
+        {"f": ("(d, b)", "c"), "h": ("a", "d")}),
 ]
 
 LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
@@ -156,7 +174,7 @@ LAWS: dict[str, Law] = {law.name: law for law in _LAWS}
 
 STRUCTURES: dict[str, type] = {
     "category": Category, "cartesian": Cartesian, "cocartesian": Cocartesian, "distributive": Distributive,
-    "arithmetic": Arithmetic, "ordered": Ordered,
+    "arithmetic": Arithmetic, "ordered": Ordered, "closed": Closed,
 }
 """The interface each law's `structure` needs."""
 

@@ -20,11 +20,22 @@ that fits (compose through a middle type; fan out or run in parallel into
 a product; case on a sum, or branch on a sum computed from the input with
 the input in scope; a primitive, used as its type scheme in
 `catlib.constructs` allows: project out of a product, inject into a sum,
-distribute, constants and addition, read or write the state; an embedded
-host function), split the remaining fuel among the subterms, and recurse.
+distribute, constants and addition, read or write the state; build a
+closure with `Curry` where a function is wanted, or apply one, built from
+the input, with `Apply`; an embedded host function), split the remaining
+fuel among the subterms, and recurse.
 A new primitive in the table is generated without a change here.  At fuel 0 the smallest term of that
 type is built; fuel and splits shrink towards 0, so hypothesis shrinks
 failures to small, still well-typed, terms.
+
+**Functions.**  `Apply` is used inside any signature, so closures (and
+function types in the middle of terms) occur in every run.  With
+``functions=True`` function types also occur in the signatures drawn
+(input, output, state) and `Generator.value` makes closures
+(`catlib.values.Curried`, their bodies generated terms).  Where the state
+holds functions, closures are generated without `Get`/`Put` (as the
+verifier demands, `cam.verifier`): a closure that reads the state could
+fetch itself from there and call itself forever.
 """
 
 from __future__ import annotations
@@ -36,10 +47,11 @@ from typing import Any
 from hypothesis import strategies as st
 
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
-from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Distr, Embed, Id, Inl, Par, Term
+from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
+from catlib.tree import walk
 from catlib.typecheck import Signature
-from catlib.types import Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
-from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right
+from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
+from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
 
 __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
 
@@ -53,7 +65,7 @@ Choose = Callable[[int, int], int]
 
 
 _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
-_PLANS: dict[tuple[Type, Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
+_PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
 
 
 _GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
@@ -66,16 +78,22 @@ _THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
 """The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
 
 
+_PURE = tuple(c for c in _PRIMITIVE_CONSTRUCTS if not c.effect)
+_EFFECTS = tuple(c for c in _PRIMITIVE_CONSTRUCTS if c.effect)
+
+
 def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, in the
-    table's order, computed once per signature (generation asks again and again)."""
-    key = (s, a, b)
+    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, the pure
+    ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
+
+    The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
+    key = (a, b)
     plans = _PLANS.get(key)
     if plans is None:
         if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
             _PLANS.clear()
-        plans = _PLANS[key] = tuple((c, kind, t) for c in _PRIMITIVE_CONSTRUCTS for kind, t in _plan(c, s, a, b))
-    return plans
+        plans = _PLANS[key] = tuple((c, kind, t) for c in _PURE for kind, t in _plan(c, s, a, b))
+    return plans + tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
@@ -113,9 +131,19 @@ class Generator:
     """
 
     def __init__(self, choose: Choose, *, pure: bool = False, embed: bool = False,
-                 type_depth: int = 2, without: frozenset[str] = frozenset()) -> None:
+                 type_depth: int = 2, without: frozenset[str] = frozenset(), functions: bool = False) -> None:
         self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
-        self.without = without
+        self.without, self.functions = without, functions
+        self._pure_twin: Generator | None = None
+
+    def _closures(self, s: Type) -> Generator:
+        """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
+        if self.pure or not _has_function(s):
+            return self
+        if self._pure_twin is None:
+            self._pure_twin = Generator(self.choose, pure=True, embed=self.embed, type_depth=self.type_depth,
+                                        without=self.without, functions=self.functions)
+        return self._pure_twin
 
     @classmethod
     def seeded(cls, seed: int, **options: Any) -> Generator:
@@ -126,11 +154,11 @@ class Generator:
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums."""
         depth = self.type_depth if depth is None else depth
-        k = self.choose(0, 3 if depth > 0 else 1)
+        k = self.choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return (Unit, Int)[k]
         left, right = self.type(depth - 1), self.type(depth - 1)
-        return Prod(left, right) if k == 2 else Sum(left, right)
+        return Prod(left, right) if k == 2 else Sum(left, right) if k == 3 else Fun(left, right)
 
     def int(self) -> int:
         """A 64-bit integer, small ones most often, the extremes sometimes."""
@@ -152,7 +180,13 @@ class Generator:
         if isinstance(t, Sum):
             side = self.choose(0, 1)
             return (Left, Right)[side](self.value(t.kids[side]))
-        raise ValueError(f"values need a ground type of (), Int, pairs and sums, not {t}")
+        if isinstance(t, Fun):
+            # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
+            env = self.type(1)
+            body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
+                Unit, Prod(env, t.kids[0]), t.kids[1], self.choose(0, 6))
+            return Curried(body, self.value(env))
+        raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
     def term(self, state: Type, a: Type, b: Type, fuel: int) -> Term:
         """A term of signature ``state / a -> b`` using about `fuel` rules."""
@@ -200,6 +234,21 @@ class Generator:
                 return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
 
             rules.append(case)
+        if isinstance(b, Fun) and "Curry" not in self.without:
+
+            def curry(n: int) -> Term:
+                return Curry(self._closures(s).term(s, Prod(a, b.kids[0]), b.kids[1], n))
+
+            rules.append(curry)
+        if "Apply" not in self.without:
+
+            def apply(n: int) -> Term:
+                # a function built from the input, applied to an argument built from the input
+                x = self.type(1)
+                nf, nx = self._split(n)
+                return Compose(Apply, Compose(Par(T(s, a, Fun(x, b), nf), T(s, a, x, nx)), Copy))
+
+            rules.append(apply)
 
         def case_with(n: int) -> Term:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
@@ -300,7 +349,13 @@ class Generator:
             return Compose(Par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
         if isinstance(b, Sum):
             return Compose(Inl, self._smallest(a, b.kids[0]))
-        raise ValueError(f"terms need ground types of (), Int, pairs and sums, not {b}")
+        if isinstance(b, Fun):
+            return Curry(self._smallest(Prod(a, b.kids[0]), b.kids[1]))
+        raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
+
+
+def _has_function(t: Type) -> bool:
+    return any(isinstance(x, Fun) for x in walk(t))
 
 
 def _drawing(draw: Any, **options: Any) -> Generator:
@@ -316,12 +371,12 @@ def _ground(t: Type | str | None, role: str) -> Type | None:
     return t
 
 
-def types(max_depth: int = 2) -> st.SearchStrategy[Type]:
-    """Ground types built from ``()``, ``Int``, pairs and sums, nested at most `max_depth`."""
+def types(max_depth: int = 2, functions: bool = False) -> st.SearchStrategy[Type]:
+    """Ground types built from ``()``, ``Int``, pairs and sums (and functions), nested at most `max_depth`."""
 
     @st.composite
     def strategy(draw: Any) -> Type:
-        return _drawing(draw).type(max_depth)
+        return _drawing(draw, functions=functions).type(max_depth)
 
     return strategy()
 
@@ -346,21 +401,23 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
 
 def typed_terms(state: Type | str | None = None, input: Type | str | None = None,
                 output: Type | str | None = None, *, max_size: int = 12, pure: bool = False,
-                embed: bool = False, max_type_depth: int = 2,
-                without: frozenset[str] = frozenset()) -> st.SearchStrategy[tuple[Term, Signature]]:
+                embed: bool = False, max_type_depth: int = 2, without: frozenset[str] = frozenset(),
+                functions: bool = False) -> st.SearchStrategy[tuple[Term, Signature]]:
     """Pairs ``(term, signature)``: a well-typed term of exactly that signature.
 
     Parts left as `None` are drawn with `types`.  `max_size` bounds the
     number of rules applied (the term has a few nodes per rule); `pure`
     leaves out `Get` and `Put`; `embed` lets `Embed` appear; `without`
-    names primitives to leave out (for an instance that lacks them, such as
-    relations, which have no `Lt`).
+    names constructs to leave out (for an instance that lacks them, such as
+    relations, which have no `Lt` and no `Curry`); `functions` lets function
+    types occur in the drawn signature (input, output, state).
     """
     fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
 
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature]:
-        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without)
+        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without,
+                       functions=functions)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
         fuel = draw(st.integers(0, max_size))
         return gen.term(s, a, b, fuel), Signature(s, a, b)
@@ -382,7 +439,7 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
         f, sig = draw(typed_terms(state, input, output, **options))
-        gen = _drawing(draw)
+        gen = _drawing(draw, without=options.get("without", frozenset()))
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
     return strategy()

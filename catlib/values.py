@@ -1,8 +1,8 @@
 """Host values: what the interpreter computes with.
 
 ``()`` for the unit type, Python ``int`` for ``Int`` (64-bit, wrapping like
-the reference's Haskell ``Int``), 2-tuples for products, and `Left` /
-`Right` for sums.
+the reference's Haskell ``Int``), 2-tuples for products, `Left` /
+`Right` for sums, and `Curried` closures for functions ``a -> b``.
 
 >>> has_type((Left(()), 3), parse("(Either () Int, Int)"))
 True
@@ -17,7 +17,7 @@ from typing import Any
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, parse
 
 __all__ = ["Left", "Right", "HostValue", "wrap", "add64", "sub64", "mul64", "divmod64", "YES", "NO",
-           "INT_MODULUS", "has_type", "check_value",
+           "INT_MODULUS", "has_type", "check_value", "Curried",
            "INT_MIN", "INT_MAX"]
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
@@ -25,7 +25,7 @@ INT_MODULUS = 2**64
 """``Int`` is the integers modulo this, read in ``[INT_MIN, INT_MAX]``."""
 
 HostValue = Any
-"""A host value: ``()``, ``int``, a 2-tuple, `Left` or `Right`."""
+"""A host value: ``()``, ``int``, a 2-tuple, `Left`, `Right` or `Curried`."""
 
 
 class _Injection:
@@ -63,6 +63,44 @@ class Right(_Injection):
 
     __slots__ = ()
     __match_args__ = ("value",)
+
+
+class Curried:
+    """A function value ``b -> c``: the term `body` ``(a, b) -> c`` with its first argument `env` ``: a`` fixed.
+
+    What ``Curry(body)`` answers on `env` (`catlib.free.Curry`); applying it
+    to ``z`` (`catlib.free.Apply`) runs `body` on ``(env, z)``, its effects
+    acting on the state at that moment.  Closures compare structurally (the
+    same body and the same environment), as the CAM's ``Closure code env``
+    does (the body is compiled to the closure's code, see `cam.compiler`).
+
+    >>> from catlib.free import Add
+    >>> Curried(Add, 1) == Curried(Add, 1), Curried(Add, 1)
+    (True, Curried(Add, 1))
+    """
+
+    __slots__ = ("body", "env")
+    body: Any  # a catlib.free.Term (this module sits below catlib.free)
+    env: HostValue
+
+    def __init__(self, body: Any, env: HostValue) -> None:
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "env", env)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Curried is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Curried and other.body == self.body and other.env == self.env
+
+    def __hash__(self) -> int:
+        return hash(("Curried", self.body, self.env))
+
+    def __repr__(self) -> str:
+        return f"Curried({self.body!r}, {self.env!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Curried, (self.body, self.env))
 
 
 def wrap(n: int) -> int:
@@ -134,7 +172,8 @@ def check_value(v: HostValue, t: Type | str, where: str = "value") -> None:
             if ok:
                 todo.append((x.value, ty.kids[isinstance(x, Right)], (path, ".value")))
         elif isinstance(ty, Fun):
-            ok = callable(x)
+            # the closure's body is typed where it is applied (this module sits below the type checker)
+            ok = type(x) is Curried or callable(x)
         else:  # pragma: no cover - every Type is one of the above
             ok = False
         if not ok:

@@ -53,25 +53,43 @@ from typing import Any
 
 import sympy
 
-from cam.code import BRANCH, Code, Instr, IntV, quote, to_text
-from cam.compiler import TEMPLATES, Branch, Hole, QuoteHole, Template
+from cam.code import BRANCH, CURRY, Code, Instr, IntV, to_text
+from cam.compiler import TEMPLATES, Body, Branch, Hole, QuoteHole, Template, compile_value
 from cam.compiler import compile as cam_compile
 from cam.machine import MachineError
 from cam.machine import step as machine_run
 from catlib.constructs import PRIMITIVES
 from catlib.equivalence import assignments, concretize, refine
 from catlib.examples.generic import add_constant
-from catlib.free import FREE, Case, Compose, Const, Consume, Copy, Fst, Get, Id, Inl, Par, Prim, Put, Snd, Term
+from catlib.free import (
+    FREE,
+    Apply,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Curry,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Par,
+    Prim,
+    Put,
+    Snd,
+    Term,
+)
 from catlib.interpreter import step
 from catlib.strategies import Generator
 from catlib.symbolic import Unknown, evaluate, fresh, normal, same, show_condition, symbols_of
 from catlib.tree import fold
 from catlib.typecheck import infer
 from catlib.types import Int, ground
-from catlib.values import INT_MAX, INT_MIN
+from catlib.values import INT_MAX, INT_MIN, Curried
 from proofs import machine
 from proofs.core import Theorem, Verdict
-from proofs.machine import CALLER, K, from_code, run
+from proofs.machine import CALLER, K, MachineClosure, from_code, op, run
 
 __all__ = ["CONSTRUCTORS", "Table", "template", "compile_with", "verify", "confirm", "agrees", "corpus",
            "BROKEN", "BROKEN_COMPILERS", "theorems"]
@@ -82,7 +100,7 @@ CONSTRUCTORS = tuple(TEMPLATES)
 Table = dict[str, Template]
 Compiler = Callable[[Term], Code]
 K_SYMBOL = sympy.Symbol("k", integer=True)
-_SUBTERMS = {"Compose": ("g", "f"), "Par": ("f", "g"), "Case": ("f", "g")}
+_SUBTERMS = {"Compose": ("g", "f"), "Par": ("f", "g"), "Case": ("f", "g"), "Curry": ("f",)}
 
 
 def template(op: str, table: Table = TEMPLATES) -> machine.Block:
@@ -102,6 +120,8 @@ def _block(items: Template) -> machine.Block:
             out.append(machine.op("QUOTE", K_SYMBOL))
         elif type(item) is Branch:
             out.append(machine.op("BRANCH", (_block(item.left), _block(item.right))))
+        elif type(item) is Body:
+            out.append(machine.op("CURRY", _block(item.block)))
         else:
             out.extend(from_code(Code([item])))
     return out
@@ -128,6 +148,8 @@ def _fill(tpl: Template, t: Any, codes: dict[str, Code]) -> Code:
             out.append(Instr("QUOTE", IntV(getattr(t, item.name))))
         elif type(item) is Branch:
             out.append(BRANCH(_fill(item.left, t, codes), _fill(item.right, t, codes)))
+        elif type(item) is Body:
+            out.append(CURRY(_fill(item.block, t, codes)))
         else:
             out.append(item)
     return Code(out)
@@ -143,11 +165,80 @@ def _symbolic_term(op: str) -> Term:
         return Case(Unknown("f", stateful=True).term("a", "c"), Unknown("g", stateful=True).term("b", "c"))
     if op == "Const":
         return Const(0)  # its type; the rule is stated with k symbolic
+    if op == "Curry":
+        return Curry(Unknown("f", stateful=True).term("(a, b)", "c"))
     return Prim(op)
+
+
+def _applied(clo: Any, env: Any, z: Any, s: Any, body: Term) -> Verdict | None:
+    """The closure case of the theorem: `clo` (a machine closure) applied by ``APP`` to `z` in state `s`
+    returns to its continuation, stack kept, with what the interpreter gives for ``Apply`` on
+    ``Curried(body, env)``; None when it does."""
+    if type(clo) is not MachineClosure:
+        return Verdict(False, f"the code answers {clo!r}, not a closure")
+    if not same(clo.env, env):
+        return Verdict(False, f"the closure's environment is {clo.env!r}, not the input {env!r}")
+    for end in run([op("APP"), K], (clo, z), s, (CALLER,)):
+        where = f"when {show_condition(end.condition)}" if end.condition else "always"
+        if end.kind != "k" or end.stack != (CALLER,):
+            return Verdict(False, f"{where}: applied, the closure does not return to its caller with the stack "
+                           f"kept: {end.reason or end.kind}, stack {list(end.stack)}")
+        for c, out, new_state in evaluate(Apply, (Curried(body, env), z), s, end.condition):
+            if not (same(end.acc, out, c) and same(end.reg, new_state, c)):
+                return Verdict(False, f"{where}: applied, the closure gives acc {normal(end.acc, c)}, register "
+                               f"{normal(end.reg, c)}; the interpreter gives {normal(out, c)}, {normal(new_state, c)}")
+    return None
+
+
+def _verify_closed(op_name: str, table: Table) -> Verdict:
+    """The cases of `Curry` and `Apply`, whose values include closures (compared by applying them).
+
+    A machine closure stands for ``Curried(g, env)`` when applying it (``APP``)
+    does what ``Apply`` does on that: the code of ``g`` is a hole, run by the
+    induction hypothesis.  `Curry`: from any input ``x`` its code answers a
+    closure with environment ``x``, register and stack kept, that stands for
+    ``Curried(f, x)``.  `Apply`: on a closure standing for ``Curried(g, env)``
+    (code ``[<g>, RETURN]``) and an argument, it is the interpreter's rule.
+    """
+    code = template(op_name, table)
+    s, z = fresh("s", "s"), fresh("b", "z")
+    if op_name == "Apply":
+        env = fresh("e", "env")
+        clo = MachineClosure([machine.Hole("g"), op("RETURN")], env)
+        g = Unknown("g", stateful=True).term("(e, b)", "c")
+        ends = run([*code, K], (clo, z), s, (CALLER,))
+        for end in ends:
+            where = f"when {show_condition(end.condition)}" if end.condition else "always"
+            if end.kind != "k" or end.stack != (CALLER,):
+                return Verdict(False, f"{where}: the code does not reach k with the stack kept: "
+                               f"{end.reason or end.kind}", confirm(op_name, table))
+            for c, out, new_state in evaluate(Apply, (Curried(g, env), z), s, end.condition):
+                if not (same(end.acc, out, c) and same(end.reg, new_state, c)):
+                    return Verdict(False, f"{where}: machine gives acc {normal(end.acc, c)}, register "
+                                   f"{normal(end.reg, c)}; interpreter gives {normal(out, c)}, "
+                                   f"{normal(new_state, c)}", confirm(op_name, table))
+        return Verdict(True, f"{len(ends)} path{'s' if len(ends) != 1 else ''}")
+    x = fresh("a", "x")
+    f = Unknown("f", stateful=True).term("(a, b)", "c")
+    ends = run([*code, K], x, s, (CALLER,))
+    for end in ends:
+        where = f"when {show_condition(end.condition)}" if end.condition else "always"
+        if end.kind != "k" or end.stack != (CALLER,):
+            return Verdict(False, f"{where}: the code does not reach k with the stack kept: {end.reason or end.kind}",
+                           confirm(op_name, table))
+        if not same(end.reg, s, end.condition):
+            return Verdict(False, f"{where}: building the closure changes the register to {end.reg!r}",
+                           confirm(op_name, table))
+        bad = _applied(end.acc, x, z, fresh("s", "s2"), f)
+        if bad is not None:
+            return Verdict(False, bad.detail, confirm(op_name, table))
+    return Verdict(True, f"{len(ends)} path{'s' if len(ends) != 1 else ''}, and the closure applied")
 
 
 def verify(op: str, table: Table = TEMPLATES) -> Verdict:
     """Decide the induction case of constructor `op` for its row in `table`."""
+    if op in ("Curry", "Apply"):
+        return _verify_closed(op, table)
     code = template(op, table)
     term = _symbolic_term(op)
     sig = infer(term)
@@ -185,7 +276,14 @@ def _build(op: str, f: Term, g: Term) -> Term:
         return Par(f, g)
     if op == "Case":
         return Case(f, g)
+    if op == "Curry":
+        return Curry(f)
     return Prim(op)
+
+
+def _closed(f: Term) -> Term:
+    """`f : Int -> Int` through a closure: ``Apply . Par(Curry(f . Snd), Id)`` on ``((), n)``."""
+    return Compose(Apply, Par(Curry(Compose(f, Snd)), Id))
 
 
 def confirm(op: str, table: Table) -> str | None:
@@ -195,8 +293,11 @@ def confirm(op: str, table: Table) -> str | None:
     Subterms range over small terms ``Int -> Int`` over an ``Int`` state.
     """
     names = _SUBTERMS.get(op, ())
+    terms: list[Term]
     if op == "Const":
         terms = [Const(5), Const(-1)]
+    elif op in ("Curry", "Apply"):  # closures are compared by applying them
+        terms = [_closed(f) for f in _pool()]
     elif names:
         terms = [_build(op, f, g) for f, g in itertools.product(_pool(), repeat=2)]
     else:
@@ -210,9 +311,9 @@ def confirm(op: str, table: Table) -> str | None:
                 xi, si = concretize(x, c, values), concretize(s, c, values)
                 want = step(term, xi, si)
                 try:
-                    new_state, output = machine_run(real, quote(xi), quote(si))
+                    new_state, output = machine_run(real, compile_value(xi), compile_value(si))
                     got = f"output {to_text(output)}, state {to_text(new_state)}"
-                    ok = (new_state, output) == (quote(want[0]), quote(want[1]))
+                    ok = (new_state, output) == (compile_value(want[0]), compile_value(want[1]))
                 except MachineError as e:
                     got, ok = f"{type(e).__name__}: {str(e).splitlines()[0]}", False
                 if not ok:
@@ -298,6 +399,10 @@ BROKEN: dict[str, tuple[str, Table]] = {
                                         for i in _P["Par"])),
     "Par without its last CONS": _broken("Par", _P["Par"][:-1]),
     "Case without RETURN": _broken("Case", (Branch((Hole("f"),), (Hole("g"), Instr("RETURN"))),)),
+    "Curry without RETURN": _broken("Curry", (Body((Hole("f"),)),)),
+    "Curry with its argument first": _broken("Curry", (Body((*_SWAP, Hole("f"), Instr("RETURN"))),)),
+    "Curry running f at once": _broken("Curry", (Hole("f"), Body((Instr("SND"), Instr("RETURN"))))),
+    "Apply as SND": _broken("Apply", (_P["Snd"][0],)),
 }
 """Tables with one row wrong: name -> (constructor, table); `verify` must reject that row."""
 

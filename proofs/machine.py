@@ -36,12 +36,13 @@ LT/EQ      a pair of integers                               ``L ()`` or ``R ()``
                                                             the unknown comparison (`compare`)
 DIVMOD     a pair of integers                               ``L ()`` for 0, else ``R (q, r)``; the same
 GET/PUT    --                                               read / replace the register
+CURRY c    --                                               acc := `MachineClosure` (c, acc)
+APP        a pair ``(MachineClosure (c, v), z)``             push the continuation; run c on (v, z)
 =========  ===============================================  ====================================
 
 The machine halts when the current block ends with an empty stack; a
-block that ends with a non-empty stack is stuck.  ``APP`` and ``CURRY``
-are not modelled (no term compiles to them): they stop the run as
-unsupported, as does any instruction without an entry here.  The stack may
+block that ends with a non-empty stack is stuck.  An instruction without
+an entry here stops the run as unsupported.  The stack may
 start with `CALLER`, the caller's stack ``st``: any instruction that would
 pop, inspect or exchange it stops the run -- that is how the
 stack-discipline lemma is checked.
@@ -59,7 +60,7 @@ so proofs made with it are about the real machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import sympy
@@ -68,13 +69,15 @@ from cam.code import INSTRUCTIONS, OPCODE, Code, Decoder, Value, unquote
 from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, compare, map_leaves
 from catlib.values import Left, Right
 
-__all__ = ["Hole", "K", "CALLER", "Block", "End", "from_code", "run", "symbolic_value", "op", "show"]
+__all__ = ["Hole", "K", "CALLER", "Block", "End", "MachineClosure", "from_code", "run", "symbolic_value", "op",
+           "show"]
 
 # The opcodes the symbolic machine dispatches on (rows of `cam.code.INSTRUCTIONS`).
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, INL, INR, BRANCH, RETURN, PUSH, ROT, GET,
  PUT) = (OPCODE[name] for name in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP",
                                    "QUOTE", "ADD", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
 SUB, MUL, LT, EQ, DIVMOD = (OPCODE[name] for name in ("SUB", "MUL", "LT", "EQ", "DIVMOD"))
+CURRY, APP = OPCODE["CURRY"], OPCODE["APP"]
 _COMPARE = {LT: "Lt", EQ: "Eq", DIVMOD: "DivMod"}
 
 
@@ -129,6 +132,17 @@ def show(block: Block) -> str:
         else:
             parts.append(repr(item))
     return "[" + ",".join(parts) + "]"
+
+
+@dataclass(frozen=True)
+class MachineClosure:
+    """``Closure c v`` on the symbolic machine: the decoded `block` and the environment `env`."""
+
+    block: Block = field(hash=False)
+    env: Any
+
+    def __repr__(self) -> str:
+        return f"Closure {show(self.block)} {self.env!r}"
 
 
 class End(NamedTuple):
@@ -297,7 +311,15 @@ def run(code: Block, acc: Any, reg: Any, stack: tuple[Any, ...] = (), condition:
                 else:
                     st.append(_Cont(block, pc))
                     block, pc, acc = (arg[1] if isinstance(e, Right) else arg[0]), 0, e.value
-            else:  # APP, CURRY, and any instruction without an entry here
+            elif opcode == CURRY:
+                acc = MachineClosure(arg, acc)
+            elif opcode == APP:
+                if type(acc) is not tuple or len(acc) != 2 or type(acc[0]) is not MachineClosure:
+                    stuck = f"APP needs a Pair of a Closure and a value, found {acc!r}"
+                else:
+                    st.append(_Cont(block, pc))
+                    block, pc, acc = acc[0].block, 0, (acc[0].env, acc[1])
+            else:  # any instruction without an entry here
                 stuck = f"{name} is not modelled symbolically"
             if stuck:
                 ends.append(_stuck(stuck, cond, acc, reg, st))

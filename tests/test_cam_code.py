@@ -143,7 +143,7 @@ def test_every_instruction_has_one_meaning_everywhere(spec):
     except BytecodeError:
         pass
     (end,) = symbolic.run(symbolic.from_code(code), (sympy.Integer(1), sympy.Integer(2)), ())
-    assert ("not modelled" in end.reason) == (spec.name in ("APP", "CURRY"))
+    assert "not modelled" not in end.reason  # the symbolic machine models every instruction (APP, CURRY too)
 
 
 def test_one_decoder():

@@ -5,7 +5,9 @@ For every well-typed term ``f`` (every constructor but ``Embed``), input ``x`` a
     (quote(s'), quote(y)) == cam.machine.step(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
 
 The two sides stay independent: the interpreter works on host values, the
-machine on its own values, and only `quote` connects them.
+machine on its own values, and only `quote` connects them -- for closures
+`cam.compiler.compile_value`, which compiles a host closure's body: function
+types occur in the signatures (inputs, outputs and state) of the runs here.
 """
 
 from collections import Counter
@@ -15,6 +17,7 @@ from hypothesis import event, given, settings
 
 from cam.code import Code, Instr, IntV, Pair, quote, to_text
 from cam.compiler import DISTR_CODE, CompileError, compile
+from cam.compiler import compile_value as cquote
 from cam.machine import clear_cache, execute
 from cam.machine import step as machine_step
 from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Put, Snd, subterms
@@ -26,37 +29,51 @@ from tests.conftest import scaled
 
 
 @settings(max_examples=scaled(2000))
-@given(runs(max_size=16))
+@given(runs(max_size=16, functions=True))
 def test_machine_agrees_with_interpreter(r):
     f, sig, x, s = r
     for op in sorted({t.op for t in walk(f)}):
         event(op)
+    for part, t in zip(("state", "input", "output"), sig):
+        if "->" in str(t):
+            event(f"function in the {part}")
     new_state, y = step(f, x, s)
-    code, expected = compile(f), (quote(new_state), quote(y))
+    code, expected = compile(f), (cquote(new_state), cquote(y))
     clear_cache()  # decoded afresh: the first run is the checked loop, the second the translation (a node's path)
-    assert machine_step(code, quote(x), quote(s)) == expected
-    assert machine_step(code, quote(x), quote(s)) == expected
+    assert machine_step(code, cquote(x), cquote(s)) == expected
+    assert machine_step(code, cquote(x), cquote(s)) == expected
 
 
 @settings(max_examples=scaled(300))
-@given(runs(max_size=30, max_type_depth=3))
+@given(runs(max_size=30, max_type_depth=3, functions=True))
 def test_machine_agrees_with_interpreter_on_larger_terms(r):
     f, sig, x, s = r
     event(f"size {min(f.size() // 25 * 25, 200)}+")
     new_state, y = step(f, x, s)
-    assert machine_step(compile(f), quote(x), quote(s)) == (quote(new_state), quote(y))
+    assert machine_step(compile(f), cquote(x), cquote(s)) == (cquote(new_state), cquote(y))
 
 
 @settings(max_examples=scaled(200))
-@given(runs(max_size=12))
+@given(runs(max_size=12, functions=True))
 def test_machine_agrees_over_a_run_of_inputs(r):
-    # The new state is fed back in: state threading agrees over several steps.
+    # The new state is fed back in: state threading agrees over several steps (closures kept in it too).
     f, sig, x, s = r
-    code, ms = compile(f), quote(s)
+    code, ms = compile(f), cquote(s)
     for _ in range(3):
         s, y = step(f, x, s)
-        ms, my = machine_step(code, quote(x), ms)
-        assert (ms, my) == (quote(s), quote(y))
+        ms, my = machine_step(code, cquote(x), ms)
+        assert (ms, my) == (cquote(s), cquote(y))
+
+
+def test_function_types_reach_every_part_of_the_signature():
+    # closures as inputs, outputs and state: the runs above see each often
+    seen: Counter[str] = Counter()
+    for seed in range(300):
+        gen = Generator.seeded(seed, functions=True)
+        for part in ("state", "input", "output"):
+            if "->" in str(gen.type()):
+                seen[part] += 1
+    assert min(seen[p] for p in ("state", "input", "output")) >= 60, seen
 
 
 def test_generators_cover_every_constructor():
@@ -125,8 +142,8 @@ def test_compile_error_exactly_on_terms_with_embed(r):
 # (read off the scheme in cam.compiler):
 #   Compose 0 (just the two codes, concatenated); Par 5 (FIRST, SWAP, CONS, SECOND, CONS);
 #   Case 3 (BRANCH and two RETURNs); Distr 15 (PUSH, FST, BRANCH, 2 x (ROT, SWAP, SND, CONS, INL/INR, RETURN));
-#   every other constructor 1 (Id, Copy, ..., Const k).
-WEIGHT = {"Compose": 0, "Par": 5, "Case": 3, "Distr": 15}
+#   Curry 2 (CURRY and its body's RETURN); every other constructor 1 (Id, Copy, ..., Const k, Apply).
+WEIGHT = {"Compose": 0, "Par": 5, "Case": 3, "Distr": 15, "Curry": 2}
 MAX_WEIGHT = max(WEIGHT.values())  # so every code has at most 15 * f.size() instructions
 
 

@@ -39,3 +39,40 @@ def test_deep_chain(left, capsys):
     with capsys.disabled():
         print(f"\n[deep {'left' if left else 'right'}] build {built - t0:.2f}s, typecheck {typed - built:.2f}s, "
               f"run {ran - typed:.2f}s, print+compare+interpret {done - ran:.2f}s")
+
+
+def test_deep_closures(capsys):
+    """100,000 increments, each through a closure; and Curry nested 100,000 deep (closures returning closures)."""
+    from cam.code import IntV, UnitV, to_text
+    from cam.compiler import compile
+    from cam.machine import execute
+    from cam.text import parse_code
+    from cam.verifier import verify
+    from catlib.free import Apply, Const, Curry, Par, Snd
+
+    t0 = time.perf_counter()
+    inc = Compose(Apply, Compose(Par(Compose(Curry(Add), Const(1)), Id), Copy))  # x -> (1 +) x
+    t = Id
+    for _ in range(N):
+        t = Compose(inc, t)
+    assert str(infer(t)) == "a / Int -> Int"
+    assert step(t, 5, 7) == (7, 5 + N)
+    assert repr(t).count("Curry") == N
+    code = compile(t)
+    r = execute(code, IntV(5), UnitV)
+    assert r.output == IntV(5 + N)
+    chained = time.perf_counter()
+    c = Snd
+    for _ in range(N):
+        c = Curry(c)
+    sig = infer(c)
+    assert str(sig).count("->") == N + 1
+    code = compile(c)
+    assert str(verify(code, max_type_size=4 * N)).count("->") == N + 1  # a type of N arrows: over the default bound
+    text = to_text(code)
+    assert text.count("CURRY") == N and parse_code(text) == code
+    r = execute(code, UnitV, UnitV)
+    assert r.steps == 1 and to_text(r.output).startswith("Closure [CURRY [CURRY")
+    nested = time.perf_counter()
+    with capsys.disabled():
+        print(f"\n[deep closures] applied chain {chained - t0:.2f}s, nested Curry {nested - chained:.2f}s")

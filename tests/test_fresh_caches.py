@@ -9,12 +9,12 @@ CODE = Code([ID, ID, ID])
 
 
 def test_clearing_empties_the_machine_cache_and_the_memoised_functions():
-    import catlib.syntax  # noqa: F401 - a module with a memoised function
+    import catlib.ports  # noqa: F401 - a module with a memoised function
 
     execute(CODE, UnitV, UnitV)
     assert decoded.decode(CODE).runs == 1
     cleared = clear_caches()
-    assert "cam.decoded.clear_cache()" in cleared and "catlib.syntax.kadd" in cleared
+    assert "cam.decoded.clear_cache()" in cleared and "catlib.ports.kadd" in cleared
     assert decoded.decode(CODE).runs == 0  # decoded afresh: nothing remembered
 
 

@@ -23,11 +23,9 @@ from catlib.free import Term
 from catlib.strategies import CONSTRUCTORS, Generator, typed_terms
 from catlib.tree import walk
 
-NEVER_EMITTED = {
-    "APP": "no term compiles to a closure application (docs/reference.md, 'The compiler')",
-    "CURRY": "no term builds a closure",
-}
-"""Instructions the compiler never emits, and why; every other instruction must appear."""
+NEVER_EMITTED: dict[str, str] = {}
+"""Instructions the compiler never emits, and why; every other instruction must appear.  (Empty since
+`Curry` and `Apply` compile to ``CURRY`` and ``APP``: the compiler emits every instruction.)"""
 
 SAMPLE = 300
 

@@ -202,8 +202,24 @@ def test_closure_in_the_state_is_rejected():
     # Landin's knot: a closure that fetches itself from the state and calls itself, forever.
     err = rejects("[CURRY [SND,PUSH,CONSUME,GET,SWAP,CONS,APP,RETURN],PUT]")
     assert err.reason == "closures in the state could call themselves forever"
-    with pytest.raises(BytecodeError):
-        verify(parse_code("[ID]"), state="Int -> Int")
+    assert err.path == (0, "body", 3)  # the GET in the closure's code
+    # a knot through a closure quoted in the code, and one nested in a closure's closure
+    assert rejects("[QUOTE (Closure [SND,PUSH,CONSUME,GET,SWAP,CONS,APP,RETURN] Unit),PUT]").reason == (
+        "closures in the state could call themselves forever")
+    nested = rejects("[CURRY [CURRY [CONSUME,GET,SND,RETURN],RETURN],CONSUME]", state="(Int -> Int, Int)")
+    assert nested.reason == "closures in the state could call themselves forever"
+    assert nested.path == (0, "body", 0, "body", 1)
+
+
+def test_functions_in_the_state_when_no_closure_uses_the_state():
+    # a rule kept in the state and applied by the top level: closures that leave the state alone halt
+    assert str(verify(parse_code("[ID]"), state="Int -> Int")) == "Int -> Int / a -> a"
+    keep = parse_code("[CURRY [SND,RETURN],PUT]")  # store the identity function
+    assert str(verify(keep)) == "a -> a / b -> ()"
+    use = parse_code("[PUSH,CONSUME,GET,SWAP,CONS,APP]")  # apply the stored rule to the input
+    assert str(verify(use, state="Int -> Int")) == "Int -> Int / Int -> Int"
+    # a closure that reads the state is fine while the state holds no functions
+    assert str(verify(parse_code("[CURRY [CONSUME,GET,RETURN]]"), state="Int")) == "Int / a -> b -> Int"
 
 
 def test_malformed_values_and_code():
