@@ -258,8 +258,12 @@ class Client:
         and version (read with ``status`` first).  Returns the node's answer: new digest, name,
         signature, state, check time, version number.
         """
-        if new is None and migration is None:
-            old, new, migration = old.old, old.new, old.migration
+        if new is None and migration is None:  # a catlib.program.Upgrade: its optional parts too, unless given
+            u = old
+            old, new, migration = u.old, u.new, u.migration
+            down = u.down if down is None else down
+            input_adapter = u.input_adapter if input_adapter is None else input_adapter
+            output_adapter = u.output_adapter if output_adapter is None else output_adapter
         if name is None:
             name = getattr(new, "name", "") if hasattr(new, "term") else ""
         codes = [as_code(c) for c in (old, new, migration)]
