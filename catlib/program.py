@@ -156,7 +156,7 @@ def compose(first: Upgrade, second: Upgrade) -> Upgrade:
     if not same_program(first.new, second.old):
         raise ChainError(f"a gap: the first upgrade ends at {first.new.name} ({first.new.signature}), the second "
                          f"starts from {second.old.name} ({second.old.signature})")
-    a, b, c = first.old, first.new, second.new
+    a, c = first.old, second.new
     label = f"{c.name} -> {a.name}"
     mig = _then(first.migration, second.migration, a.state, c.state, f"{a.name} -> {c.name}")
     assert mig is not None

@@ -1,0 +1,199 @@
+"""Derived migrations (issue 15, item 4): the one structural candidate, or a refusal that lists them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catlib.derive import Ambiguous, DeriveError, MissingDefault, derive
+from catlib.equivalence import equivalent
+from catlib.interpreter import step
+from catlib.strategies import values
+from catlib.typecheck import Signature, check
+from catlib.types import Int, Prod, Sum, Type, Unit, parse
+from catlib.values import Left, Right, has_type
+from tests.rates import Tally
+
+# ---------------------------------------------------------------- examples
+
+
+def run(term: Any, v: Any) -> Any:
+    return step(term, v, ())[1]
+
+
+def test_the_counter_gains_a_parked_count_with_an_explicit_default():
+    d = derive("Int", "(Int, Int)", {"0": 0})
+    assert str(d.program.signature) == "() / Int -> (Int, Int)"
+    assert run(d.term, 41) == (0, 41)
+    assert d.how == ("new 0 = 0 (default)", "new 1 <- old .")
+
+
+def test_registers_gain_a_command_count_in_place():
+    d = derive("(Int, Int)", "((Int, Int), Int)", {"1": 0})
+    assert run(d.term, (3, 4)) == ((3, 4), 0)
+
+
+def test_distinct_types_reorder_and_sums_gain_alternatives():
+    assert run(derive("(Int, Either () ())", "(Either () (), Int)").term, (5, Right(()))) == (Right(()), 5)
+    d = derive("Either () Int", "Either (Either () Int) (Int, Int)")
+    assert [run(d.term, v) for v in (Left(()), Right(7))] == [Left(Left(())), Left(Right(7))]
+    assert run(derive("Int", "Either () Int").term, 3) == Right(3)
+
+
+def test_a_default_can_decide_where_an_alternative_goes():
+    d = derive("Either () Int", "Either () (Either Int (Int, Int))", {"R.R.1": 3})
+    assert run(d.term, Right(5)) == Right(Right((5, 3)))
+
+
+def test_nested_gain_inside_an_alternative():
+    d = derive("Either () Int", "Either () (Int, Int)", {"R.1": 9})
+    assert [run(d.term, v) for v in (Left(()), Right(2))] == [Left(()), Right((2, 9))]
+
+
+def test_units_need_no_default_and_identity_is_identity():
+    assert run(derive("Int", "(Int, ())").term, 4) == (4, ())
+    assert repr(derive("(Int, Int)", "(Int, Int)").term) == "Id"
+
+
+def test_a_missing_default_names_the_components_that_need_one():
+    with pytest.raises(MissingDefault) as e:
+        derive("Int", "(Int, Int)")
+    assert e.value.paths == [("0",), ("1",)]
+    with pytest.raises(MissingDefault) as e:
+        derive("(Int, ())", "(Either () (), Int)")
+    assert e.value.paths == [("0",)] and "0 (Either () ())" in str(e)
+
+
+def test_ambiguity_refuses_and_lists_every_candidate():
+    with pytest.raises(Ambiguous) as e:
+        derive("(Int, Int)", "Int")
+    assert [c.how for c in e.value.candidates] == [("new . <- old 0",), ("new . <- old 1",)]
+    with pytest.raises(Ambiguous) as e:
+        derive("Either () ()", "Either () (Either () ())")
+    assert len(e.value.candidates) == 3 and "3 structural candidates" in str(e.value)
+    # ... unless one is chosen, explicitly
+    assert run(derive("(Int, Int)", "Int", choose=2).term, (1, 2)) == 2
+    with pytest.raises(DeriveError, match="candidate 3 does not exist"):
+        derive("(Int, Int)", "Int", choose=3)
+
+
+@pytest.mark.parametrize("old, new, defaults, message", [
+    ("Int", "(Int, Int)", {"2": 0}, "bad path"),
+    ("Int", "(Int, Int)", {"0.1": 0}, "names no part"),
+    ("Int", "(Int, Int)", {"0": (1, 2)}, "does not have type Int"),
+    ("Int", "(Int, Int)", {"0": 0, "0.L": 0}, "names no part"),
+    ("Either () Int", "Either () (Either Int Int)", {"R.R": 3}, "a whole alternative"),
+    ("Int", "Either Int (Int, Either () ())", {"R.0": 3}, "uses the default"),
+    ("Either Int ()", "Int", {}, "cannot become Int"),
+    ("Either Int Int", "Either Int ()", {}, "has no place in the new"),
+    ("a", "Int", {}, "has variables"),
+])
+def test_bad_requests_are_clear_errors(old, new, defaults, message):
+    with pytest.raises(DeriveError, match=message):
+        derive(old, new, defaults)
+
+
+def test_deep_types_are_refused_not_a_crash():
+    t: Type = Int
+    for _ in range(300):
+        t = Prod(t, Unit)
+    with pytest.raises(DeriveError, match="deeper than"):
+        derive(t, Prod(t, Int), {"1": 0})
+
+
+# ---------------------------------------------------------------- properties: random types and edits
+
+Edit = tuple[Type, dict[tuple[str, ...], Any], Callable[[Any], Any], str]
+
+
+def ground_types(depth: int = 2) -> st.SearchStrategy[Type]:
+    leaves = st.sampled_from([Unit, Int, parse("Either () ()")])
+    return st.recursive(leaves, lambda kids: st.builds(Prod, kids, kids) | st.builds(Sum, kids, kids),
+                        max_leaves=4 if depth else 1)
+
+
+def leaf_types(t: Type, kind: type) -> set[Type]:
+    out, todo = set(), [t]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, kind):
+            todo += list(x.kids)
+        elif x != Unit:
+            out.add(x)
+    return out
+
+
+@st.composite
+def edits(draw: Any, old: Type, depth: int = 0) -> Edit:
+    """A new type made from `old` by one structural edit (maybe inside a part), its defaults and the map meant."""
+    kinds = ["gain", "sum_gain"]
+    if isinstance(old, Prod):
+        kinds += ["lose", "nested"]
+        if not leaf_types(old.kids[0], Prod) & leaf_types(old.kids[1], Prod) and old.kids[0] != old.kids[1]:
+            kinds.append("reorder")
+    if isinstance(old, Sum):
+        kinds.append("nested")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "gain":
+        extra = draw(ground_types())
+        d = draw(values(extra))
+        if draw(st.booleans()):
+            return Prod(old, extra), {("1",): d}, lambda v: (v, d), f"gain {extra} at 1"
+        return Prod(extra, old), {("0",): d}, lambda v: (d, v), f"gain {extra} at 0"
+    if kind == "sum_gain":
+        extra = draw(ground_types())
+        if draw(st.booleans()):
+            return Sum(old, extra), {}, Left, f"gain alternative {extra} on the right"
+        return Sum(extra, old), {}, Right, f"gain alternative {extra} on the left"
+    a, b = old.kids
+    if kind == "lose":
+        return (a, {}, lambda v: v[0], "lose 1") if draw(st.booleans()) else (b, {}, lambda v: v[1], "lose 0")
+    if kind == "reorder":
+        return Prod(b, a), {}, lambda v: (v[1], v[0]), "reorder"
+    side = draw(st.sampled_from([0, 1]))
+    inner, dflt, fn, what = draw(edits(old.kids[side], depth + 1))
+    step_ = ("0", "1")[side] if isinstance(old, Prod) else ("L", "R")[side]
+    defaults = {(step_,) + p: v for p, v in dflt.items()}
+    if isinstance(old, Prod):
+        new = Prod(inner, b) if side == 0 else Prod(a, inner)
+        return new, defaults, (lambda v: (fn(v[0]), v[1])) if side == 0 else (lambda v: (v[0], fn(v[1]))), \
+            f"{what} in {step_}"
+    new = Sum(inner, b) if side == 0 else Sum(a, inner)
+    inj = Left if side == 0 else Right
+
+    def in_sum(v: Any) -> Any:
+        return inj(fn(v.value)) if isinstance(v, inj) else v
+    return new, defaults, in_sum, f"{what} in {step_}"
+
+
+OUTCOMES = Tally("derived", at_least=0.5)
+
+
+@OUTCOMES.checked
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_derived_migration_is_the_edit_or_a_refusal_listing_it(data):
+    old = data.draw(ground_types())
+    new, defaults, meant, what = data.draw(edits(old))
+    samples = [data.draw(values(old)) for _ in range(4)]
+    for v in samples:
+        assert has_type(meant(v), new), (what, v)  # the generator's own map is typed: a sanity check
+    try:
+        d = derive(old, new, defaults)
+    except Ambiguous as e:
+        OUTCOMES("ambiguous")
+        # the edit is among the candidates (when all are listed), and they really are different migrations
+        assert not e.complete or any(all(run(c.term, v) == meant(v) for v in samples) for c in e.candidates), (what, str(e))
+        sig = Signature(Unit, old, new)
+        first = e.candidates[0].term
+        assert any(not equivalent(first, c.term, sig) for c in e.candidates[1:]), str(e)
+        return
+    OUTCOMES("derived")
+    assert str(check(d.term, Unit, old, new)) == f"() / {old} -> {new}"
+    for v in samples:
+        assert run(d.term, v) == meant(v), (what, str(d), v)
+
