@@ -197,3 +197,12 @@ def test_a_derived_migration_is_the_edit_or_a_refusal_listing_it(data):
     for v in samples:
         assert run(d.term, v) == meant(v), (what, str(d), v)
 
+
+
+def test_the_migrations_doc_runs():
+    import doctest
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "migrations.md"
+    result = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 10 and result.failed == 0
