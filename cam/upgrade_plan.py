@@ -43,7 +43,7 @@ class PlanError(ValueError):
 def chain_to(target: Program, upgrades: Sequence[Upgrade], running: str) -> tuple[list[Upgrade], Upgrade]:
     """The chain of `upgrades` from the version whose digest is `running` to `target`, and its composite.
 
-    `catlib.program.ChainError` (a `ValueError`) if there is a gap.
+    `catlib.program.ChainError` (a `ValueError`) if there is a gap; `PlanError` if a piece does not type.
     """
     if not isinstance(target, Program):
         raise PlanError(f"--to names a {type(target).__name__}; it must name a catlib.program.Program (a version)")
@@ -55,6 +55,11 @@ def chain_to(target: Program, upgrades: Sequence[Upgrade], running: str) -> tupl
         return digests[id(p)] == running
 
     path = find_chain(upgrades, runs, target)
+    for k, u in enumerate(path, start=1):
+        try:
+            u.check()
+        except TypeError as e:
+            raise PlanError(f"upgrade {k} of the chain ({u.old.name} -> {u.new.name}) does not type: {e}") from None
     return path, chain(path)
 
 

@@ -20,6 +20,11 @@ from catlib.syntax import sm
 from catlib.values import Left, Right
 
 L, R = Left(()), Right(())
+_WRONG = Program("wrong", sm(lambda x: x), "()", "Either () Int", "Either () Int", ())
+BAD_ADAPTER = [cv.UP_1_2, replace(cv.UP_2_3, output_adapter=_WRONG)]
+"""A chain whose second piece carries an adapter of the wrong type (for ``--via``)."""
+BAD_DOWN = [replace(cv.UP_1_2, down=MIGRATION), cv.UP_2_3]
+"""A chain whose first piece carries a down-migration that does not type."""
 
 
 def test_the_composite_does_what_the_steps_do_one_after_the_other():
@@ -62,7 +67,7 @@ def test_chains_with_gaps_are_clear_errors(make, message):
 
 
 def test_parts_of_the_wrong_type_are_refused_by_check():
-    wrong_adapter = Program("wrong", sm(lambda x: x), "()", "Either () Int", "Either () Int", ())
+    wrong_adapter = _WRONG
     with pytest.raises(TypeError, match=re.escape("output adapter wrong maps Either () Int -> Either () Int, but the "
                                                   "upgrade needs Either () (Int, Int) -> Either () Int")):
         replace(cv.UP_2_3, output_adapter=wrong_adapter).check()
@@ -120,6 +125,19 @@ def test_cam_upgrade_to_refuses_a_gap_and_changes_nothing(node, capsys):
     with Client(node.host, node.port) as c:
         after = c.status()
     assert (after["version"], after["digest"], after["state"]) == (before["version"], before["digest"], before["state"])
+
+
+@pytest.mark.parametrize("via, message", [
+    ("tests.test_chain:BAD_ADAPTER", "PlanError: upgrade 2 of the chain (counter2 -> counter3) does not type: output "
+                                     "adapter wrong maps Either () Int -> Either () Int, but the upgrade needs"),
+    ("tests.test_chain:BAD_DOWN", "PlanError: upgrade 1 of the chain (counter -> counter2) does not type: "
+                                  "down-migration upgrade_state maps Int -> (Int, Int)"),
+])
+def test_cam_upgrade_to_refuses_a_chain_with_a_piece_of_the_wrong_type(node, capsys, via, message):
+    assert cli.upgrade(["--to", "catlib.examples.counter_versions:COUNTER3", "--via", via, "--port", str(node.port)]) == 2
+    assert message in capsys.readouterr().err
+    with Client(node.host, node.port) as c:
+        assert c.status()["version"] == 1
 
 
 @pytest.mark.parametrize("args, message", [
