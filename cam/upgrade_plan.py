@@ -96,7 +96,7 @@ def describe_chain(path: Sequence[Upgrade]) -> str:
 def derive_migration(old_state: Type, new_state: Type, defaults: Sequence[tuple[str, Value]],
                      choose: int | None = None) -> Derived:
     """`catlib.derive.derive` with defaults given as ``(PATH, machine value)`` (from ``--default PATH=VALUE``)."""
-    table: dict[str, Any] = {}
+    table: dict[str | tuple[str, ...], Any] = {}
     for path, v in defaults:
         if path in table:
             raise PlanError(f"two defaults for {path}")
@@ -123,8 +123,7 @@ def chained(client: Any, to: str, via: str | None, name: str | None, probation: 
     lines = check_plan(u)
     print(f"Chain:     {describe_chain(path)} ({len(path)} upgrade(s), composed and checked)")
     print("\n".join("  " + line for line in lines), flush=True)
-    return lambda: client.upgrade(u, name=u.new.name if name is None else name,  # type: ignore[no-any-return]
-                                  probation=probation)
+    return lambda: client.upgrade(u, name=u.new.name if name is None else name, probation=probation)
 
 
 def derived(client: Any, new: Code, old_declared: Signature | None, new_declared: Signature | None,

@@ -390,7 +390,7 @@ class _Search:
         if isinstance(a, Sum):
             orders = [(0, 1), (1, 0)] if a.kids[0] != a.kids[1] else [(0, 1)]
             for order in orders:
-                sides = []
+                sides: list[list[Candidate]] = []
                 for k, to in enumerate(order):
                     nb, ns = b.kids[to], ("L", "R")[to]
                     if nb == Unit and a.kids[k] != Unit:
@@ -427,17 +427,17 @@ def candidates(old: Type | str, new: Type | str, defaults: Mapping[str | Path, H
     table: dict[Path, tuple[HostValue, Type]] = {}
     for raw, v in (defaults or {}).items():
         p = parse_path(raw)
-        t = _at(b, p)
-        if t is None:
+        part = _at(b, p)
+        if part is None:
             raise DeriveError(f"the default at {show_path(p)} names no part of the new state type {b}")
         if p and p[-1] in ("L", "R"):
             raise DeriveError(f"the default at {show_path(p)} would stand for a whole alternative of a sum: a default "
                               f"fills a component of a product (a path ending in 0 or 1), or the whole state (.)")
         try:
-            check_value(v, t, f"the default at {show_path(p)}")
+            check_value(v, part, f"the default at {show_path(p)}")
         except TypeError as e:
             raise DeriveError(str(e)) from None
-        table[p] = (v, t)
+        table[p] = (v, part)
     for p in table:
         for q in table:
             if p != q and q[:len(p)] == p:

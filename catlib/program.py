@@ -114,7 +114,7 @@ class Upgrade:
                 if p is not None]
 
 
-def _role(prog: Program, role: str, frm: Type, to: Type) -> None:
+def _role(prog: Program, role: str, frm: Type | str, to: Type | str) -> None:
     if prog.state != Unit:
         raise TypeError(f"{role} {prog.name} has state {prog.state}; a {role} runs with state ()")
     if prog.input != frm or prog.output != to:
@@ -130,7 +130,8 @@ def same_program(a: Program, b: Program) -> bool:
     return a.term == b.term and a.signature == b.signature
 
 
-def _then(first: Program | None, second: Program | None, frm: Type, to: Type, name: str) -> Program | None:
+def _then(first: Program | None, second: Program | None, frm: Type | str, to: Type | str,
+          name: str) -> Program | None:
     """`first` then `second` (``() / frm -> to``); a missing piece is the identity, both missing give None."""
     if first is None and second is None:
         return None
