@@ -74,6 +74,56 @@ MAX_CANDIDATES = 24
 """Candidates listed at most (an ambiguity with more says so)."""
 
 _MAX_DEPTH = 200  # the rules recurse along the types' structure: deeper state types are refused clearly
+_MAX_STEPS = 200_000  # choices tried while matching components, over a whole derivation
+
+
+def _groups(options: list[list[int]]) -> list[list[int]]:
+    """The sources (indices of `options`) grouped so that no two groups share a target, in order."""
+    root = list(range(len(options)))
+
+    def find(x: int) -> int:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+    first: dict[int, int] = {}
+    for j, opts in enumerate(options):
+        for k in opts:
+            if k in first:
+                root[find(j)] = find(first[k])
+            else:
+                first[k] = j
+    groups: dict[int, list[int]] = {}
+    for j in range(len(options)):
+        groups.setdefault(find(j), []).append(j)
+    return list(groups.values())
+
+
+def _matchable(options: list[list[int]]) -> bool:
+    """Whether each source can take a distinct target among its `options` (augmenting paths, no recursion)."""
+    owner: dict[int, int] = {}
+    for j in range(len(options)):
+        # search an augmenting path from source j: parents record how each target was reached
+        parent: dict[int, tuple[int, int | None]] = {}
+        todo, found = [(j, None)], None
+        while todo and found is None:
+            src, via = todo.pop()
+            for k in options[src]:
+                if k in parent:
+                    continue
+                parent[k] = (src, via)
+                if k not in owner:
+                    found = k
+                    break
+                todo.append((owner[k], k))
+        if found is None:
+            return False
+        k: int | None = found
+        while k is not None:
+            src, via = parent[k]
+            owner[k] = src
+            k = via
+    return True
 
 
 def parse_path(text: str | Path) -> Path:
@@ -260,6 +310,7 @@ class _Search:
         self.missing: list[list[tuple[Path, Type]]] = []  # per product rule that ran short: the unfillable parts
         self.reasons: list[str] = []
         self.truncated = False
+        self.steps = 0
 
     def below(self, p: Path) -> bool:
         return any(d[:len(p)] == p for d in self.defaults)
@@ -284,41 +335,69 @@ class _Search:
 
     def _assign(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
                 options: list[list[tuple[int, list[Candidate]]]]) -> Iterator[list[tuple[int, Candidate]]]:
-        """Injective choices of one target option per source, in order among equal types (see the module doc)."""
-        chosen: list[int] = []
+        """Injective choices of one target option per source, in order among equal types (see the module doc).
 
-        def ok(j: int, k: int) -> bool:
-            for i, ki in enumerate(chosen):
-                if ki == k:
-                    return False
-                if sources[i][1] == sources[j][1] and targets[ki][1] == targets[k][1] and ki > k:
-                    return False
-            return True
-
-        stack: list[Iterator[tuple[int, list[Candidate]]]] = [iter(options[0])] if options else []
+        Sources and targets fall apart into groups that share no option; each group is solved alone
+        (a group of one source type and one target type, every option open, is a choice of which
+        targets are used: combinations), and the groups' choices are combined.
+        """
         if not options:
             yield []
             return
-        picks: list[list[Candidate]] = []
+        if not _matchable([[k for k, _ in opts] for opts in options]):
+            return  # no injective choice at all: nothing to enumerate (the caller says what is missing)
+        subs_of = [dict(opts) for opts in options]
+        per_group: list[list[dict[int, int]]] = []
+        for group in _groups([[k for k, _ in opts] for opts in options]):
+            found = list(itertools.islice(self._group_choices(sources, targets, options, group), MAX_CANDIDATES + 1))
+            if not found:
+                return
+            per_group.append(found)
+        for parts in itertools.product(*per_group):
+            chosen = {j: k for part in parts for j, k in part.items()}
+            ks = [chosen[j] for j in range(len(options))]
+            for combo in itertools.product(*(subs_of[j][k] for j, k in enumerate(ks))):
+                yield list(zip(ks, combo))
+
+    def _group_choices(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
+                       options: list[list[tuple[int, list[Candidate]]]], group: list[int]) -> Iterator[dict[int, int]]:
+        """The stable injective choices for the sources in `group` (their options lie in the group)."""
+        opts = {j: [k for k, _ in options[j]] for j in group}
+        tgts = sorted(set().union(*(set(v) for v in opts.values())))
+        if (len({sources[j][1] for j in group}) == 1 and len({targets[k][1] for k in tgts}) == 1
+                and all(v == tgts for v in opts.values())):
+            for combo in itertools.combinations(tgts, len(group)):
+                yield dict(zip(group, combo))
+            return
+        chosen: list[int] = []
+
+        def ok(n: int, k: int) -> bool:
+            j = group[n]
+            for i, ki in zip(group, chosen):
+                if ki == k or sources[i][1] == sources[j][1] and targets[ki][1] == targets[k][1] and ki > k:
+                    return False
+            return True
+
+        stack: list[Iterator[int]] = [iter(opts[group[0]])]
         while stack:
-            j = len(stack) - 1
-            for k, subs in stack[-1]:
-                if ok(j, k):
+            n = len(stack) - 1
+            for k in stack[-1]:
+                self.steps += 1
+                if self.steps > _MAX_STEPS:
+                    raise DeriveError(f"more than {_MAX_STEPS:,} ways to match the components were tried: the "
+                                      f"types are too large for a derivation; write the migration")
+                if ok(n, k):
                     chosen.append(k)
-                    picks.append(subs)
-                    if len(chosen) == len(options):
-                        for combo in itertools.product(*picks):
-                            yield list(zip(chosen, combo))
+                    if len(chosen) == len(group):
+                        yield dict(zip(group, chosen))
                         chosen.pop()
-                        picks.pop()
                         continue
-                    stack.append(iter(options[j + 1]))
+                    stack.append(iter(opts[group[n + 1]]))
                     break
             else:
                 stack.pop()
                 if chosen:
                     chosen.pop()
-                    picks.pop()
 
     def products(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
         rel = frozenset(d[len(new):] for d in self.defaults if d[:len(new)] == new)
@@ -343,8 +422,9 @@ class _Search:
             defaults = frozenset().union(*(c.defaults for c in parts.values()))
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
             out.append(Candidate(self._build(b, rel, parts), how, defaults))
-            if len(out) >= MAX_CANDIDATES:
+            if len(out) > MAX_CANDIDATES:
                 self.truncated = True
+                out.pop()
                 break
         if not out:
             if all(options):  # every part has a source, not all at once: the types in short supply need defaults

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -206,3 +207,68 @@ def test_the_migrations_doc_runs():
     doc = Path(__file__).resolve().parents[1] / "docs" / "migrations.md"
     result = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.attempted > 10 and result.failed == 0
+
+
+# ---------------------------------------------------------------- the product rule against brute force
+
+LEAVES = [Int, parse("Either () ()"), Unit]
+
+
+def tuple_type(ts: list[Type]) -> Type:
+    t = ts[-1]
+    for x in reversed(ts[:-1]):
+        t = Prod(x, t)
+    return t
+
+
+def component(v: Any, k: int, n: int) -> Any:
+    """Component `k` of a right-nested `n`-tuple value."""
+    for _ in range(k):
+        v = v[1]
+    return v if k == n - 1 else v[0]
+
+
+def brute_force(old: list[Type], new: list[Type], defaults: set[int]) -> list[dict[int, int]]:
+    """Every stable injective map from the new components (not defaulted, not ()) to old ones of their type."""
+    wanted = [j for j, t in enumerate(new) if j not in defaults and t != Unit]
+    out = []
+    for image in itertools.permutations([k for k, t in enumerate(old) if t != Unit], len(wanted)):
+        m = dict(zip(wanted, image))
+        if all(old[m[j]] == new[j] for j in wanted) and all(
+                m[i] < m[j] for i in wanted for j in wanted if i < j and new[i] == new[j]):
+            out.append(m)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(LEAVES), min_size=2, max_size=5), st.lists(st.sampled_from(LEAVES), min_size=2,
+       max_size=5), st.sets(st.integers(0, 4)))
+def test_flat_products_have_exactly_the_stable_matchings(old, new, defaulted):
+    defaulted = {j for j in defaulted if j < len(new)}
+    defaults = {tuple(["1"] * j + (["0"] if j < len(new) - 1 else [])): (0 if new[j] == Int else ()
+                if new[j] == Unit else Left(())) for j in defaulted}
+    expected = brute_force(old, new, defaulted)
+    sample = tuple_value([{Int: 10 + k, Unit: (), LEAVES[1]: (Left(()) if k % 2 else Right(()))}[t]
+                          for k, t in enumerate(old)])
+    try:
+        found = [derive(tuple_type(old), tuple_type(new), defaults)]
+    except Ambiguous as e:
+        assert e.complete
+        found = e.candidates
+    except MissingDefault:
+        found = []
+    meant = [tuple_value([defaults_value(new, j, defaults) if j in defaulted or new[j] == Unit
+                          else component(sample, m[j], len(old)) for j in range(len(new))]) for m in expected]
+    assert sorted(map(repr, (run(c.term, sample) for c in found))) == sorted(map(repr, meant))
+
+
+def tuple_value(vs: list[Any]) -> Any:
+    v = vs[-1]
+    for x in reversed(vs[:-1]):
+        v = (x, v)
+    return v
+
+
+def defaults_value(new: list[Type], j: int, defaults: dict[tuple[str, ...], Any]) -> Any:
+    path = tuple(["1"] * j + (["0"] if j < len(new) - 1 else []))
+    return defaults.get(path, ())
