@@ -15,7 +15,8 @@ rules (nested as deep as the types go):
 - **a sum gains an alternative**: the old type goes whole into one side of
   the new sum, or (the old type a sum too) its two sides into the new
   one's two sides (swapped only where their types differ), each side
-  again by these rules;
+  again by these rules (so an alternative may lose components of its
+  payload, but alternatives never merge);
 - a part of type ``()`` is ``()``: it needs no default, and dropping one
   loses nothing.
 
@@ -295,6 +296,11 @@ def _flatten(t: Type, kind: type, stop: frozenset[Path] = frozenset(), at: Path 
     return out
 
 
+def _trivial(t: Type) -> bool:
+    """A type with one value: ``()`` and products of it."""
+    return all(x == Unit for _, x in _flatten(t, Prod))
+
+
 def _at(t: Type, path: Path) -> Type | None:
     for s in path:
         if s in ("0", "1") and isinstance(t, Prod) or s in ("L", "R") and isinstance(t, Sum):
@@ -461,7 +467,7 @@ class _Search:
         out: list[Candidate] = []
         for side, step, inj in ((0, "L", Inl), (1, "R", Inr)):
             nb = b.kids[side]
-            if nb == Unit and a != Unit:
+            if _trivial(nb) and not _trivial(a):
                 continue  # all of `a` into one value: that would lose it
             for c in self.cands(a, nb, new + (step,), src, depth + 1):
                 how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
@@ -473,9 +479,10 @@ class _Search:
                 sides: list[list[Candidate]] = []
                 for k, to in enumerate(order):
                     nb, ns = b.kids[to], ("L", "R")[to]
-                    if nb == Unit and a.kids[k] != Unit:
-                        sides.append([])
+                    if _trivial(nb) and isinstance(a.kids[k], Sum):
+                        sides.append([])  # its alternatives would merge into one
                         continue
+                    # otherwise the two sides' tags stay apart: a side may lose its payload's components
                     sides.append(self.cands(a.kids[k], nb, new + (ns,), src + (("L", "R")[k],), depth + 1))
                 for c0, c1 in itertools.product(*sides):
                     i0, i1 = (Inl, Inr) if order == (0, 1) else (Inr, Inl)

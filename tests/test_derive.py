@@ -90,7 +90,7 @@ def test_ambiguity_refuses_and_lists_every_candidate():
     ("Either () Int", "Either () (Either Int Int)", {"R.R": 3}, "a whole alternative"),
     ("Int", "Either Int (Int, Either () ())", {"R.0": 3}, "uses the default"),
     ("Either Int ()", "Int", {}, "cannot become Int"),
-    ("Either Int Int", "Either Int ()", {}, "has no place in the new"),
+    ("Either () (Either () ())", "Either () ()", {}, "has no place in the new"),
     ("a", "Int", {}, "has variables"),
 ])
 def test_bad_requests_are_clear_errors(old, new, defaults, message):
@@ -147,9 +147,12 @@ def edits(draw: Any, old: Type, depth: int = 0) -> Edit:
         return Prod(extra, old), {("0",): d}, lambda v: (d, v), f"gain {extra} at 0"
     if kind == "sum_gain":
         extra = draw(ground_types())
+        # () gaining an alternative carries no information about which side is the old one: the
+        # derivation must then ask for the whole part as a default (marked for the property below)
+        unit = " (from ())" if old == Unit else ""
         if draw(st.booleans()):
-            return Sum(old, extra), {}, Left, f"gain alternative {extra} on the right"
-        return Sum(extra, old), {}, Right, f"gain alternative {extra} on the left"
+            return Sum(old, extra), {}, Left, f"gain alternative {extra} on the right{unit}"
+        return Sum(extra, old), {}, Right, f"gain alternative {extra} on the left{unit}"
     a, b = old.kids
     if kind == "lose":
         return (a, {}, lambda v: v[0], "lose 1") if draw(st.booleans()) else (b, {}, lambda v: v[1], "lose 0")
@@ -171,13 +174,33 @@ def edits(draw: Any, old: Type, depth: int = 0) -> Edit:
     return new, defaults, in_sum, f"{what} in {step_}"
 
 
-OUTCOMES = Tally("derived", at_least=0.5)
+OUTCOMES = Tally("derived", at_least=0.4)  # measured about 0.6: types of units and Either () () are often ambiguous
+
+
+_ELSEWHERE = object()
+
+
+def _value_at(v: Any, path: tuple[str, ...]) -> Any:
+    """The part of `v` at `path`, or `_ELSEWHERE` if `v` took another alternative on the way."""
+    for step_ in path:
+        if step_ in ("0", "1"):
+            v = v[int(step_)]
+        elif isinstance(v, Left if step_ == "L" else Right):
+            v = v.value
+        else:
+            return _ELSEWHERE
+    return v
 
 
 @OUTCOMES.checked
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_a_derived_migration_is_the_edit_or_a_refusal_listing_it(data):
+    check_an_edit(data)
+
+
+def check_an_edit(data: Any) -> None:
+    """The property's body (a longer campaign can run it with more examples)."""
     old = data.draw(ground_types())
     new, defaults, meant, what = data.draw(edits(old))
     samples = [data.draw(values(old)) for _ in range(4)]
@@ -185,6 +208,24 @@ def test_a_derived_migration_is_the_edit_or_a_refusal_listing_it(data):
         assert has_type(meant(v), new), (what, v)  # the generator's own map is typed: a sanity check
     try:
         d = derive(old, new, defaults)
+    except MissingDefault as e:
+        # only where a () became a sum; and a default there is what derives it
+        assert "(from ())" in what, (what, str(e))
+        OUTCOMES("needs a default: () became a sum")
+        # giving, as defaults, what the edit meant at the parts that never vary derives the edit
+        fixed = dict(defaults)
+        for p in e.paths:
+            at_p = [_value_at(meant(v), p) for v in samples]
+            if _ELSEWHERE not in at_p and len(set(map(repr, at_p))) == 1:
+                fixed[p] = at_p[0]
+        if len(fixed) == len(defaults):
+            return  # the part the edit filled lies in an alternative the samples do not take
+        try:
+            found = [derive(old, new, fixed)]
+        except Ambiguous as again:
+            found = again.candidates if again.complete else []
+        assert not found or any(all(run(c.term, v) == meant(v) for v in samples) for c in found), what
+        return
     except Ambiguous as e:
         OUTCOMES("ambiguous")
         # the edit is among the candidates (when all are listed), and they really are different migrations
