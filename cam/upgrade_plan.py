@@ -21,6 +21,7 @@ returns or raises before any request changes the node.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -122,7 +123,11 @@ def chained(client: Any, to: str, via: str | None, name: str | None, probation: 
     path, u = chain_to(load(to), upgrades, client.status()["digest"])
     lines = check_plan(u)
     print(f"Chain:     {describe_chain(path)} ({len(path)} upgrade(s), composed and checked)")
-    print("\n".join("  " + line for line in lines), flush=True)
+    print("\n".join("  " + line for line in lines))
+    if u.preserves:  # a claim this side cannot prove (a bisimulation needs a relation): say whose it is
+        print(f"Claim:     every step claims {u.new.name}, seen through the adapters, answers as {u.old.name} would "
+              f"(proofs/adapters.py proves it for catlib.examples.counter_versions)")
+    sys.stdout.flush()
     return lambda: client.upgrade(u, name=u.new.name if name is None else name, probation=probation)
 
 

@@ -110,6 +110,7 @@ def test_cam_upgrade_to_finds_the_chain_from_the_running_version(node, capsys):
     out = capsys.readouterr().out
     assert "Chain:     counter2 -> counter3 [down, output adapter] (1 upgrade(s)" in out
     assert "output adapter () / Either () (Int, Int) -> Either () Int" in out
+    assert "Claim:     every step claims counter3, seen through the adapters, answers as counter2 would" in out
     assert "Version:   v3 counter3" in out
 
 
