@@ -16,7 +16,7 @@ from catlib.examples import counter_versions as cv
 from catlib.examples.counter import COUNTER, COUNTER2, MIGRATION
 from catlib.interpreter import run, step
 from catlib.program import ChainError, Program, Upgrade, chain, compose, find_chain, same_program
-from catlib.syntax import sm
+from catlib.syntax import inl, inr, kase, konst, pair, sm
 from catlib.values import Left, Right
 
 L, R = Left(()), Right(())
@@ -155,3 +155,21 @@ def test_cam_upgrade_to_with_bad_input_changes_nothing(node, capsys, args, messa
     assert message in capsys.readouterr().err
     with Client(node.host, node.port) as c:
         assert c.status()["version"] == 1
+
+
+def test_input_adapters_compose_in_the_order_the_inputs_travel():
+    from catlib.free import Const, Id
+
+    def version(name: str, input: str) -> Program:
+        return Program(name, Const(0), "Int", input, "Int", 0)
+
+    v1, v2, v3 = version("v1", "Either () ()"), version("v2", "Either Int ()"), version("v3", "Either (Int, Int) ()")
+    same = Program("same", Id, "()", "Int", "Int", ())
+    to_v2 = Program("to v2", sm(lambda cmd: kase(lambda u: inl(konst(1, u)), inr, cmd)), "()", "Either () ()",
+                    "Either Int ()", ())
+    to_v3 = Program("to v3", sm(lambda cmd: kase(lambda k: inl(pair(k, konst(0, k))), inr, cmd)), "()",
+                    "Either Int ()", "Either (Int, Int) ()", ())
+    u = chain([Upgrade(v1, v2, same, input_adapter=to_v2), Upgrade(v2, v3, same, input_adapter=to_v3)])
+    u.check()
+    assert u.output_adapter is None and u.down is None
+    assert [step(u.input_adapter.term, x, ())[1] for x in (L, R)] == [Left((1, 0)), R]
