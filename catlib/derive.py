@@ -60,71 +60,21 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from catlib.free import Case, Compose, Const, Consume, Copy, Fst, Id, Inl, Inr, Par, Snd, Term
+from catlib.free import Consume, Id, Inl, Inr, Term
 from catlib.program import Program
+from catlib.shapes import Path, case, fanout, flatten, groups, matchable, part_at, project, then, trivial, value_term
+from catlib.shapes import depth as type_depth
 from catlib.types import Prod, Sum, Type, Unit, as_type
-from catlib.values import HostValue, Left, check_value
+from catlib.values import HostValue, check_value
 
 __all__ = ["Path", "parse_path", "show_path", "DeriveError", "MissingDefault", "Ambiguous", "Derived", "derive",
-           "candidates", "value_term", "MAX_CANDIDATES"]
-
-Path = tuple[str, ...]
-"""A part of a type: steps ``"0"``/``"1"`` into products, ``"L"``/``"R"`` into sums."""
+           "candidates", "MAX_CANDIDATES"]
 
 MAX_CANDIDATES = 24
 """Candidates listed at most (an ambiguity with more says so)."""
 
 _MAX_DEPTH = 200  # the rules recurse along the types' structure: deeper state types are refused clearly
 _MAX_STEPS = 200_000  # choices tried while matching components, over a whole derivation
-
-
-def _groups(options: list[list[int]]) -> list[list[int]]:
-    """The sources (indices of `options`) grouped so that no two groups share a target, in order."""
-    root = list(range(len(options)))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-    first: dict[int, int] = {}
-    for j, opts in enumerate(options):
-        for k in opts:
-            if k in first:
-                root[find(j)] = find(first[k])
-            else:
-                first[k] = j
-    groups: dict[int, list[int]] = {}
-    for j in range(len(options)):
-        groups.setdefault(find(j), []).append(j)
-    return list(groups.values())
-
-
-def _matchable(options: list[list[int]]) -> bool:
-    """Whether each source can take a distinct target among its `options` (augmenting paths, no recursion)."""
-    owner: dict[int, int] = {}
-    for j in range(len(options)):
-        # search an augmenting path from source j: parents record how each target was reached
-        parent: dict[int, tuple[int, int | None]] = {}
-        todo, found = [(j, None)], None
-        while todo and found is None:
-            src, via = todo.pop()
-            for k in options[src]:
-                if k in parent:
-                    continue
-                parent[k] = (src, via)
-                if k not in owner:
-                    found = k
-                    break
-                todo.append((owner[k], k))
-        if found is None:
-            return False
-        k: int | None = found
-        while k is not None:
-            src, via = parent[k]
-            owner[k] = src
-            k = via
-    return True
 
 
 def parse_path(text: str | Path) -> Path:
@@ -199,117 +149,6 @@ class Derived:
         return "\n".join([repr(self.term), f"  : {self.program.signature}", *(f"  {h}" for h in self.how)])
 
 
-def value_term(v: HostValue, t: Type) -> Term:
-    """A term ``a -> t`` that ignores its input and answers `v` (of type `t`).
-
-    >>> from catlib.interpreter import step
-    >>> from catlib.types import parse
-    >>> step(value_term((Left(3), ()), parse("(Either Int (), ())")), "anything", ())[1]
-    (Left(3), ())
-    """
-    check_value(v, t, "the default")
-    todo: list[tuple[HostValue, Type]] = [(v, t)]
-    # built bottom-up from a post-order walk, so that deep values do not recurse
-    order: list[tuple[HostValue, Type]] = []
-    while todo:
-        x, ty = todo.pop()
-        order.append((x, ty))
-        if isinstance(ty, Prod):
-            todo += [(x[0], ty.kids[0]), (x[1], ty.kids[1])]
-        elif isinstance(ty, Sum):
-            todo.append((x.value, ty.kids[0] if isinstance(x, Left) else ty.kids[1]))
-    built: list[Term] = []
-    for x, ty in reversed(order):
-        if isinstance(ty, Prod):
-            second, first = built.pop(), built.pop()
-            built.append(Compose(Par(first, second), Copy))
-        elif isinstance(ty, Sum):
-            built.append(Compose(Inl if isinstance(x, Left) else Inr, built.pop()))
-        elif ty == Unit:
-            built.append(Consume)
-        else:
-            built.append(Const(x))
-    return built.pop()
-
-
-# ---------------------------------------------------------------- small term builders that keep terms readable
-
-def _then(f: Term, g: Term) -> Term:
-    """`f`, then `g`."""
-    if f == Id:
-        return g
-    return f if g == Id else Compose(g, f)
-
-
-def _project(path: Path) -> Term:
-    t: Term = Id
-    for s in path:
-        t = _then(t, Fst if s == "0" else Snd)
-    return t
-
-
-def _inject(path: Path) -> Term:
-    t: Term = Id
-    for s in reversed(path):
-        t = _then(t, Inl if s == "L" else Inr)
-    return t
-
-
-def _fanout(f: Term, g: Term) -> Term:
-    if (f, g) == (Fst, Snd):
-        return Id
-    if isinstance(f, Compose) and isinstance(g, Compose) and (f.g, g.g) == (Fst, Snd) and f.f == g.f:
-        return f.f  # (fst . p, snd . p) is p
-    return Compose(Par(f, g), Copy)
-
-
-def _case(f: Term, g: Term) -> Term:
-    if (f, g) == (Inl, Inr):
-        return Id
-    if isinstance(f, Compose) and isinstance(g, Compose) and (f.f, g.f) == (Inl, Inr) and f.g == g.g:
-        return f.g  # [q . inl, q . inr] is q
-    return Case(f, g)
-
-
-# ---------------------------------------------------------------- the search
-
-def _depth(t: Type) -> int:
-    most, todo = 0, [(t, 1)]
-    while todo:
-        x, d = todo.pop()
-        most = max(most, d)
-        todo += [(k, d + 1) for k in x.kids]
-    return most
-
-
-def _flatten(t: Type, kind: type, stop: frozenset[Path] = frozenset(), at: Path = ()) -> list[tuple[Path, Type]]:
-    """The components (``kind`` Prod) or alternatives (Sum) of `t`, left to right, with their paths."""
-    steps = ("0", "1") if kind is Prod else ("L", "R")
-    out: list[tuple[Path, Type]] = []
-    todo = [(at, t)]
-    while todo:
-        p, x = todo.pop()
-        if isinstance(x, kind) and p not in stop:
-            todo += [(p + (steps[1],), x.kids[1]), (p + (steps[0],), x.kids[0])]
-        else:
-            out.append((p, x))
-    return out
-
-
-def _trivial(t: Type) -> bool:
-    """A type with one value: ``()`` and products of it."""
-    return all(x == Unit for _, x in _flatten(t, Prod))
-
-
-def _at(t: Type, path: Path) -> Type | None:
-    for s in path:
-        if s in ("0", "1") and isinstance(t, Prod) or s in ("L", "R") and isinstance(t, Sum):
-            t = t.kids[0 if s in ("0", "L") else 1]
-        else:
-            return None
-    return t
-
-
 class _Search:
     def __init__(self, defaults: dict[Path, tuple[HostValue, Type]]) -> None:
         self.defaults = defaults
@@ -332,7 +171,7 @@ class _Search:
             return [Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))]
         if b == Unit:
             return [Candidate(Consume, (f"new {show_path(new)} = ()",))]
-        if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in _flatten(b, Sum))):
+        if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in flatten(b, Sum))):
             return self.sums(a, b, new, src, depth)
         if isinstance(b, Prod) or isinstance(a, Prod):
             return self.products(a, b, new, src, depth)
@@ -350,11 +189,11 @@ class _Search:
         if not options:
             yield []
             return
-        if not _matchable([[k for k, _ in opts] for opts in options]):
+        if not matchable([[k for k, _ in opts] for opts in options]):
             return  # no injective choice at all: nothing to enumerate (the caller says what is missing)
         subs_of = [dict(opts) for opts in options]
         per_group: list[list[dict[int, int]]] = []
-        for group in _groups([[k for k, _ in opts] for opts in options]):
+        for group in groups([[k for k, _ in opts] for opts in options]):
             found = list(itertools.islice(self._group_choices(sources, targets, options, group), MAX_CANDIDATES + 1))
             if not found:
                 return
@@ -407,8 +246,8 @@ class _Search:
 
     def products(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
         rel = frozenset(d[len(new):] for d in self.defaults if d[:len(new)] == new)
-        leaves = _flatten(b, Prod, rel)
-        olds = [(p, t) for p, t in _flatten(a, Prod) if t != Unit]
+        leaves = flatten(b, Prod, rel)
+        olds = [(p, t) for p, t in flatten(a, Prod) if t != Unit]
         fixed: list[tuple[Path, Candidate]] = []
         wanted: list[tuple[Path, Type]] = []
         for p, t in leaves:
@@ -424,7 +263,7 @@ class _Search:
         for assignment in self._assign(wanted, olds, options):
             parts = dict(fixed)
             for (p, _), (k, sub) in zip(wanted, assignment):
-                parts[p] = Candidate(_then(_project(olds[k][0]), sub.term), sub.how, sub.defaults)
+                parts[p] = Candidate(then(project(olds[k][0]), sub.term), sub.how, sub.defaults)
             defaults = frozenset().union(*(c.defaults for c in parts.values()))
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
             out.append(Candidate(self._build(b, rel, parts), how, defaults))
@@ -456,7 +295,7 @@ class _Search:
         for p, t in reversed(order):
             if isinstance(t, Prod) and p not in stop:
                 second, first = built.pop(), built.pop()
-                built.append(_fanout(first, second))
+                built.append(fanout(first, second))
             else:
                 built.append(parts[p].term)
         return built.pop()
@@ -467,19 +306,19 @@ class _Search:
         out: list[Candidate] = []
         for side, step, inj in ((0, "L", Inl), (1, "R", Inr)):
             nb = b.kids[side]
-            if _trivial(nb) and not _trivial(a):
+            if trivial(nb) and not trivial(a):
                 continue  # all of `a` into one value: that would lose it
             for c in self.cands(a, nb, new + (step,), src, depth + 1):
                 how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
                     tuple("  " + h for h in c.how) if c.term != Id else ())
-                out.append(Candidate(_then(c.term, inj), how, c.defaults))
+                out.append(Candidate(then(c.term, inj), how, c.defaults))
         if isinstance(a, Sum):
             orders = [(0, 1), (1, 0)] if a.kids[0] != a.kids[1] else [(0, 1)]
             for order in orders:
                 sides: list[list[Candidate]] = []
                 for k, to in enumerate(order):
                     nb, ns = b.kids[to], ("L", "R")[to]
-                    if _trivial(nb) and isinstance(a.kids[k], Sum):
+                    if trivial(nb) and isinstance(a.kids[k], Sum):
                         sides.append([])  # its alternatives would merge into one
                         continue
                     # otherwise the two sides' tags stay apart: a side may lose its payload's components
@@ -488,7 +327,7 @@ class _Search:
                     i0, i1 = (Inl, Inr) if order == (0, 1) else (Inr, Inl)
                     how = tuple(f"old {show_path(src + (('L', 'R')[k],))} -> new {show_path(new + (('L', 'R')[to],))}"
                                 for k, to in enumerate(order))
-                    out.append(Candidate(_case(_then(c0.term, i0), _then(c1.term, i1)),
+                    out.append(Candidate(case(then(c0.term, i0), then(c1.term, i1)),
                                          how[:1] + tuple("  " + h for h in c0.how if c0.term != Id) + how[1:]
                                          + tuple("  " + h for h in c1.how if c1.term != Id),
                                          c0.defaults | c1.defaults))
@@ -509,12 +348,12 @@ def candidates(old: Type | str, new: Type | str, defaults: Mapping[str | Path, H
     for t, which in ((a, "old"), (b, "new")):
         if not t.is_ground:
             raise DeriveError(f"the {which} state type {t} has variables: a migration is derived between ground types")
-        if _depth(t) > _MAX_DEPTH:
+        if type_depth(t) > _MAX_DEPTH:
             raise DeriveError(f"the {which} state type is nested deeper than {_MAX_DEPTH} levels: write the migration")
     table: dict[Path, tuple[HostValue, Type]] = {}
     for raw, v in (defaults or {}).items():
         p = parse_path(raw)
-        part = _at(b, p)
+        part = part_at(b, p)
         if part is None:
             raise DeriveError(f"the default at {show_path(p)} names no part of the new state type {b}")
         if p and p[-1] in ("L", "R"):
