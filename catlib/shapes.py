@@ -57,7 +57,8 @@ def matchable(options: list[list[int]]) -> bool:
     for j in range(len(options)):
         # search an augmenting path from source j: parents record how each target was reached
         parent: dict[int, tuple[int, int | None]] = {}
-        todo, found = [(j, None)], None
+        todo: list[tuple[int, int | None]] = [(j, None)]
+        found: int | None = None
         while todo and found is None:
             src, via = todo.pop()
             for k in options[src]:
@@ -70,11 +71,11 @@ def matchable(options: list[list[int]]) -> bool:
                 todo.append((owner[k], k))
         if found is None:
             return False
-        k: int | None = found
-        while k is not None:
-            src, via = parent[k]
-            owner[k] = src
-            k = via
+        back: int | None = found
+        while back is not None:  # flip the path: each target on it goes to the source that reached it
+            src, via = parent[back]
+            owner[back] = src
+            back = via
     return True
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from catlib.derive import Ambiguous, DeriveError, MissingDefault, derive
 from catlib.equivalence import equivalent
 from catlib.interpreter import step
+from catlib.shapes import matchable
 from catlib.strategies import values
 from catlib.typecheck import Signature, check
 from catlib.types import Int, Prod, Sum, Type, Unit, parse
@@ -313,3 +314,13 @@ def tuple_value(vs: list[Any]) -> Any:
 def defaults_value(new: list[Type], j: int, defaults: dict[tuple[str, ...], Any]) -> Any:
     path = tuple(["1"] * j + (["0"] if j < len(new) - 1 else []))
     return defaults.get(path, ())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 5).flatmap(lambda m: st.lists(st.lists(st.integers(0, m - 1) if m else st.nothing(),
+                                                             unique=True, max_size=m), max_size=5)))
+def test_matchable_agrees_with_brute_force(options):
+    targets = sorted({k for opts in options for k in opts})
+    brute = any(all(p[j] in options[j] for j in range(len(options)))
+                for p in itertools.permutations(targets, len(options))) if len(options) <= len(targets) else False
+    assert matchable(options) == brute
