@@ -97,13 +97,13 @@ class Upgrade:
         for prog in self.parts():
             prog.check()
         old, new = self.old, self.new
-        _role(self.migration, "migration", old.state, new.state)
+        _role(self.migration, "migration", old.state, new.state, "the upgrade goes from state")
         if self.down is not None:
-            _role(self.down, "down-migration", new.state, old.state)
+            _role(self.down, "down-migration", new.state, old.state, "the way back goes from state")
         for adapter, side, frm, to in ((self.input_adapter, "input", old.input, new.input),
                                        (self.output_adapter, "output", new.output, old.output)):
             if adapter is not None:
-                _role(adapter, f"{side} adapter", frm, to)
+                _role(adapter, f"{side} adapter", frm, to, f"the upgrade's {side} adapter goes from")
             elif frm != to:
                 raise TypeError(f"the {side} type changes from {getattr(old, side)} to {getattr(new, side)} and the "
                                 f"upgrade carries no {side} adapter ({frm} -> {to})")
@@ -114,11 +114,11 @@ class Upgrade:
                 if p is not None]
 
 
-def _role(prog: Program, role: str, frm: Type | str, to: Type | str) -> None:
+def _role(prog: Program, role: str, frm: Type | str, to: Type | str, needs: str) -> None:
     if prog.state != Unit:
         raise TypeError(f"{role} {prog.name} has state {prog.state}; a {role} runs with state ()")
     if prog.input != frm or prog.output != to:
-        raise TypeError(f"{role} {prog.name} maps {prog.input} -> {prog.output}, but the upgrade needs {frm} -> {to}")
+        raise TypeError(f"{role} {prog.name} maps {prog.input} -> {prog.output}, but {needs} {frm} to {to}")
 
 
 class ChainError(ValueError):

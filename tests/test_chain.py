@@ -69,12 +69,13 @@ def test_chains_with_gaps_are_clear_errors(make, message):
 def test_parts_of_the_wrong_type_are_refused_by_check():
     wrong_adapter = _WRONG
     with pytest.raises(TypeError, match=re.escape("output adapter wrong maps Either () Int -> Either () Int, but the "
-                                                  "upgrade needs Either () (Int, Int) -> Either () Int")):
+                                                  "upgrade's output adapter goes from Either () (Int, Int) to "
+                                                  "Either () Int")):
         replace(cv.UP_2_3, output_adapter=wrong_adapter).check()
     with pytest.raises(TypeError, match="the output type changes"):
         replace(cv.UP_2_3, output_adapter=None).check()
     with pytest.raises(TypeError, match=re.escape("down-migration upgrade_state maps Int -> (Int, Int), but the "
-                                                  "upgrade needs (Int, Int) -> Int")):
+                                                  "way back goes from state (Int, Int) to Int")):
         replace(cv.UP_1_2, down=MIGRATION).check()
     with pytest.raises(TypeError, match="runs with state"):
         replace(cv.UP_1_2, down=COUNTER).check()
@@ -130,7 +131,8 @@ def test_cam_upgrade_to_refuses_a_gap_and_changes_nothing(node, capsys):
 
 @pytest.mark.parametrize("via, message", [
     ("tests.test_chain:BAD_ADAPTER", "PlanError: upgrade 2 of the chain (counter2 -> counter3) does not type: output "
-                                     "adapter wrong maps Either () Int -> Either () Int, but the upgrade needs"),
+                                     "adapter wrong maps Either () Int -> Either () Int, but the upgrade's output "
+                                     "adapter goes from"),
     ("tests.test_chain:BAD_DOWN", "PlanError: upgrade 1 of the chain (counter -> counter2) does not type: "
                                   "down-migration upgrade_state maps Int -> (Int, Int)"),
 ])
