@@ -228,15 +228,21 @@ def send(argv: list[str]) -> int:
 
 
 def upgrade(argv: list[str]) -> int:
-    """``cam upgrade --old M:N --new M:N --migration M:N [--key KEY]``: upgrade a node."""
+    """``cam upgrade --old M:N --new M:N --migration M:N [--key KEY]``: upgrade a node.
+
+    Or ``--derive-migration [--default PATH=VALUE ...]`` instead of ``--migration``, or ``--to M:N`` for a
+    version several steps ahead (`cam.upgrade_plan`; docs/migrations.md).
+    """
+    from cam import upgrade_plan
     from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam upgrade", description=(
-        "Upgrade a running node. Each code is MODULE:NAME (a term or Program, compiled here), code text "
+        "Upgrade a running node: --old, --new and --migration (or --derive-migration), or --to alone for a version "
+        "several steps ahead. Each code is MODULE:NAME (a term or Program, compiled here), code text "
         "'[...]', or @FILE with code text."))
-    p.add_argument("--old", required=True, help="the code the node is expected to run")
-    p.add_argument("--new", required=True, help="the new code")
-    p.add_argument("--migration", required=True, help="the state migration: () / old state -> new state")
+    p.add_argument("--old", help="the code the node is expected to run")
+    p.add_argument("--new", help="the new code")
+    p.add_argument("--migration", help="the state migration: () / old state -> new state")
     p.add_argument("--down", help="the down-migration: () / new state -> old state (makes `cam rollback` keep the "
                                   "state)")
     p.add_argument("--name", help="the new version's name (default: --new's MODULE:NAME)")
@@ -249,15 +255,34 @@ def upgrade(argv: list[str]) -> int:
         "an input the new version must pass (give the output it must give, or it only must not fail) before it "
         "is installed, and with --probation again at make-permanent (a failure then rolls it back); repeatable"))
     p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
+    g = p.add_argument_group("chains and derived migrations (docs/migrations.md)")
+    g.add_argument("--to", metavar="MODULE:NAME", help=(
+        "upgrade to this version (a Program) several steps ahead, without --old/--new/--migration: the chain of "
+        "catlib.program.Upgrade values in MODULE (or --via) from the running version is composed, checked, sent"))
+    g.add_argument("--via", metavar="MODULE[:NAME]", help="with --to: the upgrades, a module or a list in one")
+    g.add_argument("--derive-migration", action="store_true", help=(
+        "instead of --migration: derive it from the state types (catlib.derive), print it and its type, send it"))
+    g.add_argument("--default", action="append", default=[], metavar="PATH=VALUE", help=(
+        "a gained component's value (repeatable); PATH: 0/1 into pairs, L/R into sums, dotted (0.1, R.0)"))
+    g.add_argument("--candidate", type=int, metavar="N", help="take candidate N of an ambiguous derivation's list")
+    g.add_argument("--dry-run", action="store_true", help="work the upgrade out, check and print it; send nothing")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
-        codes = [_code_arg(x) for x in (a.old, a.new, a.migration)]
-        down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
-        name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
         with _client(a, a.key) as c:
-            r = c.upgrade(*codes, down=down, name=name, probation=a.probation, input_adapter=ia, output_adapter=oa,
-                          probes=a.probe)
+            if a.to is not None:
+                if a.old or a.new or a.migration or a.derive_migration or a.down or a.input_adapter or a.output_adapter:
+                    return _fail("upgrade", "--to composes the chain's own parts: give no --old, --new, --migration, "
+                                 "--down or adapters")
+                sent = upgrade_plan.chained(c, a.to, a.via, a.name, a.probation, load, a.probe)
+            else:
+                sent = _upgrade_parts(a, c)
+            if sent is None:
+                return 2
+            if a.dry_run:
+                print("Dry run: nothing sent.")
+                return 0
+            r = sent()
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
     except ConnectionError as e:
@@ -268,6 +293,26 @@ def upgrade(argv: list[str]) -> int:
           f"{' (on probation: cam make-permanent ends it)' if r['probation'] else ''}\n"
           f"Digest:    {r['digest']}\nSignature: {r['signature']}\nState:     {r['state']}")
     return 0
+
+
+def _upgrade_parts(a: argparse.Namespace, c: Any) -> Any:
+    """The request of an upgrade given by its parts (the migration maybe derived), or None after a usage error."""
+    from cam import upgrade_plan
+
+    if a.old is None or a.new is None or (a.migration is None) == (not a.derive_migration):
+        return _fail("upgrade", "give --old, --new and --migration (or --derive-migration), or --to") and None
+    if (a.default or a.candidate) and not a.derive_migration:
+        return _fail("upgrade", "--default and --candidate go with --derive-migration") and None
+    old, new = _code_arg(a.old), _code_arg(a.new)
+    if a.derive_migration:
+        declared = [None if x.lstrip()[:1] in ("[", "@") else _machine(x)[1] for x in (a.old, a.new)]
+        migration = upgrade_plan.derived(c, new, *declared, a.default, a.candidate, parse_state)
+    else:
+        migration = _code_arg(a.migration)
+    down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
+    name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
+    return lambda: c.upgrade(old, new, migration, down=down, name=name, probation=a.probation, input_adapter=ia,
+                             output_adapter=oa, probes=a.probe)
 
 
 def _admin(prog: str, argv: list[str], description: str, discard: bool = False) -> int:

@@ -278,8 +278,6 @@ class Client:
                 key: str | None = None, **upgrade: Any) -> dict[str, Any]:
         """Prepare a release's upgrade (`cam.hold`): every check, nothing changed, the upgrade held under
         `token` for `hold` seconds (other upgrades are refused meanwhile).  `upgrade`: `upgrade`'s keywords."""
-        if new is None and migration is None:
-            old, new, migration = old.old, old.new, old.migration
         fields, sign = self._upgrade_fields(old, new, migration, **upgrade)
         fields.update(token=json.dumps(token), hold=json.dumps(hold))
         return self._call("prepare", **self._signed("prepare", key, {**sign, "token": token, "hold": float(hold)},
@@ -298,8 +296,12 @@ class Client:
                         probation: bool = False, input_adapter: Any = None, output_adapter: Any = None,
                         probes: Any = ()) -> tuple[dict[str, str], dict[str, Any]]:
         """(request fields, fields its signature covers) of an upgrade."""
-        if new is None and migration is None:
-            old, new, migration = old.old, old.new, old.migration
+        if new is None and migration is None:  # a catlib.program.Upgrade: its optional parts too, unless given
+            u = old
+            old, new, migration = u.old, u.new, u.migration
+            down = u.down if down is None else down
+            input_adapter = u.input_adapter if input_adapter is None else input_adapter
+            output_adapter = u.output_adapter if output_adapter is None else output_adapter
         if name is None:
             name = getattr(new, "name", "") if hasattr(new, "term") else ""
         codes = [as_code(c) for c in (old, new, migration)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from proofs import compiler, examples_lang, laws, upgrade
+from proofs import adapters, compiler, examples_lang, laws, upgrade
 from proofs.core import Theorem, Verdict
 
 __all__ = ["GROUPS", "theorems", "broken"]
@@ -24,7 +24,7 @@ def theorems(groups: tuple[str, ...] = GROUPS) -> list[Theorem]:
     if "compiler" in groups:
         out += compiler.theorems()
     if "upgrade" in groups:
-        out += upgrade.theorems() + examples_lang.theorems()
+        out += upgrade.theorems() + adapters.theorems() + examples_lang.theorems()
     return out
 
 
@@ -42,6 +42,6 @@ def broken() -> list[tuple[str, str, Callable[[], Verdict]]]:
         out.append(("compiler", f"table: {name}", lambda op=op, table=table: compiler.verify(op, table)))
     for name, comp in compiler.BROKEN_COMPILERS.items():
         out.append(("compiler", name, lambda comp=comp: compiler.agrees(comp)))
-    for name, check in (upgrade.BROKEN | examples_lang.BROKEN).items():
+    for name, check in (upgrade.BROKEN | adapters.BROKEN | examples_lang.BROKEN).items():
         out.append(("upgrade", name, check))
     return out

@@ -70,7 +70,11 @@ class Simulation:
     `related(s1)` is the most general ``s2`` with ``R(s1, s2)`` (fresh
     unknowns for the free parts); `holds(s1, s2, cond)` tests ``R``;
     `agree(i, s1, o1, o2, cond)` says when outputs count as the same
-    (equality unless a change of behaviour is intended and stated).
+    (equality unless a change of behaviour is intended and stated).  With
+    an `input_adapter` (``() / old input -> new input``) and an
+    `output_adapter` (``() / new output -> old output``), `new` is seen as
+    a client of `old`'s interface sees it: each input goes through the
+    first, each answer through the second (`proofs.adapters`).
     """
 
     name: str
@@ -80,6 +84,25 @@ class Simulation:
     related: Callable[[Any], Any]
     holds: Callable[[Any, Any, Condition], bool]
     agree: Agree = _equal_outputs
+    input_adapter: Term | None = None
+    output_adapter: Term | None = None
+
+
+def _through(adapter: Term | None, v: Any, cond: Condition) -> list[tuple[Condition, Any]]:
+    """`v` through an adapter (state ``()``), one result per case it splits into."""
+    if adapter is None:
+        return [(cond, v)]
+    return [(c, o) for c, o, _ in evaluate(adapter, v, (), cond)]
+
+
+def _run_seen(sim: Simulation, i: Any, s2: Any) -> tuple[Any, Any]:
+    """One concrete step of `new` as `old`'s clients see it: ``(new state, answer)``."""
+    if sim.input_adapter is not None:
+        i = step(sim.input_adapter, i, ())[1]
+    t2, o2 = step(sim.new.term, i, s2)
+    if sim.output_adapter is not None:
+        o2 = step(sim.output_adapter, o2, ())[1]
+    return t2, o2
 
 
 def preserved(sim: Simulation) -> Verdict:
@@ -90,15 +113,18 @@ def preserved(sim: Simulation) -> Verdict:
         return Verdict(False, "related() gives a pair that holds() rejects")
     i = fresh(sim.old.input, "i")
     cases = 0
-    for c1, o1, t1 in evaluate(sim.old.term, i, s1):
-        for c2, o2, t2 in evaluate(sim.new.term, i, s2, c1):
-            cases += 1
-            ok_out, ok_rel = sim.agree(i, s1, o1, o2, c2), sim.holds(t1, t2, c2)
-            if not (ok_out and ok_rel):
-                what = "outputs disagree" if not ok_out else "the new states are not related"
-                return Verdict(False, f"{what} on input {normal(i, c2)} from {normal(s1, c2)} ~ {normal(s2, c2)}: "
-                               f"old gives {normal(o1, c2)}, {normal(t1, c2)}; new gives {normal(o2, c2)}, "
-                               f"{normal(t2, c2)}", _step_witness(sim, i, s1, s2, c2))
+    paths = ((c2, o1, t1, o2, t2) for c1, o1, t1 in evaluate(sim.old.term, i, s1)
+             for ca, i2 in _through(sim.input_adapter, i, c1)
+             for cb, raw, t2 in evaluate(sim.new.term, i2, s2, ca)
+             for c2, o2 in _through(sim.output_adapter, raw, cb))
+    for c2, o1, t1, o2, t2 in paths:
+        cases += 1
+        ok_out, ok_rel = sim.agree(i, s1, o1, o2, c2), sim.holds(t1, t2, c2)
+        if not (ok_out and ok_rel):
+            what = "outputs disagree" if not ok_out else "the new states are not related"
+            return Verdict(False, f"{what} on input {normal(i, c2)} from {normal(s1, c2)} ~ {normal(s2, c2)}: "
+                           f"old gives {normal(o1, c2)}, {normal(t1, c2)}; new gives {normal(o2, c2)}, "
+                           f"{normal(t2, c2)}", _step_witness(sim, i, s1, s2, c2))
     return Verdict(True, f"{cases} cases")
 
 
@@ -106,7 +132,7 @@ def _step_witness(sim: Simulation, i: Any, s1: Any, s2: Any, cond: Condition) ->
     for c in refine((i, s1, s2), cond):
         for values in itertools.islice(assignments(symbols_of(i, s1, s2, *c.values())), 8):
             ic, n, m = (concretize(v, c, values) for v in (i, s1, s2))
-            (t1, o1), (t2, o2) = step(sim.old.term, ic, n), step(sim.new.term, ic, m)
+            (t1, o1), (t2, o2) = step(sim.old.term, ic, n), _run_seen(sim, ic, m)
             if o1 != o2 or not _concrete_holds(sim, t1, t2):
                 return f"input {ic!r}: old from {n!r} -> {o1!r}, state {t1!r}; new from {m!r} -> {o2!r}, state {t2!r}"
     return None
@@ -154,7 +180,10 @@ def distinguish(sim: Simulation, migration: Term, old_of: Callable[[Any], Any] |
         for k in range(1, length + 1):
             for seq in itertools.product(inputs, repeat=k):
                 _, a = interpret_run(sim.old.term, seq, start)
-                _, b = interpret_run(sim.new.term, seq, m)
+                b, t = [], m
+                for x in seq:
+                    t, o = _run_seen(sim, x, t)
+                    b.append(o)
                 if a != b:
                     return (f"from {start!r} (migrated to {m!r}), inputs {list(seq)!r}: "
                             f"version 1 answers {a!r}, version 2 answers {b!r}")

@@ -146,3 +146,43 @@ def test_counterexamples_are_confirmed_by_the_interpreter_and_machine():
     v = laws.refute_with_state(laws.LAWS["par interchange"])
     assert v.proved and v.counterexample
     assert unquote(quote((1, Left(())))) == (1, Left(()))
+
+
+# ---------------------------------------------------------------- adapters and ways back (proofs.adapters)
+
+def _counter_by() -> tuple[object, object]:
+    """A counter whose ``incr`` says by how much (input ``Either Int ()``), and its input adapter from version 1."""
+    from catlib.program import Program
+    from catlib.syntax import inl, inr, kase, konst, pget, pput, sm
+
+    by = sm(lambda cmd: kase(lambda k: inl(pput(pget(k) + k)), lambda u: inr(pget(u)), cmd))
+    new = Program("counter by", by, "Int", "Either Int ()", "Either () Int", 0)
+
+    def adapter(step_size: int) -> object:
+        return sm(lambda cmd: kase(lambda u: inl(konst(step_size, u)), inr, cmd))
+    return new, adapter
+
+
+def test_an_input_adapter_is_proved_to_keep_old_clients_answers_and_a_wrong_one_is_refuted():
+    from catlib.examples.counter import COUNTER
+    from catlib.symbolic import same
+    from proofs.upgrade import Simulation, preserved
+
+    new, adapter = _counter_by()
+    sim = Simulation("by one", COUNTER, new, "R(n, m) :<=> m == n", related=lambda n: n,
+                     holds=lambda a, b, c: same(a, b, c), input_adapter=adapter(1))
+    assert preserved(sim).proved
+    wrong = preserved(Simulation("by two", COUNTER, new, sim.relation, sim.related, sim.holds,
+                                 input_adapter=adapter(2)))
+    assert not wrong.proved and "input Left(()): old from 0 -> Left(()), state 1; new from 0 -> Left(()), state 2" \
+        in wrong.counterexample
+
+
+def test_a_way_back_that_fails_in_one_case_says_which():
+    from catlib.free import Case, Compose, Const, Id, Inr
+    from proofs.adapters import round_trip
+
+    v = round_trip(Id, Case(Compose(Inr, Const(0)), Inr), "Either Int ()")
+    assert not v.proved
+    assert v.detail.startswith("when n = Left(n.l): down(up(n)) = Right(0), not Left(n.l)")
+    assert v.counterexample == "n = Left(0): up gives Left(0), down gives back Right(0)"

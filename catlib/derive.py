@@ -1,0 +1,413 @@
+"""State migrations derived from the old and new state types, loudly.
+
+`derive(old, new, defaults)` finds the migration ``() / old -> new`` when
+the two types admit exactly one *structural* candidate, built from these
+rules (nested as deep as the types go):
+
+- **identity**: where a part of the state keeps its type, it is kept;
+- **a product gains a component**: only with a default value given for it,
+  at its path in the new type (never a silent default);
+- **a product loses a component**: it is dropped;
+- **components move**: each component of the new product comes from a
+  distinct component of the old one of the same type (or of one that is
+  itself migrated by these rules); components of the same type keep their
+  order, so a reordering is derived only where the types make it unique;
+- **a sum gains an alternative**: the old type goes whole into one side of
+  the new sum, or (the old type a sum too) its two sides into the new
+  one's two sides (swapped only where their types differ), each side
+  again by these rules (so an alternative may lose components of its
+  payload, but alternatives never merge);
+- a part of type ``()`` is ``()``: it needs no default, and dropping one
+  loses nothing.
+
+Products are read as flat records of their components (``((a, b), c)``
+has three); sums keep their shape (``Either a (Either b c)`` is a choice
+inside a choice).  A *path* names a part of the new
+type: its steps are ``0``/``1`` (a product's first/second component) and
+``L``/``R`` (a sum's alternatives), joined by dots; ``.`` is the whole.
+
+When no candidate fits, `derive` says why (`MissingDefault` names the
+components that need a default); when several fit, `Ambiguous` lists them
+all and nothing is chosen (`choose=N` takes candidate N of that list,
+explicitly).  A default that no candidate uses is an error too.
+
+>>> d = derive("Int", "(Int, Int)", {"0": 0})      # the counter: (parked, count)
+>>> print(d)
+Compose(Par(Const(0), Id), Copy)
+  : () / Int -> (Int, Int)
+  new 0 = 0 (default)
+  new 1 <- old .
+>>> from catlib.interpreter import step
+>>> step(d.term, 7, ())
+((), (0, 7))
+>>> derive("(Int, Either () ())", "Either () () ").how     # lose a component
+('new . <- old 1',)
+>>> derive("Int", "(Int, Int)")
+Traceback (most recent call last):
+  ...
+catlib.derive.MissingDefault: the new state needs a default (e.g. --default PATH=VALUE) at: 0 (Int) or 1 (Int): ...
+>>> derive("(Int, Int)", "Int")
+Traceback (most recent call last):
+  ...
+catlib.derive.Ambiguous: 2 structural candidates for () / (Int, Int) -> Int; none is chosen:
+  1. new . <- old 0
+  2. new . <- old 1
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from catlib.free import Consume, Id, Inl, Inr, Term
+from catlib.program import Program
+from catlib.shapes import Path, case, fanout, flatten, groups, matchable, part_at, project, then, trivial, value_term
+from catlib.shapes import depth as type_depth
+from catlib.types import Prod, Sum, Type, Unit, as_type
+from catlib.values import HostValue, check_value
+
+__all__ = ["Path", "parse_path", "show_path", "DeriveError", "MissingDefault", "Ambiguous", "Derived", "derive",
+           "candidates", "MAX_CANDIDATES"]
+
+MAX_CANDIDATES = 24
+"""Candidates listed at most (an ambiguity with more says so)."""
+
+_MAX_DEPTH = 200  # the rules recurse along the types' structure: deeper state types are refused clearly
+_MAX_STEPS = 200_000  # choices tried while matching components, over a whole derivation
+
+
+def parse_path(text: str | Path) -> Path:
+    """``"0.L.1"`` -> ``("0", "L", "1")``; ``"."`` or ``""`` is the whole.
+
+    >>> parse_path("1.R"), parse_path(".")
+    (('1', 'R'), ())
+    """
+    if isinstance(text, tuple):
+        steps = text
+    else:
+        t = text.strip()
+        steps = () if t in ("", ".") else tuple(s.strip() for s in t.split("."))
+    bad = [s for s in steps if s not in ("0", "1", "L", "R")]
+    if bad:
+        raise DeriveError(f"bad path {text!r}: its steps are 0/1 (product components) and L/R (sum alternatives), "
+                          f"joined by dots, not {bad[0]!r}")
+    return steps
+
+
+def show_path(p: Path) -> str:
+    """The text of a path (``.`` for the whole)."""
+    return ".".join(p) if p else "."
+
+
+class DeriveError(ValueError):
+    """No migration is derived: the message says why."""
+
+
+class MissingDefault(DeriveError):
+    """A component of the new state has no source in the old one and no default: `paths` could take one."""
+
+    def __init__(self, message: str, paths: list[Path]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
+class Ambiguous(DeriveError):
+    """Several structural candidates fit: `candidates` lists them (none is chosen)."""
+
+    def __init__(self, message: str, candidates: list[Candidate], complete: bool = True) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+        self.complete = complete
+        """False when there were more than `MAX_CANDIDATES` (only those are listed)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One structural migration: its `term` and `how` it builds each part of the new state."""
+
+    term: Term
+    how: tuple[str, ...]
+    defaults: frozenset[Path] = frozenset()
+
+    def __str__(self) -> str:
+        return "; ".join(self.how)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The derived migration: a `Program` ``() / old -> new`` and the provenance of each part (`how`)."""
+
+    program: Program
+    how: tuple[str, ...]
+
+    @property
+    def term(self) -> Term:
+        return self.program.term
+
+    def __str__(self) -> str:
+        return "\n".join([repr(self.term), f"  : {self.program.signature}", *(f"  {h}" for h in self.how)])
+
+
+class _Search:
+    def __init__(self, defaults: dict[Path, tuple[HostValue, Type]]) -> None:
+        self.defaults = defaults
+        self.missing: list[list[tuple[Path, Type]]] = []  # per product rule that ran short: the unfillable parts
+        self.reasons: list[str] = []
+        self.truncated = False
+        self.steps = 0
+
+    def below(self, p: Path) -> bool:
+        return any(d[:len(p)] == p for d in self.defaults)
+
+    def cands(self, a: Type, b: Type, new: Path, src: Path = (), depth: int = 0) -> list[Candidate]:
+        """Every structural migration from `a` (at path `src` of the old state) to `b` (at `new` of the new one)."""
+        if depth > _MAX_DEPTH:
+            raise DeriveError(f"the state types are nested deeper than {_MAX_DEPTH} levels: write the migration")
+        if new in self.defaults:
+            v, _ = self.defaults[new]
+            return [Candidate(value_term(v, b), (f"new {show_path(new)} = {v!r} (default)",), frozenset([new]))]
+        if a == b and not self.below(new):
+            return [Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))]
+        if b == Unit:
+            return [Candidate(Consume, (f"new {show_path(new)} = ()",))]
+        if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in flatten(b, Sum))):
+            return self.sums(a, b, new, src, depth)
+        if isinstance(b, Prod) or isinstance(a, Prod):
+            return self.products(a, b, new, src, depth)
+        self.reasons.append(f"{a} cannot become {b} at new {show_path(new)}")
+        return []
+
+    def _assign(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
+                options: list[list[tuple[int, list[Candidate]]]]) -> Iterator[list[tuple[int, Candidate]]]:
+        """Injective choices of one target option per source, in order among equal types (see the module doc).
+
+        Sources and targets fall apart into groups that share no option; each group is solved alone
+        (a group of one source type and one target type, every option open, is a choice of which
+        targets are used: combinations), and the groups' choices are combined.
+        """
+        if not options:
+            yield []
+            return
+        if not matchable([[k for k, _ in opts] for opts in options]):
+            return  # no injective choice at all: nothing to enumerate (the caller says what is missing)
+        subs_of = [dict(opts) for opts in options]
+        per_group: list[list[dict[int, int]]] = []
+        for group in groups([[k for k, _ in opts] for opts in options]):
+            found = list(itertools.islice(self._group_choices(sources, targets, options, group), MAX_CANDIDATES + 1))
+            if not found:
+                return
+            per_group.append(found)
+        for parts in itertools.product(*per_group):
+            chosen = {j: k for part in parts for j, k in part.items()}
+            ks = [chosen[j] for j in range(len(options))]
+            for combo in itertools.product(*(subs_of[j][k] for j, k in enumerate(ks))):
+                yield list(zip(ks, combo))
+
+    def _group_choices(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
+                       options: list[list[tuple[int, list[Candidate]]]], group: list[int]) -> Iterator[dict[int, int]]:
+        """The stable injective choices for the sources in `group` (their options lie in the group)."""
+        opts = {j: [k for k, _ in options[j]] for j in group}
+        tgts = sorted(set().union(*(set(v) for v in opts.values())))
+        if (len({sources[j][1] for j in group}) == 1 and len({targets[k][1] for k in tgts}) == 1
+                and all(v == tgts for v in opts.values())):
+            for combo in itertools.combinations(tgts, len(group)):
+                yield dict(zip(group, combo))
+            return
+        chosen: list[int] = []
+
+        def ok(n: int, k: int) -> bool:
+            j = group[n]
+            for i, ki in zip(group, chosen):
+                if ki == k or sources[i][1] == sources[j][1] and targets[ki][1] == targets[k][1] and ki > k:
+                    return False
+            return True
+
+        stack: list[Iterator[int]] = [iter(opts[group[0]])]
+        while stack:
+            n = len(stack) - 1
+            for k in stack[-1]:
+                self.steps += 1
+                if self.steps > _MAX_STEPS:
+                    raise DeriveError(f"more than {_MAX_STEPS:,} ways to match the components were tried: the "
+                                      f"types are too large for a derivation; write the migration")
+                if ok(n, k):
+                    chosen.append(k)
+                    if len(chosen) == len(group):
+                        yield dict(zip(group, chosen))
+                        chosen.pop()
+                        continue
+                    stack.append(iter(opts[group[n + 1]]))
+                    break
+            else:
+                stack.pop()
+                if chosen:
+                    chosen.pop()
+
+    def products(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
+        rel = frozenset(d[len(new):] for d in self.defaults if d[:len(new)] == new)
+        leaves = flatten(b, Prod, rel)
+        olds = [(p, t) for p, t in flatten(a, Prod) if t != Unit]
+        fixed: list[tuple[Path, Candidate]] = []
+        wanted: list[tuple[Path, Type]] = []
+        for p, t in leaves:
+            if p in rel:
+                fixed.append((p, self.cands(t, t, new + p, src, depth + 1)[0]))
+            elif t == Unit:
+                fixed.append((p, Candidate(Consume, (f"new {show_path(new + p)} = ()",))))
+            else:
+                wanted.append((p, t))
+        options = [[(k, subs) for k, (op, ot) in enumerate(olds)
+                    if (subs := self.cands(ot, t, new + p, src + op, depth + 1))] for p, t in wanted]
+        out: list[Candidate] = []
+        for assignment in self._assign(wanted, olds, options):
+            parts = dict(fixed)
+            for (p, _), (k, sub) in zip(wanted, assignment):
+                parts[p] = Candidate(then(project(olds[k][0]), sub.term), sub.how, sub.defaults)
+            defaults = frozenset().union(*(c.defaults for c in parts.values()))
+            how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
+            out.append(Candidate(self._build(b, rel, parts), how, defaults))
+            if len(out) > MAX_CANDIDATES:
+                self.truncated = True
+                out.pop()
+                break
+        if not out:
+            if all(options):  # every part has a source, not all at once: the types in short supply need defaults
+                supply = [t for _, t in olds]
+                demand = [t for _, t in wanted]
+                short = [(new + p, t) for p, t in wanted if demand.count(t) > supply.count(t)] or [
+                    (new + p, t) for p, t in wanted]
+            else:
+                short = [(new + p, t) for (p, t), opts in zip(wanted, options) if not opts]
+            self.missing.append(short)
+        return out
+
+    def _build(self, b: Type, stop: frozenset[Path], parts: dict[Path, Candidate]) -> Term:
+        """The fanout tree of `b`'s product structure with `parts` at its leaves (post-order, no recursion)."""
+        order: list[tuple[Path, Type]] = []
+        todo: list[tuple[Path, Type]] = [((), b)]
+        while todo:
+            p, t = todo.pop()
+            order.append((p, t))
+            if isinstance(t, Prod) and p not in stop:
+                todo += [(p + ("0",), t.kids[0]), (p + ("1",), t.kids[1])]
+        built: list[Term] = []
+        for p, t in reversed(order):
+            if isinstance(t, Prod) and p not in stop:
+                second, first = built.pop(), built.pop()
+                built.append(fanout(first, second))
+            else:
+                built.append(parts[p].term)
+        return built.pop()
+
+    def sums(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
+        """`b` is a sum: `a` goes whole into one of its sides, or (`a` a sum too) side by side, or swapped
+        where the two sides of `a` differ in type."""
+        out: list[Candidate] = []
+        for side, step, inj in ((0, "L", Inl), (1, "R", Inr)):
+            nb = b.kids[side]
+            if trivial(nb) and not trivial(a):
+                continue  # all of `a` into one value: that would lose it
+            for c in self.cands(a, nb, new + (step,), src, depth + 1):
+                how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
+                    tuple("  " + h for h in c.how) if c.term != Id else ())
+                out.append(Candidate(then(c.term, inj), how, c.defaults))
+        if isinstance(a, Sum):
+            orders = [(0, 1), (1, 0)] if a.kids[0] != a.kids[1] else [(0, 1)]
+            for order in orders:
+                sides: list[list[Candidate]] = []
+                for k, to in enumerate(order):
+                    nb, ns = b.kids[to], ("L", "R")[to]
+                    if trivial(nb) and isinstance(a.kids[k], Sum):
+                        sides.append([])  # its alternatives would merge into one
+                        continue
+                    # otherwise the two sides' tags stay apart: a side may lose its payload's components
+                    sides.append(self.cands(a.kids[k], nb, new + (ns,), src + (("L", "R")[k],), depth + 1))
+                for c0, c1 in itertools.product(*sides):
+                    i0, i1 = (Inl, Inr) if order == (0, 1) else (Inr, Inl)
+                    how = tuple(f"old {show_path(src + (('L', 'R')[k],))} -> new {show_path(new + (('L', 'R')[to],))}"
+                                for k, to in enumerate(order))
+                    out.append(Candidate(case(then(c0.term, i0), then(c1.term, i1)),
+                                         how[:1] + tuple("  " + h for h in c0.how if c0.term != Id) + how[1:]
+                                         + tuple("  " + h for h in c1.how if c1.term != Id),
+                                         c0.defaults | c1.defaults))
+        unique = list({c.term: c for c in out}.values())
+        if len(unique) > MAX_CANDIDATES:
+            self.truncated = True
+            unique = unique[:MAX_CANDIDATES]
+        if not unique:
+            self.reasons.append(f"{a} has no place in the new {b} at {show_path(new)} (a sum may gain alternatives, "
+                                f"not lose them)")
+        return unique
+
+
+def candidates(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostValue] | None = None
+               ) -> tuple[list[Candidate], _Search]:
+    """Every structural candidate (up to `MAX_CANDIDATES`) that uses every default, and the search's notes."""
+    a, b = as_type(old), as_type(new)
+    for t, which in ((a, "old"), (b, "new")):
+        if not t.is_ground:
+            raise DeriveError(f"the {which} state type {t} has variables: a migration is derived between ground types")
+        if type_depth(t) > _MAX_DEPTH:
+            raise DeriveError(f"the {which} state type is nested deeper than {_MAX_DEPTH} levels: write the migration")
+    table: dict[Path, tuple[HostValue, Type]] = {}
+    for raw, v in (defaults or {}).items():
+        p = parse_path(raw)
+        part = part_at(b, p)
+        if part is None:
+            raise DeriveError(f"the default at {show_path(p)} names no part of the new state type {b}")
+        if p and p[-1] in ("L", "R"):
+            raise DeriveError(f"the default at {show_path(p)} would stand for a whole alternative of a sum: a default "
+                              f"fills a component of a product (a path ending in 0 or 1), or the whole state (.)")
+        try:
+            check_value(v, part, f"the default at {show_path(p)}")
+        except TypeError as e:
+            raise DeriveError(str(e)) from None
+        table[p] = (v, part)
+    for p in table:
+        for q in table:
+            if p != q and q[:len(p)] == p:
+                raise DeriveError(f"defaults at {show_path(p)} and inside it at {show_path(q)}: give one")
+    search = _Search(table)
+    found = search.cands(a, b, ())
+    return [c for c in found if c.defaults == frozenset(table)], search
+
+
+def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostValue] | None = None,
+           choose: int | None = None, name: str = "derived migration") -> Derived:
+    """The one structural migration ``() / old -> new`` (see the module docstring), or `DeriveError` saying why.
+
+    `defaults` maps paths of the new type to values for gained components; `choose` (1-based)
+    takes that candidate of an `Ambiguous` list instead of refusing.  The result is type-checked.
+    """
+    a, b = as_type(old), as_type(new)
+    found, search = candidates(a, b, defaults)
+    sig = f"() / {a} -> {b}"
+    if not found:
+        raw, unused = search.cands(a, b, ()), set()
+        if raw:  # candidates exist, but none uses every default
+            used = frozenset().union(*(c.defaults for c in raw))
+            unused = {show_path(p) for p in search.defaults if p not in used}
+            raise DeriveError(f"no derivation of {sig} uses the default(s) at {', '.join(sorted(unused))}: a default "
+                              f"fills a component the old state lacks; here the candidates are:\n" + _listing(raw))
+        if search.missing:
+            short = search.missing[0]
+            where = " or ".join(f"{show_path(p)} ({t})" for p, t in short)
+            raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: the old "
+                                 f"state has no unused component of that type to fill it", [p for p, _ in short])
+        raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(search.reasons)))
+    if len(found) > 1 and choose is None:
+        more = f" (at least; the first {MAX_CANDIDATES} shown)" if search.truncated else ""
+        raise Ambiguous(f"{len(found)} structural candidates for {sig}{more}; none is chosen:\n" + _listing(found),
+                        found, not search.truncated)
+    if choose is not None and not 1 <= choose <= len(found):
+        raise DeriveError(f"there are {len(found)} candidate(s) for {sig}; candidate {choose} does not exist:\n"
+                          + _listing(found))
+    pick = found[0 if choose is None else choose - 1]
+    program = Program(name, pick.term, Unit, a, b, ())
+    program.check()
+    return Derived(program, pick.how)
+
+
+def _listing(found: list[Candidate]) -> str:
+    return "\n".join(f"  {i}. {c}" for i, c in enumerate(found, start=1))
