@@ -31,7 +31,7 @@ from cam.compiler import DISTR_CODE, compile
 from cam.machine import OutOfFuel, Stuck, step
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib import types as T
-from catlib.free import Case, Compose, Const, Par, Prim, Snd
+from catlib.free import Case, Compose, Const, Curry, Par, Prim, Snd
 from catlib.strategies import Generator
 from catlib.tree import fold, walk
 from catlib.typecheck import Signature
@@ -132,6 +132,10 @@ class CodeFuzzer:
                         ("open", None), C.ROT, C.SWAP, C.CONS, C.FST, g, C.RETURN, ("branch", None))
             elif isinstance(x, Const):
                 seq(C.QUOTE(IntV(x.k)))
+            elif isinstance(x, Curry):
+                seq(("open", None), ("term", x.f), C.RETURN, ("curry", None))
+            elif isinstance(x, Prim) and x.op == "Apply":
+                seq(C.APP)
             elif isinstance(x, Prim) and x.op == "Distr":
                 seq(*DISTR_CODE)
             elif isinstance(x, Prim) and x.op == "Id":
