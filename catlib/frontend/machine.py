@@ -1,0 +1,235 @@
+"""The decorator `machine` and what it makes: a `Machine`, a `catlib.program.Program` that is
+also the Python function it was written as.
+
+Python is the oracle: calling the machine runs the original function on
+host values.  Python's ints do not wrap and the machine's do, so two more
+ways to run the function tell the cases apart: `Machine.checked` raises
+`OverflowError` at the first operation whose result leaves 64 bits, and
+`Machine.wrapping` computes with 64-bit ints, wrapping as the machine does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from catlib.frontend.errors import SourceError
+from catlib.frontend.ir import Builder
+from catlib.frontend.lower import lower_function, lower_machine
+from catlib.frontend.source import NO_INITIAL, Definition, parse_definition
+from catlib.frontend.stmts import Elaborator
+from catlib.program import Program
+from catlib.typecheck import TermTypeError
+from catlib.types import Int, Prod, Sum, Type, Unit
+from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, check_value, wrap
+
+__all__ = ["Machine", "machine", "first_value"]
+
+
+@dataclass(frozen=True, eq=False)
+class Machine(Program):
+    """A machine (or function) written as plain Python: a `Program` with the function it came from.
+
+    ``m(input, state)`` (``m(x)`` for a function) runs the original Python
+    function on host values, checking their types; `term`, `signature`,
+    `check` and the rest are the `Program`'s.
+    """
+
+    function: Callable[..., Any] = field(default=print, repr=False)
+    definition: Definition | None = field(default=None, repr=False)
+    compile_seconds: float = field(default=0.0, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<machine {self.name}: {self.signature}, {self.term.size()} term nodes>"
+
+    @property
+    def stateful(self) -> bool:
+        """A machine with input and state (else a function of one argument, state ``()``)."""
+        return self.definition is not None and self.definition.stateful
+
+    def _args(self, args: tuple[Any, ...]) -> None:
+        if len(args) != (2 if self.stateful else 1):
+            what = "(input, state)" if self.stateful else "one argument"
+            raise TypeError(f"{self.name} takes {what}, not {len(args)} arguments")
+        check_value(_plain(args[0]), self.input, f"{self.name}'s input")
+        if self.stateful:
+            check_value(_plain(args[1]), self.state, f"{self.name}'s state")
+
+    @property
+    def result_type(self) -> Type:
+        """What the Python function returns: ``(new_state, output)``, or the function's output."""
+        return Prod(self.state, self.output) if self.stateful else self.output  # type: ignore[arg-type]
+
+    def __call__(self, *args: HostValue) -> HostValue:
+        self._args(args)
+        result = self.function(*args)
+        try:
+            check_value(_plain(result), self.result_type, f"{self.name}'s result")
+        except TypeError as e:
+            if _too_big(result):
+                raise OverflowError(f"{e}: Python's ints do not wrap, the machine's do at 64 bits "
+                                    f"({self.name}.wrapping(...) computes what the machine answers)") from None
+            raise
+        return result
+
+    def wrapping(self, *args: HostValue) -> HostValue:
+        """The function run with 64-bit ints that wrap: what the machine answers."""
+        self._args(args)
+        return _plain(self.function(*_lift(args, _Wrapping)))
+
+    def checked(self, *args: HostValue) -> HostValue:
+        """The function run with 64-bit ints that raise `OverflowError` instead of leaving 64 bits."""
+        self._args(args)
+        return _plain(self.function(*_lift(args, _Checked)))
+
+
+class _Wrapping(int):
+    """An int whose arithmetic wraps at 64 bits (Python prefers a subclass's reflected operators,
+    so ``1 + x`` wraps too)."""
+
+    def _new(self, v: int) -> _Wrapping:
+        return type(self)(wrap(v))
+
+    def __add__(self, o: int) -> _Wrapping:
+        return self._new(int(self) + int(o)) if isinstance(o, int) else NotImplemented
+
+    __radd__ = __add__
+
+    def __sub__(self, o: int) -> _Wrapping:
+        return self._new(int(self) - int(o)) if isinstance(o, int) else NotImplemented
+
+    def __rsub__(self, o: int) -> _Wrapping:
+        return self._new(int(o) - int(self)) if isinstance(o, int) else NotImplemented
+
+    def __mul__(self, o: int) -> _Wrapping:
+        return self._new(int(self) * int(o)) if isinstance(o, int) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, o: int) -> _Wrapping:
+        return self._new(int(self) // int(o)) if isinstance(o, int) else NotImplemented
+
+    def __rfloordiv__(self, o: int) -> _Wrapping:
+        return self._new(int(o) // int(self)) if isinstance(o, int) else NotImplemented
+
+    def __mod__(self, o: int) -> _Wrapping:
+        return self._new(int(self) % int(o)) if isinstance(o, int) else NotImplemented
+
+    def __rmod__(self, o: int) -> _Wrapping:
+        return self._new(int(o) % int(self)) if isinstance(o, int) else NotImplemented
+
+    def __divmod__(self, o: int) -> tuple[_Wrapping, _Wrapping]:
+        return self // o, self % o
+
+    def __rdivmod__(self, o: int) -> tuple[_Wrapping, _Wrapping]:
+        return self._new(o) // self, self._new(o) % self
+
+    def __pow__(self, o: int) -> _Wrapping:  # type: ignore[override]
+        return self._new(pow(int(self), int(o), 2**64))
+
+    def __neg__(self) -> _Wrapping:
+        return self._new(-int(self))
+
+    def __pos__(self) -> _Wrapping:
+        return self
+
+    def __abs__(self) -> _Wrapping:
+        return self._new(abs(int(self)))
+
+    def __invert__(self) -> _Wrapping:
+        return self._new(~int(self))
+
+
+class _Checked(_Wrapping):
+    """An int that raises `OverflowError` when an operation's result leaves 64 bits."""
+
+    def _new(self, v: int) -> _Wrapping:
+        if not INT_MIN <= v <= INT_MAX:
+            raise OverflowError(f"{v} leaves the 64-bit range")
+        return type(self)(v)
+
+    def __pow__(self, o: int) -> _Wrapping:  # type: ignore[override]
+        return self._new(int(self) ** int(o))
+
+
+def _lift(v: Any, cls: type[int]) -> Any:
+    """`v` with every int made a `cls`."""
+    if type(v) is int:
+        return cls(v)
+    if type(v) is tuple:
+        return tuple(_lift(x, cls) for x in v)
+    if isinstance(v, Left | Right):
+        return type(v)(_lift(v.value, cls))
+    return v
+
+
+def _plain(v: Any) -> Any:
+    """`v` with every int subclass (`bool` aside) made a plain int."""
+    if isinstance(v, int) and not isinstance(v, bool) and type(v) is not int:
+        return int(v)
+    if type(v) is tuple:
+        return tuple(_plain(x) for x in v)
+    if isinstance(v, Left | Right):
+        return type(v)(_plain(v.value))
+    return v
+
+
+def _too_big(v: Any) -> bool:
+    if type(v) is int:
+        return not INT_MIN <= v <= INT_MAX
+    if type(v) is tuple:
+        return any(_too_big(x) for x in v)
+    return isinstance(v, Left | Right) and _too_big(v.value)
+
+
+def first_value(t: Type) -> HostValue:
+    """The value a state of type `t` starts from when the machine gives none: 0, (), pairs of
+    those, ``Left`` of the left side's."""
+    if t == Int:
+        return 0
+    if t == Unit:
+        return ()
+    if isinstance(t, Prod):
+        return (first_value(t.kids[0]), first_value(t.kids[1]))
+    if isinstance(t, Sum):
+        return Left(first_value(t.kids[0]))
+    raise TypeError(f"a state of type {t} needs an initial value: give the state parameter a default")
+
+
+def machine(fn: Callable[..., Any]) -> Machine:
+    """Compile the plain Python function `fn` into a `Machine` (`SourceError` if it is outside the subset).
+
+    ``def m(input: I, state: S = initial) -> tuple[S, O]`` is a machine
+    ``S / I -> O``; ``def f(x: A) -> B`` a function ``() / A -> B`` (a state
+    migration, or a helper other machines call).  See `catlib.frontend`.
+    """
+    start = time.perf_counter()
+    d = parse_definition(fn)
+    b = Builder()
+    el = Elaborator(d, b)
+    x = b.var(d.params[0], d.param_types[0])
+    if d.stateful:
+        root = el.run([x, b.state_leaf(d.param_types[1])])
+        term = lower_machine(root, x, b.u)
+        state, output = d.param_types[1], d.result.kids[1]
+    else:
+        root = el.run([x])
+        term = lower_function(root, [x], b.u)
+        state, output = Unit, d.result
+    initial = d.initial if d.initial is not NO_INITIAL else first_value(state)
+    try:
+        m = Machine(d.name, term, state, d.param_types[0], output, initial, fn, d, 0.0)
+    except TypeError as e:
+        raise d.source.error(d.tree.args.args[-1], f"the initial state: {e}",
+                             f"a default of type {state}") from None
+    try:
+        m.check()
+    except TermTypeError as e:  # the elaborator typed every node: this is the frontend's own bug
+        raise SourceError(d.source.filename, d.source.first_line, 1, 2, d.source.lines[0],
+                          f"internal error, please report: the term of {d.name} does not type-check: {e}") from e
+    object.__setattr__(m, "compile_seconds", time.perf_counter() - start)
+    object.__setattr__(m, "__doc__", fn.__doc__)
+    object.__setattr__(m, "__wrapped__", fn)
+    return m
