@@ -29,10 +29,10 @@ from catlib.types import Int, Prod, Sum, Type, Unifier, Unit
 from catlib.values import add64, divmod64, mul64, sub64
 
 __all__ = ["Node", "Builder", "DepthError", "MAX_HEIGHT", "VAR", "STATE", "LIT", "UNIT", "PAIR", "FST", "SND",
-           "INL", "INR", "PRIM", "CASE", "CMP"]
+           "INL", "INR", "PRIM", "CASE", "TEST", "CMP"]
 
-VAR, STATE, LIT, UNIT, PAIR, FST, SND, INL, INR, PRIM, CASE = (
-    "var", "state", "lit", "unit", "pair", "fst", "snd", "inl", "inr", "prim", "case")
+VAR, STATE, LIT, UNIT, PAIR, FST, SND, INL, INR, PRIM, CASE, TEST = (
+    "var", "state", "lit", "unit", "pair", "fst", "snd", "inl", "inr", "prim", "case", "test")
 CMP = ("Lt", "Eq")
 """The primitives that answer ``Either () ()``."""
 
@@ -169,6 +169,14 @@ class Builder:
             body, v = (lbody, lv) if scrut.kind == INL else (rbody, rv)
             if v not in body.fv:
                 return body
+        if _truth(lbody, lv, INL) and _truth(rbody, rv, INR) and self.u.resolve(scrut.type) == Sum(Unit, Unit):
+            # x == Left(()) for x : Either () (): x itself, read as a test
+            return Node(TEST, (scrut,), None, scrut.type, test=True)
         fv = scrut.fv | (lbody.fv - {lv}) | (rbody.fv - {rv})
         return Node(CASE, (scrut, lbody, rbody), (lv, rv), t, fv=fv,
                     test=lbody.test and rbody.test)
+
+
+def _truth(n: Node, v: Node, kind: str) -> bool:
+    """Whether `n` is ``Left(())`` (`kind` INL) or ``Right(())`` made in a branch whose payload `v` is ()."""
+    return n.kind == kind and (n.kids[0].kind == UNIT or n.kids[0] is v)

@@ -51,7 +51,7 @@ from catlib.free import (
     Sub,
     Term,
 )
-from catlib.frontend.ir import CASE, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, UNIT, VAR, Node
+from catlib.frontend.ir import CASE, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, TEST, UNIT, VAR, Node
 from catlib.tree import walk
 from catlib.types import Unifier
 
@@ -232,6 +232,8 @@ class Lowering:
                                                    self.term(kids[1], ctx, memo)]))
         elif k == CASE:
             t = self._case(n, ctx, memo)
+        elif k == TEST:
+            t = self.term(kids[0], ctx, memo)
         else:
             raise AssertionError(f"a {k} node outside its region: {n!r}")
         memo[id(n)] = t
