@@ -289,6 +289,9 @@ class Expressions:
     def equal(self, a: Node, b: Node, t: Type, at: ast.AST) -> Node:
         """The test ``a == b`` for values of type `t`, as Python's ``==`` on host values."""
         t = self.resolved(t)
+        if isinstance(t, Var):  # nothing fixes it (the side of a sum no value takes): make it ()
+            self.u.unify(t, Unit)
+            t = Unit
         if t == Int:
             return self.b.prim("Eq", a, b)
         if t == Unit:

@@ -170,8 +170,9 @@ class Builder:
             if v not in body.fv:
                 return body
         if _truth(lbody, lv, INL) and _truth(rbody, rv, INR) and self.u.resolve(scrut.type) == Sum(Unit, Unit):
-            # x == Left(()) for x : Either () (): x itself, read as a test
-            return Node(TEST, (scrut,), None, scrut.type, test=True)
+            # x == Left(()) for x : Either () (), or Left(()) if x else Right(()): x itself
+            test = lbody.test and rbody.test
+            return scrut if scrut.test == test else Node(TEST, (scrut,), None, scrut.type, test=test)
         fv = scrut.fv | (lbody.fv - {lv}) | (rbody.fv - {rv})
         return Node(CASE, (scrut, lbody, rbody), (lv, rv), t, fv=fv,
                     test=lbody.test and rbody.test)

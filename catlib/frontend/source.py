@@ -67,6 +67,14 @@ def parse_definition(fn: Callable[..., Any]) -> Definition:
     if not inspect.isfunction(fn):
         raise TypeError(f"@machine decorates a plain function (def), not {fn!r}")
     filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    # names of an enclosing function (a machine defined in a function) come before the module's
+    closure: dict[str, Any] = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
+        try:
+            closure[name] = cell.cell_contents
+        except ValueError:  # not assigned yet
+            pass
+    names: dict[str, Any] = {**fn.__globals__, **closure} if closure else fn.__globals__
     try:
         lines, first = inspect.getsourcelines(fn)
     except OSError as e:
@@ -94,11 +102,11 @@ def parse_definition(fn: Callable[..., Any]) -> Definition:
         if arg.annotation is None:
             raise src.error(arg, f"parameter {arg.arg} needs a type annotation", f"{arg.arg}: int (or Unit, "
                             "tuple[a, b], Either[a, b])")
-        types.append(annotation_type(src, fn.__globals__, arg.annotation))
+        types.append(annotation_type(src, names, arg.annotation))
     if fdef.returns is None:
         raise src.error(fdef, f"{fdef.name} needs a result annotation", "-> tuple[S, O] for a machine with "
                         "state S and output O, -> B for a function")
-    result = annotation_type(src, fn.__globals__, fdef.returns)
+    result = annotation_type(src, names, fdef.returns)
     if len(a.args) == 2:
         u = Unifier()
         out = u.fresh()
@@ -112,6 +120,6 @@ def parse_definition(fn: Callable[..., Any]) -> Definition:
     if len(defaults) > 1 or (defaults and len(a.args) == 1):
         raise src.error(a.defaults[0], "only a machine's state parameter may have a default (its initial state)",
                         "def m(cmd: I, state: S = initial)")
-    return Definition(fdef.name, src, fdef, fn.__globals__, tuple(x.arg for x in a.args), tuple(types), result,
+    return Definition(fdef.name, src, fdef, names, tuple(x.arg for x in a.args), tuple(types), result,
                       defaults[0] if defaults else NO_INITIAL)
 
