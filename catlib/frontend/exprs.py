@@ -70,12 +70,14 @@ class Expressions:
             self.u.unify(have, want)
         except UnifyError:
             h, w = self.u.resolve(have), self.u.resolve(want)
-            raise self.err(at, f"{what} is {_show(h)}, but {_show(w)} is expected here") from None
+            raise self.err(at, f"{what} is {_show(h)}, but {_show(w)} is expected here",
+                           f"a value of type {_show(w)} here") from None
 
     def resolved(self, t: Type) -> Type:
         return self.u.resolve(t)
 
-    def block(self, items: list[Any], env: dict[str, Any], k: Any) -> Node:  # pragma: no cover - abstract
+    def block(self, items: list[Any], env: dict[str, Any], k: Any,  # pragma: no cover - abstract
+              where: ast.AST | None = None) -> Node:
         raise NotImplementedError
 
     def inline(self, fn: LocalFunction, args: list[Node], env: dict[str, Any], at: ast.AST) -> Node:
@@ -376,10 +378,16 @@ class Expressions:
             return self.inline(LocalFunction("<lambda>", f), [self.value(a, env) for a in e.args], env, e)
         if not isinstance(f, ast.Name | ast.Attribute):
             raise self.err(f, "only functions named directly can be called", "name(args)")
+        root = f
+        while isinstance(root, ast.Attribute):
+            root = root.value  # type: ignore[assignment]
+        if isinstance(root, ast.Name) and root.id in env:
+            raise self.err(e, "method calls are outside the subset: values never change (no list.append, ...)",
+                           "build a new value: p = (a, p[1]); pairs and Left/Right instead of lists")
         try:
             obj = self.global_object(f)
         except AttributeError as ex:
-            raise self.err(f, str(ex)) from None
+            raise self.err(f, str(ex), "a function of the module") from None
         return self.call_object(obj, e, env)
 
     def call_object(self, obj: Any, e: ast.Call, env: dict[str, Any]) -> Node:
@@ -388,7 +396,8 @@ class Expressions:
 
         def arity(k: int) -> None:
             if n != k:
-                raise self.err(e, f"{name} takes {k} argument{'s' if k > 1 else ''}, not {n}")
+                raise self.err(e, f"{name} takes {k} argument{'s' if k > 1 else ''}, not {n}",
+                               f"{name}({', '.join('abcd'[:k])})")
 
         if obj is Left or obj is Right:
             arity(1)

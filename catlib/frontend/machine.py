@@ -44,6 +44,10 @@ class Machine(Program):
     def __repr__(self) -> str:
         return f"<machine {self.name}: {self.signature}, {self.term.size()} term nodes>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the function is pickled by name and compiled again (its source and module are not data)
+        return (machine, (self.function,))
+
     @property
     def stateful(self) -> bool:
         """A machine with input and state (else a function of one argument, state ``()``)."""

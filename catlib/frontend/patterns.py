@@ -68,7 +68,7 @@ class Patterns(Expressions):
             try:
                 cls = self.global_object(p.cls)
             except AttributeError as e:
-                raise self.err(p.cls, str(e)) from None
+                raise self.err(p.cls, str(e), "Left(p), Right(p)") from None
             if cls is not Left and cls is not Right:
                 raise self.err(p.cls, "the class patterns here are Left(p) and Right(p)", "Left(x), Right(())")
             if p.kwd_patterns or len(p.patterns) > 1:
@@ -92,7 +92,7 @@ class Patterns(Expressions):
             try:
                 return self.global_object(e)
             except AttributeError as ex:
-                raise self.err(e, str(ex)) from None
+                raise self.err(e, str(ex), "a module constant") from None
         raise self.err(e, "a value pattern is a literal or a module constant", "case 0:, case REFUSED:")
 
     def value_pattern(self, v: Any, at: ast.AST) -> Pattern:

@@ -178,9 +178,10 @@ class Elaborator(Patterns):
 
     # ---------------------------------------------------------------- blocks
 
-    def block(self, items: list[Any], env: dict[str, Any], k: Any) -> Node:
+    def block(self, items: list[Any], env: dict[str, Any], k: Any, where: ast.AST | None = None) -> Node:
+        """`items` then `k`; `where` is the statement a path through an empty `items` comes from."""
         env = dict(env)
-        last: ast.AST | None = None
+        last: ast.AST | None = where
         i = 0
         while i < len(items):
             s = items[i]
@@ -230,6 +231,7 @@ class Elaborator(Patterns):
             env[s.target.id] = v
         elif isinstance(s, ast.Expr):
             if not (isinstance(s.value, ast.Constant) and isinstance(s.value.value, str | type(Ellipsis))):
+                self.expr(s.value, env)  # a more precise refusal first (a method call, say)
                 raise self.err(s, "an expression statement does nothing here (machines have no side effects)",
                                "assign its value: x = ...")
         elif isinstance(s, ast.FunctionDef):
@@ -265,7 +267,7 @@ class Elaborator(Patterns):
         if isinstance(s, ast.Match):
             return self.match_stmt(s, env, k)
         test = self.cond(s.test, env)
-        return self.branch(test, self.block(s.body, env, k), self.block(s.orelse, env, k), k)
+        return self.branch(test, self.block(s.body, env, k, s), self.block(s.orelse, env, k, s), k)
 
     def branching(self, s: ast.If | ast.Match, rest: list[Any], env: dict[str, Any], k: Any) -> Node:
         after = Rest(self, rest, k) if rest else k
@@ -315,7 +317,7 @@ class Elaborator(Patterns):
                                "a literal or a module-level int")
             bounds.append(n.label)
         if len(bounds) == 3 and bounds[2] == 0:
-            raise self.err(it.args[2], "range's step must not be 0")
+            raise self.err(it.args[2], "range's step must not be 0", "a step of 1, or -1")
         values = range(*bounds)
         if len(values) > MAX_UNROLL:
             raise self.err(it, f"this loop unrolls to {len(values)} copies of its body; the limit is {MAX_UNROLL}",
@@ -341,7 +343,8 @@ class Elaborator(Patterns):
         if a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg or a.defaults:
             raise self.err(tree, "a local helper takes plain parameters", "lambda a, b: ...")
         if len(a.args) != len(args):
-            raise self.err(at, f"{fn.name} takes {len(a.args)} arguments, not {len(args)}")
+            raise self.err(at, f"{fn.name} takes {len(a.args)} arguments, not {len(args)}",
+                           f"{fn.name} called with {len(a.args)}")
         sub = type(self)(self.d, self.b, (*self.stack, fn.name))
         for p, v in zip(a.args, args):
             if p.annotation is not None:
