@@ -54,8 +54,7 @@ def test_mutation_and_lists():
     with pytest.raises(SourceError) as e:
         @machine
         def m2(x: int) -> int:
-            xs = [x]
-            return x
+            return [x][0]
     at(e.value, "[x]", "lists, dicts, sets")
     with pytest.raises(SourceError) as e:
         @machine

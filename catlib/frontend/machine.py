@@ -10,6 +10,7 @@ ways to run the function tell the cases apart: `Machine.checked` raises
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,8 +46,8 @@ class Machine(Program):
         return f"<machine {self.name}: {self.signature}, {self.term.size()} term nodes>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # the function is pickled by name and compiled again (its source and module are not data)
-        return (machine, (self.function,))
+        # pickled by name (its source, module and AST are not data): unpickling imports it
+        return (_by_name, (self.function.__module__, self.function.__qualname__))
 
     @property
     def stateful(self) -> bool:
@@ -87,6 +88,13 @@ class Machine(Program):
         """The function run with 64-bit ints that raise `OverflowError` instead of leaving 64 bits."""
         self._args(args)
         return _plain(self.function(*_lift(args, _Checked)))
+
+
+def _by_name(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 class _Wrapping(int):
