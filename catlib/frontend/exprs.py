@@ -93,7 +93,7 @@ class Expressions:
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise self.refusal(e)
-        return method(e, env)  # type: ignore[no-any-return]
+        return method(e, env)
 
     def value(self, e: ast.expr, env: dict[str, Any]) -> Node:
         """An expression whose value the machine keeps: not a Python bool."""
@@ -177,7 +177,7 @@ class Expressions:
                                f"assign {e.id} before, on every path")
             if isinstance(v, LocalFunction):
                 raise self.err(e, f"the local function {e.id} is only called here, not used as a value", CLOSURES)
-            return v  # type: ignore[no-any-return]
+            return v
         return self.constant(self.global_object(e), e)
 
     def _Attribute(self, e: ast.Attribute, env: dict[str, Any]) -> Node:
@@ -226,9 +226,9 @@ class Expressions:
             q, r = self.divmod_const(a, b)
             return q if isinstance(op, ast.FloorDiv) else r
         if isinstance(op, ast.Pow):
-            if b.kind != LIT or not 0 <= b.label <= 64:  # type: ignore[operator]
+            if b.kind != LIT or not 0 <= b.label <= 64:
                 raise self.err(right, "** needs a constant exponent from 0 to 64", "x * x")
-            return self.power(a, b.label)  # type: ignore[arg-type]
+            return self.power(a, b.label)
         hint = "// (rounding down)" if isinstance(op, ast.Div) else "+, -, *, //, %, ** on int"
         raise self.err(at, f"the operator {type(op).__name__} is outside the subset", hint)
 

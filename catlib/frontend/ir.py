@@ -24,6 +24,7 @@ Nodes are built through a `Builder`, which gives each its type (in a
 from __future__ import annotations
 
 from itertools import count
+from typing import Any
 
 from catlib.types import Int, Prod, Sum, Type, Unifier, Unit
 from catlib.values import add64, divmod64, mul64, sub64
@@ -51,6 +52,15 @@ class Node:
     variables), its `type`, its free variables `fv` and whether it is a Python ``bool`` (`test`)."""
 
     __slots__ = ("kind", "kids", "label", "type", "fv", "height", "test", "serial", "name")
+    kind: str
+    kids: tuple[Node, ...]
+    label: Any
+    type: Type
+    fv: frozenset[Node]
+    height: int
+    test: bool
+    serial: int
+    name: str
 
     def __init__(self, kind: str, kids: tuple[Node, ...], label: object, type: Type,
                  fv: frozenset[Node] | None = None, test: bool = False, name: str = "") -> None:
@@ -74,7 +84,7 @@ class Node:
     @property
     def branches(self) -> tuple[tuple[Node, Node], tuple[Node, Node]]:
         """A `CASE`'s ``((left variable, left body), (right variable, right body))``."""
-        lv, rv = self.label  # type: ignore[misc]
+        lv, rv = self.label
         return (lv, self.kids[1]), (rv, self.kids[2])
 
 
@@ -148,10 +158,10 @@ class Builder:
         if a.kind == LIT and b.kind == LIT:
             i, j = a.label, b.label
             if op in CMP:
-                return self.truth(i < j if op == "Lt" else i == j)  # type: ignore[operator]
+                return self.truth(i < j if op == "Lt" else i == j)
             if op != "DivMod":
-                return self.lit({"Add": add64, "Sub": sub64, "Mul": mul64}[op](i, j))  # type: ignore[arg-type]
-            folded = divmod64(i, j)  # type: ignore[arg-type]
+                return self.lit({"Add": add64, "Sub": sub64, "Mul": mul64}[op](i, j))
+            folded = divmod64(i, j)
             if not isinstance(folded.value, tuple):
                 return self.inj(True, self.unit(), Prod(Int, Int))
             return self.inj(False, self.pair(self.lit(folded.value[0]), self.lit(folded.value[1])), Unit)

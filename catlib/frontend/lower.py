@@ -111,7 +111,7 @@ class Lowering:
         if n.kind in (VAR, STATE):
             key: object = n
         else:
-            label = tuple(id(v) for v in n.label) if n.kind == CASE else n.label  # type: ignore[attr-defined]
+            label = tuple(id(v) for v in n.label) if n.kind == CASE else n.label
             key = (n.kind, label, tuple(id(k) for k in kids), self.u.resolve(n.type))
         if key not in self._canon:
             if all(a is b for a, b in zip(kids, n.kids)):
@@ -218,7 +218,7 @@ class Lowering:
             return memo[id(n)]
         k, kids = n.kind, n.kids
         if k == LIT:
-            t: Term = Const(n.label)  # type: ignore[arg-type]
+            t: Term = Const(n.label)
         elif k == UNIT:
             t = Consume
         elif k == STATE:
@@ -228,7 +228,7 @@ class Lowering:
         elif k in (FST, SND, INL, INR):
             t = comp({FST: Fst, SND: Snd, INL: Inl, INR: Inr}[k], self.term(kids[0], ctx, memo))
         elif k == PRIM:
-            t = comp(_PRIMS[n.label], tuple_term([self.term(kids[0], ctx, memo),  # type: ignore[index]
+            t = comp(_PRIMS[n.label], tuple_term([self.term(kids[0], ctx, memo),
                                                    self.term(kids[1], ctx, memo)]))
         elif k == CASE:
             t = self._case(n, ctx, memo)

@@ -23,7 +23,7 @@ from catlib.frontend.source import NO_INITIAL, Definition, parse_definition
 from catlib.frontend.stmts import Elaborator
 from catlib.program import Program
 from catlib.typecheck import TermTypeError
-from catlib.types import Int, Prod, Sum, Type, Unit
+from catlib.types import Int, Prod, Sum, Type, Unit, as_type
 from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, check_value, wrap
 
 __all__ = ["Machine", "machine", "first_value"]
@@ -65,7 +65,8 @@ class Machine(Program):
     @property
     def result_type(self) -> Type:
         """What the Python function returns: ``(new_state, output)``, or the function's output."""
-        return Prod(self.state, self.output) if self.stateful else self.output  # type: ignore[arg-type]
+        state, output = as_type(self.state), as_type(self.output)
+        return Prod(state, output) if self.stateful else output
 
     def __call__(self, *args: HostValue) -> HostValue:
         self._args(args)

@@ -86,7 +86,8 @@ class Patterns(Expressions):
         """The value of a constant expression in a pattern: a literal, -literal or module constant."""
         if isinstance(e, ast.Constant):
             return e.value
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant):
+        if (isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant)
+                and type(e.operand.value) is int):
             return -e.operand.value
         if isinstance(e, ast.Attribute | ast.Name):
             try:

@@ -126,7 +126,7 @@ class Rest:
         return self.el.block(self.items, env, self.outer)
 
     def on_return(self, node: Node, at: ast.AST) -> Node:
-        return self.outer.on_return(node, at)  # type: ignore[no-any-return]
+        return self.outer.on_return(node, at)
 
 
 class Join:
@@ -193,7 +193,7 @@ class Elaborator(Patterns):
                 if isinstance(s, ast.Return):
                     if s.value is None:
                         raise self.err(s, "return needs a value", "return new_state, output")
-                    return k.on_return(self.value(s.value, env), s.value)  # type: ignore[no-any-return]
+                    return k.on_return(self.value(s.value, env), s.value)
                 if isinstance(s, ast.If | ast.Match):
                     return self.branching(s, items[i + 1:], env, k)
                 if isinstance(s, ast.For):
@@ -205,7 +205,7 @@ class Elaborator(Patterns):
                 raise self.err(s, str(e), "fewer loop iterations, or a shorter chain of operations") from None
             last = s
             i += 1
-        return k(env, last)  # type: ignore[no-any-return]
+        return k(env, last)
 
     def simple(self, s: ast.stmt, env: dict[str, Any]) -> None:
         """A statement that neither branches nor returns: it only names values."""
@@ -309,7 +309,7 @@ class Elaborator(Patterns):
                 and self.global_object(it.func) is range and not it.keywords and 1 <= len(it.args) <= 3):
             raise self.err(it, "a for loop runs over range(...) of constants (it is unrolled)",
                            "for i in range(N), N an int constant")
-        bounds = []
+        bounds: list[int] = []
         for a in it.args:
             n = self.integer(a, env, "a bound of range")
             if n.kind != "lit":
@@ -322,9 +322,9 @@ class Elaborator(Patterns):
         if len(values) > MAX_UNROLL:
             raise self.err(it, f"this loop unrolls to {len(values)} copies of its body; the limit is {MAX_UNROLL}",
                            "fewer iterations")
-        for n in _walk(s.body):
-            if isinstance(n, ast.Break | ast.Continue):
-                raise self.err(n, *_REFUSED[type(n)])
+        for x in _walk(s.body):
+            if isinstance(x, ast.Break | ast.Continue):
+                raise self.err(x, *_REFUSED[type(x)])
         out: list[Any] = []
         for v in values:
             out.append((s.target.id, self.b.lit(v)))
