@@ -197,3 +197,14 @@ def test_a_node_runs_and_upgrades_a_plain_machine():
         assert (reply.output, reply.state) == (quote(Right(100)), quote((100, 1)))
     finally:
         proc.stop()
+
+
+def test_plain_machines_draw_and_pickle():
+    import pickle
+
+    from catlib.graph import diagram
+    from catlib.render import to_dot
+
+    g = diagram(plain.bank.term, *plain.bank.signature)
+    assert to_dot(g).startswith("digraph")
+    assert pickle.loads(pickle.dumps(plain.bank2)) is plain.bank2

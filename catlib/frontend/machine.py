@@ -218,6 +218,13 @@ def machine(fn: Callable[..., Any]) -> Machine:
     ``S / I -> O``; ``def f(x: A) -> B`` a function ``() / A -> B`` (a state
     migration, or a helper other machines call).  See `catlib.frontend`.
     """
+    try:
+        return _compile(fn)
+    except SourceError as e:  # the user's line is the point: not the frontend's frames
+        raise e.with_traceback(None) from None
+
+
+def _compile(fn: Callable[..., Any]) -> Machine:
     start = time.perf_counter()
     d = parse_definition(fn)
     b = Builder()
