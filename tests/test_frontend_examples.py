@@ -206,5 +206,5 @@ def test_plain_machines_draw_and_pickle():
     from catlib.render import to_dot
 
     g = diagram(plain.bank.term, *plain.bank.signature)
-    assert to_dot(g).startswith("digraph")
+    assert to_dot(g.graph).startswith("digraph")
     assert pickle.loads(pickle.dumps(plain.bank2)) is plain.bank2
