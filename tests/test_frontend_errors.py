@@ -164,7 +164,7 @@ def test_shapes_outside_the_subset():
             if x > 0:
                 y = 1
             return y
-    cases.append((e.value, "if x > 0:", "y is read after this statement, but the path ending here does not"))
+    cases.append((e.value, "y", "y is not assigned on every path that reaches here"))
     with pytest.raises(SourceError) as e:
         @machine
         def m5(x: int) -> int:

@@ -262,6 +262,9 @@ class Expressions:
     def _UnaryOp(self, e: ast.UnaryOp, env: dict[str, Any]) -> Node:
         if isinstance(e.op, ast.Not):
             return self.negate(self.cond(e.operand, env))
+        if (isinstance(e.op, ast.USub) and isinstance(e.operand, ast.Constant)
+                and type(e.operand.value) is int):  # -9223372036854775808 is a literal: 2**63 alone is not
+            return self.constant(-e.operand.value, e)
         x = self.integer(e.operand, env, "the operand")
         if isinstance(e.op, ast.UAdd):
             return x

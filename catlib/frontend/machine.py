@@ -19,12 +19,13 @@ from typing import Any
 from catlib.frontend.errors import SourceError
 from catlib.frontend.ir import Builder
 from catlib.frontend.lower import lower_function, lower_machine
+from catlib.frontend.oracle import Checked, Wrapping, lifted, oracle_mode, plain, run_with, too_big
 from catlib.frontend.source import NO_INITIAL, Definition, parse_definition
 from catlib.frontend.stmts import Elaborator
 from catlib.program import Program
 from catlib.typecheck import TermTypeError
 from catlib.types import Int, Prod, Sum, Type, Unit, as_type
-from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, check_value, wrap
+from catlib.values import HostValue, Left, check_value
 
 __all__ = ["Machine", "machine", "first_value"]
 
@@ -58,9 +59,9 @@ class Machine(Program):
         if len(args) != (2 if self.stateful else 1):
             what = "(input, state)" if self.stateful else "one argument"
             raise TypeError(f"{self.name} takes {what}, not {len(args)} arguments")
-        check_value(_plain(args[0]), self.input, f"{self.name}'s input")
+        check_value(plain(args[0]), self.input, f"{self.name}'s input")
         if self.stateful:
-            check_value(_plain(args[1]), self.state, f"{self.name}'s state")
+            check_value(plain(args[1]), self.state, f"{self.name}'s state")
 
     @property
     def result_type(self) -> Type:
@@ -70,11 +71,13 @@ class Machine(Program):
 
     def __call__(self, *args: HostValue) -> HostValue:
         self._args(args)
+        if oracle_mode() is not None:  # called by a machine run with 64-bit ints: run likewise
+            return self._oracle()(*args)
         result = self.function(*args)
         try:
-            check_value(_plain(result), self.result_type, f"{self.name}'s result")
+            check_value(plain(result), self.result_type, f"{self.name}'s result")
         except TypeError as e:
-            if _too_big(result):
+            if too_big(result):
                 raise OverflowError(f"{e}: Python's ints do not wrap, the machine's do at 64 bits "
                                     f"({self.name}.wrapping(...) computes what the machine answers)") from None
             raise
@@ -83,12 +86,19 @@ class Machine(Program):
     def wrapping(self, *args: HostValue) -> HostValue:
         """The function run with 64-bit ints that wrap: what the machine answers."""
         self._args(args)
-        return _plain(self.function(*_lift(args, _Wrapping)))
+        return run_with(Wrapping, self._oracle(), args)
 
     def checked(self, *args: HostValue) -> HostValue:
         """The function run with 64-bit ints that raise `OverflowError` instead of leaving 64 bits."""
         self._args(args)
-        return _plain(self.function(*_lift(args, _Checked)))
+        return run_with(Checked, self._oracle(), args)
+
+    def _oracle(self) -> Callable[..., Any]:
+        """The function with every int it computes with made a 64-bit int (`catlib.frontend.oracle`)."""
+        if "_lifted" not in self.__dict__:
+            assert self.definition is not None
+            object.__setattr__(self, "_lifted", lifted(self.definition, self.function))
+        return self.__dict__["_lifted"]  # type: ignore[no-any-return]
 
 
 def _by_name(module: str, qualname: str) -> Any:
@@ -96,105 +106,6 @@ def _by_name(module: str, qualname: str) -> Any:
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-class _Wrapping(int):
-    """An int whose arithmetic wraps at 64 bits (Python prefers a subclass's reflected operators,
-    so ``1 + x`` wraps too)."""
-
-    def _new(self, v: int) -> _Wrapping:
-        return type(self)(wrap(v))
-
-    def __add__(self, o: int) -> _Wrapping:
-        return self._new(int(self) + int(o)) if isinstance(o, int) else NotImplemented
-
-    __radd__ = __add__
-
-    def __sub__(self, o: int) -> _Wrapping:
-        return self._new(int(self) - int(o)) if isinstance(o, int) else NotImplemented
-
-    def __rsub__(self, o: int) -> _Wrapping:
-        return self._new(int(o) - int(self)) if isinstance(o, int) else NotImplemented
-
-    def __mul__(self, o: int) -> _Wrapping:
-        return self._new(int(self) * int(o)) if isinstance(o, int) else NotImplemented
-
-    __rmul__ = __mul__
-
-    def __floordiv__(self, o: int) -> _Wrapping:
-        return self._new(int(self) // int(o)) if isinstance(o, int) else NotImplemented
-
-    def __rfloordiv__(self, o: int) -> _Wrapping:
-        return self._new(int(o) // int(self)) if isinstance(o, int) else NotImplemented
-
-    def __mod__(self, o: int) -> _Wrapping:
-        return self._new(int(self) % int(o)) if isinstance(o, int) else NotImplemented
-
-    def __rmod__(self, o: int) -> _Wrapping:
-        return self._new(int(o) % int(self)) if isinstance(o, int) else NotImplemented
-
-    def __divmod__(self, o: int) -> tuple[_Wrapping, _Wrapping]:
-        return self // o, self % o
-
-    def __rdivmod__(self, o: int) -> tuple[_Wrapping, _Wrapping]:
-        return self._new(o) // self, self._new(o) % self
-
-    def __pow__(self, o: int) -> _Wrapping:  # type: ignore[override]
-        return self._new(pow(int(self), int(o), 2**64))
-
-    def __neg__(self) -> _Wrapping:
-        return self._new(-int(self))
-
-    def __pos__(self) -> _Wrapping:
-        return self
-
-    def __abs__(self) -> _Wrapping:
-        return self._new(abs(int(self)))
-
-    def __invert__(self) -> _Wrapping:
-        return self._new(~int(self))
-
-
-class _Checked(_Wrapping):
-    """An int that raises `OverflowError` when an operation's result leaves 64 bits."""
-
-    def _new(self, v: int) -> _Wrapping:
-        if not INT_MIN <= v <= INT_MAX:
-            raise OverflowError(f"{v} leaves the 64-bit range")
-        return type(self)(v)
-
-    def __pow__(self, o: int) -> _Wrapping:  # type: ignore[override]
-        return self._new(int(self) ** int(o))
-
-
-def _lift(v: Any, cls: type[int]) -> Any:
-    """`v` with every int made a `cls`."""
-    if type(v) is int:
-        return cls(v)
-    if type(v) is tuple:
-        return tuple(_lift(x, cls) for x in v)
-    if isinstance(v, Left | Right):
-        return type(v)(_lift(v.value, cls))
-    return v
-
-
-def _plain(v: Any) -> Any:
-    """`v` with every int subclass (`bool` aside) made a plain int."""
-    if isinstance(v, int) and not isinstance(v, bool) and type(v) is not int:
-        return int(v)
-    if type(v) is tuple:
-        return tuple(_plain(x) for x in v)
-    if isinstance(v, Left | Right):
-        return type(v)(_plain(v.value))
-    return v
-
-
-def _too_big(v: Any) -> bool:
-    if type(v) is int:
-        return not INT_MIN <= v <= INT_MAX
-    if type(v) is tuple:
-        return any(_too_big(x) for x in v)
-    return isinstance(v, Left | Right) and _too_big(v.value)
 
 
 def first_value(t: Type) -> HostValue:

@@ -4,11 +4,12 @@ A function body becomes one node, its result, by continuation passing:
 each statement is elaborated with what comes after it.  A branching
 statement (``if``, ``match``) hands the rest of the body to the branches
 that fall through; when only one does (a guard clause ``if bad: return
-...``), the rest is elaborated once, inside that branch.  When several do,
-the rest would be copied into each: the statement is elaborated again with
-a *join* instead, each falling branch answering the tuple of the variables
-it assigned that are read later (``Right`` of it, and ``Left`` of the
-result for the branches that return), and the rest is elaborated once,
+...``), the rest is elaborated once, inside that branch.  When several do
+(the statement is elaborated once first to count them), the rest would be
+copied into each: the statement is elaborated with a *join* instead,
+each falling branch answering the tuple of the variables it assigned
+that are read later (``Right`` of it, and ``Left`` of the result for the
+branches that return), and the rest is elaborated once,
 after it.  Every path must end in ``return``: a machine never keeps its
 state by default.
 """
@@ -85,9 +86,9 @@ def read(nodes: list[Any]) -> frozenset[str]:
                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
 
 
-class _NeedJoin(Exception):
-    def __init__(self, cont: Rest) -> None:
-        self.cont = cont
+class _Drop(Exception):
+    def __init__(self, join: Join, names: set[str]) -> None:
+        self.join, self.names = join, names
 
 
 class Tail:
@@ -110,23 +111,38 @@ class Tail:
 
 
 class Rest:
-    """The statements after a branching one; elaborated once (a second use asks for a join)."""
+    """The statements after a branching one, elaborated where a path reaches them (once: a
+    statement with several paths reaching its end gets a `Join` instead)."""
 
     cheap = False
 
     def __init__(self, el: Elaborator, items: list[Any], outer: Any) -> None:
-        self.el, self.items, self.outer, self.calls = el, items, outer, 0
+        self.el, self.items, self.outer = el, items, outer
         self.reads = read(items) | outer.reads
         self.answer_type, self.result_type = outer.answer_type, outer.result_type
 
     def __call__(self, env: dict[str, Any], where: ast.AST | None) -> Node:
-        self.calls += 1
-        if self.calls > 1:
-            raise _NeedJoin(self)
         return self.el.block(self.items, env, self.outer)
 
     def on_return(self, node: Node, at: ast.AST) -> Node:
-        return self.outer.on_return(node, at)
+        return self.outer.on_return(node, at)  # type: ignore[no-any-return]
+
+
+class _Count:
+    """Stands for a `Rest` while a statement is elaborated once to count the paths reaching its end."""
+
+    cheap = True
+
+    def __init__(self, el: Elaborator, after: Rest) -> None:
+        self.el, self.after, self.calls = el, after, 0
+        self.reads, self.answer_type, self.result_type = after.reads, after.answer_type, after.result_type
+
+    def __call__(self, env: dict[str, Any], where: ast.AST | None) -> Node:
+        self.calls += 1
+        return self.el.b.var("rest", self.answer_type)
+
+    def on_return(self, node: Node, at: ast.AST) -> Node:
+        return self.after.on_return(node, at)
 
 
 class Join:
@@ -137,7 +153,7 @@ class Join:
     def __init__(self, el: Elaborator, names: list[str], mixed: bool, stmt: ast.stmt, outer: Any) -> None:
         self.el, self.names, self.mixed, self.stmt = el, names, mixed, stmt
         self.types = [el.u.fresh() for _ in names]
-        self.reads = outer.reads
+        self.reads = frozenset(names)  # what the join takes from each path (the rest is elaborated after it)
         self.result_type = outer.result_type
         self.tuple_type: Type = self.types[-1] if self.types else Unit
         for t in reversed(self.types[:-1]):
@@ -145,13 +161,12 @@ class Join:
         self.answer_type = Sum(self.result_type, self.tuple_type) if mixed else self.tuple_type
 
     def __call__(self, env: dict[str, Any], where: ast.AST | None) -> Node:
+        missing = {n for n in self.names if not isinstance(env.get(n, UNASSIGNED), Node)}
+        if missing:  # not a value on this path: left out of the join, unassigned after it
+            raise _Drop(self, missing)
         values = []
         for name, t in zip(self.names, self.types):
-            v = env.get(name, UNASSIGNED)
-            if v is UNASSIGNED or isinstance(v, LocalFunction):
-                why = "defines a local function" if v is not UNASSIGNED else "does not assign it"
-                raise self.el.err(where or self.stmt, f"{name} is read after this statement, but the path ending "
-                                  f"here {why}", f"assign {name} on every path (or before the statement)")
+            v = env[name]
             self.el.expect(v.type, t, where or self.stmt, f"{name} here")
             values.append(v)
         out = self.el.b.unit() if not values else values[-1]
@@ -273,18 +288,29 @@ class Elaborator(Patterns):
         after = Rest(self, rest, k) if rest else k
         if after.cheap:
             return self.branches(s, env, after)
-        try:
+        # count the paths that reach the rest first: elaborating the rest and then finding a second
+        # path would cost time exponential in the number of statements after
+        probe = _Count(self, after)
+        self.branches(s, env, probe)
+        if probe.calls <= 1:
             return self.branches(s, env, after)
-        except _NeedJoin as e:
-            if e.cont is not after:
-                raise
         names = [n for n in assigned([s]) if n in after.reads]
         mixed = any(isinstance(n, ast.Return) for n in _walk([s]))
-        join = Join(self, names, mixed, s, k)
-        joined = self.branches(s, env, join)
+        dropped: set[str] = set()
+        while True:
+            join = Join(self, names, mixed, s, k)
+            try:
+                joined = self.branches(s, env, join)
+                break
+            except _Drop as e:
+                if e.join is not join:
+                    raise
+                dropped |= e.names
+                names = [n for n in names if n not in dropped]
 
         def go_on(t: Node) -> Node:
-            inner = dict(env)
+            # a name some path leaves without a value is unassigned after: reading it is refused there
+            inner = {**env, **{n: UNASSIGNED for n in dropped}}
             for i, name in enumerate(names):
                 last = i == len(names) - 1
                 inner[name] = t if last else self.b.fst(t)
