@@ -55,7 +55,7 @@ from catlib.frontend.ir import CASE, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE,
 from catlib.tree import walk
 from catlib.types import Unifier
 
-__all__ = ["lower_machine", "lower_function", "comp", "tuple_term", "projections"]
+__all__ = ["lower_machine", "lower_function", "comp", "tuple_term", "projections", "tree_size"]
 
 _PRIMS: dict[str, Term] = {"Add": Add, "Sub": Sub, "Mul": Mul, "Lt": Lt, "Eq": Eq, "DivMod": DivMod}
 _GET = Compose(Get, Consume)
@@ -85,6 +85,23 @@ def projections(k: int) -> list[Term]:
     return [Fst, *(comp(p, Snd) for p in projections(k - 1))]
 
 
+def tree_size(t: Term, memo: dict[int, int] | None = None) -> int:
+    """`t.size()` in time linear in its distinct nodes (a term made of shared parts unfolds to a
+    tree that may be exponentially larger: deciding what to share must not walk that tree)."""
+    memo = {} if memo is None else memo
+    todo: list[tuple[Term, bool]] = [(t, False)]
+    while todo:
+        x, ready = todo.pop()
+        if id(x) in memo:
+            continue
+        if ready or not x.kids:
+            memo[id(x)] = 1 + sum(memo[id(k)] for k in x.kids)
+        else:
+            todo.append((x, True))
+            todo.extend((k, False) for k in x.kids if id(k) not in memo)
+    return memo[id(t)]
+
+
 def worth_sharing(uses: int, size: int) -> bool:
     """Whether computing a node of term `size` once beats recomputing it at each of its `uses`
     (keeping it costs a tuple slot, about three nodes, and a projection per use)."""
@@ -99,6 +116,7 @@ class Lowering:
         self._canon: dict[object, Node] = {}
         self._seen: dict[int, Node] = {}
         self._needs: dict[int, list[Node]] = {}
+        self._regions: dict[object, Term] = {}
         self._keep: list[Node] = []
 
     # ---------------------------------------------------------------- merging equal nodes
@@ -196,12 +214,21 @@ class Lowering:
         return sorted(found, key=lambda m: m.serial)
 
     def region(self, root: Node, ctx: dict[Node, Term]) -> Term:
-        """The term computing `root` from the source whose atoms `ctx` reads."""
+        """The term computing `root` from the source whose atoms `ctx` reads (each region once: an
+        enclosing region lowers its nodes again while it decides what to share)."""
+        key = (id(root), tuple((id(n), t) for n, t in ctx.items()))
+        if key not in self._regions:
+            self._regions[key] = self._region(root, ctx)
+        return self._regions[key]
+
+    def _region(self, root: Node, ctx: dict[Node, Term]) -> Term:
         prefix: Term = Id
         while True:
             memo: dict[int, Term] = {}
             uses = self._uses(root, ctx)
-            shared = {n for n, c in uses.items() if c >= 2 and worth_sharing(c, self.term(n, ctx, memo).size())}
+            sizes: dict[int, int] = {}
+            shared = {n for n, c in uses.items()
+                      if c >= 2 and worth_sharing(c, tree_size(self.term(n, ctx, memo), sizes))}
             if not shared:
                 break
             layer = sorted((n for n in shared if not self._reaches(n, shared, ctx)), key=lambda m: m.serial)
@@ -277,7 +304,7 @@ def _put_last(core: Term) -> Term:
         return Compose(Fst, Compose(Par(out, Compose(Put, new)), Copy))
     if isinstance(core, Case):  # write at the end of each branch, if that is smaller
         split = Case(_put_last(core.f), _put_last(core.g))
-        return split if split.size() < general.size() else general
+        return split if tree_size(split) < tree_size(general) else general
     if isinstance(core, Compose) and not isinstance(core.g, Par):
         return comp(_put_last(core.g), core.f)
     return general
