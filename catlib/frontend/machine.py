@@ -98,7 +98,7 @@ class Machine(Program):
         if "_lifted" not in self.__dict__:
             assert self.definition is not None
             object.__setattr__(self, "_lifted", lifted(self.definition, self.function))
-        return self.__dict__["_lifted"]  # type: ignore[no-any-return]
+        return self.__dict__["_lifted"]
 
 
 def _by_name(module: str, qualname: str) -> Any:

@@ -182,7 +182,7 @@ def lifted(d: Definition, fn: Callable[..., Any]) -> Callable[..., Any]:
     ast.increment_lineno(tree, d.source.first_line - 1)  # tracebacks show the file's lines
     names = {**d.globals, "__lift__": _lift_any}
     exec(compile(tree, d.source.filename, "exec"), names)  # noqa: S102 - the user's own function
-    return names[d.name]  # type: ignore[no-any-return]
+    return names[d.name]
 
 
 def run_with(cls: type[int], fn: Callable[..., Any], args: tuple[HostValue, ...]) -> HostValue:

@@ -125,7 +125,7 @@ class Rest:
         return self.el.block(self.items, env, self.outer)
 
     def on_return(self, node: Node, at: ast.AST) -> Node:
-        return self.outer.on_return(node, at)  # type: ignore[no-any-return]
+        return self.outer.on_return(node, at)
 
 
 class _Count:
