@@ -1,0 +1,323 @@
+"""From value nodes to a free term: sharing what is used twice, passing branches what they need.
+
+A *region* is the part of the graph computed from one source: the
+machine's input at the top, and inside a branch of a `CASE` the pair of
+the branch's payload and what the branch needs from outside.  The term of a
+region is built by structure (``(a, b)`` is ``Compose(Par(a, b), Copy)``,
+``fst p`` is ``Compose(Fst, p)``, ...), with two refinements:
+
+- **Sharing.**  A node used more than once in a region, and big enough that
+  recomputing it costs more than keeping it, is computed once: the region's
+  source is replaced by a tuple of the shared nodes and of the atoms still
+  needed, and the rest reads them by projection (innermost shared nodes
+  first).  Structurally equal nodes are merged first, so ``balance + k``
+  written twice is one node.
+- **Branches.**  A branch sees only its payload unless it needs outer
+  values; then `Distr` hands it ``(payload, needs)``, where `needs` are the
+  largest outer nodes the branch uses (computed before branching: the
+  language is pure and total, so this changes no answer).  Constants and
+  the state read (``Get``) need nothing: they are computed where used.
+
+The machine itself reads the state with ``Get`` wherever its value is used
+and writes it once, at the end: ``Put`` of the first component of the
+result, after everything else (no ``Get`` runs after it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from catlib.free import (
+    Add,
+    Case,
+    Compose,
+    Const,
+    Consume,
+    Copy,
+    Distr,
+    DivMod,
+    Eq,
+    Fst,
+    Get,
+    Id,
+    Inl,
+    Inr,
+    Lt,
+    Mul,
+    Par,
+    Put,
+    Snd,
+    Sub,
+    Term,
+)
+from catlib.frontend.ir import CASE, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, TEST, UNIT, VAR, Node
+from catlib.tree import walk
+from catlib.types import Unifier
+
+__all__ = ["lower_machine", "lower_function", "comp", "tuple_term", "projections", "tree_size"]
+
+_PRIMS: dict[str, Term] = {"Add": Add, "Sub": Sub, "Mul": Mul, "Lt": Lt, "Eq": Eq, "DivMod": DivMod}
+_GET = Compose(Get, Consume)
+
+
+def comp(g: Term, f: Term) -> Term:
+    """``g`` after ``f``, leaving out identities."""
+    if g == Id:
+        return f
+    if f == Id:
+        return g
+    return Compose(g, f)
+
+
+def tuple_term(terms: list[Term]) -> Term:
+    """The right-nested tuple of `terms` (one term: itself)."""
+    out = terms[-1]
+    for t in reversed(terms[:-1]):
+        out = Compose(Par(t, out), Copy)
+    return out
+
+
+def projections(k: int) -> list[Term]:
+    """The terms reading each component of a right-nested tuple of `k`."""
+    if k == 1:
+        return [Id]
+    return [Fst, *(comp(p, Snd) for p in projections(k - 1))]
+
+
+def tree_size(t: Term, memo: dict[int, int] | None = None) -> int:
+    """`t.size()` in time linear in its distinct nodes (a term made of shared parts unfolds to a
+    tree that may be exponentially larger: deciding what to share must not walk that tree)."""
+    memo = {} if memo is None else memo
+    todo: list[tuple[Term, bool]] = [(t, False)]
+    while todo:
+        x, ready = todo.pop()
+        if id(x) in memo:
+            continue
+        if ready or not x.kids:
+            memo[id(x)] = 1 + sum(memo[id(k)] for k in x.kids)
+        else:
+            todo.append((x, True))
+            todo.extend((k, False) for k in x.kids if id(k) not in memo)
+    return memo[id(t)]
+
+
+def worth_sharing(uses: int, size: int) -> bool:
+    """Whether computing a node of term `size` once beats recomputing it at each of its `uses`
+    (keeping it costs a tuple slot, about three nodes, and a projection per use)."""
+    return uses >= 2 and (uses - 1) * size > 3 + 2 * uses
+
+
+class Lowering:
+    """Lowers the nodes of one elaborated function (see the module docstring)."""
+
+    def __init__(self, u: Unifier) -> None:
+        self.u = u
+        self._canon: dict[object, Node] = {}
+        self._seen: dict[int, Node] = {}
+        self._needs: dict[int, list[Node]] = {}
+        self._regions: dict[object, Term] = {}
+        self._keep: list[Node] = []
+
+    # ---------------------------------------------------------------- merging equal nodes
+
+    def canon(self, n: Node) -> Node:
+        """The one node structurally equal to `n` (same kind, label, kids and type)."""
+        if id(n) in self._seen:
+            return self._seen[id(n)]
+        kids = tuple(self.canon(k) for k in n.kids)
+        if n.kind in (VAR, STATE):
+            key: object = n
+        else:
+            label = tuple(id(v) for v in n.label) if n.kind == CASE else n.label
+            key = (n.kind, label, tuple(id(k) for k in kids), self.u.resolve(n.type))
+        if key not in self._canon:
+            if all(a is b for a, b in zip(kids, n.kids)):
+                m = n
+            else:
+                fv = None
+                if n.kind == CASE:
+                    (lv, _), (rv, _) = n.branches
+                    fv = kids[0].fv | (kids[1].fv - {lv}) | (kids[2].fv - {rv})
+                m = Node(n.kind, kids, n.label, n.type, fv=fv, test=n.test, name=n.name)
+            self._canon[key] = m
+        self._keep.append(n)
+        self._seen[id(n)] = self._canon[key]
+        return self._canon[key]
+
+    # ---------------------------------------------------------------- regions
+
+    def children(self, n: Node) -> list[Node]:
+        """What `n` is computed from in its region: a case's scrutinee and its branches' needs."""
+        if n.kind == CASE:
+            return [n.kids[0], *self.needs(n)]
+        return list(n.kids)
+
+    def needs(self, n: Node) -> list[Node]:
+        """The largest nodes from outside that `n`'s branches use (not constants or state reads)."""
+        if id(n) not in self._needs:
+            acc: dict[Node, None] = {}
+            for v, body in n.branches:
+                todo, seen = [body], set()
+                while todo:
+                    m = todo.pop()
+                    if id(m) in seen or not m.fv or m is v:
+                        continue
+                    seen.add(id(m))
+                    if v not in m.fv:
+                        acc[m] = None
+                    else:
+                        todo.extend(self.children(m))
+            self._needs[id(n)] = sorted(acc, key=lambda m: m.serial)
+        return self._needs[id(n)]
+
+    def _uses(self, root: Node, ctx: dict[Node, Term]) -> Counter[Node]:
+        uses: Counter[Node] = Counter()
+        todo, seen = [root], {id(root)}
+        while todo:
+            n = todo.pop()
+            if n in ctx or n.kind in (LIT, UNIT):
+                continue
+            for k in self.children(n):
+                uses[k] += 1
+                if id(k) not in seen:
+                    seen.add(id(k))
+                    todo.append(k)
+        return uses
+
+    def _reaches(self, n: Node, targets: set[Node], ctx: dict[Node, Term]) -> bool:
+        """Whether a node of `targets` lies strictly below `n` in its region."""
+        todo, seen = list(self.children(n)), set()
+        while todo:
+            m = todo.pop()
+            if m in targets:
+                return True
+            if id(m) in seen or m in ctx:
+                continue
+            seen.add(id(m))
+            todo.extend(self.children(m))
+        return False
+
+    def _atoms(self, root: Node, ctx: dict[Node, Term], stop: set[Node]) -> list[Node]:
+        """The atoms of `ctx` that `root` still reads when the nodes of `stop` are kept."""
+        found: dict[Node, None] = {}
+        todo, seen = [root], set()
+        while todo:
+            m = todo.pop()
+            if id(m) in seen or m in stop:
+                continue
+            seen.add(id(m))
+            if m in ctx:
+                found[m] = None
+            else:
+                todo.extend(self.children(m))
+        return sorted(found, key=lambda m: m.serial)
+
+    def region(self, root: Node, ctx: dict[Node, Term]) -> Term:
+        """The term computing `root` from the source whose atoms `ctx` reads (each region once: an
+        enclosing region lowers its nodes again while it decides what to share)."""
+        key = (id(root), tuple((id(n), t) for n, t in ctx.items()))
+        if key not in self._regions:
+            self._regions[key] = self._region(root, ctx)
+        return self._regions[key]
+
+    def _region(self, root: Node, ctx: dict[Node, Term]) -> Term:
+        prefix: Term = Id
+        while True:
+            memo: dict[int, Term] = {}
+            uses = self._uses(root, ctx)
+            sizes: dict[int, int] = {}
+            shared = {n for n, c in uses.items()
+                      if c >= 2 and worth_sharing(c, tree_size(self.term(n, ctx, memo), sizes))}
+            if not shared:
+                break
+            layer = sorted((n for n in shared if not self._reaches(n, shared, ctx)), key=lambda m: m.serial)
+            items = layer + self._atoms(root, ctx, set(layer))
+            prefix = comp(tuple_term([self.term(m, ctx, memo) for m in items]), prefix)
+            ctx = dict(zip(items, projections(len(items))))
+        return comp(self.term(root, ctx, {}), prefix)
+
+    def term(self, n: Node, ctx: dict[Node, Term], memo: dict[int, Term]) -> Term:
+        """`n`'s term in a region whose atoms `ctx` reads (by structure)."""
+        if n in ctx:
+            return ctx[n]
+        if id(n) in memo:
+            return memo[id(n)]
+        k, kids = n.kind, n.kids
+        if k == LIT:
+            t: Term = Const(n.label)
+        elif k == UNIT:
+            t = Consume
+        elif k == STATE:
+            t = _GET
+        elif k == PAIR:
+            t = tuple_term([self.term(kids[0], ctx, memo), self.term(kids[1], ctx, memo)])
+        elif k in (FST, SND, INL, INR):
+            t = comp({FST: Fst, SND: Snd, INL: Inl, INR: Inr}[k], self.term(kids[0], ctx, memo))
+        elif k == PRIM:
+            t = comp(_PRIMS[n.label], tuple_term([self.term(kids[0], ctx, memo),
+                                                   self.term(kids[1], ctx, memo)]))
+        elif k == CASE:
+            t = self._case(n, ctx, memo)
+        elif k == TEST:
+            t = self.term(kids[0], ctx, memo)
+        else:
+            raise AssertionError(f"a {k} node outside its region: {n!r}")
+        memo[id(n)] = t
+        return t
+
+    def _case(self, n: Node, ctx: dict[Node, Term], memo: dict[int, Term]) -> Term:
+        scrut = self.term(n.kids[0], ctx, memo)
+        needs = self.needs(n)
+        (lv, lbody), (rv, rbody) = n.branches
+        if not needs:
+            return comp(Case(self.region(lbody, {lv: Id}), self.region(rbody, {rv: Id})), scrut)
+        env = tuple_term([self.term(m, ctx, memo) for m in needs])
+        outer = {m: comp(p, Snd) for m, p in zip(needs, projections(len(needs)))}
+        f = self.region(lbody, {lv: Fst, **outer})
+        g = self.region(rbody, {rv: Fst, **outer})
+        return comp(Case(f, g), comp(Distr, Compose(Par(scrut, env), Copy)))
+
+
+def _ignores_input(t: Term) -> bool:
+    """Whether `t` computes its answer without reading its input or the state (``Inl . Consume``)."""
+    if isinstance(t, Const) or t == Consume:
+        return True
+    if isinstance(t, Compose):
+        return _ignores_input(t.f) and not any(x in (Get, Put) for x in walk(t.g))
+    if isinstance(t, Par):
+        return _ignores_input(t.f) and _ignores_input(t.g)
+    return False
+
+
+def _put_last(core: Term) -> Term:
+    """``core : i -> (s', o)`` followed by writing ``s'`` and answering ``o``: the smallest of a
+    few equivalent forms (each writes after every read of the state)."""
+    general = Compose(Snd, Compose(Par(Put, Id), core))
+    if isinstance(core, Compose) and core.f == Copy and isinstance(core.g, Par):
+        new, out = core.g.f, core.g.g
+        if new == _GET:  # the state is left as it was
+            return out
+        if _ignores_input(out):  # a constant answer: write, then answer
+            return Compose(out, Compose(Put, new))
+        # out first: it may read the state, which must still be the old one
+        return Compose(Fst, Compose(Par(out, Compose(Put, new)), Copy))
+    if isinstance(core, Case):  # write at the end of each branch, if that is smaller
+        split = Case(_put_last(core.f), _put_last(core.g))
+        return split if tree_size(split) < tree_size(general) else general
+    if isinstance(core, Compose) and not isinstance(core.g, Par):
+        return comp(_put_last(core.g), core.f)
+    return general
+
+
+def lower_machine(root: Node, input_var: Node, u: Unifier) -> Term:
+    """The machine term of `root` = ``(new_state, output)`` computed from `input_var` and the state."""
+    low = Lowering(u)
+    return _put_last(low.region(low.canon(root), {low.canon(input_var): Id}))
+
+
+def lower_function(root: Node, params: Iterable[Node], u: Unifier) -> Term:
+    """The term of a pure function of one parameter."""
+    low = Lowering(u)
+    (p,) = params
+    return low.region(low.canon(root), {low.canon(p): Id})
