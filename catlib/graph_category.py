@@ -223,7 +223,7 @@ class Wiring:
     def apply(self, b: Builder, x: Bundle) -> Bundle:
         """Apply this morphism to the wires `x`, adding its boxes to `b`."""
         if not self.nested:
-            return self.run(b, x, self.cod)  # type: ignore[no-any-return]
+            return self.run(b, x, self.cod)
         stack: list[Generator[tuple[Wiring, Bundle], Bundle, Bundle]] = [self.run(b, x, self.cod)]
         value: Any = None
         while stack:
@@ -238,7 +238,7 @@ class Wiring:
                 value = None
             else:
                 value = sub.run(b, arg, sub.cod)
-        return value  # type: ignore[no-any-return]
+        return value
 
 
 def _prim(fn: Callable[[Builder, Bundle, Type | None], Bundle]) -> Wiring:
