@@ -379,7 +379,6 @@ def demo(argv: list[str]) -> int:
     the seed's transcript); the session's commands go to stderr.
     """
     from cam.client import Client, NodeError
-    from cam.client import Upgrade as Up
     from cam.node import Node
     from cam.server import banner, printer, start_in_thread
     from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
@@ -405,15 +404,15 @@ def demo(argv: list[str]) -> int:
             for command, value in session:
                 say(command)
                 c.do(value)
-            u = Up(counter_sm, counter_sm2, upgrade_state)
+            u = (counter_sm, counter_sm2, upgrade_state)  # terms: catlib.program.Upgrade's fields are Programs
             say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
-            c.upgrade(u)
+            c.upgrade(*u)
             for command, value in [("incr()", "L Unit"), ("incr()", "L Unit"), ("count()", "R Unit")]:
                 say(command)
                 c.do(value)
             say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
             try:
-                c.upgrade(u)
+                c.upgrade(*u)
                 ok = False
             except NodeError as e:
                 ok = ok and e.kind == "wrong_version"
