@@ -80,7 +80,7 @@ class Tree:
         eq = self.__eq__(other)
         return eq if eq is NotImplemented else not eq
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Pickling (used by `cam check --jobs`) goes through repr-free rebuild.
         return (_rebuild, (type(self), self.kids, self.label))
 
