@@ -48,20 +48,20 @@ def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def configure(pyproject: Path, module: str) -> None:
-    """Point the copy's [tool.mutmut] at `module` and its subset."""
+def configure(pyproject: Path, module: str, tests: list[str]) -> None:
+    """Point the copy's [tool.mutmut] at `module` and the test files `tests`."""
     text = pyproject.read_text()
     section = (f"[tool.mutmut]\nsource_paths = [\"catlib\", \"cam\"]\nonly_mutate = {toml_list([module])}\n"
                f"also_copy = [\"tests\", \"proofs\", \"docs\", \"README.md\"]\n"
                f"pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n"
-               f"pytest_add_cli_args_test_selection = {toml_list([*SUBSETS[module], module])}\n\n")
+               f"pytest_add_cli_args_test_selection = {toml_list([*tests, module])}\n\n")
     text, n = re.subn(r"\[tool\.mutmut\]\n.*?(?=^\[tool\.(?!mutmut))", section, text, flags=re.S | re.M)
     if n != 1:
         raise SystemExit("pyproject.toml: no [tool.mutmut] section to replace")
     pyproject.write_text(text)
 
 
-def run_module(module: str, work: Path, children: int, only: list[str]) -> dict[str, int]:
+def run_module(module: str, work: Path, children: int, only: list[str], tests: list[str]) -> dict[str, int]:
     """Run mutmut on `module` in `work` (only the mutants matching `only`, if any); the counts of each status."""
     for name in COPIED:
         src = ROOT / name
@@ -69,7 +69,7 @@ def run_module(module: str, work: Path, children: int, only: list[str]) -> dict[
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
         else:
             shutil.copy2(src, work / name)
-    configure(work / "pyproject.toml", module)
+    configure(work / "pyproject.toml", module, tests or SUBSETS[module])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # mutmut puts its mutants first itself
     env["HYPOTHESIS_PROFILE"] = "mutation"
     mutmut = [sys.executable, "-m", "mutmut"]
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", default=[], metavar="GLOB",
                    help="test only the mutants whose name matches (repeatable), e.g. a sample: "
                         "'*__mutmut_*[05]' is one mutant in five of every function")
+    p.add_argument("--tests", nargs="+", default=[], metavar="FILE",
+                   help="run these test files instead of the module's subset (a quick, partial trial: "
+                        "check each survivor against the whole subset before calling it a gap)")
     p.add_argument("--workdir", type=Path, help="where to keep the scratch copies (default: a new temporary directory)")
     args = p.parse_args(argv)
     unknown = [m for m in args.modules if m not in SUBSETS]
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        counts = run_module(module, work, args.max_children, args.only)
+        counts = run_module(module, work, args.max_children, args.only, args.tests)
         survived += counts.get("survived", 0) + counts.get("no tests", 0)
     return 1 if survived else 0
 
