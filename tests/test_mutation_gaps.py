@@ -388,3 +388,13 @@ def test_infer_types_traces_every_subterm_in_post_order():
     assert [(str(u.resolve(x)), str(u.resolve(y))) for x, y in trace] == [
         ("(Int, Int)", "Int"), ("Int", "(Int, Int)"), ("Int", "Int")]
     assert (str(u.resolve(a)), str(u.resolve(b))) == ("Int", "Int")
+
+
+def test_type_size_limit_is_inclusive_and_counts_shared_parts_once_per_occurrence():
+    """``size > max_type_size`` (not ``>=``); ``((b, b), (b, b))`` is 7 nodes as a tree, though shared in the graph."""
+    code = parse_code("[COPY,COPY]")
+    assert str(verify(code, max_type_size=7)) == "a / b -> ((b, b), (b, b))"
+    with pytest.raises(BytecodeError) as e:
+        verify(code, max_type_size=6)
+    assert str(e.value) == ("at the top level: type too large: expected output types of at most 6 nodes, found one "
+                            "of 7 or more: ((a, a), (a, a))")
