@@ -7,10 +7,28 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import BRANCH, CONS, CURRY, ID, INL, PUSH, QUOTE, RETURN, SWAP, Code, Instr, IntV, L, Pair, R, UnitV
+from cam.code import (
+    BRANCH,
+    CONS,
+    CURRY,
+    ID,
+    INL,
+    PUSH,
+    QUOTE,
+    RETURN,
+    SWAP,
+    Code,
+    Instr,
+    IntV,
+    L,
+    Pair,
+    R,
+    UnitV,
+    to_text,
+)
 from cam.machine import Cont, OutOfFuel, Result, Stuck, execute
 from cam.text import parse_code, parse_value
-from cam.verifier import BytecodeError, verify
+from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Embed, Fst, Get, Id, Inl, Inr, Par, Put, Snd
 from catlib.interpreter import InterpretError, run, step
 from catlib.typecheck import TermTypeError, check, infer, infer_types
@@ -398,3 +416,21 @@ def test_type_size_limit_is_inclusive_and_counts_shared_parts_once_per_occurrenc
         verify(code, max_type_size=6)
     assert str(e.value) == ("at the top level: type too large: expected output types of at most 6 nodes, found one "
                             "of 7 or more: ((a, a), (a, a))")
+
+
+def _nested_l(v: IntV, k: int):
+    for _ in range(k):
+        v = L(v)
+    return v
+
+
+def test_a_value_of_the_wrong_type_is_shown_whole_up_to_80_characters():
+    """`check_value`'s message: a value's text up to 80 characters as it is, longer ones cut to 77 and ``...``."""
+    v80, v81 = _nested_l(IntV(1234), 18), _nested_l(IntV(1), 19)
+    assert (len(to_text(v80)), len(to_text(v81))) == (80, 81)
+    with pytest.raises(ValueTypeError) as e:
+        check_value(v80, "Int")
+    assert str(e.value) == f"at the top level: expected Int, found {to_text(v80)}"
+    with pytest.raises(ValueTypeError) as e:
+        check_value(v81, "Int")
+    assert str(e.value) == f"at the top level: expected Int, found {to_text(v81)[:77]}..."
