@@ -154,14 +154,14 @@ class AbstractMachine(TypeGraph):
                 elif op == CONS or op == SWAP:
                     if st is None:
                         raise self.underflow(blk, pc, "a value on the stack")
-                    e, rest = st
-                    if type(e) is Ret:
+                    top, rest = st
+                    if type(top) is Ret:
                         raise self.fail(blk, pc, "a continuation where a value is needed", "a value on the stack",
-                                        self.entry(e))
+                                        self.entry(top))
                     if op == CONS:
-                        acc, st = Node(PROD, e, acc), rest
+                        acc, st = Node(PROD, top, acc), rest
                     else:
-                        acc, st = e, (acc, rest)
+                        acc, st = top, (acc, rest)
                 elif op == QUOTE:
                     acc = arg
                 elif op == GET:
@@ -191,11 +191,11 @@ class AbstractMachine(TypeGraph):
                         a.up = a = Node(PROD, INT_NODE, INT_NODE)
                     if a.tag != PROD:
                         raise self.fail(blk, pc, f"{name} needs two Ints", "(Int, Int)", show([a])[0])
-                    for k in (find(a.a), find(a.b)):
-                        if k is not INT_NODE:
-                            if k.tag != VAR:
+                    for part in (find(a.a), find(a.b)):
+                        if part is not INT_NODE:
+                            if part.tag != VAR:
                                 raise self.fail(blk, pc, f"{name} needs two Ints", "(Int, Int)", show([a])[0])
-                            k.up = INT_NODE
+                            part.up = INT_NODE
                     if op == ADD or op == SUB or op == MUL:
                         acc = INT_NODE
                     elif op == DIVMOD:

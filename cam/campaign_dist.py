@@ -131,7 +131,7 @@ class DaskCluster(Executor):
             self._client.cancel([f for f in futures if not f.done()])
 
     def call(self, fn: Callable[..., R], *args: Any) -> R:
-        return self._client.submit(fn, *args, pure=False).result()  # type: ignore[no-any-return]
+        return self._client.submit(fn, *args, pure=False).result()
 
     def close(self) -> None:
         self._client.close()

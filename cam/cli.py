@@ -274,7 +274,7 @@ def upgrade(argv: list[str]) -> int:
                 if a.old or a.new or a.migration or a.derive_migration or a.down or a.input_adapter or a.output_adapter:
                     return _fail("upgrade", "--to composes the chain's own parts: give no --old, --new, --migration, "
                                  "--down or adapters")
-                sent = upgrade_plan.chained(c, a.to, a.via, a.name, a.probation, load, a.probe)
+                sent: Any = upgrade_plan.chained(c, a.to, a.via, a.name, a.probation, load, a.probe)
             else:
                 sent = _upgrade_parts(a, c)
             if sent is None:
@@ -305,8 +305,8 @@ def _upgrade_parts(a: argparse.Namespace, c: Any) -> Any:
         return _fail("upgrade", "--default and --candidate go with --derive-migration") and None
     old, new = _code_arg(a.old), _code_arg(a.new)
     if a.derive_migration:
-        declared = [None if x.lstrip()[:1] in ("[", "@") else _machine(x)[1] for x in (a.old, a.new)]
-        migration = upgrade_plan.derived(c, new, *declared, a.default, a.candidate, parse_state)
+        old_d, new_d = (None if x.lstrip()[:1] in ("[", "@") else _machine(x)[1] for x in (a.old, a.new))
+        migration = upgrade_plan.derived(c, new, old_d, new_d, a.default, a.candidate, parse_state)
     else:
         migration = _code_arg(a.migration)
     down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
@@ -409,7 +409,6 @@ def demo(argv: list[str]) -> int:
     the seed's transcript); the session's commands go to stderr.
     """
     from cam.client import Client, NodeError
-    from cam.client import Upgrade as Up
     from cam.node import Node
     from cam.server import banner, printer, start_in_thread
     from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
@@ -435,15 +434,15 @@ def demo(argv: list[str]) -> int:
             for command, value in session:
                 say(command)
                 c.do(value)
-            u = Up(counter_sm, counter_sm2, upgrade_state)
+            u = (counter_sm, counter_sm2, upgrade_state)  # terms: catlib.program.Upgrade's fields are Programs
             say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
-            c.upgrade(u)
+            c.upgrade(*u)
             for command, value in [("incr()", "L Unit"), ("incr()", "L Unit"), ("count()", "R Unit")]:
                 say(command)
                 c.do(value)
             say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
             try:
-                c.upgrade(u)
+                c.upgrade(*u)
                 ok = False
             except NodeError as e:
                 ok = ok and e.kind == "wrong_version"

@@ -362,7 +362,7 @@ class Decoder(Generic[B]):
             code, block = pending.pop()
             for i, ins in enumerate(code.kids):
                 self.start(block, i, ins)
-                spec = SPECS.get(ins.label) if type(ins) is Instr else None  # type: ignore[arg-type]
+                spec = SPECS.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
                 args = getattr(ins, "kids", None)
                 if spec is None or type(args) is not tuple or len(args) != len(spec.operands):
                     self.malformed(block, i, ins)

@@ -77,7 +77,7 @@ class Ret:
         self.block, self.pc = block, pc
 
 
-class Block(list):  # type: ignore[type-arg]
+class Block(list[tuple[int, Any]]):
     """Decoded code: a list of (opcode, operand); `code` is the public form.
 
     While decoding, `level` is the BRANCH/CURRY nesting and `reachable`
@@ -89,6 +89,16 @@ class Block(list):  # type: ignore[type-arg]
     """
 
     __slots__ = ("code", "level", "reachable", "size", "depth", "app", "jittable", "runs", "jit", "deopts")
+    code: Code
+    level: int
+    reachable: bool
+    size: int
+    depth: int
+    app: bool
+    jittable: bool | None
+    runs: int
+    jit: Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]] | None
+    deopts: int
 
     def __init__(self, code: Code, level: int = 0, reachable: bool = False) -> None:
         super().__init__()
@@ -200,7 +210,7 @@ def mk_int(n: int) -> Value:
 
 def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
     """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
-    v = _new(cls)
+    v: Value = _new(cls)
     _set(v, "kids", kids)
     _set(v, "label", None)
     _set(v, "_hash", hash((cls.__name__, None, *[k._hash for k in kids])))
@@ -296,7 +306,7 @@ def outside(x: Any) -> Value | Cont:
             out.append(Cont(x.block.code[x.pc:]))
         else:  # pragma: no cover
             raise AssertionError(x)
-    return out[0]  # type: ignore[no-any-return]
+    return out[0]
 
 
 # ---------------------------------------------------------------- host values (catlib's, and closures)

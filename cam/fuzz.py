@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from cam import code as C
 from cam.code import OPS, REFERENCE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
@@ -298,9 +298,10 @@ class CodeFuzzer:
                 path = e.path
             if not path or not all(isinstance(p, int) or p in ("left", "right", "body") for p in path):
                 return code
-            steps = tuple((path[k], {"left": 0, "right": 1, "body": 0}[path[k + 1]])  # type: ignore[index]
+            # a path alternates instruction indices and block names, and ends with an index
+            steps = tuple((cast(int, path[k]), {"left": 0, "right": 1, "body": 0}[cast(str, path[k + 1])])
                           for k in range(0, len(path) - 1, 2))
-            i = path[-1]
+            i = cast(int, path[-1])
             blk = code
             for a, b in steps:
                 blk = blk[a].kids[b]
@@ -311,9 +312,9 @@ class CodeFuzzer:
                 else:
                     ins.append(Instr("RETURN") if steps and rng.randrange(2) else self.instruction(1))
             elif rng.randrange(3) == 0:
-                del ins[i]  # type: ignore[arg-type]
+                del ins[i]
             else:
-                ins[i] = self.instruction(1)  # type: ignore[call-overload]
+                ins[i] = self.instruction(1)
             code = self._edit(code, steps, ins)
         return code
 

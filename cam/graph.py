@@ -48,15 +48,15 @@ def bytecode(code: Code) -> nx.DiGraph:
     fallthrough: list[int] = []  # last nodes of the top-level block
     while todo:
         block, cluster, entry, how, cont = todo.pop()
-        nodes = []
-        for instr in block:
+        nodes: list[tuple[int, Instr | None]] = []
+        for ins in block:
             n = g.number_of_nodes()
-            g.add_node(n, kind=_kind(instr), label=_label(instr), cluster=cluster, op=instr.op)
-            nodes.append((n, instr))
+            g.add_node(n, kind=_kind(ins), label=_label(ins), cluster=cluster, op=ins.op)
+            nodes.append((n, ins))
         if not nodes:
             n = g.number_of_nodes()
             g.add_node(n, kind="terminal", label="(empty)", cluster=cluster)
-            nodes.append((n, None))  # type: ignore[arg-type]
+            nodes.append((n, None))
         g.add_edge(entry, nodes[0][0], label=how, kind="body" if how == "body" else "next")
         later: list[tuple[Code, int | None, int, str, int | None]] = []
         for k, (n, instr) in enumerate(nodes):
@@ -74,7 +74,7 @@ def bytecode(code: Code) -> nx.DiGraph:
                     cid = len(g.graph["clusters"])
                     g.graph["clusters"][cid] = {"label": f"on {side}", "parent": cluster, "kind": "block"}
                     blocks.append((blk, cid, n, side, after))
-                later += blocks  # type: ignore[arg-type]
+                later += blocks
                 continue
             if k + 1 < len(nodes):
                 g.add_edge(n, nodes[k + 1][0], label="", kind="next")
@@ -83,7 +83,7 @@ def bytecode(code: Code) -> nx.DiGraph:
             if instr.op == "CURRY":
                 cid = len(g.graph["clusters"])
                 g.graph["clusters"][cid] = {"label": "closure body", "parent": cluster, "kind": "block"}
-                later.append((instr.kids[0], cid, n, "body", None))  # type: ignore[arg-type]
+                later.append((instr.kids[0], cid, n, "body", None))
         todo.extend(reversed(later))
     last = g.number_of_nodes()
     g.add_node(last, kind="terminal", label="stop", cluster=None)

@@ -95,7 +95,7 @@ def freshen(types: Iterable[Type], u: Unifier) -> list[Type]:
             if n.name not in names:
                 names[n.name] = u.fresh()
             return names[n.name]
-        return type(n)(*kids) if kids else n  # type: ignore[no-any-return]
+        return type(n)(*kids) if kids else n
 
     return [fold(t, node) for t in types]
 
@@ -141,9 +141,10 @@ def trial_inputs(t: Type, limit: int = 8) -> list[Value]:
         if n == Unit:
             return [UnitV]
         if n == Int:
-            return [IntV(k) for k in (0, 1, -1, INT_MAX, INT_MIN)][:limit]
+            return [IntV(k) for k in (0, 1, -1, INT_MAX, INT_MIN)[:limit]]
         if isinstance(n, Sum):
-            left, right = [L(v) for v in kids[0]], [R(v) for v in kids[1]]
+            left: list[Value] = [L(v) for v in kids[0]]
+            right: list[Value] = [R(v) for v in kids[1]]
             if not left or not right:
                 return (left or right)[:limit]
             merged = [left[0], right[0]]

@@ -15,7 +15,7 @@ import ipaddress
 import os
 import stat
 import time
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["is_loopback", "check_fifo", "LineReader"]
 
@@ -66,7 +66,7 @@ class LineReader:
         self.holding_big = False
         self.eof = False
 
-    async def line(self) -> bytes | None | bool:
+    async def line(self) -> bytes | None | Literal[False]:
         """The next line without its newline; ``None`` for one over the size limit; ``False`` at the end."""
         dropping = False
         started: float | None = None

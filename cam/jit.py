@@ -202,8 +202,6 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit("    raise D")
         else:  # an instruction the translator does not know (beyond the reference): no fast path
             raise Untranslated(op)
-            ended = True
-            break
     if not ended:
         # the end of a block: only the root may end, and only with an empty stack
         if local or not is_root:
@@ -237,7 +235,7 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
         block = todo.pop()
         src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
     exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
-    return env["f0"]  # type: ignore[no-any-return]
+    return env["f0"]
 
 
 def _give_up(x: Any, s: Any) -> Any:
@@ -273,7 +271,7 @@ def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, 
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         return None
     try:
-        return jit(acc, reg, [], None)  # type: ignore[no-any-return]
+        return jit(acc, reg, [], None)
     except (Deopt, RecursionError):
         block.deopts += 1
         if block.deopts >= 16 and block.deopts * 2 > block.runs:  # mostly bad inputs: stop trying

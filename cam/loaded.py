@@ -119,7 +119,7 @@ class _Translator:
     def __init__(self, count: bool = False) -> None:
         self.counting = count  # keep the number of steps in the local ``n``
         self.env: dict[str, Any] = {"Left": Left, "Right": Right, "D": Deopt, "HC": HostClosure,
-                                    "new": object.__new__, "setv": Left.value.__set__}  # type: ignore[attr-defined]
+                                    "new": object.__new__, "setv": Left.value.__set__}  # type: ignore[misc]
         self.count = 0
         self.functions: list[str] = []
 
@@ -141,7 +141,7 @@ class _Translator:
         """A Python expression for `s`; injections are built by statements written first."""
         kind = s[0]
         if kind == "c" or kind == "v":
-            return s[1]  # type: ignore[no-any-return]
+            return s[1]
         if kind == "p":
             return f"({self.m(s[1], out)}, {self.m(s[2], out)})"
         inner = self.m(s[1], out)
@@ -236,8 +236,7 @@ class _Translator:
                     continue
                 # One expression, no test: it wraps to 64 bits, and raises TypeError (the step falls back)
                 # for a pair or unit, which `+` alone would concatenate.  (An `if` costs 5x to compile.)
-                const = a[2] if a[0] == "c" else b[2] if b[0] == "c" else None
-                added = f"{b[1]} + {const + 2**63}" if a[0] == "c" else f"{a[1]} + {const + 2**63}" if b[0] == "c" \
+                added = f"{b[1]} + {a[2] + 2**63}" if a[0] == "c" else f"{a[1]} + {b[2] + 2**63}" if b[0] == "c" \
                     else f"{a[1]} + {b[1]} + {2**63}"
                 frame.acc = self.var(out, f"({added}) % {2**64} - {2**63}")
             elif op == INL or op == INR:
@@ -307,19 +306,19 @@ class _Translator:
                 f.acc = payload
             status = yield from self.arm(arm, f, sub, depth, budget)
             results.append((status, f if status == RET else None, sub))
-        live = [r for r in results if r[1] is not None]
+        live = [(status, f, sub) for status, f, sub in results if f is not None]
         if live:
             first = live[0][1]
             assert first is not None
-            same = all(len(r[1].stack) == len(first.stack) and all(  # type: ignore[union-attr]
+            same = all(len(r[1].stack) == len(first.stack) and all(
                 (a[0] == "m") == (b[0] == "m") and (a[0] != "m" or a is b) for a, b in zip(r[1].stack, first.stack))
                 for r in live)
             if not same:
-                for r in live:
-                    r[2]("raise D")
+                for *_, arm_out in live:
+                    arm_out("raise D")
                 live = []
         if len(live) == 2:
-            self.join(live[0][1], live[1][1], live[0][2], live[1][2])  # type: ignore[arg-type]
+            self.join(live[0][1], live[1][1], live[0][2], live[1][2])
         if side is None:
             for r in results:
                 if not r[2].lines:

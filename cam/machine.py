@@ -281,7 +281,7 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
         steps += 1
 
 
-def _check_args(code: Code, input: Value, state: Value) -> None:
+def _check_args(code: object, input: object, state: object) -> None:
     if not isinstance(code, Code):
         raise TypeError(f"expected Code, not {type(code).__name__}")
     for name, v in (("input", input), ("state", state)):
@@ -292,7 +292,7 @@ def _check_args(code: Code, input: Value, state: Value) -> None:
 def _run(code: Code, input: Value, state: Value, fuel: int | None) -> tuple[Any, Any, int]:
     """`execute` up to the internal results: accumulator, register, steps."""
     if not (isinstance(code, Code) and isinstance(input, Value) and isinstance(state, Value)):
-        _check_args(code, input, state)
+        _check_args(code, input, state)  # type: ignore[unreachable]  # callers without type hints get here
     block = decode(code)
     acc, reg = inside(input), inside(state)
     done = fast(block, acc, reg, fuel)
@@ -432,7 +432,7 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     else:
         step.run = batch if source else lambda inputs, s: run_list(slow, inputs, s)
     step.code, step.source = code, source
-    return step  # type: ignore[no-any-return]
+    return step
 
 
 def _run_counted(step: Callable[[Any, Any], tuple[Any, Any, int]], inputs: Iterable[Any],

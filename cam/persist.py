@@ -76,11 +76,12 @@ class Persistent:
         A new directory needs `code` and `state`; a directory that holds a node ignores neither: they
         must be the node's first version and state (or ``None``).  Raises `cam.store.StoreError`.
         """
+        make: Callable[..., Any] = cls  # cam.node.Node, whose constructor takes these (this mixin has none)
         image, events = store.load()
         if image is None:
             if code is None or state is None:
                 raise StoreError(f"{store.path} holds no node yet: give the machine and its initial state")
-            node = cls(code, state, store=store, **kw)
+            node = make(code, state, store=store, **kw)
             store.snapshot(node.image(), [node.history[0]._asdict()])
             return node
         first = store.versions(1)[:1]
@@ -90,7 +91,7 @@ class Persistent:
         try:
             sig = Signature(*(parse(t) for t in image["signature"]))
             kw = {**kw, "declared": sig, "name": image.get("name", "")}
-            node = cls(parse_code(image["code"]), parse_value(image["state"]), store=store, **kw)
+            node = make(parse_code(image["code"]), parse_value(image["state"]), store=store, **kw)
             node.inputs, node.machine_steps = image["inputs"], image["machine_steps"]
             node.generation, node.started = image["generation"], image["started"]
             node.history = [Version(**v) for v in image["history"]]

@@ -271,7 +271,7 @@ def _prepare(release: Release, n: NodeUpgrade, token: str) -> Outcome:
                                               f"{r['check_seconds'] * 1000:.1f} ms)")
     try:
         # No retry: a prepare that does not answer in time counts as a refusal.
-        return _call(n, release.timeout, 0, go)  # type: ignore[no-any-return]
+        return _call(n, release.timeout, 0, go)
     except NodeError as e:
         return Outcome(n.address, "refused", _why(e))
     except ConnectionRefusedError as e:  # nothing was sent: nothing to abort

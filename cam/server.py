@@ -174,7 +174,7 @@ class NodeServer:
                 try:
                     if line is not None and not line.strip():
                         continue
-                    response = await self.handle(line, local)  # type: ignore[arg-type]
+                    response = await self.handle(line, local)
                 finally:
                     lines.release()
                 writer.write(json.dumps(response).encode() + b"\n")

@@ -83,7 +83,7 @@ class Store:
         if others and not os.path.exists(os.path.join(path, DB)):
             raise StoreError(f"{path} is not a node's data directory (it holds {', '.join(others[:5])}); "
                              "give an empty or new directory")
-        self._lock_fd = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd: int | None = os.open(os.path.join(path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

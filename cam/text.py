@@ -60,7 +60,7 @@ def _tokens(text: str) -> list[tuple[int, str]]:
         m = _TOKEN.match(text, pos)
         if m is None:  # only trailing white space is left
             break
-        kind = m.lastindex  # the one group that matched
+        kind = m.lastindex or 0  # the one group that matched (one always does)
         if kind == 4:
             raise ParseError(m.start(4), "a token", repr(m.group(4)))
         toks.append((m.start(kind), m.group(kind)))
@@ -185,12 +185,12 @@ def _parse(text: str, start: str) -> Any:
 
 def parse_code(text: str) -> Code:
     """Parse code in the reference's text form, e.g. ``[ID,QUOTE (Int 1)]``."""
-    return _parse(text, "code")  # type: ignore[no-any-return]
+    return _parse(text, "code")
 
 
 def parse_value(text: str) -> Value:
     """Parse a value in the reference's text form, e.g. ``Pair (Int 1) Unit``."""
-    return _parse(text, "value")  # type: ignore[no-any-return]
+    return _parse(text, "value")
 
 
 # ---------------------------------------------------------------- JSON form
@@ -297,9 +297,9 @@ def from_json(text: str | bytes) -> Code | Value:
         raise ParseError("$.version", str(JSON_VERSION), repr(doc.get("version")))
     keys = set(doc) - {"format", "version"}
     if keys == {"code"}:
-        return _from_plain(doc["code"], "code")  # type: ignore[no-any-return]
+        return _from_plain(doc["code"], "code")
     if keys == {"value"}:
-        return _from_plain(doc["value"], "value")  # type: ignore[no-any-return]
+        return _from_plain(doc["value"], "value")
     raise ParseError("$", "exactly one of 'code' or 'value'", repr(sorted(keys)))
 
 

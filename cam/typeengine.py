@@ -37,6 +37,11 @@ class Node:
     """
 
     __slots__ = ("tag", "a", "b", "up", "last")
+    tag: int
+    a: Any
+    b: Any
+    up: Node | None
+    last: tuple[int, Any] | None
 
     def __init__(self, tag: int, a: Any = None, b: Any = None) -> None:
         self.tag, self.a, self.b, self.up, self.last = tag, a, b, None, None
@@ -259,9 +264,9 @@ class TypeGraph:
         count = 0
         seen: set[Node] = set()
         for node in nodes:  # name the variables in pre-order; a shared part is seen once, first
-            todo = [find(node)]
-            while todo:
-                n = todo.pop()
+            order = [find(node)]
+            while order:
+                n = order.pop()
                 if n in seen:
                     continue
                 seen.add(n)
@@ -273,7 +278,7 @@ class TypeGraph:
                             break
                     done[n] = T.Var(name)
                 elif PROD <= n.tag <= FUN:
-                    todo += [find(n.b), find(n.a)]
+                    order += [find(n.b), find(n.a)]
         size: dict[Node, int] = dict.fromkeys(done, 1)
         results = []
         for node, name in zip(nodes, what):

@@ -211,7 +211,7 @@ def equivalent(f: Term, g: Term, signature: Signature | None = None) -> Equivale
                 raise SymbolicError(f"undecided: {diff}; no input tried satisfies these comparisons and tells the "
                                     "terms apart (the path may be impossible: the model does not solve integer "
                                     "constraints)")
-            if cex is None and any(sub.op == "Mul" for t in (f, g) for sub in walk(t)):
+            if cex is None and any(isinstance(sub, Term) and sub.op == "Mul" for t in (f, g) for sub in walk(t)):
                 raise SymbolicError(f"undecided: {diff}; with Mul the integers are polynomials, which can differ "
                                     "in their coefficients and still agree everywhere modulo 2**64, and no input "
                                     "tried tells them apart")

@@ -231,7 +231,7 @@ def subterms(term: Term) -> Iterator[tuple[tuple[str, ...], Term]]:
     >>> [(".".join(p), t.op) for p, t in subterms(Par(Fst, Id))]
     [('', 'Par'), ('f', 'Fst'), ('g', 'Id')]
     """
-    return walk_paths(term, lambda t: t.fields)  # type: ignore[arg-type, attr-defined, return-value]
+    return walk_paths(term, lambda t: t.fields)  # type: ignore[attr-defined, return-value]
 
 
 def path_str(path: tuple[str, ...]) -> str:

@@ -110,4 +110,4 @@ def interpret(term: Term, C: Category[M], signature: tuple[Type | str | None, ..
             assert types is not None
             m = at_type(m, types[pre][0], types[pre][1])
         out.append(m)
-    return out[0]  # type: ignore[no-any-return]
+    return out[0]

@@ -97,7 +97,7 @@ def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str |
         g.add_node(me, **attrs)
         if parent >= 0:
             g.add_edge(parent, me, field=name, label=name)
-        todo.extend((k, me, f) for f, k in reversed(list(zip(t.fields, t.kids))))  # type: ignore[attr-defined]
+        todo.extend((k, me, f) for f, k in reversed(list(zip(t.fields, t.kids))))
     return g
 
 

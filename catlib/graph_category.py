@@ -44,6 +44,7 @@ __all__ = ["GraphCategory", "Wire", "Wiring", "Bundle", "Builder", "Diagram", "l
            "type_leaves"]
 
 _BOOL, _DIVMOD = Sum(Unit, Unit), Sum(Unit, Prod(Int, Int))
+"""The output types of the comparisons and of ``divmod``: a sum is one wire."""
 
 
 def _prim(fn: Callable[[Builder, Bundle, Type | None], Bundle]) -> Wiring:

@@ -411,8 +411,8 @@ def _figure(g: nx.Graph) -> Any:
         elif kind in ("cap", "merge"):
             ax.plot([x, x], [y - 0.25, y + 0.25], color="black" if kind == "cap" else "#555555", lw=5, zorder=4)
         else:
-            style = NODE_STYLE.get(kind, NODE_STYLE["box"])
-            fill = ROLE_FILL.get(a.get("role", ""), style.get("fillcolor", "#ffffff"))
+            box_style = NODE_STYLE.get(kind, NODE_STYLE["box"])
+            fill = ROLE_FILL.get(a.get("role", ""), box_style.get("fillcolor", "#ffffff"))
             ec = STATE_COLOR if kind.startswith("state") else "#2c3e50"
             ax.text(x, y, str(a.get("label", "")), fontsize=9, ha="center", va="center", zorder=5,
                     family="monospace" if kind in ("instr", "control", "return") else "sans-serif",

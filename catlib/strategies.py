@@ -40,6 +40,7 @@ fetch itself from there and call itself forever.
 
 from __future__ import annotations
 
+import builtins  # the class Generator has a method `int`, which shadows the type in its body
 import random
 from collections.abc import Callable
 from typing import Any
@@ -188,7 +189,7 @@ class Generator:
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
-    def term(self, state: Type, a: Type, b: Type, fuel: int) -> Term:
+    def term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
         """A term of signature ``state / a -> b`` using about `fuel` rules."""
         if fuel <= 0:
             return self._smallest(a, b)
@@ -198,11 +199,11 @@ class Generator:
         rules = self._rules(state, a, b)
         return rules[self.choose(0, len(rules) - 1)](fuel - 1)
 
-    def _split(self, fuel: int) -> tuple[int, int]:
+    def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
-    def _rules(self, s: Type, a: Type, b: Type) -> list[Callable[[int], Term]]:
+    def _rules(self, s: Type, a: Type, b: Type) -> list[Callable[[builtins.int], Term]]:
         T = self.term
         rules: list[Callable[[int], Term]] = []
 
@@ -292,10 +293,10 @@ class Generator:
         return rules
 
     def _primitive(self, c: Construct) -> Term:
-        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()  # type: ignore[no-any-return]
+        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
-    def _primitive_rule(self, c: Construct, kind: int, t: Any, s: Type, a: Type, b: Type
-                        ) -> Callable[[int], Term]:
+    def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type
+                        ) -> Callable[[builtins.int], Term]:
         """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plans`):
 
         - *direct*: it takes any input (its input type is a variable) and its
@@ -326,7 +327,7 @@ class Generator:
             return lambda n: p()
         return lambda n: p() if t == b else Compose(T(s, t, b, n), p())
 
-    def _embed(self, a: Type, b: Type, fuel: int) -> Term:
+    def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
         from catlib.interpreter import step
 
         body = Generator(self.choose, pure=True, type_depth=self.type_depth).term(Unit, a, b, fuel)

@@ -17,7 +17,7 @@ This module gives them once.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 R = TypeVar("R")
 
@@ -33,6 +33,7 @@ class Tree:
     __slots__ = ("kids", "label", "_hash")
     kids: tuple[Any, ...]
     label: Hashable
+    _hash: int
 
     def __init__(self, *kids: Any, label: Hashable = None) -> None:
         object.__setattr__(self, "kids", kids)
@@ -79,7 +80,7 @@ class Tree:
         eq = self.__eq__(other)
         return eq if eq is NotImplemented else not eq
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Pickling (used by `cam check --jobs`) goes through repr-free rebuild.
         return (_rebuild, (type(self), self.kids, self.label))
 
@@ -157,9 +158,9 @@ def unlink(link: object) -> Path:
     Traversals carry links rather than tuples so that a deep tree costs
     O(1) per node, not O(depth).
     """
-    names = []
+    names: list[str] = []
     while link is not None:
-        name, link = link  # type: ignore[misc]
+        name, link = cast(tuple[str, object], link)
         names.append(name)
     return tuple(reversed(names))
 

@@ -190,7 +190,7 @@ def _compile(t: Type) -> Builder:
     return lambda u, names: cls(*(k(u, names) for k in kids))
 
 
-class _Traced(list):  # type: ignore[type-arg]
+class _Traced(list):
     """The inference stack, also recording each pushed (dom, cod) in `trace`."""
 
     def __init__(self, trace: list[tuple[Type, Type]]) -> None:

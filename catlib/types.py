@@ -266,9 +266,9 @@ class Unifier:
         seen = []
         while isinstance(t, Var) and t.label in self.bindings:
             seen.append(t.label)
-            t = self.bindings[t.label]  # type: ignore[index]
+            t = self.bindings[t.label]
         for name in seen[:-1]:
-            self.bindings[name] = t  # type: ignore[index]
+            self.bindings[name] = t
         return t
 
     def resolve(self, t: Type) -> Type:
@@ -286,7 +286,7 @@ class Unifier:
                 del out[-k:]
                 out.append(type(n)(*kids))
             elif isinstance(n, Var) and n.label in done:
-                out.append(done[n.label])  # type: ignore[index]
+                out.append(done[n.label])
             elif isinstance(n, Var) and n.label in self.bindings:
                 todo.append((n, 2))
                 todo.append((self.find(n), 0))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from proofs import adapters, compiler, examples_lang, laws, upgrade
 from proofs.core import Theorem, Verdict
@@ -37,11 +38,11 @@ def broken() -> list[tuple[str, str, Callable[[], Verdict]]]:
     """
     out: list[tuple[str, str, Callable[[], Verdict]]] = []
     for name, law in laws.BROKEN.items():
-        out.append(("laws", name, lambda law=law: laws.prove_law(law, stateful=False)))
+        out.append(("laws", name, partial(laws.prove_law, law, stateful=False)))
     for name, (op, table) in compiler.BROKEN.items():
-        out.append(("compiler", f"table: {name}", lambda op=op, table=table: compiler.verify(op, table)))
+        out.append(("compiler", f"table: {name}", partial(compiler.verify, op, table)))
     for name, comp in compiler.BROKEN_COMPILERS.items():
-        out.append(("compiler", name, lambda comp=comp: compiler.agrees(comp)))
+        out.append(("compiler", name, partial(compiler.agrees, comp)))
     for name, check in (upgrade.BROKEN | adapters.BROKEN | examples_lang.BROKEN).items():
         out.append(("upgrade", name, check))
     return out

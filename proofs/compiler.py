@@ -48,8 +48,8 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable
-from functools import cache
-from typing import Any
+from functools import cache, partial
+from typing import Any, cast
 
 import sympy
 
@@ -123,7 +123,7 @@ def _block(items: Template) -> machine.Block:
         elif type(item) is Body:
             out.append(machine.op("CURRY", _block(item.block)))
         else:
-            out.extend(from_code(Code([item])))
+            out.extend(from_code(Code([cast(Instr, item)])))  # the holes and branches are handled above
     return out
 
 
@@ -136,7 +136,7 @@ def compile_with(table: Table, term: Term) -> Code:
         if t.op not in table:
             raise ValueError(f"no template for {t.op}")
         return _fill(table[t.op], t, dict(zip(_SUBTERMS.get(t.op, ()), kids)))
-    return fold(term, node)  # type: ignore[no-any-return]
+    return fold(term, node)
 
 
 def _fill(tpl: Template, t: Any, codes: dict[str, Code]) -> Code:
@@ -151,7 +151,7 @@ def _fill(tpl: Template, t: Any, codes: dict[str, Code]) -> Code:
         elif type(item) is Body:
             out.append(CURRY(_fill(item.block, t, codes)))
         else:
-            out.append(item)
+            out.append(cast(Instr, item))  # the holes and branches are handled above
     return Code(out)
 
 
@@ -412,7 +412,7 @@ def _special_casing(match: Callable[[Term], bool], code: Code) -> Compiler:
     def compiler(term: Term) -> Code:
         def node(t: Any, kids: list[Code]) -> Code:
             return code if match(t) else _fill(TEMPLATES[t.op], t, dict(zip(_SUBTERMS.get(t.op, ()), kids)))
-        return fold(term, node)  # type: ignore[no-any-return]
+        return fold(term, node)
     return compiler
 
 
@@ -431,7 +431,7 @@ reject each (their rows are all proved: only the fold check can)."""
 def theorems(table: Table = TEMPLATES, compiler: Compiler = cam_compile) -> list[Theorem]:
     """One theorem per row of `table`, and one that `compiler` is the fold of `table`."""
     out = [Theorem(f"compile {op}: code ; k  ~>  interpreter rule ; k, stack st kept", "compiler",
-                   "symbolic CAM, induction hypothesis at holes", lambda op=op: verify(op, table))
+                   "symbolic CAM, induction hypothesis at holes", partial(verify, op, table))
            for op in table]
     out.append(Theorem("compile is the fold of these templates", "compiler",
                        "generic fold; compared on leaves, pairs, random terms", lambda: agrees(compiler, table)))

@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 from catlib.equivalence import equivalent
 from catlib.examples.generic import add_constant
@@ -137,13 +138,13 @@ def theorems(laws: dict[str, Law] = LAWS) -> list[Theorem]:
         if not provable(law):
             continue
         out.append(Theorem(f"law {name}: pure morphisms", "laws", "symbolic, uninterpreted f",
-                           lambda law=law: prove_law(law, stateful=False)))
+                           partial(prove_law, law, stateful=False)))
         if law.effectful:
             out.append(Theorem(f"law {name}: stateful morphisms", "laws", "symbolic, uninterpreted f, f_s",
-                               lambda law=law: prove_law(law, stateful=True)))
+                               partial(prove_law, law, stateful=True)))
         else:
             out.append(Theorem(f"law {name}: FAILS with state", "laws", "counterexample, interpreter-confirmed",
-                               lambda law=law: refute_with_state(law)))
+                               partial(refute_with_state, law)))
     return out
 
 

@@ -7,13 +7,33 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import BRANCH, CONS, CURRY, ID, INL, PUSH, QUOTE, RETURN, SWAP, Code, IntV, L, Pair, R, UnitV
+from cam.code import (
+    BRANCH,
+    CONS,
+    CURRY,
+    ID,
+    INL,
+    PUSH,
+    QUOTE,
+    RETURN,
+    SWAP,
+    Code,
+    Instr,
+    IntV,
+    L,
+    Pair,
+    R,
+    UnitV,
+    to_text,
+)
 from cam.machine import Cont, OutOfFuel, Result, Stuck, execute
 from cam.text import parse_code, parse_value
-from cam.verifier import BytecodeError, verify
+from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Embed, Fst, Get, Id, Inl, Inr, Par, Put, Snd
 from catlib.interpreter import InterpretError, run, step
-from catlib.typecheck import TermTypeError, check, infer
+from catlib.typecheck import TermTypeError, check, infer, infer_types
+from catlib.types import Unifier
+from catlib.types import parse as parse_type
 from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 # ---------------------------------------------------------------- catlib.interpreter.step
@@ -315,3 +335,102 @@ def test_parse_value_and_code_errors_are_parse_errors():
         with pytest.raises(ParseError):
             parse_code(text)
     assert str(Code([PUSH, INL])) == "[PUSH,INL]"
+
+
+# ---------------------------------------------------------------- second trial (machine, verifier, type checker)
+
+
+def test_divmod_whose_quotient_is_int_max_does_not_wrap():
+    """``q <= INT_MAX`` in the machine's DIVMOD: only INT_MIN / -1 wraps, INT_MAX / 1 does not (``<`` would)."""
+    for a, b, q, r in ((INT_MAX, 1, INT_MAX, 0), (INT_MAX, -1, -INT_MAX, 0), (INT_MIN, -1, INT_MIN, 0)):
+        code = Code([Instr("DIVMOD")])
+        assert execute(code, Pair(IntV(a), IntV(b)), UnitV) == Result(UnitV, R(Pair(IntV(q), IntV(r))), 1)
+
+
+def test_a_return_to_an_outer_continuation_cannot_join_a_value():
+    """The join's entry check: a branch that leaves a continuation where the other left a value is refused.
+
+    Accepting it would be unsound: on ``R Unit`` the inner branch returns to the outer continuation with the
+    inner one left on the stack, and the ``CONS`` after the join gets stuck.
+    """
+    code = parse_code("[BRANCH [PUSH,ROT,RETURN] [INL,BRANCH [ROT,RETURN] [ROT,RETURN]],CONS]")
+    with pytest.raises(BytecodeError) as e:
+        verify(code)
+    assert str(e.value).startswith("at 0/right/1/left/1 (RETURN): the branches leave different stacks at depth 0: "
+                                   "expected a value of type a, found a code continuation (after the BRANCH at "
+                                   "0/right/1)")
+    with pytest.raises(Stuck, match="CONS needs a value on the stack"):
+        execute(code, R(UnitV), UnitV)
+
+
+def test_a_clash_below_the_top_names_the_parts_that_clash():
+    """The clash message adds ``(x does not match y)`` when the clashing parts are inside the types shown."""
+    with pytest.raises(BytecodeError) as e:
+        verify(parse_code("[QUOTE (Pair Unit (Int 1)),PUT,QUOTE (Pair (Int 1) (Int 1)),PUT]"))
+    assert str(e.value) == ("at 3 (PUT): PUT changes the state's type: expected ((), Int), found (Int, Int) "
+                            "(Int does not match ())")
+    with pytest.raises(BytecodeError) as e:  # at the top the types shown are the clash: nothing added
+        verify(parse_code("[QUOTE Unit,PUT,QUOTE (Int 1),PUT]"))
+    assert str(e.value) == "at 3 (PUT): PUT changes the state's type: expected (), found Int"
+
+
+@pytest.mark.parametrize("source, found", [
+    ("[QUOTE (Int 1),PUSH,QUOTE (Int 2),CONS,APP]", None),
+    ("[CURRY [SND,RETURN],PUSH,QUOTE (Int 1),CONS,ADD]", "(a -> b, Int)"),
+    ("[CURRY [SND,RETURN],INL,PUSH,QUOTE (Int 1),CONS,ADD]", "(Either (a -> b) c, Int)"),
+    ("[CURRY [SND,RETURN],PUSH,CONS,INL,ADD]", "Either (a -> b, a -> b) c"),
+    ("[CURRY [SND,RETURN],INL,INL,ADD]", "Either (Either (a -> b) c) d"),
+])
+def test_closure_types_print_with_their_parentheses(source, found):
+    """The type printer: a function inside a pair or a sum is parenthesised, a sum inside a sum too."""
+    with pytest.raises(BytecodeError) as e:
+        verify(parse_code(source))
+    if found is None:  # APP of a pair of Ints
+        assert str(e.value) == ("at 4 (APP): not a closure application: expected a pair (a -> b, a), "
+                                "found (Int, Int)")
+    else:
+        assert str(e.value).endswith(f"(ADD): ADD needs two Ints: expected (Int, Int), found {found}")
+
+
+def test_verify_refuses_a_declared_type_that_is_not_a_type():
+    with pytest.raises(TypeError, match=r"expected a type \(catlib.types.Type or its text\), not 5"):
+        verify(parse_code("[SND]"), input=5)
+    assert str(verify(parse_code("[SND]"), input=parse_type("(Int, ())"))) == "a / (Int, ()) -> ()"
+
+
+def test_infer_types_traces_every_subterm_in_post_order():
+    """`trace` (what catlib.context reads): each occurrence's (input, output), children first, in the term's order."""
+    u = Unifier()
+    trace: list = []
+    state, a, b = infer_types(Compose(Add, Copy), u, trace)
+    assert [(str(u.resolve(x)), str(u.resolve(y))) for x, y in trace] == [
+        ("(Int, Int)", "Int"), ("Int", "(Int, Int)"), ("Int", "Int")]
+    assert (str(u.resolve(a)), str(u.resolve(b))) == ("Int", "Int")
+
+
+def test_type_size_limit_is_inclusive_and_counts_shared_parts_once_per_occurrence():
+    """``size > max_type_size`` (not ``>=``); ``((b, b), (b, b))`` is 7 nodes as a tree, though shared in the graph."""
+    code = parse_code("[COPY,COPY]")
+    assert str(verify(code, max_type_size=7)) == "a / b -> ((b, b), (b, b))"
+    with pytest.raises(BytecodeError) as e:
+        verify(code, max_type_size=6)
+    assert str(e.value) == ("at the top level: type too large: expected output types of at most 6 nodes, found one "
+                            "of 7 or more: ((a, a), (a, a))")
+
+
+def _nested_l(v: IntV, k: int):
+    for _ in range(k):
+        v = L(v)
+    return v
+
+
+def test_a_value_of_the_wrong_type_is_shown_whole_up_to_80_characters():
+    """`check_value`'s message: a value's text up to 80 characters as it is, longer ones cut to 77 and ``...``."""
+    v80, v81 = _nested_l(IntV(1234), 18), _nested_l(IntV(1), 19)
+    assert (len(to_text(v80)), len(to_text(v81))) == (80, 81)
+    with pytest.raises(ValueTypeError) as e:
+        check_value(v80, "Int")
+    assert str(e.value) == f"at the top level: expected Int, found {to_text(v80)}"
+    with pytest.raises(ValueTypeError) as e:
+        check_value(v81, "Int")
+    assert str(e.value) == f"at the top level: expected Int, found {to_text(v81)[:77]}..."

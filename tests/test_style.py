@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (ruff comes with the test extra)."""
+"""The code base stays ruff-clean and mypy-clean (both come with the test extra)."""
 
 import subprocess
 import sys
@@ -10,6 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_clean():
+    """`python -m mypy` with pyproject.toml's settings (strict defs, unused ignores reported) finds nothing."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and "Success: no issues found" in result.stdout, result.stdout + result.stderr
 
 
 def test_catlib_never_imports_cam():
@@ -27,3 +33,18 @@ def test_catlib_never_imports_cam():
         if ">>> from cam" in path.read_text() or ">>> import cam" in path.read_text():
             offenders.append(f"{path.relative_to(ROOT)}: doctest")
     assert offenders == []
+
+
+def test_mutation_subsets_name_existing_tests():
+    """tools/mutation.py and [tool.mutmut] select tests that exist (a renamed test file would silently drop out)."""
+    import importlib.util
+    import tomllib
+
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    named = {m for m in tool.SUBSETS} | {t for ts in tool.SUBSETS.values() for t in ts}
+    named |= set(config["only_mutate"]) | set(config["pytest_add_cli_args_test_selection"])
+    assert sorted(n for n in named if not (ROOT / n).is_file()) == []

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUBSETS: dict[str, list[str]] = {
     "cam/compiler.py": ["tests/test_central.py", "tests/test_examples.py", "tests/test_mutation_gaps.py",
                         "tests/test_proofs.py", "tests/test_verifier_properties.py", "tests/test_syntax.py"],
-    "cam/machine.py": ["tests/test_cam_machine.py", "tests/test_fast_path.py", "tests/test_mutation_gaps.py",
+    "cam/machine.py": ["tests/test_cam_machine.py", "tests/test_machine_load.py", "tests/test_mutation_gaps.py",
                        "tests/test_central.py", "tests/test_examples.py", "tests/test_machine_cache.py",
                        "tests/test_fresh_caches.py"],
     "cam/verifier.py": ["tests/test_verifier.py", "tests/test_verifier_properties.py", "tests/test_mutation_gaps.py"],
@@ -36,6 +36,9 @@ SUBSETS: dict[str, list[str]] = {
                             "tests/test_examples.py", "tests/test_instances.py", "tests/test_syntax.py",
                             "tests/test_verifier.py", "tests/test_deep.py"],
 }
+SUBSETS["cam/jit.py"] = SUBSETS["cam/machine.py"]  # the machine's translator to Python (its fast path)
+SUBSETS["cam/absmachine.py"] = SUBSETS["cam/verifier.py"]  # the verifier's abstract machine
+SUBSETS["cam/typeengine.py"] = SUBSETS["cam/verifier.py"]  # the verifier's unification engine
 """Each module mutated, and the tests that speak about it (its own doctests are added)."""
 
 COPIED = ["catlib", "cam", "proofs", "tests", "docs", "README.md", "pyproject.toml"]
@@ -45,32 +48,32 @@ def toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def configure(pyproject: Path, module: str) -> None:
-    """Point the copy's [tool.mutmut] at `module` and its subset."""
+def configure(pyproject: Path, module: str, tests: list[str]) -> None:
+    """Point the copy's [tool.mutmut] at `module` and the test files `tests`."""
     text = pyproject.read_text()
     section = (f"[tool.mutmut]\nsource_paths = [\"catlib\", \"cam\"]\nonly_mutate = {toml_list([module])}\n"
                f"also_copy = [\"tests\", \"proofs\", \"docs\", \"README.md\"]\n"
                f"pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n"
-               f"pytest_add_cli_args_test_selection = {toml_list([*SUBSETS[module], module])}\n\n")
+               f"pytest_add_cli_args_test_selection = {toml_list([*tests, module])}\n\n")
     text, n = re.subn(r"\[tool\.mutmut\]\n.*?(?=^\[tool\.(?!mutmut))", section, text, flags=re.S | re.M)
     if n != 1:
         raise SystemExit("pyproject.toml: no [tool.mutmut] section to replace")
     pyproject.write_text(text)
 
 
-def run_module(module: str, work: Path, children: int) -> dict[str, int]:
-    """Run mutmut on `module` in `work`; the counts of each status, survivors printed."""
+def run_module(module: str, work: Path, children: int, only: list[str], tests: list[str]) -> dict[str, int]:
+    """Run mutmut on `module` in `work` (only the mutants matching `only`, if any); the counts of each status."""
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
         else:
             shutil.copy2(src, work / name)
-    configure(work / "pyproject.toml", module)
+    configure(work / "pyproject.toml", module, tests or SUBSETS[module])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # mutmut puts its mutants first itself
     env["HYPOTHESIS_PROFILE"] = "mutation"
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run([*mutmut, "run", "--max-children", str(children)], cwd=work, env=env, check=False)
+    subprocess.run([*mutmut, "run", "--max-children", str(children), *only], cwd=work, env=env, check=False)
     out = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True,
                          text=True, check=True).stdout
     counts: dict[str, int] = {}
@@ -78,15 +81,17 @@ def run_module(module: str, work: Path, children: int) -> dict[str, int]:
     for line in out.splitlines():
         name, _, status = line.strip().rpartition(": ")
         if name:
+            if status == "not checked":  # left out by --only
+                continue
             counts[status] = counts.get(status, 0) + 1
-            if status == "survived":
+            if status in ("survived", "no tests"):
                 survivors.append(name)
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
-    judged = killed + counts.get("survived", 0)
+    judged = killed + counts.get("survived", 0) + counts.get("no tests", 0)
     score = f"{100 * killed / judged:.1f}%" if judged else "n/a"
     print(f"\n{module}: {killed} of {judged} mutants killed ({score}); all statuses: {counts}")
     for name in survivors:
-        print(f"  survived: {name}   (cd {work} && python -m mutmut show {name})")
+        print(f"  survived or untested: {name}   (cd {work} && python -m mutmut show {name})")
     return counts
 
 
@@ -96,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"modules to mutate (default: {', '.join(SUBSETS)})")
     p.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                    help="mutants tested at once (default: half the cores)")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="test only the mutants whose name matches (repeatable), e.g. a sample: "
+                        "'*__mutmut_*[05]' is one mutant in five of every function")
+    p.add_argument("--tests", nargs="+", default=[], metavar="FILE",
+                   help="run these test files instead of the module's subset (a quick, partial trial: "
+                        "check each survivor against the whole subset before calling it a gap)")
     p.add_argument("--workdir", type=Path, help="where to keep the scratch copies (default: a new temporary directory)")
     args = p.parse_args(argv)
     unknown = [m for m in args.modules if m not in SUBSETS]
@@ -108,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        survived += run_module(module, work, args.max_children).get("survived", 0)
+        counts = run_module(module, work, args.max_children, args.only, args.tests)
+        survived += counts.get("survived", 0) + counts.get("no tests", 0)
     return 1 if survived else 0
 
 
