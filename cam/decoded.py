@@ -28,11 +28,12 @@ __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "out
            "CACHE_BUDGET", "mk_int",
            "HostClosure", "to_internal", "to_host"]
 
-# The opcodes the machine and the translator dispatch on (rows of `cam.code.INSTRUCTIONS`).
+# The opcodes the machine and the translators dispatch on (rows of `cam.code.INSTRUCTIONS`): the
+# reference's 21, then the integer instructions beyond it.
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, APP, CURRY, INL, INR, BRANCH, RETURN,
- PUSH, ROT, GET, PUT) = (OPCODE[name] for name in (
+ PUSH, ROT, GET, PUT, SUB, MUL, LT, EQ, DIVMOD) = (OPCODE[name] for name in (
     "ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD", "APP", "CURRY",
-    "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+    "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT", "SUB", "MUL", "LT", "EQ", "DIVMOD"))
 
 
 class Cont(NamedTuple):

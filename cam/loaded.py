@@ -38,12 +38,16 @@ from cam.decoded import (
     CONSUME,
     COPY,
     CURRY,
+    DIVMOD,
+    EQ,
     FIRST,
     FST,
     GET,
     ID,
     INL,
     INR,
+    LT,
+    MUL,
     PUSH,
     PUT,
     QUOTE,
@@ -51,6 +55,7 @@ from cam.decoded import (
     ROT,
     SECOND,
     SND,
+    SUB,
     SWAP,
     Block,
     HostClosure,
@@ -67,6 +72,28 @@ INLINE_SIZE = 2_000
 """Instructions inlined into one Python function before a nested block becomes a function of its own."""
 _BIG = 12
 """A virtual pair or injection bigger than this (in nodes) is built into a local at once."""
+
+
+_WRAP, _MOD = 2**63, 2**64
+_L_UNIT = Left(())
+
+
+def _divmod(a: int, b: int) -> Any:
+    """``DIVMOD``: ``Left(())`` by zero, else ``Right((q, r))`` rounding down; only INT_MIN / -1 wraps."""
+    if b == 0:
+        return _L_UNIT
+    q, r = divmod(a, b)
+    return Right((q if q < _WRAP else -_WRAP, r))
+
+
+_ARITH: dict[int, Callable[[int, int], Any]] = {
+    SUB: lambda a, b: (a - b + _WRAP) % _MOD - _WRAP,
+    MUL: lambda a, b: (a * b + _WRAP) % _MOD - _WRAP,
+    LT: lambda a, b: Left(()) if a < b else Right(()),
+    EQ: lambda a, b: Left(()) if a == b else Right(()),
+    DIVMOD: _divmod,
+}
+"""The integer instructions beyond the reference on host ints (what the translated code computes)."""
 
 
 class Deopt(Exception):
@@ -119,7 +146,8 @@ class _Translator:
     def __init__(self, count: bool = False) -> None:
         self.counting = count  # keep the number of steps in the local ``n``
         self.env: dict[str, Any] = {"Left": Left, "Right": Right, "D": Deopt, "HC": HostClosure,
-                                    "new": object.__new__, "setv": Left.value.__set__}  # type: ignore[attr-defined]
+                                    "new": object.__new__, "setv": Left.value.__set__,
+                                    "dm": _divmod}  # type: ignore[attr-defined]
         self.count = 0
         self.functions: list[str] = []
 
@@ -240,6 +268,11 @@ class _Translator:
                 added = f"{b[1]} + {const + 2**63}" if a[0] == "c" else f"{a[1]} + {const + 2**63}" if b[0] == "c" \
                     else f"{a[1]} + {b[1]} + {2**63}"
                 frame.acc = self.var(out, f"({added}) % {2**64} - {2**63}")
+            elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
+                ab = self.parts(frame.acc, out)
+                if ab is None or any(s[0] in "plr" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
+                    break
+                frame.acc = self.arith(op, ab[0], ab[1], out)
             elif op == INL or op == INR:
                 frame.acc = self.inj("l" if op == INL else "r", frame.acc, out)
             elif op == GET:
@@ -267,6 +300,24 @@ class _Translator:
             return END
         out("raise D")
         return DEAD
+
+    def arith(self, op: int, a: Sym, b: Sym, out: _Out) -> Sym:
+        """``SUB``/``MUL``/``LT``/``EQ``/``DIVMOD`` of two ints (constants or locals), as the checked loop does them.
+
+        A local is tested to be an int first (the code is run on any value: ``*`` of a tuple repeats it,
+        ``<`` and ``==`` compare tuples); a failed test falls back to the checked loop.
+        """
+        if a[0] == "c" and b[0] == "c":
+            return self.const(_ARITH[op](a[2], b[2]))
+        x, y = a[1], b[1]
+        tested = [v for s, v in ((a, x), (b, y)) if s[0] == "v"]
+        out(f"if {' or '.join(f'{v}.__class__ is not int' for v in tested)}: raise D")
+        if op == SUB or op == MUL:
+            return self.var(out, f"({x} {'-' if op == SUB else '*'} {y} + {2**63}) % {2**64} - {2**63}")
+        if op == LT or op == EQ:  # the two answers are shared constants
+            yes, no = self.const(Left(())), self.const(Right(()))
+            return self.var(out, f"{yes[1]} if {x} {'<' if op == LT else '=='} {y} else {no[1]}")
+        return self.var(out, f"dm({x}, {y})")
 
     def split(self, frame: _Frame, out: _Out) -> None:
         """End the function `out` is writing with a call of a new one, which goes on from `frame`."""
