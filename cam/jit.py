@@ -259,7 +259,7 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     while todo:
         block = todo.pop()
         src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
-    exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
+    loaded.compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
     return env["f0"]  # type: ignore[no-any-return]
 
 

@@ -64,7 +64,8 @@ from cam.decoded import (
 )
 from catlib.values import Left, Right
 
-__all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE"]
+__all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE",
+           "compile_in_pieces", "PIECE_LINES"]
 
 INLINE_DEPTH = 40
 """Nested blocks inlined into one Python function (as nested ``if``\\ s; the tokenizer allows 100 levels)."""
@@ -525,10 +526,27 @@ def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root:
     run_src = _source("def run(inputs, s):", [
         (1, "outputs = []"), (1, "out = outputs.append"), (1, "for x in inputs:"), (2, "try:"), *run_lines,
         (2, caught), (3, "s, y = slow(x, s)"), (3, "out(y)"), (1, "return s, outputs")])
-    source = "\n\n".join([*t.functions, step_src] + ([] if t.counting else [run_src]))
-    exec(compile(source, f"<cam load {id(root):x}>", "exec"), t.env)  # noqa: S102 - our own source
-    t.env["source"] = source
+    pieces = [*t.functions, step_src] + ([] if t.counting else [run_src])
+    compile_in_pieces(pieces, t.env, f"<cam load {id(root):x}>")
+    t.env["source"] = "\n\n".join(pieces)
     return t.env["step"], t.env.get("run")
+
+
+PIECE_LINES = 2_000
+"""Lines of source compiled at once: `compile` holds the interpreter lock throughout, so a large code is
+compiled in pieces of about this size and other threads (a node's event loop) run in between."""
+
+
+def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) -> None:
+    """Define `functions` (Python source, one ``def`` each) in `env`, compiling about `PIECE_LINES` at a time."""
+    batch: list[str] = []
+    lines = 0
+    for i, src in enumerate(functions):
+        batch.append(src)
+        lines += src.count("\n") + 1
+        if lines >= PIECE_LINES or i == len(functions) - 1:
+            exec(compile("\n\n".join(batch), filename, "exec"), env)  # noqa: S102 - our own source
+            batch, lines = [], 0
 
 
 def run_list(step: Callable[[Any, Any], tuple[Any, Any]], inputs: Iterable[Any], state: Any) -> tuple[Any, list[Any]]:
