@@ -54,6 +54,7 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
+from cam.pysource import compile_in_pieces
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -259,7 +260,7 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     while todo:
         block = todo.pop()
         src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
-    loaded.compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
+    compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
     return env["f0"]  # type: ignore[no-any-return]
 
 
