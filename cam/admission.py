@@ -113,7 +113,7 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
     # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state.  The code is
     # translated to Python here, before the swap, so that no request after it pays for that (the first
     # input after the upgrade costs what the second does).  Its source is compiled in pieces
-    # (`cam.loaded.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
+    # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
     prepare(new)
     most = 0

@@ -293,3 +293,23 @@ def test_all_the_translation_happens_in_load(monkeypatch):
     assert step(Left(()), 1) == (2, Left(()))
     assert step.run([Right(())], 5) == (5, [Right(5)])
     assert step(Left(()), 1)[1] is step(Left(()), 7)[1]  # a constant output is one shared object
+
+
+def test_large_code_is_translated_ahead_and_compiled_in_pieces(monkeypatch):
+    # a node translates new code of any size before the swap (cam.admission); one `compile` call holds the
+    # interpreter lock throughout, so large source is compiled in pieces and other threads run in between
+    import builtins
+
+    from cam import pysource
+
+    lines: list[int] = []
+    real = builtins.compile
+    monkeypatch.setattr(pysource, "compile", lambda src, *rest: lines.append(src.count("\n")) or real(src, *rest),
+                        raising=False)
+    machine.clear_cache()
+    code = Code([COPY, ADD] * 4_000)  # beyond jit.MAX_SIZE: translated by cam.loaded, split into functions
+    machine.prepare(code)
+    block = decoded.decode(code)
+    assert block.jit is not None and block.runs == 0
+    assert len(lines) >= 2 and max(lines) < 3 * pysource.PIECE_LINES
+    assert machine.execute(code, IntV(1), UnitV).steps == 8_000 and block.deopts == 0
