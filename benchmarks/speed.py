@@ -9,7 +9,8 @@ measured in the same run.  CPU is shared on a busy machine: read the
 ratios, not the absolute figures, and the ``uptime`` load printed first.
 
 - ``step``: one call per input through the same driver loop for every
-  contender: the hand-written step function on host values, ``load(code)``,
+  contender (the counter, registers, turnstile and bank examples): the
+  hand-written step function on host values, ``load(code)``,
   ``catlib.interpreter.step`` on the term, ``cam.machine.step`` (machine values).
 - ``batch``: a whole list of inputs: ``load(code).run`` against a hand-written
   inline loop (state in a local, a branch and an output per input, no call).
@@ -31,7 +32,7 @@ from cam.code import quote
 from cam.compiler import compile
 from cam.machine import load
 from cam.machine import step as machine_step
-from catlib.examples import counter, registers, turnstile
+from catlib.examples import bank, counter, registers, turnstile
 from catlib.free import Term
 from catlib.interpreter import step as interpret
 from catlib.strategies import Generator
@@ -68,6 +69,18 @@ def registers_hand(cmd: Any, s: tuple[int, int]) -> tuple[tuple[int, int], int]:
     else:
         b = cmd.value
     return (a, b), a
+
+
+def bank_hand(cmd: Any, balance: int) -> tuple[int, Any]:
+    """The bank account by hand (`catlib.examples.bank`): deposits that would lower the balance and
+    withdrawals beyond it (or negative) are refused."""
+    if type(cmd) is Left:
+        after = add64(balance, cmd.value)
+        return (balance, bank.REFUSED) if after < balance else (after, Right(after))
+    if type(cmd.value) is Left:
+        k = cmd.value.value
+        return (balance, bank.REFUSED) if k < 0 or balance < k else (balance - k, Right(balance - k))
+    return balance, Right(balance)
 
 
 def turnstile_hand(cmd: Any, s: tuple[Any, int]) -> tuple[Any, Any]:
@@ -137,6 +150,9 @@ def example_inputs(name: str, n: int) -> tuple[list[Any], Any]:
     if name == "registers":
         cmds = [registers.SWAP, registers.ACC, Right(7), registers.ACC]
         return [cmds[i % 4] for i in range(n)], (1, 2)
+    if name == "bank":  # SUB and LT at work (the integer instructions beyond the reference), refusals too
+        cmds = [bank.deposit(100), bank.withdraw(30), bank.withdraw(500), bank.BALANCE, bank.deposit(-5)]
+        return [cmds[i % 5] for i in range(n)], 0
     cmds = [turnstile.COIN, turnstile.PUSH, turnstile.PUSH, turnstile.COIN, turnstile.COIN, turnstile.PUSH]
     return [cmds[i % 6] for i in range(n)], turnstile.TURNSTILE.initial
 
@@ -306,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     goals.append(("registers: load <= 2x hand-written", r["load(code)"], 2.0))
     r = per_input("turnstile", turnstile.UPGRADE.old, {"hand-written": turnstile_hand}, n, rounds)
     goals.append(("turnstile: load <= 2x hand-written", r["load(code)"], 2.0))
+    r = per_input("bank", bank.BANK, {"hand-written": bank_hand}, n, rounds)
+    goals.append(("bank (SUB, LT): load vs hand-written, for the record", r["load(code)"], None))
     r = terms_table(10 if args.quick else args.terms, rounds, args.seed)
     goals.append(("random 500-node terms: interpreter / load >= 5", 1 / r["load(code)"], None))
     r = batch_table(n * 5, rounds)

@@ -17,10 +17,8 @@ from typing import Any
 
 from cam.code import Code, UnitV, to_text
 from cam.contract import Prepared, Refusal
-from cam.decoded import decode
 from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down
-from cam.jit import MAX_SIZE
 from cam.machine import MachineError, OutOfFuel, execute, prepare
 from cam.text import digest
 from catlib.typecheck import Signature
@@ -112,12 +110,12 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
     if down is not None:
         check_down(verify, check_value, down, signature.state, node.signature.state, r.output,
                    node.limits.migration_fuel)
-    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state.  Code of
-    # ordinary size is translated to Python here, before the swap, so that no request after it pays for
-    # that; larger code is not, because compiling its Python source holds the interpreter lock long
-    # enough to stall the event loop (and every other client) while the checks run in their thread.
-    if decode(new).size <= MAX_SIZE:
-        prepare(new)
+    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state.  The code is
+    # translated to Python here, before the swap, so that no request after it pays for that (the first
+    # input after the upgrade costs what the second does).  Its source is compiled in pieces
+    # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
+    # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
+    prepare(new)
     most = 0
     for x in trial_inputs(signature.input, node.limits.trials):
         t1 = time.perf_counter()

@@ -26,13 +26,14 @@ from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
            "CACHE_BUDGET", "mk_int",
-           "HostClosure", "to_internal", "to_host"]
+           "HostClosure", "to_internal", "to_host", "host_divmod", "HOST_ARITH"]
 
-# The opcodes the machine and the translator dispatch on (rows of `cam.code.INSTRUCTIONS`).
+# The opcodes the machine and the translators dispatch on (rows of `cam.code.INSTRUCTIONS`): the
+# reference's 21, then the integer instructions beyond it.
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, QUOTE, ADD, APP, CURRY, INL, INR, BRANCH, RETURN,
- PUSH, ROT, GET, PUT) = (OPCODE[name] for name in (
+ PUSH, ROT, GET, PUT, SUB, MUL, LT, EQ, DIVMOD) = (OPCODE[name] for name in (
     "ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD", "APP", "CURRY",
-    "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT"))
+    "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT", "SUB", "MUL", "LT", "EQ", "DIVMOD"))
 
 
 class Cont(NamedTuple):
@@ -413,3 +414,24 @@ def to_host(x: Any) -> Any:
         else:  # pragma: no cover - a continuation never is a result
             raise AssertionError(v)
     return out[0]
+
+
+_HOST_L_UNIT = Left(())
+
+
+def host_divmod(a: int, b: int) -> Any:
+    """``DIVMOD``: ``Left(())`` by zero, else ``Right((q, r))`` rounding down; only INT_MIN / -1 wraps."""
+    if b == 0:
+        return _HOST_L_UNIT
+    q, r = divmod(a, b)
+    return Right((q if q <= INT_MAX else INT_MIN, r))
+
+
+HOST_ARITH: dict[int, Callable[[int, int], Any]] = {
+    SUB: lambda a, b: (a - b + 2**63) % 2**64 - 2**63,
+    MUL: lambda a, b: (a * b + 2**63) % 2**64 - 2**63,
+    LT: lambda a, b: Left(()) if a < b else Right(()),
+    EQ: lambda a, b: Left(()) if a == b else Right(()),
+    DIVMOD: host_divmod,
+}
+"""The integer instructions beyond the reference on host ints (what the translated code computes)."""

@@ -26,12 +26,16 @@ from cam.decoded import (
     CONSUME,
     COPY,
     CURRY,
+    DIVMOD,
+    EQ,
     FIRST,
     FST,
     GET,
     ID,
     INL,
     INR,
+    LT,
+    MUL,
     PUSH,
     PUT,
     QUOTE,
@@ -39,6 +43,7 @@ from cam.decoded import (
     ROT,
     SECOND,
     SND,
+    SUB,
     SWAP,
     Block,
     Clo,
@@ -49,9 +54,10 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
+from cam.pysource import compile_in_pieces
 from catlib.values import INT_MAX, INT_MIN
 
-__all__ = ["Deopt", "Untranslated", "translate", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
+__all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
 
 JIT_AFTER = 2
 """A code is translated to Python on its `JIT_AFTER`-th run (0: never translate)."""
@@ -156,6 +162,23 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit("    acc = a + b")
             emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
             kind = "int"
+        elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
+            need_pair()
+            emit("    a, b = acc")
+            emit("    if type(a) is not int or type(b) is not int: raise D")
+            if op == SUB or op == MUL:
+                emit(f"    acc = a {'-' if op == SUB else '*'} b")
+                emit(f"    if not {INT_MIN} <= acc <= {INT_MAX}: acc = (acc + {2**63}) % {2**64} - {2**63}")
+                kind = "int"
+            elif op == LT or op == EQ:  # the two answers are shared constants (internal values are never mutated)
+                emit(f"    acc = LU if a {'<' if op == LT else '=='} b else RU")
+                kind = None
+            else:  # by zero: L Unit; rounding down, as Python's divmod; only INT_MIN / -1 leaves the range
+                emit("    if b == 0: acc = LU")
+                emit("    else:")
+                emit("        q, r = divmod(a, b)")
+                emit(f"        acc = InR((q if q <= {INT_MAX} else {INT_MIN}, r))")
+                kind = None
         elif op == INL or op == INR:
             emit(f"    acc = {'InL' if op == INL else 'InR'}(acc)")
             kind = "L" if op == INL else "R"
@@ -227,14 +250,15 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     them is a renaming; they go to the real stack only before a ``BRANCH``),
     and the number of steps of each straight stretch.
     """
-    env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "tuple": tuple, "int": int}
+    env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "tuple": tuple, "int": int,
+                           "LU": InL(None), "RU": InR(None)}
     names: dict[int, str] = {}
     src: list[str] = []
     todo = [root]
     while todo:
         block = todo.pop()
         src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo))
-    exec(compile("\n\n".join(src), f"<cam jit {id(root):x}>", "exec"), env)  # noqa: S102 - our own source
+    compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
     return env["f0"]
 
 
@@ -253,21 +277,37 @@ def large(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, i
     return run
 
 
+def prepare(block: Block) -> bool:
+    """Translate the root `block` now, if it can be and is not yet: whether it has a translation.
+
+    What `fast` does on a code's `JIT_AFTER`-th run, done ahead: a node calls
+    it (through `cam.machine.prepare`) when it starts and while it prepares
+    an upgrade, so that no request pays for translating.  Code with ``APP``
+    (or an instruction the translator lacks) is never translated.
+    """
+    if block.jit is not None:
+        return True
+    if block.jittable is None:
+        block.jittable = not block.app
+    if not block.jittable:
+        return False
+    try:
+        block.jit = translate(block) if block.size <= MAX_SIZE and block.depth <= MAX_DEPTH else large(block)
+    except Untranslated:
+        block.jittable = False
+        return False
+    return True
+
+
 def fast(block: Block, acc: Any, reg: Any, fuel: int | None) -> tuple[Any, Any, int] | None:
     """Run the translated code, translating on the `JIT_AFTER`-th run; None when the checked loop must run it."""
     jit = block.jit
     if jit is None:
         block.runs += 1
-        if block.jittable is None:
-            block.jittable = not block.app
-        if not block.jittable or not JIT_AFTER or block.runs < JIT_AFTER:
+        if not JIT_AFTER or block.runs < JIT_AFTER or not prepare(block):
             return None
-        try:
-            block.jit = jit = (translate(block) if block.size <= MAX_SIZE and block.depth <= MAX_DEPTH
-                               else large(block))
-        except Untranslated:
-            block.jittable = False
-            return None
+        jit = block.jit
+        assert jit is not None  # prepare translated it
     if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
         return None
     try:

@@ -38,12 +38,17 @@ from cam.decoded import (
     CONSUME,
     COPY,
     CURRY,
+    DIVMOD,
+    EQ,
     FIRST,
     FST,
     GET,
+    HOST_ARITH,
     ID,
     INL,
     INR,
+    LT,
+    MUL,
     PUSH,
     PUT,
     QUOTE,
@@ -51,12 +56,15 @@ from cam.decoded import (
     ROT,
     SECOND,
     SND,
+    SUB,
     SWAP,
     Block,
     HostClosure,
+    host_divmod,
     to_host,
     to_internal,
 )
+from cam.pysource import Line, Out, compile_in_pieces, source_of
 from catlib.values import Left, Right
 
 __all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE"]
@@ -79,7 +87,6 @@ class Deopt(Exception):
 # A stack entry is a symbolic value or a marker ("m", n): the continuation a BRANCH pushed.
 
 Sym = tuple[Any, ...]
-Line = tuple[int, str]
 
 
 def _size(s: Sym) -> int:
@@ -98,20 +105,6 @@ class _Frame:
         return _Frame(self.acc, self.reg, list(self.stack))
 
 
-class _Out:
-    """Lines of Python being written, at an indentation."""
-
-    __slots__ = ("lines", "indent", "head")
-
-    def __init__(self, indent: int, head: str | None = None) -> None:
-        self.lines: list[Line] = []
-        self.indent = indent
-        self.head = head  # the ``def`` line, for the top level of a function (which may be split)
-
-    def __call__(self, text: str) -> None:
-        self.lines.append((self.indent, text))
-
-
 DEAD, RET, END = "dead", "ret", "end"
 
 
@@ -119,7 +112,8 @@ class _Translator:
     def __init__(self, count: bool = False) -> None:
         self.counting = count  # keep the number of steps in the local ``n``
         self.env: dict[str, Any] = {"Left": Left, "Right": Right, "D": Deopt, "HC": HostClosure,
-                                    "new": object.__new__, "setv": Left.value.__set__}  # type: ignore[misc]
+                                    "new": object.__new__, "setv": Left.value.__set__,  # type: ignore[misc]
+                                    "dm": host_divmod}
         self.count = 0
         self.functions: list[str] = []
 
@@ -132,12 +126,12 @@ class _Translator:
         self.env[name] = value
         return ("c", name, value)
 
-    def var(self, out: _Out, expr: str) -> Sym:
+    def var(self, out: Out, expr: str) -> Sym:
         name = self.fresh()
         out(f"{name} = {expr}")
         return ("v", name)
 
-    def m(self, s: Sym, out: _Out) -> str:
+    def m(self, s: Sym, out: Out) -> str:
         """A Python expression for `s`; injections are built by statements written first."""
         kind = s[0]
         if kind == "c" or kind == "v":
@@ -149,19 +143,19 @@ class _Translator:
         out(f"{name} = new({'Left' if kind == 'l' else 'Right'}); setv({name}, {inner})")
         return name
 
-    def pair(self, a: Sym, b: Sym, out: _Out) -> Sym:
+    def pair(self, a: Sym, b: Sym, out: Out) -> Sym:
         if a[0] == "c" and b[0] == "c":
             return self.const((a[2], b[2]))
         s = ("p", a, b, 1 + _size(a) + _size(b))
         return self.var(out, self.m(s, out)) if s[3] > _BIG else s
 
-    def inj(self, kind: str, a: Sym, out: _Out) -> Sym:
+    def inj(self, kind: str, a: Sym, out: Out) -> Sym:
         if a[0] == "c":
             return self.const((Left if kind == "l" else Right)(a[2]))
         s = ("l" if kind == "l" else "r", a, 1 + _size(a))
         return ("v", self.m(s, out)) if s[2] > _BIG else s
 
-    def parts(self, s: Sym, out: _Out) -> tuple[Sym, Sym] | None:
+    def parts(self, s: Sym, out: Out) -> tuple[Sym, Sym] | None:
         """The two sides of a pair, None when `s` is known not to be one."""
         if s[0] == "p":
             return s[1], s[2]
@@ -176,7 +170,7 @@ class _Translator:
 
     # ------------------------------------------------------------ blocks
 
-    def block(self, block: Block, frame: _Frame, out: _Out, depth: int, marker: Sym | None, budget: list[int]) -> Any:
+    def block(self, block: Block, frame: _Frame, out: Out, depth: int, marker: Sym | None, budget: list[int]) -> Any:
         """Translate `block` from `frame` into `out` (a generator: it yields nested functions to make).
 
         Returns RET (its ``RETURN`` popped `marker`), END (it ran off its
@@ -239,6 +233,11 @@ class _Translator:
                 added = f"{b[1]} + {a[2] + 2**63}" if a[0] == "c" else f"{a[1]} + {b[2] + 2**63}" if b[0] == "c" \
                     else f"{a[1]} + {b[1]} + {2**63}"
                 frame.acc = self.var(out, f"({added}) % {2**64} - {2**63}")
+            elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
+                ab = self.parts(frame.acc, out)
+                if ab is None or any(s[0] in "plr" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
+                    break
+                frame.acc = self.arith(op, ab[0], ab[1], out)
             elif op == INL or op == INR:
                 frame.acc = self.inj("l" if op == INL else "r", frame.acc, out)
             elif op == GET:
@@ -267,7 +266,21 @@ class _Translator:
         out("raise D")
         return DEAD
 
-    def split(self, frame: _Frame, out: _Out) -> None:
+    def arith(self, op: int, a: Sym, b: Sym, out: Out) -> Sym:
+        """``SUB``/``MUL``/``LT``/``EQ``/``DIVMOD`` on two ints, constants or locals (tested first: ``*``
+        repeats a tuple, ``<`` and ``==`` compare them; a failed test falls back to the checked loop)."""
+        if a[0] == "c" and b[0] == "c":
+            return self.const(HOST_ARITH[op](a[2], b[2]))
+        x, y = a[1], b[1]
+        out(f"if {' or '.join(f'{s[1]}.__class__ is not int' for s in (a, b) if s[0] == 'v')}: raise D")
+        if op == SUB or op == MUL:
+            return self.var(out, f"({x} {'-' if op == SUB else '*'} {y} + {2**63}) % {2**64} - {2**63}")
+        if op == LT or op == EQ:  # the two answers are shared constants
+            return self.var(out, f"{self.const(Left(()))[1]} if {x} {'<' if op == LT else '=='} {y} "
+                                 f"else {self.const(Right(()))[1]}")
+        return self.var(out, f"dm({x}, {y})")
+
+    def split(self, frame: _Frame, out: Out) -> None:
         """End the function `out` is writing with a call of a new one, which goes on from `frame`."""
         name = self.fresh("g")
         values = [i for i, e in enumerate(frame.stack) if e[0] != "m"]
@@ -278,13 +291,13 @@ class _Translator:
             params.append("n")
         out(f"return {name}({', '.join(args)})")
         assert out.head is not None
-        self.functions.append(_source(out.head, out.lines))
+        self.functions.append(source_of(out.head, out.lines))
         out.head, out.lines = f"def {name}({', '.join(params)}):", []
         frame.acc, frame.reg = ("v", params[0]), ("v", params[1])
         for i, p in zip(values, params[2:]):
             frame.stack[i] = ("v", p)
 
-    def branch(self, arms: tuple[Block, Block], frame: _Frame, out: _Out, depth: int, budget: list[int]) -> Any:
+    def branch(self, arms: tuple[Block, Block], frame: _Frame, out: Out, depth: int, budget: list[int]) -> Any:
         acc = frame.acc
         side: str | None = None
         if acc[0] in ("l", "r"):
@@ -294,11 +307,11 @@ class _Translator:
         elif acc[0] != "v":
             out("raise D")
             return DEAD
-        results: list[tuple[str, _Frame | None, _Out]] = []
+        results: list[tuple[str, _Frame | None, Out]] = []
         for which, arm in (("l", arms[0]), ("r", arms[1])):
             if side is not None and which != side:
                 continue
-            sub = _Out(out.indent + (side is None))
+            sub = Out(out.indent + (side is None))
             f = frame.copy()
             if side is None:
                 f.acc = ("v", f"{acc[1]}.value")  # a pure read of an immutable value: read where needed
@@ -338,7 +351,7 @@ class _Translator:
         frame.acc, frame.reg, frame.stack[:] = f.acc, f.reg, f.stack
         return RET
 
-    def join(self, left: _Frame, right: _Frame, lout: _Out, rout: _Out) -> None:
+    def join(self, left: _Frame, right: _Frame, lout: Out, rout: Out) -> None:
         """Where two arms meet: what differs goes to a local both arms assign last."""
         joined = []
         for a, b in [(left.acc, right.acc), (left.reg, right.reg), *zip(left.stack, right.stack)]:
@@ -351,7 +364,7 @@ class _Translator:
             joined.append(("v", name))
         left.acc, left.reg, left.stack[:] = joined[0], joined[1], joined[2:]
 
-    def arm(self, arm: Block, f: _Frame, out: _Out, depth: int, budget: list[int]) -> Any:
+    def arm(self, arm: Block, f: _Frame, out: Out, depth: int, budget: list[int]) -> Any:
         """One arm of a BRANCH from `f` (its payload in the accumulator): inline, or a function of its own."""
         marker: Sym = ("m", self.fresh())
         if depth + 1 < INLINE_DEPTH and budget[0] > 0:
@@ -385,7 +398,7 @@ class _Translator:
         params = [self.fresh() for _ in range(2 + visible)]
         marker: Sym = ("m", name)
         frame = _Frame(("v", params[0]), ("v", params[1]), [("v", p) for p in params[2:]] + [marker])
-        out = _Out(1, f"def {name}({', '.join(params + ['n'] * self.counting)}):")
+        out = Out(1, f"def {name}({', '.join(params + ['n'] * self.counting)}):")
         status = yield from self.block(arm, frame, out, 0, marker, [INLINE_SIZE])
         if status == END:
             out("raise D")  # a block that runs off its end with the continuation still on the stack: stuck
@@ -393,12 +406,12 @@ class _Translator:
             exprs = [self.m(s, out) for s in [frame.acc, frame.reg, *frame.stack]]
             out(f"return ({', '.join(exprs + ['n'] * self.counting)},)")
         assert out.head is not None
-        self.functions.append(_source(out.head, out.lines))
+        self.functions.append(source_of(out.head, out.lines))
         return (name, len(frame.stack)) if status == RET else None
 
     def root(self, root: Block) -> Any:
         """A function for a large root block: ``body(x, s) -> (s, y)``."""
-        out = _Out(1, "def body(x, s, n):" if self.counting else "def body(x, s):")
+        out = Out(1, "def body(x, s, n):" if self.counting else "def body(x, s):")
         frame = _Frame(("v", "x"), ("v", "s"), [])
         status = yield from self.block(root, frame, out, 0, None, [INLINE_SIZE])
         if status == END and not frame.stack:
@@ -407,11 +420,7 @@ class _Translator:
         elif status != DEAD:
             out("raise D")  # halting needs an empty stack: stuck
         assert out.head is not None
-        self.functions.append(_source(out.head, out.lines))
-
-
-def _source(head: str, lines: list[Line]) -> str:
-    return "\n".join([head, *("    " * i + text for i, text in lines)])
+        self.functions.append(source_of(out.head, out.lines))
 
 
 def _drive(gen: Any, translator: _Translator) -> Any:
@@ -445,7 +454,7 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False)
         _drive(t.root(root), t)
         call = "body(x, s, 0)" if count else "body(x, s)"
         return _finish(t, [(2, f"return {call}")], [(3, f"s, y = {call}"), (3, "out(y)")], root)
-    body = _Out(2)
+    body = Out(2)
     if count:
         body("n = 0")
     frame = _Frame(("v", "x"), ("v", "s"), [])
@@ -455,10 +464,10 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False)
         status = DEAD
     step_lines, run_lines = list(body.lines), [(i + 1, text) for i, text in body.lines]
     if status == END:
-        tail = _Out(2)
+        tail = Out(2)
         reg, acc = t.m(frame.reg, tail), t.m(frame.acc, tail)
         step_lines += tail.lines + [(2, f"return ({reg}, {acc}{', n' * count})")]
-        tail = _Out(3)
+        tail = Out(3)
         acc = t.m(frame.acc, tail)
         reg = t.m(frame.reg, tail)
         run_lines += tail.lines + [(3, f"out({acc})")]
@@ -469,13 +478,13 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False)
 
 def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root: Block) -> tuple[Callable[..., Any], Any]:
     caught = "except (D, TypeError, ValueError, RecursionError):"
-    step_src = _source("def step(x, s):", [(1, "try:"), *step_lines, (1, caught), (2, "return slow(x, s)")])
-    run_src = _source("def run(inputs, s):", [
+    step_src = source_of("def step(x, s):", [(1, "try:"), *step_lines, (1, caught), (2, "return slow(x, s)")])
+    run_src = source_of("def run(inputs, s):", [
         (1, "outputs = []"), (1, "out = outputs.append"), (1, "for x in inputs:"), (2, "try:"), *run_lines,
         (2, caught), (3, "s, y = slow(x, s)"), (3, "out(y)"), (1, "return s, outputs")])
-    source = "\n\n".join([*t.functions, step_src] + ([] if t.counting else [run_src]))
-    exec(compile(source, f"<cam load {id(root):x}>", "exec"), t.env)  # noqa: S102 - our own source
-    t.env["source"] = source
+    pieces = [*t.functions, step_src] + ([] if t.counting else [run_src])
+    compile_in_pieces(pieces, t.env, f"<cam load {id(root):x}>")
+    t.env["source"] = "\n\n".join(pieces)
     return t.env["step"], t.env.get("run")
 
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
-from cam.code import OPCODE, Code, Instr, Value, to_text
+from cam.code import Code, Instr, Value, to_text
 from cam.decoded import (
     ADD,
     APP,
@@ -56,12 +56,16 @@ from cam.decoded import (
     CONSUME,
     COPY,
     CURRY,
+    DIVMOD,
+    EQ,
     FIRST,
     FST,
     GET,
     ID,
     INL,
     INR,
+    LT,
+    MUL,
     PUSH,
     PUT,
     QUOTE,
@@ -69,6 +73,7 @@ from cam.decoded import (
     ROT,
     SECOND,
     SND,
+    SUB,
     SWAP,
     Block,
     Clo,
@@ -81,12 +86,11 @@ from cam.decoded import (
     inside,
     outside,
 )
-from cam.jit import JIT_AFTER, fast
+from cam.jit import fast
+from cam.jit import prepare as translate_ahead
 from cam.loaded import run_list, to_host, to_internal, translate
 from catlib.values import INT_MAX, INT_MIN
 
-# Beyond the reference (not in `cam.decoded`'s list, which the translator shares).
-SUB, MUL, LT, EQ, DIVMOD = (OPCODE[name] for name in ("SUB", "MUL", "LT", "EQ", "DIVMOD"))
 _WRAP = 2**63
 
 __all__ = ["step", "run", "execute", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
@@ -119,8 +123,12 @@ class MachineError(RuntimeError):
     """The machine could not finish: see `Stuck` and `OutOfFuel`."""
 
     def __init__(self, message: str, config: Config, steps: int) -> None:
-        self.config, self.steps = config, steps
-        super().__init__(f"{message}\n{config}")
+        self.config, self.steps, self.message = config, steps, message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # written when read: a caller that only catches (a campaign, a fallback) pays nothing for the text
+        return f"{self.message}\n{self.config}"
 
 
 class Stuck(MachineError):
@@ -449,7 +457,4 @@ def prepare(code: Code) -> None:
     """Decode and translate `code` for `step`/`execute`/`run` now, not on a request's path."""
     if not isinstance(code, Code):
         raise TypeError(f"expected Code, not {type(code).__name__}")
-    block = decode(code)
-    if block.jit is None:
-        block.runs = max(block.runs, JIT_AFTER - 1)  # the next run translates...
-        fast(block, None, None, 0)  # ... here: fuel 0 returns before running anything
+    translate_ahead(decode(code))

@@ -62,6 +62,15 @@ def clear_caches() -> list[str]:
     return cleared
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under the ``mutation`` profile the suite runs in one process, whatever ``-n`` says (pyproject's addopts
+    asks pytest-xdist for a worker per core): mutmut watches, in its own process, which tests reach which
+    function."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "mutation" and getattr(config.option, "numprocesses", None):
+        config.option.numprocesses, config.option.dist = 0, "no"
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     """Each test starts from empty caches (the decoded and translated code above all)."""

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cam.machine as machine_module
-from cam import decoded, jit
+from cam import decoded, jit, loaded
 from cam.code import (
     ADD,
     APP,
@@ -188,10 +188,15 @@ def test_integer_instructions_beyond_the_reference(op, a, b, want):
     assert step(Code([Instr(op)]), Pair(IntV(a), IntV(b)), UnitV) == (UnitV, expect)
     if op == "DIVMOD" and b:
         assert want == (wrap(divmod(a, b)[0]), divmod(a, b)[1])
-    # run again and again: the translator does not know these, so the code stays on the checked loop
+    # run again and again: from the second run on, the translation answers (and gives the same)
     code = Code([Instr(op), INL])
     assert {step(code, Pair(IntV(a), IntV(b)), UnitV) for _ in range(4)} == {(UnitV, L(expect))}
-    assert decoded.decode(code).jit is None and decoded.decode(code).jittable is False
+    block = decoded.decode(code)
+    assert block.jit is not None and block.deopts == 0
+    # and on host values, through `load`: translated, no fallback to the checked loop
+    loaded_step = machine_module.load(code)
+    assert "slow" not in loaded_step.source.split("except")[0]
+    assert loaded_step((a, b), ()) == ((), loaded.to_host(decoded.inside(L(expect))))
     stuck = Code([COPY, Instr(op), INL])
     for _ in range(3):
         with pytest.raises(Stuck, match=f"{op} needs a Pair of two Ints, found Pair"):
@@ -498,12 +503,17 @@ def test_closures_nested_in_quoted_code_do_not_recurse():
 # ---------------------------------------------------------------- exhaustive small scope: translation = checked loop
 
 
-def _both(code: Code, x: Value, s: Value) -> tuple:
-    fast_block = decoded.Block(code, 0, True)  # a fresh decoding, translated at once, bypassing the cache
-    d = decoded._Decode()
-    d.queue(code, fast_block)
-    d.drain()
-    fn = jit.translate(fast_block)
+def _both(code: Code, x: Value, s: Value, translated: tuple | None = None) -> tuple:
+    """The translation's answer (None: it gave up) and the checked loop's (None: stuck); `translated` is
+    ``(block, function)`` from an earlier call, to run more inputs on one translation."""
+    if translated is None:
+        fast_block = decoded.Block(code, 0, True)  # a fresh decoding, translated at once, bypassing the cache
+        d = decoded._Decode()
+        d.queue(code, fast_block)
+        d.drain()
+        fn = jit.translate(fast_block)
+    else:
+        fast_block, fn = translated
     acc, reg = decoded.inside(x), decoded.inside(s)
     try:
         a, r, steps = fn(acc, reg, [], None)
@@ -544,6 +554,39 @@ def test_translation_agrees_with_the_checked_loop_on_small_branching_code():
             assert fast is not None or slow is None, code
             completed += fast is not None
     assert completed > 100
+
+
+def test_translations_agree_with_the_checked_loop_on_every_small_integer_code():
+    # every code of length <= 3 over the integer instructions beyond the reference, a branch on their
+    # answers and the stack instructions that feed them: both translations (`cam.jit` on internal values,
+    # `cam.loaded` on host values) against the checked loop, on operands at the edges of 64 bits
+    branch = Instr("BRANCH", Code([INR, RETURN]), Code([SND, RETURN]))  # L Unit -> R Unit; R (q, r) -> r
+    ops = [Instr(op) for op in ("SUB", "MUL", "LT", "EQ", "DIVMOD")] + [PUSH, CONS, COPY, branch]
+    inputs = [Pair(IntV(a), IntV(b)) for a, b in ((7, -2), (-7, 2), (3, 0), (INT_MIN, -1), (INT_MAX, 5))]
+    inputs.append(Pair(Pair(IntV(1), IntV(2)), IntV(3)))
+    completed = 0
+    for n in range(1, 4):
+        for combo in itertools.product(ops, repeat=n):
+            code = Code(combo)
+            host_step = machine_module.load(code)
+            block = decoded.Block(code, 0, True)
+            d = decoded._Decode()
+            d.queue(code, block)
+            d.drain()
+            translated = (block, jit.translate(block))
+            for x in inputs:
+                fast, slow = _both(code, x, UnitV, translated)
+                assert fast is None or fast == slow, (combo, x)
+                assert fast is not None or slow is None, (combo, x)
+                completed += fast is not None
+                want = ("stuck",) if slow is None else (loaded.to_host(decoded.inside(slow[0])),
+                                                        loaded.to_host(decoded.inside(slow[1])))
+                try:
+                    got = host_step(loaded.to_host(decoded.inside(x)), ())
+                except Stuck:
+                    got = ("stuck",)
+                assert got == want, (combo, x)
+    assert completed > 200  # halting runs (231 of them, on these inputs)
 
 
 def test_run_is_step_over_a_list_of_inputs():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from cam import decoded, loaded, machine
+from cam import decoded, jit, loaded, machine
 from cam.code import (
     ADD,
     APP,
@@ -256,18 +256,28 @@ def test_prepare_translates_before_the_first_run():
     machine.clear_cache()
     code = Code(list(COUNTER))
     machine.prepare(code)
-    assert decoded.decode(code).jit is not None
+    block = decoded.decode(code)
+    translated = block.jit
+    assert translated is not None and block.runs == 0  # translated ahead, not by pretending it ran
     assert machine.step(code, L(UnitV), IntV(0)) == (IntV(1), L(UnitV))
+    assert block.jit is translated and block.deopts == 0  # the first run ran the translation
+    # code with APP is never translated; preparing it says so and changes nothing
+    app = Code([QUOTE(Closure(Code([SND, RETURN]), UnitV)), PUSH, CONS, APP])
+    assert not jit.prepare(decoded.decode(app)) and decoded.decode(app).jit is None
+    # the integer instructions beyond the reference are translated too
+    assert jit.prepare(decoded.decode(Code([COPY, Instr("MUL"), COPY, Instr("DIVMOD")])))
 
 
 def test_every_instruction_is_translated_or_left_to_the_checked_loop():
     assert set(OPS) == {"ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "QUOTE", "ADD",
                         "APP", "CURRY", "INL", "INR", "BRANCH", "RETURN", "PUSH", "ROT", "GET", "PUT",
-                        # extensions (issue 13): not translated yet, so load runs them on the checked loop
+                        # beyond the reference: translated as well (only APP is left to the checked loop)
                         "SUB", "MUL", "LT", "EQ", "DIVMOD"}
     for op, x, y in (("SUB", (7, 3), 4), ("MUL", (7, -3), -21), ("LT", (2, 3), Left(())), ("EQ", (2, 3), Right(())),
-                     ("DIVMOD", (-7, 2), Right((-4, 1)))):
-        assert load(Code([Instr(op)]))(x, ()) == ((), y), op
+                     ("DIVMOD", (-7, 2), Right((-4, 1))), ("DIVMOD", (-7, 0), Left(()))):
+        step = load(Code([Instr(op)]))
+        assert step(x, ()) == ((), y), op
+        assert "slow" not in step.source.split("except")[0], op  # translated: no fallback on the way
     assert INR is not INL  # the table is the one the translator dispatches on
 
 
@@ -284,3 +294,23 @@ def test_all_the_translation_happens_in_load(monkeypatch):
     assert step(Left(()), 1) == (2, Left(()))
     assert step.run([Right(())], 5) == (5, [Right(5)])
     assert step(Left(()), 1)[1] is step(Left(()), 7)[1]  # a constant output is one shared object
+
+
+def test_large_code_is_translated_ahead_and_compiled_in_pieces(monkeypatch):
+    # a node translates new code of any size before the swap (cam.admission); one `compile` call holds the
+    # interpreter lock throughout, so large source is compiled in pieces and other threads run in between
+    import builtins
+
+    from cam import pysource
+
+    lines: list[int] = []
+    real = builtins.compile
+    monkeypatch.setattr(pysource, "compile", lambda src, *rest: lines.append(src.count("\n")) or real(src, *rest),
+                        raising=False)
+    machine.clear_cache()
+    code = Code([COPY, ADD] * 4_000)  # beyond jit.MAX_SIZE: translated by cam.loaded, split into functions
+    machine.prepare(code)
+    block = decoded.decode(code)
+    assert block.jit is not None and block.runs == 0
+    assert len(lines) >= 2 and max(lines) < 3 * pysource.PIECE_LINES
+    assert machine.execute(code, IntV(1), UnitV).steps == 8_000 and block.deopts == 0
