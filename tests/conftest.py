@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import docs_build
+
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -69,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
     function."""
     if os.environ.get("HYPOTHESIS_PROFILE") == "mutation" and getattr(config.option, "numprocesses", None):
         config.option.numprocesses, config.option.dist = 0, "no"
+    # The documentation build, once per run, in the controlling process (xdist's workers have `workerinput`),
+    # which passes its folder on to the workers it starts afterwards (tests/docs_build.py).
+    if (not hasattr(config, "workerinput") and docs_build.ENV not in os.environ
+            and os.environ.get("DOCS_BUILD") != "0" and not os.environ.get("DOCS_SITE")
+            and docs_build.wanted(list(config.args) or [str(config.rootpath)])):
+        os.environ[docs_build.ENV] = str(docs_build.start())
 
 
 @pytest.fixture(autouse=True)

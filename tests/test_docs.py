@@ -2,73 +2,43 @@
 links only to what exists.
 
 The build (``python -m sphinx -W --keep-going -b html docs ...``, see ``docs/conf.py``)
-takes a minute or more, most of it executing the tutorial notebooks.  So that
-it does not add that minute to the suite, it starts in a subprocess as soon as
-pytest collects this module, and runs on the other core while the rest of the
-suite runs; the tests here wait for it (`site`).  ``DOCS_SITE=DIR`` tests a site
-already built in DIR instead; ``DOCS_BUILD=0`` leaves the build out of a run
-(the tests then fail, saying so).
+runs once per test run, beside the other tests (`tests/docs_build.py`); the tests
+here wait for it (`site`).  ``DOCS_SITE=DIR`` tests a site already built in DIR
+instead; ``DOCS_BUILD=0`` leaves the build out of a run (the tests then fail,
+saying so).
 """
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tests import docs_build
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-TIMEOUT = 900
-"""Seconds the build may take (a shared, loaded 2-core machine)."""
-
-
-def _start() -> tuple[subprocess.Popen[bytes], Path, float] | None:
-    if os.environ.get("DOCS_BUILD") == "0" or os.environ.get("DOCS_SITE"):
-        return None
-    out = Path(tempfile.mkdtemp(prefix="docs-build-"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    log = open(out / "build.log", "wb")  # noqa: SIM115 - closed with the process
-    p = subprocess.Popen([sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html",
-                          "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
-                         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-
-    def stop() -> None:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        log.close()
-
-    atexit.register(stop)
-    return p, out, time.monotonic()
-
-
-_BUILD = _start()
 
 
 @pytest.fixture(scope="module")
 def site() -> Path:
-    """The built site's folder, once the build started at collection has finished."""
+    """The built site's folder, once the build started for this run has finished."""
     if os.environ.get("DOCS_SITE"):
         return Path(os.environ["DOCS_SITE"])
-    if _BUILD is None:
+    if os.environ.get("DOCS_BUILD") == "0":
         pytest.fail("DOCS_BUILD=0: the documentation was not built")
-    p, out, started = _BUILD
+    # started by the controlling pytest process (conftest); else (a run it did not foresee) here
+    out = Path(os.environ[docs_build.ENV]) if os.environ.get(docs_build.ENV) else docs_build.start()
     try:
-        p.wait(timeout=max(1.0, TIMEOUT - (time.monotonic() - started)))
-    except subprocess.TimeoutExpired:
-        p.kill()
-        pytest.fail(f"the documentation build took more than {TIMEOUT} s")
-    log = (out / "build.log").read_text(errors="replace")
-    assert p.returncode == 0, f"sphinx -W failed:\n{log[-6000:]}"
+        code, log = docs_build.wait(out)
+    except TimeoutError as e:
+        pytest.fail(str(e))
+    assert code == 0, f"sphinx -W failed:\n{log}"
     return out / "html"
 
 
