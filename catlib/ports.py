@@ -39,6 +39,7 @@ from catlib.free import (
     Sub,
     Term,
 )
+from catlib.origin import record
 from catlib.scopes import Scope, into_scope, join_scopes, running
 from catlib.values import INT_MIN
 
@@ -67,6 +68,7 @@ class Port:
             raise TypeError(f"a port holds a Term, not {type(term).__name__}: {term!r}")
         object.__setattr__(self, "term", term)
         object.__setattr__(self, "scope", scope)
+        record(term)  # the user's line that built it, for type errors (catlib.origin)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("ports are immutable")

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.free import Embed, Term, path_str
+from catlib.origin import Origin, nearest
 from catlib.tree import unlink
 from catlib.types import Fun, Type, Unifier, UnifyError, Var, as_type, instantiate, rename, substitute
 
@@ -52,9 +53,13 @@ class TermTypeError(TypeError):
     """A term is ill-typed: `path` locates the subterm, `expected`/`found` clash."""
 
     def __init__(self, path: tuple[str, ...], subterm: Term, what: str,
-                 expected: Type, found: Type) -> None:
+                 expected: Type, found: Type, origin: Origin | None = None) -> None:
         self.path, self.subterm, self.expected, self.found = path, subterm, expected, found
-        super().__init__(f"ill-typed at {path_str(path)} ({subterm.op}): {what}")
+        self.what, self.origin = what, origin
+        """`origin`: the Python line that built the subterm (or the nearest enclosing one), when the port
+        DSL built it (`catlib.origin`)."""
+        built = f" (built at {origin})" if origin is not None else ""
+        super().__init__(f"ill-typed at {path_str(path)} ({subterm.op}): {what}{built}")
 
 
 def construct_of(t: Term) -> Construct:
@@ -72,6 +77,16 @@ def infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = 
     `catlib.context` resolves them once inference is done to get each
     subterm's type in context.
     """
+    try:
+        return _infer_types(term, u, trace)
+    except TermTypeError as e:
+        where = nearest(term, e.path) if e.origin is None else None
+        if where is None:
+            raise
+        raise TermTypeError(e.path, e.subterm, e.what, e.expected, e.found, where) from None
+
+
+def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) -> tuple[Type, Type, Type]:
     state = u.fresh()
     out: list[tuple[Type, Type]] = []
     if trace is not None:
