@@ -22,7 +22,7 @@ raises `SourceError` at its line (see ``docs/frontend.md`` for the subset).
 
 from catlib.frontend.errors import SourceError
 from catlib.frontend.hints import Either
-from catlib.frontend.machine import Machine, machine
+from catlib.frontend.decorator import Machine, machine
 from catlib.types import Unit
 from catlib.values import Left, Right
 
