@@ -186,7 +186,7 @@ def build(out_dir: Path, mode: str) -> Path:
                                                  "--rounds", str(n["repeats"]))
     verifier_plot(verifier, figures / "verifier.png")
     slots["node_bench"] = captured("benchmarks/node.py", "--requests", str(n["requests"]),
-                                   "--pauses", str(n["pauses"]))[1]
+                                   "--pauses", str(n["pauses"]), "--rounds", str(n["repeats"]))[1]
     slots["fig_machine"], slots["fig_verifier"] = "figures/machine.png", "figures/verifier.png"
     slots["build_time"] = f"{time.perf_counter() - start:.0f} s"
     text = TEMPLATE.read_text()
