@@ -194,14 +194,16 @@ def durability(requests: int, rounds: int) -> None:
                 proc.wait(10)
 
 
-def snapshots_and_restarts() -> None:
-    """The cost of one snapshot, and of a restart against the journal's length."""
+def snapshots_and_restarts(small: bool = False) -> None:
+    """The cost of one snapshot, and of a restart against the journal's length (`small`: a tenth of the sizes)."""
     from benchmarks import median_time
 
+    states = (("Int", 0), ("1,000 pairs", 1_000), ("10,000 pairs", 10_000) if small else ("100,000 pairs", 100_000))
+    journals = (0, 1_000, 5_000) if small else (0, 1_000, 10_000, 50_000)
     with tempfile.TemporaryDirectory() as tmp:
         print("\nsnapshot (image to JSON, one SQLite transaction, journal truncated), median of 20")
         base = None
-        for label, n in (("Int", 0), ("1,000 pairs", 1_000), ("100,000 pairs", 100_000)):
+        for label, n in states:
             state = IntV(5)
             for _ in range(n):
                 state = Pair(IntV(1), state)
@@ -213,7 +215,7 @@ def snapshots_and_restarts() -> None:
             node.store.close()
         print("\nrestart (open, load the snapshot, replay the journal), median of 3")
         base = None
-        for n in (0, 1_000, 10_000, 50_000):
+        for n in journals:
             path = os.path.join(tmp, f"j{n}")
             node = Node.open(Store(path, "group", snapshot_every=10**9), V1, parse_value("Int 0"))
             for _ in range(n):
@@ -236,10 +238,11 @@ def main() -> None:
     ap.add_argument("--pauses", type=int, default=20, help="upgrades under load (default 20)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of the durability comparison (default 3)")
     ap.add_argument("--durability-only", action="store_true", help="only the --data comparison, snapshots, restarts")
+    ap.add_argument("--small", action="store_true", help="snapshots and journals a tenth of the size (quick runs)")
     a = ap.parse_args()
     if a.durability_only:
         durability(a.requests // 4, a.rounds)
-        snapshots_and_restarts()
+        snapshots_and_restarts(a.small)
         return
 
     us = 1e6
@@ -275,7 +278,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(10)
     durability(a.requests // 4, a.rounds)
-    snapshots_and_restarts()
+    snapshots_and_restarts(a.small)
 
 
 if __name__ == "__main__":

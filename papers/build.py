@@ -185,8 +185,9 @@ def build(out_dir: Path, mode: str) -> Path:
     verifier, slots["verifier_bench"] = captured("-m", "benchmarks.verifier", "--max", str(n["verifier_max"]),
                                                  "--rounds", str(n["repeats"]))
     verifier_plot(verifier, figures / "verifier.png")
+    small = ("--small",) if mode == "quick" else ()  # snapshots and journals a tenth of the size
     slots["node_bench"] = captured("benchmarks/node.py", "--requests", str(n["requests"]),
-                                   "--pauses", str(n["pauses"]), "--rounds", str(n["repeats"]))[1]
+                                   "--pauses", str(n["pauses"]), "--rounds", str(n["repeats"]), *small)[1]
     slots["fig_machine"], slots["fig_verifier"] = "figures/machine.png", "figures/verifier.png"
     slots["build_time"] = f"{time.perf_counter() - start:.0f} s"
     text = TEMPLATE.read_text()
