@@ -69,6 +69,8 @@ _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
 _PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
 _EFFECT_PLANS: dict[Any, tuple[tuple[Construct, int, Any], ...]] = {}
 _RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
+_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
 _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
     "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
 """The structural rules of `Generator._rules` (a primitive's rule is its `_plans` triple)."""
@@ -100,7 +102,7 @@ def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     if plans is None:
         if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
             _PLANS.clear()
-        plans = _PLANS[key] = tuple((c, kind, t) for c in _PURE for kind, t in _plan(c, s, a, b))
+        plans = _PLANS[key] = _pure_plans(a, b)
     state_key = s if _EFFECTS_BY_STATE else (s, a, b)
     effects = _EFFECT_PLANS.get(state_key)
     if effects is None:
@@ -108,6 +110,55 @@ def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
             _EFFECT_PLANS.clear()
         effects = _EFFECT_PLANS[state_key] = tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
     return plans + effects
+
+
+def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
+    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
+    cache well, their sides are few."""
+    builds = _BUILDS.get(b)
+    if builds is None:
+        if len(_BUILDS) > 100_000:
+            _BUILDS.clear()
+        builds = _BUILDS[b] = tuple(_build(c, b) for c in _PURE)
+    inspects = _INSPECTS.get(a)
+    if inspects is None:
+        if len(_INSPECTS) > 100_000:
+            _INSPECTS.clear()
+        inspects = _INSPECTS[a] = tuple(_inspect(c, a) for c in _PURE)
+    out: list[tuple[Construct, int, Any]] = []
+    for c, built, inspected in zip(_PURE, builds, inspects):
+        dom, cod = c.types
+        if built is not None:
+            out.append((c, _BUILD, built))
+        if isinstance(dom, Var):
+            if built is None and match(cod, b, {dom.name: a}) is not None:
+                out.append((c, _DIRECT, None))
+        elif inspected is not None:
+            out.append((c, _INSPECT, inspected))
+    return tuple(out)
+
+
+def _build(c: Construct, b: Type) -> Type | None:
+    """The input type ``m`` that pure `c` needs to build ``b`` (*build* in `_plan`), or None."""
+    dom, cod = c.types
+    if isinstance(cod, Var) or cod == Unit:
+        return None
+    build = match(cod, b)
+    if build is None or not set(dom.vars()) <= set(build):
+        return None
+    return substitute([dom], lambda v: build[v.name])[0]
+
+
+def _inspect(c: Construct, a: Type) -> Type | None:
+    """The output type ``m`` that pure `c` makes from ``a`` (*inspect* in `_plan`), or None."""
+    dom, cod = c.types
+    if isinstance(dom, Var) or dom == Unit:
+        return None
+    inspect = match(dom, a)
+    if inspect is None or not set(cod.vars()) <= set(inspect):
+        return None
+    return substitute([cod], lambda v: inspect[v.name])[0]
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
