@@ -191,16 +191,16 @@ def _segments(template: Template) -> tuple[Any, ...]:
         return cached[1]
     out: list[tuple[int, Any]] = []
     for x in template:
-        if type(x) is Instr:
+        if isinstance(x, Instr):
             if out and out[-1][0] == _RUN:
                 out[-1] = (_RUN, out[-1][1] + (x,))
             else:
                 out.append((_RUN, (x,)))
-        elif type(x) is Hole:
+        elif isinstance(x, Hole):
             out.append((_HOLE, x.name))
-        elif type(x) is QuoteHole:
+        elif isinstance(x, QuoteHole):
             out.append((_QUOTE, x.name))
-        elif type(x) is Body:
+        elif isinstance(x, Body):
             out.append((_BODY, _segments(x.block)))
         else:
             out.append((_BRANCH, (_segments(x.left), _segments(x.right))))

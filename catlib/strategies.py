@@ -97,35 +97,29 @@ def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
 
     The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
-    key = (a, b)
-    plans = _PLANS.get(key)
-    if plans is None:
-        if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _PLANS.clear()
-        plans = _PLANS[key] = _pure_plans(a, b)
-    state_key = s if _EFFECTS_BY_STATE else (s, a, b)
-    effects = _EFFECT_PLANS.get(state_key)
-    if effects is None:
-        if len(_EFFECT_PLANS) > 100_000:
-            _EFFECT_PLANS.clear()
-        effects = _EFFECT_PLANS[state_key] = tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
+    plans = _cached(_PLANS, (a, b), lambda: _pure_plans(a, b))
+    effects = _cached(_EFFECT_PLANS, s if _EFFECTS_BY_STATE else (s, a, b),
+                      lambda: tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
     return plans + effects
+
+
+def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
+    odd types)."""
+    value = table.get(key)
+    if value is None:
+        if len(table) > 100_000:
+            table.clear()
+        value = table[key] = make()
+    return value
 
 
 def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
     cache well, their sides are few."""
-    builds = _BUILDS.get(b)
-    if builds is None:
-        if len(_BUILDS) > 100_000:
-            _BUILDS.clear()
-        builds = _BUILDS[b] = tuple(_build(c, b) for c in _PURE)
-    inspects = _INSPECTS.get(a)
-    if inspects is None:
-        if len(_INSPECTS) > 100_000:
-            _INSPECTS.clear()
-        inspects = _INSPECTS[a] = tuple(_inspect(c, a) for c in _PURE)
+    builds = _cached(_BUILDS, b, lambda: tuple(_build(*c.types, b) for c in _PURE))
+    inspects = _cached(_INSPECTS, a, lambda: tuple(_inspect(*c.types, a) for c in _PURE))
     out: list[tuple[Construct, int, Any]] = []
     for c, built, inspected in zip(_PURE, builds, inspects):
         dom, cod = c.types
@@ -139,9 +133,8 @@ def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     return tuple(out)
 
 
-def _build(c: Construct, b: Type) -> Type | None:
-    """The input type ``m`` that pure `c` needs to build ``b`` (*build* in `_plan`), or None."""
-    dom, cod = c.types
+def _build(dom: Type, cod: Type, b: Type) -> Type | None:
+    """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
     if isinstance(cod, Var) or cod == Unit:
         return None
     build = match(cod, b)
@@ -150,9 +143,8 @@ def _build(c: Construct, b: Type) -> Type | None:
     return substitute([dom], lambda v: build[v.name])[0]
 
 
-def _inspect(c: Construct, a: Type) -> Type | None:
-    """The output type ``m`` that pure `c` makes from ``a`` (*inspect* in `_plan`), or None."""
-    dom, cod = c.types
+def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
+    """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
     if isinstance(dom, Var) or dom == Unit:
         return None
     inspect = match(dom, a)
@@ -167,24 +159,21 @@ def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
     dom, cod = c.types
     if c.effect:
         dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
+        if dom == Unit:
+            return [(_READ, cod)]
+        if cod == Unit:
+            return [(_WRITE, dom)]
     out: list[tuple[int, Any]] = []
-    if c.effect and dom == Unit:
-        out.append((_READ, cod))
-    elif c.effect and cod == Unit:
-        out.append((_WRITE, dom))
+    built = _build(dom, cod, b)
+    if built is not None:
+        out.append((_BUILD, built))
+    if isinstance(dom, Var):
+        if built is None and match(cod, b, {dom.name: a}) is not None:
+            out.append((_DIRECT, None))
     else:
-        built = False
-        build = match(cod, b) if not isinstance(cod, Var) and cod != Unit else None
-        if build is not None and set(dom.vars()) <= set(build):
-            out.append((_BUILD, substitute([dom], lambda v: build[v.name])[0]))
-            built = True
-        if isinstance(dom, Var):
-            if not built and match(cod, b, {dom.name: a}) is not None:
-                out.append((_DIRECT, None))
-        elif dom != Unit:
-            inspect = match(dom, a)
-            if inspect is not None and set(cod.vars()) <= set(inspect):
-                out.append((_INSPECT, substitute([cod], lambda v: inspect[v.name])[0]))
+        inspected = _inspect(dom, cod, a)
+        if inspected is not None:
+            out.append((_INSPECT, inspected))
     return out
 
 
