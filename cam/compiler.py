@@ -178,6 +178,49 @@ TEMPLATES: dict[str, Template] = {
 _TERM, _ITEM, _OPEN, _CLOSE, _CLOSE_BODY = range(5)
 
 
+_RUN, _HOLE, _QUOTE, _BODY, _BRANCH = range(5)
+_SEGMENTS: dict[int, tuple[Template, tuple[Any, ...]]] = {}
+_QUOTES: dict[int, Instr] = {}
+
+
+def _segments(template: Template) -> tuple[Any, ...]:
+    """`template` as segments ``(kind, data)`` in order: runs of plain instructions joined (appended in one
+    go), holes, quote holes, bodies and branches (their blocks segmented too).  Cached per template object."""
+    cached = _SEGMENTS.get(id(template))
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    out: list[tuple[int, Any]] = []
+    for x in template:
+        if isinstance(x, Instr):
+            if out and out[-1][0] == _RUN:
+                out[-1] = (_RUN, out[-1][1] + (x,))
+            else:
+                out.append((_RUN, (x,)))
+        elif isinstance(x, Hole):
+            out.append((_HOLE, x.name))
+        elif isinstance(x, QuoteHole):
+            out.append((_QUOTE, x.name))
+        elif isinstance(x, Body):
+            out.append((_BODY, _segments(x.block)))
+        else:
+            out.append((_BRANCH, (_segments(x.left), _segments(x.right))))
+    segments = tuple(reversed(out))  # reversed: pushed on the work stack as they are
+    _SEGMENTS[id(template)] = (template, segments)  # the template is kept, so its id is not reused
+    return segments
+
+
+def _quote(k: int) -> Instr:
+    """``QUOTE (Int k)``, shared between uses (instructions are immutable)."""
+    if type(k) is not int:  # not cached: let `IntV` judge it
+        return QUOTE(IntV(k))
+    q = _QUOTES.get(k)
+    if q is None:
+        if len(_QUOTES) > 10_000:
+            _QUOTES.clear()
+        q = _QUOTES[k] = QUOTE(IntV(k))
+    return q
+
+
 def instantiate(templates: dict[str, Template], term: Term) -> Code:
     """The code of `term` by `templates`: the root's template, its holes filled, recursively (without recursion).
 
@@ -187,30 +230,33 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     """
     blocks: list[list[Instr]] = [[]]
     todo: list[tuple[int, Any, Any, Any]] = [(_TERM, term, None, None)]
+    pop, push = todo.pop, todo.append
     while todo:
-        kind, x, t, path = todo.pop()
+        kind, x, t, path = pop()
         if kind == _ITEM:
-            if type(x) is Instr:
-                blocks[-1].append(x)
-            elif type(x) is Hole:
-                todo.append((_TERM, getattr(t, x.name), None, (x.name, path)))
-            elif type(x) is QuoteHole:
-                blocks[-1].append(QUOTE(IntV(getattr(t, x.name))))
-            elif type(x) is Body:  # open a block for the closure's code, close it into a CURRY
-                todo.append((_CLOSE_BODY, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in reversed(x.block)]
-                todo.append((_OPEN, None, None, None))
+            segment, data = x
+            if segment == _RUN:
+                blocks[-1].extend(data)
+            elif segment == _HOLE:
+                push((_TERM, getattr(t, data), None, (data, path)))
+            elif segment == _QUOTE:
+                blocks[-1].append(_quote(getattr(t, data)))
+            elif segment == _BODY:  # open a block for the closure's code, close it into a CURRY
+                push((_CLOSE_BODY, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in data]
+                push((_OPEN, None, None, None))
             else:  # Branch: open the left block, then the right one, then close both into a BRANCH
-                todo.append((_CLOSE, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in reversed(x.right)]
-                todo.append((_OPEN, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in reversed(x.left)]
-                todo.append((_OPEN, None, None, None))
+                left, right = data
+                push((_CLOSE, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in right]
+                push((_OPEN, None, None, None))
+                todo += [(_ITEM, y, t, path) for y in left]
+                push((_OPEN, None, None, None))
         elif kind == _TERM:
             template = templates.get(x.op)
             if template is None:
                 raise CompileError(unlink(path), x)
-            todo += [(_ITEM, y, x, path) for y in reversed(template)]
+            todo += [(_ITEM, y, x, path) for y in _segments(template)]
         elif kind == _OPEN:
             blocks.append([])
         elif kind == _CLOSE_BODY:

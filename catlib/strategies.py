@@ -67,6 +67,13 @@ Choose = Callable[[int, int], int]
 
 _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
 _PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
+_EFFECT_PLANS: dict[Any, tuple[tuple[Construct, int, Any], ...]] = {}
+_RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
+_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
+_COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
+    "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
+"""The structural rules of `Generator._rules` (a primitive's rule is its `_plans` triple)."""
 
 
 _GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
@@ -81,6 +88,8 @@ _THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
 
 _PURE = tuple(c for c in _PRIMITIVE_CONSTRUCTS if not c.effect)
 _EFFECTS = tuple(c for c in _PRIMITIVE_CONSTRUCTS if c.effect)
+_EFFECTS_BY_STATE = all(Unit in c.types for c in _EFFECTS)
+"""Every effect reads or writes the state alone (`Get`, `Put`): its plans depend on the state's type only."""
 
 
 def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
@@ -88,13 +97,60 @@ def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
 
     The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
-    key = (a, b)
-    plans = _PLANS.get(key)
-    if plans is None:
-        if len(_PLANS) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _PLANS.clear()
-        plans = _PLANS[key] = tuple((c, kind, t) for c in _PURE for kind, t in _plan(c, s, a, b))
-    return plans + tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
+    plans = _cached(_PLANS, (a, b), lambda: _pure_plans(a, b))
+    effects = _cached(_EFFECT_PLANS, s if _EFFECTS_BY_STATE else (s, a, b),
+                      lambda: tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
+    return plans + effects
+
+
+def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
+    odd types)."""
+    value = table.get(key)
+    if value is None:
+        if len(table) > 100_000:
+            table.clear()
+        value = table[key] = make()
+    return value
+
+
+def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
+    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
+    cache well, their sides are few."""
+    builds = _cached(_BUILDS, b, lambda: tuple(_build(*c.types, b) for c in _PURE))
+    inspects = _cached(_INSPECTS, a, lambda: tuple(_inspect(*c.types, a) for c in _PURE))
+    out: list[tuple[Construct, int, Any]] = []
+    for c, built, inspected in zip(_PURE, builds, inspects):
+        dom, cod = c.types
+        if built is not None:
+            out.append((c, _BUILD, built))
+        if isinstance(dom, Var):
+            if built is None and match(cod, b, {dom.name: a}) is not None:
+                out.append((c, _DIRECT, None))
+        elif inspected is not None:
+            out.append((c, _INSPECT, inspected))
+    return tuple(out)
+
+
+def _build(dom: Type, cod: Type, b: Type) -> Type | None:
+    """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
+    if isinstance(cod, Var) or cod == Unit:
+        return None
+    build = match(cod, b)
+    if build is None or not set(dom.vars()) <= set(build):
+        return None
+    return substitute([dom], lambda v: build[v.name])[0]
+
+
+def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
+    """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
+    if isinstance(dom, Var) or dom == Unit:
+        return None
+    inspect = match(dom, a)
+    if inspect is None or not set(cod.vars()) <= set(inspect):
+        return None
+    return substitute([cod], lambda v: inspect[v.name])[0]
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
@@ -103,24 +159,21 @@ def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
     dom, cod = c.types
     if c.effect:
         dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
+        if dom == Unit:
+            return [(_READ, cod)]
+        if cod == Unit:
+            return [(_WRITE, dom)]
     out: list[tuple[int, Any]] = []
-    if c.effect and dom == Unit:
-        out.append((_READ, cod))
-    elif c.effect and cod == Unit:
-        out.append((_WRITE, dom))
+    built = _build(dom, cod, b)
+    if built is not None:
+        out.append((_BUILD, built))
+    if isinstance(dom, Var):
+        if built is None and match(cod, b, {dom.name: a}) is not None:
+            out.append((_DIRECT, None))
     else:
-        built = False
-        build = match(cod, b) if not isinstance(cod, Var) and cod != Unit else None
-        if build is not None and set(dom.vars()) <= set(build):
-            out.append((_BUILD, substitute([dom], lambda v: build[v.name])[0]))
-            built = True
-        if isinstance(dom, Var):
-            if not built and match(cod, b, {dom.name: a}) is not None:
-                out.append((_DIRECT, None))
-        elif dom != Unit:
-            inspect = match(dom, a)
-            if inspect is not None and set(cod.vars()) <= set(inspect):
-                out.append((_INSPECT, substitute([cod], lambda v: inspect[v.name])[0]))
+        inspected = _inspect(dom, cod, a)
+        if inspected is not None:
+            out.append((_INSPECT, inspected))
     return out
 
 
@@ -197,61 +250,73 @@ class Generator:
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
         rules = self._rules(state, a, b)
-        return rules[self.choose(0, len(rules) - 1)](fuel - 1)
+        return self._rule(rules[self.choose(0, len(rules) - 1)], state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
-    def _rules(self, s: Type, a: Type, b: Type) -> list[Callable[[builtins.int], Term]]:
-        T = self.term
-        rules: list[Callable[[int], Term]] = []
+    def _rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
+        """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
 
-        def compose(n: int) -> Term:
+        Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
+        so a rule's order and count (what `choose` sees) are all that matter here."""
+        key = (s, a, b, self.pure, self.without, self.embed)
+        rules = _RULES.get(key)
+        if rules is not None:
+            return rules
+        menu: list[Any] = [_COMPOSE]
+        if isinstance(b, Prod):
+            menu.append(_FANOUT)
+            if isinstance(a, Prod):
+                menu.append(_PAR)
+        if isinstance(a, Sum):
+            menu.append(_CASE)
+        if isinstance(b, Fun) and "Curry" not in self.without:
+            menu.append(_CURRY)
+        if "Apply" not in self.without:
+            menu.append(_APPLY)
+        menu.append(_CASE_WITH)
+        for c, kind, t in _plans(s, a, b):
+            if not (self.pure and c.effect) and c.name not in self.without:
+                menu.append((c, kind, t))
+        through = tuple(c for c in _THROUGH if c.name not in self.without)
+        if through:
+            menu.append((_VIA, through))
+        branched = tuple(c for c in _BRANCHED if c.name not in self.without)
+        if branched:
+            menu.append((_BRANCH_ON, branched))
+        if self.embed:
+            menu.append(_EMBED)
+        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _RULES.clear()
+        rules = _RULES[key] = tuple(menu)
+        return rules
+
+    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
+        """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
+        T = self.term
+        if rule is _COMPOSE:
             m = self.type()
             nf, ng = self._split(n)
             return Compose(T(s, m, b, ng), T(s, a, m, nf))
-
-        rules.append(compose)
-        if isinstance(b, Prod):
-            b1, b2 = b.kids
-
-            def fanout(n: int) -> Term:
-                nf, ng = self._split(n)
-                return Compose(Par(T(s, a, b1, nf), T(s, a, b2, ng)), Copy)
-
-            rules.append(fanout)
-            if isinstance(a, Prod):
-
-                def par(n: int) -> Term:
-                    nf, ng = self._split(n)
-                    return Par(T(s, a.kids[0], b1, nf), T(s, a.kids[1], b2, ng))
-
-                rules.append(par)
-        if isinstance(a, Sum):
-
-            def case(n: int) -> Term:
-                nf, ng = self._split(n)
-                return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
-
-            rules.append(case)
-        if isinstance(b, Fun) and "Curry" not in self.without:
-
-            def curry(n: int) -> Term:
-                return Curry(self._closures(s).term(s, Prod(a, b.kids[0]), b.kids[1], n))
-
-            rules.append(curry)
-        if "Apply" not in self.without:
-
-            def apply(n: int) -> Term:
-                # a function built from the input, applied to an argument built from the input
-                x = self.type(1)
-                nf, nx = self._split(n)
-                return Compose(Apply, Compose(Par(T(s, a, Fun(x, b), nf), T(s, a, x, nx)), Copy))
-
-            rules.append(apply)
-
-        def case_with(n: int) -> Term:
+        if rule is _FANOUT:
+            nf, ng = self._split(n)
+            return Compose(Par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
+        if rule is _PAR:
+            nf, ng = self._split(n)
+            return Par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
+        if rule is _CASE:
+            nf, ng = self._split(n)
+            return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
+        if rule is _CURRY:
+            return Curry(self._closures(s).term(s, Prod(a, b.kids[0]), b.kids[1], n))
+        if rule is _APPLY:
+            # a function built from the input, applied to an argument built from the input
+            x = self.type(1)
+            nf, nx = self._split(n)
+            return Compose(Apply, Compose(Par(T(s, a, Fun(x, b), nf), T(s, a, x, nx)), Copy))
+        if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
@@ -259,38 +324,26 @@ class Generator:
             nf, ng = self._split(rest)
             scrutinee = Compose(Par(T(s, a, Sum(x, y), ne), Id), Copy)
             return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
-
-        rules.append(case_with)
-        for c, kind, t in _plans(s, a, b):
-            if not (self.pure and c.effect) and c.name not in self.without:
-                rules.append(self._primitive_rule(c, kind, t, s, a, b))
-        through = [c for c in _THROUGH if c.name not in self.without]
-        if through:
-
-            def via(n: int) -> Term:
-                c = through[self.choose(0, len(through) - 1)]
-                dom, cod = c.types
-                nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
-                return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
-
-            rules.append(via)
-        branched = [c for c in _BRANCHED if c.name not in self.without]
-        if branched:
-
-            def branch_on(n: int) -> Term:
-                # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
-                # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
-                c = branched[self.choose(0, len(branched) - 1)]
-                dom, (x, y) = c.types[0], c.types[1].kids
-                ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
-                nf, ng = self._split(rest)
-                scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-                return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
-
-            rules.append(branch_on)
-        if self.embed:
-            rules.append(lambda n: self._embed(a, b, n))
-        return rules
+        if rule is _EMBED:
+            return self._embed(a, b, n)
+        if rule[0] is _VIA:
+            through = rule[1]
+            c = through[self.choose(0, len(through) - 1)]
+            dom, cod = c.types
+            nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
+            return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
+        if rule[0] is _BRANCH_ON:
+            # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
+            # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
+            branched = rule[1]
+            c = branched[self.choose(0, len(branched) - 1)]
+            dom, (x, y) = c.types[0], c.types[1].kids
+            ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
+            nf, ng = self._split(rest)
+            scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
+            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+        c, kind, t = rule
+        return self._primitive_rule(c, kind, t, s, a, b)(n)
 
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
