@@ -266,7 +266,11 @@ def shrink(case: Trial, seed: int | None = None, index: int | None = None, max_s
             continue
         for field_name, t in (("input", sig.input), ("state", sig.state)):
             current = getattr(case, field_name)
-            for v in (_smallest(t), *_simpler_values(current)):
+            try:
+                simplest: tuple[Any, ...] = (_smallest(t),)
+            except ValueError:  # a type holding functions has no simplest value: its closures stay as drawn
+                simplest = ()
+            for v in (*simplest, *_simpler_values(current)):
                 if v == current:
                     continue
                 smaller = dataclasses.replace(case, **{field_name: v})
