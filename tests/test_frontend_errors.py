@@ -4,6 +4,7 @@ allowed instead."""
 from __future__ import annotations
 
 import linecache
+from collections.abc import Callable
 
 import pytest
 
@@ -124,7 +125,7 @@ def test_bools_and_truth():
     at(e.value, "x:", "always true in Python")
 
 
-def test_closures_are_not_values_yet():
+def test_recursion_and_function_values_out_of_place():
     with pytest.raises(SourceError) as e:
         @machine
         def m(x: int) -> int:
@@ -137,8 +138,45 @@ def test_closures_are_not_values_yet():
         def m2(x: int) -> int:
             f = lambda v: v  # noqa: E731
             return plain.low_bits(f)  # type: ignore[arg-type]
-    at(e.value, "f)", "only called here, not used as a value")
-    assert "Curry/Apply" in e.value.hint
+    at(e.value, "f)", "low_bits's parameter x is a -> a, but Int is expected")
+
+
+def test_closure_errors():
+    cases = []
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m(x: int) -> tuple[Callable[[int], int], int]:
+            return (lambda a, b: a + b), x  # type: ignore[return-value]
+    cases.append((e.value, "lambda a, b", "a function value takes exactly one parameter"))
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m2(x: int) -> tuple[Callable[[int], int], int]:
+            return (lambda v: v < x), x  # type: ignore[return-value]
+    cases.append((e.value, "lambda v: v < x", "answers a Python bool"))
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m3(x: int) -> int:
+            f = lambda v: v + 1  # noqa: E731
+            g = lambda v: v + 2  # noqa: E731
+            return 1 if f == g else 0
+    cases.append((e.value, "g else", "== cannot compare functions"))
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m4(x: int) -> int:
+            return x(3)  # type: ignore[operator]
+    cases.append((e.value, "x(3)", "the function called is Int"))
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m5(f: Callable[[int], int]) -> int:
+            return f(1, 2)
+    cases.append((e.value, "f(1, 2)", "a function value takes one argument, not 2"))
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m6(x: int) -> tuple[Callable[[int], int], int]:
+            return (lambda v: plain.counter), x  # type: ignore[return-value]
+    cases.append((e.value, "plain.counter", "a @machine function is called here, not used as a value"))
+    for err, snippet, message in cases:
+        at(err, snippet, message)
 
 
 def test_shapes_outside_the_subset():

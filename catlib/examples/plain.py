@@ -24,7 +24,10 @@ Python).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from catlib.examples.bank import BALANCE, REFUSED, deposit, withdraw
+from catlib.examples.pricing import DONE, per_item, price, set_rule, surcharge
 from catlib.examples.registers import ACC, SWAP, load
 from catlib.examples.turnstile import BLOCKED, COIN, LOCKED, PUSH, REFUND, THANKS, UNLOCKED
 from catlib.frontend import Either, Left, Right, Unit, machine
@@ -35,7 +38,8 @@ __all__ = ["INCR", "COUNT", "counter", "counter2", "upgrade_counter",
            "COIN", "PUSH", "turnstile", "turnstile2", "upgrade_turnstile",
            "SWAP", "ACC", "load", "registers", "registers2", "upgrade_registers",
            "HYSTERESIS", "ON", "OFF", "thermostat", "low_bits",
-           "COUNTER_UPGRADE", "BANK_UPGRADE", "TURNSTILE_UPGRADE", "REGISTERS_UPGRADE"]
+           "Rule", "TEN_PER_ITEM", "price", "set_rule", "surcharge", "DONE", "pricing", "pricing2", "upgrade_pricing",
+           "COUNTER_UPGRADE", "PRICING_UPGRADE", "BANK_UPGRADE", "TURNSTILE_UPGRADE", "REGISTERS_UPGRADE"]
 
 INCR, COUNT = Left(()), Right(())
 
@@ -213,3 +217,55 @@ def low_bits(x: int) -> int:
         n += x % 2
         x = x // 2
     return n
+
+
+# ---------------------------------------------------------------- a rule kept in the state (closures)
+
+Rule = Callable[[int], int]
+"""A pricing rule: a function from a quantity to a price."""
+TEN_PER_ITEM = per_item(10)
+"""The first rule: ten per item."""
+PricingCommand = Either[int, Either[Rule, int]]
+
+
+@machine
+def pricing(cmd: PricingCommand, rule: Rule = TEN_PER_ITEM) -> tuple[Rule, Either[int, Unit]]:
+    """`catlib.examples.pricing` in plain Python: ``price(q)`` answers ``rule(q)``, ``set_rule(f)``
+    replaces the rule, ``surcharge(k)`` replaces it by a closure over the current rule and `k`.
+
+    >>> from catlib.interpreter import run
+    >>> run(pricing.term, [price(3), surcharge(1), price(3)], pricing.initial)[1]
+    [Left(30), Right(()), Left(31)]
+    """
+    match cmd:
+        case Left(q):
+            return rule, Left(rule(q))
+        case Right(Left(f)):
+            return f, DONE
+        case Right(Right(k)):
+            return (lambda q: rule(q) + k), DONE
+
+
+@machine
+def pricing2(cmd: PricingCommand, state: tuple[Rule, int] = (TEN_PER_ITEM, 0)
+             ) -> tuple[tuple[Rule, int], Either[int, Unit]]:
+    """Version 2: the same answers, and counts the prices given."""
+    rule, count = state
+    match cmd:
+        case Left(q):
+            return (rule, count + 1), Left(rule(q))
+        case Right(Left(f)):
+            return (f, count), DONE
+        case Right(Right(k)):
+            def plus(q: int) -> int:
+                return rule(q) + k
+            return (plus, count), DONE
+
+
+@machine
+def upgrade_pricing(rule: Rule) -> tuple[Rule, int]:
+    """The same rule, no prices given yet."""
+    return rule, 0
+
+
+PRICING_UPGRADE = Upgrade(pricing, pricing2, upgrade_pricing)

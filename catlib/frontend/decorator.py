@@ -19,7 +19,7 @@ from typing import Any
 from catlib.frontend.errors import SourceError
 from catlib.frontend.ir import Builder
 from catlib.frontend.lower import lower_function, lower_machine
-from catlib.frontend.oracle import Checked, Wrapping, lifted, oracle_mode, plain, run_with, too_big
+from catlib.frontend.oracle import Checked, Wrapping, callables, lifted, oracle_mode, plain, run_with, too_big
 from catlib.frontend.source import NO_INITIAL, Definition, parse_definition
 from catlib.frontend.stmts import Elaborator
 from catlib.program import Program
@@ -71,6 +71,7 @@ class Machine(Program):
 
     def __call__(self, *args: HostValue) -> HostValue:
         self._args(args)
+        args = self._callables(args)
         if oracle_mode() is not None:  # called by a machine run with 64-bit ints: run likewise
             return self._oracle()(*args)
         result = self.function(*args)
@@ -86,12 +87,17 @@ class Machine(Program):
     def wrapping(self, *args: HostValue) -> HostValue:
         """The function run with 64-bit ints that wrap: what the machine answers."""
         self._args(args)
-        return run_with(Wrapping, self._oracle(), args)
+        return run_with(Wrapping, self._oracle(), self._callables(args))
 
     def checked(self, *args: HostValue) -> HostValue:
         """The function run with 64-bit ints that raise `OverflowError` instead of leaving 64 bits."""
         self._args(args)
-        return run_with(Checked, self._oracle(), args)
+        return run_with(Checked, self._oracle(), self._callables(args))
+
+    def _callables(self, args: tuple[HostValue, ...]) -> tuple[HostValue, ...]:
+        """`args` with closure values as Python callables (`catlib.frontend.oracle.HostFunction`)."""
+        state = args[1] if self.stateful and len(args) > 1 else ()
+        return tuple(callables(a, state) for a in args)
 
     def _oracle(self) -> Callable[..., Any]:
         """The function with every int it computes with made a 64-bit int (`catlib.frontend.oracle`)."""

@@ -7,10 +7,12 @@ division, answering ``Left(())`` for a zero divisor).  A comparison is a
 Python ``bool``: it may be branched on, combined with ``and``/``or``/``not``
 and named, but not stored in the state or answered (write
 ``Left(()) if c else Right(())``).  ``==`` compares any values but
-functions.  Calls: ``Left``, ``Right``, other ``@machine`` functions (their
+functions.  A lambda or local def used as a value (stored, returned,
+passed) is a closure (``Curry`` over the outer values it reads, which are
+read when it is created).  Calls: ``Left``, ``Right``, other ``@machine`` functions (their
 body is inlined), local helpers and lambdas called by name (inlined: their
-free names are read when they are called, as Python reads them),
-``abs``, ``min``, ``max``, ``divmod`` (constant divisor), and
+free names are read when they are called, as Python reads them), values
+of function type (``Apply``), ``abs``, ``min``, ``max``, ``divmod`` (constant divisor), and
 ``catlib.values``' ``divmod64``, ``add64``, ``sub64``, ``mul64``.
 """
 
@@ -29,7 +31,8 @@ from catlib.values import INT_MAX, INT_MIN, Left, Right, add64, divmod64, mul64,
 
 __all__ = ["Expressions", "LocalFunction", "UNASSIGNED", "CLOSURES"]
 
-CLOSURES = "closures (Curry/Apply) are coming; until then call local functions and lambdas directly by name"
+CLOSURES = ("a function value: a lambda or local def of one parameter (a pair for two), capturing ints, (), "
+            "pairs, Left/Right and other function values")
 UNASSIGNED = object()
 """A local name not assigned (yet) on this path."""
 
@@ -126,8 +129,6 @@ class Expressions:
                       | ast.GeneratorExp):
             return self.err(e, "lists, dicts, sets and comprehensions are outside the subset: a machine's values "
                             "are ints, (), pairs and Left/Right", "a pair (a, b), or nested pairs")
-        if isinstance(e, ast.Lambda):
-            return self.err(e, "a lambda is only called here, by the name it is assigned to", CLOSURES)
         if isinstance(e, ast.NamedExpr):
             return self.err(e, "an assignment expression (:=) is outside the subset", "an assignment statement")
         if isinstance(e, ast.JoinedStr):
@@ -165,7 +166,8 @@ class Expressions:
         if isinstance(v, tuple):
             raise self.err(at, f"a tuple of {len(v)} is not a machine value: tuples are pairs", "(a, (b, c))")
         if hasattr(v, "definition"):
-            raise self.err(at, "a machine is called here, not used as a value", CLOSURES)
+            raise self.err(at, "a @machine function is called here, not used as a value",
+                           "lambda x: machine(x) (a function value over it)")
         raise self.err(at, f"{type(v).__name__} values are outside the subset", "module constants that are ints, "
                        "(), pairs or Left/Right of those")
 
@@ -176,9 +178,36 @@ class Expressions:
                 raise self.err(e, f"{e.id} is not assigned on every path that reaches here",
                                f"assign {e.id} before, on every path")
             if isinstance(v, LocalFunction):
-                raise self.err(e, f"the local function {e.id} is only called here, not used as a value", CLOSURES)
+                return self.closure(v, e, env)
             return v
         return self.constant(self.global_object(e), e)
+
+    def _Lambda(self, e: ast.Lambda, env: dict[str, Any]) -> Node:
+        return self.closure(LocalFunction("<lambda>", e), e, env)
+
+    def closure(self, fn: LocalFunction, at: ast.AST, env: dict[str, Any]) -> Node:
+        """`fn` as a value: ``Curry`` of its body over the outer values it reads, read now (where
+        Python would read them when it is called: assign what a closure reads before creating it)."""
+        a = fn.tree.args
+        if len(a.args) != 1 or a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg or a.defaults:
+            raise self.err(at, f"{fn.name} is used as a value here, and a function value takes exactly one "
+                           f"parameter", CLOSURES)
+        p = a.args[0]
+        param = self.b.var(p.arg, self.annotation(p.annotation) if p.annotation is not None else None)
+        body = self.inline(fn, [param], env, at)
+        if body.test:
+            raise self.err(at, f"{fn.name} answers a Python bool (a comparison); a function value answers a "
+                           "machine value", "Left(()) if condition else Right(())")
+        return self.b.curry(param, body)
+
+    def apply(self, f: Node, args: list[ast.expr], env: dict[str, Any], at: ast.Call) -> Node:
+        """The function value `f` applied to the one argument in `args` (``Apply``)."""
+        if len(args) != 1:
+            raise self.err(at, f"a function value takes one argument, not {len(args)}", "f(x), or f((a, b))")
+        x = self.value(args[0], env)
+        out = self.u.fresh()
+        self.expect(f.type, Fun(x.type, out), at.func, "the function called")
+        return self.b.apply(f, x)
 
     def _Attribute(self, e: ast.Attribute, env: dict[str, Any]) -> Node:
         root: ast.expr = e
@@ -375,12 +404,11 @@ class Expressions:
             fn = env[f.id]
             if isinstance(fn, LocalFunction):
                 return self.inline(fn, [self.value(a, env) for a in e.args], env, e)
-            raise self.err(f, f"{f.id} is a value, not a function: applying a function value needs closures",
-                           CLOSURES)
+            return self.apply(self.value(f, env), e.args, env, e)
         if isinstance(f, ast.Lambda):
             return self.inline(LocalFunction("<lambda>", f), [self.value(a, env) for a in e.args], env, e)
         if not isinstance(f, ast.Name | ast.Attribute):
-            raise self.err(f, "only functions named directly can be called", "name(args)")
+            return self.apply(self.value(f, env), e.args, env, e)
         root = f
         while isinstance(root, ast.Attribute):
             root = root.value  # type: ignore[assignment]

@@ -7,7 +7,7 @@ annotation                  type                        host values
 ``Unit`` or ``tuple[()]``   ``()``                      ``()``
 ``tuple[a, b]``             ``(a, b)``                  2-tuples
 ``Either[a, b]``            ``Either a b``              ``Left(x)``, ``Right(y)``
-``Callable[[a], b]``        ``a -> b``                  Python callables
+``Callable[[a], b]``        ``a -> b``                  `Curried`, Python callables
 ``"Either Int ()"``         the type the text names     (`catlib.types.parse`)
 ==========================  ==========================  =====================
 

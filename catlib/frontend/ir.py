@@ -26,14 +26,14 @@ from __future__ import annotations
 from itertools import count
 from typing import Any
 
-from catlib.types import Int, Prod, Sum, Type, Unifier, Unit
+from catlib.types import Fun, Int, Prod, Sum, Type, Unifier, Unit
 from catlib.values import add64, divmod64, mul64, sub64
 
 __all__ = ["Node", "Builder", "DepthError", "MAX_HEIGHT", "VAR", "STATE", "LIT", "UNIT", "PAIR", "FST", "SND",
-           "INL", "INR", "PRIM", "CASE", "TEST", "CMP"]
+           "INL", "INR", "PRIM", "CASE", "TEST", "CURRY", "APPLY", "CMP"]
 
-VAR, STATE, LIT, UNIT, PAIR, FST, SND, INL, INR, PRIM, CASE, TEST = (
-    "var", "state", "lit", "unit", "pair", "fst", "snd", "inl", "inr", "prim", "case", "test")
+VAR, STATE, LIT, UNIT, PAIR, FST, SND, INL, INR, PRIM, CASE, TEST, CURRY, APPLY = (
+    "var", "state", "lit", "unit", "pair", "fst", "snd", "inl", "inr", "prim", "case", "test", "curry", "apply")
 CMP = ("Lt", "Eq")
 """The primitives that answer ``Either () ()``."""
 
@@ -83,7 +83,10 @@ class Node:
 
     @property
     def branches(self) -> tuple[tuple[Node, Node], tuple[Node, Node]]:
-        """A `CASE`'s ``((left variable, left body), (right variable, right body))``."""
+        """A `CASE`'s ``((left variable, left body), (right variable, right body))``; a `CURRY`'s
+        ``((parameter, body),)``."""
+        if self.kind == CURRY:
+            return ((self.label[0], self.kids[0]),)  # type: ignore[return-value]
         lv, rv = self.label
         return (lv, self.kids[1]), (rv, self.kids[2])
 
@@ -186,6 +189,17 @@ class Builder:
         fv = scrut.fv | (lbody.fv - {lv}) | (rbody.fv - {rv})
         return Node(CASE, (scrut, lbody, rbody), (lv, rv), t, fv=fv,
                     test=lbody.test and rbody.test)
+
+
+    def curry(self, param: Node, body: Node) -> Node:
+        """The function value ``param -> body`` (a closure over the outer values `body` reads)."""
+        return Node(CURRY, (body,), (param,), Fun(param.type, body.type), fv=body.fv - {param})
+
+    def apply(self, f: Node, arg: Node) -> Node:
+        """The function value `f` applied to `arg` (`SourceError`-free: the caller checked the types)."""
+        out = self.u.fresh()
+        self.u.unify(f.type, Fun(arg.type, out))
+        return Node(APPLY, (f, arg), None, out)
 
 
 def _truth(n: Node, v: Node, kind: str) -> bool:

@@ -30,11 +30,13 @@ from collections.abc import Iterable
 
 from catlib.free import (
     Add,
+    Apply,
     Case,
     Compose,
     Const,
     Consume,
     Copy,
+    Curry,
     Distr,
     DivMod,
     Eq,
@@ -51,7 +53,7 @@ from catlib.free import (
     Sub,
     Term,
 )
-from catlib.frontend.ir import CASE, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, TEST, UNIT, VAR, Node
+from catlib.frontend.ir import APPLY, CASE, CURRY, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, TEST, UNIT, VAR, Node
 from catlib.tree import walk
 from catlib.types import Unifier
 
@@ -115,7 +117,9 @@ class Lowering:
         self.u = u
         self._canon: dict[object, Node] = {}
         self._seen: dict[int, Node] = {}
-        self._needs: dict[int, list[Node]] = {}
+        self._needs: dict[tuple[int, bool], list[Node]] = {}
+        self._capture = False  # inside a closure's body: branches receive the state read, not Get
+        self._state: dict[int, bool] = {}
         self._regions: dict[object, Term] = {}
         self._keep: list[Node] = []
 
@@ -129,7 +133,7 @@ class Lowering:
         if n.kind in (VAR, STATE):
             key: object = n
         else:
-            label = tuple(id(v) for v in n.label) if n.kind == CASE else n.label
+            label = tuple(id(v) for v in n.label) if n.kind in (CASE, CURRY) else n.label
             key = (n.kind, label, tuple(id(k) for k in kids), self.u.resolve(n.type))
         if key not in self._canon:
             if all(a is b for a, b in zip(kids, n.kids)):
@@ -139,6 +143,8 @@ class Lowering:
                 if n.kind == CASE:
                     (lv, _), (rv, _) = n.branches
                     fv = kids[0].fv | (kids[1].fv - {lv}) | (kids[2].fv - {rv})
+                elif n.kind == CURRY:
+                    fv = kids[0].fv - {n.label[0]}
                 m = Node(n.kind, kids, n.label, n.type, fv=fv, test=n.test, name=n.name)
             self._canon[key] = m
         self._keep.append(n)
@@ -151,25 +157,40 @@ class Lowering:
         """What `n` is computed from in its region: a case's scrutinee and its branches' needs."""
         if n.kind == CASE:
             return [n.kids[0], *self.needs(n)]
+        if n.kind == CURRY:
+            return self.needs(n)
         return list(n.kids)
 
     def needs(self, n: Node) -> list[Node]:
-        """The largest nodes from outside that `n`'s branches use (not constants or state reads)."""
-        if id(n) not in self._needs:
+        """The largest nodes from outside that `n`'s branches use (not constants or state reads; a
+        closure captures the state read, since its body runs later, when the state may differ)."""
+        capture = n.kind == CURRY or self._capture
+        key = (id(n), capture)
+        if key not in self._needs:
             acc: dict[Node, None] = {}
+            was, self._capture = self._capture, capture  # nested branches see the same rule
             for v, body in n.branches:
                 todo, seen = [body], set()
                 while todo:
                     m = todo.pop()
-                    if id(m) in seen or not m.fv or m is v:
+                    if id(m) in seen or m is v or not (m.fv or capture and self.reads_state(m)):
                         continue
                     seen.add(id(m))
                     if v not in m.fv:
                         acc[m] = None
                     else:
                         todo.extend(self.children(m))
-            self._needs[id(n)] = sorted(acc, key=lambda m: m.serial)
-        return self._needs[id(n)]
+            self._capture = was
+            self._needs[key] = sorted(acc, key=lambda m: m.serial)
+        return self._needs[key]
+
+    def reads_state(self, n: Node) -> bool:
+        """Whether `n`'s value depends on the state read at the start of the step."""
+        if id(n) not in self._state:
+            # nodes are at most MAX_HEIGHT deep: this recursion is bounded
+            self._state[id(n)] = n.kind == STATE or any(self.reads_state(k) for k in n.kids)
+            self._keep.append(n)
+        return self._state[id(n)]
 
     def _uses(self, root: Node, ctx: dict[Node, Term]) -> Counter[Node]:
         uses: Counter[Node] = Counter()
@@ -216,7 +237,7 @@ class Lowering:
     def region(self, root: Node, ctx: dict[Node, Term]) -> Term:
         """The term computing `root` from the source whose atoms `ctx` reads (each region once: an
         enclosing region lowers its nodes again while it decides what to share)."""
-        key = (id(root), tuple((id(n), t) for n, t in ctx.items()))
+        key = (id(root), self._capture, tuple((id(n), t) for n, t in ctx.items()))
         if key not in self._regions:
             self._regions[key] = self._region(root, ctx)
         return self._regions[key]
@@ -261,6 +282,10 @@ class Lowering:
             t = self._case(n, ctx, memo)
         elif k == TEST:
             t = self.term(kids[0], ctx, memo)
+        elif k == CURRY:
+            t = self._curry(n, ctx, memo)
+        elif k == APPLY:
+            t = Compose(Apply, tuple_term([self.term(kids[0], ctx, memo), self.term(kids[1], ctx, memo)]))
         else:
             raise AssertionError(f"a {k} node outside its region: {n!r}")
         memo[id(n)] = t
@@ -277,6 +302,20 @@ class Lowering:
         f = self.region(lbody, {lv: Fst, **outer})
         g = self.region(rbody, {rv: Fst, **outer})
         return comp(Case(f, g), comp(Distr, Compose(Par(scrut, env), Copy)))
+
+
+    def _curry(self, n: Node, ctx: dict[Node, Term], memo: dict[int, Term]) -> Term:
+        """``Curry(body)`` over the tuple of the outer values the body reads (its environment)."""
+        needs = self.needs(n)
+        ((param, body),) = n.branches
+        env = tuple_term([self.term(m, ctx, memo) for m in needs]) if needs else Consume
+        outer = {m: comp(p, Fst) for m, p in zip(needs, projections(len(needs)))}
+        was, self._capture = self._capture, True
+        try:
+            inner = self.region(body, {param: Snd, **outer})
+        finally:
+            self._capture = was
+        return comp(Curry(inner), env)
 
 
 def _ignores_input(t: Term) -> bool:

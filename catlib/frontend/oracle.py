@@ -26,9 +26,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from catlib.frontend.source import Definition
-from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, wrap
+from catlib.interpreter import step
+from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right, wrap
 
-__all__ = ["Wrapping", "Checked", "lift", "plain", "too_big", "lifted", "run_with", "oracle_mode"]
+__all__ = ["Wrapping", "Checked", "lift", "plain", "too_big", "lifted", "run_with", "oracle_mode", "HostFunction",
+           "callables"]
 
 _MODE: ContextVar[type[int] | None] = ContextVar("catlib.frontend.oracle mode", default=None)
 
@@ -192,3 +194,39 @@ def run_with(cls: type[int], fn: Callable[..., Any], args: tuple[HostValue, ...]
         return plain(fn(*lift(args, cls)))
     finally:
         _MODE.reset(token)
+
+
+class HostFunction:
+    """A closure value (`catlib.values.Curried`) as a Python callable, for the Python function:
+    applied, the interpreter runs its body on ``(env, argument)`` with the state the step started
+    from (a closure that writes the state has its write dropped here: the frontend's closures are pure).
+
+    >>> from catlib.free import Add
+    >>> HostFunction(Curried(Add, 1), ())(41)
+    42
+    """
+
+    __slots__ = ("closure", "state")
+
+    def __init__(self, closure: Curried, state: HostValue) -> None:
+        self.closure, self.state = closure, state
+
+    def __call__(self, z: Any) -> Any:
+        mode = oracle_mode()
+        out = step(self.closure.body, (self.closure.env, plain(z)), self.state)[1]
+        out = callables(out, self.state)
+        return lift(out, mode) if mode is not None else out
+
+    def __repr__(self) -> str:
+        return f"HostFunction({self.closure!r})"
+
+
+def callables(v: Any, state: HostValue) -> Any:
+    """`v` with every closure value made a `HostFunction` (what the Python function calls)."""
+    if type(v) is Curried:
+        return HostFunction(v, state)
+    if type(v) is tuple:
+        return tuple(callables(x, state) for x in v)
+    if isinstance(v, Left | Right):
+        return type(v)(callables(v.value, state))
+    return v
