@@ -20,9 +20,9 @@ The function is compiled when it is decorated; anything outside the subset
 raises `SourceError` at its line (see ``docs/frontend.md`` for the subset).
 """
 
+from catlib.frontend.decorator import Machine, machine
 from catlib.frontend.errors import SourceError
 from catlib.frontend.hints import Either
-from catlib.frontend.decorator import Machine, machine
 from catlib.types import Unit
 from catlib.values import Left, Right
 

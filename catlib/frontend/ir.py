@@ -82,11 +82,11 @@ class Node:
         return f"{self.kind}{self.kids!r}" if self.kids else self.kind
 
     @property
-    def branches(self) -> tuple[tuple[Node, Node], tuple[Node, Node]]:
+    def branches(self) -> tuple[tuple[Node, Node], ...]:
         """A `CASE`'s ``((left variable, left body), (right variable, right body))``; a `CURRY`'s
         ``((parameter, body),)``."""
         if self.kind == CURRY:
-            return ((self.label[0], self.kids[0]),)  # type: ignore[return-value]
+            return ((self.label[0], self.kids[0]),)
         lv, rv = self.label
         return (lv, self.kids[1]), (rv, self.kids[2])
 
