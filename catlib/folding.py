@@ -44,7 +44,7 @@ from typing import Any
 import networkx as nx
 
 from catlib.context import subterm_types
-from catlib.free import Case, Compose, Embed, Par, Term
+from catlib.free import Compose, Embed, Term
 from catlib.functor import interpret
 from catlib.graph import legend
 from catlib.graph_category import Builder, Bundle, Diagram, GraphCategory, Wire, Wiring, leaves, type_leaves
@@ -315,8 +315,7 @@ def _build(top: _Plan, ix: _Index) -> tuple[Term, list[tuple[Type, Type]]]:
         elif not kids:
             out.append(ix.terms[p.pre])
         else:
-            cls: Callable[[Term, Term], Term] = Par if isinstance(ix.terms[p.pre], Par) else Case
-            out.append(cls(kids[0], kids[1]))
+            out.append(type(ix.terms[p.pre])(*kids))  # Par, Case, Curry: the original's constructor
     return out[0], types
 
 

@@ -69,7 +69,8 @@ nb_merge_streams = True
 # a short name in a docstring that several modules define (``Node``, ``type``) stays plain text
 suppress_warnings = ["ref.python"]
 
-GUIDES = ("frontend", "ports", "language", "node", "upgrades", "versions", "migrations", "checking", "pictures", "layout")
+GUIDES = ("frontend", "ports", "language", "node", "upgrades", "versions", "migrations", "checking", "pictures",
+          "layout")
 """Guides written beside this site (docs/NAME.md); each joins the table of contents once it exists."""
 
 PACKAGES = ("catlib", "cam", "proofs")
