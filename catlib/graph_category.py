@@ -249,7 +249,7 @@ class GraphCategory(Machine[Wiring]):
             b.cluster = b.open_cluster("closure", "closure")
             arg = shape_of_type(arg_t, iter(b.box("box", "argument", [], type_leaves(arg_t), role="argument")))
             if f.stateful:
-                n = b.node("box", "state when applied", 0, 1, role="get")
+                n = b.node("box", "state when applied", 0, 1, role="applied_state")
                 b.state = Wire(n, 0, b.state_type, "state")
             y = yield f, (x, arg)
             ends = leaves(y) + ([b.state] if f.stateful and b.state is not None else [])

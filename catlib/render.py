@@ -48,8 +48,8 @@ STATE_COLOR = "#c0392b"
 UNIT_COLOR = "#9a9a9a"
 WIRE_COLOR = "#34495e"
 
-ROLE_FILL = {"get": "#fadbd8", "put": "#fadbd8", "const": "#fdf2c7", "add": "#d6eaf8", "inject": "#d5f5e3",
-             "distr": "#e8daef", "embed": "#eeeeee", "fold": "#fdebd0"}
+ROLE_FILL = {"get": "#fadbd8", "put": "#fadbd8", "applied_state": "#fadbd8", "const": "#fdf2c7", "add": "#d6eaf8",
+             "inject": "#d5f5e3", "distr": "#e8daef", "embed": "#eeeeee", "fold": "#fdebd0"}
 """Fill colours of boxes by ``role``: effects red, constants yellow, injections green, folded parts orange."""
 
 NODE_STYLE: dict[str, dict[str, str]] = {
