@@ -120,6 +120,8 @@ class Lowering:
         self._needs: dict[tuple[int, bool], list[Node]] = {}
         self._capture = False  # inside a closure's body: branches receive the state read, not Get
         self._state: dict[int, bool] = {}
+        self._cheap: dict[int, bool] = {}
+        self.users: Counter[Node] = Counter()
         self._regions: dict[object, Term] = {}
         self._keep: list[Node] = []
 
@@ -173,16 +175,45 @@ class Lowering:
                 todo, seen = [body], set()
                 while todo:
                     m = todo.pop()
-                    if id(m) in seen or m is v or not (m.fv or capture and self.reads_state(m)):
+                    if id(m) in seen or m is v:
                         continue
                     seen.add(id(m))
-                    if v not in m.fv:
+                    if v in m.fv:  # computed in the branch, from its payload
+                        todo.extend(self.children(m))
+                    elif m.fv or capture and self.reads_state(m) or self.users[m] > 1 and not self.cheap(m):
                         acc[m] = None
-                    else:
+                    elif not self.cheap(m):  # computed in the branch, once: what it needs is needed
                         todo.extend(self.children(m))
             self._capture = was
             self._needs[key] = sorted(acc, key=lambda m: m.serial)
         return self._needs[key]
+
+    def count_users(self, root: Node) -> None:
+        """How many nodes use each node below `root` (a case or function body counts as used by it)."""
+        self.users.clear()
+        todo, seen = [root], {id(root)}
+        while todo:
+            n = todo.pop()
+            for k in n.kids:
+                self.users[k] += 1
+                if id(k) not in seen:
+                    seen.add(id(k))
+                    todo.append(k)
+
+    def cheap(self, n: Node) -> bool:
+        """Whether `n` may be computed again in each branch that uses it: it holds no branch and no
+        function (whose bodies are regions of their own).
+
+        A value of constants and the state that holds one, and that more than one node uses, is
+        computed before branching and handed in, like a value of the input: computing it again in
+        each branch that uses it doubles it at each level of nested branches (the term would grow
+        exponentially with the program).  One used once is computed where it is used, once; one
+        without branches at most once per region."""
+        if id(n) not in self._cheap:
+            # nodes are at most MAX_HEIGHT deep: this recursion is bounded
+            self._cheap[id(n)] = n.kind not in (CASE, CURRY) and all(self.cheap(k) for k in n.kids)
+            self._keep.append(n)
+        return self._cheap[id(n)]
 
     def reads_state(self, n: Node) -> bool:
         """Whether `n`'s value depends on the state read at the start of the step."""
@@ -206,18 +237,22 @@ class Lowering:
                     todo.append(k)
         return uses
 
-    def _reaches(self, n: Node, targets: set[Node], ctx: dict[Node, Term]) -> bool:
-        """Whether a node of `targets` lies strictly below `n` in its region."""
-        todo, seen = list(self.children(n)), set()
+    def _innermost(self, root: Node, shared: set[Node], ctx: dict[Node, Term]) -> list[Node]:
+        """The nodes of `shared` with no other node of `shared` below them in the region of `root`
+        (one pass over the region: asking each shared node separately is quadratic in a chain)."""
+        above: dict[int, bool] = {}  # whether a shared node lies strictly below
+        todo: list[tuple[Node, bool]] = [(root, False)]
         while todo:
-            m = todo.pop()
-            if m in targets:
-                return True
-            if id(m) in seen or m in ctx:
+            n, ready = todo.pop()
+            if id(n) in above:
                 continue
-            seen.add(id(m))
-            todo.extend(self.children(m))
-        return False
+            kids = [] if n in ctx else self.children(n)
+            if ready:
+                above[id(n)] = any(k in shared or above[id(k)] for k in kids)
+            else:
+                todo.append((n, True))
+                todo.extend((k, False) for k in kids if id(k) not in above)
+        return sorted((n for n in shared if not above[id(n)]), key=lambda m: m.serial)
 
     def _atoms(self, root: Node, ctx: dict[Node, Term], stop: set[Node]) -> list[Node]:
         """The atoms of `ctx` that `root` still reads when the nodes of `stop` are kept."""
@@ -249,10 +284,10 @@ class Lowering:
             uses = self._uses(root, ctx)
             sizes: dict[int, int] = {}
             shared = {n for n, c in uses.items()
-                      if c >= 2 and worth_sharing(c, tree_size(self.term(n, ctx, memo), sizes))}
+                      if c >= 2 and n not in ctx and worth_sharing(c, tree_size(self.term(n, ctx, memo), sizes))}
             if not shared:
                 break
-            layer = sorted((n for n in shared if not self._reaches(n, shared, ctx)), key=lambda m: m.serial)
+            layer = self._innermost(root, shared, ctx)
             items = layer + self._atoms(root, ctx, set(layer))
             prefix = comp(tuple_term([self.term(m, ctx, memo) for m in items]), prefix)
             ctx = dict(zip(items, projections(len(items))))
@@ -352,11 +387,15 @@ def _put_last(core: Term) -> Term:
 def lower_machine(root: Node, input_var: Node, u: Unifier) -> Term:
     """The machine term of `root` = ``(new_state, output)`` computed from `input_var` and the state."""
     low = Lowering(u)
-    return _put_last(low.region(low.canon(root), {low.canon(input_var): Id}))
+    top = low.canon(root)
+    low.count_users(top)
+    return _put_last(low.region(top, {low.canon(input_var): Id}))
 
 
 def lower_function(root: Node, params: Iterable[Node], u: Unifier) -> Term:
     """The term of a pure function of one parameter."""
     low = Lowering(u)
     (p,) = params
-    return low.region(low.canon(root), {low.canon(p): Id})
+    top = low.canon(root)
+    low.count_users(top)
+    return low.region(top, {low.canon(p): Id})
