@@ -10,13 +10,20 @@ region is built by structure (``(a, b)`` is ``Compose(Par(a, b), Copy)``,
   recomputing it costs more than keeping it, is computed once: the region's
   source is replaced by a tuple of the shared nodes and of the atoms still
   needed, and the rest reads them by projection (innermost shared nodes
-  first).  Structurally equal nodes are merged first, so ``balance + k``
-  written twice is one node.
+  first, a layer of tuples for each level of nesting).  Structurally equal
+  nodes are merged first, so ``balance + k`` written twice is one node.
+  What to share is decided in one walk from the leaves up, and every layer
+  is built from that decision (then again, at most `ROUNDS` times, while
+  the smaller terms make more worth sharing): the search is a few walks
+  over the region, not one per layer.
 - **Branches.**  A branch sees only its payload unless it needs outer
   values; then `Distr` hands it ``(payload, needs)``, where `needs` are the
   largest outer nodes the branch uses (computed before branching: the
   language is pure and total, so this changes no answer).  Constants and
-  the state read (``Get``) need nothing: they are computed where used.
+  the state read (``Get``) need nothing: they are computed where used,
+  unless they hold a branch and have several users (`Lowering.cheap`):
+  computing those again in every branch would double the term at each
+  level of nested branches.
 
 The machine itself reads the state with ``Get`` wherever its value is used
 and writes it once, at the end: ``Put`` of the first component of the
@@ -61,6 +68,7 @@ __all__ = ["lower_machine", "lower_function", "comp", "tuple_term", "projections
 
 _PRIMS: dict[str, Term] = {"Add": Add, "Sub": Sub, "Mul": Mul, "Lt": Lt, "Eq": Eq, "DivMod": DivMod}
 _GET = Compose(Get, Consume)
+_READ = Fst  # a shared value below, as read from the tuple of shared values (all sizes decided as before)
 
 
 def comp(g: Term, f: Term) -> Term:
@@ -102,6 +110,11 @@ def tree_size(t: Term, memo: dict[int, int] | None = None) -> int:
             todo.append((x, True))
             todo.extend((k, False) for k in x.kids if id(k) not in memo)
     return memo[id(t)]
+
+
+ROUNDS = 4
+"""How many times a region decides what to share (see `Lowering._region`): each decision shares
+every layer at once, so this bounds the search at a few walks over the region."""
 
 
 def worth_sharing(uses: int, size: int) -> bool:
@@ -237,37 +250,69 @@ class Lowering:
                     todo.append(k)
         return uses
 
-    def _innermost(self, root: Node, shared: set[Node], ctx: dict[Node, Term]) -> list[Node]:
-        """The nodes of `shared` with no other node of `shared` below them in the region of `root`
-        (one pass over the region: asking each shared node separately is quadratic in a chain)."""
-        above: dict[int, bool] = {}  # whether a shared node lies strictly below
+    def _worth_sharing(self, root: Node, ctx: dict[Node, Term]) -> set[Node]:
+        """The nodes of `root`'s region worth computing once, decided from the leaves up: a node's
+        size is counted with the shared nodes below it read by a projection."""
+        uses = self._uses(root, ctx)
+        shared: set[Node] = set()
+        memo: dict[int, Term] = {}
+        sizes: dict[int, int] = {}
+        deciding = dict(ctx)  # the region's atoms, and the shared nodes decided so far
+        seen: set[int] = set()
         todo: list[tuple[Node, bool]] = [(root, False)]
         while todo:
             n, ready = todo.pop()
-            if id(n) in above:
+            if ready:  # every node below is decided, so its term (memoised) is final
+                c = uses[n]
+                if c >= 2 and worth_sharing(c, tree_size(self.term(n, deciding, memo), sizes)):
+                    shared.add(n)
+                    deciding[n] = _READ
+            elif id(n) not in seen and n not in ctx:
+                seen.add(id(n))
+                todo.append((n, True))
+                todo.extend((k, False) for k in self.children(n) if id(k) not in seen)
+        return shared
+
+    def _layers(self, root: Node, shared: set[Node], ctx: dict[Node, Term]) -> dict[Node, int]:
+        """Each node of `shared`'s layer: 0 with no other shared node below it, else one more than the
+        highest below (one pass over the region of `root`)."""
+        top: dict[int, int] = {}  # the highest layer of a shared node at or below, -1 for none
+        layer: dict[Node, int] = {}
+        todo: list[tuple[Node, bool]] = [(root, False)]
+        while todo:
+            n, ready = todo.pop()
+            if id(n) in top:
                 continue
             kids = [] if n in ctx else self.children(n)
             if ready:
-                above[id(n)] = any(k in shared or above[id(k)] for k in kids)
+                below = max((top[id(k)] for k in kids), default=-1)
+                if n in shared:
+                    layer[n] = below = below + 1
+                top[id(n)] = below
             else:
                 todo.append((n, True))
-                todo.extend((k, False) for k in kids if id(k) not in above)
-        return sorted((n for n in shared if not above[id(n)]), key=lambda m: m.serial)
+                todo.extend((k, False) for k in kids if id(k) not in top)
+        return layer
 
-    def _atoms(self, root: Node, ctx: dict[Node, Term], stop: set[Node]) -> list[Node]:
-        """The atoms of `ctx` that `root` still reads when the nodes of `stop` are kept."""
-        found: dict[Node, None] = {}
-        todo, seen = [root], set()
-        while todo:
-            m = todo.pop()
-            if id(m) in seen or m in stop:
-                continue
-            seen.add(id(m))
-            if m in ctx:
-                found[m] = None
-            else:
-                todo.extend(self.children(m))
-        return sorted(found, key=lambda m: m.serial)
+    def _last_uses(self, root: Node, layer: dict[Node, int], ctx: dict[Node, Term]) -> dict[Node, int]:
+        """For each atom of `ctx` and shared node, the last layer that reads it (the root's layer is
+        one past the last).  Each consumer walks down to the values it reads; a node that is not
+        shared is walked by all its consumers, but it is small or has one of them."""
+        end = 1 + max(layer.values(), default=-1)
+        last: dict[Node, int] = {}
+        for c, at in [*layer.items(), (root, end)]:
+            todo = list(self.children(c)) if c in layer else [c]
+            seen: set[int] = set()
+            while todo:
+                m = todo.pop()
+                if id(m) in seen:
+                    continue
+                seen.add(id(m))
+                if m in ctx or m in layer:
+                    last[m] = max(last.get(m, -1), at)
+                else:
+                    todo.extend(self.children(m))
+        return last
 
     def region(self, root: Node, ctx: dict[Node, Term]) -> Term:
         """The term computing `root` from the source whose atoms `ctx` reads (each region once: an
@@ -278,19 +323,26 @@ class Lowering:
         return self._regions[key]
 
     def _region(self, root: Node, ctx: dict[Node, Term]) -> Term:
+        """Share what is worth it, all layers at once (each decision walks the region once), then
+        again while the terms, smaller now, make more worth sharing (at most `ROUNDS` times)."""
         prefix: Term = Id
-        while True:
-            memo: dict[int, Term] = {}
-            uses = self._uses(root, ctx)
-            sizes: dict[int, int] = {}
-            shared = {n for n, c in uses.items()
-                      if c >= 2 and n not in ctx and worth_sharing(c, tree_size(self.term(n, ctx, memo), sizes))}
+        for _ in range(ROUNDS):
+            shared = self._worth_sharing(root, ctx)
             if not shared:
                 break
-            layer = self._innermost(root, shared, ctx)
-            items = layer + self._atoms(root, ctx, set(layer))
-            prefix = comp(tuple_term([self.term(m, ctx, memo) for m in items]), prefix)
-            ctx = dict(zip(items, projections(len(items))))
+            layer = self._layers(root, shared, ctx)
+            last = self._last_uses(root, layer, ctx)
+            by_layer: dict[int, list[Node]] = {}
+            for n, j in layer.items():
+                by_layer.setdefault(j, []).append(n)
+            for j in range(len(by_layer)):
+                fresh = sorted(by_layer[j], key=lambda m: m.serial)
+                kept = sorted((m for m in ctx if last.get(m, -1) > j), key=lambda m: m.serial)
+                items = fresh + kept
+                # the layer's terms read the values of the layers before it
+                prefix = comp(tuple_term([self.term(m, ctx, {}) if m in by_layer[j] else ctx[m]
+                                          for m in items]), prefix)
+                ctx = dict(zip(items, projections(len(items))))
         return comp(self.term(root, ctx, {}), prefix)
 
     def term(self, n: Node, ctx: dict[Node, Term], memo: dict[int, Term]) -> Term:
