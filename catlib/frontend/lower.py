@@ -425,9 +425,9 @@ def _put_last(core: Term) -> Term:
         if new == _GET:  # the state is left as it was
             return out
         if _ignores_input(out):  # a constant answer: write, then answer
-            return Compose(out, Compose(Put, new))
+            return Compose(out, comp(Put, new))
         # out first: it may read the state, which must still be the old one
-        return Compose(Fst, Compose(Par(out, Compose(Put, new)), Copy))
+        return Compose(Fst, Compose(Par(out, comp(Put, new)), Copy))
     if isinstance(core, Case):  # write at the end of each branch, if that is smaller
         split = Case(_put_last(core.f), _put_last(core.g))
         return split if tree_size(split) < tree_size(general) else general
