@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-__all__ = ["Origin", "record", "origin", "nearest", "clear_cache", "LIMIT"]
+__all__ = ["Origin", "record", "place", "origin", "nearest", "clear_cache", "LIMIT"]
 
 LIMIT = 500_000
 """Records kept; the oldest are dropped beyond (a long session building many machines)."""
@@ -39,10 +39,14 @@ _DSL = {str(_HERE / f"{m}.py") for m in ("ports", "syntax", "scopes", "origin")}
 
 @dataclass(frozen=True)
 class Origin:
-    """A line of Python source: `file`, `line` (1-based) and, read when shown, its text."""
+    """A line of Python source: `file`, `line` (1-based) and, read when shown, its text; `column` and
+    `end_column` (1-based, end excluded; 0 when unknown) the span in it, when a compiler knows it
+    (`catlib.frontend` places the terms it builds at the expression they come from)."""
 
     file: str
     line: int
+    column: int = 0
+    end_column: int = 0
 
     @property
     def source(self) -> str:
@@ -67,10 +71,21 @@ def record(term: Any) -> None:
         f = f.f_back
     if f is None:
         return
+    _store(term, Origin(f.f_code.co_filename, f.f_lineno))
+
+
+def place(term: Any, where: Origin) -> None:
+    """Remember `where` as where `term` (this object) was built, for a compiler that knows better than
+    the stack (only the first record of an object counts, and leaves are not recorded)."""
+    if term.kids and id(term) not in _TABLE:
+        _store(term, where)
+
+
+def _store(term: Any, where: Origin) -> None:
     if len(_TABLE) >= LIMIT:
         for k in list(_TABLE)[: LIMIT // 10]:
             del _TABLE[k]
-    _TABLE[key] = (term, Origin(f.f_code.co_filename, f.f_lineno))
+    _TABLE[id(term)] = (term, where)
 
 
 def origin(term: Any) -> Origin | None:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from catlib.frontend.errors import SourceError
+from catlib.free import path_str
+from catlib.frontend.errors import SourceError, error_at
 from catlib.frontend.ir import Builder
 from catlib.frontend.lower import lower_function, lower_machine
 from catlib.frontend.oracle import Checked, Wrapping, callables, lifted, oracle_mode, plain, run_with, too_big
@@ -163,9 +164,17 @@ def _compile(fn: Callable[..., Any]) -> Machine:
                              f"a default of type {state}") from None
     try:
         m.check()
-    except TermTypeError as e:  # the elaborator typed every node: this is the frontend's own bug
-        raise SourceError(d.source.filename, d.source.first_line, 1, 2, d.source.lines[0],
-                          f"internal error, please report: the term of {d.name} does not type-check: {e}") from e
+    except TermTypeError as e:
+        # the elaborator typed every node, so the frontend's own checks missed this one: say where it
+        # is in the source (the lowering placed each term at the expression it comes from)
+        if e.origin is None or not e.origin.column:
+            raise SourceError(d.source.filename, d.source.first_line, 1, 2, d.source.lines[0],
+                              f"internal error, please report: the term of {d.name} does not type-check: "
+                              f"{e}") from e
+        raise error_at(e.origin, f"the term of this does not type-check: {e.what} (at {path_str(e.path)} "
+                       f"in {d.name}'s term, a {e.subterm.op})",
+                       "values of the types the annotations give (this one passed the frontend's own "
+                       "checks: please report it too)") from e
     object.__setattr__(m, "compile_seconds", time.perf_counter() - start)
     object.__setattr__(m, "__doc__", fn.__doc__)
     object.__setattr__(m, "__wrapped__", fn)

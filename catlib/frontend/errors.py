@@ -16,9 +16,12 @@ bank.py:11:5: a while loop is outside the subset
 from __future__ import annotations
 
 import ast
+import linecache
 from dataclasses import dataclass
 
-__all__ = ["SourceError", "Source"]
+from catlib.origin import Origin
+
+__all__ = ["SourceError", "Source", "error_at"]
 
 
 class SourceError(Exception):
@@ -62,6 +65,14 @@ class Source:
 
     def error(self, node: ast.AST | None, message: str, hint: str = "") -> SourceError:
         """A `SourceError` at `node`'s span (at the function's first line when `node` is None)."""
+        where, text = self._span(node)
+        return SourceError(self.filename, where.line, where.column, where.end_column, text, message, hint)
+
+    def origin(self, node: ast.AST) -> Origin:
+        """`node`'s span in the file, as `catlib.origin` records where a term was built."""
+        return self._span(node)[0]
+
+    def _span(self, node: ast.AST | None) -> tuple[Origin, str]:
         lineno = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0)
         end_line = getattr(node, "end_lineno", lineno)
@@ -72,5 +83,11 @@ class Source:
             end = len(text.rstrip())
         else:
             end = end_col + self.indent
-        return SourceError(self.filename, self.first_line + lineno - 1, start + 1, max(start + 1, end) + 1,
-                           text, message, hint)
+        return Origin(self.filename, self.first_line + lineno - 1, start + 1, max(start + 1, end) + 1), text
+
+
+def error_at(where: Origin, message: str, hint: str = "") -> SourceError:
+    """A `SourceError` at a recorded span (the line's text read from the file)."""
+    text = linecache.getline(where.file, where.line).rstrip("\n")
+    column = where.column or len(text) - len(text.lstrip()) + 1
+    return SourceError(where.file, where.line, column, max(where.end_column, column + 1), text, message, hint)

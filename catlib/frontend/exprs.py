@@ -96,7 +96,10 @@ class Expressions:
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise self.refusal(e)
-        return method(e, env)
+        n: Node = method(e, env)
+        if n.where is None:  # the innermost expression that made it (a name's node keeps its own)
+            n.where = self.src.origin(e)
+        return n
 
     def value(self, e: ast.expr, env: dict[str, Any]) -> Node:
         """An expression whose value the machine keeps: not a Python bool."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 from itertools import count
 from typing import Any
 
+from catlib.origin import Origin
 from catlib.types import Fun, Int, Prod, Sum, Type, Unifier, Unit
 from catlib.values import add64, divmod64, mul64, sub64
 
@@ -51,7 +52,7 @@ class Node:
     """One value: `kind`, its `kids`, a `label` (the constant, the primitive's name, a case's
     variables), its `type`, its free variables `fv` and whether it is a Python ``bool`` (`test`)."""
 
-    __slots__ = ("kind", "kids", "label", "type", "fv", "height", "test", "serial", "name")
+    __slots__ = ("kind", "kids", "label", "type", "fv", "height", "test", "serial", "name", "where")
     kind: str
     kids: tuple[Node, ...]
     label: Any
@@ -61,12 +62,16 @@ class Node:
     test: bool
     serial: int
     name: str
+    where: Origin | None
+    """The source span of the innermost expression that made this node (`catlib.frontend.lower` places
+    its term there, so that a type error on the term names the user's line and column)."""
 
     def __init__(self, kind: str, kids: tuple[Node, ...], label: object, type: Type,
                  fv: frozenset[Node] | None = None, test: bool = False, name: str = "") -> None:
         self.kind, self.kids, self.label, self.type, self.test = kind, kids, label, type, test
         self.serial = next(_ids)  # a stable order for sets of nodes
         self.name = name
+        self.where = None
         self.fv = fv if fv is not None else frozenset().union(*(k.fv for k in kids))
         self.height = 1 + max((k.height for k in kids), default=0)
         if self.height > MAX_HEIGHT:

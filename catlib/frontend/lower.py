@@ -61,6 +61,7 @@ from catlib.free import (
     Term,
 )
 from catlib.frontend.ir import APPLY, CASE, CURRY, FST, INL, INR, LIT, PAIR, PRIM, SND, STATE, TEST, UNIT, VAR, Node
+from catlib.origin import place
 from catlib.tree import walk
 from catlib.types import Unifier
 
@@ -375,6 +376,8 @@ class Lowering:
             t = Compose(Apply, tuple_term([self.term(kids[0], ctx, memo), self.term(kids[1], ctx, memo)]))
         else:
             raise AssertionError(f"a {k} node outside its region: {n!r}")
+        if n.where is not None and t is not _GET:  # a term built here (the first place counts)
+            place(t, n.where)
         memo[id(n)] = t
         return t
 

@@ -62,6 +62,15 @@ def annotation_type(src: Source, globals: dict[str, Any], node: ast.expr) -> Typ
         raise src.error(node, str(e), "int, Unit, tuple[a, b], Either[a, b], Callable[[a], b]") from None
 
 
+def _ground_type(src: Source, globals: dict[str, Any], node: ast.expr) -> Type:
+    """A parameter's or the result's type: a machine runs at its types, so they have no variables."""
+    t = annotation_type(src, globals, node)
+    if not t.is_ground:
+        raise src.error(node, f"{t} has type variables; a machine's types are ground (it runs at them)",
+                        "int, Unit, tuple[a, b], Either[a, b], Callable[[a], b] of those")
+    return t
+
+
 def parse_definition(fn: Callable[..., Any]) -> Definition:
     """Read `fn`'s source and signature (`SourceError` if it is not a machine's or a function's)."""
     if not inspect.isfunction(fn):
@@ -102,11 +111,11 @@ def parse_definition(fn: Callable[..., Any]) -> Definition:
         if arg.annotation is None:
             raise src.error(arg, f"parameter {arg.arg} needs a type annotation", f"{arg.arg}: int (or Unit, "
                             "tuple[a, b], Either[a, b])")
-        types.append(annotation_type(src, names, arg.annotation))
+        types.append(_ground_type(src, names, arg.annotation))
     if fdef.returns is None:
         raise src.error(fdef, f"{fdef.name} needs a result annotation", "-> tuple[S, O] for a machine with "
                         "state S and output O, -> B for a function")
-    result = annotation_type(src, names, fdef.returns)
+    result = _ground_type(src, names, fdef.returns)
     if len(a.args) == 2:
         u = Unifier()
         out = u.fresh()
