@@ -341,7 +341,8 @@ class Lowering:
                 kept = sorted((m for m in ctx if last.get(m, -1) > j), key=lambda m: m.serial)
                 items = fresh + kept
                 # the layer's terms read the values of the layers before it
-                prefix = comp(tuple_term([self.term(m, ctx, {}) if m in by_layer[j] else ctx[m]
+                memo: dict[int, Term] = {}
+                prefix = comp(tuple_term([self.term(m, ctx, memo) if m in by_layer[j] else ctx[m]
                                           for m in items]), prefix)
                 ctx = dict(zip(items, projections(len(items))))
         return comp(self.term(root, ctx, {}), prefix)
