@@ -14,7 +14,7 @@ from cam.machine import step as cam_step
 from catlib.examples import plain
 from catlib.examples import pricing as P
 from catlib.free import Add
-from catlib.frontend import Either, Machine
+from catlib.frontend import Either, Machine, Unit, machine
 from catlib.frontend.oracle import HostFunction
 from catlib.interpreter import run, step
 from catlib.values import Curried, Left, Right
@@ -101,3 +101,25 @@ def test_a_closure_reads_the_state_when_it_is_made_not_when_applied():
     cmds = [Left(5), Left(7), Right(1)]  # the closure made when n was 5: 1 + 5, though n is 7 by then
     assert run(snapshot.term, cmds, (0, P.per_item(1)))[1] == [0, 0, 6] == _python(snapshot, cmds, (0, P.per_item(1)))
     assert _cam(snapshot, cmds, (0, P.per_item(1))) == [compile_value(o) for o in (0, 0, 6)]
+
+
+@machine
+def identity_rule(cmd: Either[int, Unit], rule: Callable[[int], int] = plain.TEN_PER_ITEM
+                  ) -> tuple[Callable[[int], int], int]:
+    """A closure that captures nothing (its environment is ``()``): once a RecursionError in the lowering."""
+    match cmd:
+        case Left(q):
+            return rule, rule(q)
+        case Right(()):
+            return (lambda z: z), 0
+
+
+def test_a_closure_that_captures_nothing() -> None:
+    assert run(identity_rule.term, [Left(3), Right(()), Left(3)], identity_rule.initial)[1] == [30, 0, 3]
+    s, _ = identity_rule(Right(()), identity_rule.initial)
+    assert s(5) == 5  # the Python function's own closure
+    code = compile(identity_rule.term)
+    state = compile_value(identity_rule.initial)
+    for cmd, out in [(Left(3), 30), (Right(()), 0), (Left(3), 3)]:
+        state, answer = cam_step(code, compile_value(cmd), state)
+        assert answer == compile_value(out)

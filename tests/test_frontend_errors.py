@@ -298,3 +298,11 @@ def test_terms_remember_the_expression_that_built_them() -> None:
              "count + 1," in linecache.getline(__file__, p.line)}
     assert "count + 1" in spans, spans
     assert machine(m.function).term == m.term
+
+
+def test_a_state_without_a_first_value_needs_a_default() -> None:
+    with pytest.raises(SourceError) as e:
+        @machine
+        def m(cmd: Unit, rule: Callable[[int], int]) -> tuple[Callable[[int], int], Unit]:
+            return rule, ()
+    at(e.value, "rule: Callable", "a state of type Int -> Int needs an initial value")

@@ -156,7 +156,10 @@ def _compile(fn: Callable[..., Any]) -> Machine:
         root = el.run([x])
         term = lower_function(root, [x], b.u)
         state, output = Unit, d.result
-    initial = d.initial if d.initial is not NO_INITIAL else first_value(state)
+    try:
+        initial = d.initial if d.initial is not NO_INITIAL else first_value(state)
+    except TypeError as e:
+        raise d.source.error(d.tree.args.args[-1], str(e), f"a default of type {state}") from None
     try:
         m = Machine(d.name, term, state, d.param_types[0], output, initial, fn, d, 0.0)
     except TypeError as e:

@@ -90,10 +90,19 @@ def tuple_term(terms: list[Term]) -> Term:
 
 
 def projections(k: int) -> list[Term]:
-    """The terms reading each component of a right-nested tuple of `k`."""
-    if k == 1:
-        return [Id]
-    return [Fst, *(comp(p, Snd) for p in projections(k - 1))]
+    """The terms reading each component of a right-nested tuple of `k` (none for 0).
+
+    >>> projections(3)
+    [Fst, Compose(Fst, Snd), Compose(Snd, Snd)]
+    >>> projections(0)
+    []
+    """
+    if k <= 1:
+        return [Id] * k
+    out: list[Term] = [Fst, Snd]  # the last two of the tuple: read from its innermost pair
+    for _ in range(k - 2):
+        out = [Fst, *(comp(p, Snd) for p in out)]
+    return out
 
 
 def tree_size(t: Term, memo: dict[int, int] | None = None) -> int:
