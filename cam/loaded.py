@@ -281,7 +281,9 @@ class _Translator(Values):
         if live:
             first = live[0][1]
             assert first is not None
-            same = all(len(r[1].stack) == len(first.stack) and all(
+            # equal entries mean the same thing (names are fresh): the common case is decided by one
+            # comparison in C, not an entry at a time (the stack holds a marker per enclosing branch)
+            same = all(r[1].stack == first.stack or len(r[1].stack) == len(first.stack) and all(
                 (a[0] == "m") == (b[0] == "m") and (a[0] != "m" or a is b) for a, b in zip(r[1].stack, first.stack))
                 for r in live)
             if not same:
@@ -312,7 +314,8 @@ class _Translator(Values):
     def join(self, left: Frame, right: Frame, lout: Out, rout: Out) -> None:
         """Where two arms meet: what differs goes to a local both arms assign last."""
         joined = []
-        for a, b in [(left.acc, right.acc), (left.reg, right.reg), *zip(left.stack, right.stack)]:
+        both = [(left.acc, right.acc), (left.reg, right.reg)]
+        for a, b in both if left.stack == right.stack else [*both, *zip(left.stack, right.stack)]:
             if a is b:
                 joined.append(a)
                 continue
@@ -320,7 +323,9 @@ class _Translator(Values):
             for s, sub in ((a, lout), (b, rout)):
                 sub(f"{name} = {self.m(s, sub)}")
             joined.append(("v", name))
-        left.acc, left.reg, left.stack[:] = joined[0], joined[1], joined[2:]
+        left.acc, left.reg = joined[0], joined[1]
+        if len(joined) > 2:
+            left.stack[:] = joined[2:]
 
     def arm(self, arm: Block, f: Frame, out: Out, depth: int, budget: list[int]) -> Any:
         """One arm of a BRANCH from `f` (its payload in the accumulator): inline, or a function of its own."""

@@ -26,8 +26,9 @@ class Out:
 
 
 def source_of(head: str, lines: list[Line]) -> str:
-    """A function's source: its `head` line, then `lines` indented."""
-    return "\n".join([head, *("    " * i + text for i, text in lines)])
+    """A function's source: its `head` line, then `lines` indented, one space a level (deeply nested code
+    would otherwise be mostly indentation, and compiling costs by the character)."""
+    return "\n".join([head, *(" " * i + text for i, text in lines)])
 
 
 PIECE_LINES = 2_000
