@@ -75,8 +75,9 @@ from catlib.values import Left, Right
 
 __all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE"]
 
-INLINE_DEPTH = 40
-"""Nested blocks inlined into one Python function (as nested ``if``\\ s; the tokenizer allows 100 levels)."""
+INLINE_DEPTH = 90
+"""Nested blocks inlined into one Python function (as nested ``if``\\ s; the tokenizer allows 100 levels, the
+batch loop's own take 3).  Deeper, an arm is a function of its own: a call per `INLINE_DEPTH` levels."""
 INLINE_SIZE = 2_000
 """Instructions inlined into one Python function before a nested block becomes a function of its own."""
 INLINE_CLOSURES = 1_000
@@ -239,11 +240,22 @@ class _Translator(Values):
         return RET
 
     def split(self, frame: Frame, out: Out) -> None:
-        """End the function `out` is writing with a call of a new one, which goes on from `frame`."""
+        """End the function `out` is writing with a call of a new one, which goes on from `frame`.
+
+        Constants stay constants and a closure of known code stays one (its environment is passed): what is
+        known here is known there."""
         name = self.fresh("g")
-        values = [i for i, e in enumerate(frame.stack) if e[0] != "m"]
-        args = [self.m(frame.acc, out), self.m(frame.reg, out), *(self.m(frame.stack[i], out) for i in values)]
-        params = [self.fresh() for _ in args]
+        args: list[str] = []
+        params: list[str] = []
+
+        def carry(e: Sym) -> Sym:
+            if e[0] == "c" or e[0] == "m" or e[0] == "k" and e[2][0] == "c":
+                return e
+            args.append(self.m(e[2] if e[0] == "k" else e, out))
+            params.append(self.fresh())
+            return ("k", e[1], ("v", params[-1]), 2) if e[0] == "k" else ("v", params[-1])
+
+        acc, reg, stack = carry(frame.acc), carry(frame.reg), [carry(e) for e in frame.stack]
         if self.counting:
             args.append("n")
             params.append("n")
@@ -251,9 +263,7 @@ class _Translator(Values):
         assert out.head is not None
         self.functions.append(source_of(out.head, out.lines))
         out.head, out.lines = f"def {name}({', '.join(params)}):", []
-        frame.acc, frame.reg = ("v", params[0]), ("v", params[1])
-        for i, p in zip(values, params[2:]):
-            frame.stack[i] = ("v", p)
+        frame.acc, frame.reg, frame.stack[:] = acc, reg, stack
 
     def branch(self, arms: tuple[Block, Block], frame: Frame, out: Out, depth: int, budget: list[int]) -> Any:
         acc = frame.acc

@@ -428,6 +428,8 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     if not isinstance(code, Code):
         raise TypeError(f"expected Code, not {type(code).__name__}")
     block = decode(code)
+    step: Any  # the function returned, whose `fallbacks` `checked` counts
+    batch: Any = None
 
     def checked(x: Any, s: Any) -> tuple[Any, Any, int]:
         step.fallbacks += 1
@@ -437,8 +439,6 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     def slow(x: Any, s: Any) -> tuple[Any, ...]:
         return checked(x, s) if steps else checked(x, s)[:2]
 
-    step: Any
-    batch: Any = None
     if fuel is not None and block.app:  # closures may run their code many times: the steps are counted
         counted, _ = translate(block, checked, count=True)
         source = counted.__globals__["source"]

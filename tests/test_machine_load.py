@@ -45,9 +45,10 @@ from cam.machine import MachineError, OutOfFuel, Stuck, load
 from cam.strategies import codes, compiled_runs, values
 from cam.text import parse_code
 from catlib.examples import bank, counter, registers, thermostat, turnstile, vending
-from catlib.free import Add, Compose, Copy, Id
+from catlib.free import Add, Apply, Compose, Const, Copy, Curry, Id, Par
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step as interpret
+from catlib.strategies import Generator
 from catlib.strategies import values as host_values
 from catlib.values import Left, Right
 from tests.conftest import scaled
@@ -272,6 +273,33 @@ def test_closures_known_at_run_time_only_are_called():
     assert step(Right(4), other) == (other, 4) and step.fallbacks == 1
     with pytest.raises(Stuck):
         step(Right(4), 5)  # APP of a pair whose first is not a closure
+
+
+def test_closures_called_through_their_functions_agree(monkeypatch):
+    # with no inlining budget every APP calls the function made for its closure's code (CF)
+    monkeypatch.setattr(loaded, "INLINE_CLOSURES", -(10**9))
+    gen = Generator.seeded(3)
+    called = 0
+    for _ in range(60):
+        s, a, b = gen.type(), gen.type(), gen.type()
+        term = gen.term(s, a, b, 40)
+        x, state = gen.value(a), gen.value(s)
+        step = load(compile(term))
+        assert step(x, state) == interpret(term, x, state)
+        if "CF[" in step.source:
+            called += 1
+            assert step.fallbacks == 0
+            assert load(compile(term), steps=True)(x, state)[:2] == step(x, state)
+    assert called >= 10
+
+
+def test_a_long_chain_of_applied_closures_is_inlined():
+    inc = Compose(Apply, Compose(Par(Compose(Curry(Add), Const(1)), Id), Copy))  # x -> (1 +) x
+    t: Any = Id
+    for _ in range(2_000):
+        t = Compose(inc, t)
+    step = load(compile(t))
+    assert step(5, ()) == ((), 2_005) and step.fallbacks == 0 and "CF[" not in step.source
 
 
 # ---------------------------------------------------------------- no cliffs
