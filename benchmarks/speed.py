@@ -273,7 +273,7 @@ def cliffs(quick: bool) -> dict[str, float]:
     from cam import jit, loaded
     from cam.code import ADD, BRANCH, COPY, GET, RETURN, Code
 
-    print("\ncliffs: ns per instruction run (min of 7 rounds, CPU time) by load(code) and by cam.machine.step"
+    print("\ncliffs: ns per instruction run (min of 15 rounds, CPU time) by load(code) and by cam.machine.step"
           " (translated on its 2nd run);\n        load's translation in us per instruction (min over the loads),"
           " and a fresh load's first and second input (median of 9 loads);\n        control: the same ratio for a"
           " warm step called right after another load of its code")
@@ -316,8 +316,8 @@ def cliffs(quick: bool) -> dict[str, float]:
         machine_step(code, qx, qs)  # translated on the second run
         loaded_runs, machine_runs = [], []
         size = sum(1 for _ in _instrs(code))
-        reps = max(20, 200_000 // size)  # a round takes a millisecond or more: process_time costs microseconds
-        for _ in range(7):
+        reps = max(20, 400_000 // size)  # a round takes milliseconds: process_time costs microseconds
+        for _ in range(15):
             t = time.process_time()
             for _ in range(reps):
                 f(x, s)
