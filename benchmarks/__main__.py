@@ -1,6 +1,6 @@
 """``python -m benchmarks``: every benchmark with its quick setting (a few minutes), or one by name.
 
-    python -m benchmarks [machine|verifier|render|node ...] [--full]
+    python -m benchmarks [machine|speed|verifier|render|node ...] [--full]
 
 Each benchmark interleaves its contenders over rounds and prints min,
 median and ratios against a baseline measured in the same run (see
@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks import load
 
-NAMES = ("machine", "verifier", "render", "node")
+NAMES = ("machine", "speed", "verifier", "render", "node")
 
 
 def _main(name: str) -> tuple[Callable[..., Any], bool, bool]:

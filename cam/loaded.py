@@ -5,21 +5,26 @@ for the machine's closures, `HostClosure`.  `translate` turns decoded code
 into Python source once, at load time, evaluating it symbolically as it
 goes: the accumulator, the register and every stack entry are known at
 translation time as a constant, a Python local, a pair of two such (not
-allocated until something needs the pair itself) or an injection of one;
-so stack traffic becomes renaming, constant outputs are shared objects,
-and a ``BRANCH`` on a value of unknown side is an ``if`` on its class.
-Nested blocks are inlined as nested ``if``\\ s up to `INLINE_DEPTH` levels
-(and `INLINE_SIZE` instructions per function); deeper or larger blocks
-become functions of their own, so neither Python's compiler limits nor
-its recursion limit are reached at translation, and translation is linear
-in the code's size.
+allocated until something needs the pair itself), an injection of one or
+a closure of known code (`cam.symbolic`); so stack traffic becomes
+renaming, constant outputs are shared objects, a ``BRANCH`` on a value of
+unknown side is an ``if`` on its class, and an ``APP`` of a closure of
+known code is that code inlined (`INLINE_CLOSURES`).  Nested blocks are
+inlined as nested ``if``\\ s up to `INLINE_DEPTH` levels (and `INLINE_SIZE`
+instructions per function); deeper or larger blocks become functions of
+their own, so neither Python's compiler limits nor its recursion limit are
+reached at translation, and translation is linear in the code's size.  An
+``APP`` of a closure known at run time only calls the function made for
+its code (one per ``CURRY`` of the code, by code: ``CF``).
 
 What the translation does not cover is left to the checked loop: a
 configuration where the reference machine is stuck, a shape the code does
-not expect (a ``FST`` of an int, a ``BRANCH`` on a pair), ``APP``, stack
-shapes that differ between two arms.  Such a point raises `Deopt` (or the
-`TypeError`/`ValueError` of unpacking or adding a value of the wrong
-shape), and the step runs the input again from the start on the checked
+not expect (a ``FST`` of an int, a ``BRANCH`` on a pair), stack shapes
+that differ between two arms, a closure whose code is not the loaded
+code's (from the input, say), closures applied too deeply for Python's
+recursion limit.  Such a point raises `Deopt` (or the `TypeError`,
+`ValueError` or `KeyError` of unpacking or adding a value of the wrong
+shape or finding a closure's function), and the step runs the input again from the start on the checked
 loop, which returns the answer or raises exactly its `Stuck`/`OutOfFuel`.
 (The machine is deterministic and the translated code has no effect
 outside its locals, so running again is sound.)  Inputs and states are
@@ -33,6 +38,7 @@ from typing import Any
 
 from cam.decoded import (
     ADD,
+    APP,
     BRANCH,
     CONS,
     CONSUME,
@@ -43,7 +49,6 @@ from cam.decoded import (
     FIRST,
     FST,
     GET,
-    HOST_ARITH,
     ID,
     INL,
     INR,
@@ -60,117 +65,39 @@ from cam.decoded import (
     SWAP,
     Block,
     HostClosure,
-    host_divmod,
+    decode,
     to_host,
     to_internal,
 )
-from cam.pysource import Line, Out, compile_in_pieces, source_of
+from cam.pysource import Line, Out, drive, finish, source_of
+from cam.symbolic import BIG, Deopt, Frame, Sym, Values, size
 from catlib.values import Left, Right
 
 __all__ = ["HostClosure", "Deopt", "translate", "to_internal", "to_host", "INLINE_DEPTH", "INLINE_SIZE"]
 
-INLINE_DEPTH = 40
-"""Nested blocks inlined into one Python function (as nested ``if``\\ s; the tokenizer allows 100 levels)."""
+INLINE_DEPTH = 90
+"""Nested blocks inlined into one Python function (as nested ``if``\\ s; the tokenizer allows 100 levels, the
+batch loop's own take 3).  Deeper, an arm is a function of its own: a call per `INLINE_DEPTH` levels."""
 INLINE_SIZE = 2_000
 """Instructions inlined into one Python function before a nested block becomes a function of its own."""
-_BIG = 12
-"""A virtual pair or injection bigger than this (in nodes) is built into a local at once."""
-
-
-class Deopt(Exception):
-    """The translated code met something it does not handle; the checked loop runs the input again."""
-
-
-# ---------------------------------------------------------------- symbolic values
-# A symbolic value is a tuple: ("c", name, value) a shared constant, ("v", name) a local,
-# ("p", a, b, size) a pair not yet built, ("l"/"r", a, size) an injection not yet built.
-# A stack entry is a symbolic value or a marker ("m", n): the continuation a BRANCH pushed.
-
-Sym = tuple[Any, ...]
-
-
-def _size(s: Sym) -> int:
-    return s[-1] if s[0] in ("p", "l", "r") else 1
-
-
-class _Frame:
-    """The machine's configuration at a point of the translation: accumulator, register, stack."""
-
-    __slots__ = ("acc", "reg", "stack")
-
-    def __init__(self, acc: Sym, reg: Sym, stack: list[Sym]) -> None:
-        self.acc, self.reg, self.stack = acc, reg, stack
-
-    def copy(self) -> _Frame:
-        return _Frame(self.acc, self.reg, list(self.stack))
-
-
+INLINE_CLOSURES = 1_000
+"""Instructions of closures' code inlined where they are applied, beyond the code's own size (translation stays
+linear in the code's size); a closure applied beyond that is called: a function of its own per closure code."""
 DEAD, RET, END = "dead", "ret", "end"
 
 
-class _Translator:
+class _Translator(Values):
+    """Translates a block from a frame into Python lines (`block`), inlining what it can (see the module)."""
+
     def __init__(self, count: bool = False) -> None:
-        self.counting = count  # keep the number of steps in the local ``n``
-        self.env: dict[str, Any] = {"Left": Left, "Right": Right, "D": Deopt, "HC": HostClosure,
-                                    "new": object.__new__, "setv": Left.value.__set__,  # type: ignore[misc]
-                                    "dm": host_divmod}
-        self.count = 0
+        super().__init__(count)
         self.functions: list[str] = []
+        self.inline_left = 0  # instructions of closures' code that may still be inlined where applied
+        self.nested = 0  # applications being inlined, one inside the other
+        self.generic = False  # an APP of a closure whose code is known at run time only
+        self.called: list[Block] = []  # closures' code called by a function of its own (not inlined)
 
-    def fresh(self, prefix: str = "v") -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def const(self, value: Any) -> Sym:
-        name = self.fresh("q")
-        self.env[name] = value
-        return ("c", name, value)
-
-    def var(self, out: Out, expr: str) -> Sym:
-        name = self.fresh()
-        out(f"{name} = {expr}")
-        return ("v", name)
-
-    def m(self, s: Sym, out: Out) -> str:
-        """A Python expression for `s`; injections are built by statements written first."""
-        kind = s[0]
-        if kind == "c" or kind == "v":
-            return s[1]
-        if kind == "p":
-            return f"({self.m(s[1], out)}, {self.m(s[2], out)})"
-        inner = self.m(s[1], out)
-        name = self.fresh()
-        out(f"{name} = new({'Left' if kind == 'l' else 'Right'}); setv({name}, {inner})")
-        return name
-
-    def pair(self, a: Sym, b: Sym, out: Out) -> Sym:
-        if a[0] == "c" and b[0] == "c":
-            return self.const((a[2], b[2]))
-        s = ("p", a, b, 1 + _size(a) + _size(b))
-        return self.var(out, self.m(s, out)) if s[3] > _BIG else s
-
-    def inj(self, kind: str, a: Sym, out: Out) -> Sym:
-        if a[0] == "c":
-            return self.const((Left if kind == "l" else Right)(a[2]))
-        s = ("l" if kind == "l" else "r", a, 1 + _size(a))
-        return ("v", self.m(s, out)) if s[2] > _BIG else s
-
-    def parts(self, s: Sym, out: Out) -> tuple[Sym, Sym] | None:
-        """The two sides of a pair, None when `s` is known not to be one."""
-        if s[0] == "p":
-            return s[1], s[2]
-        if s[0] == "c":
-            v = s[2]
-            return (self.const(v[0]), self.const(v[1])) if type(v) is tuple and len(v) == 2 else None
-        if s[0] == "v":
-            a, b = self.fresh(), self.fresh()
-            out(f"{a}, {b} = {s[1]}")  # not a pair: TypeError or ValueError, the step falls back
-            return ("v", a), ("v", b)
-        return None
-
-    # ------------------------------------------------------------ blocks
-
-    def block(self, block: Block, frame: _Frame, out: Out, depth: int, marker: Sym | None, budget: list[int]) -> Any:
+    def block(self, block: Block, frame: Frame, out: Out, depth: int, marker: Sym | None, budget: list[int]) -> Any:
         """Translate `block` from `frame` into `out` (a generator: it yields nested functions to make).
 
         Returns RET (its ``RETURN`` popped `marker`), END (it ran off its
@@ -222,7 +149,7 @@ class _Translator:
                 frame.acc = self.const(to_host(arg))
             elif op == ADD:
                 ab = self.parts(frame.acc, out)
-                if ab is None or any(s[0] in "plr" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
+                if ab is None or any(s[0] in "plrk" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
                     break
                 a, b = ab
                 if a[0] == "c" and b[0] == "c":
@@ -235,7 +162,7 @@ class _Translator:
                 frame.acc = self.var(out, f"({added}) % {2**64} - {2**63}")
             elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
                 ab = self.parts(frame.acc, out)
-                if ab is None or any(s[0] in "plr" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
+                if ab is None or any(s[0] in "plrk" or (s[0] == "c" and type(s[2]) is not int) for s in ab):
                     break
                 frame.acc = self.arith(op, ab[0], ab[1], out)
             elif op == INL or op == INR:
@@ -245,8 +172,13 @@ class _Translator:
             elif op == PUT:
                 frame.reg, frame.acc = frame.acc, self.const(())
             elif op == CURRY:
-                code = self.const(arg.code)
-                frame.acc = self.var(out, f"HC({code[1]}, {self.m(frame.acc, out)})")
+                env = frame.acc if size(frame.acc) <= BIG else self.var(out, self.m(frame.acc, out))
+                frame.acc = ("k", arg, env, 1 + size(env))
+            elif op == APP:
+                flush()
+                status = yield from self.apply(frame, out, depth, budget)
+                if status == DEAD:
+                    return DEAD
             elif op == BRANCH:
                 flush()
                 status = yield from self.branch(arg, frame, out, depth, budget)
@@ -258,7 +190,7 @@ class _Translator:
                 st.pop()
                 flush()
                 return RET
-            else:  # APP: left to the checked loop
+            else:  # pragma: no cover - an instruction the translator does not know: left to the checked loop
                 break
         else:
             flush()
@@ -266,26 +198,64 @@ class _Translator:
         out("raise D")
         return DEAD
 
-    def arith(self, op: int, a: Sym, b: Sym, out: Out) -> Sym:
-        """``SUB``/``MUL``/``LT``/``EQ``/``DIVMOD`` on two ints, constants or locals (tested first: ``*``
-        repeats a tuple, ``<`` and ``==`` compare them; a failed test falls back to the checked loop)."""
-        if a[0] == "c" and b[0] == "c":
-            return self.const(HOST_ARITH[op](a[2], b[2]))
-        x, y = a[1], b[1]
-        out(f"if {' or '.join(f'{s[1]}.__class__ is not int' for s in (a, b) if s[0] == 'v')}: raise D")
-        if op == SUB or op == MUL:
-            return self.var(out, f"({x} {'-' if op == SUB else '*'} {y} + {2**63}) % {2**64} - {2**63}")
-        if op == LT or op == EQ:  # the two answers are shared constants
-            return self.var(out, f"{self.const(Left(()))[1]} if {x} {'<' if op == LT else '=='} {y} "
-                                 f"else {self.const(Right(()))[1]}")
-        return self.var(out, f"dm({x}, {y})")
+    def apply(self, frame: Frame, out: Out, depth: int, budget: list[int]) -> Any:
+        """``APP``: a closure whose code is known here is inlined (within `inline_left`), else called."""
+        ab = self.parts(frame.acc, out)
+        if ab is None:
+            out("raise D")
+            return DEAD
+        clo, arg = ab
+        body: Block | None = None
+        if clo[0] == "k":
+            body, env = clo[1], clo[2]
+        elif clo[0] == "c" and type(clo[2]) is HostClosure:
+            body, env = decode(clo[2].code), self.const(clo[2].env)
+        elif clo[0] != "v":  # a pair, an injection or a constant that is not a closure: stuck
+            out("raise D")
+            return DEAD
+        if body is not None and self.nested < 20 and self.extent(body) <= self.inline_left:
+            self.inline_left -= self.extent(body)
+            frame.acc = self.pair(env, arg, out)
+            marker: Sym = ("m", self.fresh())
+            frame.stack.append(marker)
+            self.nested += 1
+            status = yield from self.block(body, frame, out, depth, marker, budget)
+            self.nested -= 1
+            if status == END:  # ran off its end with the continuation still on the stack: stuck
+                out("raise D")
+                return DEAD
+            return status
+        self.generic = True
+        if body is not None:  # over the budget: a call of the function for its code
+            self.called.append(body)
+            fn, envx = f"CF[{self.const(body.code)[1]}]", self.m(env, out)
+        else:
+            c = self.m(clo, out)
+            out(f"if {c}.__class__ is not HC: raise D")
+            fn, envx = f"CF[{c}.code]", f"{c}.env"
+        acc, reg = self.fresh(), self.fresh()
+        call = f"{fn}(({envx}, {self.m(arg, out)}), {self.m(frame.reg, out)}"
+        out(f"{acc}, {reg}, n = {call}, n)" if self.counting else f"{acc}, {reg} = {call})")
+        frame.acc, frame.reg = ("v", acc), ("v", reg)
+        return RET
 
-    def split(self, frame: _Frame, out: Out) -> None:
-        """End the function `out` is writing with a call of a new one, which goes on from `frame`."""
+    def split(self, frame: Frame, out: Out) -> None:
+        """End the function `out` is writing with a call of a new one, which goes on from `frame`.
+
+        Constants stay constants and a closure of known code stays one (its environment is passed): what is
+        known here is known there."""
         name = self.fresh("g")
-        values = [i for i, e in enumerate(frame.stack) if e[0] != "m"]
-        args = [self.m(frame.acc, out), self.m(frame.reg, out), *(self.m(frame.stack[i], out) for i in values)]
-        params = [self.fresh() for _ in args]
+        args: list[str] = []
+        params: list[str] = []
+
+        def carry(e: Sym) -> Sym:
+            if e[0] == "c" or e[0] == "m" or e[0] == "k" and e[2][0] == "c":
+                return e
+            args.append(self.m(e[2] if e[0] == "k" else e, out))
+            params.append(self.fresh())
+            return ("k", e[1], ("v", params[-1]), 2) if e[0] == "k" else ("v", params[-1])
+
+        acc, reg, stack = carry(frame.acc), carry(frame.reg), [carry(e) for e in frame.stack]
         if self.counting:
             args.append("n")
             params.append("n")
@@ -293,11 +263,9 @@ class _Translator:
         assert out.head is not None
         self.functions.append(source_of(out.head, out.lines))
         out.head, out.lines = f"def {name}({', '.join(params)}):", []
-        frame.acc, frame.reg = ("v", params[0]), ("v", params[1])
-        for i, p in zip(values, params[2:]):
-            frame.stack[i] = ("v", p)
+        frame.acc, frame.reg, frame.stack[:] = acc, reg, stack
 
-    def branch(self, arms: tuple[Block, Block], frame: _Frame, out: Out, depth: int, budget: list[int]) -> Any:
+    def branch(self, arms: tuple[Block, Block], frame: Frame, out: Out, depth: int, budget: list[int]) -> Any:
         acc = frame.acc
         side: str | None = None
         if acc[0] in ("l", "r"):
@@ -307,7 +275,7 @@ class _Translator:
         elif acc[0] != "v":
             out("raise D")
             return DEAD
-        results: list[tuple[str, _Frame | None, Out]] = []
+        results: list[tuple[str, Frame | None, Out]] = []
         for which, arm in (("l", arms[0]), ("r", arms[1])):
             if side is not None and which != side:
                 continue
@@ -323,7 +291,9 @@ class _Translator:
         if live:
             first = live[0][1]
             assert first is not None
-            same = all(len(r[1].stack) == len(first.stack) and all(
+            # equal entries mean the same thing (names are fresh): the common case is decided by one
+            # comparison in C, not an entry at a time (the stack holds a marker per enclosing branch)
+            same = all(r[1].stack == first.stack or len(r[1].stack) == len(first.stack) and all(
                 (a[0] == "m") == (b[0] == "m") and (a[0] != "m" or a is b) for a, b in zip(r[1].stack, first.stack))
                 for r in live)
             if not same:
@@ -351,10 +321,11 @@ class _Translator:
         frame.acc, frame.reg, frame.stack[:] = f.acc, f.reg, f.stack
         return RET
 
-    def join(self, left: _Frame, right: _Frame, lout: Out, rout: Out) -> None:
+    def join(self, left: Frame, right: Frame, lout: Out, rout: Out) -> None:
         """Where two arms meet: what differs goes to a local both arms assign last."""
         joined = []
-        for a, b in [(left.acc, right.acc), (left.reg, right.reg), *zip(left.stack, right.stack)]:
+        both = [(left.acc, right.acc), (left.reg, right.reg)]
+        for a, b in both if left.stack == right.stack else [*both, *zip(left.stack, right.stack)]:
             if a is b:
                 joined.append(a)
                 continue
@@ -362,9 +333,11 @@ class _Translator:
             for s, sub in ((a, lout), (b, rout)):
                 sub(f"{name} = {self.m(s, sub)}")
             joined.append(("v", name))
-        left.acc, left.reg, left.stack[:] = joined[0], joined[1], joined[2:]
+        left.acc, left.reg = joined[0], joined[1]
+        if len(joined) > 2:
+            left.stack[:] = joined[2:]
 
-    def arm(self, arm: Block, f: _Frame, out: Out, depth: int, budget: list[int]) -> Any:
+    def arm(self, arm: Block, f: Frame, out: Out, depth: int, budget: list[int]) -> Any:
         """One arm of a BRANCH from `f` (its payload in the accumulator): inline, or a function of its own."""
         marker: Sym = ("m", self.fresh())
         if depth + 1 < INLINE_DEPTH and budget[0] > 0:
@@ -397,7 +370,7 @@ class _Translator:
         name = self.fresh("f")
         params = [self.fresh() for _ in range(2 + visible)]
         marker: Sym = ("m", name)
-        frame = _Frame(("v", params[0]), ("v", params[1]), [("v", p) for p in params[2:]] + [marker])
+        frame = Frame(("v", params[0]), ("v", params[1]), [("v", p) for p in params[2:]] + [marker])
         out = Out(1, f"def {name}({', '.join(params + ['n'] * self.counting)}):")
         status = yield from self.block(arm, frame, out, 0, marker, [INLINE_SIZE])
         if status == END:
@@ -409,10 +382,45 @@ class _Translator:
         self.functions.append(source_of(out.head, out.lines))
         return (name, len(frame.stack)) if status == RET else None
 
+    def closure(self, body: Block) -> Any:
+        """A function for a closure's code: ``f(acc, reg) -> (acc, reg)`` (with the steps ``n`` when counting)."""
+        name = self.fresh("c")
+        marker: Sym = ("m", name)
+        frame = Frame(("v", "a"), ("v", "r"), [marker])
+        out = Out(1, f"def {name}(a, r, n):" if self.counting else f"def {name}(a, r):")
+        status = yield from self.block(body, frame, out, 0, marker, [INLINE_SIZE])
+        if status == RET:
+            out(f"return ({self.m(frame.acc, out)}, {self.m(frame.reg, out)}{', n' * self.counting})")
+        elif status == END:
+            out("raise D")  # ran off its end with the continuation still on the stack: stuck
+        assert out.head is not None
+        self.functions.append(source_of(out.head, out.lines))
+        return name
+
+    def closures(self, root: Block) -> dict[Any, str]:
+        """When some ``APP`` calls a closure known at run time only: a function for the code of every ``CURRY``
+        in `root` (and of every closure called), by code (``CF``; a closure of other code falls back)."""
+        made: dict[Any, str] = {}
+        todo, blocks = [root], list(self.called)
+        while todo:
+            for op, arg in todo.pop():
+                if op == BRANCH:
+                    todo += arg
+                elif op == CURRY:
+                    todo.append(arg)
+                    blocks.append(arg)
+        while blocks:  # a closure's function may call others: `called` grows
+            body = blocks.pop()
+            if body.code not in made:
+                made[body.code] = drive(self.closure(body), self.function)
+            blocks += self.called
+            self.called.clear()
+        return made
+
     def root(self, root: Block) -> Any:
         """A function for a large root block: ``body(x, s) -> (s, y)``."""
         out = Out(1, "def body(x, s, n):" if self.counting else "def body(x, s):")
-        frame = _Frame(("v", "x"), ("v", "s"), [])
+        frame = Frame(("v", "x"), ("v", "s"), [])
         status = yield from self.block(root, frame, out, 0, None, [INLINE_SIZE])
         if status == END and not frame.stack:
             reg, acc = self.m(frame.reg, out), self.m(frame.acc, out)
@@ -421,23 +429,6 @@ class _Translator:
             out("raise D")  # halting needs an empty stack: stuck
         assert out.head is not None
         self.functions.append(source_of(out.head, out.lines))
-
-
-def _drive(gen: Any, translator: _Translator) -> Any:
-    """Run a translation generator to its end, making the functions it asks for (without recursion)."""
-    gens = [gen]
-    value: Any = None
-    while True:
-        try:
-            request = gens[-1].send(value)
-        except StopIteration as stop:
-            gens.pop()
-            if not gens:
-                return stop.value
-            value = stop.value
-            continue
-        gens.append(translator.function(*request))
-        value = None
 
 
 def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False) -> tuple[Callable[..., Any], Any]:
@@ -450,15 +441,16 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False)
     """
     t = _Translator(count)
     t.env["slow"] = slow
+    t.inline_left = root.size + INLINE_CLOSURES
     if root.size > INLINE_SIZE:  # a function of its own (split as it grows), called by both
-        _drive(t.root(root), t)
+        drive(t.root(root), t.function)
         call = "body(x, s, 0)" if count else "body(x, s)"
         return _finish(t, [(2, f"return {call}")], [(3, f"s, y = {call}"), (3, "out(y)")], root)
     body = Out(2)
     if count:
         body("n = 0")
-    frame = _Frame(("v", "x"), ("v", "s"), [])
-    status = _drive(t.block(root, frame, body, 0, None, [INLINE_SIZE]), t)
+    frame = Frame(("v", "x"), ("v", "s"), [])
+    status = drive(t.block(root, frame, body, 0, None, [INLINE_SIZE]), t.function)
     if status == END and frame.stack:
         body("raise D")  # halting needs an empty stack: stuck
         status = DEAD
@@ -477,15 +469,10 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False)
 
 
 def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root: Block) -> tuple[Callable[..., Any], Any]:
-    caught = "except (D, TypeError, ValueError, RecursionError):"
-    step_src = source_of("def step(x, s):", [(1, "try:"), *step_lines, (1, caught), (2, "return slow(x, s)")])
-    run_src = source_of("def run(inputs, s):", [
-        (1, "outputs = []"), (1, "out = outputs.append"), (1, "for x in inputs:"), (2, "try:"), *run_lines,
-        (2, caught), (3, "s, y = slow(x, s)"), (3, "out(y)"), (1, "return s, outputs")])
-    pieces = [*t.functions, step_src] + ([] if t.counting else [run_src])
-    compile_in_pieces(pieces, t.env, f"<cam load {id(root):x}>")
-    t.env["source"] = "\n\n".join(pieces)
-    return t.env["step"], t.env.get("run")
+    functions = t.closures(root) if t.generic else {}
+    step, batch = finish(t.functions, t.env, t.counting, step_lines, run_lines, f"<cam load {id(root):x}>")
+    t.env["CF"] = {code: t.env[name] for code, name in functions.items()}
+    return step, batch
 
 
 def run_list(step: Callable[[Any, Any], tuple[Any, Any]], inputs: Iterable[Any], state: Any) -> tuple[Any, list[Any]]:

@@ -380,6 +380,8 @@ class Loaded(Protocol):
 
     code: Code
     source: str
+    fallbacks: int
+    """Inputs run on the checked loop so far: where the translation does not apply (for tests and benchmarks)."""
 
     def __call__(self, input: Any, state: Any) -> tuple[Any, Any]: ...
 
@@ -396,7 +398,9 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     whole list inside the translated code.  Where the translation does not
     apply, the input runs again on the checked loop, so the answers and
     errors (`Stuck`, `OutOfFuel` after `fuel` steps per input) are the
-    checked loop's.  All the translation happens here: a node loads new code
+    checked loop's (``step.fallbacks`` counts such inputs).  Closures whose
+    code is known at translation are inlined where applied, others called
+    (`cam.loaded`).  All the translation happens here: a node loads new code
     while it prepares an upgrade, and the first input costs what the second
     does.  With `steps`, the step also counts the machine's steps, as
     `execute` does: ``step(input, state) -> (state, output, steps)`` and
@@ -424,22 +428,34 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     if not isinstance(code, Code):
         raise TypeError(f"expected Code, not {type(code).__name__}")
     block = decode(code)
+    step: Any  # the function returned, whose `fallbacks` `checked` counts
+    batch: Any = None
+
+    def checked(x: Any, s: Any) -> tuple[Any, Any, int]:
+        step.fallbacks += 1
+        acc, reg, n = _exec(block, to_internal(x, decode), to_internal(s, decode), fuel, None)
+        return to_host(reg), to_host(acc), n
 
     def slow(x: Any, s: Any) -> tuple[Any, ...]:
-        acc, reg, n = _exec(block, to_internal(x, decode), to_internal(s, decode), fuel, None)
-        return (to_host(reg), to_host(acc), n) if steps else (to_host(reg), to_host(acc))
+        return checked(x, s) if steps else checked(x, s)[:2]
 
-    if fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
-        step: Any = slow
-        source = ""
+    if fuel is not None and block.app:  # closures may run their code many times: the steps are counted
+        counted, _ = translate(block, checked, count=True)
+        source = counted.__globals__["source"]
+
+        def step(x: Any, s: Any) -> tuple[Any, ...]:
+            r = counted(x, s)
+            return slow(x, s) if r[2] > fuel else r if steps else r[:2]  # beyond `fuel`: OutOfFuel
+    elif fuel is not None and fuel < block.size:  # without APP no instruction runs twice: size bounds the steps
+        step, source = slow, ""
     else:
         step, batch = translate(block, slow, count=steps)
         source = step.__globals__["source"]
     if steps:
         step.run = lambda inputs, s: _run_counted(step, inputs, s)
     else:
-        step.run = batch if source else lambda inputs, s: run_list(slow, inputs, s)
-    step.code, step.source = code, source
+        step.run = batch or (lambda inputs, s: run_list(step, inputs, s))
+    step.code, step.source, step.fallbacks = code, source, 0
     return step
 
 

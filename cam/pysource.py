@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["compile_in_pieces", "PIECE_LINES", "Out", "Line", "source_of"]
+__all__ = ["compile_in_pieces", "PIECE_LINES", "Out", "Line", "source_of", "drive", "finish"]
 
 Line = tuple[int, str]
 """A line of source: its indentation level and its text."""
@@ -25,8 +26,9 @@ class Out:
 
 
 def source_of(head: str, lines: list[Line]) -> str:
-    """A function's source: its `head` line, then `lines` indented."""
-    return "\n".join([head, *("    " * i + text for i, text in lines)])
+    """A function's source: its `head` line, then `lines` indented, one space a level (deeply nested code
+    would otherwise be mostly indentation, and compiling costs by the character)."""
+    return "\n".join([head, *(" " * i + text for i, text in lines)])
 
 
 PIECE_LINES = 2_000
@@ -44,3 +46,39 @@ def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) 
         if lines >= PIECE_LINES or i == len(functions) - 1:
             exec(compile("\n\n".join(batch), filename, "exec"), env)  # noqa: S102 - our own source
             batch, lines = [], 0
+
+
+def drive(gen: Any, make: Callable[..., Any]) -> Any:
+    """Run a translation generator to its end; what it yields are arguments of `make`, a generator of
+    its own (a function to write) whose result is sent back.  One explicit stack: no recursion."""
+    gens = [gen]
+    value: Any = None
+    while True:
+        try:
+            request = gens[-1].send(value)
+        except StopIteration as stop:
+            gens.pop()
+            if not gens:
+                return stop.value
+            value = stop.value
+            continue
+        gens.append(make(*request))
+        value = None
+
+
+CAUGHT = "except (D, TypeError, ValueError, KeyError, RecursionError):"
+"""What sends a translated step to the checked loop: `Deopt` (``D``), a value of a shape the code did not
+expect (unpacking, ``+``), a closure whose code was not translated (``KeyError``), deep closures."""
+
+
+def finish(functions: list[str], env: dict[str, Any], counting: bool, step_lines: list[Line],
+           run_lines: list[Line], filename: str) -> tuple[Callable[..., Any], Any]:
+    """Compile `functions` and the ``step`` (and unless `counting`, batch ``run``) around the given lines."""
+    step_src = source_of("def step(x, s):", [(1, "try:"), *step_lines, (1, CAUGHT), (2, "return slow(x, s)")])
+    run_src = source_of("def run(inputs, s):", [
+        (1, "outputs = []"), (1, "out = outputs.append"), (1, "for x in inputs:"), (2, "try:"), *run_lines,
+        (2, CAUGHT), (3, "s, y = slow(x, s)"), (3, "out(y)"), (1, "return s, outputs")])
+    pieces = [*functions, step_src] + ([] if counting else [run_src])
+    compile_in_pieces(pieces, env, filename)
+    env["source"] = "\n\n".join(pieces)
+    return env["step"], env.get("run")

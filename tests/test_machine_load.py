@@ -45,9 +45,10 @@ from cam.machine import MachineError, OutOfFuel, Stuck, load
 from cam.strategies import codes, compiled_runs, values
 from cam.text import parse_code
 from catlib.examples import bank, counter, registers, thermostat, turnstile, vending
-from catlib.free import Add, Compose, Copy, Id
+from catlib.free import Add, Apply, Compose, Const, Copy, Curry, Id, Par
 from catlib.interpreter import run as interpret_run
 from catlib.interpreter import step as interpret
+from catlib.strategies import Generator
 from catlib.strategies import values as host_values
 from catlib.values import Left, Right
 from tests.conftest import scaled
@@ -132,8 +133,7 @@ def test_load_agrees_with_the_checked_loop_on_arbitrary_code(code, x, s, fuel):
 
 
 @settings(max_examples=scaled(150))
-@given(codes(depth=3, max_len=8, ops=[op for op in OPS if op != "APP"]), values(depth=2), values(depth=2),
-       st.sampled_from([None, 3, 40]))
+@given(codes(depth=3, max_len=8), values(depth=2), values(depth=2), st.sampled_from([None, 3, 40]))
 def test_counted_steps_are_the_checked_loops(code, x, s, fuel):
     want = checked(code, x, s, fuel, steps=True)
     step = load(code, fuel, steps=True)
@@ -208,12 +208,98 @@ def test_adds_wrap_and_reject_what_is_not_an_int():
 def test_closures_in_host_form():
     body = Code([SND, RETURN])
     step = load(Code([CURRY(body), PUSH, QUOTE(IntV(5)), CONS, APP]))
-    assert step(9, ()) == ((), 5)  # APP runs on the checked loop
+    assert step(9, ()) == ((), 5) and step.fallbacks == 0  # the closure's code is inlined where applied
+    assert "HC" not in step.source  # and the closure never built
     made = load(Code([CURRY(body)]))(9, ())[1]
     assert made == HostClosure(body, 9) and hash(made) == hash(HostClosure(body, 9))
     quoted = Closure(Code([FST, RETURN]), IntV(4))
     assert load(Code([QUOTE(quoted)]))((), ()) == ((), HostClosure(quoted.code, 4))
     assert load(Code([FIRST, SWAP, CONS, APP]))((HostClosure(quoted.code, 4), 9), ()) == ((), 4)
+
+
+def _holds_closure(v: Any) -> bool:
+    todo = [v]
+    while todo:
+        v = todo.pop()
+        if type(v) is HostClosure:
+            return True
+        todo += v if type(v) is tuple else [v.value] if type(v) in (Left, Right) else []
+    return False
+
+
+@settings(max_examples=scaled(200))
+@given(compiled_runs(max_size=40))
+def test_well_typed_terms_run_translated(r):
+    # every instruction is translated, APP included: a well-typed term never falls back to the checked loop,
+    # unless its input or state brings a closure of code that is not the loaded code's (made elsewhere)
+    term, code, sig, x, s = r
+    hx, hs = host(x), host(s)
+    step = load(code)
+    assert step(hx, hs) == interpret(term, hx, hs)
+    foreign = _holds_closure(hx) or _holds_closure(hs)
+    event("input or state holds a closure" if foreign else "only the loaded code's closures")
+    if not foreign:
+        assert step.fallbacks == 0, step.source
+    counted = load(code, steps=True)(hx, hs)
+    assert counted == checked(code, x, s, steps=True)
+    assert load(code, fuel=counted[2])(hx, hs) == counted[:2]  # exactly enough fuel
+    if counted[2]:
+        with pytest.raises(OutOfFuel):
+            load(code, fuel=counted[2] - 1)(hx, hs)
+
+
+def test_closures_applied_many_times_count_their_steps_against_the_fuel():
+    # a closure applied twice runs its code twice: more steps than instructions, so fuel is counted, not bounded
+    twice = Code([CURRY(Code([SND, COPY, ADD, RETURN])), PUSH, PUSH, QUOTE(IntV(3)), CONS, APP, CONS, APP])
+    want = checked(twice, UnitV, UnitV, steps=True)
+    assert want == ((), 12, 16) and load(twice, steps=True)((), ()) == want
+    assert load(twice, fuel=16)((), ()) == ((), 12)
+    with pytest.raises(OutOfFuel) as e:
+        load(twice, fuel=14)((), ())  # fewer than the 16 steps it needs
+    assert e.value.steps == 14
+
+
+def test_closures_known_at_run_time_only_are_called():
+    # Left: keep a closure in the state; Right v: apply the state's closure to v (unknown at translation)
+    double = Code([SND, COPY, ADD, RETURN])
+    code = Code([BRANCH(Code([CURRY(double), PUT, RETURN]), Code([PUSH, GET, SWAP, CONS, APP, RETURN]))])
+    step = load(code)
+    state = step(Left(()), ())[0]
+    assert state == HostClosure(double, ())
+    assert step(Right(4), state) == (state, 8)
+    assert step(Right(4), HostClosure(Code(list(double)), ())) == (state, 8)  # an equal code: the same function
+    assert step.fallbacks == 0 and "CF[" in step.source
+    other = HostClosure(Code([SND, RETURN]), ())  # code the loaded code does not have: the checked loop runs it
+    assert step(Right(4), other) == (other, 4) and step.fallbacks == 1
+    with pytest.raises(Stuck):
+        step(Right(4), 5)  # APP of a pair whose first is not a closure
+
+
+def test_closures_called_through_their_functions_agree(monkeypatch):
+    # with no inlining budget every APP calls the function made for its closure's code (CF)
+    monkeypatch.setattr(loaded, "INLINE_CLOSURES", -(10**9))
+    gen = Generator.seeded(3)
+    called = 0
+    for _ in range(60):
+        s, a, b = gen.type(), gen.type(), gen.type()
+        term = gen.term(s, a, b, 40)
+        x, state = gen.value(a), gen.value(s)
+        step = load(compile(term))
+        assert step(x, state) == interpret(term, x, state)
+        if "CF[" in step.source:
+            called += 1
+            assert step.fallbacks == 0
+            assert load(compile(term), steps=True)(x, state)[:2] == step(x, state)
+    assert called >= 10
+
+
+def test_a_long_chain_of_applied_closures_is_inlined():
+    inc = Compose(Apply, Compose(Par(Compose(Curry(Add), Const(1)), Id), Copy))  # x -> (1 +) x
+    t: Any = Id
+    for _ in range(2_000):
+        t = Compose(inc, t)
+    step = load(compile(t))
+    assert step(5, ()) == ((), 2_005) and step.fallbacks == 0 and "CF[" not in step.source
 
 
 # ---------------------------------------------------------------- no cliffs
