@@ -171,8 +171,8 @@ def text_depth(text: str, stop: int | None = None) -> int:
 
 
 @lru_cache(maxsize=1024)
-def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
-    """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed once."""
+def _value_of_text(text: str, document: bool, max_depth: int) -> tuple[Value | None, str]:
+    """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed (and measured) once."""
     if _LONG_NUMBER.search(text):  # int() of thousands of digits is slow, and no 64-bit integer has 20
         return None, "the input holds an integer beyond 64 bits"
     try:
@@ -183,6 +183,8 @@ def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
         return None, f"the input is malformed: {clip(str(e))}"
     if not isinstance(v, Value):
         return None, "the input is a code document, not a value document"
+    if value_depth(v) > max_depth:
+        return None, "too_deep"
     return v, ""
 
 
@@ -196,11 +198,12 @@ def decode_value(x: Any, max_depth: int) -> Value:
         raise Refusal("bad_request", "'input' must be a value: its text form or its JSON document")
     if text.count("(") > max_depth and text_depth(text, max_depth) > max_depth:  # before parsing: parsers may recurse
         raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
-    v, why = _value_of_text(text, document) if len(text) <= 256 else _value_of_text.__wrapped__(text, document)
+    v, why = (_value_of_text(text, document, max_depth) if len(text) <= 256
+              else _value_of_text.__wrapped__(text, document, max_depth))
     if v is None:
+        if why == "too_deep":
+            raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
         raise Refusal("bad_value", why)
-    if value_depth(v) > max_depth:
-        raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
     return v
 
 

@@ -80,6 +80,9 @@ from cam.node import Node, Prepared
 from cam.protocol import Request, decode_request, request_fields
 from cam.terminal import Transcript, banner, notices, printer
 
+_dumps = json.JSONEncoder().encode
+"""`json.dumps` with its default settings, without its per-call checks of them."""
+
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
 
@@ -166,6 +169,7 @@ class NodeServer:
         if task is not None:
             self._handlers.add(task)
         lines = LineReader(reader, self)
+        transport = writer.transport
         try:
             while True:
                 line = await lines.line()
@@ -177,12 +181,13 @@ class NodeServer:
                     response = await self.handle(line, local)
                 finally:
                     lines.release()
-                writer.write(json.dumps(response).encode() + b"\n")
-                try:
-                    await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
-                except TimeoutError:  # a client that does not read its answers holds the node's memory
-                    self.stats["timeouts"] += 1
-                    break
+                writer.write(_dumps(response).encode() + b"\n")
+                if transport.get_write_buffer_size():  # the answer did not all go out at once: wait for it
+                    try:
+                        await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
+                    except TimeoutError:  # a client that does not read its answers holds the node's memory
+                        self.stats["timeouts"] += 1
+                        break
                 if response.get("error") == "http_refused":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
@@ -260,20 +265,19 @@ class NodeServer:
         return req
 
     async def _do(self, req: Request) -> dict[str, Any]:
-        """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
+        """Run a decoded input (under the lock): on the loop for the inline budget, then in a worker thread."""
         node, x = self.node, req.input
         assert x is not None
-        node.check_input(x, req.interface)
-        inline = node.limits.inline_fuel
+        h = node.check_input(x, req.interface)
         try:
             try:
-                r = node.run_input(x, min(inline, node.limits.fuel), inline >= node.limits.fuel, req.interface)
+                r = node.run_host(h, x, req.interface)
             except OutOfFuel:
                 r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True,
                                                                      req.interface)
         except Refusal as e:
             raise node.on_failure(e) from None
-        return node.commit_input(x, r, req.client, req.seq, req.interface).reply()
+        return node.commit(x, r, req.client, req.seq, req.interface)
 
     def authorize(self, req: Request, local: bool) -> None:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
