@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import interleave, table  # noqa: E402
 from benchmarks import load as machine_load  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
-from cam.code import ID, Code, IntV, L, Pair, UnitV  # noqa: E402
+from cam.code import CONS, FST, PUSH, QUOTE, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
 from cam.machine import execute, load  # noqa: E402
 from cam.node import Node  # noqa: E402
 from cam.store import Store  # noqa: E402
@@ -279,8 +279,9 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
             print(table(times, "echo (asyncio streams)", work=total, unit="request", notes=notes))
             echo, node = times["echo (asyncio streams)"], times["node"]
             per_round = statistics.median(e / t for e, t in zip(echo, node))
-            print(f"  node's throughput / the echo server's (streams): {statistics.median(echo) / statistics.median(node):.2f}"
-                  f" (of the medians), {per_round:.2f} (median of the rounds' ratios)")
+            of_medians = statistics.median(echo) / statistics.median(node)
+            print(f"  node's throughput / the echo server's (streams): {of_medians:.2f} (of the medians), "
+                  f"{per_round:.2f} (median of the rounds' ratios)")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
@@ -289,13 +290,13 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
 
 def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Code, Code]]:
     """(old, new, migration, down) of `upgrades` upgrades from `first` (a v1 after `done` upgrades if even,
-    else a v2) to v2, v1, ...: each new code is the same machine with one more ``ID`` than any before, so
-    every upgrade translates its code afresh."""
+    else a v2) to v2, v1, ...: each new code is the same machine, of the same size, with a constant no
+    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh."""
     out = []
     old = first
     for i in range(done, done + upgrades):
         base, mig, back = (V2, MIG, BACK) if i % 2 == 0 else (V1, BACK, MIG)
-        new = Code([*base.kids, *[ID] * (i + 1)])
+        new = Code([PUSH, QUOTE(IntV(i)), CONS, FST, *base.kids])
         out.append((old, new, mig, back))
         old = new
     return out
@@ -368,7 +369,7 @@ def snapshots_and_restarts(small: bool = False) -> None:
         print("\nsnapshot (image to JSON, one SQLite transaction, journal truncated), median of 20")
         base = None
         for label, n in states:
-            state = IntV(5)
+            state: Value = IntV(5)
             for _ in range(n):
                 state = Pair(IntV(1), state)
             node = Node.open(Store(os.path.join(tmp, label), "sync"), V1 if n == 0 else BACK_ANY, state)
@@ -388,7 +389,7 @@ def snapshots_and_restarts(small: bool = False) -> None:
             node.store.close()
 
             def restart(path: str = path) -> None:
-                Node.open(Store(path, "sync")).store.close()  # type: ignore[union-attr]
+                Node.open(Store(path, "sync")).store.close()
 
             t = median_time(restart, 3)
             base = base or t

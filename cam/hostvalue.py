@@ -20,13 +20,16 @@ L(UnitV)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from cam.code import Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
 from catlib.values import Left, Right
 
-__all__ = ["host_text", "to_value", "from_value"]
+__all__ = ["host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING"]
+
+MISSING: Any = object()
+"""No value (a form of the state not made yet, an input not checked yet)."""
 
 _UNIT: tuple[()] = ()
 _SMALL: dict[Any, str] = {_UNIT: "Unit", Left(()): "L Unit", Right(()): "R Unit"}
@@ -93,3 +96,54 @@ def host_text(h: Any) -> str:
             push((k, True))
             push(" ")
     return "".join(out)
+
+
+class HostResult(NamedTuple):
+    """What running one input gave, in host values: the new state, the output, the machine steps."""
+
+    state: Any
+    output: Any
+    steps: int
+
+
+class HostState:
+    """A node's state in two forms, each made from the other once, when first asked for after a change.
+
+    Inputs run on the host value (`host_state`); the journal, snapshots, upgrades' checks and rollbacks
+    use the machine value (`state`).  `state_text` is the text form, kept until the state changes.
+    """
+
+    _sv: Value | None
+    _sh: Any
+    _state_text: str | None
+
+    @property
+    def state(self) -> Value:
+        """The state as a machine value."""
+        v = self._sv
+        if v is None:
+            v = self._sv = to_value(self._sh)
+        return v
+
+    @state.setter
+    def state(self, v: Value) -> None:
+        self._sv, self._sh, self._state_text = v, MISSING, None
+
+    @property
+    def host_state(self) -> Any:
+        """The state as a host value: what the loaded code runs on."""
+        h = self._sh
+        if h is MISSING:
+            h = self._sh = from_value(self._sv)  # type: ignore[arg-type]
+        return h
+
+    def set_host_state(self, h: Any, text: str | None = None) -> None:
+        """Make host value `h` the state (`text`: its text form, if known)."""
+        self._sh, self._sv, self._state_text = h, None, text
+
+    def state_text(self) -> str:
+        """The state's text form (kept from the last change: a big state takes long to print)."""
+        text = self._state_text
+        if text is None:
+            text = self._state_text = host_text(self._sh) if self._sh is not MISSING else to_text(self.state)
+        return text

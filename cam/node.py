@@ -74,16 +74,27 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from cam import admission, verifier
 from cam.code import Code, Value, to_text
-from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
+from cam.contract import (
+    ERRORS,
+    UPGRADE_OK,
+    WRONG_VERSION,
+    Applied,
+    ExactlyOnce,
+    Limits,
+    Prepared,
+    Refusal,
+    Version,
+    safe_emit,
+)
 from cam.decoded import decode
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import History
 from cam.hold import Hold, probe_prepared
-from cam.hostvalue import from_value, host_text, to_value
+from cam.hostvalue import MISSING, HostResult, HostState, from_value, host_text, to_value
 from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import Loaded, MachineError, OutOfFuel, Result, execute, load, prepare
 from cam.persist import REPLAYERS, Persistent
@@ -98,18 +109,7 @@ __all__ = [
     "fix_signature", "value_type", "value_depth", "safe_emit", "clip", "REPLAYERS",
 ]
 
-_MISSING: Any = object()
-
-
-class HostResult(NamedTuple):
-    """What running one input gave, in host values (`cam.hostvalue`): the new state, the output, the steps."""
-
-    state: Any
-    output: Any
-    steps: int
-
-
-class Node(Persistent, Hold, Probing, History):
+class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
@@ -130,7 +130,7 @@ class Node(Persistent, Hold, Probing, History):
         self.limits = limits if limits is not None else Limits()
         self.emit, self.verify, self.check_value, self.store = emit, verify, check_value, store
         self._sv: Value | None = None
-        self._sh: Any = _MISSING
+        self._sh: Any = MISSING
         self._state_text: str | None = None
         self.state = state
         self.__post_init__()
@@ -138,27 +138,7 @@ class Node(Persistent, Hold, Probing, History):
     def __repr__(self) -> str:
         return f"Node(name={self.name!r}, digest={self.digest[:19]!r}, signature='{self.signature}')"
 
-    @property
-    def state(self) -> Value:
-        """The state as a machine value (made from the host value when first asked for after an input)."""
-        v = self._sv
-        if v is None:
-            v = self._sv = to_value(self._sh)
-        return v
-
-    @state.setter
-    def state(self, v: Value) -> None:
-        self._sv, self._sh, self._state_text = v, _MISSING, None
-
-    @property
-    def host_state(self) -> Any:
-        """The state as a host value (`cam.hostvalue`), what the loaded code runs on."""
-        h = self._sh
-        if h is _MISSING:
-            h = self._sh = from_value(self._sv)  # type: ignore[arg-type]
-        return h
-
-    def __post_init__(self) -> None:  # the checks of a new node (named as when Node was a dataclass)
+    def __post_init__(self) -> None:
         self.verify = self.verify or verifier.verify
         self.check_value = self.check_value or verifier.check_value
         if not isinstance(self.code, Code) or not isinstance(self.state, Value):
@@ -216,31 +196,6 @@ class Node(Persistent, Hold, Probing, History):
         if self.emit is not None:
             safe_emit(self.emit, [*lines, ""])
 
-    # -- exactly once
-
-    def remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
-        """The answer already given to (`client`, `seq`), if that is the client's last request; else ``None``.
-
-        Raises `Refusal` (``stale_request``) for a sequence number below the client's last one.
-        """
-        if client is None or seq is None:
-            return None
-        last = self.clients.get(client)
-        if last is None or seq > last[0]:
-            return None
-        if seq < last[0]:
-            raise Refusal("stale_request", f"client {clip(client, 64)} already had request {last[0]} answered; "
-                                           f"request {seq} is older and its answer is forgotten")
-        self.clients.move_to_end(client)
-        return last[1]
-
-    def _remember(self, client: str | None, seq: int | None, reply: dict[str, Any]) -> None:
-        if client is not None and seq is not None:
-            self.clients[client] = (seq, reply)
-            self.clients.move_to_end(client)
-            while len(self.clients) > self.limits.max_clients:
-                self.clients.popitem(last=False)
-
     def _journal(self, kind: str, body: dict[str, Any], version: dict[str, Any] | None = None) -> None:
         """Write one event before the change it records is made; `Refusal` (storage) if it cannot be written."""
         if self.store is not None:
@@ -265,8 +220,8 @@ class Node(Persistent, Hold, Probing, History):
         Returns the input's host value (`cam.hostvalue`).  Clients repeat their commands, so the last
         1,024 distinct inputs are checked and converted once.
         """
-        known = self._typed_inputs.get((interface, x), _MISSING)  # the cache is emptied when interfaces change
-        if known is not _MISSING:
+        known = self._typed_inputs.get((interface, x), MISSING)  # the cache is emptied when interfaces change
+        if known is not MISSING:
             return known
         if not isinstance(x, Value):
             raise Refusal("bad_value", f"not a machine value: {clip(repr(x))}")
@@ -296,8 +251,7 @@ class Node(Persistent, Hold, Probing, History):
         """
         step = self._loaded.get(code)
         if step is None:
-            fuel = min(max(self.limits.inline_fuel, decode(code).size), self.limits.fuel)
-            step = load(code, fuel, steps=True)
+            step = load(code, self._inline_budget(code), steps=True)
             if len(self._loaded) > self.limits.max_history + 2:  # the running version's and recent ones' stay
                 keep = {f.code for f in self.frames[-self.limits.max_history:]} | {self.code}
                 self._loaded = {c: s for c, s in self._loaded.items() if c in keep}
@@ -316,15 +270,15 @@ class Node(Persistent, Hold, Probing, History):
             return self.run_input(x, None, True, interface)
         step = self.loaded(self.code)
         try:
-            s, y, n = step(h, self.host_state)
+            done: Any = step(h, self.host_state)  # loaded with steps=True: (state, output, steps)
         except MachineError as e:
-            if isinstance(e, OutOfFuel) and self._budget(step) < self.limits.fuel:
+            if isinstance(e, OutOfFuel) and self._inline_budget(step.code) < self.limits.fuel:
                 raise
             raise self._machine_error(e, x) from None
-        return HostResult(s, y, n)
+        return HostResult(*done)
 
-    def _budget(self, step: Loaded) -> int:
-        return min(max(self.limits.inline_fuel, decode(step.code).size), self.limits.fuel)
+    def _inline_budget(self, code: Code) -> int:
+        return min(max(self.limits.inline_fuel, decode(code).size), self.limits.fuel)
 
     def run_input(self, x: Value, fuel: int | None = None, final: bool = True, interface: int | None = None) -> Result:
         """Run a checked input (of `interface`: through its adapters) on the running code and state, changing nothing.
@@ -384,7 +338,7 @@ class Node(Persistent, Hold, Probing, History):
 
     def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
         state_text = host_text(r.state)
-        self._sh, self._sv, self._state_text = r.state, None, state_text  # a snapshot reuses the text
+        self.set_host_state(r.state, state_text)  # a snapshot reuses the text
         self._served(r.steps)
         reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}
         if client is not None and seq is not None:
@@ -507,13 +461,6 @@ class Node(Persistent, Hold, Probing, History):
         if self._code_text is None:
             self._code_text = to_text(self.code)
         return self._code_text
-
-    def state_text(self) -> str:
-        """The state's text form (kept from the last change: a big state takes long to print)."""
-        text = self._state_text
-        if text is None:
-            text = self._state_text = host_text(self._sh) if self._sh is not _MISSING else to_text(self.state)
-        return text
 
     # -- status
 
