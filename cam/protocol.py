@@ -303,7 +303,10 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
         say(f"Invalid command: {shown(line)}")
         raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
     try:
-        req = json.loads(line)
+        if line[:1] == b"{" and line[1:2] != b"\x00":  # what json.loads would read as UTF-8: say so, and skip its guess
+            req = _json_decode(line.decode("utf-8", "surrogatepass"))
+        else:
+            req = json.loads(line)
     except (ValueError, RecursionError) as e:
         say(f"Invalid command: {shown(line)}")
         raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
@@ -312,6 +315,9 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
         raise Refusal("bad_request", "a request is a JSON object")
     return req
 
+
+_json_decode = json.JSONDecoder().decode
+"""`json.loads` of a string, with its default settings."""
 
 _FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
 
