@@ -25,9 +25,12 @@ No request can stall the others
   the one *big-line slot* (others wait, with their sockets unread), then its
   depth is checked, and it is parsed and decoded in a worker thread: at most
   one big line is in memory at a time.
-- An upgrade's checks (verifier, migration, trial inputs) run in a worker
-  thread; an input runs on the event loop for at most `Limits.inline_fuel`
-  steps, and longer ones run again in a worker thread.
+- An upgrade's checks (verifier, migration, trial inputs, translation) run
+  in a worker thread, except a small upgrade's (a line of at most
+  `SMALL_UPGRADE` bytes whose code has no ``APP``: every run is bounded by
+  its size), which take less than handing them over would; an input runs
+  on the event loop for at most `Limits.inline_fuel` steps (or its code's
+  size), and longer ones run again in a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -85,6 +88,24 @@ _dumps = json.JSONEncoder().encode
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
+
+
+SMALL_UPGRADE = 4096
+"""An upgrade request line at most this long, whose code has no ``APP``, is checked on the event loop."""
+
+
+def bounded(req: Request) -> bool:
+    """Whether every run of the request's code is bounded by its size: no ``APP`` (`Request.codes` and
+    down-migration and adapters).  Without ``APP`` no instruction runs twice (a quoted closure runs only
+    through an ``APP``), so such an upgrade's checks take at most a few steps per instruction.
+    """
+    todo: list[Any] = [c for c in (*(req.codes or ()), req.down, *req.adapters) if c is not None]
+    while todo:
+        for instr in todo.pop().kids:
+            if instr.op == "APP":
+                return False
+            todo.extend(k for k in instr.kids if isinstance(k, Code))
+    return True
 
 
 class NodeServer:
@@ -241,7 +262,8 @@ class NodeServer:
                 if req.kind in ("rollback", "make_permanent", "commit", "abort"):
                     self.authorize(req, local)
                     return {"id": rid, "ok": True, **await self._admin(req, received)}
-                return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
+                small = line is not None and len(line) <= SMALL_UPGRADE
+                return {"id": rid, "ok": True, **await self._upgrade(req, local, received, small)}
         except Refusal as e:
             if e.kind == "unauthorized":
                 self.stats["unauthorized"] += 1
@@ -306,12 +328,15 @@ class NodeServer:
             p.text = to_text(p.code)
         return p
 
-    async def _upgrade(self, req: Request, local: bool, received: float) -> dict[str, Any]:
+    async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and install a decoded upgrade, or hold it (prepare; under the lock)."""
         held = self.node.held_now()
         if req.kind == "prepare" and held is not None and held.token == req.token:  # a retry: the same answer
             return held.reply(self.node.generation + 1)
-        p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
+        if small and bounded(req):  # checks of a few hundred steps: a worker thread would cost more than they do
+            p = self.checked_upgrade(req, local)
+        else:
+            p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
         if req.kind == "prepare":
             assert req.token is not None and req.codes is not None
             return self.node.hold_checked(req.token, p, (*req.codes, req.down, req.adapters), req.probes, req.hold)
