@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import select
+import stat
 import sys
 import threading
 import time
@@ -43,6 +44,8 @@ class Transcript:
         self._events: deque[list[str]] = deque()
         self._ready = threading.Condition()
         self._waiting = False
+        self._never_blocks: int | None = None
+        """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
         self._busy = False
         """Whether the writer is printing events it took from the buffer."""
         self._thread = threading.Thread(target=self._write, name="cam-transcript", daemon=True)
@@ -72,11 +75,16 @@ class Transcript:
         f = self.out or sys.stdout
         try:
             fd = f.fileno()
-            data = "".join(escape(s) + "\n" for s in lines).encode(f.encoding or "utf-8")
-            if len(data) > 512 or not select.select((), (fd,), (), 0)[1]:
+            data = "".join((s if s.isprintable() else escape(s)) + "\n" for s in lines).encode(f.encoding or "utf-8")
+            if len(data) > 512 or not (fd == self._never_blocks or select.select((), (fd,), (), 0)[1]):
                 return False
             f.flush()  # whatever others wrote to `f` and left in its buffer goes first
             n = os.write(fd, data)
+            if self._never_blocks is None:
+                mode = os.fstat(fd)
+                # a regular file, or /dev/null: a write never waits for a reader, no need to ask each time
+                self._never_blocks = fd if stat.S_ISREG(mode.st_mode) or (
+                    stat.S_ISCHR(mode.st_mode) and os.path.samestat(mode, os.stat(os.devnull))) else -1
         except (AttributeError, ValueError, OSError, LookupError, io.UnsupportedOperation):
             return False  # no descriptor, or a closed one: the printing thread writes (and reports) it
         if n < len(data):  # the rest (whole lines, escaped already: escaping them again changes nothing)
@@ -98,7 +106,7 @@ class Transcript:
                     events[0] = [f"[transcript: {self.dropped - self._reported} events dropped]", *events[0]]
                     self._reported = self.dropped
             # every event queued since the last write goes out in one write and one flush
-            text = "".join("\n".join(escape(s) for s in lines) + "\n" for lines in events)
+            text = "".join("".join((s if s.isprintable() else escape(s)) + "\n" for s in lines) for lines in events)
             try:
                 f = self.out or sys.stdout
                 f.write(text)
