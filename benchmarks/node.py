@@ -1,19 +1,29 @@
-"""How fast a node serves, and how long an upgrade pauses it.
+"""How fast a node serves, against the transport's own limit, and how long an upgrade pauses it.
 
-    python benchmarks/node.py [--requests 20000] [--pauses 20]
+    python benchmarks/node.py [--requests 20000] [--pauses 20] [--rounds 3] [--quick]
 
 Measured in one run, against the same counter:
 
-- baseline: one machine step in process (`cam.machine.execute`), and one
-  `Node.do` in process (the same step plus the input's type check);
-- a node in its own process (``cam node``'s server, its terminal lines sent
-  to /dev/null), over loopback TCP: requests per second and p50/p99
-  latency with 1 client and with 8 concurrent clients (8 processes, one
-  connection each; the machine's cores are shared by node and clients);
-- the upgrade pause under load: while 8 clients send increments, an
-  upgrade v1 -> v2 (then back, v2 -> v1 with ``Snd``) is sent; the node
-  reports, per upgrade, the time from receiving it to having served the next
-  input, and how long its checks took;
+- in process (contenders interleaved over rounds, min/median and ratios
+  against the loaded step): the counter's step as the node runs it
+  (`cam.machine.load`, host values, counting steps), `cam.machine.execute`
+  on machine values made once (no parsing per call), and `Node.do` on the
+  same input (type check from its cache, step, bookkeeping, answer's text);
+- over loopback TCP, three servers each in its own process, with the same
+  client processes sending the same request lines (``do`` with a client id
+  and a sequence number, as `cam.client.Client` sends them) and reading one
+  answer line each: a minimal asyncio JSON-lines echo server on streams
+  (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
+  limit in Python, and the baseline), the same on a bare `asyncio.Protocol`,
+  and the node (``cam node``'s server, its transcript printed to
+  /dev/null); with 1 client and with 8 client processes, interleaved over
+  rounds (the order rotates), requests/s min/median and ratios against
+  the echo server, and p50/p99 latency;
+- the upgrade pause under load: while 8 client processes send increments,
+  upgrades back and forth between the two counters are sent, each with new
+  code (one more ``ID`` at its end each time, so every upgrade translates its
+  code); the node reports, per upgrade, the time from receiving it to having
+  answered the next input (checks, translation and migration included);
 - durability (``--data``): three nodes at once, in memory, ``--durability
   sync`` and ``--durability group``, loaded in turn (the order rotates each
   round) by 1 and by 4 client processes: requests/s (min and median over the
@@ -22,37 +32,42 @@ Measured in one run, against the same counter:
 - the cost of a snapshot (small and large states), and restart time against
   the length of the journal replayed (ratios against an empty journal).
 
-``--durability-only`` runs the last two parts alone.
-
-For comparison (the seed's Erlang): ``sys:suspend / code:load_file /
-sys:change_code / sys:resume`` of the same counter takes about 1.4-2 ms and a
-``gen_server:call`` about 1.8 us.
+``--durability-only`` runs the last two parts alone; ``--quick`` runs everything small.
+The figures of other systems printed at the end are anchors from the
+literature and the issue tracker, not measured by this script.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import interleave, table  # noqa: E402
+from benchmarks import load as machine_load  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
-from cam.code import IntV, L, Pair, R, UnitV  # noqa: E402
-from cam.machine import execute  # noqa: E402
+from cam.code import CONS, FST, PUSH, QUOTE, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
+from cam.machine import execute, load  # noqa: E402
 from cam.node import Node  # noqa: E402
 from cam.store import Store  # noqa: E402
 from cam.text import parse_value  # noqa: E402
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state  # noqa: E402
 from catlib.free import Snd  # noqa: E402
+from catlib.values import Left  # noqa: E402
 
 V1, V2, MIG, BACK = as_code(counter_sm), as_code(counter_sm2), as_code(upgrade_state), as_code(Snd)
 BACK_ANY = as_code(Snd)  # a machine that runs on any pair state: for snapshots of big states
@@ -74,8 +89,37 @@ else:
 asyncio.run(serve(node, "127.0.0.1", 0))
 """
 
+ECHO_SCRIPT = """
+import asyncio, json, sys
 
-def per_call(f, n: int) -> float:
+async def streams(reader, writer):  # the minimal JSON-lines server: read a line, load it, dump it, write it
+    while line := await reader.readline():
+        writer.write(json.dumps(json.loads(line)).encode() + b"\\n")
+        await writer.drain()
+
+class Lines(asyncio.Protocol):  # the same on a bare protocol: no stream objects, no task per connection
+    def connection_made(self, transport):
+        self.transport, self.buffer = transport, b""
+    def data_received(self, data):
+        *lines, self.buffer = (self.buffer + data).split(b"\\n")
+        for line in lines:
+            self.transport.write(json.dumps(json.loads(line)).encode() + b"\\n")
+
+async def main():
+    loop = asyncio.get_running_loop()
+    if sys.argv[1] == "streams":
+        server = await asyncio.start_server(streams, "127.0.0.1", 0)
+    else:
+        server = await loop.create_server(Lines, "127.0.0.1", 0)
+    print("Listening: 127.0.0.1:%d" % server.sockets[0].getsockname()[1], flush=True)
+    print("Waiting for commands...", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def per_call(f: Any, n: int) -> float:
     """Median seconds per call of `f` over 5 batches of `n` calls."""
     times = []
     for _ in range(5):
@@ -86,103 +130,224 @@ def per_call(f, n: int) -> float:
     return statistics.median(times)
 
 
-def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def _listening(proc: subprocess.Popen[str]) -> tuple[subprocess.Popen[str], int]:
     assert proc.stdout is not None
+    port = 0
     for line in proc.stdout:
         if line.startswith("Listening:"):
             port = int(line.split()[1].rsplit(":", 1)[1])
         if line.startswith("Waiting"):
             return proc, port
-    raise RuntimeError("the node did not start")
+    raise RuntimeError("the server did not start")
 
 
-def _client_process(port: int, n: int, start: float) -> tuple[float, float, list[float]]:
-    """One client: connect, wait for the common start time, send `n` increments; (t0, t1, latencies)."""
-    lat = []
-    with Client("127.0.0.1", port) as c:
-        c.do(R(UnitV))
-        while time.time() < start:
-            time.sleep(0.001)
-        t0 = time.time()
-        for _ in range(n):
-            t = time.perf_counter()
-            c.do(L(UnitV))
-            lat.append(time.perf_counter() - t)
-        return t0, time.time(), lat
+def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
+    return _listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
-def load(port: int, clients: int, per_client: int) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of `clients` client processes each sending `per_client` increments.
+def start_echo(kind: str) -> tuple[subprocess.Popen[str], int]:
+    """The minimal asyncio JSON-lines echo server (`kind`: ``streams`` or ``protocol``) in its own process."""
+    return _listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind], cwd=ROOT, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
-    Clients are processes, not threads, so that their own Python work does not share one interpreter lock.
+
+def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[float, float, list[float]]:
+    """Connect, wait for `start` (monotonic), send `n` increments (or send until `until`); (t0, t1, latencies).
+
+    Every request is a fresh line with the client's id and next sequence number, as `cam.client.Client`
+    sends it, and every answer is read and decoded.
     """
-    if clients == 1:
-        t0, t1, lat = _client_process(port, per_client, 0.0)
-        return per_client / (t1 - t0), lat
-    start = time.time() + 0.5
-    with multiprocessing.get_context("spawn").Pool(clients) as pool:
-        results = pool.starmap(_client_process, [(port, per_client, start)] * clients)
-    wall = max(r[1] for r in results) - min(r[0] for r in results)
-    flat = [x for r in results for x in r[2]]
-    return len(flat) / wall, flat
+    cid = os.urandom(16).hex()
+    lat: list[float] = []
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        f = sock.makefile("rb")
+        clock = time.perf_counter
+        sock.sendall(b'{"id":0,"kind":"do","input":"R Unit"}\n')
+        f.readline()
+        while time.monotonic() < start:
+            time.sleep(0.0005)
+        t0 = time.monotonic()
+        i = 0
+        while i < n or time.monotonic() < until:
+            i += 1
+            t = clock()
+            sock.sendall(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
+            answer = json.loads(f.readline())
+            lat.append(clock() - t)
+            if answer.get("id") != i or answer.get("ok") is False:
+                raise RuntimeError(f"unexpected answer {answer}")
+        return t0, time.monotonic(), lat
+
+
+def _worker(conn: Connection) -> None:
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        conn.send(_requests(*job))
+
+
+class Clients:
+    """Client processes kept for the whole run (spawned once), each sending requests on its own connection."""
+
+    def __init__(self, n: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs = []
+        for _ in range(n):
+            here, there = ctx.Pipe()
+            p = ctx.Process(target=_worker, args=(there,), daemon=True)
+            p.start()
+            self.pipes.append(here)
+            self.procs.append(p)
+
+    def run(self, port: int, clients: int, per_client: int, seconds: float = 0.0) -> tuple[float, list[float]]:
+        """(wall seconds, latencies) of `clients` processes each sending `per_client` requests (or for `seconds`)."""
+        start = time.monotonic() + 0.2
+        for c in self.pipes[:clients]:
+            c.send((port, per_client, start, start + seconds if seconds else 0.0))
+        results = [c.recv() for c in self.pipes[:clients]]
+        return max(r[1] for r in results) - min(r[0] for r in results), [x for r in results for x in r[2]]
+
+    def send(self, port: int, clients: int, seconds: float) -> None:
+        """Start `clients` processes sending requests for `seconds` (collect with `wait`)."""
+        start = time.monotonic()
+        for c in self.pipes[:clients]:
+            c.send((port, 0, start, start + seconds))
+        self._busy = clients
+
+    def wait(self) -> None:
+        for c in self.pipes[:self._busy]:
+            c.recv()
+
+    def close(self) -> None:
+        for c in self.pipes:
+            c.send(None)
+        for p in self.procs:
+            p.join(5)
 
 
 def pct(xs: list[float], p: float) -> float:
     return sorted(xs)[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
-def upgrade_pauses(port: int, upgrades: int, down: bool = False) -> tuple[list[float], list[float], list[float]]:
-    """Under load from 8 clients: (node-side pauses, node-side check times, client round trips) per upgrade.
+def in_process(n: int, rounds: int) -> None:
+    """The counter's step as the node runs it, `execute` on values made once, and `Node.do`, interleaved."""
+    step = load(V1, 20_000, steps=True)
+    x, s, hx = L(UnitV), IntV(5), Left(())
+    node = Node(V1, parse_value("Int 0"))
+    node.do(x)
 
-    With `down`, each upgrade carries its down-migration (checked, typed and run once more at the upgrade).
-    """
-    stop = threading.Event()
+    def batch(f: Any) -> Any:
+        def run() -> None:
+            for _ in range(n):
+                f()
+        return run
 
-    def hammer() -> None:
-        with Client("127.0.0.1", port) as c:
-            while not stop.is_set():
-                c.do(L(UnitV))
+    times = interleave({
+        "loaded step (node's path)": batch(lambda: step(hx, 5)),
+        "execute (machine values)": batch(lambda: execute(V1, x, s)),
+        "Node.do (check, step, answer)": batch(lambda: node.do(x)),
+    }, rounds)
+    print(f"in process, counter increment, {rounds} rounds of {n} calls (interleaved)")
+    print(table(times, "loaded step (node's path)", work=n, unit="call"))
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for t in threads:
-        t.start()
+
+def served(clients: Clients, requests: int, rounds: int) -> None:
+    """Requests/s and latency of the echo servers and the node, 1 and 8 client processes, interleaved."""
+    servers = {"echo (asyncio streams)": start_echo("streams"), "echo (asyncio protocol)": start_echo("protocol"),
+               "node": start_node()}
+    try:
+        for n in (1, 8):
+            for _, port in servers.values():  # warm up
+                clients.run(port, n, 200)
+            times: dict[str, list[float]] = {k: [] for k in servers}
+            lats: dict[str, list[float]] = {k: [] for k in servers}
+            names = list(servers)
+            for r in range(rounds):
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    wall, lat = clients.run(servers[name][1], n, requests // n)
+                    times[name].append(wall)
+                    lats[name].extend(lat)
+            total = (requests // n) * n
+            print(f"\nloopback TCP, {n} client process{'es' if n > 1 else ''}, {rounds} rounds of {total} "
+                  "requests (interleaved)")
+            notes = {k: f"{total / statistics.median(t):>8.0f} req/s   p50 {pct(lats[k], 50) * 1e6:6.0f} us   "
+                        f"p99 {pct(lats[k], 99) * 1e6:6.0f} us" for k, t in times.items()}
+            print(table(times, "echo (asyncio streams)", work=total, unit="request", notes=notes))
+            echo, node = times["echo (asyncio streams)"], times["node"]
+            per_round = statistics.median(e / t for e, t in zip(echo, node))
+            of_medians = statistics.median(echo) / statistics.median(node)
+            print(f"  node's throughput / the echo server's (streams): {of_medians:.2f} (of the medians), "
+                  f"{per_round:.2f} (median of the rounds' ratios)")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
+
+
+def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Code, Code]]:
+    """(old, new, migration, down) of `upgrades` upgrades from `first` (a v1 after `done` upgrades if even,
+    else a v2) to v2, v1, ...: each new code is the same machine, of the same size, with a constant no
+    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh."""
+    out = []
+    old = first
+    for i in range(done, done + upgrades):
+        base, mig, back = (V2, MIG, BACK) if i % 2 == 0 else (V1, BACK, MIG)
+        new = Code([PUSH, QUOTE(IntV(i)), CONS, FST, *base.kids])
+        out.append((old, new, mig, back))
+        old = new
+    return out
+
+
+def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code, Code, Code]],
+                   down: bool = False) -> None:
+    """Under load from 8 client processes: the node's pause per upgrade, its checks, and the client's round trip."""
+    clients.send(port, 8, 0.5 + 0.1 * len(upgrades))  # long enough for every upgrade below, on a loaded machine
     trips, checks = [], []
-    with Client("127.0.0.1", port) as c:
-        time.sleep(0.2)
-        for i in range(upgrades):
-            old, new, mig, back = (V1, V2, MIG, BACK) if i % 2 == 0 else (V2, V1, BACK, MIG)
-            t = time.perf_counter()
-            r = c.upgrade(old, new, mig, down=back if down else None)
-            trips.append(time.perf_counter() - t)
-            checks.append(r["check_seconds"])
-            time.sleep(0.02)
-        stop.set()
-        for t in threads:
-            t.join()
-        pauses = c.status()["upgrade_pauses"]
-    return pauses[-upgrades:], checks, trips
+    try:
+        with Client("127.0.0.1", port) as c:
+            time.sleep(0.2)
+            for old, new, mig, back in upgrades:
+                t = time.perf_counter()
+                r = c.upgrade(old, new, mig, down=back if down else None)
+                trips.append(time.perf_counter() - t)
+                checks.append(r["check_seconds"])
+                time.sleep(0.02)
+            pauses = c.status()["upgrade_pauses"][-len(upgrades):]
+    finally:
+        clients.wait()
+    ms = 1e3
+    print(f"\nupgrade under load (8 client processes sending increments), {len(pauses)} upgrades v1 <-> v2, "
+          "each with new code" + (" and a down-migration" if down else ""))
+    print(f"  receive -> next input answered (node)   median {statistics.median(pauses) * ms:7.3f} ms   "
+          f"max {max(pauses) * ms:7.3f} ms")
+    print(f"  checks + translation + migration (node) median {statistics.median(checks) * ms:7.3f} ms   "
+          f"max {max(checks) * ms:7.3f} ms")
+    print(f"  upgrade round trip (client)             median {statistics.median(trips) * ms:7.3f} ms   "
+          f"max {max(trips) * ms:7.3f} ms")
 
 
-def durability(requests: int, rounds: int) -> None:
+def durability(clients: Clients, requests: int, rounds: int) -> None:
     """Requests/s and latency of nodes with and without ``--data``, interleaved over `rounds`."""
     modes = ["memory", "sync", "group"]
     with tempfile.TemporaryDirectory() as tmp:
         nodes = {m: start_node(m, os.path.join(tmp, m)) for m in modes}
         try:
-            for clients in (1, 4):
+            for n in (1, 4):
                 rates: dict[str, list[float]] = {m: [] for m in modes}
                 lats: dict[str, list[float]] = {m: [] for m in modes}
                 for m in modes:
-                    load(nodes[m][1], 1, 200)  # warm up
+                    clients.run(nodes[m][1], 1, 200)  # warm up
                 for r in range(rounds):
                     for m in modes[r % 3:] + modes[:r % 3]:  # each contender goes first in turn
-                        rate, lat = load(nodes[m][1], clients, requests // clients)
-                        rates[m].append(rate)
+                        wall, lat = clients.run(nodes[m][1], n, requests // n)
+                        rates[m].append(len(lat) / wall)
                         lats[m].extend(lat)
                 base = statistics.median(rates["memory"])
-                print(f"\n--data, {clients} client(s), {rounds} rounds of {requests} increments (interleaved)")
+                print(f"\n--data, {n} client process(es), {rounds} rounds of {requests} increments (interleaved)")
                 print(f"  {'node':>8} {'min req/s':>10} {'median':>9} {'x memory':>9} {'p50 us':>9} {'p99 us':>9}")
                 for m in modes:
                     med = statistics.median(rates[m])
@@ -204,7 +369,7 @@ def snapshots_and_restarts(small: bool = False) -> None:
         print("\nsnapshot (image to JSON, one SQLite transaction, journal truncated), median of 20")
         base = None
         for label, n in states:
-            state = IntV(5)
+            state: Value = IntV(5)
             for _ in range(n):
                 state = Pair(IntV(1), state)
             node = Node.open(Store(os.path.join(tmp, label), "sync"), V1 if n == 0 else BACK_ANY, state)
@@ -224,7 +389,7 @@ def snapshots_and_restarts(small: bool = False) -> None:
             node.store.close()
 
             def restart(path: str = path) -> None:
-                Node.open(Store(path, "sync")).store.close()  # type: ignore[union-attr]
+                Node.open(Store(path, "sync")).store.close()
 
             t = median_time(restart, 3)
             base = base or t
@@ -232,52 +397,41 @@ def snapshots_and_restarts(small: bool = False) -> None:
                   f"({(t - base) / max(n, 1) * 1e6:.1f} us per event)")
 
 
-def main() -> None:
+ANCHORS = """anchors from elsewhere (literature and the project's issue tracker; NOT measured by this script):
+  Erlang/OTP gen_server:call within one VM                          ~1.1-1.8 us per call
+  Erlang/OTP sys:suspend / code:load_file / sys:change_code / resume ~1.4-2 ms under load (the seed's counter)"""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--requests", type=int, default=20000, help="increments per load test (default 20000)")
+    ap.add_argument("--requests", type=int, default=20000, help="requests per load test (default 20000)")
     ap.add_argument("--pauses", type=int, default=20, help="upgrades under load (default 20)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of the durability comparison (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of each interleaved comparison (default 3)")
     ap.add_argument("--durability-only", action="store_true", help="only the --data comparison, snapshots, restarts")
     ap.add_argument("--small", action="store_true", help="snapshots and journals a tenth of the size (quick runs)")
-    a = ap.parse_args()
-    if a.durability_only:
-        durability(a.requests // 4, a.rounds)
-        snapshots_and_restarts(a.small)
-        return
-
-    us = 1e6
-    step = per_call(lambda: execute(V1, L(UnitV), parse_value("Int 5")), 2000)
-    node = Node(V1, parse_value("Int 0"))
-    do = per_call(lambda: node.do(R(UnitV)), 2000)
-    print("baseline, in process (median of 5 batches)")
-    print(f"  machine step (execute, counter incr)   {step * us:8.1f} us")
-    print(f"  Node.do (type check + step)            {do * us:8.1f} us   x{do / step:.2f} the step")
-
-    proc, port = start_node()
+    ap.add_argument("--quick", action="store_true", help="everything small: --requests 2000 --pauses 6 --small")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.requests, a.pauses, a.small = min(a.requests, 2000), min(a.pauses, 6), True
+    print(f"benchmarks/node.py ({machine_load()})")
+    clients = Clients(8)
     try:
-        print("\nnode in its own process, loopback TCP, newline-delimited JSON")
-        print(f"  {'clients':>7} {'req/s':>9} {'p50 us':>9} {'p99 us':>9} {'p50 / step':>11}")
-        for clients in (1, 8):
-            load(port, 1, 200)  # warm up
-            rate, lat = load(port, clients, a.requests // clients)
-            p50, p99 = pct(lat, 50), pct(lat, 99)
-            print(f"  {clients:>7} {rate:>9.0f} {p50 * us:>9.1f} {p99 * us:>9.1f} {p50 / step:>10.1f}x")
-        ms = 1e3
-        for down in (False, True):
-            pauses, checks, trips = upgrade_pauses(port, a.pauses, down)
-            print(f"\nupgrade under load (8 clients sending increments), {len(pauses)} upgrades v1 <-> v2"
-                  + (", each with a down-migration" if down else ""))
-            print(f"  receive -> next input served (node)    median {statistics.median(pauses) * ms:7.3f} ms   "
-                  f"max {max(pauses) * ms:7.3f} ms")
-            print(f"  checks + migration (node)              median {statistics.median(checks) * ms:7.3f} ms   "
-                  f"max {max(checks) * ms:7.3f} ms")
-            print(f"  upgrade round trip (client)            median {statistics.median(trips) * ms:7.3f} ms   "
-                  f"max {max(trips) * ms:7.3f} ms")
-        print("\nErlang/OTP for comparison: suspend/load/change_code/resume ~1.4-2 ms; gen_server:call ~1.8 us")
+        if not a.durability_only:
+            in_process(2000, max(a.rounds, 3))
+            served(clients, a.requests, a.rounds)
+            proc, port = start_node()
+            try:
+                plan = variants(V1, 0, 2 * a.pauses)
+                for down in (False, True):
+                    upgrade_pauses(clients, port, plan[a.pauses * down:a.pauses * (down + 1)], down)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            print()
+            print(ANCHORS)
+        durability(clients, a.requests // 4, a.rounds)
     finally:
-        proc.terminate()
-        proc.wait(10)
-    durability(a.requests // 4, a.rounds)
+        clients.close()
     snapshots_and_restarts(a.small)
 
 

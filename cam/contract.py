@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -17,7 +18,7 @@ from cam.code import Code, Value
 from cam.ground import clip
 from catlib.typecheck import Signature
 
-__all__ = ["ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared"]
+__all__ = ["ExactlyOnce", "ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared"]
 
 WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
 """The reference's line for an upgrade whose old code is not the running code."""
@@ -178,3 +179,35 @@ class Prepared:
     adapters: tuple[Code | None, Code | None] = (None, None)
     """Input adapter (``() / running input -> new input``) and output adapter (``() / new output -> running
     output``), or ``None`` for a side that keeps its type (`cam.interfaces`)."""
+
+
+class ExactlyOnce:
+    """A node's memory of each client's last answer: a retry gets the same answer, a request runs at most once."""
+
+    clients: OrderedDict[str, tuple[int, dict[str, Any]]]
+    """Per client id: the last sequence number answered and its answer (least recently seen first)."""
+    limits: Limits
+
+    def remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
+        """The answer already given to (`client`, `seq`), if that is the client's last request; else ``None``.
+
+        Raises `Refusal` (``stale_request``) for a sequence number below the client's last one.
+        """
+        if client is None or seq is None:
+            return None
+        last = self.clients.get(client)
+        if last is None or seq > last[0]:
+            return None
+        if seq < last[0]:
+            raise Refusal("stale_request", f"client {clip(client, 64)} already had request {last[0]} answered; "
+                                           f"request {seq} is older and its answer is forgotten")
+        self.clients.move_to_end(client)
+        return last[1]
+
+    def _remember(self, client: str | None, seq: int | None, reply: dict[str, Any]) -> None:
+        if client is not None and seq is not None:
+            self.clients[client] = (seq, reply)
+            self.clients.move_to_end(client)
+            while len(self.clients) > self.limits.max_clients:
+                self.clients.popitem(last=False)
+

@@ -126,8 +126,8 @@ class History:
     probation: bool
     limits: Any
     _code_text: str | None
-    _state_text: tuple[Value, str] | None
-    _typed_inputs: set[tuple[int, Value]]
+    _state_text: str | None
+    _typed_inputs: dict[tuple[int | None, Value], Any]
     _journal: Callable[..., None]
     _remember: Callable[..., None]
     _maybe_snapshot: Callable[[], None]
@@ -181,7 +181,7 @@ class History:
                         seq: int | None) -> None:
         f = self.frames.pop()
         self.code, self.digest, self.name, self.signature, self.state = f.code, f.digest, f.name, f.signature, state
-        self._code_text, self._state_text, self._typed_inputs = None, None, set()
+        self._code_text, self._state_text, self._typed_inputs = None, None, {}
         self.generation, self.probation, self.interfaces, self.probes = v.number, False, f.interfaces, ()
         self.history = [*self.history[-(self.limits.max_history - 1):], v]
         self._remember(client, seq, self.rollback_reply(v, forgotten))

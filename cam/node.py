@@ -74,17 +74,29 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from cam import admission, verifier
 from cam.code import Code, Value, to_text
-from cam.contract import ERRORS, UPGRADE_OK, WRONG_VERSION, Applied, Limits, Prepared, Refusal, Version, safe_emit
+from cam.contract import (
+    ERRORS,
+    UPGRADE_OK,
+    WRONG_VERSION,
+    Applied,
+    ExactlyOnce,
+    Limits,
+    Prepared,
+    Refusal,
+    Version,
+    safe_emit,
+)
+from cam.decoded import decode
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import History
 from cam.hold import Hold, probe_prepared
+from cam.hostvalue import MISSING, HostResult, HostState, from_value, host_text, to_value
 from cam.interfaces import Interface, adapt, extend, find
-from cam.machine import MachineError, OutOfFuel, Result, execute, prepare
+from cam.machine import Loaded, MachineError, OutOfFuel, Result, execute, load, prepare
 from cam.persist import REPLAYERS, Persistent
 from cam.probes import Probe, Probing
 from cam.store import Store, StoreError
@@ -97,25 +109,34 @@ __all__ = [
     "fix_signature", "value_type", "value_depth", "safe_emit", "clip", "REPLAYERS",
 ]
 
-@dataclass
-class Node(Persistent, Hold, Probing, History):
+class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
     the types it names.  `emit` receives the terminal lines of each event (the
     reference's lines, each event followed by an empty line).  `verify` and `check_value`
     default to `cam.verifier`'s.  `store` (see `Node.open`) journals every change.
+
+    The state is kept as a host value (`host_state`) while inputs run, and as a
+    machine value (`state`) when something asks for one; each form is made
+    from the other once, when first needed after a change.
     """
 
-    code: Code
-    state: Value
-    name: str = ""
-    declared: Signature | None = None
-    limits: Limits = field(default_factory=Limits)
-    emit: Callable[[list[str]], None] | None = None
-    verify: Callable[..., Signature] | None = None
-    check_value: Callable[[Value, Type], None] | None = None
-    store: Store | None = None
+    def __init__(self, code: Code, state: Value, name: str = "", declared: Signature | None = None,
+                 limits: Limits | None = None, emit: Callable[[list[str]], None] | None = None,
+                 verify: Callable[..., Signature] | None = None,
+                 check_value: Callable[[Value, Type], None] | None = None, store: Store | None = None) -> None:
+        self.code, self.name, self.declared = code, name, declared
+        self.limits = limits if limits is not None else Limits()
+        self.emit, self.verify, self.check_value, self.store = emit, verify, check_value, store
+        self._sv: Value | None = None
+        self._sh: Any = MISSING
+        self._state_text: str | None = None
+        self.state = state
+        self.__post_init__()
+
+    def __repr__(self) -> str:
+        return f"Node(name={self.name!r}, digest={self.digest[:19]!r}, signature='{self.signature}')"
 
     def __post_init__(self) -> None:
         self.verify = self.verify or verifier.verify
@@ -128,7 +149,10 @@ class Node(Persistent, Hold, Probing, History):
                               self.verify(self.code, state=d.state, input=d.input, output=d.output))
         except (TypeError, ValueError) as e:
             raise Refusal("new_code_rejected", f"the machine fails verification: {e}") from None
-        prepare(self.code)  # translated now, not on the first request's path
+        prepare(self.code)  # translated now, not on the first request's path (long inputs, adapters)
+        self._loaded: dict[Code, Loaded] = {}
+        """Loaded code of the running version and the versions it may go back to (see `loaded`)."""
+        self.loaded(self.code)
         try:
             self.signature = fix_signature(self.principal, self.state)
             self.check_value(self.state, self.signature.state)
@@ -149,10 +173,9 @@ class Node(Persistent, Hold, Probing, History):
         self.upgrade_pauses: list[float] = []
         """Seconds from receiving each upgrade to having served the next input (the last 100)."""
         self._pause_from: float | None = None
-        self._typed_inputs: set[tuple[int, Value]] = set()
-        """Inputs known to have the running input type (cleared on upgrade)."""
+        self._typed_inputs: dict[tuple[int | None, Value], Any] = {}
+        """Inputs known to have the running input type, with their host values (cleared on upgrade)."""
         self._code_text: str | None = None
-        self._state_text: tuple[Value, str] | None = None
         self.frames = []
         self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
         """Every interface served, oldest first (`cam.interfaces`)."""
@@ -173,31 +196,6 @@ class Node(Persistent, Hold, Probing, History):
         if self.emit is not None:
             safe_emit(self.emit, [*lines, ""])
 
-    # -- exactly once
-
-    def remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
-        """The answer already given to (`client`, `seq`), if that is the client's last request; else ``None``.
-
-        Raises `Refusal` (``stale_request``) for a sequence number below the client's last one.
-        """
-        if client is None or seq is None:
-            return None
-        last = self.clients.get(client)
-        if last is None or seq > last[0]:
-            return None
-        if seq < last[0]:
-            raise Refusal("stale_request", f"client {clip(client, 64)} already had request {last[0]} answered; "
-                                           f"request {seq} is older and its answer is forgotten")
-        self.clients.move_to_end(client)
-        return last[1]
-
-    def _remember(self, client: str | None, seq: int | None, reply: dict[str, Any]) -> None:
-        if client is not None and seq is not None:
-            self.clients[client] = (seq, reply)
-            self.clients.move_to_end(client)
-            while len(self.clients) > self.limits.max_clients:
-                self.clients.popitem(last=False)
-
     def _journal(self, kind: str, body: dict[str, Any], version: dict[str, Any] | None = None) -> None:
         """Write one event before the change it records is made; `Refusal` (storage) if it cannot be written."""
         if self.store is not None:
@@ -216,8 +214,15 @@ class Node(Persistent, Hold, Probing, History):
 
     # -- inputs
 
-    def check_input(self, x: Value, interface: int | None = None) -> None:
-        """Refuse (`Refusal`) an input that is not a value of the input type of `interface` (default the oldest)."""
+    def check_input(self, x: Value, interface: int | None = None) -> Any:
+        """Refuse (`Refusal`) an input that is not a value of the input type of `interface` (default the oldest).
+
+        Returns the input's host value (`cam.hostvalue`).  Clients repeat their commands, so the last
+        1,024 distinct inputs are checked and converted once.
+        """
+        known = self._typed_inputs.get((interface, x), MISSING)  # the cache is emptied when interfaces change
+        if known is not MISSING:
+            return known
         if not isinstance(x, Value):
             raise Refusal("bad_value", f"not a machine value: {clip(repr(x))}")
         if value_depth(x) > self.limits.max_depth:
@@ -226,16 +231,54 @@ class Node(Persistent, Hold, Probing, History):
             iface = find(self.interfaces, interface)
         except Refusal as e:
             raise self._refuse_input(e) from None
-        if (iface.number, x) not in self._typed_inputs:
-            try:
-                self.check_value(x, iface.input)  # type: ignore[misc]
-            except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
-                raise self._refuse_input(Refusal(
-                    "ill_typed_input", f"{clip(to_text(x))} does not have the input type {iface.input}: "
-                                       f"{clip(str(e))}")) from None
-            if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
-                self._typed_inputs.clear()
-            self._typed_inputs.add((iface.number, x))
+        try:
+            self.check_value(x, iface.input)  # type: ignore[misc]
+        except (TypeError, ValueError) as e:  # ValueTypeError, or a value over the verifier's limits
+            raise self._refuse_input(Refusal(
+                "ill_typed_input", f"{clip(to_text(x))} does not have the input type {iface.input}: "
+                                   f"{clip(str(e))}")) from None
+        if len(self._typed_inputs) >= 1024:  # clients repeat their commands: remember the last ones
+            self._typed_inputs.clear()
+        h = self._typed_inputs[interface, x] = from_value(x)
+        return h
+
+    def loaded(self, code: Code) -> Loaded:
+        """`code` loaded (`cam.machine.load`) for inputs, with the step budget an input may take inline.
+
+        Called when a version is prepared (in a worker thread), so installing it translates nothing.
+        The budget is `Limits.inline_fuel`, or the code's size if larger (code without ``APP`` runs each
+        instruction at most once, so its translation never stops short), never more than `Limits.fuel`.
+        """
+        step = self._loaded.get(code)
+        if step is None:
+            step = load(code, self._inline_budget(code), steps=True)
+            if len(self._loaded) > self.limits.max_history + 2:  # the running version's and recent ones' stay
+                keep = {f.code for f in self.frames[-self.limits.max_history:]} | {self.code}
+                self._loaded = {c: s for c, s in self._loaded.items() if c in keep}
+            self._loaded[code] = step
+        return step
+
+    def run_host(self, h: Any, x: Value, interface: int | None = None) -> HostResult | Result:
+        """Run a checked input (host value `h` of `x`) on the running code and state, changing nothing.
+
+        At most the loaded code's inline budget (`loaded`) is spent: past it `OutOfFuel` is raised, to
+        run `x` again with `run_input` and the full budget (in a worker thread on a server).  Inputs of
+        an interface with adapters run on `run_input` (a `Result` of machine values).
+        """
+        iface = find(self.interfaces, interface) if interface is not None else self.interfaces[0]
+        if iface.ins or iface.outs:
+            return self.run_input(x, None, True, interface)
+        step = self.loaded(self.code)
+        try:
+            done: Any = step(h, self.host_state)  # loaded with steps=True: (state, output, steps)
+        except MachineError as e:
+            if isinstance(e, OutOfFuel) and self._inline_budget(step.code) < self.limits.fuel:
+                raise
+            raise self._machine_error(e, x) from None
+        return HostResult(*done)
+
+    def _inline_budget(self, code: Code) -> int:
+        return min(max(self.limits.inline_fuel, decode(code).size), self.limits.fuel)
 
     def run_input(self, x: Value, fuel: int | None = None, final: bool = True, interface: int | None = None) -> Result:
         """Run a checked input (of `interface`: through its adapters) on the running code and state, changing nothing.
@@ -256,30 +299,57 @@ class Node(Persistent, Hold, Probing, History):
         except MachineError as e:
             if isinstance(e, OutOfFuel) and not final:
                 raise
-            what = (f"ran out of its step budget ({self.limits.fuel} steps)" if isinstance(e, OutOfFuel)
-                    else f"got stuck after {e.steps} steps")
-            raise self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
-                                                              "the state is unchanged")) from None
+            raise self._machine_error(e, x) from None
 
-    def commit_input(self, x: Value, r: Result, client: str | None = None, seq: int | None = None,
+    def _machine_error(self, e: MachineError, x: Value) -> Refusal:
+        what = (f"ran out of its step budget ({self.limits.fuel} steps)" if isinstance(e, OutOfFuel)
+                else f"got stuck after {e.steps} steps")
+        return self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
+                                                           "the state is unchanged"))
+
+    def commit(self, x: Value, r: HostResult | Result, client: str | None = None, seq: int | None = None,
+               interface: int | None = None) -> dict[str, Any]:
+        """Journal the input, then make its result the node's state; the answer's fields (call right after running it)."""
+        if self.store is not None:
+            self._journal("input", {"input": to_text(x), "client": client, "seq": seq,
+                                    **({} if interface is None else {"interface": interface})})
+        if isinstance(r, Result):
+            reply = self._apply_input(r, client, seq).reply()
+        else:
+            reply = self._apply_host(r, client, seq)
+        self.say(f"Output:    {reply['output']}", f"New state: {reply['state']}")
+        if self.store is not None:
+            self._maybe_snapshot()
+        return reply
+
+    def commit_input(self, x: Value, r: HostResult | Result, client: str | None = None, seq: int | None = None,
                      interface: int | None = None) -> Applied:
-        """Journal the input, then make its result the node's state (call right after `run_input`)."""
-        self._journal("input", {"input": to_text(x), "client": client, "seq": seq,
-                                **({} if interface is None else {"interface": interface})})
-        applied = self._apply_input(r, client, seq)
-        self.say(f"Output:    {applied.output_text}", f"New state: {applied.state_text}")
-        self._maybe_snapshot()
-        return applied
+        """`commit`, answering an `Applied` (machine values)."""
+        reply = self.commit(x, r, client, seq, interface)
+        out = r.output if isinstance(r, Result) else to_value(r.output)
+        return Applied(out, self.state, reply["steps"], reply["output"], reply["state"])
 
-    def _apply_input(self, r: Result, client: str | None, seq: int | None) -> Applied:
-        self.state = r.state
+    def _served(self, steps: int) -> None:
         self.inputs += 1
-        self.machine_steps += r.steps
+        self.machine_steps += steps
         if self._pause_from is not None:
             self.upgrade_pauses = [*self.upgrade_pauses[-99:], time.perf_counter() - self._pause_from]
             self._pause_from = None
+
+    def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
+        state_text = host_text(r.state)
+        self.set_host_state(r.state, state_text)  # a snapshot reuses the text
+        self._served(r.steps)
+        reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}
+        if client is not None and seq is not None:
+            self._remember(client, seq, reply)
+        return reply
+
+    def _apply_input(self, r: Result, client: str | None, seq: int | None) -> Applied:
+        self.state = r.state
+        self._served(r.steps)
         applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
-        self._state_text = (r.state, applied.state_text)  # a snapshot reuses it: big states print slowly
+        self._state_text = applied.state_text  # a snapshot reuses it: big states print slowly
         self._remember(client, seq, applied.reply())
         return applied
 
@@ -292,9 +362,12 @@ class Node(Persistent, Hold, Probing, History):
         if old is not None:
             return Applied(parse_value(old["output"]), parse_value(old["state"]), old["steps"], old["output"],
                            old["state"])
-        self.check_input(x, interface)
+        h = self.check_input(x, interface)
         try:
-            r = self.run_input(x, interface=interface)
+            try:
+                r: HostResult | Result = self.run_host(h, x, interface)
+            except OutOfFuel:
+                r = self.run_input(x, interface=interface)
         except Refusal as e:
             raise self.on_failure(e) from None
         return self.commit_input(x, r, client, seq, interface)
@@ -342,6 +415,7 @@ class Node(Persistent, Hold, Probing, History):
         self.refuse_if_held()
         p = admission.check(self, old, new, migration, down, adapters)
         probe_prepared(self, p, adapters, probes)
+        self.loaded(p.code)  # translated now (in the checks' worker thread), not on the next input's path
         return p
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
@@ -372,10 +446,9 @@ class Node(Persistent, Hold, Probing, History):
         self.interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
         self.code, self.digest, self.signature, self.state = code, d, signature, state
         self.name, self.probation = v.name, probation
-        self._typed_inputs = set()
+        self._typed_inputs = {}
         self.generation = v.number
         self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
-        self._state_text = None
         self._remember(client, seq, self.upgrade_reply(v))
 
     def upgrade_reply(self, v: Version) -> dict[str, Any]:
@@ -388,12 +461,6 @@ class Node(Persistent, Hold, Probing, History):
         if self._code_text is None:
             self._code_text = to_text(self.code)
         return self._code_text
-
-    def state_text(self) -> str:
-        """The state's text form (kept from the last change: a big state takes long to print)."""
-        if self._state_text is None or self._state_text[0] is not self.state:
-            self._state_text = (self.state, to_text(self.state))
-        return self._state_text[1]
 
     # -- status
 

@@ -171,8 +171,8 @@ def text_depth(text: str, stop: int | None = None) -> int:
 
 
 @lru_cache(maxsize=1024)
-def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
-    """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed once."""
+def _value_of_text(text: str, document: bool, max_depth: int) -> tuple[Value | None, str]:
+    """(value, "") or (None, why): inputs repeat (``L Unit``...), so short ones are parsed (and measured) once."""
     if _LONG_NUMBER.search(text):  # int() of thousands of digits is slow, and no 64-bit integer has 20
         return None, "the input holds an integer beyond 64 bits"
     try:
@@ -183,6 +183,8 @@ def _value_of_text(text: str, document: bool) -> tuple[Value | None, str]:
         return None, f"the input is malformed: {clip(str(e))}"
     if not isinstance(v, Value):
         return None, "the input is a code document, not a value document"
+    if value_depth(v) > max_depth:
+        return None, "too_deep"
     return v, ""
 
 
@@ -196,11 +198,12 @@ def decode_value(x: Any, max_depth: int) -> Value:
         raise Refusal("bad_request", "'input' must be a value: its text form or its JSON document")
     if text.count("(") > max_depth and text_depth(text, max_depth) > max_depth:  # before parsing: parsers may recurse
         raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
-    v, why = _value_of_text(text, document) if len(text) <= 256 else _value_of_text.__wrapped__(text, document)
+    v, why = (_value_of_text(text, document, max_depth) if len(text) <= 256
+              else _value_of_text.__wrapped__(text, document, max_depth))
     if v is None:
+        if why == "too_deep":
+            raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
         raise Refusal("bad_value", why)
-    if value_depth(v) > max_depth:
-        raise Refusal("too_deep", f"the input is nested more than {max_depth} deep")
     return v
 
 
@@ -300,7 +303,10 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
         say(f"Invalid command: {shown(line)}")
         raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
     try:
-        req = json.loads(line)
+        if line[:1] == b"{" and line[1:2] != b"\x00":  # what json.loads would read as UTF-8: say so, and skip its guess
+            req = _json_decode(line.decode("utf-8", "surrogatepass"))
+        else:
+            req = json.loads(line)
     except (ValueError, RecursionError) as e:
         say(f"Invalid command: {shown(line)}")
         raise Refusal("bad_json", f"not JSON: {clip(str(e))}") from None
@@ -309,6 +315,9 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
         raise Refusal("bad_request", "a request is a JSON object")
     return req
 
+
+_json_decode = json.JSONDecoder().decode
+"""`json.loads` of a string, with its default settings."""
 
 _FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
 

@@ -25,9 +25,12 @@ No request can stall the others
   the one *big-line slot* (others wait, with their sockets unread), then its
   depth is checked, and it is parsed and decoded in a worker thread: at most
   one big line is in memory at a time.
-- An upgrade's checks (verifier, migration, trial inputs) run in a worker
-  thread; an input runs on the event loop for at most `Limits.inline_fuel`
-  steps, and longer ones run again in a worker thread.
+- An upgrade's checks (verifier, migration, trial inputs, translation) run
+  in a worker thread, except a small upgrade's (a line of at most
+  `SMALL_UPGRADE` bytes whose code has no ``APP``: every run is bounded by
+  its size), which take less than handing them over would; an input runs
+  on the event loop for at most `Limits.inline_fuel` steps (or its code's
+  size), and longer ones run again in a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -80,8 +83,29 @@ from cam.node import Node, Prepared
 from cam.protocol import Request, decode_request, request_fields
 from cam.terminal import Transcript, banner, notices, printer
 
+_dumps = json.JSONEncoder().encode
+"""`json.dumps` with its default settings, without its per-call checks of them."""
+
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
+
+
+SMALL_UPGRADE = 4096
+"""An upgrade request line at most this long, whose code has no ``APP``, is checked on the event loop."""
+
+
+def bounded(req: Request) -> bool:
+    """Whether every run of the request's code is bounded by its size: no ``APP`` (`Request.codes` and
+    down-migration and adapters).  Without ``APP`` no instruction runs twice (a quoted closure runs only
+    through an ``APP``), so such an upgrade's checks take at most a few steps per instruction.
+    """
+    todo: list[Any] = [c for c in (*(req.codes or ()), req.down, *req.adapters) if c is not None]
+    while todo:
+        for instr in todo.pop().kids:
+            if instr.op == "APP":
+                return False
+            todo.extend(k for k in instr.kids if isinstance(k, Code))
+    return True
 
 
 class NodeServer:
@@ -166,6 +190,7 @@ class NodeServer:
         if task is not None:
             self._handlers.add(task)
         lines = LineReader(reader, self)
+        transport = writer.transport
         try:
             while True:
                 line = await lines.line()
@@ -177,12 +202,13 @@ class NodeServer:
                     response = await self.handle(line, local)
                 finally:
                     lines.release()
-                writer.write(json.dumps(response).encode() + b"\n")
-                try:
-                    await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
-                except TimeoutError:  # a client that does not read its answers holds the node's memory
-                    self.stats["timeouts"] += 1
-                    break
+                writer.write(_dumps(response).encode() + b"\n")
+                if transport.get_write_buffer_size():  # the answer did not all go out at once: wait for it
+                    try:
+                        await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
+                    except TimeoutError:  # a client that does not read its answers holds the node's memory
+                        self.stats["timeouts"] += 1
+                        break
                 if response.get("error") == "http_refused":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
@@ -236,7 +262,8 @@ class NodeServer:
                 if req.kind in ("rollback", "make_permanent", "commit", "abort"):
                     self.authorize(req, local)
                     return {"id": rid, "ok": True, **await self._admin(req, received)}
-                return {"id": rid, "ok": True, **await self._upgrade(req, local, received)}
+                small = line is not None and len(line) <= SMALL_UPGRADE
+                return {"id": rid, "ok": True, **await self._upgrade(req, local, received, small)}
         except Refusal as e:
             if e.kind == "unauthorized":
                 self.stats["unauthorized"] += 1
@@ -260,20 +287,19 @@ class NodeServer:
         return req
 
     async def _do(self, req: Request) -> dict[str, Any]:
-        """Run a decoded input (under the lock): on the loop for `inline_fuel` steps, then in a worker thread."""
+        """Run a decoded input (under the lock): on the loop for the inline budget, then in a worker thread."""
         node, x = self.node, req.input
         assert x is not None
-        node.check_input(x, req.interface)
-        inline = node.limits.inline_fuel
+        h = node.check_input(x, req.interface)
         try:
             try:
-                r = node.run_input(x, min(inline, node.limits.fuel), inline >= node.limits.fuel, req.interface)
+                r = node.run_host(h, x, req.interface)
             except OutOfFuel:
                 r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True,
                                                                      req.interface)
         except Refusal as e:
             raise node.on_failure(e) from None
-        return node.commit_input(x, r, req.client, req.seq, req.interface).reply()
+        return node.commit(x, r, req.client, req.seq, req.interface)
 
     def authorize(self, req: Request, local: bool) -> None:
         """Refuse (`Refusal`, unauthorized) an upgrade the node must not take from this peer or signer."""
@@ -302,12 +328,15 @@ class NodeServer:
             p.text = to_text(p.code)
         return p
 
-    async def _upgrade(self, req: Request, local: bool, received: float) -> dict[str, Any]:
+    async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and install a decoded upgrade, or hold it (prepare; under the lock)."""
         held = self.node.held_now()
         if req.kind == "prepare" and held is not None and held.token == req.token:  # a retry: the same answer
             return held.reply(self.node.generation + 1)
-        p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
+        if small and bounded(req):  # checks of a few hundred steps: a worker thread would cost more than they do
+            p = self.checked_upgrade(req, local)
+        else:
+            p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
         if req.kind == "prepare":
             assert req.token is not None and req.codes is not None
             return self.node.hold_checked(req.token, p, (*req.codes, req.down, req.adapters), req.probes, req.hold)

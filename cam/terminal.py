@@ -8,6 +8,10 @@ control characters, so no client can write to the operator's terminal.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import select
+import stat
 import sys
 import threading
 import time
@@ -27,15 +31,23 @@ class Transcript:
     """A `Node.emit` that prints on its own thread from a bounded buffer: the node never waits for a terminal.
 
     Lines are escaped (`cam.protocol.escape`).  When `capacity` events are waiting, new ones are
-    dropped and counted (`dropped`); the count is printed once the terminal keeps up again.
+    dropped and counted (`dropped`); the count is printed once the terminal keeps up again.  The
+    printing thread writes every event waiting at once; when it found more than one, it waits `gather`
+    seconds before it looks again, so a busy node wakes it about once per `gather`, not once per event
+    (an event of a quiet node is printed at once).
     """
 
-    def __init__(self, out: TextIO | None = None, capacity: int = 10_000) -> None:
-        self.out, self.capacity = out, capacity
+    def __init__(self, out: TextIO | None = None, capacity: int = 10_000, gather: float = 0.005) -> None:
+        self.out, self.capacity, self.gather = out, capacity, gather
         self.dropped = 0
         self._reported = 0
         self._events: deque[list[str]] = deque()
         self._ready = threading.Condition()
+        self._waiting = False
+        self._never_blocks: int | None = None
+        """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
+        self._busy = False
+        """Whether the writer is printing events it took from the buffer."""
         self._thread = threading.Thread(target=self._write, name="cam-transcript", daemon=True)
         self._thread.start()
 
@@ -44,36 +56,77 @@ class Transcript:
             if len(self._events) >= self.capacity:
                 self.dropped += 1
                 return
-            self._events.append([escape(s) for s in lines])
-            self._ready.notify()
+            if not self._events and not self._busy and self._now(lines):
+                return
+            self._events.append(lines)  # escaped by the writer: the node's thread only queues
+            if self._waiting:  # the writer sleeps: wake it (it drains everything queued meanwhile)
+                self._ready.notify()
+
+    def _now(self, lines: list[str]) -> bool:
+        """Print a short event at once, on the caller's thread, if that cannot block; whether it did.
+
+        Only when nothing waits to be printed before it (the caller holds the lock), the output is a
+        file whose descriptor takes the bytes now (``select``), and the event is short (a terminal or
+        a pipe with room takes a few hundred bytes whole).  Waking the printing thread for each event
+        costs a quiet node more than this does.
+        """
+        if self.dropped > self._reported:
+            return False
+        f = self.out or sys.stdout
+        try:
+            fd = f.fileno()
+            data = "".join((s if s.isprintable() else escape(s)) + "\n" for s in lines).encode(f.encoding or "utf-8")
+            if len(data) > 512 or not (fd == self._never_blocks or select.select((), (fd,), (), 0)[1]):
+                return False
+            f.flush()  # whatever others wrote to `f` and left in its buffer goes first
+            n = os.write(fd, data)
+            if self._never_blocks is None:
+                mode = os.fstat(fd)
+                # a regular file, or /dev/null: a write never waits for a reader, no need to ask each time
+                self._never_blocks = fd if stat.S_ISREG(mode.st_mode) or (
+                    stat.S_ISCHR(mode.st_mode) and os.path.samestat(mode, os.stat(os.devnull))) else -1
+        except (AttributeError, ValueError, OSError, LookupError, io.UnsupportedOperation):
+            return False  # no descriptor, or a closed one: the printing thread writes (and reports) it
+        if n < len(data):  # the rest (whole lines, escaped already: escaping them again changes nothing)
+            self._events.append(data[n:].decode(f.encoding or "utf-8", "replace").split("\n")[:-1])
+            if self._waiting:
+                self._ready.notify()
+        return True
 
     def _write(self) -> None:
         while True:
             with self._ready:
                 while not self._events:
+                    self._waiting = True
                     self._ready.wait()
-                lines = self._events.popleft()
+                self._waiting, self._busy = False, True
+                events = list(self._events)
+                self._events.clear()
                 if self.dropped > self._reported:
-                    lines = [f"[transcript: {self.dropped - self._reported} events dropped]", *lines]
+                    events[0] = [f"[transcript: {self.dropped - self._reported} events dropped]", *events[0]]
                     self._reported = self.dropped
+            # every event queued since the last write goes out in one write and one flush
+            text = "".join("".join((s if s.isprintable() else escape(s)) + "\n" for s in lines) for lines in events)
             try:
                 f = self.out or sys.stdout
-                f.write("\n".join(lines) + "\n")
+                f.write(text)
                 f.flush()
             except Exception as e:  # a closed terminal: say so where possible, keep draining
                 with contextlib.suppress(Exception):
-                    sys.stderr.write(f"cam node: could not print {lines[:1]!r}...: {type(e).__name__}: {e}\n")
+                    sys.stderr.write(f"cam node: could not print {events[0][:1]!r}...: {type(e).__name__}: {e}\n")
             finally:
                 with self._ready:
+                    self._busy = False
                     self._ready.notify_all()
+            if len(events) > 1:  # events come faster than they print: let the next ones gather, so that a busy
+                time.sleep(self.gather)  # node wakes this thread once per burst, not once per event
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait (at most `timeout` seconds) until every buffered event is printed."""
         deadline = time.monotonic() + timeout
         with self._ready:
-            while self._events and time.monotonic() < deadline:
+            while (self._events or self._busy) and time.monotonic() < deadline:
                 self._ready.wait(0.05)
-        time.sleep(0.01)  # the last event leaves the buffer just before it is written
 
 
 def printer(out: TextIO | None = None) -> Transcript:

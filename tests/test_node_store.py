@@ -214,7 +214,7 @@ def test_the_server_answers_a_retry_with_the_original_reply(tmp_path):
 
 def test_the_client_retries_after_a_timeout_and_the_node_applies_once(tmp_path):
     node = fresh(tmp_path / "d")
-    real = node.commit_input
+    real = node.commit
     slow = [True]
 
     def commit(*args: Any) -> Any:
@@ -223,7 +223,7 @@ def test_the_client_retries_after_a_timeout_and_the_node_applies_once(tmp_path):
             time.sleep(1.0)
         return real(*args)
 
-    node.commit_input = commit  # type: ignore[method-assign]
+    node.commit = commit  # type: ignore[method-assign]
     with start_in_thread(node) as running, Client(running.host, running.port, timeout=0.3, retries=10) as c:
         r = c.do("L Unit")
         assert r.state == parse_value("Int 1") and c.retried >= 1
@@ -233,17 +233,17 @@ def test_the_client_retries_after_a_timeout_and_the_node_applies_once(tmp_path):
 
 def test_a_raw_request_that_times_out_leaves_no_broken_connection():
     node = Node(V1, parse_value("Int 0"))
-    real = node.commit_input
+    real = node.commit
 
     def commit(*args: Any) -> Any:
         time.sleep(0.5)
         return real(*args)
 
     with start_in_thread(node) as running, Client(running.host, running.port, timeout=0.2, retries=0) as c:
-        node.commit_input = commit  # type: ignore[method-assign]
+        node.commit = commit  # type: ignore[method-assign]
         with pytest.raises(TimeoutError):
             c.do("L Unit")
-        node.commit_input = real  # type: ignore[method-assign]
+        node.commit = real  # type: ignore[method-assign]
         deadline = time.monotonic() + 10
         while node.inputs == 0 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -1,0 +1,149 @@
+"""Host values at a node's edge: their text form, and conversions to and from machine values.
+
+A node runs its code as `cam.machine.load` gives it: a step function over
+host values (``()``, ints, 2-tuples, `catlib.values.Left`/`Right`,
+`cam.decoded.HostClosure`).  It keeps its state in that form, and converts
+only at the edge: a request's input text to a host value (once per distinct
+text, `cam.node`), an answer's output and state to text (`host_text`, which
+writes exactly `cam.code.to_text` of the same machine value), and the machine
+value itself only where the journal, a snapshot or an upgrade's checks need it
+(`to_value`, `from_value`).
+
+>>> from catlib.values import Left, Right
+>>> host_text((-3, Right(((), Left(2)))))
+'Pair (Int (-3)) (R (Pair Unit (L (Int 2))))'
+>>> to_value(Left(()))
+L(UnitV)
+>>> from_value(to_value((1, 2)))
+(1, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from cam.code import Value, to_text
+from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
+from catlib.values import Left, Right
+
+__all__ = ["host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING"]
+
+MISSING: Any = object()
+"""No value (a form of the state not made yet, an input not checked yet)."""
+
+_UNIT: tuple[()] = ()
+_SMALL: dict[Any, str] = {_UNIT: "Unit", Left(()): "L Unit", Right(()): "R Unit"}
+"""The text of the commonest outputs, shared (a counter answers ``L Unit`` to every increment)."""
+
+
+def to_value(h: Any) -> Value:
+    """The machine value of host value `h` (`TypeError`/`ValueError` if it is not one)."""
+    v = outside(to_internal(h, decode))
+    assert isinstance(v, Value)
+    return v
+
+
+def from_value(v: Value) -> Any:
+    """The host value of machine value `v`."""
+    return to_host(inside(v))
+
+
+def _int(n: int, arg: bool) -> str:
+    s = f"Int {n}" if n >= 0 else f"Int ({n})"
+    return f"({s})" if arg else s
+
+
+def host_text(h: Any) -> str:
+    """The reference's text form of host value `h`: ``to_text`` of its machine value, without making it.
+
+    Iterative, so a value nested 100,000 deep prints.
+    """
+    t = type(h)
+    if t is int:
+        return f"Int {h}" if h >= 0 else f"Int ({h})"
+    if (t is Left or t is Right) and type(h.value) is tuple and not h.value or t is tuple and not h:
+        return _SMALL[h]
+    out: list[str] = []
+    todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
+    push, emit = todo.append, out.append
+    while todo:
+        item = todo.pop()
+        if type(item) is str:
+            emit(item)
+            continue
+        v, arg = item
+        t = type(v)
+        if t is int:
+            emit(_int(v, arg))
+            continue
+        if t is tuple:
+            if not v:
+                emit("Unit")
+                continue
+            head, kids = "Pair", v
+        elif t is Left or t is Right:
+            head, kids = ("L" if t is Left else "R"), (v.value,)
+        elif t is HostClosure:
+            text = to_text(to_value(v))
+            emit(f"({text})" if arg else text)
+            continue
+        else:
+            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
+        emit(f"({head}" if arg else head)
+        if arg:
+            push(")")
+        for k in reversed(kids):
+            push((k, True))
+            push(" ")
+    return "".join(out)
+
+
+class HostResult(NamedTuple):
+    """What running one input gave, in host values: the new state, the output, the machine steps."""
+
+    state: Any
+    output: Any
+    steps: int
+
+
+class HostState:
+    """A node's state in two forms, each made from the other once, when first asked for after a change.
+
+    Inputs run on the host value (`host_state`); the journal, snapshots, upgrades' checks and rollbacks
+    use the machine value (`state`).  `state_text` is the text form, kept until the state changes.
+    """
+
+    _sv: Value | None
+    _sh: Any
+    _state_text: str | None
+
+    @property
+    def state(self) -> Value:
+        """The state as a machine value."""
+        v = self._sv
+        if v is None:
+            v = self._sv = to_value(self._sh)
+        return v
+
+    @state.setter
+    def state(self, v: Value) -> None:
+        self._sv, self._sh, self._state_text = v, MISSING, None
+
+    @property
+    def host_state(self) -> Any:
+        """The state as a host value: what the loaded code runs on."""
+        h = self._sh
+        if h is MISSING:
+            h = self._sh = from_value(self._sv)  # type: ignore[arg-type]
+        return h
+
+    def set_host_state(self, h: Any, text: str | None = None) -> None:
+        """Make host value `h` the state (`text`: its text form, if known)."""
+        self._sh, self._sv, self._state_text = h, None, text
+
+    def state_text(self) -> str:
+        """The state's text form (kept from the last change: a big state takes long to print)."""
+        text = self._state_text
+        if text is None:
+            text = self._state_text = host_text(self._sh) if self._sh is not MISSING else to_text(self.state)
+        return text

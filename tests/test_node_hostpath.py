@@ -1,0 +1,122 @@
+"""The node's request path on host values: text of host values, the two forms of the state, translation
+ahead of the swap, the transcript's direct and batched printing, and which upgrades are checked inline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cam.node as node_module
+from cam.client import as_code
+from cam.code import to_text
+from cam.hostvalue import from_value, host_text, to_value
+from cam.node import Node
+from cam.protocol import Request
+from cam.server import bounded
+from cam.terminal import Transcript
+from cam.text import parse_code, parse_value
+from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
+from catlib.values import INT_MAX, INT_MIN, Left, Right
+
+V1, V2, MIG = as_code(counter_sm), as_code(counter_sm2), as_code(upgrade_state)
+
+host_values = st.recursive(
+    st.one_of(st.just(()), st.integers(INT_MIN, INT_MAX)),
+    lambda kids: st.one_of(st.tuples(kids, kids), kids.map(Left), kids.map(Right)),
+    max_leaves=30)
+
+
+@given(host_values)
+def test_host_text_is_the_text_of_the_machine_value(h: object) -> None:
+    v = to_value(h)
+    assert host_text(h) == to_text(v)
+    assert from_value(v) == h
+
+
+def test_host_text_of_a_deep_value_and_of_a_closure() -> None:
+    h: object = 0
+    for _ in range(100_000):
+        h = Left((1, h))
+    assert host_text(h) == to_text(to_value(h))
+    closure = from_value(parse_value("Closure [ID,SND] (Pair (Int 1) Unit)"))
+    assert host_text((closure, Right(()))) == "Pair (Closure [ID,SND] (Pair (Int 1) Unit)) (R Unit)"
+
+
+def test_the_state_s_two_forms_agree_after_inputs_upgrades_and_rollbacks() -> None:
+    node = Node(V1, parse_value("Int 0"))
+    for i in range(1, 4):
+        a = node.do(parse_value("L Unit"))
+        assert a.state == node.state == to_value(node.host_state) == parse_value(f"Int {i}")
+        assert a.state_text == node.state_text() == f"Int {i}"
+    node.upgrade(V1, V2, MIG)
+    assert node.state_text() == to_text(node.state) == "Pair (Int 3) (Int 0)" and node.host_state == (3, 0)
+    assert node.do(parse_value("L Unit")).state == parse_value("Pair (Int 3) (Int 1)") == node.state
+    node.rollback(discard=True)
+    assert (node.host_state, node.state_text(), node.state) == (3, "Int 3", parse_value("Int 3"))
+
+
+def test_new_code_is_translated_by_the_checks_not_by_the_swap_or_the_next_input(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    node = Node(V1, parse_value("Int 0"))
+    loads: list[object] = []
+    real = node_module.load
+
+    def load(code: Any, *args: Any, **kw: Any) -> Any:
+        loads.append(code)
+        return real(code, *args, **kw)
+
+    monkeypatch.setattr(node_module, "load", load)
+    p = node.prepare(V1, V2, MIG)
+    assert loads == [V2]
+    node.install(p)
+    assert node.do(parse_value("L Unit")).state == parse_value("Pair (Int 0) (Int 1)")
+    assert loads == [V2]
+
+
+def test_an_ill_typed_input_is_refused_from_the_cache_too() -> None:
+    lines: list[str] = []
+    node = Node(V1, parse_value("Int 0"), emit=lines.extend)
+    for _ in range(2):  # the second time, the input's check is not cached: it never passed
+        try:
+            node.do(parse_value("Int 3"))
+        except node_module.Refusal as e:
+            assert e.kind == "ill_typed_input"
+        else:
+            raise AssertionError("an ill-typed input ran")
+    assert node.state == parse_value("Int 0") and node.inputs == 0
+
+
+def test_the_transcript_prints_every_event_in_order_quiet_or_busy() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "t.txt")
+        with open(path, "w") as out:
+            t = Transcript(out)
+            t(["first", ""])  # a quiet node: printed at once, on this thread
+            assert open(path).read() == "first\n\n"
+
+            def burst(k: int) -> None:
+                for i in range(500):
+                    t([f"{k} {i}\x1b[2K", ""])
+
+            threads = [threading.Thread(target=burst, args=(k,)) for k in range(4)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            t.flush()
+        lines = [s for s in open(path).read().split("\n")[2:] if s]
+    assert len(lines) == 2000 and t.dropped == 0
+    for k in range(4):  # each thread's events in its order, escaped
+        assert [s for s in lines if s.startswith(f"{k} ")] == [f"{k} {i}\\x1b[2K" for i in range(500)]
+
+
+def test_only_upgrades_without_app_are_bounded() -> None:
+    assert bounded(Request(codes=(V1, V2, MIG)))
+    assert not bounded(Request(codes=(V1, parse_code("[BRANCH [ID] [CURRY [APP]]]"), MIG)))
+    assert not bounded(Request(codes=(V1, V2, MIG), down=parse_code("[PUSH,APP]")))
