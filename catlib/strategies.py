@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
-from catlib.tree import walk
+from catlib.tree import fold, walk
 from catlib.typecheck import Signature
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
 from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
@@ -99,7 +99,7 @@ def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
     plans = _cached(_PLANS, (a, b), lambda: _pure_plans(a, b))
     effects = _cached(_EFFECT_PLANS, s if _EFFECTS_BY_STATE else (s, a, b),
-                      lambda: tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
+                      lambda: tuple((c, kind, _canon_or_none(t)) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
     return plans + effects
 
 
@@ -114,12 +114,48 @@ def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
     return value
 
 
+_MADE: dict[tuple[type, Type, Type], Type] = {}
+_SMALLEST: dict[tuple[Type, Type], Term] = {}
+_CANON: dict[Type, Type] = {}
+
+
+def _make(cls: type, left: Type, right: Type) -> Type:
+    """``cls(left, right)`` (`Prod`, `Sum` or `Fun`), one object per structure: the generator's tables are
+    keyed by types, and a key found by identity is not compared node by node (`Tree.__eq__`).
+
+    Only speed depends on the sharing, never a result: types are still compared with ``==``.
+    """
+    key = (cls, left, right)
+    t = _MADE.get(key)
+    if t is None:
+        if len(_MADE) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _MADE.clear()
+            _CANON.clear()
+        t = _MADE[key] = cls(left, right)
+        _CANON.setdefault(t, t)
+    return t
+
+
+def _canon(t: Type) -> Type:
+    """The shared object equal to `t` (see `_make`), its parts shared too."""
+    shared = _CANON.get(t)
+    if shared is not None:
+        return shared
+    shared = fold(t, lambda x, kids: _make(type(x), *kids) if kids else x)
+    _CANON[t] = _CANON[shared] = shared
+    return shared
+
+
+def _canon_or_none(t: Type | None) -> Type | None:
+    return None if t is None else _canon(t)
+
+
 def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
     cache well, their sides are few."""
-    builds = _cached(_BUILDS, b, lambda: tuple(_build(*c.types, b) for c in _PURE))
-    inspects = _cached(_INSPECTS, a, lambda: tuple(_inspect(*c.types, a) for c in _PURE))
+    builds = _cached(_BUILDS, b, lambda: tuple(_canon_or_none(_build(*c.types, b)) for c in _PURE))
+    inspects = _cached(_INSPECTS, a, lambda: tuple(_canon_or_none(_inspect(*c.types, a)) for c in _PURE))
     out: list[tuple[Construct, int, Any]] = []
     for c, built, inspected in zip(_PURE, builds, inspects):
         dom, cod = c.types
@@ -202,8 +238,7 @@ class Generator:
     @classmethod
     def seeded(cls, seed: int, **options: Any) -> Generator:
         """A reproducible generator on `random.Random(seed)`."""
-        rng = random.Random(seed)
-        return cls(rng.randint, **options)
+        return cls(_randint(random.Random(seed)), **options)
 
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums."""
@@ -212,7 +247,7 @@ class Generator:
         if k < 2:
             return (Unit, Int)[k]
         left, right = self.type(depth - 1), self.type(depth - 1)
-        return Prod(left, right) if k == 2 else Sum(left, right) if k == 3 else Fun(left, right)
+        return _make(Prod if k == 2 else Sum if k == 3 else Fun, left, right)
 
     def int(self) -> int:
         """A 64-bit integer, small ones most often, the extremes sometimes."""
@@ -238,12 +273,15 @@ class Generator:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
             env = self.type(1)
             body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
-                Unit, Prod(env, t.kids[0]), t.kids[1], self.choose(0, 6))
+                Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
     def term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
         """A term of signature ``state / a -> b`` using about `fuel` rules."""
+        return self._term(_canon(state), _canon(a), _canon(b), fuel)
+
+    def _term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
         if fuel <= 0:
             return self._smallest(a, b)
         # With fuel left a rule is always applied, so a term's size follows its
@@ -295,7 +333,7 @@ class Generator:
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
-        T = self.term
+        T = self._term
         if rule is _COMPOSE:
             m = self.type()
             nf, ng = self._split(n)
@@ -310,26 +348,26 @@ class Generator:
             nf, ng = self._split(n)
             return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
-            return Curry(self._closures(s).term(s, Prod(a, b.kids[0]), b.kids[1], n))
+            return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
         if rule is _APPLY:
             # a function built from the input, applied to an argument built from the input
             x = self.type(1)
             nf, nx = self._split(n)
-            return Compose(Apply, Compose(Par(T(s, a, Fun(x, b), nf), T(s, a, x, nx)), Copy))
+            return Compose(Apply, Compose(Par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
         if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
             ne, rest = self._split(n)
             nf, ng = self._split(rest)
-            scrutinee = Compose(Par(T(s, a, Sum(x, y), ne), Id), Copy)
-            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+            scrutinee = Compose(Par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
+            return Compose(Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng)), Compose(Distr, scrutinee))
         if rule is _EMBED:
             return self._embed(a, b, n)
         if rule[0] is _VIA:
             through = rule[1]
             c = through[self.choose(0, len(through) - 1)]
-            dom, cod = c.types
+            dom, cod = _TYPES[c.name]
             nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
             return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
         if rule[0] is _BRANCH_ON:
@@ -337,11 +375,11 @@ class Generator:
             # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
             branched = rule[1]
             c = branched[self.choose(0, len(branched) - 1)]
-            dom, (x, y) = c.types[0], c.types[1].kids
+            dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
             ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
             nf, ng = self._split(rest)
             scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+            return Compose(Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng)), Compose(Distr, scrutinee))
         c, kind, t = rule
         return self._primitive_rule(c, kind, t, s, a, b)(n)
 
@@ -362,7 +400,7 @@ class Generator:
           ``Consume``), a state writer ``m -> ()`` on a term ``a -> m``, and
           the rest of the output is built from ``()`` (``Get``, ``Put``).
         """
-        T = self.term
+        T = self._term
         p = lambda: self._primitive(c)  # noqa: E731 - a fresh constant each time
         if kind == _READ:
             return lambda n: p() if a == Unit and t == b else Compose(T(s, t, b, n), Compose(p(), Consume))
@@ -392,7 +430,11 @@ class Generator:
         return Embed(embedded, a, b)
 
     def _smallest(self, a: Type, b: Type) -> Term:
-        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing."""
+        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
+        object serves every use of a signature)."""
+        return _cached(_SMALLEST, (a, b), lambda: self._build_smallest(a, b))
+
+    def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:
             return Id
         if b == Unit:
@@ -404,8 +446,36 @@ class Generator:
         if isinstance(b, Sum):
             return Compose(Inl, self._smallest(a, b.kids[0]))
         if isinstance(b, Fun):
-            return Curry(self._smallest(Prod(a, b.kids[0]), b.kids[1]))
+            return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
+
+
+_TYPES = {c.name: (_canon(c.types[0]), _canon(c.types[1])) for c in _GROUND}
+"""The fixed types of `_THROUGH` and `_BRANCHED`, shared (`_make`)."""
+
+
+def _randint(rng: random.Random) -> Choose:
+    """``rng.randint``, the same numbers from the same state, without its three layers of calls.
+
+    >>> a, b, ranges = random.Random(5), random.Random(5), [(0, 0), (0, 1), (-4, 4), (0, 5), (0, 2**64)] * 50
+    >>> choose = _randint(b)
+    >>> [a.randint(lo, hi) for lo, hi in ranges] == [choose(lo, hi) for lo, hi in ranges]
+    True
+    """
+    getrandbits = rng.getrandbits
+
+    def choose(lo: builtins.int, hi: builtins.int) -> builtins.int:
+        # `Random._randbelow_with_getrandbits(hi - lo + 1)`: rejection sampling on k bits
+        n = hi - lo + 1
+        if n <= 0:
+            raise ValueError(f"empty range for choose({lo}, {hi})")
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return lo + r
+
+    return choose
 
 
 def _has_function(t: Type) -> bool:
