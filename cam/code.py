@@ -78,7 +78,7 @@ class IntV(Value):
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
             raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
-        super().__init__(label=n)
+        Tree.__init__(self, label=n)
 
     @property
     def n(self) -> int:
@@ -92,7 +92,9 @@ class Pair(Value):
     __match_args__ = ("left", "right")
 
     def __init__(self, left: Value, right: Value) -> None:
-        super().__init__(_value(left), _value(right))
+        if not (isinstance(left, Value) and isinstance(right, Value)):
+            _value(left), _value(right)
+        Tree.__init__(self, left, right)
 
     left = property(lambda self: self.kids[0])
     right = property(lambda self: self.kids[1])
@@ -105,7 +107,7 @@ class L(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        super().__init__(_value(value))
+        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
 
     value = property(lambda self: self.kids[0])
 
@@ -117,7 +119,7 @@ class R(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        super().__init__(_value(value))
+        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
 
     value = property(lambda self: self.kids[0])
 

@@ -174,46 +174,59 @@ TEMPLATES: dict[str, Template] = {
 }
 """Each compilable constructor's template, by constructor name (`Term.op`)."""
 
-_OPEN, _CLOSE, _CLOSE_BODY = range(3)
-_HOLE, _QUOTE = "hole", "quote"
-_PROGRAMS: dict[int, tuple[Template, tuple[Instr, ...], tuple[Any, ...]]] = {}
+class _Mark(NamedTuple):
+    """In `instantiate`'s work list: open a block, or close the open ones into a BRANCH or a CURRY."""
+
+    what: str
+
+
+class _Quote(NamedTuple):
+    """In `instantiate`'s work list: ``QUOTE (Int k)`` of the term's field `name`."""
+
+    name: str
+
+
+_OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
+_PROGRAMS: dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]] = {}
 _QUOTES: dict[int, Instr] = {}
 
 
-def _program(template: Template) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
-    """`template` flattened for `instantiate`: the run of plain instructions it starts with, and the rest as a
-    work list in reverse (pushed on the work stack as it is), whose items are runs of plain instructions
-    (tuples), ``(_HOLE, field)``, ``(_QUOTE, field)`` and the markers that open and close a BRANCH's or
-    CURRY's blocks.  Cached per template object."""
-    cached = _PROGRAMS.get(id(template))
+def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
+    """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
+    starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
+    instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
+    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.
+    Cached per template object and class."""
+    key = (id(template), type(term))
+    cached = _PROGRAMS.get(key)
     if cached is not None and cached[0] is template:
         return cached[1], cached[2]
+    fields = getattr(type(term), "fields", ())
     out: list[Any] = []
     todo: list[Any] = list(reversed(template))
     while todo:  # in execution order
         x = todo.pop()
-        if type(x) is int:  # a marker
+        if type(x) is _Mark:
             out.append(x)
         elif isinstance(x, Instr):
-            if out and type(out[-1]) is tuple and out[-1] and isinstance(out[-1][0], Instr):
+            if out and type(out[-1]) is tuple:
                 out[-1] += (x,)
             else:
                 out.append((x,))
         elif isinstance(x, Hole):
-            out.append((_HOLE, x.name))
+            i = fields.index(x.name) if x.name in fields else -1
+            out.append(i if i >= 0 and getattr(term, x.name) is term.kids[i] else x.name)
         elif isinstance(x, QuoteHole):
-            out.append((_QUOTE, x.name))
+            out.append(_Quote(x.name))
         elif isinstance(x, Body):
             todo += [_CLOSE_BODY, *reversed(x.block), _OPEN]
         elif isinstance(x, Branch):
             todo += [_CLOSE, *reversed(x.right), _OPEN, *reversed(x.left), _OPEN]
         else:
             raise TypeError(f"not a template item: {x!r}")
-    head: tuple[Instr, ...] = ()
-    if out and type(out[0]) is tuple and isinstance(out[0][0], Instr):
-        head = out.pop(0)
+    head: tuple[Instr, ...] = out.pop(0) if out and type(out[0]) is tuple else ()
     rest = tuple(reversed(out))
-    _PROGRAMS[id(template)] = (template, head, rest)  # the template is kept, so its id is not reused
+    _PROGRAMS[key] = (template, head, rest)  # the template is kept, so its id is not reused
     return head, rest
 
 
@@ -236,21 +249,21 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
-    programs: dict[str, tuple[tuple[Instr, ...], tuple[Any, ...]]] = {}  # by constructor, for this table
+    programs: dict[str, tuple[type, tuple[Instr, ...], tuple[Any, ...]]] = {}  # by constructor, for this table
     blocks: list[list[Instr]] = [[]]
     block = blocks[0]
-    todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and markers (ints)
+    todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
     pop, push = todo.pop, todo.append
     while todo:
         x = pop()
         t = type(x)
         if t is tuple:
             block.extend(x)
-        elif t is int:
-            if x == _OPEN:
+        elif t is _Mark:
+            if x is _OPEN:
                 block = []
                 blocks.append(block)
-            elif x == _CLOSE_BODY:
+            elif x is _CLOSE_BODY:
                 body = blocks.pop()
                 block = blocks[-1]
                 block.append(CURRY(Code.of(body)))
@@ -261,18 +274,24 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
         else:
             op = x.op
             program = programs.get(op)
-            if program is None:
+            if program is None or program[0] is not t:  # (another class of the same name: its own holes)
                 template = templates.get(op)
                 if template is None:
                     raise CompileError(_path_of(term, x), x)
-                program = programs[op] = _program(template)
-            head, rest = program
-            for item in rest:
-                if type(item) is tuple and type(item[0]) is str:  # a hole
-                    kind, name = item
-                    push(getattr(x, name) if kind == _HOLE else (_quote(getattr(x, name)),))
-                else:
-                    push(item)
+                program = programs[op] = (t, *_program(template, x))
+            _, head, rest = program
+            if rest:
+                kids = x.kids
+                for item in rest:
+                    t = type(item)
+                    if t is int:
+                        push(kids[item])
+                    elif t is str:
+                        push(getattr(x, item))
+                    elif t is _Quote:
+                        push((_quote(getattr(x, item.name)),))
+                    else:
+                        push(item)
             block.extend(head)
     return Code.of(blocks[0])
 
