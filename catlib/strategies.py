@@ -483,7 +483,37 @@ def _has_function(t: Type) -> bool:
 
 
 def _drawing(draw: Any, **options: Any) -> Generator:
-    return Generator(lambda lo, hi: draw(st.integers(lo, hi)), **options)
+    return Generator(_choices(draw), **options)
+
+
+def _choices(draw: Any) -> Choose:
+    """``choose`` for a composite strategy's `draw`: ``draw(integers(lo, hi))``, the same choice as
+    hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide ranges), asked of
+    the test case's data directly.
+
+    A generated term takes dozens of choices; drawn through the strategy each one also paid for
+    hypothesis's strategy bookkeeping (looking up the strategy, validating it, recording a span around
+    it), which took most of a property's time.  The choices themselves, and so generation, replay
+    and shrinking, are the same.  Where `draw` is not a test case's (another engine), through the strategy.
+    """
+    data = getattr(draw, "__self__", None)
+    draw_integer = getattr(data, "draw_integer", None)
+    if draw_integer is None:
+        return lambda lo, hi: draw(_integers(lo, hi))
+
+    def choose(lo: int, hi: int) -> int:
+        if hi - lo > 127:  # what `st.integers(lo, hi)` does (`IntegersStrategy.do_draw`)
+            return int(draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128}))
+        return int(draw_integer(lo, hi))
+
+    return choose
+
+
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))  # type: ignore[no-any-return]
+
+
+_INTEGERS: dict[tuple[int, int], st.SearchStrategy[int]] = {}
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:
@@ -543,7 +573,7 @@ def typed_terms(state: Type | str | None = None, input: Type | str | None = None
         gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without,
                        functions=functions)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
-        fuel = draw(st.integers(0, max_size))
+        fuel = gen.choose(0, max_size)
         return gen.term(s, a, b, fuel), Signature(s, a, b)
 
     return strategy()
@@ -560,9 +590,11 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
          ) -> st.SearchStrategy[tuple[Term, Signature, HostValue, HostValue]]:
     """``(term, signature, input value, state value)``: one step ready to run."""
 
+    typed = typed_terms(state, input, output, **options)  # made once: a strategy costs to make
+
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
-        f, sig = draw(typed_terms(state, input, output, **options))
+        f, sig = draw(typed)
         gen = _drawing(draw, without=options.get("without", frozenset()))
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
