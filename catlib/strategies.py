@@ -66,14 +66,17 @@ Choose = Callable[[int, int], int]
 
 
 _READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
-_PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
-_EFFECT_PLANS: dict[Any, tuple[tuple[Construct, int, Any], ...]] = {}
 _RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_HEADS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_ALLOWED: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
+_ALLOWED_EFFECTS: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
+_TAILS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _BUILDS: dict[Type, tuple[Type | None, ...]] = {}
+_DIRECTS: dict[Type, tuple[dict[str, Type] | None, ...]] = {}
 _INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
 _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
     "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
-"""The structural rules of `Generator._rules` (a primitive's rule is its `_plans` triple)."""
+"""The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
 
 
 _GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
@@ -92,15 +95,10 @@ _EFFECTS_BY_STATE = all(Unit in c.types for c in _EFFECTS)
 """Every effect reads or writes the state alone (`Get`, `Put`): its plans depend on the state's type only."""
 
 
-def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, the pure
-    ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
-
-    The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
-    plans = _cached(_PLANS, (a, b), lambda: _pure_plans(a, b))
-    effects = _cached(_EFFECT_PLANS, s if _EFFECTS_BY_STATE else (s, a, b),
-                      lambda: tuple((c, kind, _canon_or_none(t)) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
-    return plans + effects
+def _effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """How the state's readers and writers can serve in a term ``s / a -> b``: ``(construct, rule kind,
+    type)`` (they depend on ``s`` alone; `_pure_plans` gives the others)."""
+    return tuple((c, kind, _canon_or_none(t)) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
 
 
 def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
@@ -156,14 +154,20 @@ def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     cache well, their sides are few."""
     builds = _cached(_BUILDS, b, lambda: tuple(_canon_or_none(_build(*c.types, b)) for c in _PURE))
     inspects = _cached(_INSPECTS, a, lambda: tuple(_canon_or_none(_inspect(*c.types, a)) for c in _PURE))
+    # *direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone (cached per
+    # ``b``), whose binding of ``dom``, if it has one, must be ``a``
+    directs = _cached(_DIRECTS, b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
+                                                 for c in _PURE))
     out: list[tuple[Construct, int, Any]] = []
-    for c, built, inspected in zip(_PURE, builds, inspects):
-        dom, cod = c.types
+    for c, built, inspected, direct in zip(_PURE, builds, inspects, directs):
+        dom = c.types[0]
         if built is not None:
             out.append((c, _BUILD, built))
         if isinstance(dom, Var):
-            if built is None and match(cod, b, {dom.name: a}) is not None:
-                out.append((c, _DIRECT, None))
+            if built is None and direct is not None:
+                bound = direct.get(dom.name)
+                if bound is None or bound == a:
+                    out.append((c, _DIRECT, None))
         elif inspected is not None:
             out.append((c, _INSPECT, inspected))
     return tuple(out)
@@ -298,11 +302,27 @@ class Generator:
         """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
 
         Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
-        so a rule's order and count (what `choose` sees) are all that matter here."""
-        key = (s, a, b, self.pure, self.without, self.embed)
+        so a rule's order and count (what `choose` sees) are all that matter here.  Signatures are many
+        (middle types are drawn), so a new one is put together from parts cached on fewer types: the
+        structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
+        the state), and the rules that fit any signature."""
+        flags = (self.pure, self.without, self.embed)
+        key = (s, a, b, flags)
         rules = _RULES.get(key)
         if rules is not None:
             return rules
+        head = _cached(_HEADS, (type(a), type(b), flags), lambda: self._structural(a, b))
+        plans = _cached(_ALLOWED, (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
+        effects = _cached(_ALLOWED_EFFECTS, (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
+                          lambda: self._allowed(_effect_plans(s, a, b)))
+        tail = _cached(_TAILS, flags, self._anywhere)
+        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _RULES.clear()
+        rules = _RULES[key] = head + plans + effects + tail
+        return rules
+
+    def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
+        """The structural rules that fit ``a -> b``: they depend on the kinds of ``a`` and ``b`` only."""
         menu: list[Any] = [_COMPOSE]
         if isinstance(b, Prod):
             menu.append(_FANOUT)
@@ -315,9 +335,15 @@ class Generator:
         if "Apply" not in self.without:
             menu.append(_APPLY)
         menu.append(_CASE_WITH)
-        for c, kind, t in _plans(s, a, b):
-            if not (self.pure and c.effect) and c.name not in self.without:
-                menu.append((c, kind, t))
+        return tuple(menu)
+
+    def _allowed(self, plans: tuple[tuple[Construct, int, Any], ...]) -> tuple[tuple[Construct, int, Any], ...]:
+        """The `plans` of primitives this generator may use."""
+        return tuple(p for p in plans if not (self.pure and p[0].effect) and p[0].name not in self.without)
+
+    def _anywhere(self) -> tuple[Any, ...]:
+        """The rules that fit any signature: through a pure primitive, branching on one, an embedded function."""
+        menu: list[Any] = []
         through = tuple(c for c in _THROUGH if c.name not in self.without)
         if through:
             menu.append((_VIA, through))
@@ -326,10 +352,7 @@ class Generator:
             menu.append((_BRANCH_ON, branched))
         if self.embed:
             menu.append(_EMBED)
-        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _RULES.clear()
-        rules = _RULES[key] = tuple(menu)
-        return rules
+        return tuple(menu)
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
@@ -388,7 +411,7 @@ class Generator:
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type
                         ) -> Callable[[builtins.int], Term]:
-        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plans`):
+        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plan`):
 
         - *direct*: it takes any input (its input type is a variable) and its
           output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
