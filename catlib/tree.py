@@ -38,8 +38,17 @@ class Tree:
     def __init__(self, *kids: Any, label: Hashable = None) -> None:
         _set_kids(self, kids)
         _set_label(self, label)
-        try:  # the kids' cached hashes read directly: a call of `hash` per kid costs as much as the rest
-            h = hash((type(self).__name__, label, *[k._hash for k in kids]))
+        try:  # the kids' cached hashes read directly (a call of `hash` per kid cost as much as the rest),
+            # the common arities without a loop
+            n = len(kids)
+            if n == 2:
+                h = hash((type(self).__name__, label, kids[0]._hash, kids[1]._hash))
+            elif n == 0:
+                h = hash((type(self).__name__, label))
+            elif n == 1:
+                h = hash((type(self).__name__, label, kids[0]._hash))
+            else:
+                h = hash((type(self).__name__, label, *[k._hash for k in kids]))
         except AttributeError:  # a kid that is not a tree: the same formula through `hash`
             h = hash((type(self).__name__, label, *(hash(k) for k in kids)))
         _set_hash(self, h)
