@@ -93,7 +93,7 @@ class Pair(Value):
 
     def __init__(self, left: Value, right: Value) -> None:
         if not (isinstance(left, Value) and isinstance(right, Value)):
-            _value(left), _value(right)
+            _value(left), _value(right)  # type: ignore[unreachable]  # callers without type hints get here
         Tree.__init__(self, left, right)
 
     left = property(lambda self: self.kids[0])

@@ -111,7 +111,7 @@ class Compose(Term):
 
     def __init__(self, g: Term, f: Term) -> None:
         if not (isinstance(g, Term) and isinstance(f, Term)):  # checked once, without a call when well formed
-            _term(g, "Compose's g"), _term(f, "Compose's f")
+            _term(g, "Compose's g"), _term(f, "Compose's f")  # type: ignore[unreachable]  # callers without hints
         Tree.__init__(self, g, f)
 
     g = property(lambda self: self.kids[0])
@@ -127,7 +127,7 @@ class Par(Term):
 
     def __init__(self, f: Term, g: Term) -> None:
         if not (isinstance(f, Term) and isinstance(g, Term)):  # checked once, without a call when well formed
-            _term(f, "Par's f"), _term(g, "Par's g")
+            _term(f, "Par's f"), _term(g, "Par's g")  # type: ignore[unreachable]  # callers without hints
         Tree.__init__(self, f, g)
 
     f = property(lambda self: self.kids[0])
@@ -143,7 +143,7 @@ class Case(Term):
 
     def __init__(self, f: Term, g: Term) -> None:
         if not (isinstance(f, Term) and isinstance(g, Term)):  # checked once, without a call when well formed
-            _term(f, "Case's f"), _term(g, "Case's g")
+            _term(f, "Case's f"), _term(g, "Case's g")  # type: ignore[unreachable]  # callers without hints
         Tree.__init__(self, f, g)
 
     f = property(lambda self: self.kids[0])

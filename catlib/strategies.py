@@ -43,178 +43,51 @@ from __future__ import annotations
 import builtins  # the class Generator has a method `int`, which shadows the type in its body
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypothesis import strategies as st
-
-from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
+from catlib.constructs import CONSTRUCTS, Construct
 from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
-from catlib.tree import fold, walk
+from catlib.plans import BRANCHED as _BRANCHED
+from catlib.plans import BUILD as _BUILD
+from catlib.plans import DIRECT as _DIRECT
+from catlib.plans import EFFECTS_BY_STATE as _EFFECTS_BY_STATE
+from catlib.plans import FIXED_TYPES as _TYPES
+from catlib.plans import READ as _READ
+from catlib.plans import THROUGH as _THROUGH
+from catlib.plans import WRITE as _WRITE
+from catlib.plans import cached as _cached
+from catlib.plans import effect_plans as _effect_plans
+from catlib.plans import pure_plans as _pure_plans
+from catlib.plans import seeded_choose as _randint
+from catlib.plans import share as _canon
+from catlib.plans import shared_type as _make
+from catlib.tree import walk
 from catlib.typecheck import Signature
-from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
+from catlib.types import Fun, Int, Prod, Sum, Type, Unit, as_type
 from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
+
+if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign (`Generator`) does without it
+    from hypothesis import strategies as st
 
 __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
 
 CONSTRUCTORS = tuple(CONSTRUCTS)
 """Every constructor of the free category (`Embed` only when asked for)."""
 
-_PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
-
-Choose = Callable[[int, int], int]
-"""``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
-
-
-_READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
 _RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _HEADS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _ALLOWED: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
 _ALLOWED_EFFECTS: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
 _TAILS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
-_DIRECTS: dict[Type, tuple[dict[str, Type] | None, ...]] = {}
-_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
+_SMALLEST: dict[tuple[Type, Type], Term] = {}
+
+Choose = Callable[[int, int], int]
+"""``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
+
+
 _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
     "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
 """The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
-
-
-_GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
-           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
-_BRANCHED = tuple(c for c in _GROUND if isinstance(c.types[1], Sum))
-"""Pure primitives of fixed types with a sum output (`Lt`, `Eq`, `DivMod`): the generator branches on them
-inside any signature (`Generator._rules`); an output as specific as ``Either () (Int, Int)`` is otherwise wanted
-almost never."""
-_THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
-"""The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
-
-
-_PURE = tuple(c for c in _PRIMITIVE_CONSTRUCTS if not c.effect)
-_EFFECTS = tuple(c for c in _PRIMITIVE_CONSTRUCTS if c.effect)
-_EFFECTS_BY_STATE = all(Unit in c.types for c in _EFFECTS)
-"""Every effect reads or writes the state alone (`Get`, `Put`): its plans depend on the state's type only."""
-
-
-def _effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """How the state's readers and writers can serve in a term ``s / a -> b``: ``(construct, rule kind,
-    type)`` (they depend on ``s`` alone; `_pure_plans` gives the others)."""
-    return tuple((c, kind, _canon_or_none(t)) for c in _EFFECTS for kind, t in _plan(c, s, a, b))
-
-
-def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
-    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
-    odd types)."""
-    value = table.get(key)
-    if value is None:
-        if len(table) > 100_000:
-            table.clear()
-        value = table[key] = make()
-    return value
-
-
-_MADE: dict[tuple[type, Type, Type], Type] = {}
-_SMALLEST: dict[tuple[Type, Type], Term] = {}
-_CANON: dict[Type, Type] = {}
-
-
-def _make(cls: type, left: Type, right: Type) -> Type:
-    """``cls(left, right)`` (`Prod`, `Sum` or `Fun`), one object per structure: the generator's tables are
-    keyed by types, and a key found by identity is not compared node by node (`Tree.__eq__`).
-
-    Only speed depends on the sharing, never a result: types are still compared with ``==``.
-    """
-    key = (cls, left, right)
-    t = _MADE.get(key)
-    if t is None:
-        if len(_MADE) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _MADE.clear()
-            _CANON.clear()
-        t = _MADE[key] = cls(left, right)
-        _CANON.setdefault(t, t)
-    return t
-
-
-def _canon(t: Type) -> Type:
-    """The shared object equal to `t` (see `_make`), its parts shared too."""
-    shared = _CANON.get(t)
-    if shared is not None:
-        return shared
-    shared = fold(t, lambda x, kids: _make(type(x), *kids) if kids else x)
-    _CANON[t] = _CANON[shared] = shared
-    return shared
-
-
-def _canon_or_none(t: Type | None) -> Type | None:
-    return None if t is None else _canon(t)
-
-
-def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
-    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
-    cache well, their sides are few."""
-    builds = _cached(_BUILDS, b, lambda: tuple(_canon_or_none(_build(*c.types, b)) for c in _PURE))
-    inspects = _cached(_INSPECTS, a, lambda: tuple(_canon_or_none(_inspect(*c.types, a)) for c in _PURE))
-    # *direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone (cached per
-    # ``b``), whose binding of ``dom``, if it has one, must be ``a``
-    directs = _cached(_DIRECTS, b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
-                                                 for c in _PURE))
-    out: list[tuple[Construct, int, Any]] = []
-    for c, built, inspected, direct in zip(_PURE, builds, inspects, directs):
-        dom = c.types[0]
-        if built is not None:
-            out.append((c, _BUILD, built))
-        if isinstance(dom, Var):
-            if built is None and direct is not None:
-                bound = direct.get(dom.name)
-                if bound is None or bound == a:
-                    out.append((c, _DIRECT, None))
-        elif inspected is not None:
-            out.append((c, _INSPECT, inspected))
-    return tuple(out)
-
-
-def _build(dom: Type, cod: Type, b: Type) -> Type | None:
-    """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
-    if isinstance(cod, Var) or cod == Unit:
-        return None
-    build = match(cod, b)
-    if build is None or not set(dom.vars()) <= set(build):
-        return None
-    return substitute([dom], lambda v: build[v.name])[0]
-
-
-def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
-    """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
-    if isinstance(dom, Var) or dom == Unit:
-        return None
-    inspect = match(dom, a)
-    if inspect is None or not set(cod.vars()) <= set(inspect):
-        return None
-    return substitute([cod], lambda v: inspect[v.name])[0]
-
-
-def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
-    """How primitive `c` can serve in a term ``s / a -> b``: ``(rule kind, type)`` pairs (see
-    `Generator._primitive_rule`)."""
-    dom, cod = c.types
-    if c.effect:
-        dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
-        if dom == Unit:
-            return [(_READ, cod)]
-        if cod == Unit:
-            return [(_WRITE, dom)]
-    out: list[tuple[int, Any]] = []
-    built = _build(dom, cod, b)
-    if built is not None:
-        out.append((_BUILD, built))
-    if isinstance(dom, Var):
-        if built is None and match(cod, b, {dom.name: a}) is not None:
-            out.append((_DIRECT, None))
-    else:
-        inspected = _inspect(dom, cod, a)
-        if inspected is not None:
-            out.append((_INSPECT, inspected))
-    return out
 
 
 class Generator:
@@ -337,7 +210,8 @@ class Generator:
         menu.append(_CASE_WITH)
         return tuple(menu)
 
-    def _allowed(self, plans: tuple[tuple[Construct, int, Any], ...]) -> tuple[tuple[Construct, int, Any], ...]:
+    def _allowed(self, plans: tuple[tuple[Construct, builtins.int, Any], ...]
+                 ) -> tuple[tuple[Construct, builtins.int, Any], ...]:
         """The `plans` of primitives this generator may use."""
         return tuple(p for p in plans if not (self.pure and p[0].effect) and p[0].name not in self.without)
 
@@ -384,7 +258,8 @@ class Generator:
             ne, rest = self._split(n)
             nf, ng = self._split(rest)
             scrutinee = Compose(Par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
-            return Compose(Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng)), Compose(Distr, scrutinee))
+            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+            return Compose(branches, Compose(Distr, scrutinee))
         if rule is _EMBED:
             return self._embed(a, b, n)
         if rule[0] is _VIA:
@@ -402,7 +277,8 @@ class Generator:
             ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
             nf, ng = self._split(rest)
             scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            return Compose(Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng)), Compose(Distr, scrutinee))
+            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+            return Compose(branches, Compose(Distr, scrutinee))
         c, kind, t = rule
         return self._primitive_rule(c, kind, t, s, a, b)(n)
 
@@ -473,34 +349,6 @@ class Generator:
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
 
 
-_TYPES = {c.name: (_canon(c.types[0]), _canon(c.types[1])) for c in _GROUND}
-"""The fixed types of `_THROUGH` and `_BRANCHED`, shared (`_make`)."""
-
-
-def _randint(rng: random.Random) -> Choose:
-    """``rng.randint``, the same numbers from the same state, without its three layers of calls.
-
-    >>> a, b, ranges = random.Random(5), random.Random(5), [(0, 0), (0, 1), (-4, 4), (0, 5), (0, 2**64)] * 50
-    >>> choose = _randint(b)
-    >>> [a.randint(lo, hi) for lo, hi in ranges] == [choose(lo, hi) for lo, hi in ranges]
-    True
-    """
-    getrandbits = rng.getrandbits
-
-    def choose(lo: builtins.int, hi: builtins.int) -> builtins.int:
-        # `Random._randbelow_with_getrandbits(hi - lo + 1)`: rejection sampling on k bits
-        n = hi - lo + 1
-        if n <= 0:
-            raise ValueError(f"empty range for choose({lo}, {hi})")
-        k = n.bit_length()
-        r = getrandbits(k)
-        while r >= n:
-            r = getrandbits(k)
-        return lo + r
-
-    return choose
-
-
 def _has_function(t: Type) -> bool:
     return any(isinstance(x, Fun) for x in walk(t))
 
@@ -533,10 +381,12 @@ def _choices(draw: Any) -> Choose:
 
 
 def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
-    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))  # type: ignore[no-any-return]
+    from hypothesis import strategies as st
+
+    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))
 
 
-_INTEGERS: dict[tuple[int, int], st.SearchStrategy[int]] = {}
+_INTEGERS: dict[tuple[int, int], Any] = {}
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:
@@ -550,6 +400,8 @@ def _ground(t: Type | str | None, role: str) -> Type | None:
 
 def types(max_depth: int = 2, functions: bool = False) -> st.SearchStrategy[Type]:
     """Ground types built from ``()``, ``Int``, pairs and sums (and functions), nested at most `max_depth`."""
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> Type:
@@ -568,6 +420,8 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
     >>> test()
     """
     ty = _ground(t, "the value's type")
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> HostValue:
@@ -590,6 +444,8 @@ def typed_terms(state: Type | str | None = None, input: Type | str | None = None
     types occur in the drawn signature (input, output, state).
     """
     fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature]:
@@ -614,6 +470,8 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
     """``(term, signature, input value, state value)``: one step ready to run."""
 
     typed = typed_terms(state, input, output, **options)  # made once: a strategy costs to make
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
