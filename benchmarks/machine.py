@@ -167,8 +167,24 @@ def campaign(terms: int, rounds: int) -> int:
 
     print(f"\ncampaign (cam check, seed 0, max size 16): {terms:,} terms per run; {rounds} rounds; {load()}")
     n = 4_000 * terms  # about as long as the campaign on one core
+    import resource  # here: the rest of this module does without it
+
+    def cpu_seconds() -> float:  # user + sys of this process and of its finished workers
+        return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage,
+                                                        (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+
+    cpu: dict[str, list[float]] = {}
+
+    def checked(name: str, j: int) -> Callable[[], Any]:
+        def run() -> Any:
+            t0 = cpu_seconds()
+            report = run_campaign(terms, 0, jobs=j, progress=False)
+            cpu.setdefault(name, []).append(cpu_seconds() - t0)
+            return report
+        return run
+
     contenders: dict[str, Callable[[], Any]] = {
-        f"{j} job{'s' if j > 1 else ''}": (lambda j=j: run_campaign(terms, 0, jobs=j, progress=False)) for j in jobs}
+        name: checked(name, j) for j in jobs for name in [f"{j} job{'s' if j > 1 else ''}"]}
     for j in jobs:
         contenders[f"CPU loop, {j} process{'es' if j > 1 else ''}"] = lambda j=j: burn_in(j, n // cores, cores)
     times = interleave(contenders, rounds, check=verdict, warmup=0)
@@ -179,7 +195,9 @@ def campaign(terms: int, rounds: int) -> int:
     print(table({k: v for k, v in times.items() if "CPU" in k}, "CPU loop, 1 process"))
     for name, ts in times.items():
         if "CPU" not in name:
-            print(f"  {name}: {terms / min(ts):,.0f} terms/s at best, {terms * len(ts) / sum(ts):,.0f} on average")
+            print(f"  {name}: {terms / min(ts):,.0f} terms/s at best, {terms * len(ts) / sum(ts):,.0f} on average; "
+                  f"{terms / min(cpu[name]):,.0f} terms per CPU-second (user+sys, workers included) at best, "
+                  f"{terms * len(cpu[name]) / sum(cpu[name]):,.0f} on average")
     return 0
 
 

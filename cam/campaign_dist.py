@@ -217,5 +217,12 @@ def campaign_settings() -> Iterator[None]:
 
 
 def fresh_worker() -> None:
-    """A forked worker starts without the decoded (and translated) code its parent had."""
+    """A forked worker starts without the decoded (and translated) code its parent had, and keeps the
+    campaign's settings for its whole life (a chunk then does not set and restore them, which costs a
+    collection of everything allocated since the last one)."""
     machine.clear_cache()
+    _HELD.enter_context(campaign_settings())
+
+
+_HELD = contextlib.ExitStack()
+"""`campaign_settings` held by a pool's worker process until it ends."""

@@ -34,6 +34,7 @@ checked 20 terms (seed 7, max size 16, 1 job) in ... s: ... terms/s; all agree
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -56,7 +57,7 @@ from cam.campaign_dist import (
 )
 from cam.code import Value, to_text
 from cam.compiler import compile_value as quote
-from catlib import interpreter
+from catlib import free, interpreter
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
 from catlib.strategies import CONSTRUCTORS, Generator
 from catlib.typecheck import Signature, check
@@ -319,20 +320,19 @@ class Report:
 
 
 def _bucket(size: int) -> int:
-    return 1 << (size.bit_length() - 1)
+    return 1 << (size.bit_length() - 1)  # the power of two at or below `size`
 
 
 def _ops(term: Term) -> dict[str, int]:
     """How often each constructor occurs in `term`."""
-    counts: dict[str, int] = {}
+    counts: dict[Any, int] = {}  # by class, or by name for a primitive: no call of the `op` property per node
     todo = [term]
-    pop, push = todo.pop, todo.extend
     while todo:
-        t = pop()
-        op = t.op
-        counts[op] = counts.get(op, 0) + 1
-        push(t.kids)
-    return counts
+        t = todo.pop()
+        key = t.label if type(t) is free.Prim else type(t)
+        todo.extend(t.kids)
+        counts[key] = counts.get(key, 0) + 1
+    return {k if type(k) is str else k.__name__: n for k, n in counts.items()}
 
 
 def _check_range(job: tuple[int, int, int, int]) -> Report:
@@ -390,7 +390,8 @@ def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start
         executor = ProcessPool(jobs, initializer=fresh_worker)
     else:
         executor = InProcess()
-    with executor:
+    held = campaign_settings() if isinstance(executor, InProcess) else contextlib.nullcontext()  # once, not per chunk
+    with executor, held:
         if chunk is None:  # several chunks per worker, so that they end together; small enough for the bar
             chunk = max(1, min(250, terms // (executor.workers * 8) if executor.workers > 1 else 250))
         work = [(seed, a, min(a + chunk, start + terms), max_size) for a in range(start, start + terms, chunk)]

@@ -78,7 +78,7 @@ class IntV(Value):
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
             raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
-        super().__init__(label=n)
+        Tree.__init__(self, label=n)
 
     @property
     def n(self) -> int:
@@ -92,7 +92,9 @@ class Pair(Value):
     __match_args__ = ("left", "right")
 
     def __init__(self, left: Value, right: Value) -> None:
-        super().__init__(_value(left), _value(right))
+        if not (isinstance(left, Value) and isinstance(right, Value)):
+            _value(left), _value(right)  # type: ignore[unreachable]  # callers without type hints get here
+        Tree.__init__(self, left, right)
 
     left = property(lambda self: self.kids[0])
     right = property(lambda self: self.kids[1])
@@ -105,7 +107,7 @@ class L(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        super().__init__(_value(value))
+        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
 
     value = property(lambda self: self.kids[0])
 
@@ -117,7 +119,7 @@ class R(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        super().__init__(_value(value))
+        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
 
     value = property(lambda self: self.kids[0])
 
@@ -215,14 +217,13 @@ class Instr(Tree):
     __slots__ = ()
 
     def __init__(self, op: str, *args: Tree) -> None:
-        spec = SPECS.get(op)
-        if spec is None:
+        kinds = _KINDS.get(op)
+        if kinds is None:
             raise ValueError(f"unknown instruction {op!r}")
-        kinds = tuple(Value if k == "value" else Code for k in spec.operands)
         if len(args) != len(kinds) or not all(isinstance(a, k) for a, k in zip(args, kinds)):
             want = ", ".join(k.__name__ for k in kinds) or "no argument"
             raise TypeError(f"{op} takes {want}, not {args!r}")
-        super().__init__(*args, label=op)
+        Tree.__init__(self, *args, label=op)
 
     @property
     def op(self) -> str:
@@ -249,10 +250,19 @@ class Code(Tree):
 
     def __init__(self, instrs: Iterable[Instr] = ()) -> None:
         instrs = tuple(instrs)
-        for i in instrs:
-            if not isinstance(i, Instr):
-                raise TypeError(f"Code holds instructions, not {i!r}")
-        super().__init__(*instrs)
+        if not set(map(type, instrs)) <= _JUST_INSTR:  # the common case checked at C speed
+            for i in instrs:
+                if not isinstance(i, Instr):
+                    raise TypeError(f"Code holds instructions, not {i!r}")
+        Tree.__init__(self, *instrs)
+
+    @classmethod
+    def of(cls, instrs: Iterable[Instr]) -> Code:
+        """The code of `instrs`, which the caller made of instructions only (the compiler does): not checked
+        one by one.  Otherwise the same as ``Code(instrs)``."""
+        code = cls.__new__(cls)
+        Tree.__init__(code, *instrs)
+        return code
 
     def __iter__(self) -> Iterator[Instr]:
         return iter(self.kids)
@@ -278,6 +288,16 @@ class Code(Tree):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Code, (self.kids,))
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    spec.name: tuple(Value if k == "value" else Code for k in spec.operands) for spec in INSTRUCTIONS}
+"""The classes of each instruction's operands, by name."""
+_JUST_INSTR = {Instr}
+
+_ROWS: dict[str, tuple[InstrSpec, int, int, str]] = {
+    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand) for spec in INSTRUCTIONS}
+"""For the decoder, by name: the row, its opcode, how many operands, their kind."""
 
 
 def QUOTE(v: Value) -> Instr:
@@ -358,16 +378,22 @@ class Decoder(Generic[B]):
     def drain(self) -> None:
         """Decode every queued block, and the blocks they lead to."""
         pending = self.pending
+        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's)
+        start = None if type(self).start is Decoder.start else self.start
+        emit, rows = self.emit, _ROWS
         while pending:
             code, block = pending.pop()
-            for i, ins in enumerate(code.kids):
-                self.start(block, i, ins)
-                spec = SPECS.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
+            i = -1
+            for ins in code.kids:
+                i += 1
+                if start is not None:
+                    start(block, i, ins)
+                row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
                 args = getattr(ins, "kids", None)
-                if spec is None or type(args) is not tuple or len(args) != len(spec.operands):
+                if row is None or type(args) is not tuple or len(args) != row[2]:
                     self.malformed(block, i, ins)
                     continue
-                kind = spec.operand
+                spec, opcode, _, kind = row
                 if kind == NONE:
                     operand: Any = None
                 elif kind == VALUE:
@@ -377,7 +403,7 @@ class Decoder(Generic[B]):
                 else:
                     operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
                                self.queue(args[1], self.new_block(args[1], block, i, "right")))
-                self.emit(block, i, spec, OPCODE[spec.name], operand)
+                emit(block, i, spec, opcode, operand)
 
 
 # ---------------------------------------------------------------- printing

@@ -89,7 +89,6 @@ from cam.code import (
     Value,
 )
 from catlib.free import Distr, Term, path_str, subterms
-from catlib.tree import unlink
 from catlib.values import Curried, HostValue, Left, Right
 
 __all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
@@ -175,38 +174,60 @@ TEMPLATES: dict[str, Template] = {
 }
 """Each compilable constructor's template, by constructor name (`Term.op`)."""
 
-_TERM, _ITEM, _OPEN, _CLOSE, _CLOSE_BODY = range(5)
+class _Mark(NamedTuple):
+    """In `instantiate`'s work list: open a block, or close the open ones into a BRANCH or a CURRY."""
+
+    what: str
 
 
-_RUN, _HOLE, _QUOTE, _BODY, _BRANCH = range(5)
-_SEGMENTS: dict[int, tuple[Template, tuple[Any, ...]]] = {}
+class _Quote(NamedTuple):
+    """In `instantiate`'s work list: ``QUOTE (Int k)`` of the term's field `name`."""
+
+    name: str
+
+
+_OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
+_PROGRAMS: dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]] = {}
 _QUOTES: dict[int, Instr] = {}
 
 
-def _segments(template: Template) -> tuple[Any, ...]:
-    """`template` as segments ``(kind, data)`` in order: runs of plain instructions joined (appended in one
-    go), holes, quote holes, bodies and branches (their blocks segmented too).  Cached per template object."""
-    cached = _SEGMENTS.get(id(template))
+def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
+    """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
+    starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
+    instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
+    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.
+    Cached per template object and class."""
+    key = (id(template), type(term))
+    cached = _PROGRAMS.get(key)
     if cached is not None and cached[0] is template:
-        return cached[1]
-    out: list[tuple[int, Any]] = []
-    for x in template:
-        if isinstance(x, Instr):
-            if out and out[-1][0] == _RUN:
-                out[-1] = (_RUN, out[-1][1] + (x,))
+        return cached[1], cached[2]
+    fields = getattr(type(term), "fields", ())
+    out: list[Any] = []
+    todo: list[Any] = list(reversed(template))
+    while todo:  # in execution order
+        x = todo.pop()
+        if type(x) is _Mark:
+            out.append(x)
+        elif isinstance(x, Instr):
+            if out and type(out[-1]) is tuple:
+                out[-1] += (x,)
             else:
-                out.append((_RUN, (x,)))
+                out.append((x,))
         elif isinstance(x, Hole):
-            out.append((_HOLE, x.name))
+            i = fields.index(x.name) if x.name in fields else -1
+            out.append(i if i >= 0 and getattr(term, x.name) is term.kids[i] else x.name)
         elif isinstance(x, QuoteHole):
-            out.append((_QUOTE, x.name))
+            out.append(_Quote(x.name))
         elif isinstance(x, Body):
-            out.append((_BODY, _segments(x.block)))
+            todo += [_CLOSE_BODY, *reversed(x.block), _OPEN]
+        elif isinstance(x, Branch):
+            todo += [_CLOSE, *reversed(x.right), _OPEN, *reversed(x.left), _OPEN]
         else:
-            out.append((_BRANCH, (_segments(x.left), _segments(x.right))))
-    segments = tuple(reversed(out))  # reversed: pushed on the work stack as they are
-    _SEGMENTS[id(template)] = (template, segments)  # the template is kept, so its id is not reused
-    return segments
+            raise TypeError(f"not a template item: {x!r}")
+    head: tuple[Instr, ...] = out.pop(0) if out and type(out[0]) is tuple else ()
+    rest = tuple(reversed(out))
+    _PROGRAMS[key] = (template, head, rest)  # the template is kept, so its id is not reused
+    return head, rest
 
 
 def _quote(k: int) -> Instr:
@@ -228,44 +249,56 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
+    programs: dict[str, tuple[type, tuple[Instr, ...], tuple[Any, ...]]] = {}  # by constructor, for this table
     blocks: list[list[Instr]] = [[]]
-    todo: list[tuple[int, Any, Any, Any]] = [(_TERM, term, None, None)]
+    block = blocks[0]
+    todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
     pop, push = todo.pop, todo.append
     while todo:
-        kind, x, t, path = pop()
-        if kind == _ITEM:
-            segment, data = x
-            if segment == _RUN:
-                blocks[-1].extend(data)
-            elif segment == _HOLE:
-                push((_TERM, getattr(t, data), None, (data, path)))
-            elif segment == _QUOTE:
-                blocks[-1].append(_quote(getattr(t, data)))
-            elif segment == _BODY:  # open a block for the closure's code, close it into a CURRY
-                push((_CLOSE_BODY, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in data]
-                push((_OPEN, None, None, None))
-            else:  # Branch: open the left block, then the right one, then close both into a BRANCH
-                left, right = data
-                push((_CLOSE, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in right]
-                push((_OPEN, None, None, None))
-                todo += [(_ITEM, y, t, path) for y in left]
-                push((_OPEN, None, None, None))
-        elif kind == _TERM:
-            template = templates.get(x.op)
-            if template is None:
-                raise CompileError(unlink(path), x)
-            todo += [(_ITEM, y, x, path) for y in _segments(template)]
-        elif kind == _OPEN:
-            blocks.append([])
-        elif kind == _CLOSE_BODY:
-            body = blocks.pop()
-            blocks[-1].append(CURRY(Code(body)))
+        x = pop()
+        t = type(x)
+        if t is tuple:
+            block.extend(x)
+        elif t is _Mark:
+            if x is _OPEN:
+                block = []
+                blocks.append(block)
+            elif x is _CLOSE_BODY:
+                body = blocks.pop()
+                block = blocks[-1]
+                block.append(CURRY(Code.of(body)))
+            else:
+                d, c = blocks.pop(), blocks.pop()
+                block = blocks[-1]
+                block.append(BRANCH(Code.of(c), Code.of(d)))
         else:
-            d, c = blocks.pop(), blocks.pop()
-            blocks[-1].append(BRANCH(Code(c), Code(d)))
-    return Code(blocks[0])
+            op = x.op
+            program = programs.get(op)
+            if program is None or program[0] is not t:  # (another class of the same name: its own holes)
+                template = templates.get(op)
+                if template is None:
+                    raise CompileError(_path_of(term, x), x)
+                program = programs[op] = (t, *_program(template, x))
+            _, head, rest = program
+            if rest:
+                kids = x.kids
+                for item in rest:
+                    t = type(item)
+                    if t is int:
+                        push(kids[item])
+                    elif t is str:
+                        push(getattr(x, item))
+                    elif t is _Quote:
+                        push((_quote(getattr(x, item.name)),))
+                    else:
+                        push(item)
+            block.extend(head)
+    return Code.of(blocks[0])
+
+
+def _path_of(term: Term, sub: Term) -> tuple[str, ...]:
+    """The path of the first occurrence of `sub` (this very object) in `term`."""
+    return next(path for path, t in subterms(term) if t is sub)
 
 
 def compile(term: Term, reference: bool = False) -> Code:

@@ -110,7 +110,9 @@ class Compose(Term):
     fields = CONSTRUCTS["Compose"].field_order
 
     def __init__(self, g: Term, f: Term) -> None:
-        super().__init__(_term(g, "Compose's g"), _term(f, "Compose's f"))
+        if not (isinstance(g, Term) and isinstance(f, Term)):  # checked once, without a call when well formed
+            _term(g, "Compose's g"), _term(f, "Compose's f")  # type: ignore[unreachable]  # callers without hints
+        Tree.__init__(self, g, f)
 
     g = property(lambda self: self.kids[0])
     f = property(lambda self: self.kids[1])
@@ -124,7 +126,9 @@ class Par(Term):
     fields = CONSTRUCTS["Par"].field_order
 
     def __init__(self, f: Term, g: Term) -> None:
-        super().__init__(_term(f, "Par's f"), _term(g, "Par's g"))
+        if not (isinstance(f, Term) and isinstance(g, Term)):  # checked once, without a call when well formed
+            _term(f, "Par's f"), _term(g, "Par's g")  # type: ignore[unreachable]  # callers without hints
+        Tree.__init__(self, f, g)
 
     f = property(lambda self: self.kids[0])
     g = property(lambda self: self.kids[1])
@@ -138,7 +142,9 @@ class Case(Term):
     fields = CONSTRUCTS["Case"].field_order
 
     def __init__(self, f: Term, g: Term) -> None:
-        super().__init__(_term(f, "Case's f"), _term(g, "Case's g"))
+        if not (isinstance(f, Term) and isinstance(g, Term)):  # checked once, without a call when well formed
+            _term(f, "Case's f"), _term(g, "Case's g")  # type: ignore[unreachable]  # callers without hints
+        Tree.__init__(self, f, g)
 
     f = property(lambda self: self.kids[0])
     g = property(lambda self: self.kids[1])
@@ -157,7 +163,7 @@ class Curry(Term):
     fields = CONSTRUCTS["Curry"].field_order
 
     def __init__(self, f: Term) -> None:
-        super().__init__(_term(f, "Curry's f"))
+        Tree.__init__(self, _term(f, "Curry's f"))
 
     f = property(lambda self: self.kids[0])
 
@@ -171,7 +177,7 @@ class Const(Term):
     def __init__(self, k: int) -> None:
         if type(k) is not int or not INT_MIN <= k <= INT_MAX:
             raise ValueError(f"Const needs a 64-bit int, not {k!r}")
-        super().__init__(label=k)
+        Tree.__init__(self, label=k)
 
     @property
     def k(self) -> int:

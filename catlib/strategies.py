@@ -43,138 +43,51 @@ from __future__ import annotations
 import builtins  # the class Generator has a method `int`, which shadows the type in its body
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypothesis import strategies as st
-
-from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
+from catlib.constructs import CONSTRUCTS, Construct
 from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
+from catlib.plans import BRANCHED as _BRANCHED
+from catlib.plans import BUILD as _BUILD
+from catlib.plans import DIRECT as _DIRECT
+from catlib.plans import EFFECTS_BY_STATE as _EFFECTS_BY_STATE
+from catlib.plans import FIXED_TYPES as _TYPES
+from catlib.plans import READ as _READ
+from catlib.plans import THROUGH as _THROUGH
+from catlib.plans import WRITE as _WRITE
+from catlib.plans import cached as _cached
+from catlib.plans import effect_plans as _effect_plans
+from catlib.plans import pure_plans as _pure_plans
+from catlib.plans import seeded_choose as _randint
+from catlib.plans import share as _canon
+from catlib.plans import shared_type as _make
 from catlib.tree import walk
 from catlib.typecheck import Signature
-from catlib.types import Fun, Int, Prod, Sum, Type, Unit, Var, as_type, match, substitute
+from catlib.types import Fun, Int, Prod, Sum, Type, Unit, as_type
 from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
+
+if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign (`Generator`) does without it
+    from hypothesis import strategies as st
 
 __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
 
 CONSTRUCTORS = tuple(CONSTRUCTS)
 """Every constructor of the free category (`Embed` only when asked for)."""
 
-_PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
+_RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_HEADS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_ALLOWED: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
+_ALLOWED_EFFECTS: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
+_TAILS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SMALLEST: dict[tuple[Type, Type], Term] = {}
 
 Choose = Callable[[int, int], int]
 """``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
 
 
-_READ, _WRITE, _BUILD, _DIRECT, _INSPECT = range(5)
-_PLANS: dict[tuple[Type, Type], tuple[tuple[Construct, int, Any], ...]] = {}
-_EFFECT_PLANS: dict[Any, tuple[tuple[Construct, int, Any], ...]] = {}
-_RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
-_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
 _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
     "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
-"""The structural rules of `Generator._rules` (a primitive's rule is its `_plans` triple)."""
-
-
-_GROUND = [c for c in _PRIMITIVE_CONSTRUCTS
-           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
-_BRANCHED = tuple(c for c in _GROUND if isinstance(c.types[1], Sum))
-"""Pure primitives of fixed types with a sum output (`Lt`, `Eq`, `DivMod`): the generator branches on them
-inside any signature (`Generator._rules`); an output as specific as ``Either () (Int, Int)`` is otherwise wanted
-almost never."""
-_THROUGH = tuple(c for c in _GROUND if not isinstance(c.types[1], Sum))
-"""The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
-
-
-_PURE = tuple(c for c in _PRIMITIVE_CONSTRUCTS if not c.effect)
-_EFFECTS = tuple(c for c in _PRIMITIVE_CONSTRUCTS if c.effect)
-_EFFECTS_BY_STATE = all(Unit in c.types for c in _EFFECTS)
-"""Every effect reads or writes the state alone (`Get`, `Put`): its plans depend on the state's type only."""
-
-
-def _plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """How the primitives can serve in a term ``s / a -> b``: ``(construct, rule kind, type)``, the pure
-    ones in the table's order, then the state's readers and writers (which depend on ``s`` alone).
-
-    The pure ones are computed once per ``a -> b`` (generation asks again and again, in many states)."""
-    plans = _cached(_PLANS, (a, b), lambda: _pure_plans(a, b))
-    effects = _cached(_EFFECT_PLANS, s if _EFFECTS_BY_STATE else (s, a, b),
-                      lambda: tuple((c, kind, t) for c in _EFFECTS for kind, t in _plan(c, s, a, b)))
-    return plans + effects
-
-
-def _cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
-    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
-    odd types)."""
-    value = table.get(key)
-    if value is None:
-        if len(table) > 100_000:
-            table.clear()
-        value = table[key] = make()
-    return value
-
-
-def _pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
-    """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
-    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
-    cache well, their sides are few."""
-    builds = _cached(_BUILDS, b, lambda: tuple(_build(*c.types, b) for c in _PURE))
-    inspects = _cached(_INSPECTS, a, lambda: tuple(_inspect(*c.types, a) for c in _PURE))
-    out: list[tuple[Construct, int, Any]] = []
-    for c, built, inspected in zip(_PURE, builds, inspects):
-        dom, cod = c.types
-        if built is not None:
-            out.append((c, _BUILD, built))
-        if isinstance(dom, Var):
-            if built is None and match(cod, b, {dom.name: a}) is not None:
-                out.append((c, _DIRECT, None))
-        elif inspected is not None:
-            out.append((c, _INSPECT, inspected))
-    return tuple(out)
-
-
-def _build(dom: Type, cod: Type, b: Type) -> Type | None:
-    """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
-    if isinstance(cod, Var) or cod == Unit:
-        return None
-    build = match(cod, b)
-    if build is None or not set(dom.vars()) <= set(build):
-        return None
-    return substitute([dom], lambda v: build[v.name])[0]
-
-
-def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
-    """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
-    if isinstance(dom, Var) or dom == Unit:
-        return None
-    inspect = match(dom, a)
-    if inspect is None or not set(cod.vars()) <= set(inspect):
-        return None
-    return substitute([cod], lambda v: inspect[v.name])[0]
-
-
-def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
-    """How primitive `c` can serve in a term ``s / a -> b``: ``(rule kind, type)`` pairs (see
-    `Generator._primitive_rule`)."""
-    dom, cod = c.types
-    if c.effect:
-        dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
-        if dom == Unit:
-            return [(_READ, cod)]
-        if cod == Unit:
-            return [(_WRITE, dom)]
-    out: list[tuple[int, Any]] = []
-    built = _build(dom, cod, b)
-    if built is not None:
-        out.append((_BUILD, built))
-    if isinstance(dom, Var):
-        if built is None and match(cod, b, {dom.name: a}) is not None:
-            out.append((_DIRECT, None))
-    else:
-        inspected = _inspect(dom, cod, a)
-        if inspected is not None:
-            out.append((_INSPECT, inspected))
-    return out
+"""The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
 
 
 class Generator:
@@ -202,8 +115,7 @@ class Generator:
     @classmethod
     def seeded(cls, seed: int, **options: Any) -> Generator:
         """A reproducible generator on `random.Random(seed)`."""
-        rng = random.Random(seed)
-        return cls(rng.randint, **options)
+        return cls(_randint(random.Random(seed)), **options)
 
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums."""
@@ -212,7 +124,7 @@ class Generator:
         if k < 2:
             return (Unit, Int)[k]
         left, right = self.type(depth - 1), self.type(depth - 1)
-        return Prod(left, right) if k == 2 else Sum(left, right) if k == 3 else Fun(left, right)
+        return _make(Prod if k == 2 else Sum if k == 3 else Fun, left, right)
 
     def int(self) -> int:
         """A 64-bit integer, small ones most often, the extremes sometimes."""
@@ -238,12 +150,15 @@ class Generator:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
             env = self.type(1)
             body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
-                Unit, Prod(env, t.kids[0]), t.kids[1], self.choose(0, 6))
+                Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
     def term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
         """A term of signature ``state / a -> b`` using about `fuel` rules."""
+        return self._term(_canon(state), _canon(a), _canon(b), fuel)
+
+    def _term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
         if fuel <= 0:
             return self._smallest(a, b)
         # With fuel left a rule is always applied, so a term's size follows its
@@ -260,11 +175,27 @@ class Generator:
         """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
 
         Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
-        so a rule's order and count (what `choose` sees) are all that matter here."""
-        key = (s, a, b, self.pure, self.without, self.embed)
+        so a rule's order and count (what `choose` sees) are all that matter here.  Signatures are many
+        (middle types are drawn), so a new one is put together from parts cached on fewer types: the
+        structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
+        the state), and the rules that fit any signature."""
+        flags = (self.pure, self.without, self.embed)
+        key = (s, a, b, flags)
         rules = _RULES.get(key)
         if rules is not None:
             return rules
+        head = _cached(_HEADS, (type(a), type(b), flags), lambda: self._structural(a, b))
+        plans = _cached(_ALLOWED, (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
+        effects = _cached(_ALLOWED_EFFECTS, (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
+                          lambda: self._allowed(_effect_plans(s, a, b)))
+        tail = _cached(_TAILS, flags, self._anywhere)
+        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _RULES.clear()
+        rules = _RULES[key] = head + plans + effects + tail
+        return rules
+
+    def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
+        """The structural rules that fit ``a -> b``: they depend on the kinds of ``a`` and ``b`` only."""
         menu: list[Any] = [_COMPOSE]
         if isinstance(b, Prod):
             menu.append(_FANOUT)
@@ -277,9 +208,16 @@ class Generator:
         if "Apply" not in self.without:
             menu.append(_APPLY)
         menu.append(_CASE_WITH)
-        for c, kind, t in _plans(s, a, b):
-            if not (self.pure and c.effect) and c.name not in self.without:
-                menu.append((c, kind, t))
+        return tuple(menu)
+
+    def _allowed(self, plans: tuple[tuple[Construct, builtins.int, Any], ...]
+                 ) -> tuple[tuple[Construct, builtins.int, Any], ...]:
+        """The `plans` of primitives this generator may use."""
+        return tuple(p for p in plans if not (self.pure and p[0].effect) and p[0].name not in self.without)
+
+    def _anywhere(self) -> tuple[Any, ...]:
+        """The rules that fit any signature: through a pure primitive, branching on one, an embedded function."""
+        menu: list[Any] = []
         through = tuple(c for c in _THROUGH if c.name not in self.without)
         if through:
             menu.append((_VIA, through))
@@ -288,14 +226,11 @@ class Generator:
             menu.append((_BRANCH_ON, branched))
         if self.embed:
             menu.append(_EMBED)
-        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _RULES.clear()
-        rules = _RULES[key] = tuple(menu)
-        return rules
+        return tuple(menu)
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
-        T = self.term
+        T = self._term
         if rule is _COMPOSE:
             m = self.type()
             nf, ng = self._split(n)
@@ -310,26 +245,27 @@ class Generator:
             nf, ng = self._split(n)
             return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
-            return Curry(self._closures(s).term(s, Prod(a, b.kids[0]), b.kids[1], n))
+            return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
         if rule is _APPLY:
             # a function built from the input, applied to an argument built from the input
             x = self.type(1)
             nf, nx = self._split(n)
-            return Compose(Apply, Compose(Par(T(s, a, Fun(x, b), nf), T(s, a, x, nx)), Copy))
+            return Compose(Apply, Compose(Par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
         if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
             ne, rest = self._split(n)
             nf, ng = self._split(rest)
-            scrutinee = Compose(Par(T(s, a, Sum(x, y), ne), Id), Copy)
-            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+            scrutinee = Compose(Par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
+            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+            return Compose(branches, Compose(Distr, scrutinee))
         if rule is _EMBED:
             return self._embed(a, b, n)
         if rule[0] is _VIA:
             through = rule[1]
             c = through[self.choose(0, len(through) - 1)]
-            dom, cod = c.types
+            dom, cod = _TYPES[c.name]
             nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
             return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
         if rule[0] is _BRANCH_ON:
@@ -337,11 +273,12 @@ class Generator:
             # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
             branched = rule[1]
             c = branched[self.choose(0, len(branched) - 1)]
-            dom, (x, y) = c.types[0], c.types[1].kids
+            dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
             ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
             nf, ng = self._split(rest)
             scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            return Compose(Case(T(s, Prod(x, a), b, nf), T(s, Prod(y, a), b, ng)), Compose(Distr, scrutinee))
+            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+            return Compose(branches, Compose(Distr, scrutinee))
         c, kind, t = rule
         return self._primitive_rule(c, kind, t, s, a, b)(n)
 
@@ -350,7 +287,7 @@ class Generator:
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type
                         ) -> Callable[[builtins.int], Term]:
-        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plans`):
+        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plan`):
 
         - *direct*: it takes any input (its input type is a variable) and its
           output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
@@ -362,7 +299,7 @@ class Generator:
           ``Consume``), a state writer ``m -> ()`` on a term ``a -> m``, and
           the rest of the output is built from ``()`` (``Get``, ``Put``).
         """
-        T = self.term
+        T = self._term
         p = lambda: self._primitive(c)  # noqa: E731 - a fresh constant each time
         if kind == _READ:
             return lambda n: p() if a == Unit and t == b else Compose(T(s, t, b, n), Compose(p(), Consume))
@@ -392,7 +329,11 @@ class Generator:
         return Embed(embedded, a, b)
 
     def _smallest(self, a: Type, b: Type) -> Term:
-        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing."""
+        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
+        object serves every use of a signature)."""
+        return _cached(_SMALLEST, (a, b), lambda: self._build_smallest(a, b))
+
+    def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:
             return Id
         if b == Unit:
@@ -404,7 +345,7 @@ class Generator:
         if isinstance(b, Sum):
             return Compose(Inl, self._smallest(a, b.kids[0]))
         if isinstance(b, Fun):
-            return Curry(self._smallest(Prod(a, b.kids[0]), b.kids[1]))
+            return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
 
 
@@ -413,7 +354,39 @@ def _has_function(t: Type) -> bool:
 
 
 def _drawing(draw: Any, **options: Any) -> Generator:
-    return Generator(lambda lo, hi: draw(st.integers(lo, hi)), **options)
+    return Generator(_choices(draw), **options)
+
+
+def _choices(draw: Any) -> Choose:
+    """``choose`` for a composite strategy's `draw`: ``draw(integers(lo, hi))``, the same choice as
+    hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide ranges), asked of
+    the test case's data directly.
+
+    A generated term takes dozens of choices; drawn through the strategy each one also paid for
+    hypothesis's strategy bookkeeping (looking up the strategy, validating it, recording a span around
+    it), which took most of a property's time.  The choices themselves, and so generation, replay
+    and shrinking, are the same.  Where `draw` is not a test case's (another engine), through the strategy.
+    """
+    data = getattr(draw, "__self__", None)
+    draw_integer = getattr(data, "draw_integer", None)
+    if draw_integer is None:
+        return lambda lo, hi: draw(_integers(lo, hi))
+
+    def choose(lo: int, hi: int) -> int:
+        if hi - lo > 127:  # what `st.integers(lo, hi)` does (`IntegersStrategy.do_draw`)
+            return int(draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128}))
+        return int(draw_integer(lo, hi))
+
+    return choose
+
+
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    from hypothesis import strategies as st
+
+    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))
+
+
+_INTEGERS: dict[tuple[int, int], Any] = {}
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:
@@ -427,6 +400,8 @@ def _ground(t: Type | str | None, role: str) -> Type | None:
 
 def types(max_depth: int = 2, functions: bool = False) -> st.SearchStrategy[Type]:
     """Ground types built from ``()``, ``Int``, pairs and sums (and functions), nested at most `max_depth`."""
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> Type:
@@ -445,6 +420,8 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
     >>> test()
     """
     ty = _ground(t, "the value's type")
+
+    from hypothesis import strategies as st
 
     @st.composite
     def strategy(draw: Any) -> HostValue:
@@ -468,12 +445,14 @@ def typed_terms(state: Type | str | None = None, input: Type | str | None = None
     """
     fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
 
+    from hypothesis import strategies as st
+
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature]:
         gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without,
                        functions=functions)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
-        fuel = draw(st.integers(0, max_size))
+        fuel = gen.choose(0, max_size)
         return gen.term(s, a, b, fuel), Signature(s, a, b)
 
     return strategy()
@@ -490,9 +469,13 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
          ) -> st.SearchStrategy[tuple[Term, Signature, HostValue, HostValue]]:
     """``(term, signature, input value, state value)``: one step ready to run."""
 
+    typed = typed_terms(state, input, output, **options)  # made once: a strategy costs to make
+
+    from hypothesis import strategies as st
+
     @st.composite
     def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
-        f, sig = draw(typed_terms(state, input, output, **options))
+        f, sig = draw(typed)
         gen = _drawing(draw, without=options.get("without", frozenset()))
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 

@@ -36,11 +36,22 @@ class Tree:
     _hash: int
 
     def __init__(self, *kids: Any, label: Hashable = None) -> None:
-        object.__setattr__(self, "kids", kids)
-        object.__setattr__(self, "label", label)
-        object.__setattr__(
-            self, "_hash", hash((type(self).__name__, label, *(hash(k) for k in kids)))
-        )
+        _set_kids(self, kids)
+        _set_label(self, label)
+        try:  # the kids' cached hashes read directly (a call of `hash` per kid cost as much as the rest),
+            # the common arities without a loop
+            n = len(kids)
+            if n == 2:
+                h = hash((type(self).__name__, label, kids[0]._hash, kids[1]._hash))
+            elif n == 0:
+                h = hash((type(self).__name__, label))
+            elif n == 1:
+                h = hash((type(self).__name__, label, kids[0]._hash))
+            else:
+                h = hash((type(self).__name__, label, *[k._hash for k in kids]))
+        except AttributeError:  # a kid that is not a tree: the same formula through `hash`
+            h = hash((type(self).__name__, label, *(hash(k) for k in kids)))
+        _set_hash(self, h)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -93,6 +104,12 @@ class Tree:
     def size(self) -> int:
         """The number of nodes (occurrences) in the tree."""
         return sum(1 for _ in walk(self))
+
+
+# The slots' own setters: what ``object.__setattr__`` does past the immutability guard, without its lookup.
+_set_kids = cast(Any, Tree.__dict__["kids"]).__set__
+_set_label = cast(Any, Tree.__dict__["label"]).__set__
+_set_hash = cast(Any, Tree.__dict__["_hash"]).__set__
 
 
 def _repr_pieces(x: Tree) -> list[Any]:

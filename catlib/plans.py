@@ -1,0 +1,202 @@
+"""The generator's building blocks: how each primitive fits a signature, types shared by structure, and
+choices from a seeded `random.Random`.
+
+`catlib.strategies.Generator` builds terms from these; they are kept apart
+so that each module stays one job.  A *plan* says how a primitive can serve
+in a term ``s / a -> b``: as ``(construct, rule kind, type)``, the kind
+being one of `READ`, `WRITE` (the state's effects), `BUILD`, `DIRECT` and
+`INSPECT` (see `catlib.strategies.Generator._primitive_rule`).
+
+>>> from catlib.types import Int, Prod, Sum, Unit
+>>> [(c.name, kind == BUILD, str(t)) for c, kind, t in pure_plans(Int, Sum(Int, Unit))][:2]
+[('Inl', True, 'Int'), ('Inr', True, '()')]
+>>> shared_type(Prod, Int, Unit) is share(Prod(Int, Unit))
+True
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any, cast
+
+from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
+from catlib.tree import fold
+from catlib.types import Sum, Type, Unit, Var, match, substitute
+
+__all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
+           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "cached", "shared_type", "share", "share_or_none",
+           "pure_plans", "effect_plans", "seeded_choose"]
+
+PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
+
+
+READ, WRITE, BUILD, DIRECT, INSPECT = range(5)
+_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
+_DIRECTS: dict[Type, tuple[dict[str, Type] | None, ...]] = {}
+_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
+
+GROUND = [c for c in PRIMITIVE_CONSTRUCTS
+          if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
+BRANCHED = tuple(c for c in GROUND if isinstance(c.types[1], Sum))
+"""Pure primitives of fixed types with a sum output (`Lt`, `Eq`, `DivMod`): the generator branches on them
+inside any signature (`Generator._rules`); an output as specific as ``Either () (Int, Int)`` is otherwise wanted
+almost never."""
+THROUGH = tuple(c for c in GROUND if not isinstance(c.types[1], Sum))
+"""The other pure primitives of fixed types (`Add`, `Sub`, `Mul`): used in the middle of any signature too."""
+
+
+PURE = tuple(c for c in PRIMITIVE_CONSTRUCTS if not c.effect)
+EFFECTS = tuple(c for c in PRIMITIVE_CONSTRUCTS if c.effect)
+EFFECTS_BY_STATE = all(Unit in c.types for c in EFFECTS)
+"""Every effect reads or writes the state alone (`Get`, `Put`): its plans depend on the state's type only."""
+
+
+def effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """How the state's readers and writers can serve in a term ``s / a -> b``: ``(construct, rule kind,
+    type)`` (they depend on ``s`` alone; `pure_plans` gives the others)."""
+    return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, a, b))
+
+
+def cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
+    odd types)."""
+    value = table.get(key)
+    if value is None:
+        if len(table) > 100_000:
+            table.clear()
+        value = table[key] = make()
+    return value
+
+
+_MADE: dict[tuple[type, Type, Type], Type] = {}
+_CANON: dict[Type, Type] = {}
+
+
+def shared_type(cls: type, left: Type, right: Type) -> Type:
+    """``cls(left, right)`` (`Prod`, `Sum` or `Fun`), one object per structure: the generator's tables are
+    keyed by types, and a key found by identity is not compared node by node (`Tree.__eq__`).
+
+    Only speed depends on the sharing, never a result: types are still compared with ``==``.
+    """
+    key = (cls, left, right)
+    t = _MADE.get(key)
+    if t is None:
+        if len(_MADE) > 100_000:  # a bound: hypothesis may ask for many odd types
+            _MADE.clear()
+            _CANON.clear()
+        t = _MADE[key] = cls(left, right)
+        _CANON.setdefault(t, t)
+    return t
+
+
+def share(t: Type) -> Type:
+    """The shared object equal to `t` (see `shared_type`), its parts shared too."""
+    shared = _CANON.get(t)
+    if shared is not None:
+        return shared
+    shared = cast(Type, fold(t, lambda x, kids: shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+    _CANON[t] = _CANON[shared] = shared
+    return shared
+
+
+def share_or_none(t: Type | None) -> Type | None:
+    """`share`, None kept."""
+    return None if t is None else share(t)
+
+
+def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
+    """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
+    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
+    cache well, their sides are few."""
+    builds = cached(_BUILDS, b, lambda: tuple(share_or_none(_build(*c.types, b)) for c in PURE))
+    inspects = cached(_INSPECTS, a, lambda: tuple(share_or_none(_inspect(*c.types, a)) for c in PURE))
+    # *direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone (cached per
+    # ``b``), whose binding of ``dom``, if it has one, must be ``a``
+    directs = cached(_DIRECTS, b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
+                                                 for c in PURE))
+    out: list[tuple[Construct, int, Any]] = []
+    for c, built, inspected, direct in zip(PURE, builds, inspects, directs):
+        dom = c.types[0]
+        if built is not None:
+            out.append((c, BUILD, built))
+        if isinstance(dom, Var):
+            if built is None and direct is not None:
+                bound = direct.get(dom.name)
+                if bound is None or bound == a:
+                    out.append((c, DIRECT, None))
+        elif inspected is not None:
+            out.append((c, INSPECT, inspected))
+    return tuple(out)
+
+
+def _build(dom: Type, cod: Type, b: Type) -> Type | None:
+    """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
+    if isinstance(cod, Var) or cod == Unit:
+        return None
+    build = match(cod, b)
+    if build is None or not set(dom.vars()) <= set(build):
+        return None
+    return substitute([dom], lambda v: build[v.name])[0]
+
+
+def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
+    """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
+    if isinstance(dom, Var) or dom == Unit:
+        return None
+    inspect = match(dom, a)
+    if inspect is None or not set(cod.vars()) <= set(inspect):
+        return None
+    return substitute([cod], lambda v: inspect[v.name])[0]
+
+
+def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
+    """How primitive `c` can serve in a term ``s / a -> b``: ``(rule kind, type)`` pairs (see
+    `Generator._primitive_rule`)."""
+    dom, cod = c.types
+    if c.effect:
+        dom, cod = substitute([dom, cod], lambda v: s if v.name == STATE_VARIABLE else v)
+        if dom == Unit:
+            return [(READ, cod)]
+        if cod == Unit:
+            return [(WRITE, dom)]
+    out: list[tuple[int, Any]] = []
+    built = _build(dom, cod, b)
+    if built is not None:
+        out.append((BUILD, built))
+    if isinstance(dom, Var):
+        if built is None and match(cod, b, {dom.name: a}) is not None:
+            out.append((DIRECT, None))
+    else:
+        inspected = _inspect(dom, cod, a)
+        if inspected is not None:
+            out.append((INSPECT, inspected))
+    return out
+
+
+FIXED_TYPES = {c.name: (share(c.types[0]), share(c.types[1])) for c in GROUND}
+"""The fixed types of `THROUGH` and `BRANCHED`, shared (`shared_type`)."""
+
+
+def seeded_choose(rng: random.Random) -> Callable[[int, int], int]:
+    """``rng.randint``, the same numbers from the same state, without its three layers of calls.
+
+    >>> a, b, ranges = random.Random(5), random.Random(5), [(0, 0), (0, 1), (-4, 4), (0, 5), (0, 2**64)] * 50
+    >>> choose = seeded_choose(b)
+    >>> [a.randint(lo, hi) for lo, hi in ranges] == [choose(lo, hi) for lo, hi in ranges]
+    True
+    """
+    getrandbits = rng.getrandbits
+
+    def choose(lo: int, hi: int) -> int:
+        # `Random._randbelow_with_getrandbits(hi - lo + 1)`: rejection sampling on k bits
+        n = hi - lo + 1
+        if n <= 0:
+            raise ValueError(f"empty range for choose({lo}, {hi})")
+        k = n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return lo + r
+
+    return choose
