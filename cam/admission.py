@@ -19,7 +19,8 @@ from cam.code import Code, UnitV, to_text
 from cam.contract import Prepared, Refusal
 from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down
-from cam.machine import MachineError, OutOfFuel, execute, prepare
+from cam.hostvalue import from_value
+from cam.machine import MachineError, OutOfFuel, execute
 from cam.text import digest
 from catlib.typecheck import Signature
 from catlib.types import Unifier, UnifyError, Unit
@@ -115,12 +116,18 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
     # input after the upgrade costs what the second does).  Its source is compiled in pieces
     # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
-    prepare(new)
+    # The trials run on that translation (`Node.loaded`, which the node keeps for its inputs), so the code is
+    # translated once; past the loaded step's inline budget a trial runs again on the checked loop, to the
+    # full step budget.
+    step, state = node.loaded(new), from_value(r.output)
     most = 0
     for x in trial_inputs(signature.input, node.limits.trials):
         t1 = time.perf_counter()
         try:
-            most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
+            try:
+                most = max(most, step(from_value(x), state)[2])
+            except OutOfFuel:
+                most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
         except OutOfFuel:
             raise Refusal("over_budget", f"the new code took more than {node.limits.fuel:,} steps "
                           f"({time.perf_counter() - t1:.2f} s) on the trial input {clip(to_text(x))} at the "

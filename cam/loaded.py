@@ -33,6 +33,7 @@ trusted to be host values, as `catlib.interpreter.step` trusts them.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -388,6 +389,8 @@ class _Translator(Values):
         marker: Sym = ("m", name)
         frame = Frame(("v", "a"), ("v", "r"), [marker])
         out = Out(1, f"def {name}(a, r, n):" if self.counting else f"def {name}(a, r):")
+        if self.counting:  # closures are where steps can grow without bound: past the fuel, the checked loop says so
+            out("if n > F: raise D")
         status = yield from self.block(body, frame, out, 0, marker, [INLINE_SIZE])
         if status == RET:
             out(f"return ({self.m(frame.acc, out)}, {self.m(frame.reg, out)}{', n' * self.counting})")
@@ -431,16 +434,21 @@ class _Translator(Values):
         self.functions.append(source_of(out.head, out.lines))
 
 
-def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False) -> tuple[Callable[..., Any], Any]:
+def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
+              fuel: int | None = None) -> tuple[Callable[..., Any], Any]:
     """The step and batch functions for `root`; `slow(input, state)` is the checked loop on host values.
 
     ``step(x, s) -> (s, y)``; ``run(inputs, s) -> (s, outputs)``.  With
     `count`, ``step(x, s) -> (s, y, steps)`` and no batch function (None):
     the number of steps is a local that each straight stretch of code adds
-    its length to.
+    its length to.  With `fuel` too, a closure's function called past `fuel`
+    steps hands the input to `slow` (`Deopt`): between two such calls at most
+    the inlined code runs, whose size is linear in the code's, so a step over
+    its fuel stops within that much of it.
     """
     t = _Translator(count)
     t.env["slow"] = slow
+    t.env["F"] = sys.maxsize if fuel is None else fuel
     t.inline_left = root.size + INLINE_CLOSURES
     if root.size > INLINE_SIZE:  # a function of its own (split as it grows), called by both
         drive(t.root(root), t.function)

@@ -440,7 +440,7 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
         return checked(x, s) if steps else checked(x, s)[:2]
 
     if fuel is not None and block.app:  # closures may run their code many times: the steps are counted
-        counted, _ = translate(block, checked, count=True)
+        counted, _ = translate(block, checked, count=True, fuel=fuel)
         source = counted.__globals__["source"]
 
         def step(x: Any, s: Any) -> tuple[Any, ...]:

@@ -1,6 +1,7 @@
 """cam.machine.load: translated code over host values, against the checked loop and the interpreter."""
 
 import itertools
+import time
 from typing import Any
 
 import pytest
@@ -52,6 +53,7 @@ from catlib.strategies import Generator
 from catlib.strategies import values as host_values
 from catlib.values import Left, Right
 from tests.conftest import scaled
+from tests.node_helpers import doubling
 
 COUNTER = parse_code("[ID,BRANCH [ID,GET,COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,ID,CONS,ADD,PUT,INL,RETURN] "
                      "[ID,GET,INR,RETURN]]")
@@ -400,3 +402,15 @@ def test_large_code_is_translated_ahead_and_compiled_in_pieces(monkeypatch):
     assert block.jit is not None and block.runs == 0
     assert len(lines) >= 2 and max(lines) < 3 * pysource.PIECE_LINES
     assert machine.execute(code, IntV(1), UnitV).steps == 8_000 and block.deopts == 0
+
+
+def test_fuel_stops_translated_closures_early():
+    # ~100 million steps per input if run to the end (about a minute translated); with fuel 10,000 the
+    # closures' functions hand over to the checked loop as soon as the count passes it, so `OutOfFuel`
+    # comes after a few thousand steps' work, not after the whole run (a node's event loop relies on it).
+    step = load(doubling(24), 10_000, steps=True)
+    t0 = time.process_time()
+    with pytest.raises(OutOfFuel, match="after 10000 steps"):
+        step((), 0)
+    assert time.process_time() - t0 < 5.0
+    assert step.fallbacks == 1
