@@ -198,11 +198,9 @@ def _compile(t: Type) -> Builder:
         return var
     if not t.kids:
         return lambda u, names: t
-    cls, kids = type(t), [_compile(k) for k in t.kids]
-    if len(kids) == 2:
-        left, right = kids
-        return lambda u, names: cls(left(u, names), right(u, names))
-    return lambda u, names: cls(*(k(u, names) for k in kids))
+    cls = type(t)
+    left, right = (_compile(k) for k in t.kids)  # every type constructor (Prod, Sum, Fun) is binary
+    return lambda u, names: cls(left(u, names), right(u, names))
 
 
 class _Traced(list):

@@ -34,6 +34,7 @@ SUBSETS: dict[str, list[str]] = {
                               "tests/test_laws.py", "tests/test_mutation_gaps.py", "tests/test_symbolic.py",
                               "tests/test_syntax.py", "tests/test_deep.py"],
     "catlib/typecheck.py": ["tests/test_typecheck.py", "tests/test_types.py", "tests/test_mutation_gaps.py",
+                            "tests/test_mutation_gaps_typecheck.py", "tests/test_origin.py",
                             "tests/test_examples.py", "tests/test_instances.py", "tests/test_syntax.py",
                             "tests/test_verifier.py", "tests/test_deep.py"],
 }
