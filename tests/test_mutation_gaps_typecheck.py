@@ -10,7 +10,7 @@ import pytest
 from catlib.free import Add, Const, Id
 from catlib.syntax import inl, kase, pget, pput, sm
 from catlib.typecheck import TermTypeError, check
-from catlib.types import Int, Unit, Var, rename, variable_name
+from catlib.types import Int, Prod, Unifier, UnifyError, Unit, Var, ground, match, parse, rename, variable_name
 
 
 def _answers_two_types(cmd):  # noqa: ANN001, ANN202 - a port-DSL machine
@@ -51,3 +51,36 @@ def test_variable_names_go_on_with_a_number_after_z():
     assert [variable_name(n) for n in (0, 25, 26, 27, 51, 52)] == ["a", "z", "a1", "b1", "z1", "a2"]
     names = [str(t) for t in rename([Var(f"v{i}") for i in range(27)])]
     assert names[25:] == ["z", "a1"] and len(set(names)) == 27
+
+
+def test_an_infinite_type_names_both_sides():
+    """The occurs check's `UnifyError` carries the variable and the type it occurs in (a mutant drops the type)."""
+    with pytest.raises(UnifyError, match=r"infinite type: a occurs in \(a, Int\)") as e:
+        Unifier().unify(parse("a"), parse("(a, Int)"))
+    assert (e.value.left, e.value.right) == (Var("a"), Prod(Var("a"), Int))
+
+
+def test_match_tells_the_base_types_apart():
+    """``()`` and ``Int`` are both leaves of one class: only their labels differ (a mutant needs the labels *and*
+    the number of kids to differ before it refuses)."""
+    assert match(Unit, Int) is None and match(Int, Unit) is None
+    assert match(parse("(a, ())"), parse("(Int, Int)")) is None
+    assert match(parse("(a, ())"), parse("(Int, ())")) == {"a": Int}
+
+
+def test_resolving_keeps_what_needs_no_change_and_its_sharing():
+    """`resolve_many` returns a subtree without bound variables as it is, so shared parts stay shared and a trace
+    resolves in linear time (a mutant rebuilds every node: equal types, sharing lost)."""
+    u = Unifier()
+    u.unify(parse("x"), Int)
+    s = parse("(a, Either () b)")
+    t = Prod(s, s)
+    [same, bound] = u.resolve_many([t, Prod(parse("x"), s)])
+    assert same is t
+    assert bound == Prod(Int, s) and bound.kids[1] is s
+
+
+def test_ground_replaces_variables_by_the_default_given():
+    """A mutant always grounds to ``()``."""
+    assert ground(parse("(a, Either b a)")) == parse("((), Either () ())")
+    assert ground(parse("(a, Either b a)"), Int) == parse("(Int, Either Int Int)")
