@@ -46,6 +46,12 @@ SUBSETS["cam/absmachine.py"] = SUBSETS["cam/verifier.py"]  # the verifier's abst
 SUBSETS["cam/typeengine.py"] = SUBSETS["cam/verifier.py"]  # the verifier's unification engine
 """Each module mutated, and the tests that speak about it (its own doctests are added)."""
 
+TIMEOUT_MULTIPLIER = 3
+"""A mutant that runs longer than this many times its tests' clean time (plus a second) is stopped and counted as
+killed (mutmut's default, 15, lets a mutant that loops, e.g. a parser that stops advancing, hold the run for half an
+hour; the tests run in the order fastest first and stop at the first failure, so a mutant that is not stuck stays
+well under it)."""
+
 COPIED = ["catlib", "cam", "proofs", "tests", "docs", "README.md", "pyproject.toml"]
 
 
@@ -59,6 +65,7 @@ def configure(pyproject: Path, modules: list[str], tests: list[str]) -> None:
     section = (f"[tool.mutmut]\nsource_paths = [\"catlib\", \"cam\"]\nonly_mutate = {toml_list(modules)}\n"
                f"also_copy = [\"tests\", \"proofs\", \"docs\", \"README.md\"]\n"
                f"pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n"
+               f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
                f"pytest_add_cli_args_test_selection = {toml_list([*tests, *modules])}\n\n")
     text, n = re.subn(r"\[tool\.mutmut\]\n.*?(?=^\[tool\.(?!mutmut))", section, text, flags=re.S | re.M)
     if n != 1:
