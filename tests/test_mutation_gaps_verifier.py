@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import ID, RETURN, Code, Instr, IntV, L, Pair, UnitV
+from cam.code import ID, QUOTE, RETURN, Code, Instr, IntV, L, Pair, UnitV
 from cam.typeengine import INT_NODE, PROD, VAR, Node, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
@@ -84,3 +84,22 @@ def test_a_value_that_breaks_a_shared_type_variable_names_both_types():
     with pytest.raises(ValueTypeError) as e:
         check_value(Pair(IntV(1), UnitV), "(a, a)")
     assert (e.value.path, e.value.expected, e.value.found) == (("right",), "Int", "a value of type ()")
+
+
+def test_a_malformed_value_in_quoted_code_is_described_in_full():
+    """The reason is exactly "malformed value" and `found` names the junk (mutants blank `found` or garble the
+    reason; a substring match lets ``XXmalformed valueXX`` through)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([QUOTE(Pair(UnitV, _junk(Pair, UnitV)))]))
+    err = e.value
+    assert (err.path, err.expected, err.reason) == ((0, "value", "right"), "a machine value", "malformed value")
+    assert err.found.startswith("Pair <cam.code.Pair object at ")
+    assert str(err).startswith("at 0/value/right: malformed value: expected a machine value, found Pair <")
+
+
+def test_the_depth_limit_counts_each_component_of_a_pair_once():
+    """A pair's left component is one level deeper, not two."""
+    v, t = Pair(Pair(UnitV, UnitV), UnitV), "(((), ()), ())"
+    check_value(v, t, max_depth=3)
+    with pytest.raises(ValueTypeError, match="at left/left: bad value: .* nested at most 2 deep"):
+        check_value(v, t, max_depth=2)
