@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cam.code import ID, QUOTE, RETURN, Code, Instr, IntV, L, Pair, UnitV
-from cam.typeengine import INT_NODE, PROD, VAR, Node, show
+from cam.typeengine import INT_NODE, PROD, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
 
@@ -103,3 +103,24 @@ def test_the_depth_limit_counts_each_component_of_a_pair_once():
     check_value(v, t, max_depth=3)
     with pytest.raises(ValueTypeError, match="at left/left: bad value: .* nested at most 2 deep"):
         check_value(v, t, max_depth=2)
+
+
+def test_what_is_not_code_is_shown():
+    """A mutant describes None instead of the argument."""
+    with pytest.raises(BytecodeError) as e:
+        verify("[ID]")  # type: ignore[arg-type]
+    assert (e.value.path, e.value.found) == ((), "str '[ID]'")
+    assert str(e.value) == "at the top level: not code: expected Code, found str '[ID]'"
+
+
+def test_types_from_the_graph_name_the_27th_variable_a1():
+    """`TypeGraph.to_types` names variables a .. z, a1, b1 (a mutant names the 27th ``a`` again: two variables
+    become one)."""
+    variables = [Node(VAR) for _ in range(28)]
+    node = variables[-1]
+    for v in reversed(variables[:-1]):
+        node = Node(PROD, v, node)
+    [t] = TypeGraph(1000).to_types([node], ["x"])
+    assert "(y, (z, (a1, b1)))" in str(t) and len(set(t.vars())) == 28
+    assert [str(t) for t in TypeGraph(10).to_types([Node(PROD, Node(VAR), Node(VAR))], ["x"], keep=["a"])] == [
+        "(b, c)"]
