@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import ID, QUOTE, RETURN, Code, Instr, IntV, L, Pair, UnitV
+from cam.code import BRANCH, CONS, ID, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
 from cam.typeengine import INT_NODE, PROD, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
@@ -124,3 +124,12 @@ def test_types_from_the_graph_name_the_27th_variable_a1():
     assert "(y, (z, (a1, b1)))" in str(t) and len(set(t.vars())) == 28
     assert [str(t) for t in TypeGraph(10).to_types([Node(PROD, Node(VAR), Node(VAR))], ["x"], keep=["a"])] == [
         "(b, c)"]
+
+
+def test_an_infinite_type_made_by_joining_branch_stacks_is_located_at_the_return():
+    """The right branch swaps the entry below its continuation (the input, ``Either x y``) for ``y``; joining the
+    two stacks makes ``y = Either x y``, found at the RETURN that joined them (a mutant unifies without a place)."""
+    code = Code([PUSH, BRANCH(Code([QUOTE(UnitV), RETURN]), Code([ROT, SWAP, ROT, QUOTE(UnitV), RETURN])), CONS])
+    with pytest.raises(BytecodeError) as e:
+        verify(code)
+    assert (e.value.path, e.value.reason, e.value.found) == ((1, "right", 4), "infinite type", "t = Either b t")
