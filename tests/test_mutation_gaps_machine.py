@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cam import decoded, loaded, machine
 from cam.code import BRANCH, CONS, COPY, FST, GET, PUSH, QUOTE, RETURN, ROT, SWAP, Code, UnitV
-from cam.machine import load
+from cam.machine import Stuck, load
 from catlib.values import Left, Right
 
 
@@ -50,13 +52,25 @@ def test_arms_that_leave_different_values_on_the_stack_join_without_falling_back
 
 
 def test_a_value_on_the_stack_survives_a_split_of_large_code():
-    """Large code is split into functions that pass the stack's values on (a mutant passes None for them)."""
-    code = Code([PUSH, *[COPY, FST] * (loaded.INLINE_SIZE // 2 + 10), CONS])
+    """Large code is split into functions of at most `INLINE_SIZE` instructions each, which pass the stack's
+    values on (a mutant passes None for them; another starts the root one level deep, where it is never split)."""
+    code = Code([PUSH, *[COPY, FST] * (3 * loaded.INLINE_SIZE // 2), CONS])
     step = load(code)
     fell_back = fast_only(step)
     assert step(5, ()) == ((), (5, 5))
     assert step((1, 2), 3) == (3, ((1, 2), (1, 2)))
     assert fell_back == []
+    functions = sum(line.startswith("def ") for line in step.source.splitlines())
+    assert functions >= 2 + len(code) // loaded.INLINE_SIZE  # the pieces of the body, and step and run
+
+
+def test_large_code_that_halts_with_values_on_the_stack_is_stuck():
+    """The translated root's own stuck exit raises the translator's `Deopt`, so the checked loop reports `Stuck`
+    (a mutant's ``raise d`` is a NameError that escapes)."""
+    code = Code([PUSH, *[COPY, FST] * (loaded.INLINE_SIZE // 2 + 10)])
+    with pytest.raises(Stuck) as e:
+        load(code)(5, ())
+    assert e.value.steps == len(code)
 
 
 def _nested(depth: int) -> Code:
