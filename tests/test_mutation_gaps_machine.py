@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cam import decoded, loaded, machine
-from cam.code import BRANCH, CONS, COPY, FST, GET, PUSH, QUOTE, RETURN, ROT, SWAP, Code, UnitV
+from cam.code import ADD, BRANCH, CONS, COPY, FST, GET, PUSH, QUOTE, RETURN, ROT, SWAP, Code, IntV, Pair, UnitV
 from cam.machine import Stuck, load
 from catlib.values import Left, Right
 
@@ -91,3 +91,37 @@ def test_arms_beyond_the_inline_depth_get_the_values_above_their_continuation():
     for x, s in ((7, Left(1)), (7, Right(2))):
         assert step(x, s) == checked(code, x, s)
     assert fell_back == []
+
+
+def _fast(code: Code, x: Any, s: Any) -> Any:
+    """`load(code)(x, s)`, required to complete on the translated code."""
+    step = load(code)
+    fell_back = fast_only(step)
+    answer = step(x, s)
+    assert fell_back == [], step.source
+    return answer
+
+
+def test_constant_pairs_are_taken_apart_and_added_at_translation():
+    """A quoted pair is split at translation (a mutant treats it as unknown and gives up); the sum of two known
+    ints is folded, and the translation goes on after it (a mutant stops there and gives up)."""
+    assert _fast(Code([QUOTE(Pair(IntV(1), IntV(2))), FST]), 0, ()) == ((), 1)
+    assert _fast(Code([QUOTE(Pair(IntV(1), IntV(2))), ADD]), 0, ()) == ((), 3)
+    assert _fast(Code([QUOTE(IntV(1)), PUSH, QUOTE(IntV(2)), CONS, ADD, PUSH, CONS]), 0, ()) == ((), (3, 3))
+
+
+def test_adding_a_known_int_on_the_right_wraps_to_64_bits():
+    """``x + 5`` with `x` known at run time only: the right and the left constant are both offset by 2**63 before
+    the wrap (a mutant offsets the right one by 3**63: every such sum is wrong)."""
+    right = Code([PUSH, QUOTE(IntV(5)), CONS, ADD])
+    left = Code([PUSH, QUOTE(IntV(5)), SWAP, CONS, ADD])
+    for code in (right, left):
+        assert _fast(code, 1, ()) == ((), 6)
+        assert _fast(code, 2**63 - 1, ()) == ((), -(2**63) + 4)
+
+
+def test_adding_pairs_of_pairs_is_stuck_not_a_translation_error():
+    """ADD of a pair of pairs gives up at translation, so the checked loop reports `Stuck` (a mutant tests the
+    symbol's payload instead of its kind, and the translation itself raises TypeError)."""
+    with pytest.raises(Stuck, match="ADD"):
+        load(Code([COPY, COPY, ADD]))(1, ())
