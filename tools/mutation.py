@@ -28,7 +28,7 @@ SUBSETS: dict[str, list[str]] = {
                         "tests/test_proofs.py", "tests/test_verifier_properties.py", "tests/test_syntax.py"],
     "cam/machine.py": ["tests/test_cam_machine.py", "tests/test_machine_load.py", "tests/test_mutation_gaps.py",
                        "tests/test_central.py", "tests/test_examples.py", "tests/test_machine_cache.py",
-                       "tests/test_fresh_caches.py"],
+                       "tests/test_fresh_caches.py", "tests/test_mutation_gaps_machine.py"],
     "cam/verifier.py": ["tests/test_verifier.py", "tests/test_verifier_properties.py", "tests/test_mutation_gaps.py",
                         "tests/test_mutation_gaps_verifier.py"],
     "catlib/interpreter.py": ["tests/test_central.py", "tests/test_examples.py", "tests/test_instances.py",
