@@ -35,7 +35,6 @@ from typing import Any
 
 from hypothesis import event
 
-
 MIN_EXAMPLES = 50
 """Fewer examples than this are too few to measure a share on (only a zero count is then an error)."""
 
