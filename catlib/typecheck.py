@@ -23,6 +23,7 @@ Every pass here is iterative: a chain of 100,000 compositions type-checks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -108,7 +109,7 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
             out.append((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
         else:
             names = {STATE_VARIABLE: state}
-            dom, cod = _builders(CONSTRUCTS[t.op])
+            dom, cod = _builders(t.op)
             out.append((dom(u, names), cod(u, names)))
     return state, out[0][0], out[0][1]
 
@@ -120,7 +121,7 @@ def _apply_rule(c: Construct, t: Term, kids: list[tuple[Type, Type]], u: Unifier
     A clash names the two positions, in the order the sub-morphisms run.
     """
     binding: dict[str, Type] = {}
-    for index, pos, var, pattern, what in _plan(c):
+    for index, pos, var, pattern, what in _plan(c.name):
         have = kids[index][pos]
         if var is not None and var not in binding:
             binding[var] = have
@@ -137,20 +138,21 @@ def _apply_rule(c: Construct, t: Term, kids: list[tuple[Type, Type]], u: Unifier
             if (e.left, e.right) != (u.resolve(left), u.resolve(right)):
                 detail += f" ({e})"
             raise TermTypeError(unlink(path), t, detail, rr, lr) from None
-    dom, cod = _builders(c)
+    dom, cod = _builders(c.name)
     return dom(u, binding), cod(u, binding)
 
 
 _POSITION = ("input", "output")
 Step = tuple[int, int, "str | None", "Builder | None", str]
-_PLANS: dict[str, list[Step]] = {}
 
 
-def _plan(c: Construct) -> list[Step]:
-    """`c`'s rule compiled once: per kid position, bind a variable, or unify with
+# Memoised with functools.cache (not a dict of our own) so that tests/conftest.py empties them before each test:
+# a test then runs the rule compilers themselves, not what an earlier test compiled.
+@functools.cache
+def _plan(op: str) -> list[Step]:
+    """The rule of construct `op` compiled once: per kid position, bind a variable, or unify with
     where it was first seen, or unify with an instance of a pattern."""
-    if c.name in _PLANS:
-        return _PLANS[c.name]
+    c = CONSTRUCTS[op]
     order = c.field_order
     plan: list[Step] = []
     first: dict[str, tuple[str, int]] = {}
@@ -169,19 +171,17 @@ def _plan(c: Construct) -> list[Step]:
                     first.setdefault(v, (name, pos))
                 what = f"{name}'s {_POSITION[pos]} {{}} does not fit {pattern} {{}}"
                 plan.append((index, pos, None, _compile(pattern), what))
-    _PLANS[c.name] = plan
     return plan
 
 
 Builder = Callable[[Unifier, dict[str, Type]], Type]
-_BUILDERS: dict[str, tuple[Builder, Builder]] = {}
 
 
-def _builders(c: Construct) -> tuple[Builder, Builder]:
-    """`instantiate` for `c`'s scheme, compiled once: inference instantiates a scheme per node."""
-    if c.name not in _BUILDERS:
-        _BUILDERS[c.name] = (_compile(c.types[0]), _compile(c.types[1]))
-    return _BUILDERS[c.name]
+@functools.cache
+def _builders(op: str) -> tuple[Builder, Builder]:
+    """`instantiate` for construct `op`'s scheme, compiled once: inference instantiates a scheme per node."""
+    c = CONSTRUCTS[op]
+    return _compile(c.types[0]), _compile(c.types[1])
 
 
 def _compile(t: Type) -> Builder:
@@ -198,11 +198,9 @@ def _compile(t: Type) -> Builder:
         return var
     if not t.kids:
         return lambda u, names: t
-    cls, kids = type(t), [_compile(k) for k in t.kids]
-    if len(kids) == 2:
-        left, right = kids
-        return lambda u, names: cls(left(u, names), right(u, names))
-    return lambda u, names: cls(*(k(u, names) for k in kids))
+    cls = type(t)
+    left, right = (_compile(k) for k in t.kids)  # every type constructor (Prod, Sum, Fun) is binary
+    return lambda u, names: cls(left(u, names), right(u, names))
 
 
 class _Traced(list):

@@ -1,0 +1,135 @@
+"""Tests for mutants of the verifier (cam/verifier.py, cam/absmachine.py, cam/typeengine.py) that survived the rest.
+
+Each test names, in its docstring, the kind of mutant it kills (docs/mutation.md lists them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cam.code import BRANCH, CONS, ID, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
+from cam.typeengine import INT_NODE, PROD, VAR, Node, TypeGraph, show
+from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
+from catlib.tree import Tree
+
+
+def _junk(cls: type, *kids: object, label: object = None) -> Tree:
+    """A node of class `cls` built around the checks of its constructor (what a broken decoder could hand over)."""
+    x = cls.__new__(cls)
+    Tree.__init__(x, *kids, label=label)
+    return x
+
+
+def test_malformed_code_is_located_and_described_in_full():
+    """The error names where the junk is, what was expected and what was found (mutants drop the path, or change
+    the words of the message, or shift the arguments so that the path is lost)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(_junk(Code, ID, "FST"))
+    assert (e.value.path, e.value.expected, e.value.found, e.value.reason) == (
+        (1,), "an instruction", "str 'FST'", "malformed code")
+    assert str(e.value) == "at 1: malformed code: expected an instruction, found str 'FST'"
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([Instr("CURRY", _junk(Code, ID, 7, RETURN))]))
+    assert e.value.path == (0, "body", 1) and e.value.found == "int 7"
+
+
+def test_an_instruction_with_the_wrong_number_of_operands_is_located():
+    """``BRANCH`` with one block: the path, the operand count and the instruction's name are all reported."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([ID, _junk(Instr, Code(), label="BRANCH")]))
+    err = e.value
+    assert (err.path, err.expected, err.found, err.reason, err.op) == (
+        (1,), "BRANCH with 2 argument(s)", "1", "malformed instruction", "BRANCH")
+    assert str(err) == "at 1 (BRANCH): malformed instruction: expected BRANCH with 2 argument(s), found 1"
+
+
+def test_a_value_that_is_not_a_machine_value_is_located():
+    """`check_value` names the field that holds the junk (a mutant drops the path and shifts the arguments)."""
+    with pytest.raises(ValueTypeError) as e:
+        check_value(Pair(IntV(1), _junk(Pair, UnitV, "junk")), "(Int, ((), ()))")
+    err = e.value
+    assert (err.path, err.expected, err.found, err.reason) == (
+        ("right", "right"), "()", "str 'junk'", "not a machine value")
+    assert str(err) == "at right/right: not a machine value: expected (), found str 'junk'"
+
+
+def test_the_type_printer_numbers_names_after_z():
+    """The 27th variable is ``a1`` (a mutant never adds the number, so it prints ``a`` again)."""
+    assert show([Node(VAR)], {Node(VAR): str(i) for i in range(26)}) == ["a1"]
+    assert show([Node(PROD, Node(VAR), Node(VAR))], {Node(VAR): str(i) for i in range(51)}) == ["(z1, a2)"]
+
+
+def test_an_infinite_type_without_a_name_prints_dots_where_it_recurs():
+    """A structure met inside itself prints as ``...`` when it has no name (a mutant prints nothing there)."""
+    n = Node(PROD, None, INT_NODE)
+    n.a = n
+    assert show([n]) == ["(..., Int)"]
+
+
+def test_the_depth_limit_counts_the_values_inside_a_sum():
+    """Each ``L``/``R`` is one level deeper (a mutant counts it one level *less*, so nested sums pass any limit);
+    the limit's error is reported as a bad value, with its reason."""
+    v, t = L(L(L(UnitV))), "Either (Either (Either () ()) ()) ()"
+    check_value(v, t, max_depth=4)
+    with pytest.raises(ValueTypeError) as e:
+        check_value(v, t, max_depth=3)
+    assert (e.value.path, e.value.reason) == (("value", "value", "value"), "bad value")
+    assert str(e.value) == ("at value/value/value: bad value: expected a well-formed value whose closures verify, "
+                            "found at value/value/value: code too deep: expected code nested at most 3 deep, "
+                            "found deeper nesting")
+
+
+def test_a_value_that_breaks_a_shared_type_variable_names_both_types():
+    """``(a, a)`` at ``(1, ())``: expected ``Int`` (what ``a`` became), found a ``()`` (a mutant loses `expected`)."""
+    with pytest.raises(ValueTypeError) as e:
+        check_value(Pair(IntV(1), UnitV), "(a, a)")
+    assert (e.value.path, e.value.expected, e.value.found) == (("right",), "Int", "a value of type ()")
+
+
+def test_a_malformed_value_in_quoted_code_is_described_in_full():
+    """The reason is exactly "malformed value" and `found` names the junk (mutants blank `found` or garble the
+    reason; a substring match lets ``XXmalformed valueXX`` through)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([QUOTE(Pair(UnitV, _junk(Pair, UnitV)))]))
+    err = e.value
+    assert (err.path, err.expected, err.reason) == ((0, "value", "right"), "a machine value", "malformed value")
+    assert err.found.startswith("Pair <cam.code.Pair object at ")
+    assert str(err).startswith("at 0/value/right: malformed value: expected a machine value, found Pair <")
+
+
+def test_the_depth_limit_counts_each_component_of_a_pair_once():
+    """A pair's left component is one level deeper, not two."""
+    v, t = Pair(Pair(UnitV, UnitV), UnitV), "(((), ()), ())"
+    check_value(v, t, max_depth=3)
+    with pytest.raises(ValueTypeError, match="at left/left: bad value: .* nested at most 2 deep"):
+        check_value(v, t, max_depth=2)
+
+
+def test_what_is_not_code_is_shown():
+    """A mutant describes None instead of the argument."""
+    with pytest.raises(BytecodeError) as e:
+        verify("[ID]")  # type: ignore[arg-type]
+    assert (e.value.path, e.value.found) == ((), "str '[ID]'")
+    assert str(e.value) == "at the top level: not code: expected Code, found str '[ID]'"
+
+
+def test_types_from_the_graph_name_the_27th_variable_a1():
+    """`TypeGraph.to_types` names variables a .. z, a1, b1 (a mutant names the 27th ``a`` again: two variables
+    become one)."""
+    variables = [Node(VAR) for _ in range(28)]
+    node = variables[-1]
+    for v in reversed(variables[:-1]):
+        node = Node(PROD, v, node)
+    [t] = TypeGraph(1000).to_types([node], ["x"])
+    assert "(y, (z, (a1, b1)))" in str(t) and len(set(t.vars())) == 28
+    assert [str(t) for t in TypeGraph(10).to_types([Node(PROD, Node(VAR), Node(VAR))], ["x"], keep=["a"])] == [
+        "(b, c)"]
+
+
+def test_an_infinite_type_made_by_joining_branch_stacks_is_located_at_the_return():
+    """The right branch swaps the entry below its continuation (the input, ``Either x y``) for ``y``; joining the
+    two stacks makes ``y = Either x y``, found at the RETURN that joined them (a mutant unifies without a place)."""
+    code = Code([PUSH, BRANCH(Code([QUOTE(UnitV), RETURN]), Code([ROT, SWAP, ROT, QUOTE(UnitV), RETURN])), CONS])
+    with pytest.raises(BytecodeError) as e:
+        verify(code)
+    assert (e.value.path, e.value.reason, e.value.found) == ((1, "right", 4), "infinite type", "t = Either b t")
