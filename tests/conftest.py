@@ -79,6 +79,37 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[docs_build.ENV] = str(docs_build.start())
 
 
+LONG_FIRST = (
+    "tests/test_deep.py::",
+    "tests/test_closures.py::test_the_law_checker_checks_the_closed_laws",
+    "tests/test_central.py::test_machine_agrees_with_interpreter",
+    "tests/test_papers.py::test_quick_build",
+    "tests/test_style.py::test_mypy_clean",
+    "tests/test_laws.py::test_check_instance",
+    "tests/test_machine_load.py::",
+    "tests/test_graph.py::test_deep_terms_have_diagrams",
+    "tests/test_syntax.py::test_port_programs",
+    "tests/test_central.py::test_deep_par_nesting",
+)
+"""Node-id prefixes of the longest tests (``--durations``, November 2026), run first.
+
+pytest-xdist's ``worksteal`` hands the tests out in collection order and can
+re-balance only the tests not yet started: a one-minute test collected last
+keeps one worker busy while the other idles.  Started first, the long tests
+overlap each other and the short ones fill in around them.  The order is
+otherwise the collection order (a stable sort), so a run stays repeatable.
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the tests of `LONG_FIRST` to the front, in the order listed."""
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     """Each test starts from empty caches (the decoded and translated code above all)."""
