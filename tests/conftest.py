@@ -8,6 +8,7 @@ Every test starts with the package's module-level caches empty (`fresh_caches`),
 so that no test passes or fails by the accident of what ran before it.
 """
 
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -108,6 +109,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
 
     items.sort(key=rank)
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a test that builds 100,000-deep structures (no cycles in them).
+
+    Reference counting frees such terms; the collector's generation-2 passes
+    re-traverse the whole growing heap, a fifth to a third of such a test's CPU
+    (test_deep_closures alone: 59 s -> 48 s user time).  Nothing depends on
+    when cycles are freed.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @pytest.fixture(autouse=True)

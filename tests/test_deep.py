@@ -1,8 +1,6 @@
 """Deep terms are normal: 100,000 nested compositions, both ways round."""
 
-import gc
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,23 +12,7 @@ from catlib.typecheck import check, infer
 N = 100_000
 DOUBLE = Compose(Add, Copy)
 
-
-@pytest.fixture(autouse=True)
-def _no_cycle_collector() -> Iterator[None]:
-    """The cyclic garbage collector off while a deep term is built and walked.
-
-    The terms here are millions of acyclic objects (reference counting frees
-    them); with the collector on, each generation-2 pass re-traverses all of
-    them, which cost ~20% of these tests' CPU (test_deep_closures: 59 s -> 48 s
-    user time, measured alone).  Nothing here depends on when cycles are freed.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+pytestmark = pytest.mark.usefixtures("no_gc")  # deep acyclic terms: see tests/conftest.py
 
 
 def chain(left: bool):
