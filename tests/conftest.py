@@ -111,6 +111,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Make the cyclic garbage collector cheaper for the rest of the run (each xdist worker collects too).
+
+    Once every test module is imported, its objects (modules, functions, hypothesis strategies) are moved
+    out of the collector's reach (`gc.freeze`), and the youngest generation is collected every 20,000
+    allocations instead of 700, so that the tests' millions of short-lived term nodes are not traversed
+    again and again.  Measured on tests/test_laws.py and tests/test_verifier_properties.py (80 tests):
+    164 -> 157 s user time.  Only when cycles are freed changes; no test depends on that.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 @pytest.fixture
 def no_gc() -> Iterator[None]:
     """The cyclic garbage collector off for a test that builds 100,000-deep structures (no cycles in them).
