@@ -8,6 +8,7 @@ Every test starts with the package's module-level caches empty (`fresh_caches`),
 so that no test passes or fails by the accident of what ran before it.
 """
 
+import gc
 import os
 import sys
 from collections.abc import Iterator
@@ -77,6 +78,69 @@ def pytest_configure(config: pytest.Config) -> None:
             and os.environ.get("DOCS_BUILD") != "0" and not os.environ.get("DOCS_SITE")
             and docs_build.wanted(list(config.args) or [str(config.rootpath)])):
         os.environ[docs_build.ENV] = str(docs_build.start())
+
+
+LONG_FIRST = (
+    "tests/test_deep.py::",
+    "tests/test_closures.py::test_the_law_checker_checks_the_closed_laws",
+    "tests/test_central.py::test_machine_agrees_with_interpreter",
+    "tests/test_papers.py::test_quick_build",
+    "tests/test_style.py::test_mypy_clean",
+    "tests/test_laws.py::test_check_instance",
+    "tests/test_machine_load.py::",
+    "tests/test_graph.py::test_deep_terms_have_diagrams",
+    "tests/test_syntax.py::test_port_programs",
+    "tests/test_central.py::test_deep_par_nesting",
+)
+"""Node-id prefixes of the longest tests (``--durations``, November 2026), run first.
+
+pytest-xdist's ``worksteal`` hands the tests out in collection order and can
+re-balance only the tests not yet started: a one-minute test collected last
+keeps one worker busy while the other idles.  Started first, the long tests
+overlap each other and the short ones fill in around them.  The order is
+otherwise the collection order (a stable sort), so a run stays repeatable.
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the tests of `LONG_FIRST` to the front, in the order listed."""
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
+
+    items.sort(key=rank)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Make the cyclic garbage collector cheaper for the rest of the run (each xdist worker collects too).
+
+    Once every test module is imported, its objects (modules, functions, hypothesis strategies) are moved
+    out of the collector's reach (`gc.freeze`), and the youngest generation is collected every 20,000
+    allocations instead of 700, so that the tests' millions of short-lived term nodes are not traversed
+    again and again.  Measured on tests/test_laws.py and tests/test_verifier_properties.py (80 tests):
+    164 -> 157 s user time.  Only when cycles are freed changes; no test depends on that.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a test that builds 100,000-deep structures (no cycles in them).
+
+    Reference counting frees such terms; the collector's generation-2 passes
+    re-traverse the whole growing heap, a fifth to a third of such a test's CPU
+    (test_deep_closures alone: 59 s -> 48 s user time).  Nothing depends on
+    when cycles are freed.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """cam.code: the reference's text form, JSON, digests, quote/unquote, and errors on bad input."""
 
-import gc
 import json
 
 import pytest
@@ -286,16 +285,6 @@ def test_mutated_text_raises_only_parse_errors(x, data):
     mutated = text[:i] + insert + text[j:]
     _only_parse_errors(parse_code, mutated)
     _only_parse_errors(parse_value, mutated)
-
-@pytest.fixture
-def no_gc():
-    """The cyclic garbage collector off for a test that builds 100,000-deep structures (no cycles in them):
-    its passes over the growing heap cost about a third of such a test's time."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 

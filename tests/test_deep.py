@@ -12,6 +12,8 @@ from catlib.typecheck import check, infer
 N = 100_000
 DOUBLE = Compose(Add, Copy)
 
+pytestmark = pytest.mark.usefixtures("no_gc")  # deep acyclic terms: see tests/conftest.py
+
 
 def chain(left: bool):
     t = Id

@@ -187,6 +187,7 @@ def test_graph_category_is_an_instance_on_its_own() -> None:
         C.draw(C.fst(), Int)
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_deep_terms_have_diagrams() -> None:
     deep: Term = Id
     for _ in range(100_000):

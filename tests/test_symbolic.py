@@ -207,6 +207,7 @@ def test_unknown_morphisms():
         evaluate(Unknown("h").term("a", "Either b c"), sympy.Symbol("x"), ())
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_long_chains_do_not_touch_the_recursion_limit():
     t = Id
     for _ in range(100_000):

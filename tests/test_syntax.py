@@ -218,6 +218,7 @@ def test_plain_kase_never_uses_distr() -> None:
         assert all(sub != Distr for _, sub in subterms(t))
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_deep_port_chains() -> None:
     """Building through ports does not recurse (type-checking deep terms is tests/test_deep.py's job)."""
     @S.sm

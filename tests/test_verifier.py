@@ -279,6 +279,7 @@ def test_limits():
 N = 100_000
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_deeply_nested_branches():
     code = Code([ID])
     for _ in range(N):
