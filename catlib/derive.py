@@ -16,9 +16,10 @@ rules (nested as deep as the types go):
   the new sum, or (the old type a sum too) its two sides into the new
   one's two sides (swapped only where their types differ), each side
   again by these rules (so an alternative may lose components of its
-  payload, but alternatives never merge);
+  payload, but alternatives never merge); a product nested in the old
+  state may go whole into an alternative of its own type;
 - a part of type ``()`` is ``()``: it needs no default, and dropping one
-  loses nothing.
+  loses nothing (so too a product of ``()``, such as ``((), ())``).
 
 Products are read as flat records of their components (``((a, b), c)``
 has three); sums keep their shape (``Either a (Either b c)`` is a choice
@@ -46,6 +47,8 @@ Compose(Par(Const(0), Id), Copy)
 Traceback (most recent call last):
   ...
 catlib.derive.MissingDefault: the new state needs a default (e.g. --default PATH=VALUE) at: 0 (Int) or 1 (Int): ...
+>>> derive("(Int, (Int, Int))", "(Int, Either () (Int, Int))").how   # a record goes into a sum
+('new 0 <- old 0', 'old 1 -> new 1.R')
 >>> derive("(Int, Int)", "Int")
 Traceback (most recent call last):
   ...
@@ -248,6 +251,8 @@ class _Search:
         rel = frozenset(d[len(new):] for d in self.defaults if d[:len(new)] == new)
         leaves = flatten(b, Prod, rel)
         olds = [(p, t) for p, t in flatten(a, Prod) if t != Unit]
+        n_leaves = len(olds)
+        olds += _records(a)  # a record of several old components may go whole into a sum alternative
         fixed: list[tuple[Path, Candidate]] = []
         wanted: list[tuple[Path, Type]] = []
         for p, t in leaves:
@@ -257,10 +262,13 @@ class _Search:
                 fixed.append((p, Candidate(Consume, (f"new {show_path(new + p)} = ()",))))
             else:
                 wanted.append((p, t))
-        options = [[(k, subs) for k, (op, ot) in enumerate(olds)
-                    if (subs := self.cands(ot, t, new + p, src + op, depth + 1))] for p, t in wanted]
+        options = [[(k, subs) for k, (op, ot) in enumerate(olds) if (k < n_leaves or _holds(t, ot))
+                    and (subs := self.cands(ot, t, new + p, src + op, depth + 1))] for p, t in wanted]
         out: list[Candidate] = []
         for assignment in self._assign(wanted, olds, options):
+            used = [olds[k][0] for k, _ in assignment]
+            if any(u != v and u == v[:len(u)] for u in used for v in used):
+                continue  # a record and one of its own components: that component would be used twice
             parts = dict(fixed)
             for (p, _), (k, sub) in zip(wanted, assignment):
                 parts[p] = Candidate(then(project(olds[k][0]), sub.term), sub.how, sub.defaults)
@@ -339,6 +347,24 @@ class _Search:
             self.reasons.append(f"{a} has no place in the new {b} at {show_path(new)} (a sum may gain alternatives, "
                                 f"not lose them)")
         return unique
+
+
+def _records(a: Type) -> list[tuple[Path, Type]]:
+    """The products inside `a`'s product structure (itself included) that hold more than ``()``, with their paths."""
+    out: list[tuple[Path, Type]] = []
+    todo: list[tuple[Path, Type]] = [((), a)]
+    while todo:
+        p, t = todo.pop()
+        if isinstance(t, Prod):
+            if not trivial(t):
+                out.append((p, t))
+            todo += [(p + ("1",), t.kids[1]), (p + ("0",), t.kids[0])]
+    return out
+
+
+def _holds(t: Type, record: Type) -> bool:
+    """`t` is a sum with an alternative of the record's type (where a nested old record may go whole)."""
+    return isinstance(t, Sum) and any(x == record for _, x in flatten(t, Sum))
 
 
 def candidates(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostValue] | None = None

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from catlib.derive import Ambiguous, DeriveError, MissingDefault, derive
 from catlib.equivalence import equivalent
 from catlib.interpreter import step
-from catlib.shapes import matchable
+from catlib.shapes import matchable, trivial
 from catlib.strategies import values
 from catlib.typecheck import Signature, check
 from catlib.types import Int, Prod, Sum, Type, Unit, parse
@@ -150,7 +150,7 @@ def edits(draw: Any, old: Type, depth: int = 0) -> Edit:
         extra = draw(ground_types())
         # () gaining an alternative carries no information about which side is the old one: the
         # derivation must then ask for the whole part as a default (marked for the property below)
-        unit = " (from ())" if old == Unit else ""
+        unit = " (from ())" if trivial(old) else ""  # () or a product of ()s: one value, no side to prefer
         if draw(st.booleans()):
             return Sum(old, extra), {}, Left, f"gain alternative {extra} on the right{unit}"
         return Sum(extra, old), {}, Right, f"gain alternative {extra} on the left{unit}"
@@ -193,6 +193,28 @@ def _value_at(v: Any, path: tuple[str, ...]) -> Any:
     return v
 
 
+def _edit_path(what: str) -> tuple[str, ...]:
+    """The path of the edited part, from the generator's description (its outer levels append `` in STEP``)."""
+    return tuple(reversed(what.split(" in ")[1:]))
+
+
+def _with_defaults(old: Type, new: Type, defaults: dict, meant: Any, samples: list[Any],
+                   paths: list[tuple[str, ...]], what: str) -> None:
+    """Giving, as defaults, what the edit meant at `paths` (where that never varies) derives the edit."""
+    fixed = dict(defaults)
+    for p in paths:
+        at_p = [_value_at(meant(v), p) for v in samples]
+        if _ELSEWHERE not in at_p and len(set(map(repr, at_p))) == 1:
+            fixed[p] = at_p[0]
+    if len(fixed) == len(defaults):
+        return  # the part the edit filled lies in an alternative the samples do not take
+    try:
+        found = [derive(old, new, fixed)]
+    except Ambiguous as again:
+        found = again.candidates if again.complete else []
+    assert not found or any(all(run(c.term, v) == meant(v) for v in samples) for c in found), what
+
+
 @OUTCOMES.checked
 @settings(max_examples=100, deadline=None)
 @given(st.data())
@@ -213,24 +235,18 @@ def check_an_edit(data: Any) -> None:
         # only where a () became a sum; and a default there is what derives it
         assert "(from ())" in what, (what, str(e))
         OUTCOMES("needs a default: () became a sum")
-        # giving, as defaults, what the edit meant at the parts that never vary derives the edit
-        fixed = dict(defaults)
-        for p in e.paths:
-            at_p = [_value_at(meant(v), p) for v in samples]
-            if _ELSEWHERE not in at_p and len(set(map(repr, at_p))) == 1:
-                fixed[p] = at_p[0]
-        if len(fixed) == len(defaults):
-            return  # the part the edit filled lies in an alternative the samples do not take
-        try:
-            found = [derive(old, new, fixed)]
-        except Ambiguous as again:
-            found = again.candidates if again.complete else []
-        assert not found or any(all(run(c.term, v) == meant(v) for v in samples) for c in found), what
+        _with_defaults(old, new, defaults, meant, samples, e.paths, what)
         return
     except Ambiguous as e:
         OUTCOMES("ambiguous")
         # the edit is among the candidates (when all are listed), and they really are different migrations
-        assert not e.complete or any(all(run(c.term, v) == meant(v) for v in samples) for c in e.candidates), (what, str(e))
+        listed = not e.complete or any(all(run(c.term, v) == meant(v) for v in samples) for c in e.candidates)
+        if not listed:
+            # a () that became a sum is not derived without its default, whatever else the types allow
+            # (e.g. the whole old sum folded into one new alternative); with it, the edit is derived
+            assert "(from ())" in what, (what, str(e))
+            OUTCOMES("ambiguous without the edit: () became a sum")
+            _with_defaults(old, new, defaults, meant, samples, [_edit_path(what)], what)
         sig = Signature(Unit, old, new)
         first = e.candidates[0].term
         assert any(not equivalent(first, c.term, sig) for c in e.candidates[1:]), str(e)

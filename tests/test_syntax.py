@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cam.code import quote, unquote
@@ -25,6 +25,7 @@ from catlib.free import (
     Id,
     Inl,
     Inr,
+    Lt,
     Par,
     Put,
     Snd,
@@ -419,6 +420,9 @@ def port_programs(draw: Any) -> tuple[Expr, Type, Type, Type, Any, Any]:
 
 @settings(max_examples=scaled(300))
 @given(port_programs())
+@example((("modify", Compose(Case(Const(0), Const(0)), Compose(Distr, Compose(Par(Compose(Lt, Compose(Par(Id, Id), Copy)),
+                                                                           Id), Copy))),
+           ("app", Consume, ("var", 0))), Int, Prod(Unit, Unit), Unit, ((), ()), 0))  # Distr from a 'modify' term
 def test_port_programs_typecheck_interpret_compile_and_run_alike(program: tuple) -> None:
     e, state, input, output, x, s = program
     term = S.sm(lambda p: build(e, [p]))
@@ -426,18 +430,18 @@ def test_port_programs_typecheck_interpret_compile_and_run_alike(program: tuple)
     want = model(e, [("val", x)], s)
     assert step(term, x, s) == want
     assert machine_run(compile(term), quote(x), quote(s)) == (quote(want[0]), quote(want[1]))
-    # kase_with is the only source of Distr, besides generated terms embedded with 'app'
-    if not uses_kase_with(e) and not any(sub == Distr for t in app_terms(e) for sub in walk(t)):
+    # kase_with is the only source of Distr, besides generated terms embedded with 'app' or 'modify'
+    if not uses_kase_with(e) and not any(sub == Distr for t in embedded_terms(e) for sub in walk(t)):
         assert all(sub != Distr for _, sub in subterms(term))
 
 
-def app_terms(e: Expr) -> list[Term]:
-    """The terms that an expression applies with 'app'."""
+def embedded_terms(e: Expr) -> list[Term]:
+    """The generated terms that an expression embeds (those it applies with 'app' and the state updates of
+    'modify')."""
     found, todo = [], [e]
     while todo:
         x = todo.pop()
-        if x[0] == "app":
-            found.append(x[1])
+        found += [k for k in x[1:] if isinstance(k, Term)]
         todo += [k for k in x[1:] if isinstance(k, tuple) and k and isinstance(k[0], str)]
     return found
 
