@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -115,3 +117,18 @@ def median_time(fn: Callable[[], Any], repeats: int, clock: Callable[[], float] 
         fn()
         times.append(clock() - t0)
     return statistics.median(times)
+
+
+def listening(proc: subprocess.Popen[str], drain: bool = False) -> tuple[subprocess.Popen[str], int]:
+    """`proc` (a ``cam node`` or a server printing the node's ``Listening:`` and ``Waiting`` lines) once it
+    listens: (process, port).  With `drain`, the rest of its output is read in a thread, so that it never blocks."""
+    assert proc.stdout is not None
+    port = 0
+    for line in proc.stdout:
+        if line.startswith("Listening:"):
+            port = int(line.split()[1].rsplit(":", 1)[1])
+        if line.startswith("Waiting"):
+            if drain:
+                threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return proc, port
+    raise RuntimeError("the server did not start")

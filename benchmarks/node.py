@@ -57,7 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import interleave, table  # noqa: E402
+from benchmarks import interleave, listening, table  # noqa: E402
 from benchmarks import load as machine_load  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
 from cam.code import CONS, FST, PUSH, QUOTE, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
@@ -130,25 +130,14 @@ def per_call(f: Any, n: int) -> float:
     return statistics.median(times)
 
 
-def _listening(proc: subprocess.Popen[str]) -> tuple[subprocess.Popen[str], int]:
-    assert proc.stdout is not None
-    port = 0
-    for line in proc.stdout:
-        if line.startswith("Listening:"):
-            port = int(line.split()[1].rsplit(":", 1)[1])
-        if line.startswith("Waiting"):
-            return proc, port
-    raise RuntimeError("the server did not start")
-
-
 def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
-    return _listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
+    return listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
 def start_echo(kind: str) -> tuple[subprocess.Popen[str], int]:
     """The minimal asyncio JSON-lines echo server (`kind`: ``streams`` or ``protocol``) in its own process."""
-    return _listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind], cwd=ROOT, text=True,
+    return listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind], cwd=ROOT, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 

@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import interleave, load, table  # noqa: E402
+from benchmarks import interleave, listening, load, table  # noqa: E402
 from cam import release  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
 from catlib.examples.counter import COUNTER, COUNTER2, DOWNGRADE, MIGRATION, incr2  # noqa: E402
@@ -72,15 +72,7 @@ def start_node() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen([sys.executable, "-m", "cam", "node", "--machine", "catlib.examples.counter:COUNTER",
                              "--port", "0"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=ENV)
-    assert proc.stdout is not None
-    port = 0
-    for line in proc.stdout:
-        if line.startswith("Listening:"):
-            port = int(line.split()[1].rsplit(":", 1)[1])
-        if line.startswith("Waiting"):
-            threading.Thread(target=proc.stdout.read, daemon=True).start()  # the transcript, drained
-            return proc, port
-    raise RuntimeError("the node did not start")
+    return listening(proc, drain=True)
 
 
 def pauses(port: int, rounds: int) -> dict[str, list[float]]:

@@ -50,7 +50,8 @@ from catlib.graph import legend
 from catlib.graph_category import Builder, Bundle, Diagram, GraphCategory, Wire, Wiring, leaves, type_leaves
 from catlib.repeats import tandem_repeats
 from catlib.typecheck import construct_of
-from catlib.types import Prod, Type
+from catlib.types import Type
+from catlib.wiring import shape_of_type
 
 __all__ = ["folded_diagram", "FOLD_LIMIT", "MIN_REPEAT"]
 
@@ -322,22 +323,6 @@ def _build(top: _Plan, ix: _Index) -> tuple[Term, list[tuple[Type, Type]]]:
 # ---------------------------------------------------------------- drawing
 
 
-def _shape(t: Type, wires: Iterator[Wire]) -> Bundle:
-    """The wires of a value of type `t`, a pair of bundles for each product."""
-    out: list[Bundle] = []
-    todo: list[tuple[Type, bool]] = [(t, False)]
-    while todo:
-        x, ready = todo.pop()
-        if not isinstance(x, Prod):
-            out.append(next(wires))
-        elif ready:
-            r = out.pop()
-            out.append((out.pop(), r))
-        else:
-            todo += [(x, True), (x.kids[1], False), (x.kids[0], False)]
-    return out[0]
-
-
 def _box(fn: Callable[[Any], Any], dom: Type, cod: Type) -> Wiring:
     """A folded part as one box; it threads the state wire when the part has effects."""
     hole = fn if isinstance(fn, _Hole) else _Hole(getattr(fn, "__qualname__", None) or repr(fn), False)
@@ -346,12 +331,12 @@ def _box(fn: Callable[[Any], Any], dom: Type, cod: Type) -> Wiring:
         t = c if c is not None else cod
         ins, outs = leaves(x), type_leaves(t)
         if not hole.effect:
-            return _shape(t, iter(b.box("box", hole.label, ins, outs, role="fold")))
+            return shape_of_type(t, iter(b.box("box", hole.label, ins, outs, role="fold")))
         s = b.state_wire()
         wires = b.box("box", hole.label, [*ins, s], [*outs, s.type], role="fold")
         last = wires.pop()
         b.state = Wire(last.node, last.port, last.type, "state")
-        return _shape(t, iter(wires))
+        return shape_of_type(t, iter(wires))
 
     return Wiring(run, stateful=hole.effect)
 

@@ -89,6 +89,7 @@ def type_leaves(t: Type) -> list[Type]:
 
 
 def shape_of_type(t: Type, wires: Iterator[Wire]) -> Bundle:
+    """The wires of a value of type `t`, a pair of bundles for each product."""
     out: list[Bundle] = []
     todo: list[tuple[Type, bool]] = [(t, False)]
     while todo:
