@@ -8,33 +8,64 @@ running ones, the migration halts on the current state with a value of type
 ``S``, a down-migration (if any) has type ``() / S -> running-state`` and
 halts on the migrated state, and the new code keeps the step budget on trial
 inputs of its input type at the migrated state.  Nothing changes here.
+
+The checks come in two parts.  `check_code` (every check of the code and
+its types, and the new code's translation: the slow part) depends only on
+the running version, and `check_state` (migration, down-migration, trials)
+on the state it migrates: a server runs the first while the running
+version goes on answering inputs, and the second again, at the state it
+will replace, in the moment it swaps (`cam.server`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from cam.code import Code, UnitV, to_text
+from cam.code import Code, UnitV, Value, to_text
 from cam.contract import Prepared, Refusal
 from cam.ground import clip, freshen, ground, trial_inputs
-from cam.history import check_down
+from cam.history import check_down_type, run_down
 from cam.hostvalue import from_value
 from cam.machine import MachineError, OutOfFuel, execute
 from cam.text import digest
 from catlib.typecheck import Signature
 from catlib.types import Unifier, UnifyError, Unit
 
-__all__ = ["check"]
+__all__ = ["check", "check_code", "check_state", "Typed"]
+
+
+@dataclass
+class Typed:
+    """An upgrade whose code and types passed (`check_code`): what `check_state` needs besides a state."""
+
+    new: Code
+    migration: Code
+    down: Code | None
+    adapters: tuple[Code | None, Code | None]
+    signature: Signature
+    running: Signature
+    """The running version's signature the checks were made against."""
+    seconds: float
+    """How long the code's checks (and translation) took."""
 
 
 def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
-          adapters: tuple[Code | None, Code | None] = (None, None)) -> Prepared:
+          adapters: tuple[Code | None, Code | None] = (None, None), state: Value | None = None) -> Prepared:
     """Every check of an upgrade of `node` (a `cam.node.Node`), in order; `Refusal` at the first that fails.
 
     `adapters` (input adapter ``() / running input -> new input``, output adapter ``() / new output ->
     running output``, see `cam.interfaces`) let the new machine change that side of the interface.
+    `state` (default the node's) is the state migrated.
     """
+    return check_state(node, check_code(node, old, new, migration, down, adapters),
+                       node.state if state is None else state)
+
+
+def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
+               adapters: tuple[Code | None, Code | None] = (None, None)) -> Typed:
+    """The checks of `check` that do not depend on the state, and the new code's translation."""
     t0 = time.perf_counter()
     verify, check_value = node.verify, node.check_value
     assert verify is not None and check_value is not None
@@ -96,27 +127,41 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
                     execute(a, x, UnitV, fuel=node.limits.fuel)
                 except MachineError as e:
                     raise Refusal("adapter_type", f"the {side} adapter fails on {clip(to_text(x))}: {e}") from None
-    # 5. the migration halts on the current state (a copy: values are immutable)
+    if down is not None:
+        check_down_type(verify, down, signature.state, node.signature.state)
+    # The code is translated to Python here, before the swap, so that no request after it pays for that (the
+    # first input after the upgrade costs what the second does).  Its source is compiled in pieces
+    # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
+    # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
+    node.loaded(new)
+    return Typed(new, migration, down, adapters, signature, node.signature, time.perf_counter() - t0)
+
+
+def check_state(node: Any, t: Typed, state: Value) -> Prepared:
+    """The checks of `check` at `state`: the migration, the down-migration and the trial inputs."""
+    t0 = time.perf_counter()
+    check_value, new, signature = node.check_value, t.new, t.signature
+    # 5. the migration halts on the state (values are immutable: the running machine may go on meanwhile)
     try:
-        r = execute(migration, node.state, UnitV, fuel=node.limits.migration_fuel)
+        r = execute(t.migration, state, UnitV, fuel=node.limits.migration_fuel)
     except MachineError as e:
         what = (f"ran out of its {node.limits.migration_fuel} steps" if isinstance(e, OutOfFuel)
                 else f"got stuck after {e.steps} steps")
-        raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(node.state))}") from None
+        raise Refusal("migration_failed", f"the migration {what} on the state {clip(to_text(state))}") from None
     try:
         check_value(r.output, signature.state)
     except (TypeError, ValueError) as e:
         raise Refusal("migration_failed", f"the migrated state {clip(to_text(r.output))} does not have the new "
                                           f"state type {signature.state}: {e}") from None
-    if down is not None:
-        check_down(verify, check_value, down, signature.state, node.signature.state, r.output,
-                   node.limits.migration_fuel)
-    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state.  The code is
-    # translated to Python here, before the swap, so that no request after it pays for that (the first
-    # input after the upgrade costs what the second does).  Its source is compiled in pieces
-    # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
-    # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
-    # The trials run on that translation (`Node.loaded`, which the node keeps for its inputs), so the code is
+    if t.down is not None:
+        back = run_down(t.down, r.output, node.limits.migration_fuel)
+        try:
+            check_value(back, t.running.state)
+        except (TypeError, ValueError) as e:  # cannot happen to verified code; checked as every untrusted result is
+            raise Refusal("down_migration_type", f"the down-migration made {clip(to_text(back))}, not a value of "
+                                                 f"{t.running.state}: {e}") from None
+    # 6. the new code keeps the step budget on trial inputs of its type, at the migrated state.
+    # The trials run on the translation (`Node.loaded`, which the node keeps for its inputs), so the code is
     # translated once; past the loaded step's inline budget a trial runs again on the checked loop, to the
     # full step budget.
     step, state = node.loaded(new), from_value(r.output)
@@ -135,8 +180,8 @@ def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = 
         except MachineError as e:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
-    return Prepared(new, digest(new), signature, r.output, time.perf_counter() - t0, most, down=down,
-                    adapters=adapters)
+    return Prepared(new, digest(new), signature, r.output, t.seconds + time.perf_counter() - t0, most,
+                    down=t.down, adapters=t.adapters)
 
 
 def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:

@@ -104,10 +104,10 @@ async def text_command(self: Any, text: str) -> None:
                          "machine lacks; the named pipe takes the reference's 21 instructions only (send extended "
                          "code over TCP). Nothing changed.")
                 return
-            async with self.lock:
+            async with self.versions, self.lock:
                 req = self.request_of("upgrade", (old, new, migration))
                 try:
-                    p = await loop.run_in_executor(None, self.checked_upgrade, req, True)
+                    _, p = await loop.run_in_executor(None, self.checked_upgrade, req, True)
                 except Refusal:  # the node has printed why
                     return
                 self.node.install(p)

@@ -1,23 +1,48 @@
 """The node's door: which peers are local, which named pipes are safe, and lines read with timeouts and bounds.
 
-`LineReader` reads one connection's request lines: a line must end within
-`Limits.read_timeout` seconds once started, a silent connection is closed
-after `Limits.idle_timeout`, a line over `Limits.max_line` bytes is dropped
-(and answered), and a line over `Limits.executor_threshold` bytes is read only
-while holding the server's one big-line slot, so at most one big line is in
-memory at a time.
+`Lines` is one TCP connection (an `asyncio.Protocol`: lines are cut out of
+each chunk as it arrives, with no stream object or task per request): a line
+must end within `Limits.read_timeout` seconds once started, an answer must be
+taken as fast, a silent connection is closed after `Limits.idle_timeout`, a
+line over `Limits.max_line` bytes is dropped (and answered), and a line over
+`Limits.executor_threshold` bytes is read only while holding the server's one
+big-line slot (`BigSlot`), so at most one big line is in memory at a time.
+Requests of one connection are answered in order, one answer each; at most
+`Lines.BATCH` of its lines are answered before other connections get a turn,
+and the answers of one turn go out in one write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
 import stat
 import time
-from typing import Any, Literal
+from collections import deque
+from typing import Any
 
-__all__ = ["is_loopback", "check_fifo", "LineReader"]
+__all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot"]
+
+_dumps = json.JSONEncoder().encode
+"""`json.dumps` with its default settings, without its per-call checks of them."""
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_ANSWER = frozenset(("id", "ok", "output", "state", "steps"))
+
+
+def encode(r: dict[str, Any]) -> bytes:
+    """An answer's line: `json.dumps` of `r` (its keys in order) and a newline; an input's answer made directly.
+
+    >>> r = {"id": 3, "ok": True, "output": "L Unit", "state": "Int 1", "steps": 16}
+    >>> encode(r) == json.dumps(r).encode() + b"\\n"
+    True
+    """
+    rid = r["id"]
+    if type(rid) is int and r.keys() == _ANSWER and r["ok"] is True and type(r["steps"]) is int:
+        return (f'{{"id": {rid}, "ok": true, "output": {_quote(r["output"])}, "state": {_quote(r["state"])}, '
+                f'"steps": {r["steps"]}}}\n').encode()
+    return _dumps(r).encode() + b"\n"
 
 
 def is_loopback(host: str) -> bool:
@@ -55,63 +80,264 @@ def check_fifo(path: str) -> None:
                               f" anyone could drive the node; chmod go-w {path}")
 
 
-class LineReader:
-    """Lines of one connection, with the read and idle timeouts and the big-line slot (see the module's doc)."""
+class BigSlot:
+    """The server's one slot for a line over `Limits.executor_threshold` bytes: connections wait in turn, unread."""
 
-    def __init__(self, reader: asyncio.StreamReader, server: Any) -> None:
-        self.reader, self.server = reader, server
+    def __init__(self) -> None:
+        self.holder: Lines | None = None
+        self.waiting: deque[Lines] = deque()
+
+    def take(self, conn: Lines) -> bool:
+        """Give the slot to `conn` if it is free; else queue `conn` (its reading paused until `release` hands it on)."""
+        if self.holder is None or self.holder is conn:
+            self.holder = conn
+            return True
+        if conn not in self.waiting:
+            self.waiting.append(conn)
+        return False
+
+    def release(self, conn: Lines) -> None:
+        """`conn` no longer holds (or waits for) the slot: hand it to the next connection waiting."""
+        if conn in self.waiting:
+            self.waiting.remove(conn)
+        if self.holder is not conn:
+            return
+        self.holder = None
+        while self.waiting:
+            nxt = self.waiting.popleft()
+            if not nxt.closed:
+                self.holder = nxt
+                nxt.holding_big = True
+                nxt.resume("big")
+                return
+
+
+class Lines(asyncio.Protocol):
+    """One TCP connection's request lines, answered in order by `server` (a `cam.server.NodeServer`).
+
+    `server.answer_now(line, local)` answers a line at once (a dict), or gives what must wait (for the
+    node's lock, a worker thread...) to `server.answer_later`, which runs in a task; the connection
+    reads no further request until that answer is written.  Reading pauses while the socket's outgoing
+    buffer is full (`pause_writing`), while too many lines wait, or while another connection holds the
+    big-line slot; a deadline timer per connection enforces the read, write and idle timeouts.
+    """
+
+    BATCH = 16
+    """Lines of one connection answered in one turn of the event loop (fairness between clients)."""
+    BACKLOG = 256
+    """Lines waiting on one connection past which it is no longer read (back-pressure on a pipelining client)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
         self.limits = server.node.limits
         self.buffer = bytearray()
-        self.scanned = 0
+        self.lines: deque[bytes | None] = deque()
+        self.dropping = False
+        """Skipping the rest of a line over the size limit (already answered)."""
         self.holding_big = False
-        self.eof = False
+        self.busy = False
+        """An answer is being made in a task: later lines wait."""
+        self.eof = self.closed = self.scheduled = False
+        self.paused: set[str] = set()
+        """Why reading is paused: "big" (waiting for the slot), "backlog", "write" (answers not taken)."""
+        self.write_blocked: float | None = None
+        self.started: float | None = None
+        """When the unfinished line in `buffer` began (`time.monotonic`)."""
+        self.last = time.monotonic()
+        self.transport: asyncio.Transport | None = None
+        self.local = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.due = 0.0
+        """When `timer` fires (`time.monotonic`)."""
 
-    async def line(self) -> bytes | None | Literal[False]:
-        """The next line without its newline; ``None`` for one over the size limit; ``False`` at the end."""
-        dropping = False
-        started: float | None = None
-        while True:
-            i = self.buffer.find(b"\n", self.scanned)  # bytes before `scanned` hold no newline
-            self.scanned = len(self.buffer) if i < 0 else 0
-            if i >= 0:
-                piece = bytes(self.buffer[:i])
-                del self.buffer[:i + 1]
-                if dropping:
-                    return None
-                return piece if len(piece) <= self.limits.max_line else None
-            if self.eof:
-                if self.buffer and not dropping:
-                    piece = bytes(self.buffer)
-                    self.buffer.clear()
-                    return piece if len(piece) <= self.limits.max_line else None
-                return False
-            if len(self.buffer) > self.limits.max_line:  # answer now; skip the rest of this line as it comes
-                self.buffer.clear()
-                self.scanned = 0
-                dropping = True
-            if len(self.buffer) > self.limits.executor_threshold and not self.holding_big:
-                await self.server.big_slot.acquire()  # one big line in memory at a time; this socket waits
-                self.holding_big = True
-            now = time.monotonic()
-            if self.buffer or dropping:
-                started = started or now
-                timeout = started + self.limits.read_timeout - now
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.server.admit(self):
+            self.closed = True
+            return
+        peer = transport.get_extra_info("peername")
+        self.local = isinstance(peer, tuple) and is_loopback(str(peer[0]))
+        self._arm(self.limits.idle_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        now = self.last = time.monotonic()
+        if self.dropping:
+            i = data.find(b"\n")
+            if i < 0:
+                return
+            self.dropping, self.started, data = False, None, data[i + 1:]
+        buf = self.buffer
+        had = len(buf)
+        buf += data
+        max_line = self.limits.max_line
+        if b"\n" in data:
+            start, find, add = 0, buf.find, self.lines.append
+            i = find(b"\n", had)
+            while i >= 0:
+                add(bytes(buf[start:i]) if i - start <= max_line else None)
+                start = i + 1
+                i = find(b"\n", start)
+            del buf[:start]
+            if buf:
+                self.started = now
+                self._by(now + self.limits.read_timeout)
             else:
-                timeout = self.limits.idle_timeout
-            try:  # asyncio.timeout, not wait_for: no task made per read (a request's cost on a busy node)
-                async with asyncio.timeout(max(timeout, 0.001)):
-                    chunk = await self.reader.read(1 << 16)
-            except TimeoutError:
-                self.server.stats["timeouts"] += 1
-                return False
-            if not chunk:
-                self.eof = True
-            elif not dropping:
-                self.buffer += chunk
-            elif b"\n" in chunk:
-                self.buffer += chunk[chunk.index(b"\n"):]
+                self.started = None
+        elif self.started is None:
+            self.started = now
+            self._by(now + self.limits.read_timeout)
+        if len(buf) > max_line:  # answer now; skip the rest of this line as it comes
+            buf.clear()
+            self.lines.append(None)
+            self.dropping = True
+        if len(buf) > self.limits.executor_threshold and not self.holding_big:
+            self.holding_big = self.server.big_slot.take(self)  # one big line in memory at a time
+            if not self.holding_big:
+                self.pause("big")
+        if len(self.lines) > self.BACKLOG:
+            self.pause("backlog")
+        self.process()
 
-    def release(self) -> None:
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self.buffer and not self.dropping:  # the last line, unterminated
+            self.lines.append(bytes(self.buffer) if len(self.buffer) <= self.limits.max_line else None)
+        self.buffer.clear()
+        self.process()
+        return True  # half-closed: the answers still go out, then `process` closes
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+        self.server.forget(self)
+        if not self.busy:
+            self.release_big()
+
+    def pause_writing(self) -> None:
+        self.write_blocked = time.monotonic()
+        self._by(self.write_blocked + self.limits.read_timeout)
+        self.pause("write")
+
+    def resume_writing(self) -> None:
+        self.write_blocked = None
+        self.resume("write")
+        self.process()
+
+    # -- reading and answering
+
+    def pause(self, why: str) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self.paused.add(why)
+
+    def resume(self, why: str) -> None:
+        self.paused.discard(why)
+        if not self.paused and self.transport is not None and not self.closed:
+            self.started = time.monotonic() if self.buffer else None  # the read timeout counts from now
+            self.transport.resume_reading()
+
+    def release_big(self) -> None:
         if self.holding_big:
             self.holding_big = False
-            self.server.big_slot.release()
+        self.server.big_slot.release(self)
+
+    def process(self) -> None:
+        """Answer waiting lines, at most `BATCH` now (the rest on the loop's next turn), in one write."""
+        self.scheduled = False
+        if self.busy or self.closed or self.write_blocked is not None:
+            return
+        out: list[bytes] = []
+        lines, answer, local, close = self.lines, self.server.answer_now, self.local, False
+        n = 0
+        while lines:
+            if n == self.BATCH:
+                if not self.scheduled:
+                    self.scheduled = True
+                    asyncio.get_running_loop().call_soon(self.process)
+                break
+            line = lines.popleft()
+            n += 1
+            if line is not None and (not line or line.isspace()):
+                continue
+            r = answer(line, local)
+            if type(r) is dict:
+                out.append(encode(r))
+                if r.get("error") == "http_refused":
+                    close = True
+                    break
+            else:
+                self.busy = True
+                self.server.spawn(self.later(r, line))
+                break
+        if self.holding_big and not self.busy and not lines and len(self.buffer) <= self.limits.executor_threshold:
+            self.release_big()
+        if out and self.transport is not None:
+            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+            self.last = time.monotonic()
+        if "backlog" in self.paused and len(lines) <= self.BACKLOG // 2:
+            self.resume("backlog")
+        if close or self.eof and not lines and not self.busy:
+            self.close()
+
+    async def later(self, pending: Any, line: bytes | None) -> None:
+        """Answer one line whose answer must wait (`server.answer_later`), then go on with the next lines."""
+        try:
+            r = await self.server.answer_later(pending, line, self.local)
+        finally:
+            self.busy = False
+            if self.closed:
+                self.release_big()
+        if self.closed or self.transport is None:
+            return
+        self.transport.write(encode(r))
+        self.last = time.monotonic()
+        if r.get("error") == "http_refused":
+            self.close()
+        else:
+            self.process()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()  # what is written still goes out
+
+    # -- timeouts: one timer per connection, moved only when it fires (no timer per request)
+
+    def _arm(self, delay: float) -> None:
+        self.due = time.monotonic() + max(delay, 0.001)
+        self.timer = asyncio.get_running_loop().call_later(max(delay, 0.001), self._deadline)
+
+    def _by(self, deadline: float) -> None:
+        """Make sure the timer fires by `deadline` (a deadline that moved nearer: a line started, answers wait)."""
+        if deadline < self.due and not self.closed:
+            if self.timer is not None:
+                self.timer.cancel()
+            self._arm(deadline - time.monotonic())
+
+    def _deadline(self) -> None:
+        """Close a connection past a deadline (counted in the server's ``timeouts``); else look again later."""
+        if self.closed:
+            return
+        now, lim = time.monotonic(), self.limits
+        if self.write_blocked is not None:  # a client that does not read its answers holds the node's memory
+            left = self.write_blocked + lim.read_timeout - now
+        elif self.busy or self.lines or "big" in self.paused or "backlog" in self.paused:
+            left = lim.read_timeout  # the node is working for this connection, or it waits its turn
+        elif self.started is not None:  # a started line must end
+            left = self.started + lim.read_timeout - now
+        else:
+            left = self.last + lim.idle_timeout - now
+        if left > 0:
+            self._arm(left)
+            return
+        self.server.stats["timeouts"] += 1
+        self.closed = True
+        self.server.forget(self)
+        self.release_big()
+        if self.transport is not None:
+            self.transport.abort() if self.write_blocked is not None else self.transport.close()

@@ -171,8 +171,12 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         self.clients: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         """Per client id: the last sequence number answered and its answer (least recently seen first)."""
         self.upgrade_pauses: list[float] = []
-        """Seconds from receiving each upgrade to having served the next input (the last 100)."""
-        self._pause_from: float | None = None
+        """Per upgrade (the last 100), the seconds inputs waited for it: from the moment the node stopped
+        serving inputs to install it (a server checks its code first, while inputs go on) to the next input
+        served.  Without a server, from receiving the upgrade."""
+        self.upgrade_latencies: list[float] = []
+        """Per upgrade (the last 100), the seconds from receiving it to the first input served by the new code."""
+        self._pause_from: tuple[float, float] | None = None
         self._typed_inputs: dict[tuple[int | None, Value], Any] = {}
         """Inputs known to have the running input type, with their host values (cleared on upgrade)."""
         self._code_text: str | None = None
@@ -333,7 +337,9 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         self.inputs += 1
         self.machine_steps += steps
         if self._pause_from is not None:
-            self.upgrade_pauses = [*self.upgrade_pauses[-99:], time.perf_counter() - self._pause_from]
+            now, (received, stopped) = time.perf_counter(), self._pause_from
+            self.upgrade_pauses = [*self.upgrade_pauses[-99:], now - stopped]
+            self.upgrade_latencies = [*self.upgrade_latencies[-99:], now - received]
             self._pause_from = None
 
     def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
@@ -385,7 +391,7 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         """Check an upgrade and install it; raise `Refusal` (and change nothing) if a check fails.
 
         `received` (a `time.perf_counter` value, default now) is when the upgrade arrived: the
-        pause until the next input is served is recorded in `upgrade_pauses`.  `down`, `name` and
+        pause until the next input is served is recorded in `upgrade_pauses` (and `upgrade_latencies`).  `down`, `name` and
         `probation`: see `cam.history`; `probes`: see `cam.probes`.
         """
         received = time.perf_counter() if received is None else received
@@ -396,14 +402,31 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
     def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
                 adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
         """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
+        return self.checked_at(self.checked_code(old, new, migration, down, adapters), self.state, probes)
+
+    def checked_code(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                     adapters: tuple[Code | None, Code | None] = (None, None)) -> admission.Typed:
+        """The checks of an upgrade's code (`admission.check_code`: thread-safe while no other version change
+        runs, and inputs may go on meanwhile), printing why when it is refused.  Changes nothing."""
         try:
-            return self.prepare(old, new, migration, down, adapters, probes)
+            self.refuse_if_held()
+            return admission.check_code(self, old, new, migration, down, adapters)
         except Refusal as e:
-            if e.kind == "wrong_version":
-                self.say(WRONG_VERSION)
-            else:
-                self.say(f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-            raise
+            raise self._upgrade_refused(e) from None
+
+    def checked_at(self, t: admission.Typed, state: Value, probes: tuple[Probe, ...] = ()) -> Prepared:
+        """The rest of an upgrade's checks at `state` (`admission.check_state`, and `probes`), printing why
+        when it is refused.  Changes nothing."""
+        try:
+            p = admission.check_state(self, t, state)
+            probe_prepared(self, p, t.adapters, probes)
+            return p
+        except Refusal as e:
+            raise self._upgrade_refused(e) from None
+
+    def _upgrade_refused(self, e: Refusal) -> Refusal:
+        self.say(WRONG_VERSION if e.kind == "wrong_version" else f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+        return e
 
     def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
                 adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
@@ -411,16 +434,19 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
 
         A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state;
         `probes` must pass on the new code at the migrated state.  Refused while a release holds another upgrade.
+        The new code is translated here (in the checks' worker thread on a server), not on the next input's path.
         """
         self.refuse_if_held()
         p = admission.check(self, old, new, migration, down, adapters)
         probe_prepared(self, p, adapters, probes)
-        self.loaded(p.code)  # translated now (in the checks' worker thread), not on the next input's path
         return p
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
-                seq: int | None = None, probes: tuple[Probe, ...] = ()) -> Version:
-        """Journal the upgrade, then swap code and state as one step (call between two inputs)."""
+                seq: int | None = None, probes: tuple[Probe, ...] = (), stopped: float | None = None) -> Version:
+        """Journal the upgrade, then swap code and state as one step (call between two inputs).
+
+        `received`: when the upgrade arrived; `stopped`: when inputs stopped being served for it (default
+        `received`), both `time.perf_counter` values (see `upgrade_pauses`)."""
         v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1, p.name,
                     "probation" if p.probation else "")
         if self.store is not None and p.text is None:
@@ -434,7 +460,8 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
         self.probes = probes if p.probation else ()
         self._code_text = p.text
-        self._pause_from = time.perf_counter() if received is None else received
+        received = time.perf_counter() if received is None else received
+        self._pause_from = (received, received if stopped is None else stopped)
         self.say(UPGRADE_OK)
         self._maybe_snapshot()
         return v
@@ -487,6 +514,7 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
             "upgrades": self.generation - 1,
             "history": [v._asdict() for v in self.history],
             "upgrade_pauses": self.upgrade_pauses,
+            "upgrade_latencies": self.upgrade_latencies,
             "uptime": time.time() - self.started,
             "data": None if self.store is None else {"path": self.store.path, "durability": self.store.durability,
                                                      "journal": self.store.journal_length()},

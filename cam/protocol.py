@@ -296,7 +296,7 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
     if line is None:
         say(f"Invalid command: a line over the {limits.max_line}-byte limit")
         raise Refusal("line_too_long", f"request lines are limited to {limits.max_line} bytes")
-    if looks_like_http(line):
+    if line[:1] != b"{" and looks_like_http(line):  # a JSON object is not an HTTP request line
         say(f"Refused an HTTP request (connection closed): {shown(line[:100])}")
         raise Refusal("http_refused", "this is not an HTTP server; the connection is closed")
     if line.count(b"[") + line.count(b"{") > limits.max_depth and json_depth(line) > limits.max_depth:

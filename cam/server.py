@@ -11,24 +11,34 @@ a node prints when it starts.
 
 Serialisation
 -------------
-Every request but ``status`` (``do``, ``upgrade``, ``rollback``, ``make_permanent``,
-``prepare``, ``commit``, ``abort``) runs under one FIFO `asyncio.Lock`: inputs
-that arrive while an upgrade is being checked wait, and are served in arrival
-order by the machine installed when their turn comes.  Requests of one
-connection are answered in order, one response each.  ``status`` takes no
-lock: the node changes only on the event loop's thread, so it always sees a
-whole state, and it is answered while a long input or an upgrade's checks run.
+Every change runs under one FIFO lock (`Serial`): an input is run at once,
+in the callback that read it, when nobody holds or waits for the lock, and
+otherwise waits its turn in it.  Version changes (``upgrade``, ``rollback``,
+``make_permanent``, ``prepare``, ``commit``, ``abort``) also run one at a
+time, under a second lock: an upgrade's code is checked and translated (in a
+worker thread) while the running version goes on answering inputs, then it
+takes the node's lock, runs the state-dependent checks again if inputs have
+changed the state meanwhile (the migration, the down-migration, trial inputs,
+probes: `cam.admission.check_state`), and swaps.  Inputs wait only for that
+(`Node.upgrade_pauses`).  A client's requests are answered in order, one
+response each, so an input sent after an upgrade on the same connection runs
+on the new version.  ``status`` takes no lock: the node changes only on the
+event loop's thread, so it always sees a whole state, and it is answered
+while a long input or an upgrade's checks run.
 
 No request can stall the others
 -------------------------------
-- A line over `Limits.executor_threshold` bytes is read only while holding
-  the one *big-line slot* (others wait, with their sockets unread), then its
-  depth is checked, and it is parsed and decoded in a worker thread: at most
-  one big line is in memory at a time.
+- Lines are read by `cam.guard.Lines`: a line over `Limits.executor_threshold`
+  bytes is read only while holding the one *big-line slot* (others wait, with
+  their sockets unread), then its depth is checked, and it is parsed and
+  decoded in a worker thread: at most one big line is in memory at a time.
+  A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
+  before others get a turn; its reading pauses while its answers are not taken.
 - An upgrade's checks (verifier, migration, trial inputs, translation) run
-  in a worker thread, except a small upgrade's (a line of at most
-  `SMALL_UPGRADE` bytes whose code has no ``APP``: every run is bounded by
-  its size), which take less than handing them over would; an input runs
+  in a worker thread; when they must run again at a changed state, a small
+  upgrade's (a line of at most `SMALL_UPGRADE` bytes whose code has no
+  ``APP``: every run is bounded by its size) run on the event loop, which
+  takes less than handing them over would; an input runs
   on the event loop for at most `Limits.inline_fuel` steps (or its code's
   size), and longer ones run again in a worker thread.
 - Every connection has a read timeout (a started line must end within
@@ -71,27 +81,26 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam import auth
-from cam.code import Code, to_text
+from cam.admission import Typed
+from cam.code import Code, Value, to_text
 from cam.contract import Refusal
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.ground import clip
-from cam.guard import LineReader, check_fifo, is_loopback
+from cam.guard import BigSlot, Lines, check_fifo, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node, Prepared
 from cam.protocol import Request, decode_request, request_fields
 from cam.terminal import Transcript, banner, notices, printer
-
-_dumps = json.JSONEncoder().encode
-"""`json.dumps` with its default settings, without its per-call checks of them."""
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
            "is_loopback"]
 
 
 SMALL_UPGRADE = 4096
-"""An upgrade request line at most this long, whose code has no ``APP``, is checked on the event loop."""
+"""An upgrade request line at most this long, whose code has no ``APP``, has its state checked again on the
+event loop (when inputs changed the state while its code was checked)."""
 
 
 def bounded(req: Request) -> bool:
@@ -108,6 +117,36 @@ def bounded(req: Request) -> bool:
     return True
 
 
+class Serial:
+    """The node's FIFO lock, counting who holds or waits for it: an input may skip it only when nobody does."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+    async def __aenter__(self) -> None:
+        self.users += 1
+        try:
+            await self.lock.acquire()
+        except BaseException:
+            self.users -= 1
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lock.release()
+        self.users -= 1
+
+
+@dataclass
+class Later:
+    """A request whose answer must wait (`NodeServer.answer_later`): `req` is ``None`` until decoded."""
+
+    req: Request | None
+    received: float
+    tried: bool = False
+    """Its input already ran out of the inline budget once: run it in a worker thread."""
+
+
 class NodeServer:
     """Serves a `Node` over TCP (newline-delimited JSON) and, optionally, the reference's text commands on a FIFO."""
 
@@ -118,26 +157,28 @@ class NodeServer:
         self.requests = 0
         self.stats = {"http_refused": 0, "timeouts": 0, "retries_answered": 0, "unauthorized": 0}
         self._server: asyncio.Server | None = None
-        self._lock: asyncio.Lock | None = None
-        self._big: asyncio.Semaphore | None = None
+        self._lock: Serial | None = None
+        self._versions: asyncio.Lock | None = None
+        self.big_slot = BigSlot()
+        """Held while a line over `Limits.executor_threshold` bytes is read and handled: one at a time."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.fifo_fds: list[int] = []
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._conns: set[Lines] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
 
     @property
-    def lock(self) -> asyncio.Lock:
+    def lock(self) -> Serial:
         """The node's one serialising lock (FIFO-fair): every change runs under it."""
         if self._lock is None:
-            self._lock = asyncio.Lock()
+            self._lock = Serial()
         return self._lock
 
     @property
-    def big_slot(self) -> asyncio.Semaphore:
-        """Held while a line over `Limits.executor_threshold` bytes is read and handled: one at a time."""
-        if self._big is None:
-            self._big = asyncio.Semaphore(1)
-        return self._big
+    def versions(self) -> asyncio.Lock:
+        """Held by a version change (upgrade, rollback, release...) from its checks to its end: one at a time."""
+        if self._versions is None:
+            self._versions = asyncio.Lock()
+        return self._versions
 
     def say(self, *lines: str) -> None:
         """Print one event's lines on the node's transcript (see `Node.say`)."""
@@ -149,8 +190,9 @@ class NodeServer:
         Without trusted keys, only loopback addresses may be bound (`PermissionError` otherwise).
         """
         tls = self.ssl_context
-        self._server = await asyncio.start_server(self._connection, self.host, self.port, ssl=tls,
-                                                  ssl_handshake_timeout=self.node.limits.read_timeout if tls else None)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Lines(self), self.host, self.port, ssl=tls,
+                                                ssl_handshake_timeout=self.node.limits.read_timeout if tls else None)
         bound = [s.getsockname()[0] for s in self._server.sockets]
         if not self.trust and not all(is_loopback(a) for a in bound):
             self._server.close()
@@ -163,12 +205,15 @@ class NodeServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-        for w in list(self._writers):  # their handlers see end of file and finish
-            w.close()
-        if self._handlers:
+        if self._handlers:  # answers being made are finished and written
             await asyncio.wait(list(self._handlers), timeout=5)
+        for c in list(self._conns):
+            c.closed = True
+            if c.transport is not None:
+                c.transport.close()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
         for t in self._tasks:
             t.cancel()
         for fd in self.fifo_fds:
@@ -178,103 +223,111 @@ class NodeServer:
 
     # -- TCP
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def admit(self, conn: Lines) -> bool:
+        """Count a new connection in; over `Limits.max_connections`, answer it one error line and close it."""
         limit = self.node.limits.max_connections
-        if len(self._writers) >= limit:  # each connection may hold a line: bound the memory
-            await self._refuse_connection(writer, limit)
-            return
-        self._writers.add(writer)
-        peer = writer.get_extra_info("peername")
-        local = isinstance(peer, tuple) and is_loopback(str(peer[0]))
-        task = asyncio.current_task()
-        if task is not None:
-            self._handlers.add(task)
-        lines = LineReader(reader, self)
-        transport = writer.transport
-        try:
-            while True:
-                line = await lines.line()
-                if line is False:
-                    break
-                try:
-                    if line is not None and not line.strip():
-                        continue
-                    response = await self.handle(line, local)
-                finally:
-                    lines.release()
-                writer.write(_dumps(response).encode() + b"\n")
-                if transport.get_write_buffer_size():  # the answer did not all go out at once: wait for it
-                    try:
-                        await asyncio.wait_for(writer.drain(), self.node.limits.read_timeout)
-                    except TimeoutError:  # a client that does not read its answers holds the node's memory
-                        self.stats["timeouts"] += 1
-                        break
-                if response.get("error") == "http_refused":
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
-            pass  # the peer went away, or the node is shutting down: nothing left to answer
-        finally:
-            lines.release()
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(writer.wait_closed(), 1)
-            if task is not None:
-                self._handlers.discard(task)
+        if len(self._conns) >= limit:  # each connection may hold a line: bound the memory
+            response = {"id": None, "ok": False, "error": "too_many_connections",
+                        "message": f"the node serves at most {limit} connections at once; try again later"}
+            assert conn.transport is not None
+            conn.transport.write(json.dumps(response).encode() + b"\n")  # one short line: the socket takes it
+            conn.transport.close()
+            return False
+        self._conns.add(conn)
+        return True
 
-    @staticmethod
-    async def _refuse_connection(writer: asyncio.StreamWriter, limit: int) -> None:
-        """Answer one error line (id null) to a connection over the limit, and close it."""
-        response = {"id": None, "ok": False, "error": "too_many_connections",
-                    "message": f"the node serves at most {limit} connections at once; try again later"}
-        try:
-            writer.write(json.dumps(response).encode() + b"\n")
-            await asyncio.wait_for(writer.drain(), 1)  # one short line: the socket's buffer takes it at once
-        except (ConnectionError, asyncio.CancelledError, TimeoutError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(writer.wait_closed(), 1)
+    def forget(self, conn: Lines) -> None:
+        """A connection is closed."""
+        self._conns.discard(conn)
+
+    def spawn(self, coro: Any) -> None:
+        """Run a connection's waiting answer as a task (awaited by `close`)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     async def handle(self, line: bytes | None, local: bool = True) -> dict[str, Any]:
         """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
+        r = self.answer_now(line, local)
+        return r if type(r) is dict else await self.answer_later(r, line, local)
+
+    def answer_now(self, line: bytes | None, local: bool = True) -> dict[str, Any] | Later:
+        """The response to one request line if it can be made now, else the `Later` to give `answer_later`.
+
+        Answered now: a refusal, ``status``, and an input when nobody holds or waits for the node's lock
+        (run within its inline budget).
+        """
         self.requests += 1
         received = time.perf_counter()
-        rid: Any = None
+        if line is not None and len(line) > self.node.limits.executor_threshold:
+            return Later(None, received)
+        return self._answer(self._decode(line), local, received)
+
+    def _answer(self, req: Request, local: bool, received: float) -> dict[str, Any] | Later:
+        rid = req.rid
         try:
-            if line is not None and len(line) > self.node.limits.executor_threshold:
-                req = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
-            else:
-                req = self._decode(line)
-            rid = req.rid
             if req.error is not None:
                 raise req.error
             if req.kind == "status":
                 return {"id": rid, "ok": True, **self.status(req.flag)}
-            async with self.lock:
-                old = self.node.remembered(req.client, req.seq)
-                if old is not None:
-                    self.stats["retries_answered"] += 1
-                    return {"id": rid, "ok": True, **old}
-                if req.kind == "do":
-                    return {"id": rid, "ok": True, **await self._do(req)}
-                if req.kind in ("rollback", "make_permanent", "commit", "abort"):
-                    self.authorize(req, local)
-                    return {"id": rid, "ok": True, **await self._admin(req, received)}
-                small = line is not None and len(line) <= SMALL_UPGRADE
-                return {"id": rid, "ok": True, **await self._upgrade(req, local, received, small)}
+            if req.kind != "do" or self.lock.users:
+                return Later(req, received)
+            old = self.node.remembered(req.client, req.seq)
+            if old is not None:
+                self.stats["retries_answered"] += 1
+                return {"id": rid, "ok": True, **old}
+            try:
+                return {"id": rid, "ok": True, **self._do_now(req)}
+            except OutOfFuel:
+                return Later(req, received, True)
         except Refusal as e:
-            if e.kind == "unauthorized":
-                self.stats["unauthorized"] += 1
-            return {"id": rid, "ok": False, "error": e.kind, "message": str(e)}
+            return self._refused(rid, e)
+        except Exception as e:  # a bug must not take the node down; say so
+            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+
+    def _refused(self, rid: Any, e: Refusal) -> dict[str, Any]:
+        if e.kind == "unauthorized":
+            self.stats["unauthorized"] += 1
+        return {"id": rid, "ok": False, "error": e.kind, "message": str(e)}
+
+    async def answer_later(self, later: Later, line: bytes | None, local: bool = True) -> dict[str, Any]:
+        """The response to a request `answer_now` could not answer at once (under the locks it needs)."""
+        rid: Any = None
+        try:
+            if later.req is None:  # a big line: parsed and decoded in a worker thread
+                req = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
+                r = self._answer(req, local, later.received)
+                if type(r) is dict:
+                    return r
+                later = r
+            req = later.req
+            assert req is not None
+            rid = req.rid
+            if req.kind == "do":
+                async with self.lock:
+                    return {"id": rid, "ok": True, **await self._do(req, later.tried)}
+            async with self.versions:  # version changes one at a time; inputs go on meanwhile
+                if req.kind == "upgrade":
+                    small = line is not None and len(line) <= SMALL_UPGRADE
+                    return {"id": rid, "ok": True, **await self._upgrade(req, local, later.received, small)}
+                async with self.lock:
+                    old = self.node.remembered(req.client, req.seq)
+                    if old is not None:
+                        self.stats["retries_answered"] += 1
+                        return {"id": rid, "ok": True, **old}
+                    if req.kind in ("rollback", "make_permanent", "commit", "abort"):
+                        self.authorize(req, local)
+                        return {"id": rid, "ok": True, **await self._admin(req, later.received)}
+                    return {"id": rid, "ok": True, **await self._prepare(req, local)}
+        except Refusal as e:
+            return self._refused(rid, e)
         except Exception as e:  # a bug must not take the node down; say so
             return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
 
     def status(self, code: bool = False) -> dict[str, Any]:
         """The node's status (with the running code's text if `code`) and the transport's counters."""
         emit = self.node.emit
-        return {**self.node.status(code), "requests": self.requests, "connections": len(self._writers),
+        return {**self.node.status(code), "requests": self.requests, "connections": len(self._conns),
                 "instructions": {"tcp": "extended", "fifo": FIFO_INSTRUCTIONS if self.fifo else None},
                 "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
@@ -286,17 +339,34 @@ class NodeServer:
             self.stats["http_refused"] += 1
         return req
 
-    async def _do(self, req: Request) -> dict[str, Any]:
-        """Run a decoded input (under the lock): on the loop for the inline budget, then in a worker thread."""
+    def _do_now(self, req: Request) -> dict[str, Any]:
+        """Run a decoded input on the loop, within the inline budget (`OutOfFuel` past it, nothing changed)."""
         node, x = self.node, req.input
         assert x is not None
         h = node.check_input(x, req.interface)
         try:
+            r = node.run_host(h, x, req.interface)
+        except Refusal as e:
+            raise node.on_failure(e) from None
+        return node.commit(x, r, req.client, req.seq, req.interface)
+
+    async def _do(self, req: Request, tried: bool = False) -> dict[str, Any]:
+        """Run a decoded input (under the lock): on the loop for the inline budget (unless `tried` already),
+        then in a worker thread."""
+        node, x = self.node, req.input
+        assert x is not None
+        old = node.remembered(req.client, req.seq)
+        if old is not None:
+            self.stats["retries_answered"] += 1
+            return old
+        if not tried:
             try:
-                r = node.run_host(h, x, req.interface)
+                return self._do_now(req)
             except OutOfFuel:
-                r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True,
-                                                                     req.interface)
+                pass
+        node.check_input(x, req.interface)
+        try:
+            r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True, req.interface)
         except Refusal as e:
             raise node.on_failure(e) from None
         return node.commit(x, r, req.client, req.seq, req.interface)
@@ -316,32 +386,53 @@ class NodeServer:
             raise Refusal("unauthorized", f"the signature does not verify with any trusted key for this node "
                           f"({node.node_id}) at generation {node.generation} running {node.digest}")
 
-    def checked_upgrade(self, req: Request, local: bool) -> Prepared:
-        """Authorize and check an upgrade, and make what installing it needs (in a worker thread: slow with big code)."""
+    def checked_upgrade(self, req: Request, local: bool, state: Value | None = None) -> tuple[Typed, Prepared]:
+        """Authorize and check an upgrade at `state` (default the node's), and make what installing it needs.
+
+        Runs in a worker thread when its code is big, while other requests are served: only version changes
+        must not run meanwhile (`versions`), so `state` is taken on the loop.
+        """
         self.authorize(req, local)
         assert req.codes is not None
-        if req.kind == "prepare":
-            self.node.refuse_if_held(req.token)
-        p = self.node.checked(*req.codes, req.down, req.adapters, req.probes)
+        node = self.node
+        t = node.checked_code(*req.codes, req.down, req.adapters)
+        p = node.checked_at(t, node.state if state is None else state, req.probes)
         p.name, p.probation = req.name, req.flag
-        if self.node.store is not None:
+        if node.store is not None:
             p.text = to_text(p.code)
-        return p
+        return t, p
 
     async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
-        """Authorize, check (in a worker thread) and install a decoded upgrade, or hold it (prepare; under the lock)."""
+        """Authorize, check and install a decoded upgrade (holding `versions`).
+
+        Its checks run while the running version answers inputs; then, under the node's lock, the checks that
+        depend on the state run again if inputs changed it meanwhile, and the new version is swapped in.
+        """
+        node, loop = self.node, asyncio.get_running_loop()
+        old = node.remembered(req.client, req.seq)
+        if old is not None:
+            self.stats["retries_answered"] += 1
+            return old
+        state = node.state  # taken on the loop: inputs change it meanwhile
+        t, p = await loop.run_in_executor(None, self.checked_upgrade, req, local, state)
+        stopped = time.perf_counter()
+        async with self.lock:  # inputs wait from here: only the state's checks (if it changed) and the swap
+            if node.state != state:  # a small upgrade's take less than handing them to a thread would
+                p2 = (node.checked_at(t, node.state, req.probes) if small and bounded(req) else
+                      await loop.run_in_executor(None, node.checked_at, t, node.state, req.probes))
+                p2.name, p2.probation, p2.text = p.name, p.probation, p.text
+                p = p2
+            v = node.install(p, received, req.client, req.seq, req.probes, stopped)
+            return node.upgrade_reply(v)
+
+    async def _prepare(self, req: Request, local: bool) -> dict[str, Any]:
+        """Authorize, check (in a worker thread) and hold a decoded prepare (under both locks)."""
         held = self.node.held_now()
-        if req.kind == "prepare" and held is not None and held.token == req.token:  # a retry: the same answer
+        if held is not None and held.token == req.token:  # a retry: the same answer
             return held.reply(self.node.generation + 1)
-        if small and bounded(req):  # checks of a few hundred steps: a worker thread would cost more than they do
-            p = self.checked_upgrade(req, local)
-        else:
-            p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
-        if req.kind == "prepare":
-            assert req.token is not None and req.codes is not None
-            return self.node.hold_checked(req.token, p, (*req.codes, req.down, req.adapters), req.probes, req.hold)
-        v = self.node.install(p, received, req.client, req.seq, req.probes)
-        return self.node.upgrade_reply(v)
+        _, p = await asyncio.get_running_loop().run_in_executor(None, self.checked_upgrade, req, local)
+        assert req.token is not None and req.codes is not None
+        return self.node.hold_checked(req.token, p, (*req.codes, req.down, req.adapters), req.probes, req.hold)
 
     async def _admin(self, req: Request, received: float) -> dict[str, Any]:
         """rollback, make_permanent (its probes run in a worker thread), commit (checked again there), abort."""

@@ -516,9 +516,10 @@ def test_upgrade_with_the_examples_declared_programs():
         assert len(s.client.status()["upgrade_pauses"]) == 1
 
 
-def test_inputs_that_arrive_while_an_upgrade_is_checked_wait_for_it():
-    """A big upgrade is checked in a worker thread; inputs sent meanwhile queue on the node's lock
-    and are served afterwards, in order, by the new machine."""
+def test_inputs_that_arrive_while_an_upgrade_is_checked_are_served_by_the_running_version():
+    """A big upgrade's code is checked in a worker thread while the running version answers other clients;
+    the migration then runs (again) on the state those inputs left, and the upgrading client's next input
+    runs on the new machine."""
     import threading
 
     from cam import verifier
@@ -534,15 +535,61 @@ def test_inputs_that_arrive_while_an_upgrade_is_checked_wait_for_it():
 
     with serve(state="Int 5", verify=slow_verify, check_value=verifier.check_value) as s:
         answers: list[Any] = []
-        t = threading.Thread(target=lambda: answers.append(s.client.upgrade(V1, big_v2, MIG)))
+
+        def upgrade() -> None:
+            answers.append(s.client.upgrade(V1, big_v2, MIG))
+            answers.append(s.client.do("L Unit").state)
+
+        t = threading.Thread(target=upgrade)
         t.start()
         assert checking.wait(10)
         with Client(s.running.host, s.running.port) as other:
             states = [other.do("L Unit").state for _ in range(3)]
         t.join(10)
-        assert answers and answers[0]["digest"] == digest(big_v2)
-        assert states == [parse_value(f"Pair (Int 5) (Int {i})") for i in (1, 2, 3)]
-        assert s.lines.index("Upgrade successful!") < s.lines.index("New state: Pair (Int 5) (Int 1)")
+        assert states == [parse_value(f"Int {i}") for i in (6, 7, 8)]  # the old machine, without waiting
+        assert answers[0]["digest"] == digest(big_v2) and answers[0]["state"] == "Pair (Int 8) (Int 0)"
+        assert answers[1] == parse_value("Pair (Int 8) (Int 1)")  # after its upgrade, on the same connection
+        assert s.lines.index("New state: Int 8") < s.lines.index("Upgrade successful!")
+        with Client(s.running.host, s.running.port) as other:
+            assert other.do("L Unit").state == parse_value("Pair (Int 8) (Int 2)")
+            st = other.status()
+        assert len(st["upgrade_pauses"]) == len(st["upgrade_latencies"]) == 1
+        assert st["upgrade_pauses"][0] < st["upgrade_latencies"][0]  # the checks ran before inputs stopped
+
+
+def test_an_upgrade_refused_at_the_state_inputs_left_changes_nothing():
+    """The state's checks run again at the swap, on the state inputs left while the code was checked: a
+    probe that passed at the first state fails there, and the upgrade is refused; nothing changed."""
+    import threading
+
+    from cam import verifier
+
+    same = Code([parse_code("[ID]")[0]] * 20_000 + list(V1))  # the same machine, checked in a worker thread
+    checking = threading.Event()
+
+    def slow_verify(code: Code, **declared: Any) -> Any:
+        if code == same and not declared:
+            checking.set()
+            time.sleep(0.3)
+        return verifier.verify(code, **declared)
+
+    with serve(state="Int 5", verify=slow_verify, check_value=verifier.check_value) as s:
+        errors: list[NodeError] = []
+
+        def upgrade() -> None:
+            with pytest.raises(NodeError) as e:
+                s.client.upgrade(V1, same, "[]", probes=[("R Unit", "R (Int 5)")])  # true at Int 5 only
+            errors.append(e.value)
+
+        t = threading.Thread(target=upgrade)
+        t.start()
+        assert checking.wait(10)
+        with Client(s.running.host, s.running.port) as other:
+            assert other.do("L Unit").state == parse_value("Int 6")
+        t.join(10)
+        assert errors and errors[0].kind == "probe_failed"
+        assert s.node.digest == digest(V1) and s.node.generation == 1 and s.client.status()["state"] == "Int 6"
+        assert s.lines[-2].startswith("Upgrade refused (probe_failed)")
 
 
 def test_a_failing_terminal_never_turns_an_applied_request_into_an_error(capsys):
