@@ -5,10 +5,13 @@
 Measured in one run, against the same counter:
 
 - in process (contenders interleaved over rounds, min/median and ratios
-  against the loaded step): the counter's step as the node runs it
-  (`cam.machine.load`, host values, counting steps), `cam.machine.execute`
-  on machine values made once (no parsing per call), and `Node.do` on the
-  same input (type check from its cache, step, bookkeeping, answer's text);
+  against the loaded step; measured once the client processes are up): the
+  counter's step as the node runs it (`cam.machine.load`, host values,
+  counting steps), `cam.machine.execute` on machine values made once (no
+  parsing per call), `Node.do` on the same input (type check from its
+  cache, step, bookkeeping, answer as machine values), and a request line
+  answered as the server answers it (parse, check, step, commit, the
+  answer's line);
 - over loopback TCP, three servers each in its own process, with the same
   client processes sending the same request lines (``do`` with a client id
   and a sequence number, as `cam.client.Client` sends them) and reading one
@@ -21,9 +24,14 @@ Measured in one run, against the same counter:
   the echo server, and p50/p99 latency;
 - the upgrade pause under load: while 8 client processes send increments,
   upgrades back and forth between the two counters are sent, each with new
-  code (one more ``ID`` at its end each time, so every upgrade translates its
-  code); the node reports, per upgrade, the time from receiving it to having
-  answered the next input (checks, translation and migration included);
+  code (a constant no code before it had, so every upgrade translates its
+  code); the node reports, per upgrade, how long inputs were held (from the
+  moment it stops serving them to swap, which runs the state's checks again
+  at the state inputs left, to the next input answered) and the time from
+  receiving the upgrade to the first input answered by the new code (its
+  code's checks and translation, which run while the old code answers, and
+  the pause); the clients' own view is the longest time none of them got an
+  answer while an upgrade ran, against the same just before it;
 - durability (``--data``): three nodes at once, in memory, ``--durability
   sync`` and ``--durability group``, loaded in turn (the order rotates each
   round) by 1 and by 4 client processes: requests/s (min and median over the
@@ -141,14 +149,16 @@ def start_echo(kind: str) -> tuple[subprocess.Popen[str], int]:
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
-def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[float, float, list[float]]:
-    """Connect, wait for `start` (monotonic), send `n` increments (or send until `until`); (t0, t1, latencies).
+def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[float, float, list[float], list[float]]:
+    """Connect, wait for `start` (monotonic), send `n` increments (or send until `until`);
+    (t0, t1, latencies, when each answer came (monotonic, only when sending until `until`)).
 
     Every request is a fresh line with the client's id and next sequence number, as `cam.client.Client`
     sends it, and every answer is read and decoded.
     """
     cid = os.urandom(16).hex()
     lat: list[float] = []
+    came: list[float] = []
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         f = sock.makefile("rb")
@@ -165,12 +175,15 @@ def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[floa
             sock.sendall(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
             answer = json.loads(f.readline())
             lat.append(clock() - t)
+            if until:
+                came.append(time.monotonic())
             if answer.get("id") != i or answer.get("ok") is False:
                 raise RuntimeError(f"unexpected answer {answer}")
-        return t0, time.monotonic(), lat
+        return t0, time.monotonic(), lat, came
 
 
 def _worker(conn: Connection) -> None:
+    conn.send("ready")
     while True:
         job = conn.recv()
         if job is None:
@@ -191,6 +204,8 @@ class Clients:
             p.start()
             self.pipes.append(here)
             self.procs.append(p)
+        for c in self.pipes:  # started and imported: measuring in this process meanwhile would share its CPU
+            c.recv()
 
     def run(self, port: int, clients: int, per_client: int, seconds: float = 0.0) -> tuple[float, list[float]]:
         """(wall seconds, latencies) of `clients` processes each sending `per_client` requests (or for `seconds`)."""
@@ -207,9 +222,9 @@ class Clients:
             c.send((port, 0, start, start + seconds))
         self._busy = clients
 
-    def wait(self) -> None:
-        for c in self.pipes[:self._busy]:
-            c.recv()
+    def wait(self) -> list[float]:
+        """When each answer came (`time.monotonic`), every client's, sorted."""
+        return sorted(t for c in self.pipes[:self._busy] for t in c.recv()[3])
 
     def close(self) -> None:
         for c in self.pipes:
@@ -223,11 +238,24 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def in_process(n: int, rounds: int) -> None:
-    """The counter's step as the node runs it, `execute` on values made once, and `Node.do`, interleaved."""
+    """The counter's step as the node runs it, `execute` on values made once, `Node.do`, and a request line
+    answered as the server does it, interleaved."""
+    from cam.guard import encode
+    from cam.server import NodeServer
+
     step = load(V1, 20_000, steps=True)
     x, s, hx = L(UnitV), IntV(5), Left(())
     node = Node(V1, parse_value("Int 0"))
     node.do(x)
+    server = NodeServer(Node(V1, parse_value("Int 0")))
+    cid = os.urandom(16).hex()
+    lines = iter([f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}'.encode()
+                  for i in range(1, n * (2 * max(rounds, 3) + 2) + 1)])
+
+    def answer() -> bytes:
+        r = server.answer_now(next(lines))
+        assert type(r) is dict
+        return encode(r)
 
     def batch(f: Any) -> Any:
         def run() -> None:
@@ -239,9 +267,13 @@ def in_process(n: int, rounds: int) -> None:
         "loaded step (node's path)": batch(lambda: step(hx, 5)),
         "execute (machine values)": batch(lambda: execute(V1, x, s)),
         "Node.do (check, step, answer)": batch(lambda: node.do(x)),
+        "request line (decode ... encode)": batch(answer),
     }, rounds)
     print(f"in process, counter increment, {rounds} rounds of {n} calls (interleaved)")
     print(table(times, "loaded step (node's path)", work=n, unit="call"))
+    print("  Node.do answers machine values (`Applied`: output and state made as cam.code values); the server's\n"
+          "  path (NodeServer.answer_now: parse the line, check, step, commit, answer's text; transcript off,\n"
+          "  as for Node.do) answers text")
 
 
 def served(clients: Clients, requests: int, rounds: int) -> None:
@@ -291,32 +323,46 @@ def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Co
     return out
 
 
+def longest_silence(came: list[float], start: float, end: float) -> float:
+    """The longest time between two answers (`came`, sorted) in [`start`, `end`], its ends included."""
+    inside = [t for t in came if start <= t <= end]
+    points = [start, *inside, end]
+    return max(b - a for a, b in zip(points, points[1:]))
+
+
 def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code, Code, Code]],
                    down: bool = False) -> None:
-    """Under load from 8 client processes: the node's pause per upgrade, its checks, and the client's round trip."""
+    """Under load from 8 client processes: the node's pause per upgrade, its checks, and the clients' view."""
     clients.send(port, 8, 0.5 + 0.1 * len(upgrades))  # long enough for every upgrade below, on a loaded machine
-    trips, checks = [], []
+    trips, checks, windows = [], [], []
     try:
         with Client("127.0.0.1", port) as c:
             time.sleep(0.2)
             for old, new, mig, back in upgrades:
-                t = time.perf_counter()
+                t, m = time.perf_counter(), time.monotonic()
                 r = c.upgrade(old, new, mig, down=back if down else None)
                 trips.append(time.perf_counter() - t)
+                windows.append((m, time.monotonic()))
                 checks.append(r["check_seconds"])
                 time.sleep(0.02)
-            pauses = c.status()["upgrade_pauses"][-len(upgrades):]
+            st = c.status()
+            pauses, latencies = st["upgrade_pauses"][-len(upgrades):], st["upgrade_latencies"][-len(upgrades):]
     finally:
-        clients.wait()
+        came = clients.wait()
+    # the clients' view: the longest time no client got an answer, from sending each upgrade to 2 ms after its
+    # answer, against the same in a window as long just before it (no upgrade running)
+    during = [longest_silence(came, a, b + 0.002) for a, b in windows]
+    before = [longest_silence(came, a - 0.012 - (b - a), a - 0.01) for a, b in windows]
     ms = 1e3
     print(f"\nupgrade under load (8 client processes sending increments), {len(pauses)} upgrades v1 <-> v2, "
           "each with new code" + (" and a down-migration" if down else ""))
-    print(f"  receive -> next input answered (node)   median {statistics.median(pauses) * ms:7.3f} ms   "
-          f"max {max(pauses) * ms:7.3f} ms")
-    print(f"  checks + translation + migration (node) median {statistics.median(checks) * ms:7.3f} ms   "
-          f"max {max(checks) * ms:7.3f} ms")
-    print(f"  upgrade round trip (client)             median {statistics.median(trips) * ms:7.3f} ms   "
-          f"max {max(trips) * ms:7.3f} ms")
+    for label, xs in (("inputs held: swap starts -> next input answered (node)", pauses),
+                      ("receive -> first input answered by the new code (node)", latencies),
+                      ("checks + translation + migration (node, off the pause)", checks),
+                      ("upgrade round trip (client)", trips),
+                      ("longest silence of all 8 clients during an upgrade", during),
+                      ("the same just before it (no upgrade)", before)):
+        print(f"  {label:<56} median {statistics.median(xs) * ms:7.3f} ms   max {max(xs) * ms:7.3f} ms")
 
 
 def durability(clients: Clients, requests: int, rounds: int) -> None:

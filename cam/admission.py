@@ -45,6 +45,8 @@ class Typed:
     down: Code | None
     adapters: tuple[Code | None, Code | None]
     signature: Signature
+    digest: str
+    """The new code's digest."""
     running: Signature
     """The running version's signature the checks were made against."""
     seconds: float
@@ -134,7 +136,7 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
     node.loaded(new)
-    return Typed(new, migration, down, adapters, signature, node.signature, time.perf_counter() - t0)
+    return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0)
 
 
 def check_state(node: Any, t: Typed, state: Value) -> Prepared:
@@ -180,7 +182,7 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
         except MachineError as e:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
-    return Prepared(new, digest(new), signature, r.output, t.seconds + time.perf_counter() - t0, most,
+    return Prepared(new, t.digest, signature, r.output, t.seconds + time.perf_counter() - t0, most,
                     down=t.down, adapters=t.adapters)
 
 

@@ -449,14 +449,15 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         `received`), both `time.perf_counter` values (see `upgrade_pauses`)."""
         v = Version(p.digest, self.inputs, time.time(), p.seconds, self.generation + 1, p.name,
                     "probation" if p.probation else "")
-        if self.store is not None and p.text is None:
-            p.text = to_text(p.code)
-        body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
-                "version": v._asdict(), "client": client, "seq": seq,
-                "down": None if p.down is None else to_text(p.down), "probation": p.probation,
-                "adapters": [None if a is None else to_text(a) for a in p.adapters],
-                **({"probes": [x.image() for x in probes]} if probes else {})}
-        self._journal("upgrade", body, v._asdict())
+        if self.store is not None:  # the journal's record (its texts take time: made only when kept)
+            if p.text is None:
+                p.text = to_text(p.code)
+            body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
+                    "version": v._asdict(), "client": client, "seq": seq,
+                    "down": None if p.down is None else to_text(p.down), "probation": p.probation,
+                    "adapters": [None if a is None else to_text(a) for a in p.adapters],
+                    **({"probes": [x.image() for x in probes]} if probes else {})}
+            self._journal("upgrade", body, v._asdict())
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
         self.probes = probes if p.probation else ()
         self._code_text = p.text

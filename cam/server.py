@@ -103,6 +103,10 @@ SMALL_UPGRADE = 4096
 event loop (when inputs changed the state while its code was checked)."""
 
 
+SWITCH_INTERVAL = 0.0002
+"""Seconds a thread of a node process (`serve`) runs before another waiting for the interpreter lock gets it."""
+
+
 def bounded(req: Request) -> bool:
     """Whether every run of the request's code is bounded by its size: no ``APP`` (`Request.codes` and
     down-migration and adapters).  Without ``APP`` no instruction runs twice (a quoted closure runs only
@@ -476,6 +480,10 @@ async def serve(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | 
     """Run a node until cancelled, printing its banner to `out` first (and notices on stderr)."""
     if fifo is not None:
         check_fifo(fifo)
+    # An upgrade's checks run in a worker thread while the event loop answers inputs: a thread that wants the
+    # interpreter lock gets it after the switch interval (5 ms by default), so the loop would stall that long
+    # behind the checks.  This process is the node's own: let the threads take turns every SWITCH_INTERVAL.
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     server = NodeServer(node, host, port, fifo, trust, ssl_context)
     await server.start()
     for n in notices(node, server):
