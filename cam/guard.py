@@ -27,7 +27,7 @@ __all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot"]
 
 _dumps = json.JSONEncoder().encode
 """`json.dumps` with its default settings, without its per-call checks of them."""
-_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring_ascii
 _ANSWER = frozenset(("id", "ok", "output", "state", "steps"))
 
 

@@ -109,6 +109,9 @@ __all__ = [
     "fix_signature", "value_type", "value_depth", "safe_emit", "clip", "REPLAYERS",
 ]
 
+_host_result = tuple.__new__
+
+
 class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
@@ -152,7 +155,8 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         prepare(self.code)  # translated now, not on the first request's path (long inputs, adapters)
         self._loaded: dict[Code, Loaded] = {}
         """Loaded code of the running version and the versions it may go back to (see `loaded`)."""
-        self.loaded(self.code)
+        self._running = (self.code, self.loaded(self.code))
+        """The running code and its loaded form (`run_host` looks it up again when `code` changes)."""
         try:
             self.signature = fix_signature(self.principal, self.state)
             self.check_value(self.state, self.signature.state)
@@ -272,14 +276,17 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         iface = find(self.interfaces, interface) if interface is not None else self.interfaces[0]
         if iface.ins or iface.outs:
             return self.run_input(x, None, True, interface)
-        step = self.loaded(self.code)
+        code, step = self._running
+        if code is not self.code:  # an upgrade or a rollback changed it: look its loaded code up once
+            step = self.loaded(self.code)
+            self._running = (self.code, step)
         try:
             done: Any = step(h, self.host_state)  # loaded with steps=True: (state, output, steps)
         except MachineError as e:
             if isinstance(e, OutOfFuel) and self._inline_budget(step.code) < self.limits.fuel:
                 raise
             raise self._machine_error(e, x) from None
-        return HostResult(*done)
+        return _host_result(HostResult, done)  # HostResult(*done) without its Python-level __new__
 
     def _inline_budget(self, code: Code) -> int:
         return min(max(self.limits.inline_fuel, decode(code).size), self.limits.fuel)

@@ -304,7 +304,7 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
         raise Refusal("too_deep", f"the request is nested more than {limits.max_depth} deep")
     try:
         if line[:1] == b"{" and line[1:2] != b"\x00":  # what json.loads would read as UTF-8: say so, and skip its guess
-            req = _json_decode(line.decode("utf-8", "surrogatepass"))
+            req = _object(line.decode("utf-8", "surrogatepass"))
         else:
             req = json.loads(line)
     except (ValueError, RecursionError) as e:
@@ -318,6 +318,23 @@ def parse_line(line: bytes | None, limits: Limits, say: Callable[..., None]) -> 
 
 _json_decode = json.JSONDecoder().decode
 """`json.loads` of a string, with its default settings."""
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _object(text: str) -> Any:
+    """`json.loads(text)` for a text that starts with ``{``: the scanner alone, when the text is all one
+    well-formed value (its errors, and what follows a value, are `json.loads`'s to say).
+
+    >>> _object('{"a": [1, "x"]}  '), _object('{"id": 1}')
+    ({'a': [1, 'x']}, {'id': 1})
+    """
+    try:
+        obj, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        return _json_decode(text)
+    if end != len(text) and text[end:].strip(" \t\n\r"):  # json's whitespace, not str.isspace's
+        return _json_decode(text)
+    return obj
 
 _FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
 

@@ -253,7 +253,7 @@ class NodeServer:
     async def handle(self, line: bytes | None, local: bool = True) -> dict[str, Any]:
         """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
         r = self.answer_now(line, local)
-        return r if type(r) is dict else await self.answer_later(r, line, local)
+        return r if isinstance(r, dict) else await self.answer_later(r, line, local)
 
     def answer_now(self, line: bytes | None, local: bool = True) -> dict[str, Any] | Later:
         """The response to one request line if it can be made now, else the `Later` to give `answer_later`.
@@ -299,9 +299,9 @@ class NodeServer:
         rid: Any = None
         try:
             if later.req is None:  # a big line: parsed and decoded in a worker thread
-                req = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
-                r = self._answer(req, local, later.received)
-                if type(r) is dict:
+                decoded = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
+                r = self._answer(decoded, local, later.received)
+                if isinstance(r, dict):
                     return r
                 later = r
             req = later.req
@@ -421,6 +421,7 @@ class NodeServer:
         t, p = await loop.run_in_executor(None, self.checked_upgrade, req, local, state)
         stopped = time.perf_counter()
         async with self.lock:  # inputs wait from here: only the state's checks (if it changed) and the swap
+            node.remembered(req.client, req.seq)  # stale_request if this client's later request ran meanwhile
             if node.state != state:  # a small upgrade's take less than handing them to a thread would
                 p2 = (node.checked_at(t, node.state, req.probes) if small and bounded(req) else
                       await loop.run_in_executor(None, node.checked_at, t, node.state, req.probes))

@@ -172,3 +172,26 @@ def test_big_upgrades_are_handled_one_at_a_time_and_others_keep_going():
         assert sorted(a.get("error", "ok") for a in answers) == ["ok", "wrong_version", "wrong_version"]
         assert running.server.node.generation == 2
     assert len(lat) > 3
+
+
+def test_a_client_that_never_reads_its_answers_is_closed_and_others_keep_going():
+    """A client pipelines requests and reads none of the answers: the node stops reading it once its answers
+    are not taken (back-pressure), closes it after the read timeout, and serves everyone else meanwhile."""
+    line = b'{"id": 1, "kind": "status", "code": true}\n'  # a long answer for a short request
+    with served(read_timeout=1.0) as running, bystander(running):
+        s = socket.create_connection((running.host, running.port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sent, t0 = 0, time.monotonic()
+        try:
+            while time.monotonic() - t0 < 20:
+                sent += s.send(line * 256)
+        except OSError:  # the node closed it (reset), or stopped reading it for longer than the timeout
+            pass
+        finally:
+            s.close()
+        deadline = time.monotonic() + 10
+        while running.server.stats["timeouts"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert running.server.stats["timeouts"] >= 1 and sent < 64 * 1024 * 1024
+        with Client(running.host, running.port) as c:
+            assert c.do("L Unit").state == parse_value("Int 1")
