@@ -33,9 +33,8 @@ class Transcript:
     Lines are escaped (`cam.protocol.escape`).  When `capacity` events are waiting, new ones are
     dropped and counted (`dropped`); the count is printed once the terminal keeps up again.  The
     printing thread writes every event waiting at once; when it found more than one, it waits `gather`
-    seconds before it looks again, so a busy node wakes it about once per `gather`, not once per event.
-    An event of a quiet node (none in the last `gather` seconds) is printed at once, on the caller's
-    thread, when that cannot block; a busy node's only queue theirs (no write per event).
+    seconds before it looks again, so a busy node wakes it about once per `gather`, not once per event
+    (an event of a quiet node is printed at once).
     """
 
     def __init__(self, out: TextIO | None = None, capacity: int = 10_000, gather: float = 0.005) -> None:
@@ -49,8 +48,6 @@ class Transcript:
         """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
         self._busy = False
         """Whether the writer is printing events it took from the buffer."""
-        self._last = 0.0
-        """When the last event came (`time.monotonic`)."""
         self._thread = threading.Thread(target=self._write, name="cam-transcript", daemon=True)
         self._thread.start()
 
@@ -59,9 +56,7 @@ class Transcript:
             if len(self._events) >= self.capacity:
                 self.dropped += 1
                 return
-            now = time.monotonic()
-            quiet, self._last = now - self._last > self.gather, now
-            if quiet and not self._events and not self._busy and self._now(lines):
+            if not self._events and not self._busy and self._now(lines):
                 return
             self._events.append(lines)  # escaped by the writer: the node's thread only queues
             if self._waiting:  # the writer sleeps: wake it (it drains everything queued meanwhile)
