@@ -51,6 +51,8 @@ class Typed:
     """The running version's signature the checks were made against."""
     seconds: float
     """How long the code's checks (and translation) took."""
+    trials: list[tuple[Value, Any]]
+    """The trial inputs (`cam.ground.trial_inputs` of the new input type), with their host values."""
 
 
 def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
@@ -136,7 +138,9 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
     node.loaded(new)
-    return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0)
+    trials = [(x, from_value(x)) for x in trial_inputs(signature.input, node.limits.trials)]
+    return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0,
+                 trials)
 
 
 def check_state(node: Any, t: Typed, state: Value) -> Prepared:
@@ -168,11 +172,11 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
     # full step budget.
     step, state = node.loaded(new), from_value(r.output)
     most = 0
-    for x in trial_inputs(signature.input, node.limits.trials):
+    for x, hx in t.trials:
         t1 = time.perf_counter()
         try:
             try:
-                most = max(most, step(from_value(x), state)[2])
+                most = max(most, step(hx, state)[2])
             except OutOfFuel:
                 most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
         except OutOfFuel:
