@@ -298,11 +298,14 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
             notes = {k: f"{total / statistics.median(t):>8.0f} req/s   p50 {pct(lats[k], 50) * 1e6:6.0f} us   "
                         f"p99 {pct(lats[k], 99) * 1e6:6.0f} us" for k, t in times.items()}
             print(table(times, "echo (asyncio streams)", work=total, unit="request", notes=notes))
-            echo, node = times["echo (asyncio streams)"], times["node"]
-            per_round = statistics.median(e / t for e, t in zip(echo, node))
-            of_medians = statistics.median(echo) / statistics.median(node)
-            print(f"  node's throughput / the echo server's (streams): {of_medians:.2f} (of the medians), "
-                  f"{per_round:.2f} (median of the rounds' ratios)")
+            node = times["node"]
+            for echo_name in ("echo (asyncio streams)", "echo (asyncio protocol)"):
+                echo = times[echo_name]
+                per_round = statistics.median(e / t for e, t in zip(echo, node))
+                of_medians = statistics.median(echo) / statistics.median(node)
+                print(f"  node's throughput / {echo_name}: {of_medians:.2f} (of the medians), {per_round:.2f} "
+                      f"(median of the rounds' ratios), {min(echo) / min(node):.2f} (of the minima); p50 latency "
+                      f"node / echo {pct(lats['node'], 50) / pct(lats[echo_name], 50):.2f}")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
