@@ -1,4 +1,4 @@
-"""What an upgrade must pass before a node installs it (`cam.node.Node.prepare` calls `check`).
+"""What an upgrade must pass before a node installs it (`Admitting`, a part of `cam.node.Node`, calls `check`).
 
 In this order: the old code's digest is the running digest (and the running
 version is not on probation), the new code and the migration pass
@@ -20,20 +20,23 @@ will replace, in the moment it swaps (`cam.server`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cam.code import Code, UnitV, Value, to_text
-from cam.contract import Prepared, Refusal
+from cam.contract import WRONG_VERSION, Prepared, Refusal
 from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down_type, run_down
 from cam.hostvalue import from_value
+from cam.interfaces import Interface, extend
 from cam.machine import MachineError, OutOfFuel, execute
+from cam.probes import Probe, first_failure
 from cam.text import digest
 from catlib.typecheck import Signature
 from catlib.types import Unifier, UnifyError, Unit
 
-__all__ = ["check", "check_code", "check_state", "Typed"]
+__all__ = ["check", "check_code", "check_state", "Typed", "Admitting", "probe_prepared"]
 
 
 @dataclass
@@ -201,3 +204,65 @@ def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:
         t = f"{running} -> b" if side == "input" else f"a -> {running}"
         raise Refusal("adapter_type", f"the {side} adapter does not have type () / {t}: {e}") from None
     return sig.output if side == "input" else sig.input
+
+
+def probe_prepared(node: Any, p: Prepared, adapters: tuple[Code | None, Code | None], probes: Sequence[Probe]) -> None:
+    """Run `probes` on a checked upgrade's new code at its migrated state; `Refusal` (probe_failed) if one fails."""
+    if not probes:
+        return
+    interfaces: list[Interface] = extend(node.interfaces, node.generation + 1, p.signature.input, p.signature.output,
+                                         *adapters)
+    why = first_failure(p.code, p.state, interfaces, probes, node.limits.fuel, node.check_value)
+    if why is not None:
+        raise Refusal("probe_failed", f"{why}; the upgrade is not installed")
+
+
+class Admitting:
+    """Checking an upgrade, for `cam.node.Node` (which sets these attributes): the checks above, the node's
+    refusal lines, and the hold a release may have on upgrades (`cam.hold`)."""
+
+    state: Value
+    say: Callable[..., None]
+    refuse_if_held: Callable[..., None]
+
+    def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
+        """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
+        return self.checked_at(self.checked_code(old, new, migration, down, adapters), self.state, probes)
+
+    def checked_code(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                     adapters: tuple[Code | None, Code | None] = (None, None)) -> Typed:
+        """The checks of an upgrade's code (`admission.check_code`: thread-safe while no other version change
+        runs, and inputs may go on meanwhile), printing why when it is refused.  Changes nothing."""
+        try:
+            self.refuse_if_held()
+            return check_code(self, old, new, migration, down, adapters)
+        except Refusal as e:
+            raise self._upgrade_refused(e) from None
+
+    def checked_at(self, t: Typed, state: Value, probes: tuple[Probe, ...] = ()) -> Prepared:
+        """The rest of an upgrade's checks at `state` (`admission.check_state`, and `probes`), printing why
+        when it is refused.  Changes nothing."""
+        try:
+            p = check_state(self, t, state)
+            probe_prepared(self, p, t.adapters, probes)
+            return p
+        except Refusal as e:
+            raise self._upgrade_refused(e) from None
+
+    def _upgrade_refused(self, e: Refusal) -> Refusal:
+        self.say(WRONG_VERSION if e.kind == "wrong_version" else f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
+        return e
+
+    def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
+                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
+        """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`.
+
+        A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state;
+        `probes` must pass on the new code at the migrated state.  Refused while a release holds another upgrade.
+        The new code is translated here (in the checks' worker thread on a server), not on the next input's path.
+        """
+        self.refuse_if_held()
+        p = check(self, old, new, migration, down, adapters)
+        probe_prepared(self, p, adapters, probes)
+        return p

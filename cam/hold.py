@@ -51,8 +51,7 @@ from typing import Any
 from cam import admission
 from cam.code import Code, Value
 from cam.contract import Prepared, Refusal, Version
-from cam.interfaces import Interface, extend
-from cam.probes import Probe, first_failure
+from cam.probes import Probe
 
 __all__ = ["Held", "Hold", "MAX_HOLD", "DEFAULT_HOLD", "TOKEN"]
 
@@ -84,17 +83,6 @@ class Held:
         return {"token": self.token, "hold": self.hold, "expires_in": round(max(0.0, self.deadline - time.monotonic()), 3),
                 "version": version, "name": p.name, "digest": p.digest, "signature": str(p.signature),
                 "probation": p.probation, "check_seconds": p.seconds}
-
-
-def probe_prepared(node: Any, p: Prepared, adapters: tuple[Code | None, Code | None], probes: Sequence[Probe]) -> None:
-    """Run `probes` on a checked upgrade's new code at its migrated state; `Refusal` (probe_failed) if one fails."""
-    if not probes:
-        return
-    interfaces: list[Interface] = extend(node.interfaces, node.generation + 1, p.signature.input, p.signature.output,
-                                         *adapters)
-    why = first_failure(p.code, p.state, interfaces, probes, node.limits.fuel, node.check_value)
-    if why is not None:
-        raise Refusal("probe_failed", f"{why}; the upgrade is not installed")
 
 
 class Hold:
@@ -164,7 +152,7 @@ class Hold:
             return h.prepared
         old, new, migration, down, adapters = h.parts
         p = admission.check(self, old, new, migration, down, adapters)
-        probe_prepared(self, p, adapters, h.probes)
+        admission.probe_prepared(self, p, adapters, h.probes)
         p.name, p.probation, p.text = h.prepared.name, h.prepared.probation, h.prepared.text
         return p
 

@@ -76,7 +76,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from cam import admission, verifier
+from cam import verifier
+from cam.admission import Admitting
 from cam.code import Code, Value, to_text
 from cam.contract import (
     ERRORS,
@@ -93,7 +94,7 @@ from cam.contract import (
 from cam.decoded import decode
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import History
-from cam.hold import Hold, probe_prepared
+from cam.hold import Hold
 from cam.hostvalue import MISSING, HostResult, HostState, from_value, host_text, to_value
 from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import Loaded, MachineError, OutOfFuel, Result, execute, load, prepare
@@ -112,7 +113,7 @@ __all__ = [
 _host_result = tuple.__new__
 
 
-class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
+class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History):
     """A running machine: code, ground signature, state, history.  Not thread-safe: serialise calls.
 
     `declared` (parts may be ``None``) is checked by the verifier and fixes
@@ -405,48 +406,6 @@ class Node(HostState, ExactlyOnce, Persistent, Hold, Probing, History):
         p = self.checked(old, new, migration, down, adapters, probes)
         p.name, p.probation = name, probation
         return self.install(p, received, client, seq, probes)
-
-    def checked(self, old: Code, new: Code, migration: Code, down: Code | None = None,
-                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
-        """`prepare`, printing the reference's line (or why) when the upgrade is refused.  Changes nothing."""
-        return self.checked_at(self.checked_code(old, new, migration, down, adapters), self.state, probes)
-
-    def checked_code(self, old: Code, new: Code, migration: Code, down: Code | None = None,
-                     adapters: tuple[Code | None, Code | None] = (None, None)) -> admission.Typed:
-        """The checks of an upgrade's code (`admission.check_code`: thread-safe while no other version change
-        runs, and inputs may go on meanwhile), printing why when it is refused.  Changes nothing."""
-        try:
-            self.refuse_if_held()
-            return admission.check_code(self, old, new, migration, down, adapters)
-        except Refusal as e:
-            raise self._upgrade_refused(e) from None
-
-    def checked_at(self, t: admission.Typed, state: Value, probes: tuple[Probe, ...] = ()) -> Prepared:
-        """The rest of an upgrade's checks at `state` (`admission.check_state`, and `probes`), printing why
-        when it is refused.  Changes nothing."""
-        try:
-            p = admission.check_state(self, t, state)
-            probe_prepared(self, p, t.adapters, probes)
-            return p
-        except Refusal as e:
-            raise self._upgrade_refused(e) from None
-
-    def _upgrade_refused(self, e: Refusal) -> Refusal:
-        self.say(WRONG_VERSION if e.kind == "wrong_version" else f"Upgrade refused ({e.kind}): {e}. Nothing changed.")
-        return e
-
-    def prepare(self, old: Code, new: Code, migration: Code, down: Code | None = None,
-                adapters: tuple[Code | None, Code | None] = (None, None), probes: tuple[Probe, ...] = ()) -> Prepared:
-        """Every check of an upgrade, in order, without changing the node.  Raises `Refusal`.
-
-        A `down` migration must have type ``() / new state -> running state`` and halt on the migrated state;
-        `probes` must pass on the new code at the migrated state.  Refused while a release holds another upgrade.
-        The new code is translated here (in the checks' worker thread on a server), not on the next input's path.
-        """
-        self.refuse_if_held()
-        p = admission.check(self, old, new, migration, down, adapters)
-        probe_prepared(self, p, adapters, probes)
-        return p
 
     def install(self, p: Prepared, received: float | None = None, client: str | None = None,
                 seq: int | None = None, probes: tuple[Probe, ...] = (), stopped: float | None = None) -> Version:

@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cam.node as node_module
+from cam.changes import bounded
 from cam.client import as_code
 from cam.code import to_text
 from cam.hostvalue import from_value, host_text, to_value
 from cam.node import Node
 from cam.protocol import Request
-from cam.server import bounded
 from cam.terminal import Transcript
 from cam.text import parse_code, parse_value
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
