@@ -125,13 +125,16 @@ class Lines(asyncio.Protocol):
     BATCH = 16
     """Lines of one connection answered in one turn of the event loop (fairness between clients)."""
     BACKLOG = 256
-    """Lines waiting on one connection past which it is no longer read (back-pressure on a pipelining client)."""
+    """Lines waiting on one connection past which it is no longer read (back-pressure on a pipelining client);
+    it is no longer read either while they hold over `Limits.executor_threshold` bytes."""
 
     def __init__(self, server: Any) -> None:
         self.server = server
         self.limits = server.node.limits
         self.buffer = bytearray()
         self.lines: deque[bytes | None] = deque()
+        self.queued = 0
+        """Bytes of the lines in `lines`."""
         self.dropping = False
         """Skipping the rest of a line over the size limit (already answered)."""
         self.holding_big = False
@@ -179,7 +182,11 @@ class Lines(asyncio.Protocol):
             start, find, add = 0, buf.find, self.lines.append
             i = find(b"\n", had)
             while i >= 0:
-                add(bytes(buf[start:i]) if i - start <= max_line else None)
+                if i - start <= max_line:
+                    add(bytes(buf[start:i]))
+                    self.queued += i - start
+                else:
+                    add(None)
                 start = i + 1
                 i = find(b"\n", start)
             del buf[:start]
@@ -199,14 +206,16 @@ class Lines(asyncio.Protocol):
             self.holding_big = self.server.big_slot.take(self)  # one big line in memory at a time
             if not self.holding_big:
                 self.pause("big")
-        if len(self.lines) > self.BACKLOG:
-            self.pause("backlog")
+        if len(self.lines) > self.BACKLOG or self.queued > self.limits.executor_threshold and len(self.lines) > 1:
+            self.pause("backlog")  # a client sending faster than it is answered waits, unread
         self.process()
 
     def eof_received(self) -> bool:
         self.eof = True
         if self.buffer and not self.dropping:  # the last line, unterminated
-            self.lines.append(bytes(self.buffer) if len(self.buffer) <= self.limits.max_line else None)
+            last = bytes(self.buffer) if len(self.buffer) <= self.limits.max_line else None
+            self.lines.append(last)
+            self.queued += len(last or b"")
         self.buffer.clear()
         self.process()
         return True  # half-closed: the answers still go out, then `process` closes
@@ -263,6 +272,8 @@ class Lines(asyncio.Protocol):
                 break
             line = lines.popleft()
             n += 1
+            if line is not None:
+                self.queued -= len(line)
             if line is not None and (not line or line.isspace()):
                 continue
             r = answer(line, local)
@@ -280,7 +291,8 @@ class Lines(asyncio.Protocol):
         if out and self.transport is not None:
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
             self.last = time.monotonic()
-        if "backlog" in self.paused and len(lines) <= self.BACKLOG // 2:
+        if "backlog" in self.paused and len(lines) <= self.BACKLOG // 2 and (
+                self.queued <= self.limits.executor_threshold // 2 or len(lines) <= 1):
             self.resume("backlog")
         if close or self.eof and not lines and not self.busy:
             self.close()

@@ -195,3 +195,31 @@ def test_a_client_that_never_reads_its_answers_is_closed_and_others_keep_going()
         assert running.server.stats["timeouts"] >= 1 and sent < 64 * 1024 * 1024
         with Client(running.host, running.port) as c:
             assert c.do("L Unit").state == parse_value("Int 1")
+
+
+def test_a_pipelining_client_is_read_no_faster_than_it_is_answered():
+    """Lines waiting to be answered on one connection are bounded (in bytes): the node stops reading a client
+    that sends faster than it is answered, and every request is still answered, in order."""
+    from cam.guard import Lines
+
+    lines = [b'{"id": %d, "kind": "do", "input": "L Unit", "pad": "%s"}\n' % (i, b"x" * 1000) for i in range(3000)]
+    with served() as running, socket.create_connection((running.host, running.port), timeout=30) as s:
+        conns: list[Lines] = []
+        most = [0]
+
+        def watch() -> None:  # the largest backlog the node held, sampled on its own loop
+            conns.extend(running.server._conns)
+            most[0] = max([most[0], *(c.queued for c in conns)])
+            if not done.is_set():
+                running.loop.call_later(0.001, watch)
+
+        done = threading.Event()
+        sender = threading.Thread(target=lambda: s.sendall(b"".join(lines)))
+        running.loop.call_soon_threadsafe(watch)
+        sender.start()
+        f = s.makefile("rb")
+        answers = [json.loads(f.readline()) for _ in lines]
+        done.set()
+        sender.join(30)
+        assert [a["id"] for a in answers] == list(range(3000)) and answers[-1]["state"] == "Int 3000"
+        assert 0 < most[0] <= 64 * 1024 + 256 * 1024, most[0]  # the threshold, and one read (asyncio's 256 KiB)
