@@ -199,11 +199,13 @@ def test_a_client_that_never_reads_its_answers_is_closed_and_others_keep_going()
 
 def test_a_pipelining_client_is_read_no_faster_than_it_is_answered():
     """Lines waiting to be answered on one connection are bounded (in bytes): the node stops reading a client
-    that sends faster than it is answered, and every request is still answered, in order."""
+    that sends faster than it is answered, every request is still answered, in order, and a bystander is
+    served meanwhile (a connection's lines are answered a few at a time)."""
     from cam.guard import Lines
 
     lines = [b'{"id": %d, "kind": "do", "input": "L Unit", "pad": "%s"}\n' % (i, b"x" * 1000) for i in range(3000)]
-    with served() as running, socket.create_connection((running.host, running.port), timeout=30) as s:
+    with served() as running, bystander(running), socket.create_connection((running.host, running.port),
+                                                                             timeout=30) as s:
         conns: list[Lines] = []
         most = [0]
 
