@@ -85,7 +85,7 @@ import asyncio, os, sys
 from cam.text import parse_value
 from cam.client import as_code
 from cam.node import Node
-from cam.server import printer, serve
+from cam.server import SWITCH_INTERVAL, printer, serve
 from cam.store import Store
 from catlib.examples.counter import counter_sm
 mode, data = sys.argv[1], sys.argv[2]
@@ -94,6 +94,7 @@ if mode == "memory":
     node = Node(as_code(counter_sm), parse_value("Int 0"), **kw)
 else:
     node = Node.open(Store(data, mode), as_code(counter_sm), parse_value("Int 0"), **kw)
+sys.setswitchinterval(SWITCH_INTERVAL)  # as `cam node` does in its process
 asyncio.run(serve(node, "127.0.0.1", 0))
 """
 

@@ -160,7 +160,7 @@ def node(argv: list[str]) -> int:
                                  declared.output if declared else None)  # type: ignore[arg-type]
         limits = Limits(max_line=a.max_line, max_depth=a.max_depth, fuel=a.fuel, migration_fuel=a.migration_fuel,
                         max_connections=a.max_connections, read_timeout=a.read_timeout, idle_timeout=a.idle_timeout)
-        from cam.server import printer, serve
+        from cam.server import SWITCH_INTERVAL, printer, serve
 
         emit = printer()
         if a.data is not None:
@@ -184,6 +184,7 @@ def node(argv: list[str]) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))  # this process is the node's own
     try:
         asyncio.run(serve(the_node, a.host, a.port, a.fifo, trust=trust, ssl_context=tls))
     except KeyboardInterrupt:

@@ -98,7 +98,12 @@ __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", 
 
 
 SWITCH_INTERVAL = 0.0002
-"""Seconds a thread of a node process (`serve`) runs before another waiting for the interpreter lock gets it."""
+"""Seconds a thread of a ``cam node`` process runs before another waiting for the interpreter lock gets it.
+
+An upgrade's checks run in a worker thread while the event loop answers inputs: a thread that wants the
+interpreter lock gets it after the switch interval (5 ms by default), so the loop would stall that long behind
+the checks.  The ``cam node`` command sets it (`sys.setswitchinterval`) in its own process; nothing here does,
+so a program that imports the package keeps its own (a notebook serving a node may set it too)."""
 
 
 class Serial:
@@ -375,10 +380,6 @@ async def serve(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | 
     """Run a node until cancelled, printing its banner to `out` first (and notices on stderr)."""
     if fifo is not None:
         check_fifo(fifo)
-    # An upgrade's checks run in a worker thread while the event loop answers inputs: a thread that wants the
-    # interpreter lock gets it after the switch interval (5 ms by default), so the loop would stall that long
-    # behind the checks.  This process is the node's own: let the threads take turns every SWITCH_INTERVAL.
-    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     server = NodeServer(node, host, port, fifo, trust, ssl_context)
     await server.start()
     for n in notices(node, server):
