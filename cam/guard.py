@@ -218,7 +218,10 @@ class Lines(asyncio.Protocol):
             self.queued += len(last or b"")
         self.buffer.clear()
         self.process()
-        return True  # half-closed: the answers still go out, then `process` closes
+        # Half-closed: the answers still go out, then `process` closes.  Not over TLS: its transport closes at
+        # the end of file whatever this returns (asyncio logs a warning for True), so an answer still being
+        # made then is lost, as it was with asyncio's streams (lines answered at once have been written).
+        return self.transport is None or self.transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

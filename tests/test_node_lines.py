@@ -1,0 +1,184 @@
+"""How a connection's bytes become request lines (`cam.guard.Lines`), driven chunk by chunk without a socket.
+
+Each test feeds `Lines` the chunks a socket could deliver (a line cut anywhere, several lines in one chunk,
+CRLF, blank lines, a line at and over the size limit, an end of file in the middle of a line) and checks the
+answers written, in order, one per request, and what the connection does with its reading and its timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from cam.guard import Lines
+from cam.node import Limits, Node
+from cam.server import NodeServer
+from tests.node_helpers import V1
+
+
+class Transport(asyncio.Transport):
+    """What `Lines` asks of a transport, recorded."""
+
+    def __init__(self, tls: bool = False) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.reading, self.closing, self.tls = True, False, tls
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def pause_reading(self) -> None:
+        assert self.reading, "paused twice"
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        assert not self.reading, "resumed while reading"
+        self.reading = True
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sslcontext": object() if self.tls else None}.get(name, default)
+
+    def answers(self) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in bytes(self.written).splitlines()]
+
+
+def run(test: Callable[[NodeServer], Coroutine[Any, Any, None]], **limits: Any) -> None:
+    """Run `test` on an event loop with a server (not listening) for a counter starting at 0."""
+    from cam.text import parse_value
+
+    async def main() -> None:
+        server = NodeServer(Node(V1, parse_value("Int 0"), limits=Limits(**limits)))
+        await test(server)
+
+    asyncio.run(main())
+
+
+def connect(server: NodeServer, tls: bool = False) -> tuple[Lines, Transport]:
+    conn, t = Lines(server), Transport(tls)
+    conn.connection_made(t)
+    return conn, t
+
+
+def do(i: int, pad: int = 0) -> bytes:
+    return b'{"id": %d, "kind": "do", "input": "L Unit"}' % i + b" " * pad
+
+
+def test_lines_cut_anywhere_are_answered_in_order_one_each():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        stream = b"".join(do(i) + b"\n" for i in range(1, 6))
+        for cut in range(0, len(stream), 7):  # chunks that cut lines, and their newlines, anywhere
+            conn.data_received(stream[cut:cut + 7])
+        assert [(a["id"], a["state"]) for a in t.answers()] == [(i, f"Int {i}") for i in range(1, 6)]
+        assert not conn.buffer and not conn.lines and conn.queued == 0
+        conn.data_received(stream)  # and all in one chunk
+        assert [a["state"] for a in t.answers()[5:]] == [f"Int {i}" for i in range(6, 11)]
+
+    run(test)
+
+
+def test_crlf_blank_lines_and_a_line_at_the_limit():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        at = do(1, 100 - len(do(1)))  # exactly max_line bytes
+        conn.data_received(at + b"\n\n \t\r\n" + do(2) + b"\r\n" + do(3, 101 - len(do(3))) + b"\n")
+        a = t.answers()
+        assert [(x["id"], x["ok"]) for x in a] == [(1, True), (2, True), (None, False)]  # blank lines: no answer
+        assert a[2]["error"] == "line_too_long" and server.node.state_text() == "Int 2"
+        conn.data_received(do(4) + b"\n")  # the connection goes on
+        assert t.answers()[3]["state"] == "Int 3" and not t.closing
+
+    run(test, max_line=100)
+
+
+def test_a_line_over_the_limit_is_answered_once_and_skipped_as_it_comes():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        conn.data_received(do(1) + b"\n" + b"x" * 80)
+        conn.data_received(b"y" * 80)  # over the limit: answered now, the rest of the line skipped
+        assert [x.get("error") for x in t.answers()] == [None, "line_too_long"]
+        assert len(conn.buffer) == 0 and conn.dropping
+        conn.data_received(b"z" * 500)
+        conn.data_received(b"z\n" + do(2) + b"\n")
+        assert [x.get("error") for x in t.answers()] == [None, "line_too_long", None]
+        assert t.answers()[2]["state"] == "Int 2" and not conn.dropping
+
+    run(test, max_line=100)
+
+
+def test_an_unterminated_last_line_is_answered_at_the_end_of_file_then_the_connection_closes():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        conn.data_received(do(1) + b"\n" + do(2)[:10])
+        conn.data_received(do(2)[10:])
+        assert [x["id"] for x in t.answers()] == [1] and not t.closing
+        assert conn.eof_received() is True  # half-closed: keep writing
+        assert [x["state"] for x in t.answers()] == ["Int 1", "Int 2"] and t.closing
+        tls, tt = connect(server, tls=True)
+        assert tls.eof_received() is False  # a TLS transport closes at the end of file whatever we say
+        assert tt.closing
+
+    run(test)
+
+
+def test_an_answer_that_must_wait_keeps_the_later_lines_waiting_in_order():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        async with server.lock:  # the node's lock is held: an input waits for it, and the lines after it
+            conn.data_received(do(1) + b"\n" + b'{"id": 2, "kind": "status"}\n' + do(3) + b"\n")
+            await asyncio.sleep(0.01)
+            assert t.answers() == [] and conn.busy and len(conn.lines) == 2
+        for _ in range(100):
+            await asyncio.sleep(0.005)
+            if len(t.answers()) == 3:
+                break
+        a = t.answers()
+        assert [x["id"] for x in a] == [1, 2, 3] and a[1]["state"] == "Int 1" and a[2]["state"] == "Int 2"
+
+    run(test)
+
+
+def test_a_connection_is_answered_a_batch_at_a_time_and_a_backlog_pauses_its_reading():
+    async def test(server: NodeServer) -> None:
+        conn, t = connect(server)
+        n = Lines.BACKLOG + 50
+        conn.data_received(b"".join(do(i) + b"\n" for i in range(n)))
+        assert len(t.answers()) == Lines.BATCH and not t.reading and "backlog" in conn.paused
+        while len(t.answers()) < n:
+            await asyncio.sleep(0)
+        assert t.reading and not conn.paused and [x["id"] for x in t.answers()] == list(range(n))
+
+    run(test)
+
+
+def test_one_big_line_at_a_time_and_the_slot_passes_on_when_its_holder_closes():
+    async def test(server: NodeServer) -> None:
+        a, ta = connect(server)
+        b, tb = connect(server)
+        a.data_received(b"{" + b" " * 2000)  # a started line over the threshold takes the slot
+        assert a.holding_big and ta.reading
+        b.data_received(b"{" + b" " * 2000)  # another waits for it, unread
+        assert not b.holding_big and not tb.reading and "big" in b.paused
+        a.connection_lost(None)  # the holder goes away: the next one is read
+        assert b.holding_big and tb.reading and server.big_slot.holder is b
+        assert a.timer is not None and a.timer.cancelled()
+        b.data_received(b"}\n")
+        for _ in range(200):  # decoded in a worker thread, answered in a task
+            if tb.answers() and server.big_slot.holder is None:
+                break
+            await asyncio.sleep(0.005)
+        assert server.big_slot.holder is None and not b.holding_big
+        assert len(tb.answers()) == 1 and tb.answers()[0]["ok"] is False  # {} is not a request
+
+    run(test, executor_threshold=1000)
