@@ -109,6 +109,7 @@ class BigSlot:
                 self.holder = nxt
                 nxt.holding_big = True
                 nxt.resume("big")
+                asyncio.get_running_loop().call_soon(nxt.process)  # a whole big line may wait in its `lines`
                 return
 
 
@@ -266,6 +267,7 @@ class Lines(asyncio.Protocol):
             return
         out: list[bytes] = []
         lines, answer, local, close = self.lines, self.server.answer_now, self.local, False
+        big = self.limits.executor_threshold
         n = 0
         while lines:
             if n == self.BATCH:
@@ -273,7 +275,13 @@ class Lines(asyncio.Protocol):
                     self.scheduled = True
                     asyncio.get_running_loop().call_soon(self.process)
                 break
-            line = lines.popleft()
+            line = lines[0]
+            if line is not None and len(line) > big and not self.holding_big:  # even one that came whole
+                self.holding_big = self.server.big_slot.take(self)
+                if not self.holding_big:  # handled once `BigSlot.release` hands the slot on (and calls us)
+                    self.pause("big")
+                    break
+            lines.popleft()
             n += 1
             if line is not None:
                 self.queued -= len(line)
@@ -289,7 +297,7 @@ class Lines(asyncio.Protocol):
                 self.busy = True
                 self.server.spawn(self.later(r, line))
                 break
-        if self.holding_big and not self.busy and not lines and len(self.buffer) <= self.limits.executor_threshold:
+        if self.holding_big and not self.busy and not lines and len(self.buffer) <= big:
             self.release_big()
         if out and self.transport is not None:
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
@@ -306,8 +314,9 @@ class Lines(asyncio.Protocol):
             r = await self.server.answer_later(pending, line, self.local)
         finally:
             self.busy = False
-            if self.closed:
-                self.release_big()
+            big = self.limits.executor_threshold
+            if self.closed or line is not None and len(line) > big >= len(self.buffer):
+                self.release_big()  # after each big line: others' get their turn between ours
         if self.closed or self.transport is None:
             return
         self.transport.write(encode(r))

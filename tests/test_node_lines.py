@@ -182,3 +182,41 @@ def test_one_big_line_at_a_time_and_the_slot_passes_on_when_its_holder_closes():
         assert len(tb.answers()) == 1 and tb.answers()[0]["ok"] is False  # {} is not a request
 
     run(test, executor_threshold=1000)
+
+
+def test_big_lines_that_come_whole_are_handled_one_at_a_time_too():
+    """A big line that arrives in one chunk (a read takes up to 256 KiB) takes the slot before it is handled:
+    one big line is decoded at a time; the next connection's waits, and is answered once the slot passes."""
+    async def test(server: NodeServer) -> None:
+        big = b'{"id": %d, "kind": "do", "input": "L Unit"' + b" " * 2000 + b"}\n"
+        a, ta = connect(server)
+        b, tb = connect(server)
+        a.data_received(big % 1)
+        assert a.busy and a.holding_big
+        b.data_received(big % 2)
+        assert not b.busy and "big" in b.paused and not tb.reading  # waits, unread
+        for _ in range(400):
+            if ta.answers() and tb.answers():
+                break
+            await asyncio.sleep(0.005)
+        assert [x["state"] for x in ta.answers() + tb.answers()] == ["Int 1", "Int 2"]
+        assert server.big_slot.holder is None and tb.reading and not b.paused
+
+    run(test, executor_threshold=1000)
+
+
+def test_a_connection_pipelining_big_lines_lets_another_s_big_line_in_between():
+    async def test(server: NodeServer) -> None:
+        big = b'{"id": %d, "kind": "do", "input": "L Unit"' + b" " * 2000 + b"}\n"
+        a, ta = connect(server)
+        b, tb = connect(server)
+        a.data_received(big % 1 + big % 2 + big % 3)
+        b.data_received(big % 10)
+        for _ in range(400):
+            if len(ta.answers()) == 3 and tb.answers():
+                break
+            await asyncio.sleep(0.005)
+        order = sorted((x["state"], x["id"]) for x in ta.answers() + tb.answers())
+        assert [i for _, i in order] == [1, 10, 2, 3]  # b's line was handled second, between a's first two
+
+    run(test, executor_threshold=1000)
