@@ -17,6 +17,8 @@ Pair(IntV(1), L(UnitV))
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -144,14 +146,18 @@ def decode(code: Code) -> Block:
     if entry is not None and entry[0] is code:
         return entry[1]
     block = _CACHE.get(code)
-    if block is None:
+    hit = block is not None
+    if not hit:
         block = _decode_uncached(code)
-        _remember(code, block)
-    else:
-        _CACHE.move_to_end(code)
-    if len(_BY_ID) >= 256:
-        _BY_ID.clear()
-    _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
+    with _LOCK:
+        if not hit:
+            _remember(code, block)
+        else:
+            with contextlib.suppress(KeyError):  # another thread's eviction may have taken it meanwhile
+                _CACHE.move_to_end(code)
+        if len(_BY_ID) >= 256:
+            _BY_ID.clear()
+        _BY_ID[id(code)] = (code, block)  # keeps `code` alive, so its id is not reused while here
     return block
 
 
@@ -162,12 +168,17 @@ _CACHE: OrderedDict[Code, Block] = OrderedDict()
 _BY_ID: dict[int, tuple[Code, Block]] = {}
 """The same blocks by the identity of their `Code`: a hit by equality compares codes in full."""
 _cached = [0]  # total size of the blocks in _CACHE
+_LOCK = threading.Lock()
+"""Held while the caches change: a node's worker thread (an upgrade's checks) decodes while its event loop
+does, and an eviction that iterates `_BY_ID` or a size count updated by both would break without it."""
 
 
 def _remember(code: Code, block: Block) -> None:
     # Weighed by size, not counted: a node fed large migrations must not keep
     # hundreds of them decoded.
     if block.size > CACHE_BUDGET:
+        return
+    if code in _CACHE:  # decoded by another thread meanwhile (its size is counted once)
         return
     _CACHE[code] = block
     _cached[0] += block.size
@@ -185,9 +196,10 @@ def cached() -> list[tuple[Code, Block]]:
 
 def clear_cache() -> None:
     """Forget every decoded (and translated) code."""
-    _CACHE.clear()
-    _BY_ID.clear()
-    _cached[0] = 0
+    with _LOCK:
+        _CACHE.clear()
+        _BY_ID.clear()
+        _cached[0] = 0
 
 
 # ---------------------------------------------------------------- values in and out

@@ -78,3 +78,41 @@ def test_eight_clients_a_thousand_increments_each_with_an_upgrade_in_the_middle(
     # the states seen, over all clients, are exactly 1..total: no input served twice or lost
     seen = sorted(r.state.n if not isinstance(r.state, Pair) else k + r.state.right.n for rs in replies for r in rs)
     assert seen == list(range(1, total + 1))
+
+
+def test_the_decoded_code_cache_is_safe_for_two_threads(monkeypatch):
+    """A node's worker thread (an upgrade's checks) decodes code while its event loop does: the cache's
+    evictions and its size count stay whole when the interpreter switches threads at any instruction."""
+    import sys
+    import threading
+
+    import cam.decoded as decoded
+    from cam.text import parse_code
+
+    decoded.clear_cache()
+    monkeypatch.setattr(decoded, "CACHE_BUDGET", 200)
+    codes = [parse_code("[" + ",".join(["ID"] * (i % 7 + 1)) + f",QUOTE (Int {i})]") for i in range(2000)]
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(6):
+                for c in codes[k::2]:
+                    decoded.decode(c)
+        except Exception as e:  # RuntimeError: dictionary keys changed during iteration, KeyError...
+            errors.append(repr(e))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        kept = decoded.cached()
+        decoded.clear_cache()
+    assert errors == []
+    assert decoded.CACHE_BUDGET - 7 <= sum(b.size for _, b in kept) <= decoded.CACHE_BUDGET
