@@ -263,7 +263,8 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             step = load(code, self._inline_budget(code), steps=True)
             if len(self._loaded) > self.limits.max_history + 2:  # the running version's and recent ones' stay
                 keep = {f.code for f in self.frames[-self.limits.max_history:]} | {self.code}
-                self._loaded = {c: s for c, s in self._loaded.items() if c in keep}
+                # a copy (one C call): an upgrade's checks load code in their thread while inputs may here
+                self._loaded = {c: s for c, s in list(self._loaded.items()) if c in keep}
             self._loaded[code] = step
         return step
 

@@ -292,3 +292,95 @@ def test_data_directory_is_private(tmp_path):
     for name in ("node.db", "node.db-wal"):
         assert os.stat(tmp_path / "d" / name).st_mode & 0o077 == 0, name
     assert os.stat(tmp_path / "d").st_mode & 0o077 == 0
+
+
+def test_inputs_served_while_an_upgrade_is_checked_are_journalled_before_it_and_a_restart_agrees(tmp_path):
+    """An upgrade's code is checked in a worker thread while other clients' inputs go on: those inputs are
+    journalled before the upgrade, which migrates the state they left; a rollback sent meanwhile waits for the
+    upgrade (version changes run one at a time); the journal replays to the same node."""
+    import threading
+
+    from cam import verifier
+    from cam.code import Code
+    from cam.text import parse_code
+
+    big_v2 = Code([parse_code("[ID]")[0]] * 20_000 + list(V2))
+    checking = threading.Event()
+
+    def slow_verify(code: Code, **declared: Any) -> Any:
+        if code == big_v2 and not declared:
+            checking.set()
+            time.sleep(0.3)
+        return verifier.verify(code, **declared)
+
+    node = Node.open(Store(str(tmp_path / "d")), V1, parse_value("Int 5"), verify=slow_verify,
+                     check_value=verifier.check_value)
+    done: list[tuple[str, Any]] = []
+    with start_in_thread(node) as running:
+        def send(what: str, call: Any) -> None:
+            with Client(running.host, running.port, timeout=30) as c:
+                done.append((what, call(c)))
+
+        up = threading.Thread(target=send, args=("upgrade", lambda c: c.upgrade(V1, big_v2, MIG)))
+        up.start()
+        assert checking.wait(10)
+        back = threading.Thread(target=send, args=("rollback", lambda c: c.rollback(discard=True)))
+        back.start()
+        with Client(running.host, running.port, timeout=30) as c:
+            states = [c.do("L Unit").state for _ in range(3)]
+            assert not done  # the upgrade is still being checked, the rollback waits for it
+        up.join(10)
+        back.join(10)
+        with Client(running.host, running.port, timeout=30) as c:
+            after = c.do("L Unit").state
+        before = fingerprint(node)
+    assert states == [parse_value(f"Int {i}") for i in (6, 7, 8)]
+    assert [w for w, _ in done] == ["upgrade", "rollback"]
+    assert done[0][1]["state"] == "Pair (Int 8) (Int 0)" and done[1][1]["version"] == 3
+    assert after == parse_value("Int 9")  # v1 again, at the state the rollback took back (discarding)
+    assert node.store is not None
+    kinds = [kind for _, kind, _ in node.store.load()[1]]
+    assert kinds == ["input", "input", "input", "upgrade", "rollback", "input"], kinds
+    assert fingerprint(reopen(node)) == before
+
+
+def test_an_upgrade_refused_at_the_swap_journals_nothing(tmp_path):
+    """Refused at the state inputs left while its code was checked (a probe true only at the first state):
+    nothing of the upgrade is journalled, and the inputs are."""
+    import threading
+
+    from cam import verifier
+    from cam.client import NodeError
+    from cam.code import Code
+    from cam.text import parse_code
+
+    same = Code([parse_code("[ID]")[0]] * 20_000 + list(V1))
+    checking = threading.Event()
+
+    def slow_verify(code: Code, **declared: Any) -> Any:
+        if code == same and not declared:
+            checking.set()
+            time.sleep(0.3)
+        return verifier.verify(code, **declared)
+
+    node = Node.open(Store(str(tmp_path / "d")), V1, parse_value("Int 5"), verify=slow_verify,
+                     check_value=verifier.check_value)
+    errors: list[str] = []
+    with start_in_thread(node) as running:
+        def upgrade() -> None:
+            with Client(running.host, running.port, timeout=30) as c:
+                try:
+                    c.upgrade(V1, same, "[]", probes=[("R Unit", "R (Int 5)")])
+                except NodeError as e:
+                    errors.append(e.kind)
+
+        t = threading.Thread(target=upgrade)
+        t.start()
+        assert checking.wait(10)
+        with Client(running.host, running.port, timeout=30) as c:
+            assert c.do("L Unit").state == parse_value("Int 6")
+        t.join(10)
+    assert errors == ["probe_failed"] and node.generation == 1
+    assert node.store is not None
+    assert [kind for _, kind, _ in node.store.load()[1]] == ["input"]
+    assert reopen(node).state == parse_value("Int 6")
