@@ -641,3 +641,29 @@ def test_connections_over_the_limit_are_answered_and_closed():
             except NodeError as e:
                 assert e.kind == "too_many_connections" and time.monotonic() < deadline
                 time.sleep(0.01)
+
+
+def test_serving_a_node_from_a_program_leaves_its_switch_interval_alone():
+    """Only the ``cam node`` command sets `sys.setswitchinterval` (in its own process): a program that
+    imports the package and serves a node (`serve`, `start_in_thread`) keeps its interpreter's."""
+    import asyncio
+    import io
+
+    from cam.server import serve as serve_until_cancelled
+
+    before = sys.getswitchinterval()
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve_until_cancelled(Node(V1, parse_value("Int 0"), emit=lambda *_: None), out=io.StringIO(),
+                                         ready=lambda _: ready.set()))
+        await asyncio.wait_for(ready.wait(), 10)
+        assert sys.getswitchinterval() == before
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    with serve() as s:  # start_in_thread
+        assert s.client.do("L Unit").state == parse_value("Int 1")
+    assert sys.getswitchinterval() == before
