@@ -8,8 +8,9 @@ counter at version 1.  Measured in one run, contenders interleaved
 baseline of the same run:
 
 - the upgrade pause: while one client process sends increments, the node
-  reports the time from receiving an upgrade to having served the next input
-  (``status``'s ``upgrade_pauses``).  Contenders: v1 -> v2 keeping the
+  reports the time inputs waited for the upgrade, from the moment it stopped
+  serving them to swap (its code was checked before, while they went on) to
+  having served the next input (``status``'s ``upgrade_pauses``).  Contenders: v1 -> v2 keeping the
   interface (baseline); v1 -> counter3, which answers a count with its whole
   state, with the output adapter that keeps version 1's clients counting;
   and the commit of a prepared v1 -> v2 (its pause; the prepare came
@@ -76,7 +77,7 @@ def start_node() -> tuple[subprocess.Popen[str], int]:
 
 
 def pauses(port: int, rounds: int) -> dict[str, list[float]]:
-    """Node-side pause (receive -> next input served) per contender and round."""
+    """Node-side pause (inputs stopped for the swap -> next input served) per contender and round."""
     got: dict[str, list[float]] = {}
     c = Client("127.0.0.1", port)
     tokens = iter(range(10**9))
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         got = pauses(procs[0][1], rounds)
         print(f"\nupgrade pause under load (1 client process sending increments), {rounds} rounds; "
-              "receive -> next input served, node side")
+              "inputs stopped for the swap -> next input served, node side")
         print(table(got, "same interface"))
         print(f"  (medians in ms: {', '.join(f'{k} {statistics.median(v) * 1e3:.2f}' for k, v in got.items())})")
         with tempfile.TemporaryDirectory() as tmp:
