@@ -145,12 +145,10 @@ def decode(code: Code) -> Block:
     entry = _BY_ID.get(id(code))
     if entry is not None and entry[0] is code:
         return entry[1]
-    block = _CACHE.get(code)
-    hit = block is not None
-    if not hit:
-        block = _decode_uncached(code)
+    found = _CACHE.get(code)
+    block = _decode_uncached(code) if found is None else found
     with _LOCK:
-        if not hit:
+        if found is None:
             _remember(code, block)
         else:
             with contextlib.suppress(KeyError):  # another thread's eviction may have taken it meanwhile
