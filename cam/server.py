@@ -250,7 +250,11 @@ class NodeServer(VersionChanges):
         received = time.perf_counter()
         if line is not None and len(line) > self.node.limits.executor_threshold:
             return Later(None, received)
-        return self._answer(self._decode(line), local, received)
+        try:
+            req = self._decode(line)
+        except Exception as e:  # a bug must not take the connection down (with the answers made before it)
+            return {"id": None, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+        return self._answer(req, local, received)
 
     def _answer(self, req: Request, local: bool, received: float) -> dict[str, Any] | Later:
         rid = req.rid

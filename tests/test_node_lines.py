@@ -220,3 +220,22 @@ def test_a_connection_pipelining_big_lines_lets_another_s_big_line_in_between():
         assert [i for _, i in order] == [1, 10, 2, 3]  # b's line was handled second, between a's first two
 
     run(test, executor_threshold=1000)
+
+
+def test_a_bug_in_reading_a_line_is_answered_and_the_connection_goes_on(monkeypatch):
+    async def test(server: NodeServer) -> None:
+        decode = server._decode
+
+        def failing(line: bytes | None) -> Any:
+            if line is not None and b'"id": 2' in line:
+                raise KeyError("a bug")
+            return decode(line)
+
+        monkeypatch.setattr(server, "_decode", failing)
+        conn, t = connect(server)
+        conn.data_received(do(1) + b"\n" + do(2) + b"\n" + do(3) + b"\n")
+        a = t.answers()
+        assert [(x["id"], x.get("error")) for x in a] == [(1, None), (None, "internal"), (3, None)]
+        assert a[2]["state"] == "Int 2" and not t.closing
+
+    run(test)
