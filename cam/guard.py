@@ -5,8 +5,10 @@ each chunk as it arrives, with no stream object or task per request): a line
 must end within `Limits.read_timeout` seconds once started, an answer must be
 taken as fast, a silent connection is closed after `Limits.idle_timeout`, a
 line over `Limits.max_line` bytes is dropped (and answered), and a line over
-`Limits.executor_threshold` bytes is read only while holding the server's one
-big-line slot (`BigSlot`), so at most one big line is in memory at a time.
+`Limits.executor_threshold` bytes is read on and handled only while holding
+the server's one big-line slot (`BigSlot`): one big line is handled at a
+time, and a connection waiting for the slot holds at most what one read
+brought (asyncio reads up to 256 KiB), unread beyond.
 Requests of one connection are answered in order, one answer each; at most
 `Lines.BATCH` of its lines are answered before other connections get a turn,
 and the answers of one turn go out in one write.

@@ -29,9 +29,9 @@ while a long input or an upgrade's checks run.
 No request can stall the others
 -------------------------------
 - Lines are read by `cam.guard.Lines`: a line over `Limits.executor_threshold`
-  bytes is read only while holding the one *big-line slot* (others wait, with
-  their sockets unread), then its depth is checked, and it is parsed and
-  decoded in a worker thread: at most one big line is in memory at a time.
+  bytes is read on and handled only while holding the one *big-line slot*
+  (others wait, with their sockets unread past one read), then its depth is
+  checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
 - An upgrade's checks (verifier, migration, trial inputs, translation) run
