@@ -121,6 +121,7 @@ class History:
     _code_text: str | None
     _state_text: str | None
     _typed_inputs: dict[tuple[int | None, Value], Any]
+    _pause_from: tuple[float, float] | None
     _journal: Callable[..., None]
     _remember: Callable[..., None]
     _maybe_snapshot: Callable[[], None]
@@ -165,6 +166,7 @@ class History:
                 "seq": seq, "why": why}
         self._journal("rollback", body, v._asdict())
         self._apply_rollback(state, v, forgotten, client, seq)
+        self._pause_from = None  # an upgrade no input reached: its pause and latency are never measured
         how = f"state restored, {forgotten} input(s) forgotten" if f.down is None else "state migrated back"
         self.say(f"Rolled back to v{f.number} ({f.name or 'code'}{'; ' + why if why else ''}): {how}.")
         self._maybe_snapshot()

@@ -205,3 +205,16 @@ def test_the_command_line(tmp_path):
         assert (s["name"], s["version"], s["state"]) == ("catlib.examples.counter:COUNTER", 5, "Int 1")
     finally:
         proc.stop()
+
+
+def test_an_upgrade_rolled_back_before_any_input_records_no_pause():
+    """`upgrade_pauses` and `upgrade_latencies` end at the first input served by the new code: an upgrade
+    rolled back before any input reached it has none (the input after the rollback runs the old code)."""
+    node = Node(V1, parse_value("Int 0"))
+    node.upgrade(V1, V2, MIG)
+    node.rollback(discard=True)
+    node.do(L_UNIT)
+    assert node.upgrade_pauses == [] and node.upgrade_latencies == []
+    node.upgrade(V1, V2, MIG)
+    node.do(L_UNIT)
+    assert len(node.upgrade_pauses) == len(node.upgrade_latencies) == 1
