@@ -48,6 +48,7 @@ Compilation is iterative and linear in the size of the term.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from cam.code import (
@@ -187,8 +188,13 @@ class _Quote(NamedTuple):
 
 
 _OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
-_PROGRAMS: dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]] = {}
-_QUOTES: dict[int, Instr] = {}
+
+
+@functools.cache
+def _programs() -> dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]]:
+    """`_program`'s table, empty on first use: made by a memoised function, not kept at module level, so
+    that ``_programs.cache_clear()`` (tests/conftest.py's reset before each test) forgets it."""
+    return {}
 
 
 def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
@@ -198,7 +204,8 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
     child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.
     Cached per template object and class."""
     key = (id(template), type(term))
-    cached = _PROGRAMS.get(key)
+    programs = _programs()
+    cached = programs.get(key)
     if cached is not None and cached[0] is template:
         return cached[1], cached[2]
     fields = getattr(type(term), "fields", ())
@@ -226,7 +233,7 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
             raise TypeError(f"not a template item: {x!r}")
     head: tuple[Instr, ...] = out.pop(0) if out and type(out[0]) is tuple else ()
     rest = tuple(reversed(out))
-    _PROGRAMS[key] = (template, head, rest)  # the template is kept, so its id is not reused
+    programs[key] = (template, head, rest)  # the template is kept, so its id is not reused
     return head, rest
 
 
@@ -234,12 +241,13 @@ def _quote(k: int) -> Instr:
     """``QUOTE (Int k)``, shared between uses (instructions are immutable)."""
     if type(k) is not int:  # not cached: let `IntV` judge it
         return QUOTE(IntV(k))
-    q = _QUOTES.get(k)
-    if q is None:
-        if len(_QUOTES) > 10_000:
-            _QUOTES.clear()
-        q = _QUOTES[k] = QUOTE(IntV(k))
-    return q
+    return _quote_int(k)
+
+
+@functools.lru_cache(maxsize=10_000)
+def _quote_int(k: int) -> Instr:
+    """``QUOTE (Int k)`` for an `int` `k`, memoised (tests/conftest.py empties it before each test)."""
+    return QUOTE(IntV(k))
 
 
 def instantiate(templates: dict[str, Template], term: Term) -> Code:

@@ -61,6 +61,7 @@ from catlib.plans import pure_plans as _pure_plans
 from catlib.plans import seeded_choose as _randint
 from catlib.plans import share as _canon
 from catlib.plans import shared_type as _make
+from catlib.plans import table as _table
 from catlib.tree import walk
 from catlib.typecheck import Signature
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, as_type
@@ -74,12 +75,6 @@ __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONS
 CONSTRUCTORS = tuple(CONSTRUCTS)
 """Every constructor of the free category (`Embed` only when asked for)."""
 
-_RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_HEADS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_ALLOWED: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
-_ALLOWED_EFFECTS: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
-_TAILS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_SMALLEST: dict[tuple[Type, Type], Term] = {}
 
 Choose = Callable[[int, int], int]
 """``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
@@ -181,17 +176,18 @@ class Generator:
         the state), and the rules that fit any signature."""
         flags = (self.pure, self.without, self.embed)
         key = (s, a, b, flags)
-        rules = _RULES.get(key)
+        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
+        rules = table.get(key)
         if rules is not None:
             return rules
-        head = _cached(_HEADS, (type(a), type(b), flags), lambda: self._structural(a, b))
-        plans = _cached(_ALLOWED, (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
-        effects = _cached(_ALLOWED_EFFECTS, (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
+        head = _cached("strategies.heads", (type(a), type(b), flags), lambda: self._structural(a, b))
+        plans = _cached("strategies.allowed", (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
+        effects = _cached("strategies.allowed_effects", (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
                           lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _cached(_TAILS, flags, self._anywhere)
-        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _RULES.clear()
-        rules = _RULES[key] = head + plans + effects + tail
+        tail = _cached("strategies.tails", flags, self._anywhere)
+        if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
+            table.clear()
+        rules = table[key] = head + plans + effects + tail
         return rules
 
     def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
@@ -331,7 +327,7 @@ class Generator:
     def _smallest(self, a: Type, b: Type) -> Term:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
         object serves every use of a signature)."""
-        return _cached(_SMALLEST, (a, b), lambda: self._build_smallest(a, b))
+        return _cached("strategies.smallest", (a, b), lambda: self._build_smallest(a, b))
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:
@@ -383,10 +379,8 @@ def _choices(draw: Any) -> Choose:
 def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
     from hypothesis import strategies as st
 
-    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))
+    return _cached("strategies.integers", (lo, hi), lambda: st.integers(lo, hi))
 
-
-_INTEGERS: dict[tuple[int, int], Any] = {}
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:
