@@ -89,7 +89,7 @@ from cam.code import (
     UnitV,
     Value,
 )
-from catlib.free import Distr, Term, path_str, subterms
+from catlib.free import Distr, Prim, Term, path_str, subterms
 from catlib.values import Curried, HostValue, Left, Right
 
 __all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
@@ -201,7 +201,8 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
     """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
     starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
     instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
-    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.
+    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.  A BRANCH
+    or CURRY without holes (`Distr`'s) is one plain instruction, made here once: instructions are immutable.
     Cached per template object and class."""
     key = (id(template), type(term))
     programs = _programs()
@@ -213,6 +214,8 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
     todo: list[Any] = list(reversed(template))
     while todo:  # in execution order
         x = todo.pop()
+        if isinstance(x, (Branch, Body)) and _constant(x):
+            x = _constant_instr(x)
         if type(x) is _Mark:
             out.append(x)
         elif isinstance(x, Instr):
@@ -237,6 +240,44 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
     return head, rest
 
 
+def _constant(x: Branch | Body) -> bool:
+    """Whether the blocks of `x` hold no hole (at any depth)."""
+    todo: list[Any] = [*x.left, *x.right] if isinstance(x, Branch) else list(x.block)
+    while todo:
+        y = todo.pop()
+        if isinstance(y, Branch):
+            todo += [*y.left, *y.right]
+        elif isinstance(y, Body):
+            todo += y.block
+        elif not isinstance(y, Instr):
+            return False
+    return True
+
+
+def _constant_instr(x: Branch | Body) -> Instr:
+    """The instruction of a hole-free BRANCH or CURRY: what `instantiate` makes of it on any term."""
+    out: list[Instr] = []  # each template item gives one instruction
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        y, ready = todo.pop()
+        if isinstance(y, Instr):
+            out.append(y)
+        elif not ready:
+            todo.append((y, True))
+            todo += [(i, False) for i in reversed((*y.left, *y.right) if isinstance(y, Branch) else y.block)]
+        elif isinstance(y, Branch):
+            right = Code.of(out[len(out) - len(y.right):])
+            del out[len(out) - len(y.right):]
+            left = Code.of(out[len(out) - len(y.left):])
+            del out[len(out) - len(y.left):]
+            out.append(BRANCH(left, right))
+        else:
+            body = Code.of(out[len(out) - len(y.block):])
+            del out[len(out) - len(y.block):]
+            out.append(CURRY(body))
+    return out[0]
+
+
 def _quote(k: int) -> Instr:
     """``QUOTE (Int k)``, shared between uses (instructions are immutable)."""
     if type(k) is not int:  # not cached: let `IntV` judge it
@@ -257,7 +298,8 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
-    programs: dict[str, tuple[type, tuple[Instr, ...], tuple[Any, ...]]] = {}  # by constructor, for this table
+    # programs by class, for this table; a primitive's by the object, as its template depends on its name
+    programs: dict[Any, tuple[tuple[Instr, ...], tuple[Any, ...]]] = {}
     blocks: list[list[Instr]] = [[]]
     block = blocks[0]
     todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
@@ -267,7 +309,8 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
         t = type(x)
         if t is tuple:
             block.extend(x)
-        elif t is _Mark:
+            continue
+        if t is _Mark:
             if x is _OPEN:
                 block = []
                 blocks.append(block)
@@ -279,28 +322,28 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
                 d, c = blocks.pop(), blocks.pop()
                 block = blocks[-1]
                 block.append(BRANCH(Code.of(c), Code.of(d)))
-        else:
-            op = x.op
-            program = programs.get(op)
-            if program is None or program[0] is not t:  # (another class of the same name: its own holes)
-                template = templates.get(op)
-                if template is None:
-                    raise CompileError(_path_of(term, x), x)
-                program = programs[op] = (t, *_program(template, x))
-            _, head, rest = program
-            if rest:
-                kids = x.kids
-                for item in rest:
-                    t = type(item)
-                    if t is int:
-                        push(kids[item])
-                    elif t is str:
-                        push(getattr(x, item))
-                    elif t is _Quote:
-                        push((_quote(getattr(x, item.name)),))
-                    else:
-                        push(item)
-            block.extend(head)
+            continue
+        key = id(x) if t is Prim else t
+        program = programs.get(key)
+        if program is None:
+            template = templates.get(x.op)
+            if template is None:
+                raise CompileError(_path_of(term, x), x)
+            program = programs[key] = _program(template, x)
+        head, rest = program
+        if rest:
+            kids = x.kids
+            for item in rest:
+                t = type(item)
+                if t is int:
+                    push(kids[item])
+                elif t is str:
+                    push(getattr(x, item))
+                elif t is _Quote:
+                    push((_quote(getattr(x, item.name)),))
+                else:
+                    push(item)
+        block.extend(head)
     return Code.of(blocks[0])
 
 
