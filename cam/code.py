@@ -295,9 +295,11 @@ _KINDS: dict[str, tuple[type, ...]] = {
 """The classes of each instruction's operands, by name."""
 _JUST_INSTR = {Instr}
 
-_ROWS: dict[str, tuple[InstrSpec, int, int, str]] = {
-    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand) for spec in INSTRUCTIONS}
-"""For the decoder, by name: the row, its opcode, how many operands, their kind."""
+_ROWS: dict[str, tuple[InstrSpec, int, int, str, tuple[int, None] | None]] = {
+    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand,
+                (OPCODE[spec.name], None) if spec.operand == NONE else None) for spec in INSTRUCTIONS}
+"""For the decoder, by name: the row, its opcode, how many operands, their kind, and for an instruction
+without operand its decoded form, shared."""
 
 
 def QUOTE(v: Value) -> Instr:
@@ -378,11 +380,14 @@ class Decoder(Generic[B]):
     def drain(self) -> None:
         """Decode every queued block, and the blocks they lead to."""
         pending = self.pending
-        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's)
+        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's), and
+        # `emit` is inlined where it is the default (an instruction without operand is then one shared tuple)
         start = None if type(self).start is Decoder.start else self.start
-        emit, rows = self.emit, _ROWS
+        emit = None if type(self).emit is Decoder.emit else self.emit
+        rows = _ROWS
         while pending:
             code, block = pending.pop()
+            append = block.append if emit is None else None  # type: ignore[attr-defined]
             i = -1
             for ins in code.kids:
                 i += 1
@@ -393,17 +398,24 @@ class Decoder(Generic[B]):
                 if row is None or type(args) is not tuple or len(args) != row[2]:
                     self.malformed(block, i, ins)
                     continue
-                spec, opcode, _, kind = row
-                if kind == NONE:
-                    operand: Any = None
-                elif kind == VALUE:
-                    operand = self.value(args[0], block, i)
+                spec, opcode, _, kind, plain = row
+                if plain is not None:
+                    if append is not None:
+                        append(plain)
+                    else:
+                        emit(block, i, spec, opcode, None)  # type: ignore[misc]
+                    continue
+                if kind == VALUE:
+                    operand: Any = self.value(args[0], block, i)
                 elif kind == BLOCK:
                     operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
                 else:
                     operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
                                self.queue(args[1], self.new_block(args[1], block, i, "right")))
-                emit(block, i, spec, opcode, operand)
+                if append is not None:
+                    append((opcode, operand))
+                else:
+                    emit(block, i, spec, opcode, operand)  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- printing
