@@ -320,6 +320,10 @@ def CURRY(c: Code | Iterable[Instr]) -> Instr:
 SIMPLE: dict[str, Instr] = {op: Instr(op) for op in SIMPLE_OPS}
 """The instructions without operand, by name: parsers share these instead of building new ones."""
 
+_PLAIN_BY_ID: dict[int, tuple[int, None] | None] = {id(i): _ROWS[op][4] for op, i in SIMPLE.items()}
+"""The decoded form of each `SIMPLE` instruction (kept alive there, so ids are not reused), by identity:
+the decoder finds most instructions of compiled or parsed code here without reading them."""
+
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT,
  SUB, MUL, LT, EQ, DIVMOD) = (
     SIMPLE[op] for op in ("ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD",
@@ -384,7 +388,7 @@ class Decoder(Generic[B]):
         # `emit` is inlined where it is the default (an instruction without operand is then one shared tuple)
         start = None if type(self).start is Decoder.start else self.start
         emit = None if type(self).emit is Decoder.emit else self.emit
-        rows = _ROWS
+        rows, plain_of = _ROWS, _PLAIN_BY_ID.get
         while pending:
             code, block = pending.pop()
             append = block.append if emit is None else None  # type: ignore[attr-defined]
@@ -393,6 +397,11 @@ class Decoder(Generic[B]):
                 i += 1
                 if start is not None:
                     start(block, i, ins)
+                if append is not None:  # the shared instructions without operand (`SIMPLE`), found by identity
+                    plain = plain_of(id(ins))
+                    if plain is not None:
+                        append(plain)
+                        continue
                 row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
                 args = getattr(ins, "kids", None)
                 if row is None or type(args) is not tuple or len(args) != row[2]:
