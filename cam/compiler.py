@@ -89,7 +89,7 @@ from cam.code import (
     UnitV,
     Value,
 )
-from catlib.free import Distr, Prim, Term, path_str, subterms
+from catlib.free import Distr, Term, path_str, subterms
 from catlib.values import Curried, HostValue, Left, Right
 
 __all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
@@ -188,6 +188,8 @@ class _Quote(NamedTuple):
 
 
 _OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
+_CLASS_NAME = Term.op
+"""`Term.op` itself (a property): a term whose class keeps it is named by its class."""
 
 
 @functools.cache
@@ -298,7 +300,8 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
-    # programs by class, for this table; a primitive's by the object, as its template depends on its name
+    # programs by class, for this table; by the object where the class names its terms each its own way
+    # (a primitive's `op` is its label): the template depends on the name
     programs: dict[Any, tuple[tuple[Instr, ...], tuple[Any, ...]]] = {}
     blocks: list[list[Instr]] = [[]]
     block = blocks[0]
@@ -323,7 +326,7 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
                 block = blocks[-1]
                 block.append(BRANCH(Code.of(c), Code.of(d)))
             continue
-        key = id(x) if t is Prim else t
+        key = t if t.op is _CLASS_NAME else id(x)
         program = programs.get(key)
         if program is None:
             template = templates.get(x.op)
