@@ -183,11 +183,20 @@ class Generator:
         rules = table.get(key)
         if rules is not None:
             return rules
-        head = _cached("strategies.heads", (type(a), type(b), flags), lambda: self._structural(a, b))
-        plans = _cached("strategies.allowed", (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
-        effects = _cached("strategies.allowed_effects", (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
-                          lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _cached("strategies.tails", flags, self._anywhere)
+        # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
+        key_h, key_p = (type(a), type(b), flags), (a, b, flags)
+        key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
+        head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
+                                                               lambda: self._structural(a, b))
+        plans = _table("strategies.allowed").get(key_p)
+        if plans is None:
+            plans = _cached("strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
+        effects = _table("strategies.allowed_effects").get(key_e)
+        if effects is None:
+            effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))
+        tail = _table("strategies.tails").get(flags)
+        if tail is None:
+            tail = _cached("strategies.tails", flags, self._anywhere)
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
         rules = table[key] = head + plans + effects + tail
@@ -330,8 +339,15 @@ class Generator:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
         object serves every use of a signature)."""
         term = _table("strategies.smallest").get((a, b))
-        return term if term is not None else _cached("strategies.smallest", (a, b),
-                                                     lambda: self._build_smallest(a, b))
+        return term if term is not None else _cached("strategies.smallest", (a, b), lambda: self._new_smallest(a, b))
+
+    def _new_smallest(self, a: Type, b: Type) -> Term:
+        """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
+        with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
+        for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
+        if any(part == a for part in walk(b)):
+            return self._build_smallest(a, b)
+        return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:
