@@ -324,39 +324,24 @@ def _bucket(size: int) -> int:
 
 
 def _ops(term: Term) -> dict[Any, int]:
-    """How often each constructor occurs in `term`, by class, or by name for a primitive (`_named` names
-    them all): no call of the `op` property per node, no names made per term."""
+    """How often each constructor occurs in `term`, by class, or by name for a primitive (named per chunk)."""
     counts: dict[Any, int] = {}
-    get = counts.get
-    todo = [term]
+    get, todo = counts.get, [term]
     pop, extend, prim = todo.pop, todo.extend, free.Prim
     while todo:
         t = pop()
-        kids = t.kids
-        if kids:
-            extend(kids)
-            key: Any = type(t)
-        else:
-            key = t.label if type(t) is prim else type(t)
+        if t.kids:
+            extend(t.kids)
+        key = t.label if type(t) is prim else type(t)
         counts[key] = get(key, 0) + 1
     return counts
-
-
-def _named(counts: Counter[Any]) -> Counter[str]:
-    """`counts` by constructor name (`_ops`' keys are classes, and names for primitives)."""
-    named: Counter[str] = Counter()
-    for k, n in counts.items():
-        named[k if type(k) is str else k.__name__] += n
-    return named
 
 
 def _check_range(job: tuple[int, int, int, int]) -> Report:
     """Check terms ``start .. stop - 1`` of campaign `seed`: one chunk of work, run on any worker."""
     seed, start, stop, max_size = job
     report = Report(terms=stop - start)
-    sizes = report.sizes
-    occurrences: dict[Any, int] = {}  # by `_ops`' keys, named once at the end
-    terms_with: Counter[Any] = Counter()
+    sizes, occurrences, terms_with = report.sizes, Counter[Any](), Counter[Any]()  # by `_ops`' keys
     seen = occurrences.get
     with campaign_settings():
         for i in range(start, stop):
@@ -368,7 +353,8 @@ def _check_range(job: tuple[int, int, int, int]) -> Report:
             sizes[_bucket(sum(ops.values()))] += 1
             if disagreement(case) is not None:
                 report.failures.append(i)
-    report.occurrences, report.terms_with = _named(Counter(occurrences)), _named(terms_with)
+    report.occurrences, report.terms_with = (Counter({k if type(k) is str else k.__name__: n for k, n in c.items()})
+                                             for c in (occurrences, terms_with))
     return report
 
 

@@ -298,8 +298,7 @@ _JUST_INSTR = {Instr}
 _ROWS: dict[str, tuple[InstrSpec, int, int, str, tuple[int, None] | None]] = {
     spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand,
                 (OPCODE[spec.name], None) if spec.operand == NONE else None) for spec in INSTRUCTIONS}
-"""For the decoder, by name: the row, its opcode, how many operands, their kind, and for an instruction
-without operand its decoded form, shared."""
+"""For the decoder, by name: the row, its opcode, how many operands, their kind, its shared decoded form."""
 
 
 def QUOTE(v: Value) -> Instr:
@@ -321,8 +320,7 @@ SIMPLE: dict[str, Instr] = {op: Instr(op) for op in SIMPLE_OPS}
 """The instructions without operand, by name: parsers share these instead of building new ones."""
 
 _PLAIN_BY_ID: dict[int, tuple[int, None] | None] = {id(i): _ROWS[op][4] for op, i in SIMPLE.items()}
-"""The decoded form of each `SIMPLE` instruction (kept alive there, so ids are not reused), by identity:
-the decoder finds most instructions of compiled or parsed code here without reading them."""
+"""The decoded form of each `SIMPLE` instruction (alive there: ids not reused), by identity, for the decoder."""
 
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT,
  SUB, MUL, LT, EQ, DIVMOD) = (
@@ -384,47 +382,39 @@ class Decoder(Generic[B]):
     def drain(self) -> None:
         """Decode every queued block, and the blocks they lead to."""
         pending = self.pending
-        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's), and
-        # `emit` is inlined where it is the default (an instruction without operand is then one shared tuple)
+        # hooks looked up once: `start` is skipped where a subclass leaves it a no-op, and `emit` inlined where
+        # it is the default (the machine's), which also finds the shared `SIMPLE` instructions by identity
         start = None if type(self).start is Decoder.start else self.start
         emit = None if type(self).emit is Decoder.emit else self.emit
         rows, plain_of = _ROWS, _PLAIN_BY_ID.get
         while pending:
             code, block = pending.pop()
             append = block.append if emit is None else None  # type: ignore[attr-defined]
-            i = -1
-            for ins in code.kids:
-                i += 1
+            for i, ins in enumerate(code.kids):
                 if start is not None:
                     start(block, i, ins)
-                if append is not None:  # the shared instructions without operand (`SIMPLE`), found by identity
-                    plain = plain_of(id(ins))
-                    if plain is not None:
-                        append(plain)
+                plain = plain_of(id(ins)) if append is not None else None
+                if plain is None:
+                    row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[attr-defined]
+                    args = getattr(ins, "kids", None)
+                    if row is None or type(args) is not tuple or len(args) != row[2]:
+                        self.malformed(block, i, ins)
                         continue
-                row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
-                args = getattr(ins, "kids", None)
-                if row is None or type(args) is not tuple or len(args) != row[2]:
-                    self.malformed(block, i, ins)
-                    continue
-                spec, opcode, _, kind, plain = row
-                if plain is not None:
-                    if append is not None:
-                        append(plain)
+                    spec, opcode, _, kind, plain = row
+                    if kind == NONE:
+                        operand: Any = None
+                    elif kind == VALUE:
+                        operand = self.value(args[0], block, i)
+                    elif kind == BLOCK:
+                        operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
                     else:
-                        emit(block, i, spec, opcode, None)  # type: ignore[misc]
-                    continue
-                if kind == VALUE:
-                    operand: Any = self.value(args[0], block, i)
-                elif kind == BLOCK:
-                    operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
-                else:
-                    operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
-                               self.queue(args[1], self.new_block(args[1], block, i, "right")))
-                if append is not None:
-                    append((opcode, operand))
-                else:
-                    emit(block, i, spec, opcode, operand)  # type: ignore[misc]
+                        operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
+                                   self.queue(args[1], self.new_block(args[1], block, i, "right")))
+                    if append is None:
+                        emit(block, i, spec, opcode, operand)  # type: ignore[misc]
+                        continue
+                    plain = plain or (opcode, operand)
+                append(plain)  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- printing
