@@ -395,7 +395,7 @@ class Decoder(Generic[B]):
                     start(block, i, ins)
                 plain = plain_of(id(ins)) if append is not None else None
                 if plain is None:
-                    row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[attr-defined]
+                    row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
                     args = getattr(ins, "kids", None)
                     if row is None or type(args) is not tuple or len(args) != row[2]:
                         self.malformed(block, i, ins)
