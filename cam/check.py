@@ -323,32 +323,38 @@ def _bucket(size: int) -> int:
     return 1 << (size.bit_length() - 1)  # the power of two at or below `size`
 
 
-def _ops(term: Term) -> dict[str, int]:
-    """How often each constructor occurs in `term`."""
-    counts: dict[Any, int] = {}  # by class, or by name for a primitive: no call of the `op` property per node
-    todo = [term]
+def _ops(term: Term) -> dict[Any, int]:
+    """How often each constructor occurs in `term`, by class, or by name for a primitive (named per chunk)."""
+    counts: dict[Any, int] = {}
+    get, todo = counts.get, [term]
+    pop, extend, prim = todo.pop, todo.extend, free.Prim
     while todo:
-        t = todo.pop()
-        key = t.label if type(t) is free.Prim else type(t)
-        todo.extend(t.kids)
-        counts[key] = counts.get(key, 0) + 1
-    return {k if type(k) is str else k.__name__: n for k, n in counts.items()}
+        t = pop()
+        if t.kids:
+            extend(t.kids)
+        key = t.label if type(t) is prim else type(t)
+        counts[key] = get(key, 0) + 1
+    return counts
 
 
 def _check_range(job: tuple[int, int, int, int]) -> Report:
     """Check terms ``start .. stop - 1`` of campaign `seed`: one chunk of work, run on any worker."""
     seed, start, stop, max_size = job
     report = Report(terms=stop - start)
-    occurrences, terms_with, sizes = report.occurrences, report.terms_with, report.sizes
+    sizes, occurrences, terms_with = report.sizes, Counter[Any](), Counter[Any]()  # by `_ops`' keys
+    seen = occurrences.get
     with campaign_settings():
         for i in range(start, stop):
             case = make_case(seed, i, max_size)
             ops = _ops(case.term)
-            occurrences.update(ops)
+            for k, n in ops.items():
+                occurrences[k] = seen(k, 0) + n
             terms_with.update(ops.keys())
             sizes[_bucket(sum(ops.values()))] += 1
             if disagreement(case) is not None:
                 report.failures.append(i)
+    report.occurrences, report.terms_with = (Counter({k if type(k) is str else k.__name__: n for k, n in c.items()})
+                                             for c in (occurrences, terms_with))
     return report
 
 

@@ -295,9 +295,10 @@ _KINDS: dict[str, tuple[type, ...]] = {
 """The classes of each instruction's operands, by name."""
 _JUST_INSTR = {Instr}
 
-_ROWS: dict[str, tuple[InstrSpec, int, int, str]] = {
-    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand) for spec in INSTRUCTIONS}
-"""For the decoder, by name: the row, its opcode, how many operands, their kind."""
+_ROWS: dict[str, tuple[InstrSpec, int, int, str, tuple[int, None] | None]] = {
+    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand,
+                (OPCODE[spec.name], None) if spec.operand == NONE else None) for spec in INSTRUCTIONS}
+"""For the decoder, by name: the row, its opcode, how many operands, their kind, its shared decoded form."""
 
 
 def QUOTE(v: Value) -> Instr:
@@ -317,6 +318,9 @@ def CURRY(c: Code | Iterable[Instr]) -> Instr:
 
 SIMPLE: dict[str, Instr] = {op: Instr(op) for op in SIMPLE_OPS}
 """The instructions without operand, by name: parsers share these instead of building new ones."""
+
+_PLAIN_BY_ID: dict[int, tuple[int, None] | None] = {id(i): _ROWS[op][4] for op, i in SIMPLE.items()}
+"""The decoded form of each `SIMPLE` instruction (alive there: ids not reused), by identity, for the decoder."""
 
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT,
  SUB, MUL, LT, EQ, DIVMOD) = (
@@ -378,32 +382,39 @@ class Decoder(Generic[B]):
     def drain(self) -> None:
         """Decode every queued block, and the blocks they lead to."""
         pending = self.pending
-        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's)
+        # hooks looked up once: `start` is skipped where a subclass leaves it a no-op, and `emit` inlined where
+        # it is the default (the machine's), which also finds the shared `SIMPLE` instructions by identity
         start = None if type(self).start is Decoder.start else self.start
-        emit, rows = self.emit, _ROWS
+        emit = None if type(self).emit is Decoder.emit else self.emit
+        rows, plain_of = _ROWS, _PLAIN_BY_ID.get
         while pending:
             code, block = pending.pop()
-            i = -1
-            for ins in code.kids:
-                i += 1
+            append = block.append if emit is None else None  # type: ignore[attr-defined]
+            for i, ins in enumerate(code.kids):
                 if start is not None:
                     start(block, i, ins)
-                row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
-                args = getattr(ins, "kids", None)
-                if row is None or type(args) is not tuple or len(args) != row[2]:
-                    self.malformed(block, i, ins)
-                    continue
-                spec, opcode, _, kind = row
-                if kind == NONE:
-                    operand: Any = None
-                elif kind == VALUE:
-                    operand = self.value(args[0], block, i)
-                elif kind == BLOCK:
-                    operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
-                else:
-                    operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
-                               self.queue(args[1], self.new_block(args[1], block, i, "right")))
-                emit(block, i, spec, opcode, operand)
+                plain = plain_of(id(ins)) if append is not None else None
+                if plain is None:
+                    row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
+                    args = getattr(ins, "kids", None)
+                    if row is None or type(args) is not tuple or len(args) != row[2]:
+                        self.malformed(block, i, ins)
+                        continue
+                    spec, opcode, _, kind, plain = row
+                    if kind == NONE:
+                        operand: Any = None
+                    elif kind == VALUE:
+                        operand = self.value(args[0], block, i)
+                    elif kind == BLOCK:
+                        operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
+                    else:
+                        operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
+                                   self.queue(args[1], self.new_block(args[1], block, i, "right")))
+                    if append is None:
+                        emit(block, i, spec, opcode, operand)  # type: ignore[misc]
+                        continue
+                    plain = plain or (opcode, operand)
+                append(plain)  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- printing
