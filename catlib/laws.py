@@ -301,6 +301,19 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
                         "give it one, or make it Distributive and Arithmetic")
     equal = getattr(C, "equal", None)
     n = max_examples if max_examples is not None else settings().max_examples
+    # Each strategy is made once per type and reused across laws and examples: making one defines a
+    # hypothesis `composite`, which reads its function's source (`inspect.getsource`) every time, about
+    # a third of this function's CPU when it was done per draw.
+    type_strategy = S.types(max_type_depth)
+    strategies: dict[tuple[Any, ...], Any] = {}
+
+    def cached(make: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        key = (make, args, tuple(sorted(options.items())))
+        found = strategies.get(key)
+        if found is None:
+            found = strategies[key] = make(*args, **options)
+        return found
+
     def _law_property(law: Law, found: list[str], shrink: bool) -> Callable[[], None]:
         phases = list(Phase) if shrink else [p for p in Phase if p not in (Phase.shrink, Phase.explain)]
 
@@ -310,7 +323,7 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
         def prop(data: Any) -> None:
             tvars = sorted({v for text in (law.input, law.output, *(t for p in law.variables.values() for t in p))
                             for v in parse(text).vars()})
-            inst = {v: data.draw(S.types(max_type_depth), label=v) for v in tvars}
+            inst = {v: data.draw(type_strategy, label=v) for v in tvars}
 
             def at(text: str) -> Type:
                 return substitute([parse(text)], lambda v: inst[v.name])[0]
@@ -321,9 +334,8 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
             for var, (d, c) in law.variables.items():
                 dom, cod = at(d), at(c)
                 if use_free and (native is None or data.draw(st.booleans(), label=f"{var} is a term")):
-                    term = data.draw(S.terms(state_t, dom, cod, pure=not isinstance(C, Stateful), max_size=6,
-                                             without=lacking),
-                                     label=var)
+                    term = data.draw(cached(S.terms, state_t, dom, cod, pure=not isinstance(C, Stateful),
+                                            max_size=6, without=lacking), label=var)
                     chosen[var] = interpret(term, C, (state_t, dom, cod))
                     shown.append(f"{var} = {term!r}")
                 else:
@@ -346,8 +358,8 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
                     raise AssertionError(found[0])
                 return
             for _ in range(samples):
-                x = data.draw(S.values(dom), label="input")
-                args = (x, data.draw(S.values(state_t), label="state")) if isinstance(C, Stateful) else (x,)
+                x = data.draw(cached(S.values, dom), label="input")
+                args = (x, data.draw(cached(S.values, state_t), label="state")) if isinstance(C, Stateful) else (x,)
                 left, right = _outcome(lhs, args), _outcome(rhs, args)
                 if left != right:
                     found[:] = ["; ".join(shown) + f"; on {', '.join(map(repr, args))}: {left!r} vs {right!r}"]

@@ -81,13 +81,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 LONG_FIRST = (
-    "tests/test_deep.py::",
-    "tests/test_closures.py::test_the_law_checker_checks_the_closed_laws",
-    "tests/test_central.py::test_machine_agrees_with_interpreter",
     "tests/test_papers.py::test_quick_build",
+    "tests/test_central.py::test_machine_agrees_with_interpreter",
+    "tests/test_deep.py::",
     "tests/test_style.py::test_mypy_clean",
+    "tests/test_closures.py::test_the_law_checker",
     "tests/test_laws.py::test_check_instance",
     "tests/test_machine_load.py::",
+    "tests/test_cam_machine.py::test_fast_path_agrees",
+    "tests/test_cam_code.py::test_deeply_nested_text",
+    "docs/checking.md::",
     "tests/test_graph.py::test_deep_terms_have_diagrams",
     "tests/test_syntax.py::test_port_programs",
     "tests/test_central.py::test_deep_par_nesting",
@@ -131,7 +134,7 @@ def no_gc() -> Iterator[None]:
 
     Reference counting frees such terms; the collector's generation-2 passes
     re-traverse the whole growing heap, a fifth to a third of such a test's CPU
-    (test_deep_closures alone: 59 s -> 48 s user time).  Nothing depends on
+    (tests/test_deep.py's closures, then one test: 59 s -> 48 s user time).  Nothing depends on
     when cycles are freed.
     """
     enabled = gc.isenabled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +15,13 @@ from catlib.derive import Ambiguous, DeriveError, MissingDefault, derive
 from catlib.equivalence import equivalent
 from catlib.interpreter import step
 from catlib.shapes import matchable, trivial
-from catlib.strategies import values
+from catlib.strategies import values as _values
 from catlib.typecheck import Signature, check
 from catlib.types import Int, Prod, Sum, Type, Unit, parse
 from catlib.values import Left, Right, has_type
 from tests.rates import Tally
+
+values = functools.cache(_values)  # a strategy per type, made once (hypothesis's `composite` reads source each time)
 
 # ---------------------------------------------------------------- examples
 

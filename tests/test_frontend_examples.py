@@ -25,12 +25,14 @@ from catlib.examples import bank, counter, plain, registers, turnstile
 from catlib.free import Compose, Id
 from catlib.frontend import Machine
 from catlib.interpreter import step
-from catlib.strategies import values
+from catlib.strategies import values as _values
 from catlib.tree import walk
 from catlib.types import Int, Prod, Unit
 from catlib.values import INT_MAX, INT_MIN, Left, Right
 from tests.node_helpers import NodeProcess
 from tests.rates import Tally
+
+values = functools.cache(_values)  # a strategy per type, made once (hypothesis's `composite` reads source each time)
 
 
 def _first_order(m: Machine) -> bool:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catlib.examples import plain
 from catlib.frontend import Either, Left, Machine, Right, Unit, machine
 from catlib.interpreter import step
-from catlib.strategies import values
+from catlib.strategies import values as _values
 from catlib.values import divmod64
+
+values = functools.cache(_values)  # a strategy per type, made once (hypothesis's `composite` reads source each time)
 
 LIMIT = 7
 PAIR_OF_SUMS = tuple[Either[int, Unit], Either[int, Unit]]

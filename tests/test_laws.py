@@ -86,9 +86,15 @@ def _examples() -> int:
     return max(20, settings.default.max_examples // 10)
 
 
-def test_check_instance_functions_and_machines():
+# functions and machines: two tests (once one) so that pytest-xdist runs them side by side
+
+
+def test_check_instance_functions():
     report = check_instance(FUNCTIONS, max_examples=_examples())
     assert report.ok and len(report.holds) == len(LAWS), str(report)
+
+
+def test_check_instance_machines():
     report = check_instance(MACHINES, max_examples=_examples())
     assert report.ok, str(report)
     # only the laws documented as failing with effects may fail, and then as expected failures

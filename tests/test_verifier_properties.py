@@ -6,6 +6,7 @@ replay and shrink.  ``python -m cam verify --fuzz N`` runs the same cases as a l
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
@@ -19,12 +20,15 @@ from cam.machine import step
 from cam.strategies import codes
 from cam.text import parse_code
 from cam.verifier import BytecodeError, check_value, value_has_type, verify
-from catlib.strategies import typed_terms, types, values
+from catlib.strategies import typed_terms, types
+from catlib.strategies import values as _values
 from catlib.tree import Tree
 from catlib.typecheck import infer
 from catlib.values import has_type
 from tests.conftest import scaled
 from tests.rates import Tally
+
+values = functools.cache(_values)  # a strategy per type, made once (hypothesis's `composite` reads source each time)
 
 FUZZ = st.randoms(use_true_random=False)
 
