@@ -41,9 +41,10 @@ fetch itself from there and call itself forever.
 from __future__ import annotations
 
 import builtins  # the class Generator has a method `int`, which shadows the type in its body
+import functools
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from catlib.constructs import CONSTRUCTS, Construct
 from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
@@ -414,14 +415,7 @@ def _ground(t: Type | str | None, role: str) -> Type | None:
 
 def types(max_depth: int = 2, functions: bool = False) -> st.SearchStrategy[Type]:
     """Ground types built from ``()``, ``Int``, pairs and sums (and functions), nested at most `max_depth`."""
-
-    from hypothesis import strategies as st
-
-    @st.composite
-    def strategy(draw: Any) -> Type:
-        return _drawing(draw, functions=functions).type(max_depth)
-
-    return strategy()
+    return _composites().types(max_depth, functions)
 
 
 def values(t: Type | str) -> st.SearchStrategy[HostValue]:
@@ -433,15 +427,7 @@ def values(t: Type | str) -> st.SearchStrategy[HostValue]:
     ... def test(v): assert has_type(v, "Either () (Int, Int)")
     >>> test()
     """
-    ty = _ground(t, "the value's type")
-
-    from hypothesis import strategies as st
-
-    @st.composite
-    def strategy(draw: Any) -> HostValue:
-        return _drawing(draw).value(ty)  # type: ignore[arg-type]
-
-    return strategy()
+    return _composites().values(_ground(t, "the value's type"))
 
 
 def typed_terms(state: Type | str | None = None, input: Type | str | None = None,
@@ -457,19 +443,9 @@ def typed_terms(state: Type | str | None = None, input: Type | str | None = None
     relations, which have no `Lt` and no `Curry`); `functions` lets function
     types occur in the drawn signature (input, output, state).
     """
-    fixed = [_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output"))]
-
-    from hypothesis import strategies as st
-
-    @st.composite
-    def strategy(draw: Any) -> tuple[Term, Signature]:
-        gen = _drawing(draw, pure=pure, embed=embed, type_depth=max_type_depth, without=without,
-                       functions=functions)
-        s, a, b = (t if t is not None else gen.type() for t in fixed)
-        fuel = gen.choose(0, max_size)
-        return gen.term(s, a, b, fuel), Signature(s, a, b)
-
-    return strategy()
+    fixed = tuple(_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output")))
+    return _composites().typed_terms(fixed, max_size, dict(pure=pure, embed=embed, type_depth=max_type_depth,
+                                                           without=without, functions=functions))
 
 
 def terms(state: Type | str | None = None, input: Type | str | None = None,
@@ -484,13 +460,46 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
     """``(term, signature, input value, state value)``: one step ready to run."""
 
     typed = typed_terms(state, input, output, **options)  # made once: a strategy costs to make
+    return _composites().runs(typed, options.get("without", frozenset()))
 
+
+class _Composites(NamedTuple):
+    types: Any
+    values: Any
+    typed_terms: Any
+    runs: Any
+
+
+@functools.cache
+def _composites() -> _Composites:
+    """The package's hypothesis strategies, each defined once.
+
+    Defining an ``@st.composite`` reads its function's source (hypothesis
+    copies the signature), which cost more than drawing from it when
+    `values` and the rest defined one per call, often once per example.
+    """
     from hypothesis import strategies as st
 
     @st.composite
-    def strategy(draw: Any) -> tuple[Term, Signature, HostValue, HostValue]:
+    def types_(draw: Any, max_depth: int, functions: bool) -> Type:
+        return _drawing(draw, functions=functions).type(max_depth)
+
+    @st.composite
+    def values_(draw: Any, ty: Type) -> HostValue:
+        return _drawing(draw).value(ty)
+
+    @st.composite
+    def typed_terms_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
+                     ) -> tuple[Term, Signature]:
+        gen = _drawing(draw, **options)
+        s, a, b = (t if t is not None else gen.type() for t in fixed)
+        fuel = gen.choose(0, max_size)
+        return gen.term(s, a, b, fuel), Signature(s, a, b)
+
+    @st.composite
+    def runs_(draw: Any, typed: Any, without: frozenset[str]) -> tuple[Term, Signature, HostValue, HostValue]:
         f, sig = draw(typed)
-        gen = _drawing(draw, without=options.get("without", frozenset()))
+        gen = _drawing(draw, without=without)
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
-    return strategy()
+    return _Composites(types_, values_, typed_terms_, runs_)
