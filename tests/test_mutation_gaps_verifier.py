@@ -5,10 +5,12 @@ Each test names, in its docstring, the kind of mutant it kills (docs/mutation.md
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
-from cam.code import BRANCH, CONS, ID, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
-from cam.typeengine import INT_NODE, PROD, VAR, Node, TypeGraph, show
+from cam.code import BRANCH, CONS, CURRY, ID, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
+from cam.typeengine import INT_NODE, PROD, UNIT_NODE, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
 
@@ -133,3 +135,45 @@ def test_an_infinite_type_made_by_joining_branch_stacks_is_located_at_the_return
     with pytest.raises(BytecodeError) as e:
         verify(code)
     assert (e.value.path, e.value.reason, e.value.found) == ((1, "right", 4), "infinite type", "t = Either b t")
+
+
+def test_code_after_a_return_names_the_return():
+    """The error for unreachable code after ``RETURN`` carries the instruction's name (a mutant drops it), at the
+    top level and in a closure's body."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([RETURN, ID]))
+    assert (e.value.path, e.value.op, e.value.reason) == ((1,), "RETURN", "unreachable code after RETURN")
+    assert str(e.value) == ("at 1 (RETURN): unreachable code after RETURN: expected RETURN to end its block, "
+                            "found 1 more instruction(s) after it")
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([CURRY(Code([RETURN, ID]))]))
+    assert (e.value.path, e.value.op) == ((0, "body", 1), "RETURN")
+
+
+def test_the_type_printer_counts_punctuation_against_its_budget():
+    """A type is printed up to about `budget` characters, brackets and commas included (a mutant subtracts
+    them, so a deeply nested pair is printed whole however long)."""
+    n = INT_NODE
+    for _ in range(60):
+        n = Node(PROD, n, UNIT_NODE)
+    assert show([n], budget=20) == ["(" * 21 + "..."]
+    whole = show([n])[0]  # the default budget, 120: cut after the first part that passes it
+    assert whole.startswith("(" * 60 + "Int, ()), ()),") and whole.endswith("...") and len(whole) == 125
+
+
+def test_a_recursion_overflow_inside_the_verifier_is_a_bytecode_error(monkeypatch: pytest.MonkeyPatch):
+    """The last line of defence: a `RecursionError` inside the verifier (nothing there recurses today, so one is
+    forced) is reported as an internal limit, whole, and the garbage collector is switched back on (mutants
+    blank `found` or garble the reason)."""
+    def overflow(self: object) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr("cam.verifier._Engine.run", overflow)
+    assert gc.isenabled()
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([ID]))
+    assert (e.value.path, e.value.expected, e.value.found, e.value.reason) == (
+        (), "code the verifier can handle", "a recursion overflow", "internal limit")
+    assert str(e.value) == ("at the top level: internal limit: expected code the verifier can handle, "
+                            "found a recursion overflow")
+    assert gc.isenabled()
