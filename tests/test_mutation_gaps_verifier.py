@@ -9,7 +9,7 @@ import gc
 
 import pytest
 
-from cam.code import BRANCH, CONS, CURRY, ID, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
+from cam.code import BRANCH, CONS, CURRY, ID, INL, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
 from cam.typeengine import INT_NODE, PROD, UNIT_NODE, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
@@ -177,3 +177,28 @@ def test_a_recursion_overflow_inside_the_verifier_is_a_bytecode_error(monkeypatc
     assert str(e.value) == ("at the top level: internal limit: expected code the verifier can handle, "
                             "found a recursion overflow")
     assert gc.isenabled()
+
+
+def test_an_operand_that_is_not_code_is_malformed_code():
+    """A ``BRANCH`` block that is not code: located, and reported with its reason (a mutant drops the reason)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([_junk(Instr, Code([RETURN]), "x", label="BRANCH")]))
+    assert (e.value.path, e.value.reason, e.value.found) == ((0, "right"), "malformed code", "str 'x'")
+    assert str(e.value) == "at 0/right: malformed code: expected code (a list of instructions), found str 'x'"
+
+
+def test_a_continuation_where_a_value_is_needed_is_described_in_full():
+    """``CONS`` first thing in a branch finds the branch's continuation on top (a mutant garbles `expected`)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([INL, BRANCH(Code([CONS, RETURN]), Code([RETURN]))]))
+    assert str(e.value) == ("at 1/left/0 (CONS): a continuation where a value is needed: expected a value on the "
+                            "stack, found a code continuation (after the BRANCH at 1)")
+
+
+def test_a_closure_body_that_leaves_values_below_its_continuation_is_described_in_full():
+    """``PUSH, ROT`` puts a value below the body's return continuation (a mutant garbles `expected`)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([CURRY(Code([PUSH, ROT, RETURN]))]))
+    assert (e.value.path, e.value.reason) == ((0, "body", 2), "unbalanced stack in a closure body")
+    assert str(e.value) == ("at 0/body/2 (RETURN): unbalanced stack in a closure body: expected only the return "
+                            "continuation on the stack, found more entries below it (next: a value of type (a, b))")
