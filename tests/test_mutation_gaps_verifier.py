@@ -9,7 +9,25 @@ import gc
 
 import pytest
 
-from cam.code import BRANCH, CONS, CURRY, ID, INL, PUSH, QUOTE, RETURN, ROT, SWAP, Code, Instr, IntV, L, Pair, UnitV
+from cam.code import (
+    APP,
+    BRANCH,
+    CONS,
+    CURRY,
+    ID,
+    INL,
+    PUSH,
+    QUOTE,
+    RETURN,
+    ROT,
+    SWAP,
+    Code,
+    Instr,
+    IntV,
+    L,
+    Pair,
+    UnitV,
+)
 from cam.typeengine import INT_NODE, PROD, UNIT_NODE, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
@@ -202,3 +220,12 @@ def test_a_closure_body_that_leaves_values_below_its_continuation_is_described_i
     assert (e.value.path, e.value.reason) == ((0, "body", 2), "unbalanced stack in a closure body")
     assert str(e.value) == ("at 0/body/2 (RETURN): unbalanced stack in a closure body: expected only the return "
                             "continuation on the stack, found more entries below it (next: a value of type (a, b))")
+
+
+def test_a_closure_applied_to_the_wrong_argument_is_a_closure_argument_clash():
+    """``APP`` on a declared ``(Int -> Int, ())``: the reason, expected and found are those of the argument (a
+    mutant drops the reason, shifting the other arguments)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([APP]), input="(Int -> Int, ())")
+    assert (e.value.path, e.value.reason, e.value.expected, e.value.found) == ((0,), "closure argument", "Int", "()")
+    assert str(e.value) == "at 0 (APP): closure argument: expected Int, found ()"
