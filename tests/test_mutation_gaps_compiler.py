@@ -1,0 +1,51 @@
+"""Tests for mutants of the compiler (cam/compiler.py) that survived the rest.
+
+Each test names, in its docstring, the kind of mutant it kills (docs/mutation.md lists them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cam.code import ID
+from cam.compiler import TEMPLATES, CompileError, F, G, K, compile_value, instantiate
+from catlib.free import Add, Copy, Id, Par
+from catlib.values import Curried, Left
+
+
+def test_template_items_print_in_the_notation_of_proofs_readme():
+    """Holes as ``<f>``, a constant as ``QUOTE (Int <k>)``, blocks in brackets after ``BRANCH``/``CURRY`` (mutants
+    garble the words or drop a block)."""
+    assert [repr(x) for x in (F, G, K)] == ["<f>", "<g>", "QUOTE (Int <k>)"]
+    assert repr(TEMPLATES["Case"][0]) == "BRANCH [<f>, RETURN] [<g>, RETURN]"
+    assert repr(TEMPLATES["Distr"][2]) == ("BRANCH [ROT, SWAP, SND, CONS, INL, RETURN] "
+                                           "[ROT, SWAP, SND, CONS, INR, RETURN]")
+    assert repr(TEMPLATES["Curry"][0]) == "CURRY [<f>, RETURN]"
+
+
+@pytest.mark.parametrize(("table", "term", "path", "message"), [
+    ({}, Id, (), "cannot compile Id at root: Id has no template"),
+    ({"Par": TEMPLATES["Par"]}, Par(Id, Copy), ("f",), "cannot compile Id at root.f: Id has no template"),
+    ({"Par": TEMPLATES["Par"], "Id": (ID,)}, Par(Id, Par(Id, Copy)), ("g", "g"),
+     "cannot compile Copy at root.g.g: Copy has no template"),
+])
+def test_a_constructor_without_a_template_is_named_and_located(table, term, path, message):  # noqa: ANN001
+    """`instantiate` with a table that lacks a row: the error names the constructor and its path (mutants blank or
+    garble the reason, or lose the path)."""
+    with pytest.raises(CompileError) as e:
+        instantiate(table, term)
+    assert (e.value.path, str(e.value)) == (path, message)
+    assert e.value.subterm.op == message.split()[2]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (Curried(3, 1), "cannot compile the closure Curried(3, 1): its body is not a term"),  # type: ignore[arg-type]
+    ((1, 2, 3), "cannot quote (1, 2, 3): not a host value ((), int, pair, Left, Right, Curried)"),
+    (((), Left("x")), "cannot quote 'x': not a host value ((), int, pair, Left, Right, Curried)"),
+    (Curried(Add, 1.5), "cannot quote 1.5: not a host value ((), int, pair, Left, Right, Curried)"),
+])
+def test_compile_value_refuses_what_is_not_a_host_value_by_name(value, message):  # noqa: ANN001
+    """The whole message names the offending part (mutants blank it, garble the words or drop the value)."""
+    with pytest.raises(TypeError) as e:
+        compile_value(value)
+    assert str(e.value) == message
