@@ -28,7 +28,8 @@ from cam.code import (
     Pair,
     UnitV,
 )
-from cam.typeengine import INT_NODE, PROD, UNIT_NODE, VAR, Node, TypeGraph, show
+from cam.text import parse_code
+from cam.typeengine import FUN, INT_NODE, PROD, SUM, UNIT_NODE, VAR, Node, TypeGraph, show
 from cam.verifier import BytecodeError, ValueTypeError, check_value, verify
 from catlib.tree import Tree
 
@@ -153,6 +154,7 @@ def test_an_infinite_type_made_by_joining_branch_stacks_is_located_at_the_return
     with pytest.raises(BytecodeError) as e:
         verify(code)
     assert (e.value.path, e.value.reason, e.value.found) == ((1, "right", 4), "infinite type", "t = Either b t")
+    assert e.value.expected == "a finite type"
 
 
 def test_code_after_a_return_names_the_return():
@@ -229,3 +231,30 @@ def test_a_closure_applied_to_the_wrong_argument_is_a_closure_argument_clash():
         verify(Code([APP]), input="(Int -> Int, ())")
     assert (e.value.path, e.value.reason, e.value.expected, e.value.found) == ((0,), "closure argument", "Int", "()")
     assert str(e.value) == "at 0 (APP): closure argument: expected Int, found ()"
+
+
+def test_branches_that_leave_one_entry_and_none_say_entry_and_entries():
+    """The join's message is singular for one entry (a mutant garbles the singular)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(parse_code("[BRANCH [PUSH,ROT,RETURN] [RETURN],CONS]"))
+    assert (e.value.path, e.value.expected, e.value.found) == (
+        (0, "right", 0), "1 entry, as the first RETURN here left", "0 entries")
+
+
+def test_a_function_type_prints_its_result_without_parentheses():
+    """Only a function's domain is bracketed when it is a function; a sum result is not (a mutant prints the result
+    as an ``Either`` argument: ``Int -> (Either Int ())``)."""
+    assert show([Node(FUN, INT_NODE, Node(SUM, INT_NODE, UNIT_NODE))]) == ["Int -> Either Int ()"]
+    assert show([Node(FUN, Node(FUN, INT_NODE, INT_NODE), Node(FUN, INT_NODE, INT_NODE))]) == [
+        "(Int -> Int) -> Int -> Int"]
+
+
+def test_a_cycle_met_away_from_any_merged_node_is_reported_without_a_place():
+    """`acyclic` may close a cycle at two nodes that no unification merged (the cycle is reached from a merged node
+    outside it): the infinite type is then reported with no place, not by a `max` of nothing (a mutant)."""
+    a = Node(PROD, None, INT_NODE)
+    a.a = Node(PROD, a, UNIT_NODE)
+    graph = TypeGraph(100)
+    graph.merged.append(Node(PROD, a, INT_NODE))
+    with pytest.raises(ValueError, match=r"^infinite type: expected a finite type, found t = \(\(t, \(\)\), Int\)$"):
+        graph.acyclic()
