@@ -7,8 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import ID
-from cam.compiler import TEMPLATES, CompileError, F, G, K, compile_value, instantiate
+from cam.code import ADD, ID, MUL, RETURN, SUB
+from cam.compiler import (
+    BEYOND_REFERENCE,
+    TEMPLATES,
+    Body,
+    Branch,
+    CompileError,
+    F,
+    G,
+    K,
+    Template,
+    compile_value,
+    instantiate,
+)
 from catlib.free import Add, Copy, Id, Par
 from catlib.values import Curried, Left
 
@@ -49,3 +61,21 @@ def test_compile_value_refuses_what_is_not_a_host_value_by_name(value, message):
     with pytest.raises(TypeError) as e:
         compile_value(value)
     assert str(e.value) == message
+
+
+def test_the_instructions_of_a_template_are_all_found_at_any_depth():
+    """`BEYOND_REFERENCE` is computed at import, from the instructions each template uses, before mutmut switches a
+    mutant on; so its helper is called here directly (mutants skip a block of a BRANCH or a CURRY, or an
+    instruction)."""
+    import cam.compiler
+
+    def names(template: Template) -> list[str]:
+        return sorted(i.op for i in cam.compiler._instructions(template))
+
+    assert names(TEMPLATES["Distr"]) == sorted(["PUSH", "FST", *["ROT", "SWAP", "SND", "CONS", "RETURN"] * 2,
+                                                "INL", "INR"])
+    assert names(TEMPLATES["Par"]) == ["CONS", "CONS", "FIRST", "SECOND", "SWAP"]
+    assert names(TEMPLATES["Case"]) == ["RETURN", "RETURN"] and names(TEMPLATES["Curry"]) == ["RETURN"]
+    assert names((Body((Branch((ADD, F), (Body((SUB,)), G)), RETURN)), MUL)) == ["ADD", "MUL", "RETURN", "SUB"]
+    assert BEYOND_REFERENCE == {"Sub": ("SUB",), "Mul": ("MUL",), "Lt": ("LT",), "Eq": ("EQ",),
+                                "DivMod": ("DIVMOD",)}
