@@ -258,3 +258,12 @@ def test_a_cycle_met_away_from_any_merged_node_is_reported_without_a_place():
     graph.merged.append(Node(PROD, a, INT_NODE))
     with pytest.raises(ValueError, match=r"^infinite type: expected a finite type, found t = \(\(t, \(\)\), Int\)$"):
         graph.acyclic()
+
+
+def test_landins_knot_is_described_in_full():
+    """A closure that reads the state, kept in the state: the whole message (a mutant garbles `found`)."""
+    with pytest.raises(BytecodeError) as e:
+        verify(parse_code("[CURRY [SND,PUSH,CONSUME,GET,SWAP,CONS,APP,RETURN],PUT]"))
+    assert str(e.value) == ("at 0/body/3: closures in the state could call themselves forever: expected closures "
+                            "that leave the state alone, as the state holds functions (a -> b), found GET or PUT in "
+                            "a closure's code")
