@@ -1,6 +1,7 @@
 """How fast the CAM runs the seed's counter, against the interpreter and hand-written Python; campaign scaling.
 
-    python -m benchmarks.machine [--inputs 200000] [--rounds 7] [--campaign-terms 4000] [--quick]
+    python -m benchmarks.machine [--inputs 200000] [--rounds 7] [--campaign-terms 4000] [--central-examples 150]
+                                 [--quick]
 
 Workload: the reference's counter bytecode (``counterSM``) fed `--inputs`
 inputs, three increments (``L Unit``) to one count (``R Unit``), the state
@@ -26,6 +27,12 @@ against 1 job shows the scaling (0.5 for 2 jobs on 2 idle cores).  In the
 same rounds, a plain CPU-bound loop run twice in 1 process and once in
 each of 2 processes shows what scaling the machine offers at that moment
 (on a machine shared with other work, less than its cores).
+
+Last, the central property (``tests/test_central.py::
+test_machine_agrees_with_interpreter``, the test function itself) run
+`--central-examples` examples a round under the test suite's default
+hypothesis profile (capped to that count, no example database), with the
+garbage collector set as the suite sets it: examples per CPU-second.
 """
 
 from __future__ import annotations
@@ -201,11 +208,52 @@ def campaign(terms: int, rounds: int) -> int:
     return 0
 
 
+def central(examples: int, rounds: int) -> int:
+    """The central property's examples per CPU-second, `examples` a round (fewer than the ci profile's 200)."""
+    import gc
+    import time
+
+    from hypothesis import settings
+
+    import tests.conftest as conftest  # the suite's hypothesis profiles
+
+    if not 0 < examples < conftest.CI_EXAMPLES:
+        print(f"error: --central-examples must be 1..{conftest.CI_EXAMPLES - 1}", file=sys.stderr)
+        return 2
+    # a profile below ci's count caps the property's `scaled` count to it (tests/conftest.py)
+    settings.register_profile("benchmark", parent=settings.get_profile("ci"), max_examples=examples, database=None)
+    settings.load_profile("benchmark")
+    from tests import test_central  # imported under that profile: its example count is read at import
+
+    prop = test_central.test_machine_agrees_with_interpreter
+    gc.collect()
+    gc.freeze()  # what tests/conftest.py does once the tests are collected
+    saved = gc.get_threshold()
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        prop()  # warm-up: imports, caches
+        rates = []
+        for _ in range(rounds):
+            conftest.clear_caches()  # each test starts with empty caches
+            t0 = time.process_time()
+            prop()
+            rates.append(examples / (time.process_time() - t0))
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+    rates.sort()
+    print(f"\ncentral property (test_machine_agrees_with_interpreter, {examples} examples a round, {rounds} rounds; "
+          f"{load()}): {rates[-1]:,.0f} examples per CPU-second at best, {rates[len(rates) // 2]:,.0f} median")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.machine", description=__doc__.split("\n\n")[0])
     p.add_argument("--inputs", type=int, default=200_000, help="inputs per run (default 200000)")
     p.add_argument("--rounds", type=int, default=7, help="rounds of turns (default 7)")
     p.add_argument("--campaign-terms", type=int, default=4_000, help="terms per campaign run (0: skip)")
+    p.add_argument("--central-examples", type=int, default=150,
+                   help="examples a round of the central property, below 200 (0: skip; default 150)")
     p.add_argument("--quick", action="store_true", help="a short run: 100,000 inputs, 2,000 terms, 5 rounds")
     args = p.parse_args(argv)
     if args.quick:
@@ -213,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     status = counter(args.inputs, args.rounds)
     if args.campaign_terms and not status:
         status = campaign(args.campaign_terms, args.rounds)
+    if args.central_examples and not status:
+        status = central(args.central_examples, args.rounds)
     return status
 
 

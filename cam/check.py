@@ -323,32 +323,52 @@ def _bucket(size: int) -> int:
     return 1 << (size.bit_length() - 1)  # the power of two at or below `size`
 
 
-def _ops(term: Term) -> dict[str, int]:
-    """How often each constructor occurs in `term`."""
-    counts: dict[Any, int] = {}  # by class, or by name for a primitive: no call of the `op` property per node
+def _ops(term: Term) -> dict[Any, int]:
+    """How often each constructor occurs in `term`, by class, or by name for a primitive (`_named` names
+    them all): no call of the `op` property per node, no names made per term."""
+    counts: dict[Any, int] = {}
+    get = counts.get
     todo = [term]
+    pop, extend, prim = todo.pop, todo.extend, free.Prim
     while todo:
-        t = todo.pop()
-        key = t.label if type(t) is free.Prim else type(t)
-        todo.extend(t.kids)
-        counts[key] = counts.get(key, 0) + 1
-    return {k if type(k) is str else k.__name__: n for k, n in counts.items()}
+        t = pop()
+        kids = t.kids
+        if kids:
+            extend(kids)
+            key: Any = type(t)
+        else:
+            key = t.label if type(t) is prim else type(t)
+        counts[key] = get(key, 0) + 1
+    return counts
+
+
+def _named(counts: Counter[Any]) -> Counter[str]:
+    """`counts` by constructor name (`_ops`' keys are classes, and names for primitives)."""
+    named: Counter[str] = Counter()
+    for k, n in counts.items():
+        named[k if type(k) is str else k.__name__] += n
+    return named
 
 
 def _check_range(job: tuple[int, int, int, int]) -> Report:
     """Check terms ``start .. stop - 1`` of campaign `seed`: one chunk of work, run on any worker."""
     seed, start, stop, max_size = job
     report = Report(terms=stop - start)
-    occurrences, terms_with, sizes = report.occurrences, report.terms_with, report.sizes
+    sizes = report.sizes
+    occurrences: dict[Any, int] = {}  # by `_ops`' keys, named once at the end
+    terms_with: Counter[Any] = Counter()
+    seen = occurrences.get
     with campaign_settings():
         for i in range(start, stop):
             case = make_case(seed, i, max_size)
             ops = _ops(case.term)
-            occurrences.update(ops)
+            for k, n in ops.items():
+                occurrences[k] = seen(k, 0) + n
             terms_with.update(ops.keys())
             sizes[_bucket(sum(ops.values()))] += 1
             if disagreement(case) is not None:
                 report.failures.append(i)
+    report.occurrences, report.terms_with = _named(Counter(occurrences)), _named(terms_with)
     return report
 
 

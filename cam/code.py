@@ -295,9 +295,11 @@ _KINDS: dict[str, tuple[type, ...]] = {
 """The classes of each instruction's operands, by name."""
 _JUST_INSTR = {Instr}
 
-_ROWS: dict[str, tuple[InstrSpec, int, int, str]] = {
-    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand) for spec in INSTRUCTIONS}
-"""For the decoder, by name: the row, its opcode, how many operands, their kind."""
+_ROWS: dict[str, tuple[InstrSpec, int, int, str, tuple[int, None] | None]] = {
+    spec.name: (spec, OPCODE[spec.name], len(spec.operands), spec.operand,
+                (OPCODE[spec.name], None) if spec.operand == NONE else None) for spec in INSTRUCTIONS}
+"""For the decoder, by name: the row, its opcode, how many operands, their kind, and for an instruction
+without operand its decoded form, shared."""
 
 
 def QUOTE(v: Value) -> Instr:
@@ -317,6 +319,10 @@ def CURRY(c: Code | Iterable[Instr]) -> Instr:
 
 SIMPLE: dict[str, Instr] = {op: Instr(op) for op in SIMPLE_OPS}
 """The instructions without operand, by name: parsers share these instead of building new ones."""
+
+_PLAIN_BY_ID: dict[int, tuple[int, None] | None] = {id(i): _ROWS[op][4] for op, i in SIMPLE.items()}
+"""The decoded form of each `SIMPLE` instruction (kept alive there, so ids are not reused), by identity:
+the decoder finds most instructions of compiled or parsed code here without reading them."""
 
 (ID, FST, SND, COPY, CONSUME, FIRST, SECOND, CONS, SWAP, ADD, APP, INL, INR, RETURN, PUSH, ROT, GET, PUT,
  SUB, MUL, LT, EQ, DIVMOD) = (
@@ -378,32 +384,47 @@ class Decoder(Generic[B]):
     def drain(self) -> None:
         """Decode every queued block, and the blocks they lead to."""
         pending = self.pending
-        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's)
+        # hooks looked up once; `start` is skipped where a subclass leaves it a no-op (the machine's), and
+        # `emit` is inlined where it is the default (an instruction without operand is then one shared tuple)
         start = None if type(self).start is Decoder.start else self.start
-        emit, rows = self.emit, _ROWS
+        emit = None if type(self).emit is Decoder.emit else self.emit
+        rows, plain_of = _ROWS, _PLAIN_BY_ID.get
         while pending:
             code, block = pending.pop()
+            append = block.append if emit is None else None  # type: ignore[attr-defined]
             i = -1
             for ins in code.kids:
                 i += 1
                 if start is not None:
                     start(block, i, ins)
+                if append is not None:  # the shared instructions without operand (`SIMPLE`), found by identity
+                    plain = plain_of(id(ins))
+                    if plain is not None:
+                        append(plain)
+                        continue
                 row = rows.get(ins.label) if type(ins) is Instr else None  # type: ignore[call-overload]
                 args = getattr(ins, "kids", None)
                 if row is None or type(args) is not tuple or len(args) != row[2]:
                     self.malformed(block, i, ins)
                     continue
-                spec, opcode, _, kind = row
-                if kind == NONE:
-                    operand: Any = None
-                elif kind == VALUE:
-                    operand = self.value(args[0], block, i)
+                spec, opcode, _, kind, plain = row
+                if plain is not None:
+                    if append is not None:
+                        append(plain)
+                    else:
+                        emit(block, i, spec, opcode, None)  # type: ignore[misc]
+                    continue
+                if kind == VALUE:
+                    operand: Any = self.value(args[0], block, i)
                 elif kind == BLOCK:
                     operand = self.queue(args[0], self.new_block(args[0], block, i, "body"))
                 else:
                     operand = (self.queue(args[0], self.new_block(args[0], block, i, "left")),
                                self.queue(args[1], self.new_block(args[1], block, i, "right")))
-                emit(block, i, spec, opcode, operand)
+                if append is not None:
+                    append((opcode, operand))
+                else:
+                    emit(block, i, spec, opcode, operand)  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- printing

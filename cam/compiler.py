@@ -48,6 +48,7 @@ Compilation is iterative and linear in the size of the term.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from cam.code import (
@@ -187,18 +188,27 @@ class _Quote(NamedTuple):
 
 
 _OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
-_PROGRAMS: dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]] = {}
-_QUOTES: dict[int, Instr] = {}
+_CLASS_NAME = Term.op
+"""`Term.op` itself (a property): a term whose class keeps it is named by its class."""
+
+
+@functools.cache
+def _programs() -> dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]]:
+    """`_program`'s table, empty on first use: made by a memoised function, not kept at module level, so
+    that ``_programs.cache_clear()`` (tests/conftest.py's reset before each test) forgets it."""
+    return {}
 
 
 def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
     """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
     starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
     instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
-    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.
+    child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.  A BRANCH
+    or CURRY without holes (`Distr`'s) is one plain instruction, made here once: instructions are immutable.
     Cached per template object and class."""
     key = (id(template), type(term))
-    cached = _PROGRAMS.get(key)
+    programs = _programs()
+    cached = programs.get(key)
     if cached is not None and cached[0] is template:
         return cached[1], cached[2]
     fields = getattr(type(term), "fields", ())
@@ -206,6 +216,8 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
     todo: list[Any] = list(reversed(template))
     while todo:  # in execution order
         x = todo.pop()
+        if isinstance(x, (Branch, Body)) and _constant(x):
+            x = _constant_instr(x)
         if type(x) is _Mark:
             out.append(x)
         elif isinstance(x, Instr):
@@ -226,20 +238,59 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
             raise TypeError(f"not a template item: {x!r}")
     head: tuple[Instr, ...] = out.pop(0) if out and type(out[0]) is tuple else ()
     rest = tuple(reversed(out))
-    _PROGRAMS[key] = (template, head, rest)  # the template is kept, so its id is not reused
+    programs[key] = (template, head, rest)  # the template is kept, so its id is not reused
     return head, rest
+
+
+def _constant(x: Branch | Body) -> bool:
+    """Whether the blocks of `x` hold no hole (at any depth)."""
+    todo: list[Any] = [*x.left, *x.right] if isinstance(x, Branch) else list(x.block)
+    while todo:
+        y = todo.pop()
+        if isinstance(y, Branch):
+            todo += [*y.left, *y.right]
+        elif isinstance(y, Body):
+            todo += y.block
+        elif not isinstance(y, Instr):
+            return False
+    return True
+
+
+def _constant_instr(x: Branch | Body) -> Instr:
+    """The instruction of a hole-free BRANCH or CURRY: what `instantiate` makes of it on any term."""
+    out: list[Instr] = []  # each template item gives one instruction
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        y, ready = todo.pop()
+        if isinstance(y, Instr):
+            out.append(y)
+        elif not ready:
+            todo.append((y, True))
+            todo += [(i, False) for i in reversed((*y.left, *y.right) if isinstance(y, Branch) else y.block)]
+        elif isinstance(y, Branch):
+            right = Code.of(out[len(out) - len(y.right):])
+            del out[len(out) - len(y.right):]
+            left = Code.of(out[len(out) - len(y.left):])
+            del out[len(out) - len(y.left):]
+            out.append(BRANCH(left, right))
+        else:
+            body = Code.of(out[len(out) - len(y.block):])
+            del out[len(out) - len(y.block):]
+            out.append(CURRY(body))
+    return out[0]
 
 
 def _quote(k: int) -> Instr:
     """``QUOTE (Int k)``, shared between uses (instructions are immutable)."""
     if type(k) is not int:  # not cached: let `IntV` judge it
         return QUOTE(IntV(k))
-    q = _QUOTES.get(k)
-    if q is None:
-        if len(_QUOTES) > 10_000:
-            _QUOTES.clear()
-        q = _QUOTES[k] = QUOTE(IntV(k))
-    return q
+    return _quote_int(k)
+
+
+@functools.lru_cache(maxsize=10_000)
+def _quote_int(k: int) -> Instr:
+    """``QUOTE (Int k)`` for an `int` `k`, memoised (tests/conftest.py empties it before each test)."""
+    return QUOTE(IntV(k))
 
 
 def instantiate(templates: dict[str, Template], term: Term) -> Code:
@@ -249,7 +300,9 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
-    programs: dict[str, tuple[type, tuple[Instr, ...], tuple[Any, ...]]] = {}  # by constructor, for this table
+    # programs by class, for this table; by the object where the class names its terms each its own way
+    # (a primitive's `op` is its label): the template depends on the name
+    programs: dict[Any, tuple[tuple[Instr, ...], tuple[Any, ...]]] = {}
     blocks: list[list[Instr]] = [[]]
     block = blocks[0]
     todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
@@ -259,7 +312,8 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
         t = type(x)
         if t is tuple:
             block.extend(x)
-        elif t is _Mark:
+            continue
+        if t is _Mark:
             if x is _OPEN:
                 block = []
                 blocks.append(block)
@@ -271,28 +325,28 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
                 d, c = blocks.pop(), blocks.pop()
                 block = blocks[-1]
                 block.append(BRANCH(Code.of(c), Code.of(d)))
-        else:
-            op = x.op
-            program = programs.get(op)
-            if program is None or program[0] is not t:  # (another class of the same name: its own holes)
-                template = templates.get(op)
-                if template is None:
-                    raise CompileError(_path_of(term, x), x)
-                program = programs[op] = (t, *_program(template, x))
-            _, head, rest = program
-            if rest:
-                kids = x.kids
-                for item in rest:
-                    t = type(item)
-                    if t is int:
-                        push(kids[item])
-                    elif t is str:
-                        push(getattr(x, item))
-                    elif t is _Quote:
-                        push((_quote(getattr(x, item.name)),))
-                    else:
-                        push(item)
-            block.extend(head)
+            continue
+        key = t if t.op is _CLASS_NAME else id(x)
+        program = programs.get(key)
+        if program is None:
+            template = templates.get(x.op)
+            if template is None:
+                raise CompileError(_path_of(term, x), x)
+            program = programs[key] = _program(template, x)
+        head, rest = program
+        if rest:
+            kids = x.kids
+            for item in rest:
+                t = type(item)
+                if t is int:
+                    push(kids[item])
+                elif t is str:
+                    push(getattr(x, item))
+                elif t is _Quote:
+                    push((_quote(getattr(x, item.name)),))
+                else:
+                    push(item)
+        block.extend(head)
     return Code.of(blocks[0])
 
 

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from cam.code import OPCODE, Closure, Code, Decoder, InstrSpec, IntV, L, Pair, R, UnitV, Value, to_text
+from cam.code import OPCODE, Closure, Code, Decoder, IntV, L, Pair, R, UnitV, Value, to_text
 from catlib.values import INT_MAX, INT_MIN, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
@@ -107,33 +107,37 @@ class Block(list[tuple[int, Any]]):
 
 
 class _Decode(Decoder[Block]):
-    """`cam.code.Decoder` into `Block`\\ s; QUOTEd values become internal values, their closures decoded too."""
+    """`cam.code.Decoder` into `Block`\\ s; QUOTEd values become internal values, their closures decoded too.
+
+    The blocks that can run without ``APP`` (`Block.reachable`) are listed in `reached`, for the root's
+    `Block.size` and `Block.app`, counted when all is decoded."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.size, self.depth, self.app = 0, 0, False
+        self.depth = 0
+        self.reached: list[Block] = []
 
     def new_block(self, code: Code, parent: Block, index: int, role: str) -> Block:
+        block = Block(code, parent.level + 1, parent.reachable)
         if parent.reachable:
-            self.depth = max(self.depth, parent.level + 1)
-        return Block(code, parent.level + 1, parent.reachable)
+            self.depth = max(self.depth, block.level)
+            self.reached.append(block)
+        return block
 
     def value(self, v: Value, block: Block, index: int) -> Any:
-        return convert(v, self)
+        return v.label if type(v) is IntV else convert(v, self)
 
-    def emit(self, block: Block, index: int, spec: InstrSpec, opcode: int, operand: Any) -> None:
-        if block.reachable:
-            self.size += 1
-            self.app = self.app or opcode == APP
-        block.append((opcode, operand))
+
+_APP = (APP, None)  # how the decoder writes APP: `cam.code.Decoder` shares the tuple, `==` finds it all the same
 
 
 def _decode_uncached(code: Code) -> Block:
     root = Block(code, 0, True)
     d = _Decode()
-    d.queue(code, root)
+    d.reached.append(d.queue(code, root))
     d.drain()
-    root.size, root.depth, root.app = d.size, d.depth, d.app
+    root.size = sum(map(len, d.reached))
+    root.depth, root.app = d.depth, any(_APP in b for b in d.reached)
     root.runs, root.jit, root.deopts, root.jittable = 0, None, 0, None
     return root
 

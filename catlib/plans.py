@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import Any, cast
@@ -25,16 +26,13 @@ from catlib.tree import fold
 from catlib.types import Sum, Type, Unit, Var, match, substitute
 
 __all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
-           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "cached", "shared_type", "share", "share_or_none",
-           "pure_plans", "effect_plans", "seeded_choose"]
+           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "shared_type", "share",
+           "share_or_none", "pure_plans", "effect_plans", "seeded_choose"]
 
 PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
 
 
 READ, WRITE, BUILD, DIRECT, INSPECT = range(5)
-_BUILDS: dict[Type, tuple[Type | None, ...]] = {}
-_DIRECTS: dict[Type, tuple[dict[str, Type] | None, ...]] = {}
-_INSPECTS: dict[Type, tuple[Type | None, ...]] = {}
 
 GROUND = [c for c in PRIMITIVE_CONSTRUCTS
           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
@@ -58,19 +56,27 @@ def effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any],
     return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, a, b))
 
 
-def cached(table: dict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
-    """``table[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for many
-    odd types)."""
-    value = table.get(key)
+@functools.cache
+def table(name: str) -> dict[Any, Any]:
+    """The generator's cache called `name`, empty on first use.
+
+    Made by a memoised function rather than kept in a module-level dict, so
+    that ``table.cache_clear()`` forgets every table at once: tests/conftest.py
+    does so before each test, and no test sees what an earlier one left.
+    """
+    return {}
+
+
+def cached(name: str, key: Any, make: Callable[[], Any]) -> Any:
+    """``table(name)[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for
+    many odd types)."""
+    values = table(name)
+    value = values.get(key)
     if value is None:
-        if len(table) > 100_000:
-            table.clear()
-        value = table[key] = make()
+        if len(values) > 100_000:
+            values.clear()
+        value = values[key] = make()
     return value
-
-
-_MADE: dict[tuple[type, Type, Type], Type] = {}
-_CANON: dict[Type, Type] = {}
 
 
 def shared_type(cls: type, left: Type, right: Type) -> Type:
@@ -80,23 +86,27 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
     Only speed depends on the sharing, never a result: types are still compared with ``==``.
     """
     key = (cls, left, right)
-    t = _MADE.get(key)
+    made = table("made")
+    t = made.get(key)
     if t is None:
-        if len(_MADE) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _MADE.clear()
-            _CANON.clear()
-        t = _MADE[key] = cls(left, right)
-        _CANON.setdefault(t, t)
+        canon = table("canon")
+        if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
+            made.clear()
+            canon.clear()
+        t = made[key] = cls(left, right)
+        canon.setdefault(t, t)
     return t
 
 
 def share(t: Type) -> Type:
     """The shared object equal to `t` (see `shared_type`), its parts shared too."""
-    shared = _CANON.get(t)
+    canon = table("canon")
+    shared = canon.get(t)
     if shared is not None:
         return shared
     shared = cast(Type, fold(t, lambda x, kids: shared_type(type(x), *cast(list[Type], kids)) if kids else x))
-    _CANON[t] = _CANON[shared] = shared
+    canon = table("canon")  # (the same dict unless `shared_type` emptied the tables past their bound)
+    canon[t] = canon[shared] = shared
     return shared
 
 
@@ -109,11 +119,11 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
     cache well, their sides are few."""
-    builds = cached(_BUILDS, b, lambda: tuple(share_or_none(_build(*c.types, b)) for c in PURE))
-    inspects = cached(_INSPECTS, a, lambda: tuple(share_or_none(_inspect(*c.types, a)) for c in PURE))
+    builds = cached("builds", b, lambda: tuple(share_or_none(_build(*c.types, b)) for c in PURE))
+    inspects = cached("inspects", a, lambda: tuple(share_or_none(_inspect(*c.types, a)) for c in PURE))
     # *direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone (cached per
     # ``b``), whose binding of ``dom``, if it has one, must be ``a``
-    directs = cached(_DIRECTS, b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
+    directs = cached("directs", b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
                                                  for c in PURE))
     out: list[tuple[Construct, int, Any]] = []
     for c, built, inspected, direct in zip(PURE, builds, inspects, directs):

@@ -61,6 +61,7 @@ from catlib.plans import pure_plans as _pure_plans
 from catlib.plans import seeded_choose as _randint
 from catlib.plans import share as _canon
 from catlib.plans import shared_type as _make
+from catlib.plans import table as _table
 from catlib.tree import walk
 from catlib.typecheck import Signature
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit, as_type
@@ -74,12 +75,6 @@ __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONS
 CONSTRUCTORS = tuple(CONSTRUCTS)
 """Every constructor of the free category (`Embed` only when asked for)."""
 
-_RULES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_HEADS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_ALLOWED: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
-_ALLOWED_EFFECTS: dict[tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]] = {}
-_TAILS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_SMALLEST: dict[tuple[Type, Type], Term] = {}
 
 Choose = Callable[[int, int], int]
 """``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
@@ -101,6 +96,7 @@ class Generator:
                  type_depth: int = 2, without: frozenset[str] = frozenset(), functions: bool = False) -> None:
         self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
         self.without, self.functions = without, functions
+        self._flags = (pure, without, embed)  # what the rules depend on besides the signature (`_rules`)
         self._pure_twin: Generator | None = None
 
     def _closures(self, s: Type) -> Generator:
@@ -164,7 +160,9 @@ class Generator:
         # With fuel left a rule is always applied, so a term's size follows its
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
-        rules = self._rules(state, a, b)
+        rules = _table("strategies.rules").get((state, a, b, self._flags))  # `_rules`, the common case inline
+        if rules is None:
+            rules = self._rules(state, a, b)
         return self._rule(rules[self.choose(0, len(rules) - 1)], state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
@@ -179,19 +177,29 @@ class Generator:
         (middle types are drawn), so a new one is put together from parts cached on fewer types: the
         structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
         the state), and the rules that fit any signature."""
-        flags = (self.pure, self.without, self.embed)
+        flags = self._flags
         key = (s, a, b, flags)
-        rules = _RULES.get(key)
+        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
+        rules = table.get(key)
         if rules is not None:
             return rules
-        head = _cached(_HEADS, (type(a), type(b), flags), lambda: self._structural(a, b))
-        plans = _cached(_ALLOWED, (a, b, flags), lambda: self._allowed(_pure_plans(a, b)))
-        effects = _cached(_ALLOWED_EFFECTS, (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags),
-                          lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _cached(_TAILS, flags, self._anywhere)
-        if len(_RULES) > 100_000:  # a bound: hypothesis may ask for many odd types
-            _RULES.clear()
-        rules = _RULES[key] = head + plans + effects + tail
+        # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
+        key_h, key_p = (type(a), type(b), flags), (a, b, flags)
+        key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
+        head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
+                                                               lambda: self._structural(a, b))
+        plans = _table("strategies.allowed").get(key_p)
+        if plans is None:
+            plans = _cached("strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
+        effects = _table("strategies.allowed_effects").get(key_e)
+        if effects is None:
+            effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))
+        tail = _table("strategies.tails").get(flags)
+        if tail is None:
+            tail = _cached("strategies.tails", flags, self._anywhere)
+        if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
+            table.clear()
+        rules = table[key] = head + plans + effects + tail
         return rules
 
     def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
@@ -280,14 +288,15 @@ class Generator:
             branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
             return Compose(branches, Compose(Distr, scrutinee))
         c, kind, t = rule
-        return self._primitive_rule(c, kind, t, s, a, b)(n)
+        return self._primitive_rule(c, kind, t, s, a, b, n)
 
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
-    def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type
-                        ) -> Callable[[builtins.int], Term]:
-        """A rule that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`, `_plan`):
+    def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
+                        n: builtins.int) -> Term:
+        """A term with fuel `n` that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`,
+        `_plan`):
 
         - *direct*: it takes any input (its input type is a variable) and its
           output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
@@ -298,24 +307,22 @@ class Generator:
         - *effects*: a state reader ``() -> m`` runs from any input (after
           ``Consume``), a state writer ``m -> ()`` on a term ``a -> m``, and
           the rest of the output is built from ``()`` (``Get``, ``Put``).
+
+        `c` is made where it is used (a `Const` draws its integer then), so the choices come in one order.
         """
         T = self._term
-        p = lambda: self._primitive(c)  # noqa: E731 - a fresh constant each time
-        if kind == _READ:
-            return lambda n: p() if a == Unit and t == b else Compose(T(s, t, b, n), Compose(p(), Consume))
-        if kind == _WRITE:
-
-            def write(n: int) -> Term:
-                nf, ng = self._split(n)
-                f = p() if a == t else Compose(p(), T(s, a, t, nf))
-                return f if b == Unit else Compose(T(s, Unit, b, ng), f)
-
-            return write
-        if kind == _BUILD:
-            return lambda n: p() if a == t else Compose(p(), T(s, a, t, n))
         if kind == _DIRECT:
-            return lambda n: p()
-        return lambda n: p() if t == b else Compose(T(s, t, b, n), p())
+            return self._primitive(c)
+        if kind == _BUILD:
+            return self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, n))
+        if kind == _READ:
+            return (self._primitive(c) if a == Unit and t == b
+                    else Compose(T(s, t, b, n), Compose(self._primitive(c), Consume)))
+        if kind == _WRITE:
+            nf, ng = self._split(n)
+            f = self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, nf))
+            return f if b == Unit else Compose(T(s, Unit, b, ng), f)
+        return self._primitive(c) if t == b else Compose(T(s, t, b, n), self._primitive(c))
 
     def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
         from catlib.interpreter import step
@@ -331,7 +338,16 @@ class Generator:
     def _smallest(self, a: Type, b: Type) -> Term:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
         object serves every use of a signature)."""
-        return _cached(_SMALLEST, (a, b), lambda: self._build_smallest(a, b))
+        term = _table("strategies.smallest").get((a, b))
+        return term if term is not None else _cached("strategies.smallest", (a, b), lambda: self._new_smallest(a, b))
+
+    def _new_smallest(self, a: Type, b: Type) -> Term:
+        """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
+        with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
+        for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
+        if any(part == a for part in walk(b)):
+            return self._build_smallest(a, b)
+        return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:
@@ -383,10 +399,8 @@ def _choices(draw: Any) -> Choose:
 def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
     from hypothesis import strategies as st
 
-    return _cached(_INTEGERS, (lo, hi), lambda: st.integers(lo, hi))
+    return _cached("strategies.integers", (lo, hi), lambda: st.integers(lo, hi))
 
-
-_INTEGERS: dict[tuple[int, int], Any] = {}
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:
