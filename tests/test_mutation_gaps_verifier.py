@@ -267,3 +267,33 @@ def test_landins_knot_is_described_in_full():
     assert str(e.value) == ("at 0/body/3: closures in the state could call themselves forever: expected closures "
                             "that leave the state alone, as the state holds functions (a -> b), found GET or PUT in "
                             "a closure's code")
+
+
+def test_a_type_too_large_names_the_part_of_the_signature():
+    """The size limit's error says which part of the signature is too large (a mutant garbles "state")."""
+    with pytest.raises(BytecodeError) as e:
+        verify(Code([ID]), state="((Int, Int), (Int, Int))", max_type_size=3)
+    assert (e.value.reason, e.value.expected) == ("type too large", "state types of at most 3 nodes")
+    assert e.value.found == "one of 7 or more: ((Int, Int), (Int, Int))"
+
+
+class _Placed(TypeGraph):
+    """A type graph whose errors are the place they are reported at."""
+
+    def error(self, where: object, expected: str, found: str, reason: str, op: str = "") -> Exception:
+        return ValueError(where)
+
+
+def test_an_infinite_type_is_reported_at_the_latest_merge_of_its_two_nodes():
+    """Two pairs merged at "first", two at "second", then linked into one cycle by hand (so that no later
+    unification decides): the cycle is reported at "second", the later merge (a mutant counts structural merges
+    down, so the earlier one looks latest)."""
+    graph = _Placed(100)
+    x, y, z, w = (Node(VAR) for _ in range(4))
+    a1, a2 = Node(PROD, x, INT_NODE), Node(PROD, y, INT_NODE)
+    b1, b2 = Node(PROD, z, UNIT_NODE), Node(PROD, w, UNIT_NODE)
+    graph.unify(a1, a2, "first")
+    graph.unify(b1, b2, "second")
+    y.up, w.up = b2, a2
+    with pytest.raises(ValueError, match="^second$"):
+        graph.acyclic()
