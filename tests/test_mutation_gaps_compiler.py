@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import ADD, ID, MUL, RETURN, SUB
+from cam.code import ADD, COPY, ID, INL, INR, MUL, RETURN, SUB
 from cam.compiler import (
     BEYOND_REFERENCE,
     TEMPLATES,
@@ -18,10 +18,11 @@ from cam.compiler import (
     G,
     K,
     Template,
+    compile,
     compile_value,
     instantiate,
 )
-from catlib.free import Add, Copy, Id, Par
+from catlib.free import Add, Case, Const, Copy, Distr, Id, Par
 from catlib.values import Curried, Left
 
 
@@ -79,3 +80,35 @@ def test_the_instructions_of_a_template_are_all_found_at_any_depth():
     assert names((Body((Branch((ADD, F), (Body((SUB,)), G)), RETURN)), MUL)) == ["ADD", "MUL", "RETURN", "SUB"]
     assert BEYOND_REFERENCE == {"Sub": ("SUB",), "Mul": ("MUL",), "Lt": ("LT",), "Eq": ("EQ",),
                                 "DivMod": ("DIVMOD",)}
+
+
+def test_blocks_without_holes_nested_at_any_depth_are_instantiated_as_written():
+    """A BRANCH or CURRY template item without holes is made once into its instruction; nested ones too, and a
+    CURRY alone (`TEMPLATES` has only Distr's flat BRANCH, so mutants that mishandle nesting or a CURRY survived
+    it)."""
+    nested = (Branch((Body((ADD, RETURN)), RETURN), (Branch((INL,), (INR,)), RETURN)), COPY)
+    assert str(instantiate({"Id": (Body((ADD, RETURN)),)}, Id)) == "[CURRY [ADD,RETURN]]"
+    assert str(instantiate({"Id": nested}, Id)) == "[BRANCH [CURRY [ADD,RETURN],RETURN] [BRANCH [INL] [INR],RETURN],COPY]"
+    block = "BRANCH [CURRY [ADD,RETURN],RETURN] [BRANCH [INL] [INR],RETURN],COPY"
+    assert str(instantiate({"Id": nested, "Par": TEMPLATES["Par"]}, Par(Id, Id))) == (
+        f"[FIRST,{block},SWAP,CONS,SECOND,{block},CONS]")
+
+
+def test_blocks_with_holes_anywhere_are_filled_per_term():
+    """A BRANCH whose blocks are only holes, or hold a hole beside a nested hole-free BRANCH, is not a constant
+    (mutants take it for one, or forget the hole once they meet the nested block)."""
+    table = {"Case": (Branch((F,), (G,)),), "Id": (ID,), "Copy": (COPY,)}
+    assert str(instantiate(table, Case(Id, Copy))) == "[BRANCH [ID] [COPY]]"
+    table["Case"] = (Branch((F, Branch((INL,), (INR,))), (RETURN,)), Body((G,)))
+    assert str(instantiate(table, Case(Id, Copy))) == "[BRANCH [ID,BRANCH [INL] [INR]] [RETURN],CURRY [COPY]]"
+
+
+def test_constant_instructions_are_made_once_and_shared():
+    """As `_program` and `_quote` promise, the instruction of a hole-free BRANCH (Distr's) and ``QUOTE (Int k)``
+    are made once and shared between uses, within a table's cache (mutants never take the shortcut: the same code,
+    built anew each time)."""
+    code = compile(Par(Distr, Const(5)) >> Const(5))
+    assert str(code) == ("[FIRST,PUSH,FST,BRANCH [ROT,SWAP,SND,CONS,INL,RETURN] [ROT,SWAP,SND,CONS,INR,RETURN],SWAP,"
+                         "CONS,SECOND,QUOTE (Int 5),CONS,QUOTE (Int 5)]")
+    assert code.kids[3] is compile(Distr).kids[2]
+    assert code.kids[7] is code.kids[9]
