@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cam.code import ADD, COPY, ID, INL, INR, MUL, RETURN, SUB
+from cam.code import ADD, COPY, FST, ID, INL, INR, MUL, PUSH, RETURN, ROT, SUB, SWAP
 from cam.compiler import (
     BEYOND_REFERENCE,
     TEMPLATES,
@@ -22,7 +22,7 @@ from cam.compiler import (
     compile_value,
     instantiate,
 )
-from catlib.free import Add, Case, Const, Copy, Distr, Id, Par
+from catlib.free import Add, Case, Compose, Const, Copy, Distr, Fst, Id, Par
 from catlib.values import Curried, Left
 
 
@@ -112,3 +112,22 @@ def test_constant_instructions_are_made_once_and_shared():
                          "CONS,SECOND,QUOTE (Int 5),CONS,QUOTE (Int 5)]")
     assert code.kids[3] is compile(Distr).kids[2]
     assert code.kids[7] is code.kids[9]
+
+
+def test_one_template_object_for_two_constructors_fills_each_ones_holes():
+    """A flattened template is kept per template *and* class: ``(F, G)`` is ``f, g`` of `Compose`'s fields and of
+    `Par`'s, whose kids come in other orders (a mutant keys the cache by template alone and reuses one class's
+    holes for the other)."""
+    same = (F, G)
+    table = {"Compose": same, "Par": same, "Id": (ID,), "Copy": (COPY,), "Fst": (FST,)}
+    assert str(instantiate(table, Par(Compose(Id, Copy), Fst))) == "[COPY,ID,FST]"
+    assert (str(instantiate(table, Compose(Id, Copy))), str(instantiate(table, Par(Id, Copy)))) == (
+        "[COPY,ID]", "[ID,COPY]")
+
+
+def test_another_table_does_not_evict_a_templates_flattened_form():
+    """After a table with another Distr row is used, `compile` still finds its own flattened Distr, with the shared
+    BRANCH (a mutant keys the cache by class alone, so the two tables evict each other)."""
+    branch = compile(Distr).kids[2]
+    assert str(instantiate({"Distr": (PUSH, FST, Branch((ROT,), (SWAP,)))}, Distr)) == "[PUSH,FST,BRANCH [ROT] [SWAP]]"
+    assert compile(Distr).kids[2] is branch
