@@ -22,7 +22,7 @@ from cam.compiler import (
     compile_value,
     instantiate,
 )
-from catlib.free import Add, Case, Compose, Const, Copy, Distr, Fst, Id, Par
+from catlib.free import Add, Case, Compose, Const, Copy, Curry, Distr, Fst, Id, Par
 from catlib.values import Curried, Left
 
 
@@ -131,3 +131,19 @@ def test_another_table_does_not_evict_a_templates_flattened_form():
     branch = compile(Distr).kids[2]
     assert str(instantiate({"Distr": (PUSH, FST, Branch((ROT,), (SWAP,)))}, Distr)) == "[PUSH,FST,BRANCH [ROT] [SWAP]]"
     assert compile(Distr).kids[2] is branch
+
+
+def test_template_items_after_a_block_with_holes_are_kept():
+    """A BRANCH or CURRY with holes followed by more items (no row of `TEMPLATES` has one: mutants that restart
+    the work list there lose what follows)."""
+    table: dict[str, Template] = {"Curry": (Body((F, RETURN)), COPY), "Case": (Branch((F,), (G,)), COPY),
+                                  "Id": (ID,)}
+    assert str(instantiate(table, Curry(Id))) == "[CURRY [ID,RETURN],COPY]"
+    assert str(instantiate(table, Case(Id, Id))) == "[BRANCH [ID] [ID],COPY]"
+
+
+def test_a_template_item_that_is_not_one_is_named():
+    """A mutant blanks the message."""
+    with pytest.raises(TypeError) as e:
+        instantiate({"Id": (ID, "junk")}, Id)  # type: ignore[dict-item]
+    assert str(e.value) == "not a template item: 'junk'"
