@@ -17,6 +17,7 @@ from cam.compiler import (
     F,
     G,
     K,
+    QuoteHole,
     Template,
     compile,
     compile_value,
@@ -147,3 +148,10 @@ def test_a_template_item_that_is_not_one_is_named():
     with pytest.raises(TypeError) as e:
         instantiate({"Id": (ID, "junk")}, Id)  # type: ignore[dict-item]
     assert str(e.value) == "not a template item: 'junk'"
+
+
+def test_a_quote_hole_on_a_field_that_is_not_an_int_is_refused_by_name():
+    """`Const` admits only 64-bit ints, so only a table can quote another field: `IntV` judges it and names it
+    (mutants quote None instead)."""
+    with pytest.raises(ValueError, match="^IntV needs a 64-bit int, not Id$"):
+        instantiate({"Par": (QuoteHole("f"),)}, Par(Id, Id))
