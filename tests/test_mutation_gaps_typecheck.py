@@ -10,7 +10,20 @@ import pytest
 from catlib.free import Add, Const, Id
 from catlib.syntax import inl, kase, pget, pput, sm
 from catlib.typecheck import TermTypeError, check
-from catlib.types import Int, Prod, Unifier, UnifyError, Unit, Var, ground, match, parse, rename, variable_name
+from catlib.types import (
+    Int,
+    Prod,
+    TypeParseError,
+    Unifier,
+    UnifyError,
+    Unit,
+    Var,
+    ground,
+    match,
+    parse,
+    rename,
+    variable_name,
+)
 
 
 def _answers_two_types(cmd):  # noqa: ANN001, ANN202 - a port-DSL machine
@@ -84,3 +97,16 @@ def test_ground_replaces_variables_by_the_default_given():
     """A mutant always grounds to ``()``."""
     assert ground(parse("(a, Either b a)")) == parse("((), Either () ())")
     assert ground(parse("(a, Either b a)"), Int) == parse("(Int, Either Int Int)")
+
+
+def test_a_variable_name_may_hold_capitals_after_its_first_letter():
+    """``aB`` is one type variable (a mutant's pattern allows only lower case after the first letter)."""
+    assert parse("(aB, Int)") == Prod(Var("aB"), Int)
+    assert parse("x'Y_1") == Var("x'Y_1")
+
+
+def test_a_word_that_is_not_a_type_is_reported_at_its_position():
+    """The position is the token's offset in the text (a mutant prints the token itself there)."""
+    with pytest.raises(TypeParseError) as e:
+        parse("(Int, Foo)")
+    assert str(e.value) == "expected a type at position 6 in '(Int, Foo)', found 'Foo'"

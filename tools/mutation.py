@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SUBSETS: dict[str, list[str]] = {
     "cam/compiler.py": ["tests/test_central.py", "tests/test_examples.py", "tests/test_mutation_gaps.py",
-                        "tests/test_proofs.py", "tests/test_verifier_properties.py", "tests/test_syntax.py"],
+                        "tests/test_proofs.py", "tests/test_verifier_properties.py", "tests/test_syntax.py",
+                        "tests/test_mutation_gaps_compiler.py"],
     "cam/machine.py": ["tests/test_cam_machine.py", "tests/test_machine_load.py", "tests/test_mutation_gaps.py",
                        "tests/test_central.py", "tests/test_examples.py", "tests/test_machine_cache.py",
                        "tests/test_fresh_caches.py", "tests/test_mutation_gaps_machine.py"],
