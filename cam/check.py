@@ -45,16 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cam import compiler, machine
-from cam.campaign_dist import (
-    ClusterUnavailable,
-    DaskCluster,
-    Executor,
-    InProcess,
-    ProcessPool,
-    campaign_settings,
-    fresh_worker,
-)
+from cam import campaign_dist, compiler, machine
 from cam.code import Value, to_text
 from cam.compiler import compile_value as quote
 from catlib import free, interpreter
@@ -343,7 +334,7 @@ def _check_range(job: tuple[int, int, int, int]) -> Report:
     report = Report(terms=stop - start)
     sizes, occurrences, terms_with = report.sizes, Counter[Any](), Counter[Any]()  # by `_ops`' keys
     seen = occurrences.get
-    with campaign_settings():
+    with campaign_dist.campaign_settings():
         for i in range(start, stop):
             case = make_case(seed, i, max_size)
             ops = _ops(case.term)
@@ -360,7 +351,7 @@ def _check_range(job: tuple[int, int, int, int]) -> Report:
 
 def _reproduce(seed: int, index: int, max_size: int) -> Reproducer:
     """Term `index` of campaign `seed`, generated again and shrunk (on a worker, like the checks)."""
-    with campaign_settings():
+    with campaign_dist.campaign_settings():
         original = make_case(seed, index, max_size)
         small = shrink(original, seed, index, max_size)
         outcome = disagreement(small)
@@ -389,14 +380,15 @@ def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start
     """
     from tqdm import tqdm
 
-    executor: Executor
+    executor: campaign_dist.Executor
     if scheduler is not None:
-        executor = DaskCluster(scheduler)
+        executor = campaign_dist.DaskCluster(scheduler)
     elif jobs > 1:
-        executor = ProcessPool(jobs, initializer=fresh_worker)
+        executor = campaign_dist.ProcessPool(jobs, initializer=campaign_dist.fresh_worker)
     else:
-        executor = InProcess()
-    held = campaign_settings() if isinstance(executor, InProcess) else contextlib.nullcontext()  # once, not per chunk
+        executor = campaign_dist.InProcess()
+    in_process = isinstance(executor, campaign_dist.InProcess)
+    held = campaign_dist.campaign_settings() if in_process else contextlib.nullcontext()  # once, not per chunk
     with executor, held:
         if chunk is None:  # several chunks per worker, so that they end together; small enough for the bar
             chunk = max(1, min(250, terms // (executor.workers * 8) if executor.workers > 1 else 250))
@@ -478,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run_campaign(args.terms, args.seed, args.jobs, args.max_size, args.start, args.progress,
                               chunk=args.chunk, scheduler=args.scheduler)
-    except ClusterUnavailable as e:
+    except campaign_dist.ClusterUnavailable as e:
         print(f"cam check: error: {e}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0

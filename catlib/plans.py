@@ -1,11 +1,11 @@
 """The generator's building blocks: how each primitive fits a signature, types shared by structure, and
 choices from a seeded `random.Random`.
 
-`catlib.strategies.Generator` builds terms from these; they are kept apart
+`catlib.generator.Generator` builds terms from these; they are kept apart
 so that each module stays one job.  A *plan* says how a primitive can serve
 in a term ``s / a -> b``: as ``(construct, rule kind, type)``, the kind
 being one of `READ`, `WRITE` (the state's effects), `BUILD`, `DIRECT` and
-`INSPECT` (see `catlib.strategies.Generator._primitive_rule`).
+`INSPECT` (see `catlib.generator.Generator._primitive_rule`).
 
 >>> from catlib.types import Int, Prod, Sum, Unit
 >>> [(c.name, kind == BUILD, str(t)) for c, kind, t in pure_plans(Int, Sum(Int, Unit))][:2]

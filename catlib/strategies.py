@@ -11,364 +11,31 @@ inhabited, so a term of any requested signature can be built.
 ...     check(f, state="Int", input="Either () ()", output="Either () Int")
 >>> test()
 
-The same generator also runs on a plain `random.Random` (`Generator`),
-for campaigns of millions of terms where hypothesis's bookkeeping would
-dominate (``python -m cam.check``).
-
-How generation works: to build ``f : a -> b`` with fuel `n`, pick a rule
-that fits (compose through a middle type; fan out or run in parallel into
-a product; case on a sum, or branch on a sum computed from the input with
-the input in scope; a primitive, used as its type scheme in
-`catlib.constructs` allows: project out of a product, inject into a sum,
-distribute, constants and addition, read or write the state; build a
-closure with `Curry` where a function is wanted, or apply one, built from
-the input, with `Apply`; an embedded host function), split the remaining
-fuel among the subterms, and recurse.
-A new primitive in the table is generated without a change here.  At fuel 0 the smallest term of that
-type is built; fuel and splits shrink towards 0, so hypothesis shrinks
-failures to small, still well-typed, terms.
-
-**Functions.**  `Apply` is used inside any signature, so closures (and
-function types in the middle of terms) occur in every run.  With
-``functions=True`` function types also occur in the signatures drawn
-(input, output, state) and `Generator.value` makes closures
-(`catlib.values.Curried`, their bodies generated terms).  Where the state
-holds functions, closures are generated without `Get`/`Put` (as the
-verifier demands, `cam.verifier`): a closure that reads the state could
-fetch itself from there and call itself forever.
+The terms, types and values come from `catlib.generator.Generator` (how
+generation works is written there), its choices drawn from hypothesis, so
+that failures shrink to small, still well-typed, terms.  The same generator
+also runs on a plain `random.Random` (`Generator.seeded`), for campaigns of
+millions of terms where hypothesis's bookkeeping would dominate
+(``python -m cam.check``).
 """
 
 from __future__ import annotations
 
-import builtins  # the class Generator has a method `int`, which shadows the type in its body
 import functools
-import random
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from catlib.constructs import CONSTRUCTS, Construct
-from catlib.free import FREE, Apply, Case, Compose, Const, Consume, Copy, Curry, Distr, Embed, Id, Inl, Par, Term
-from catlib.plans import BRANCHED as _BRANCHED
-from catlib.plans import BUILD as _BUILD
-from catlib.plans import DIRECT as _DIRECT
-from catlib.plans import EFFECTS_BY_STATE as _EFFECTS_BY_STATE
-from catlib.plans import FIXED_TYPES as _TYPES
-from catlib.plans import READ as _READ
-from catlib.plans import THROUGH as _THROUGH
-from catlib.plans import WRITE as _WRITE
+from catlib.free import Term
+from catlib.generator import CONSTRUCTORS, Choose, Generator
 from catlib.plans import cached as _cached
-from catlib.plans import effect_plans as _effect_plans
-from catlib.plans import pure_plans as _pure_plans
-from catlib.plans import seeded_choose as _randint
-from catlib.plans import share as _canon
-from catlib.plans import shared_type as _make
-from catlib.plans import table as _table
-from catlib.tree import walk
 from catlib.typecheck import Signature
-from catlib.types import Fun, Int, Prod, Sum, Type, Unit, as_type
-from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
+from catlib.types import Type, as_type
+from catlib.values import HostValue
 
 if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign (`Generator`) does without it
     from hypothesis import strategies as st
 
+# Generator and CONSTRUCTORS are catlib.generator's, kept here too: campaigns and tests import them from here
 __all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
-
-CONSTRUCTORS = tuple(CONSTRUCTS)
-"""Every constructor of the free category (`Embed` only when asked for)."""
-
-
-Choose = Callable[[int, int], int]
-"""``choose(lo, hi)``: an integer in ``[lo, hi]``; smaller is simpler."""
-
-
-_COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
-    "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
-"""The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
-
-
-class Generator:
-    """Type-directed generation driven by a `Choose` function.
-
-    `choose` is hypothesis's ``draw(integers(lo, hi))`` in the strategies
-    below, or ``Random.randint`` for fast campaigns (`Generator.seeded`).
-    """
-
-    def __init__(self, choose: Choose, *, pure: bool = False, embed: bool = False,
-                 type_depth: int = 2, without: frozenset[str] = frozenset(), functions: bool = False) -> None:
-        self.choose, self.pure, self.embed, self.type_depth = choose, pure, embed, type_depth
-        self.without, self.functions = without, functions
-        self._flags = (pure, without, embed)  # what the rules depend on besides the signature (`_rules`)
-        self._pure_twin: Generator | None = None
-
-    def _closures(self, s: Type) -> Generator:
-        """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
-        if self.pure or not _has_function(s):
-            return self
-        if self._pure_twin is None:
-            self._pure_twin = Generator(self.choose, pure=True, embed=self.embed, type_depth=self.type_depth,
-                                        without=self.without, functions=self.functions)
-        return self._pure_twin
-
-    @classmethod
-    def seeded(cls, seed: int, **options: Any) -> Generator:
-        """A reproducible generator on `random.Random(seed)`."""
-        return cls(_randint(random.Random(seed)), **options)
-
-    def type(self, depth: int | None = None) -> Type:
-        """A ground type of at most `depth` nested products/sums."""
-        depth = self.type_depth if depth is None else depth
-        k = self.choose(0, (4 if self.functions else 3) if depth > 0 else 1)
-        if k < 2:
-            return (Unit, Int)[k]
-        left, right = self.type(depth - 1), self.type(depth - 1)
-        return _make(Prod if k == 2 else Sum if k == 3 else Fun, left, right)
-
-    def int(self) -> int:
-        """A 64-bit integer, small ones most often, the extremes sometimes."""
-        k = self.choose(0, 2)
-        if k == 0:
-            return self.choose(-4, 4) if self.choose(0, 1) else self.choose(0, 4)
-        if k == 1:
-            return self.choose(-(2**16), 2**16)
-        return self.choose(INT_MIN, INT_MAX)
-
-    def value(self, t: Type) -> HostValue:
-        """A host value of ground type `t`."""
-        if t == Unit:
-            return ()
-        if t == Int:
-            return self.int()
-        if isinstance(t, Prod):
-            return (self.value(t.kids[0]), self.value(t.kids[1]))
-        if isinstance(t, Sum):
-            side = self.choose(0, 1)
-            return (Left, Right)[side](self.value(t.kids[side]))
-        if isinstance(t, Fun):
-            # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
-            env = self.type(1)
-            body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
-                Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
-            return Curried(body, self.value(env))
-        raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
-
-    def term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
-        """A term of signature ``state / a -> b`` using about `fuel` rules."""
-        return self._term(_canon(state), _canon(a), _canon(b), fuel)
-
-    def _term(self, state: Type, a: Type, b: Type, fuel: builtins.int) -> Term:
-        if fuel <= 0:
-            return self._smallest(a, b)
-        # With fuel left a rule is always applied, so a term's size follows its
-        # fuel; the smallest term stays reachable (and is what hypothesis
-        # shrinks towards) through fuel 0 in the splits.
-        rules = _table("strategies.rules").get((state, a, b, self._flags))  # `_rules`, the common case inline
-        if rules is None:
-            rules = self._rules(state, a, b)
-        return self._rule(rules[self.choose(0, len(rules) - 1)], state, a, b, fuel - 1)
-
-    def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
-        left = self.choose(0, fuel) if fuel > 0 else 0
-        return left, fuel - left
-
-    def _rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
-        """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
-
-        Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
-        so a rule's order and count (what `choose` sees) are all that matter here.  Signatures are many
-        (middle types are drawn), so a new one is put together from parts cached on fewer types: the
-        structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
-        the state), and the rules that fit any signature."""
-        flags = self._flags
-        key = (s, a, b, flags)
-        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
-        rules = table.get(key)
-        if rules is not None:
-            return rules
-        # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
-        key_h, key_p = (type(a), type(b), flags), (a, b, flags)
-        key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
-        head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
-                                                               lambda: self._structural(a, b))
-        plans = _table("strategies.allowed").get(key_p)
-        if plans is None:
-            plans = _cached("strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
-        effects = _table("strategies.allowed_effects").get(key_e)
-        if effects is None:
-            effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _table("strategies.tails").get(flags)
-        if tail is None:
-            tail = _cached("strategies.tails", flags, self._anywhere)
-        if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
-            table.clear()
-        rules = table[key] = head + plans + effects + tail
-        return rules
-
-    def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
-        """The structural rules that fit ``a -> b``: they depend on the kinds of ``a`` and ``b`` only."""
-        menu: list[Any] = [_COMPOSE]
-        if isinstance(b, Prod):
-            menu.append(_FANOUT)
-            if isinstance(a, Prod):
-                menu.append(_PAR)
-        if isinstance(a, Sum):
-            menu.append(_CASE)
-        if isinstance(b, Fun) and "Curry" not in self.without:
-            menu.append(_CURRY)
-        if "Apply" not in self.without:
-            menu.append(_APPLY)
-        menu.append(_CASE_WITH)
-        return tuple(menu)
-
-    def _allowed(self, plans: tuple[tuple[Construct, builtins.int, Any], ...]
-                 ) -> tuple[tuple[Construct, builtins.int, Any], ...]:
-        """The `plans` of primitives this generator may use."""
-        return tuple(p for p in plans if not (self.pure and p[0].effect) and p[0].name not in self.without)
-
-    def _anywhere(self) -> tuple[Any, ...]:
-        """The rules that fit any signature: through a pure primitive, branching on one, an embedded function."""
-        menu: list[Any] = []
-        through = tuple(c for c in _THROUGH if c.name not in self.without)
-        if through:
-            menu.append((_VIA, through))
-        branched = tuple(c for c in _BRANCHED if c.name not in self.without)
-        if branched:
-            menu.append((_BRANCH_ON, branched))
-        if self.embed:
-            menu.append(_EMBED)
-        return tuple(menu)
-
-    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
-        """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
-        T = self._term
-        if rule is _COMPOSE:
-            m = self.type()
-            nf, ng = self._split(n)
-            return Compose(T(s, m, b, ng), T(s, a, m, nf))
-        if rule is _FANOUT:
-            nf, ng = self._split(n)
-            return Compose(Par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
-        if rule is _PAR:
-            nf, ng = self._split(n)
-            return Par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
-        if rule is _CASE:
-            nf, ng = self._split(n)
-            return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
-        if rule is _CURRY:
-            return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
-        if rule is _APPLY:
-            # a function built from the input, applied to an argument built from the input
-            x = self.type(1)
-            nf, nx = self._split(n)
-            return Compose(Apply, Compose(Par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
-        if rule is _CASE_WITH:
-            # what `catlib.syntax.kase_with` builds: branch on a sum computed
-            # from the input, each branch seeing the input too
-            x, y = self.type(1), self.type(1)
-            ne, rest = self._split(n)
-            nf, ng = self._split(rest)
-            scrutinee = Compose(Par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
-            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-            return Compose(branches, Compose(Distr, scrutinee))
-        if rule is _EMBED:
-            return self._embed(a, b, n)
-        if rule[0] is _VIA:
-            through = rule[1]
-            c = through[self.choose(0, len(through) - 1)]
-            dom, cod = _TYPES[c.name]
-            nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
-            return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
-        if rule[0] is _BRANCH_ON:
-            # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
-            # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
-            branched = rule[1]
-            c = branched[self.choose(0, len(branched) - 1)]
-            dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
-            ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
-            nf, ng = self._split(rest)
-            scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-            return Compose(branches, Compose(Distr, scrutinee))
-        c, kind, t = rule
-        return self._primitive_rule(c, kind, t, s, a, b, n)
-
-    def _primitive(self, c: Construct) -> Term:
-        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
-
-    def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
-                        n: builtins.int) -> Term:
-        """A term with fuel `n` that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`,
-        `_plan`):
-
-        - *direct*: it takes any input (its input type is a variable) and its
-          output fits ``b`` (``Const``, ``Consume``, ``Copy``, ``Id``);
-        - *inspect*: its input type has structure that ``a`` fits, and fixes
-          its output type ``m``: `c` then a term ``m -> b`` (``Fst``, ``Distr``);
-        - *build*: its output type has structure that ``b`` fits, and fixes
-          its input type ``m``: a term ``a -> m`` then `c` (``Inl``, ``Add``);
-        - *effects*: a state reader ``() -> m`` runs from any input (after
-          ``Consume``), a state writer ``m -> ()`` on a term ``a -> m``, and
-          the rest of the output is built from ``()`` (``Get``, ``Put``).
-
-        `c` is made where it is used (a `Const` draws its integer then), so the choices come in one order.
-        """
-        T = self._term
-        if kind == _DIRECT:
-            return self._primitive(c)
-        if kind == _BUILD:
-            return self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, n))
-        if kind == _READ:
-            return (self._primitive(c) if a == Unit and t == b
-                    else Compose(T(s, t, b, n), Compose(self._primitive(c), Consume)))
-        if kind == _WRITE:
-            nf, ng = self._split(n)
-            f = self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, nf))
-            return f if b == Unit else Compose(T(s, Unit, b, ng), f)
-        return self._primitive(c) if t == b else Compose(T(s, t, b, n), self._primitive(c))
-
-    def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
-        from catlib.interpreter import step
-
-        body = Generator(self.choose, pure=True, type_depth=self.type_depth).term(Unit, a, b, fuel)
-
-        def embedded(x: HostValue, body: Term = body) -> HostValue:
-            return step(body, x, ())[1]
-
-        embedded.__qualname__ = f"embedded_{abs(hash(body)) % 10**6}"
-        return Embed(embedded, a, b)
-
-    def _smallest(self, a: Type, b: Type) -> Term:
-        """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
-        object serves every use of a signature)."""
-        term = _table("strategies.smallest").get((a, b))
-        return term if term is not None else _cached("strategies.smallest", (a, b), lambda: self._new_smallest(a, b))
-
-    def _new_smallest(self, a: Type, b: Type) -> Term:
-        """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
-        with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
-        for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
-        if any(part == a for part in walk(b)):
-            return self._build_smallest(a, b)
-        return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
-
-    def _build_smallest(self, a: Type, b: Type) -> Term:
-        if a == b:
-            return Id
-        if b == Unit:
-            return Consume
-        if b == Int:
-            return Const(0)
-        if isinstance(b, Prod):
-            return Compose(Par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
-        if isinstance(b, Sum):
-            return Compose(Inl, self._smallest(a, b.kids[0]))
-        if isinstance(b, Fun):
-            return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
-        raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
-
-
-def _has_function(t: Type) -> bool:
-    return any(isinstance(x, Fun) for x in walk(t))
-
 
 def _drawing(draw: Any, **options: Any) -> Generator:
     return Generator(_choices(draw), **options)
@@ -401,7 +68,6 @@ def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
     from hypothesis import strategies as st
 
     return _cached("strategies.integers", (lo, hi), lambda: st.integers(lo, hi))
-
 
 
 def _ground(t: Type | str | None, role: str) -> Type | None:

@@ -337,7 +337,7 @@ def corpus(random_terms: int = 150, seed: int = 0) -> tuple[Term, ...]:
     Every leaf (each primitive, `Const` at each of `CONSTANTS`), every binary
     constructor over every pair of primitives and small or extreme
     constants, and `random_terms` random terms (well typed, random
-    constants) from `catlib.strategies.Generator`.
+    constants) from `catlib.generator.Generator`.
     """
     out: list[Term] = [*_LEAVES, *map(Const, CONSTANTS)]
     small = [*_LEAVES, *map(Const, _IN_PAIRS)]
