@@ -100,28 +100,26 @@ class Pair(Value):
     right = property(lambda self: self.kids[1])
 
 
-class L(Value):
+class _Injection(Value):
+    __slots__ = ()
+    __match_args__ = ("value",)
+
+    def __init__(self, value: Value) -> None:
+        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
+
+    value = property(lambda self: self.kids[0])
+
+
+class L(_Injection):
     """``L v``: a left injection."""
 
     __slots__ = ()
-    __match_args__ = ("value",)
-
-    def __init__(self, value: Value) -> None:
-        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
-
-    value = property(lambda self: self.kids[0])
 
 
-class R(Value):
+class R(_Injection):
     """``R v``: a right injection."""
 
     __slots__ = ()
-    __match_args__ = ("value",)
-
-    def __init__(self, value: Value) -> None:
-        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
-
-    value = property(lambda self: self.kids[0])
 
 
 class Closure(Value):
