@@ -157,9 +157,9 @@ def run(kills: int = 300, clients: int = 4, seed: int = 1, snapshot_every: int =
         for i in range(kills):
             time.sleep(rng.uniform(min_gap, max_gap))
             node.kill()
+            node.start()  # before stopping on a failure too: clients retry until a node answers, up to 1000 times
             if failures:
                 break
-            node.start()
             if verbose and (i + 1) % 25 == 0:
                 n = sum(map(len, acked))
                 print(f"  {i + 1} kills, {n} increments and {upgrades_acked[0]} upgrades acknowledged", flush=True)
