@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cam.client import as_code
 from cam.code import Code
@@ -15,6 +19,29 @@ from catlib.free import Copy, Snd
 
 ROOT = Path(__file__).resolve().parents[1]
 V1, V2, MIG, UP, DOWN = as_code(counter_sm), as_code(counter_sm2), as_code(upgrade_state), as_code(Copy), as_code(Snd)
+
+
+def padded(code: Code) -> Code:
+    """`code` after 20,000 ``ID``s: the same machine, over 64 KiB of JSON, so its checks run in a worker thread."""
+    return Code([parse_code("[ID]")[0]] * 20_000 + list(code))
+
+
+def slowly_verified(code: Code, pause: float = 0.3) -> tuple[Callable[..., Any], threading.Event]:
+    """A verifier that holds the check of `code` itself for `pause` seconds, and the event it sets then.
+
+    While an upgrade to `code` is being checked, a test can send other requests and see what waits.
+    """
+    from cam import verifier
+
+    checking = threading.Event()
+
+    def verify(c: Code, **declared: Any) -> Any:
+        if c == code and not declared:
+            checking.set()
+            time.sleep(pause)
+        return verifier.verify(c, **declared)
+
+    return verify, checking
 
 
 def doubling(k: int) -> Code:

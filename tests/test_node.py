@@ -27,6 +27,7 @@ from cam.server import Running, start_in_thread
 from cam.text import digest, parse_code, parse_value, to_json
 from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
 from catlib.free import Copy, Id, Snd
+from tests.node_helpers import padded, slowly_verified
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -524,14 +525,8 @@ def test_inputs_that_arrive_while_an_upgrade_is_checked_are_served_by_the_runnin
 
     from cam import verifier
 
-    big_v2 = Code([parse_code("[ID]")[0]] * 20_000 + list(V2))  # > 64 KiB of JSON: the worker-thread path
-    checking = threading.Event()
-
-    def slow_verify(code: Code, **declared: Any) -> Any:
-        if code == big_v2 and not declared:
-            checking.set()
-            time.sleep(0.3)
-        return verifier.verify(code, **declared)
+    big_v2 = padded(V2)  # > 64 KiB of JSON: the worker-thread path
+    slow_verify, checking = slowly_verified(big_v2)
 
     with serve(state="Int 5", verify=slow_verify, check_value=verifier.check_value) as s:
         answers: list[Any] = []
@@ -564,14 +559,8 @@ def test_an_upgrade_refused_at_the_state_inputs_left_changes_nothing():
 
     from cam import verifier
 
-    same = Code([parse_code("[ID]")[0]] * 20_000 + list(V1))  # the same machine, checked in a worker thread
-    checking = threading.Event()
-
-    def slow_verify(code: Code, **declared: Any) -> Any:
-        if code == same and not declared:
-            checking.set()
-            time.sleep(0.3)
-        return verifier.verify(code, **declared)
+    same = padded(V1)  # the same machine, checked in a worker thread
+    slow_verify, checking = slowly_verified(same)
 
     with serve(state="Int 5", verify=slow_verify, check_value=verifier.check_value) as s:
         errors: list[NodeError] = []

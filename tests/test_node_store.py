@@ -17,7 +17,7 @@ from cam.node import Limits, Node, Refusal
 from cam.server import start_in_thread
 from cam.store import SCHEMA, Store, StoreError
 from cam.text import digest, parse_value
-from tests.node_helpers import DOWN, MIG, UP, V1, V2, NodeProcess, cam
+from tests.node_helpers import DOWN, MIG, UP, V1, V2, NodeProcess, cam, padded, slowly_verified
 
 L_UNIT, R_UNIT = parse_value("L Unit"), parse_value("R Unit")
 
@@ -301,17 +301,9 @@ def test_inputs_served_while_an_upgrade_is_checked_are_journalled_before_it_and_
     import threading
 
     from cam import verifier
-    from cam.code import Code
-    from cam.text import parse_code
 
-    big_v2 = Code([parse_code("[ID]")[0]] * 20_000 + list(V2))
-    checking = threading.Event()
-
-    def slow_verify(code: Code, **declared: Any) -> Any:
-        if code == big_v2 and not declared:
-            checking.set()
-            time.sleep(0.3)
-        return verifier.verify(code, **declared)
+    big_v2 = padded(V2)
+    slow_verify, checking = slowly_verified(big_v2)
 
     node = Node.open(Store(str(tmp_path / "d")), V1, parse_value("Int 5"), verify=slow_verify,
                      check_value=verifier.check_value)
@@ -351,17 +343,9 @@ def test_an_upgrade_refused_at_the_swap_journals_nothing(tmp_path):
 
     from cam import verifier
     from cam.client import NodeError
-    from cam.code import Code
-    from cam.text import parse_code
 
-    same = Code([parse_code("[ID]")[0]] * 20_000 + list(V1))
-    checking = threading.Event()
-
-    def slow_verify(code: Code, **declared: Any) -> Any:
-        if code == same and not declared:
-            checking.set()
-            time.sleep(0.3)
-        return verifier.verify(code, **declared)
+    same = padded(V1)
+    slow_verify, checking = slowly_verified(same)
 
     node = Node.open(Store(str(tmp_path / "d")), V1, parse_value("Int 5"), verify=slow_verify,
                      check_value=verifier.check_value)
