@@ -45,8 +45,9 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import interleave, load, table
-from cam.code import IntV, L, R, UnitV, quote
+from cam.code import IntV, L, R, UnitV
 from cam.compiler import compile
+from cam.hostvalue import quote
 from cam.machine import execute
 from cam.machine import step as machine_step
 from cam.text import parse_code

@@ -32,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cam.code import quote
 from cam.compiler import compile
+from cam.hostvalue import quote
 from cam.machine import load
 from cam.machine import step as machine_step
 from catlib.examples import bank, counter, registers, turnstile

@@ -12,7 +12,8 @@ import json
 import sys
 from typing import Any
 
-from cam.code import Code, quote, to_text
+from cam.code import Code, to_text
+from cam.hostvalue import quote
 from cam.spec import load, parse_probe, parse_state
 from cam.text import ParseError, parse_code, parse_value
 

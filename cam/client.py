@@ -45,7 +45,8 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from cam import auth
-from cam.code import Code, Value, quote, to_text
+from cam.code import Code, Value, to_text
+from cam.hostvalue import quote
 from cam.probes import Probe, probes_digest
 from cam.text import digest, parse_code, parse_value, to_json
 from catlib.program import Upgrade

@@ -16,8 +16,6 @@ The text form is the reference's (Haskell ``show``) syntax, exactly (`cam.text` 
 '[ID,BRANCH [ID,GET,INR,RETURN] [QUOTE (Int (-3)),RETURN]]'
 >>> to_text(Pair(IntV(1), L(UnitV)))
 'Pair (Int 1) (L Unit)'
->>> quote((1, Left(()))), unquote(Pair(IntV(1), L(UnitV)))
-(Pair(IntV(1), L(UnitV)), (1, Left(())))
 >>> INSTRUCTIONS[OPCODE["BRANCH"]]
 InstrSpec(name='BRANCH', operand='blocks', reference=True)
 
@@ -30,13 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from catlib.tree import Tree, fold, joined, render
-from catlib.values import INT_MAX, INT_MIN, Left, Right
+from catlib.tree import Tree, joined, render
+from catlib.values import INT_MAX, INT_MIN
 
 __all__ = [
     "Value", "UnitV", "IntV", "Pair", "L", "R", "Closure", "Instr", "Code", "InstrSpec", "INSTRUCTIONS", "OPCODE",
     "OPS", "SIMPLE_OPS", "REFERENCE_OPS", "NONE", "VALUE", "BLOCK", "BLOCKS", "Decoder", "QUOTE", "BRANCH", "CURRY",
-    "to_text", "quote", "unquote",
+    "to_text",
 ] + ["ID", "FST", "SND", "COPY", "CONSUME", "FIRST", "SECOND", "CONS", "SWAP", "ADD", "APP",
      "INL", "INR", "RETURN", "PUSH", "ROT", "GET", "PUT", "SUB", "MUL", "LT", "EQ", "DIVMOD"]
 
@@ -457,52 +455,3 @@ def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
     head = t.op if isinstance(t, Instr) else type(t).__name__
     body = [head, *(p for k in t.kids for p in (" ", (k, True)))]
     return ["(", *body, ")"] if arg and not isinstance(t, Instr) else body
-
-
-# ---------------------------------------------------------------- host values
-
-
-def quote(x: Any) -> Value:
-    """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`."""
-    out: list[Value] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
-    while todo:
-        v, ready = todo.pop()
-        if ready:
-            if type(v) is tuple:
-                b, a = out.pop(), out.pop()
-                out.append(Pair(a, b))
-            else:
-                out.append((L if isinstance(v, Left) else R)(out.pop()))
-        elif type(v) is tuple and len(v) == 0:
-            out.append(UnitV)
-        elif type(v) is int:
-            out.append(IntV(v))
-        elif type(v) is tuple and len(v) == 2:
-            todo += [(v, True), (v[1], False), (v[0], False)]
-        elif isinstance(v, (Left, Right)):
-            todo += [(v, True), (v.value, False)]
-        else:
-            raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right)")
-    return out[0]
-
-
-def unquote(v: Value) -> Any:
-    """A machine value as a catlib host value (closures have no host form)."""
-    def node(t: Tree, kids: list[Any]) -> Any:
-        if t is UnitV:
-            return ()
-        if isinstance(t, IntV):
-            return t.n
-        if isinstance(t, Pair):
-            return (kids[0], kids[1])
-        if isinstance(t, L):
-            return Left(kids[0])
-        if isinstance(t, R):
-            return Right(kids[0])
-        if isinstance(t, Closure):
-            raise TypeError("a Closure has no host value")
-        return t  # Code or Instr inside a closure, never reached
-
-    return fold(v, node)
-

@@ -401,7 +401,7 @@ BEYOND_REFERENCE: dict[str, tuple[str, ...]] = {
 
 
 def compile_value(v: HostValue) -> Value:
-    """A host value as a machine value (`cam.code.quote`), closures compiled: ``Curried(f, env)`` is
+    """A host value as a machine value (`cam.hostvalue.quote`), closures compiled: ``Curried(f, env)`` is
     ``Closure (compile(f) ++ [RETURN]) env``, what ``CURRY`` makes of `f`'s code.
 
     >>> from catlib.free import Add

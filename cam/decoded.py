@@ -366,7 +366,7 @@ def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
     """A host value as the machine's internal value (`cam.decoded`); closures' code decoded by `decode`.
 
     Raises `TypeError` for what is not a host value and `ValueError` for an
-    int outside 64 bits, as `cam.code.quote` does.
+    int outside 64 bits, as `cam.hostvalue.quote` does.
     """
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]

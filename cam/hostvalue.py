@@ -7,7 +7,9 @@ only at the edge: a request's input text to a host value (once per distinct
 text, `cam.node`), an answer's output and state to text (`host_text`, which
 writes exactly `cam.code.to_text` of the same machine value), and the machine
 value itself only where the journal, a snapshot or an upgrade's checks need it
-(`to_value`, `from_value`).
+(`to_value`, `from_value`).  `quote` and `unquote` are the plain conversions of
+values without closures, for tests, campaigns and programs that hold machine
+values.
 
 >>> from catlib.values import Left, Right
 >>> host_text((-3, Right(((), Left(2)))))
@@ -16,17 +18,20 @@ value itself only where the journal, a snapshot or an upgrade's checks need it
 L(UnitV)
 >>> from_value(to_value((1, 2)))
 (1, 2)
+>>> quote((1, Left(()))), unquote(Pair(IntV(1), L(UnitV)))
+(Pair(IntV(1), L(UnitV)), (1, Left(())))
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from cam.code import Value, to_text
+from cam.code import Closure, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
+from catlib.tree import Tree, fold
 from catlib.values import Left, Right
 
-__all__ = ["host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING"]
+__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING"]
 
 MISSING: Any = object()
 """No value (a form of the state not made yet, an input not checked yet)."""
@@ -34,6 +39,51 @@ MISSING: Any = object()
 _UNIT: tuple[()] = ()
 _SMALL: dict[Any, str] = {_UNIT: "Unit", Left(()): "L Unit", Right(()): "R Unit"}
 """The text of the commonest outputs, shared (a counter answers ``L Unit`` to every increment)."""
+
+
+def quote(x: Any) -> Value:
+    """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`."""
+    out: list[Value] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        v, ready = todo.pop()
+        if ready:
+            if type(v) is tuple:
+                b, a = out.pop(), out.pop()
+                out.append(Pair(a, b))
+            else:
+                out.append((L if isinstance(v, Left) else R)(out.pop()))
+        elif type(v) is tuple and len(v) == 0:
+            out.append(UnitV)
+        elif type(v) is int:
+            out.append(IntV(v))
+        elif type(v) is tuple and len(v) == 2:
+            todo += [(v, True), (v[1], False), (v[0], False)]
+        elif isinstance(v, (Left, Right)):
+            todo += [(v, True), (v.value, False)]
+        else:
+            raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right)")
+    return out[0]
+
+
+def unquote(v: Value) -> Any:
+    """A machine value as a catlib host value (closures have no host form)."""
+    def node(t: Tree, kids: list[Any]) -> Any:
+        if t is UnitV:
+            return ()
+        if isinstance(t, IntV):
+            return t.n
+        if isinstance(t, Pair):
+            return (kids[0], kids[1])
+        if isinstance(t, L):
+            return Left(kids[0])
+        if isinstance(t, R):
+            return Right(kids[0])
+        if isinstance(t, Closure):
+            raise TypeError("a Closure has no host value")
+        return t  # Code or Instr inside a closure, never reached
+
+    return fold(v, node)
 
 
 def to_value(h: Any) -> Value:

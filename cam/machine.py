@@ -294,7 +294,7 @@ def _check_args(code: object, input: object, state: object) -> None:
         raise TypeError(f"expected Code, not {type(code).__name__}")
     for name, v in (("input", input), ("state", state)):
         if not isinstance(v, Value):
-            raise TypeError(f"the {name} must be a machine Value (see cam.code.quote), not {v!r}")
+            raise TypeError(f"the {name} must be a machine Value (see cam.hostvalue.quote), not {v!r}")
 
 
 def _run(code: Code, input: Value, state: Value, fuel: int | None) -> tuple[Any, Any, int]:

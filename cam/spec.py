@@ -12,7 +12,8 @@ import ast
 import importlib
 from typing import Any
 
-from cam.code import Value, quote
+from cam.code import Value
+from cam.hostvalue import quote
 from cam.text import ParseError, parse_value
 
 __all__ = ["load", "parse_state", "parse_probe"]

@@ -43,7 +43,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, quote
+from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value
+from cam.hostvalue import quote
 from catlib.types import Type
 from catlib.values import INT_MAX, INT_MIN
 

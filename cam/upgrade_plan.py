@@ -25,8 +25,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cam.code import Code, Value, unquote
+from cam.code import Code, Value
 from cam.compiler import compile
+from cam.hostvalue import unquote
 from cam.text import digest
 from cam.verifier import BytecodeError, verify
 from catlib.derive import Derived, derive

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cam.code import quote
 from cam.compiler import CompileError, compile
+from cam.hostvalue import quote
 from cam.machine import execute
 from catlib.examples import bank, thermostat, vending
 from catlib.examples.bank_by_addition import bank_by_addition

@@ -6,7 +6,7 @@ Code here is a block: a list of items, each either a decoded instruction
 ``BRANCH``'s a pair of blocks -- or `Hole` (the code of an unknown subterm,
 run in one step as the induction hypothesis says) or `K` (the continuation
 ``k`` that follows the code under study).  Values are `catlib.symbolic`
-values read as machine values through `cam.code.quote`: ``()`` is ``Unit``, a
+values read as machine values through `cam.hostvalue.quote`: ``()`` is ``Unit``, a
 tuple a ``Pair``, ``Left``/``Right`` are ``L``/``R``, a sympy integer an ``Int``.
 
 Each transition is the one in `cam.machine` (its checked loop), including
@@ -65,7 +65,8 @@ from typing import Any, NamedTuple
 
 import sympy
 
-from cam.code import INSTRUCTIONS, OPCODE, Code, Decoder, Value, unquote
+from cam.code import INSTRUCTIONS, OPCODE, Code, Decoder, Value
+from cam.hostvalue import unquote
 from catlib.symbolic import Condition, SumVar, Unknown, apply_unknown, compare, map_leaves
 from catlib.values import Left, Right
 

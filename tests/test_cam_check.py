@@ -25,7 +25,7 @@ from cam.check import (
     shrink,
     term_seed,
 )
-from cam.code import unquote
+from cam.hostvalue import unquote
 from cam.text import parse_value
 from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS

@@ -35,10 +35,9 @@ from cam.code import (
     R,
     UnitV,
     Value,
-    quote,
     to_text,
-    unquote,
 )
+from cam.hostvalue import quote, unquote
 from cam.machine import MachineError, execute
 from cam.strategies import codes, instructions, values
 from cam.text import JSON_FORMAT, JSON_VERSION, ParseError, digest, from_json, parse_code, parse_value, to_json

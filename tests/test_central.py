@@ -15,9 +15,10 @@ from collections import Counter
 import pytest
 from hypothesis import event, given, settings
 
-from cam.code import Code, Instr, IntV, Pair, quote, to_text
+from cam.code import Code, Instr, IntV, Pair, to_text
 from cam.compiler import DISTR_CODE, CompileError, compile
 from cam.compiler import compile_value as cquote
+from cam.hostvalue import quote
 from cam.machine import clear_cache, execute
 from cam.machine import step as machine_step
 from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, Inl, Inr, Par, Put, Snd, subterms

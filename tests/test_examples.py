@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cam.code import L, R, UnitV, quote, to_text, unquote
+from cam.code import L, R, UnitV, to_text
 from cam.compiler import compile
+from cam.hostvalue import quote, unquote
 from cam.machine import execute
 from cam.text import parse_code
 from catlib.examples import counter, registers, turnstile

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cam.code import quote
 from cam.compiler import CompileError, compile
+from cam.hostvalue import quote
 from cam.machine import execute
 from catlib.examples import bank, bank_by_addition, thermostat, vending
 from catlib.interpreter import run as interpret

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cam.code import quote, unquote
 from cam.compiler import compile
+from cam.hostvalue import quote, unquote
 from cam.machine import step as cam_step
 from catlib.examples import bank, counter, plain, registers, turnstile
 from catlib.free import Compose, Id

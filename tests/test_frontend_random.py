@@ -34,8 +34,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import quote, unquote
 from cam.compiler import compile
+from cam.hostvalue import quote, unquote
 from cam.machine import step as cam_step
 from catlib.frontend.lower import tree_size
 from catlib.interpreter import step

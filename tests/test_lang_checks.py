@@ -19,9 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import REFERENCE_OPS, Instr, quote
+from cam.code import REFERENCE_OPS, Instr
 from cam.compiler import BEYOND_REFERENCE, CompileError, compile
 from cam.fuzz import EXTENDED, CodeFuzzer, campaign, run_verified
+from cam.hostvalue import quote
 from cam.machine import execute, load
 from cam.verifier import BytecodeError, verify
 from catlib.free import DivMod, Eq, Lt, Mul, Sub, subterms

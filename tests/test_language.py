@@ -72,7 +72,7 @@ def test_beyond_reference_table():
 
 
 def test_bank_refuses_overdrafts_small_and_fast():
-    from cam.code import quote
+    from cam.hostvalue import quote
     from cam.machine import execute
     from catlib.examples.bank import BALANCE, UPGRADE, bank, deposit, withdraw
     from catlib.interpreter import run

@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from cam.client import Client, NodeError, as_code
-from cam.code import quote, to_text
+from cam.code import to_text
 from cam.compiler import compile
+from cam.hostvalue import quote
 from cam.node import Node
 from cam.server import start_in_thread
 from cam.text import digest, parse_value

@@ -6,9 +6,10 @@ import pytest
 import sympy
 from hypothesis import given
 
-from cam.code import BRANCH, CONS, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SND, SWAP, Code, IntV, quote, unquote
+from cam.code import BRANCH, CONS, FST, INL, INR, PUSH, QUOTE, RETURN, ROT, SND, SWAP, Code, IntV
 from cam.compiler import DISTR_CODE, TEMPLATES, instantiate
 from cam.compiler import compile as cam_compile
+from cam.hostvalue import quote, unquote
 from cam.machine import MachineError
 from cam.machine import step as machine_run
 from catlib.equivalence import concretize

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cam.code import quote, unquote
 from cam.compiler import compile
+from cam.hostvalue import quote, unquote
 from cam.machine import step as machine_run
 from catlib import syntax as S
 from catlib.free import (

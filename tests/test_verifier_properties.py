@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, IntV, L, Pair, UnitV, quote
+from cam.code import BRANCH, CURRY, QUOTE, RETURN, Closure, Code, Instr, IntV, L, Pair, UnitV
 from cam.compiler import compile
 from cam.fuzz import CodeFuzzer, Unsound, run_verified
+from cam.hostvalue import quote
 from cam.machine import step
 from cam.strategies import codes
 from cam.text import parse_code
