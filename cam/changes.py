@@ -99,12 +99,13 @@ class VersionChanges:
         if old is not None:
             self.stats["retries_answered"] += 1
             return old
-        state = node.state  # taken on the loop: inputs change it meanwhile
+        state, changes = node.state, node.state_changes  # taken on the loop: inputs change it meanwhile
         t, p = await loop.run_in_executor(None, self.checked_upgrade, req, local, state)
         stopped = time.perf_counter()
         async with self.lock:  # inputs wait from here: only the state's checks (if it changed) and the swap
             node.remembered(req.client, req.seq)  # stale_request if this client's later request ran meanwhile
-            if node.state != state:  # a small upgrade's take less than handing them to a thread would
+            if node.state_changes != changes:  # (not a comparison of values: a big state takes long to compare)
+                # a small upgrade's checks take less than handing them to a thread would
                 p2 = (node.checked_at(t, node.state, req.probes) if small and bounded(req) else
                       await loop.run_in_executor(None, node.checked_at, t, node.state, req.probes))
                 p2.name, p2.probation, p2.text = p.name, p.probation, p.text

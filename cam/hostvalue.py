@@ -166,6 +166,8 @@ class HostState:
     _sv: Value | None
     _sh: Any
     _state_text: str | None
+    state_changes: int = 0
+    """How many times the state was set: equal counts, the same state (cheaper than comparing values)."""
 
     @property
     def state(self) -> Value:
@@ -178,6 +180,7 @@ class HostState:
     @state.setter
     def state(self, v: Value) -> None:
         self._sv, self._sh, self._state_text = v, MISSING, None
+        self.state_changes += 1
 
     @property
     def host_state(self) -> Any:
@@ -190,6 +193,7 @@ class HostState:
     def set_host_state(self, h: Any, text: str | None = None) -> None:
         """Make host value `h` the state (`text`: its text form, if known)."""
         self._sh, self._sv, self._state_text = h, None, text
+        self.state_changes += 1
 
     def state_text(self) -> str:
         """The state's text form (kept from the last change: a big state takes long to print)."""
