@@ -142,22 +142,23 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
 
 def _build(dom: Type, cod: Type, b: Type) -> Type | None:
     """The input type ``m`` that a primitive ``dom -> cod`` needs to build ``b`` (*build*), or None."""
-    if isinstance(cod, Var) or cod == Unit:
-        return None
-    build = match(cod, b)
-    if build is None or not set(dom.vars()) <= set(build):
-        return None
-    return substitute([dom], lambda v: build[v.name])[0]
+    return _other_side(cod, b, dom)
 
 
 def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
     """The output type ``m`` that a primitive ``dom -> cod`` makes from ``a`` (*inspect*), or None."""
-    if isinstance(dom, Var) or dom == Unit:
+    return _other_side(dom, a, cod)
+
+
+def _other_side(side: Type, t: Type, other: Type) -> Type | None:
+    """`other` instantiated by matching `side` against `t`, or None (`side` a variable or ``()``, no
+    match, or `other` with variables the match does not fix)."""
+    if isinstance(side, Var) or side == Unit:
         return None
-    inspect = match(dom, a)
-    if inspect is None or not set(cod.vars()) <= set(inspect):
+    found = match(side, t)
+    if found is None or not set(other.vars()) <= set(found):
         return None
-    return substitute([cod], lambda v: inspect[v.name])[0]
+    return substitute([other], lambda v: found[v.name])[0]
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
