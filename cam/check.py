@@ -9,7 +9,9 @@ input ``x`` and state ``s`` of the right types::
     (quote(s'), quote(y)) == machine.step(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
 
 (`quote` is `cam.compiler.compile_value`, which also compiles closures: one
-term in `FUNCTIONS_EVERY` has function types in its signature.)
+term in `cam.trial.FUNCTIONS_EVERY` has function types in its signature.)
+Most terms take a faster path to the same verdict, checked against this
+one as the campaign runs (`cam.trial`).
 
 It prints terms per second, how often each constructor occurred, and a
 histogram of term sizes.  On a disagreement it shrinks the first failing
@@ -36,7 +38,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import os
 import sys
 import time
@@ -45,86 +46,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cam import campaign_dist, compiler, machine
-from cam.code import Value, to_text
+from cam import campaign_dist, compiler
+from cam.code import to_text
 from cam.compiler import compile_value as quote
-from catlib import free, interpreter
+from cam.trial import FUNCTIONS_EVERY, Disagreement, Trial, disagreement, make_case, on_code, term_seed
+from catlib import free
 from catlib.free import Add, Case, Compose, Const, Consume, Copy, Distr, Fst, Get, Id, Inl, Inr, Par, Put, Snd, Term
-from catlib.strategies import CONSTRUCTORS, Generator
-from catlib.typecheck import Signature, check
+from catlib.strategies import CONSTRUCTORS
+from catlib.typecheck import check
 from catlib.types import Int, Prod, Sum, Type, Unit
 from catlib.values import Left, Right
 
 __all__ = ["main", "Trial", "make_case", "disagreement", "shrink", "term_seed", "run_campaign", "Report",
-           "Reproducer"]
-
-
-def term_seed(seed: int, index: int) -> int:
-    """The generator seed of term `index` of campaign `seed` (stable across Python versions and runs)."""
-    return int.from_bytes(hashlib.sha256(f"cam.check:{seed}:{index}".encode()).digest()[:8], "big")
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One check: a well-typed term, its signature, an input and a state (host values)."""
-
-    term: Term
-    signature: Signature
-    input: Any
-    state: Any
-
-
-FUNCTIONS_EVERY = 8
-"""One campaign term in this many has function types in its signature (`catlib.strategies.Generator`'s
-``functions``); every term may build and apply closures inside."""
-
-
-def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> Trial:
-    """Term `index` of campaign `seed`; `fuel` overrides the drawn size (for shrinking)."""
-    # every eighth term has function types in its signature (closures as input, output, state): they cost
-    # more to generate and run, and the campaign's rate is kept within 10% of the first-order one
-    gen = Generator.seeded(term_seed(seed, index), functions=index % FUNCTIONS_EVERY == 0)
-    s, a, b = gen.type(), gen.type(), gen.type()
-    drawn = gen.choose(0, max_size)
-    f = gen.term(s, a, b, drawn if fuel is None else fuel)
-    return Trial(f, Signature(s, a, b), gen.value(a), gen.value(s))
-
-
-@dataclass
-class Disagreement:
-    """Both sides of a check that failed, as text: the interpreter's (quoted) and the machine's."""
-
-    expected: str
-    got: str
-
-
-def _side(state: Value, output: Value) -> str:
-    return f"state {to_text(state)}, output {to_text(output)}"
-
-
-def disagreement(case: Trial) -> Disagreement | None:
-    """None when machine and interpreter agree on `case`; otherwise both results in text form.
-
-    An exception on either side counts as a disagreement (the terms are well typed, so neither may fail).
-    """
-    expected: tuple[Value, Value] | None = None
-    got: tuple[Value, Value] | None = None
-    try:
-        s1, y = interpreter.step(case.term, case.input, case.state)
-        expected = (quote(s1), quote(y))
-    except Exception as e:  # noqa: BLE001 - reported, not hidden
-        expected_text = f"raised {type(e).__name__}: {e}"
-    try:
-        got = machine.step(compiler.compile(case.term), quote(case.input), quote(case.state))
-    except Exception as e:  # noqa: BLE001
-        got_text = f"raised {type(e).__name__}: {str(e).splitlines()[0]}"
-    if expected is not None and got == expected:
-        return None
-    if expected is not None:
-        expected_text = _side(*expected)
-    if got is not None:
-        got_text = _side(*got)
-    return Disagreement(expected_text, got_text)
+           "Reproducer", "FUNCTIONS_EVERY", "on_code"]
 
 
 # ---------------------------------------------------------------- shrinking
@@ -342,7 +276,7 @@ def _check_range(job: tuple[int, int, int, int]) -> Report:
                 occurrences[k] = seen(k, 0) + n
             terms_with.update(ops.keys())
             sizes[_bucket(sum(ops.values()))] += 1
-            if disagreement(case) is not None:
+            if disagreement(case, full=on_code(i)) is not None:
                 report.failures.append(i)
     report.occurrences, report.terms_with = (Counter({k if type(k) is str else k.__name__: n for k, n in c.items()})
                                              for c in (occurrences, terms_with))

@@ -49,6 +49,7 @@ Compilation is iterative and linear in the size of the term.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import (
@@ -69,6 +70,7 @@ from cam.code import (
     INR,
     LT,
     MUL,
+    OPCODE,
     PUSH,
     PUT,
     QUOTE,
@@ -89,10 +91,11 @@ from cam.code import (
     UnitV,
     Value,
 )
+from cam.decoded import Block, decode
 from catlib.free import Distr, Term, path_str, subterms
 from catlib.values import Curried, HostValue, Left, Right
 
-__all__ = ["compile", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
+__all__ = ["compile", "compile_decoded", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
            "Body", "F", "G", "K", "DISTR_CODE", "compile_value"]
 
 
@@ -193,20 +196,20 @@ _CLASS_NAME = Term.op
 
 
 @functools.cache
-def _programs() -> dict[tuple[int, type], tuple[Template, tuple[Instr, ...], tuple[Any, ...]]]:
+def _programs() -> dict[tuple[int, type, int], tuple[Template, tuple[Any, ...], tuple[Any, ...]]]:
     """`_program`'s table, empty on first use: made by a memoised function, not kept at module level, so
     that ``_programs.cache_clear()`` (tests/conftest.py's reset before each test) forgets it."""
     return {}
 
 
-def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[Any, ...]]:
+def _program(template: Template, term: Term, form: _Form) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
     starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
     instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
     child), `_Quote` holes, and the `_Mark`\\ s that open and close a BRANCH's or CURRY's blocks.  A BRANCH
     or CURRY without holes (`Distr`'s) is one plain instruction, made here once: instructions are immutable.
-    Cached per template object and class."""
-    key = (id(template), type(term))
+    The runs are in `form`'s kind of instruction.  Cached per template object, class and form."""
+    key = (id(template), type(term), id(form))
     programs = _programs()
     cached = programs.get(key)
     if cached is not None and cached[0] is template:
@@ -236,8 +239,8 @@ def _program(template: Template, term: Term) -> tuple[tuple[Instr, ...], tuple[A
             todo += [_CLOSE, *reversed(x.right), _OPEN, *reversed(x.left), _OPEN]
         else:
             raise TypeError(f"not a template item: {x!r}")
-    head: tuple[Instr, ...] = out.pop(0) if out and type(out[0]) is tuple else ()
-    rest = tuple(reversed(out))
+    head: tuple[Any, ...] = form.run(out.pop(0)) if out and type(out[0]) is tuple else ()
+    rest = tuple(form.run(x) if type(x) is tuple else x for x in reversed(out))
     programs[key] = (template, head, rest)  # the template is kept, so its id is not reused
     return head, rest
 
@@ -293,6 +296,36 @@ def _quote_int(k: int) -> Instr:
     return QUOTE(IntV(k))
 
 
+class _Form(NamedTuple):
+    """What `instantiate` builds, as functions: of a run of a template's instructions, a new block, ``QUOTE
+    (Int k)``, a CURRY of a body, a BRANCH of two blocks, and the result of the root block."""
+
+    run: Callable[[tuple[Instr, ...]], tuple[Any, ...]]
+    block: Callable[[], list[Any]]
+    quote: Callable[[int], Any]
+    curry: Callable[[list[Any]], Any]
+    branch: Callable[[list[Any], list[Any]], Any]
+    done: Callable[[list[Any]], Any]
+
+
+_QUOTE_OP, _CURRY_OP, _BRANCH_OP = OPCODE["QUOTE"], OPCODE["CURRY"], OPCODE["BRANCH"]
+_NO_CODE = Code.of(())
+
+
+@functools.cache
+def _decoded(instr: Instr) -> tuple[int, Any]:
+    """`instr` as the decoder makes it (a template's instructions are few: each is decoded once)."""
+    return decode(Code.of((instr,)))[0]
+
+
+_CODE = _Form(lambda run: run, list, lambda k: _quote(k), lambda body: CURRY(Code.of(body)),
+              lambda c, d: BRANCH(Code.of(c), Code.of(d)), Code.of)
+_DECODED = _Form(lambda run: tuple(map(_decoded, run)), lambda: Block(_NO_CODE),
+                 lambda k: (_QUOTE_OP, _quote(k).kids[0].label), lambda body: (_CURRY_OP, body),
+                 lambda c, d: (_BRANCH_OP, (c, d)), lambda root: root)
+"""Code of `Instr`\\ s, or the blocks of ``(opcode, operand)`` that `cam.decoded.decode` makes of it."""
+
+
 def instantiate(templates: dict[str, Template], term: Term) -> Code:
     """The code of `term` by `templates`: the root's template, its holes filled, recursively (without recursion).
 
@@ -300,10 +333,28 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
+    return _instantiate(templates, term, _CODE)
+
+
+def compile_decoded(term: Term) -> Block:
+    """``decode(compile(term))`` without making the code: the blocks `cam.machine.run_decoded` runs (for
+    campaigns, whose terms run once).  Only the instructions are made: the blocks hold no `Code` (theirs
+    is empty), and a root block lacks what `cam.jit` keeps on one.
+
+    >>> from catlib.free import Case, Const, Inl
+    >>> compile_decoded(Case(Const(2), Inl)) == decode(compile(Case(Const(2), Inl)))
+    True
+    """
+    if not isinstance(term, Term):
+        raise TypeError(f"not a term: {term!r}")
+    return _instantiate(TEMPLATES, term, _DECODED)
+
+
+def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any:
     # programs by class, for this table; by the object where the class names its terms each its own way
     # (a primitive's `op` is its label): the template depends on the name
-    programs: dict[Any, tuple[tuple[Instr, ...], tuple[Any, ...]]] = {}
-    blocks: list[list[Instr]] = [[]]
+    programs: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+    blocks: list[list[Any]] = [form.block()]
     block = blocks[0]
     todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
     pop, push = todo.pop, todo.append
@@ -315,16 +366,16 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
             continue
         if t is _Mark:
             if x is _OPEN:
-                block = []
+                block = form.block()
                 blocks.append(block)
             elif x is _CLOSE_BODY:
                 body = blocks.pop()
                 block = blocks[-1]
-                block.append(CURRY(Code.of(body)))
+                block.append(form.curry(body))
             else:
                 d, c = blocks.pop(), blocks.pop()
                 block = blocks[-1]
-                block.append(BRANCH(Code.of(c), Code.of(d)))
+                block.append(form.branch(c, d))
             continue
         key = t if t.op is _CLASS_NAME else id(x)
         program = programs.get(key)
@@ -332,7 +383,7 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
             template = templates.get(x.op)
             if template is None:
                 raise CompileError(_path_of(term, x), x)
-            program = programs[key] = _program(template, x)
+            program = programs[key] = _program(template, x, form)
         head, rest = program
         if rest:
             kids = x.kids
@@ -343,11 +394,11 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
                 elif t is str:
                     push(getattr(x, item))
                 elif t is _Quote:
-                    push((_quote(getattr(x, item.name)),))
+                    push((form.quote(getattr(x, item.name)),))
                 else:
                     push(item)
         block.extend(head)
-    return Code.of(blocks[0])
+    return form.done(blocks[0])
 
 
 def _path_of(term: Term, sub: Term) -> tuple[str, ...]:

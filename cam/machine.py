@@ -93,7 +93,7 @@ from catlib.values import INT_MAX, INT_MIN
 
 _WRAP = 2**63
 
-__all__ = ["step", "run", "execute", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
+__all__ = ["step", "run", "execute", "run_decoded", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
            "clear_cache", "load", "Loaded", "prepare"]
 
 
@@ -305,6 +305,13 @@ def _run(code: Code, input: Value, state: Value, fuel: int | None) -> tuple[Any,
     acc, reg = inside(input), inside(state)
     done = fast(block, acc, reg, fuel)
     return done if done is not None else _exec(block, acc, reg, fuel, None)
+
+
+def run_decoded(block: Block, acc: Any, reg: Any, fuel: int | None = None) -> tuple[Any, Any, int]:
+    """The checked loop alone on decoded code and internal values (`cam.decoded`): accumulator, register and
+    steps after the run.  For code made in decoded form and run once (`cam.compiler.compile_decoded`, campaigns).
+    """
+    return _exec(block, acc, reg, fuel, None)
 
 
 def execute(code: Code, input: Value, state: Value, fuel: int | None = None) -> Result:

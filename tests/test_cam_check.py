@@ -14,6 +14,7 @@ from cam.__main__ import main as cam_main
 from cam.campaign_dist import ClusterUnavailable, DaskCluster, campaign_settings, machine_knobs
 from cam.check import (
     _SMALL_TERMS,
+    FUNCTIONS_EVERY,
     Trial,
     _positions,
     _replace,
@@ -21,13 +22,17 @@ from cam.check import (
     disagreement,
     main,
     make_case,
+    on_code,
     run_campaign,
     shrink,
     term_seed,
 )
+from cam.code import SND
+from cam.decoded import decode
 from cam.hostvalue import unquote
 from cam.text import parse_value
-from catlib.free import Add, Compose, Copy, Fst, Id, Par, Snd
+from cam.trial import same_blocks
+from catlib.free import Add, Case, Compose, Const, Copy, Curry, Fst, Id, Par, Snd
 from catlib.strategies import CONSTRUCTORS
 from catlib.tree import fold
 from catlib.typecheck import Signature, check
@@ -78,13 +83,41 @@ def test_parallel_campaign_sees_the_same_terms():
 
 
 def break_fst(monkeypatch):
-    """A deliberately wrong compiler: `Fst` compiles to ``SND`` (the ``FST`` inside `Distr`'s code stays)."""
+    """A deliberately wrong compiler: `Fst` compiles to ``SND`` (the ``FST`` inside `Distr`'s code stays), in
+    both of its forms (code, and the decoded form most campaign terms run in)."""
+    monkeypatch.setitem(cam.compiler.TEMPLATES, "Fst", (SND,))
+
+
+def test_a_compiler_wrong_in_its_code_alone_is_caught_on_the_terms_checked_through_code(monkeypatch):
+    """Most terms run in decoded form (`cam.compiler.compile_decoded`); the terms checked through their code
+    (`cam.trial.on_code`, and those with functions in their signature) catch a compiler whose code alone is
+    wrong, whether it gives other answers or the same answers by other instructions."""
     right = cam.compiler.compile
 
     def wrong(term):
         return right(fold(term, lambda t, kids: Snd if t == Fst else type(t)(*kids) if kids else t))
 
     monkeypatch.setattr(cam.compiler, "compile", wrong)
+    report = run_campaign(300, seed=1, jobs=1, progress=False)
+    assert report.failures and all(on_code(i) or i % FUNCTIONS_EVERY == 0 for i in report.failures)
+    monkeypatch.setattr(cam.compiler, "compile", lambda term: right(Compose(Id, term)))  # one ID more
+    report = run_campaign(40, seed=1, jobs=1, progress=False)
+    assert report.failures == [i for i in range(40) if on_code(i) or i % FUNCTIONS_EVERY == 0]
+    outcome = disagreement(make_case(1, 1, 16))  # first order: its answers agree, its decoded forms do not
+    assert outcome is not None and "decoded form differs from the decoding of its code" in outcome.got
+    assert disagreement(make_case(1, 1, 16), full=False) is None
+
+
+def test_the_decoded_form_is_the_decoding_of_the_code():
+    for i in range(300):
+        term = make_case(4, i, 24).term
+        assert same_blocks(cam.compiler.compile_decoded(term), decode(cam.compiler.compile(term))), term
+        assert cam.compiler.compile_decoded(term) == decode(cam.compiler.compile(term))
+    assert not same_blocks(cam.compiler.compile_decoded(Fst), cam.compiler.compile_decoded(Snd))
+    assert not same_blocks(cam.compiler.compile_decoded(Const(1)), cam.compiler.compile_decoded(Const(2)))
+    assert not same_blocks(cam.compiler.compile_decoded(Case(Id, Fst)), cam.compiler.compile_decoded(Case(Id, Snd)))
+    assert not same_blocks(cam.compiler.compile_decoded(Curry(Fst)), cam.compiler.compile_decoded(Curry(Snd)))
+    assert not same_blocks(cam.compiler.compile_decoded(Compose(Id, Id)), cam.compiler.compile_decoded(Id))
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -259,13 +292,16 @@ def test_campaigns_run_each_code_without_translating_or_keeping_it(monkeypatch):
     # Each term's code runs once: translation (cam.machine.JIT_AFTER) and the decoded-code cache
     # (CACHE_BUDGET) would only cost time and memory, so chunks run with both off, in process and in workers.
     seen = []
-    real = machine.step
 
-    def run(*args):
-        seen.append(machine_knobs())
-        return real(*args)
+    def watched(real):
+        def run(*args):
+            seen.append((real.__name__, machine_knobs()))
+            return real(*args)
+        return run
 
-    monkeypatch.setattr(machine, "step", run)
+    monkeypatch.setattr(machine, "step", watched(machine.step))
+    monkeypatch.setattr(machine, "run_decoded", watched(machine.run_decoded))
     report = run_campaign(30, seed=2, jobs=1, chunk=7, progress=False)
-    assert report.terms == 30 and seen == [{"JIT_AFTER": 0, "CACHE_BUDGET": 0}] * 30
+    assert report.terms == 30 and {knobs["JIT_AFTER"] for _, knobs in seen} == {0}
+    assert {knobs["CACHE_BUDGET"] for _, knobs in seen} == {0} and len(seen) >= 30
     assert all(v > 0 for v in machine_knobs().values())
