@@ -338,7 +338,10 @@ class Generator:
         """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
         with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
         for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
-        if any(part == a for part in walk(b)):
+        parts = _table("strategies.parts").get(b)
+        if parts is None:
+            parts = _cached("strategies.parts", b, lambda: frozenset(walk(b)))
+        if a in parts:
             return self._build_smallest(a, b)
         return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
 

@@ -117,26 +117,55 @@ def share_or_none(t: Type | None) -> Type | None:
 
 def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
-    (*build*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many to
-    cache well, their sides are few."""
-    builds = cached("builds", b, lambda: tuple(share_or_none(_build(*c.types, b)) for c in PURE))
-    inspects = cached("inspects", a, lambda: tuple(share_or_none(_inspect(*c.types, a)) for c in PURE))
-    # *direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone (cached per
-    # ``b``), whose binding of ``dom``, if it has one, must be ``a``
-    directs = cached("directs", b, lambda: tuple(match(c.types[1], b) if isinstance(c.types[0], Var) else None
-                                                 for c in PURE))
-    out: list[tuple[Construct, int, Any]] = []
-    for c, built, inspected, direct in zip(PURE, builds, inspects, directs):
-        dom = c.types[0]
+    (*build*, *direct*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many
+    to cache well, their sides are few.  Most inputs ``a`` inspect nothing (only pairs do): then the plans
+    are ``b``'s, made once."""
+    by_output = table("plans_by_output").get(b)
+    if by_output is None:
+        by_output = cached("plans_by_output", b, lambda: _by_output(b))
+    by_input = table("plans_by_input").get(a)
+    if by_input is None:
+        by_input = cached("plans_by_input", a, lambda: _by_input(a))
+    keyed, bound, plans = by_output
+    if not by_input and not bound:
+        return plans
+    # in the table's order (a primitive's *build* before its *inspect*): keys (index, 0 or 1) are distinct
+    found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
+    found.sort(key=lambda kp: kp[0])
+    return tuple(plan for _, plan in found)
+
+
+def _by_output(b: Type) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]]:
+    """``b``'s half of `pure_plans`: the plans that depend on ``b`` alone, keyed by their place; the *direct*
+    ones whose input must be a given type (``Id``: ``b`` itself), with it; and the first as plain plans.
+    *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone, whose binding of
+    ``dom``, if it has one, must be ``a``."""
+    keyed: list[tuple[tuple[int, int], Any]] = []
+    bound: list[tuple[tuple[int, int], Type, Any]] = []
+    for i, c in enumerate(PURE):
+        dom, cod = c.types
+        built = share_or_none(_build(dom, cod, b))
         if built is not None:
-            out.append((c, BUILD, built))
-        if isinstance(dom, Var):
-            if built is None and direct is not None:
-                bound = direct.get(dom.name)
-                if bound is None or bound == a:
-                    out.append((c, DIRECT, None))
-        elif inspected is not None:
-            out.append((c, INSPECT, inspected))
+            keyed.append(((i, 0), (c, BUILD, built)))
+        elif isinstance(dom, Var):
+            direct = match(cod, b)
+            if direct is not None:
+                t = direct.get(dom.name)
+                if t is None:
+                    keyed.append(((i, 0), (c, DIRECT, None)))
+                else:
+                    bound.append(((i, 0), t, (c, DIRECT, None)))
+    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed)
+
+
+def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
+    """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
+    out = []
+    for i, c in enumerate(PURE):
+        if not isinstance(c.types[0], Var):
+            inspected = share_or_none(_inspect(*c.types, a))
+            if inspected is not None:
+                out.append(((i, 1), (c, INSPECT, inspected)))
     return tuple(out)
 
 
@@ -153,12 +182,25 @@ def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
 def _other_side(side: Type, t: Type, other: Type) -> Type | None:
     """`other` instantiated by matching `side` against `t`, or None (`side` a variable or ``()``, no
     match, or `other` with variables the match does not fix)."""
-    if isinstance(side, Var) or side == Unit:
+    if isinstance(side, Var) or side == Unit or type(side) is not type(t):  # (`match` fails on the last)
         return None
     found = match(side, t)
-    if found is None or not set(other.vars()) <= set(found):
+    if found is None:
         return None
-    return substitute([other], lambda v: found[v.name])[0]
+    if type(other) is Var:
+        return found.get(other.name)
+    if not _variables(other) <= found.keys():
+        return None
+    # `substitute`, building shared types (`share_or_none` then finds them at once): a new type's plans are
+    # made from here, on the generator's first sight of it
+    return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
+                           else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+
+
+@functools.cache
+def _variables(t: Type) -> frozenset[str]:
+    """The variables of `t`, one of the primitives' types (they are few)."""
+    return frozenset(t.vars())
 
 
 def _plan(c: Construct, s: Type, a: Type, b: Type) -> list[tuple[int, Any]]:
