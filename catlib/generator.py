@@ -181,9 +181,11 @@ class Generator:
         key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
         head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
                                                                lambda: self._structural(a, b))
-        plans = _table("strategies.allowed").get(key_p)
-        if plans is None:
-            plans = _cached("strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
+        if not self.pure and not self.without:  # every plan allowed: `_pure_plans` caches them
+            plans = _pure_plans(a, b)
+        else:
+            plans = _table("strategies.allowed").get(key_p) or _cached(
+                "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
         effects = _table("strategies.allowed_effects").get(key_e)
         if effects is None:
             effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))

@@ -119,17 +119,23 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*, *direct*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many
     to cache well, their sides are few.  Most inputs ``a`` inspect nothing (only pairs do): then the plans
-    are ``b``'s, made once."""
+    are ``b``'s, made once, unless ``a`` is the input a *direct* one needs."""
     by_output = table("plans_by_output").get(b)
     if by_output is None:
         by_output = cached("plans_by_output", b, lambda: _by_output(b))
     by_input = table("plans_by_input").get(a)
     if by_input is None:
         by_input = cached("plans_by_input", a, lambda: _by_input(a))
-    keyed, bound, plans = by_output
-    if not by_input and not bound:
-        return plans
-    # in the table's order (a primitive's *build* before its *inspect*): keys (index, 0 or 1) are distinct
+    if not by_input and all(t != a for _, t, _ in by_output[1]):  # (``Id``'s input must be ``b``, ...)
+        return by_output[2]
+    both = table("plans_by_pair").get((a, b))
+    return both if both is not None else cached("plans_by_pair", (a, b), lambda: _merge(a, by_output, by_input))
+
+
+def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The plans of `by_output` and `by_input` for input ``a``, in the table's order (a primitive's *build*
+    before its *inspect*: keys (index, 0 or 1) are distinct)."""
+    keyed, bound, _ = by_output
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
     found.sort(key=lambda kp: kp[0])
     return tuple(plan for _, plan in found)
