@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import OPCODE, Closure, Code, Decoder, IntV, L, Pair, R, UnitV, Value, to_text
-from catlib.values import INT_MAX, INT_MIN, Left, Right
+from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
            "CACHE_BUDGET", "mk_int",
@@ -362,11 +362,13 @@ class HostClosure:
         return f"HostClosure({self.code!r}, {self.env!r})"
 
 
-def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
+def to_internal(x: Any, decode: Callable[[Code], Block], body: Callable[[Any], Block] | None = None) -> Any:
     """A host value as the machine's internal value (`cam.decoded`); closures' code decoded by `decode`.
 
-    Raises `TypeError` for what is not a host value and `ValueError` for an
-    int outside 64 bits, as `cam.hostvalue.quote` does.
+    With `body`, a term's closure (`catlib.values.Curried`) is a host value
+    too, its code ``body(term)``.  Raises `TypeError` for what is not a host
+    value and `ValueError` for an int outside 64 bits, as
+    `cam.hostvalue.quote` does.
     """
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
@@ -379,6 +381,8 @@ def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
                 out.append((out.pop(), b))
             elif t is HostClosure:
                 out.append(Clo(decode(v.code), out.pop()))
+            elif t is Curried:
+                out.append(Clo(body(v.body), out.pop()))  # type: ignore[misc]  # (only queued with a `body`)
             else:
                 out.append((InL if t is Left else InR)(out.pop()))
         elif t is tuple and not v:
@@ -394,6 +398,8 @@ def to_internal(x: Any, decode: Callable[[Code], Block]) -> Any:
         elif t is HostClosure:
             if not isinstance(v.code, Code):
                 raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+            todo += [(v, True), (v.env, False)]
+        elif t is Curried and body is not None:
             todo += [(v, True), (v.env, False)]
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")

@@ -6,15 +6,16 @@ A trial is a well-typed term with an input and a state of the right types
     (quote(s'), quote(y)) == machine.step(compile(f), quote(x), quote(s))   where (s', y) = step(f, x, s)
 
 (`quote` is `cam.compiler.compile_value`, which also compiles closures.)
-Campaign terms run once, so most skip the code's bytes: where the
-signature is first order, the term is compiled straight to the machine's
-decoded form (`cam.compiler.compile_decoded`), run on the checked loop
-(`cam.machine.run_decoded`) from host values, and the results compared
-with the interpreter's, value by value.  The rest -- every term with
-functions in its signature, and one in `CODE_EVERY` others -- also goes
-the whole way above, and the decoded form must be what the machine
-decodes from the code (`same_blocks`): the fast path is checked against
-the reference one as the campaign runs.
+Campaign terms run once, so most skip the code's bytes: the term is
+compiled straight to the machine's decoded form
+(`cam.compiler.compile_decoded`), run on the checked loop
+(`cam.machine.run_decoded`) from host values (a closure's code made as
+``CURRY`` makes it), and the results compared with the interpreter's,
+value by value (a closure's code and environment).  Two terms in
+`CODE_EVERY` (`on_code`: one with functions in its signature, one
+without) also go the whole way above, and the decoded form must be what
+the machine decodes from the code (`same_blocks`): the fast path is
+checked against the reference one as the campaign runs.
 
 >>> from catlib.free import Add, Copy
 >>> from catlib.typecheck import Signature
@@ -31,14 +32,12 @@ from typing import Any
 from cam import compiler, machine
 from cam.code import Value, to_text
 from cam.compiler import compile_value as quote
-from cam.decoded import Block, InL, InR, decode, outside, to_internal
+from cam.decoded import Block, Clo, InL, InR, decode, outside, to_internal
 from catlib import interpreter
-from catlib.free import Term
+from catlib.free import Curry, Term
 from catlib.strategies import Generator
-from catlib.tree import walk
 from catlib.typecheck import Signature
-from catlib.types import Fun
-from catlib.values import Left, Right
+from catlib.values import Curried, Left, Right
 
 __all__ = ["Trial", "term_seed", "make_case", "FUNCTIONS_EVERY", "CODE_EVERY", "on_code", "Disagreement",
            "disagreement", "same_blocks"]
@@ -63,14 +62,14 @@ FUNCTIONS_EVERY = 8
 """One campaign term in this many has function types in its signature (`catlib.strategies.Generator`'s
 ``functions``); every term may build and apply closures inside."""
 
-CODE_EVERY = 16
-"""Of the other campaign terms, one in this many (`on_code`) is also checked through its code."""
+CODE_EVERY = 32
+"""Two campaign terms in this many (`on_code`) are also checked through their code."""
 
 
 def on_code(index: int) -> bool:
-    """Whether term `index` of a campaign is checked through its code as well (``disagreement(full=True)``),
-    besides the terms with functions in their signature, which always are."""
-    return index % CODE_EVERY == 1
+    """Whether term `index` of a campaign is checked through its code as well (``disagreement(full=True)``):
+    one term with functions in its signature (`FUNCTIONS_EVERY` divides `CODE_EVERY`) and the next."""
+    return index % CODE_EVERY < 2
 
 
 def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> Trial:
@@ -103,9 +102,8 @@ def _raised(e: Exception) -> str:
 def disagreement(case: Trial, full: bool = True) -> Disagreement | None:
     """None when machine and interpreter agree on `case`; otherwise both results in text form.
 
-    A first-order signature is checked in decoded form; with `full`, or
-    functions in the signature, also through the code (see the module's
-    doc).  An exception on either side counts as a disagreement (the terms
+    Checked in decoded form and, with `full`, also through the code (see
+    the module's doc).  An exception on either side counts as a disagreement (the terms
     are well typed, so neither may fail).
     """
     expected: tuple[Any, Any] | None = None
@@ -114,10 +112,9 @@ def disagreement(case: Trial, full: bool = True) -> Disagreement | None:
         expected = interpreter.step(case.term, case.input, case.state)
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         expected_text = f"raised {type(e).__name__}: {e}"
-    direct = not any(type(x) is Fun for t in case.signature for x in walk(t))
-    got_text = _direct(case, expected) if direct else None
-    if got_text is None and (full or not direct):
-        got_text = _on_code(case, expected)
+    got_text = _direct(case, expected)
+    if got_text is not None or full:  # (a failure is shown as the code gave it: closures with their code)
+        got_text = _on_code(case, expected) or got_text
     if got_text is None and expected is not None:
         return None
     if expected is not None:
@@ -132,7 +129,8 @@ def _direct(case: Trial, expected: tuple[Any, Any] | None) -> str | None:
     """None when the term's decoded form, run from the host values, gives `expected`; else what it gave."""
     try:
         block = compiler.compile_decoded(case.term)
-        acc, reg, _ = machine.run_decoded(block, to_internal(case.input, decode), to_internal(case.state, decode))
+        x, s = (to_internal(v, decode, _closure_code) for v in (case.input, case.state))
+        acc, reg, _ = machine.run_decoded(block, x, s)
     except Exception as e:  # noqa: BLE001
         return _raised(e)
     if expected is not None and _agrees(expected[0], reg) and _agrees(expected[1], acc):
@@ -162,9 +160,15 @@ def _on_code(case: Trial, expected: tuple[Any, Any] | None) -> str | None:
     return _side(*got)
 
 
+def _closure_code(body: Term) -> Block:
+    """The code of a closure whose body is `body`, decoded: what ``CURRY`` makes a closure of, as
+    `cam.compiler.compile_value` does (``compile(body) ++ [RETURN]``)."""
+    return compiler.compile_decoded(Curry(body))[0][1]
+
+
 def _agrees(host: Any, inside: Any) -> bool:
-    """Whether the machine's internal value `inside` is the host value `host` (of a first-order type):
-    as strict as quoting `host` and comparing, without making either's public form."""
+    """Whether the machine's internal value `inside` is the host value `host`: as strict as quoting `host`
+    and comparing, without making either's public form."""
     todo = [(host, inside)]
     while todo:
         h, x = todo.pop()
@@ -181,6 +185,10 @@ def _agrees(host: Any, inside: Any) -> bool:
             todo += [(h[0], x[0]), (h[1], x[1])]
         elif (t is Left and type(x) is InL) or (t is Right and type(x) is InR):
             todo.append((h.value, x.v))
+        elif t is Curried and type(x) is Clo:
+            if not isinstance(h.body, Term) or not same_blocks(_closure_code(h.body), x.block):
+                return False
+            todo.append((h.env, x.env))
         else:
             return False
     return True
