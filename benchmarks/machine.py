@@ -21,8 +21,11 @@ each prints its min and median, per input, and its ratio to ``python step``
 in the same run; every result is checked against the others.
 
 Then campaigns (``cam check``, max size 16) of `--campaign-terms` terms on
-1 and on all cores, taking turns too: each run starts its own workers (no
-decoded or translated code inherited from this process), and the ratio
+1 and on all cores, taking turns too: round ``r`` runs seed ``r`` (the same
+terms for every contender in a round, new terms each round), a 1-job run
+(in this process) starts with every module-level cache emptied, a 2-job
+run starts its own workers (no generator tables, decoded or translated
+code inherited from this process), and the ratio
 against 1 job shows the scaling (0.5 for 2 jobs on 2 idle cores).  In the
 same rounds, a plain CPU-bound loop run twice in 1 process and once in
 each of 2 processes shows what scaling the machine offers at that moment
@@ -173,7 +176,8 @@ def campaign(terms: int, rounds: int) -> int:
         if report is not None and (report.failures or report.terms != terms):
             failed.append(f"{name}: {len(report.failures)} disagree")
 
-    print(f"\ncampaign (cam check, seed 0, max size 16): {terms:,} terms per run; {rounds} rounds; {load()}")
+    print(f"\ncampaign (cam check, max size 16, seed r in round r, caches emptied before each run): "
+          f"{terms:,} terms per run; {rounds} rounds; {load()}")
     n = 4_000 * terms  # about as long as the campaign on one core
     import resource  # here: the rest of this module does without it
 
@@ -183,10 +187,17 @@ def campaign(terms: int, rounds: int) -> int:
 
     cpu: dict[str, list[float]] = {}
 
+    from tests.conftest import clear_caches  # the suite's reset of every module-level cache
+
     def checked(name: str, j: int) -> Callable[[], Any]:
+        seeds = iter(range(1_000_000))
+
         def run() -> Any:
+            # A new seed each round (the same one for every contender in a round) and, in this process,
+            # caches emptied: otherwise round 2 on meets the generator's caches warm from round 1's terms.
+            clear_caches()
             t0 = cpu_seconds()
-            report = run_campaign(terms, 0, jobs=j, progress=False)
+            report = run_campaign(terms, next(seeds), jobs=j, progress=False)
             cpu.setdefault(name, []).append(cpu_seconds() - t0)
             return report
         return run
