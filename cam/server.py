@@ -81,16 +81,16 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam.changes import SMALL_UPGRADE, VersionChanges
-from cam.code import Code
+from cam.code import Code, Value
 from cam.contract import Refusal
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.ground import clip
-from cam.guard import BigSlot, Lines, check_fifo, is_loopback
+from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node
-from cam.protocol import Request, decode_request
+from cam.protocol import Request, decode_request, read_input
 from cam.terminal import Transcript, banner, notices, printer
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
@@ -188,6 +188,8 @@ class NodeServer(VersionChanges):
             raise PermissionError(f"binding {self.host} ({', '.join(bound)}) exposes the node beyond this machine; "
                                   "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
+        if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
+            self.node.emit.batch_on(loop)
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(self._serve_fifo(self.fifo)))
 
@@ -209,6 +211,8 @@ class NodeServer(VersionChanges):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fifo_fds.clear()
+        if isinstance(self.node.emit, Transcript):
+            self.node.emit.batch_on(None)
 
     # -- TCP
 
@@ -239,6 +243,39 @@ class NodeServer(VersionChanges):
         """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
         r = self.answer_now(line, local)
         return r if isinstance(r, dict) else await self.answer_later(r, line, local)
+
+    def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
+        """`answer_now`, with the answer to an input as its line: the common request (`cam.protocol.read_input`),
+        when nobody holds or waits for the node's lock, is read and answered on a short path, every check kept."""
+        if line is None or self.lock.users:
+            return self.answer_now(line, local)
+        try:
+            got = self._read_input(line)
+        except Exception as e:  # a bug must not take the connection down (with the answers made before it)
+            self.requests += 1
+            return {"id": None, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+        if got is None:
+            return self.answer_now(line, local)
+        self.requests += 1
+        rid, client, seq, x = got
+        node = self.node
+        try:
+            old = node.remembered(client, seq)
+            if old is not None:
+                self.stats["retries_answered"] += 1
+                return encode({"id": rid, "ok": True, **old})
+            h = node.check_input(x)
+            try:
+                r = node.run_host(h, x)
+            except OutOfFuel:
+                return Later(Request(rid=rid, kind="do", client=client, seq=seq, input=x), time.perf_counter(), True)
+            except Refusal as e:
+                raise node.on_failure(e) from None
+            return answer_line(rid, node.commit(x, r, client, seq))
+        except Refusal as e:
+            return self._refused(rid, e)
+        except Exception as e:  # a bug must not take the node down; say so
+            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
 
     def answer_now(self, line: bytes | None, local: bool = True) -> dict[str, Any] | Later:
         """The response to one request line if it can be made now, else the `Later` to give `answer_later`.
@@ -324,6 +361,11 @@ class NodeServer(VersionChanges):
                 "instructions": {"tcp": "extended", "fifo": FIFO_INSTRUCTIONS if self.fifo else None},
                 "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
+
+    def _read_input(self, line: bytes) -> tuple[Any, str | None, int | None, Value] | None:
+        """An input's fields read off a short line (`cam.protocol.read_input`), or ``None``.  Changes nothing."""
+        limits = self.node.limits
+        return read_input(line, min(limits.max_depth, limits.executor_threshold))
 
     def _decode(self, line: bytes | None) -> Request:
         """Read one request line into a `Request` (`cam.protocol.decode_request`).  Changes nothing."""
