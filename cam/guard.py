@@ -189,6 +189,22 @@ class Lines(asyncio.Protocol):
         if self.closed:
             return
         now = self.last = time.monotonic()
+        if (data[:1] == b"{" and data.find(b"\n") == len(data) - 1 and not self.buffer and not self.lines
+                and not self.busy and not self.paused and not self.dropping and not self.holding_big
+                and len(data) <= min(self.limits.executor_threshold, self.limits.max_line)):
+            # the commonest chunk: one whole request line, nothing before it: answered as `process` would
+            line = data[:-1]
+            r = self.server.answer(line, self.local)
+            if type(r) is bytes:
+                self.transport.write(r)  # type: ignore[union-attr]
+            elif type(r) is dict:
+                self.transport.write(encode(r))  # type: ignore[union-attr]
+                if r.get("error") == "http_refused":
+                    self.close()
+            else:
+                self.busy = True
+                self.server.spawn(self.later(r, line))
+            return
         if self.dropping:
             i = data.find(b"\n")
             if i < 0:

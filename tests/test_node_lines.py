@@ -102,6 +102,10 @@ def test_crlf_blank_lines_and_a_line_at_the_limit():
         assert a[2]["error"] == "line_too_long" and server.node.state_text() == "Int 2"
         conn.data_received(do(4) + b"\n")  # the connection goes on
         assert t.answers()[3]["state"] == "Int 3" and not t.closing
+        for line in (at, do(5, 101 - len(do(5)))):  # each line alone in one chunk (the commonest chunk)
+            conn.data_received(line + b"\n")
+        assert [x.get("error") for x in t.answers()[4:]] == [None, "line_too_long"]
+        assert server.node.state_text() == "Int 4"
 
     run(test, max_line=100)
 
@@ -267,11 +271,12 @@ def test_the_short_reader_gives_what_the_general_one_gives() -> None:
     @settings(max_examples=300, deadline=None)
     @given(st.dictionaries(st.sampled_from(["id", "kind", "client", "seq", "input", "interface", "note"]),
                            _FIELD, max_size=6),
-           st.sampled_from(["id", "kind", "client", "seq", "input"]), st.booleans(),
+           st.sampled_from(["id", "kind", "client", "seq", "input", "", "", ""]), st.booleans(),
            st.sampled_from([b"", b" ", b"\t"]))
     def same(obj: dict[str, Any], key: str, plain: bool, tail: bytes) -> None:
         if plain:  # the common request, with one field perhaps changed
-            obj = {"id": 7, "kind": "do", "client": "c1", "seq": 3, "input": "L Unit", **{key: obj.get(key, 7)}}
+            obj = {"id": 7, "kind": "do", "client": "c1", "seq": 3, "input": "L Unit",
+                   **({key: obj.get(key, 7)} if key else {})}
         line = json.dumps(obj).encode() + tail
         got = read_input(line, 512)
         req = decode_request(line, Limits(), False, lambda *a: None)
@@ -286,4 +291,4 @@ def test_the_short_reader_gives_what_the_general_one_gives() -> None:
             raise AssertionError(f"a common input line was not taken: {line!r}")
 
     same()
-    assert len(taken) >= 200 and sum(taken) >= 0.1 * len(taken)
+    assert len(taken) >= 200 and sum(taken) >= 0.08 * len(taken)
