@@ -151,6 +151,8 @@ class Lines(asyncio.Protocol):
     def __init__(self, server: Any) -> None:
         self.server = server
         self.limits = server.node.limits
+        self.short = min(self.limits.executor_threshold, self.limits.max_line)
+        """A chunk at most this long that is one whole line may be answered at once (`data_received`)."""
         self.buffer = bytearray()
         self.lines: deque[bytes | None] = deque()
         self.queued = 0
@@ -191,7 +193,7 @@ class Lines(asyncio.Protocol):
         now = self.last = time.monotonic()
         if (data[:1] == b"{" and data.find(b"\n") == len(data) - 1 and not self.buffer and not self.lines
                 and not self.busy and not self.paused and not self.dropping and not self.holding_big
-                and len(data) <= min(self.limits.executor_threshold, self.limits.max_line)):
+                and len(data) <= self.short):
             # the commonest chunk: one whole request line, nothing before it: answered as `process` would
             line = data[:-1]
             r = self.server.answer(line, self.local)

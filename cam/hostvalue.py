@@ -37,9 +37,6 @@ __all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState
 MISSING: Any = object()
 """No value (a form of the state not made yet, an input not checked yet)."""
 
-_UNIT: tuple[()] = ()
-_SMALL: dict[Any, str] = {_UNIT: "Unit", Left(()): "L Unit", Right(()): "R Unit"}
-"""The text of the commonest outputs, shared (a counter answers ``L Unit`` to every increment)."""
 
 
 def quote(x: Any) -> Value:
@@ -112,8 +109,11 @@ def host_text(h: Any) -> str:
     t = type(h)
     if t is int:
         return f"Int {h}" if h >= 0 else f"Int ({h})"
-    if (t is Left or t is Right) and type(h.value) is tuple and not h.value or t is tuple and not h:
-        return _SMALL[h]
+    if t is Left or t is Right:
+        if type(h.value) is tuple and not h.value:  # the commonest outputs (no lookup: `Left` hashes in Python)
+            return "L Unit" if t is Left else "R Unit"
+    elif t is tuple and not h:
+        return "Unit"
     out: list[str] = []
     todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
     push, emit = todo.append, out.append
