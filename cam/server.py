@@ -227,12 +227,17 @@ class NodeServer(VersionChanges):
             conn.transport.close()
             return False
         self._conns.add(conn)
+        self._batch()
         return True
 
     def forget(self, conn: Lines) -> None:
         """A connection is closed."""
         self._conns.discard(conn)
+        self._batch()
 
+    def _batch(self) -> None:
+        if isinstance(self.node.emit, Transcript):  # several clients: several events a turn, printed in one write
+            self.node.emit.hold_turns(len(self._conns) > 1)
     def spawn(self, coro: Any) -> None:
         """Run a connection's waiting answer as a task (awaited by `close`)."""
         task = asyncio.get_running_loop().create_task(coro)

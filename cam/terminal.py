@@ -39,7 +39,7 @@ class Transcript:
     (an event of a quiet node is printed at once).
 
     A server calls `batch_on` from its event loop: the events that loop's callbacks emit in one turn are
-    then printed together, at the start of its next turn (before it reads anything more), in one write
+    then printed together (while `batching`), at the start of its next turn (before it reads anything more), in one write
     instead of one each.  An event from another thread, and `flush`, print the held ones first: the order
     of events never changes.
     """
@@ -56,6 +56,9 @@ class Transcript:
         self._loop: Any = None
         self._owner: int | None = None
         """The thread of the batching loop."""
+        self.batching = False
+        """Whether the batching loop's events are held now (`hold_turns`): its server says so while more than
+        one connection is open (one connection's events come one a turn: holding them would cost a turn)."""
         self._waiting = False
         self._never_blocks: int | None = None
         """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
@@ -70,7 +73,7 @@ class Transcript:
             if len(self._events) + len(held) >= self.capacity:
                 self.dropped += 1
                 return
-            if self._owner is not None and get_ident() == self._owner:
+            if self.batching and get_ident() == self._owner:
                 held.append(lines)
                 if len(held) == 1:  # printed when the loop's callbacks of this turn are done
                     self._loop.call_soon(self.release)
@@ -100,6 +103,11 @@ class Transcript:
             if loop is None and self._held:
                 self._spill()
             self._loop, self._owner = loop, None if loop is None else get_ident()
+            self.batching = False
+
+    def hold_turns(self, on: bool) -> None:
+        """Hold the batching loop's events a turn (see `batch_on`) from now on, or print them at once."""
+        self.batching = on and self._loop is not None
 
     def release(self) -> None:
         """Print the events held since the loop's last turn, in one write if it cannot block."""
