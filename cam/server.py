@@ -34,13 +34,13 @@ No request can stall the others
   checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
-- An upgrade's checks (verifier, migration, trial inputs, translation) run
-  in a worker thread; when they must run again at a changed state, a small
-  upgrade's (a line of at most `SMALL_UPGRADE` bytes whose code has no
-  ``APP``: every run is bounded by its size) run on the event loop, which
-  takes less than handing them over would; an input runs
-  on the event loop for at most `Limits.inline_fuel` steps (or its code's
-  size), and longer ones run again in a worker thread.
+- An upgrade's checks (verifier, migration, trial inputs, translation, and
+  the state's machine value) run in a worker thread; when they must run again
+  at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
+  bytes without ``APP``, at a small state) run on the event loop, which takes
+  less than handing them over would.  An input runs on the event loop for at
+  most `Limits.inline_fuel` steps (or its code's size), longer ones again in
+  a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -191,7 +191,7 @@ class NodeServer(VersionChanges):
         if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
             self.node.emit.batch_on(loop)
         if self.fifo is not None:
-            self._tasks.add(asyncio.get_running_loop().create_task(self._serve_fifo(self.fifo)))
+            self._tasks.add(asyncio.get_running_loop().create_task(fifo_commands(self, self.fifo)))
 
     async def close(self) -> None:
         if self._server is not None:
@@ -238,6 +238,7 @@ class NodeServer(VersionChanges):
     def _batch(self) -> None:
         if isinstance(self.node.emit, Transcript):  # several clients: several events a turn, printed in one write
             self.node.emit.hold_turns(len(self._conns) > 1)
+
     def spawn(self, coro: Any) -> None:
         """Run a connection's waiting answer as a task (awaited by `close`)."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -263,20 +264,14 @@ class NodeServer(VersionChanges):
             return self.answer_now(line, local)
         self.requests += 1
         rid, client, seq, x = got
-        node = self.node
         try:
-            old = node.remembered(client, seq)
+            old = self.node.remembered(client, seq)
             if old is not None:
                 self.stats["retries_answered"] += 1
                 return encode({"id": rid, "ok": True, **old})
-            h = node.check_input(x)
-            try:
-                r = node.run_host(h, x)
-            except OutOfFuel:
-                return Later(Request(rid=rid, kind="do", client=client, seq=seq, input=x), time.perf_counter(), True)
-            except Refusal as e:
-                raise node.on_failure(e) from None
-            return answer_line(rid, node.commit(x, r, client, seq))
+            return answer_line(rid, self._do_now(x, client, seq))
+        except OutOfFuel:
+            return Later(Request(rid=rid, kind="do", client=client, seq=seq, input=x), time.perf_counter(), True)
         except Refusal as e:
             return self._refused(rid, e)
         except Exception as e:  # a bug must not take the node down; say so
@@ -312,7 +307,7 @@ class NodeServer(VersionChanges):
                 self.stats["retries_answered"] += 1
                 return {"id": rid, "ok": True, **old}
             try:
-                return {"id": rid, "ok": True, **self._do_now(req)}
+                return {"id": rid, "ok": True, **self._do_now(req.input, req.client, req.seq, req.interface)}
             except OutOfFuel:
                 return Later(req, received, True)
         except Refusal as e:
@@ -369,8 +364,7 @@ class NodeServer(VersionChanges):
 
     def _read_input(self, line: bytes) -> tuple[Any, str | None, int | None, Value] | None:
         """An input's fields read off a short line (`cam.protocol.read_input`), or ``None``.  Changes nothing."""
-        limits = self.node.limits
-        return read_input(line, min(limits.max_depth, limits.executor_threshold))
+        return read_input(line, min(self.node.limits.max_depth, self.node.limits.executor_threshold))
 
     def _decode(self, line: bytes | None) -> Request:
         """Read one request line into a `Request` (`cam.protocol.decode_request`).  Changes nothing."""
@@ -379,16 +373,17 @@ class NodeServer(VersionChanges):
             self.stats["http_refused"] += 1
         return req
 
-    def _do_now(self, req: Request) -> dict[str, Any]:
+    def _do_now(self, x: Value | None, client: str | None, seq: int | None, interface: int | None = None
+                ) -> dict[str, Any]:
         """Run a decoded input on the loop, within the inline budget (`OutOfFuel` past it, nothing changed)."""
-        node, x = self.node, req.input
+        node = self.node
         assert x is not None
-        h = node.check_input(x, req.interface)
+        h = node.check_input(x, interface)
         try:
-            r = node.run_host(h, x, req.interface)
+            r = node.run_host(h, x, interface)
         except Refusal as e:
             raise node.on_failure(e) from None
-        return node.commit(x, r, req.client, req.seq, req.interface)
+        return node.commit(x, r, client, seq, interface)
 
     async def _do(self, req: Request, tried: bool = False) -> dict[str, Any]:
         """Run a decoded input (under the lock): on the loop for the inline budget (unless `tried` already),
@@ -401,7 +396,7 @@ class NodeServer(VersionChanges):
             return old
         if not tried:
             try:
-                return self._do_now(req)
+                return self._do_now(x, req.client, req.seq, req.interface)
             except OutOfFuel:
                 pass
         node.check_input(x, req.interface)
@@ -416,9 +411,6 @@ class NodeServer(VersionChanges):
     def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> Request:
         """A decoded request of `kind` with `codes` (the named pipe's ``Load``)."""
         return Request(kind=kind, codes=codes)
-
-    async def _serve_fifo(self, path: str) -> None:
-        await fifo_commands(self, path)
 
     async def text_command(self, text: str) -> None:
         """Run one of the reference's text commands: ``Do <value>`` or ``Load <old> <new> <migration>``."""
