@@ -157,3 +157,22 @@ def test_a_served_node_prints_the_events_of_a_turn_together_in_order() -> None:
             t.flush()
         states = [s for s in open(path).read().splitlines() if s.startswith("New state:")]
     assert states == [f"New state: Int {i}" for i in range(1, 54)]
+
+
+def test_a_state_value_made_elsewhere_is_kept_only_if_the_state_has_not_changed() -> None:
+    """An upgrade makes the state's machine value in its worker thread while inputs go on: the node keeps that
+    value only if no input changed the state meanwhile, else it would answer an old state."""
+    from cam.hostvalue import form_value, small_value
+
+    node = Node(V1, parse_value("Int 0"))
+    node.do(parse_value("L Unit"))
+    form, changes = node.state_form(), node.state_changes
+    made = form_value(form)
+    assert made == parse_value("Int 1") and small_value(form, 1) == made
+    node.do(parse_value("L Unit"))  # meanwhile, an input
+    node.know_state(made, changes)
+    assert node.state == parse_value("Int 2") and node.state_text() == "Int 2"
+    form, changes = node.state_form(), node.state_changes
+    made = form_value(form)
+    node.know_state(made, changes)
+    assert node.state is made and node.host_state == 2
