@@ -10,12 +10,14 @@ Measured in one run, against the same counter:
   counting steps), `cam.machine.execute` on machine values made once (no
   parsing per call), `Node.do` on the same input (type check from its
   cache, step, bookkeeping, answer as machine values), and a request line
-  answered as the server answers it (parse, check, step, commit, the
-  answer's line);
+  answered as the server answers it (`NodeServer.answer`: read, check,
+  step, commit, the answer's line), and the echo server's work on the same
+  line (``json.loads``, ``json.dumps``);
 - over loopback TCP, three servers each in its own process, with the same
   client processes sending the same request lines (``do`` with a client id
   and a sequence number, as `cam.client.Client` sends them) and reading one
-  answer line each: a minimal asyncio JSON-lines echo server on streams
+  answer line each (blocking sockets, each answer decoded with ``json.loads``:
+  the clients' own cost is in every contender's round trip alike): a minimal asyncio JSON-lines echo server on streams
   (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
   limit in Python, and the baseline), the same on a bare `asyncio.Protocol`,
   and the node (``cam node``'s server, its transcript printed to
@@ -241,7 +243,6 @@ def pct(xs: list[float], p: float) -> float:
 def in_process(n: int, rounds: int) -> None:
     """The counter's step as the node runs it, `execute` on values made once, `Node.do`, and a request line
     answered as the server does it, interleaved."""
-    from cam.guard import encode
     from cam.server import NodeServer
 
     step = load(V1, 20_000, steps=True)
@@ -250,13 +251,14 @@ def in_process(n: int, rounds: int) -> None:
     node.do(x)
     server = NodeServer(Node(V1, parse_value("Int 0")))
     cid = os.urandom(16).hex()
+    echo_line = f'{{"id":1,"kind":"do","client":"{cid}","seq":1,"input":"L Unit"}}'.encode()
     lines = iter([f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}'.encode()
                   for i in range(1, n * (2 * max(rounds, 3) + 2) + 1)])
 
     def answer() -> bytes:
-        r = server.answer_now(next(lines))
-        assert type(r) is dict
-        return encode(r)
+        r = server.answer(next(lines))
+        assert type(r) is bytes
+        return r
 
     def batch(f: Any) -> Any:
         def run() -> None:
@@ -268,12 +270,13 @@ def in_process(n: int, rounds: int) -> None:
         "loaded step (node's path)": batch(lambda: step(hx, 5)),
         "execute (machine values)": batch(lambda: execute(V1, x, s)),
         "Node.do (check, step, answer)": batch(lambda: node.do(x)),
-        "request line (decode ... encode)": batch(answer),
+        "request line (read ... answer's line)": batch(answer),
+        "echo's work (json.loads, json.dumps)": batch(lambda: json.dumps(json.loads(echo_line)).encode() + b"\n"),
     }, rounds)
     print(f"in process, counter increment, {rounds} rounds of {n} calls (interleaved)")
     print(table(times, "loaded step (node's path)", work=n, unit="call"))
     print("  Node.do answers machine values (`Applied`: output and state made as cam.code values); the server's\n"
-          "  path (NodeServer.answer_now: parse the line, check, step, commit, answer's text; transcript off,\n"
+          "  path (NodeServer.answer: read the line, check, step, commit, the answer's line; transcript off,\n"
           "  as for Node.do) answers text")
 
 

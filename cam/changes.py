@@ -25,6 +25,7 @@ from cam import auth
 from cam.admission import Typed
 from cam.code import Code, Value, to_text
 from cam.contract import Prepared, Refusal
+from cam.hostvalue import StateForm, form_value, small_value
 from cam.protocol import Request, request_fields
 
 __all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE"]
@@ -75,18 +76,29 @@ class VersionChanges:
     def checked_upgrade(self, req: Request, local: bool, state: Value | None = None) -> tuple[Typed, Prepared]:
         """Authorize and check an upgrade at `state` (default the node's), and make what installing it needs.
 
-        Runs in a worker thread when its code is big, while other requests are served: only version changes
-        must not run meanwhile (`versions`), so `state` is taken on the loop.
+        Runs in a worker thread, while other requests are served (only version changes must not run
+        meanwhile: `versions`) if `state` is given; without, only while inputs wait (under the node's lock).
         """
         self.authorize(req, local)
         assert req.codes is not None
         node = self.node
         t = node.checked_code(*req.codes, req.down, req.adapters)
-        p = node.checked_at(t, node.state if state is None else state, req.probes)
+        p = node.checked_at(t, form_value(node.state_form()) if state is None else state, req.probes)
         p.name, p.probation = req.name, req.flag
         if node.store is not None:
             p.text = to_text(p.code)
         return t, p
+
+    def _checked_from(self, req: Request, local: bool, form: StateForm) -> tuple[Typed, Prepared, Value]:
+        """`checked_upgrade` at the state `form` holds (taken on the loop), making its machine value here
+        (in a worker thread: a big state takes seconds); the checks and that value."""
+        state = form_value(form)
+        return (*self.checked_upgrade(req, local, state), state)
+
+    def _checked_again(self, t: Typed, form: StateForm, probes: Any) -> tuple[Prepared, Value]:
+        """The state's checks again at the state `form` holds (in a worker thread); the checks and its value."""
+        state = form_value(form)
+        return self.node.checked_at(t, state, probes), state
 
     async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
         """Authorize, check and install a decoded upgrade (holding `versions`).
@@ -99,15 +111,23 @@ class VersionChanges:
         if old is not None:
             self.stats["retries_answered"] += 1
             return old
-        state, changes = node.state, node.state_changes  # taken on the loop: inputs change it meanwhile
-        t, p = await loop.run_in_executor(None, self.checked_upgrade, req, local, state)
+        # the state as kept now, taken on the loop (inputs change it meanwhile); its machine value is made in
+        # the checks' thread, and kept if no input changed the state meanwhile (the swap needs it)
+        form, changes = node.state_form(), node.state_changes
+        t, p, state = await loop.run_in_executor(None, self._checked_from, req, local, form)
+        node.know_state(state, changes)
         stopped = time.perf_counter()
         async with self.lock:  # inputs wait from here: only the state's checks (if it changed) and the swap
             node.remembered(req.client, req.seq)  # stale_request if this client's later request ran meanwhile
             if node.state_changes != changes:  # (not a comparison of values: a big state takes long to compare)
-                # a small upgrade's checks take less than handing them to a thread would
-                p2 = (node.checked_at(t, node.state, req.probes) if small and bounded(req) else
-                      await loop.run_in_executor(None, node.checked_at, t, node.state, req.probes))
+                form, changes = node.state_form(), node.state_changes
+                # a small upgrade's checks, at a small state, take less than handing them to a thread would
+                value = small_value(form, 256) if small and bounded(req) else None
+                if value is not None:
+                    p2 = node.checked_at(t, value, req.probes)
+                else:
+                    p2, value = await loop.run_in_executor(None, self._checked_again, t, form, req.probes)
+                node.know_state(value, changes)
                 p2.name, p2.probation, p2.text = p.name, p.probation, p.text
                 p = p2
             v = node.install(p, received, req.client, req.seq, req.probes, stopped)

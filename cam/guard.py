@@ -25,7 +25,7 @@ import time
 from collections import deque
 from typing import Any
 
-__all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot"]
+__all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot", "encode", "answer_line"]
 
 _dumps = json.JSONEncoder().encode
 """`json.dumps` with its default settings, without its per-call checks of them."""
@@ -45,6 +45,23 @@ def encode(r: dict[str, Any]) -> bytes:
         return (f'{{"id": {rid}, "ok": true, "output": {_quote(r["output"])}, "state": {_quote(r["state"])}, '
                 f'"steps": {r["steps"]}}}\n').encode()
     return _dumps(r).encode() + b"\n"
+
+
+_REPLY = frozenset(("output", "state", "steps"))
+
+
+def answer_line(rid: Any, reply: dict[str, Any]) -> bytes:
+    """`encode` of ``{"id": rid, "ok": True, **reply}`` (`rid`: a request's id, `reply`: an input's answer).
+
+    >>> answer_line("a", {"output": "L Unit", "state": "Int 1", "steps": 16}) == encode(
+    ...     {"id": "a", "ok": True, "output": "L Unit", "state": "Int 1", "steps": 16})
+    True
+    """
+    if reply.keys() == _REPLY and type(reply["steps"]) is int and (rid is None or type(rid) in (int, str)):
+        head = rid if type(rid) is int else "null" if rid is None else _quote(rid)
+        return (f'{{"id": {head}, "ok": true, "output": {_quote(reply["output"])}, "state": {_quote(reply["state"])}, '
+                f'"steps": {reply["steps"]}}}\n').encode()
+    return encode({"id": rid, "ok": True, **reply})
 
 
 def is_loopback(host: str) -> bool:
@@ -118,7 +135,7 @@ class BigSlot:
 class Lines(asyncio.Protocol):
     """One TCP connection's request lines, answered in order by `server` (a `cam.server.NodeServer`).
 
-    `server.answer_now(line, local)` answers a line at once (a dict), or gives what must wait (for the
+    `server.answer(line, local)` answers a line at once (its line, or a dict), or gives what must wait (for the
     node's lock, a worker thread...) to `server.answer_later`, which runs in a task; the connection
     reads no further request until that answer is written.  Reading pauses while the socket's outgoing
     buffer is full (`pause_writing`), while too many lines wait, or while another connection holds the
@@ -134,6 +151,8 @@ class Lines(asyncio.Protocol):
     def __init__(self, server: Any) -> None:
         self.server = server
         self.limits = server.node.limits
+        self.short = min(self.limits.executor_threshold, self.limits.max_line)
+        """A chunk at most this long that is one whole line may be answered at once (`data_received`)."""
         self.buffer = bytearray()
         self.lines: deque[bytes | None] = deque()
         self.queued = 0
@@ -172,6 +191,22 @@ class Lines(asyncio.Protocol):
         if self.closed:
             return
         now = self.last = time.monotonic()
+        if (data[:1] == b"{" and data.find(b"\n") == len(data) - 1 and not self.buffer and not self.lines
+                and not self.busy and not self.paused and not self.dropping and not self.holding_big
+                and len(data) <= self.short):
+            # the commonest chunk: one whole request line, nothing before it: answered as `process` would
+            line = data[:-1]
+            r = self.server.answer(line, self.local)
+            if type(r) is bytes:
+                self.transport.write(r)  # type: ignore[union-attr]
+            elif type(r) is dict:
+                self.transport.write(encode(r))  # type: ignore[union-attr]
+                if r.get("error") == "http_refused":
+                    self.close()
+            else:
+                self.busy = True
+                self.server.spawn(self.later(r, line))
+            return
         if self.dropping:
             i = data.find(b"\n")
             if i < 0:
@@ -268,7 +303,7 @@ class Lines(asyncio.Protocol):
         if self.busy or self.closed or self.write_blocked is not None:
             return
         out: list[bytes] = []
-        lines, answer, local, close = self.lines, self.server.answer_now, self.local, False
+        lines, answer, local, close = self.lines, self.server.answer, self.local, False
         big = self.limits.executor_threshold
         n = 0
         while lines:
@@ -290,7 +325,9 @@ class Lines(asyncio.Protocol):
             if line is not None and (not line or line.isspace()):
                 continue
             r = answer(line, local)
-            if type(r) is dict:
+            if type(r) is bytes:
+                out.append(r)
+            elif type(r) is dict:
                 out.append(encode(r))
                 if r.get("error") == "http_refused":
                     close = True

@@ -31,14 +31,12 @@ from cam.decoded import HostClosure, decode, inside, outside, to_host, to_intern
 from catlib.tree import Tree, fold
 from catlib.values import Left, Right
 
-__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING"]
+__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
+           "StateForm", "form_value", "small_value"]
 
 MISSING: Any = object()
 """No value (a form of the state not made yet, an input not checked yet)."""
 
-_UNIT: tuple[()] = ()
-_SMALL: dict[Any, str] = {_UNIT: "Unit", Left(()): "L Unit", Right(()): "R Unit"}
-"""The text of the commonest outputs, shared (a counter answers ``L Unit`` to every increment)."""
 
 
 def quote(x: Any) -> Value:
@@ -111,8 +109,11 @@ def host_text(h: Any) -> str:
     t = type(h)
     if t is int:
         return f"Int {h}" if h >= 0 else f"Int ({h})"
-    if (t is Left or t is Right) and type(h.value) is tuple and not h.value or t is tuple and not h:
-        return _SMALL[h]
+    if t is Left or t is Right:
+        if type(h.value) is tuple and not h.value:  # the commonest outputs (no lookup: `Left` hashes in Python)
+            return "L Unit" if t is Left else "R Unit"
+    elif t is tuple and not h:
+        return "Unit"
     out: list[str] = []
     todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
     push, emit = todo.append, out.append
@@ -146,6 +147,42 @@ def host_text(h: Any) -> str:
             push((k, True))
             push(" ")
     return "".join(out)
+
+
+class StateForm(NamedTuple):
+    """A node's state as it is kept at one moment (`HostState.state_form`): its machine value, or ``None``
+    if not made yet, and its host value, or `MISSING`.  Taking it costs nothing; making the machine value
+    from it (`form_value`) may take long for a big state, and may run on any thread: values are immutable."""
+
+    value: Value | None
+    host: Any
+
+
+def form_value(form: StateForm) -> Value:
+    """The machine value of the state `form` holds (made now if not at hand: long for a big state)."""
+    return form.value if form.value is not None else to_value(form.host)
+
+
+def small_value(form: StateForm, most: int) -> Value | None:
+    """`form_value`, if it is at hand or the host value has at most `most` parts (counted, nothing made); else ``None``.
+
+    >>> small_value(StateForm(None, (1, 2)), 3), small_value(StateForm(None, (1, (2, 3))), 3)
+    (Pair(IntV(1), IntV(2)), None)
+    """
+    if form.value is None:
+        todo, n = [form.host], 0
+        while todo:
+            n += 1
+            if n > most:
+                return None
+            h = todo.pop()
+            if type(h) is tuple:
+                todo += h
+            elif type(h) is Left or type(h) is Right:
+                todo.append(h.value)
+            elif type(h) is not int:  # a closure: its environment is not counted here
+                return None
+    return form_value(form)
 
 
 class HostResult(NamedTuple):
@@ -189,6 +226,16 @@ class HostState:
         if h is MISSING:
             h = self._sh = from_value(self._sv)  # type: ignore[arg-type]
         return h
+
+    def state_form(self) -> StateForm:
+        """The state as it is kept now, to make its machine value elsewhere (`form_value`, in a worker thread)."""
+        return StateForm(self._sv, self._sh)
+
+    def know_state(self, v: Value, changes: int) -> None:
+        """Keep `v`, the state's machine value made elsewhere when `state_changes` was `changes`, if the state has
+        not changed since (so that nothing makes it again on the event loop)."""
+        if self.state_changes == changes and self._sv is None:
+            self._sv = v
 
     def set_host_state(self, h: Any, text: str | None = None) -> None:
         """Make host value `h` the state (`text`: its text form, if known)."""

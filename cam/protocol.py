@@ -45,7 +45,7 @@ from cam.hold import DEFAULT_HOLD, MAX_HOLD, TOKEN
 from cam.probes import MAX_PROBES, Probe, probes_digest
 from cam.text import ParseError, digest, from_json, parse_code, parse_value
 
-__all__ = ["Request", "decode_request", "parse_line", "KINDS", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
+__all__ = ["Request", "decode_request", "read_input", "parse_line", "KINDS", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
            "looks_like_http"]
 
 @dataclass
@@ -335,6 +335,42 @@ def _object(text: str) -> Any:
     if end != len(text) and text[end:].strip(" \t\n\r"):  # json's whitespace, not str.isspace's
         return _json_decode(text)
     return obj
+
+_INPUT_KEYS = frozenset(("id", "kind", "client", "seq", "input"))
+
+
+def read_input(line: bytes, short: int) -> tuple[Any, str | None, int | None, Value] | None:
+    """The common request, an input (``{"id": ID, "kind": "do", "input": TEXT}``, with or without ``client``
+    and ``seq``) on a line of at most `short` bytes, read in one go: (id, client, seq, input value); ``None``
+    for any other line, or one with anything wrong (`decode_request` then reads it and says what).
+
+    `short` is at most the depth limit (so no line it takes can be too deeply nested).  It gives what
+    `decode_request` gives for the lines it takes (a ``do`` of the oldest interface), with the same checks.
+
+    >>> read_input(b'{"id": 1, "kind": "do", "client": "c", "seq": 4, "input": "L Unit"}', 512)
+    (1, 'c', 4, L(UnitV))
+    >>> read_input(b'{"id": 1, "kind": "do", "input": "L Unit", "interface": 1}', 512) is None
+    True
+    """
+    if len(line) > short or line[:1] != b"{" or line[1:2] == b"\x00":
+        return None
+    try:
+        obj = _object(line.decode("utf-8", "surrogatepass"))
+    except ValueError:  # json's errors and UnicodeDecodeError: decode_request says what is wrong
+        return None
+    if type(obj) is not dict or obj.get("kind") != "do" or not obj.keys() <= _INPUT_KEYS:
+        return None
+    rid, client, seq, text = obj.get("id"), obj.get("client"), obj.get("seq"), obj.get("input")
+    if type(text) is not str or not (rid is None or type(rid) is int or type(rid) is str):
+        return None
+    if client is None:
+        if seq is not None:
+            return None
+    elif not (type(client) is str and 0 < len(client) <= 128 and type(seq) is int and seq >= 0):
+        return None
+    v = _value_of_text(text, False, short)[0] if len(text) <= 256 else None  # its depth is at most `short`
+    return None if v is None else (rid, client, seq, v)
+
 
 _FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
 

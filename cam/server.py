@@ -34,13 +34,13 @@ No request can stall the others
   checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
-- An upgrade's checks (verifier, migration, trial inputs, translation) run
-  in a worker thread; when they must run again at a changed state, a small
-  upgrade's (a line of at most `SMALL_UPGRADE` bytes whose code has no
-  ``APP``: every run is bounded by its size) run on the event loop, which
-  takes less than handing them over would; an input runs
-  on the event loop for at most `Limits.inline_fuel` steps (or its code's
-  size), and longer ones run again in a worker thread.
+- An upgrade's checks (verifier, migration, trial inputs, translation, and
+  the state's machine value) run in a worker thread; when they must run again
+  at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
+  bytes without ``APP``, at a small state) run on the event loop, which takes
+  less than handing them over would.  An input runs on the event loop for at
+  most `Limits.inline_fuel` steps (or its code's size), longer ones again in
+  a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -81,16 +81,16 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam.changes import SMALL_UPGRADE, VersionChanges
-from cam.code import Code
+from cam.code import Code, Value
 from cam.contract import Refusal
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.ground import clip
-from cam.guard import BigSlot, Lines, check_fifo, is_loopback
+from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node
-from cam.protocol import Request, decode_request
+from cam.protocol import Request, decode_request, read_input
 from cam.terminal import Transcript, banner, notices, printer
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
@@ -188,8 +188,10 @@ class NodeServer(VersionChanges):
             raise PermissionError(f"binding {self.host} ({', '.join(bound)}) exposes the node beyond this machine; "
                                   "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
+        if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
+            self.node.emit.batch_on(loop)
         if self.fifo is not None:
-            self._tasks.add(asyncio.get_running_loop().create_task(self._serve_fifo(self.fifo)))
+            self._tasks.add(asyncio.get_running_loop().create_task(fifo_commands(self, self.fifo)))
 
     async def close(self) -> None:
         if self._server is not None:
@@ -209,6 +211,8 @@ class NodeServer(VersionChanges):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fifo_fds.clear()
+        if isinstance(self.node.emit, Transcript):
+            self.node.emit.batch_on(None)
 
     # -- TCP
 
@@ -223,11 +227,17 @@ class NodeServer(VersionChanges):
             conn.transport.close()
             return False
         self._conns.add(conn)
+        self._batch()
         return True
 
     def forget(self, conn: Lines) -> None:
         """A connection is closed."""
         self._conns.discard(conn)
+        self._batch()
+
+    def _batch(self) -> None:
+        if isinstance(self.node.emit, Transcript):  # several clients: several events a turn, printed in one write
+            self.node.emit.hold_turns(len(self._conns) > 1)
 
     def spawn(self, coro: Any) -> None:
         """Run a connection's waiting answer as a task (awaited by `close`)."""
@@ -239,6 +249,33 @@ class NodeServer(VersionChanges):
         """The response to one request line (``None``: a line over the size limit); `local`: a loopback peer."""
         r = self.answer_now(line, local)
         return r if isinstance(r, dict) else await self.answer_later(r, line, local)
+
+    def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
+        """`answer_now`, with the answer to an input as its line: the common request (`cam.protocol.read_input`),
+        when nobody holds or waits for the node's lock, is read and answered on a short path, every check kept."""
+        if line is None or self.lock.users:
+            return self.answer_now(line, local)
+        try:
+            got = self._read_input(line)
+        except Exception as e:  # a bug must not take the connection down (with the answers made before it)
+            self.requests += 1
+            return {"id": None, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+        if got is None:
+            return self.answer_now(line, local)
+        self.requests += 1
+        rid, client, seq, x = got
+        try:
+            old = self.node.remembered(client, seq)
+            if old is not None:
+                self.stats["retries_answered"] += 1
+                return encode({"id": rid, "ok": True, **old})
+            return answer_line(rid, self._do_now(x, client, seq))
+        except OutOfFuel:
+            return Later(Request(rid=rid, kind="do", client=client, seq=seq, input=x), time.perf_counter(), True)
+        except Refusal as e:
+            return self._refused(rid, e)
+        except Exception as e:  # a bug must not take the node down; say so
+            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
 
     def answer_now(self, line: bytes | None, local: bool = True) -> dict[str, Any] | Later:
         """The response to one request line if it can be made now, else the `Later` to give `answer_later`.
@@ -270,7 +307,7 @@ class NodeServer(VersionChanges):
                 self.stats["retries_answered"] += 1
                 return {"id": rid, "ok": True, **old}
             try:
-                return {"id": rid, "ok": True, **self._do_now(req)}
+                return {"id": rid, "ok": True, **self._do_now(req.input, req.client, req.seq, req.interface)}
             except OutOfFuel:
                 return Later(req, received, True)
         except Refusal as e:
@@ -325,6 +362,10 @@ class NodeServer(VersionChanges):
                 "signed_upgrades": bool(self.trust), "tls": self.ssl_context is not None,
                 "transcript_dropped": emit.dropped if isinstance(emit, Transcript) else 0, **self.stats}
 
+    def _read_input(self, line: bytes) -> tuple[Any, str | None, int | None, Value] | None:
+        """An input's fields read off a short line (`cam.protocol.read_input`), or ``None``.  Changes nothing."""
+        return read_input(line, min(self.node.limits.max_depth, self.node.limits.executor_threshold))
+
     def _decode(self, line: bytes | None) -> Request:
         """Read one request line into a `Request` (`cam.protocol.decode_request`).  Changes nothing."""
         req = decode_request(line, self.node.limits, bool(self.trust), self.say)
@@ -332,16 +373,17 @@ class NodeServer(VersionChanges):
             self.stats["http_refused"] += 1
         return req
 
-    def _do_now(self, req: Request) -> dict[str, Any]:
+    def _do_now(self, x: Value | None, client: str | None, seq: int | None, interface: int | None = None
+                ) -> dict[str, Any]:
         """Run a decoded input on the loop, within the inline budget (`OutOfFuel` past it, nothing changed)."""
-        node, x = self.node, req.input
+        node = self.node
         assert x is not None
-        h = node.check_input(x, req.interface)
+        h = node.check_input(x, interface)
         try:
-            r = node.run_host(h, x, req.interface)
+            r = node.run_host(h, x, interface)
         except Refusal as e:
             raise node.on_failure(e) from None
-        return node.commit(x, r, req.client, req.seq, req.interface)
+        return node.commit(x, r, client, seq, interface)
 
     async def _do(self, req: Request, tried: bool = False) -> dict[str, Any]:
         """Run a decoded input (under the lock): on the loop for the inline budget (unless `tried` already),
@@ -354,7 +396,7 @@ class NodeServer(VersionChanges):
             return old
         if not tried:
             try:
-                return self._do_now(req)
+                return self._do_now(x, req.client, req.seq, req.interface)
             except OutOfFuel:
                 pass
         node.check_input(x, req.interface)
@@ -369,9 +411,6 @@ class NodeServer(VersionChanges):
     def request_of(self, kind: str, codes: tuple[Code, Code, Code]) -> Request:
         """A decoded request of `kind` with `codes` (the named pipe's ``Load``)."""
         return Request(kind=kind, codes=codes)
-
-    async def _serve_fifo(self, path: str) -> None:
-        await fifo_commands(self, path)
 
     async def text_command(self, text: str) -> None:
         """Run one of the reference's text commands: ``Do <value>`` or ``Load <old> <new> <migration>``."""

@@ -7,6 +7,7 @@ control characters, so no client can write to the operator's terminal.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
+from threading import get_ident
 from typing import Any, TextIO
 
 from cam import auth
@@ -35,6 +37,11 @@ class Transcript:
     printing thread writes every event waiting at once; when it found more than one, it waits `gather`
     seconds before it looks again, so a busy node wakes it about once per `gather`, not once per event
     (an event of a quiet node is printed at once).
+
+    A server calls `batch_on` from its event loop: the events that loop's callbacks emit in one turn are
+    then printed together (while `batching`), at the start of its next turn (before it reads anything more), in one write
+    instead of one each.  An event from another thread, and `flush`, print the held ones first: the order
+    of events never changes.
     """
 
     def __init__(self, out: TextIO | None = None, capacity: int = 10_000, gather: float = 0.005) -> None:
@@ -42,7 +49,16 @@ class Transcript:
         self.dropped = 0
         self._reported = 0
         self._events: deque[list[str]] = deque()
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._held: list[list[str]] = []
+        """Events of the current turn of the batching loop (see `batch_on`), not yet printed."""
+        self._loop: Any = None
+        self._owner: int | None = None
+        """The thread of the batching loop."""
+        self.batching = False
+        """Whether the batching loop's events are held now (`hold_turns`): its server says so while more than
+        one connection is open (one connection's events come one a turn: holding them would cost a turn)."""
         self._waiting = False
         self._never_blocks: int | None = None
         """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
@@ -52,22 +68,60 @@ class Transcript:
         self._thread.start()
 
     def __call__(self, lines: list[str]) -> None:
-        with self._ready:
-            if len(self._events) >= self.capacity:
+        with self._lock:
+            held = self._held
+            if len(self._events) + len(held) >= self.capacity:
                 self.dropped += 1
                 return
-            if not self._events and not self._busy and self._now(lines):
+            if self.batching and get_ident() == self._owner:
+                held.append(lines)
+                if len(held) == 1:  # printed when the loop's callbacks of this turn are done
+                    self._loop.call_soon(self.release)
                 return
-            self._events.append(lines)  # escaped by the writer: the node's thread only queues
-            if self._waiting:  # the writer sleeps: wake it (it drains everything queued meanwhile)
-                self._ready.notify()
+            if held:
+                self._spill()
+            self._emit([lines])
+
+    def _emit(self, events: list[list[str]]) -> None:
+        """Print `events` at once if nothing waits before them and that cannot block, else queue them (lock held)."""
+        if not self._events and not self._busy and self._now([s for lines in events for s in lines]):
+            return
+        self._events.extend(events)  # escaped by the writer: the node's thread only queues
+        if self._waiting:  # the writer sleeps: wake it (it drains everything queued meanwhile)
+            self._ready.notify()
+
+    def _spill(self) -> None:
+        """Queue the held events for the printing thread (lock held): something else must print after them."""
+        self._events.extend(self._held)
+        self._held = []
+        if self._waiting:
+            self._ready.notify()
+
+    def batch_on(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Hold the events emitted on `loop`'s thread (call from it) until its next turn; ``None``: stop (and print)."""
+        with self._lock:
+            if loop is None and self._held:
+                self._spill()
+            self._loop, self._owner = loop, None if loop is None else get_ident()
+            self.batching = False
+
+    def hold_turns(self, on: bool) -> None:
+        """Hold the batching loop's events a turn (see `batch_on`) from now on, or print them at once."""
+        self.batching = on and self._loop is not None
+
+    def release(self) -> None:
+        """Print the events held since the loop's last turn, in one write if it cannot block."""
+        with self._lock:
+            held, self._held = self._held, []
+            if held:
+                self._emit(held)
 
     def _now(self, lines: list[str]) -> bool:
         """Print a short event at once, on the caller's thread, if that cannot block; whether it did.
 
         Only when nothing waits to be printed before it (the caller holds the lock), the output is a
         file whose descriptor takes the bytes now (``select``), and the event is short (a terminal or
-        a pipe with room takes a few hundred bytes whole).  Waking the printing thread for each event
+        a pipe with room takes a few hundred bytes whole) or the file is one whose writes never wait.  Waking the printing thread for each event
         costs a quiet node more than this does.
         """
         if self.dropped > self._reported:
@@ -75,8 +129,8 @@ class Transcript:
         f = self.out or sys.stdout
         try:
             fd = f.fileno()
-            data = "".join((s if s.isprintable() else escape(s)) + "\n" for s in lines).encode(f.encoding or "utf-8")
-            if len(data) > 512 or not (fd == self._never_blocks or select.select((), (fd,), (), 0)[1]):
+            data = "".join([(s if s.isprintable() else escape(s)) + "\n" for s in lines]).encode(f.encoding or "utf-8")
+            if len(data) > 512 and fd != self._never_blocks or not (fd == self._never_blocks or select.select((), (fd,), (), 0)[1]):
                 return False
             f.flush()  # whatever others wrote to `f` and left in its buffer goes first
             n = os.write(fd, data)
@@ -125,6 +179,8 @@ class Transcript:
         """Wait (at most `timeout` seconds) until every buffered event is printed."""
         deadline = time.monotonic() + timeout
         with self._ready:
+            if self._held:
+                self._spill()
             while (self._events or self._busy) and time.monotonic() < deadline:
                 self._ready.wait(0.05)
 

@@ -225,3 +225,28 @@ def test_a_pipelining_client_is_read_no_faster_than_it_is_answered():
         sender.join(30)
         assert [a["id"] for a in answers] == list(range(3000)) and answers[-1]["state"] == "Int 3000"
         assert 0 < most[0] <= 64 * 1024 + 256 * 1024, most[0]  # the threshold, and one read (asyncio's 256 KiB)
+
+
+def test_an_upgrade_makes_the_machine_value_of_the_state_off_the_loop(monkeypatch):
+    """The state is kept as a host value while inputs run; an upgrade's checks need its machine value, which
+    takes seconds for a big state (about 2 s for 200,000 pairs): it is made in the checks' worker thread, so
+    the event loop answers other clients meanwhile.  Each conversion is made slow here, as a big state's is."""
+    import cam.hostvalue as hostvalue
+
+    real, threads = hostvalue.to_value, []
+
+    def slow(h: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        time.sleep(BOUND + 0.1)
+        return real(h)
+
+    with served() as running, Client(running.host, running.port, timeout=30) as c:
+        c.do("L Unit")  # the state is now a host value only
+        monkeypatch.setattr(hostvalue, "to_value", slow)
+        with bystander(running) as lat:
+            time.sleep(0.1)
+            assert c.upgrade(V1, V2, MIG)["state"] == "Pair (Int 1) (Int 0)"
+            time.sleep(0.1)
+        assert c.do("L Unit").state == parse_value("Pair (Int 1) (Int 1)")
+    assert threads and running.thread.name not in threads, threads
+    assert len(lat) > 3

@@ -3,9 +3,11 @@ ahead of the swap, the transcript's direct and batched printing, and which upgra
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -120,3 +122,57 @@ def test_only_upgrades_without_app_are_bounded() -> None:
     assert bounded(Request(codes=(V1, V2, MIG)))
     assert not bounded(Request(codes=(V1, parse_code("[BRANCH [ID] [CURRY [APP]]]"), MIG)))
     assert not bounded(Request(codes=(V1, V2, MIG), down=parse_code("[PUSH,APP]")))
+
+
+def test_a_served_node_prints_the_events_of_a_turn_together_in_order() -> None:
+    """With several connections open the events of one turn of the event loop are held and printed together;
+    with one, at once.  Either way every event is printed, in the order the state changed."""
+    import socket
+
+    from cam.client import Client
+    from cam.server import start_in_thread
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "t.txt")
+        with open(path, "w") as out:
+            t = Transcript(out)
+            with start_in_thread(Node(V1, parse_value("Int 0"), emit=t)) as running:
+                with Client(running.host, running.port) as a:
+                    a.do("L Unit")
+                    assert not t.batching  # one connection
+                    with Client(running.host, running.port) as b, \
+                            socket.create_connection((running.host, running.port)) as s:
+                        b.do("L Unit")
+                        assert t.batching
+                        s.sendall(b"".join(b'{"id": %d, "kind": "do", "input": "L Unit"}\n' % i for i in range(40)))
+                        with s.makefile("rb") as f:
+                            assert [json.loads(f.readline())["id"] for _ in range(40)] == list(range(40))
+                        for c in (a, b) * 5:
+                            c.do("L Unit")
+                    deadline = time.monotonic() + 10
+                    while t.batching and time.monotonic() < deadline:  # the server has seen them close
+                        time.sleep(0.01)
+                    assert not t.batching
+                    assert a.do("L Unit").state == parse_value("Int 53")
+            t.flush()
+        states = [s for s in open(path).read().splitlines() if s.startswith("New state:")]
+    assert states == [f"New state: Int {i}" for i in range(1, 54)]
+
+
+def test_a_state_value_made_elsewhere_is_kept_only_if_the_state_has_not_changed() -> None:
+    """An upgrade makes the state's machine value in its worker thread while inputs go on: the node keeps that
+    value only if no input changed the state meanwhile, else it would answer an old state."""
+    from cam.hostvalue import form_value, small_value
+
+    node = Node(V1, parse_value("Int 0"))
+    node.do(parse_value("L Unit"))
+    form, changes = node.state_form(), node.state_changes
+    made = form_value(form)
+    assert made == parse_value("Int 1") and small_value(form, 1) == made
+    node.do(parse_value("L Unit"))  # meanwhile, an input
+    node.know_state(made, changes)
+    assert node.state == parse_value("Int 2") and node.state_text() == "Int 2"
+    form, changes = node.state_form(), node.state_changes
+    made = form_value(form)
+    node.know_state(made, changes)
+    assert node.state is made and node.host_state == 2

@@ -12,6 +12,10 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
 from cam.guard import Lines
 from cam.node import Limits, Node
 from cam.server import NodeServer
@@ -98,6 +102,10 @@ def test_crlf_blank_lines_and_a_line_at_the_limit():
         assert a[2]["error"] == "line_too_long" and server.node.state_text() == "Int 2"
         conn.data_received(do(4) + b"\n")  # the connection goes on
         assert t.answers()[3]["state"] == "Int 3" and not t.closing
+        for line in (at, do(5, 101 - len(do(5)))):  # each line alone in one chunk (the commonest chunk)
+            conn.data_received(line + b"\n")
+        assert [x.get("error") for x in t.answers()[4:]] == [None, "line_too_long"]
+        assert server.node.state_text() == "Int 4"
 
     run(test, max_line=100)
 
@@ -222,20 +230,65 @@ def test_a_connection_pipelining_big_lines_lets_another_s_big_line_in_between():
     run(test, executor_threshold=1000)
 
 
-def test_a_bug_in_reading_a_line_is_answered_and_the_connection_goes_on(monkeypatch):
+@pytest.mark.parametrize("reader", ["_read_input", "_decode"])
+def test_a_bug_in_reading_a_line_is_answered_and_the_connection_goes_on(monkeypatch, reader):
+    """A bug in either reader, the inputs' short one or the general one, answers that line ``internal``."""
     async def test(server: NodeServer) -> None:
-        decode = server._decode
+        read = getattr(server, reader)
 
         def failing(line: bytes | None) -> Any:
             if line is not None and b'"id": 2' in line:
                 raise KeyError("a bug")
-            return decode(line)
+            return read(line)
 
-        monkeypatch.setattr(server, "_decode", failing)
+        # an unknown field: not a line the short reader takes, so the general one reads it
+        second = do(2) if reader == "_read_input" else do(2)[:-1] + b', "note": 2}'
+        assert (server._read_input(second) is None) == (reader == "_decode")
+        monkeypatch.setattr(server, reader, failing)
         conn, t = connect(server)
-        conn.data_received(do(1) + b"\n" + do(2) + b"\n" + do(3) + b"\n")
+        conn.data_received(do(1) + b"\n" + second + b"\n" + do(3) + b"\n")
         a = t.answers()
         assert [(x["id"], x.get("error")) for x in a] == [(1, None), (None, "internal"), (3, None)]
         assert a[2]["state"] == "Int 2" and not t.closing
 
     run(test)
+
+
+
+_FIELD = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(allow_nan=False),
+                   st.sampled_from(["", "c", "x" * 129, "do", "status", "L Unit", "R Unit", "Int 3", "L (",
+                                    "L Unit\x00", "\u00e9", "((((((((L Unit))))))))"]),
+                   st.lists(st.integers(0, 3), max_size=2))
+
+
+def test_the_short_reader_gives_what_the_general_one_gives() -> None:
+    """`read_input` takes a line only if `decode_request` reads it as an input of the oldest interface, with
+    the same fields; and it takes every common input line (and enough of the lines tried)."""
+    from cam.protocol import decode_request, read_input
+
+    taken: list[bool] = []
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.sampled_from(["id", "kind", "client", "seq", "input", "interface", "note"]),
+                           _FIELD, max_size=6),
+           st.sampled_from(["id", "kind", "client", "seq", "input", "", "", ""]), st.booleans(),
+           st.sampled_from([b"", b" ", b"\t"]))
+    def same(obj: dict[str, Any], key: str, plain: bool, tail: bytes) -> None:
+        if plain:  # the common request, with one field perhaps changed
+            obj = {"id": 7, "kind": "do", "client": "c1", "seq": 3, "input": "L Unit",
+                   **({key: obj.get(key, 7)} if key else {})}
+        line = json.dumps(obj).encode() + tail
+        got = read_input(line, 512)
+        req = decode_request(line, Limits(), False, lambda *a: None)
+        event(f"taken: {got is not None}")
+        taken.append(got is not None)
+        if got is not None:
+            assert req.error is None and req.kind == "do" and req.interface is None
+            assert got == (req.rid, req.client, req.seq, req.input)
+        elif plain and obj["kind"] == "do" and type(obj["id"]) is int and obj["input"] == "L Unit" and (
+                type(obj["client"]) is str and 0 < len(obj["client"]) <= 128 and type(obj["seq"]) is int
+                and obj["seq"] >= 0):
+            raise AssertionError(f"a common input line was not taken: {line!r}")
+
+    same()
+    assert len(taken) >= 200 and sum(taken) >= 0.08 * len(taken)
