@@ -89,23 +89,70 @@ empty stack, a ``BRANCH`` on what is neither ``L`` nor ``R`` (a lookup by class)
 them into `Deopt`: a test per instruction would cost more to compile than the code costs to run."""
 
 
+Val = Any
+"""What a value is at translation time: a Python expression that names it (a local, never assigned twice,
+or a constant: ``None``, a quoted value), or not yet made: ``("pair", left, right, depth)`` or
+``("inj", "InL" or "InR", payload, depth)`` (made only where something needs the object itself)."""
+NEST = 20
+"""Parts nested deeper than this are made and named first: Python's parser limits nesting."""
+
+
+def _depth(v: Val) -> int:
+    return 0 if type(v) is str else v[3]
+
+
+def _expr(v: Val) -> str:
+    """The Python expression that makes `v` (recursion at most `NEST` deep)."""
+    if type(v) is str:
+        return v
+    if v[0] == "pair":
+        return f"({_expr(v[1])}, {_expr(v[2])})"
+    return f"{v[1]}({_expr(v[2])})"
+
+
 def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], names: dict[int, str],
                   todo: list[Block], branches: list[tuple[str, int, int]]) -> str:
     """The Python source of one block's function (see `translate`); nested blocks are added to `todo`, and
-    each ``BRANCH`` on a value of unknown side to `branches` (its table, filled once the functions exist)."""
+    each ``BRANCH`` on a value of unknown side to `branches` (its table, filled once the functions exist).
+
+    The block is run symbolically (`Val`): the accumulator, the register and the values this block
+    pushed are expressions, so that stack traffic, ``SWAP``, ``PUSH``, ``QUOTE``, ``GET``, ``PUT`` and
+    a ``FST`` of a pair just made are renamings, and a pair or an injection is made only where the
+    object itself is needed; every local is assigned once."""
     out: list[str] = []
     emit = out.append
-    kind: str | None = None  # what the accumulator holds, when known here
-    local: list[tuple[str, str | None]] = []  # values pushed by this block, not yet on the real stack
+    acc: Val = "acc"
+    reg: Val = "reg"
+    local: list[Val] = []  # values pushed by this block, not yet on the real stack
     calls: list[str] = []  # the steps of each BRANCH's arm, in locals
     fresh = 0
 
-    def push_local(expr: str, what: str | None) -> None:
+    def new() -> str:
         nonlocal fresh
-        var = f"s{fresh}"
         fresh += 1
-        emit(f"{var} = {expr}")
-        local.append((var, what))
+        return f"v{fresh - 1}"
+
+    def named(v: Val) -> str:
+        """`v` as a name: made and named here if it is not one (before it is used twice)."""
+        if type(v) is str:
+            return v
+        var = new()
+        emit(f"{var} = {_expr(v)}")
+        return var
+
+    def pair(a: Val, b: Val) -> Val:
+        if _depth(a) >= NEST:
+            a = named(a)
+        if _depth(b) >= NEST:
+            b = named(b)
+        return ("pair", a, b, 1 + max(_depth(a), _depth(b)))
+
+    def side(v: Val) -> tuple[str, str] | None:
+        """``("InL" or "InR", payload expression)`` where `v` is an injection known here, else None."""
+        if type(v) is not str:
+            return (v[1], _expr(v[2])) if v[0] == "inj" else None
+        const = env.get(v) if v[0] in "qLR" else None
+        return (type(const).__name__, f"{v}.v") if type(const) in (InL, InR) else None
 
     def steps(n: int) -> str:
         return " + ".join([*calls, str(n)])
@@ -114,114 +161,131 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
     for pc, (op, arg) in enumerate(block):
         if op == ID:
             continue
+        if acc == "None" and op in (FST, SND, FIRST, SECOND, ADD, SUB, MUL, LT, EQ, DIVMOD, BRANCH) or \
+                type(acc) is not str and acc[0] == "inj" and op != BRANCH and op in (FST, SND, FIRST, SECOND, ADD,
+                                                                                     SUB, MUL, LT, EQ, DIVMOD):
+            emit("raise D")  # a unit or an injection where a pair or a sum is wanted: stuck
+            ended = True
+            break
         if op == FST or op == SND:  # not a pair: a TypeError (see CAUGHT)
-            emit(f"acc = acc[{0 if op == FST else 1}]")
-            kind = None
+            if type(acc) is str:
+                var = new()
+                emit(f"{var} = {acc}[{0 if op == FST else 1}]")
+                acc = var
+            else:
+                acc = acc[1] if op == FST else acc[2]
         elif op == FIRST or op == SECOND:  # pairs are 2-tuples: unpacking one cannot fail but for a TypeError
-            var = f"s{fresh}"
-            fresh += 1
-            emit(f"acc, {var} = acc" if op == FIRST else f"{var}, acc = acc")
-            local.append((var, None))
-            kind = None
+            if type(acc) is str:
+                a, b = new(), new()
+                emit(f"{a}, {b} = {acc}")
+                acc = ("pair", a, b, 1)
+            local.append(acc[2] if op == FIRST else acc[1])
+            acc = acc[1] if op == FIRST else acc[2]
         elif op == COPY:
-            emit("acc = (acc, acc)")
-            kind = "tuple"
+            acc = named(acc)
+            acc = ("pair", acc, acc, 1)
         elif op == CONSUME:
-            emit("acc = None")
-            kind = "none"
+            acc = "None"
         elif op == CONS:
             if local:
-                emit(f"acc = ({local.pop()[0]}, acc)")
+                acc = pair(local.pop(), acc)
             else:  # an empty stack: an IndexError
-                emit("acc = (stack.pop(), acc)")
-                emit("if acc[0].__class__ is Ret: raise D")
-            kind = "tuple"
+                var = new()
+                emit(f"{var} = stack.pop()")
+                emit(f"if {var}.__class__ is Ret: raise D")
+                acc = pair(var, acc)
         elif op == SWAP:
             if local:
-                var, what = local[-1]
-                emit(f"acc, {var} = {var}, acc")
-                local[-1], kind = (var, kind), what
+                acc, local[-1] = local[-1], acc
             else:
+                var = new()
                 emit("if stack[-1].__class__ is Ret: raise D")
-                emit("acc, stack[-1] = stack[-1], acc")
-                kind = None
+                emit(f"{var}, stack[-1] = stack[-1], {_expr(acc)}")
+                acc = var
         elif op == PUSH:
-            push_local("acc", kind)
+            acc = named(acc)
+            local.append(acc)
         elif op == ROT:
             if len(local) >= 2:
                 local[-1], local[-2] = local[-2], local[-1]
             else:
                 if local:
-                    emit(f"stack.append({local.pop()[0]})")
+                    emit(f"stack.append({_expr(local.pop())})")
                 emit("stack[-1], stack[-2] = stack[-2], stack[-1]")
         elif op == QUOTE:
-            const = f"q{len(env)}"
-            env[const] = arg
-            emit(f"acc = {const}")
-            kind = _KIND.get(type(arg))
+            acc = f"q{len(env)}"
+            env[acc] = arg
         elif op == ADD or op == SUB:  # on what is not a pair of ints, a TypeError (tuple + tuple + int too)
-            emit(f"acc = (acc[0] {'+' if op == ADD else '-'} acc[1] {_WRAP}")
-            kind = "int"
+            a, b = (_expr(acc[1]), _expr(acc[2])) if type(acc) is not str else (f"{acc}[0]", f"{acc}[1]")
+            var = new()
+            emit(f"{var} = ({a} {'+' if op == ADD else '-'} {b} {_WRAP}")
+            acc = var
         elif op == MUL or op == LT or op == EQ or op == DIVMOD:  # tuple * int would repeat the tuple: tested
-            emit("a, b = acc")
+            var = new()
+            emit(f"a, b = {_expr(acc)}")
             emit("if a.__class__ is not int or b.__class__ is not int: raise D")
             if op == MUL:
-                emit(f"acc = (a * b {_WRAP}")
-                kind = "int"
+                emit(f"{var} = (a * b {_WRAP}")
             elif op == LT or op == EQ:  # the two answers are shared constants (internal values are never mutated)
-                emit(f"acc = LU if a {'<' if op == LT else '=='} b else RU")
-                kind = None
+                emit(f"{var} = LU if a {'<' if op == LT else '=='} b else RU")
             else:  # by zero: L Unit; rounding down, as Python's divmod; only INT_MIN / -1 leaves the range
-                emit("if b == 0: acc = LU")
+                emit(f"if b == 0: {var} = LU")
                 emit("else:")
                 emit(" q, r = divmod(a, b)")
-                emit(f" acc = InR((q if q <= {INT_MAX} else {INT_MIN}, r))")
-                kind = None
+                emit(f" {var} = InR((q if q <= {INT_MAX} else {INT_MIN}, r))")
+            acc = var
         elif op == INL or op == INR:
-            emit(f"acc = {'InL' if op == INL else 'InR'}(acc)")
-            kind = "L" if op == INL else "R"
+            acc = ("inj", "InL" if op == INL else "InR", named(acc) if _depth(acc) >= NEST else acc,
+                   1 + min(_depth(acc), NEST))
         elif op == GET:
-            emit("acc = reg")
-            kind = None
+            reg = named(reg)
+            acc = reg
         elif op == PUT:
-            emit("reg = acc; acc = None")
-            kind = "none"
+            reg, acc = acc, "None"
         elif op == CURRY:
-            const = f"b{len(env)}"
+            const, var = f"b{len(env)}", new()
             env[const] = arg
-            emit(f"acc = Clo({const}, acc)")
-            kind = "clo"
+            emit(f"{var} = Clo({const}, {_expr(acc)})")
+            acc = var
         elif op == BRANCH:
+            known = side(acc)
+            if known is None and type(acc) is not str:  # a pair: stuck
+                emit("raise D")
+                ended = True
+                break
             cont = f"k{len(env)}"
             env[cont] = Ret(block, pc + 1)  # the continuation the checked loop would push, so stuck checks see the same
             # the values this block pushed go to the real stack first, then the continuation
-            emit("stack.extend((" + "".join(f"{v}, " for v, _ in local) + f"{cont}))" if local
+            emit(f"stack.extend(({''.join(_expr(v) + ', ' for v in local)}{cont},))" if local
                  else f"stack.append({cont})")
             local.clear()
             left = names.setdefault(id(arg[0]), f"f{len(names)}")
             right = names.setdefault(id(arg[1]), f"f{len(names)}")
             todo += [arg[0], arg[1]]
-            if kind in ("L", "R"):
-                target = left if kind == "L" else right
+            if known is not None:
+                target, payload = left if known[0] == "InL" else right, known[1]
             else:  # neither L nor R: a KeyError
                 target = f"B{len(env)}"
                 env[target] = None
                 branches.append((target, id(arg[0]), id(arg[1])))
-                target += "[acc.__class__]"
+                target, payload = f"{target}[{acc}.__class__]", f"{acc}.v"
             calls.append(f"c{len(calls)}")
-            emit(f"acc, reg, {calls[-1]} = {target}(acc.v, reg, stack, {cont})")
-            kind = None
+            a, r = new(), new()
+            emit(f"{a}, {r}, {calls[-1]} = {target}({payload}, {_expr(reg)}, stack, {cont})")
+            acc, reg = a, r
         elif op == RETURN:
             # a value, not the continuation, on top, or the root's RETURN (nothing of its own to return to): stuck
             if local or is_root:
                 emit("raise D")
             else:  # an arm's stack always holds its continuation (nothing pops a Ret but a RETURN)
                 emit("if stack.pop() is not k: raise D")
-                emit(f"return acc, reg, {steps(pc + 1)}")
+                emit(f"return {_expr(acc)}, {_expr(reg)}, {steps(pc + 1)}")
             ended = True
             break  # the rest of the block is never reached
         elif op == APP:  # never translated (`jittable` excludes it); be safe anyway
             emit("raise D")
+            ended = True
+            break
         else:  # an instruction the translator does not know (beyond the reference): no fast path
             raise Untranslated(op)
     if not ended:
@@ -230,7 +294,7 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit("raise D")
         else:
             emit("if stack: raise D")
-            emit(f"return acc, reg, {steps(len(block))}")
+            emit(f"return {_expr(acc)}, {_expr(reg)}, {steps(len(block))}")
     if is_root:  # what the code raises where the loop is stuck (CAUGHT) becomes a Deopt, once, here
         return "\n".join([f"def {name}(acc, reg, stack, k):", " try:", *("  " + line for line in out),
                           " except C: raise D"])
