@@ -311,12 +311,19 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     Python error that doing the instruction anyway raises: `CAUGHT`).
 
     Within a block the translation knows more than the checked loop does at run time,
-    and uses it: the kind of value in the accumulator after some
-    instructions (after ``INL`` an ``L``, so a ``BRANCH`` calls its left arm),
-    the values this block pushed (kept in Python variables; ``ROT`` of two of
-    them is a renaming; they go to the real stack only before a ``BRANCH``),
-    and the number of steps of the whole block (a constant, plus the arms' counts).
+    and uses it (`_block_source` runs the block symbolically): the values this block
+    pushed, the accumulator and the register are expressions (``SWAP``, ``ROT`` of two
+    of them, ``PUSH``, ``QUOTE``, ``GET``, ``PUT`` are renamings; they go to the real
+    stack only before a ``BRANCH``), a pair or an injection made here is made only where
+    the object is needed (a ``FST`` of it is its part, a ``BRANCH`` on it calls its arm),
+    and the number of steps of the whole block is a constant plus the arms' counts.
     The source is kept short: compiling it is most of what a translation costs.
+
+    >>> from cam.text import parse_code
+    >>> from cam.decoded import decode
+    >>> f = translate(decode(parse_code("[COPY,FIRST,QUOTE (Int 1),SWAP,CONS,SECOND,CONS,ADD]")))
+    >>> f(41, None, [], None)
+    (42, None, 8)
     """
     env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "C": CAUGHT, "int": int,
                            "LU": InL(None), "RU": InR(None)}
