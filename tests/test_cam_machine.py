@@ -452,6 +452,36 @@ def test_fast_path_is_taken_and_stuck_inputs_still_raise(jit_at_once):
     assert execute(code, R(UnitV), IntV(4)) == Result(IntV(4), R(IntV(4)), 6)
 
 
+@pytest.mark.parametrize("text, x", [
+    ("[FST]", "Int 3"),  # subscripting an int: a TypeError in the translation
+    ("[FIRST,CONS]", "L Unit"),  # unpacking an injection
+    ("[ADD]", "Pair (Pair (Int 1) (Int 2)) (Pair (Int 3) (Int 4))"),  # tuple + tuple would concatenate
+    ("[ADD]", "Pair (Int 1) Unit"),
+    ("[SUB]", "Pair (Pair (Int 1) (Int 2)) (Int 3)"),
+    ("[MUL]", "Pair (Pair (Int 1) (Int 2)) (Int 3)"),  # tuple * int would repeat the tuple
+    ("[CONS]", "Int 1"),  # popping an empty stack: an IndexError
+    ("[ROT]", "Int 1"),
+    ("[SWAP]", "Int 1"),
+    ("[BRANCH [RETURN] [RETURN]]", "Pair Unit Unit"),  # neither L nor R: a KeyError in the branch's table
+    ("[INL,BRANCH [CONS,RETURN] [RETURN]]", "Int 1"),  # a CONS that would pop the arm's continuation
+    ("[INL,BRANCH [PUSH,ROT,RETURN] [RETURN]]", "Int 1"),  # the continuation under a value at RETURN
+    ("[RETURN]", "Int 1"),
+])
+def test_the_translation_leaves_every_stuck_configuration_to_the_checked_loop(jit_at_once, text, x):
+    # what the translated code does where the reference is stuck (an error of Python's, or Deopt) is a
+    # fallback, never an answer, and the checked loop's error is what the caller sees
+    code, value = parse_code(text), parse_value(x)
+    machine_module.clear_cache()
+    with pytest.raises(Stuck) as want:
+        reference_execute(code, value, UnitV)
+    for _ in range(2):
+        with pytest.raises(Stuck) as got:
+            execute(code, value, UnitV)
+        assert str(got.value) == str(want.value)
+    block = decoded.decode(code)
+    assert block.jit is not None and block.deopts == 2  # translated, and both runs fell back
+
+
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_deep_and_large_code_is_translated_by_cam_loaded(jit_at_once, dynamic):
     # beyond MAX_DEPTH / MAX_SIZE the translation is cam.loaded's: no cliff where speed falls to the checked loop's

@@ -13,7 +13,7 @@ types occur in the signatures (inputs, outputs and state) of the runs here.
 from collections import Counter
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, find, given, settings
 
 from cam.code import Code, Instr, IntV, Pair, to_text
 from cam.compiler import DISTR_CODE, CompileError, compile
@@ -25,6 +25,7 @@ from catlib.free import Add, Case, Compose, Const, Copy, Distr, Embed, Fst, Id, 
 from catlib.interpreter import step
 from catlib.strategies import CONSTRUCTORS, Generator, runs
 from catlib.tree import walk
+from catlib.types import Fun, Sum
 from catlib.values import Left, Right
 from tests.conftest import scaled
 
@@ -40,9 +41,10 @@ def test_machine_agrees_with_interpreter(r):
             event(f"function in the {part}")
     new_state, y = step(f, x, s)
     code, expected = compile(f), (cquote(new_state), cquote(y))
+    mx, ms = cquote(x), cquote(s)  # machine values are immutable: both runs may share them
     clear_cache()  # decoded afresh: the first run is the checked loop, the second the translation (a node's path)
-    assert machine_step(code, cquote(x), cquote(s)) == expected
-    assert machine_step(code, cquote(x), cquote(s)) == expected
+    assert machine_step(code, mx, ms) == expected
+    assert machine_step(code, mx, ms) == expected
 
 
 @settings(max_examples=scaled(300))
@@ -64,6 +66,21 @@ def test_machine_agrees_over_a_run_of_inputs(r):
         s, y = step(f, x, s)
         ms, my = machine_step(code, cquote(x), ms)
         assert (ms, my) == (cquote(s), cquote(y))
+
+
+def test_a_planted_bug_shrinks_to_a_small_run():
+    # what the strategies' choices are worth when a property fails: a "bug" that needs an Add in the term,
+    # a sum in the input and a function in the state shrinks to Add of two constants (7 nodes), or that
+    # with a projection or a Consume around it, and types of at most 5 nodes
+    def planted(r):
+        f, sig, x, s = r
+        return (any(t.op == "Add" for t in walk(f)) and any(isinstance(t, Sum) for t in walk(sig.input))
+                and any(isinstance(t, Fun) for t in walk(sig.state)))
+
+    f, sig, x, s = find(runs(max_size=16, functions=True), planted,
+                        settings=settings(database=None, derandomize=True, max_examples=2000))
+    assert f.size() <= 12, f
+    assert all(len(list(walk(t))) <= 5 for t in sig), sig
 
 
 def test_function_types_reach_every_part_of_the_signature():
