@@ -153,32 +153,34 @@ class Generator:
         # With fuel left a rule is always applied, so a term's size follows its
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
-        rules = _table("strategies.rules").get((state, a, b, self._flags))  # `_rules`, the common case inline
-        if rules is None:
-            rules = self._rules(state, a, b)
-        return self._rule(rules[self.choose(0, len(rules) - 1)], state, a, b, fuel - 1)
+        flags = self._flags  # `_rules` then `_state_rules`, the common case inline: one rule drawn from both
+        signature = _table("strategies.rules").get((a, b, flags))
+        if signature is None:
+            signature = self._rules(a, b)
+        key = (state, flags) if _EFFECTS_BY_STATE else (state, a, b, flags)
+        anywhere = _table("strategies.state_rules").get(key)
+        if anywhere is None:
+            anywhere = self._state_rules(state, a, b)
+        n = len(signature)
+        r = self.choose(0, n + len(anywhere) - 1)
+        return self._rule(signature[r] if r < n else anywhere[r - n], state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
-    def _rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
-        """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
+    def _rules(self, a: Type, b: Type) -> tuple[Any, ...]:
+        """The rules that fit ``a -> b`` for this generator whatever the state, as data (`_rule` applies one);
+        a rule of ``s / a -> b`` is drawn from these followed by `_state_rules`.
 
         Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
         so a rule's order and count (what `choose` sees) are all that matter here.  Signatures are many
         (middle types are drawn), so a new one is put together from parts cached on fewer types: the
-        structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
-        the state), and the rules that fit any signature."""
+        structural rules (by the kinds of ``a`` and ``b``) and the primitives' plans (by ``a -> b``).  The
+        state's part is kept apart: keyed by ``a -> b`` alone, a new signature is met less often."""
         flags = self._flags
-        key = (s, a, b, flags)
-        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
-        rules = table.get(key)
-        if rules is not None:
-            return rules
         # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
         key_h, key_p = (type(a), type(b), flags), (a, b, flags)
-        key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
         head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
                                                                lambda: self._structural(a, b))
         if not self.pure and not self.without:  # every plan allowed: `_pure_plans` caches them
@@ -186,16 +188,19 @@ class Generator:
         else:
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
-        effects = _table("strategies.allowed_effects").get(key_e)
-        if effects is None:
-            effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _table("strategies.tails").get(flags)
-        if tail is None:
-            tail = _cached("strategies.tails", flags, self._anywhere)
+        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
-        rules = table[key] = head + plans + effects + tail
+        rules = table[key_p] = head + plans
         return rules
+
+    def _state_rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
+        """The rules of ``s / a -> b`` that `_rules` leaves out: the state's effects and the rules that fit
+        any signature (cached by the state alone where the effects depend on it alone)."""
+        flags = self._flags
+        key = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
+        return _cached("strategies.state_rules", key, lambda: self._allowed(_effect_plans(s, a, b)) + (
+            _table("strategies.tails").get(flags) or _cached("strategies.tails", flags, self._anywhere)))
 
     def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
         """The structural rules that fit ``a -> b``: they depend on the kinds of ``a`` and ``b`` only."""
