@@ -126,7 +126,7 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     by_input = table("plans_by_input").get(a)
     if by_input is None:
         by_input = cached("plans_by_input", a, lambda: _by_input(a))
-    if not by_input and all(t != a for _, t, _ in by_output[1]):  # (``Id``'s input must be ``b``, ...)
+    if not by_input and a not in by_output[3]:  # (``Id``'s input must be ``b``, ...)
         return by_output[2]
     both = table("plans_by_pair").get((a, b))
     return both if both is not None else cached("plans_by_pair", (a, b), lambda: _merge(a, by_output, by_input))
@@ -134,25 +134,31 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
     """The plans of `by_output` and `by_input` for input ``a``, in the table's order (a primitive's *build*
-    before its *inspect*: keys (index, 0 or 1) are distinct)."""
-    keyed, bound, _ = by_output
+    before its *inspect*: keys (index, 0 or 1) are distinct, so the sort compares keys alone)."""
+    keyed, bound = by_output[:2]
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
-    found.sort(key=lambda kp: kp[0])
+    found.sort()
     return tuple(plan for _, plan in found)
 
 
-def _by_output(b: Type) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]]:
+_SIDES = tuple((i, c, *c.types, not (isinstance(c.types[1], Var) or c.types[1] == Unit),
+                not (isinstance(c.types[0], Var) or c.types[0] == Unit)) for i, c in enumerate(PURE))
+"""Each pure primitive with its place, its type ``dom -> cod``, and whether ``cod`` and ``dom`` can be
+matched (`_other_side`: not a variable, not ``()``)."""
+
+
+def _by_output(b: Type) -> tuple[Any, ...]:
     """``b``'s half of `pure_plans`: the plans that depend on ``b`` alone, keyed by their place; the *direct*
-    ones whose input must be a given type (``Id``: ``b`` itself), with it; and the first as plain plans.
-    *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone, whose binding of
-    ``dom``, if it has one, must be ``a``."""
+    ones whose input must be a given type (``Id``: ``b`` itself), with it; the first as plain plans; and
+    the types the second need.  *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against
+    ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
     keyed: list[tuple[tuple[int, int], Any]] = []
     bound: list[tuple[tuple[int, int], Type, Any]] = []
-    for i, c in enumerate(PURE):
-        dom, cod = c.types
-        built = share_or_none(_build(dom, cod, b))
+    kind = type(b)
+    for i, c, dom, cod, builds, _ in _SIDES:
+        built = _instantiate(cod, b, dom) if builds and type(cod) is kind else None
         if built is not None:
-            keyed.append(((i, 0), (c, BUILD, built)))
+            keyed.append(((i, 0), (c, BUILD, share(built))))
         elif isinstance(dom, Var):
             direct = match(cod, b)
             if direct is not None:
@@ -161,17 +167,18 @@ def _by_output(b: Type) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[tuple[C
                     keyed.append(((i, 0), (c, DIRECT, None)))
                 else:
                     bound.append(((i, 0), t, (c, DIRECT, None)))
-    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed)
+    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed), tuple(t for _, t, _ in bound)
 
 
 def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
-    for i, c in enumerate(PURE):
-        if not isinstance(c.types[0], Var):
-            inspected = share_or_none(_inspect(*c.types, a))
+    kind = type(a)
+    for i, c, dom, cod, _, inspects in _SIDES:
+        if inspects and type(dom) is kind:
+            inspected = _instantiate(dom, a, cod)
             if inspected is not None:
-                out.append(((i, 1), (c, INSPECT, inspected)))
+                out.append(((i, 1), (c, INSPECT, share(inspected))))
     return tuple(out)
 
 
@@ -190,6 +197,11 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
     match, or `other` with variables the match does not fix)."""
     if isinstance(side, Var) or side == Unit or type(side) is not type(t):  # (`match` fails on the last)
         return None
+    return _instantiate(side, t, other)
+
+
+def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
+    """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class)."""
     found = match(side, t)
     if found is None:
         return None
@@ -197,7 +209,7 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
         return found.get(other.name)
     if not _variables(other) <= found.keys():
         return None
-    # `substitute`, building shared types (`share_or_none` then finds them at once): a new type's plans are
+    # `substitute`, building shared types (`share` then finds them at once): a new type's plans are
     # made from here, on the generator's first sight of it
     return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
                            else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
