@@ -78,6 +78,10 @@ _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _E
 """The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
 
 
+_BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
+"""`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
+
+
 class Generator:
     """Type-directed generation driven by a `Choose` function.
 
@@ -109,11 +113,13 @@ class Generator:
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums."""
         depth = self.type_depth if depth is None else depth
-        k = self.choose(0, (4 if self.functions else 3) if depth > 0 else 1)
+        choose = self.choose
+        k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
-            return (Unit, Int)[k]
-        left, right = self.type(depth - 1), self.type(depth - 1)
-        return _make(Prod if k == 2 else Sum if k == 3 else Fun, left, right)
+            return _BASES[k]
+        if depth == 1:  # (the leaves inline: most calls would be theirs)
+            return _make(_KINDS[k - 2], _BASES[choose(0, 1)], _BASES[choose(0, 1)])
+        return _make(_KINDS[k - 2], self.type(depth - 1), self.type(depth - 1))
 
     def int(self) -> int:
         """A 64-bit integer, small ones most often, the extremes sometimes."""
