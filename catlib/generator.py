@@ -95,6 +95,8 @@ class Generator:
         self.without, self.functions = without, functions
         self._flags = (pure, without, embed)  # what the rules depend on besides the signature (`_rules`)
         self._pure_twin: Generator | None = None
+        self._state: Type | None = None  # the last state met and its `_state_rules` (`_term`)
+        self._held: tuple[Any, ...] = ()
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -132,16 +134,17 @@ class Generator:
 
     def value(self, t: Type) -> HostValue:
         """A host value of ground type `t`."""
+        kind = type(t)  # (by class first: most types are made of two, and `==` runs in Python)
+        if kind is Prod:
+            return (self.value(t.kids[0]), self.value(t.kids[1]))
+        if kind is Sum:
+            side = self.choose(0, 1)
+            return (Left, Right)[side](self.value(t.kids[side]))
         if t == Unit:
             return ()
         if t == Int:
             return self.int()
-        if isinstance(t, Prod):
-            return (self.value(t.kids[0]), self.value(t.kids[1]))
-        if isinstance(t, Sum):
-            side = self.choose(0, 1)
-            return (Left, Right)[side](self.value(t.kids[side]))
-        if isinstance(t, Fun):
+        if kind is Fun:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
             env = self.type(1)
             body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
@@ -163,10 +166,12 @@ class Generator:
         signature = _table("strategies.rules").get((a, b, flags))
         if signature is None:
             signature = self._rules(a, b)
-        key = (state, flags) if _EFFECTS_BY_STATE else (state, a, b, flags)
-        anywhere = _table("strategies.state_rules").get(key)
-        if anywhere is None:
+        if state is self._state:  # (a term's state is one type throughout: its half is held here)
+            anywhere = self._held
+        else:
             anywhere = self._state_rules(state, a, b)
+            if _EFFECTS_BY_STATE:
+                self._state, self._held = state, anywhere
         n = len(signature)
         r = self.choose(0, n + len(anywhere) - 1)
         return self._rule(signature[r] if r < n else anywhere[r - n], state, a, b, fuel - 1)
