@@ -58,6 +58,7 @@ from catlib.plans import pure_plans as _pure_plans
 from catlib.plans import seeded_choose as _randint
 from catlib.plans import share as _canon
 from catlib.plans import shared_type as _make
+from catlib.plans import store as _store
 from catlib.plans import table as _table
 from catlib.tree import walk
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit
@@ -350,7 +351,7 @@ class Generator:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
         object serves every use of a signature)."""
         term = _table("strategies.smallest").get((a, b))
-        return term if term is not None else _cached("strategies.smallest", (a, b), lambda: self._new_smallest(a, b))
+        return term if term is not None else _store("strategies.smallest", (a, b), self._new_smallest(a, b))
 
     def _new_smallest(self, a: Type, b: Type) -> Term:
         """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
@@ -358,10 +359,11 @@ class Generator:
         for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
         parts = _table("strategies.parts").get(b)
         if parts is None:
-            parts = _cached("strategies.parts", b, lambda: frozenset(walk(b)))
+            parts = _store("strategies.parts", b, frozenset(walk(b)))
         if a in parts:
             return self._build_smallest(a, b)
-        return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
+        term = _table("strategies.smallest_by_output").get(b)
+        return term if term is not None else _store("strategies.smallest_by_output", b, self._build_smallest(a, b))
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:

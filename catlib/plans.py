@@ -26,7 +26,7 @@ from catlib.tree import fold
 from catlib.types import Sum, Type, Unit, Var, match, substitute
 
 __all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
-           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "shared_type", "share",
+           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "store", "shared_type", "share",
            "share_or_none", "pure_plans", "effect_plans", "seeded_choose"]
 
 PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
@@ -68,14 +68,19 @@ def table(name: str) -> dict[Any, Any]:
 
 
 def cached(name: str, key: Any, make: Callable[[], Any]) -> Any:
-    """``table(name)[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for
-    many odd types)."""
+    """``table(name)[key]``, made on a miss and kept (`store`)."""
+    value = table(name).get(key)
+    return store(name, key, make()) if value is None else value
+
+
+def store(name: str, key: Any, value: Any) -> Any:
+    """`value`, put in ``table(name)`` under `key`; a table is emptied past 100,000 entries (hypothesis may
+    ask for many odd types).  For a miss found by a lookup of one's own: no second lookup, no function
+    made to make the value."""
     values = table(name)
-    value = values.get(key)
-    if value is None:
-        if len(values) > 100_000:
-            values.clear()
-        value = values[key] = make()
+    if len(values) > 100_000:
+        values.clear()
+    values[key] = value
     return value
 
 
@@ -122,14 +127,14 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     are ``b``'s, made once, unless ``a`` is the input a *direct* one needs."""
     by_output = table("plans_by_output").get(b)
     if by_output is None:
-        by_output = cached("plans_by_output", b, lambda: _by_output(b))
+        by_output = store("plans_by_output", b, _by_output(b))
     by_input = table("plans_by_input").get(a)
     if by_input is None:
-        by_input = cached("plans_by_input", a, lambda: _by_input(a))
+        by_input = store("plans_by_input", a, _by_input(a))
     if not by_input and a not in by_output[3]:  # (``Id``'s input must be ``b``, ...)
         return by_output[2]
     both = table("plans_by_pair").get((a, b))
-    return both if both is not None else cached("plans_by_pair", (a, b), lambda: _merge(a, by_output, by_input))
+    return both if both is not None else store("plans_by_pair", (a, b), _merge(a, by_output, by_input))
 
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
