@@ -211,8 +211,11 @@ class Generator:
         any signature (cached by the state alone where the effects depend on it alone)."""
         flags = self._flags
         key = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
-        return _cached("strategies.state_rules", key, lambda: self._allowed(_effect_plans(s, a, b)) + (
-            _table("strategies.tails").get(flags) or _cached("strategies.tails", flags, self._anywhere)))
+        rules = _table("strategies.state_rules").get(key)
+        if rules is None:
+            tail = _table("strategies.tails").get(flags) or _store("strategies.tails", flags, self._anywhere())
+            rules = _store("strategies.state_rules", key, self._allowed(_effect_plans(s, a, b)) + tail)
+        return rules
 
     def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
         """The structural rules that fit ``a -> b``: they depend on the kinds of ``a`` and ``b`` only."""
