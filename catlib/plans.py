@@ -124,7 +124,19 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*, *direct*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many
     to cache well, their sides are few.  Most inputs ``a`` inspect nothing (only pairs do): then the plans
-    are ``b``'s, made once, unless ``a`` is the input a *direct* one needs."""
+    are ``b``'s, made once, unless ``a`` is the input a *direct* one needs.
+
+    The same as `_plan` for each primitive in turn (types of depth 1 against each other and against pairs and
+    sums of them with a base type):
+
+    >>> from catlib.types import Fun, Int, Prod
+    >>> small = [Unit, Int, *(k(x, y) for k in (Prod, Sum, Fun) for x in (Unit, Int) for y in (Unit, Int))]
+    >>> large = small + [k(x, y) for k in (Prod, Sum) for x in small for y in (Unit, Int)]
+    >>> def by_plan(a, b): return tuple((c, kind, share_or_none(t)) for c in PURE for kind, t in _plan(c, Unit, a, b))
+    >>> all(pure_plans(a, b) == by_plan(a, b) and pure_plans(b, a) == by_plan(b, a)
+    ...     for a in small for b in large)
+    True
+    """
     by_output = table("plans_by_output").get(b)
     if by_output is None:
         by_output = store("plans_by_output", b, _by_output(b))
@@ -146,10 +158,29 @@ def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tu
     return tuple(plan for _, plan in found)
 
 
-_SIDES = tuple((i, c, *c.types, not (isinstance(c.types[1], Var) or c.types[1] == Unit),
-                not (isinstance(c.types[0], Var) or c.types[0] == Unit)) for i, c in enumerate(PURE))
-"""Each pure primitive with its place, its type ``dom -> cod``, and whether ``cod`` and ``dom`` can be
-matched (`_other_side`: not a variable, not ``()``)."""
+_NEVER, _MATCH, _EQUAL = range(3)
+"""How a primitive's side is matched against a type: never (a variable or ``()``: `_other_side`), by
+`_instantiate`, or by ``==`` (a side without variables, the other side fixed: the answer is that side)."""
+
+
+def _how(side: Type, other: Type) -> int:
+    if isinstance(side, Var) or side == Unit:
+        return _NEVER
+    if next(side.vars(), None) is None:
+        return _EQUAL if next(other.vars(), None) is None else _NEVER
+    return _MATCH
+
+
+_SIDES = tuple((i, c, dom, cod, _how(cod, dom), _how(dom, cod)) for i, c in enumerate(PURE) for dom, cod in [c.types])
+"""Each pure primitive with its place, its type ``dom -> cod``, and how ``cod`` and ``dom`` are matched
+(`_how`)."""
+
+
+def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
+    """`_other_side`, knowing `how` `side` is matched."""
+    if how == _MATCH:
+        return _instantiate(side, t, other) if type(side) is type(t) else None
+    return other if how == _EQUAL and side == t else None
 
 
 def _by_output(b: Type) -> tuple[Any, ...]:
@@ -159,9 +190,8 @@ def _by_output(b: Type) -> tuple[Any, ...]:
     ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
     keyed: list[tuple[tuple[int, int], Any]] = []
     bound: list[tuple[tuple[int, int], Type, Any]] = []
-    kind = type(b)
     for i, c, dom, cod, builds, _ in _SIDES:
-        built = _instantiate(cod, b, dom) if builds and type(cod) is kind else None
+        built = _match_side(builds, cod, b, dom) if builds else None
         if built is not None:
             keyed.append(((i, 0), (c, BUILD, share(built))))
         elif isinstance(dom, Var):
@@ -178,10 +208,9 @@ def _by_output(b: Type) -> tuple[Any, ...]:
 def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
-    kind = type(a)
     for i, c, dom, cod, _, inspects in _SIDES:
-        if inspects and type(dom) is kind:
-            inspected = _instantiate(dom, a, cod)
+        if inspects:
+            inspected = _match_side(inspects, dom, a, cod)
             if inspected is not None:
                 out.append(((i, 1), (c, INSPECT, share(inspected))))
     return tuple(out)
@@ -200,13 +229,12 @@ def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
 def _other_side(side: Type, t: Type, other: Type) -> Type | None:
     """`other` instantiated by matching `side` against `t`, or None (`side` a variable or ``()``, no
     match, or `other` with variables the match does not fix)."""
-    if isinstance(side, Var) or side == Unit or type(side) is not type(t):  # (`match` fails on the last)
-        return None
-    return _instantiate(side, t, other)
+    return _match_side(_how(side, other), side, t, other)
 
 
 def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
-    """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class)."""
+    """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class: `match`
+    fails otherwise)."""
     found = match(side, t)
     if found is None:
         return None
