@@ -253,6 +253,9 @@ class Generator:
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
+        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule, first
+            c, kind, t = rule
+            return self._primitive_rule(c, kind, t, s, a, b, n)
         T = self._term
         if rule is _COMPOSE:
             m = self.type()
@@ -291,19 +294,16 @@ class Generator:
             dom, cod = _TYPES[c.name]
             nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
             return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
-        if rule[0] is _BRANCH_ON:
-            # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
-            # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
-            branched = rule[1]
-            c = branched[self.choose(0, len(branched) - 1)]
-            dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
-            ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
-            nf, ng = self._split(rest)
-            scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-            return Compose(branches, Compose(Distr, scrutinee))
-        c, kind, t = rule
-        return self._primitive_rule(c, kind, t, s, a, b, n)
+        # what is left is `_BRANCH_ON`: a comparison or a division inside any signature (see _BRANCHED), used
+        # as it is written, `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
+        branched = rule[1]
+        c = branched[self.choose(0, len(branched) - 1)]
+        dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
+        ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
+        nf, ng = self._split(rest)
+        scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
+        branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+        return Compose(branches, Compose(Distr, scrutinee))
 
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
