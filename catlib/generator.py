@@ -352,19 +352,18 @@ class Generator:
 
     def _smallest(self, a: Type, b: Type) -> Term:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
-        object serves every use of a signature)."""
-        term = _table("strategies.smallest").get((a, b))
-        return term if term is not None else _store("strategies.smallest", (a, b), self._new_smallest(a, b))
+        object serves every use of a signature).
 
-    def _new_smallest(self, a: Type, b: Type) -> Term:
-        """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
-        with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
-        for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
+        Cached by `b` alone for the inputs `a` that are no part of `b` (most: signatures ``a -> b`` are too
+        many to cache well): `_build_smallest` compares `b`'s parts with `a` (or with pairs holding `a`,
+        under a function type) and makes `Id` where they are equal, so for such an `a` it makes the same
+        term, built once per `b`."""
         parts = _table("strategies.parts").get(b)
         if parts is None:
             parts = _store("strategies.parts", b, frozenset(walk(b)))
         if a in parts:
-            return self._build_smallest(a, b)
+            term = _table("strategies.smallest").get((a, b))
+            return term if term is not None else _store("strategies.smallest", (a, b), self._build_smallest(a, b))
         term = _table("strategies.smallest_by_output").get(b)
         return term if term is not None else _store("strategies.smallest_by_output", b, self._build_smallest(a, b))
 
