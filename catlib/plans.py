@@ -195,7 +195,7 @@ def _by_output(b: Type) -> tuple[Any, ...]:
         if built is not None:
             keyed.append(((i, 0), (c, BUILD, share(built))))
         elif isinstance(dom, Var):
-            direct = match(cod, b)
+            direct = match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
             if direct is not None:
                 t = direct.get(dom.name)
                 if t is None:
