@@ -58,6 +58,7 @@ from catlib.plans import pure_plans as _pure_plans
 from catlib.plans import seeded_choose as _randint
 from catlib.plans import share as _canon
 from catlib.plans import shared_type as _make
+from catlib.plans import store as _store
 from catlib.plans import table as _table
 from catlib.tree import walk
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit
@@ -78,6 +79,10 @@ _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _E
 """The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
 
 
+_BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
+"""`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
+
+
 class Generator:
     """Type-directed generation driven by a `Choose` function.
 
@@ -91,6 +96,8 @@ class Generator:
         self.without, self.functions = without, functions
         self._flags = (pure, without, embed)  # what the rules depend on besides the signature (`_rules`)
         self._pure_twin: Generator | None = None
+        self._state: Type | None = None  # the last state met and its `_state_rules` (`_term`)
+        self._held: tuple[Any, ...] = ()
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -109,11 +116,13 @@ class Generator:
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums."""
         depth = self.type_depth if depth is None else depth
-        k = self.choose(0, (4 if self.functions else 3) if depth > 0 else 1)
+        choose = self.choose
+        k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
-            return (Unit, Int)[k]
-        left, right = self.type(depth - 1), self.type(depth - 1)
-        return _make(Prod if k == 2 else Sum if k == 3 else Fun, left, right)
+            return _BASES[k]
+        if depth == 1:  # (the leaves inline: most calls would be theirs)
+            return _make(_KINDS[k - 2], _BASES[choose(0, 1)], _BASES[choose(0, 1)])
+        return _make(_KINDS[k - 2], self.type(depth - 1), self.type(depth - 1))
 
     def int(self) -> int:
         """A 64-bit integer, small ones most often, the extremes sometimes."""
@@ -126,16 +135,17 @@ class Generator:
 
     def value(self, t: Type) -> HostValue:
         """A host value of ground type `t`."""
+        kind = type(t)  # (by class first: most types are made of two, and `==` runs in Python)
+        if kind is Prod:
+            return (self.value(t.kids[0]), self.value(t.kids[1]))
+        if kind is Sum:
+            side = self.choose(0, 1)
+            return (Left, Right)[side](self.value(t.kids[side]))
         if t == Unit:
             return ()
         if t == Int:
             return self.int()
-        if isinstance(t, Prod):
-            return (self.value(t.kids[0]), self.value(t.kids[1]))
-        if isinstance(t, Sum):
-            side = self.choose(0, 1)
-            return (Left, Right)[side](self.value(t.kids[side]))
-        if isinstance(t, Fun):
+        if kind is Fun:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
             env = self.type(1)
             body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
@@ -153,32 +163,36 @@ class Generator:
         # With fuel left a rule is always applied, so a term's size follows its
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
-        rules = _table("strategies.rules").get((state, a, b, self._flags))  # `_rules`, the common case inline
-        if rules is None:
-            rules = self._rules(state, a, b)
-        return self._rule(rules[self.choose(0, len(rules) - 1)], state, a, b, fuel - 1)
+        flags = self._flags  # `_rules` then `_state_rules`, the common case inline: one rule drawn from both
+        signature = _table("strategies.rules").get((a, b, flags))
+        if signature is None:
+            signature = self._rules(a, b)
+        if state is self._state:  # (a term's state is one type throughout: its half is held here)
+            anywhere = self._held
+        else:
+            anywhere = self._state_rules(state, a, b)
+            if _EFFECTS_BY_STATE:
+                self._state, self._held = state, anywhere
+        n = len(signature)
+        r = self.choose(0, n + len(anywhere) - 1)
+        return self._rule(signature[r] if r < n else anywhere[r - n], state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
-    def _rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
-        """The rules that fit ``s / a -> b`` for this generator, as data (`_rule` applies one).
+    def _rules(self, a: Type, b: Type) -> tuple[Any, ...]:
+        """The rules that fit ``a -> b`` for this generator whatever the state, as data (`_rule` applies one);
+        a rule of ``s / a -> b`` is drawn from these followed by `_state_rules`.
 
         Cached: generation asks for the same signatures again and again, and only the chosen rule is built,
         so a rule's order and count (what `choose` sees) are all that matter here.  Signatures are many
         (middle types are drawn), so a new one is put together from parts cached on fewer types: the
-        structural rules (by the kinds of ``a`` and ``b``), the primitives' plans (by ``a -> b``, and by
-        the state), and the rules that fit any signature."""
+        structural rules (by the kinds of ``a`` and ``b``) and the primitives' plans (by ``a -> b``).  The
+        state's part is kept apart: keyed by ``a -> b`` alone, a new signature is met less often."""
         flags = self._flags
-        key = (s, a, b, flags)
-        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
-        rules = table.get(key)
-        if rules is not None:
-            return rules
         # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
         key_h, key_p = (type(a), type(b), flags), (a, b, flags)
-        key_e = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
         head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
                                                                lambda: self._structural(a, b))
         if not self.pure and not self.without:  # every plan allowed: `_pure_plans` caches them
@@ -186,15 +200,21 @@ class Generator:
         else:
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
-        effects = _table("strategies.allowed_effects").get(key_e)
-        if effects is None:
-            effects = _cached("strategies.allowed_effects", key_e, lambda: self._allowed(_effect_plans(s, a, b)))
-        tail = _table("strategies.tails").get(flags)
-        if tail is None:
-            tail = _cached("strategies.tails", flags, self._anywhere)
+        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
-        rules = table[key] = head + plans + effects + tail
+        rules = table[key_p] = head + plans
+        return rules
+
+    def _state_rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
+        """The rules of ``s / a -> b`` that `_rules` leaves out: the state's effects and the rules that fit
+        any signature (cached by the state alone where the effects depend on it alone)."""
+        flags = self._flags
+        key = (s, flags) if _EFFECTS_BY_STATE else (s, a, b, flags)
+        rules = _table("strategies.state_rules").get(key)
+        if rules is None:
+            tail = _table("strategies.tails").get(flags) or _store("strategies.tails", flags, self._anywhere())
+            rules = _store("strategies.state_rules", key, self._allowed(_effect_plans(s, a, b)) + tail)
         return rules
 
     def _structural(self, a: Type, b: Type) -> tuple[Any, ...]:
@@ -233,6 +253,9 @@ class Generator:
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
+        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule, first
+            c, kind, t = rule
+            return self._primitive_rule(c, kind, t, s, a, b, n)
         T = self._term
         if rule is _COMPOSE:
             m = self.type()
@@ -271,19 +294,16 @@ class Generator:
             dom, cod = _TYPES[c.name]
             nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
             return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
-        if rule[0] is _BRANCH_ON:
-            # a comparison or a division inside any signature (see _BRANCHED), used as it is written,
-            # `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
-            branched = rule[1]
-            c = branched[self.choose(0, len(branched) - 1)]
-            dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
-            ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
-            nf, ng = self._split(rest)
-            scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-            return Compose(branches, Compose(Distr, scrutinee))
-        c, kind, t = rule
-        return self._primitive_rule(c, kind, t, s, a, b, n)
+        # what is left is `_BRANCH_ON`: a comparison or a division inside any signature (see _BRANCHED), used
+        # as it is written, `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
+        branched = rule[1]
+        c = branched[self.choose(0, len(branched) - 1)]
+        dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
+        ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
+        nf, ng = self._split(rest)
+        scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
+        branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+        return Compose(branches, Compose(Distr, scrutinee))
 
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
@@ -332,20 +352,20 @@ class Generator:
 
     def _smallest(self, a: Type, b: Type) -> Term:
         """The smallest term ``a -> b`` we know: Id, or build `b` from nothing (terms are immutable: one
-        object serves every use of a signature)."""
-        term = _table("strategies.smallest").get((a, b))
-        return term if term is not None else _cached("strategies.smallest", (a, b), lambda: self._new_smallest(a, b))
+        object serves every use of a signature).
 
-    def _new_smallest(self, a: Type, b: Type) -> Term:
-        """`_build_smallest`, shared by the inputs `a` that are no part of `b`: the build compares `b`'s parts
-        with `a` (or with pairs holding `a`, under a function type) and makes `Id` where they are equal, so
-        for such an `a` it makes the same term, built once per `b` (signatures ``a -> b`` are too many)."""
+        Cached by `b` alone for the inputs `a` that are no part of `b` (most: signatures ``a -> b`` are too
+        many to cache well): `_build_smallest` compares `b`'s parts with `a` (or with pairs holding `a`,
+        under a function type) and makes `Id` where they are equal, so for such an `a` it makes the same
+        term, built once per `b`."""
         parts = _table("strategies.parts").get(b)
         if parts is None:
-            parts = _cached("strategies.parts", b, lambda: frozenset(walk(b)))
+            parts = _store("strategies.parts", b, frozenset(walk(b)))
         if a in parts:
-            return self._build_smallest(a, b)
-        return _cached("strategies.smallest_by_output", b, lambda: self._build_smallest(a, b))
+            term = _table("strategies.smallest").get((a, b))
+            return term if term is not None else _store("strategies.smallest", (a, b), self._build_smallest(a, b))
+        term = _table("strategies.smallest_by_output").get(b)
+        return term if term is not None else _store("strategies.smallest_by_output", b, self._build_smallest(a, b))
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:

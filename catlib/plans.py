@@ -26,7 +26,7 @@ from catlib.tree import fold
 from catlib.types import Sum, Type, Unit, Var, match, substitute
 
 __all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
-           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "shared_type", "share",
+           "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "store", "shared_type", "share",
            "share_or_none", "pure_plans", "effect_plans", "seeded_choose"]
 
 PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name != "Embed"]
@@ -68,14 +68,19 @@ def table(name: str) -> dict[Any, Any]:
 
 
 def cached(name: str, key: Any, make: Callable[[], Any]) -> Any:
-    """``table(name)[key]``, made on a miss; a table is emptied past 100,000 entries (hypothesis may ask for
-    many odd types)."""
+    """``table(name)[key]``, made on a miss and kept (`store`)."""
+    value = table(name).get(key)
+    return store(name, key, make()) if value is None else value
+
+
+def store(name: str, key: Any, value: Any) -> Any:
+    """`value`, put in ``table(name)`` under `key`; a table is emptied past 100,000 entries (hypothesis may
+    ask for many odd types).  For a miss found by a lookup of one's own: no second lookup, no function
+    made to make the value."""
     values = table(name)
-    value = values.get(key)
-    if value is None:
-        if len(values) > 100_000:
-            values.clear()
-        value = values[key] = make()
+    if len(values) > 100_000:
+        values.clear()
+    values[key] = value
     return value
 
 
@@ -119,59 +124,95 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """`_plan` for every pure primitive, in the table's order, from the halves that depend on ``b`` alone
     (*build*, *direct*) and on ``a`` alone (*inspect*), each cached per type: pairs ``a -> b`` are too many
     to cache well, their sides are few.  Most inputs ``a`` inspect nothing (only pairs do): then the plans
-    are ``b``'s, made once, unless ``a`` is the input a *direct* one needs."""
+    are ``b``'s, made once, unless ``a`` is the input a *direct* one needs.
+
+    The same as `_plan` for each primitive in turn (types of depth 1 against each other and against pairs and
+    sums of them with a base type):
+
+    >>> from catlib.types import Fun, Int, Prod
+    >>> small = [Unit, Int, *(k(x, y) for k in (Prod, Sum, Fun) for x in (Unit, Int) for y in (Unit, Int))]
+    >>> large = small + [k(x, y) for k in (Prod, Sum) for x in small for y in (Unit, Int)]
+    >>> def by_plan(a, b): return tuple((c, kind, share_or_none(t)) for c in PURE for kind, t in _plan(c, Unit, a, b))
+    >>> all(pure_plans(a, b) == by_plan(a, b) and pure_plans(b, a) == by_plan(b, a)
+    ...     for a in small for b in large)
+    True
+    """
     by_output = table("plans_by_output").get(b)
     if by_output is None:
-        by_output = cached("plans_by_output", b, lambda: _by_output(b))
+        by_output = store("plans_by_output", b, _by_output(b))
     by_input = table("plans_by_input").get(a)
     if by_input is None:
-        by_input = cached("plans_by_input", a, lambda: _by_input(a))
-    if not by_input and all(t != a for _, t, _ in by_output[1]):  # (``Id``'s input must be ``b``, ...)
+        by_input = store("plans_by_input", a, _by_input(a))
+    if not by_input and a not in by_output[3]:  # (``Id``'s input must be ``b``, ...)
         return by_output[2]
     both = table("plans_by_pair").get((a, b))
-    return both if both is not None else cached("plans_by_pair", (a, b), lambda: _merge(a, by_output, by_input))
+    return both if both is not None else store("plans_by_pair", (a, b), _merge(a, by_output, by_input))
 
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
     """The plans of `by_output` and `by_input` for input ``a``, in the table's order (a primitive's *build*
-    before its *inspect*: keys (index, 0 or 1) are distinct)."""
-    keyed, bound, _ = by_output
+    before its *inspect*: keys (index, 0 or 1) are distinct, so the sort compares keys alone)."""
+    keyed, bound = by_output[:2]
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
-    found.sort(key=lambda kp: kp[0])
+    found.sort()
     return tuple(plan for _, plan in found)
 
 
-def _by_output(b: Type) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[tuple[Construct, int, Any], ...]]:
+_NEVER, _MATCH, _EQUAL = range(3)
+"""How a primitive's side is matched against a type: never (a variable or ``()``: `_other_side`), by
+`_instantiate`, or by ``==`` (a side without variables, the other side fixed: the answer is that side)."""
+
+
+def _how(side: Type, other: Type) -> int:
+    if isinstance(side, Var) or side == Unit:
+        return _NEVER
+    if next(side.vars(), None) is None:
+        return _EQUAL if next(other.vars(), None) is None else _NEVER
+    return _MATCH
+
+
+_SIDES = tuple((i, c, dom, cod, _how(cod, dom), _how(dom, cod)) for i, c in enumerate(PURE) for dom, cod in [c.types])
+"""Each pure primitive with its place, its type ``dom -> cod``, and how ``cod`` and ``dom`` are matched
+(`_how`)."""
+
+
+def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
+    """`_other_side`, knowing `how` `side` is matched."""
+    if how == _MATCH:
+        return _instantiate(side, t, other) if type(side) is type(t) else None
+    return other if how == _EQUAL and side == t else None
+
+
+def _by_output(b: Type) -> tuple[Any, ...]:
     """``b``'s half of `pure_plans`: the plans that depend on ``b`` alone, keyed by their place; the *direct*
-    ones whose input must be a given type (``Id``: ``b`` itself), with it; and the first as plain plans.
-    *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against ``b`` alone, whose binding of
-    ``dom``, if it has one, must be ``a``."""
+    ones whose input must be a given type (``Id``: ``b`` itself), with it; the first as plain plans; and
+    the types the second need.  *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against
+    ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
     keyed: list[tuple[tuple[int, int], Any]] = []
     bound: list[tuple[tuple[int, int], Type, Any]] = []
-    for i, c in enumerate(PURE):
-        dom, cod = c.types
-        built = share_or_none(_build(dom, cod, b))
+    for i, c, dom, cod, builds, _ in _SIDES:
+        built = _match_side(builds, cod, b, dom) if builds else None
         if built is not None:
-            keyed.append(((i, 0), (c, BUILD, built)))
+            keyed.append(((i, 0), (c, BUILD, share(built))))
         elif isinstance(dom, Var):
-            direct = match(cod, b)
+            direct = match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
             if direct is not None:
                 t = direct.get(dom.name)
                 if t is None:
                     keyed.append(((i, 0), (c, DIRECT, None)))
                 else:
                     bound.append(((i, 0), t, (c, DIRECT, None)))
-    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed)
+    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed), tuple(t for _, t, _ in bound)
 
 
 def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
-    for i, c in enumerate(PURE):
-        if not isinstance(c.types[0], Var):
-            inspected = share_or_none(_inspect(*c.types, a))
+    for i, c, dom, cod, _, inspects in _SIDES:
+        if inspects:
+            inspected = _match_side(inspects, dom, a, cod)
             if inspected is not None:
-                out.append(((i, 1), (c, INSPECT, inspected)))
+                out.append(((i, 1), (c, INSPECT, share(inspected))))
     return tuple(out)
 
 
@@ -188,8 +229,12 @@ def _inspect(dom: Type, cod: Type, a: Type) -> Type | None:
 def _other_side(side: Type, t: Type, other: Type) -> Type | None:
     """`other` instantiated by matching `side` against `t`, or None (`side` a variable or ``()``, no
     match, or `other` with variables the match does not fix)."""
-    if isinstance(side, Var) or side == Unit or type(side) is not type(t):  # (`match` fails on the last)
-        return None
+    return _match_side(_how(side, other), side, t, other)
+
+
+def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
+    """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class: `match`
+    fails otherwise)."""
     found = match(side, t)
     if found is None:
         return None
@@ -197,7 +242,7 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
         return found.get(other.name)
     if not _variables(other) <= found.keys():
         return None
-    # `substitute`, building shared types (`share_or_none` then finds them at once): a new type's plans are
+    # `substitute`, building shared types (`share` then finds them at once): a new type's plans are
     # made from here, on the generator's first sight of it
     return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
                            else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
