@@ -244,6 +244,10 @@ _HARMLESS = ("Unknown interpreted text role", "Unknown directive type", "No role
 """docutils messages that only mean "Sphinx-specific markup", not "this is not reStructuredText"."""
 
 
+_rst_settings: dict[int, Any] = {}
+"""The docutils settings `_verbatim_when_not_rst` parses with, per Sphinx environment (by id)."""
+
+
 def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """Show a docstring as written when it is not valid reStructuredText.
 
@@ -260,9 +264,17 @@ def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: An
     text = "\n".join(lines)
     if not text.strip():
         return
-    # Sphinx's roles (`name` is ``py:obj`` here) need its environment in the settings
-    tree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5, "env": app.env,
-                                                     "warning_stream": io.StringIO()})
+    # Sphinx's roles (`name` is ``py:obj`` here) need its environment in the settings.  The settings are made
+    # once per build and reused: making them (an option parser of every docutils component) was half of this
+    # check's CPU, ~1,500 docstrings.
+    settings = _rst_settings.get(id(app.env))
+    if settings is None:
+        tree = publish_doctree(text, settings_overrides={"report_level": 5, "halt_level": 5, "env": app.env,
+                                                         "warning_stream": io.StringIO()})
+        _rst_settings[id(app.env)] = tree.settings
+    else:
+        settings.warning_stream = io.StringIO()
+        tree = publish_doctree(text, settings=settings)
     bad = [m for m in tree.findall(system_message)
            if m["level"] >= 2 and not any(h in m.astext() for h in _HARMLESS)]
     if bad:
