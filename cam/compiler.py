@@ -81,19 +81,15 @@ from cam.code import (
     SPECS,
     SUB,
     SWAP,
-    Closure,
     Code,
     Instr,
     IntV,
-    L,
-    Pair,
-    R,
-    UnitV,
     Value,
 )
 from cam.decoded import Block, decode
+from cam.hostvalue import quote
 from catlib.free import Distr, Term, path_str, subterms
-from catlib.values import Curried, HostValue, Left, Right
+from catlib.values import Curried, HostValue
 
 __all__ = ["compile", "compile_decoded", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
            "Body", "F", "G", "K", "DISTR_CODE", "compile_value"]
@@ -456,36 +452,18 @@ def compile_value(v: HostValue) -> Value:
     ``Closure (compile(f) ++ [RETURN]) env``, what ``CURRY`` makes of `f`'s code.
 
     >>> from catlib.free import Add
+    >>> from catlib.values import Left
     >>> print(compile_value((Curried(Add, 1), Left(()))))
     Pair (Closure [ADD,RETURN] (Int 1)) (L Unit)
     """
-    out: list[Value] = []
-    todo: list[tuple[Any, bool]] = [(v, False)]
-    while todo:
-        x, ready = todo.pop()
-        if ready:
-            if type(x) is tuple:
-                b, a = out.pop(), out.pop()
-                out.append(Pair(a, b))
-            elif type(x) is Curried:
-                out.append(Closure(Code([*compile(x.body), RETURN]), out.pop()))
-            else:
-                out.append((L if isinstance(x, Left) else R)(out.pop()))
-        elif type(x) is tuple and len(x) == 0:
-            out.append(UnitV)
-        elif type(x) is int:
-            out.append(IntV(x))
-        elif type(x) is tuple and len(x) == 2:
-            todo += [(x, True), (x[1], False), (x[0], False)]
-        elif isinstance(x, (Left, Right)):
-            todo += [(x, True), (x.value, False)]
-        elif type(x) is Curried:
-            if not isinstance(x.body, Term):
-                raise TypeError(f"cannot compile the closure {x!r}: its body is not a term")
-            todo += [(x, True), (x.env, False)]
-        else:
-            raise TypeError(f"cannot quote {x!r}: not a host value ((), int, pair, Left, Right, Curried)")
-    return out[0]
+    return quote(v, _closure_code)
+
+
+def _closure_code(c: Curried) -> Code:
+    """The code ``CURRY`` makes of the closure `c`'s body: ``compile(body) ++ [RETURN]``."""
+    if not isinstance(c.body, Term):
+        raise TypeError(f"cannot compile the closure {c!r}: its body is not a term")
+    return Code([*compile(c.body), RETURN])
 
 
 DISTR_CODE = compile(Distr)

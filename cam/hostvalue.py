@@ -11,7 +11,7 @@ value itself only where the journal, a snapshot or an upgrade's checks need it
 values without closures, for tests, campaigns and programs that hold machine
 values.
 
->>> from catlib.values import Left, Right
+>>> from catlib.values import Curried, Left, Right
 >>> host_text((-3, Right(((), Left(2)))))
 'Pair (Int (-3)) (R (Pair Unit (L (Int 2))))'
 >>> to_value(Left(()))
@@ -24,12 +24,13 @@ L(UnitV)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from cam.code import Closure, IntV, L, Pair, R, UnitV, Value, to_text
+from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
 from catlib.tree import Tree, fold
-from catlib.values import Left, Right
+from catlib.values import Curried, Left, Right
 
 __all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
            "StateForm", "form_value", "small_value"]
@@ -38,9 +39,9 @@ MISSING: Any = object()
 """No value (a form of the state not made yet, an input not checked yet)."""
 
 
-
-def quote(x: Any) -> Value:
-    """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`."""
+def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
+    """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`; with `closure` (the
+    code a closure runs as), `catlib.values.Curried` too: ``Closure (closure(c)) env`` of ``c = Curried(body, env)``."""
     out: list[Value] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
     while todo:
@@ -49,6 +50,9 @@ def quote(x: Any) -> Value:
             if type(v) is tuple:
                 b, a = out.pop(), out.pop()
                 out.append(Pair(a, b))
+            elif type(v) is Curried:
+                assert closure is not None  # a Curried is only pushed when there is one
+                out.append(Closure(closure(v), out.pop()))
             else:
                 out.append((L if isinstance(v, Left) else R)(out.pop()))
         elif type(v) is tuple and len(v) == 0:
@@ -59,8 +63,11 @@ def quote(x: Any) -> Value:
             todo += [(v, True), (v[1], False), (v[0], False)]
         elif isinstance(v, (Left, Right)):
             todo += [(v, True), (v.value, False)]
+        elif type(v) is Curried and closure is not None:
+            todo += [(v, True), (v.env, False)]
         else:
-            raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right)")
+            raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right"
+                            f"{', Curried' if closure else ''})")
     return out[0]
 
 
