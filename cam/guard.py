@@ -195,17 +195,11 @@ class Lines(asyncio.Protocol):
                 and not self.busy and not self.paused and not self.dropping and not self.holding_big
                 and len(data) <= self.short):
             # the commonest chunk: one whole request line, nothing before it: answered as `process` would
-            line = data[:-1]
-            r = self.server.answer(line, self.local)
-            if type(r) is bytes:
-                self.transport.write(r)  # type: ignore[union-attr]
-            elif type(r) is dict:
-                self.transport.write(encode(r))  # type: ignore[union-attr]
-                if r.get("error") == "http_refused":
+            answer, close = self.reply(data[:-1])
+            if answer is not None:
+                self.transport.write(answer)  # type: ignore[union-attr]
+                if close:
                     self.close()
-            else:
-                self.busy = True
-                self.server.spawn(self.later(r, line))
             return
         if self.dropping:
             i = data.find(b"\n")
@@ -297,13 +291,25 @@ class Lines(asyncio.Protocol):
             self.holding_big = False
         self.server.big_slot.release(self)
 
+    def reply(self, line: bytes | None) -> tuple[bytes | None, bool]:
+        """`line`'s answer to write now (``None``: it comes later, from `later`, and the connection is
+        busy until then), and whether to close the connection after it (an HTTP request, refused)."""
+        r = self.server.answer(line, self.local)
+        if type(r) is bytes:
+            return r, False
+        if type(r) is dict:
+            return encode(r), r.get("error") == "http_refused"
+        self.busy = True
+        self.server.spawn(self.later(r, line))
+        return None, False
+
     def process(self) -> None:
         """Answer waiting lines, at most `BATCH` now (the rest on the loop's next turn), in one write."""
         self.scheduled = False
         if self.busy or self.closed or self.write_blocked is not None:
             return
         out: list[bytes] = []
-        lines, answer, local, close = self.lines, self.server.answer, self.local, False
+        lines, reply, close = self.lines, self.reply, False
         big = self.limits.executor_threshold
         n = 0
         while lines:
@@ -324,17 +330,11 @@ class Lines(asyncio.Protocol):
                 self.queued -= len(line)
             if line is not None and (not line or line.isspace()):
                 continue
-            r = answer(line, local)
-            if type(r) is bytes:
-                out.append(r)
-            elif type(r) is dict:
-                out.append(encode(r))
-                if r.get("error") == "http_refused":
-                    close = True
-                    break
-            else:
-                self.busy = True
-                self.server.spawn(self.later(r, line))
+            answer, close = reply(line)
+            if answer is None:
+                break
+            out.append(answer)
+            if close:
                 break
         if self.holding_big and not self.busy and not lines and len(self.buffer) <= big:
             self.release_big()
