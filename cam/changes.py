@@ -100,6 +100,13 @@ class VersionChanges:
         state = form_value(form)
         return self.node.checked_at(t, state, probes), state
 
+    def _remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
+        """The answer already given to `client`'s request `seq` (a retry, counted), or ``None``."""
+        old = self.node.remembered(client, seq)
+        if old is not None:
+            self.stats["retries_answered"] += 1
+        return old
+
     async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
         """Authorize, check and install a decoded upgrade (holding `versions`).
 
@@ -107,9 +114,8 @@ class VersionChanges:
         depend on the state run again if inputs changed it meanwhile, and the new version is swapped in.
         """
         node, loop = self.node, asyncio.get_running_loop()
-        old = node.remembered(req.client, req.seq)
+        old = self._remembered(req.client, req.seq)
         if old is not None:
-            self.stats["retries_answered"] += 1
             return old
         # the state as kept now, taken on the loop (inputs change it meanwhile); its machine value is made in
         # the checks' thread, and kept if no input changed the state meanwhile (the swap needs it)

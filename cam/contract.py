@@ -18,7 +18,8 @@ from cam.code import Code, Value
 from cam.ground import clip
 from catlib.typecheck import Signature
 
-__all__ = ["ExactlyOnce", "ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared"]
+__all__ = ["ExactlyOnce", "ERRORS", "Refusal", "Limits", "Version", "Applied", "WRONG_VERSION", "UPGRADE_OK", "safe_emit", "Prepared",
+           "internal_answer"]
 
 WRONG_VERSION = "The version running isn't the one the upgrade expects. Aborting upgrade."
 """The reference's line for an upgrade whose old code is not the running code."""
@@ -140,6 +141,11 @@ class Applied(NamedTuple):
     def reply(self) -> dict[str, Any]:
         """The answer's fields on the wire (what a retry gets again)."""
         return {"output": self.output_text, "state": self.state_text, "steps": self.steps}
+
+
+def internal_answer(rid: Any, e: Exception) -> dict[str, Any]:
+    """The answer to request `rid` when answering it raised `e`: an ``internal`` error (a bug; the node goes on)."""
+    return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
 
 
 def safe_emit(emit: Callable[[list[str]], None], lines: list[str]) -> None:

@@ -82,11 +82,10 @@ from typing import Any, TextIO
 
 from cam.changes import SMALL_UPGRADE, VersionChanges
 from cam.code import Code, Value
-from cam.contract import Refusal
+from cam.contract import Refusal, internal_answer
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
-from cam.ground import clip
 from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node
@@ -259,15 +258,14 @@ class NodeServer(VersionChanges):
             got = self._read_input(line)
         except Exception as e:  # a bug must not take the connection down (with the answers made before it)
             self.requests += 1
-            return {"id": None, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+            return internal_answer(None, e)
         if got is None:
             return self.answer_now(line, local)
         self.requests += 1
         rid, client, seq, x = got
         try:
-            old = self.node.remembered(client, seq)
+            old = self._remembered(client, seq)
             if old is not None:
-                self.stats["retries_answered"] += 1
                 return encode({"id": rid, "ok": True, **old})
             return answer_line(rid, self._do_now(x, client, seq))
         except OutOfFuel:
@@ -275,7 +273,7 @@ class NodeServer(VersionChanges):
         except Refusal as e:
             return self._refused(rid, e)
         except Exception as e:  # a bug must not take the node down; say so
-            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+            return internal_answer(rid, e)
 
     def answer_now(self, line: bytes | None, local: bool = True) -> dict[str, Any] | Later:
         """The response to one request line if it can be made now, else the `Later` to give `answer_later`.
@@ -290,7 +288,7 @@ class NodeServer(VersionChanges):
         try:
             req = self._decode(line)
         except Exception as e:  # a bug must not take the connection down (with the answers made before it)
-            return {"id": None, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+            return internal_answer(None, e)
         return self._answer(req, local, received)
 
     def _answer(self, req: Request, local: bool, received: float) -> dict[str, Any] | Later:
@@ -302,9 +300,8 @@ class NodeServer(VersionChanges):
                 return {"id": rid, "ok": True, **self.status(req.flag)}
             if req.kind != "do" or self.lock.users:
                 return Later(req, received)
-            old = self.node.remembered(req.client, req.seq)
+            old = self._remembered(req.client, req.seq)
             if old is not None:
-                self.stats["retries_answered"] += 1
                 return {"id": rid, "ok": True, **old}
             try:
                 return {"id": rid, "ok": True, **self._do_now(req.input, req.client, req.seq, req.interface)}
@@ -313,7 +310,7 @@ class NodeServer(VersionChanges):
         except Refusal as e:
             return self._refused(rid, e)
         except Exception as e:  # a bug must not take the node down; say so
-            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+            return internal_answer(rid, e)
 
     def _refused(self, rid: Any, e: Refusal) -> dict[str, Any]:
         if e.kind == "unauthorized":
@@ -341,9 +338,8 @@ class NodeServer(VersionChanges):
                     small = line is not None and len(line) <= SMALL_UPGRADE
                     return {"id": rid, "ok": True, **await self._upgrade(req, local, later.received, small)}
                 async with self.lock:
-                    old = self.node.remembered(req.client, req.seq)
+                    old = self._remembered(req.client, req.seq)
                     if old is not None:
-                        self.stats["retries_answered"] += 1
                         return {"id": rid, "ok": True, **old}
                     if req.kind in ("rollback", "make_permanent", "commit", "abort"):
                         self.authorize(req, local)
@@ -352,7 +348,7 @@ class NodeServer(VersionChanges):
         except Refusal as e:
             return self._refused(rid, e)
         except Exception as e:  # a bug must not take the node down; say so
-            return {"id": rid, "ok": False, "error": "internal", "message": clip(f"{type(e).__name__}: {e}")}
+            return internal_answer(rid, e)
 
     def status(self, code: bool = False) -> dict[str, Any]:
         """The node's status (with the running code's text if `code`) and the transport's counters."""
@@ -390,9 +386,8 @@ class NodeServer(VersionChanges):
         then in a worker thread."""
         node, x = self.node, req.input
         assert x is not None
-        old = node.remembered(req.client, req.seq)
+        old = self._remembered(req.client, req.seq)
         if old is not None:
-            self.stats["retries_answered"] += 1
             return old
         if not tried:
             try:
