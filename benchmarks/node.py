@@ -1,6 +1,6 @@
 """How fast a node serves, against the transport's own limit, and how long an upgrade pauses it.
 
-    python benchmarks/node.py [--requests 20000] [--pauses 20] [--rounds 3] [--quick]
+    python benchmarks/node.py [--requests 20000] [--pauses 20] [--rounds 3] [--quick] [--loop auto]
 
 Measured in one run, against the same counter:
 
@@ -21,19 +21,25 @@ Measured in one run, against the same counter:
   (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
   limit in Python, and the baseline), the same on a bare `asyncio.Protocol`,
   and the node (``cam node``'s server, its transcript printed to
-  /dev/null); with 1 client and with 8 client processes, interleaved over
-  rounds (the order rotates), requests/s min/median and ratios against
-  the echo server, and p50/p99 latency;
+  /dev/null); the echo servers run on the node's event loop (``--loop``,
+  `cam.loops`: uvloop when installed), and when that is not asyncio's, on
+  asyncio's too (printed, not the baseline); with 1 client and with 8 client
+  processes, interleaved over rounds (the order rotates), requests/s
+  min/median and ratios against the echo server on streams on the node's
+  loop, and p50/p99 latency;
 - the upgrade pause under load: while 8 client processes send increments,
   upgrades back and forth between the two counters are sent, each with new
   code (a constant no code before it had, so every upgrade translates its
   code); the node reports, per upgrade, how long inputs were held (from the
-  moment it stops serving them to swap, which runs the state's checks again
-  at the state inputs left, to the next input answered) and the time from
+  moment it stops serving them to the next input answered) and the time from
   receiving the upgrade to the first input answered by the new code (its
-  code's checks and translation, which run while the old code answers, and
-  the pause); the clients' own view is the longest time none of them got an
-  answer while an upgrade ran, against the same just before it;
+  code's checks and translation, and the pause).  The counter's upgrade is
+  tiny (`cam.changes.TINY_UPGRADE`): it is checked, translated and installed
+  on the event loop at once, inputs held from receiving it; a larger one is
+  checked in a worker thread while the old code answers, and inputs are held
+  only for the state's checks again and the swap.  The clients' own view is
+  the longest time none of them got an answer while an upgrade ran, against
+  the same just before it;
 - durability (``--data``): three nodes at once, in memory, ``--durability
   sync`` and ``--durability group``, loaded in turn (the order rotates each
   round) by 1 and by 4 client processes: requests/s (min and median over the
@@ -71,6 +77,7 @@ from benchmarks import interleave, listening, table  # noqa: E402
 from benchmarks import load as machine_load  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
 from cam.code import CONS, FST, PUSH, QUOTE, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
+from cam.loops import LOOPS, chosen  # noqa: E402
 from cam.machine import execute, load  # noqa: E402
 from cam.node import Node  # noqa: E402
 from cam.store import Store  # noqa: E402
@@ -87,17 +94,18 @@ import asyncio, os, sys
 from cam.text import parse_value
 from cam.client import as_code
 from cam.node import Node
+from cam.loops import run
 from cam.server import SWITCH_INTERVAL, printer, serve
 from cam.store import Store
 from catlib.examples.counter import counter_sm
-mode, data = sys.argv[1], sys.argv[2]
+mode, data, loop = sys.argv[1], sys.argv[2], sys.argv[3]
 kw = dict(name="counter_sm", emit=printer(open(os.devnull, "w")))
 if mode == "memory":
     node = Node(as_code(counter_sm), parse_value("Int 0"), **kw)
 else:
     node = Node.open(Store(data, mode), as_code(counter_sm), parse_value("Int 0"), **kw)
 sys.setswitchinterval(SWITCH_INTERVAL)  # as `cam node` does in its process
-asyncio.run(serve(node, "127.0.0.1", 0))
+run(serve(node, "127.0.0.1", 0), loop)
 """
 
 ECHO_SCRIPT = """
@@ -126,7 +134,11 @@ async def main():
     print("Waiting for commands...", flush=True)
     await asyncio.Event().wait()
 
-asyncio.run(main())
+if sys.argv[2] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
 """
 
 
@@ -141,14 +153,18 @@ def per_call(f: Any, n: int) -> float:
     return statistics.median(times)
 
 
+LOOP = "auto"
+"""The event loop of the node and of the echo servers it is compared with (``--loop``, `cam.loops`)."""
+
+
 def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
-    return listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data], cwd=ROOT, text=True,
+    return listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data, LOOP], cwd=ROOT, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
-def start_echo(kind: str) -> tuple[subprocess.Popen[str], int]:
-    """The minimal asyncio JSON-lines echo server (`kind`: ``streams`` or ``protocol``) in its own process."""
-    return listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind], cwd=ROOT, text=True,
+def start_echo(kind: str, loop: str) -> tuple[subprocess.Popen[str], int]:
+    """The minimal JSON-lines echo server (`kind`: ``streams`` or ``protocol``) on `loop`, in its own process."""
+    return listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind, loop], cwd=ROOT, text=True,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
@@ -282,8 +298,12 @@ def in_process(n: int, rounds: int) -> None:
 
 def served(clients: Clients, requests: int, rounds: int) -> None:
     """Requests/s and latency of the echo servers and the node, 1 and 8 client processes, interleaved."""
-    servers = {"echo (asyncio streams)": start_echo("streams"), "echo (asyncio protocol)": start_echo("protocol"),
-               "node": start_node()}
+    loop = chosen(LOOP)
+    streams, protocol = f"echo ({loop} streams)", f"echo ({loop} protocol)"
+    servers = {streams: start_echo("streams", loop), protocol: start_echo("protocol", loop), "node": start_node()}
+    if loop != "asyncio":  # the plain asyncio figures too, for a reader comparing with other runs
+        servers.update({"echo (asyncio streams)": start_echo("streams", "asyncio"),
+                        "echo (asyncio protocol)": start_echo("protocol", "asyncio")})
     try:
         for n in (1, 8):
             for _, port in servers.values():  # warm up
@@ -298,12 +318,12 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
                     lats[name].extend(lat)
             total = (requests // n) * n
             print(f"\nloopback TCP, {n} client process{'es' if n > 1 else ''}, {rounds} rounds of {total} "
-                  "requests (interleaved)")
+                  f"requests (interleaved), the node on {loop}")
             notes = {k: f"{total / statistics.median(t):>8.0f} req/s   p50 {pct(lats[k], 50) * 1e6:6.0f} us   "
                         f"p99 {pct(lats[k], 99) * 1e6:6.0f} us" for k, t in times.items()}
-            print(table(times, "echo (asyncio streams)", work=total, unit="request", notes=notes))
+            print(table(times, streams, work=total, unit="request", notes=notes))
             node = times["node"]
-            for echo_name in ("echo (asyncio streams)", "echo (asyncio protocol)"):
+            for echo_name in [k for k in servers if k != "node"]:
                 echo = times[echo_name]
                 per_round = statistics.median(e / t for e, t in zip(echo, node))
                 of_medians = statistics.median(echo) / statistics.median(node)
@@ -365,7 +385,7 @@ def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code,
           "each with new code" + (" and a down-migration" if down else ""))
     for label, xs in (("inputs held: swap starts -> next input answered (node)", pauses),
                       ("receive -> first input answered by the new code (node)", latencies),
-                      ("checks + translation + migration (node, off the pause)", checks),
+                      ("checks + translation + migration (node)", checks),
                       ("upgrade round trip (client)", trips),
                       ("longest silence of all 8 clients during an upgrade", during),
                       ("the same just before it (no upgrade)", before)):
@@ -452,10 +472,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--durability-only", action="store_true", help="only the --data comparison, snapshots, restarts")
     ap.add_argument("--small", action="store_true", help="snapshots and journals a tenth of the size (quick runs)")
     ap.add_argument("--quick", action="store_true", help="everything small: --requests 2000 --pauses 6 --small")
+    ap.add_argument("--loop", choices=LOOPS, default="auto", help="the node's event loop, and its echo servers' "
+                                                                  "(default auto: uvloop when installed)")
     a = ap.parse_args(argv)
+    global LOOP
+    LOOP = chosen(a.loop)
     if a.quick:
         a.requests, a.pauses, a.small = min(a.requests, 2000), min(a.pauses, 6), True
-    print(f"benchmarks/node.py ({machine_load()})")
+    print(f"benchmarks/node.py ({machine_load()}; the node on {LOOP})")
     clients = Clients(8)
     try:
         if not a.durability_only:

@@ -7,7 +7,6 @@ code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -91,6 +90,7 @@ def _fail(prog: str, message: str, code: int = 2) -> int:
 def node(argv: list[str]) -> int:
     """``cam node --machine MODULE:NAME --state VALUE [--data DIR]``: run a node until interrupted."""
     from cam.client import DEFAULT_PORT
+    from cam.loops import LOOPS, run
     from cam.node import Limits, Node, Refusal
     from cam.store import DURABILITY, Store, StoreError
 
@@ -118,6 +118,7 @@ def node(argv: list[str]) -> int:
                                                                    f"{DEFAULT_PORT})")
     p.add_argument("--fifo", help="also read the reference's text commands (Do v / Load old new mig) from this pipe")
     p.add_argument("--input-type", help="declare the input type, e.g. 'Either () ()'")
+    p.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (default auto: uvloop if installed)")
     d = Limits()
     p.add_argument("--fuel", type=int, default=d.fuel, help=f"step budget per input (default {d.fuel})")
     p.add_argument("--migration-fuel", type=int, default=d.migration_fuel,
@@ -179,18 +180,12 @@ def node(argv: list[str]) -> int:
         return _close(store, _fail("node", str(e)))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         return _close(store, _fail("node", f"{type(e).__name__}: {e}"))
-    import signal
-
-    def interrupt(*_: object) -> None:  # SIGTERM ends the node as Ctrl-C does: transcript flushed, data closed
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))  # this process is the node's own
-    try:
-        asyncio.run(serve(the_node, a.host, a.port, a.fifo, trust=trust, ssl_context=tls))
+    try:  # SIGTERM ends the node as Ctrl-C does: transcript flushed, data closed
+        run(serve(the_node, a.host, a.port, a.fifo, trust=trust, ssl_context=tls), a.loop, terminate=True)
     except KeyboardInterrupt:
         return _close(store, 0)
-    except (OSError, Refusal) as e:
+    except (OSError, Refusal, ValueError) as e:  # ValueError: --loop uvloop without uvloop
         return _close(store, _fail("node", str(e)))
     finally:
         emit.flush(1.0)

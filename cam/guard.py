@@ -23,7 +23,7 @@ import os
 import stat
 import time
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot", "encode", "answer_line"]
 
@@ -178,8 +178,7 @@ class Lines(asyncio.Protocol):
     # -- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
         if not self.server.admit(self):
             self.closed = True
             return

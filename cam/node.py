@@ -143,7 +143,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         return f"Node(name={self.name!r}, digest={self.digest[:19]!r}, signature='{self.signature}')"
 
     def __post_init__(self) -> None:
-        self.verify = self.verify or verifier.verify
+        self.own_checks = self.verify is None and self.check_value is None
+        """The checks are the package's own, whose time is bounded by the code's size (`cam.changes`)."""
+        self.verify = self.verify or verifier.Remembered()
         self.check_value = self.check_value or verifier.check_value
         if not isinstance(self.code, Code) or not isinstance(self.state, Value):
             raise TypeError("a Node needs cam.code.Code and a cam.code.Value state")
@@ -261,7 +263,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         step = self._loaded.get(code)
         if step is None:
             step = load(code, self._inline_budget(code), steps=True)
-            if len(self._loaded) > self.limits.max_history + 2:  # the running version's and recent ones' stay
+            # the running version's and recent ones' stay; the others go by 16 (the recent ones fill the limit
+            # once a node has made as many upgrades: dropping at the limit would walk them at every load)
+            if len(self._loaded) > self.limits.max_history + 18:
                 keep = {f.code for f in self.frames[-self.limits.max_history:]} | {self.code}
                 # a copy (one C call): an upgrade's checks load code in their thread while inputs may here
                 self._loaded = {c: s for c, s in list(self._loaded.items()) if c in keep}

@@ -80,13 +80,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from cam.changes import SMALL_UPGRADE, VersionChanges
+from cam.changes import SMALL_UPGRADE, TINY_UPGRADE, VersionChanges
 from cam.code import Code, Value
 from cam.contract import Refusal, internal_answer
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
+from cam.loops import factory
+from cam.loops import run as run_loop
 from cam.machine import OutOfFuel
 from cam.node import Node
 from cam.protocol import Request, decode_request, read_input
@@ -289,15 +291,19 @@ class NodeServer(VersionChanges):
             req = self._decode(line)
         except Exception as e:  # a bug must not take the connection down (with the answers made before it)
             return internal_answer(None, e)
-        return self._answer(req, local, received)
+        return self._answer(req, local, received, line is not None and len(line) <= TINY_UPGRADE)
 
-    def _answer(self, req: Request, local: bool, received: float) -> dict[str, Any] | Later:
+    def _answer(self, req: Request, local: bool, received: float, tiny: bool = False) -> dict[str, Any] | Later:
         rid = req.rid
         try:
             if req.error is not None:
                 raise req.error
             if req.kind == "status":
                 return {"id": rid, "ok": True, **self.status(req.flag)}
+            if req.kind == "upgrade" and tiny:
+                r = self._upgrade_now(req, local, received)
+                if r is not None:
+                    return {"id": rid, "ok": True, **r}
             if req.kind != "do" or self.lock.users:
                 return Later(req, received)
             old = self._remembered(req.client, req.seq)
@@ -464,8 +470,11 @@ class Running:
 
 
 def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
-                    trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None) -> Running:
-    """Serve `node` from a daemon thread with its own event loop; returns once it listens."""
+                    trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None, loop: str = "auto"
+                    ) -> Running:
+    """Serve `node` from a daemon thread with its own event loop (`loop`: one of `cam.loops.LOOPS`); returns
+    once it listens."""
+    factory(loop)  # an unknown loop, or uvloop not installed: ValueError here, not in the thread
     ready = threading.Event()
     box: dict[str, Any] = {}
 
@@ -487,7 +496,7 @@ def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: st
         finally:
             await server.close()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name="cam-node", daemon=True)
+    thread = threading.Thread(target=run_loop, args=(main(), loop), name="cam-node", daemon=True)
     thread.start()
     ready.wait()
     if "error" in box:

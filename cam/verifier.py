@@ -92,7 +92,7 @@ from catlib.tree import unlink, walk
 from catlib.typecheck import Signature
 from catlib.values import INT_MAX, INT_MIN
 
-__all__ = ["verify", "BytecodeError", "check_value", "value_has_type", "ValueTypeError", "parse",
+__all__ = ["verify", "Remembered", "BytecodeError", "check_value", "value_has_type", "ValueTypeError", "parse",
            "MAX_SIZE", "MAX_DEPTH", "MAX_TYPE_SIZE"]
 
 parse = T.parse
@@ -313,6 +313,34 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
         if collecting:
             gc.enable()
     return Signature(*sig)
+
+
+class Remembered:
+    """`verify` with the default limits, remembering the last `most` signatures it gave (a node's: an upgrade
+    checks its migration and down-migration at their roles, and a node going back and forth between versions
+    meets the same code again).  Refusals are not remembered: a code that fails is verified again each time.
+
+    >>> v = Remembered()
+    >>> code = Code([])
+    >>> v(code, state="Int") is v(code, state=T.parse("Int"))
+    True
+    """
+
+    def __init__(self, most: int = 64) -> None:
+        self.most = most
+        self.known: dict[tuple[Code, T.Type | None, T.Type | None, T.Type | None], Signature] = {}
+
+    def __call__(self, code: Code, state: T.Type | str | None = None, input: T.Type | str | None = None,
+                 output: T.Type | str | None = None) -> Signature:
+        state, input, output = (None if t is None else _as_type(t) for t in (state, input, output))
+        key = (code, state, input, output)
+        sig = self.known.get(key) if type(code) is Code else None  # (an unhashable non-code: verify says so)
+        if sig is None:
+            sig = verify(code, state, input, output)
+            if len(self.known) >= self.most:  # the oldest goes (a copy: a worker thread may add meanwhile)
+                self.known = dict(list(self.known.items())[self.most // 2:])
+            self.known[key] = sig
+        return sig
 
 
 # ---------------------------------------------------------------- machine values
