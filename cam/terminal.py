@@ -84,7 +84,8 @@ class Transcript:
 
     def _emit(self, events: list[list[str]]) -> None:
         """Print `events` at once if nothing waits before them and that cannot block, else queue them (lock held)."""
-        if not self._events and not self._busy and self._now([s for lines in events for s in lines]):
+        if not self._events and not self._busy and self._now(
+                events[0] if len(events) == 1 else [s for lines in events for s in lines]):
             return
         self._events.extend(events)  # escaped by the writer: the node's thread only queues
         if self._waiting:  # the writer sleeps: wake it (it drains everything queued meanwhile)
@@ -129,7 +130,10 @@ class Transcript:
         f = self.out or sys.stdout
         try:
             fd = f.fileno()
-            data = "".join([(s if s.isprintable() else escape(s)) + "\n" for s in lines]).encode(f.encoding or "utf-8")
+            # the lines are printable when their concatenation is (a newline is not: not the joined text's)
+            text = "\n".join(lines if "".join(lines).isprintable() else
+                              [s if s.isprintable() else escape(s) for s in lines])
+            data = (text + "\n").encode(f.encoding or "utf-8")
             if len(data) > 512 and fd != self._never_blocks or not (fd == self._never_blocks or select.select((), (fd,), (), 0)[1]):
                 return False
             f.flush()  # whatever others wrote to `f` and left in its buffer goes first
