@@ -61,6 +61,25 @@ def bounded(req: Request) -> bool:
     return True
 
 
+def tiny_state(form: StateForm, most: int) -> Value | None:
+    """The machine value of the state `form` holds if it has at most `most` parts (counted first, in the form
+    at hand: nothing is made for a bigger one); else ``None``.
+
+    >>> from cam.text import parse_value
+    >>> tiny_state(StateForm(parse_value("Pair (Int 1) (Int 2)"), None), 3), tiny_state(StateForm(None, (1, 2)), 2)
+    (Pair(IntV(1), IntV(2)), None)
+    """
+    if form.value is None:
+        return small_value(form, most)
+    todo, n = [form.value], 0
+    while todo:
+        n += 1
+        if n > most:
+            return None
+        todo += todo.pop().kids
+    return form.value
+
+
 class VersionChanges:
     """Upgrades, rollbacks and releases for `cam.server.NodeServer` (which sets these attributes)."""
 
@@ -122,12 +141,15 @@ class VersionChanges:
 
     def _upgrade_now(self, req: Request, local: bool, received: float) -> dict[str, Any] | None:
         """A tiny upgrade (`TINY_UPGRADE`) authorized, checked and installed at once, on the event loop; ``None``
-        when it is not tiny, or not now (another version change runs, inputs wait): `_upgrade` then."""
+        when it is not tiny, or not now (another version change runs, inputs wait): `_upgrade` then.
+
+        Not tiny: code with ``APP``, a state over `TINY_STATE` parts, checks other than the package's own
+        (`cam.node.Node.own_checks`), or a signature to verify (``--trust``: pure Python, milliseconds)."""
         node = self.node
-        if self.versions.locked() or self.lock.users or not node.own_checks or not bounded(req):
+        if self.versions.locked() or self.lock.users or self.trust or not node.own_checks or not bounded(req):
             return None
         changes = node.state_changes
-        value = small_value(node.state_form(), TINY_STATE)
+        value = tiny_state(node.state_form(), TINY_STATE)
         if value is None:
             return None
         old = self._remembered(req.client, req.seq)
@@ -158,7 +180,7 @@ class VersionChanges:
             if node.state_changes != changes:  # (not a comparison of values: a big state takes long to compare)
                 form, changes = node.state_form(), node.state_changes
                 # a small upgrade's checks, at a small state, take less than handing them to a thread would
-                value = small_value(form, TINY_STATE) if small and bounded(req) else None
+                value = tiny_state(form, TINY_STATE) if small and bounded(req) else None
                 if value is not None:
                     p2 = node.checked_at(t, value, req.probes)
                 else:
