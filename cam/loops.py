@@ -74,8 +74,13 @@ def run(main: Coroutine[Any, Any, T], name: str = "auto", terminate: bool = Fals
 async def _terminable(main: Coroutine[Any, Any, T]) -> T:
     task, termed = asyncio.current_task(), []
     assert task is not None
+
+    def term() -> None:
+        termed.append(True)
+        task.cancel()
+
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: (termed.append(True), task.cancel()))
+    loop.add_signal_handler(signal.SIGTERM, term)
     try:
         return await main
     except asyncio.CancelledError:

@@ -214,9 +214,10 @@ _PARSED: dict[str, Code] = {}
 
 def decode_code(x: Any, name: str) -> Code:
     """Upgrade code from a request: the text form, or the JSON bytecode document of `cam.code.to_json`."""
+    c: Code | Value | None
     try:
         if isinstance(x, str):
-            c = _PARSED.get(x)  # type: ignore[assignment]
+            c = _PARSED.get(x)
             if c is None:
                 c = parse_code(x) if not x.lstrip().startswith("{") else from_json(x)
                 if len(x) <= 16 * 1024 and isinstance(c, Code):

@@ -34,13 +34,12 @@ No request can stall the others
   checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
-- An upgrade's checks (verifier, migration, trial inputs, translation, and
-  the state's machine value) run in a worker thread; when they must run again
-  at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
-  bytes without ``APP``, at a small state) run on the event loop, which takes
-  less than handing them over would.  An input runs on the event loop for at
-  most `Limits.inline_fuel` steps (or its code's size), longer ones again in
-  a worker thread.
+- A tiny upgrade's checks (`cam.changes.TINY_UPGRADE`, the seed's counter's: about a millisecond) run on
+  the event loop as it is received; others' (verifier, migration, trial inputs, translation, and the
+  state's machine value) run in a worker thread; when they must run again at a changed state, a small
+  upgrade's (a line of at most `SMALL_UPGRADE` bytes without ``APP``, at a small state) run on the event
+  loop, which takes less than handing them over would.  An input runs on the event loop for at most
+  `Limits.inline_fuel` steps (or its code's size), longer ones again in a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -80,6 +79,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from cam import loops
 from cam.changes import SMALL_UPGRADE, TINY_UPGRADE, VersionChanges
 from cam.code import Code, Value
 from cam.contract import Refusal, internal_answer
@@ -87,8 +87,6 @@ from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
 from cam.fifo import serve_fifo as fifo_commands
 from cam.fifo import text_command as fifo_text_command
 from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
-from cam.loops import factory
-from cam.loops import run as run_loop
 from cam.machine import OutOfFuel
 from cam.node import Node
 from cam.protocol import Request, decode_request, read_input
@@ -300,10 +298,8 @@ class NodeServer(VersionChanges):
                 raise req.error
             if req.kind == "status":
                 return {"id": rid, "ok": True, **self.status(req.flag)}
-            if req.kind == "upgrade" and tiny:
-                r = self._upgrade_now(req, local, received)
-                if r is not None:
-                    return {"id": rid, "ok": True, **r}
+            if req.kind == "upgrade" and tiny and (r := self._upgrade_now(req, local, received)) is not None:
+                return {"id": rid, "ok": True, **r}  # a tiny upgrade: checked and installed now
             if req.kind != "do" or self.lock.users:
                 return Later(req, received)
             old = self._remembered(req.client, req.seq)
@@ -472,9 +468,8 @@ class Running:
 def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: str | None = None,
                     trust: Sequence[bytes] = (), ssl_context: ssl.SSLContext | None = None, loop: str = "auto"
                     ) -> Running:
-    """Serve `node` from a daemon thread with its own event loop (`loop`: one of `cam.loops.LOOPS`); returns
-    once it listens."""
-    factory(loop)  # an unknown loop, or uvloop not installed: ValueError here, not in the thread
+    """Serve `node` from a daemon thread with its own event loop (`loop`: `cam.loops`); returns once it listens."""
+    loops.chosen(loop)  # an unknown loop, or uvloop not installed: ValueError here, not in the thread
     ready = threading.Event()
     box: dict[str, Any] = {}
 
@@ -496,7 +491,7 @@ def start_in_thread(node: Node, host: str = "127.0.0.1", port: int = 0, fifo: st
         finally:
             await server.close()
 
-    thread = threading.Thread(target=run_loop, args=(main(), loop), name="cam-node", daemon=True)
+    thread = threading.Thread(target=loops.run, args=(main(), loop), name="cam-node", daemon=True)
     thread.start()
     ready.wait()
     if "error" in box:
