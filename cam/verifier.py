@@ -316,9 +316,10 @@ def verify(code: Code, state: T.Type | str | None = None, input: T.Type | str | 
 
 
 class Remembered:
-    """`verify` with the default limits, remembering the last `most` signatures it gave (a node's: an upgrade
-    checks its migration and down-migration at their roles, and a node going back and forth between versions
-    meets the same code again).  Refusals are not remembered: a code that fails is verified again each time.
+    """`verify` with the default limits, remembering the last `most` signatures it gave for code of at most
+    `largest` instructions and operands (a node's: an upgrade checks its migration and down-migration at their
+    roles, and a node going back and forth between versions meets the same code again; big code is not kept
+    alive for it).  Refusals are not remembered: a code that fails is verified again each time.
 
     >>> v = Remembered()
     >>> code = Code([])
@@ -326,8 +327,8 @@ class Remembered:
     True
     """
 
-    def __init__(self, most: int = 64) -> None:
-        self.most = most
+    def __init__(self, most: int = 64, largest: int = 10_000) -> None:
+        self.most, self.largest = most, largest
         self.known: dict[tuple[Code, T.Type | None, T.Type | None, T.Type | None], Signature] = {}
 
     def __call__(self, code: Code, state: T.Type | str | None = None, input: T.Type | str | None = None,
@@ -337,10 +338,23 @@ class Remembered:
         sig = self.known.get(key) if type(code) is Code else None  # (an unhashable non-code: verify says so)
         if sig is None:
             sig = verify(code, state, input, output)
-            if len(self.known) >= self.most:  # the oldest goes (a copy: a worker thread may add meanwhile)
-                self.known = dict(list(self.known.items())[self.most // 2:])
-            self.known[key] = sig
+            if not _larger(code, self.largest):
+                if len(self.known) >= self.most:  # the oldest go (a copy: a worker thread may add meanwhile)
+                    self.known = dict(list(self.known.items())[self.most // 2:])
+                self.known[key] = sig
         return sig
+
+
+def _larger(code: Code, most: int) -> bool:
+    """Whether `code` has more than `most` instructions and operands (counted up to `most`)."""
+    todo: list[Any] = [code]
+    n = 0
+    while todo:
+        n += 1
+        if n > most:
+            return True
+        todo += todo.pop().kids
+    return False
 
 
 # ---------------------------------------------------------------- machine values

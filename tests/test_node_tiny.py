@@ -99,6 +99,8 @@ def test_remembered_signatures_are_the_verifier_s_and_refusals_are_not_kept():
     for c in codes:
         assert v(c) == verifier.verify(c) and v(c, input="Int") == verifier.verify(c, input="Int")
     assert len(v.known) <= 4
+    big = parse_code("[" + ",".join(["ID"] * 20_000) + "]")  # not kept alive for this
+    assert v(big) == verifier.verify(big) and all(k[0] is not big for k in v.known)
 
 
 def test_upgrade_code_read_again_is_the_same_code():
