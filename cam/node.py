@@ -143,8 +143,6 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         return f"Node(name={self.name!r}, digest={self.digest[:19]!r}, signature='{self.signature}')"
 
     def __post_init__(self) -> None:
-        self.own_checks = self.verify is None and self.check_value is None
-        """The checks are the package's own, whose time is bounded by the code's size (`cam.changes`)."""
         self.verify = self.verify or verifier.Remembered()
         self.check_value = self.check_value or verifier.check_value
         if not isinstance(self.code, Code) or not isinstance(self.state, Value):
@@ -196,6 +194,11 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         """The probes of the version on probation (`cam.probes`), run again at make_permanent."""
         self.held = None
         """The prepared upgrade held for a release's commit (`cam.hold`)."""
+
+    @property
+    def own_checks(self) -> bool:
+        """Whether the checks are the package's own, whose time is bounded by the code's size (`cam.changes`)."""
+        return type(self.verify) is verifier.Remembered and self.check_value is verifier.check_value
 
     def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.

@@ -62,7 +62,7 @@ def big_state() -> Value:
     return v
 
 
-@pytest.mark.parametrize("why", ["long line", "APP", "big state", "own verify", "signed", "busy"])
+@pytest.mark.parametrize("why", ["long line", "APP", "big state", "own verify", "verify replaced", "signed", "busy"])
 def test_other_upgrades_go_to_the_worker_thread(why):
     kw: dict[str, Any] = {}
     if why == "own verify":
@@ -77,6 +77,8 @@ def test_other_upgrades_go_to_the_worker_thread(why):
         s = NodeServer(Node(parse_code("[SND]"), big_state()))
         request = line(old=parse_code("[SND]"), new=parse_code("[PUSH,QUOTE (Int 1),CONS,FST,SND]"),
                        migration=parse_code("[]"))
+    elif why == "verify replaced":
+        s.node.verify = verifier.verify
     elif why == "signed":
         s.trust = [bytes(32)]  # any key: the signature is checked (pure Python) in the worker thread
         request = line(signature="AAAA")
