@@ -90,6 +90,10 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
 
     Only speed depends on the sharing, never a result: types are still compared with ``==``.
     """
+    by_hash = table("made_by_hash")  # first by the parts' cached hashes, found by identity: no `Tree.__hash__`
+    t = by_hash.get((cls, left._hash, right._hash))
+    if t is not None and t.kids[0] is left and t.kids[1] is right:
+        return t
     key = (cls, left, right)
     made = table("made")
     t = made.get(key)
@@ -98,8 +102,10 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
         if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
             made.clear()
             canon.clear()
+            by_hash.clear()
         t = made[key] = cls(left, right)
         canon.setdefault(t, t)
+    by_hash[cls, left._hash, right._hash] = t
     return t
 
 
