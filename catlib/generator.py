@@ -219,12 +219,13 @@ class Generator:
         state's part is kept apart: keyed by ``a -> b`` alone, a new signature is met less often."""
         flags = self._flags
         # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
-        key_h, key_p = (type(a), type(b), flags), (a, b, flags)
+        key_h = (type(a), type(b), flags)
         head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
                                                                lambda: self._structural(a, b))
         if not self.pure and not self.without:  # every plan allowed: `_pure_plans` caches them
             plans = _pure_plans(a, b)
         else:
+            key_p = (a, b, flags)
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
         table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
