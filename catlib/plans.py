@@ -193,7 +193,7 @@ def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side`, knowing `how` `side` is matched."""
     if how == _MATCH:
         return _instantiate(side, t, other) if type(side) is type(t) else None
-    return other if how == _EQUAL and side == t else None
+    return other if how == _EQUAL and side._hash == t._hash and side == t else None  # (unequal hashes: unequal)
 
 
 def _by_output(b: Type) -> tuple[Any, ...]:
