@@ -256,9 +256,14 @@ def _keys(term: Term) -> list[Any]:
     pop, extend, add, prim = todo.pop, todo.extend, keys.append, free.Prim
     while todo:
         t = pop()
-        if t.kids:
-            extend(t.kids)
-        add(t.label if type(t) is prim else type(t))
+        kids = t.kids
+        if kids:  # (a node with kids is named by its class)
+            add(type(t))
+            extend(kids)
+        elif type(t) is prim:
+            add(t.label)
+        else:
+            add(type(t))
     return keys
 
 
