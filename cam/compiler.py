@@ -200,8 +200,7 @@ def _programs() -> dict[tuple[int, type, int], tuple[Template, tuple[Any, ...], 
 
 @functools.cache
 def _tables() -> dict[tuple[int, int], tuple[dict[str, Template], Any, dict[Any, tuple[Any, ...]]]]:
-    """`_table_programs`' table, empty on first use (forgotten as `_programs`' is)."""
-    return {}
+    return {}  # `_table_programs`' table, empty on first use (forgotten as `_programs`' is)
 
 
 def _program(template: Template, term: Term, form: _Form) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -364,9 +363,8 @@ def _table_programs(templates: dict[str, Template], form: _Form) -> dict[Any, tu
         return found[2]
     if len(tables) > 64:  # (tables made for one call, as tests and proofs do, are not kept for ever)
         tables.clear()
-    programs: dict[Any, tuple[Any, ...]] = {}
-    tables[key] = (templates, rows, programs)  # the table is kept, so its id is not reused while here
-    return programs
+    tables[key] = (templates, rows, {})  # the table is kept, so its id is not reused while here
+    return tables[key][2]
 
 
 def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any:
@@ -394,9 +392,7 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
                 block = blocks[-1]
                 block.append(form.branch(c, d))
             continue
-        program = programs.get(t if t.op is _CLASS_NAME else id(x))
-        if program is None:
-            program = _new_program(templates, term, x, form, programs)
+        program = programs.get(t if t.op is _CLASS_NAME else id(x)) or _new_program(templates, term, x, form, programs)
         head, rest, kids_in_order, _ = program
         if kids_in_order:  # the holes are the kids, in order: pushed at once (`Compose`'s template, the commonest)
             push_all(x.kids)
@@ -418,15 +414,13 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
 
 def _new_program(templates: dict[str, Template], term: Term, x: Term, form: _Form,
                  programs: dict[Any, tuple[Any, ...]]) -> tuple[Any, ...]:
-    """`x`'s program (`_program`), put in `programs`: its first run, the rest of its work list, and whether
-    that rest is ``x.kids`` in order (pushed as they are); `CompileError` where its constructor has no
-    template."""
+    """`x`'s program (`_program`), put in `programs`: its first run, the rest of its work list, whether that
+    rest is ``x.kids`` in order (pushed as they are); `CompileError` where its constructor has no template."""
     template = templates.get(x.op)
     if template is None:
         raise CompileError(_path_of(term, x), x)
-    head, rest = _program(template, x, form)
-    program = (head, rest, bool(rest) and rest == tuple(range(len(x.kids))) and all(
-        type(i) is int for i in rest), x)  # (`x` kept: a program found by its id keeps the id unique)
+    head, rest = _program(template, x, form)  # (`x` kept below: a program found by its id keeps the id unique)
+    program = (head, rest, bool(rest) and rest == tuple(range(len(x.kids))), x)
     if len(programs) > 10_000:  # (terms that name themselves each their own way: a bound)
         programs.clear()
     programs[type(x) if type(x).op is _CLASS_NAME else id(x)] = program

@@ -396,12 +396,12 @@ class Generator:
         if a._hash in found[2] and a in found[1]:  # (equal types hash alike: most `a` stop at their hash)
             entry = _table("strategies.smallest").get((a._hash, b._hash))
             if entry is not None and entry[0] is a and entry[1] is b:
-                return entry[2]  # type: ignore[no-any-return]
-            return _store("strategies.smallest", (a._hash, b._hash), (a, b, self._build_smallest(a, b)))[2]  # type: ignore[no-any-return]
+                return entry[2]
+            return _store("strategies.smallest", (a._hash, b._hash), (a, b, self._build_smallest(a, b)))[2]
         entry = _table("strategies.smallest_by_output").get(b._hash)
         if entry is not None and entry[0] is b:
-            return entry[1]  # type: ignore[no-any-return]
-        return _store("strategies.smallest_by_output", b._hash, (b, self._build_smallest(a, b)))[1]  # type: ignore[no-any-return]
+            return entry[1]
+        return _store("strategies.smallest_by_output", b._hash, (b, self._build_smallest(a, b)))[1]
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:

@@ -154,12 +154,12 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
         found = store("plans_by_input", a._hash, (a, _by_input(a)))
     by_input = found[1]
     if not by_input and (not by_output[3] or a not in by_output[3]):  # (``Id``'s input must be ``b``, ...)
-        return by_output[2]  # type: ignore[no-any-return]
+        return by_output[2]
     key = (a._hash, b._hash)
     found = table("plans_by_pair").get(key)
     if found is None or found[0] is not a or found[1] is not b:
         found = store("plans_by_pair", key, (a, b, _merge(a, by_output, by_input)))
-    return found[2]  # type: ignore[no-any-return]
+    return found[2]
 
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
