@@ -256,9 +256,14 @@ def _keys(term: Term) -> list[Any]:
     pop, extend, add, prim = todo.pop, todo.extend, keys.append, free.Prim
     while todo:
         t = pop()
-        if t.kids:
-            extend(t.kids)
-        add(t.label if type(t) is prim else type(t))
+        kids = t.kids
+        if kids:  # (a node with kids is named by its class)
+            add(type(t))
+            extend(kids)
+        elif type(t) is prim:
+            add(t.label)
+        else:
+            add(type(t))
     return keys
 
 
@@ -310,8 +315,6 @@ def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start
     when stderr is a terminal).  Raises `ClusterUnavailable` when Dask is
     missing or its scheduler cannot be reached.
     """
-    from tqdm import tqdm
-
     executor: campaign_dist.Executor
     if scheduler is not None:
         executor = campaign_dist.DaskCluster(scheduler)
@@ -326,8 +329,7 @@ def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start
             chunk = max(1, min(250, terms // (executor.workers * 8) if executor.workers > 1 else 250))
         work = [(seed, a, min(a + chunk, start + terms), max_size) for a in range(start, start + terms, chunk)]
         report = Report()
-        with tqdm(total=terms, unit="term", file=sys.stderr, disable=None if progress is None else not progress,
-                  smoothing=0.05) as bar:
+        with _bar(terms, progress) as bar:
             for part in executor.imap_unordered(_check_range, work):
                 report.add(part)
                 bar.update(part.terms)
@@ -337,6 +339,32 @@ def run_campaign(terms: int, seed: int, jobs: int = 1, max_size: int = 16, start
         if report.failures and reproduce:
             report.reproducer = executor.call(_reproduce, seed, report.failures[0], max_size)
     return report
+
+
+class _NoBar:
+    """What `_bar` gives when no bar is shown."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **values: Any) -> None:
+        pass
+
+
+def _bar(terms: int, progress: bool | None) -> Any:
+    """A tqdm bar on stderr for `terms` terms, shown when `progress` (None: when stderr is a terminal, as
+    tqdm's ``disable=None``); tqdm is imported only then (its import is a tenth of a short campaign)."""
+    if not (sys.stderr.isatty() if progress is None else progress):
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=terms, unit="term", file=sys.stderr, smoothing=0.05)
 
 
 def _histogram(report: Report, width: int = 40) -> list[str]:

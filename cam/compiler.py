@@ -89,7 +89,7 @@ from cam.code import (
 from cam.decoded import Block, decode
 from cam.hostvalue import quote
 from catlib.free import Distr, Term, path_str, subterms
-from catlib.values import Curried, HostValue
+from catlib.values import INT_MAX, INT_MIN, Curried, HostValue
 
 __all__ = ["compile", "compile_decoded", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
            "Body", "F", "G", "K", "DISTR_CODE", "compile_value"]
@@ -196,6 +196,11 @@ def _programs() -> dict[tuple[int, type, int], tuple[Template, tuple[Any, ...], 
     """`_program`'s table, empty on first use: made by a memoised function, not kept at module level, so
     that ``_programs.cache_clear()`` (tests/conftest.py's reset before each test) forgets it."""
     return {}
+
+
+@functools.cache
+def _tables() -> dict[tuple[int, int], tuple[dict[str, Template], Any, dict[Any, tuple[Any, ...]]]]:
+    return {}  # `_table_programs`' table, empty on first use (forgotten as `_programs`' is)
 
 
 def _program(template: Template, term: Term, form: _Form) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -317,7 +322,8 @@ def _decoded(instr: Instr) -> tuple[int, Any]:
 _CODE = _Form(lambda run: run, list, lambda k: _quote(k), lambda body: CURRY(Code.of(body)),
               lambda c, d: BRANCH(Code.of(c), Code.of(d)), Code.of)
 _DECODED = _Form(lambda run: tuple(map(_decoded, run)), lambda: Block(_NO_CODE),
-                 lambda k: (_QUOTE_OP, _quote(k).kids[0].label), lambda body: (_CURRY_OP, body),
+                 lambda k: (_QUOTE_OP, k) if type(k) is int and INT_MIN <= k <= INT_MAX  # (what decoding gives)
+                 else (_QUOTE_OP, _quote(k).kids[0].label), lambda body: (_CURRY_OP, body),
                  lambda c, d: (_BRANCH_OP, (c, d)), lambda root: root)
 """Code of `Instr`\\ s, or the blocks of ``(opcode, operand)`` that `cam.decoded.decode` makes of it."""
 
@@ -346,14 +352,27 @@ def compile_decoded(term: Term) -> Block:
     return _instantiate(TEMPLATES, term, _DECODED)
 
 
+def _table_programs(templates: dict[str, Template], form: _Form) -> dict[Any, tuple[Any, ...]]:
+    """The flattened programs (`_program`) found so far for `templates` and `form`, by class, or by the object
+    where the class names its terms each its own way (a primitive's `op` is its label): kept between calls
+    while the table holds the same rows (a table changed in place starts afresh)."""
+    tables = _tables()
+    key, rows = (id(templates), id(form)), (tuple(templates), tuple(templates.values()))  # (no pair per row)
+    found = tables.get(key)
+    if found is not None and found[0] is templates and found[1] == rows:
+        return found[2]
+    if len(tables) > 64:  # (tables made for one call, as tests and proofs do, are not kept for ever)
+        tables.clear()
+    tables[key] = (templates, rows, {})  # the table is kept, so its id is not reused while here
+    return tables[key][2]
+
+
 def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any:
-    # programs by class, for this table; by the object where the class names its terms each its own way
-    # (a primitive's `op` is its label): the template depends on the name
-    programs: dict[Any, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+    programs = _table_programs(templates, form)
     blocks: list[list[Any]] = [form.block()]
     block = blocks[0]
     todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
-    pop, push = todo.pop, todo.append
+    pop, push, push_all = todo.pop, todo.append, todo.extend
     while todo:
         x = pop()
         t = type(x)
@@ -373,15 +392,11 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
                 block = blocks[-1]
                 block.append(form.branch(c, d))
             continue
-        key = t if t.op is _CLASS_NAME else id(x)
-        program = programs.get(key)
-        if program is None:
-            template = templates.get(x.op)
-            if template is None:
-                raise CompileError(_path_of(term, x), x)
-            program = programs[key] = _program(template, x, form)
-        head, rest = program
-        if rest:
+        program = programs.get(t if t.op is _CLASS_NAME else id(x)) or _new_program(templates, term, x, form, programs)
+        head, rest, kids_in_order, _ = program
+        if kids_in_order:  # the holes are the kids, in order: pushed at once (`Compose`'s template, the commonest)
+            push_all(x.kids)
+        elif rest:
             kids = x.kids
             for item in rest:
                 t = type(item)
@@ -395,6 +410,21 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
                     push(item)
         block.extend(head)
     return form.done(blocks[0])
+
+
+def _new_program(templates: dict[str, Template], term: Term, x: Term, form: _Form,
+                 programs: dict[Any, tuple[Any, ...]]) -> tuple[Any, ...]:
+    """`x`'s program (`_program`), put in `programs`: its first run, the rest of its work list, whether that
+    rest is ``x.kids`` in order (pushed as they are); `CompileError` where its constructor has no template."""
+    template = templates.get(x.op)
+    if template is None:
+        raise CompileError(_path_of(term, x), x)
+    head, rest = _program(template, x, form)  # (`x` kept below: a program found by its id keeps the id unique)
+    program = (head, rest, bool(rest) and rest == tuple(range(len(x.kids))), x)
+    if len(programs) > 10_000:  # (terms that name themselves each their own way: a bound)
+        programs.clear()
+    programs[type(x) if type(x).op is _CLASS_NAME else id(x)] = program
+    return program
 
 
 def _path_of(term: Term, sub: Term) -> tuple[str, ...]:

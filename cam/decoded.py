@@ -104,7 +104,7 @@ class Block(list[tuple[int, Any]]):
     deopts: int
 
     def __init__(self, code: Code, level: int = 0, reachable: bool = False) -> None:
-        super().__init__()
+        # (no ``super().__init__()``: a new list is empty already, and a campaign makes blocks by the thousand)
         self.code, self.level, self.reachable = code, level, reachable
 
 
@@ -370,6 +370,11 @@ def to_internal(x: Any, decode: Callable[[Code], Block], body: Callable[[Any], B
     value and `ValueError` for an int outside 64 bits, as
     `cam.hostvalue.quote` does.
     """
+    t = type(x)
+    if t is int and INT_MIN <= x <= INT_MAX:  # the common shapes without a stack
+        return x
+    if t is tuple and not x:
+        return None
     out: list[Any] = []
     todo: list[tuple[Any, bool]] = [(x, False)]
     while todo:

@@ -164,7 +164,8 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
     """The reference machine on decoded code: every transition checked, `Stuck` where none applies.
 
     One entry per instruction, each its condition (else stuck) and its
-    effect; the most frequent first, as this is an if-chain.
+    effect; the most frequent first, as this is an if-chain (by their share of the steps of a campaign's
+    terms, `cam.check`, whose code runs only here: code that runs often is translated, `cam.jit`).
     """
     pc, n, steps = 0, len(block), 0
     limit = -1 if fuel is None else fuel
@@ -182,9 +183,7 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
         if tracer is not None:
             tracer(acc, block, pc, reg, stack, steps)
         op, arg = block[pc]
-        if op == ID:
-            pass
-        elif op == CONS:
+        if op == CONS:
             if not stack or type(stack[-1]) is Ret:
                 raise _stuck("CONS needs a value on the stack", acc, block, pc, reg, stack, steps)
             acc = (pop(), acc)
@@ -192,6 +191,8 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
             if not stack or type(stack[-1]) is Ret:
                 raise _stuck("SWAP needs a value on the stack", acc, block, pc, reg, stack, steps)
             acc, stack[-1] = stack[-1], acc
+        elif op == COPY:
+            acc = (acc, acc)
         elif op == FIRST:
             if type(acc) is not tuple:
                 raise _stuck(f"FIRST needs a Pair in the accumulator, found {_found(acc)}",
@@ -204,12 +205,28 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
                              acc, block, pc, reg, stack, steps)
             push(acc[0])
             acc = acc[1]
-        elif op == GET:
-            acc = reg
-        elif op == PUT:
-            reg, acc = acc, None
-        elif op == COPY:
-            acc = (acc, acc)
+        elif op == QUOTE:
+            acc = arg
+        elif op == RETURN:
+            if not stack or type(stack[-1]) is not Ret:
+                raise _stuck("RETURN needs a code continuation on the stack", acc, block, pc, reg, stack, steps)
+            k = pop()
+            block, pc = k.block, k.pc - 1
+            n = len(block)
+        elif op == ID:
+            pass
+        elif op == INL:
+            acc = InL(acc)
+        elif op == BRANCH:
+            kind = type(acc)
+            if kind is not InL and kind is not InR:
+                raise _stuck(f"BRANCH needs L or R in the accumulator, found {_found(acc)}",
+                             acc, block, pc, reg, stack, steps)
+            push(Ret(block, pc + 1))
+            block = arg[0] if kind is InL else arg[1]
+            acc, pc, n = acc.v, -1, len(block)
+        elif op == CONSUME:
+            acc = None
         elif op == FST:
             if type(acc) is not tuple:
                 raise _stuck(f"FST needs a Pair in the accumulator, found {_found(acc)}",
@@ -220,34 +237,6 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
                 raise _stuck(f"SND needs a Pair in the accumulator, found {_found(acc)}",
                              acc, block, pc, reg, stack, steps)
             acc = acc[1]
-        elif op == QUOTE:
-            acc = arg
-        elif op == ADD:
-            if type(acc) is not tuple or type(acc[0]) is not int or type(acc[1]) is not int:
-                raise _stuck(f"ADD needs a Pair of two Ints, found {_found(acc)}", acc, block, pc, reg, stack, steps)
-            acc = acc[0] + acc[1]
-            if acc > INT_MAX or acc < INT_MIN:
-                acc = (acc + 2**63) % 2**64 - 2**63
-        elif op == INL:
-            acc = InL(acc)
-        elif op == INR:
-            acc = InR(acc)
-        elif op == BRANCH:
-            kind = type(acc)
-            if kind is not InL and kind is not InR:
-                raise _stuck(f"BRANCH needs L or R in the accumulator, found {_found(acc)}",
-                             acc, block, pc, reg, stack, steps)
-            push(Ret(block, pc + 1))
-            block = arg[0] if kind is InL else arg[1]
-            acc, pc, n = acc.v, -1, len(block)
-        elif op == RETURN:
-            if not stack or type(stack[-1]) is not Ret:
-                raise _stuck("RETURN needs a code continuation on the stack", acc, block, pc, reg, stack, steps)
-            k = pop()
-            block, pc = k.block, k.pc - 1
-            n = len(block)
-        elif op == CONSUME:
-            acc = None
         elif op == PUSH:
             push(acc)
         elif op == ROT:
@@ -265,6 +254,18 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
             acc = (clo.env, acc[1])
             block, pc = clo.block, -1
             n = len(block)
+        elif op == GET:
+            acc = reg
+        elif op == PUT:
+            reg, acc = acc, None
+        elif op == INR:
+            acc = InR(acc)
+        elif op == ADD:
+            if type(acc) is not tuple or type(acc[0]) is not int or type(acc[1]) is not int:
+                raise _stuck(f"ADD needs a Pair of two Ints, found {_found(acc)}", acc, block, pc, reg, stack, steps)
+            acc = acc[0] + acc[1]
+            if acc > INT_MAX or acc < INT_MIN:
+                acc = (acc + 2**63) % 2**64 - 2**63
         elif op == SUB or op == MUL or op == LT or op == EQ or op == DIVMOD:
             if type(acc) is not tuple or type(acc[0]) is not int or type(acc[1]) is not int:
                 raise _stuck(f"{block.code[pc].op} needs a Pair of two Ints, found {_found(acc)}",

@@ -112,9 +112,9 @@ def disagreement(case: Trial, full: bool = True) -> Disagreement | None:
         expected = interpreter.step(case.term, case.input, case.state)
     except Exception as e:  # noqa: BLE001 - reported, not hidden
         expected_text = f"raised {type(e).__name__}: {e}"
-    got_text = _direct(case, expected)
+    got_text, block = _direct(case, expected)
     if got_text is not None or full:  # (a failure is shown as the code gave it: closures with their code)
-        got_text = _on_code(case, expected) or got_text
+        got_text = _on_code(case, expected, block) or got_text
     if got_text is None and expected is not None:
         return None
     if expected is not None:
@@ -125,22 +125,25 @@ def disagreement(case: Trial, full: bool = True) -> Disagreement | None:
     return Disagreement(expected_text, got_text or "(agrees)")
 
 
-def _direct(case: Trial, expected: tuple[Any, Any] | None) -> str | None:
-    """None when the term's decoded form, run from the host values, gives `expected`; else what it gave."""
+def _direct(case: Trial, expected: tuple[Any, Any] | None) -> tuple[str | None, Block | None]:
+    """None when the term's decoded form, run from the host values, gives `expected`; else what it gave.
+    With the decoded form, when compiling made one (`_on_code` compares it with the code's)."""
+    block = None
     try:
         block = compiler.compile_decoded(case.term)
-        x, s = (to_internal(v, decode, _closure_code) for v in (case.input, case.state))
-        acc, reg, _ = machine.run_decoded(block, x, s)
+        acc, reg, _ = machine.run_decoded(block, to_internal(case.input, decode, _closure_code),
+                                          to_internal(case.state, decode, _closure_code))
     except Exception as e:  # noqa: BLE001
-        return _raised(e)
+        return _raised(e), block
     if expected is not None and _agrees(expected[0], reg) and _agrees(expected[1], acc):
-        return None
-    return _side(outside(reg), outside(acc))  # type: ignore[arg-type]  # results, never continuations
+        return None, block
+    return _side(outside(reg), outside(acc)), block  # type: ignore[arg-type]  # results, never continuations
 
 
-def _on_code(case: Trial, expected: tuple[Any, Any] | None) -> str | None:
-    """None when the term's code, run on quoted values, gives `expected` quoted, and its decoded form is
-    the decoding of that code; else what the machine gave."""
+def _on_code(case: Trial, expected: tuple[Any, Any] | None, block: Block | None) -> str | None:
+    """None when the term's code, run on quoted values, gives `expected` quoted, and its decoded form
+    (`block`, or compiled again where `_direct` could not) is the decoding of that code; else what the
+    machine gave."""
     try:
         code = compiler.compile(case.term)
         got = machine.step(code, quote(case.input), quote(case.state))
@@ -152,7 +155,7 @@ def _on_code(case: Trial, expected: tuple[Any, Any] | None) -> str | None:
         want = None
     if want is not None and got == want:
         try:
-            if same_blocks(compiler.compile_decoded(case.term), decode(code)):
+            if same_blocks(block if block is not None else compiler.compile_decoded(case.term), decode(code)):
                 return None
             return f"{_side(*got)}; but its decoded form differs from the decoding of its code {to_text(code)}"
         except Exception as e:  # noqa: BLE001
@@ -169,6 +172,8 @@ def _closure_code(body: Term) -> Block:
 def _agrees(host: Any, inside: Any) -> bool:
     """Whether the machine's internal value `inside` is the host value `host`: as strict as quoting `host`
     and comparing, without making either's public form."""
+    if type(host) is int:  # (most results: no stack)
+        return type(inside) is int and inside == host
     todo = [(host, inside)]
     while todo:
         h, x = todo.pop()

@@ -60,7 +60,7 @@ from catlib.plans import share as _canon
 from catlib.plans import shared_type as _make
 from catlib.plans import store as _store
 from catlib.plans import table as _table
-from catlib.tree import walk
+from catlib.tree import Tree, walk
 from catlib.types import Fun, Int, Prod, Sum, Type, Unit
 from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right
 
@@ -77,6 +77,32 @@ Choose = Callable[[int, int], int]
 _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _EMBED = (
     "compose", "fanout", "par", "case", "curry", "apply", "case_with", "via", "branch_on", "embed")
 """The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
+
+
+def _binary(cls: type[Term]) -> Callable[[Term, Term], Term]:
+    """``cls(x, y)`` for the generator's terms `x`, `y`, made as `catlib.tree.Tree` makes it -- the same kids,
+    label and cached hash -- without its checks and two calls: a campaign builds some fifteen nodes per term.
+
+    >>> from catlib.free import Copy, Fst
+    >>> for cls in (Compose, Par, Case):
+    ...     made, built = _binary(cls)(Fst, _binary(cls)(Copy, Fst)), cls(Fst, cls(Copy, Fst))
+    ...     assert (type(made), made.kids, made.label, hash(made), made) == (cls, built.kids, None, hash(built), built)
+    """
+    name, new = cls.__name__, object.__new__
+    set_kids, set_label, set_hash = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
+
+    def make(x: Term, y: Term) -> Term:
+        t = new(cls)
+        set_kids(t, (x, y))
+        set_label(t, None)
+        set_hash(t, hash((name, None, x._hash, y._hash)))
+        return t
+
+    make.__qualname__ = f"_binary({name})"
+    return make
+
+
+_compose, _par, _case = _binary(Compose), _binary(Par), _binary(Case)
 
 
 _BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
@@ -164,9 +190,10 @@ class Generator:
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
         flags = self._flags  # `_rules` then `_state_rules`, the common case inline: one rule drawn from both
-        signature = _table("strategies.rules").get((a, b, flags))
-        if signature is None:
-            signature = self._rules(a, b)
+        # (keyed by the types' cached hashes, found by identity: no `Tree.__hash__` call; `_rules` on a
+        # miss or on another signature of the same hashes)
+        found = _table("strategies.rules").get((a._hash, b._hash, flags))
+        signature = found[2] if found is not None and found[0] is a and found[1] is b else self._rules(a, b)
         if state is self._state:  # (a term's state is one type throughout: its half is held here)
             anywhere = self._held
         else:
@@ -192,18 +219,20 @@ class Generator:
         state's part is kept apart: keyed by ``a -> b`` alone, a new signature is met less often."""
         flags = self._flags
         # each part looked up first, made (by `_cached`) on a miss: a signature is often new, its parts seldom
-        key_h, key_p = (type(a), type(b), flags), (a, b, flags)
+        key_h = (type(a), type(b), flags)
         head = _table("strategies.heads").get(key_h) or _cached("strategies.heads", key_h,
                                                                lambda: self._structural(a, b))
         if not self.pure and not self.without:  # every plan allowed: `_pure_plans` caches them
             plans = _pure_plans(a, b)
         else:
+            key_p = (a, b, flags)
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
         table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
-        rules = table[key_p] = head + plans
+        rules = head + plans
+        table[a._hash, b._hash, flags] = (a, b, rules)
         return rules
 
     def _state_rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
@@ -260,32 +289,32 @@ class Generator:
         if rule is _COMPOSE:
             m = self.type()
             nf, ng = self._split(n)
-            return Compose(T(s, m, b, ng), T(s, a, m, nf))
+            return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
             nf, ng = self._split(n)
-            return Compose(Par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
+            return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
             nf, ng = self._split(n)
-            return Par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
+            return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
             nf, ng = self._split(n)
-            return Case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
+            return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
         if rule is _APPLY:
             # a function built from the input, applied to an argument built from the input
             x = self.type(1)
             nf, nx = self._split(n)
-            return Compose(Apply, Compose(Par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
+            return _compose(Apply, _compose(_par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
         if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
             ne, rest = self._split(n)
             nf, ng = self._split(rest)
-            scrutinee = Compose(Par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
-            branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-            return Compose(branches, Compose(Distr, scrutinee))
+            scrutinee = _compose(_par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
+            branches = _case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+            return _compose(branches, _compose(Distr, scrutinee))
         if rule is _EMBED:
             return self._embed(a, b, n)
         if rule[0] is _VIA:
@@ -293,7 +322,7 @@ class Generator:
             c = through[self.choose(0, len(through) - 1)]
             dom, cod = _TYPES[c.name]
             nf, ng = self._split(max(n - 1, 0))  # two rules' worth: compose, and build with `c`
-            return Compose(T(s, cod, b, ng), Compose(self._primitive(c), T(s, a, dom, nf)))
+            return _compose(T(s, cod, b, ng), _compose(self._primitive(c), T(s, a, dom, nf)))
         # what is left is `_BRANCH_ON`: a comparison or a division inside any signature (see _BRANCHED), used
         # as it is written, `kase_with(yes, no, p < q)`: its answer is branched on, each branch seeing the input
         branched = rule[1]
@@ -301,9 +330,9 @@ class Generator:
         dom, (x, y) = _TYPES[c.name][0], _TYPES[c.name][1].kids
         ne, rest = self._split(max(n - 1, 0))  # two rules' worth: case_with, and build with `c`
         nf, ng = self._split(rest)
-        scrutinee = Compose(Par(Compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
-        branches = Case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
-        return Compose(branches, Compose(Distr, scrutinee))
+        scrutinee = _compose(_par(_compose(self._primitive(c), T(s, a, dom, ne)), Id), Copy)
+        branches = _case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
+        return _compose(branches, _compose(Distr, scrutinee))
 
     def _primitive(self, c: Construct) -> Term:
         return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
@@ -329,15 +358,15 @@ class Generator:
         if kind == _DIRECT:
             return self._primitive(c)
         if kind == _BUILD:
-            return self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, n))
+            return self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, n))
         if kind == _READ:
             return (self._primitive(c) if a == Unit and t == b
-                    else Compose(T(s, t, b, n), Compose(self._primitive(c), Consume)))
+                    else _compose(T(s, t, b, n), _compose(self._primitive(c), Consume)))
         if kind == _WRITE:
             nf, ng = self._split(n)
-            f = self._primitive(c) if a == t else Compose(self._primitive(c), T(s, a, t, nf))
-            return f if b == Unit else Compose(T(s, Unit, b, ng), f)
-        return self._primitive(c) if t == b else Compose(T(s, t, b, n), self._primitive(c))
+            f = self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, nf))
+            return f if b == Unit else _compose(T(s, Unit, b, ng), f)
+        return self._primitive(c) if t == b else _compose(T(s, t, b, n), self._primitive(c))
 
     def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
         from catlib.interpreter import step
@@ -358,14 +387,21 @@ class Generator:
         many to cache well): `_build_smallest` compares `b`'s parts with `a` (or with pairs holding `a`,
         under a function type) and makes `Id` where they are equal, so for such an `a` it makes the same
         term, built once per `b`."""
-        parts = _table("strategies.parts").get(b)
-        if parts is None:
-            parts = _store("strategies.parts", b, frozenset(walk(b)))
-        if a in parts:
-            term = _table("strategies.smallest").get((a, b))
-            return term if term is not None else _store("strategies.smallest", (a, b), self._build_smallest(a, b))
-        term = _table("strategies.smallest_by_output").get(b)
-        return term if term is not None else _store("strategies.smallest_by_output", b, self._build_smallest(a, b))
+        # (each table keyed by the types' cached hashes and its entry found by identity: no `Tree.__hash__`
+        # call; a miss, or another type of the same hash, makes the entry anew)
+        found = _table("strategies.parts").get(b._hash)
+        if found is None or found[0] is not b:
+            parts = frozenset(walk(b))
+            found = _store("strategies.parts", b._hash, (b, parts, frozenset(t._hash for t in parts)))
+        if a._hash in found[2] and a in found[1]:  # (equal types hash alike: most `a` stop at their hash)
+            entry = _table("strategies.smallest").get((a._hash, b._hash))
+            if entry is not None and entry[0] is a and entry[1] is b:
+                return entry[2]
+            return _store("strategies.smallest", (a._hash, b._hash), (a, b, self._build_smallest(a, b)))[2]
+        entry = _table("strategies.smallest_by_output").get(b._hash)
+        if entry is not None and entry[0] is b:
+            return entry[1]
+        return _store("strategies.smallest_by_output", b._hash, (b, self._build_smallest(a, b)))[1]
 
     def _build_smallest(self, a: Type, b: Type) -> Term:
         if a == b:

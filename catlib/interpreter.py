@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from catlib.free import Case, Compose, Const, Curry, Embed, Par, Term
+from catlib.free import Case, Compose, Const, Curry, Embed, Par, Prim, Term
 from catlib.values import Curried, HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
 
 __all__ = ["step", "run", "InterpretError"]
@@ -57,17 +57,25 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
     while True:
         # evaluate t on v
         while True:
-            if isinstance(t, Compose):
+            kind = type(t)  # (the common classes by identity; `op` read once, from the label where it is one)
+            if kind is Prim:
+                op = t.label
+                if op != "Apply":
+                    break
+            elif kind is Const:
+                op = "Const"
+                break
+            elif kind is Compose or (kind is not Par and kind is not Case and isinstance(t, Compose)):
                 stack.append((_THEN, t.kids[0]))
                 t = t.kids[1]
                 continue
-            if isinstance(t, Par):
+            elif kind is Par or (kind is not Case and isinstance(t, Par)):
                 if type(v) is not tuple or len(v) != 2:
                     raise _bad(t, v, "a pair")
                 stack.append((_RIGHT, t.kids[1], v[1]))
                 t, v = t.kids[0], v[0]
                 continue
-            if isinstance(t, Case):
+            elif isinstance(t, Case):
                 if isinstance(v, Left):
                     t, v = t.kids[0], v.value
                 elif isinstance(v, Right):
@@ -75,19 +83,21 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
                 else:
                     raise _bad(t, v, "Left(..) or Right(..)")
                 continue
-            if t.op == "Apply":
-                # the closure's body runs here, on (env, argument), in the current state: a jump,
-                # so closures applied inside closures do not grow the Python stack
-                if type(v) is not tuple or len(v) != 2 or type(v[0]) is not Curried:
-                    raise _bad(t, v, "a pair (Curried(..), argument)")
-                if not isinstance(v[0].body, Term):
-                    raise _bad(t, v[0].body, "a closure whose body is a Term")
-                t, v = v[0].body, (v[0].env, v[1])
-                continue
-            break
-        op = t.op
+            else:
+                op = t.op
+                if op != "Apply":
+                    break
+            # the closure's body runs here, on (env, argument), in the current state: a jump,
+            # so closures applied inside closures do not grow the Python stack
+            if type(v) is not tuple or len(v) != 2 or type(v[0]) is not Curried:
+                raise _bad(t, v, "a pair (Curried(..), argument)")
+            if not isinstance(v[0].body, Term):
+                raise _bad(t, v[0].body, "a closure whose body is a Term")
+            t, v = v[0].body, (v[0].env, v[1])
         if op == "Id":
             pass
+        elif kind is Const:
+            v = t.label
         elif op in ("Fst", "Snd"):
             if type(v) is not tuple or len(v) != 2:
                 raise _bad(t, v, "a pair")

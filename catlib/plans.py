@@ -90,6 +90,10 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
 
     Only speed depends on the sharing, never a result: types are still compared with ``==``.
     """
+    by_hash = table("made_by_hash")  # first by the parts' cached hashes, found by identity: no `Tree.__hash__`
+    t = by_hash.get((cls, left._hash, right._hash))
+    if t is not None and t.kids[0] is left and t.kids[1] is right:
+        return t
     key = (cls, left, right)
     made = table("made")
     t = made.get(key)
@@ -98,8 +102,10 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
         if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
             made.clear()
             canon.clear()
+            by_hash.clear()
         t = made[key] = cls(left, right)
         canon.setdefault(t, t)
+    by_hash[cls, left._hash, right._hash] = t
     return t
 
 
@@ -137,16 +143,23 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     ...     for a in small for b in large)
     True
     """
-    by_output = table("plans_by_output").get(b)
-    if by_output is None:
-        by_output = store("plans_by_output", b, _by_output(b))
-    by_input = table("plans_by_input").get(a)
-    if by_input is None:
-        by_input = store("plans_by_input", a, _by_input(a))
-    if not by_input and a not in by_output[3]:  # (``Id``'s input must be ``b``, ...)
+    # (each table keyed by the types' cached hashes, its entry found by identity: no `Tree.__hash__` call; a
+    # miss, or another type of the same hash, makes the entry anew, equal to what it would have found)
+    found = table("plans_by_output").get(b._hash)
+    if found is None or found[0] is not b:
+        found = store("plans_by_output", b._hash, (b, _by_output(b)))
+    by_output = found[1]
+    found = table("plans_by_input").get(a._hash)
+    if found is None or found[0] is not a:
+        found = store("plans_by_input", a._hash, (a, _by_input(a)))
+    by_input = found[1]
+    if not by_input and (not by_output[3] or a not in by_output[3]):  # (``Id``'s input must be ``b``, ...)
         return by_output[2]
-    both = table("plans_by_pair").get((a, b))
-    return both if both is not None else store("plans_by_pair", (a, b), _merge(a, by_output, by_input))
+    key = (a._hash, b._hash)
+    found = table("plans_by_pair").get(key)
+    if found is None or found[0] is not a or found[1] is not b:
+        found = store("plans_by_pair", key, (a, b, _merge(a, by_output, by_input)))
+    return found[2]
 
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -180,7 +193,7 @@ def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side`, knowing `how` `side` is matched."""
     if how == _MATCH:
         return _instantiate(side, t, other) if type(side) is type(t) else None
-    return other if how == _EQUAL and side == t else None
+    return other if how == _EQUAL and side._hash == t._hash and side == t else None  # (unequal hashes: unequal)
 
 
 def _by_output(b: Type) -> tuple[Any, ...]:
