@@ -14,7 +14,10 @@ paths are checked against each other in ``tests/test_cam_machine.py``.
 
 from __future__ import annotations
 
+import builtins
+import functools
 from collections.abc import Callable
+from types import CodeType, FunctionType
 from typing import Any
 
 from cam import loaded
@@ -54,7 +57,6 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
-from cam.pysource import compile_in_pieces
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -110,10 +112,14 @@ def _expr(v: Val) -> str:
     return f"{v[1]}({_expr(v[2])})"
 
 
-def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], names: dict[int, str],
-                  todo: list[Block], branches: list[tuple[str, int, int]]) -> str:
-    """The Python source of one block's function (see `translate`); nested blocks are added to `todo`, and
-    each ``BRANCH`` on a value of unknown side to `branches` (its table, filled once the functions exist).
+def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[Block],
+                  calls_to: list[tuple[dict[str, Any], str, Block]],
+                  branches: list[tuple[dict[str, Any], str, Block, Block]]) -> str:
+    """The Python source of one block's function (see `translate`), whose globals are `env` (it adds the
+    block's constants there); the blocks it calls are added to `todo`, each name of such a call to `calls_to`
+    and the table of each ``BRANCH`` on a value of unknown side to `branches` (both filled in once the
+    functions exist).  Every name the source uses is the block's own, numbered from the same start in every
+    block: two blocks of the same shape have the same source, whatever their constants (`_code`).
 
     The block is run symbolically (`Val`): the accumulator, the register and the values this block
     pushed are expressions, so that stack traffic, ``SWAP``, ``PUSH``, ``QUOTE``, ``GET``, ``PUT`` and
@@ -259,15 +265,17 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit(f"stack.extend(({''.join(_expr(v) + ', ' for v in local)}{cont},))" if local
                  else f"stack.append({cont})")
             local.clear()
-            left = names.setdefault(id(arg[0]), f"f{len(names)}")
-            right = names.setdefault(id(arg[1]), f"f{len(names)}")
-            todo += [arg[0], arg[1]]
-            if known is not None:
-                target, payload = left if known[0] == "InL" else right, known[1]
+            if known is not None:  # only the arm taken is called (and translated, unless another block calls the other)
+                arm = arg[0] if known[0] == "InL" else arg[1]
+                target, payload = f"f{len(env)}", known[1]
+                env[target] = None
+                calls_to.append((env, target, arm))
+                todo.append(arm)
             else:  # neither L nor R: a KeyError
                 target = f"B{len(env)}"
                 env[target] = None
-                branches.append((target, id(arg[0]), id(arg[1])))
+                branches.append((env, target, arg[0], arg[1]))
+                todo += [arg[0], arg[1]]
                 target, payload = f"{target}[{acc}.__class__]", f"{acc}.v"
             calls.append(f"c{len(calls)}")
             a, r = new(), new()
@@ -296,9 +304,9 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit("if stack: raise D")
             emit(f"return {_expr(acc)}, {_expr(reg)}, {steps(len(block))}")
     if is_root:  # what the code raises where the loop is stuck (CAUGHT) becomes a Deopt, once, here
-        return "\n".join([f"def {name}(acc, reg, stack, k):", " try:", *("  " + line for line in out),
+        return "\n".join(["def root(acc, reg, stack, k):", " try:", *("  " + line for line in out),
                           " except C: raise D"])
-    return "\n".join([f"def {name}(acc, reg, stack, k):", *(" " + line for line in out)])
+    return "\n".join(["def arm(acc, reg, stack, k):", *(" " + line for line in out)])
 
 
 def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
@@ -317,7 +325,9 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     stack only before a ``BRANCH``), a pair or an injection made here is made only where
     the object is needed (a ``FST`` of it is its part, a ``BRANCH`` on it calls its arm),
     and the number of steps of the whole block is a constant plus the arms' counts.
-    The source is kept short: compiling it is most of what a translation costs.
+    The source is kept short: compiling it is most of what a translation costs.  Each block is
+    compiled on its own, its constants and the functions it calls in its own globals, so that
+    blocks of the same shape share one compiled code (`_code`).
 
     >>> from cam.text import parse_code
     >>> from cam.decoded import decode
@@ -325,20 +335,44 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     >>> f(41, None, [], None)
     (42, None, 8)
     """
-    env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "C": CAUGHT, "int": int,
-                           "LU": InL(None), "RU": InR(None)}
-    names: dict[int, str] = {}
-    branches: list[tuple[str, int, int]] = []
-    src: list[str] = []
+    functions: dict[int, FunctionType] = {}  # by the id of the block (a block called twice is translated once)
+    calls_to: list[tuple[dict[str, Any], str, Block]] = []
+    branches: list[tuple[dict[str, Any], str, Block, Block]] = []
     todo = [root]
     while todo:
         block = todo.pop()
-        src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo,
-                                 branches))
-    compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
-    for table, left, right in branches:
-        env[table] = {InL: env[names[left]], InR: env[names[right]]}
-    return env["f0"]
+        if id(block) not in functions:
+            env = dict(_GLOBALS)
+            functions[id(block)] = FunctionType(_code(_block_source(block, block is root, env, todo, calls_to,
+                                                                    branches)), env)
+    for env, name, block in calls_to:
+        env[name] = functions[id(block)]
+    for env, name, left, right in branches:
+        env[name] = {InL: functions[id(left)], InR: functions[id(right)]}
+    return functions[id(root)]
+
+
+_GLOBALS: dict[str, Any] = {"__builtins__": builtins, "InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt,
+                            "C": CAUGHT, "int": int, "LU": InL(None), "RU": InR(None)}
+"""What every translated block's source may use besides its own constants (`_block_source`)."""
+CODE_CACHE_CHARS = 4_000
+"""Blocks of source at most this long have their compiled code kept (`_code`)."""
+
+
+def _code(source: str) -> CodeType:
+    """The code object of `source`, one function's ``def``: compiled, or as compiled before for that source."""
+    return _compiled(source) if len(source) <= CODE_CACHE_CHARS else _compile(source)
+
+
+def _compile(source: str) -> CodeType:
+    module = compile(source, "<cam jit>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, CodeType))
+
+
+_compiled = functools.lru_cache(maxsize=2_048)(_compile)
+"""Compiling is most of what translating costs, and blocks of the same shape recur: a ``Distr``'s two arms in
+every code with a ``Distr``, arms such as ``[INL,RETURN]``, a closure's body in every code that builds it.
+A code object holds no constant of the block (its function's globals do), so one serves every such block."""
 
 
 def _give_up(x: Any, s: Any) -> Any:
