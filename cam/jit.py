@@ -365,8 +365,9 @@ def _code(source: str) -> CodeType:
 
 
 def _compile(source: str) -> CodeType:
-    module = compile(source, "<cam jit>", "exec")
-    return next(c for c in module.co_consts if isinstance(c, CodeType))
+    code = compile(source, "<cam jit>", "exec").co_consts[0]  # the module's first constant: its one function's
+    assert isinstance(code, CodeType)
+    return code
 
 
 _compiled = functools.lru_cache(maxsize=2_048)(_compile)

@@ -58,8 +58,8 @@ def _choices(draw: Any) -> Choose:
 
     def choose(lo: int, hi: int) -> int:
         if hi - lo > 127:  # what `st.integers(lo, hi)` does (`IntegersStrategy.do_draw`)
-            return int(draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128}))
-        return int(draw_integer(lo, hi))
+            return draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128})
+        return draw_integer(lo, hi)
 
     return choose
 
