@@ -15,7 +15,6 @@ paths are checked against each other in ``tests/test_cam_machine.py``.
 from __future__ import annotations
 
 import builtins
-import functools
 from collections.abc import Callable
 from types import CodeType, FunctionType
 from typing import Any
@@ -57,6 +56,7 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
+from cam.pysource import PIECE_LINES
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -119,7 +119,7 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
     block's constants there); the blocks it calls are added to `todo`, each name of such a call to `calls_to`
     and the table of each ``BRANCH`` on a value of unknown side to `branches` (both filled in once the
     functions exist).  Every name the source uses is the block's own, numbered from the same start in every
-    block: two blocks of the same shape have the same source, whatever their constants (`_code`).
+    block: two blocks of the same shape have the same source, whatever their constants (`_codes`).
 
     The block is run symbolically (`Val`): the accumulator, the register and the values this block
     pushed are expressions, so that stack traffic, ``SWAP``, ``PUSH``, ``QUOTE``, ``GET``, ``PUT`` and
@@ -327,7 +327,7 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     and the number of steps of the whole block is a constant plus the arms' counts.
     The source is kept short: compiling it is most of what a translation costs.  Each block is
     compiled on its own, its constants and the functions it calls in its own globals, so that
-    blocks of the same shape share one compiled code (`_code`).
+    blocks of the same shape share one compiled code (`_codes`).
 
     >>> from cam.text import parse_code
     >>> from cam.decoded import decode
@@ -335,45 +335,66 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     >>> f(41, None, [], None)
     (42, None, 8)
     """
-    functions: dict[int, FunctionType] = {}  # by the id of the block (a block called twice is translated once)
+    index: dict[int, int] = {}  # the blocks by id, in the order of `sources` (a block called twice: translated once)
+    sources: list[str] = []
+    envs: list[dict[str, Any]] = []
     calls_to: list[tuple[dict[str, Any], str, Block]] = []
     branches: list[tuple[dict[str, Any], str, Block, Block]] = []
     todo = [root]
     while todo:
         block = todo.pop()
-        if id(block) not in functions:
-            env = dict(_GLOBALS)
-            functions[id(block)] = FunctionType(_code(_block_source(block, block is root, env, todo, calls_to,
-                                                                    branches)), env)
+        if id(block) not in index:
+            index[id(block)] = len(sources)
+            envs.append(dict(_GLOBALS))
+            sources.append(_block_source(block, block is root, envs[-1], todo, calls_to, branches))
+    functions = [FunctionType(code, env) for code, env in zip(_codes(sources), envs)]
     for env, name, block in calls_to:
-        env[name] = functions[id(block)]
+        env[name] = functions[index[id(block)]]
     for env, name, left, right in branches:
-        env[name] = {InL: functions[id(left)], InR: functions[id(right)]}
-    return functions[id(root)]
+        env[name] = {InL: functions[index[id(left)]], InR: functions[index[id(right)]]}
+    return functions[0]
 
 
 _GLOBALS: dict[str, Any] = {"__builtins__": builtins, "InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt,
                             "C": CAUGHT, "int": int, "LU": InL(None), "RU": InR(None)}
 """What every translated block's source may use besides its own constants (`_block_source`)."""
-CODE_CACHE_CHARS = 4_000
-"""Blocks of source at most this long have their compiled code kept (`_code`)."""
-
-
-def _code(source: str) -> CodeType:
-    """The code object of `source`, one function's ``def``: compiled, or as compiled before for that source."""
-    return _compiled(source) if len(source) <= CODE_CACHE_CHARS else _compile(source)
-
-
-def _compile(source: str) -> CodeType:
-    code = compile(source, "<cam jit>", "exec").co_consts[0]  # the module's first constant: its one function's
-    assert isinstance(code, CodeType)
-    return code
-
-
-_compiled = functools.lru_cache(maxsize=2_048)(_compile)
+CODE_CACHE_CHARS, CODE_CACHE_SIZE = 4_000, 2_048
+"""The compiled code of blocks of source at most `CODE_CACHE_CHARS` long is kept, `CODE_CACHE_SIZE` blocks'
+at most (`_codes`)."""
+_CODES: dict[str, CodeType] = {}
 """Compiling is most of what translating costs, and blocks of the same shape recur: a ``Distr``'s two arms in
 every code with a ``Distr``, arms such as ``[INL,RETURN]``, a closure's body in every code that builds it.
 A code object holds no constant of the block (its function's globals do), so one serves every such block."""
+
+
+def clear_cache() -> None:
+    """Forget the compiled code kept for blocks' sources (`_codes`)."""
+    _CODES.clear()
+
+
+def _codes(sources: list[str]) -> list[CodeType]:
+    """The code object of each of `sources` (a function's ``def`` each): as compiled before, or compiled now,
+    those new compiled together (a `compile` has a cost of its own), about `PIECE_LINES` lines at a time:
+    `compile` holds the interpreter lock throughout."""
+    found = {src: _CODES[src] for src in sources if src in _CODES}
+    new = [src for src in dict.fromkeys(sources) if src not in found]
+    todo = new[::-1]
+    while todo:
+        piece: list[str] = []
+        starts: list[int] = []
+        lines = 0
+        while todo and (not piece or lines < PIECE_LINES):
+            piece.append(todo.pop())
+            starts.append(lines + 1)
+            lines += piece[-1].count("\n") + 1
+        module = compile("\n".join(piece), "<cam jit>", "exec")
+        first_line = {c.co_firstlineno: c for c in module.co_consts if isinstance(c, CodeType)}
+        found.update(zip(piece, (first_line[line] for line in starts)))
+    if new:
+        if len(_CODES) + len(new) > CODE_CACHE_SIZE:
+            _CODES.clear()
+        _CODES.update((src, found[src]) for src in new if len(src) <= CODE_CACHE_CHARS)
+    return [found[src] for src in sources]
 
 
 def _give_up(x: Any, s: Any) -> Any:
