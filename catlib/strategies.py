@@ -179,7 +179,7 @@ def _composites() -> _Composites:
     def runs_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
               ) -> tuple[Term, Signature, HostValue, HostValue]:
         # the term drawn here rather than from `typed_terms_`: the same choices without a strategy drawn
-        # inside this one, whose bookkeeping cost as much as a tenth of a run's generation
+        # inside this one (its bookkeeping was about 1% of the central property's instructions)
         choose = _choices(draw)
         f, sig = typed(choose, fixed, max_size, options)
         gen = Generator(choose, without=options["without"])  # (values: the Generator's defaults but `without`)
