@@ -376,7 +376,11 @@ def _codes(sources: list[str]) -> list[CodeType]:
     """The code object of each of `sources` (a function's ``def`` each): as compiled before, or compiled now,
     those new compiled together (a `compile` has a cost of its own), about `PIECE_LINES` lines at a time:
     `compile` holds the interpreter lock throughout."""
-    found = {src: _CODES[src] for src in sources if src in _CODES}
+    found: dict[str, CodeType] = {}
+    for src in sources:  # (`get`: another thread may empty the dict meanwhile)
+        code = _CODES.get(src)
+        if code is not None:
+            found[src] = code
     new = [src for src in dict.fromkeys(sources) if src not in found]
     todo = new[::-1]
     while todo:
