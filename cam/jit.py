@@ -14,7 +14,9 @@ paths are checked against each other in ``tests/test_cam_machine.py``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
+from types import CodeType, FunctionType
 from typing import Any
 
 from cam import loaded
@@ -54,7 +56,7 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
-from cam.pysource import compile_in_pieces
+from cam.pysource import PIECE_LINES
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -110,10 +112,14 @@ def _expr(v: Val) -> str:
     return f"{v[1]}({_expr(v[2])})"
 
 
-def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], names: dict[int, str],
-                  todo: list[Block], branches: list[tuple[str, int, int]]) -> str:
-    """The Python source of one block's function (see `translate`); nested blocks are added to `todo`, and
-    each ``BRANCH`` on a value of unknown side to `branches` (its table, filled once the functions exist).
+def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[Block],
+                  calls_to: list[tuple[dict[str, Any], str, Block]],
+                  branches: list[tuple[dict[str, Any], str, Block, Block]]) -> str:
+    """The Python source of one block's function (see `translate`), whose globals are `env` (it adds the
+    block's constants there); the blocks it calls are added to `todo`, each name of such a call to `calls_to`
+    and the table of each ``BRANCH`` on a value of unknown side to `branches` (both filled in once the
+    functions exist).  Every name the source uses is the block's own, numbered from the same start in every
+    block: two blocks of the same shape have the same source, whatever their constants (`_codes`).
 
     The block is run symbolically (`Val`): the accumulator, the register and the values this block
     pushed are expressions, so that stack traffic, ``SWAP``, ``PUSH``, ``QUOTE``, ``GET``, ``PUT`` and
@@ -259,15 +265,17 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit(f"stack.extend(({''.join(_expr(v) + ', ' for v in local)}{cont},))" if local
                  else f"stack.append({cont})")
             local.clear()
-            left = names.setdefault(id(arg[0]), f"f{len(names)}")
-            right = names.setdefault(id(arg[1]), f"f{len(names)}")
-            todo += [arg[0], arg[1]]
-            if known is not None:
-                target, payload = left if known[0] == "InL" else right, known[1]
+            if known is not None:  # only the arm taken is called (and translated, unless another block calls the other)
+                arm = arg[0] if known[0] == "InL" else arg[1]
+                target, payload = f"f{len(env)}", known[1]
+                env[target] = None
+                calls_to.append((env, target, arm))
+                todo.append(arm)
             else:  # neither L nor R: a KeyError
                 target = f"B{len(env)}"
                 env[target] = None
-                branches.append((target, id(arg[0]), id(arg[1])))
+                branches.append((env, target, arg[0], arg[1]))
+                todo += [arg[0], arg[1]]
                 target, payload = f"{target}[{acc}.__class__]", f"{acc}.v"
             calls.append(f"c{len(calls)}")
             a, r = new(), new()
@@ -296,9 +304,9 @@ def _block_source(block: Block, name: str, is_root: bool, env: dict[str, Any], n
             emit("if stack: raise D")
             emit(f"return {_expr(acc)}, {_expr(reg)}, {steps(len(block))}")
     if is_root:  # what the code raises where the loop is stuck (CAUGHT) becomes a Deopt, once, here
-        return "\n".join([f"def {name}(acc, reg, stack, k):", " try:", *("  " + line for line in out),
+        return "\n".join(["def root(acc, reg, stack, k):", " try:", *("  " + line for line in out),
                           " except C: raise D"])
-    return "\n".join([f"def {name}(acc, reg, stack, k):", *(" " + line for line in out)])
+    return "\n".join(["def arm(acc, reg, stack, k):", *(" " + line for line in out)])
 
 
 def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, Any, int]]:
@@ -317,7 +325,9 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     stack only before a ``BRANCH``), a pair or an injection made here is made only where
     the object is needed (a ``FST`` of it is its part, a ``BRANCH`` on it calls its arm),
     and the number of steps of the whole block is a constant plus the arms' counts.
-    The source is kept short: compiling it is most of what a translation costs.
+    The source is kept short: compiling it is most of what a translation costs.  Each block is
+    compiled on its own, its constants and the functions it calls in its own globals, so that
+    blocks of the same shape share one compiled code (`_codes`).
 
     >>> from cam.text import parse_code
     >>> from cam.decoded import decode
@@ -325,20 +335,70 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
     >>> f(41, None, [], None)
     (42, None, 8)
     """
-    env: dict[str, Any] = {"InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt, "C": CAUGHT, "int": int,
-                           "LU": InL(None), "RU": InR(None)}
-    names: dict[int, str] = {}
-    branches: list[tuple[str, int, int]] = []
-    src: list[str] = []
+    index: dict[int, int] = {}  # the blocks by id, in the order of `sources` (a block called twice: translated once)
+    sources: list[str] = []
+    envs: list[dict[str, Any]] = []
+    calls_to: list[tuple[dict[str, Any], str, Block]] = []
+    branches: list[tuple[dict[str, Any], str, Block, Block]] = []
     todo = [root]
     while todo:
         block = todo.pop()
-        src.append(_block_source(block, names.setdefault(id(block), f"f{len(names)}"), block is root, env, names, todo,
-                                 branches))
-    compile_in_pieces(src, env, f"<cam jit {id(root):x}>")  # in pieces: other threads run in between
-    for table, left, right in branches:
-        env[table] = {InL: env[names[left]], InR: env[names[right]]}
-    return env["f0"]
+        if id(block) not in index:
+            index[id(block)] = len(sources)
+            envs.append(dict(_GLOBALS))
+            sources.append(_block_source(block, block is root, envs[-1], todo, calls_to, branches))
+    functions = [FunctionType(code, env) for code, env in zip(_codes(sources), envs)]
+    for env, name, block in calls_to:
+        env[name] = functions[index[id(block)]]
+    for env, name, left, right in branches:
+        env[name] = {InL: functions[index[id(left)]], InR: functions[index[id(right)]]}
+    return functions[0]
+
+
+_GLOBALS: dict[str, Any] = {"__builtins__": builtins, "InL": InL, "InR": InR, "Ret": Ret, "Clo": Clo, "D": Deopt,
+                            "C": CAUGHT, "int": int, "LU": InL(None), "RU": InR(None)}
+"""What every translated block's source may use besides its own constants (`_block_source`)."""
+CODE_CACHE_CHARS, CODE_CACHE_SIZE = 4_000, 2_048
+"""The compiled code of blocks of source at most `CODE_CACHE_CHARS` long is kept, `CODE_CACHE_SIZE` blocks'
+at most (`_codes`)."""
+_CODES: dict[str, CodeType] = {}
+"""Compiling is most of what translating costs, and blocks of the same shape recur: a ``Distr``'s two arms in
+every code with a ``Distr``, arms such as ``[INL,RETURN]``, a closure's body in every code that builds it.
+A code object holds no constant of the block (its function's globals do), so one serves every such block."""
+
+
+def clear_cache() -> None:
+    """Forget the compiled code kept for blocks' sources (`_codes`)."""
+    _CODES.clear()
+
+
+def _codes(sources: list[str]) -> list[CodeType]:
+    """The code object of each of `sources` (a function's ``def`` each): as compiled before, or compiled now,
+    those new compiled together (a `compile` has a cost of its own), about `PIECE_LINES` lines at a time:
+    `compile` holds the interpreter lock throughout."""
+    found: dict[str, CodeType] = {}
+    for src in sources:  # (`get`: another thread may empty the dict meanwhile)
+        code = _CODES.get(src)
+        if code is not None:
+            found[src] = code
+    new = [src for src in dict.fromkeys(sources) if src not in found]
+    todo = new[::-1]
+    while todo:
+        piece: list[str] = []
+        starts: list[int] = []
+        lines = 0
+        while todo and (not piece or lines < PIECE_LINES):
+            piece.append(todo.pop())
+            starts.append(lines + 1)
+            lines += piece[-1].count("\n") + 1
+        module = compile("\n".join(piece), "<cam jit>", "exec")
+        first_line = {c.co_firstlineno: c for c in module.co_consts if isinstance(c, CodeType)}
+        found.update(zip(piece, (first_line[line] for line in starts)))
+    if new:
+        if len(_CODES) + len(new) > CODE_CACHE_SIZE:
+            _CODES.clear()
+        _CODES.update((src, found[src]) for src in new if len(src) <= CODE_CACHE_CHARS)
+    return [found[src] for src in sources]
 
 
 def _give_up(x: Any, s: Any) -> Any:

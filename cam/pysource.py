@@ -1,4 +1,5 @@
-"""Python source made by the translators (`cam.jit`, `cam.loaded`), compiled without holding up other threads."""
+"""Python source made by the translator `cam.loaded`, compiled without holding up other threads (`cam.jit` compiles
+each block on its own, and keeps the compiled code of small blocks)."""
 
 from __future__ import annotations
 

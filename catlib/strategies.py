@@ -58,8 +58,8 @@ def _choices(draw: Any) -> Choose:
 
     def choose(lo: int, hi: int) -> int:
         if hi - lo > 127:  # what `st.integers(lo, hi)` does (`IntegersStrategy.do_draw`)
-            return int(draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128}))
-        return int(draw_integer(lo, hi))
+            return draw_integer(lo, hi, weights={lo: 2 / 128, lo + 1: 1 / 128, hi - 1: 1 / 128, hi: 2 / 128})
+        return draw_integer(lo, hi)
 
     return choose
 
@@ -109,9 +109,19 @@ def typed_terms(state: Type | str | None = None, input: Type | str | None = None
     relations, which have no `Lt` and no `Curry`); `functions` lets function
     types occur in the drawn signature (input, output, state).
     """
+    return _composites().typed_terms(*_typed_args(state, input, output, max_size=max_size, pure=pure, embed=embed,
+                                                  max_type_depth=max_type_depth, without=without,
+                                                  functions=functions))
+
+
+def _typed_args(state: Type | str | None, input: Type | str | None, output: Type | str | None, *,
+                max_size: int = 12, pure: bool = False, embed: bool = False, max_type_depth: int = 2,
+                without: frozenset[str] = frozenset(), functions: bool = False
+                ) -> tuple[tuple[Type | None, ...], int, dict[str, Any]]:
+    """`typed_terms`'s arguments as its composite (`_Composites.typed_terms`) takes them."""
     fixed = tuple(_ground(t, n) for t, n in ((state, "state"), (input, "input"), (output, "output")))
-    return _composites().typed_terms(fixed, max_size, dict(pure=pure, embed=embed, type_depth=max_type_depth,
-                                                           without=without, functions=functions))
+    return fixed, max_size, dict(pure=pure, embed=embed, type_depth=max_type_depth, without=without,
+                                 functions=functions)
 
 
 def terms(state: Type | str | None = None, input: Type | str | None = None,
@@ -125,8 +135,7 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
          ) -> st.SearchStrategy[tuple[Term, Signature, HostValue, HostValue]]:
     """``(term, signature, input value, state value)``: one step ready to run."""
 
-    typed = typed_terms(state, input, output, **options)  # made once: a strategy costs to make
-    return _composites().runs(typed, options.get("without", frozenset()))
+    return _composites().runs(*_typed_args(state, input, output, **options))
 
 
 class _Composites(NamedTuple):
@@ -154,18 +163,26 @@ def _composites() -> _Composites:
     def values_(draw: Any, ty: Type) -> HostValue:
         return _drawing(draw).value(ty)
 
-    @st.composite
-    def typed_terms_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
-                     ) -> tuple[Term, Signature]:
-        gen = _drawing(draw, **options)
+    def typed(choose: Choose, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
+              ) -> tuple[Term, Signature]:
+        gen = Generator(choose, **options)
         s, a, b = (t if t is not None else gen.type() for t in fixed)
         fuel = gen.choose(0, max_size)
         return gen.term(s, a, b, fuel), Signature(s, a, b)
 
     @st.composite
-    def runs_(draw: Any, typed: Any, without: frozenset[str]) -> tuple[Term, Signature, HostValue, HostValue]:
-        f, sig = draw(typed)
-        gen = _drawing(draw, without=without)
+    def typed_terms_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
+                     ) -> tuple[Term, Signature]:
+        return typed(_choices(draw), fixed, max_size, options)
+
+    @st.composite
+    def runs_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
+              ) -> tuple[Term, Signature, HostValue, HostValue]:
+        # the term drawn here rather than from `typed_terms_`: the same choices without a strategy drawn
+        # inside this one (its bookkeeping was about 1% of the central property's instructions)
+        choose = _choices(draw)
+        f, sig = typed(choose, fixed, max_size, options)
+        gen = Generator(choose, without=options["without"])  # (values: the Generator's defaults but `without`)
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
     return _Composites(types_, values_, typed_terms_, runs_)
