@@ -95,8 +95,8 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
     push = out.append
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
     pop, later = todo.pop, todo.append
-    # the loop runs once per node and a node twice: its rule is one cached lookup (`_rule`), and a leaf whose
-    # scheme has no variable (``Add``, ``Const``) is typed by the same two shared types every time
+    # a node with kids is popped twice (before and after them), the rest once; its rule is one cached lookup
+    # (`_rule`), and a scheme without variables (``Add``'s) gives the same shared types every time
     while todo:
         t, path, ready = pop()
         if ready:
@@ -106,8 +106,9 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
             push(_apply_rule(plan, dom, cod, t, kids, u, path))
         elif t.kids:
             later((t, path, True))
-            for name, kid in reversed(list(zip(t.fields, t.kids))):
-                later((kid, (name, path), False))
+            subterms, fields = t.kids, t.fields
+            for i in range(len(subterms) - 1, -1, -1):
+                later((subterms[i], (fields[i], path), False))
         elif isinstance(t, Embed):
             names: dict[str, Type] = {}
             push((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))

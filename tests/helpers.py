@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hypothesis import strategies as st
@@ -16,10 +17,17 @@ def instantiate(text: str, env: dict[str, Type]) -> Type:
     return substitute([parse(text)], lambda v: env[v.name])[0]
 
 
+@functools.cache
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    # one strategy per range, made once: `st.integers` validates its bounds and looks up hypothesis's own cache
+    # on every call, a sixth of a draw's cost, and an instance draws a few hundred integers
+    return st.integers(lo, hi)
+
+
 @st.composite
 def law_instances(draw: Any, law: Law, pure: bool = True, max_size: int = 6) -> tuple:
     """(lhs, rhs, input value, state value, terms) for a random instance of `law`."""
-    gen = Generator(lambda lo, hi: draw(st.integers(lo, hi)), pure=pure)
+    gen = Generator(lambda lo, hi: draw(_integers(lo, hi)), pure=pure)
     names = sorted({v for a, b in [*law.variables.values(), (law.input, law.output)]
                     for t in (a, b) for v in parse(t).vars()})
     env = {n: gen.type(1) for n in names}
