@@ -342,10 +342,13 @@ class Unifier:
         return results
 
     def _occurs(self, name: str, t: Type) -> bool:
+        bindings = self.bindings
         todo = [t]
         seen: set[int] = set()
         while todo:
-            u = self.find(todo.pop())
+            u = todo.pop()
+            if isinstance(u, Var) and u.label in bindings:
+                u = self.find(u)
             if id(u) in seen:
                 continue
             seen.add(id(u))
@@ -362,7 +365,10 @@ class Unifier:
         todo = [(a, b)]
         while todo:
             x, y = todo.pop()
-            x, y = find(x), find(y)
+            if isinstance(x, Var) and x.label in bindings:  # `find`, called only when there is a binding to follow
+                x = find(x)
+            if isinstance(y, Var) and y.label in bindings:
+                y = find(y)
             if x is y:
                 continue
             x_var, y_var = isinstance(x, Var), isinstance(y, Var)
