@@ -373,8 +373,8 @@ class Unifier:
                 continue
             x_var, y_var = isinstance(x, Var), isinstance(y, Var)
             if x_var or y_var:
-                if y_var and not x_var:
-                    x, y = y, x
+                if not x_var:  # the variable on the left
+                    x, y, y_var = y, x, False
                 if y_var:  # two unbound variables: equal names are one variable, and neither occurs in the other
                     if x.label != y.label:
                         bindings[x.label] = y  # type: ignore[index]
