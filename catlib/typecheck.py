@@ -92,36 +92,41 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
     out: list[tuple[Type, Type]] = []
     if trace is not None:
         out = _Traced(trace)
+    push = out.append
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
+    pop, later = todo.pop, todo.append
+    # a node with kids is popped twice (before and after them), the rest once; its rule is one cached lookup
+    # (`_rule`), and a scheme without variables (``Add``'s) gives the same shared types every time
     while todo:
-        t, path, ready = todo.pop()
+        t, path, ready = pop()
         if ready:
-            n = len(t.kids)
+            n, plan, dom, cod = _rule(t.op)
             kids = out[-n:]
             del out[-n:]
-            out.append(_apply_rule(CONSTRUCTS[t.op], t, kids, u, path))
+            push(_apply_rule(plan, dom, cod, t, kids, u, path))
         elif t.kids:
-            todo.append((t, path, True))
-            for name, kid in reversed(list(zip(t.fields, t.kids))):
-                todo.append((kid, (name, path), False))
+            later((t, path, True))
+            subterms, fields = t.kids, t.fields
+            for i in range(len(subterms) - 1, -1, -1):
+                later((subterms[i], (fields[i], path), False))
         elif isinstance(t, Embed):
             names: dict[str, Type] = {}
-            out.append((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
+            push((instantiate(t.dom, u, names), instantiate(t.cod, u, names)))
         else:
+            _, _, dom, cod = _rule(t.op)
             names = {STATE_VARIABLE: state}
-            dom, cod = _builders(t.op)
-            out.append((dom(u, names), cod(u, names)))
+            push((dom(u, names), cod(u, names)))
     return state, out[0][0], out[0][1]
 
 
-def _apply_rule(c: Construct, t: Term, kids: list[tuple[Type, Type]], u: Unifier,
-                path: object) -> tuple[Type, Type]:
-    """The type of `t` from its kids' types (in the term's order) by `c`'s rule.
+def _apply_rule(plan: list[Step], dom: Builder, cod: Builder, t: Term, kids: list[tuple[Type, Type]],
+                u: Unifier, path: object) -> tuple[Type, Type]:
+    """The type of `t` from its kids' types (in the term's order) by its construct's rule (`_plan`, `_builders`).
 
     A clash names the two positions, in the order the sub-morphisms run.
     """
     binding: dict[str, Type] = {}
-    for index, pos, var, pattern, what in _plan(c.name):
+    for index, pos, var, pattern, what in plan:
         have = kids[index][pos]
         if var is not None and var not in binding:
             binding[var] = have
@@ -138,7 +143,6 @@ def _apply_rule(c: Construct, t: Term, kids: list[tuple[Type, Type]], u: Unifier
             if (e.left, e.right) != (u.resolve(left), u.resolve(right)):
                 detail += f" ({e})"
             raise TermTypeError(unlink(path), t, detail, rr, lr) from None
-    dom, cod = _builders(c.name)
     return dom(u, binding), cod(u, binding)
 
 
@@ -178,6 +182,12 @@ Builder = Callable[[Unifier, dict[str, Type]], Type]
 
 
 @functools.cache
+def _rule(op: str) -> tuple[int, list[Step], Builder, Builder]:
+    """Construct `op`'s arity, its compiled rule (`_plan`) and its scheme's builders (`_builders`): one lookup."""
+    return (len(CONSTRUCTS[op].kids), _plan(op), *_builders(op))
+
+
+@functools.cache
 def _builders(op: str) -> tuple[Builder, Builder]:
     """`instantiate` for construct `op`'s scheme, compiled once: inference instantiates a scheme per node."""
     c = CONSTRUCTS[op]
@@ -196,7 +206,7 @@ def _compile(t: Type) -> Builder:
             return v
 
         return var
-    if not t.kids:
+    if t.is_ground:  # no variable to instantiate: every instance is `t` itself (types are immutable)
         return lambda u, names: t
     cls = type(t)
     left, right = (_compile(k) for k in t.kids)  # every type constructor (Prod, Sum, Fun) is binary

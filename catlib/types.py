@@ -263,12 +263,15 @@ class Unifier:
 
     def find(self, t: Type) -> Type:
         """Follow variable bindings at the top of `t` (with path compression)."""
+        bindings = self.bindings
+        if not isinstance(t, Var) or t.label not in bindings:  # most calls: nothing to follow
+            return t
         seen = []
-        while isinstance(t, Var) and t.label in self.bindings:
+        while isinstance(t, Var) and t.label in bindings:
             seen.append(t.label)
-            t = self.bindings[t.label]
+            t = bindings[t.label]
         for name in seen[:-1]:
-            self.bindings[name] = t
+            bindings[name] = t
         return t
 
     def resolve(self, t: Type) -> Type:
@@ -339,10 +342,13 @@ class Unifier:
         return results
 
     def _occurs(self, name: str, t: Type) -> bool:
+        bindings = self.bindings
         todo = [t]
         seen: set[int] = set()
         while todo:
-            u = self.find(todo.pop())
+            u = todo.pop()
+            if isinstance(u, Var) and u.label in bindings:
+                u = self.find(u)
             if id(u) in seen:
                 continue
             seen.add(id(u))
@@ -355,21 +361,28 @@ class Unifier:
 
     def unify(self, a: Type, b: Type) -> None:
         """Extend the substitution so that `a` and `b` become equal, or raise."""
+        bindings, find = self.bindings, self.find
         todo = [(a, b)]
         while todo:
             x, y = todo.pop()
-            x, y = self.find(x), self.find(y)
+            if isinstance(x, Var) and x.label in bindings:  # `find`, called only when there is a binding to follow
+                x = find(x)
+            if isinstance(y, Var) and y.label in bindings:
+                y = find(y)
             if x is y:
                 continue
-            if isinstance(x, Var) or isinstance(y, Var):
-                if isinstance(y, Var) and not isinstance(x, Var):
-                    x, y = y, x
-                if isinstance(y, Var) and x.label == y.label:
+            x_var, y_var = isinstance(x, Var), isinstance(y, Var)
+            if x_var or y_var:
+                if not x_var:  # the variable on the left
+                    x, y, y_var = y, x, False
+                if y_var:  # two unbound variables: equal names are one variable, and neither occurs in the other
+                    if x.label != y.label:
+                        bindings[x.label] = y  # type: ignore[index]
                     continue
                 if self._occurs(x.label, y):  # type: ignore[arg-type]
                     rx, ry = self.resolve(x), self.resolve(y)
                     raise UnifyError(rx, ry, f"infinite type: {rx} occurs in {ry}")
-                self.bindings[x.label] = y  # type: ignore[index]
+                bindings[x.label] = y  # type: ignore[index]
             elif type(x) is not type(y) or x.label != y.label:
                 raise UnifyError(self.resolve(x), self.resolve(y))
             else:

@@ -8,10 +8,13 @@ Every test starts with the package's module-level caches empty (`fresh_caches`),
 so that no test passes or fails by the accident of what ran before it.
 """
 
+import atexit
 import gc
 import itertools
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -102,12 +105,32 @@ def pytest_configure(config: pytest.Config) -> None:
     function."""
     if os.environ.get("HYPOTHESIS_PROFILE") == "mutation" and getattr(config.option, "numprocesses", None):
         config.option.numprocesses, config.option.dist = 0, "no"
+    if not hasattr(config, "workerinput"):
+        _bytecode_for_this_run()
     # The documentation build, once per run, in the controlling process (xdist's workers have `workerinput`),
     # which passes its folder on to the workers it starts afterwards (tests/docs_build.py).
     if (not hasattr(config, "workerinput") and docs_build.ENV not in os.environ
             and os.environ.get("DOCS_BUILD") != "0" and not os.environ.get("DOCS_SITE")
             and docs_build.wanted(list(config.args) or [str(config.rootpath)])):
         os.environ[docs_build.ENV] = str(docs_build.start())
+
+
+def _bytecode_for_this_run() -> None:
+    """When the environment asks Python not to write bytecode (``PYTHONDONTWRITEBYTECODE``), the processes this run
+    starts (xdist's workers, the documentation build and its notebook kernels, the nodes and commands the tests run)
+    keep theirs in a folder of their own for the run, removed at its end, instead of compiling every module again.
+
+    Without it each of them compiled the package's modules from source (~0.2 s of CPU per process that imports the
+    node), and each worker rewrote and compiled hypothesis's ~75 modules for pytest's assertion rewriting (its
+    plugin's package is rewritten whole).  Nothing is written beside the sources (``PYTHONPYCACHEPREFIX``), so
+    what the setting is for holds; with bytecode allowed, nothing changes.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    prefix = tempfile.mkdtemp(prefix="pycache-")
+    atexit.register(shutil.rmtree, prefix, ignore_errors=True)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
 
 
 LONG_FIRST = (
@@ -124,8 +147,19 @@ LONG_FIRST = (
     "tests/test_graph.py::test_deep_terms_have_diagrams",
     "tests/test_syntax.py::test_port_programs",
     "tests/test_central.py::test_deep_par_nesting",
+    "tests/test_node_model.py::",
+    "tests/test_examples_lang.py::test_family_against_its_model",
+    "tests/test_verifier_properties.py::test_arbitrary_code_is_rejected_or_runs",
+    "tests/test_types.py::test_deep_types_parse_and_print",
+    "tests/test_cam_code.py::test_json_round_trip",
+    "tests/test_verifier_properties.py::test_fuzz_cases_are_rejected_or_run",
+    "tests/test_cam_code.py::test_digest_differs_exactly_for_different_code",
+    "tests/test_lang_checks.py::test_verified_code_with_the_extensions_does_not_go_wrong",
+    "tests/test_cam_machine.py::test_arbitrary_code_halts_or_raises_machine_errors",
+    "tests/test_cam_machine.py::test_translation_agrees_with_the_checked_loop_on_every_small_stack_code",
 )
-"""Node-id prefixes of the longest tests (``--durations``, November 2026), run first.
+"""Node-id prefixes of the longest tests (``--durations``, November 2026: every test of 15 s or more in a run
+with other work on the machine), run first.
 
 pytest-xdist's ``worksteal`` first splits the collection into one contiguous block per
 worker, in order, and later re-balances only the tests not yet started: a one-minute
@@ -137,16 +171,23 @@ after another).  The order is otherwise the collection order, so a run stays rep
 """
 
 
+WAIT_FOR_DOCS = "tests/test_docs.py::"
+"""Node-id prefix of the tests that wait for the documentation build (tests/docs_build.py): run last."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deal the tests of `LONG_FIRST` (in the order listed) to the fronts of the blocks that pytest-xdist's
-    ``worksteal`` first gives each worker (without xdist: one block, so they come first)."""
+    ``worksteal`` first gives each worker (without xdist: one block, so they come first); `WAIT_FOR_DOCS` last."""
 
     def rank(item: pytest.Item) -> int:
         return next((i for i, p in enumerate(LONG_FIRST) if item.nodeid.startswith(p)), len(LONG_FIRST))
 
     ranks = {item.nodeid: rank(item) for item in items}
     long = sorted((item for item in items if ranks[item.nodeid] < len(LONG_FIRST)), key=lambda i: ranks[i.nodeid])
-    rest = iter([item for item in items if ranks[item.nodeid] == len(LONG_FIRST)])
+    others = [item for item in items if ranks[item.nodeid] == len(LONG_FIRST)]
+    # the tests that wait for the documentation build (started beside the tests) last: run early, a worker would
+    # sit idle until the build ends
+    rest = iter(sorted(others, key=lambda item: item.nodeid.startswith(WAIT_FOR_DOCS)))
     workers = max(1, int(getattr(config, "workerinput", {}).get("workercount", 1)))
     out: list[pytest.Item] = []
     remaining = len(items)

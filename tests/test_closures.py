@@ -27,6 +27,7 @@ from catlib.typecheck import TermTypeError, check, infer
 from catlib.types import Fun
 from catlib.values import Curried, Left
 from tests.conftest import scaled
+from tests.helpers import integers
 
 READ = Par(Consume, Get) >> Snd
 """``(a, b) -> s``: a body that reads the state when the closure is applied."""
@@ -125,7 +126,7 @@ def test_state_machines_agree_with_the_interpreter_on_terms_with_closures(r):
 def test_beta_on_random_bodies(case, data):
     """``Apply . Par(Curry(f), Id) = f`` on random stateful bodies, in the interpreter and on the CAM."""
     f, sig = case
-    gen = Generator(lambda lo, hi: data.draw(st.integers(lo, hi)))
+    gen = Generator(lambda lo, hi: data.draw(integers(lo, hi)))
     a = gen.type(1)
     g = Compose(f, Snd)  # (a, input) -> output: a body on a pair
     x, s = (gen.value(a), gen.value(sig.input)), gen.value(sig.state)

@@ -40,6 +40,7 @@ from catlib.typecheck import check
 from catlib.types import Int, Prod, Sum, Type, Unit
 from catlib.values import Left, Right, add64
 from tests.conftest import scaled
+from tests.helpers import integers
 
 P = S.Port(Id)  # a port of no scope, for building terms by hand
 
@@ -412,7 +413,7 @@ def uses_kase_with(e: Expr) -> bool:
 
 @st.composite
 def port_programs(draw: Any) -> tuple[Expr, Type, Type, Type, Any, Any]:
-    gen = Generator(lambda lo, hi: draw(st.integers(lo, hi)), type_depth=1)
+    gen = Generator(lambda lo, hi: draw(integers(lo, hi)), type_depth=1)
     state, input, output = gen.type(1), gen.type(1), gen.type(1)
     e = ProgramGen(gen, state).expr([input], output, draw(st.integers(0, 14)))
     return e, state, input, output, gen.value(input), gen.value(state)

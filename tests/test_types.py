@@ -30,6 +30,13 @@ def test_unify_and_occurs_check():
     assert u.resolve(parse("(a, c)")) == parse("(Int, Either b Int)")
     with pytest.raises(UnifyError, match="infinite"):
         Unifier().unify(Var("a"), Prod(Var("a"), Int))
+    # the variable on the right, and the cycle only through earlier bindings (two terms with no common type)
+    with pytest.raises(UnifyError, match="infinite"):
+        Unifier().unify(Prod(Var("a"), Int), Var("a"))
+    u = Unifier()
+    u.unify(Var("b"), Prod(Var("c"), Var("d")))
+    with pytest.raises(UnifyError, match="infinite"):
+        u.unify(Sum(Var("b"), Var("e")), Var("c"))
     with pytest.raises(UnifyError):
         Unifier().unify(Int, Unit)
 
