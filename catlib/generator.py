@@ -167,9 +167,9 @@ class Generator:
         if kind is Sum:
             side = self.choose(0, 1)
             return (Left, Right)[side](self.value(t.kids[side]))
-        if t == Unit:
+        if t is Unit or t == Unit:  # (the generator's types share their leaves: by identity first)
             return ()
-        if t == Int:
+        if t is Int or t == Int:
             return self.int()
         if kind is Fun:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
@@ -354,19 +354,24 @@ class Generator:
 
         `c` is made where it is used (a `Const` draws its integer then), so the choices come in one order.
         """
+        # (types compared as `Tree.__eq__` does, by identity then by their cached hashes first: the generator's
+        # types are shared, so most equal ones are the same object and most unequal ones differ in hash)
         T = self._term
         if kind == _DIRECT:
             return self._primitive(c)
         if kind == _BUILD:
-            return self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, n))
+            return (self._primitive(c) if a is t or a._hash == t._hash and a == t
+                    else _compose(self._primitive(c), T(s, a, t, n)))
         if kind == _READ:
             return (self._primitive(c) if a == Unit and t == b
                     else _compose(T(s, t, b, n), _compose(self._primitive(c), Consume)))
         if kind == _WRITE:
             nf, ng = self._split(n)
-            f = self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, nf))
+            f = (self._primitive(c) if a is t or a._hash == t._hash and a == t
+                 else _compose(self._primitive(c), T(s, a, t, nf)))
             return f if b == Unit else _compose(T(s, Unit, b, ng), f)
-        return self._primitive(c) if t == b else _compose(T(s, t, b, n), self._primitive(c))
+        return (self._primitive(c) if t is b or t._hash == b._hash and t == b
+                else _compose(T(s, t, b, n), self._primitive(c)))
 
     def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
         from catlib.interpreter import step
