@@ -124,6 +124,10 @@ class Generator:
         self._pure_twin: Generator | None = None
         self._state: Type | None = None  # the last state met and its `_state_rules` (`_term`)
         self._held: tuple[Any, ...] = ()
+        # the tables read on every rule, held (`catlib.plans.table` is a call): this generator's rules by
+        # signature (the flags are its own), a type's parts and a smallest term by output (`_smallest`)
+        self._by_signature: dict[Any, Any] = _table("strategies.rules").setdefault(self._flags, {})
+        self._parts, self._smallest_by_output = _table("strategies.parts"), _table("strategies.smallest_by_output")
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -189,10 +193,10 @@ class Generator:
         # With fuel left a rule is always applied, so a term's size follows its
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
-        flags = self._flags  # `_rules` then `_state_rules`, the common case inline: one rule drawn from both
-        # (keyed by the types' cached hashes, found by identity: no `Tree.__hash__` call; `_rules` on a
-        # miss or on another signature of the same hashes)
-        found = _table("strategies.rules").get((a._hash, b._hash, flags))
+        # `_rules` then `_state_rules`, the common case inline: one rule drawn from both (keyed by the types'
+        # cached hashes, found by identity: no `Tree.__hash__` call; `_rules` on a miss or on another signature
+        # of the same hashes)
+        found = self._by_signature.get((a._hash, b._hash))
         signature = found[2] if found is not None and found[0] is a and found[1] is b else self._rules(a, b)
         if state is self._state:  # (a term's state is one type throughout: its half is held here)
             anywhere = self._held
@@ -228,11 +232,11 @@ class Generator:
             key_p = (a, b, flags)
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
-        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
+        table = self._by_signature  # the generator's caches: see `catlib.plans.table`
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
         rules = head + plans
-        table[a._hash, b._hash, flags] = (a, b, rules)
+        table[a._hash, b._hash] = (a, b, rules)
         return rules
 
     def _state_rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
@@ -285,19 +289,24 @@ class Generator:
         if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule, first
             c, kind, t = rule
             return self._primitive_rule(c, kind, t, s, a, b, n)
-        T = self._term
+        T, choose = self._term, self.choose
+        # (the fuel split of `_split` inline where the rules are common)
         if rule is _COMPOSE:
             m = self.type()
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
@@ -394,7 +403,7 @@ class Generator:
         term, built once per `b`."""
         # (each table keyed by the types' cached hashes and its entry found by identity: no `Tree.__hash__`
         # call; a miss, or another type of the same hash, makes the entry anew)
-        found = _table("strategies.parts").get(b._hash)
+        found = self._parts.get(b._hash)
         if found is None or found[0] is not b:
             parts = frozenset(walk(b))
             found = _store("strategies.parts", b._hash, (b, parts, frozenset(t._hash for t in parts)))
@@ -403,7 +412,7 @@ class Generator:
             if entry is not None and entry[0] is a and entry[1] is b:
                 return entry[2]
             return _store("strategies.smallest", (a._hash, b._hash), (a, b, self._build_smallest(a, b)))[2]
-        entry = _table("strategies.smallest_by_output").get(b._hash)
+        entry = self._smallest_by_output.get(b._hash)
         if entry is not None and entry[0] is b:
             return entry[1]
         return _store("strategies.smallest_by_output", b._hash, (b, self._build_smallest(a, b)))[1]

@@ -111,6 +111,8 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
 
 def share(t: Type) -> Type:
     """The shared object equal to `t` (see `shared_type`), its parts shared too."""
+    if not t.kids:  # a leaf is shared as it is (`shared_type` builds on leaves as they come)
+        return t
     canon = table("canon")
     shared = canon.get(t)
     if shared is not None:
