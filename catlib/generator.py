@@ -109,6 +109,21 @@ _BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
 """`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
 
 
+def _made_of_bases() -> tuple[Type, ...]:
+    """Every type made of two base types, shared (`catlib.plans.shared_type`): ``cls(x, y)`` at
+    ``4 * _KINDS.index(cls) + 2 * _BASES.index(x) + _BASES.index(y)``; made once per set of tables.
+
+    >>> made = _made_of_bases()
+    >>> made[4 * 1 + 2 * 1 + 0] == Sum(Int, Unit) and made[4 * 2 + 1] is _make(Fun, Unit, Int)
+    True
+    """
+    found: tuple[Type, ...] | None = _table("strategies.made_of_bases").get(0)  # (emptied with `shared_type`'s)
+    if found is None:
+        found = _store("strategies.made_of_bases", 0,
+                       tuple(_make(cls, x, y) for cls in _KINDS for x in _BASES for y in _BASES))
+    return found
+
+
 class Generator:
     """Type-directed generation driven by a `Choose` function.
 
@@ -128,6 +143,7 @@ class Generator:
         # signature (the flags are its own), a type's parts and a smallest term by output (`_smallest`)
         self._by_signature: dict[Any, Any] = _table("strategies.rules").setdefault(self._flags, {})
         self._parts, self._smallest_by_output = _table("strategies.parts"), _table("strategies.smallest_by_output")
+        self._made_of_bases = _made_of_bases()
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -150,8 +166,8 @@ class Generator:
         k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return _BASES[k]
-        if depth == 1:  # (the leaves inline: most calls would be theirs)
-            return _make(_KINDS[k - 2], _BASES[choose(0, 1)], _BASES[choose(0, 1)])
+        if depth == 1:  # (the leaves inline, made once: most calls would be theirs; left drawn first)
+            return self._made_of_bases[4 * (k - 2) + 2 * choose(0, 1) + choose(0, 1)]
         return _make(_KINDS[k - 2], self.type(depth - 1), self.type(depth - 1))
 
     def int(self) -> int:

@@ -100,9 +100,8 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
     if t is None:
         canon = table("canon")
         if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
-            made.clear()
-            canon.clear()
-            by_hash.clear()
+            for name in ("made", "canon", "made_by_hash", "strategies.made_of_bases"):  # (the generator's too)
+                table(name).clear()
         t = made[key] = cls(left, right)
         canon.setdefault(t, t)
     by_hash[cls, left._hash, right._hash] = t
