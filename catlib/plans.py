@@ -209,7 +209,7 @@ def _by_output(b: Type) -> tuple[Any, ...]:
         if built is not None:
             keyed.append(((i, 0), (c, BUILD, share(built))))
         elif isinstance(dom, Var):
-            direct = match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
+            direct = _match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
             if direct is not None:
                 t = direct.get(dom.name)
                 if t is None:
@@ -249,7 +249,7 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
 def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class: `match`
     fails otherwise)."""
-    found = match(side, t)
+    found = _match(side, t)
     if found is None:
         return None
     if type(other) is Var:
@@ -260,6 +260,54 @@ def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     # made from here, on the generator's first sight of it
     return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
                            else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+
+
+def _steps(pattern: Type) -> tuple[tuple[Any, ...], ...]:
+    """`pattern` as the steps of `_match`, in the order `catlib.types.match` visits its nodes: ``(name,)``
+    binds a variable, ``(class, label, arity)`` checks a node (its kids are visited next, left first)."""
+    steps: list[tuple[Any, ...]] = []
+    todo = [pattern]
+    while todo:
+        p = todo.pop()
+        if isinstance(p, Var):
+            steps.append((p.name,))
+        else:
+            steps.append((type(p), p.label, len(p.kids)))
+            todo.extend(reversed(p.kids))
+    return tuple(steps)
+
+
+_STEPS = {id(t): _steps(t) for c in PURE for t in c.types}
+"""The pure primitives' types as `_steps`, by identity (they live as long as the table)."""
+
+
+def _match(pattern: Type, t: Type) -> dict[str, Type] | None:
+    """``catlib.types.match(pattern, t)``, from `pattern`'s steps when it is one of the primitives' types:
+    no pairing of kids, no property read per node (a new type's plans are made from here).
+
+    >>> from catlib.types import Int, Prod
+    >>> dom = next(c for c in PURE if c.name == "Distr").types[0]
+    >>> all(_match(dom, t) == match(dom, t) for t in (Prod(Sum(Int, Unit), Int), Prod(Int, Int), Unit))
+    True
+    """
+    steps = _STEPS.get(id(pattern))
+    if steps is None:
+        return match(pattern, t)
+    binding: dict[str, Type] = {}
+    todo = [t]
+    for step in steps:
+        x = todo.pop()
+        if len(step) == 1:
+            bound = binding.get(step[0])
+            if bound is None:
+                binding[step[0]] = x
+            elif bound != x:
+                return None
+        else:
+            if type(x) is not step[0] or x.label != step[1] or len(x.kids) != step[2]:
+                return None
+            todo.extend(reversed(x.kids))
+    return binding
 
 
 @functools.cache
