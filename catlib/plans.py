@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.tree import fold
-from catlib.types import Sum, Type, Unit, Var, match, substitute
+from catlib.types import Fun, Prod, Sum, Type, Unit, Var, match, substitute
 
 __all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
            "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "store", "shared_type", "share",
@@ -189,6 +189,13 @@ _SIDES = tuple((i, c, dom, cod, _how(cod, dom), _how(dom, cod)) for i, c in enum
 """Each pure primitive with its place, its type ``dom -> cod``, and how ``cod`` and ``dom`` are matched
 (`_how`)."""
 
+_CLASSES = {Prod, Sum, Fun, *(type(t) for t in (Unit, *(t for c in PURE for t in c.types)))}
+_BY_OUTPUT_CLASS = {k: tuple(x for x in _SIDES if x[4] and type(x[3]) is k
+                             or isinstance(x[2], Var) and type(x[3]) in (Var, k)) for k in _CLASSES}
+_BY_INPUT_CLASS = {k: tuple(x for x in _SIDES if x[5] and type(x[2]) is k) for k in _CLASSES}
+"""The `_SIDES` that may give plans (`_by_output`, `_by_input`) for a type of a given class (a side matches
+a type of its own class, a variable any type): the others are not tried.  A class not here tries them all."""
+
 
 def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side`, knowing `how` `side` is matched."""
@@ -204,7 +211,7 @@ def _by_output(b: Type) -> tuple[Any, ...]:
     ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
     keyed: list[tuple[tuple[int, int], Any]] = []
     bound: list[tuple[tuple[int, int], Type, Any]] = []
-    for i, c, dom, cod, builds, _ in _SIDES:
+    for i, c, dom, cod, builds, _ in _BY_OUTPUT_CLASS.get(type(b), _SIDES):
         built = _match_side(builds, cod, b, dom) if builds else None
         if built is not None:
             keyed.append(((i, 0), (c, BUILD, share(built))))
@@ -222,7 +229,7 @@ def _by_output(b: Type) -> tuple[Any, ...]:
 def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
-    for i, c, dom, cod, _, inspects in _SIDES:
+    for i, c, dom, cod, _, inspects in _BY_INPUT_CLASS.get(type(a), _SIDES):
         if inspects:
             inspected = _match_side(inspects, dom, a, cod)
             if inspected is not None:
