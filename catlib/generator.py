@@ -105,6 +105,28 @@ def _binary(cls: type[Term]) -> Callable[[Term, Term], Term]:
 _compose, _par, _case = _binary(Compose), _binary(Par), _binary(Case)
 
 
+def _const(k: int) -> Term:
+    """``Const(k)`` for the generator's 64-bit `k` (`Generator.int`), made as `_binary` makes a node.
+
+    >>> all((type(c), c.kids, c.label, hash(c), c) == (Const, (), k, hash(Const(k)), Const(k))
+    ...     for k in (0, -3, INT_MAX) for c in [_const(k)])
+    True
+    """
+    t = _NEW(Const)
+    _SET_KIDS(t, ())
+    _SET_LABEL(t, k)
+    _SET_HASH(t, hash(("Const", k)))
+    return t
+
+
+_NEW = object.__new__
+_SET_KIDS, _SET_LABEL, _SET_HASH = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
+
+_FIXED = {c.name: getattr(FREE, c.method)() for c in CONSTRUCTS.values()
+          if not c.kids and not c.param and c.name != "Embed" and getattr(FREE, c.method)() is getattr(FREE, c.method)()}
+"""The primitives without a parameter, by name: each is one term (`catlib.free`), made once here."""
+
+
 _BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
 """`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
 
@@ -360,7 +382,10 @@ class Generator:
         return _compose(branches, _compose(Distr, scrutinee))
 
     def _primitive(self, c: Construct) -> Term:
-        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
+        made = _FIXED.get(c.name)
+        if made is not None:
+            return made
+        return _const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
                         n: builtins.int) -> Term:
