@@ -122,8 +122,8 @@ def _const(k: int) -> Term:
 _NEW = object.__new__
 _SET_KIDS, _SET_LABEL, _SET_HASH = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
 
-_FIXED = {c.name: getattr(FREE, c.method)() for c in CONSTRUCTS.values()
-          if not c.kids and not c.param and c.name != "Embed" and getattr(FREE, c.method)() is getattr(FREE, c.method)()}
+_FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.param and c.name != "Embed"
+          for made in [getattr(FREE, c.method)()] if made is getattr(FREE, c.method)()}
 """The primitives without a parameter, by name: each is one term (`catlib.free`), made once here."""
 
 
