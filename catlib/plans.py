@@ -165,7 +165,8 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
     """The plans of `by_output` and `by_input` for input ``a``, in the table's order (a primitive's *build*
-    before its *inspect*: keys (index, 0 or 1) are distinct, so the sort compares keys alone)."""
+    before its *inspect*: keys ``2 * index`` and ``2 * index + 1`` are distinct ints, so the sort compares
+    the keys alone, as ints)."""
     keyed, bound = by_output[:2]
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
     found.sort()
@@ -209,31 +210,31 @@ def _by_output(b: Type) -> tuple[Any, ...]:
     ones whose input must be a given type (``Id``: ``b`` itself), with it; the first as plain plans; and
     the types the second need.  *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against
     ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
-    keyed: list[tuple[tuple[int, int], Any]] = []
-    bound: list[tuple[tuple[int, int], Type, Any]] = []
+    keyed: list[tuple[int, Any]] = []
+    bound: list[tuple[int, Type, Any]] = []
     for i, c, dom, cod, builds, _ in _BY_OUTPUT_CLASS.get(type(b), _SIDES):
         built = _match_side(builds, cod, b, dom) if builds else None
         if built is not None:
-            keyed.append(((i, 0), (c, BUILD, share(built))))
+            keyed.append((2 * i, (c, BUILD, share(built))))
         elif isinstance(dom, Var):
             direct = _match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
             if direct is not None:
                 t = direct.get(dom.name)
                 if t is None:
-                    keyed.append(((i, 0), (c, DIRECT, None)))
+                    keyed.append((2 * i, (c, DIRECT, None)))
                 else:
-                    bound.append(((i, 0), t, (c, DIRECT, None)))
+                    bound.append((2 * i, t, (c, DIRECT, None)))
     return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed), tuple(t for _, t, _ in bound)
 
 
-def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
+def _by_input(a: Type) -> tuple[tuple[int, Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
     for i, c, dom, cod, _, inspects in _BY_INPUT_CLASS.get(type(a), _SIDES):
         if inspects:
             inspected = _match_side(inspects, dom, a, cod)
             if inspected is not None:
-                out.append(((i, 1), (c, INSPECT, share(inspected))))
+                out.append((2 * i + 1, (c, INSPECT, share(inspected))))
     return tuple(out)
 
 
