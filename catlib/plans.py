@@ -256,7 +256,14 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
 
 def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class: `match`
-    fails otherwise)."""
+    fails otherwise).
+
+    >>> from catlib.types import Int, Prod
+    >>> dom, cod = next(c for c in PURE if c.name == "Distr").types
+    >>> a = Prod(Sum(Int, Unit), Prod(Int, Int))
+    >>> _instantiate(dom, a, cod) == substitute([cod], lambda v: match(dom, a)[v.name])[0]
+    True
+    """
     found = _match(side, t)
     if found is None:
         return None
@@ -265,9 +272,50 @@ def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     if not _variables(other) <= found.keys():
         return None
     # `substitute`, building shared types (`share` then finds them at once): a new type's plans are
-    # made from here, on the generator's first sight of it
-    return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
-                           else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+    # made from here, on the generator's first sight of it; from `other`'s `_postorder` when it has one
+    steps = _POSTORDER.get(id(other))
+    if steps is None:
+        return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
+                               else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+    made: list[Type] = []
+    for kind, v in steps:
+        if kind == _VARIABLE:
+            made.append(found[v])
+        elif kind == _LEAF:
+            made.append(v)
+        else:
+            right = made.pop()
+            made[-1] = shared_type(v, made[-1], right)
+    return made[0]
+
+
+_VARIABLE, _LEAF, _NODE = range(3)
+
+
+def _postorder(t: Type) -> tuple[tuple[int, Any], ...] | None:
+    """`t`'s nodes in the order `fold` combines them (kids first, left first), for `_instantiate`:
+    ``(_VARIABLE, name)``, ``(_LEAF, type)``, ``(_NODE, class)`` (a node of two kids); None when `t` has a
+    node of another arity."""
+    out: list[tuple[int, Any]] = []
+    todo: list[tuple[Type, bool]] = [(t, False)]
+    while todo:
+        x, kids_done = todo.pop()
+        if isinstance(x, Var):
+            out.append((_VARIABLE, x.name))
+        elif not x.kids:
+            out.append((_LEAF, x))
+        elif kids_done:
+            out.append((_NODE, type(x)))
+        elif len(x.kids) != 2:
+            return None
+        else:
+            todo.append((x, True))
+            todo.extend((k, False) for k in reversed(x.kids))
+    return tuple(out)
+
+
+_POSTORDER = {id(t): steps for c in PURE for t in c.types for steps in [_postorder(t)] if steps is not None}
+"""The pure primitives' types as `_postorder` steps, by identity (they live as long as the table)."""
 
 
 def _steps(pattern: Type) -> tuple[tuple[Any, ...], ...]:
