@@ -244,7 +244,10 @@ class Generator:
                 self._state, self._held = state, anywhere
         n = len(signature)
         r = self.choose(0, n + len(anywhere) - 1)
-        return self._rule(signature[r] if r < n else anywhere[r - n], state, a, b, fuel - 1)
+        rule = signature[r] if r < n else anywhere[r - n]
+        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule: one call fewer
+            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1)
+        return self._rule(rule, state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
@@ -323,10 +326,8 @@ class Generator:
         return tuple(menu)
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
-        """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
-        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule, first
-            c, kind, t = rule
-            return self._primitive_rule(c, kind, t, s, a, b, n)
+        """Apply `rule` (one of `_rules`, not a primitive's plan: `_term` applies those) to build a term
+        ``s / a -> b`` with fuel `n`."""
         T, choose = self._term, self.choose
         # (the fuel split of `_split` inline where the rules are common)
         if rule is _COMPOSE:
