@@ -52,8 +52,34 @@ EFFECTS_BY_STATE = all(Unit in c.types for c in EFFECTS)
 
 def effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """How the state's readers and writers can serve in a term ``s / a -> b``: ``(construct, rule kind,
-    type)`` (they depend on ``s`` alone; `pure_plans` gives the others)."""
+    type)`` (they depend on ``s`` alone; `pure_plans` gives the others).
+
+    >>> from catlib.types import Int, Prod
+    >>> def by_plan(s): return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, Int, s))
+    >>> all(effect_plans(s, Int, s) == by_plan(s) for s in (Prod(Int, Unit), Unit, Int, Sum(Unit, Unit)))
+    True
+    """
+    if _STATE_SIDES is not None:  # (each effect reads or writes the state as it is: no substitution)
+        shared = share(s)  # (`_plan` reads a writer of the state ``()`` as a reader: its input is ``()``)
+        unit = s == Unit
+        return tuple((c, READ if unit else kind, shared) for c, kind in _STATE_SIDES)
     return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, a, b))
+
+
+def _state_side(c: Construct) -> tuple[Construct, int] | None:
+    """``(c, READ)`` for an effect ``() -> s``, ``(c, WRITE)`` for one ``s -> ()`` (``s`` the state's
+    variable), else None."""
+    dom, cod = c.types
+    if dom == Unit and type(cod) is Var and cod.name == STATE_VARIABLE:
+        return (c, READ)
+    if cod == Unit and type(dom) is Var and dom.name == STATE_VARIABLE:
+        return (c, WRITE)
+    return None
+
+
+_SIDES_OF_EFFECTS = tuple(x for c in EFFECTS for x in [_state_side(c)] if x is not None)
+_STATE_SIDES = _SIDES_OF_EFFECTS if len(_SIDES_OF_EFFECTS) == len(EFFECTS) else None
+"""Every effect's `_state_side` (None if one has none): `effect_plans` then needs no `_plan`."""
 
 
 @functools.cache
