@@ -467,9 +467,9 @@ class Generator:
         if b == Int:
             return Const(0)
         if isinstance(b, Prod):
-            return Compose(Par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
+            return _compose(_par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
         if isinstance(b, Sum):
-            return Compose(Inl, self._smallest(a, b.kids[0]))
+            return _compose(Inl, self._smallest(a, b.kids[0]))
         if isinstance(b, Fun):
             return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
