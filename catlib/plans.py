@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import functools
+import operator
 import random
 from collections.abc import Callable
 from typing import Any, cast
@@ -33,6 +34,8 @@ PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name 
 
 
 READ, WRITE, BUILD, DIRECT, INSPECT = range(5)
+
+_SECOND = operator.itemgetter(1)
 
 GROUND = [c for c in PRIMITIVE_CONSTRUCTS
           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
@@ -196,7 +199,7 @@ def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tu
     keyed, bound = by_output[:2]
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
     found.sort()
-    return tuple(plan for _, plan in found)
+    return tuple(map(_SECOND, found))  # (no generator run per pair)
 
 
 _NEVER, _MATCH, _EQUAL = range(3)
