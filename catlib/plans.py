@@ -253,7 +253,7 @@ def _by_output(b: Type) -> tuple[Any, ...]:
                     keyed.append((2 * i, (c, DIRECT, None)))
                 else:
                     bound.append((2 * i, t, (c, DIRECT, None)))
-    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed), tuple(t for _, t, _ in bound)
+    return tuple(keyed), tuple(bound), tuple(map(_SECOND, keyed)), tuple(map(_SECOND, bound))
 
 
 def _by_input(a: Type) -> tuple[tuple[int, Any], ...]:
