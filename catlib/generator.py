@@ -105,8 +105,45 @@ def _binary(cls: type[Term]) -> Callable[[Term, Term], Term]:
 _compose, _par, _case = _binary(Compose), _binary(Par), _binary(Case)
 
 
+def _const(k: int) -> Term:
+    """``Const(k)`` for the generator's 64-bit `k` (`Generator.int`), made as `_binary` makes a node.
+
+    >>> all((type(c), c.kids, c.label, hash(c), c) == (Const, (), k, hash(Const(k)), Const(k))
+    ...     for k in (0, -3, INT_MAX) for c in [_const(k)])
+    True
+    """
+    t = _NEW(Const)
+    _SET_KIDS(t, ())
+    _SET_LABEL(t, k)
+    _SET_HASH(t, hash(("Const", k)))
+    return t
+
+
+_NEW = object.__new__
+_SET_KIDS, _SET_LABEL, _SET_HASH = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
+
+_FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.param and c.name != "Embed"
+          for made in [getattr(FREE, c.method)()] if made is getattr(FREE, c.method)()}
+"""The primitives without a parameter, by name: each is one term (`catlib.free`), made once here."""
+
+
 _BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
 """`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
+
+
+def _made_of_bases() -> tuple[Type, ...]:
+    """Every type made of two base types, shared (`catlib.plans.shared_type`): ``cls(x, y)`` at
+    ``4 * _KINDS.index(cls) + 2 * _BASES.index(x) + _BASES.index(y)``; made once per set of tables.
+
+    >>> made = _made_of_bases()
+    >>> made[4 * 1 + 2 * 1 + 0] == Sum(Int, Unit) and made[4 * 2 + 1] is _make(Fun, Unit, Int)
+    True
+    """
+    found: tuple[Type, ...] | None = _table("strategies.made_of_bases").get(0)  # (emptied with `shared_type`'s)
+    if found is None:
+        found = _store("strategies.made_of_bases", 0,
+                       tuple(_make(cls, x, y) for cls in _KINDS for x in _BASES for y in _BASES))
+    return found
 
 
 class Generator:
@@ -124,6 +161,11 @@ class Generator:
         self._pure_twin: Generator | None = None
         self._state: Type | None = None  # the last state met and its `_state_rules` (`_term`)
         self._held: tuple[Any, ...] = ()
+        # the tables read on every rule, held (`catlib.plans.table` is a call): this generator's rules by
+        # signature (the flags are its own), a type's parts and a smallest term by output (`_smallest`)
+        self._by_signature: dict[Any, Any] = _table("strategies.rules").setdefault(self._flags, {})
+        self._parts, self._smallest_by_output = _table("strategies.parts"), _table("strategies.smallest_by_output")
+        self._made_of_bases = _made_of_bases()
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -146,8 +188,8 @@ class Generator:
         k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return _BASES[k]
-        if depth == 1:  # (the leaves inline: most calls would be theirs)
-            return _make(_KINDS[k - 2], _BASES[choose(0, 1)], _BASES[choose(0, 1)])
+        if depth == 1:  # (the leaves inline, made once: most calls would be theirs; left drawn first)
+            return self._made_of_bases[4 * (k - 2) + 2 * choose(0, 1) + choose(0, 1)]
         return _make(_KINDS[k - 2], self.type(depth - 1), self.type(depth - 1))
 
     def int(self) -> int:
@@ -167,9 +209,9 @@ class Generator:
         if kind is Sum:
             side = self.choose(0, 1)
             return (Left, Right)[side](self.value(t.kids[side]))
-        if t == Unit:
+        if t is Unit or t == Unit:  # (the generator's types share their leaves: by identity first)
             return ()
-        if t == Int:
+        if t is Int or t == Int:
             return self.int()
         if kind is Fun:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
@@ -189,10 +231,10 @@ class Generator:
         # With fuel left a rule is always applied, so a term's size follows its
         # fuel; the smallest term stays reachable (and is what hypothesis
         # shrinks towards) through fuel 0 in the splits.
-        flags = self._flags  # `_rules` then `_state_rules`, the common case inline: one rule drawn from both
-        # (keyed by the types' cached hashes, found by identity: no `Tree.__hash__` call; `_rules` on a
-        # miss or on another signature of the same hashes)
-        found = _table("strategies.rules").get((a._hash, b._hash, flags))
+        # `_rules` then `_state_rules`, the common case inline: one rule drawn from both (keyed by the types'
+        # cached hashes, found by identity: no `Tree.__hash__` call; `_rules` on a miss or on another signature
+        # of the same hashes)
+        found = self._by_signature.get((a._hash, b._hash))
         signature = found[2] if found is not None and found[0] is a and found[1] is b else self._rules(a, b)
         if state is self._state:  # (a term's state is one type throughout: its half is held here)
             anywhere = self._held
@@ -202,7 +244,10 @@ class Generator:
                 self._state, self._held = state, anywhere
         n = len(signature)
         r = self.choose(0, n + len(anywhere) - 1)
-        return self._rule(signature[r] if r < n else anywhere[r - n], state, a, b, fuel - 1)
+        rule = signature[r] if r < n else anywhere[r - n]
+        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule: one call fewer
+            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1)
+        return self._rule(rule, state, a, b, fuel - 1)
 
     def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
         left = self.choose(0, fuel) if fuel > 0 else 0
@@ -228,11 +273,11 @@ class Generator:
             key_p = (a, b, flags)
             plans = _table("strategies.allowed").get(key_p) or _cached(
                 "strategies.allowed", key_p, lambda: self._allowed(_pure_plans(a, b)))
-        table = _table("strategies.rules")  # the generator's caches: see `catlib.plans.table`
+        table = self._by_signature  # the generator's caches: see `catlib.plans.table`
         if len(table) > 100_000:  # a bound: hypothesis may ask for many odd types
             table.clear()
         rules = head + plans
-        table[a._hash, b._hash, flags] = (a, b, rules)
+        table[a._hash, b._hash] = (a, b, rules)
         return rules
 
     def _state_rules(self, s: Type, a: Type, b: Type) -> tuple[Any, ...]:
@@ -281,23 +326,26 @@ class Generator:
         return tuple(menu)
 
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
-        """Apply `rule` (one of `_rules`) to build a term ``s / a -> b`` with fuel `n`."""
-        if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule, first
-            c, kind, t = rule
-            return self._primitive_rule(c, kind, t, s, a, b, n)
-        T = self._term
+        """Apply `rule` (one of `_rules`, not a primitive's plan: `_term` applies those) to build a term
+        ``s / a -> b`` with fuel `n`."""
+        T, choose = self._term, self.choose
+        # (the fuel split of `_split` inline where the rules are common)
         if rule is _COMPOSE:
             m = self.type()
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
-            nf, ng = self._split(n)
+            nf = choose(0, n) if n > 0 else 0
+            ng = n - nf
             return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
@@ -335,7 +383,10 @@ class Generator:
         return _compose(branches, _compose(Distr, scrutinee))
 
     def _primitive(self, c: Construct) -> Term:
-        return FREE.const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
+        made = _FIXED.get(c.name)
+        if made is not None:
+            return made
+        return _const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
                         n: builtins.int) -> Term:
@@ -354,19 +405,24 @@ class Generator:
 
         `c` is made where it is used (a `Const` draws its integer then), so the choices come in one order.
         """
+        # (types compared as `Tree.__eq__` does, by identity then by their cached hashes first: the generator's
+        # types are shared, so most equal ones are the same object and most unequal ones differ in hash)
         T = self._term
         if kind == _DIRECT:
             return self._primitive(c)
         if kind == _BUILD:
-            return self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, n))
+            return (self._primitive(c) if a is t or a._hash == t._hash and a == t
+                    else _compose(self._primitive(c), T(s, a, t, n)))
         if kind == _READ:
             return (self._primitive(c) if a == Unit and t == b
                     else _compose(T(s, t, b, n), _compose(self._primitive(c), Consume)))
         if kind == _WRITE:
             nf, ng = self._split(n)
-            f = self._primitive(c) if a == t else _compose(self._primitive(c), T(s, a, t, nf))
+            f = (self._primitive(c) if a is t or a._hash == t._hash and a == t
+                 else _compose(self._primitive(c), T(s, a, t, nf)))
             return f if b == Unit else _compose(T(s, Unit, b, ng), f)
-        return self._primitive(c) if t == b else _compose(T(s, t, b, n), self._primitive(c))
+        return (self._primitive(c) if t is b or t._hash == b._hash and t == b
+                else _compose(T(s, t, b, n), self._primitive(c)))
 
     def _embed(self, a: Type, b: Type, fuel: builtins.int) -> Term:
         from catlib.interpreter import step
@@ -389,7 +445,7 @@ class Generator:
         term, built once per `b`."""
         # (each table keyed by the types' cached hashes and its entry found by identity: no `Tree.__hash__`
         # call; a miss, or another type of the same hash, makes the entry anew)
-        found = _table("strategies.parts").get(b._hash)
+        found = self._parts.get(b._hash)
         if found is None or found[0] is not b:
             parts = frozenset(walk(b))
             found = _store("strategies.parts", b._hash, (b, parts, frozenset(t._hash for t in parts)))
@@ -398,7 +454,7 @@ class Generator:
             if entry is not None and entry[0] is a and entry[1] is b:
                 return entry[2]
             return _store("strategies.smallest", (a._hash, b._hash), (a, b, self._build_smallest(a, b)))[2]
-        entry = _table("strategies.smallest_by_output").get(b._hash)
+        entry = self._smallest_by_output.get(b._hash)
         if entry is not None and entry[0] is b:
             return entry[1]
         return _store("strategies.smallest_by_output", b._hash, (b, self._build_smallest(a, b)))[1]
@@ -411,9 +467,9 @@ class Generator:
         if b == Int:
             return Const(0)
         if isinstance(b, Prod):
-            return Compose(Par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
+            return _compose(_par(self._smallest(a, b.kids[0]), self._smallest(a, b.kids[1])), Copy)
         if isinstance(b, Sum):
-            return Compose(Inl, self._smallest(a, b.kids[0]))
+            return _compose(Inl, self._smallest(a, b.kids[0]))
         if isinstance(b, Fun):
             return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")

@@ -17,13 +17,14 @@ True
 from __future__ import annotations
 
 import functools
+import operator
 import random
 from collections.abc import Callable
 from typing import Any, cast
 
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.tree import fold
-from catlib.types import Sum, Type, Unit, Var, match, substitute
+from catlib.types import Fun, Prod, Sum, Type, Unit, Var, match, substitute
 
 __all__ = ["PRIMITIVE_CONSTRUCTS", "READ", "WRITE", "BUILD", "DIRECT", "INSPECT", "GROUND", "BRANCHED", "THROUGH",
            "PURE", "EFFECTS", "EFFECTS_BY_STATE", "FIXED_TYPES", "table", "cached", "store", "shared_type", "share",
@@ -33,6 +34,8 @@ PRIMITIVE_CONSTRUCTS = [c for c in CONSTRUCTS.values() if not c.kids and c.name 
 
 
 READ, WRITE, BUILD, DIRECT, INSPECT = range(5)
+
+_SECOND = operator.itemgetter(1)
 
 GROUND = [c for c in PRIMITIVE_CONSTRUCTS
           if not c.effect and not c.param and not any(list(t.vars()) for t in c.types)]
@@ -52,8 +55,34 @@ EFFECTS_BY_STATE = all(Unit in c.types for c in EFFECTS)
 
 def effect_plans(s: Type, a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
     """How the state's readers and writers can serve in a term ``s / a -> b``: ``(construct, rule kind,
-    type)`` (they depend on ``s`` alone; `pure_plans` gives the others)."""
+    type)`` (they depend on ``s`` alone; `pure_plans` gives the others).
+
+    >>> from catlib.types import Int, Prod
+    >>> def by_plan(s): return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, Int, s))
+    >>> all(effect_plans(s, Int, s) == by_plan(s) for s in (Prod(Int, Unit), Unit, Int, Sum(Unit, Unit)))
+    True
+    """
+    if _STATE_SIDES is not None:  # (each effect reads or writes the state as it is: no substitution)
+        shared = share(s)  # (`_plan` reads a writer of the state ``()`` as a reader: its input is ``()``)
+        unit = s == Unit
+        return tuple((c, READ if unit else kind, shared) for c, kind in _STATE_SIDES)
     return tuple((c, kind, share_or_none(t)) for c in EFFECTS for kind, t in _plan(c, s, a, b))
+
+
+def _state_side(c: Construct) -> tuple[Construct, int] | None:
+    """``(c, READ)`` for an effect ``() -> s``, ``(c, WRITE)`` for one ``s -> ()`` (``s`` the state's
+    variable), else None."""
+    dom, cod = c.types
+    if dom == Unit and type(cod) is Var and cod.name == STATE_VARIABLE:
+        return (c, READ)
+    if cod == Unit and type(dom) is Var and dom.name == STATE_VARIABLE:
+        return (c, WRITE)
+    return None
+
+
+_SIDES_OF_EFFECTS = tuple(x for c in EFFECTS for x in [_state_side(c)] if x is not None)
+_STATE_SIDES = _SIDES_OF_EFFECTS if len(_SIDES_OF_EFFECTS) == len(EFFECTS) else None
+"""Every effect's `_state_side` (None if one has none): `effect_plans` then needs no `_plan`."""
 
 
 @functools.cache
@@ -100,9 +129,8 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
     if t is None:
         canon = table("canon")
         if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
-            made.clear()
-            canon.clear()
-            by_hash.clear()
+            for name in ("made", "canon", "made_by_hash", "strategies.made_of_bases"):  # (the generator's too)
+                table(name).clear()
         t = made[key] = cls(left, right)
         canon.setdefault(t, t)
     by_hash[cls, left._hash, right._hash] = t
@@ -111,6 +139,8 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
 
 def share(t: Type) -> Type:
     """The shared object equal to `t` (see `shared_type`), its parts shared too."""
+    if not t.kids:  # a leaf is shared as it is (`shared_type` builds on leaves as they come)
+        return t
     canon = table("canon")
     shared = canon.get(t)
     if shared is not None:
@@ -164,11 +194,12 @@ def pure_plans(a: Type, b: Type) -> tuple[tuple[Construct, int, Any], ...]:
 
 def _merge(a: Type, by_output: tuple[Any, ...], by_input: tuple[Any, ...]) -> tuple[Any, ...]:
     """The plans of `by_output` and `by_input` for input ``a``, in the table's order (a primitive's *build*
-    before its *inspect*: keys (index, 0 or 1) are distinct, so the sort compares keys alone)."""
+    before its *inspect*: keys ``2 * index`` and ``2 * index + 1`` are distinct ints, so the sort compares
+    the keys alone, as ints)."""
     keyed, bound = by_output[:2]
     found = [*keyed, *((k, plan) for k, t, plan in bound if t == a), *by_input]
     found.sort()
-    return tuple(plan for _, plan in found)
+    return tuple(map(_SECOND, found))  # (no generator run per pair)
 
 
 _NEVER, _MATCH, _EQUAL = range(3)
@@ -188,6 +219,13 @@ _SIDES = tuple((i, c, dom, cod, _how(cod, dom), _how(dom, cod)) for i, c in enum
 """Each pure primitive with its place, its type ``dom -> cod``, and how ``cod`` and ``dom`` are matched
 (`_how`)."""
 
+_CLASSES = {Prod, Sum, Fun, *(type(t) for t in (Unit, *(t for c in PURE for t in c.types)))}
+_BY_OUTPUT_CLASS = {k: tuple(x for x in _SIDES if x[4] and type(x[3]) is k
+                             or isinstance(x[2], Var) and type(x[3]) in (Var, k)) for k in _CLASSES}
+_BY_INPUT_CLASS = {k: tuple(x for x in _SIDES if x[5] and type(x[2]) is k) for k in _CLASSES}
+"""The `_SIDES` that may give plans (`_by_output`, `_by_input`) for a type of a given class (a side matches
+a type of its own class, a variable any type): the others are not tried.  A class not here tries them all."""
+
 
 def _match_side(how: int, side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side`, knowing `how` `side` is matched."""
@@ -201,31 +239,31 @@ def _by_output(b: Type) -> tuple[Any, ...]:
     ones whose input must be a given type (``Id``: ``b`` itself), with it; the first as plain plans; and
     the types the second need.  *Direct* needs ``match(cod, b, {dom: a})``: the match of ``cod`` against
     ``b`` alone, whose binding of ``dom``, if it has one, must be ``a``."""
-    keyed: list[tuple[tuple[int, int], Any]] = []
-    bound: list[tuple[tuple[int, int], Type, Any]] = []
-    for i, c, dom, cod, builds, _ in _SIDES:
+    keyed: list[tuple[int, Any]] = []
+    bound: list[tuple[int, Type, Any]] = []
+    for i, c, dom, cod, builds, _ in _BY_OUTPUT_CLASS.get(type(b), _SIDES):
         built = _match_side(builds, cod, b, dom) if builds else None
         if built is not None:
-            keyed.append(((i, 0), (c, BUILD, share(built))))
+            keyed.append((2 * i, (c, BUILD, share(built))))
         elif isinstance(dom, Var):
-            direct = match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
+            direct = _match(cod, b) if type(cod) is Var or type(cod) is type(b) else None  # (`match` fails else)
             if direct is not None:
                 t = direct.get(dom.name)
                 if t is None:
-                    keyed.append(((i, 0), (c, DIRECT, None)))
+                    keyed.append((2 * i, (c, DIRECT, None)))
                 else:
-                    bound.append(((i, 0), t, (c, DIRECT, None)))
-    return tuple(keyed), tuple(bound), tuple(plan for _, plan in keyed), tuple(t for _, t, _ in bound)
+                    bound.append((2 * i, t, (c, DIRECT, None)))
+    return tuple(keyed), tuple(bound), tuple(map(_SECOND, keyed)), tuple(map(_SECOND, bound))
 
 
-def _by_input(a: Type) -> tuple[tuple[tuple[int, int], Any], ...]:
+def _by_input(a: Type) -> tuple[tuple[int, Any], ...]:
     """``a``'s half of `pure_plans`: the *inspect* plans, keyed by their place."""
     out = []
-    for i, c, dom, cod, _, inspects in _SIDES:
+    for i, c, dom, cod, _, inspects in _BY_INPUT_CLASS.get(type(a), _SIDES):
         if inspects:
             inspected = _match_side(inspects, dom, a, cod)
             if inspected is not None:
-                out.append(((i, 1), (c, INSPECT, share(inspected))))
+                out.append((2 * i + 1, (c, INSPECT, share(inspected))))
     return tuple(out)
 
 
@@ -247,8 +285,15 @@ def _other_side(side: Type, t: Type, other: Type) -> Type | None:
 
 def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     """`_other_side` past its first checks (`side` neither a variable nor ``()``, and of `t`'s class: `match`
-    fails otherwise)."""
-    found = match(side, t)
+    fails otherwise).
+
+    >>> from catlib.types import Int, Prod
+    >>> dom, cod = next(c for c in PURE if c.name == "Distr").types
+    >>> a = Prod(Sum(Int, Unit), Prod(Int, Int))
+    >>> _instantiate(dom, a, cod) == substitute([cod], lambda v: match(dom, a)[v.name])[0]
+    True
+    """
+    found = _match(side, t)
     if found is None:
         return None
     if type(other) is Var:
@@ -256,9 +301,98 @@ def _instantiate(side: Type, t: Type, other: Type) -> Type | None:
     if not _variables(other) <= found.keys():
         return None
     # `substitute`, building shared types (`share` then finds them at once): a new type's plans are
-    # made from here, on the generator's first sight of it
-    return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
-                           else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+    # made from here, on the generator's first sight of it; from `other`'s `_postorder` when it has one
+    steps = _POSTORDER.get(id(other))
+    if steps is None:
+        return cast(Type, fold(other, lambda x, kids: found[x.name] if isinstance(x, Var)
+                               else shared_type(type(x), *cast(list[Type], kids)) if kids else x))
+    made: list[Type] = []
+    for kind, v in steps:
+        if kind == _VARIABLE:
+            made.append(found[v])
+        elif kind == _LEAF:
+            made.append(v)
+        else:
+            right = made.pop()
+            made[-1] = shared_type(v, made[-1], right)
+    return made[0]
+
+
+_VARIABLE, _LEAF, _NODE = range(3)
+
+
+def _postorder(t: Type) -> tuple[tuple[int, Any], ...] | None:
+    """`t`'s nodes in the order `fold` combines them (kids first, left first), for `_instantiate`:
+    ``(_VARIABLE, name)``, ``(_LEAF, type)``, ``(_NODE, class)`` (a node of two kids); None when `t` has a
+    node of another arity."""
+    out: list[tuple[int, Any]] = []
+    todo: list[tuple[Type, bool]] = [(t, False)]
+    while todo:
+        x, kids_done = todo.pop()
+        if isinstance(x, Var):
+            out.append((_VARIABLE, x.name))
+        elif not x.kids:
+            out.append((_LEAF, x))
+        elif kids_done:
+            out.append((_NODE, type(x)))
+        elif len(x.kids) != 2:
+            return None
+        else:
+            todo.append((x, True))
+            todo.extend((k, False) for k in reversed(x.kids))
+    return tuple(out)
+
+
+_POSTORDER = {id(t): steps for c in PURE for t in c.types for steps in [_postorder(t)] if steps is not None}
+"""The pure primitives' types as `_postorder` steps, by identity (they live as long as the table)."""
+
+
+def _steps(pattern: Type) -> tuple[tuple[Any, ...], ...]:
+    """`pattern` as the steps of `_match`, in the order `catlib.types.match` visits its nodes: ``(name,)``
+    binds a variable, ``(class, label, arity)`` checks a node (its kids are visited next, left first)."""
+    steps: list[tuple[Any, ...]] = []
+    todo = [pattern]
+    while todo:
+        p = todo.pop()
+        if isinstance(p, Var):
+            steps.append((p.name,))
+        else:
+            steps.append((type(p), p.label, len(p.kids)))
+            todo.extend(reversed(p.kids))
+    return tuple(steps)
+
+
+_STEPS = {id(t): _steps(t) for c in PURE for t in c.types}
+"""The pure primitives' types as `_steps`, by identity (they live as long as the table)."""
+
+
+def _match(pattern: Type, t: Type) -> dict[str, Type] | None:
+    """``catlib.types.match(pattern, t)``, from `pattern`'s steps when it is one of the primitives' types:
+    no pairing of kids, no property read per node (a new type's plans are made from here).
+
+    >>> from catlib.types import Int, Prod
+    >>> dom = next(c for c in PURE if c.name == "Distr").types[0]
+    >>> all(_match(dom, t) == match(dom, t) for t in (Prod(Sum(Int, Unit), Int), Prod(Int, Int), Unit))
+    True
+    """
+    steps = _STEPS.get(id(pattern))
+    if steps is None:
+        return match(pattern, t)
+    binding: dict[str, Type] = {}
+    todo = [t]
+    for step in steps:
+        x = todo.pop()
+        if len(step) == 1:
+            bound = binding.get(step[0])
+            if bound is None:
+                binding[step[0]] = x
+            elif bound != x:
+                return None
+        else:
+            if type(x) is not step[0] or x.label != step[1] or len(x.kids) != step[2]:
+                return None
+            todo.extend(reversed(x.kids))
+    return binding
 
 
 @functools.cache
