@@ -263,8 +263,7 @@ class Unifier:
 
     def find(self, t: Type) -> Type:
         """Follow variable bindings at the top of `t` (with path compression)."""
-        bindings = self.bindings
-        if not isinstance(t, Var) or t.label not in bindings:  # most calls: nothing to follow
+        if not isinstance(t, Var) or t.label not in (bindings := self.bindings):  # most calls: nothing to follow
             return t
         seen = []
         while isinstance(t, Var) and t.label in bindings:
@@ -342,13 +341,10 @@ class Unifier:
         return results
 
     def _occurs(self, name: str, t: Type) -> bool:
-        bindings = self.bindings
         todo = [t]
         seen: set[int] = set()
         while todo:
-            u = todo.pop()
-            if isinstance(u, Var) and u.label in bindings:
-                u = self.find(u)
+            u = self.find(todo.pop())
             if id(u) in seen:
                 continue
             seen.add(id(u))
@@ -365,21 +361,16 @@ class Unifier:
         todo = [(a, b)]
         while todo:
             x, y = todo.pop()
-            if isinstance(x, Var) and x.label in bindings:  # `find`, called only when there is a binding to follow
-                x = find(x)
-            if isinstance(y, Var) and y.label in bindings:
-                y = find(y)
+            x, y = find(x), find(y)
             if x is y:
                 continue
             x_var, y_var = isinstance(x, Var), isinstance(y, Var)
             if x_var or y_var:
                 if not x_var:  # the variable on the left
                     x, y, y_var = y, x, False
-                if y_var:  # two unbound variables: equal names are one variable, and neither occurs in the other
-                    if x.label != y.label:
-                        bindings[x.label] = y  # type: ignore[index]
+                if y_var and x.label == y.label:  # (two unbound variables: one, or neither occurs in the other)
                     continue
-                if self._occurs(x.label, y):  # type: ignore[arg-type]
+                if not y_var and self._occurs(x.label, y):  # type: ignore[arg-type]
                     rx, ry = self.resolve(x), self.resolve(y)
                     raise UnifyError(rx, ry, f"infinite type: {rx} occurs in {ry}")
                 bindings[x.label] = y  # type: ignore[index]
