@@ -33,11 +33,8 @@ Measured in one run, against the same counter:
   code); the node reports, per upgrade, how long inputs were held (from the
   moment it stops serving them to the next input answered) and the time from
   receiving the upgrade to the first input answered by the new code (its
-  code's checks and translation, and the pause).  The counter's upgrade is
-  tiny (`cam.changes.TINY_UPGRADE`): it is checked, translated and installed
-  on the event loop at once, inputs held from receiving it; a larger one is
-  checked in a worker thread while the old code answers, and inputs are held
-  only for the state's checks again and the swap.  The clients' own view is
+  code's checks and translation, which run in a worker thread while the old
+  code answers, and the pause).  The clients' own view is
   the longest time none of them got an answer while an upgrade ran, against
   the same just before it;
 - durability (``--data``): three nodes at once, in memory, ``--durability

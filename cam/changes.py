@@ -5,8 +5,7 @@ worker thread) while the running version goes on answering inputs; then,
 under the node's lock, the checks that depend on the state
 (`cam.admission.check_state`: migration, down-migration, trial inputs,
 probes) run again if inputs changed the state meanwhile, and the new version
-is swapped in (`upgrade`); a tiny one (`TINY_UPGRADE`) is checked and swapped in at once, on the event loop.
-Rollback, make_permanent, prepare, commit and
+is swapped in (`upgrade`).  Rollback, make_permanent, prepare, commit and
 abort run under the node's lock throughout.  Every version change holds the
 server's `versions` lock from its checks to its end, so that they run one at
 a time and the checks see the version they will replace.
@@ -29,19 +28,11 @@ from cam.contract import Prepared, Refusal
 from cam.hostvalue import StateForm, form_value, small_value
 from cam.protocol import Request, request_fields
 
-__all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE", "TINY_UPGRADE", "TINY_STATE"]
+__all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE", "TINY_STATE"]
 
 SMALL_UPGRADE = 4096
 """An upgrade request line at most this long, whose code has no ``APP``, has its state checked again on the
 event loop (when inputs changed the state while its code was checked)."""
-
-TINY_UPGRADE = 1024
-"""An upgrade request line at most this long, whose code has no ``APP``, at a state of at most `TINY_STATE` parts,
-unsigned, is checked, translated and installed at once on the event loop, when no other version change runs and
-no input waits: the seed's counter's checks take about a millisecond of CPU (half of it the translation; the
-longest such line, about 2 ms), less than handing them to a worker thread and back takes while the loop is busy
-with other clients (the thread waits for the interpreter lock, the loop for the thread).  Inputs wait meanwhile,
-and that wait is counted in `cam.node.Node.upgrade_pauses` (from receiving it)."""
 
 TINY_STATE = 256
 """The most parts (`cam.hostvalue.small_value`) of a state an upgrade's checks run at on the event loop."""
@@ -140,26 +131,6 @@ class VersionChanges:
         if old is not None:
             self.stats["retries_answered"] += 1
         return old
-
-    def _upgrade_now(self, req: Request, local: bool, received: float) -> dict[str, Any] | None:
-        """A tiny upgrade (`TINY_UPGRADE`) authorized, checked and installed at once, on the event loop; ``None``
-        when it is not tiny, or not now (another version change runs, inputs wait): `_upgrade` then.
-
-        Not tiny: code with ``APP``, a state over `TINY_STATE` parts, checks other than the package's own
-        (`cam.node.Node.own_checks`), or a signature to verify (``--trust``: pure Python, milliseconds)."""
-        node = self.node
-        if self.versions.locked() or self.lock.users or self.trust or not node.own_checks or not bounded(req):
-            return None
-        changes = node.state_changes
-        value = tiny_state(node.state_form(), TINY_STATE)
-        if value is None:
-            return None
-        old = self._remembered(req.client, req.seq)
-        if old is not None:
-            return old
-        node.know_state(value, changes)
-        _, p = self.checked_upgrade(req, local, value)
-        return node.upgrade_reply(node.install(p, received, req.client, req.seq, req.probes, received))
 
     async def _upgrade(self, req: Request, local: bool, received: float, small: bool = False) -> dict[str, Any]:
         """Authorize, check and install a decoded upgrade (holding `versions`).

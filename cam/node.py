@@ -195,11 +195,6 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         self.held = None
         """The prepared upgrade held for a release's commit (`cam.hold`)."""
 
-    @property
-    def own_checks(self) -> bool:
-        """Whether the checks are the package's own, whose time is bounded by the code's size (`cam.changes`)."""
-        return type(self.verify) is verifier.Remembered and self.check_value is verifier.check_value
-
     def say(self, *lines: str) -> None:
         """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
 

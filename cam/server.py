@@ -34,12 +34,13 @@ No request can stall the others
   checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
-- A tiny upgrade's checks (`cam.changes.TINY_UPGRADE`, the seed's counter's: about a millisecond) run on
-  the event loop as it is received; others' (verifier, migration, trial inputs, translation, and the
-  state's machine value) run in a worker thread; when they must run again at a changed state, a small
-  upgrade's (a line of at most `SMALL_UPGRADE` bytes without ``APP``, at a small state) run on the event
-  loop, which takes less than handing them over would.  An input runs on the event loop for at most
-  `Limits.inline_fuel` steps (or its code's size), longer ones again in a worker thread.
+- An upgrade's checks (verifier, migration, trial inputs, translation, and
+  the state's machine value) run in a worker thread; when they must run again
+  at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
+  bytes without ``APP``, at a small state) run on the event loop, which takes
+  less than handing them over would.  An input runs on the event loop for at
+  most `Limits.inline_fuel` steps (or its code's size), longer ones again in
+  a worker thread.
 - Every connection has a read timeout (a started line must end within
   `Limits.read_timeout` seconds; an answer must be taken as fast) and an idle
   timeout (`Limits.idle_timeout`).  At most `Limits.max_connections` are open.
@@ -80,7 +81,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from cam import loops
-from cam.changes import SMALL_UPGRADE, TINY_UPGRADE, VersionChanges
+from cam.changes import SMALL_UPGRADE, VersionChanges
 from cam.code import Code, Value
 from cam.contract import Refusal, internal_answer
 from cam.fifo import INSTRUCTION_SET as FIFO_INSTRUCTIONS
@@ -289,17 +290,15 @@ class NodeServer(VersionChanges):
             req = self._decode(line)
         except Exception as e:  # a bug must not take the connection down (with the answers made before it)
             return internal_answer(None, e)
-        return self._answer(req, local, received, line is not None and len(line) <= TINY_UPGRADE)
+        return self._answer(req, local, received)
 
-    def _answer(self, req: Request, local: bool, received: float, tiny: bool = False) -> dict[str, Any] | Later:
+    def _answer(self, req: Request, local: bool, received: float) -> dict[str, Any] | Later:
         rid = req.rid
         try:
             if req.error is not None:
                 raise req.error
             if req.kind == "status":
                 return {"id": rid, "ok": True, **self.status(req.flag)}
-            if req.kind == "upgrade" and tiny and (r := self._upgrade_now(req, local, received)) is not None:
-                return {"id": rid, "ok": True, **r}  # a tiny upgrade: checked and installed now
             if req.kind != "do" or self.lock.users:
                 return Later(req, received)
             old = self._remembered(req.client, req.seq)

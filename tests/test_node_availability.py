@@ -236,13 +236,9 @@ def test_an_upgrade_makes_the_machine_value_of_the_state_off_the_loop(monkeypatc
     """The state is kept as a host value while inputs run; an upgrade's checks need its machine value, which
     takes seconds for a big state (about 2 s for 200,000 pairs): it is made in the checks' worker thread, so
     the event loop answers other clients meanwhile.  Each conversion is made slow here, as a big state's is."""
-    import cam.changes as changes
     import cam.hostvalue as hostvalue
 
     real, threads = hostvalue.to_value, []
-    # the state stands for a big one: not a tiny state, whose machine value the loop makes (at most
-    # `cam.changes.TINY_STATE` parts, counted first)
-    monkeypatch.setattr(changes, "TINY_STATE", 0)
 
     def slow(h: Any) -> Any:
         threads.append(threading.current_thread().name)

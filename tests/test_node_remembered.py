@@ -1,0 +1,63 @@
+"""What an upgrade's checks remember between upgrades: verified signatures (`cam.verifier.Remembered`) and
+parsed code (`cam.protocol.decode_code`), so that upgrading back and forth reads and verifies each code once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cam import verifier
+from cam.code import Code, to_text
+from cam.node import Node
+from cam.server import Later, NodeServer
+from cam.text import parse_code, parse_value
+from tests.node_helpers import MIG, V1, V2
+
+
+def line(old: Code = V1, new: Code = V2, migration: Code = MIG, **more: Any) -> bytes:
+    return json.dumps({"id": 1, "kind": "upgrade", "old": to_text(old), "new": to_text(new),
+                       "migration": to_text(migration), **more}).encode()
+
+
+def server(state: str = "Int 0", **kw: Any) -> NodeServer:
+    return NodeServer(Node(V1, parse_value(state), **kw))
+
+
+def test_an_upgrade_is_checked_in_the_worker_thread():
+    """Even the seed's counter's small upgrade is handed on (a `Later`) to the checks' worker thread, so that
+    inputs wait only for the swap, not for its checks."""
+    s = server()
+    r = s.answer_now(line(client="c", seq=1))
+    assert isinstance(r, Later) and r.req is not None and r.req.kind == "upgrade", r
+    assert s.node.generation == 1
+
+
+def test_remembered_signatures_are_the_verifier_s_and_refusals_are_not_kept():
+    v = verifier.Remembered(most=4)
+    bad = parse_code("[FST]")
+    for _ in range(2):
+        with pytest.raises(verifier.BytecodeError):
+            v(bad, state="Int", input="Int")
+    assert not v.known
+    codes = [parse_code(f"[PUSH,QUOTE (Int {i}),CONS,FST]") for i in range(10)]
+    for c in codes:
+        assert v(c) == verifier.verify(c) and v(c, input="Int") == verifier.verify(c, input="Int")
+    assert len(v.known) <= 4
+    big = parse_code("[" + ",".join(["ID"] * 20_000) + "]")  # not kept alive for this
+    assert v(big) == verifier.verify(big) and all(k[0] is not big for k in v.known)
+
+
+def test_upgrade_code_read_again_is_the_same_code():
+    from cam import protocol
+
+    text = to_text(V2)
+    first = protocol.decode_code(text, "new")
+    assert protocol.decode_code(text, "new") is first and first == V2
+    for i in range(100):  # the table keeps the last ones: the oldest are read again
+        protocol.decode_code(f"[PUSH,QUOTE (Int {i}),CONS,FST]", "new")
+    again = protocol.decode_code(text, "new")
+    assert again is not first and again == first
+    long = "[" + ",".join(["ID"] * 6000) + "]"  # over 16 KiB: read each time, not kept
+    assert protocol.decode_code(long, "new") is not protocol.decode_code(long, "new")
