@@ -87,6 +87,21 @@ def cases(p: PAIR_OF_SUMS) -> int:
 
 
 @machine
+def failed_guards(p: tuple[int, int]) -> int:
+    """A guard that fails leaves its pattern's names bound (Python binds them before it tests the guard), and
+    the case's other alternatives untried (its guard is tested once)."""
+    a, b = p
+    match (a, b):
+        case (x, _) | (_, x) if x > 0:
+            return x
+        case (0, _):
+            return 0
+        case _:
+            pass
+    return x * 1000 + a
+
+
+@machine
 def first_set_bit(x: int) -> Either[Unit, int]:
     """A loop, unrolled, returning early."""
     for i in range(6):
@@ -148,12 +163,15 @@ def composed(cmd: Either[Unit, Unit], counts: tuple[int, int] = (0, 0)) -> tuple
 
 
 def test_each_construct_against_python():
-    for m in (clamp, guard_then_join, cases, first_set_bit, helpers, arithmetic, truth_values, composed):
+    for m in (clamp, guard_then_join, cases, failed_guards, first_set_bit, helpers, arithmetic, truth_values,
+              composed):
         agrees(m)
 
 
 def test_the_examples_against_python():
     assert cases((Left(0), Left(5))) == 100
+    # (-1, 5): the first alternative binds x = -1 and its guard fails; the second, which would give 5, is not tried
+    assert failed_guards((-1, 5)) == step(failed_guards.term, (-1, 5), ())[1] == -1 * 1000 - 1
     assert first_set_bit(12) == Right(2) and first_set_bit(0) == Left(())
     assert helpers((2, 3)) == 3 * 2 + 5 * 3 + 2 + 2 - 3
     assert arithmetic((7, 0))[1] == 0 and divmod64(7, 0) == Left(())

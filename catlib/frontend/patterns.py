@@ -6,7 +6,10 @@ captures (``case Left(amount)``), ``_``, ``p as name``, ``p | q`` and
 guards (``case Left(k) if k > 0:``).  Cases are tried in order, as Python
 does: each sum is inspected once on every path (the first case that needs
 it splits it, and every later case goes to the side it can match).  When no
-case matches, the statement is left and the function goes on after it.
+case matches, the statement is left and the function goes on after it.  As in
+Python, a case whose pattern matches but whose guard fails leaves the names
+its pattern bound (later code may read them), and its guard is tested once:
+an or-pattern's other alternatives are not tried after it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class Row:
     body: list[ast.stmt]
     guard: ast.expr | None
     binds: dict[str, Node] = field(default_factory=dict)
+    case: int = 0
+    """Which ``case`` of the statement the row is (an or-pattern's alternatives are rows of one case)."""
 
 
 class Patterns(Expressions):
@@ -114,7 +119,8 @@ class Patterns(Expressions):
 
     def match_stmt(self, s: ast.Match, env: dict[str, Any], k: Any) -> Node:
         subject = self.value(s.subject, env)
-        rows = [Row([(subject, p)], c.body, c.guard) for c in s.cases for p in self.pattern(c.pattern)]
+        rows = [Row([(subject, p)], c.body, c.guard, case=i) for i, c in enumerate(s.cases)
+                for p in self.pattern(c.pattern)]
         return self.rows(rows, env, k, s)
 
     def simplify(self, row: Row) -> Row:
@@ -135,7 +141,7 @@ class Patterns(Expressions):
                 todo += [(self.b.snd(node), p.subs[1]), (self.b.fst(node), p.subs[0])]
             else:
                 done.append((node, p))
-        return Row(done, row.body, row.guard, binds)
+        return Row(done, row.body, row.guard, binds, row.case)
 
     def rows(self, rows: list[Row], env: dict[str, Any], k: Any, at: ast.Match) -> Node:
         if not rows:
@@ -147,7 +153,9 @@ class Patterns(Expressions):
                 return self.block(first.body, inner, k)
             test = self.cond(first.guard, inner)
             yes = self.block(first.body, inner, k)
-            no = self.rows(rows[1:], env, k, at)
+            # as in Python, a guard that fails leaves its pattern's names bound, and the case's other
+            # alternatives untried (the guard is evaluated once per case)
+            no = self.rows([r for r in rows[1:] if r.case != first.case], inner, k, at)
             return self.branch(test, yes, no, k)
         node, p = first.needs[0]
         rest = [first, *rows[1:]]
@@ -186,7 +194,7 @@ class Patterns(Expressions):
                 elif payload is False:
                     needs.append((n, p))
             if alive:
-                out.append(Row(needs, row.body, row.guard, row.binds))
+                out.append(Row(needs, row.body, row.guard, row.binds, row.case))
         return out
 
     def branch(self, test: Node, yes: Node, no: Node, k: Any) -> Node:
