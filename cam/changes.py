@@ -28,15 +28,11 @@ from cam.contract import Prepared, Refusal
 from cam.hostvalue import StateForm, form_value, small_value
 from cam.protocol import Request, request_fields
 
-__all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE", "TINY_STATE"]
+__all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE"]
 
 SMALL_UPGRADE = 4096
 """An upgrade request line at most this long, whose code has no ``APP``, has its state checked again on the
 event loop (when inputs changed the state while its code was checked)."""
-
-TINY_STATE = 256
-"""The most parts (`cam.hostvalue.small_value`) of a state an upgrade's checks run at on the event loop."""
-
 
 def bounded(req: Request) -> bool:
     """Whether every run of the request's code is bounded by its size: no ``APP`` (`Request.codes` and
@@ -54,25 +50,6 @@ def bounded(req: Request) -> bool:
     return True
 
 
-def tiny_state(form: StateForm, most: int) -> Value | None:
-    """The machine value of the state `form` holds if it has at most `most` parts (counted first, in the form
-    at hand: nothing is made for a bigger one); else ``None``.
-
-    >>> from cam.text import parse_value
-    >>> tiny_state(StateForm(parse_value("Pair (Int 1) (Int 2)"), None), 3), tiny_state(StateForm(None, (1, 2)), 2)
-    (Pair(IntV(1), IntV(2)), None)
-    """
-    if form.value is None:
-        return small_value(form, most)
-    todo, n = [form.value], 0
-    while todo:
-        n += 1
-        if n > most:
-            return None
-        todo += todo.pop().kids
-    return form.value
-
-
 class VersionChanges:
     """Upgrades, rollbacks and releases for `cam.server.NodeServer` (which sets these attributes)."""
 
@@ -80,7 +57,6 @@ class VersionChanges:
     trust: list[bytes]
     stats: dict[str, int]
     lock: Any
-    versions: Any
     say: Any
 
     def authorize(self, req: Request, local: bool) -> None:
@@ -153,7 +129,7 @@ class VersionChanges:
             if node.state_changes != changes:  # (not a comparison of values: a big state takes long to compare)
                 form, changes = node.state_form(), node.state_changes
                 # a small upgrade's checks, at a small state, take less than handing them to a thread would
-                value = tiny_state(form, TINY_STATE) if small and bounded(req) else None
+                value = small_value(form, 256) if small and bounded(req) else None
                 if value is not None:
                     p2 = node.checked_at(t, value, req.probes)
                 else:

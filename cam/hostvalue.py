@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
-from catlib.tree import Tree, fold
+from catlib.tree import Tree, fold, larger
 from catlib.values import Curried, Left, Right
 
 __all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
@@ -171,24 +171,27 @@ def form_value(form: StateForm) -> Value:
 
 
 def small_value(form: StateForm, most: int) -> Value | None:
-    """`form_value`, if it is at hand or the host value has at most `most` parts (counted, nothing made); else ``None``.
+    """`form_value`, if it has at most `most` parts (counted in the form at hand, nothing made); else ``None``.
 
     >>> small_value(StateForm(None, (1, 2)), 3), small_value(StateForm(None, (1, (2, 3))), 3)
     (Pair(IntV(1), IntV(2)), None)
+    >>> small_value(StateForm(Pair(IntV(1), IntV(2)), None), 2) is None
+    True
     """
-    if form.value is None:
-        todo, n = [form.host], 0
-        while todo:
-            n += 1
-            if n > most:
-                return None
-            h = todo.pop()
-            if type(h) is tuple:
-                todo += h
-            elif type(h) is Left or type(h) is Right:
-                todo.append(h.value)
-            elif type(h) is not int:  # a closure: its environment is not counted here
-                return None
+    if form.value is not None:
+        return None if larger(form.value, most) else form.value
+    todo, n = [form.host], 0
+    while todo:
+        n += 1
+        if n > most:
+            return None
+        h = todo.pop()
+        if type(h) is tuple:
+            todo += h
+        elif type(h) is Left or type(h) is Right:
+            todo.append(h.value)
+        elif type(h) is not int:  # a closure: its environment is not counted here
+            return None
     return form_value(form)
 
 

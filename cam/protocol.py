@@ -207,24 +207,19 @@ def decode_value(x: Any, max_depth: int) -> Value:
     return v
 
 
-_PARSED: dict[str, Code] = {}
-"""The code of the last text forms read (at most 64, each at most 16 KiB): an upgrade names the running code
-(the last upgrade's new code), and one going back and forth between versions sends its migrations again."""
+@lru_cache(maxsize=64)
+def _code_of_text(text: str) -> Code | Value:
+    """Code (or a value document) read from its text: an upgrade names the running code (the last upgrade's
+    new code), and one going back and forth between versions sends its migrations again, so short ones (at
+    most 16 KiB) are read once."""
+    return parse_code(text) if not text.lstrip().startswith("{") else from_json(text)
 
 
 def decode_code(x: Any, name: str) -> Code:
     """Upgrade code from a request: the text form, or the JSON bytecode document of `cam.code.to_json`."""
-    c: Code | Value | None
     try:
         if isinstance(x, str):
-            c = _PARSED.get(x)
-            if c is None:
-                c = parse_code(x) if not x.lstrip().startswith("{") else from_json(x)
-                if len(x) <= 16 * 1024 and isinstance(c, Code):
-                    if len(_PARSED) >= 64:  # the older half goes
-                        for old in list(_PARSED)[:32]:  # (a copy: a worker thread may decode meanwhile)
-                            _PARSED.pop(old, None)
-                    _PARSED[x] = c
+            c = _code_of_text(x) if len(x) <= 16 * 1024 else _code_of_text.__wrapped__(x)
         elif isinstance(x, dict):
             c = from_json(json.dumps(x))  # its depth is bounded by the line's depth check
         else:

@@ -88,7 +88,7 @@ from cam.absmachine import CLOSURE, TOP, AbstractMachine, Blk, Ret
 from cam.code import SPECS, Closure, Code, Decoder, Instr, InstrSpec, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.typeengine import FUN, INT_NODE, PROD, RIGID, SUM, UNIT_NODE, VAR, Clash, Node, show
 from catlib import types as T
-from catlib.tree import unlink, walk
+from catlib.tree import larger, unlink, walk
 from catlib.typecheck import Signature
 from catlib.values import INT_MAX, INT_MIN
 
@@ -338,23 +338,11 @@ class Remembered:
         sig = self.known.get(key) if type(code) is Code else None  # (an unhashable non-code: verify says so)
         if sig is None:
             sig = verify(code, state, input, output)
-            if not _larger(code, self.largest):
+            if not larger(code, self.largest):
                 if len(self.known) >= self.most:  # the oldest go (a copy: a worker thread may add meanwhile)
                     self.known = dict(list(self.known.items())[self.most // 2:])
                 self.known[key] = sig
         return sig
-
-
-def _larger(code: Code, most: int) -> bool:
-    """Whether `code` has more than `most` instructions and operands (counted up to `most`)."""
-    todo: list[Any] = [code]
-    n = 0
-    while todo:
-        n += 1
-        if n > most:
-            return True
-        todo += todo.pop().kids
-    return False
 
 
 # ---------------------------------------------------------------- machine values

@@ -17,6 +17,7 @@ This module gives them once.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from itertools import islice
 from typing import Any, TypeVar, cast
 
 R = TypeVar("R")
@@ -164,6 +165,16 @@ def walk(tree: Tree) -> Iterator[Tree]:
         t = todo.pop()
         yield t
         todo.extend(reversed(t.kids))
+
+
+def larger(tree: Tree, most: int) -> bool:
+    """Whether `tree` has more than `most` node occurrences (counted up to `most` + 1, without recursion).
+
+    >>> t = Tree(Tree(label="b"), Tree(label="c"), label="a")
+    >>> larger(t, 2), larger(t, 3)
+    (True, False)
+    """
+    return next(islice(walk(tree), most, None), None) is not None
 
 
 Path = tuple[str, ...]
