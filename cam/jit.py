@@ -56,7 +56,7 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
-from cam.pysource import PIECE_LINES
+from cam.pysource import pieces
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -374,7 +374,7 @@ def clear_cache() -> None:
 
 def _codes(sources: list[str]) -> list[CodeType]:
     """The code object of each of `sources` (a function's ``def`` each): as compiled before, or compiled now,
-    those new compiled together (a `compile` has a cost of its own), about `PIECE_LINES` lines at a time:
+    those new compiled together (a `compile` has a cost of its own), about `cam.pysource.PIECE_LINES` lines at a time:
     `compile` holds the interpreter lock throughout."""
     found: dict[str, CodeType] = {}
     for src in sources:  # (`get`: another thread may empty the dict meanwhile)
@@ -382,15 +382,11 @@ def _codes(sources: list[str]) -> list[CodeType]:
         if code is not None:
             found[src] = code
     new = [src for src in dict.fromkeys(sources) if src not in found]
-    todo = new[::-1]
-    while todo:
-        piece: list[str] = []
-        starts: list[int] = []
-        lines = 0
-        while todo and (not piece or lines < PIECE_LINES):
-            piece.append(todo.pop())
-            starts.append(lines + 1)
-            lines += piece[-1].count("\n") + 1
+    for piece in pieces(new):
+        starts, line = [], 1
+        for src in piece:
+            starts.append(line)
+            line += src.count("\n") + 1
         module = compile("\n".join(piece), "<cam jit>", "exec")
         first_line = {c.co_firstlineno: c for c in module.co_consts if isinstance(c, CodeType)}
         found.update(zip(piece, (first_line[line] for line in starts)))

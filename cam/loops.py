@@ -10,7 +10,7 @@ per request.
 'asyncio'
 >>> chosen("auto") in ("asyncio", "uvloop")
 True
->>> run(_answer(), "asyncio")
+>>> run(asyncio.sleep(0, 42), "asyncio")
 42
 """
 
@@ -89,7 +89,3 @@ async def _terminable(main: Coroutine[Any, Any, T]) -> T:
         raise
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-
-
-async def _answer() -> int:
-    return 42

@@ -3,10 +3,10 @@ each block on its own, and keeps the compiled code of small blocks)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["compile_in_pieces", "PIECE_LINES", "Out", "Line", "source_of", "drive", "finish"]
+__all__ = ["compile_in_pieces", "pieces", "PIECE_LINES", "Out", "Line", "source_of", "drive", "finish"]
 
 Line = tuple[int, str]
 """A line of source: its indentation level and its text."""
@@ -37,16 +37,29 @@ PIECE_LINES = 2_000
 compiled in pieces of about this size and other threads (a node's event loop) run in between."""
 
 
-def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) -> None:
-    """Define `functions` (Python source, one ``def`` each) in `env`, compiling about `PIECE_LINES` at a time."""
+def pieces(functions: list[str]) -> Iterator[list[str]]:
+    """`functions` (Python source, one ``def`` each) in consecutive batches of about `PIECE_LINES` lines, each
+    for one `compile`.
+
+    >>> [len(p) for p in pieces(["def f(): pass"] * (PIECE_LINES + 1))]
+    [2000, 1]
+    """
     batch: list[str] = []
     lines = 0
-    for i, src in enumerate(functions):
+    for src in functions:
         batch.append(src)
         lines += src.count("\n") + 1
-        if lines >= PIECE_LINES or i == len(functions) - 1:
-            exec(compile("\n\n".join(batch), filename, "exec"), env)  # noqa: S102 - our own source
+        if lines >= PIECE_LINES:
+            yield batch
             batch, lines = [], 0
+    if batch:
+        yield batch
+
+
+def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) -> None:
+    """Define `functions` (Python source, one ``def`` each) in `env`, compiling about `PIECE_LINES` at a time."""
+    for batch in pieces(functions):
+        exec(compile("\n\n".join(batch), filename, "exec"), env)  # noqa: S102 - our own source
 
 
 def drive(gen: Any, make: Callable[..., Any]) -> Any:
