@@ -79,6 +79,11 @@ _COMPOSE, _FANOUT, _PAR, _CASE, _CURRY, _APPLY, _CASE_WITH, _VIA, _BRANCH_ON, _E
 """The structural rules of `Generator._rules` (a primitive's rule is its `_pure_plans` or `_effect_plans` triple)."""
 
 
+_NEW = object.__new__
+_SET_KIDS, _SET_LABEL, _SET_HASH = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
+"""Making a node as `catlib.tree.Tree` does, without its checks and calls (`_binary`, `_const`)."""
+
+
 def _binary(cls: type[Term]) -> Callable[[Term, Term], Term]:
     """``cls(x, y)`` for the generator's terms `x`, `y`, made as `catlib.tree.Tree` makes it -- the same kids,
     label and cached hash -- without its checks and two calls: a campaign builds some fifteen nodes per term.
@@ -88,14 +93,13 @@ def _binary(cls: type[Term]) -> Callable[[Term, Term], Term]:
     ...     made, built = _binary(cls)(Fst, _binary(cls)(Copy, Fst)), cls(Fst, cls(Copy, Fst))
     ...     assert (type(made), made.kids, made.label, hash(made), made) == (cls, built.kids, None, hash(built), built)
     """
-    name, new = cls.__name__, object.__new__
-    set_kids, set_label, set_hash = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
+    name = cls.__name__
 
     def make(x: Term, y: Term) -> Term:
-        t = new(cls)
-        set_kids(t, (x, y))
-        set_label(t, None)
-        set_hash(t, hash((name, None, x._hash, y._hash)))
+        t = _NEW(cls)
+        _SET_KIDS(t, (x, y))
+        _SET_LABEL(t, None)
+        _SET_HASH(t, hash((name, None, x._hash, y._hash)))
         return t
 
     make.__qualname__ = f"_binary({name})"
@@ -119,8 +123,6 @@ def _const(k: int) -> Term:
     return t
 
 
-_NEW = object.__new__
-_SET_KIDS, _SET_LABEL, _SET_HASH = (Tree.__dict__[slot].__set__ for slot in ("kids", "label", "_hash"))
 
 _FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.param and c.name != "Embed"
           for made in [getattr(FREE, c.method)()] if made is getattr(FREE, c.method)()}
@@ -328,24 +330,19 @@ class Generator:
     def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`, not a primitive's plan: `_term` applies those) to build a term
         ``s / a -> b`` with fuel `n`."""
-        T, choose = self._term, self.choose
-        # (the fuel split of `_split` inline where the rules are common)
+        T = self._term
         if rule is _COMPOSE:
             m = self.type()
-            nf = choose(0, n) if n > 0 else 0
-            ng = n - nf
+            nf, ng = self._split(n)
             return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
-            nf = choose(0, n) if n > 0 else 0
-            ng = n - nf
+            nf, ng = self._split(n)
             return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
-            nf = choose(0, n) if n > 0 else 0
-            ng = n - nf
+            nf, ng = self._split(n)
             return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
-            nf = choose(0, n) if n > 0 else 0
-            ng = n - nf
+            nf, ng = self._split(n)
             return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
