@@ -86,3 +86,48 @@ def test_integer_primitives():
         infer(Compose(Add, Compose(Par(Lt, Lt), Copy)))
     with pytest.raises(TermTypeError, match=r"declared input \(\) but the term has Int"):
         check(Compose(DivMod, Copy), input="()")
+
+
+def _reference_signature(term):
+    """`infer` without reusing the types of shared subterms: with a trace, every occurrence is typed anew."""
+    from catlib.typecheck import Signature, infer_types
+    from catlib.types import Unifier, rename
+
+    u = Unifier()
+    raw = infer_types(term, u, trace=[])
+    return Signature(*rename([u.resolve(t) for t in raw]))
+
+
+def _outcome(f, term):
+    import re
+
+    try:
+        return str(f(term))
+    except TermTypeError as e:  # fresh variables' numbers differ: the path and the message otherwise agree
+        return e.path, re.sub(r"_[0-9]+", "_", str(e))
+
+
+@settings(max_examples=scaled(150))
+@given(typed_terms(max_size=6), typed_terms(max_size=6), st.integers(0, 5))
+def test_shared_subterms_are_typed_once_with_the_same_result(a, b, shape):
+    """A subterm occurring twice (by identity) is typed once and reused as an instance: the signature, or the
+    error and its path, is what typing every occurrence anew gives, also where the state links them."""
+    from catlib.free import Apply, Case, Curry
+
+    a, b = a[0], b[0]
+    shared = Compose(b, a)
+    term = [Par(shared, shared), Compose(shared, shared), Case(shared, Compose(a, shared)),
+            Compose(Par(a, b), Par(b, a)), Curry(Compose(Apply, Par(Curry(Compose(a, Fst)), shared))),
+            Par(Compose(a, Get), Compose(Put, Par(shared, Compose(a, Get))))][shape]
+    assert _outcome(infer, term) == _outcome(_reference_signature, term)
+
+
+def test_shared_subterms_keep_the_state_they_constrain():
+    get_first = Compose(Fst, Get)  # state (a, b): its instances keep the state's variables
+    assert str(infer(Par(get_first, get_first))) == "(a, b) / ((), ()) -> (a, a)"
+    assert str(infer(Compose(Put, Par(get_first, get_first)))) == "(a, a) / ((), ()) -> ()"
+    clash = Par(Compose(Put, Const(1)), Par(get_first, get_first))  # the state is Int, then a pair
+    assert _outcome(infer, clash) == _outcome(_reference_signature, clash)
+    with pytest.raises(TermTypeError) as info:
+        infer(clash)
+    assert info.value.path == ("g", "f")
