@@ -31,7 +31,7 @@ from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.free import Embed, Term, path_str
 from catlib.origin import Origin, nearest
 from catlib.tree import unlink
-from catlib.types import Fun, Type, Unifier, UnifyError, Var, as_type, instantiate, rename, substitute
+from catlib.types import Fun, Type, Unifier, UnifyError, Var, as_type, instantiate, rename
 
 
 class Signature(NamedTuple):
@@ -278,7 +278,7 @@ def infer(term: Term) -> Signature:
     """
     u = Unifier()
     raw = infer_types(term, u)
-    return Signature(*rename([u.resolve(t) for t in raw]))
+    return Signature(*rename(list(raw), unifier=u))
 
 
 def check(term: Term, state: Type | str | None = None, input: Type | str | None = None,
@@ -322,8 +322,7 @@ def check(term: Term, state: Type | str | None = None, input: Type | str | None 
                                 f"the term has {Signature(*principal)}", Var(name), img)
         seen[img] = name
     back = {img.name: Var(name) for img, name in seen.items()}  # type: ignore[attr-defined]
-    sig = substitute([u.resolve(t) for t in raw], lambda v: back.get(v.name, v))
-    return Signature(*rename(sig, keep=frozenset(rigid)))
+    return Signature(*rename(list(raw), keep=frozenset(rigid), unifier=u, known=back))
 
 
 def _orig(part: str, state: object, input: object, output: object) -> Type | str:

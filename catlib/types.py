@@ -299,9 +299,10 @@ class Unifier:
                 out.append(n)
         return out[0]
 
-    def resolve_many(self, types: list[Type]) -> list[Type]:
+    def resolve_many(self, types: list[Type], image: Callable[[Var], Type] | None = None) -> list[Type]:
         """`resolve` for many types that share subtrees: each shared node is resolved once,
-        so a whole inference trace resolves in time linear in its distinct type nodes."""
+        so a whole inference trace resolves in time linear in its distinct type nodes.
+        An unbound variable `v` becomes `image(v)`, if given (called in order of first appearance)."""
         memo: dict[int, Type] = {}
         keep: list[Type] = []  # keeps memo's keys alive
         results = []
@@ -324,7 +325,7 @@ class Unifier:
                 elif isinstance(n, Var):
                     m = self.find(n)
                     if m is n:
-                        r = n
+                        r = n if image is None else image(n)
                     else:
                         todo += [(n, True), (m, False)]
                         continue
@@ -341,18 +342,21 @@ class Unifier:
         return results
 
     def _occurs(self, name: str, t: Type) -> bool:
+        bindings = self.bindings
         todo = [t]
-        seen: set[int] = set()
+        seen: set[int] = set()  # shared subtrees once (variables need no such care: they have no kids)
         while todo:
-            u = self.find(todo.pop())
-            if id(u) in seen:
-                continue
-            seen.add(id(u))
-            if isinstance(u, Var):
+            u = todo.pop()
+            while isinstance(u, Var):
                 if u.label == name:
                     return True
+                if u.label not in bindings:
+                    break
+                u = bindings[u.label]
             else:
-                todo.extend(u.kids)
+                if u.kids and id(u) not in seen:
+                    seen.add(id(u))
+                    todo.extend(u.kids)
         return False
 
     def unify(self, a: Type, b: Type) -> None:
@@ -472,29 +476,25 @@ def variable_name(n: int) -> str:
     return chr(ord("a") + n % 26) + (str(n // 26) if n >= 26 else "")
 
 
-def rename(types: list[Type], keep: frozenset[str] = frozenset()) -> list[Type]:
+def rename(types: list[Type], keep: frozenset[str] = frozenset(), unifier: Unifier | None = None,
+           known: dict[str, Type] | None = None) -> list[Type]:
     """Rename the variables of `types` to a, b, c, ... in order of first appearance.
 
-    Variables named in `keep` keep their names; the others avoid them.
-    Shared subtrees are visited once.
+    Variables named in `keep` keep their names; the others avoid them; those in `known` become what it says.
+    With `unifier`, `types` are resolved in it in the same pass.  Shared subtrees are visited once.
     """
-    names: dict[str, Type] = {k: Var(k) for k in keep}
+    names: dict[str, Type] = {k: Var(k) for k in keep} | (known or {})
     n = 0
-    seen: set[int] = set()
-    for t in types:
-        todo: list[Type] = [t]
-        while todo:
-            x = todo.pop()
-            if id(x) in seen:
-                continue  # its variables are named already
-            seen.add(id(x))
-            if not isinstance(x, Var):
-                todo.extend(reversed(x.kids))
-            elif x.name not in names:
-                while True:
-                    new = variable_name(n)
-                    n += 1
-                    if new not in keep:
-                        break
-                names[x.name] = Var(new)
-    return substitute(types, lambda v: names[v.name])
+
+    def image(v: Var) -> Type:
+        nonlocal n
+        new = names.get(v.name)
+        while new is None:
+            name = variable_name(n)
+            n += 1
+            if name not in keep:
+                new = names[v.name] = Var(name)
+        return new
+
+    # both passes meet the variables in pre-order, left to right: the order of first appearance
+    return substitute(types, image) if unifier is None else unifier.resolve_many(types, image)
