@@ -48,25 +48,31 @@ class ParseError(ValueError):
         super().__init__(f"{where}: expected {expected}, found {found}")
 
 
-# A name runs on over digits, so ``Int1`` is one (unknown) token, as in Haskell's lexer.
-_TOKEN = re.compile(r"\s*(?:(\[|\]|,|\(|\))|(-?[0-9]+)|([A-Za-z][A-Za-z0-9_']*)|(\S))")
+# A name runs on over digits, so ``Int1`` is one (unknown) token, as in Haskell's lexer.  The second group is a
+# character that starts no token.
+_TOKEN = re.compile(r"\s*(?:([\[\](),]|-?[0-9]+|[A-Za-z][A-Za-z0-9_']*)|(\S))")
+_END = "<end of input>"
 
 
-def _tokens(text: str) -> list[tuple[int, str]]:
-    toks = []
-    pos = 0
-    n = len(text)
-    while pos < n:
-        m = _TOKEN.match(text, pos)
-        if m is None:  # only trailing white space is left
-            break
-        kind = m.lastindex or 0  # the one group that matched (one always does)
-        if kind == 4:
-            raise ParseError(m.start(4), "a token", repr(m.group(4)))
-        toks.append((m.start(kind), m.group(kind)))
-        pos = m.end()
-    toks.append((n, "<end of input>"))
-    return toks
+def _tokens(text: str) -> list[str]:
+    """The tokens of `text`, then `_END`: cut in one call of the regex engine (positions, needed only for an
+    error, are found again by `_position`)."""
+    found = _TOKEN.findall(text)
+    if not found:
+        return [_END]
+    toks, bad = zip(*found)
+    if any(bad):
+        j = next(j for j, b in enumerate(bad) if b)
+        raise ParseError(_position(text, j), "a token", repr(bad[j]))
+    return [*toks, _END]
+
+
+def _position(text: str, j: int) -> int:
+    """Where token `j` of `text` starts (`len(text)` for `_END`)."""
+    for k, m in enumerate(_TOKEN.finditer(text)):
+        if k == j:
+            return m.start(m.lastindex or 0)
+    return len(text)
 
 
 _ARITY: dict[str, tuple[str, ...]] = {
@@ -98,14 +104,15 @@ def _parse(text: str, start: str) -> Any:
     frames: list[list[Any]] = []
     want = start
     while True:
-        pos, tok = toks[i]
+        here = i  # the token's index (`_position` finds where it starts, for an error)
+        tok = toks[i]
         item: Any = None
         done = False
         if want == "code":
             if tok != "[":
-                raise ParseError(pos, "'[' to start code", repr(tok))
+                raise ParseError(_position(text, here), "'[' to start code", repr(tok))
             i += 1
-            if toks[i][1] == "]":
+            if toks[i] == "]":
                 i += 1
                 item, done = Code(), True
             else:
@@ -119,7 +126,7 @@ def _parse(text: str, start: str) -> Any:
                 frames.append([tok, list(_ARITY[tok]), []])
                 want = frames[-1][1].pop(0)
             else:
-                raise ParseError(pos, "an instruction", repr(tok))
+                raise ParseError(_position(text, here), "an instruction", repr(tok))
         elif want in ("varg", "value"):
             i += 1
             if tok == "Unit":
@@ -128,50 +135,48 @@ def _parse(text: str, start: str) -> Any:
                 frames.append(["(", None, []])
                 want = "value"
             elif want == "varg":
-                raise ParseError(pos, "Unit or a parenthesised value", repr(tok))
+                raise ParseError(_position(text, here), "Unit or a parenthesised value", repr(tok))
             elif tok == "Int":
-                pos, tok = toks[i]
+                here, tok = i, toks[i]
                 if re.fullmatch(r"[0-9]+", tok):
                     n = int(tok)
                     i += 1
-                elif tok == "(" and re.fullmatch(r"-[0-9]+", toks[i + 1][1]) and toks[i + 2][1] == ")":
-                    pos, tok = toks[i + 1]
+                elif tok == "(" and re.fullmatch(r"-[0-9]+", toks[i + 1]) and toks[i + 2] == ")":
+                    here, tok = i + 1, toks[i + 1]
                     n = int(tok)
                     i += 3
                 else:
-                    raise ParseError(pos, "a number or (-number) after Int", repr(tok))
+                    raise ParseError(_position(text, here), "a number or (-number) after Int", repr(tok))
                 if not INT_MIN <= n <= INT_MAX:
-                    raise ParseError(pos, "a 64-bit integer", tok)
+                    raise ParseError(_position(text, here), "a 64-bit integer", tok)
                 item, done = IntV(n), True
             elif tok in ("Pair", "L", "R", "Closure"):
                 frames.append([tok, list(_ARITY[tok]), []])
                 want = frames[-1][1].pop(0)
             else:
-                raise ParseError(pos, "a value (Unit, Int, Pair, L, R or Closure)", repr(tok))
+                raise ParseError(_position(text, here), "a value (Unit, Int, Pair, L, R or Closure)", repr(tok))
         # deliver finished items to the frames that wait for them
         while done:
             if not frames:
-                pos, tok = toks[i]
-                if tok != "<end of input>":
-                    raise ParseError(pos, "end of input", repr(tok))
+                if toks[i] != _END:
+                    raise ParseError(_position(text, i), "end of input", repr(toks[i]))
                 return item
             frame = frames[-1]
             head = frame[0]
             if head == "[":
                 frame[2].append(item)
-                pos, tok = toks[i]
+                tok = toks[i]
                 i += 1
                 if tok == ",":
                     want, done = "instr", False
                 elif tok == "]":
                     frames.pop()
-                    item = Code(frame[2])
+                    item = Code.of(frame[2])  # instructions only: the parser made them
                 else:
-                    raise ParseError(pos, "',' or ']'", repr(tok))
+                    raise ParseError(_position(text, i - 1), "',' or ']'", repr(tok))
             elif head == "(":
-                pos, tok = toks[i]
-                if tok != ")":
-                    raise ParseError(pos, "')'", repr(tok))
+                if toks[i] != ")":
+                    raise ParseError(_position(text, i), "')'", repr(toks[i]))
                 i += 1
                 frames.pop()
             else:
