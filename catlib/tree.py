@@ -97,7 +97,7 @@ class Tree:
         return (_rebuild, (type(self), self.kids, self.label))
 
     def __repr__(self) -> str:
-        return render(self, _repr_pieces)
+        return render(self, _repr_pieces, shared(self))
 
     def _leaf_repr(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
@@ -129,27 +129,70 @@ def joined(items: Iterable[Any], separator: str) -> list[Any]:
     return out
 
 
-def render(root: Any, pieces: Callable[[Any], list[Any]]) -> str:
+def render(root: Any, pieces: Callable[[Any], list[Any]], once: set[int] | frozenset[int] = frozenset()) -> str:
     """The text of `root`, written left to right from an explicit stack.
 
     `pieces(item)` gives an item's text as a list of strings and further
     items, which are expanded in turn.  No part's text is copied into its
     parent's, so printing is linear in the output and never recurses: every
     printer of deep trees here (repr, types, CAM text and JSON) is one
-    `pieces` function.
+    `pieces` function.  An item whose id is in `once` (see `shared`) is
+    expanded once, its text reused where it occurs again.
 
     >>> render((1, (2, 3)), lambda x: [str(x)] if isinstance(x, int) else ["<", *joined(x, " "), ">"])
     '<1 <2 3>>'
     """
     out: list[str] = []
     todo: list[Any] = [root]
+    texts: dict[int, str] = {}
     while todo:
         x = todo.pop()
         if type(x) is str:
             out.append(x)
+        elif type(x) is _Mark:  # the end of an item of `once`: its text, kept
+            start, key = x.start, x.key
+            texts[key] = text = "".join(out[start:])
+            del out[start:]
+            out.append(text)
+        elif once and id(x) in once:
+            text = texts.get(id(x))
+            if text is not None:
+                out.append(text)
+            else:
+                todo.append(_Mark(len(out), id(x)))
+                todo.extend(reversed(pieces(x)))
         else:
             todo.extend(reversed(pieces(x)))
     return "".join(out)
+
+
+class _Mark:
+    __slots__ = ("start", "key")
+
+    def __init__(self, start: int, key: int) -> None:
+        self.start, self.key = start, key
+
+
+def shared(tree: Tree) -> set[int]:
+    """The ids of the nodes with kids that occur more than once in `tree` (by identity), its distinct nodes
+    visited once: where a walk may reuse what it found (see `render`).
+
+    >>> two = Tree(Tree(), label="two")
+    >>> shared(Tree(two, two)) == {id(two)}, shared(Tree(two, Tree(Tree(), label="two")))
+    (True, set())
+    """
+    seen: set[int] = set()
+    again: set[int] = set()
+    todo = [tree]
+    while todo:
+        for k in todo.pop().kids:
+            if k.kids:
+                if id(k) in seen:
+                    again.add(id(k))
+                else:
+                    seen.add(id(k))
+                    todo.append(k)
+    return again
 
 
 def _rebuild(cls: type[Tree], kids: tuple[Any, ...], label: Hashable) -> Tree:

@@ -30,7 +30,7 @@ from typing import NamedTuple
 from catlib.constructs import CONSTRUCTS, STATE_VARIABLE, Construct
 from catlib.free import Embed, Term, path_str
 from catlib.origin import Origin, nearest
-from catlib.tree import unlink
+from catlib.tree import shared, unlink
 from catlib.types import Fun, Type, Unifier, UnifyError, Var, as_type, instantiate, rename
 
 
@@ -98,7 +98,7 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
     # A subterm that occurs more than once (by identity: ``inc`` in a chain of 100,000 ``inc``s) is typed at
     # its first occurrence only; later ones get an instance of that type, as a let-bound name would.  (Not
     # with `trace`, which records every occurrence.)
-    shared = _shared(term) if trace is None else set()
+    again = shared(term) if trace is None else set()
     schemes: dict[int, _Scheme] = {}
     # a node with kids is popped twice (before and after them), the rest once; its rule is one cached lookup
     # (`_rule`), and a scheme without variables (``Add``'s) gives the same shared types every time
@@ -109,7 +109,7 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
             kids = out[-n:]
             del out[-n:]
             types = _apply_rule(plan, dom, cod, t, kids, u, path)
-            if shared and id(t) in shared:
+            if again and id(t) in again:
                 schemes[id(t)] = _generalize(types, state, u)
             push(types)
         elif schemes and id(t) in schemes:
@@ -127,22 +127,6 @@ def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) 
             names = {STATE_VARIABLE: state}
             push((dom(u, names), cod(u, names)))
     return state, out[0][0], out[0][1]
-
-
-def _shared(term: Term) -> set[int]:
-    """The ids of the subterms with kids that occur more than once in `term` (its distinct nodes visited once)."""
-    seen: set[int] = set()
-    shared: set[int] = set()
-    todo = [term]
-    while todo:
-        for k in todo.pop().kids:
-            if k.kids:
-                if id(k) in seen:
-                    shared.add(id(k))
-                else:
-                    seen.add(id(k))
-                    todo.append(k)
-    return shared
 
 
 _Scheme = tuple[Type, Type, "dict[str, Type] | None"]
