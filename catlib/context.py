@@ -62,7 +62,7 @@ def subterm_types(term: Term, state: Type | str | None = None, input: Type | str
     flat = list(raw)
     for d, c in trace:
         flat += (d, c)
-    flat = rename(u.resolve_many(flat))
+    flat = rename(flat, unifier=u)
     sig = Signature(*flat[:3])
     types: list[tuple[Type, Type]] = [(Unit, Unit)] * len(trace)
     for k, pre in enumerate(pre_of_post):

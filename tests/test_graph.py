@@ -204,8 +204,10 @@ def big_term(size: int, seed: int = 7) -> Term:
     """A chain of random `Int / Int -> Int` terms (cases, pairs, effects), `size` nodes or more."""
     gen = Generator.seeded(seed)
     term: Term = Id
-    while term.size() < size:
-        term = Compose(gen.term(Int, Int, Int, 25), term)
+    n = 1  # term.size(), kept up to date (not recounted each round: that was quadratic)
+    while n < size:
+        part = gen.term(Int, Int, Int, 25)
+        term, n = Compose(part, term), n + 1 + part.size()
     return term
 
 
