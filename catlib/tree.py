@@ -67,23 +67,24 @@ class Tree:
             return NotImplemented
         if self._hash != other._hash or type(self) is not type(other):  # most unequal pairs stop here
             return False
-        if not self.kids:
+        if not self.kids or self.label != other.label:
             return bool(self.label == other.label)
         todo = [(self, other)]
-        seen: set[tuple[int, int]] = set()  # pairs already compared: shared subtrees once
+        seen: set[tuple[int, int]] = set()  # pairs with kids already compared: shared subtrees once
         while todo:
             a, b = todo.pop()
-            if a is b or (id(a), id(b)) in seen:
-                continue
-            seen.add((id(a), id(b)))
-            if (
-                type(a) is not type(b)
-                or a._hash != b._hash
-                or a.label != b.label
-                or len(a.kids) != len(b.kids)
-            ):
+            if len(a.kids) != len(b.kids):
                 return False
-            todo.extend(zip(a.kids, b.kids))
+            for x, y in zip(a.kids, b.kids):
+                if x is y:
+                    continue
+                if type(x) is not type(y) or x._hash != y._hash or x.label != y.label:
+                    return False
+                if x.kids or y.kids:  # leaves are done (and so need no record)
+                    key = (id(x), id(y))
+                    if key not in seen:
+                        seen.add(key)
+                        todo.append((x, y))
         return True
 
     def __ne__(self, other: object) -> bool:
