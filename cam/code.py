@@ -443,15 +443,38 @@ def to_text(x: Value | Instr | Code) -> str:
 
 
 def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
-    # an item is (tree, whether it stands as a constructor's argument)
+    # an item is (tree, whether it stands as a constructor's argument); neighbouring strings are joined here, and
+    # an instruction without operands written as its name, so that `render` handles fewer pieces
     t, arg = item
-    if isinstance(t, Code):
-        return ["[", *joined([(k, False) for k in t.kids], ","), "]"]
+    if type(t) is Code:
+        out: list[Any] = []
+        text, sep = "[", ""
+        for k in t.kids:
+            if k.kids:
+                out += (text + sep, (k, False))
+                text = ""
+            else:
+                text += sep + k.label
+            sep = ","
+        out.append(text + "]")
+        return out
     if t is UnitV:
         return ["Unit"]
     if isinstance(t, IntV):
         s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
         return [f"({s})" if arg else s]
-    head = t.op if isinstance(t, Instr) else type(t).__name__
-    body = [head, *(p for k in t.kids for p in (" ", (k, True)))]
-    return ["(", *body, ")"] if arg and not isinstance(t, Instr) else body
+    instr = isinstance(t, Instr)
+    head = t.op if instr else type(t).__name__
+    if not t.kids:
+        return [head]
+    paren = arg and not instr
+    out = []
+    text = "(" + head if paren else head
+    for k in t.kids:
+        if type(k) is Code and not any(i.kids for i in k.kids):  # a block of plain instructions: its text now
+            text += " [" + ",".join([i.label for i in k.kids]) + "]"
+        else:
+            out += (text + " ", (k, True))
+            text = ""
+    out.append(text + ")" if paren else text)
+    return out
