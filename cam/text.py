@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from itertools import islice
 from typing import Any
 
 from cam.code import SIMPLE, SPECS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value, to_text
@@ -69,10 +70,8 @@ def _tokens(text: str) -> list[str]:
 
 def _position(text: str, j: int) -> int:
     """Where token `j` of `text` starts (`len(text)` for `_END`)."""
-    for k, m in enumerate(_TOKEN.finditer(text)):
-        if k == j:
-            return m.start(m.lastindex or 0)
-    return len(text)
+    m = next(islice(_TOKEN.finditer(text), j, None), None)
+    return len(text) if m is None else m.start(m.lastindex or 0)
 
 
 _ARITY: dict[str, tuple[str, ...]] = {
