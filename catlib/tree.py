@@ -150,12 +150,14 @@ def render(root: Any, pieces: Callable[[Any], list[Any]], once: set[int] | froze
         x = todo.pop()
         if type(x) is str:
             out.append(x)
+        elif not once:
+            todo.extend(reversed(pieces(x)))
         elif type(x) is _Mark:  # the end of an item of `once`: its text, kept
             start, key = x.start, x.key
             texts[key] = text = "".join(out[start:])
             del out[start:]
             out.append(text)
-        elif once and id(x) in once:
+        elif id(x) in once:
             text = texts.get(id(x))
             if text is not None:
                 out.append(text)
