@@ -262,22 +262,27 @@ def fold(tree: Tree, combine: Callable[[Tree, list[R]], R]) -> R:
     """
     memo: dict[int, R] = {}
     out: list[R] = []
-    todo: list[tuple[Tree, bool]] = [(tree, False)]
+    todo: list[Any] = [tree]  # trees to fold; `_KIDS_DONE` above a tree: its kids' results end `out`
     while todo:
-        t, ready = todo.pop()
-        if not ready and id(t) in memo:
-            out.append(memo[id(t)])
-            continue
-        n = len(t.kids)
-        if ready or n == 0:
-            if n:
-                kids = out[-n:]
-                del out[-n:]
-            else:
-                kids = []
-            memo[id(t)] = result = combine(t, kids)
-            out.append(result)
+        t = todo.pop()
+        if t is _KIDS_DONE:
+            t = todo.pop()
+            n = len(t.kids)
+            kids = out[-n:]
+            del out[-n:]
         else:
-            todo.append((t, True))
-            todo.extend((k, False) for k in reversed(t.kids))
+            r = memo.get(id(t), _KIDS_DONE)
+            if r is not _KIDS_DONE:
+                out.append(r)
+                continue
+            if t.kids:
+                todo += (t, _KIDS_DONE)
+                todo.extend(reversed(t.kids))  # (no pair per kid: the kids go as they are)
+                continue
+            kids = []
+        memo[id(t)] = result = combine(t, kids)
+        out.append(result)
     return out[0]
+
+
+_KIDS_DONE: Any = object()
