@@ -275,29 +275,7 @@ class Unifier:
 
     def resolve(self, t: Type) -> Type:
         """Apply the substitution everywhere in `t` (iteratively, sharing work)."""
-        done: dict[str, Type] = {}
-        out: list[Type] = []
-        todo: list[tuple[Type, int]] = [(t, 0)]
-        while todo:
-            n, stage = todo.pop()
-            if stage == 2:  # out[-1] is what variable n stands for
-                done[n.label] = out[-1]  # type: ignore[index]
-            elif stage == 1:
-                k = len(n.kids)
-                kids = out[-k:]
-                del out[-k:]
-                out.append(type(n)(*kids))
-            elif isinstance(n, Var) and n.label in done:
-                out.append(done[n.label])
-            elif isinstance(n, Var) and n.label in self.bindings:
-                todo.append((n, 2))
-                todo.append((self.find(n), 0))
-            elif n.kids:
-                todo.append((n, 1))
-                todo.extend((k, 0) for k in reversed(n.kids))
-            else:
-                out.append(n)
-        return out[0]
+        return self.resolve_many([t])[0]
 
     def resolve_many(self, types: list[Type], image: Callable[[Var], Type] | None = None) -> list[Type]:
         """`resolve` for many types that share subtrees: each shared node is resolved once,
@@ -307,35 +285,35 @@ class Unifier:
         keep: list[Type] = []  # keeps memo's keys alive
         results = []
         for t in types:
-            todo: list[tuple[Type, bool]] = [(t, False)]
+            todo: list[Any] = [t]  # `_DONE` above a node: its kids (or a variable's binding) are resolved
             out: list[Type] = []
             while todo:
-                n, ready = todo.pop()
-                key = id(n)
-                if ready and isinstance(n, Var):  # out[-1] is what the variable stands for
-                    r: Type = out.pop()
-                elif ready:
-                    k = len(n.kids)
-                    kids = out[-k:]
-                    del out[-k:]
-                    r = n if all(a is b for a, b in zip(kids, n.kids)) else type(n)(*kids)
-                elif key in memo:
-                    out.append(memo[key])
-                    continue
-                elif isinstance(n, Var):
-                    m = self.find(n)
-                    if m is n:
-                        r = n if image is None else image(n)
+                n = todo.pop()
+                if n is _DONE:
+                    n = todo.pop()
+                    if isinstance(n, Var):  # out[-1] is what the variable stands for
+                        r: Type = out.pop()
                     else:
-                        todo += [(n, True), (m, False)]
-                        continue
-                elif not n.kids:
-                    r = n
+                        r = _rebuilt(n, out)
                 else:
-                    todo.append((n, True))
-                    todo.extend((k, False) for k in reversed(n.kids))
-                    continue
-                memo[key] = r
+                    r = memo.get(id(n), _DONE)
+                    if r is not _DONE:
+                        out.append(r)
+                        continue
+                    if isinstance(n, Var):
+                        m = self.find(n)
+                        if m is n:
+                            r = n if image is None else image(n)
+                        else:
+                            todo += (n, _DONE, m)
+                            continue
+                    elif not n.kids:
+                        r = n
+                    else:
+                        todo += (n, _DONE)
+                        todo.extend(reversed(n.kids))
+                        continue
+                memo[id(n)] = r
                 keep.append(n)
                 out.append(r)
             results.append(out[0])
@@ -401,30 +379,41 @@ def substitute(types: list[Type], image: Callable[[Var], Type]) -> list[Type]:
     out: list[Type] = []
     for t in types:
         done: list[Type] = []
-        todo: list[tuple[Type, bool]] = [(t, False)]
+        todo: list[Any] = [t]  # `_DONE` above a node: its kids are done
         while todo:
-            x, ready = todo.pop()
-            if not ready and id(x) in memo:
-                done.append(memo[id(x)])
-                continue
-            if isinstance(x, Var):
-                r: Type = image(x)
-            elif not x.kids:
-                r = x
-            elif not ready:
-                todo.append((x, True))
-                todo.extend((k, False) for k in reversed(x.kids))
-                continue
+            x = todo.pop()
+            if x is _DONE:
+                x = todo.pop()
+                r: Type = _rebuilt(x, done)
             else:
-                k = len(x.kids)
-                kids = done[-k:]
-                del done[-k:]
-                r = x if all(a is b for a, b in zip(kids, x.kids)) else type(x)(*kids)
+                r = memo.get(id(x), _DONE)
+                if r is not _DONE:
+                    done.append(r)
+                    continue
+                if isinstance(x, Var):
+                    r = image(x)
+                elif not x.kids:
+                    r = x
+                else:
+                    todo += (x, _DONE)
+                    todo.extend(reversed(x.kids))
+                    continue
             memo[id(x)] = r
             keep.append(x)
             done.append(r)
         out.append(done[0])
     return out
+
+
+_DONE: Any = object()
+
+
+def _rebuilt(x: Type, done: list[Type]) -> Type:
+    """`x` with its kids replaced by the last results in `done` (taken off), or `x` itself where they are its own."""
+    k = len(x.kids)
+    kids = done[-k:]
+    del done[-k:]
+    return x if all(a is b for a, b in zip(kids, x.kids)) else type(x)(*kids)
 
 
 def instantiate(t: Type, u: Unifier, names: dict[str, Type]) -> Type:
