@@ -289,6 +289,7 @@ def test_deeply_nested_branches():
         verify(code, max_depth=1000)
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_deeply_nested_closures_and_values():
     body = Code([SND, RETURN])
     for _ in range(N // 2):
@@ -305,6 +306,7 @@ def test_deeply_nested_closures_and_values():
     assert str(verify(Code([QUOTE(clo)]))).startswith("a / b -> c -> d -> ")
 
 
+@pytest.mark.usefixtures("no_gc")
 def test_long_flat_code_and_deep_stack():
     code = Code([PUSH] * N + [CONS] * N)
     assert verify(code, max_type_size=10 * N).output.size() == 2 * N + 1
