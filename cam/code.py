@@ -464,7 +464,7 @@ def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
         s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
         return [f"({s})" if arg else s]
     instr = isinstance(t, Instr)
-    head = t.op if instr else type(t).__name__
+    head = t.op if isinstance(t, Instr) else type(t).__name__
     if not t.kids:
         return [head]
     paren = arg and not instr

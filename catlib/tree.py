@@ -158,9 +158,9 @@ def render(root: Any, pieces: Callable[[Any], list[Any]], once: set[int] | froze
             del out[start:]
             out.append(text)
         elif id(x) in once:
-            text = texts.get(id(x))
-            if text is not None:
-                out.append(text)
+            known = texts.get(id(x))
+            if known is not None:
+                out.append(known)
             else:
                 todo.append(_Mark(len(out), id(x)))
                 todo.extend(reversed(pieces(x)))

@@ -137,7 +137,7 @@ the state, which every occurrence shares); None when it keeps them all (a type w
 def _generalize(types: tuple[Type, Type], state: Type, u: Unifier) -> _Scheme:
     dom, cod = u.resolve_many(list(types))
     names = {*dom.vars(), *cod.vars()}
-    fixed = {name: Var(name) for name in u.resolve(state).vars() if name in names} if names else {}
+    fixed: dict[str, Type] = {name: Var(name) for name in u.resolve(state).vars() if name in names} if names else {}
     return dom, cod, None if len(fixed) == len(names) else fixed
 
 
@@ -305,7 +305,7 @@ def check(term: Term, state: Type | str | None = None, input: Type | str | None 
             raise TermTypeError((), term, f"declared type variable {name} is not general enough: "
                                 f"the term has {Signature(*principal)}", Var(name), img)
         seen[img] = name
-    back = {img.name: Var(name) for img, name in seen.items()}  # type: ignore[attr-defined]
+    back: dict[str, Type] = {img.name: Var(name) for img, name in seen.items()}  # type: ignore[attr-defined]
     return Signature(*rename(list(raw), keep=frozenset(rigid), unifier=u, known=back))
 
 
