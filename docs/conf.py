@@ -29,6 +29,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))  # furo_sidebar.py
 
 project = "hotswap-cat"
 author = "the hotswap-cat authors"
@@ -340,4 +341,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_domain(_indexed_python_domain(), override=True)
     app.connect("source-read", _guides_toctree)
     app.connect("autodoc-process-docstring", _verbatim_when_not_rst)
+    from furo_sidebar import Sidebar
+
+    sidebar = Sidebar()  # furo's handler has the default priority, 500
+    app.connect("html-page-context", sidebar.before_furo, priority=400)
+    app.connect("html-page-context", sidebar.after_furo, priority=600)
     return {"parallel_read_safe": True}

@@ -168,6 +168,74 @@ def test_every_local_link_resolves(site: Path) -> None:
     assert external < 500
 
 
+# ---------------------------------------------------------------- the sidebar, built once per folder
+
+_UNMARKED = """<p class="caption" role="heading"><span class="caption-text">Guides</span></p>
+<ul>
+<li class="toctree-l1"><a class="reference internal" href="../a.html">A</a></li>
+<li class="toctree-l1 has-children"><a class="reference internal" href="index.html">T</a><input aria-label="Toggle navigation of T" class="toctree-checkbox" id="toctree-checkbox-1" name="toctree-checkbox-1" role="switch" type="checkbox"/><label for="toctree-checkbox-1"><span class="icon"><svg><use href="#svg-arrow-right"></use></svg></span></label><ul>
+<li class="toctree-l2"><a class="reference internal" href="one.html">One</a></li>
+<li class="toctree-l2"><a class="reference internal" href="two.html#part">Two</a></li>
+</ul>
+</li>
+</ul>
+"""
+
+
+def _sidebar() -> type:
+    sys.path.insert(0, str(DOCS))
+    try:
+        return importlib.import_module("furo_sidebar")
+    finally:
+        sys.path.remove(str(DOCS))
+
+
+def test_the_sidebar_is_marked_where_the_page_is() -> None:
+    """`docs/furo_sidebar.py` marks a folder's tree as Sphinx and furo mark it (a build compares one page per
+    folder with their own; the site's pages came out byte for byte the same when it was written)."""
+    tree = _sidebar().Tree(_UNMARKED)
+    one = tree.marked("one.html")
+    assert one == (_UNMARKED.replace("<ul>", '<ul class="current">')
+                   .replace('"toctree-l1 has-children"', '"toctree-l1 current has-children"')
+                   .replace('aria-label="Toggle navigation of T" ', 'aria-label="Toggle navigation of T" checked="" ')
+                   .replace('<li class="toctree-l2"><a class="reference internal" href="one.html">',
+                            '<li class="toctree-l2 current current-page"><a class="current reference internal" '
+                            'href="#">'))
+    index = tree.marked("index.html")  # a page with pages under it: its own list is not marked
+    assert '<li class="toctree-l1 current has-children current-page"><a class="current reference internal" ' \
+           'href="#">T</a>' in index and index.count('class="current"') == 1 and 'checked=""' in index
+    assert tree.marked("two.html") == _UNMARKED.replace('href="two.html#part"', 'href="#part"')  # an anchor only
+    assert tree.marked("elsewhere.html") == _UNMARKED
+
+
+def test_a_sidebar_that_differs_from_furos_fails_the_build(caplog: pytest.LogCaptureFixture) -> None:
+    """The first page of each folder is built the slow way too, and a difference is a warning (``-W``: an error)."""
+    from types import SimpleNamespace
+
+    sidebar = _sidebar().Sidebar()
+    calls = []
+
+    def toctree(**kwargs: object) -> str:
+        calls.append(kwargs)
+        return "<ul><li class=\"toctree-l1\"><a class=\"reference internal\" href=\"one.html\">One</a></li></ul>"
+
+    builder = SimpleNamespace(_get_local_toctree=lambda docname, **kw: toctree(**kw),
+                              get_relative_uri=lambda a, b: b.rsplit("/", 1)[-1] + ".html")
+    app = SimpleNamespace(builder=builder)
+    first: dict[str, object] = {"toctree": toctree}
+    sidebar.before_furo(app, "t/one", "page.html", first, None)
+    assert first["toctree"] is toctree  # furo builds the first page's tree itself
+    first["furo_navigation_tree"] = "<ul>not what Sphinx and furo make</ul>"
+    sidebar.after_furo(app, "t/one", "page.html", first, None)
+    assert sidebar.checked == ["t/one"] and "t/one" in caplog.text and "furo_sidebar" in caplog.text
+    second: dict[str, object] = {"toctree": toctree}
+    sidebar.before_furo(app, "t/two", "page.html", second, None)
+    assert second["toctree"] is not toctree and len(calls) == 1  # the folder's tree, made once
+    second["furo_navigation_tree"] = sidebar.folders["t"][1].html
+    sidebar.after_furo(app, "t/two", "page.html", second, None)
+    assert second["furo_navigation_tree"] == sidebar.folders["t"][1].html  # two.html is not in it: unmarked
+
+
 # ---------------------------------------------------------------- in a real browser
 
 
