@@ -18,6 +18,7 @@ import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -330,11 +331,9 @@ LOOK = """() => {
 }"""
 
 
-@pytest.mark.parametrize("width", [1280, 420])
-def test_the_site_in_a_browser(site: Path, width: int) -> None:
-    """Chromium (headless) opens the landing page, a tutorial and the gallery: every picture loads, code is
-    highlighted, and nothing is wider than the window (a wide picture or code block scrolls in its own box).
-    Screenshots are left beside the built site, in ``screenshots/``."""
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Headless Chromium, launched once for the widths below (a launch is about a CPU-second)."""
     chromium = _chromium()
     if chromium is None or importlib.util.find_spec("playwright") is None:
         if os.environ.get("CI"):
@@ -342,22 +341,33 @@ def test_the_site_in_a_browser(site: Path, width: int) -> None:
         pytest.skip("needs Chromium on the PATH and the playwright package")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_the_site_in_a_browser(site: Path, browser: Any, width: int) -> None:
+    """Chromium (headless) opens the landing page, a tutorial and the gallery: every picture loads, code is
+    highlighted, and nothing is wider than the window (a wide picture or code block scrolls in its own box).
+    Screenshots are left beside the built site, in ``screenshots/``."""
     shots = site.parent / "screenshots"
     shots.mkdir(exist_ok=True)
     pages = {"index.html": (1, False), "tutorials/01-writing-a-machine.html": (1, True),
              "gallery/generated/bank.html": (6, False)}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            tab = browser.new_page(viewport={"width": width, "height": 900})
-            for rel, (images, code) in pages.items():
-                tab.goto((site / rel).as_uri())
-                tab.wait_for_load_state("load")
-                seen = tab.evaluate(LOOK)
-                tab.screenshot(path=str(shots / f"{rel.replace('/', '_')}-{width}.png"), full_page=False)
-                assert seen["images"] >= images and not seen["broken"], (rel, seen)
-                if code:
-                    assert seen["spans"] > 20 and seen["colored"] > 10, (rel, seen)
-                assert seen["pageWidth"] <= seen["viewport"] + 1 and not seen["wide"], (rel, seen)
-        finally:
-            browser.close()
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        for rel, (images, code) in pages.items():
+            tab.goto((site / rel).as_uri())
+            tab.wait_for_load_state("load")
+            seen = tab.evaluate(LOOK)
+            tab.screenshot(path=str(shots / f"{rel.replace('/', '_')}-{width}.png"), full_page=False)
+            assert seen["images"] >= images and not seen["broken"], (rel, seen)
+            if code:
+                assert seen["spans"] > 20 and seen["colored"] > 10, (rel, seen)
+            assert seen["pageWidth"] <= seen["viewport"] + 1 and not seen["wide"], (rel, seen)
+    finally:
+        tab.close()
