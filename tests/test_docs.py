@@ -232,6 +232,30 @@ def test_every_local_link_resolves(site: Path) -> None:
     assert external < 500
 
 
+def test_the_module_analyzer_finds_definitions_when_asked() -> None:
+    """docs/conf.py's `_definitions_when_asked`: what autodoc reads is Sphinx's own parse, and `find_tags`
+    (``literalinclude :pyobject:``) still answers, with what Sphinx's full parse finds."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        conf = importlib.import_module("conf")
+    finally:
+        sys.path.remove(str(DOCS))
+    from sphinx.pycode import ModuleAnalyzer
+    from sphinx.pycode.parser import Parser
+
+    conf._definitions_when_asked()
+    conf._definitions_when_asked()  # once is enough; twice changes nothing
+    source = (ROOT / "catlib" / "free.py").read_text()
+    full = Parser(source)
+    full.parse()
+    analyzer = ModuleAnalyzer.for_string(source, "catlib.free")
+    analyzer.analyze()
+    assert analyzer.tagorder == full.deforders and analyzer.annotations == full.annotations
+    assert analyzer.attr_docs == {k: [*v.splitlines(), ""] if v else [""] for k, v in full.comments.items()}
+    assert analyzer.tags == {}  # not yet looked for
+    assert analyzer.find_tags() == full.definitions and len(full.definitions) > 20
+
+
 # ---------------------------------------------------------------- the sidebar, built once per folder
 
 _UNMARKED = """<p class="caption" role="heading"><span class="caption-text">Guides</span></p>
