@@ -247,6 +247,9 @@ _HARMLESS = ("Unknown interpreted text role", "Unknown directive type", "No role
 
 _rst_settings: dict[int, Any] = {}
 """The docutils settings `_verbatim_when_not_rst` parses with, per Sphinx environment (by id)."""
+_rst_verdicts: dict[int, dict[str, bool]] = {}
+"""Per Sphinx environment (by id): whether a docstring's text is valid reStructuredText, by text (inherited
+methods repeat texts: the public modules' 1,789 docstrings are 1,182 texts; a parse is ~2 ms)."""
 
 
 def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
@@ -257,14 +260,23 @@ def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: An
     ````` ``[`` `````, a ``*`` in prose).  Those are shown verbatim, as a literal
     block, instead of failing the build or being garbled.
     """
+    text = "\n".join(lines)
+    if not text.strip():
+        return
+    verdicts = _rst_verdicts.setdefault(id(app.env), {})
+    if text not in verdicts:
+        verdicts[text] = _valid_rst(app, text)
+    if not verdicts[text]:
+        lines[:] = ["::", "", *("    " + line for line in lines), ""]
+
+
+def _valid_rst(app: Any, text: str) -> bool:
+    """Whether docutils parses `text` without a warning (or only with one of the `_HARMLESS` ones)."""
     import io
 
     from docutils.core import publish_doctree
     from docutils.nodes import system_message
 
-    text = "\n".join(lines)
-    if not text.strip():
-        return
     # Sphinx's roles (`name` is ``py:obj`` here) need its environment in the settings.  The settings are made
     # once per build and reused: making them (an option parser of every docutils component) was half of this
     # check's CPU, ~1,500 docstrings.
@@ -276,10 +288,8 @@ def _verbatim_when_not_rst(app: Any, what: str, name: str, obj: Any, options: An
     else:
         settings.warning_stream = io.StringIO()
         tree = publish_doctree(text, settings=settings)
-    bad = [m for m in tree.findall(system_message)
-           if m["level"] >= 2 and not any(h in m.astext() for h in _HARMLESS)]
-    if bad:
-        lines[:] = ["::", "", *("    " + line for line in lines), ""]
+    return not any(m["level"] >= 2 and not any(h in m.astext() for h in _HARMLESS)
+                   for m in tree.findall(system_message))
 
 
 def guides() -> list[str]:
