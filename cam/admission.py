@@ -56,6 +56,8 @@ class Typed:
     """How long the code's checks (and translation) took."""
     trials: list[tuple[Value, Any]]
     """The trial inputs (`cam.ground.trial_inputs` of the new input type), with their host values."""
+    shown: str = ""
+    """``str(signature)`` (made with the code's checks, in their worker thread: the swap's answer shows it)."""
 
 
 def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
@@ -143,7 +145,7 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     node.loaded(new)
     trials = [(x, from_value(x)) for x in trial_inputs(signature.input, node.limits.trials)]
     return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0,
-                 trials)
+                 trials, str(signature))
 
 
 def check_state(node: Any, t: Typed, state: Value) -> Prepared:
@@ -173,13 +175,13 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
     # The trials run on the translation (`Node.loaded`, which the node keeps for its inputs), so the code is
     # translated once; past the loaded step's inline budget a trial runs again on the checked loop, to the
     # full step budget.
-    step, state = node.loaded(new), from_value(r.output)
+    step, host = node.loaded(new), from_value(r.output)
     most = 0
     for x, hx in t.trials:
         t1 = time.perf_counter()
         try:
             try:
-                most = max(most, step(hx, state)[2])
+                most = max(most, step(hx, host)[2])
             except OutOfFuel:
                 most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
         except OutOfFuel:
@@ -190,7 +192,7 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
     return Prepared(new, t.digest, signature, r.output, t.seconds + time.perf_counter() - t0, most,
-                    down=t.down, adapters=t.adapters)
+                    down=t.down, adapters=t.adapters, host=host, shown=t.shown)
 
 
 def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:

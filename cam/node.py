@@ -183,8 +183,10 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         """Per upgrade (the last 100), the seconds from receiving it to the first input served by the new code."""
         self._pause_from: tuple[float, float] | None = None
         self._typed_inputs: dict[tuple[int | None, Value], Any] = {}
-        """Inputs known to have the running input type, with their host values (cleared on upgrade)."""
+        """Inputs known to have the running input type, with their host values (cleared when the interfaces change)."""
         self._code_text: str | None = None
+        self._shown: tuple[Signature | None, str] = (None, "")
+        """The signature last shown, and its text (`signature_text`)."""
         self.frames = []
         self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
         """Every interface served, oldest first (`cam.interfaces`)."""
@@ -427,7 +429,8 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
                     "adapters": [None if a is None else to_text(a) for a in p.adapters],
                     **({"probes": [x.image() for x in probes]} if probes else {})}
             self._journal("upgrade", body, v._asdict())
-        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
+        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters,
+                            p.host, p.shown)
         self.probes = probes if p.probation else ()
         self._code_text = p.text
         received = time.perf_counter() if received is None else received
@@ -438,20 +441,38 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
 
     def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
                        client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
-                       adapters: tuple[Code | None, Code | None] = (None, None)) -> None:
+                       adapters: tuple[Code | None, Code | None] = (None, None), host: Any = None,
+                       shown: str = "") -> None:
+        """Swap in an upgrade (`host`: `state`'s host value, `shown`: ``str(signature)``, if made: kept, so that
+        neither is made again while inputs wait)."""
         self.push_frame(down)
-        self.interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
-        self.code, self.digest, self.signature, self.state = code, d, signature, state
+        interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
+        if interfaces is not self.interfaces:  # the same interfaces: the inputs known to have their types still do
+            self.interfaces, self._typed_inputs = interfaces, {}
+        self.code, self.digest, self.signature = code, d, signature
+        if shown:
+            self._shown = (signature, shown)
+        if host is None:
+            self.state = state
+        else:
+            self.set_host_state(host)
+            self.know_state(state, self.state_changes)
         self.name, self.probation = v.name, probation
-        self._typed_inputs = {}
         self.generation = v.number
         self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
         self._remember(client, seq, self.upgrade_reply(v))
 
     def upgrade_reply(self, v: Version) -> dict[str, Any]:
         """The answer's fields for an installed upgrade (what a retry gets again)."""
-        return {"digest": v.digest, "signature": str(self.signature), "state": self.state_text(),
+        return {"digest": v.digest, "signature": self.signature_text(), "state": self.state_text(),
                 "check_seconds": v.check_seconds, "version": v.number, "name": v.name, "probation": self.probation}
+
+    def signature_text(self) -> str:
+        """``str(self.signature)``, kept until the signature changes (an upgrade's checks make the new one's)."""
+        shown = self._shown
+        if shown[0] is not self.signature:
+            shown = self._shown = (self.signature, str(self.signature))
+        return shown[1]
 
     def code_text(self) -> str:
         """The running code's text form (so an upgrade can always be written, even for code nobody kept)."""
@@ -473,7 +494,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             **({"code": self.code_text()} if code else {}),
             "node_id": self.node_id,
             "digest": self.digest,
-            "signature": str(self.signature),
+            "signature": self.signature_text(),
             "state_type": str(self.signature.state),
             "input_type": str(self.signature.input),
             "output_type": str(self.signature.output),
