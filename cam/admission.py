@@ -19,6 +19,7 @@ will replace, in the moment it swaps (`cam.server`).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from cam.machine import MachineError, OutOfFuel, execute
 from cam.probes import Probe, first_failure
 from cam.text import digest
 from catlib.typecheck import Signature
-from catlib.types import Unifier, UnifyError, Unit
+from catlib.types import Type, Unifier, UnifyError, Unit
 
 __all__ = ["check", "check_code", "check_state", "Typed", "Admitting", "probe_prepared"]
 
@@ -54,7 +55,7 @@ class Typed:
     """The running version's signature the checks were made against."""
     seconds: float
     """How long the code's checks (and translation) took."""
-    trials: list[tuple[Value, Any]]
+    trials: tuple[tuple[Value, Any], ...]
     """The trial inputs (`cam.ground.trial_inputs` of the new input type), with their host values."""
     shown: str = ""
     """``str(signature)`` (made with the code's checks, in their worker thread: the swap's answer shows it)."""
@@ -143,9 +144,15 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
     node.loaded(new)
-    trials = [(x, from_value(x)) for x in trial_inputs(signature.input, node.limits.trials)]
+    trials = _trials(signature.input, node.limits.trials)
     return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0,
                  trials, str(signature))
+
+
+@functools.lru_cache(maxsize=64)
+def _trials(t: Type, limit: int) -> tuple[tuple[Value, Any], ...]:
+    """`cam.ground.trial_inputs` of type `t`, with their host values: made once per type (upgrades keep it)."""
+    return tuple((x, from_value(x)) for x in trial_inputs(t, limit))
 
 
 def check_state(node: Any, t: Typed, state: Value) -> Prepared:
