@@ -139,8 +139,13 @@ class VersionChanges:
                 node.know_state(value, changes)
                 p2.name, p2.probation, p2.text = p.name, p.probation, p.text
                 p = p2
-            v = node.install(p, received, req.client, req.seq, req.probes, stopped)
-            return node.upgrade_reply(v)
+            reply = node.upgrade_reply(node.install(p, received, req.client, req.seq, req.probes, stopped))
+        # the inputs held by the swap are answered before this answer is written (its client's next lines wait
+        # for it: `cam.guard.Lines.busy`): two turns of the loop, as uvloop reads sockets after what a turn
+        # queued and asyncio's loop before it
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return reply
 
     async def _prepare(self, req: Request, local: bool) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and hold a decoded prepare (under both locks)."""

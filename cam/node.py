@@ -185,8 +185,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         self._typed_inputs: dict[tuple[int | None, Value], Any] = {}
         """Inputs known to have the running input type, with their host values (cleared when the interfaces change)."""
         self._code_text: str | None = None
-        self._shown: tuple[Signature | None, str] = (None, "")
-        """The signature last shown, and its text (`signature_text`)."""
+        self._shown: tuple[Signature | None, str] = (None, "")  # the signature last shown, and its text
         self.frames = []
         self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
         """Every interface served, oldest first (`cam.interfaces`)."""
@@ -443,8 +442,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
                        client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
                        adapters: tuple[Code | None, Code | None] = (None, None), host: Any = None,
                        shown: str = "") -> None:
-        """Swap in an upgrade (`host`: `state`'s host value, `shown`: ``str(signature)``, if made: kept, so that
-        neither is made again while inputs wait)."""
+        """Swap in an upgrade (`host`, `shown`: `state`'s host value and ``str(signature)``, if made: kept)."""
         self.push_frame(down)
         interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
         if interfaces is not self.interfaces:  # the same interfaces: the inputs known to have their types still do
@@ -466,19 +464,6 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         """The answer's fields for an installed upgrade (what a retry gets again)."""
         return {"digest": v.digest, "signature": self.signature_text(), "state": self.state_text(),
                 "check_seconds": v.check_seconds, "version": v.number, "name": v.name, "probation": self.probation}
-
-    def signature_text(self) -> str:
-        """``str(self.signature)``, kept until the signature changes (an upgrade's checks make the new one's)."""
-        shown = self._shown
-        if shown[0] is not self.signature:
-            shown = self._shown = (self.signature, str(self.signature))
-        return shown[1]
-
-    def code_text(self) -> str:
-        """The running code's text form (so an upgrade can always be written, even for code nobody kept)."""
-        if self._code_text is None:
-            self._code_text = to_text(self.code)
-        return self._code_text
 
     # -- status
 

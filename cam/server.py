@@ -337,13 +337,7 @@ class NodeServer(VersionChanges):
             async with self.versions:  # version changes one at a time; inputs go on meanwhile
                 if req.kind == "upgrade":
                     small = line is not None and len(line) <= SMALL_UPGRADE
-                    r = {"id": rid, "ok": True, **await self._upgrade(req, local, later.received, small)}
-                    # the inputs that came while it was swapped in are answered before its own answer is
-                    # written: two turns of the loop (uvloop reads sockets after what the turn had queued,
-                    # asyncio's loop before it), its client's next lines waiting meanwhile (`Lines.busy`)
-                    await asyncio.sleep(0)
-                    await asyncio.sleep(0)
-                    return r
+                    return {"id": rid, "ok": True, **await self._upgrade(req, local, later.received, small)}
                 async with self.lock:
                     old = self._remembered(req.client, req.seq)
                     if old is not None:
