@@ -29,7 +29,7 @@ from cam.code import Code, UnitV, Value, to_text
 from cam.contract import WRONG_VERSION, Prepared, Refusal
 from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down_type, run_down
-from cam.hostvalue import from_value
+from cam.hostvalue import from_value, host_text
 from cam.interfaces import Interface, extend
 from cam.machine import MachineError, OutOfFuel, execute
 from cam.probes import Probe, first_failure
@@ -199,7 +199,7 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
     return Prepared(new, t.digest, signature, r.output, t.seconds + time.perf_counter() - t0, most,
-                    down=t.down, adapters=t.adapters, host=host, shown=t.shown)
+                    down=t.down, adapters=t.adapters, host=host, shown=t.shown, state_text=host_text(host))
 
 
 def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:

@@ -189,6 +189,8 @@ class Prepared:
     """`state` as a host value (`cam.hostvalue`), if the checks made it (``None``: not made)."""
     shown: str = ""
     """``str(signature)``, if the checks made it (``""``: not made)."""
+    state_text: str | None = None
+    """`state`'s text form, if the checks made it (an upgrade's answer shows it)."""
 
 
 class ExactlyOnce:

@@ -422,14 +422,14 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         if self.store is not None:  # the journal's record (its texts take time: made only when kept)
             if p.text is None:
                 p.text = to_text(p.code)
-            body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
+            body = {"code": p.text, "state": p.state_text or to_text(p.state), "signature": [str(t) for t in p.signature],
                     "version": v._asdict(), "client": client, "seq": seq,
                     "down": None if p.down is None else to_text(p.down), "probation": p.probation,
                     "adapters": [None if a is None else to_text(a) for a in p.adapters],
                     **({"probes": [x.image() for x in probes]} if probes else {})}
             self._journal("upgrade", body, v._asdict())
         self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters,
-                            p.host, p.shown)
+                            p.host, p.shown, p.state_text)
         self.probes = probes if p.probation else ()
         self._code_text = p.text
         received = time.perf_counter() if received is None else received
@@ -441,8 +441,8 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
     def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
                        client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
                        adapters: tuple[Code | None, Code | None] = (None, None), host: Any = None,
-                       shown: str = "") -> None:
-        """Swap in an upgrade (`host`, `shown`: `state`'s host value and ``str(signature)``, if made: kept)."""
+                       shown: str = "", state_text: str | None = None) -> None:
+        """Swap in an upgrade (`host`, `shown`, `state_text`: made by the checks, kept: none is made again)."""
         self.push_frame(down)
         interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
         if interfaces is not self.interfaces:  # the same interfaces: the inputs known to have their types still do
@@ -453,7 +453,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         if host is None:
             self.state = state
         else:
-            self.set_host_state(host)
+            self.set_host_state(host, state_text)
             self.know_state(state, self.state_changes)
         self.name, self.probation = v.name, probation
         self.generation = v.number

@@ -73,9 +73,10 @@ def test_the_swap_keeps_what_the_checks_made():
     node.do(L_UNIT)
     h = node.check_input(L_UNIT)
     p = node.checked(V1, V2, MIG)
-    assert p.host == from_value(p.state) and p.shown == str(p.signature)
+    assert p.host == from_value(p.state) and p.shown == str(p.signature) and p.state_text == to_text(p.state)
     node.install(p)
     assert node.host_state is p.host and node.state is p.state and node.signature_text() is p.shown
+    assert node.state_text() is p.state_text
     assert node.check_input(L_UNIT) is h  # the same interfaces: still known
     assert node.status()["signature"] == str(node.signature) == "(Int, Int) / Either () () -> Either () Int"
     assert node.do(L_UNIT).state == parse_value("Pair (Int 1) (Int 1)")  # as the seed's transcript
