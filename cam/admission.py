@@ -19,6 +19,7 @@ will replace, in the moment it swaps (`cam.server`).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,13 +29,13 @@ from cam.code import Code, UnitV, Value, to_text
 from cam.contract import WRONG_VERSION, Prepared, Refusal
 from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down_type, run_down
-from cam.hostvalue import from_value
+from cam.hostvalue import from_value, host_text
 from cam.interfaces import Interface, extend
 from cam.machine import MachineError, OutOfFuel, execute
 from cam.probes import Probe, first_failure
 from cam.text import digest
 from catlib.typecheck import Signature
-from catlib.types import Unifier, UnifyError, Unit
+from catlib.types import Type, Unifier, UnifyError, Unit
 
 __all__ = ["check", "check_code", "check_state", "Typed", "Admitting", "probe_prepared"]
 
@@ -54,8 +55,10 @@ class Typed:
     """The running version's signature the checks were made against."""
     seconds: float
     """How long the code's checks (and translation) took."""
-    trials: list[tuple[Value, Any]]
+    trials: tuple[tuple[Value, Any], ...]
     """The trial inputs (`cam.ground.trial_inputs` of the new input type), with their host values."""
+    shown: str = ""
+    """``str(signature)`` (made with the code's checks, in their worker thread: the swap's answer shows it)."""
 
 
 def check(node: Any, old: Code, new: Code, migration: Code, down: Code | None = None,
@@ -141,9 +144,15 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
     # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
     node.loaded(new)
-    trials = [(x, from_value(x)) for x in trial_inputs(signature.input, node.limits.trials)]
+    trials = _trials(signature.input, node.limits.trials)
     return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0,
-                 trials)
+                 trials, str(signature))
+
+
+@functools.lru_cache(maxsize=64)
+def _trials(t: Type, limit: int) -> tuple[tuple[Value, Any], ...]:
+    """`cam.ground.trial_inputs` of type `t`, with their host values: made once per type (upgrades keep it)."""
+    return tuple((x, from_value(x)) for x in trial_inputs(t, limit))
 
 
 def check_state(node: Any, t: Typed, state: Value) -> Prepared:
@@ -173,13 +182,13 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
     # The trials run on the translation (`Node.loaded`, which the node keeps for its inputs), so the code is
     # translated once; past the loaded step's inline budget a trial runs again on the checked loop, to the
     # full step budget.
-    step, state = node.loaded(new), from_value(r.output)
+    step, host = node.loaded(new), from_value(r.output)
     most = 0
     for x, hx in t.trials:
         t1 = time.perf_counter()
         try:
             try:
-                most = max(most, step(hx, state)[2])
+                most = max(most, step(hx, host)[2])
             except OutOfFuel:
                 most = max(most, execute(new, x, r.output, fuel=node.limits.fuel).steps)
         except OutOfFuel:
@@ -190,7 +199,7 @@ def check_state(node: Any, t: Typed, state: Value) -> Prepared:
             raise Refusal("new_code_rejected", f"the new code got stuck on the trial input "
                                                f"{clip(to_text(x))}: {e}") from None
     return Prepared(new, t.digest, signature, r.output, t.seconds + time.perf_counter() - t0, most,
-                    down=t.down, adapters=t.adapters)
+                    down=t.down, adapters=t.adapters, host=host, shown=t.shown, state_text=host_text(host))
 
 
 def adapter_sig(verify: Any, a: Code, side: str, node: Any) -> Any:

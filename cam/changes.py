@@ -90,11 +90,13 @@ class VersionChanges:
             p.text = to_text(p.code)
         return t, p
 
-    def _checked_from(self, req: Request, local: bool, form: StateForm) -> tuple[Typed, Prepared, Value]:
+    def _checked_from(self, req: Request, local: bool, form: StateForm, small: bool
+                      ) -> tuple[Typed, Prepared, Value, bool]:
         """`checked_upgrade` at the state `form` holds (taken on the loop), making its machine value here
-        (in a worker thread: a big state takes seconds); the checks and that value."""
+        (in a worker thread: a big state takes seconds); the checks, that value, and whether the state's
+        checks may run again on the event loop (`small`, a short request line, and `bounded`)."""
         state = form_value(form)
-        return (*self.checked_upgrade(req, local, state), state)
+        return (*self.checked_upgrade(req, local, state), state, small and bounded(req))
 
     def _checked_again(self, t: Typed, form: StateForm, probes: Any) -> tuple[Prepared, Value]:
         """The state's checks again at the state `form` holds (in a worker thread); the checks and its value."""
@@ -121,7 +123,7 @@ class VersionChanges:
         # the state as kept now, taken on the loop (inputs change it meanwhile); its machine value is made in
         # the checks' thread, and kept if no input changed the state meanwhile (the swap needs it)
         form, changes = node.state_form(), node.state_changes
-        t, p, state = await loop.run_in_executor(None, self._checked_from, req, local, form)
+        t, p, state, quick = await loop.run_in_executor(None, self._checked_from, req, local, form, small)
         node.know_state(state, changes)
         stopped = time.perf_counter()
         async with self.lock:  # inputs wait from here: only the state's checks (if it changed) and the swap
@@ -129,7 +131,7 @@ class VersionChanges:
             if node.state_changes != changes:  # (not a comparison of values: a big state takes long to compare)
                 form, changes = node.state_form(), node.state_changes
                 # a small upgrade's checks, at a small state, take less than handing them to a thread would
-                value = small_value(form, 256) if small and bounded(req) else None
+                value = small_value(form, 256) if quick else None
                 if value is not None:
                     p2 = node.checked_at(t, value, req.probes)
                 else:
@@ -137,8 +139,13 @@ class VersionChanges:
                 node.know_state(value, changes)
                 p2.name, p2.probation, p2.text = p.name, p.probation, p.text
                 p = p2
-            v = node.install(p, received, req.client, req.seq, req.probes, stopped)
-            return node.upgrade_reply(v)
+            reply = node.upgrade_reply(node.install(p, received, req.client, req.seq, req.probes, stopped))
+        # the inputs held by the swap are answered before this answer is written (its client's next lines wait
+        # for it: `cam.guard.Lines.busy`): two turns of the loop, as uvloop reads sockets after what a turn
+        # queued and asyncio's loop before it
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return reply
 
     async def _prepare(self, req: Request, local: bool) -> dict[str, Any]:
         """Authorize, check (in a worker thread) and hold a decoded prepare (under both locks)."""

@@ -185,6 +185,12 @@ class Prepared:
     adapters: tuple[Code | None, Code | None] = (None, None)
     """Input adapter (``() / running input -> new input``) and output adapter (``() / new output -> running
     output``), or ``None`` for a side that keeps its type (`cam.interfaces`)."""
+    host: Any = None
+    """`state` as a host value (`cam.hostvalue`), if the checks made it (``None``: not made)."""
+    shown: str = ""
+    """``str(signature)``, if the checks made it (``""``: not made)."""
+    state_text: str | None = None
+    """`state`'s text form, if the checks made it (an upgrade's answer shows it)."""
 
 
 class ExactlyOnce:

@@ -104,7 +104,8 @@ def run_down(down: Code, state: Value, fuel: int) -> Value:
 
 
 class History:
-    """Rollback, probation and make_permanent for `cam.node.Node` (which sets these attributes)."""
+    """Rollback, probation and make_permanent for `cam.node.Node` (which sets these attributes), and the running
+    version's texts (its code's and its signature's, kept until a version change)."""
 
     code: Code
     digest: str
@@ -119,6 +120,7 @@ class History:
     probation: bool
     limits: Any
     _code_text: str | None
+    _shown: tuple[Signature | None, str]
     _state_text: str | None
     _typed_inputs: dict[tuple[int | None, Value], Any]
     _pause_from: tuple[float, float] | None
@@ -130,6 +132,18 @@ class History:
     refuse_if_held: Callable[[], None]
     probe_now: Callable[[], str | None]
     fail_probation: Callable[[str], Refusal]
+
+    def code_text(self) -> str:
+        """The running code's text form (so an upgrade can always be written, even for code nobody kept)."""
+        if self._code_text is None:
+            self._code_text = to_text(self.code)
+        return self._code_text
+
+    def signature_text(self) -> str:
+        """``str(self.signature)``, kept until the signature changes (an upgrade's checks make the new one's)."""
+        if self._shown[0] is not self.signature:
+            self._shown = (self.signature, str(self.signature))
+        return self._shown[1]
 
     def push_frame(self, down: Code | None) -> None:
         """Remember the running version under an upgrade about to be installed (at most `max_history`)."""
@@ -184,7 +198,7 @@ class History:
     def rollback_reply(self, v: Version, forgotten: int) -> dict[str, Any]:
         """The answer's fields for a rollback (what a retry gets again)."""
         return {"digest": v.digest, "name": v.name, "version": v.number, "note": v.note,
-                "signature": str(self.signature), "state": to_text(self.state), "forgotten": forgotten}
+                "signature": self.signature_text(), "state": to_text(self.state), "forgotten": forgotten}
 
     def _replay_rollback(self, body: dict[str, Any]) -> None:
         self._apply_rollback(parse_value(body["state"]), Version(**body["version"]), body["forgotten"],

@@ -183,8 +183,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         """Per upgrade (the last 100), the seconds from receiving it to the first input served by the new code."""
         self._pause_from: tuple[float, float] | None = None
         self._typed_inputs: dict[tuple[int | None, Value], Any] = {}
-        """Inputs known to have the running input type, with their host values (cleared on upgrade)."""
+        """Inputs known to have the running input type, with their host values (cleared when the interfaces change)."""
         self._code_text: str | None = None
+        self._shown: tuple[Signature | None, str] = (None, "")  # the signature last shown, and its text
         self.frames = []
         self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
         """Every interface served, oldest first (`cam.interfaces`)."""
@@ -421,13 +422,14 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         if self.store is not None:  # the journal's record (its texts take time: made only when kept)
             if p.text is None:
                 p.text = to_text(p.code)
-            body = {"code": p.text, "state": to_text(p.state), "signature": [str(t) for t in p.signature],
+            body = {"code": p.text, "state": p.state_text or to_text(p.state), "signature": [str(t) for t in p.signature],
                     "version": v._asdict(), "client": client, "seq": seq,
                     "down": None if p.down is None else to_text(p.down), "probation": p.probation,
                     "adapters": [None if a is None else to_text(a) for a in p.adapters],
                     **({"probes": [x.image() for x in probes]} if probes else {})}
             self._journal("upgrade", body, v._asdict())
-        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters)
+        self._apply_upgrade(p.code, p.digest, p.signature, p.state, v, client, seq, p.down, p.probation, p.adapters,
+                            p.host, p.shown, p.state_text)
         self.probes = probes if p.probation else ()
         self._code_text = p.text
         received = time.perf_counter() if received is None else received
@@ -438,26 +440,30 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
 
     def _apply_upgrade(self, code: Code, d: str, signature: Signature, state: Value, v: Version,
                        client: str | None, seq: int | None, down: Code | None = None, probation: bool = False,
-                       adapters: tuple[Code | None, Code | None] = (None, None)) -> None:
+                       adapters: tuple[Code | None, Code | None] = (None, None), host: Any = None,
+                       shown: str = "", state_text: str | None = None) -> None:
+        """Swap in an upgrade (`host`, `shown`, `state_text`: made by the checks, kept: none is made again)."""
         self.push_frame(down)
-        self.interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
-        self.code, self.digest, self.signature, self.state = code, d, signature, state
+        interfaces = extend(self.interfaces, v.number, signature.input, signature.output, *adapters)
+        if interfaces is not self.interfaces:  # the same interfaces: the inputs known to have their types still do
+            self.interfaces, self._typed_inputs = interfaces, {}
+        self.code, self.digest, self.signature = code, d, signature
+        if shown:
+            self._shown = (signature, shown)
+        if host is None:
+            self.state = state
+        else:
+            self.set_host_state(host, state_text)
+            self.know_state(state, self.state_changes)
         self.name, self.probation = v.name, probation
-        self._typed_inputs = {}
         self.generation = v.number
         self.history = [*self.history[-(self.limits.max_history - 1):], v] if self.limits.max_history > 1 else [v]
         self._remember(client, seq, self.upgrade_reply(v))
 
     def upgrade_reply(self, v: Version) -> dict[str, Any]:
         """The answer's fields for an installed upgrade (what a retry gets again)."""
-        return {"digest": v.digest, "signature": str(self.signature), "state": self.state_text(),
+        return {"digest": v.digest, "signature": self.signature_text(), "state": self.state_text(),
                 "check_seconds": v.check_seconds, "version": v.number, "name": v.name, "probation": self.probation}
-
-    def code_text(self) -> str:
-        """The running code's text form (so an upgrade can always be written, even for code nobody kept)."""
-        if self._code_text is None:
-            self._code_text = to_text(self.code)
-        return self._code_text
 
     # -- status
 
@@ -473,7 +479,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             **({"code": self.code_text()} if code else {}),
             "node_id": self.node_id,
             "digest": self.digest,
-            "signature": str(self.signature),
+            "signature": self.signature_text(),
             "state_type": str(self.signature.state),
             "input_type": str(self.signature.input),
             "output_type": str(self.signature.output),

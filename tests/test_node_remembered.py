@@ -61,3 +61,29 @@ def test_upgrade_code_read_again_is_the_same_code():
     assert again is not first and again == first
     long = "[" + ",".join(["ID"] * 6000) + "]"  # over 16 KiB: read each time, not kept
     assert protocol.decode_code(long, "new") is not protocol.decode_code(long, "new")
+
+
+def test_the_swap_keeps_what_the_checks_made():
+    """An upgrade's checks (in the worker thread) make the migrated state's host value and the signature's
+    text; the swap keeps them, and the inputs known to have the input type, when the interfaces stay."""
+    from cam.hostvalue import from_value
+    from tests.test_node_interfaces import L_UNIT, R_UNIT, TO_V2_CODE, V3
+
+    node = Node(V1, parse_value("Int 0"))
+    node.do(L_UNIT)
+    h = node.check_input(L_UNIT)
+    p = node.checked(V1, V2, MIG)
+    assert p.host == from_value(p.state) and p.shown == str(p.signature) and p.state_text == to_text(p.state)
+    node.install(p)
+    assert node.host_state is p.host and node.state is p.state and node.signature_text() is p.shown
+    assert node.state_text() is p.state_text
+    assert node.check_input(L_UNIT) is h  # the same interfaces: still known
+    assert node.status()["signature"] == str(node.signature) == "(Int, Int) / Either () () -> Either () Int"
+    assert node.do(L_UNIT).state == parse_value("Pair (Int 1) (Int 1)")  # as the seed's transcript
+    assert node.do(R_UNIT).output == parse_value("R (Int 1)")
+    node.rollback(discard=True)
+    assert node.signature_text() == str(node.signature) == "Int / Either () () -> Either () Int"
+    node.upgrade(V1, V2, MIG)
+    h = node.check_input(R_UNIT)
+    node.upgrade(V2, V3, parse_code("[ID]"), adapters=(None, TO_V2_CODE))  # a new interface: checked again
+    assert node.check_input(R_UNIT) is not h and node.check_input(R_UNIT) == h

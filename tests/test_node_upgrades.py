@@ -218,3 +218,23 @@ def test_an_upgrade_rolled_back_before_any_input_records_no_pause():
     node.upgrade(V1, V2, MIG)
     node.do(L_UNIT)
     assert len(node.upgrade_pauses) == len(node.upgrade_latencies) == 1
+
+
+def test_an_input_sent_with_an_upgrade_runs_after_it_and_others_are_answered_meanwhile():
+    """A connection's input sent in the same write as its upgrade runs on the new version (its answers in
+    order), however long the upgrade's answer waits for the inputs of others held by the swap."""
+    import socket
+
+    from cam.code import to_text
+
+    with start_in_thread(counter()) as running:
+        with socket.create_connection((running.host, running.port)) as s, s.makefile("rb") as f, \
+                Client(running.host, running.port) as other:
+            up = {"id": 1, "kind": "upgrade", "old": to_text(V1), "new": to_text(V2), "migration": to_text(MIG)}
+            s.sendall(json.dumps(up).encode() + b'\n{"id": 2, "kind": "do", "input": "L Unit"}\n')
+            others = [other.do("L Unit").state for _ in range(20)]
+            first, second = json.loads(f.readline()), json.loads(f.readline())
+        assert first["id"] == 1 and first["ok"] and second["id"] == 2 and second["ok"], (first, second)
+        migrated, after = parse_value(first["state"]), parse_value(second["state"])
+        assert type(migrated).__name__ == type(after).__name__ == "Pair"  # it ran on the new version
+        assert len(others) == 20  # the other client was answered throughout, on either version
