@@ -444,7 +444,8 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
     its length to.  With `fuel` too, a closure's function called past `fuel`
     steps hands the input to `slow` (`Deopt`): between two such calls at most
     the inlined code runs, whose size is linear in the code's, so a step over
-    its fuel stops within that much of it.
+    its fuel stops within that much of it.  Code that is stuck on every path
+    (most random code) is not compiled: its step is `slow` itself.
     """
     t = _Translator(count)
     t.env["slow"] = slow
@@ -462,6 +463,8 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
     if status == END and frame.stack:
         body("raise D")  # halting needs an empty stack: stuck
         status = DEAD
+    if status == DEAD:  # stuck on every path: nothing to compile, every input goes to the checked loop
+        return slow, None
     step_lines, run_lines = list(body.lines), [(i + 1, text) for i, text in body.lines]
     if status == END:
         tail = Out(2)
