@@ -481,7 +481,7 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
 
 def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root: Block) -> tuple[Callable[..., Any], Any]:
     functions = t.closures(root) if t.generic else {}
-    step, batch = finish(t.functions, t.env, t.counting, step_lines, run_lines, f"<cam load {id(root):x}>")
+    step, batch = finish(t.functions, t.env, t.counting, step_lines, run_lines, "<cam load>")
     t.env["CF"] = {code: t.env[name] for code, name in functions.items()}
     return step, batch
 
