@@ -117,7 +117,7 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
 
 _EXTREMES = (INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
 _SMALL, _EXTREME, _BIG = st.integers(-4, 4), st.sampled_from(_EXTREMES), st.integers(INT_MIN, INT_MAX)
-UNIT, SMALL_INT, EXTREME_INT, BIG_INT, PAIR, LEFT, RIGHT, CLOSURE = range(8)
+_UNIT, _SMALL_INT, _EXTREME_INT, _BIG_INT, _PAIR, _LEFT, _RIGHT, _CLOSURE = range(8)
 """The branches of a value node."""
 
 
@@ -127,7 +127,7 @@ def _choice(n: int) -> st.SearchStrategy[int]:
 
 
 def _value_kinds(depth: int, closures: bool) -> int:
-    """How many branches a value node of `depth` has (the first that many of ``UNIT`` ... ``CLOSURE``)."""
+    """How many branches a value node of `depth` has (the first that many of ``_UNIT`` ... ``_CLOSURE``)."""
     return 4 if depth <= 0 else 7 + closures
 
 
@@ -136,17 +136,17 @@ def _draw_value(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: 
     """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few."""
     if kind is None:
         kind = draw(_choice(_value_kinds(depth, closures)))
-    if kind == UNIT:
+    if kind == _UNIT:
         return UnitV
-    if kind <= BIG_INT:
-        return IntV(draw(_SMALL if kind == SMALL_INT else _EXTREME if kind == EXTREME_INT else _BIG))
-    if kind == CLOSURE:
+    if kind <= _BIG_INT:
+        return IntV(draw(_SMALL if kind == _SMALL_INT else _EXTREME if kind == _EXTREME_INT else _BIG))
+    if kind == _CLOSURE:
         code = draw(_codes(depth - 1, closures, max_len, ops))
         return Closure(code, _draw_value(draw, depth - 1, closures, max_len, ops))
     first = _draw_value(draw, depth - 1, closures, max_len, ops)
-    if kind == PAIR:
+    if kind == _PAIR:
         return Pair(first, _draw_value(draw, depth - 1, closures, max_len, ops))
-    return L(first) if kind == LEFT else R(first)
+    return L(first) if kind == _LEFT else R(first)
 
 
 @cache
