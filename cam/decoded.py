@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import OPCODE, Closure, Code, Decoder, IntV, L, Pair, R, UnitV, Value, to_text
+from catlib.tree import Tree
 from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
@@ -211,24 +212,32 @@ _new = object.__new__
 _set = object.__setattr__
 
 
+# The slots' own setters (what ``object.__setattr__`` does past `Tree`'s immutability guard, without its lookup
+# by name): converting a large value makes a node per node.
+_set_kids = Tree.__dict__["kids"].__set__
+_set_label = Tree.__dict__["label"].__set__
+_set_hash = Tree.__dict__["_hash"].__set__
+
+
 def mk_int(n: int) -> Value:
     """``Int(n)`` for an `n` known to be a 64-bit int: `Tree.__init__` without the checks.
 
     The fields and hash are exactly `Tree`'s (a test compares them with the public constructor).
     """
     v = _new(IntV)
-    _set(v, "kids", ())
-    _set(v, "label", n)
-    _set(v, "_hash", hash((_INT_NAME, n)))
+    _set_kids(v, ())
+    _set_label(v, n)
+    _set_hash(v, hash((_INT_NAME, n)))
     return v
 
 
 def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
     """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
     v: Value = _new(cls)
-    _set(v, "kids", kids)
-    _set(v, "label", None)
-    _set(v, "_hash", hash((cls.__name__, None, *[k._hash for k in kids])))
+    _set_kids(v, kids)
+    _set_label(v, None)
+    _set_hash(v, hash((cls.__name__, None, kids[0]._hash, kids[1]._hash) if len(kids) == 2
+                      else (cls.__name__, None, kids[0]._hash)))
     return v
 
 

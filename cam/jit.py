@@ -131,6 +131,8 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
     reg: Val = "reg"
     local: list[Val] = []  # values pushed by this block, not yet on the real stack
     calls: list[str] = []  # the steps of each BRANCH's arm, in locals
+    real: int | None = 0  # entries this block put on the real stack (None: not known), above the root's empty
+    # stack or an arm's continuation: taking more from it is stuck
     fresh = 0
 
     def new() -> str:
@@ -195,7 +197,12 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
         elif op == CONS:
             if local:
                 acc = pair(local.pop(), acc)
+            elif real == 0:  # nothing of this block's on the real stack: empty, or its continuation on top
+                emit("raise D")
+                ended = True
+                break
             else:  # an empty stack: an IndexError
+                real = None if real is None else real - 1
                 var = new()
                 emit(f"{var} = stack.pop()")
                 emit(f"if {var}.__class__ is Ret: raise D")
@@ -203,6 +210,10 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
         elif op == SWAP:
             if local:
                 acc, local[-1] = local[-1], acc
+            elif real == 0:
+                emit("raise D")
+                ended = True
+                break
             else:
                 var = new()
                 emit("if stack[-1].__class__ is Ret: raise D")
@@ -217,6 +228,13 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
             else:
                 if local:
                     emit(f"stack.append({_expr(local.pop())})")
+                    real = None if real is None else real + 1
+                if is_root and real is not None and real < 2:  # the root's stack has fewer than two entries
+                    emit("raise D")
+                    ended = True
+                    break
+                if real is not None and real < 2:  # an arm's continuation moves: what lies below is not known
+                    real = None
                 emit("stack[-1], stack[-2] = stack[-2], stack[-1]")
         elif op == QUOTE:
             acc = f"q{len(env)}"
@@ -265,6 +283,7 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
             emit(f"stack.extend(({''.join(_expr(v) + ', ' for v in local)}{cont},))" if local
                  else f"stack.append({cont})")
             local.clear()
+            real = None  # an arm may take values from below its continuation (reached by ROT)
             if known is not None:  # only the arm taken is called (and translated, unless another block calls the other)
                 arm = arg[0] if known[0] == "InL" else arg[1]
                 target, payload = f"f{len(env)}", known[1]
@@ -301,7 +320,8 @@ def _block_source(block: Block, is_root: bool, env: dict[str, Any], todo: list[B
         if local or not is_root:
             emit("raise D")
         else:
-            emit("if stack: raise D")
+            if real != 0:
+                emit("if stack: raise D")
             emit(f"return {_expr(acc)}, {_expr(reg)}, {steps(len(block))}")
     if is_root:  # what the code raises where the loop is stuck (CAUGHT) becomes a Deopt, once, here
         return "\n".join(["def root(acc, reg, stack, k):", " try:", *("  " + line for line in out),
@@ -347,6 +367,8 @@ def translate(root: Block) -> Callable[[Any, Any, list[Any], Any], tuple[Any, An
             index[id(block)] = len(sources)
             envs.append(dict(_GLOBALS))
             sources.append(_block_source(block, block is root, envs[-1], todo, calls_to, branches))
+            if len(sources) == 1 and "\n  return " not in sources[0]:
+                return _stuck  # the root never returns: stuck on every path (most random code), nothing to compile
     functions = [FunctionType(code, env) for code, env in zip(_codes(sources), envs)]
     for env, name, block in calls_to:
         env[name] = functions[index[id(block)]]
@@ -395,6 +417,11 @@ def _codes(sources: list[str]) -> list[CodeType]:
             _CODES.clear()
         _CODES.update((src, found[src]) for src in new if len(src) <= CODE_CACHE_CHARS)
     return [found[src] for src in sources]
+
+
+def _stuck(acc: Any, reg: Any, stack: list[Any], k: Any) -> tuple[Any, Any, int]:
+    """The translation of a root block that is stuck on every path."""
+    raise Deopt
 
 
 def _give_up(x: Any, s: Any) -> Any:

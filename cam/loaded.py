@@ -444,7 +444,8 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
     its length to.  With `fuel` too, a closure's function called past `fuel`
     steps hands the input to `slow` (`Deopt`): between two such calls at most
     the inlined code runs, whose size is linear in the code's, so a step over
-    its fuel stops within that much of it.
+    its fuel stops within that much of it.  Code that is stuck on every path
+    (most random code) is not compiled: its step is `slow` itself.
     """
     t = _Translator(count)
     t.env["slow"] = slow
@@ -462,6 +463,8 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
     if status == END and frame.stack:
         body("raise D")  # halting needs an empty stack: stuck
         status = DEAD
+    if status == DEAD:  # stuck on every path: nothing to compile, every input goes to the checked loop
+        return slow, None
     step_lines, run_lines = list(body.lines), [(i + 1, text) for i, text in body.lines]
     if status == END:
         tail = Out(2)
@@ -478,7 +481,7 @@ def translate(root: Block, slow: Callable[[Any, Any], Any], count: bool = False,
 
 def _finish(t: _Translator, step_lines: list[Line], run_lines: list[Line], root: Block) -> tuple[Callable[..., Any], Any]:
     functions = t.closures(root) if t.generic else {}
-    step, batch = finish(t.functions, t.env, t.counting, step_lines, run_lines, f"<cam load {id(root):x}>")
+    step, batch = finish(t.functions, t.env, t.counting, step_lines, run_lines, "<cam load>")
     t.env["CF"] = {code: t.env[name] for code, name in functions.items()}
     return step, batch
 

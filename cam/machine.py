@@ -449,7 +449,7 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
 
     if fuel is not None and block.app:  # closures may run their code many times: the steps are counted
         counted, _ = translate(block, checked, count=True, fuel=fuel)
-        source = counted.__globals__["source"]
+        source = "" if counted is checked else counted.__globals__["source"]  # stuck everywhere: not compiled
 
         def step(x: Any, s: Any) -> tuple[Any, ...]:
             r = counted(x, s)
@@ -458,7 +458,7 @@ def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
         step, source = slow, ""
     else:
         step, batch = translate(block, slow, count=steps)
-        source = step.__globals__["source"]
+        source = "" if step is slow else step.__globals__["source"]  # stuck everywhere: not compiled
     if steps:
         step.run = lambda inputs, s: _run_counted(step, inputs, s)
     else:

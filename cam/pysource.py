@@ -4,6 +4,8 @@ each block on its own, and keeps the compiled code of small blocks)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
+from types import CodeType
 from typing import Any
 
 __all__ = ["compile_in_pieces", "pieces", "PIECE_LINES", "Out", "Line", "source_of", "drive", "finish"]
@@ -59,7 +61,20 @@ def pieces(functions: list[str]) -> Iterator[list[str]]:
 def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) -> None:
     """Define `functions` (Python source, one ``def`` each) in `env`, compiling about `PIECE_LINES` at a time."""
     for batch in pieces(functions):
-        exec(compile("\n\n".join(batch), filename, "exec"), env)  # noqa: S102 - our own source
+        source = "\n\n".join(batch)
+        code = _compiled(source, filename) if len(source) <= CACHED_CHARS else compile(source, filename, "exec")
+        exec(code, env)  # noqa: S102 - our own source
+
+
+CACHED_CHARS = 20_000
+"""The compiled code of sources up to this long is kept (`_compiled`)."""
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str, filename: str) -> CodeType:
+    """`source` compiled, kept: the same code loaded again (a fuel of its own, a node reloading a version, a
+    campaign's repeated term) has the same source, its constants being in the functions' globals, not in it."""
+    return compile(source, filename, "exec")
 
 
 def drive(gen: Any, make: Callable[..., Any]) -> Any:

@@ -53,8 +53,7 @@ __all__ = ["ints", "values", "instructions", "codes", "typed_values", "compiled_
 
 def ints() -> st.SearchStrategy[int]:
     """64-bit integers: small ones most often, the extremes and their neighbours sometimes."""
-    return st.one_of(st.integers(-4, 4), st.sampled_from([INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX]),
-                     st.integers(INT_MIN, INT_MAX))
+    return st.one_of(st.integers(-4, 4), st.sampled_from(_EXTREMES), st.integers(INT_MIN, INT_MAX))
 
 
 def values(depth: int = 3, closures: bool = True, max_len: int = 3) -> st.SearchStrategy[Value]:
@@ -106,36 +105,97 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
     return tuple(op for op in OPS if op in ops)  # canonical order: shrinks towards ID
 
 
+# How the strategies draw.  Each choice hypothesis makes, and each strategy it draws from, costs it tens of
+# microseconds (recording, spans, its search for new examples): more than anything done with the result.  These
+# were first written as nested `st.one_of`s, `st.sampled_from`s and `.map`s, which hypothesis flattens into one
+# choice among all the branches of a `one_of` of (mapped) `one_of`s, each branch as likely as another; the same
+# choices are made here, each drawn directly: a value node is one choice among its branches (``Unit``, a small
+# int, an extreme int, any int, a pair, ``L``, ``R``, a closure), an instruction one among its branches (a
+# simple instruction, a ``QUOTE`` of each branch of value node, ``BRANCH``, ``CURRY``) and then which simple
+# instruction, or the quoted value's parts.  A block is `st.lists` of instructions, as before.  Index 0 of each
+# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.
+
+_EXTREMES = (INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
+_SMALL, _EXTREME, _BIG = st.integers(-4, 4), st.sampled_from(_EXTREMES), st.integers(INT_MIN, INT_MAX)
+_UNIT, _SMALL_INT, _EXTREME_INT, _BIG_INT, _PAIR, _LEFT, _RIGHT, _CLOSURE = range(8)
+"""The branches of a value node."""
+
+
+@cache
+def _choice(n: int) -> st.SearchStrategy[int]:
+    return st.integers(0, n - 1)
+
+
+def _value_kinds(depth: int, closures: bool) -> int:
+    """How many branches a value node of `depth` has (the first that many of ``_UNIT`` ... ``_CLOSURE``)."""
+    return 4 if depth <= 0 else 7 + closures
+
+
+def _draw_value(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...],
+                kind: int | None = None) -> Value:
+    """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few."""
+    if kind is None:
+        kind = draw(_choice(_value_kinds(depth, closures)))
+    if kind == _UNIT:
+        return UnitV
+    if kind <= _BIG_INT:
+        return IntV(draw(_SMALL if kind == _SMALL_INT else _EXTREME if kind == _EXTREME_INT else _BIG))
+    if kind == _CLOSURE:
+        code = draw(_codes(depth - 1, closures, max_len, ops))
+        return Closure(code, _draw_value(draw, depth - 1, closures, max_len, ops))
+    first = _draw_value(draw, depth - 1, closures, max_len, ops)
+    if kind == _PAIR:
+        return Pair(first, _draw_value(draw, depth - 1, closures, max_len, ops))
+    return L(first) if kind == _LEFT else R(first)
+
+
 @cache
 def _values(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Value]:
-    leaf = st.one_of(st.just(UnitV), ints().map(IntV))
-    if depth <= 0:
-        return leaf
-    sub = _values(depth - 1, closures, max_len, ops)
-    options = [leaf, st.builds(Pair, sub, sub), st.builds(L, sub), st.builds(R, sub)]
-    if closures:
-        options.append(st.builds(Closure, _codes(depth - 1, closures, max_len, ops), sub))
-    return st.one_of(*options)
+    return _value_strategy(depth, closures, max_len, ops)
+
+
+@st.composite
+def _value_strategy(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Value:
+    return _draw_value(draw, depth, closures, max_len, ops)
+
+
+@cache
+def _instruction_branches(depth: int, closures: bool, ops: tuple[str, ...]) -> tuple[Any, ...]:
+    """The branches of an instruction: "a simple one" (``None``), ``("QUOTE", kind)`` for each branch of the
+    quoted value, ``"BRANCH"``, ``"CURRY"`` (as far as `ops` has them)."""
+    quoted = _value_kinds(max(depth, 1), closures and depth > 0)
+    return (*[None] * any(op in SIMPLE_OPS for op in ops), *[("QUOTE", k) for k in range(quoted) if "QUOTE" in ops],
+            *[op for op in ("BRANCH", "CURRY") if op in ops and depth > 0])
+
+
+@cache
+def _simple(ops: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.sampled_from([op for op in ops if op in SIMPLE_OPS])
+
+
+def _draw_instruction(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Instr:
+    branches = _instruction_branches(depth, closures, ops)
+    if not branches:  # only BRANCH/CURRY asked for, and no depth left: the empty block ends the nesting
+        return Instr("BRANCH", Code(), Code()) if "BRANCH" in ops else Instr("CURRY", Code())
+    which = branches[draw(_choice(len(branches))) if len(branches) > 1 else 0]
+    if which is None:
+        return Instr(draw(_simple(ops)))
+    if which == "BRANCH":
+        sub = _codes(depth - 1, closures, max_len, ops)
+        return Instr("BRANCH", draw(sub), draw(sub))
+    if which == "CURRY":
+        return Instr("CURRY", draw(_codes(depth - 1, closures, max_len, ops)))
+    return Instr("QUOTE", _draw_value(draw, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
 
 
 @cache
 def _instructions(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Instr]:
-    simple = [op for op in ops if op in SIMPLE_OPS]
-    options: list[st.SearchStrategy[Instr]] = []
-    if simple:
-        options.append(st.sampled_from(simple).map(Instr))
-    if "QUOTE" in ops:
-        options.append(_values(max(depth, 1), closures and depth > 0, max_len, ops).map(lambda v: Instr("QUOTE", v)))
-    if depth > 0:
-        sub = _codes(depth - 1, closures, max_len, ops)
-        if "BRANCH" in ops:
-            options.append(st.builds(lambda c, d: Instr("BRANCH", c, d), sub, sub))
-        if "CURRY" in ops:
-            options.append(sub.map(lambda c: Instr("CURRY", c)))
-    if not options:  # only BRANCH/CURRY asked for, and no depth left: the empty block ends the nesting
-        empty = Code()
-        options.append(st.just(Instr("BRANCH", empty, empty) if "BRANCH" in ops else Instr("CURRY", empty)))
-    return st.one_of(*options)
+    return _instruction_strategy(depth, closures, max_len, ops)
+
+
+@st.composite
+def _instruction_strategy(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Instr:
+    return _draw_instruction(draw, depth, closures, max_len, ops)
 
 
 @cache
