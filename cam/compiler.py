@@ -49,7 +49,7 @@ Compilation is iterative and linear in the size of the term.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import operator
 from typing import Any, NamedTuple
 
 from cam.code import (
@@ -70,10 +70,8 @@ from cam.code import (
     INR,
     LT,
     MUL,
-    OPCODE,
     PUSH,
     PUT,
-    QUOTE,
     RETURN,
     ROT,
     SECOND,
@@ -83,13 +81,13 @@ from cam.code import (
     SWAP,
     Code,
     Instr,
-    IntV,
     Value,
 )
-from cam.decoded import Block, decode
+from cam.decoded import Block
+from cam.forms import CODE, DECODED, Form
 from cam.hostvalue import quote
 from catlib.free import Distr, Term, path_str, subterms
-from catlib.values import INT_MAX, INT_MIN, Curried, HostValue
+from catlib.values import Curried, HostValue
 
 __all__ = ["compile", "compile_decoded", "instantiate", "CompileError", "BEYOND_REFERENCE", "TEMPLATES", "Template", "Hole", "QuoteHole", "Branch",
            "Body", "F", "G", "K", "DISTR_CODE", "compile_value"]
@@ -187,8 +185,7 @@ class _Quote(NamedTuple):
 
 
 _OPEN, _CLOSE, _CLOSE_BODY = _Mark("open"), _Mark("branch"), _Mark("curry")
-_CLASS_NAME = Term.op
-"""`Term.op` itself (a property): a term whose class keeps it is named by its class."""
+_CLASS_NAME = Term.op  # (a property: a term whose class keeps it is named by its class)
 
 
 @functools.cache
@@ -198,12 +195,18 @@ def _programs() -> dict[tuple[int, type, int], tuple[Template, tuple[Any, ...], 
     return {}
 
 
+_Tables = tuple[dict[Any, tuple[Any, ...]], dict[int, Any]]
+"""What `_instantiate` keeps between calls for one table and form: the programs (`_new_program`), and by a
+compound subterm's id, its hash when met once so far, or ``(subterm, its code)`` when met again (the subterm
+kept, which keeps the id its own)."""
+
+
 @functools.cache
-def _tables() -> dict[tuple[int, int], tuple[dict[str, Template], Any, dict[Any, tuple[Any, ...]]]]:
+def _tables() -> dict[tuple[int, int], tuple[dict[str, Template], Any, _Tables]]:
     return {}  # `_table_programs`' table, empty on first use (forgotten as `_programs`' is)
 
 
-def _program(template: Template, term: Term, form: _Form) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def _program(template: Template, term: Term, form: Form) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """`template` flattened for `instantiate` on terms of `term`'s class: the run of plain instructions it
     starts with, and the rest as a work list in reverse (pushed on the work stack as it is): runs of plain
     instructions (tuples), holes (the child's index in ``kids``, or the field's name where it is not a
@@ -284,50 +287,6 @@ def _constant_instr(x: Branch | Body) -> Instr:
     return out[0]
 
 
-def _quote(k: int) -> Instr:
-    """``QUOTE (Int k)``, shared between uses (instructions are immutable)."""
-    if type(k) is not int:  # not cached: let `IntV` judge it
-        return QUOTE(IntV(k))
-    return _quote_int(k)
-
-
-@functools.lru_cache(maxsize=10_000)
-def _quote_int(k: int) -> Instr:
-    """``QUOTE (Int k)`` for an `int` `k`, memoised (tests/conftest.py empties it before each test)."""
-    return QUOTE(IntV(k))
-
-
-class _Form(NamedTuple):
-    """What `instantiate` builds, as functions: of a run of a template's instructions, a new block, ``QUOTE
-    (Int k)``, a CURRY of a body, a BRANCH of two blocks, and the result of the root block."""
-
-    run: Callable[[tuple[Instr, ...]], tuple[Any, ...]]
-    block: Callable[[], list[Any]]
-    quote: Callable[[int], Any]
-    curry: Callable[[list[Any]], Any]
-    branch: Callable[[list[Any], list[Any]], Any]
-    done: Callable[[list[Any]], Any]
-
-
-_QUOTE_OP, _CURRY_OP, _BRANCH_OP = OPCODE["QUOTE"], OPCODE["CURRY"], OPCODE["BRANCH"]
-_NO_CODE = Code.of(())
-
-
-@functools.cache
-def _decoded(instr: Instr) -> tuple[int, Any]:
-    """`instr` as the decoder makes it (a template's instructions are few: each is decoded once)."""
-    return decode(Code.of((instr,)))[0]
-
-
-_CODE = _Form(lambda run: run, list, lambda k: _quote(k), lambda body: CURRY(Code.of(body)),
-              lambda c, d: BRANCH(Code.of(c), Code.of(d)), Code.of)
-_DECODED = _Form(lambda run: tuple(map(_decoded, run)), lambda: Block(_NO_CODE),
-                 lambda k: (_QUOTE_OP, k) if type(k) is int and INT_MIN <= k <= INT_MAX  # (what decoding gives)
-                 else (_QUOTE_OP, _quote(k).kids[0].label), lambda body: (_CURRY_OP, body),
-                 lambda c, d: (_BRANCH_OP, (c, d)), lambda root: root)
-"""Code of `Instr`\\ s, or the blocks of ``(opcode, operand)`` that `cam.decoded.decode` makes of it."""
-
-
 def instantiate(templates: dict[str, Template], term: Term) -> Code:
     """The code of `term` by `templates`: the root's template, its holes filled, recursively (without recursion).
 
@@ -335,7 +294,7 @@ def instantiate(templates: dict[str, Template], term: Term) -> Code:
     fields the holes name.  A constructor without a template raises
     `CompileError`.
     """
-    return _instantiate(templates, term, _CODE)
+    return _instantiate(templates, term, CODE)
 
 
 def compile_decoded(term: Term) -> Block:
@@ -344,18 +303,18 @@ def compile_decoded(term: Term) -> Block:
     is empty), and a root block lacks what `cam.jit` keeps on one.
 
     >>> from catlib.free import Case, Const, Inl
+    >>> from cam.decoded import decode
     >>> compile_decoded(Case(Const(2), Inl)) == decode(compile(Case(Const(2), Inl)))
     True
     """
     if not isinstance(term, Term):
         raise TypeError(f"not a term: {term!r}")
-    return _instantiate(TEMPLATES, term, _DECODED)
+    return _instantiate(TEMPLATES, term, DECODED)
 
 
-def _table_programs(templates: dict[str, Template], form: _Form) -> dict[Any, tuple[Any, ...]]:
-    """The flattened programs (`_program`) found so far for `templates` and `form`, by class, or by the object
-    where the class names its terms each its own way (a primitive's `op` is its label): kept between calls
-    while the table holds the same rows (a table changed in place starts afresh)."""
+def _table_programs(templates: dict[str, Template], form: Form) -> _Tables:
+    """`_Tables` for `templates` and `form`: programs by class, or by the object where the class names its terms
+    each its own way (a primitive's `op` is its label); kept while the table holds the same rows."""
     tables = _tables()
     key, rows = (id(templates), id(form)), (tuple(templates), tuple(templates.values()))  # (no pair per row)
     found = tables.get(key)
@@ -363,15 +322,23 @@ def _table_programs(templates: dict[str, Template], form: _Form) -> dict[Any, tu
         return found[2]
     if len(tables) > 64:  # (tables made for one call, as tests and proofs do, are not kept for ever)
         tables.clear()
-    tables[key] = (templates, rows, {})  # the table is kept, so its id is not reused while here
-    return tables[key][2]
+    made: _Tables = ({}, {})
+    tables[key] = (templates, rows, made)  # the table is kept, so its id is not reused while here
+    return made
 
 
-def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any:
-    programs = _table_programs(templates, form)
+class _End(NamedTuple):
+    """In `_instantiate`'s work list: record the code of `term`, the current block's from `start` on."""
+
+    term: Term
+    start: int
+
+
+def _instantiate(templates: dict[str, Template], term: Term, form: Form) -> Any:
+    programs, recorded = _table_programs(templates, form)
     blocks: list[list[Any]] = [form.block()]
     block = blocks[0]
-    todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples) and marks
+    todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples), marks and `_End`\ s
     pop, push, push_all = todo.pop, todo.append, todo.extend
     while todo:
         x = pop()
@@ -392,12 +359,39 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
                 block = blocks[-1]
                 block.append(form.branch(c, d))
             continue
-        program = programs.get(t if t.op is _CLASS_NAME else id(x)) or _new_program(templates, term, x, form, programs)
-        head, rest, kids_in_order, _ = program
-        if kids_in_order:  # the holes are the kids, in order: pushed at once (`Compose`'s template, the commonest)
-            push_all(x.kids)
-        elif rest:
+        if t is _End:  # (in place of the term's noted hash; a deep term's long code is not copied per node)
+            if len(block) - x.start <= 64:
+                recorded[id(x.term)] = (x.term, tuple(block[x.start:]))
+            continue
+        while True:  # `x` a term; its code's first hole, when a kid, compiled next here (`Compose`'s spine)
+            program = programs.get(t) or programs.get(id(x)) or _new_program(templates, term, x, form, programs)
+            head, rest, kids_in_order, _, pick, plain = program
+            if not rest:
+                block.extend(head)
+                break
+            # terms share subterms (a generator's smallest terms): met a second time, a subterm's code is
+            # recorded, and copied when met again.  Met once, it is noted by its hash, not kept (most are met
+            # once: kept, they would outlive their terms); an object at a noted id, of that hash, is met again
+            found = recorded.get(id(x))
+            if type(found) is tuple:  # (its subterm kept: the id is its own)
+                block.extend(found[1])
+                break
+            if found == x._hash:
+                push(_End(x, len(block)))
+            else:
+                if len(recorded) > 100_000:
+                    recorded.clear()
+                recorded[id(x)] = x._hash
+            block.extend(head)
             kids = x.kids
+            if kids_in_order:  # the holes are the kids, in order (`Compose`'s template, the commonest)
+                push_all(kids[:-1])
+                x = kids[-1]
+                t = type(x)
+                continue
+            if pick is not None:
+                push_all(pick(kids + plain))
+                break
             for item in rest:
                 t = type(item)
                 if t is int:
@@ -408,11 +402,11 @@ def _instantiate(templates: dict[str, Template], term: Term, form: _Form) -> Any
                     push((form.quote(getattr(x, item.name)),))
                 else:
                     push(item)
-        block.extend(head)
+            break
     return form.done(blocks[0])
 
 
-def _new_program(templates: dict[str, Template], term: Term, x: Term, form: _Form,
+def _new_program(templates: dict[str, Template], term: Term, x: Term, form: Form,
                  programs: dict[Any, tuple[Any, ...]]) -> tuple[Any, ...]:
     """`x`'s program (`_program`), put in `programs`: its first run, the rest of its work list, whether that
     rest is ``x.kids`` in order (pushed as they are); `CompileError` where its constructor has no template."""
@@ -420,10 +414,16 @@ def _new_program(templates: dict[str, Template], term: Term, x: Term, form: _For
     if template is None:
         raise CompileError(_path_of(term, x), x)
     head, rest = _program(template, x, form)  # (`x` kept below: a program found by its id keeps the id unique)
-    program = (head, rest, bool(rest) and rest == tuple(range(len(x.kids))), x)
+    # rests of kids and items the same every time (`Par`'s, `Case`'s) are picked at once from kids + those
+    plain = tuple(item for item in rest if type(item) is tuple or type(item) is _Mark)
+    kids = len(x.kids)
+    picks = [item if type(item) is int else kids + plain.index(item) for item in rest if type(item) is not str
+             and type(item) is not _Quote]
+    pick = operator.itemgetter(*picks) if len(picks) == len(rest) > 1 else None
+    program = (head, rest, bool(rest) and rest == tuple(range(kids)), x, pick, plain)
     if len(programs) > 10_000:  # (terms that name themselves each their own way: a bound)
         programs.clear()
-    programs[type(x) if type(x).op is _CLASS_NAME else id(x)] = program
+    programs[type(x) if type(x).op is _CLASS_NAME else id(x)] = program  # (a class named per term: never a key)
     return program
 
 

@@ -25,7 +25,11 @@ checked against the reference one as the campaign runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import random
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ from cam.compiler import compile_value as quote
 from cam.decoded import Block, Clo, InL, InR, decode, outside, to_internal
 from catlib import interpreter
 from catlib.free import Curry, Term
+from catlib.plans import seeded_choose
 from catlib.strategies import Generator
 from catlib.typecheck import Signature
 from catlib.values import Curried, Left, Right
@@ -76,11 +81,23 @@ def make_case(seed: int, index: int, max_size: int, fuel: int | None = None) -> 
     """Term `index` of campaign `seed`; `fuel` overrides the drawn size (for shrinking)."""
     # every eighth term has function types in its signature (closures as input, output, state): they cost
     # more to generate and run, and the campaign's rate is kept within 10% of the first-order one
-    gen = Generator.seeded(term_seed(seed, index), functions=index % FUNCTIONS_EVERY == 0)
+    gen, reseed = _seeded(index % FUNCTIONS_EVERY == 0, threading.get_ident())
+    reseed(term_seed(seed, index))
     s, a, b = gen.type(), gen.type(), gen.type()
     drawn = gen.choose(0, max_size)
     f = gen.term(s, a, b, drawn if fuel is None else fuel)
     return Trial(f, Signature(s, a, b), gen.value(a), gen.value(s))
+
+
+@functools.cache
+def _seeded(functions: bool, thread: int) -> tuple[Generator, Callable[[int], None]]:
+    """``Generator.seeded(seed, functions=functions)`` for any seed, one per thread (Dask's workers check
+    chunks in threads at once): the generator, and what puts its `random.Random` in the state
+    ``Random(seed)`` starts in (the C seeding, without the Python layer on top, which only also resets
+    ``gauss``'s cache).  A generator holds nothing of the terms it made but caches, so one serves every
+    term; making a generator and a `Random` per term cost 6% of generation."""
+    rng = random.Random()
+    return Generator(seeded_choose(rng), functions=functions), super(random.Random, rng).seed
 
 
 @dataclass

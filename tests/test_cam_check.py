@@ -137,6 +137,17 @@ def test_the_decoded_form_is_the_decoding_of_the_code():
     assert not same_blocks(cam.compiler.compile_decoded(Compose(Id, Id)), cam.compiler.compile_decoded(Id))
 
 
+def test_subterms_met_again_compile_as_first_met():
+    """`cam.compiler` records the code of a subterm met a second time and copies it when met again: under new
+    parents each time (a record once held its parent's first instruction), both forms stay what they were."""
+    for i in range(60):
+        term = make_case(5, i, 16).term
+        for parent in (lambda t: Par(t, Id), lambda t: Compose(Id, Case(t, t)), lambda t: Curry(Compose(t, Fst))):
+            codes = [cam.compiler.compile(parent(term)) for _ in range(3)]
+            blocks = [cam.compiler.compile_decoded(parent(term)) for _ in range(3)]
+            assert codes[0] == codes[1] == codes[2] and blocks[0] == blocks[1] == blocks[2] == decode(codes[0])
+
+
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_broken_compiler_is_caught_with_a_minimal_reproducer(monkeypatch, capsys, jobs):
     break_fst(monkeypatch)
