@@ -35,16 +35,31 @@ if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign
     from hypothesis import strategies as st
 
 # Generator and CONSTRUCTORS are catlib.generator's, kept here too: campaigns and tests import them from here
-__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
-
-def _drawing(draw: Any, **options: Any) -> Generator:
-    return Generator(_choices(draw), **options)
+__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "drawing", "choices", "CONSTRUCTORS"]
 
 
-def _choices(draw: Any) -> Choose:
-    """``choose`` for a composite strategy's `draw`: ``draw(integers(lo, hi))``, the same choice as
-    hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide ranges), asked of
-    the test case's data directly.
+def drawing(draw: Any, **options: Any) -> Generator:
+    """A `Generator` (with `options`) whose choices are drawn by `draw`, a composite strategy's or
+    ``st.data()``'s: for strategies of one's own built on the package's (see `choices`).
+
+    >>> from hypothesis import given, strategies as st
+    >>> from catlib.typecheck import check
+    >>> @st.composite
+    ... def squares(draw):
+    ...     gen = drawing(draw, pure=True)
+    ...     a = gen.type(1)
+    ...     return gen.term(gen.type(1), a, a, 4)
+    >>> @given(squares())
+    ... def test(f): assert f.size() >= 1
+    >>> test()
+    """
+    return Generator(choices(draw), **options)
+
+
+def choices(draw: Any) -> Choose:
+    """``choose`` for a composite strategy's (or ``st.data()``'s) `draw`: ``draw(integers(lo, hi))``, the
+    same choice as hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide
+    ranges), asked of the test case's data directly.
 
     A generated term takes dozens of choices; drawn through the strategy each one also paid for
     hypothesis's strategy bookkeeping (looking up the strategy, validating it, recording a span around
@@ -52,6 +67,7 @@ def _choices(draw: Any) -> Choose:
     and shrinking, are the same.  Where `draw` is not a test case's (another engine), through the strategy.
     """
     data = getattr(draw, "__self__", None)
+    data = getattr(data, "conjecture_data", data)  # st.data()'s `draw` (a `DataObject`'s) draws from this
     draw_integer = getattr(data, "draw_integer", None)
     if draw_integer is None:
         return lambda lo, hi: draw(_integers(lo, hi))
@@ -157,11 +173,11 @@ def _composites() -> _Composites:
 
     @st.composite
     def types_(draw: Any, max_depth: int, functions: bool) -> Type:
-        return _drawing(draw, functions=functions).type(max_depth)
+        return drawing(draw, functions=functions).type(max_depth)
 
     @st.composite
     def values_(draw: Any, ty: Type) -> HostValue:
-        return _drawing(draw).value(ty)
+        return drawing(draw).value(ty)
 
     def typed(choose: Choose, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
               ) -> tuple[Term, Signature]:
@@ -173,14 +189,14 @@ def _composites() -> _Composites:
     @st.composite
     def typed_terms_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
                      ) -> tuple[Term, Signature]:
-        return typed(_choices(draw), fixed, max_size, options)
+        return typed(choices(draw), fixed, max_size, options)
 
     @st.composite
     def runs_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
               ) -> tuple[Term, Signature, HostValue, HostValue]:
         # the term drawn here rather than from `typed_terms_`: the same choices without a strategy drawn
         # inside this one (its bookkeeping was about 1% of the central property's instructions)
-        choose = _choices(draw)
+        choose = choices(draw)
         f, sig = typed(choose, fixed, max_size, options)
         gen = Generator(choose, without=options["without"])  # (values: the Generator's defaults but `without`)
         return f, sig, gen.value(sig.input), gen.value(sig.state)
