@@ -22,6 +22,7 @@ millions of terms where hypothesis's bookkeeping would dominate
 from __future__ import annotations
 
 import functools
+import random
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from catlib.free import Term
@@ -35,7 +36,8 @@ if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign
     from hypothesis import strategies as st
 
 # Generator and CONSTRUCTORS are catlib.generator's, kept here too: campaigns and tests import them from here
-__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "drawing", "choices", "CONSTRUCTORS"]
+__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "randoms", "drawing", "choices",
+           "CONSTRUCTORS"]
 
 
 def drawing(draw: Any, **options: Any) -> Generator:
@@ -154,11 +156,66 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
     return _composites().runs(*_typed_args(state, input, output, **options))
 
 
+def randoms() -> st.SearchStrategy[random.Random]:
+    """``st.randoms(use_true_random=False)``, cheaper: a `random.Random` whose every result is a choice of
+    the test case (so failures replay and shrink), asked of it directly.
+
+    Code that takes a `random.Random` (`cam.fuzz.CodeFuzzer`) calls it hundreds of times per example;
+    hypothesis's own random wraps each call in a recorded method call, and draws `random()` through a
+    `floats` strategy, which took most of a fuzzing property's time.  The choices are the ones it makes:
+    ``random()`` a float in ``[0, 1)``, ``randint(a, b)`` and ``randrange`` an integer in the range,
+    ``choice`` an index; the rest of `random.Random` (``sample``, ``shuffle``, ``uniform``...) is built
+    on these two by Python's own code.
+
+    >>> from hypothesis import given
+    >>> @given(randoms())
+    ... def test(rng): assert 0 <= rng.random() < 1 and rng.randint(3, 5) in (3, 4, 5)
+    >>> test()
+    """
+    return _composites().randoms()
+
+
+class _DrawnRandom(random.Random):
+    """A `random.Random` answering from a hypothesis test case (`randoms`)."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(0)
+        self._data = data
+
+    def __repr__(self) -> str:
+        return "randoms()"
+
+    def random(self) -> float:
+        # what `st.floats(0, 1, exclude_max=True)` draws
+        return self._data.draw_float(0.0, _BELOW_ONE, allow_nan=False)  # type: ignore[no-any-return]
+
+    def _randbelow(self, n: int) -> int:  # type: ignore[override]
+        return self._data.draw_integer(0, n - 1)  # type: ignore[no-any-return]
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+        if stop is None:
+            start, stop = 0, start
+        if step != 1 or start >= stop:
+            return super().randrange(start, stop, step)
+        return self._data.draw_integer(start, stop - 1)  # type: ignore[no-any-return]
+
+    def randint(self, a: int, b: int) -> int:
+        return self.randrange(a, b + 1)
+
+    def getrandbits(self, k: int) -> int:
+        return self._data.draw_integer(0, 2**k - 1)  # type: ignore[no-any-return]
+
+
+_BELOW_ONE = 1.0 - 2.0**-53
+"""The largest float below 1."""
+
+
 class _Composites(NamedTuple):
     types: Any
     values: Any
     typed_terms: Any
     runs: Any
+    randoms: Any
 
 
 @functools.cache
@@ -201,4 +258,11 @@ def _composites() -> _Composites:
         gen = Generator(choose, without=options["without"])  # (values: the Generator's defaults but `without`)
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
-    return _Composites(types_, values_, typed_terms_, runs_)
+    @st.composite
+    def randoms_(draw: Any) -> random.Random:
+        data = getattr(draw, "__self__", None)
+        if getattr(data, "draw_float", None) is None or getattr(data, "draw_integer", None) is None:
+            return draw(st.randoms(use_true_random=False))  # (`draw` is not a test case's: another engine)
+        return _DrawnRandom(data)
+
+    return _Composites(types_, values_, typed_terms_, runs_, randoms_)
