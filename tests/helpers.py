@@ -36,14 +36,19 @@ def integers(lo: int, hi: int) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def law_instances(draw: Any, law: Law, pure: bool = True, max_size: int = 6) -> tuple:
-    """(lhs, rhs, input value, state value, terms) for a random instance of `law`."""
+def law_instances(draw: Any, law: Law, pure: bool = True, max_size: int = 6, run: bool = True) -> tuple:
+    """(lhs, rhs, input value, state value, terms) for a random instance of `law`.
+
+    Without `run` the input and state are None, not drawn (for a property that does not run the sides).
+    """
     gen = drawing(draw, pure=pure)
     env = {n: gen.type(1) for n in _type_variables(law)}
     state = gen.type(1)
     terms = {m: gen.term(state, instantiate(a, env), instantiate(b, env), gen.choose(0, max_size))
              for m, (a, b) in law.variables.items()}
     lhs, rhs = law.sides(**terms)
+    if not run:
+        return lhs, rhs, None, None, terms
     x = gen.value(instantiate(law.input, env))
     s = gen.value(state)
     return lhs, rhs, x, s, terms
