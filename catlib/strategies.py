@@ -187,23 +187,23 @@ class _DrawnRandom(random.Random):
 
     def random(self) -> float:
         # what `st.floats(0, 1, exclude_max=True)` draws
-        return self._data.draw_float(0.0, _BELOW_ONE, allow_nan=False)  # type: ignore[no-any-return]
+        return self._data.draw_float(0.0, _BELOW_ONE, allow_nan=False)
 
-    def _randbelow(self, n: int) -> int:  # type: ignore[override]
-        return self._data.draw_integer(0, n - 1)  # type: ignore[no-any-return]
+    def _randbelow(self, n: int) -> int:
+        return self._data.draw_integer(0, n - 1)
 
-    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:  # type: ignore[override]
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
         if stop is None:
             start, stop = 0, start
         if step != 1 or start >= stop:
             return super().randrange(start, stop, step)
-        return self._data.draw_integer(start, stop - 1)  # type: ignore[no-any-return]
+        return self._data.draw_integer(start, stop - 1)
 
     def randint(self, a: int, b: int) -> int:
         return self.randrange(a, b + 1)
 
     def getrandbits(self, k: int) -> int:
-        return self._data.draw_integer(0, 2**k - 1)  # type: ignore[no-any-return]
+        return self._data.draw_integer(0, 2**k - 1)
 
 
 _BELOW_ONE = 1.0 - 2.0**-53
