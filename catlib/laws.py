@@ -274,7 +274,9 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
       in `C` (when `C` is `Distributive` and `Arithmetic`; terms use the
       state only if `C` is `Stateful`, comparisons only if it is `Ordered`), and/or
       native ones from ``C.random_morphism(draw, dom, cod)`` if `C` has it
-      (`draw` is hypothesis's).  `free_terms` forces the choice.
+      (`draw` is hypothesis's): each metavariable one or the other when both
+      are possible.  ``free_terms=True`` draws free terms only,
+      ``free_terms=False`` native morphisms only.
     - **Equality** is ``C.equal(f, g, dom, cod)`` if `C` has it; otherwise,
       for callable morphisms, equal results on `samples` random inputs (and
       states, for a `Stateful` instance: ``f(x, s)``; ``f(x)`` otherwise);
@@ -303,7 +305,8 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
         raise TypeError(f"{name} has no random_morphism(draw, dom, cod) and cannot run random terms: "
                         "give it one, or make it Distributive and Arithmetic")
     n = max_examples if max_examples is not None else settings().max_examples
-    check = _Checker(C, state_t, native, use_free, lacking, samples, max_type_depth)
+    # `free_terms=True` forces free terms: native morphisms are then not drawn
+    check = _Checker(C, state_t, None if free_terms else native, use_free, lacking, samples, max_type_depth)
 
     def _law_property(law: Law, found: list[str], shrink: bool) -> Callable[[], None]:
         phases = list(Phase) if shrink else [p for p in Phase if p not in (Phase.shrink, Phase.explain)]
