@@ -52,8 +52,8 @@ from catlib.symbolic import (
     symbols_of,
 )
 from catlib.tree import walk
-from catlib.typecheck import Signature, infer
-from catlib.types import Fun, Int, Type, Unifier, UnifyError, Var, ground, rename, substitute
+from catlib.typecheck import Signature, infer, infer_types
+from catlib.types import Fun, Int, Unifier, UnifyError, ground, rename
 from catlib.values import INT_MAX, INT_MIN, HostValue, Left, Right, wrap
 
 __all__ = ["equivalent", "Equivalence", "Counterexample", "common_signature", "refine", "concretize",
@@ -95,14 +95,15 @@ class Equivalence:
         return self.proved
 
 
-def _rename_apart(sig: Signature, prefix: str) -> list[Type]:
-    return substitute(list(sig), lambda v: Var(prefix + v.name))
-
-
 def common_signature(f: Term, g: Term) -> Signature:
-    """The most general signature at which both `f` and `g` are typed (their principal ones unified)."""
-    a, b = _rename_apart(infer(f), "f_"), _rename_apart(infer(g), "g_")
+    """The most general signature at which both `f` and `g` are typed (their principal ones unified).
+
+    Both are inferred in one unifier (each inference's variables are fresh in it), and their signatures
+    unified there: the same as unifying their principal signatures renamed apart, without resolving,
+    renaming and substituting each first.
+    """
     u = Unifier()
+    a, b = infer_types(f, u), infer_types(g, u)
     try:
         for x, y in zip(a, b):
             u.unify(x, y)

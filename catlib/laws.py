@@ -41,6 +41,7 @@ naturality of ``Curry`` in its environment.  All hold with effects.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ from catlib import strategies as S
 from catlib.cartesian import Arithmetic, Cartesian, Closed, Cocartesian, Distributive, Ordered, Stateful
 from catlib.category import Category
 from catlib.constructs import CONSTRUCTS
+from catlib.context import subterm_types
 from catlib.free import (
     FREE,
     Add,
@@ -78,6 +80,7 @@ from catlib.free import (
     Term,
 )
 from catlib.functor import interpret
+from catlib.generator import Generator
 from catlib.tree import walk
 from catlib.typecheck import construct_of
 from catlib.types import Type, Unit, as_type, parse, substitute
@@ -271,7 +274,9 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
       in `C` (when `C` is `Distributive` and `Arithmetic`; terms use the
       state only if `C` is `Stateful`, comparisons only if it is `Ordered`), and/or
       native ones from ``C.random_morphism(draw, dom, cod)`` if `C` has it
-      (`draw` is hypothesis's).  `free_terms` forces the choice.
+      (`draw` is hypothesis's): each metavariable one or the other when both
+      are possible.  ``free_terms=True`` draws free terms only,
+      ``free_terms=False`` native morphisms only.
     - **Equality** is ``C.equal(f, g, dom, cod)`` if `C` has it; otherwise,
       for callable morphisms, equal results on `samples` random inputs (and
       states, for a `Stateful` instance: ``f(x, s)``; ``f(x)`` otherwise);
@@ -299,71 +304,20 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
     if not use_free and native is None:
         raise TypeError(f"{name} has no random_morphism(draw, dom, cod) and cannot run random terms: "
                         "give it one, or make it Distributive and Arithmetic")
-    equal = getattr(C, "equal", None)
     n = max_examples if max_examples is not None else settings().max_examples
-    # Each strategy is made once per type and reused across laws and examples: making one defines a
-    # hypothesis `composite`, which reads its function's source (`inspect.getsource`) every time, about
-    # a third of this function's CPU when it was done per draw.
-    type_strategy = S.types(max_type_depth)
-    strategies: dict[tuple[Any, ...], Any] = {}
-
-    def cached(make: Callable[..., Any], *args: Any, **options: Any) -> Any:
-        key = (make, args, tuple(sorted(options.items())))
-        found = strategies.get(key)
-        if found is None:
-            found = strategies[key] = make(*args, **options)
-        return found
+    # `free_terms=True` forces free terms: native morphisms are then not drawn
+    check = _Checker(C, state_t, None if free_terms else native, use_free, lacking, samples, max_type_depth)
 
     def _law_property(law: Law, found: list[str], shrink: bool) -> Callable[[], None]:
         phases = list(Phase) if shrink else [p for p in Phase if p not in (Phase.shrink, Phase.explain)]
 
+        # (the body is `_Checker.example`: hypothesis reads and tokenizes this function's source on every
+        # run, to name the test in its database, which cost more than a law's examples when it was long)
         @settings(max_examples=n, database=None, deadline=None, report_multiple_bugs=False,
                   suppress_health_check=list(HealthCheck), phases=phases, derandomize=derandomize)
         @given(st.data())
         def prop(data: Any) -> None:
-            tvars = sorted({v for text in (law.input, law.output, *(t for p in law.variables.values() for t in p))
-                            for v in parse(text).vars()})
-            inst = {v: data.draw(type_strategy, label=v) for v in tvars}
-
-            def at(text: str) -> Type:
-                return substitute([parse(text)], lambda v: inst[v.name])[0]
-
-            chosen: dict[str, Any] = {}
-            shown: list[str] = [", ".join(f"{v} = {t}" for v, t in inst.items())]
-            holes: dict[str, Term] = {}
-            for var, (d, c) in law.variables.items():
-                dom, cod = at(d), at(c)
-                if use_free and (native is None or data.draw(st.booleans(), label=f"{var} is a term")):
-                    term = data.draw(cached(S.terms, state_t, dom, cod, pure=not isinstance(C, Stateful),
-                                            max_size=6, without=lacking), label=var)
-                    chosen[var] = interpret(term, C, (state_t, dom, cod))
-                    shown.append(f"{var} = {term!r}")
-                else:
-                    chosen[var] = native(data.draw, dom, cod)  # type: ignore[misc]
-                    shown.append(f"{var} = {chosen[var]!r}")
-                holes[var] = Embed(_Hole(var), dom, cod)
-            lhs_t, rhs_t = law.build(**holes)
-            dom, cod = at(law.input), at(law.output)
-            sig = (state_t, dom, cod)
-            fill = lambda fn, d, c: chosen[fn.name]  # noqa: E731
-            lhs, rhs = interpret(lhs_t, C, sig, embed=fill), interpret(rhs_t, C, sig, embed=fill)
-            if equal is not None:
-                if not equal(lhs, rhs, dom, cod):
-                    found[:] = ["; ".join(shown) + f": sides differ ({lhs!r} vs {rhs!r})"]
-                    raise AssertionError(found[0])
-                return
-            if not callable(lhs):
-                if lhs != rhs:
-                    found[:] = ["; ".join(shown) + f": sides differ ({lhs!r} vs {rhs!r})"]
-                    raise AssertionError(found[0])
-                return
-            for _ in range(samples):
-                x = data.draw(cached(S.values, dom), label="input")
-                args = (x, data.draw(cached(S.values, state_t), label="state")) if isinstance(C, Stateful) else (x,)
-                left, right = _outcome(lhs, args), _outcome(rhs, args)
-                if left != right:
-                    found[:] = ["; ".join(shown) + f"; on {', '.join(map(repr, args))}: {left!r} vs {right!r}"]
-                    raise AssertionError(found[0])
+            check.example(law, data, found)
 
         return prop
 
@@ -391,6 +345,86 @@ def check_instance(C: Category[Any], *, max_examples: int | None = None, state: 
         else:
             results.append(LawResult(law, "holds"))
     return Report(name, results)
+
+
+
+class _Checker:
+    """One example of a law on instance `C`, as `check_instance` draws and compares it (see there)."""
+
+    def __init__(self, C: Category[Any], state_t: Type, native: Callable[..., Any] | None, use_free: bool,
+                 lacking: frozenset[str], samples: int, max_type_depth: int) -> None:
+        self.C, self.state_t, self.native, self.use_free = C, state_t, native, use_free
+        self.lacking, self.samples, self.max_type_depth = lacking, samples, max_type_depth
+        self.stateful, self.equal = isinstance(C, Stateful), getattr(C, "equal", None)
+        self.typed = getattr(C, "typed", False) or getattr(C, "at_type", None) is not None
+        self._sides: dict[tuple[str, tuple[Type, ...]], _Sides] = {}
+
+    def example(self, law: Law, data: Any, found: list[str]) -> None:
+        # Types, terms and values come from the package's generator with its strategies' choices (`S.types`,
+        # `S.terms`, `S.values` make these), drawn from the test case directly: drawn through `data.draw`,
+        # hypothesis's bookkeeping around each draw took more than the example.
+        choose = S.choices(data.draw)
+        gen = Generator(choose)
+        tvars = _type_variables(law)
+        inst = {v: gen.type(self.max_type_depth) for v in tvars}
+        sides = self._sides.get((law.name, tuple(inst.values())))
+        if sides is None:
+            sides = self._sides[law.name, tuple(inst.values())] = _Sides(law, inst, self.state_t, self.typed)
+        C, native = self.C, self.native
+        chosen: dict[str, Any] = {}
+        shown: list[str] = [", ".join(f"{v} = {t}" for v, t in inst.items())]
+        for var, (dom, cod) in sides.variables.items():
+            if self.use_free and (native is None or choose(0, 1)):
+                terms = Generator(choose, pure=not self.stateful, without=self.lacking)
+                term = terms.term(self.state_t, dom, cod, terms.choose(0, 6))  # (`S.terms(max_size=6)`)
+                chosen[var] = interpret(term, C, (self.state_t, dom, cod))
+                shown.append(f"{var} = {term!r}")
+            else:
+                chosen[var] = native(data.draw, dom, cod)  # type: ignore[misc]
+                shown.append(f"{var} = {chosen[var]!r}")
+        fill = lambda fn, d, c: chosen[fn.name]  # noqa: E731
+        lhs = interpret(sides.lhs, C, sides.signature, embed=fill, types=sides.lhs_types)
+        rhs = interpret(sides.rhs, C, sides.signature, embed=fill, types=sides.rhs_types)
+        if self.equal is not None or not callable(lhs):
+            if not (self.equal(lhs, rhs, sides.dom, sides.cod) if self.equal is not None else lhs == rhs):
+                found[:] = ["; ".join(shown) + f": sides differ ({lhs!r} vs {rhs!r})"]
+                raise AssertionError(found[0])
+            return
+        for _ in range(self.samples):
+            x = gen.value(sides.dom)
+            args = (x, gen.value(self.state_t)) if self.stateful else (x,)
+            left, right = _outcome(lhs, args), _outcome(rhs, args)
+            if left != right:
+                found[:] = ["; ".join(shown) + f"; on {', '.join(map(repr, args))}: {left!r} vs {right!r}"]
+                raise AssertionError(found[0])
+
+
+class _Sides:
+    """A law's two sides at one instance of its type variables, metavariables as holes, typed once."""
+
+    def __init__(self, law: Law, inst: dict[str, Type], state_t: Type, typed: bool) -> None:
+        def at(text: str) -> Type:
+            return substitute([_parsed(text)], lambda v: inst[v.name])[0]
+
+        self.variables = {var: (at(d), at(c)) for var, (d, c) in law.variables.items()}
+        holes = {var: Embed(_Hole(var), dom, cod) for var, (dom, cod) in self.variables.items()}
+        self.lhs, self.rhs = law.build(**holes)
+        self.dom, self.cod = at(law.input), at(law.output)
+        self.signature = (state_t, self.dom, self.cod)
+        self.lhs_types = subterm_types(self.lhs, *self.signature)[1] if typed else None
+        self.rhs_types = subterm_types(self.rhs, *self.signature)[1] if typed else None
+
+
+@functools.cache
+def _parsed(text: str) -> Type:
+    """A law's type, parsed once (laws have a few dozen, read on every example)."""
+    return parse(text)
+
+
+def _type_variables(law: Law) -> list[str]:
+    """The type variables of `law`'s types, in order."""
+    return sorted({v for text in (law.input, law.output, *(t for p in law.variables.values() for t in p))
+                   for v in _parsed(text).vars()})
 
 
 

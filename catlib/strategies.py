@@ -22,6 +22,7 @@ millions of terms where hypothesis's bookkeeping would dominate
 from __future__ import annotations
 
 import functools
+import random
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from catlib.free import Term
@@ -35,16 +36,32 @@ if TYPE_CHECKING:  # hypothesis is imported where a strategy is made: a campaign
     from hypothesis import strategies as st
 
 # Generator and CONSTRUCTORS are catlib.generator's, kept here too: campaigns and tests import them from here
-__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "CONSTRUCTORS"]
-
-def _drawing(draw: Any, **options: Any) -> Generator:
-    return Generator(_choices(draw), **options)
+__all__ = ["Generator", "types", "values", "terms", "typed_terms", "runs", "randoms", "drawing", "choices",
+           "CONSTRUCTORS"]
 
 
-def _choices(draw: Any) -> Choose:
-    """``choose`` for a composite strategy's `draw`: ``draw(integers(lo, hi))``, the same choice as
-    hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide ranges), asked of
-    the test case's data directly.
+def drawing(draw: Any, **options: Any) -> Generator:
+    """A `Generator` (with `options`) whose choices are drawn by `draw`, a composite strategy's or
+    ``st.data()``'s: for strategies of one's own built on the package's (see `choices`).
+
+    >>> from hypothesis import given, strategies as st
+    >>> from catlib.typecheck import check
+    >>> @st.composite
+    ... def squares(draw):
+    ...     gen = drawing(draw, pure=True)
+    ...     a = gen.type(1)
+    ...     return gen.term(gen.type(1), a, a, 4)
+    >>> @given(squares())
+    ... def test(f): assert f.size() >= 1
+    >>> test()
+    """
+    return Generator(choices(draw), **options)
+
+
+def choices(draw: Any) -> Choose:
+    """``choose`` for a composite strategy's (or ``st.data()``'s) `draw`: ``draw(integers(lo, hi))``, the
+    same choice as hypothesis's own `integers` strategy makes (bounds and near-bounds weighted on wide
+    ranges), asked of the test case's data directly.
 
     A generated term takes dozens of choices; drawn through the strategy each one also paid for
     hypothesis's strategy bookkeeping (looking up the strategy, validating it, recording a span around
@@ -52,6 +69,7 @@ def _choices(draw: Any) -> Choose:
     and shrinking, are the same.  Where `draw` is not a test case's (another engine), through the strategy.
     """
     data = getattr(draw, "__self__", None)
+    data = getattr(data, "conjecture_data", data)  # st.data()'s `draw` (a `DataObject`'s) draws from this
     draw_integer = getattr(data, "draw_integer", None)
     if draw_integer is None:
         return lambda lo, hi: draw(_integers(lo, hi))
@@ -138,11 +156,66 @@ def runs(state: Type | str | None = None, input: Type | str | None = None,
     return _composites().runs(*_typed_args(state, input, output, **options))
 
 
+def randoms() -> st.SearchStrategy[random.Random]:
+    """``st.randoms(use_true_random=False)``, cheaper: a `random.Random` whose every result is a choice of
+    the test case (so failures replay and shrink), asked of it directly.
+
+    Code that takes a `random.Random` (`cam.fuzz.CodeFuzzer`) calls it hundreds of times per example;
+    hypothesis's own random wraps each call in a recorded method call, and draws `random()` through a
+    `floats` strategy, which took most of a fuzzing property's time.  The choices are the ones it makes:
+    ``random()`` a float in ``[0, 1)``, ``randint(a, b)`` and ``randrange`` an integer in the range,
+    ``choice`` an index; the rest of `random.Random` (``sample``, ``shuffle``, ``uniform``...) is built
+    on these two by Python's own code.
+
+    >>> from hypothesis import given
+    >>> @given(randoms())
+    ... def test(rng): assert 0 <= rng.random() < 1 and rng.randint(3, 5) in (3, 4, 5)
+    >>> test()
+    """
+    return _composites().randoms()
+
+
+class _DrawnRandom(random.Random):
+    """A `random.Random` answering from a hypothesis test case (`randoms`)."""
+
+    def __init__(self, data: Any) -> None:
+        super().__init__(0)
+        self._data = data
+
+    def __repr__(self) -> str:
+        return "randoms()"
+
+    def random(self) -> float:
+        # what `st.floats(0, 1, exclude_max=True)` draws
+        return self._data.draw_float(0.0, _BELOW_ONE, allow_nan=False)
+
+    def _randbelow(self, n: int) -> int:
+        return self._data.draw_integer(0, n - 1)
+
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        if stop is None:
+            start, stop = 0, start
+        if step != 1 or start >= stop:
+            return super().randrange(start, stop, step)
+        return self._data.draw_integer(start, stop - 1)
+
+    def randint(self, a: int, b: int) -> int:
+        return self.randrange(a, b + 1)
+
+    def getrandbits(self, k: int) -> int:
+        return self._data.draw_integer(0, 2**k - 1)
+
+
+_BELOW_ONE = 1.0 - 2.0**-53
+"""The largest float below 1."""
+
+
 class _Composites(NamedTuple):
     types: Any
     values: Any
     typed_terms: Any
     runs: Any
+    randoms: Any
 
 
 @functools.cache
@@ -157,11 +230,11 @@ def _composites() -> _Composites:
 
     @st.composite
     def types_(draw: Any, max_depth: int, functions: bool) -> Type:
-        return _drawing(draw, functions=functions).type(max_depth)
+        return drawing(draw, functions=functions).type(max_depth)
 
     @st.composite
     def values_(draw: Any, ty: Type) -> HostValue:
-        return _drawing(draw).value(ty)
+        return drawing(draw).value(ty)
 
     def typed(choose: Choose, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
               ) -> tuple[Term, Signature]:
@@ -173,16 +246,23 @@ def _composites() -> _Composites:
     @st.composite
     def typed_terms_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
                      ) -> tuple[Term, Signature]:
-        return typed(_choices(draw), fixed, max_size, options)
+        return typed(choices(draw), fixed, max_size, options)
 
     @st.composite
     def runs_(draw: Any, fixed: tuple[Type | None, ...], max_size: int, options: dict[str, Any]
               ) -> tuple[Term, Signature, HostValue, HostValue]:
         # the term drawn here rather than from `typed_terms_`: the same choices without a strategy drawn
         # inside this one (its bookkeeping was about 1% of the central property's instructions)
-        choose = _choices(draw)
+        choose = choices(draw)
         f, sig = typed(choose, fixed, max_size, options)
         gen = Generator(choose, without=options["without"])  # (values: the Generator's defaults but `without`)
         return f, sig, gen.value(sig.input), gen.value(sig.state)
 
-    return _Composites(types_, values_, typed_terms_, runs_)
+    @st.composite
+    def randoms_(draw: Any) -> random.Random:
+        data = getattr(draw, "__self__", None)
+        if getattr(data, "draw_float", None) is None or getattr(data, "draw_integer", None) is None:
+            return draw(st.randoms(use_true_random=False))  # (`draw` is not a test case's: another engine)
+        return _DrawnRandom(data)
+
+    return _Composites(types_, values_, typed_terms_, runs_, randoms_)

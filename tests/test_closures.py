@@ -19,7 +19,7 @@ from catlib.functor import interpret
 from catlib.instances import FUNCTIONS, MACHINES, Functions
 from catlib.interpreter import InterpretError, step
 from catlib.laws import check_instance
-from catlib.strategies import Generator, runs, typed_terms
+from catlib.strategies import Generator, drawing, runs, typed_terms
 from catlib.symbolic import SymbolicError
 from catlib.syntax import lam, pget, pput, sm, unit
 from catlib.tree import walk
@@ -27,7 +27,6 @@ from catlib.typecheck import TermTypeError, check, infer
 from catlib.types import Fun
 from catlib.values import Curried, Left
 from tests.conftest import scaled
-from tests.helpers import integers
 
 READ = Par(Consume, Get) >> Snd
 """``(a, b) -> s``: a body that reads the state when the closure is applied."""
@@ -126,7 +125,7 @@ def test_state_machines_agree_with_the_interpreter_on_terms_with_closures(r):
 def test_beta_on_random_bodies(case, data):
     """``Apply . Par(Curry(f), Id) = f`` on random stateful bodies, in the interpreter and on the CAM."""
     f, sig = case
-    gen = Generator(lambda lo, hi: data.draw(integers(lo, hi)))
+    gen = drawing(data.draw)
     a = gen.type(1)
     g = Compose(f, Snd)  # (a, input) -> output: a body on a pair
     x, s = (gen.value(a), gen.value(sig.input)), gen.value(sig.state)

@@ -115,6 +115,7 @@ def test_deep_types_are_refused_not_a_crash():
 Edit = tuple[Type, dict[tuple[str, ...], Any], Callable[[Any], Any], str]
 
 
+@functools.cache  # made once: making a recursive strategy (and hypothesis validating it) cost more than a draw
 def ground_types(depth: int = 2) -> st.SearchStrategy[Type]:
     leaves = st.sampled_from([Unit, Int, parse("Either () ()")])
     return st.recursive(leaves, lambda kids: st.builds(Prod, kids, kids) | st.builds(Sum, kids, kids),

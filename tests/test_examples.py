@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -129,9 +130,13 @@ def model_run(model: Step, inputs: list[Any], state: Any) -> tuple[Any, list[Any
     return state, outputs
 
 
+compiled = functools.cache(compile)
+"""`compile`, once per program: the properties below run the same few programs on every example."""
+
+
 def machine_run(prog: Program, inputs: list[Any], state: Any) -> tuple[Any, list[Any]]:
     """Run the compiled program on the CAM, one `execute` per input, as a node does."""
-    code, s, outputs = compile(prog.term), quote(state), []
+    code, s, outputs = compiled(prog.term), quote(state), []
     for x in inputs:
         r = execute(code, quote(x), s)
         s = r.state
@@ -142,17 +147,17 @@ def machine_run(prog: Program, inputs: list[Any], state: Any) -> tuple[Any, list
 def migrate(migration: Program, state: Any) -> tuple[Any, Any]:
     """The new state by the interpreter and by the machine (the old state in the accumulator, ``()`` in the register)."""
     _, by_interpreter = interpret(migration.term, [state], ())
-    r = execute(compile(migration.term), quote(state), quote(()))
+    r = execute(compiled(migration.term), quote(state), quote(()))
     assert unquote(r.state) == ()
     return by_interpreter[0], unquote(r.output)
 
 
-@st.composite
-def sessions(draw: Any, family: str) -> tuple[list[Any], Any, list[Any]]:
+@functools.cache  # one strategy per family: making one per example (and hypothesis validating it) cost more than it
+def sessions(family: str) -> st.SearchStrategy[tuple[list[Any], Any, list[Any]]]:
     """Commands for version 1, its starting state, then commands for version 2 after the upgrade."""
     up = FAMILIES[family][0]
     commands = st.lists(values(up.old.input), max_size=12)
-    return draw(commands), draw(st.one_of(st.just(up.old.initial), values(up.old.state))), draw(commands)
+    return st.tuples(commands, st.one_of(st.just(up.old.initial), values(up.old.state)), commands)
 
 
 def _check_family(family: str, session: tuple[list[Any], Any, list[Any]]) -> None:

@@ -7,6 +7,7 @@ compiled machine, across its upgrade; the figures their docstrings state
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -89,6 +90,7 @@ MIGRATE = {
 SMALL = st.integers(-300, 300)  # amounts near the prices and balances, so that every branch is taken
 
 
+@functools.cache  # strategies made once per family: making them per example cost more than drawing from them
 def _commands(up: Upgrade) -> st.SearchStrategy[list[Any]]:
     near = {"Either Int (Either Int ())": st.one_of(SMALL.map(bank.deposit), SMALL.map(bank.withdraw)),
             "Either Int Int": st.one_of(SMALL.map(thermostat.set_target), SMALL.map(thermostat.reading)),
@@ -97,12 +99,12 @@ def _commands(up: Upgrade) -> st.SearchStrategy[list[Any]]:
     return st.lists(st.one_of(values(up.old.input), near[str(up.old.input)]), max_size=12)
 
 
-@st.composite
-def sessions(draw: Any, family: str) -> tuple[list[Any], Any, list[Any]]:
+@functools.cache
+def sessions(family: str) -> st.SearchStrategy[tuple[list[Any], Any, list[Any]]]:
     """Commands for version 1, its starting state, then commands for version 2 after the upgrade."""
     up = FAMILIES[family][0]
     start = st.one_of(st.just(up.old.initial), values(up.old.state))
-    return draw(_commands(up)), draw(start), draw(_commands(up))
+    return st.tuples(_commands(up), start, _commands(up))
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

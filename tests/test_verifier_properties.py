@@ -1,6 +1,6 @@
 """Properties of cam.verifier: compiling preserves types; well-typed code does not go wrong; fuzzing.
 
-Random code comes from `cam.fuzz.CodeFuzzer` driven by hypothesis's `randoms()`, so failures
+Random code comes from `cam.fuzz.CodeFuzzer` driven by `catlib.strategies.randoms()` (hypothesis's choices), so failures
 replay and shrink.  ``python -m cam verify --fuzz N`` runs the same cases as a long campaign.
 """
 
@@ -21,7 +21,7 @@ from cam.machine import step
 from cam.strategies import codes
 from cam.text import parse_code
 from cam.verifier import BytecodeError, check_value, value_has_type, verify
-from catlib.strategies import typed_terms, types
+from catlib.strategies import randoms, typed_terms, types
 from catlib.strategies import values as _values
 from catlib.tree import Tree
 from catlib.typecheck import infer
@@ -31,7 +31,7 @@ from tests.rates import Tally
 
 values = functools.cache(_values)  # a strategy per type, made once (hypothesis's `composite` reads source each time)
 
-FUZZ = st.randoms(use_true_random=False)
+FUZZ = randoms()  # (st.randoms(use_true_random=False)'s choices, drawn without its bookkeeping per call)
 
 
 @settings(max_examples=scaled(300))
@@ -56,7 +56,7 @@ def test_variants_preserve_types_and_meaning(rng):
 
 
 @settings(max_examples=scaled(200))
-@given(typed_terms(max_size=16), st.randoms(use_true_random=False))
+@given(typed_terms(max_size=16), FUZZ)
 def test_well_typed_compiled_code_does_not_go_wrong(case, rng):
     term, _ = case
     code = compile(term)
@@ -211,7 +211,7 @@ ARBITRARY = Tally("ran", at_least=0.25)  # 49-54% when written
 @settings(max_examples=scaled(300))
 @given(st.one_of(codes(max_len=5), codes(ops=("PUSH", "ROT", "SWAP", "CONS", "FST", "SND", "COPY", "INL", "INR",
                                               "BRANCH", "RETURN", "CURRY", "APP", "QUOTE"), max_len=5)),
-       st.randoms(use_true_random=False))
+       FUZZ)
 def test_arbitrary_code_is_rejected_or_runs(code, rng):
     """Arbitrary instruction sequences from `cam.strategies.codes` (they shrink well)."""
     try:

@@ -32,6 +32,7 @@ need constants, which matrices lack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,8 +141,14 @@ class Matrices(Cartesian[Matrix], Cocartesian[Matrix]):
 
     def random_morphism(self, draw: Callable[[Any], Any], dom: Type, cod: Type) -> Matrix:
         """Any small integer matrix ``dom -> cod``, for `catlib.laws.check_instance`."""
-        from hypothesis import strategies as st
-
         rows, cols = dim(cod), dim(dom)
-        entries = draw(st.lists(st.integers(-3, 3), min_size=rows * cols, max_size=rows * cols))
+        entries = draw(_entries(rows * cols))
         return Matrix(tuple(tuple(entries[i * cols:(i + 1) * cols]) for i in range(rows)), cols)
+
+
+@functools.cache
+def _entries(n: int) -> Any:
+    """`random_morphism`'s strategy for `n` entries, made once per size (making one cost more than a draw)."""
+    from hypothesis import strategies as st
+
+    return st.lists(st.integers(-3, 3), min_size=n, max_size=n)

@@ -63,6 +63,7 @@ class Relations(Distributive[Relation], Arithmetic[Relation]):
             raise ValueError(f"the modulus must be a power of two up to 2**64, not {modulus}")
         self.modulus = modulus
         self._carriers: dict[Type, list[HostValue]] = {}
+        self._relations: dict[tuple[Type, Type], Any] = {}  # `random_morphism`'s strategies, by type
 
     def carrier(self, t: Obj) -> list[HostValue]:
         """The elements of ground type `t`: ``Int`` is ``0 .. modulus - 1``."""
@@ -140,10 +141,13 @@ class Relations(Distributive[Relation], Arithmetic[Relation]):
 
     def random_morphism(self, draw: Callable[[Any], Any], dom: Type, cod: Type) -> Relation:
         """Any relation ``dom -> cod``, for `catlib.laws.check_instance`."""
-        from hypothesis import strategies as st
+        strategy = self._relations.get((dom, cod))
+        if strategy is None:  # made once per type: making one (and hypothesis validating it) cost more than a draw
+            from hypothesis import strategies as st
 
-        pairs = list(product(self.carrier(dom), self.carrier(cod)))
-        return frozenset(draw(st.sets(st.sampled_from(pairs), max_size=min(len(pairs), 8))))
+            pairs = list(product(self.carrier(dom), self.carrier(cod)))
+            strategy = self._relations[dom, cod] = st.sets(st.sampled_from(pairs), max_size=min(len(pairs), 8))
+        return frozenset(draw(strategy))
 
 
 def _reduce(v: HostValue, m: int) -> HostValue:
