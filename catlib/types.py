@@ -374,35 +374,7 @@ def substitute(types: list[Type], image: Callable[[Var], Type]) -> list[Type]:
     >>> [str(t) for t in substitute([parse("(a, Either b a)")], lambda v: Int if v.name == "a" else v)]
     ['(Int, Either b Int)']
     """
-    memo: dict[int, Type] = {}
-    keep: list[Type] = []  # keeps memo's keys alive
-    out: list[Type] = []
-    for t in types:
-        done: list[Type] = []
-        todo: list[Any] = [t]  # `_DONE` above a node: its kids are done
-        while todo:
-            x = todo.pop()
-            if x is _DONE:
-                x = todo.pop()
-                r: Type = _rebuilt(x, done)
-            else:
-                r = memo.get(id(x), _DONE)
-                if r is not _DONE:
-                    done.append(r)
-                    continue
-                if isinstance(x, Var):
-                    r = image(x)
-                elif not x.kids:
-                    r = x
-                else:
-                    todo += (x, _DONE)
-                    todo.extend(reversed(x.kids))
-                    continue
-            memo[id(x)] = r
-            keep.append(x)
-            done.append(r)
-        out.append(done[0])
-    return out
+    return Unifier().resolve_many(types, image)  # (a unifier without bindings: only the image applies)
 
 
 _DONE: Any = object()
