@@ -37,7 +37,7 @@ instructions without arguments) are the simplest choices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -150,13 +150,18 @@ def _draw_value(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: 
 
 
 @cache
+def _drawn(by: Callable[..., Any], depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Any:
+    """The strategy of what `by` (`_draw_value` or `_draw_instruction`) draws with these options, made once."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> Any:
+        return by(draw, depth, closures, max_len, ops)
+
+    return strategy()
+
+
 def _values(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Value]:
-    return _value_strategy(depth, closures, max_len, ops)
-
-
-@st.composite
-def _value_strategy(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Value:
-    return _draw_value(draw, depth, closures, max_len, ops)
+    return _drawn(_draw_value, depth, closures, max_len, ops)
 
 
 @cache
@@ -188,14 +193,8 @@ def _draw_instruction(draw: st.DrawFn, depth: int, closures: bool, max_len: int,
     return Instr("QUOTE", _draw_value(draw, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
 
 
-@cache
 def _instructions(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Instr]:
-    return _instruction_strategy(depth, closures, max_len, ops)
-
-
-@st.composite
-def _instruction_strategy(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Instr:
-    return _draw_instruction(draw, depth, closures, max_len, ops)
+    return _drawn(_draw_instruction, depth, closures, max_len, ops)
 
 
 @cache
