@@ -25,6 +25,7 @@ calls, the first input after a load, are timed by the wall clock.)
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -273,12 +274,13 @@ def cliffs(quick: bool) -> dict[str, float]:
     from cam import jit, loaded
     from cam.code import ADD, BRANCH, COPY, GET, RETURN, Code
 
-    print("\ncliffs: ns per instruction run (min of 15 rounds, CPU time) by load(code) and by cam.machine.step"
-          " (translated on its 2nd run);\n        load's translation in us per instruction (min over the loads),"
-          " and a fresh load's first and second input (median of 9 loads);\n        control: the same ratio for a"
-          " warm step called right after another load of its code")
-    print(f"  {'code':46} {'instrs':>8} {'load ns':>8} {'machine ns':>11} {'trans. us':>10} {'1st us':>8}"
-          f" {'2nd us':>8} {'1st/2nd':>8} {'control':>8}")
+    print("\ncliffs: ns per instruction run (min and median of 15 rounds, CPU time; every case's rounds interleaved"
+          " with the others') by load(code)\n        and by cam.machine.step (translated on its 2nd run);"
+          " load's translation in us per instruction (min over the loads),\n        and a fresh load's first and"
+          " second input (median of 9 loads); control: the same ratio for a warm step called right after another"
+          " load of its code")
+    print(f"  {'code':46} {'instrs':>8} {'load ns':>8} {'median':>8} {'machine':>8} {'median':>8} {'trans. us':>9}"
+          f" {'1st us':>8} {'2nd us':>8} {'1st/2nd':>8} {'control':>8}")
     size_limits = [loaded.INLINE_SIZE, jit.MAX_SIZE]
     depth_limits = [loaded.INLINE_DEPTH, jit.MAX_DEPTH]
     sizes = sorted({n for limit in size_limits for n in (limit - 2, limit + 2)} | {20_000}
@@ -293,9 +295,8 @@ def cliffs(quick: bool) -> dict[str, float]:
         for _ in range(d):
             code = Code([GET, BRANCH(code + Code([RETURN]), Code([RETURN]))])
         cases.append((f"[GET,BRANCH] nested {d} deep (side at run time)", code, Left(1), Left(1), d))
-    per_instr: dict[str, float] = {}
-    per_machine: dict[str, float] = {}
-    translation, firsts, controls = [], [], []
+    translation, firsts, controls, rows = [], [], [], []
+    runs: dict[str, Callable[[], Any]] = {}
     for name, code, x, s, _ in cases:
         costs, first, second = [], [], []
         for i in range(9):
@@ -314,18 +315,10 @@ def cliffs(quick: bool) -> dict[str, float]:
         qx, qs = quote(x), quote(s)
         machine_step(code, qx, qs)
         machine_step(code, qx, qs)  # translated on the second run
-        loaded_runs, machine_runs = [], []
         size = sum(1 for _ in _instrs(code))
         reps = max(20, 400_000 // size)  # a round takes milliseconds: process_time costs microseconds
-        for _ in range(15):
-            t = time.process_time()
-            for _ in range(reps):
-                f(x, s)
-            loaded_runs.append((time.process_time() - t) / reps)
-            t = time.process_time()
-            for _ in range(reps):
-                machine_step(code, qx, qs)
-            machine_runs.append((time.process_time() - t) / reps)
+        runs[f"load {name}"] = functools.partial(_repeat, f, x, s, reps)
+        runs[f"machine {name}"] = functools.partial(_repeat, functools.partial(machine_step, code), qx, qs, reps)
         # the control: a step that has run many times, called right after another load of the same code (whose
         # work evicts it from the CPU's caches, as a first input's step is after its own load)
         cold, warm = [], []
@@ -338,13 +331,20 @@ def cliffs(quick: bool) -> dict[str, float]:
             cold.append(t2 - t1)
             warm.append(time.perf_counter() - t2)
         controls.append(statistics.median(cold) / statistics.median(warm))
-        per_instr[name] = min(loaded_runs) / size
-        per_machine[name] = min(machine_runs) / size
         translation.append(min(costs) / size)
-        a, b = statistics.median(first), statistics.median(second)
-        firsts.append(a / b)
-        print(f"  {name:46} {size:8,} {min(loaded_runs) / size * 1e9:8.1f} {min(machine_runs) / size * 1e9:11.1f} "
-              f"{min(costs) / size * 1e6:10.1f} {a * 1e6:8.1f} {b * 1e6:8.1f} {a / b:8.2f} {controls[-1]:8.2f}")
+        firsts.append(statistics.median(first) / statistics.median(second))
+        rows.append((name, size, reps, statistics.median(first), statistics.median(second)))
+    # every case's rounds interleaved with the others': a ratio of two cases is of the same moments of the machine
+    # (measured one case after the other, the same code ran at 30 or at 54 ns per instruction from run to run)
+    times = interleaved(runs, 15)
+    per_instr: dict[str, float] = {}
+    per_machine: dict[str, float] = {}
+    for (name, size, reps, a, b), trans, control in zip(rows, translation, controls):
+        ld, mc = (sorted(t / (size * reps) * 1e9 for t in times[f"{who} {name}"]) for who in ("load", "machine"))
+        per_instr[name], per_machine[name] = ld[0], mc[0]
+        print(f"  {name:46} {size:8,} {ld[0]:8.1f} {statistics.median(ld):8.1f} {mc[0]:8.1f}"
+              f" {statistics.median(mc):8.1f} {trans * 1e6:9.1f} {a * 1e6:8.1f} {b * 1e6:8.1f} {a / b:8.2f}"
+              f" {control:8.2f}")
     worst = {"load": 0.0, "machine": 0.0}
     for who, times in (("load", per_instr), ("machine", per_machine)):
         for kind, limits, step in (("[COPY,ADD]", size_limits, 2), ("nested", depth_limits, 1)):
@@ -353,6 +353,11 @@ def cliffs(quick: bool) -> dict[str, float]:
                 worst[who] = max(worst[who], beyond / before)  # a cliff: slower beyond the limit
     return {**worst, "translation": max(translation) / min(translation), "first": statistics.median(firsts),
             "control": statistics.median(controls)}
+
+
+def _repeat(f: Callable[[Any, Any], Any], x: Any, s: Any, reps: int) -> None:
+    for _ in range(reps):
+        f(x, s)
 
 
 def _instrs(code: Any) -> Any:
