@@ -16,9 +16,10 @@ Measured in one run, against the same counter:
 - over loopback TCP, three servers each in its own process, with the same
   client processes sending the same request lines (``do`` with a client id
   and a sequence number, as `cam.client.Client` sends them) and reading one
-  answer line each (blocking sockets, each answer decoded with ``json.loads``:
-  the clients' own cost is in every contender's round trip alike): a minimal asyncio JSON-lines echo server on streams
-  (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
+  answer line each (blocking sockets read with ``recv`` until the answer's
+  newline, each answer decoded with ``json.loads``: the clients' own cost is
+  in every contender's round trip alike): a minimal asyncio JSON-lines echo
+  server on streams (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
   limit in Python, and the baseline), the same on a bare `asyncio.Protocol`,
   and the node (``cam node``'s server, its transcript printed to
   /dev/null); the echo servers run on the node's event loop (``--loop``,
@@ -170,17 +171,31 @@ def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[floa
     (t0, t1, latencies, when each answer came (monotonic, only when sending until `until`)).
 
     Every request is a fresh line with the client's id and next sequence number, as `cam.client.Client`
-    sends it, and every answer is read and decoded.
+    sends it, and every answer is read whole and decoded (``json.loads``; a second line in one answer would
+    fail it).  Answers are read with ``socket.recv``, not a buffered file's ``readline``: the client waits for
+    each answer, so nothing follows it, and the file's Python-level layers added some microseconds to every
+    contender's round trip alike (measured: see docs/node.md).
     """
     cid = os.urandom(16).hex()
     lat: list[float] = []
     came: list[float] = []
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        f = sock.makefile("rb")
-        clock = time.perf_counter
-        sock.sendall(b'{"id":0,"kind":"do","input":"R Unit"}\n')
-        f.readline()
+        clock, send, recv = time.perf_counter, sock.sendall, sock.recv
+
+        def answer_line() -> bytes:
+            # one request waits for its one answer, so what comes ends at that answer's newline: read until it
+            # (a bare recv, not a buffered file's readline: its Python-level layers cost every contender alike)
+            data = recv(65536)
+            while not data.endswith(b"\n"):
+                more = recv(65536)
+                if not more:
+                    raise RuntimeError(f"the server closed the connection after {data[:200]!r}")
+                data += more
+            return data
+
+        send(b'{"id":0,"kind":"do","input":"R Unit"}\n')
+        answer_line()
         while time.monotonic() < start:
             time.sleep(0.0005)
         t0 = time.monotonic()
@@ -188,8 +203,8 @@ def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[floa
         while i < n or time.monotonic() < until:
             i += 1
             t = clock()
-            sock.sendall(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
-            answer = json.loads(f.readline())
+            send(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
+            answer = json.loads(answer_line())
             lat.append(clock() - t)
             if until:
                 came.append(time.monotonic())
