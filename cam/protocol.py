@@ -45,7 +45,7 @@ from cam.hold import DEFAULT_HOLD, MAX_HOLD, TOKEN
 from cam.probes import MAX_PROBES, Probe, probes_digest
 from cam.text import ParseError, digest, from_json, parse_code, parse_value
 
-__all__ = ["Request", "decode_request", "read_input", "parse_line", "KINDS", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
+__all__ = ["Request", "decode_request", "read_input", "carries_code", "parse_line", "KINDS", "signature_field", "request_fields", "json_depth", "text_depth", "decode_value", "decode_code", "split_codes", "shown", "escape",
            "looks_like_http"]
 
 @dataclass
@@ -379,6 +379,11 @@ def read_input(line: bytes, short: int) -> tuple[Any, str | None, int | None, Va
     v = _value_of_text(text, False, short)[0] if len(text) <= 256 else None  # its depth is at most `short`
     return None if v is None else (rid, client, seq, v)
 
+
+carries_code = re.compile(rb'"kind"\s*:\s*"(?:upgrade|prepare)"').search
+"""Whether a line looks like a request carrying code (an upgrade, a prepare): a server reads it in a worker thread,
+as a big line, not on its event loop, where making its code (a JSON document is made into `Code` afresh each time)
+held every input 0.24-0.3 ms for the seed's counter.  A line that only looks like one is answered the same."""
 
 _FLAGS = {"status": "code", "upgrade": "probation", "prepare": "probation", "rollback": "discard"}
 
