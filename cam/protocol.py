@@ -209,9 +209,9 @@ def decode_value(x: Any, max_depth: int) -> Value:
 
 @lru_cache(maxsize=64)
 def _code_of_text(text: str) -> Code | Value:
-    """Code (or a value document) read from its text: an upgrade names the running code (the last upgrade's
-    new code), and one going back and forth between versions sends its migrations again, so short ones (at
-    most 16 KiB) are read once."""
+    """Code (or a value document) read from its text or its JSON document's: an upgrade names the running code
+    (the last upgrade's new code), and one going back and forth between versions sends its migrations again, so
+    short ones (at most 16 KiB) are read once."""
     return parse_code(text) if not text.lstrip().startswith("{") else from_json(text)
 
 
@@ -220,8 +220,9 @@ def decode_code(x: Any, name: str) -> Code:
     try:
         if isinstance(x, str):
             c = _code_of_text(x) if len(x) <= 16 * 1024 else _code_of_text.__wrapped__(x)
-        elif isinstance(x, dict):
-            c = from_json(json.dumps(x))  # its depth is bounded by the line's depth check
+        elif isinstance(x, dict):  # its depth is bounded by the line's depth check
+            text = json.dumps(x)  # (a document read again is the same code: remembered by its text too)
+            c = _code_of_text(text) if len(text) <= 16 * 1024 else _code_of_text.__wrapped__(text)
         else:
             raise Refusal("bad_request", f"{name!r} must be code: its text form or its JSON bytecode document")
     except ParseError as e:

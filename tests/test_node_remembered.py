@@ -11,9 +11,10 @@ import pytest
 
 from cam import verifier
 from cam.code import Code, to_text
+from cam.contract import Refusal
 from cam.node import Node
 from cam.server import Later, NodeServer
-from cam.text import parse_code, parse_value
+from cam.text import parse_code, parse_value, to_json
 from tests.node_helpers import MIG, V1, V2
 
 
@@ -73,6 +74,11 @@ def test_upgrade_code_read_again_is_the_same_code():
     assert again is not first and again == first
     long = "[" + ",".join(["ID"] * 6000) + "]"  # over 16 KiB: read each time, not kept
     assert protocol.decode_code(long, "new") is not protocol.decode_code(long, "new")
+    doc = json.loads(to_json(V2))  # a JSON document (what `cam.client.Client` sends) too
+    assert protocol.decode_code(doc, "new") is protocol.decode_code(json.loads(to_json(V2)), "new") == V2
+    with pytest.raises(Refusal, match="does not parse") as e:
+        protocol.decode_code({**doc, "version": 99}, "new")
+    assert e.value.kind == "bad_code"
 
 
 def test_the_swap_keeps_what_the_checks_made():
