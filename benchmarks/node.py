@@ -31,7 +31,8 @@ Measured in one run, against the same counter:
 - the upgrade pause under load: while 8 client processes send increments,
   upgrades back and forth between the two counters are sent, each with new
   code (a constant no code before it had, so every upgrade translates its
-  code); the node reports, per upgrade, how long inputs were held (from the
+  code; the constant is kept out of the translated source, so that source's
+  ``compile`` is remembered, `cam.pysource`); the node reports, per upgrade, how long inputs were held (from the
   moment it stops serving them to the next input answered) and the time from
   receiving the upgrade to the first input answered by the new code (its
   code's checks and translation, which run in a worker thread while the old
@@ -351,7 +352,8 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
 def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Code, Code]]:
     """(old, new, migration, down) of `upgrades` upgrades from `first` (a v1 after `done` upgrades if even,
     else a v2) to v2, v1, ...: each new code is the same machine, of the same size, with a constant no
-    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh."""
+    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh (the
+    translated source is the same each time, its ``compile`` remembered: `cam.pysource`)."""
     out = []
     old = first
     for i in range(done, done + upgrades):
