@@ -16,9 +16,10 @@ Measured in one run, against the same counter:
 - over loopback TCP, three servers each in its own process, with the same
   client processes sending the same request lines (``do`` with a client id
   and a sequence number, as `cam.client.Client` sends them) and reading one
-  answer line each (blocking sockets, each answer decoded with ``json.loads``:
-  the clients' own cost is in every contender's round trip alike): a minimal asyncio JSON-lines echo server on streams
-  (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
+  answer line each (blocking sockets read with ``recv`` until the answer's
+  newline, each answer decoded with ``json.loads``: the clients' own cost is
+  in every contender's round trip alike): a minimal asyncio JSON-lines echo
+  server on streams (reads a line, ``json.loads``, ``json.dumps``, writes: the transport's
   limit in Python, and the baseline), the same on a bare `asyncio.Protocol`,
   and the node (``cam node``'s server, its transcript printed to
   /dev/null); the echo servers run on the node's event loop (``--loop``,
@@ -30,7 +31,8 @@ Measured in one run, against the same counter:
 - the upgrade pause under load: while 8 client processes send increments,
   upgrades back and forth between the two counters are sent, each with new
   code (a constant no code before it had, so every upgrade translates its
-  code); the node reports, per upgrade, how long inputs were held (from the
+  code; the constant is kept out of the translated source, so that source's
+  ``compile`` is remembered, `cam.pysource`); the node reports, per upgrade, how long inputs were held (from the
   moment it stops serving them to the next input answered) and the time from
   receiving the upgrade to the first input answered by the new code (its
   code's checks and translation, which run in a worker thread while the old
@@ -170,17 +172,31 @@ def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[floa
     (t0, t1, latencies, when each answer came (monotonic, only when sending until `until`)).
 
     Every request is a fresh line with the client's id and next sequence number, as `cam.client.Client`
-    sends it, and every answer is read and decoded.
+    sends it, and every answer is read whole and decoded (``json.loads``; a second line in one answer would
+    fail it).  Answers are read with ``socket.recv``, not a buffered file's ``readline``: the client waits for
+    each answer, so nothing follows it, and the file's Python-level layers added some microseconds to every
+    contender's round trip alike (measured: see docs/node.md).
     """
     cid = os.urandom(16).hex()
     lat: list[float] = []
     came: list[float] = []
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        f = sock.makefile("rb")
-        clock = time.perf_counter
-        sock.sendall(b'{"id":0,"kind":"do","input":"R Unit"}\n')
-        f.readline()
+        clock, send, recv = time.perf_counter, sock.sendall, sock.recv
+
+        def answer_line() -> bytes:
+            # one request waits for its one answer, so what comes ends at that answer's newline: read until it
+            # (a bare recv, not a buffered file's readline: its Python-level layers cost every contender alike)
+            data = recv(65536)
+            while not data.endswith(b"\n"):
+                more = recv(65536)
+                if not more:
+                    raise RuntimeError(f"the server closed the connection after {data[:200]!r}")
+                data += more
+            return data
+
+        send(b'{"id":0,"kind":"do","input":"R Unit"}\n')
+        answer_line()
         while time.monotonic() < start:
             time.sleep(0.0005)
         t0 = time.monotonic()
@@ -188,8 +204,8 @@ def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[floa
         while i < n or time.monotonic() < until:
             i += 1
             t = clock()
-            sock.sendall(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
-            answer = json.loads(f.readline())
+            send(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
+            answer = json.loads(answer_line())
             lat.append(clock() - t)
             if until:
                 came.append(time.monotonic())
@@ -336,7 +352,8 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
 def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Code, Code]]:
     """(old, new, migration, down) of `upgrades` upgrades from `first` (a v1 after `done` upgrades if even,
     else a v2) to v2, v1, ...: each new code is the same machine, of the same size, with a constant no
-    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh."""
+    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh (the
+    translated source is the same each time, its ``compile`` remembered: `cam.pysource`)."""
     out = []
     old = first
     for i in range(done, done + upgrades):

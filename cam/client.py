@@ -41,6 +41,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -281,22 +282,25 @@ class Client:
         `token` for `hold` seconds (other upgrades are refused meanwhile).  `upgrade`: `upgrade`'s keywords."""
         fields, sign = self._upgrade_fields(old, new, migration, **upgrade)
         fields.update(token=json.dumps(token), hold=json.dumps(hold))
-        return self._call("prepare", **self._signed("prepare", key, {**sign, "token": token, "hold": float(hold)},
-                                                    fields))
+        return self._call("prepare", **self._signed("prepare", key, lambda: {**sign(), "token": token,
+                                                                            "hold": float(hold)}, fields))
 
     def commit(self, token: str, key: str | None = None) -> dict[str, Any]:
         """Install the upgrade prepared under `token` (``not_prepared`` if none is held); the upgrade's answer."""
-        return self._call("commit", **self._signed("commit", key, {"token": token}, {"token": json.dumps(token)}))
+        return self._call("commit", **self._signed("commit", key, lambda: {"token": token},
+                                                   {"token": json.dumps(token)}))
 
     def abort(self, token: str, key: str | None = None) -> dict[str, Any]:
         """Drop the upgrade prepared under `token` (``not_prepared`` if none is held)."""
-        return self._call("abort", **self._signed("abort", key, {"token": token}, {"token": json.dumps(token)}))
+        return self._call("abort", **self._signed("abort", key, lambda: {"token": token},
+                                                  {"token": json.dumps(token)}))
 
     @staticmethod
     def _upgrade_fields(old: Any, new: Any, migration: Any, down: Any = None, name: str | None = None,
                         probation: bool = False, input_adapter: Any = None, output_adapter: Any = None,
-                        probes: Any = ()) -> tuple[dict[str, str], dict[str, Any]]:
-        """(request fields, fields its signature covers) of an upgrade."""
+                        probes: Any = ()) -> tuple[dict[str, str], Callable[[], dict[str, Any]]]:
+        """(request fields, what makes the fields its signature covers) of an upgrade: the digests these hold
+        are made only for a signed request."""
         if new is None and migration is None:  # a catlib.program.Upgrade: its optional parts too, unless given
             u = old
             old, new, migration = u.old, u.new, u.migration
@@ -318,14 +322,19 @@ class Client:
         for k, a in (("input_adapter", ia), ("output_adapter", oa)):
             if a is not None:
                 fields[k] = _field(a)
-        sign = auth.upgrade_fields(digest(codes[0]), digest(codes[1]), digest(codes[2]), name=name,
-                                   down=None if down_code is None else digest(down_code), probation=probation,
-                                   input_adapter=None if ia is None else digest(ia),
-                                   output_adapter=None if oa is None else digest(oa))
         ps = [as_probe(p, n) for n, p in enumerate(probes, 1)]
         if ps:
             fields["probes"] = json.dumps([p.image() for p in ps])
-            sign["probes"] = probes_digest(ps)
+
+        def sign() -> dict[str, Any]:
+            covered = auth.upgrade_fields(digest(codes[0]), digest(codes[1]), digest(codes[2]), name=name,
+                                          down=None if down_code is None else digest(down_code),
+                                          probation=probation, input_adapter=None if ia is None else digest(ia),
+                                          output_adapter=None if oa is None else digest(oa))
+            if ps:
+                covered["probes"] = probes_digest(ps)
+            return covered
+
         return fields, sign
 
     def rollback(self, discard: bool = False, key: str | None = None) -> dict[str, Any]:
@@ -336,19 +345,21 @@ class Client:
         served since are lost.  Returns the node's answer: digest, name, version, note, state.
         """
         fields = {"discard": "true"} if discard else {}
-        return self._call("rollback", **self._signed("rollback", key, {"discard": discard}, fields))
+        return self._call("rollback", **self._signed("rollback", key, lambda: {"discard": discard}, fields))
 
     def make_permanent(self, key: str | None = None) -> dict[str, Any]:
         """End the running version's probation (``not_on_probation`` if it is not on it)."""
-        return self._call("make_permanent", **self._signed("make_permanent", key, {}, {}))
+        return self._call("make_permanent", **self._signed("make_permanent", key, dict, {}))
 
-    def _signed(self, kind: str, key: str | None, covered: dict[str, Any], fields: dict[str, str]) -> dict[str, str]:
-        """`fields` with a signature over `covered` for the node's current id, generation and digest, if a key."""
+    def _signed(self, kind: str, key: str | None, covered: Callable[[], dict[str, Any]], fields: dict[str, str]
+                ) -> dict[str, str]:
+        """`fields` with a signature over what `covered` makes, for the node's current id, generation and
+        digest, if a key (without, `covered` is not called: its digests are not needed)."""
         key = key or self.key
         if key is None:
             return fields
         st = self.status()
-        message = auth.payload(kind, st["node_id"], st["generation"], st["digest"], **covered)
+        message = auth.payload(kind, st["node_id"], st["generation"], st["digest"], **covered())
         return {**fields, "signature": json.dumps(auth.sign(key, message))}
 
     def status(self, code: bool = False) -> dict[str, Any]:

@@ -34,8 +34,10 @@ No request can stall the others
   checked, and it is parsed and decoded in a worker thread: one at a time.
   A connection's lines are answered at most `cam.guard.Lines.BATCH` at a time
   before others get a turn; its reading pauses while its answers are not taken.
-- An upgrade's checks (verifier, migration, trial inputs, translation, and
-  the state's machine value) run in a worker thread; when they must run again
+- An upgrade's line (or a prepare's) is read and its code made in a worker
+  thread, as a big line is.  Its checks (verifier, migration, trial inputs,
+  translation, and the state's machine value) run in a worker thread too,
+  handing the interpreter lock over between their stages; when they must run again
   at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
   bytes without ``APP``, at a small state) run on the event loop, which takes
   less than handing them over would.  An input runs on the event loop for at
@@ -90,7 +92,7 @@ from cam.fifo import text_command as fifo_text_command
 from cam.guard import BigSlot, Lines, answer_line, check_fifo, encode, is_loopback
 from cam.machine import OutOfFuel
 from cam.node import Node
-from cam.protocol import Request, decode_request, read_input
+from cam.protocol import Request, carries_code, decode_request, read_input
 from cam.terminal import Transcript, banner, notices, printer
 
 __all__ = ["NodeServer", "Running", "Transcript", "banner", "printer", "serve", "start_in_thread", "check_fifo",
@@ -284,7 +286,7 @@ class NodeServer(VersionChanges):
         """
         self.requests += 1
         received = time.perf_counter()
-        if line is not None and len(line) > self.node.limits.executor_threshold:
+        if line is not None and (len(line) > self.node.limits.executor_threshold or carries_code(line)):
             return Later(None, received)
         try:
             req = self._decode(line)
@@ -322,7 +324,7 @@ class NodeServer(VersionChanges):
         """The response to a request `answer_now` could not answer at once (under the locks it needs)."""
         rid: Any = None
         try:
-            if later.req is None:  # a big line: parsed and decoded in a worker thread
+            if later.req is None:  # a big line or one carrying code: parsed and decoded in a worker thread
                 decoded = await asyncio.get_running_loop().run_in_executor(None, self._decode, line)
                 r = self._answer(decoded, local, later.received)
                 if isinstance(r, dict):

@@ -3,6 +3,7 @@ parsed code (`cam.protocol.decode_code`), so that upgrading back and forth reads
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 
 from cam import verifier
 from cam.code import Code, to_text
+from cam.contract import Refusal
 from cam.node import Node
 from cam.server import Later, NodeServer
-from cam.text import parse_code, parse_value
+from cam.text import parse_code, parse_value, to_json
 from tests.node_helpers import MIG, V1, V2
 
 
@@ -25,13 +27,24 @@ def server(state: str = "Int 0", **kw: Any) -> NodeServer:
     return NodeServer(Node(V1, parse_value(state), **kw))
 
 
-def test_an_upgrade_is_checked_in_the_worker_thread():
-    """Even the seed's counter's small upgrade is handed on (a `Later`) to the checks' worker thread, so that
-    inputs wait only for the swap, not for its checks."""
+def test_an_upgrade_is_read_and_checked_in_the_worker_thread():
+    """Even the seed's counter's small upgrade is handed on (a `Later`, its line not yet read: its code is made in
+    a worker thread) to the checks' worker thread, so that inputs wait only for the swap, not for its checks;
+    a line that only looks like one is answered as it would be on the event loop."""
     s = server()
-    r = s.answer_now(line(client="c", seq=1))
-    assert isinstance(r, Later) and r.req is not None and r.req.kind == "upgrade", r
+    for text in (line(client="c", seq=1), line(client="c", seq=1).replace(b'"kind": "upgrade"', b'"kind" :"prepare"')):
+        r = s.answer_now(text)
+        assert isinstance(r, Later) and r.req is None, r
     assert s.node.generation == 1
+    r = asyncio.run(s.handle(line(client="c", seq=1)))
+    assert r["ok"] and s.node.generation == 2, r
+    status = b'{"id": 2, "kind": "status", "note": {"kind": "upgrade"}}'
+    assert isinstance(s.answer_now(status), Later)
+    assert asyncio.run(s.handle(status))["digest"] == s.node.digest
+    refused = b'{"id": 3, "kind": "upgrade"}'
+    assert isinstance(s.answer_now(refused), Later)
+    on_loop = s._answer(s._decode(refused), True, 0.0)
+    assert asyncio.run(s.handle(refused)) == on_loop and on_loop["error"] == "bad_request", on_loop
 
 
 def test_remembered_signatures_are_the_verifier_s_and_refusals_are_not_kept():
@@ -61,6 +74,11 @@ def test_upgrade_code_read_again_is_the_same_code():
     assert again is not first and again == first
     long = "[" + ",".join(["ID"] * 6000) + "]"  # over 16 KiB: read each time, not kept
     assert protocol.decode_code(long, "new") is not protocol.decode_code(long, "new")
+    doc = json.loads(to_json(V2))  # a JSON document (what `cam.client.Client` sends) too
+    assert protocol.decode_code(doc, "new") is protocol.decode_code(json.loads(to_json(V2)), "new") == V2
+    with pytest.raises(Refusal, match="does not parse") as e:
+        protocol.decode_code({**doc, "version": 99}, "new")
+    assert e.value.kind == "bad_code"
 
 
 def test_the_swap_keeps_what_the_checks_made():
