@@ -30,9 +30,9 @@ Measured in one run, against the same counter:
   loop, and p50/p99 latency;
 - the upgrade pause under load: while 8 client processes send increments,
   upgrades back and forth between the two counters are sent, each with new
-  code (a constant no code before it had, so every upgrade translates its
-  code; the constant is kept out of the translated source, so that source's
-  ``compile`` is remembered, `cam.pysource`); the node reports, per upgrade, how long inputs were held (from the
+  code (the same machine, of a shape no code before it had: `shaped`, so
+  every upgrade translates and compiles its code as a new program would);
+  the node reports, per upgrade, how long inputs were held (from the
   moment it stops serving them to the next input answered) and the time from
   receiving the upgrade to the first input answered by the new code (its
   code's checks and translation, which run in a worker thread while the old
@@ -75,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import interleave, listening, table  # noqa: E402
 from benchmarks import load as machine_load  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
-from cam.code import CONS, FST, PUSH, QUOTE, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
+from cam.code import ADD, BRANCH, CONS, MUL, PUSH, QUOTE, SUB, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
 from cam.loops import LOOPS, chosen  # noqa: E402
 from cam.machine import execute, load  # noqa: E402
 from cam.node import Node  # noqa: E402
@@ -351,17 +351,41 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
 
 def variants(first: Code, done: int, upgrades: int) -> list[tuple[Code, Code, Code, Code]]:
     """(old, new, migration, down) of `upgrades` upgrades from `first` (a v1 after `done` upgrades if even,
-    else a v2) to v2, v1, ...: each new code is the same machine, of the same size, with a constant no
-    code before it had (``PUSH, QUOTE (Int i), CONS, FST`` first), so every upgrade translates afresh (the
-    translated source is the same each time, its ``compile`` remembered: `cam.pysource`)."""
+    else a v2) to v2, v1, ...: each new code is the same machine, of the same size, translated to Python source
+    that no code before it had (`shaped`), so every upgrade translates and compiles afresh."""
+    bits = max(6, (done + upgrades).bit_length())
     out = []
     old = first
     for i in range(done, done + upgrades):
         base, mig, back = (V2, MIG, BACK) if i % 2 == 0 else (V1, BACK, MIG)
-        new = Code([PUSH, QUOTE(IntV(i)), CONS, FST, *base.kids])
+        new = shaped(base, i, bits)
         out.append((old, new, mig, back))
         old = new
     return out
+
+
+def shaped(code: Code, i: int, bits: int) -> Code:
+    """`code` with `bits` steps that leave its first sum as it is, ``- 0`` or ``* 1`` by the bits of `i`.
+
+    The translator keeps constants out of the source it compiles (and leaves out an ``+ 0``), so a new
+    constant alone gives the same source, whose compiled code `cam.pysource` remembers: a different shape
+    per upgrade makes each one pay for its ``compile`` as a new program would.
+
+    >>> from cam.machine import load
+    >>> [load(shaped(V1, i, 6))(Left(()), 5) for i in (0, 45)]
+    [(6, Left(())), (6, Left(()))]
+    """
+    noop = [[PUSH, QUOTE(IntV(1)), CONS, MUL], [PUSH, QUOTE(IntV(0)), CONS, SUB]]
+    kids: list[Any] = []
+    for k, ins in enumerate(code):
+        if ins is ADD:
+            return Code(kids + [ADD] + [x for b in range(bits) for x in noop[(i >> b) & 1]] + list(code)[k + 1:])
+        if ins.label == "BRANCH":
+            inner = [shaped(c, i, bits) for c in ins.kids]
+            if inner != list(ins.kids):
+                return Code(kids + [BRANCH(*inner)] + list(code)[k + 1:])
+        kids.append(ins)
+    return code
 
 
 def longest_silence(came: list[float], start: float, end: float) -> float:
