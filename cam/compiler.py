@@ -365,13 +365,9 @@ def _instantiate(templates: dict[str, Template], term: Term, form: Form) -> Any:
             continue
         while True:  # `x` a term; its code's first hole, when a kid, compiled next here (`Compose`'s spine)
             program = programs.get(t) or programs.get(id(x)) or _new_program(templates, term, x, form, programs)
-            head, rest, kids_in_order, _, pick, plain, leaf = program
+            head, rest, kids_in_order, _, pick, plain = program
             if not rest:
                 block.extend(head)
-                break
-            if leaf is not None:  # no subterm to compile (`Const`'s template): made here, in order, unrecorded
-                for item in leaf:
-                    block.extend(item if type(item) is tuple else (form.quote(getattr(x, item.name)),))
                 break
             # terms share subterms (a generator's smallest terms): met a second time, a subterm's code is
             # recorded, and copied when met again.  Met once, it is noted by its hash, not kept (most are met
@@ -416,7 +412,7 @@ def _new_program(templates: dict[str, Template], term: Term, x: Term, form: Form
     rest is ``x.kids`` in order (pushed as they are); `CompileError` where its constructor has no template."""
     template = templates.get(x.op)
     if template is None:
-        raise CompileError(next(p for p, t in subterms(term) if t is x), x)  # (its first path)
+        raise CompileError(_path_of(term, x), x)
     head, rest = _program(template, x, form)  # (`x` kept below: a program found by its id keeps the id unique)
     # rests of kids and items the same every time (`Par`'s, `Case`'s) are picked at once from kids + those
     plain = tuple(item for item in rest if type(item) is tuple or type(item) is _Mark)
@@ -424,12 +420,16 @@ def _new_program(templates: dict[str, Template], term: Term, x: Term, form: Form
     picks = [item if type(item) is int else kids + plain.index(item) for item in rest if type(item) is not str
              and type(item) is not _Quote]
     pick = operator.itemgetter(*picks) if len(picks) == len(rest) > 1 else None
-    leaf = (head, *reversed(rest)) if not kids and all(type(i) in (tuple, _Quote) for i in rest) else None
-    program = (head, rest, bool(rest) and rest == tuple(range(kids)), x, pick, plain, leaf)
+    program = (head, rest, bool(rest) and rest == tuple(range(kids)), x, pick, plain)
     if len(programs) > 10_000:  # (terms that name themselves each their own way: a bound)
         programs.clear()
     programs[type(x) if type(x).op is _CLASS_NAME else id(x)] = program  # (a class named per term: never a key)
     return program
+
+
+def _path_of(term: Term, sub: Term) -> tuple[str, ...]:
+    """The path of the first occurrence of `sub` (this very object) in `term`."""
+    return next(path for path, t in subterms(term) if t is sub)
 
 
 def compile(term: Term, reference: bool = False) -> Code:
