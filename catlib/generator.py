@@ -130,21 +130,26 @@ _FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.para
 
 
 _BASES, _KINDS = (Unit, Int), (Prod, Sum, Fun)
-"""`Generator.type`'s draws: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
+"""`Generator.type`'s kinds: 0 and 1 a base type, 2 to 4 (`_KINDS[k - 2]`) a type made of two."""
 
 
-def _made_of_bases() -> tuple[Type, ...]:
-    """Every type made of two base types, shared (`catlib.plans.shared_type`): ``cls(x, y)`` at
-    ``4 * _KINDS.index(cls) + 2 * _BASES.index(x) + _BASES.index(y)``; made once per set of tables.
+def _depth_one(functions: bool) -> tuple[Type, ...]:
+    """`Generator.type`'s draws at depth 1, one choice of ``4 * kinds`` slots: slot ``4 * k + 2 * x + y`` is
+    base type ``k`` (k < 2, four slots each) or ``_KINDS[k - 2](_BASES[x], _BASES[y])``, shared
+    (`catlib.plans.shared_type`), so that one uniform choice gives each type the odds that a kind then its
+    two parts drawn in turn would; made once per set of tables.
 
-    >>> made = _made_of_bases()
-    >>> made[4 * 1 + 2 * 1 + 0] == Sum(Int, Unit) and made[4 * 2 + 1] is _make(Fun, Unit, Int)
+    >>> one = _depth_one(False)
+    >>> len(one), one[:8] == (Unit,) * 4 + (Int,) * 4, one[4 * 3 + 2 * 1 + 0] == Sum(Int, Unit)
+    (16, True, True)
+    >>> _depth_one(True)[4 * 4 + 1] is _make(Fun, Unit, Int)
     True
     """
-    found: tuple[Type, ...] | None = _table("strategies.made_of_bases").get(0)  # (emptied with `shared_type`'s)
-    if found is None:
-        found = _store("strategies.made_of_bases", 0,
-                       tuple(_make(cls, x, y) for cls in _KINDS for x in _BASES for y in _BASES))
+    found: tuple[Type, ...] | None = _table("strategies.made_of_bases").get(functions)  # (emptied with
+    if found is None:                                                                    # `shared_type`'s)
+        found = _store("strategies.made_of_bases", functions, tuple(
+            _BASES[k] if k < 2 else _make(_KINDS[k - 2], x, y)
+            for k in range(5 if functions else 4) for x in _BASES for y in _BASES))
     return found
 
 
@@ -161,13 +166,14 @@ class Generator:
         self.without, self.functions = without, functions
         self._flags = (pure, without, embed)  # what the rules depend on besides the signature (`_rules`)
         self._pure_twin: Generator | None = None
+        self._bodies: Generator | None = None  # the generator of closures' bodies in values (`value`)
         self._state: Type | None = None  # the last state met and its `_state_rules` (`_term`)
         self._held: tuple[Any, ...] = ()
         # the tables read on every rule, held (`catlib.plans.table` is a call): this generator's rules by
         # signature (the flags are its own), a type's parts and a smallest term by output (`_smallest`)
         self._by_signature: dict[Any, Any] = _table("strategies.rules").setdefault(self._flags, {})
         self._parts, self._smallest_by_output = _table("strategies.parts"), _table("strategies.smallest_by_output")
-        self._made_of_bases = _made_of_bases()
+        self._depth_one = _depth_one(functions)
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
@@ -184,14 +190,18 @@ class Generator:
         return cls(_randint(random.Random(seed)), **options)
 
     def type(self, depth: int | None = None) -> Type:
-        """A ground type of at most `depth` nested products/sums."""
+        """A ground type of at most `depth` nested products/sums (and functions, with ``functions``).
+
+        A kind is drawn, then its two parts; a type of depth 1 is one choice (`_depth_one`), with the same
+        odds: the commonest types cost one choice rather than three."""
         depth = self.type_depth if depth is None else depth
         choose = self.choose
+        if depth == 1:
+            one = self._depth_one
+            return one[choose(0, len(one) - 1)]
         k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return _BASES[k]
-        if depth == 1:  # (the leaves inline, made once: most calls would be theirs; left drawn first)
-            return self._made_of_bases[4 * (k - 2) + 2 * choose(0, 1) + choose(0, 1)]
         return _make(_KINDS[k - 2], self.type(depth - 1), self.type(depth - 1))
 
     def int(self) -> int:
@@ -218,8 +228,10 @@ class Generator:
         if kind is Fun:
             # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
             env = self.type(1)
-            body = Generator(self.choose, pure=True, type_depth=1, without=self.without).term(
-                Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
+            bodies = self._bodies
+            if bodies is None:  # (made once: a generator's tables are looked up as it is made)
+                bodies = self._bodies = Generator(self.choose, pure=True, type_depth=1, without=self.without)
+            body = bodies.term(Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
