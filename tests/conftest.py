@@ -56,7 +56,9 @@ def clear_caches() -> list[str]:
     module split or a renamed function keeps being covered.
     """
     cleared = []
-    for name, module in list(sys.modules.items()):
+    # a worker holds ~1,400 modules, ~110 of them ours: a prefix test first (a split per name was most of the
+    # ~1 ms this took per test)
+    for name, module in [(n, m) for n, m in list(sys.modules.items()) if n.startswith(PACKAGES)]:
         if module is None or name.split(".")[0] not in PACKAGES:
             continue
         for attr in _clearers(name, module):
