@@ -35,11 +35,13 @@ TEMPLATE = HERE / "hot-swapping.template.md"
 SIZES = {
     "full": {"terms": 100_000, "fuzz": 100_000, "inputs": 1_000_000, "repeats": 3, "campaign": 20_000,
              "central": 150, "verifier_max": 1_000_000, "requests": 20_000, "pauses": 20},
-    "quick": {"terms": 300, "fuzz": 300, "inputs": 4_000, "repeats": 1, "campaign": 200,
-              "central": 20, "verifier_max": 1_000, "requests": 400, "pauses": 2},
+    "quick": {"terms": 100, "fuzz": 100, "inputs": 1_000, "repeats": 1, "campaign": 50,
+              "central": 5, "verifier_max": 1_000, "requests": 80, "pauses": 1},
 }
 """How much work each command does, per mode (``quick`` checks that every command runs and every slot fills,
-its figures measure nothing: the suite runs the central property itself, tests/test_central.py)."""
+its figures measure nothing: the suite runs the central property itself, tests/test_central.py).  The quick
+sizes are the smallest that still give every table its rows; what is left of the quick build's ~25 CPU-s is
+mostly the commands' fixed costs (a process each, benchmarks/node.py's client and server processes)."""
 
 
 def command(*args: str) -> str:
