@@ -265,6 +265,11 @@ class Clients:
             p.join(5)
 
 
+def warm_up(requests: int) -> int:
+    """Requests each client sends a server before a measurement: a tenth of a run's, 20 to 200."""
+    return min(200, max(20, requests // 10))
+
+
 def pct(xs: list[float], p: float) -> float:
     return sorted(xs)[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
@@ -319,8 +324,8 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
                         "echo (asyncio protocol)": start_echo("protocol", "asyncio")})
     try:
         for n in (1, 8):
-            for _, port in servers.values():  # warm up
-                clients.run(port, n, 200)
+            for _, port in servers.values():
+                clients.run(port, n, warm_up(requests))
             times: dict[str, list[float]] = {k: [] for k in servers}
             lats: dict[str, list[float]] = {k: [] for k in servers}
             names = list(servers)
@@ -440,7 +445,7 @@ def durability(clients: Clients, requests: int, rounds: int) -> None:
                 rates: dict[str, list[float]] = {m: [] for m in modes}
                 lats: dict[str, list[float]] = {m: [] for m in modes}
                 for m in modes:
-                    clients.run(nodes[m][1], 1, 200)  # warm up
+                    clients.run(nodes[m][1], 1, warm_up(requests))
                 for r in range(rounds):
                     for m in modes[r % 3:] + modes[:r % 3]:  # each contender goes first in turn
                         wall, lat = clients.run(nodes[m][1], n, requests // n)
