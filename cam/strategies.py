@@ -45,6 +45,8 @@ from hypothesis import strategies as st
 
 from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value
 from cam.hostvalue import quote
+from catlib.generator import Choose
+from catlib.strategies import choices
 from catlib.types import Type
 from catlib.values import INT_MAX, INT_MIN
 
@@ -113,17 +115,13 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
 # int, an extreme int, any int, a pair, ``L``, ``R``, a closure), an instruction one among its branches (a
 # simple instruction, a ``QUOTE`` of each branch of value node, ``BRANCH``, ``CURRY``) and then which simple
 # instruction, or the quoted value's parts.  A block is `st.lists` of instructions, as before.  Index 0 of each
-# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.
+# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.  Inside an instruction or a value the
+# integers are asked of the test case directly (`catlib.strategies.choices`: the same choice as `st.integers` and
+# `st.sampled_from` make, without a strategy's bookkeeping around each); blocks are drawn as strategies.
 
 _EXTREMES = (INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
-_SMALL, _EXTREME, _BIG = st.integers(-4, 4), st.sampled_from(_EXTREMES), st.integers(INT_MIN, INT_MAX)
 _UNIT, _SMALL_INT, _EXTREME_INT, _BIG_INT, _PAIR, _LEFT, _RIGHT, _CLOSURE = range(8)
 """The branches of a value node."""
-
-
-@cache
-def _choice(n: int) -> st.SearchStrategy[int]:
-    return st.integers(0, n - 1)
 
 
 def _value_kinds(depth: int, closures: bool) -> int:
@@ -131,21 +129,28 @@ def _value_kinds(depth: int, closures: bool) -> int:
     return 4 if depth <= 0 else 7 + closures
 
 
-def _draw_value(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...],
+def _draw_value(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int, ops: tuple[str, ...],
                 kind: int | None = None) -> Value:
-    """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few."""
+    """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few.
+
+    `choose(lo, hi)` is ``draw(st.integers(lo, hi))``; ``st.sampled_from(xs)`` is ``xs[choose(0, len(xs) - 1)]``.
+    """
     if kind is None:
-        kind = draw(_choice(_value_kinds(depth, closures)))
+        kind = choose(0, _value_kinds(depth, closures) - 1)
     if kind == _UNIT:
         return UnitV
-    if kind <= _BIG_INT:
-        return IntV(draw(_SMALL if kind == _SMALL_INT else _EXTREME if kind == _EXTREME_INT else _BIG))
+    if kind == _SMALL_INT:
+        return IntV(choose(-4, 4))
+    if kind == _EXTREME_INT:
+        return IntV(_EXTREMES[choose(0, len(_EXTREMES) - 1)])
+    if kind == _BIG_INT:
+        return IntV(choose(INT_MIN, INT_MAX))
     if kind == _CLOSURE:
         code = draw(_codes(depth - 1, closures, max_len, ops))
-        return Closure(code, _draw_value(draw, depth - 1, closures, max_len, ops))
-    first = _draw_value(draw, depth - 1, closures, max_len, ops)
+        return Closure(code, _draw_value(draw, choose, depth - 1, closures, max_len, ops))
+    first = _draw_value(draw, choose, depth - 1, closures, max_len, ops)
     if kind == _PAIR:
-        return Pair(first, _draw_value(draw, depth - 1, closures, max_len, ops))
+        return Pair(first, _draw_value(draw, choose, depth - 1, closures, max_len, ops))
     return L(first) if kind == _LEFT else R(first)
 
 
@@ -155,7 +160,7 @@ def _drawn(by: Callable[..., Any], depth: int, closures: bool, max_len: int, ops
 
     @st.composite
     def strategy(draw: st.DrawFn) -> Any:
-        return by(draw, depth, closures, max_len, ops)
+        return by(draw, choices(draw), depth, closures, max_len, ops)
 
     return strategy()
 
@@ -174,23 +179,25 @@ def _instruction_branches(depth: int, closures: bool, ops: tuple[str, ...]) -> t
 
 
 @cache
-def _simple(ops: tuple[str, ...]) -> st.SearchStrategy[str]:
-    return st.sampled_from([op for op in ops if op in SIMPLE_OPS])
+def _simple(ops: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(op for op in ops if op in SIMPLE_OPS)
 
 
-def _draw_instruction(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Instr:
+def _draw_instruction(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int,
+                      ops: tuple[str, ...]) -> Instr:
     branches = _instruction_branches(depth, closures, ops)
     if not branches:  # only BRANCH/CURRY asked for, and no depth left: the empty block ends the nesting
         return Instr("BRANCH", Code(), Code()) if "BRANCH" in ops else Instr("CURRY", Code())
-    which = branches[draw(_choice(len(branches))) if len(branches) > 1 else 0]
+    which = branches[choose(0, len(branches) - 1) if len(branches) > 1 else 0]
     if which is None:
-        return Instr(draw(_simple(ops)))
+        simple = _simple(ops)  # (one of a kind is no choice: `st.sampled_from` of one is `st.just`)
+        return Instr(simple[choose(0, len(simple) - 1)] if len(simple) > 1 else simple[0])
     if which == "BRANCH":
         sub = _codes(depth - 1, closures, max_len, ops)
         return Instr("BRANCH", draw(sub), draw(sub))
     if which == "CURRY":
         return Instr("CURRY", draw(_codes(depth - 1, closures, max_len, ops)))
-    return Instr("QUOTE", _draw_value(draw, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
+    return Instr("QUOTE", _draw_value(draw, choose, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
 
 
 def _instructions(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Instr]:
