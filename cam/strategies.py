@@ -42,9 +42,12 @@ from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture.utils import many
 
 from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value
 from cam.hostvalue import quote
+from catlib.generator import Choose
+from catlib.strategies import choices
 from catlib.types import Type
 from catlib.values import INT_MAX, INT_MIN
 
@@ -112,18 +115,15 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
 # choices are made here, each drawn directly: a value node is one choice among its branches (``Unit``, a small
 # int, an extreme int, any int, a pair, ``L``, ``R``, a closure), an instruction one among its branches (a
 # simple instruction, a ``QUOTE`` of each branch of value node, ``BRANCH``, ``CURRY``) and then which simple
-# instruction, or the quoted value's parts.  A block is `st.lists` of instructions, as before.  Index 0 of each
-# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.
+# instruction, or the quoted value's parts.  A block is a list of instructions, as `st.lists` draws it.  Index 0 of each
+# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.  Every choice is asked of the test
+# case directly: integers through `catlib.strategies.choices` (the same choice as `st.integers` and
+# `st.sampled_from` make), a block's length as `st.lists` asks it (`_draw_code`), without a strategy's
+# bookkeeping around each (a strategy is drawn only at the top: a code, a value, an instruction).
 
 _EXTREMES = (INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
-_SMALL, _EXTREME, _BIG = st.integers(-4, 4), st.sampled_from(_EXTREMES), st.integers(INT_MIN, INT_MAX)
 _UNIT, _SMALL_INT, _EXTREME_INT, _BIG_INT, _PAIR, _LEFT, _RIGHT, _CLOSURE = range(8)
 """The branches of a value node."""
-
-
-@cache
-def _choice(n: int) -> st.SearchStrategy[int]:
-    return st.integers(0, n - 1)
 
 
 def _value_kinds(depth: int, closures: bool) -> int:
@@ -131,21 +131,28 @@ def _value_kinds(depth: int, closures: bool) -> int:
     return 4 if depth <= 0 else 7 + closures
 
 
-def _draw_value(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...],
+def _draw_value(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int, ops: tuple[str, ...],
                 kind: int | None = None) -> Value:
-    """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few."""
+    """A value of `depth` (of branch `kind` if given); recursion at most `depth` deep, a parameter of a few.
+
+    `choose(lo, hi)` is ``draw(st.integers(lo, hi))``; ``st.sampled_from(xs)`` is ``xs[choose(0, len(xs) - 1)]``.
+    """
     if kind is None:
-        kind = draw(_choice(_value_kinds(depth, closures)))
+        kind = choose(0, _value_kinds(depth, closures) - 1)
     if kind == _UNIT:
         return UnitV
-    if kind <= _BIG_INT:
-        return IntV(draw(_SMALL if kind == _SMALL_INT else _EXTREME if kind == _EXTREME_INT else _BIG))
+    if kind == _SMALL_INT:
+        return IntV(choose(-4, 4))
+    if kind == _EXTREME_INT:
+        return IntV(_EXTREMES[choose(0, len(_EXTREMES) - 1)])
+    if kind == _BIG_INT:
+        return IntV(choose(INT_MIN, INT_MAX))
     if kind == _CLOSURE:
-        code = draw(_codes(depth - 1, closures, max_len, ops))
-        return Closure(code, _draw_value(draw, depth - 1, closures, max_len, ops))
-    first = _draw_value(draw, depth - 1, closures, max_len, ops)
+        code = _draw_code(draw, choose, depth - 1, closures, max_len, ops)
+        return Closure(code, _draw_value(draw, choose, depth - 1, closures, max_len, ops))
+    first = _draw_value(draw, choose, depth - 1, closures, max_len, ops)
     if kind == _PAIR:
-        return Pair(first, _draw_value(draw, depth - 1, closures, max_len, ops))
+        return Pair(first, _draw_value(draw, choose, depth - 1, closures, max_len, ops))
     return L(first) if kind == _LEFT else R(first)
 
 
@@ -155,7 +162,7 @@ def _drawn(by: Callable[..., Any], depth: int, closures: bool, max_len: int, ops
 
     @st.composite
     def strategy(draw: st.DrawFn) -> Any:
-        return by(draw, depth, closures, max_len, ops)
+        return by(draw, choices(draw), depth, closures, max_len, ops)
 
     return strategy()
 
@@ -174,29 +181,63 @@ def _instruction_branches(depth: int, closures: bool, ops: tuple[str, ...]) -> t
 
 
 @cache
-def _simple(ops: tuple[str, ...]) -> st.SearchStrategy[str]:
-    return st.sampled_from([op for op in ops if op in SIMPLE_OPS])
+def _simple(ops: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(op for op in ops if op in SIMPLE_OPS)
 
 
-def _draw_instruction(draw: st.DrawFn, depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> Instr:
+def _draw_instruction(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int,
+                      ops: tuple[str, ...]) -> Instr:
     branches = _instruction_branches(depth, closures, ops)
     if not branches:  # only BRANCH/CURRY asked for, and no depth left: the empty block ends the nesting
         return Instr("BRANCH", Code(), Code()) if "BRANCH" in ops else Instr("CURRY", Code())
-    which = branches[draw(_choice(len(branches))) if len(branches) > 1 else 0]
+    which = branches[choose(0, len(branches) - 1) if len(branches) > 1 else 0]
     if which is None:
-        return Instr(draw(_simple(ops)))
+        simple = _simple(ops)  # (one of a kind is no choice: `st.sampled_from` of one is `st.just`)
+        return Instr(simple[choose(0, len(simple) - 1)] if len(simple) > 1 else simple[0])
     if which == "BRANCH":
-        sub = _codes(depth - 1, closures, max_len, ops)
-        return Instr("BRANCH", draw(sub), draw(sub))
+        left = _draw_code(draw, choose, depth - 1, closures, max_len, ops)
+        return Instr("BRANCH", left, _draw_code(draw, choose, depth - 1, closures, max_len, ops))
     if which == "CURRY":
-        return Instr("CURRY", draw(_codes(depth - 1, closures, max_len, ops)))
-    return Instr("QUOTE", _draw_value(draw, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
+        return Instr("CURRY", _draw_code(draw, choose, depth - 1, closures, max_len, ops))
+    return Instr("QUOTE", _draw_value(draw, choose, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
 
 
 def _instructions(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Instr]:
     return _drawn(_draw_instruction, depth, closures, max_len, ops)
 
 
-@cache
+def _draw_code(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int,
+               ops: tuple[str, ...]) -> Code:
+    """A block: what ``st.lists(instructions(...), max_size=max_len).map(Code)`` draws, with the same choices.
+
+    Asked of the test case directly, as `st.lists` asks it (hypothesis's `many`: a weighted coin before each
+    instruction, at most `max_len`, about ``min(5, max_len / 2)`` on average); each instruction drawn here too,
+    not as a strategy of its own.  Where `draw` is not a test case's (another engine), through the strategy.
+    """
+    data = _test_case(draw)
+    if data is None:
+        return draw(_blocks(depth, closures, max_len, ops))
+    if max_len == 0:  # (`st.lists(max_size=0)` is the empty list, no choice)
+        return Code()
+    more = many(data, min_size=0, max_size=max_len, average_size=min(5, max_len / 2)).more
+    instrs = []
+    while more():
+        instrs.append(_draw_instruction(draw, choose, depth, closures, max_len, ops))
+    return Code.of(instrs)  # instructions only: made here
+
+
+def _test_case(draw: st.DrawFn) -> Any:
+    """The hypothesis test case (`ConjectureData`) that `draw` draws from, or None."""
+    data = getattr(draw, "__self__", None)
+    data = getattr(data, "conjecture_data", data)
+    return data if hasattr(data, "draw_boolean") and hasattr(data, "start_span") else None
+
+
 def _codes(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Code]:
+    return _drawn(_draw_code, depth, closures, max_len, ops)
+
+
+@cache
+def _blocks(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Code]:
+    """`_draw_code`'s blocks as a strategy, for a `draw` that is not a test case's."""
     return st.lists(_instructions(depth, closures, max_len, ops), max_size=max_len).map(Code)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from catlib.free import Term
 from catlib.typecheck import Signature, check, infer_types
-from catlib.types import Type, Unifier, Unit, as_type, instantiate, rename
+from catlib.types import Type, Unifier, UnifyError, Unit, as_type, instantiate, rename
 
 __all__ = ["subterm_types"]
 
@@ -37,16 +37,22 @@ def subterm_types(term: Term, state: Type | str | None = None, input: Type | str
 
     Raises `catlib.typecheck.TermTypeError` if the term is ill-typed.
     """
-    declared = (state, input, output)
-    if any(d is not None for d in declared):
-        check(term, state, input, output)  # a clear error if the term does not have that type
+    declared = [as_type(d) if d is not None else None for d in (state, input, output)]
+    if any(d is not None and not d.is_ground for d in declared):
+        # a clear error if the term does not have that type, and one if it is less polymorphic than declared
+        check(term, state, input, output)
     u = Unifier()
     trace: list[tuple[Type, Type]] = []
     raw = infer_types(term, u, trace)
     names: dict[str, Type] = {}
-    for have, want in zip(raw, declared):
-        if want is not None:
-            u.unify(have, instantiate(as_type(want), u, names))
+    try:
+        for have, want in zip(raw, declared):
+            if want is not None:
+                u.unify(have, instantiate(want, u, names))
+    except UnifyError:
+        # ground declared types (the common case: checked here, not by a second inference): `check` says why
+        check(term, state, input, output)
+        raise
     # the trace is in post-order: give each post-order position its pre-order number
     pre_of_post: list[int] = []
     counter = 0

@@ -77,23 +77,23 @@ def interpret(term: Term, C: Category[M], signature: tuple[Type | str | None, ..
     if types is None and (typed or at_type is not None):
         types = subterm_types(term, *(signature or (None, None, None)))[1]
     on_embed = embed if embed is not None else getattr(C, "embed", None)
+    # per constructor, looked up once: C's method, and whether the primitive takes its parameter
+    methods: dict[str, tuple[Callable[..., M], bool]] = {}
     out: list[Any] = []
-    todo: list[tuple[Term, int, bool]] = [(term, 0, False)]
-    n = 0
+    # a node with kids is pushed again under `_KIDS` and its pre-order number, to be met once they are done
+    todo: list[Any] = [term]
+    pop, n = todo.pop, 0
     while todo:
-        t, pre, ready = todo.pop()
-        if not ready:
+        t = pop()
+        if t is _KIDS:
+            pre, t = pop(), pop()
+        else:
             pre, n = n, n + 1
             if t.kids:
-                todo.append((t, pre, True))
-                todo.extend((k, 0, False) for k in reversed(t.kids))
+                todo += (t, pre, _KIDS)
+                todo.extend(reversed(t.kids))
                 continue
-        c = construct_of(t)
-        if t.kids:
-            k = len(t.kids)
-            m = getattr(C, c.method)(*out[-k:])
-            del out[-k:]
-        elif isinstance(t, Embed):
+        if isinstance(t, Embed):
             if on_embed is None:
                 raise TypeError(f"{type(C).__name__} cannot interpret Embed: it has no embed(fn, dom, cod) method")
             if types is not None:
@@ -101,13 +101,28 @@ def interpret(term: Term, C: Category[M], signature: tuple[Type | str | None, ..
             else:
                 m = on_embed(t.fn, t.dom, t.cod)
         else:
-            args: list[Any] = [t.label] if c.param is not None else []
-            if typed:
-                assert types is not None
-                args += objects(t, types[pre][0], types[pre][1])
-            m = getattr(C, c.method)(*args)
+            op = t.op
+            found = methods.get(op)
+            if found is None:
+                c = construct_of(t)
+                found = methods[op] = (getattr(C, c.method), c.param is not None)
+            method, takes_param = found
+            if t.kids:
+                k = len(t.kids)
+                m = method(*out[-k:])
+                del out[-k:]
+            else:
+                args: list[Any] = [t.label] if takes_param else []
+                if typed:
+                    assert types is not None
+                    args += objects(t, types[pre][0], types[pre][1])
+                m = method(*args)
         if at_type is not None:
             assert types is not None
             m = at_type(m, types[pre][0], types[pre][1])
         out.append(m)
     return out[0]
+
+
+_KIDS: Any = object()
+"""On `interpret`'s stack, above a node's pre-order number and the node: its kids' morphisms end `out`."""

@@ -59,7 +59,7 @@ class _Base(Type):
     __slots__ = ()
 
     def __init__(self, name: str) -> None:
-        super().__init__(label=name)
+        Tree.__init__(self, label=name)
 
     def _leaf_repr(self) -> str:
         return "Unit" if self.label == "()" else str(self.label)
@@ -71,7 +71,7 @@ class Var(Type):
     __slots__ = ()
 
     def __init__(self, name: str) -> None:
-        super().__init__(label=name)
+        Tree.__init__(self, label=name)
 
     @property
     def name(self) -> str:
@@ -84,7 +84,7 @@ class Prod(Type):
     __slots__ = ()
 
     def __init__(self, left: Type, right: Type) -> None:
-        super().__init__(left, right)
+        Tree.__init__(self, left, right)
 
 
 class Sum(Type):
@@ -93,7 +93,7 @@ class Sum(Type):
     __slots__ = ()
 
     def __init__(self, left: Type, right: Type) -> None:
-        super().__init__(left, right)
+        Tree.__init__(self, left, right)
 
 
 class Fun(Type):
@@ -102,7 +102,7 @@ class Fun(Type):
     __slots__ = ()
 
     def __init__(self, dom: Type, cod: Type) -> None:
-        super().__init__(dom, cod)
+        Tree.__init__(self, dom, cod)
 
 
 Unit: Type = _Base("()")
