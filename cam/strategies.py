@@ -42,7 +42,6 @@ from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.internal.conjecture.utils import many
 
 from cam.code import OPS, SIMPLE_OPS, Closure, Code, Instr, IntV, L, Pair, R, UnitV, Value
 from cam.hostvalue import quote
@@ -115,11 +114,10 @@ def _ops(ops: Iterable[str]) -> tuple[str, ...]:
 # choices are made here, each drawn directly: a value node is one choice among its branches (``Unit``, a small
 # int, an extreme int, any int, a pair, ``L``, ``R``, a closure), an instruction one among its branches (a
 # simple instruction, a ``QUOTE`` of each branch of value node, ``BRANCH``, ``CURRY``) and then which simple
-# instruction, or the quoted value's parts.  A block is a list of instructions, as `st.lists` draws it.  Index 0 of each
-# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.  Every choice is asked of the test
-# case directly: integers through `catlib.strategies.choices` (the same choice as `st.integers` and
-# `st.sampled_from` make), a block's length as `st.lists` asks it (`_draw_code`), without a strategy's
-# bookkeeping around each (a strategy is drawn only at the top: a code, a value, an instruction).
+# instruction, or the quoted value's parts.  A block is `st.lists` of instructions, as before.  Index 0 of each
+# choice is the simplest (``Unit``, ``ID``), where hypothesis shrinks to.  Inside an instruction or a value the
+# integers are asked of the test case directly (`catlib.strategies.choices`: the same choice as `st.integers` and
+# `st.sampled_from` make, without a strategy's bookkeeping around each); blocks are drawn as strategies.
 
 _EXTREMES = (INT_MIN, INT_MIN + 1, INT_MAX - 1, INT_MAX)
 _UNIT, _SMALL_INT, _EXTREME_INT, _BIG_INT, _PAIR, _LEFT, _RIGHT, _CLOSURE = range(8)
@@ -148,7 +146,7 @@ def _draw_value(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max
     if kind == _BIG_INT:
         return IntV(choose(INT_MIN, INT_MAX))
     if kind == _CLOSURE:
-        code = _draw_code(draw, choose, depth - 1, closures, max_len, ops)
+        code = draw(_codes(depth - 1, closures, max_len, ops))
         return Closure(code, _draw_value(draw, choose, depth - 1, closures, max_len, ops))
     first = _draw_value(draw, choose, depth - 1, closures, max_len, ops)
     if kind == _PAIR:
@@ -195,10 +193,10 @@ def _draw_instruction(draw: st.DrawFn, choose: Choose, depth: int, closures: boo
         simple = _simple(ops)  # (one of a kind is no choice: `st.sampled_from` of one is `st.just`)
         return Instr(simple[choose(0, len(simple) - 1)] if len(simple) > 1 else simple[0])
     if which == "BRANCH":
-        left = _draw_code(draw, choose, depth - 1, closures, max_len, ops)
-        return Instr("BRANCH", left, _draw_code(draw, choose, depth - 1, closures, max_len, ops))
+        sub = _codes(depth - 1, closures, max_len, ops)
+        return Instr("BRANCH", draw(sub), draw(sub))
     if which == "CURRY":
-        return Instr("CURRY", _draw_code(draw, choose, depth - 1, closures, max_len, ops))
+        return Instr("CURRY", draw(_codes(depth - 1, closures, max_len, ops)))
     return Instr("QUOTE", _draw_value(draw, choose, max(depth, 1), closures and depth > 0, max_len, ops, which[1]))
 
 
@@ -206,38 +204,6 @@ def _instructions(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]
     return _drawn(_draw_instruction, depth, closures, max_len, ops)
 
 
-def _draw_code(draw: st.DrawFn, choose: Choose, depth: int, closures: bool, max_len: int,
-               ops: tuple[str, ...]) -> Code:
-    """A block: what ``st.lists(instructions(...), max_size=max_len).map(Code)`` draws, with the same choices.
-
-    Asked of the test case directly, as `st.lists` asks it (hypothesis's `many`: a weighted coin before each
-    instruction, at most `max_len`, about ``min(5, max_len / 2)`` on average); each instruction drawn here too,
-    not as a strategy of its own.  Where `draw` is not a test case's (another engine), through the strategy.
-    """
-    data = _test_case(draw)
-    if data is None:
-        return draw(_blocks(depth, closures, max_len, ops))
-    if max_len == 0:  # (`st.lists(max_size=0)` is the empty list, no choice)
-        return Code()
-    more = many(data, min_size=0, max_size=max_len, average_size=min(5, max_len / 2)).more
-    instrs = []
-    while more():
-        instrs.append(_draw_instruction(draw, choose, depth, closures, max_len, ops))
-    return Code.of(instrs)  # instructions only: made here
-
-
-def _test_case(draw: st.DrawFn) -> Any:
-    """The hypothesis test case (`ConjectureData`) that `draw` draws from, or None."""
-    data = getattr(draw, "__self__", None)
-    data = getattr(data, "conjecture_data", data)
-    return data if hasattr(data, "draw_boolean") and hasattr(data, "start_span") else None
-
-
-def _codes(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Code]:
-    return _drawn(_draw_code, depth, closures, max_len, ops)
-
-
 @cache
-def _blocks(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Code]:
-    """`_draw_code`'s blocks as a strategy, for a `draw` that is not a test case's."""
+def _codes(depth: int, closures: bool, max_len: int, ops: tuple[str, ...]) -> st.SearchStrategy[Code]:
     return st.lists(_instructions(depth, closures, max_len, ops), max_size=max_len).map(Code)
