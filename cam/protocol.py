@@ -219,12 +219,12 @@ def decode_code(x: Any, name: str) -> Code:
     """Upgrade code from a request: the text form, or the JSON bytecode document of `cam.code.to_json`."""
     try:
         if isinstance(x, str):
-            c = _code_of_text(x) if len(x) <= 16 * 1024 else _code_of_text.__wrapped__(x)
+            text = x
         elif isinstance(x, dict):  # its depth is bounded by the line's depth check
             text = json.dumps(x)  # (a document read again is the same code: remembered by its text too)
-            c = _code_of_text(text) if len(text) <= 16 * 1024 else _code_of_text.__wrapped__(text)
         else:
             raise Refusal("bad_request", f"{name!r} must be code: its text form or its JSON bytecode document")
+        c = _code_of_text(text) if len(text) <= 16 * 1024 else _code_of_text.__wrapped__(text)
     except ParseError as e:
         raise Refusal("bad_code", f"the {name} code does not parse: {clip(str(e))}") from None
     except (ValueError, TypeError) as e:  # a well-formed document with an ill-formed payload

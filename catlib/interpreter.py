@@ -109,7 +109,7 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
             if type(v) is not tuple or len(v) != 2 or not isinstance(v[0], (Left, Right)):
                 raise _bad(t, v, "(Left(..) or Right(..), c)")
             v = type(v[0])((v[0].value, v[1]))
-        elif kind is Curry or isinstance(t, Curry):
+        elif isinstance(t, Curry):
             v = Curried(t.kids[0], v)
         elif op == "Get":
             v = s

@@ -140,9 +140,9 @@ def _bytecode_for_this_run() -> None:
     del os.environ["PYTHONDONTWRITEBYTECODE"]
 
 
-def _installed_bytecode(prefix: str) -> int:
+def _installed_bytecode(prefix: str) -> None:
     """Link, into the bytecode folder `prefix`, the bytecode that the installation already has beside its sources
-    (the standard library's and site-packages' ``__pycache__``); how many files were linked.
+    (the standard library's and site-packages' ``__pycache__``).
 
     Python reads bytecode only from the prefix once one is set, so without these links every module of the
     standard library and of the installed packages that the run imports (~2,900 modules: Sphinx, docutils,
@@ -153,7 +153,6 @@ def _installed_bytecode(prefix: str) -> int:
     """
     tag = f".{sys.implementation.cache_tag}.pyc"
     roots = {p for p in sys.path if p and p.startswith((sys.base_prefix, sys.prefix)) and os.path.isdir(p)}
-    linked = 0
     seen: set[str] = set()
     for root in sorted(roots, key=len):
         for folder, dirs, files in os.walk(root):
@@ -173,10 +172,8 @@ def _installed_bytecode(prefix: str) -> int:
             for f in names:
                 try:
                     os.symlink(os.path.join(folder, f), os.path.join(target, f))
-                    linked += 1
                 except OSError:  # already there, or links not allowed here: compiled as before
                     pass
-    return linked
 
 
 LONG_FIRST = (
