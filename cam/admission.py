@@ -31,7 +31,7 @@ from cam.ground import clip, freshen, ground, trial_inputs
 from cam.history import check_down_type, run_down
 from cam.hostvalue import from_value, host_text
 from cam.interfaces import Interface, extend
-from cam.machine import MachineError, OutOfFuel, execute
+from cam.machine import MachineError, OutOfFuel, execute, prepare
 from cam.probes import Probe, first_failure
 from cam.text import digest
 from catlib.typecheck import Signature
@@ -142,11 +142,17 @@ def check_code(node: Any, old: Code, new: Code, migration: Code, down: Code | No
     if down is not None:
         check_down_type(verify, down, signature.state, node.signature.state)
     # The code is translated to Python here, before the swap, so that no request after it pays for that (the
-    # first input after the upgrade costs what the second does).  Its source is compiled in pieces
-    # (`cam.pysource.compile_in_pieces`): one `compile` of a large code's source would hold the interpreter
-    # lock long enough to stall the event loop, and every other client, while the checks run in their thread.
+    # first input after the upgrade costs what the second does).  A `compile` holds the interpreter lock
+    # throughout, which would stall the event loop, and every client, while the checks run in their thread:
+    # a server's checks compile in a helper process (`cam.pysource.compiling_aside`), and large source is
+    # compiled in pieces (`cam.pysource.compile_in_pieces`).
     hand_over()
     node.loaded(new)
+    # The migrations run once in these checks and again at the swap if inputs changed the state meanwhile:
+    # translated now, not on that second run (`cam.jit.JIT_AFTER`), which runs on the event loop.
+    for m in (migration, down):
+        if m is not None:
+            prepare(m)
     hand_over()
     trials = _trials(signature.input, node.limits.trials)
     return Typed(new, migration, down, adapters, signature, digest(new), node.signature, time.perf_counter() - t0,

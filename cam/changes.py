@@ -27,6 +27,7 @@ from cam.code import Value, to_text
 from cam.contract import Prepared, Refusal
 from cam.hostvalue import StateForm, form_value, small_value
 from cam.protocol import Request, request_fields
+from cam.pysource import compiling_aside
 
 __all__ = ["VersionChanges", "bounded", "SMALL_UPGRADE"]
 
@@ -79,12 +80,14 @@ class VersionChanges:
 
         Runs in a worker thread, while other requests are served (only version changes must not run
         meanwhile: `versions`) if `state` is given; without, only while inputs wait (under the node's lock).
+        The code translated meanwhile is compiled in a helper process (`cam.pysource.compiling_aside`).
         """
         self.authorize(req, local)
         assert req.codes is not None
         node = self.node
-        t = node.checked_code(*req.codes, req.down, req.adapters)
-        p = node.checked_at(t, form_value(node.state_form()) if state is None else state, req.probes)
+        with compiling_aside():
+            t = node.checked_code(*req.codes, req.down, req.adapters)
+            p = node.checked_at(t, form_value(node.state_form()) if state is None else state, req.probes)
         p.name, p.probation = req.name, req.flag
         if node.store is not None:
             p.text = to_text(p.code)
@@ -101,7 +104,8 @@ class VersionChanges:
     def _checked_again(self, t: Typed, form: StateForm, probes: Any) -> tuple[Prepared, Value]:
         """The state's checks again at the state `form` holds (in a worker thread); the checks and its value."""
         state = form_value(form)
-        return self.node.checked_at(t, state, probes), state
+        with compiling_aside():
+            return self.node.checked_at(t, state, probes), state
 
     def _remembered(self, client: str | None, seq: int | None) -> dict[str, Any] | None:
         """The answer already given to `client`'s request `seq` (a retry, counted), or ``None``."""

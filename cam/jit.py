@@ -56,7 +56,7 @@ from cam.decoded import (
     to_host,
     to_internal,
 )
-from cam.pysource import pieces
+from cam.pysource import compiled, pieces
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = ["Deopt", "Untranslated", "translate", "prepare", "fast", "JIT_AFTER", "MAX_SIZE", "MAX_DEPTH"]
@@ -409,7 +409,7 @@ def _codes(sources: list[str]) -> list[CodeType]:
         for src in piece:
             starts.append(line)
             line += src.count("\n") + 1
-        module = compile("\n".join(piece), "<cam jit>", "exec")
+        module = compiled("\n".join(piece), "<cam jit>")
         first_line = {c.co_firstlineno: c for c in module.co_consts if isinstance(c, CodeType)}
         found.update(zip(piece, (first_line[line] for line in starts)))
     if new:

@@ -1,14 +1,29 @@
 """Python source made by the translator `cam.loaded`, compiled without holding up other threads (`cam.jit` compiles
-each block on its own, and keeps the compiled code of small blocks)."""
+each block on its own, and keeps the compiled code of small blocks).
+
+`compile` holds the interpreter lock from start to end, and costs about 6 µs a line: a new version's step
+function of 40 lines held a node's event loop off for 0.3-0.5 ms while its upgrade's checks ran in their
+thread.  So large source is compiled in pieces (`PIECE_LINES`), and in a thread that asks for it
+(`compiling_aside`: a node checking an upgrade) a helper process compiles it (`Aside`): the thread waits
+for its answer without the lock, and loading the compiled code (`marshal`) takes a twentieth of the time.
+"""
 
 from __future__ import annotations
 
+import atexit
+import marshal
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from types import CodeType
 from typing import Any
 
-__all__ = ["compile_in_pieces", "pieces", "PIECE_LINES", "Out", "Line", "source_of", "drive", "finish"]
+__all__ = ["compile_in_pieces", "compiled", "compiling_aside", "Aside", "ASIDE", "pieces", "PIECE_LINES", "Out",
+           "Line", "source_of", "drive", "finish"]
 
 Line = tuple[int, str]
 """A line of source: its indentation level and its text."""
@@ -62,7 +77,7 @@ def compile_in_pieces(functions: list[str], env: dict[str, Any], filename: str) 
     """Define `functions` (Python source, one ``def`` each) in `env`, compiling about `PIECE_LINES` at a time."""
     for batch in pieces(functions):
         source = "\n\n".join(batch)
-        code = _compiled(source, filename) if len(source) <= CACHED_CHARS else compile(source, filename, "exec")
+        code = _compiled(source, filename) if len(source) <= CACHED_CHARS else compiled(source, filename)
         exec(code, env)  # noqa: S102 - our own source
 
 
@@ -74,7 +89,152 @@ CACHED_CHARS = 20_000
 def _compiled(source: str, filename: str) -> CodeType:
     """`source` compiled, kept: the same code loaded again (a fuel of its own, a node reloading a version, a
     campaign's repeated term) has the same source, its constants being in the functions' globals, not in it."""
-    return compile(source, filename, "exec")
+    return compiled(source, filename)
+
+
+_here = threading.local()
+
+
+@contextmanager
+def compiling_aside() -> Iterator[None]:
+    """Within, `compiled` in this thread compiles in the helper process (`ASIDE`), while other threads run.
+
+    A node's upgrade checks (`cam.changes`) translate the new code in a worker thread while the event loop
+    answers inputs: compiling there would hold the loop off for the whole `compile`.
+    """
+    before = getattr(_here, "aside", False)
+    _here.aside = True
+    try:
+        yield
+    finally:
+        _here.aside = before
+
+
+def compiled(source: str, filename: str) -> CodeType:
+    """`source` (a module of our own) compiled: in the helper process within `compiling_aside`, else here.
+
+    The same code either way (``compile`` with no inherited flags): when the helper cannot compile it (or
+    cannot run), it is compiled here, which raises what ``compile`` raises.
+    """
+    if getattr(_here, "aside", False):
+        code = ASIDE.compile(source, filename)
+        if code is not None:
+            return code
+    return compile(source, filename, "exec", 0, True)
+
+
+_HELPER = """
+import marshal, sys
+take, give = sys.stdin.buffer, sys.stdout.buffer
+give.write(sys.argv[2].encode().ljust(64)); give.flush()
+while len(head := take.read(8)) == 8:
+    n, m = int.from_bytes(head[:4], "little"), int.from_bytes(head[4:], "little")
+    data = take.read(n + m)
+    try:
+        made = b"+" + marshal.dumps(compile(data[:n].decode(), data[n:].decode(), "exec", 0, True, int(sys.argv[1])))
+    except Exception:  # compiled again by the node, which raises it
+        made = b"-"
+    give.write(len(made).to_bytes(4, "little") + made); give.flush()
+"""
+"""The helper's program: a greeting (the version the node named), then for each request (two lengths, a
+source and its file name) the marshalled code, or ``-`` if it does not compile; it ends when its input ends."""
+
+
+class Aside:
+    """A helper process, started when first asked, that compiles sources for this one (`compiled`).
+
+    It runs this interpreter (``-I -S``: nothing imported at its start, no site packages), in a session of
+    its own (a terminal's Ctrl-C goes to the node alone), and ends when its input closes (this process
+    ended, or `close`).  If it cannot start, or fails, `compile` returns ``None`` (the caller compiles
+    here); after `FAILURES` failures it is not started again.  A forked child starts a helper of its own.
+    One source at a time.
+    """
+
+    FAILURES = 3
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid = 0  # the process the helper serves (a forked child must not share its pipes)
+        self.failures = 0
+        self.compiled = 0
+
+    def compile(self, source: str, filename: str) -> CodeType | None:
+        """`source` compiled by the helper, or ``None`` (it does not compile, or the helper failed)."""
+        with self.lock:
+            if self.failures >= self.FAILURES:
+                return None
+            try:
+                proc = self._started()
+                assert proc.stdin is not None and proc.stdout is not None
+                text, name = source.encode(), filename.encode()
+                proc.stdin.write(len(text).to_bytes(4, "little") + len(name).to_bytes(4, "little") + text + name)
+                proc.stdin.flush()
+                n = int.from_bytes(_read(proc.stdout, 4), "little")
+                made = _read(proc.stdout, n)
+            except (OSError, ValueError, EOFError):
+                self.failures += 1
+                self._stop()
+                return None
+            if made[:1] != b"+":
+                return None
+            code = marshal.loads(made[1:])
+            self.compiled += 1
+            return code if isinstance(code, CodeType) else None
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.proc is not None and self.pid == os.getpid():
+            if self.proc.poll() is None:
+                return self.proc
+            self._stop()  # it ended: another one
+        self.proc = None  # (a parent's helper, in a forked child: left alone)
+        if not sys.executable:
+            raise OSError("no interpreter to run the helper")
+        version = f"{sys.hexversion} {marshal.version}"
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, str(sys.flags.optimize), version],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.proc, self.pid = proc, os.getpid()
+        assert proc.stdout is not None
+        if _read(proc.stdout, 64).decode().strip() != version:  # another interpreter: its code is not ours
+            self.failures = self.FAILURES
+            raise OSError("the helper runs another interpreter")
+        return proc
+
+    def _stop(self, wait: float = 0.0) -> None:
+        """End the helper: its input closed (it ends), waiting `wait` seconds before it is killed."""
+        proc, self.proc = self.proc, None
+        if proc is None or self.pid != os.getpid():
+            return
+        for f in (proc.stdin, proc.stdout):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:  # (a broken pipe: the helper ended)
+                    pass
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def close(self) -> None:
+        """End the helper (it is started again when asked); waits for it to end."""
+        with self.lock:
+            self._stop(5.0)
+
+
+def _read(f: Any, n: int) -> bytes:
+    """Exactly `n` bytes from `f`, or `EOFError`."""
+    data = f.read(n)
+    if len(data) != n:
+        raise EOFError(f"the helper sent {len(data)} of {n} bytes")
+    return bytes(data)
+
+
+ASIDE = Aside()
+"""The process's helper (`compiling_aside`)."""
+atexit.register(ASIDE.close)
 
 
 def drive(gen: Any, make: Callable[..., Any]) -> Any:

@@ -417,3 +417,55 @@ def test_fuel_stops_translated_closures_early():
         step((), 0)
     assert time.process_time() - t0 < 5.0
     assert step.fallbacks == 1
+
+
+def test_code_compiled_aside_is_the_code_compiled_here():
+    # a node's upgrade checks compile in a helper process (`compile` would hold the interpreter lock, and the
+    # node's event loop with it): the same code, and what does not compile raises as `compile` raises
+    from cam import pysource
+
+    source = "def f(x, s):\n return (x * s + 1, -x)\n\ng = lambda: f"
+    here = pysource.compiled(source, "<t>")
+    before = pysource.ASIDE.compiled
+    with pysource.compiling_aside():
+        aside = pysource.compiled(source, "<t>")
+        with pytest.raises(SyntaxError):
+            pysource.compiled("def f(:\n pass", "<t>")
+        pysource._compiled.cache_clear()  # (compiled before in this process: kept)
+        step = load(Code([COPY, ADD]), steps=True)
+    assert pysource.ASIDE.compiled == before + 2 and pysource.ASIDE.failures == 0
+    assert aside == here and aside is not here and aside.co_filename == "<t>"
+    env: dict[str, Any] = {}
+    exec(aside, env)  # noqa: S102
+    assert env["g"]()(3, 4) == (13, -3) and step(5, ()) == ((), 10, 2)
+    assert not getattr(pysource._here, "aside", False)  # only within
+
+
+def test_a_helper_that_dies_is_started_again_and_one_that_cannot_run_falls_back(monkeypatch):
+    import subprocess
+    import sys
+
+    from cam import pysource
+
+    helper = pysource.Aside()
+    try:
+        assert helper.compile("x = 1", "<t>") is not None
+        assert helper.proc is not None
+        helper.proc.kill()
+        helper.proc.wait()
+        assert helper.compile("x = 2", "<t>") is not None and helper.failures == 0  # a new one
+        started = helper._started
+        quits = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        monkeypatch.setattr(helper, "_started", lambda: quits)
+        assert helper.compile("x = 3", "<t>") is None and helper.failures == 1  # the caller compiles it
+        for f in (quits.stdin, quits.stdout):
+            f.close()  # type: ignore[union-attr]
+        quits.wait()
+        monkeypatch.setattr(helper, "_started", started)
+        assert helper.compile("x = 4", "<t>") is not None and helper.proc is not None and helper.proc.poll() is None
+    finally:
+        helper.close()
+    assert helper.proc is None
+    broken = pysource.Aside()
+    broken.failures = broken.FAILURES
+    assert broken.compile("x = 1", "<t>") is None and broken.proc is None

@@ -240,3 +240,27 @@ def test_an_input_sent_with_an_upgrade_runs_after_it_and_others_are_answered_mea
         # the other client was answered throughout (each `do` returned), by the old version, then by the new one
         kinds = [type(state).__name__ for state in others]
         assert kinds == sorted(kinds, key=lambda k: k == "Pair"), kinds
+
+
+def test_a_served_upgrade_compiles_aside_and_translates_its_migration_before_the_swap():
+    """A served upgrade's checks run in a worker thread while the event loop answers inputs: its new code
+    is compiled in a helper process (`cam.pysource.compiling_aside`: ``compile`` would hold the loop off),
+    and its migration is translated there too, not on its second run (at the swap, on the loop)."""
+    from cam import decoded, pysource
+    from cam.code import to_text
+
+    def shaped(extra: str) -> Any:  # V2 with no-op instructions after its ADD: a shape compiled nowhere else
+        return parse_code(to_text(V2).replace("ADD", "ADD," + extra))
+
+    mig = parse_code(to_text(MIG).replace("[", "[ID,", 1))  # a migration run nowhere yet
+    node = counter()
+    before = pysource.ASIDE.compiled
+    node.upgrade(V1, shaped("PUSH,QUOTE (Int 1),CONS,MUL,ID"), MIG)  # in process: compiled here
+    assert pysource.ASIDE.compiled == before
+    node.rollback(discard=True)
+    assert decoded.decode(mig).jit is None
+    with start_in_thread(node) as running, Client(running.host, running.port) as c:
+        c.do(L_UNIT)
+        assert c.upgrade(V1, shaped("PUSH,QUOTE (Int 0),CONS,SUB,ID"), mig)["state"] == "Pair (Int 1) (Int 0)"
+        assert c.do(L_UNIT).state == parse_value("Pair (Int 1) (Int 1)")
+    assert pysource.ASIDE.compiled > before and decoded.decode(mig).jit is not None
