@@ -13,9 +13,11 @@ from __future__ import annotations
 import atexit
 import marshal
 import os
+import select
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -145,18 +147,19 @@ class Aside:
 
     It runs this interpreter (``-I -S``: nothing imported at its start, no site packages), in a session of
     its own (a terminal's Ctrl-C goes to the node alone), and ends when its input closes (this process
-    ended, or `close`).  If it cannot start, or fails, `compile` returns ``None`` (the caller compiles
-    here); after `FAILURES` failures it is not started again.  A forked child starts a helper of its own.
-    One source at a time.
+    ended, or `close`).  If it cannot start, fails, or takes more than `SECONDS` (and 10 µs a character of
+    source) to answer, `compile` returns ``None`` (the caller compiles here); after `FAILURES` failures it
+    is not started again.  A forked child starts a helper of its own.  One source at a time; POSIX only.
     """
 
     FAILURES = 3
+    SECONDS = 10.0
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0  # the process the helper serves (a forked child must not share its pipes)
-        self.failures = 0
+        self.failures = 0 if os.name == "posix" else self.FAILURES
         self.compiled = 0
 
     def compile(self, source: str, filename: str) -> CodeType | None:
@@ -164,15 +167,16 @@ class Aside:
         with self.lock:
             if self.failures >= self.FAILURES:
                 return None
+            text, name = source.encode(), filename.encode()
             try:
                 proc = self._started()
                 assert proc.stdin is not None and proc.stdout is not None
-                text, name = source.encode(), filename.encode()
-                proc.stdin.write(len(text).to_bytes(4, "little") + len(name).to_bytes(4, "little") + text + name)
-                proc.stdin.flush()
-                n = int.from_bytes(_read(proc.stdout, 4), "little")
-                made = _read(proc.stdout, n)
-            except (OSError, ValueError, EOFError):
+                deadline = time.monotonic() + self.SECONDS + len(text) * 1e-5
+                _send(proc.stdin.fileno(), len(text).to_bytes(4, "little") + len(name).to_bytes(4, "little") + text
+                      + name, deadline)
+                n = int.from_bytes(_take(proc.stdout.fileno(), 4, deadline), "little")
+                made = _take(proc.stdout.fileno(), n, deadline)
+            except (OSError, ValueError, EOFError, subprocess.SubprocessError):  # (TimeoutError is an OSError)
                 self.failures += 1
                 self._stop()
                 return None
@@ -193,10 +197,13 @@ class Aside:
         version = f"{sys.hexversion} {marshal.version}"
         proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, str(sys.flags.optimize), version],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                bufsize=0, start_new_session=True)
         self.proc, self.pid = proc, os.getpid()
-        assert proc.stdout is not None
-        if _read(proc.stdout, 64).decode().strip() != version:  # another interpreter: its code is not ours
+        assert proc.stdin is not None and proc.stdout is not None
+        for f in (proc.stdin, proc.stdout):
+            os.set_blocking(f.fileno(), False)  # (waited for with a deadline: `_send`, `_take`)
+        greeting = _take(proc.stdout.fileno(), 64, time.monotonic() + self.SECONDS)
+        if greeting.decode().strip() != version:  # another interpreter: its code is not ours
             self.failures = self.FAILURES
             raise OSError("the helper runs another interpreter")
         return proc
@@ -224,11 +231,38 @@ class Aside:
             self._stop(5.0)
 
 
-def _read(f: Any, n: int) -> bytes:
-    """Exactly `n` bytes from `f`, or `EOFError`."""
-    data = f.read(n)
-    if len(data) != n:
-        raise EOFError(f"the helper sent {len(data)} of {n} bytes")
+def _ready(fd: int, event: int, deadline: float) -> None:
+    """Wait until `fd` is ready for `event` (or hung up), or `TimeoutError` at `deadline` (`time.monotonic`)."""
+    poll = select.poll()
+    poll.register(fd, event)
+    left = deadline - time.monotonic()
+    if left <= 0 or not poll.poll(left * 1e3):
+        raise TimeoutError("the helper did not answer in time")
+
+
+def _send(fd: int, data: bytes, deadline: float) -> None:
+    """All of `data` written to the (non-blocking) `fd` by `deadline`."""
+    view = memoryview(data)
+    while view:
+        _ready(fd, select.POLLOUT, deadline)
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            pass
+
+
+def _take(fd: int, n: int, deadline: float) -> bytes:
+    """Exactly `n` bytes read from the (non-blocking) `fd` by `deadline`, or `EOFError`."""
+    data = bytearray()
+    while len(data) < n:
+        _ready(fd, select.POLLIN, deadline)
+        try:
+            chunk = os.read(fd, n - len(data))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            raise EOFError(f"the helper sent {len(data)} of {n} bytes")
+        data += chunk
     return bytes(data)
 
 

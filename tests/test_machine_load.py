@@ -461,7 +461,19 @@ def test_a_helper_that_dies_is_started_again_and_one_that_cannot_run_falls_back(
         for f in (quits.stdin, quits.stdout):
             f.close()  # type: ignore[union-attr]
         quits.wait()
+        hangs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE)
+        monkeypatch.setattr(helper, "_started", lambda: hangs)
+        monkeypatch.setattr(helper, "SECONDS", 0.2)
+        t0 = time.monotonic()
+        assert helper.compile("x = 5", "<t>") is None and helper.failures == 2  # it never answers: given up
+        assert time.monotonic() - t0 < 5
+        hangs.kill()
+        for f in (hangs.stdin, hangs.stdout):
+            f.close()  # type: ignore[union-attr]
+        hangs.wait()
         monkeypatch.setattr(helper, "_started", started)
+        monkeypatch.setattr(helper, "SECONDS", pysource.Aside.SECONDS)
         assert helper.compile("x = 4", "<t>") is not None and helper.proc is not None and helper.proc.poll() is None
     finally:
         helper.close()
