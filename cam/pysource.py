@@ -149,7 +149,8 @@ class Aside:
     its own (a terminal's Ctrl-C goes to the node alone), and ends when its input closes (this process
     ended, or `close`).  If it cannot start, fails, or takes more than `SECONDS` (and 10 µs a character of
     source) to answer, `compile` returns ``None`` (the caller compiles here); after `FAILURES` failures it
-    is not started again.  A forked child starts a helper of its own.  One source at a time; POSIX only.
+    is not started again.  A forked child closes its copies of the helper's pipes (`forked`: the helper
+    still ends with its parent) and starts one of its own when asked.  One source at a time; POSIX only.
     """
 
     FAILURES = 3
@@ -158,7 +159,6 @@ class Aside:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.pid = 0  # the process the helper serves (a forked child must not share its pipes)
         self.failures = 0 if os.name == "posix" else self.FAILURES
         self.compiled = 0
 
@@ -187,18 +187,17 @@ class Aside:
             return code if isinstance(code, CodeType) else None
 
     def _started(self) -> subprocess.Popen[bytes]:
-        if self.proc is not None and self.pid == os.getpid():
+        if self.proc is not None:
             if self.proc.poll() is None:
                 return self.proc
             self._stop()  # it ended: another one
-        self.proc = None  # (a parent's helper, in a forked child: left alone)
         if not sys.executable:
             raise OSError("no interpreter to run the helper")
         version = f"{sys.hexversion} {marshal.version}"
         proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HELPER, str(sys.flags.optimize), version],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 bufsize=0, start_new_session=True)
-        self.proc, self.pid = proc, os.getpid()
+        self.proc = proc
         assert proc.stdin is not None and proc.stdout is not None
         for f in (proc.stdin, proc.stdout):
             os.set_blocking(f.fileno(), False)  # (waited for with a deadline: `_send`, `_take`)
@@ -211,14 +210,9 @@ class Aside:
     def _stop(self, wait: float = 0.0) -> None:
         """End the helper: its input closed (it ends), waiting `wait` seconds before it is killed."""
         proc, self.proc = self.proc, None
-        if proc is None or self.pid != os.getpid():
+        if proc is None:
             return
-        for f in (proc.stdin, proc.stdout):
-            if f is not None:
-                try:
-                    f.close()
-                except OSError:  # (a broken pipe: the helper ended)
-                    pass
+        _close(proc)
         try:
             proc.wait(wait)
         except subprocess.TimeoutExpired:
@@ -229,6 +223,24 @@ class Aside:
         """End the helper (it is started again when asked); waits for it to end."""
         with self.lock:
             self._stop(5.0)
+
+    def forked(self) -> None:
+        """In a child just forked (``os.register_at_fork``): the parent's helper and lock are the parent's."""
+        self.lock = threading.Lock()
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            _close(proc)
+            proc.returncode = -1  # not this process's child: never waited for here
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    """Close this process's ends of the helper's pipes."""
+    for f in (proc.stdin, proc.stdout):
+        if f is not None:
+            try:
+                f.close()
+            except OSError:  # (a broken pipe: the helper ended)
+                pass
 
 
 def _ready(fd: int, event: int, deadline: float) -> None:
@@ -269,6 +281,8 @@ def _take(fd: int, n: int, deadline: float) -> bytes:
 ASIDE = Aside()
 """The process's helper (`compiling_aside`)."""
 atexit.register(ASIDE.close)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=ASIDE.forked)
 
 
 def drive(gen: Any, make: Callable[..., Any]) -> Any:

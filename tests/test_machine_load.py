@@ -481,3 +481,27 @@ def test_a_helper_that_dies_is_started_again_and_one_that_cannot_run_falls_back(
     broken = pysource.Aside()
     broken.failures = broken.FAILURES
     assert broken.compile("x = 1", "<t>") is None and broken.proc is None
+
+
+def test_a_forked_child_compiles_with_a_helper_of_its_own():
+    import os
+
+    from cam import pysource
+
+    with pysource.compiling_aside():
+        pysource.compiled("x = 1", "<parent>")
+    parent = pysource.ASIDE.proc
+    assert parent is not None and parent.poll() is None
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's helper is not its own (its pipes closed here); a new one compiles
+        ok = pysource.ASIDE.proc is None
+        with pysource.compiling_aside():
+            ok = ok and pysource.compiled("x = 2", "<child>").co_filename == "<child>"
+        child = pysource.ASIDE.proc
+        ok = ok and child is not None and child.pid != parent.pid and pysource.ASIDE.failures == 0
+        pysource.ASIDE.close()
+        os._exit(0 if ok else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    with pysource.compiling_aside():
+        assert pysource.compiled("x = 3", "<parent>").co_filename == "<parent>"
+    assert pysource.ASIDE.proc is parent and parent.poll() is None and pysource.ASIDE.failures == 0
