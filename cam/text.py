@@ -233,17 +233,36 @@ def to_json(x: Code | Value) -> str:
     return f'{{"format":"{JSON_FORMAT}","version":{JSON_VERSION},"{key}":{_json_body(x)}}}'
 
 
+def _spelled(path: Any) -> str:
+    """A JSON path written out, as in ``$[3].BRANCH[1]``, made only for an error's message.
+
+    A path is ``$``, or a pair: where the item's parent is, and the item's index in a list or its
+    constructor's name.
+
+    >>> _spelled(((("$", 3), "BRANCH"), 1))
+    '$[3].BRANCH[1]'
+    """
+    steps: list[str] = []
+    while isinstance(path, tuple):
+        path, step = path
+        steps.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return path + "".join(reversed(steps))
+
+
+def _bad(path: Any, expected: str, found: Any) -> ParseError:
+    text = json.dumps(found)
+    return ParseError(_spelled(path), expected, text if len(text) < 60 else text[:57] + "...")
+
+
 def _from_plain(data: Any, start: str) -> Any:
-    # explicit stack: ("code", list, path) / ("instr", obj, path) / ("value", obj, path) / build markers
+    # explicit stack: ("code", list, path) / ("instr", obj, path) / ("value", obj, path) / build markers.  Paths
+    # are linked pairs, spelled out only for an error: formatting each item's path made reading take ten times
+    # as long as json.loads.
     out: list[Any] = []
-    todo: list[tuple[str, Any, str]] = [(start, data, "$")]
-
-    def bad(path: str, expected: str, found: Any) -> ParseError:
-        text = json.dumps(found)
-        return ParseError(path, expected, text if len(text) < 60 else text[:57] + "...")
-
+    todo: list[tuple[str, Any, Any]] = [(start, data, "$")]
+    push, pop = todo.append, todo.pop
     while todo:
-        kind, x, path = todo.pop()
+        kind, x, path = pop()
         if kind == "build":
             head, n = x
             args = out[len(out) - n:]
@@ -252,36 +271,41 @@ def _from_plain(data: Any, start: str) -> Any:
             continue
         if kind == "code":
             if not isinstance(x, list):
-                raise bad(path, "a list of instructions", x)
-            todo.append(("build", ("code", len(x)), path))
-            todo.extend(("instr", ins, f"{path}[{j}]") for j, ins in reversed(list(enumerate(x))))
+                raise _bad(path, "a list of instructions", x)
+            push(("build", ("code", len(x)), path))
+            for j in range(len(x) - 1, -1, -1):
+                push(("instr", x[j], (path, j)))
             continue
         if kind == "instr":
             if isinstance(x, str) and x in SIMPLE:
                 out.append(SIMPLE[x])
                 continue
             if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in _ARITY and next(iter(x)) in SPECS):
-                raise bad(path, "an instruction", x)
+                raise _bad(path, "an instruction", x)
             head, arg = next(iter(x.items()))
         else:
             if x == "Unit":
                 out.append(UnitV)
                 continue
             if not (isinstance(x, dict) and len(x) == 1 and next(iter(x)) in ("Int", "Pair", "L", "R", "Closure")):
-                raise bad(path, "a value", x)
+                raise _bad(path, "a value", x)
             head, arg = next(iter(x.items()))
             if head == "Int":
                 if type(arg) is not int or not INT_MIN <= arg <= INT_MAX:
-                    raise bad(path + ".Int", "a 64-bit integer", arg)
+                    raise _bad((path, "Int"), "a 64-bit integer", arg)
                 out.append(IntV(arg))
                 continue
         wants = _ARITY[head]
-        args = [arg] if len(wants) == 1 else arg
-        if not isinstance(args, list) or len(args) != len(wants):
-            raise bad(f"{path}.{head}", f"{len(wants)} arguments", arg)
-        todo.append(("build", (head, len(wants)), path))
-        todo.extend((("code" if w == "code" else "value"), a, f"{path}.{head}" + (f"[{j}]" if len(wants) > 1 else ""))
-                    for j, (w, a) in reversed(list(enumerate(zip(wants, args)))))
+        at = (path, head)
+        if len(wants) == 1:
+            push(("build", (head, 1), path))
+            push(("code" if wants[0] == "code" else "value", arg, at))
+            continue
+        if not isinstance(arg, list) or len(arg) != len(wants):
+            raise _bad(at, f"{len(wants)} arguments", arg)
+        push(("build", (head, len(wants)), path))
+        for j in range(len(wants) - 1, -1, -1):
+            push(("code" if wants[j] == "code" else "value", arg[j], (at, j)))
     return out[0]
 
 
