@@ -156,6 +156,9 @@ class NodeServer(VersionChanges):
         self.fifo_fds: list[int] = []
         self._conns: set[Lines] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.transcript: Transcript | None = None
+        """The node's `emit` while served, if it is a `Transcript`: connections hold the events of the answers
+        they make until those are written (`Transcript.answering`)."""
 
     @property
     def lock(self) -> Serial:
@@ -192,6 +195,7 @@ class NodeServer(VersionChanges):
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
             self.node.emit.batch_on(loop)
+            self.transcript = self.node.emit
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(fifo_commands(self, self.fifo)))
 
@@ -215,6 +219,7 @@ class NodeServer(VersionChanges):
         self.fifo_fds.clear()
         if isinstance(self.node.emit, Transcript):
             self.node.emit.batch_on(None)
+        self.transcript = None
 
     # -- TCP
 

@@ -230,6 +230,52 @@ def test_a_connection_pipelining_big_lines_lets_another_s_big_line_in_between():
     run(test, executor_threshold=1000)
 
 
+def test_an_answer_goes_out_before_its_transcript_event_and_a_failed_write_loses_no_event(tmp_path) -> None:
+    """A served node holds the events of the answers a callback makes until they are written: the state changes,
+    the answer goes out, then the transcript says so, every event in order; a write that fails loses none."""
+    from cam.terminal import Transcript
+    from cam.text import parse_value
+
+    path = tmp_path / "transcript.txt"
+
+    async def main() -> None:
+        with open(path, "w") as out:
+            printed = Transcript(out)
+            server = NodeServer(Node(V1, parse_value("Int 0"), emit=printed))
+            await server.start()  # wires the transcript to the loop, as `cam node` does
+            try:
+                conn, t = connect(server)
+                shown: list[str] = []
+                real = t.write
+
+                def write(data: bytes | bytearray | memoryview) -> None:  # what the terminal shows then
+                    shown.append(path.read_text())
+                    real(data)
+
+                t.write = write  # type: ignore[method-assign]
+                conn.data_received(do(1) + b"\n")  # one line alone: the short path
+                conn.data_received(do(2) + b"\n" + do(3) + b"\n")  # two lines, one write
+                printed.flush()
+                assert shown == ["", "Output:    L Unit\nNew state: Int 1\n\n"]
+                assert [a["state"] for a in t.answers()] == ["Int 1", "Int 2", "Int 3"]
+
+                def broken(data: bytes | bytearray | memoryview) -> None:
+                    raise ConnectionResetError("gone")
+
+                t.write = broken  # type: ignore[method-assign]
+                for chunk in (do(4) + b"\n", do(5) + b"\n" + do(6) + b"\n"):
+                    with pytest.raises(ConnectionResetError):
+                        conn.data_received(chunk)
+                printed.flush()
+                assert not printed.answering
+            finally:
+                await server.close()
+
+    asyncio.run(main())
+    states = [s for s in path.read_text().splitlines() if s.startswith("New state:")]
+    assert states == [f"New state: Int {i}" for i in range(1, 7)]
+
+
 @pytest.mark.parametrize("reader", ["_read_input", "_decode"])
 def test_a_bug_in_reading_a_line_is_answered_and_the_connection_goes_on(monkeypatch, reader):
     """A bug in either reader, the inputs' short one or the general one, answers that line ``internal``."""
