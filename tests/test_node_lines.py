@@ -338,3 +338,49 @@ def test_the_short_reader_gives_what_the_general_one_gives() -> None:
 
     same()
     assert len(taken) >= 200 and sum(taken) >= 0.08 * len(taken)
+
+
+def test_the_common_line_read_without_the_json_scanner_reads_as_json_does(monkeypatch) -> None:
+    """`read_input` reads the common line's exact shape with a pattern, not the JSON scanner: on lines of that
+    shape with one part changed (spacing, escapes, non-ASCII, control characters, numbers JSON refuses, lengths
+    at and over the limits) it gives what the JSON reading gives, and the pattern takes the common lines."""
+    from cam import protocol
+
+    def json_only(line: bytes) -> Any:
+        with monkeypatch.context() as m:
+            m.setattr(protocol, "_COMMON", lambda line: None)
+            return protocol.read_input(line, 512)
+
+    # escapes that JSON reads as a plain text ("L\\u0020Unit" is "L Unit") must not be taken as they are written
+    changes: dict[str, list[str]] = {
+        "id": ["0", "-0", "-7", str(2**70), "03", "1.0", "1e2", "-", "+1", '"7"', "null"],
+        "kind": ['"status"', '"Do"', '"d\\u006f"'],
+        "client": ['"%s"' % ("x" * 128), '"%s"' % ("x" * 129), '""', '"c\\u0031"', '"a\\\\b"',
+                   '"a\\"b"', '"\u00e9"', '"\x7f"', '"\x01"', '"~ !#[]"', "7"],
+        "seq": ["0", "-1", "03", "1.0", "1e2", str(2**70), '"3"'],
+        "input": ['"L\\u0020Unit"', '"\\u004c Unit"', '"Int 3"', '""', '"L Unit\x01"', '"\u00e9"', '"L ("',
+                  '"L%sUnit"' % (" " * 251), '"L%sUnit"' % (" " * 252), '"(((L Unit)))"'],
+        "tail": [" ", "\t", "\r", "  \r", "\f", "\x00", "x"],
+        "space": ["  ", "\t", "\r", "\n", "\f", "\x0b"],
+    }
+    spacings = [[""] * 10, [" "] * 10, ["", " "] * 5, [" ", ""] * 5]
+    lines = []
+    for part, alternatives in [("none", [""]), *changes.items()]:
+        for change in alternatives:
+            for with_client in (True, False):
+                for sp in spacings:
+                    value = {"id": "7", "kind": '"do"', "client": '"c1"', "seq": "3", "input": '"L Unit"', "tail": "",
+                             "space": ""}
+                    if part != "none":
+                        value[part] = change
+                    sp = list(sp)
+                    if part == "space":
+                        sp[len(lines) % 10] = change
+                    keys = ["id", "kind", *(["client", "seq"] if with_client or part in ("client", "seq") else []),
+                            "input"]
+                    body = ",".join(sp[2 * i] + f'"{k}":{sp[2 * i + 1]}{value[k]}' for i, k in enumerate(keys))
+                    lines.append((part, ("{" + body.lstrip() + "}" + value["tail"]).encode()))
+    for part, line in lines:
+        taken = protocol._COMMON(line) is not None
+        assert taken or part != "none", line
+        assert protocol.read_input(line, 512) == json_only(line), line
