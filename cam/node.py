@@ -285,8 +285,11 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         if code is not self.code:  # an upgrade or a rollback changed it: look its loaded code up once
             step = self.loaded(self.code)
             self._running = (self.code, step)
+        state = self._sh
+        if state is MISSING:
+            state = self.host_state
         try:
-            done: Any = step(h, self.host_state)  # loaded with steps=True: (state, output, steps)
+            done: Any = step(h, state)  # loaded with steps=True: (state, output, steps)
         except MachineError as e:
             if isinstance(e, OutOfFuel) and self._inline_budget(step.code) < self.limits.fuel:
                 raise
@@ -333,7 +336,8 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             reply = self._apply_input(r, client, seq).reply()
         else:
             reply = self._apply_host(r, client, seq)
-        self.say(f"Output:    {reply['output']}", f"New state: {reply['state']}")
+        if self.emit is not None:  # `say`, without its packing: this is every input's path
+            safe_emit(self.emit, [f"Output:    {reply['output']}", f"New state: {reply['state']}", ""])
         if self.store is not None:
             self._maybe_snapshot()
         return reply

@@ -260,7 +260,8 @@ class NodeServer(VersionChanges):
     def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
         """`answer_now`, with the answer to an input as its line: the common request (`cam.protocol.read_input`),
         when nobody holds or waits for the node's lock, is read and answered on a short path, every check kept."""
-        if line is None or self.lock.users:
+        lock = self._lock
+        if line is None or lock is not None and lock.users:
             return self.answer_now(line, local)
         try:
             got = self._read_input(line)
