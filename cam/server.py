@@ -134,8 +134,7 @@ class Later:
 
     req: Request | None
     received: float
-    tried: bool = False
-    """Its input already ran out of the inline budget once: run it in a worker thread."""
+    tried: bool = False  # its input already ran out of the inline budget once: run it in a worker thread
 
 
 class NodeServer(VersionChanges):
@@ -156,9 +155,7 @@ class NodeServer(VersionChanges):
         self.fifo_fds: list[int] = []
         self._conns: set[Lines] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
-        self.transcript: Transcript | None = None
-        """The node's `emit` while served, if it is a `Transcript`: connections hold the events of the answers
-        they make until those are written (`Transcript.answering`)."""
+        self.transcript: Transcript | None = None  # the node's `emit` while served, if one (`Transcript.answering`)
 
     @property
     def lock(self) -> Serial:
@@ -174,8 +171,7 @@ class NodeServer(VersionChanges):
             self._versions = asyncio.Lock()
         return self._versions
 
-    def say(self, *lines: str) -> None:
-        """Print one event's lines on the node's transcript (see `Node.say`)."""
+    def say(self, *lines: str) -> None:  # one event's lines on the node's transcript (see `Node.say`)
         self.node.say(*lines)
 
     async def start(self) -> None:
@@ -194,8 +190,8 @@ class NodeServer(VersionChanges):
                                   "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
-            self.node.emit.batch_on(loop)
             self.transcript = self.node.emit
+            self.transcript.batch_on(loop)
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(fifo_commands(self, self.fifo)))
 
@@ -217,9 +213,9 @@ class NodeServer(VersionChanges):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fifo_fds.clear()
-        if isinstance(self.node.emit, Transcript):
-            self.node.emit.batch_on(None)
-        self.transcript = None
+        if self.transcript is not None:
+            self.transcript.batch_on(None)
+            self.transcript = None
 
     # -- TCP
 
@@ -243,8 +239,8 @@ class NodeServer(VersionChanges):
         self._batch()
 
     def _batch(self) -> None:
-        if isinstance(self.node.emit, Transcript):  # several clients: several events a turn, printed in one write
-            self.node.emit.hold_turns(len(self._conns) > 1)
+        if self.transcript is not None:  # several clients: several events a turn, printed in one write
+            self.transcript.hold_turns(len(self._conns) > 1)
 
     def spawn(self, coro: Any) -> None:
         """Run a connection's waiting answer as a task (awaited by `close`)."""
@@ -258,10 +254,8 @@ class NodeServer(VersionChanges):
         return r if isinstance(r, dict) else await self.answer_later(r, line, local)
 
     def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
-        """`answer_now`, with the answer to an input as its line: the common request (`cam.protocol.read_input`),
-        when nobody holds or waits for the node's lock, is read and answered on a short path, every check kept."""
-        lock = self._lock
-        if line is None or lock is not None and lock.users:
+        """`answer_now`; the common input (`cam.protocol.read_input`), lock free: read and run on a short path, same checks."""
+        if line is None or self._lock is not None and self._lock.users:  # (`lock` made lazily: not on this path)
             return self.answer_now(line, local)
         try:
             got = self._read_input(line)
