@@ -1,13 +1,11 @@
 """The node's transports: a `cam.node.Node` served over TCP (optionally TLS) and a named pipe.
 
-`NodeServer` reads request lines (`cam.protocol`) from every TCP connection
-and, with ``--fifo``, the reference's text commands (``Do v``, ``Load old new
-migration``) from a named pipe, runs them on its node and writes one response
-line per request.  `serve` runs a server until cancelled (``cam node``);
-`start_in_thread` serves from a background thread (tests, ``cam demo``,
-notebooks).  `Transcript` (made by `printer`) is the `Node.emit` that prints
-the reference's lines without ever blocking the node, and `banner` the lines
-a node prints when it starts.
+`NodeServer` reads request lines (`cam.protocol`) from every TCP connection and, with ``--fifo``, the
+reference's text commands (``Do v``, ``Load old new migration``) from a named pipe, runs them on its node and
+writes one response line per request.  `serve` runs a server until cancelled (``cam node``); `start_in_thread`
+serves from a background thread (tests, ``cam demo``, notebooks).  `Transcript` (made by `printer`) is the
+`Node.emit` that prints the reference's lines without ever blocking the node, and `banner` the lines a node
+prints when it starts.
 
 Serialisation
 -------------
@@ -134,7 +132,8 @@ class Later:
 
     req: Request | None
     received: float
-    tried: bool = False  # its input already ran out of the inline budget once: run it in a worker thread
+    tried: bool = False
+    """Its input already ran out of the inline budget once: run it in a worker thread."""
 
 
 class NodeServer(VersionChanges):
@@ -171,7 +170,8 @@ class NodeServer(VersionChanges):
             self._versions = asyncio.Lock()
         return self._versions
 
-    def say(self, *lines: str) -> None:  # one event's lines on the node's transcript (see `Node.say`)
+    def say(self, *lines: str) -> None:
+        """Print one event's lines on the node's transcript (see `Node.say`)."""
         self.node.say(*lines)
 
     async def start(self) -> None:
@@ -254,7 +254,7 @@ class NodeServer(VersionChanges):
         return r if isinstance(r, dict) else await self.answer_later(r, line, local)
 
     def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
-        """`answer_now`; the common input (`cam.protocol.read_input`), lock free: read and run on a short path, same checks."""
+        """`answer_now`; the common input (`cam.protocol.read_input`), nobody holding the lock: on a short path, same checks."""
         if line is None or self._lock is not None and self._lock.users:  # (`lock` made lazily: not on this path)
             return self.answer_now(line, local)
         try:
