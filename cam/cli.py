@@ -415,6 +415,7 @@ def demo(argv: list[str]) -> int:
     a = p.parse_args(argv)
 
     def say(command: str) -> None:
+        transcript.flush()  # the node prints an event once its answer is written: the last one first
         if not a.quiet:
             print(f">>> {command}", file=sys.stderr, flush=True)
 
@@ -444,6 +445,7 @@ def demo(argv: list[str]) -> int:
             except NodeError as e:
                 ok = ok and e.kind == "wrong_version"
                 if not a.quiet:
+                    transcript.flush()
                     print(f"    refused: {e.kind}", file=sys.stderr, flush=True)
             final = c.status()
             ok = ok and final["state"] == "Pair (Int 1) (Int 2)" and final["upgrades"] == 1

@@ -194,11 +194,21 @@ class Lines(asyncio.Protocol):
                 and not self.busy and not self.paused and not self.dropping and not self.holding_big
                 and len(data) <= self.short):
             # the commonest chunk: one whole request line, nothing before it: answered as `process` would
-            answer, close = self.reply(data[:-1])
-            if answer is not None:
-                self.transport.write(answer)  # type: ignore[union-attr]
-                if close:
-                    self.close()
+            t = self.server.transcript
+            if t is None:
+                answer, close = self.reply(data[:-1])
+                if answer is not None:
+                    self.transport.write(answer)  # type: ignore[union-attr]
+            else:
+                t.answering = True  # its event is printed once the answer is written (see `process`)
+                try:
+                    answer, close = self.reply(data[:-1])
+                    if answer is not None:
+                        self.transport.write(answer)  # type: ignore[union-attr]
+                finally:
+                    t.answered()
+            if answer is not None and close:
+                self.close()
             return
         if self.dropping:
             i = data.find(b"\n")
@@ -307,6 +317,19 @@ class Lines(asyncio.Protocol):
         self.scheduled = False
         if self.busy or self.closed or self.write_blocked is not None:
             return
+        # the events of the answers made here are printed once those are written: the transcript is not on the
+        # path from a request to its answer (the state changes, the answer goes out, then the transcript says so)
+        t = self.server.transcript
+        if t is None:
+            self._answer_lines()
+            return
+        t.answering = True
+        try:
+            self._answer_lines()
+        finally:
+            t.answered()
+
+    def _answer_lines(self) -> None:
         out: list[bytes] = []
         lines, reply, close = self.lines, self.reply, False
         big = self.limits.executor_threshold

@@ -197,12 +197,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         """The prepared upgrade held for a release's commit (`cam.hold`)."""
 
     def say(self, *lines: str) -> None:
-        """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised.
-
-        Events are printed after the state has changed (or after a refusal was decided), so an
-        exception here would turn an applied request into an error answer: the output is lost, the
-        answer stays true.
-        """
+        """Print one event's lines; a failing terminal (a closed stdout pipe...) is reported, never raised: events
+        are printed after the state has changed (or a refusal was decided), so an exception here would turn an
+        applied request into an error answer (the output is lost, the answer stays true)."""
         if self.emit is not None:
             safe_emit(self.emit, [*lines, ""])
 
@@ -285,8 +282,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         if code is not self.code:  # an upgrade or a rollback changed it: look its loaded code up once
             step = self.loaded(self.code)
             self._running = (self.code, step)
+        state = self._sh if self._sh is not MISSING else self.host_state  # without the property when kept
         try:
-            done: Any = step(h, self.host_state)  # loaded with steps=True: (state, output, steps)
+            done: Any = step(h, state)  # loaded with steps=True: (state, output, steps)
         except MachineError as e:
             if isinstance(e, OutOfFuel) and self._inline_budget(step.code) < self.limits.fuel:
                 raise
@@ -333,7 +331,8 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             reply = self._apply_input(r, client, seq).reply()
         else:
             reply = self._apply_host(r, client, seq)
-        self.say(f"Output:    {reply['output']}", f"New state: {reply['state']}")
+        if self.emit is not None:  # `say`, without its packing: this is every input's path
+            safe_emit(self.emit, [f"Output:    {reply['output']}", f"New state: {reply['state']}", ""])
         if self.store is not None:
             self._maybe_snapshot()
         return reply

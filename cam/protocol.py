@@ -346,6 +346,11 @@ def _object(text: str) -> Any:
     return obj
 
 _INPUT_KEYS = frozenset(("id", "kind", "client", "seq", "input"))
+_TEXT = rb'"([ !#-\[\]-~]{%d,%d})"'  # a JSON string of printable ASCII without escapes: its characters are its bytes
+_COMMON = re.compile(rb'\{"id": ?(-?(?:0|[1-9][0-9]*)), ?"kind": ?"do", ?(?:"client": ?' + _TEXT % (1, 128)
+                     + rb', ?"seq": ?(0|[1-9][0-9]*), ?)?"input": ?' + _TEXT % (0, 256) + rb"\}[ \t\r]*").fullmatch
+"""The common input line exactly as `cam.client.Client` and ``json.dumps`` write it (fields in that order, at most a
+space after each separator, printable ASCII strings without escapes): read without the JSON scanner."""
 
 
 def read_input(line: bytes, short: int) -> tuple[Any, str | None, int | None, Value] | None:
@@ -363,6 +368,12 @@ def read_input(line: bytes, short: int) -> tuple[Any, str | None, int | None, Va
     """
     if len(line) > short or line[:1] != b"{" or line[1:2] == b"\x00":
         return None
+    m = _COMMON(line)
+    if m is not None:  # what the JSON scanner would read, without it (the rest of the checks as below)
+        rid, client, seq, text = m.groups()
+        v = _value_of_text(text.decode(), False, short)[0]
+        return None if v is None else (int(rid), None if client is None else client.decode(),
+                                       None if seq is None else int(seq), v)
     try:
         obj = _object(line.decode("utf-8", "surrogatepass"))
     except ValueError:  # json's errors and UnicodeDecodeError: decode_request says what is wrong

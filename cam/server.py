@@ -1,13 +1,11 @@
 """The node's transports: a `cam.node.Node` served over TCP (optionally TLS) and a named pipe.
 
-`NodeServer` reads request lines (`cam.protocol`) from every TCP connection
-and, with ``--fifo``, the reference's text commands (``Do v``, ``Load old new
-migration``) from a named pipe, runs them on its node and writes one response
-line per request.  `serve` runs a server until cancelled (``cam node``);
-`start_in_thread` serves from a background thread (tests, ``cam demo``,
-notebooks).  `Transcript` (made by `printer`) is the `Node.emit` that prints
-the reference's lines without ever blocking the node, and `banner` the lines
-a node prints when it starts.
+`NodeServer` reads request lines (`cam.protocol`) from every TCP connection and, with ``--fifo``, the
+reference's text commands (``Do v``, ``Load old new migration``) from a named pipe, runs them on its node and
+writes one response line per request.  `serve` runs a server until cancelled (``cam node``); `start_in_thread`
+serves from a background thread (tests, ``cam demo``, notebooks).  `Transcript` (made by `printer`) is the
+`Node.emit` that prints the reference's lines without ever blocking the node, and `banner` the lines a node
+prints when it starts.
 
 Serialisation
 -------------
@@ -156,6 +154,7 @@ class NodeServer(VersionChanges):
         self.fifo_fds: list[int] = []
         self._conns: set[Lines] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.transcript: Transcript | None = None  # the node's `emit` while served, if one (`Transcript.answering`)
 
     @property
     def lock(self) -> Serial:
@@ -191,7 +190,8 @@ class NodeServer(VersionChanges):
                                   "without --trust KEY.pub anyone could upgrade it: give --trust, or bind 127.0.0.1")
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         if isinstance(self.node.emit, Transcript):  # one write per turn of the loop, not one per event
-            self.node.emit.batch_on(loop)
+            self.transcript = self.node.emit
+            self.transcript.batch_on(loop)
         if self.fifo is not None:
             self._tasks.add(asyncio.get_running_loop().create_task(fifo_commands(self, self.fifo)))
 
@@ -213,8 +213,9 @@ class NodeServer(VersionChanges):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fifo_fds.clear()
-        if isinstance(self.node.emit, Transcript):
-            self.node.emit.batch_on(None)
+        if self.transcript is not None:
+            self.transcript.batch_on(None)
+            self.transcript = None
 
     # -- TCP
 
@@ -238,8 +239,8 @@ class NodeServer(VersionChanges):
         self._batch()
 
     def _batch(self) -> None:
-        if isinstance(self.node.emit, Transcript):  # several clients: several events a turn, printed in one write
-            self.node.emit.hold_turns(len(self._conns) > 1)
+        if self.transcript is not None:  # several clients: several events a turn, printed in one write
+            self.transcript.hold_turns(len(self._conns) > 1)
 
     def spawn(self, coro: Any) -> None:
         """Run a connection's waiting answer as a task (awaited by `close`)."""
@@ -253,9 +254,8 @@ class NodeServer(VersionChanges):
         return r if isinstance(r, dict) else await self.answer_later(r, line, local)
 
     def answer(self, line: bytes | None, local: bool = True) -> bytes | dict[str, Any] | Later:
-        """`answer_now`, with the answer to an input as its line: the common request (`cam.protocol.read_input`),
-        when nobody holds or waits for the node's lock, is read and answered on a short path, every check kept."""
-        if line is None or self.lock.users:
+        """`answer_now`; the common input (`cam.protocol.read_input`), nobody holding the lock: on a short path, same checks."""
+        if line is None or self._lock is not None and self._lock.users:  # (`lock` made lazily: not on this path)
             return self.answer_now(line, local)
         try:
             got = self._read_input(line)

@@ -40,8 +40,10 @@ class Transcript:
 
     A server calls `batch_on` from its event loop: the events that loop's callbacks emit in one turn are
     then printed together (while `batching`), at the start of its next turn (before it reads anything more), in one write
-    instead of one each.  An event from another thread, and `flush`, print the held ones first: the order
-    of events never changes.
+    instead of one each.  While `answering` (set by the connection making answers, `cam.guard.Lines`), that loop's
+    events are held until `answered`, called once the answers are written: printing is then off the path from a
+    request to its answer (the state changes, the answer goes out, then the transcript says so).  An event from
+    another thread, and `flush`, print the held ones first: the order of events never changes.
     """
 
     def __init__(self, out: TextIO | None = None, capacity: int = 10_000, gather: float = 0.005) -> None:
@@ -59,6 +61,10 @@ class Transcript:
         self.batching = False
         """Whether the batching loop's events are held now (`hold_turns`): its server says so while more than
         one connection is open (one connection's events come one a turn: holding them would cost a turn)."""
+        self.answering = False
+        """Whether the batching loop is making answers: its events are held until `answered`."""
+        self._due = False
+        """Whether a `release` of the held events is scheduled on the batching loop."""
         self._waiting = False
         self._never_blocks: int | None = None
         """The descriptor of `out` if writing to it never blocks (a file), -1 if it may, None: not known yet."""
@@ -73,9 +79,10 @@ class Transcript:
             if len(self._events) + len(held) >= self.capacity:
                 self.dropped += 1
                 return
-            if self.batching and get_ident() == self._owner:
+            if (self.batching or self.answering) and get_ident() == self._owner:
                 held.append(lines)
-                if len(held) == 1:  # printed when the loop's callbacks of this turn are done
+                if self.batching and not self._due:  # printed when the loop's callbacks of this turn are done
+                    self._due = True
                     self._loop.call_soon(self.release)
                 return
             if held:
@@ -104,7 +111,7 @@ class Transcript:
             if loop is None and self._held:
                 self._spill()
             self._loop, self._owner = loop, None if loop is None else get_ident()
-            self.batching = False
+            self.batching = self.answering = self._due = False
 
     def hold_turns(self, on: bool) -> None:
         """Hold the batching loop's events a turn (see `batch_on`) from now on, or print them at once."""
@@ -113,9 +120,21 @@ class Transcript:
     def release(self) -> None:
         """Print the events held since the loop's last turn, in one write if it cannot block."""
         with self._lock:
+            self._due = False
             held, self._held = self._held, []
             if held:
                 self._emit(held)
+
+    def answered(self) -> None:
+        """The answers made since `answering` was set are written: print their events now (or, while `batching`,
+        at the loop's next turn with the others').  Never raises: the answers are out, the events queued."""
+        self.answering = False
+        if self._held and not self._due:
+            try:
+                self.release()
+            except Exception as e:  # as `cam.contract.safe_emit`: the terminal's failure is not the request's
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"cam node: could not print: {type(e).__name__}: {e}\n")
 
     def _now(self, lines: list[str]) -> bool:
         """Print a short event at once, on the caller's thread, if that cannot block; whether it did.

@@ -230,6 +230,52 @@ def test_a_connection_pipelining_big_lines_lets_another_s_big_line_in_between():
     run(test, executor_threshold=1000)
 
 
+def test_an_answer_goes_out_before_its_transcript_event_and_a_failed_write_loses_no_event(tmp_path) -> None:
+    """A served node holds the events of the answers a callback makes until they are written: the state changes,
+    the answer goes out, then the transcript says so, every event in order; a write that fails loses none."""
+    from cam.terminal import Transcript
+    from cam.text import parse_value
+
+    path = tmp_path / "transcript.txt"
+
+    async def main() -> None:
+        with open(path, "w") as out:
+            printed = Transcript(out)
+            server = NodeServer(Node(V1, parse_value("Int 0"), emit=printed))
+            await server.start()  # wires the transcript to the loop, as `cam node` does
+            try:
+                conn, t = connect(server)
+                shown: list[str] = []
+                real = t.write
+
+                def write(data: bytes | bytearray | memoryview) -> None:  # what the terminal shows then
+                    shown.append(path.read_text())
+                    real(data)
+
+                t.write = write  # type: ignore[method-assign]
+                conn.data_received(do(1) + b"\n")  # one line alone: the short path
+                conn.data_received(do(2) + b"\n" + do(3) + b"\n")  # two lines, one write
+                printed.flush()
+                assert shown == ["", "Output:    L Unit\nNew state: Int 1\n\n"]
+                assert [a["state"] for a in t.answers()] == ["Int 1", "Int 2", "Int 3"]
+
+                def broken(data: bytes | bytearray | memoryview) -> None:
+                    raise ConnectionResetError("gone")
+
+                t.write = broken  # type: ignore[method-assign]
+                for chunk in (do(4) + b"\n", do(5) + b"\n" + do(6) + b"\n"):
+                    with pytest.raises(ConnectionResetError):
+                        conn.data_received(chunk)
+                printed.flush()
+                assert not printed.answering
+            finally:
+                await server.close()
+
+    asyncio.run(main())
+    states = [s for s in path.read_text().splitlines() if s.startswith("New state:")]
+    assert states == [f"New state: Int {i}" for i in range(1, 7)]
+
+
 @pytest.mark.parametrize("reader", ["_read_input", "_decode"])
 def test_a_bug_in_reading_a_line_is_answered_and_the_connection_goes_on(monkeypatch, reader):
     """A bug in either reader, the inputs' short one or the general one, answers that line ``internal``."""
@@ -292,3 +338,49 @@ def test_the_short_reader_gives_what_the_general_one_gives() -> None:
 
     same()
     assert len(taken) >= 200 and sum(taken) >= 0.08 * len(taken)
+
+
+def test_the_common_line_read_without_the_json_scanner_reads_as_json_does(monkeypatch) -> None:
+    """`read_input` reads the common line's exact shape with a pattern, not the JSON scanner: on lines of that
+    shape with one part changed (spacing, escapes, non-ASCII, control characters, numbers JSON refuses, lengths
+    at and over the limits) it gives what the JSON reading gives, and the pattern takes the common lines."""
+    from cam import protocol
+
+    def json_only(line: bytes) -> Any:
+        with monkeypatch.context() as m:
+            m.setattr(protocol, "_COMMON", lambda line: None)
+            return protocol.read_input(line, 512)
+
+    # escapes that JSON reads as a plain text ("L\\u0020Unit" is "L Unit") must not be taken as they are written
+    changes: dict[str, list[str]] = {
+        "id": ["0", "-0", "-7", str(2**70), "03", "1.0", "1e2", "-", "+1", '"7"', "null"],
+        "kind": ['"status"', '"Do"', '"d\\u006f"'],
+        "client": ['"%s"' % ("x" * 128), '"%s"' % ("x" * 129), '""', '"c\\u0031"', '"a\\\\b"',
+                   '"a\\"b"', '"\u00e9"', '"\x7f"', '"\x01"', '"~ !#[]"', "7"],
+        "seq": ["0", "-1", "03", "1.0", "1e2", str(2**70), '"3"'],
+        "input": ['"L\\u0020Unit"', '"\\u004c Unit"', '"Int 3"', '""', '"L Unit\x01"', '"\u00e9"', '"L ("',
+                  '"L%sUnit"' % (" " * 251), '"L%sUnit"' % (" " * 252), '"(((L Unit)))"'],
+        "tail": [" ", "\t", "\r", "  \r", "\f", "\x00", "x"],
+        "space": ["  ", "\t", "\r", "\n", "\f", "\x0b"],
+    }
+    spacings = [[""] * 10, [" "] * 10, ["", " "] * 5, [" ", ""] * 5]
+    lines = []
+    for part, alternatives in [("none", [""]), *changes.items()]:
+        for change in alternatives:
+            for with_client in (True, False):
+                for sp in spacings:
+                    value = {"id": "7", "kind": '"do"', "client": '"c1"', "seq": "3", "input": '"L Unit"', "tail": "",
+                             "space": ""}
+                    if part != "none":
+                        value[part] = change
+                    sp = list(sp)
+                    if part == "space":
+                        sp[len(lines) % 10] = change
+                    keys = ["id", "kind", *(["client", "seq"] if with_client or part in ("client", "seq") else []),
+                            "input"]
+                    body = ",".join(sp[2 * i] + f'"{k}":{sp[2 * i + 1]}{value[k]}' for i, k in enumerate(keys))
+                    lines.append((part, ("{" + body.lstrip() + "}" + value["tail"]).encode()))
+    for part, line in lines:
+        taken = protocol._COMMON(line) is not None
+        assert taken or part != "none", line
+        assert protocol.read_input(line, 512) == json_only(line), line
