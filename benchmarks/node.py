@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import socket
 import statistics
@@ -167,74 +166,25 @@ def start_echo(kind: str, loop: str) -> tuple[subprocess.Popen[str], int]:
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
 
-def _requests(port: int, n: int, start: float, until: float = 0.0) -> tuple[float, float, list[float], list[float]]:
-    """Connect, wait for `start` (monotonic), send `n` increments (or send until `until`);
-    (t0, t1, latencies, when each answer came (monotonic, only when sending until `until`)).
-
-    Every request is a fresh line with the client's id and next sequence number, as `cam.client.Client`
-    sends it, and every answer is read whole and decoded (``json.loads``; a second line in one answer would
-    fail it).  Answers are read with ``socket.recv``, not a buffered file's ``readline``: the client waits for
-    each answer, so nothing follows it, and the file's Python-level layers added some microseconds to every
-    contender's round trip alike (measured: see docs/node.md).
-    """
-    cid = os.urandom(16).hex()
-    lat: list[float] = []
-    came: list[float] = []
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        clock, send, recv = time.perf_counter, sock.sendall, sock.recv
-
-        def answer_line() -> bytes:
-            # one request waits for its one answer, so what comes ends at that answer's newline: read until it
-            # (a bare recv, not a buffered file's readline: its Python-level layers cost every contender alike)
-            data = recv(65536)
-            while not data.endswith(b"\n"):
-                more = recv(65536)
-                if not more:
-                    raise RuntimeError(f"the server closed the connection after {data[:200]!r}")
-                data += more
-            return data
-
-        send(b'{"id":0,"kind":"do","input":"R Unit"}\n')
-        answer_line()
-        while time.monotonic() < start:
-            time.sleep(0.0005)
-        t0 = time.monotonic()
-        i = 0
-        while i < n or time.monotonic() < until:
-            i += 1
-            t = clock()
-            send(f'{{"id":{i},"kind":"do","client":"{cid}","seq":{i},"input":"L Unit"}}\n'.encode())
-            answer = json.loads(answer_line())
-            lat.append(clock() - t)
-            if until:
-                came.append(time.monotonic())
-            if answer.get("id") != i or answer.get("ok") is False:
-                raise RuntimeError(f"unexpected answer {answer}")
-        return t0, time.monotonic(), lat, came
-
-
-def _worker(conn: Connection) -> None:
-    conn.send("ready")
-    while True:
-        job = conn.recv()
-        if job is None:
-            return
-        conn.send(_requests(*job))
-
-
 class Clients:
-    """Client processes kept for the whole run (spawned once), each sending requests on its own connection."""
+    """Client processes kept for the whole run (started once), each sending requests on its own connection.
+
+    Each is ``python benchmarks/clients.py FD``: a process of its own that imports only the standard library
+    (multiprocessing's "spawn" imported this script, and with it the package, in each of the 8: ~0.4 s of CPU
+    apiece, 3.4 s of a quick run's 8), taking jobs over a `Connection` on a socket pair.  Every contender is
+    measured with these same processes and the same request loop (`benchmarks.clients.requests`).
+    """
 
     def __init__(self, n: int) -> None:
-        ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
-        self.procs = []
+        self.procs: list[subprocess.Popen[bytes]] = []
+        script = str(Path(__file__).resolve().with_name("clients.py"))
         for _ in range(n):
-            here, there = ctx.Pipe()
-            p = ctx.Process(target=_worker, args=(there,), daemon=True)
-            p.start()
-            self.pipes.append(here)
+            here, there = socket.socketpair()
+            p = subprocess.Popen([sys.executable, script, str(there.fileno())], pass_fds=[there.fileno()],
+                                 cwd=ROOT)
+            there.close()
+            self.pipes.append(Connection(here.detach()))
             self.procs.append(p)
         for c in self.pipes:  # started and imported: measuring in this process meanwhile would share its CPU
             c.recv()
@@ -262,7 +212,7 @@ class Clients:
         for c in self.pipes:
             c.send(None)
         for p in self.procs:
-            p.join(5)
+            p.wait(5)
 
 
 def warm_up(requests: int) -> int:

@@ -178,31 +178,44 @@ def _installed_bytecode(prefix: str) -> None:
 
 LONG_FIRST = (
     "tests/test_papers.py::test_quick_build",
-    "tests/test_central.py::test_machine_agrees_with_interpreter",
-    "tests/test_deep.py::",
     "tests/test_style.py::test_mypy_clean",
-    "tests/test_closures.py::test_the_law_checker",
-    "tests/test_laws.py::test_check_instance",
-    "tests/test_machine_load.py::",
-    "tests/test_cam_machine.py::test_fast_path_agrees",
+    "tests/test_deep.py::test_deep_nested_curry",
     "tests/test_cam_code.py::test_deeply_nested_text",
-    "docs/checking.md::",
-    "tests/test_graph.py::test_deep_terms_have_diagrams",
-    "tests/test_syntax.py::test_port_programs",
-    "tests/test_central.py::test_deep_par_nesting",
+    "tests/test_machine_load.py::test_large_code_is_translated_and_runs",
+    "tests/test_central.py::test_machine_agrees_with_interpreter",
+    "tests/test_central.py::test_a_planted_bug_shrinks",
     "tests/test_node_model.py::",
+    "tests/test_machine_load.py::test_load_agrees_with_the_checked_loop_on_arbitrary_code",
+    "tests/test_cam_code.py::test_parse_fuzz",
+    "tests/test_deep.py::",
+    "tests/test_graph.py::test_deep_terms_have_diagrams",
+    "tests/test_verifier.py::test_deeply_nested_branches",
+    "tests/test_graph.py::test_dot_is_accepted_by_graphviz",
+    "tests/test_laws.py::test_check_instance",
+    "tests/test_verifier_properties.py::test_random_code_that_verifies",
+    "tests/test_frontend_random.py::test_random_plain_machines",
+    "tests/test_central.py::test_deep_par_nesting",
+    "tests/test_machine_load.py::test_the_examples_against_the_interpreter",
+    "tests/test_node_bundle.py::test_the_bundle_runs_a_node_in_a_bare_virtual_environment",
+    "tests/test_cam_machine.py::test_fast_path_agrees",
+    "tests/test_verifier.py::test_deeply_nested_closures_and_values",
+    "tests/test_machine_load.py::",
     "tests/test_examples_lang.py::test_family_against_its_model",
-    "tests/test_verifier_properties.py::test_arbitrary_code_is_rejected_or_runs",
-    "tests/test_types.py::test_deep_types_parse_and_print",
+    "tests/test_closures.py::test_the_law_checker",
     "tests/test_cam_code.py::test_json_round_trip",
-    "tests/test_verifier_properties.py::test_fuzz_cases_are_rejected_or_run",
-    "tests/test_cam_code.py::test_digest_differs_exactly_for_different_code",
     "tests/test_lang_checks.py::test_verified_code_with_the_extensions_does_not_go_wrong",
+    "tests/test_verifier_properties.py::test_arbitrary_code_is_rejected_or_runs",
     "tests/test_cam_machine.py::test_arbitrary_code_halts_or_raises_machine_errors",
+    "tests/test_cam_code.py::test_digest_differs_exactly_for_different_code",
+    "tests/test_verifier_properties.py::test_fuzz_cases_are_rejected_or_run",
+    "tests/test_types.py::test_deep_types_parse_and_print",
+    "docs/checking.md::",
+    "tests/test_syntax.py::test_port_programs",
     "tests/test_cam_machine.py::test_translation_agrees_with_the_checked_loop_on_every_small_stack_code",
 )
-"""Node-id prefixes of the longest tests (``--durations``, November 2026: every test of 15 s or more in a run
-with other work on the machine), run first.
+"""Node-id prefixes of the longest tests, longest first, run first: by CPU seconds (the test's process and the
+processes it waited for) in a whole run (December 2026: every test of about 1.3 CPU-s or more, 1.3 to 17 s; an
+xdist run on a loaded machine, where a test's wall time said more about the machine than about the test).
 
 pytest-xdist's ``worksteal`` first splits the collection into one contiguous block per
 worker, in order, and later re-balances only the tests not yet started: a one-minute

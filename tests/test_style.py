@@ -48,3 +48,18 @@ def test_mutation_subsets_name_existing_tests():
     named = {m for m in tool.SUBSETS} | {t for ts in tool.SUBSETS.values() for t in ts}
     named |= set(config["only_mutate"]) | set(config["pytest_add_cli_args_test_selection"])
     assert sorted(n for n in named if not (ROOT / n).is_file()) == []
+
+
+def test_long_first_names_existing_tests():
+    """Every prefix of conftest's `LONG_FIRST` still names a test (a renamed one would silently lose its place)."""
+    import re
+
+    from tests.conftest import LONG_FIRST
+
+    missing = []
+    for prefix in LONG_FIRST:
+        path, _, name = prefix.partition("::")
+        text = (ROOT / path).read_text() if (ROOT / path).is_file() else None
+        if text is None or (name and not re.search(rf"^(def|class) {re.escape(name)}", text, re.M)):
+            missing.append(prefix)
+    assert missing == []
