@@ -336,6 +336,8 @@ class _End(NamedTuple):
 
 def _instantiate(templates: dict[str, Template], term: Term, form: Form) -> Any:
     programs, recorded = _table_programs(templates, form)
+    if len(recorded) > 100_000:  # (a bound, checked once a call: a term adds at most its own nodes)
+        recorded.clear()
     blocks: list[list[Any]] = [form.block()]
     block = blocks[0]
     todo: list[Any] = [term]  # terms to compile, runs of instructions (tuples), marks and `_End`\ s
@@ -365,23 +367,21 @@ def _instantiate(templates: dict[str, Template], term: Term, form: Form) -> Any:
             continue
         while True:  # `x` a term; its code's first hole, when a kid, compiled next here (`Compose`'s spine)
             program = programs.get(t) or programs.get(id(x)) or _new_program(templates, term, x, form, programs)
-            head, rest, kids_in_order, _, pick, plain = program
-            if not rest:
-                block.extend(head)
+            if not program[1]:  # (a leaf: its code is its first run)
+                block.extend(program[0])
                 break
+            head, rest, kids_in_order, _, pick, plain = program
             # terms share subterms (a generator's smallest terms): met a second time, a subterm's code is
             # recorded, and copied when met again.  Met once, it is noted by its hash, not kept (most are met
             # once: kept, they would outlive their terms); an object at a noted id, of that hash, is met again
-            found = recorded.get(id(x))
-            if type(found) is tuple:  # (its subterm kept: the id is its own)
+            found = recorded.get(key := id(x))
+            if found is None or type(found) is not tuple and found != x._hash:  # (the commonest case first)
+                recorded[key] = x._hash
+            elif type(found) is tuple:  # (its subterm kept: the id is its own)
                 block.extend(found[1])
                 break
-            if found == x._hash:
-                push(_End(x, len(block)))
             else:
-                if len(recorded) > 100_000:
-                    recorded.clear()
-                recorded[id(x)] = x._hash
+                push(_End(x, len(block)))
             block.extend(head)
             kids = x.kids
             if kids_in_order:  # the holes are the kids, in order (`Compose`'s template, the commonest)

@@ -169,6 +169,7 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
     """
     pc, n, steps = 0, len(block), 0
     limit = -1 if fuel is None else fuel
+    watched = fuel is not None or tracer is not None  # (one test a step where neither is given: campaigns)
     stack: list[Any] = []
     push, pop = stack.append, stack.pop
     while True:
@@ -178,10 +179,11 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
                     tracer(acc, block, pc, reg, stack, steps)
                 return acc, reg, steps
             raise _stuck("the code ended but the stack is not empty", acc, block, pc, reg, stack, steps)
-        if steps == limit:
-            raise OutOfFuel(f"out of fuel after {steps} steps", _config(acc, block, pc, reg, stack), steps)
-        if tracer is not None:
-            tracer(acc, block, pc, reg, stack, steps)
+        if watched:
+            if steps == limit:
+                raise OutOfFuel(f"out of fuel after {steps} steps", _config(acc, block, pc, reg, stack), steps)
+            if tracer is not None:
+                tracer(acc, block, pc, reg, stack, steps)
         op, arg = block[pc]
         if op == CONS:
             if not stack or type(stack[-1]) is Ret:
