@@ -30,6 +30,7 @@ CAM (`cam.machine`): the two are checked against each other.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from catlib.free import Case, Compose, Const, Curry, Embed, Par, Prim, Term
 from catlib.values import Curried, HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
@@ -41,9 +42,9 @@ class InterpretError(TypeError):
     """A value of the wrong shape reached a term (the term or input is ill-typed)."""
 
 
-# continuation frames: (THEN, g) run g next; (RIGHT, g, c) run g on c next;
-# (PAIR, b) pair b with the value returned
-_THEN, _RIGHT, _PAIR = 0, 1, 2
+# continuation frames: a term g: run g next (a composition's second half: the commonest frame, pushed as it
+# is); (RIGHT, g, c) run g on c next; (PAIR, b) pair b with the value returned
+_RIGHT, _PAIR = 1, 2
 
 
 def _bad(t: Term, v: HostValue, want: str) -> InterpretError:
@@ -52,7 +53,7 @@ def _bad(t: Term, v: HostValue, want: str) -> InterpretError:
 
 def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, HostValue]:
     """Run `term` once on `input` in `state`; return ``(new_state, output)``."""
-    stack: list[tuple] = []
+    stack: list[Any] = []  # frames (see above)
     t, v, s = term, input, state
     while True:
         # evaluate t on v
@@ -66,7 +67,7 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
                 op = "Const"
                 break
             elif kind is Compose or (kind is not Par and kind is not Case and isinstance(t, Compose)):
-                stack.append((_THEN, t.kids[0]))
+                stack.append(t.kids[0])
                 t = t.kids[1]
                 continue
             elif kind is Par or (kind is not Case and isinstance(t, Par)):
@@ -150,8 +151,8 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
         # return v to the continuation
         while stack:
             frame = stack.pop()
-            if frame[0] == _THEN:
-                t = frame[1]
+            if type(frame) is not tuple:
+                t = frame
                 break
             if frame[0] == _RIGHT:
                 stack.append((_PAIR, v))
