@@ -1,7 +1,9 @@
 """Version changes on a served node (`cam.server.NodeServer`): who may make them, and how they are checked.
 
 An upgrade's code is checked and translated (`cam.admission.check_code`, in a
-worker thread) while the running version goes on answering inputs; then,
+worker thread, its translated source compiled in a helper process,
+`cam.pysource.compiling_aside`, since ``compile`` would hold the event loop
+off for its whole call) while the running version goes on answering inputs; then,
 under the node's lock, the checks that depend on the state
 (`cam.admission.check_state`: migration, down-migration, trial inputs,
 probes) run again if inputs changed the state meanwhile, and the new version

@@ -34,8 +34,8 @@ No request can stall the others
   before others get a turn; its reading pauses while its answers are not taken.
 - An upgrade's line (or a prepare's) is read and its code made in a worker
   thread, as a big line is.  Its checks (verifier, migration, trial inputs,
-  translation, and the state's machine value) run in a worker thread too,
-  handing the interpreter lock over between their stages; when they must run again
+  translation, compiled in a helper process, and the state's machine value) run in a
+  worker thread too, handing the interpreter lock over between stages; when they must run again
   at a changed state, a small upgrade's (a line of at most `SMALL_UPGRADE`
   bytes without ``APP``, at a small state) run on the event loop, which takes
   less than handing them over would.  An input runs on the event loop for at
