@@ -23,6 +23,7 @@ import os
 import stat
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 
 __all__ = ["is_loopback", "check_fifo", "Lines", "BigSlot", "encode", "answer_line"]
@@ -194,21 +195,7 @@ class Lines(asyncio.Protocol):
                 and not self.busy and not self.paused and not self.dropping and not self.holding_big
                 and len(data) <= self.short):
             # the commonest chunk: one whole request line, nothing before it: answered as `process` would
-            t = self.server.transcript
-            if t is None:
-                answer, close = self.reply(data[:-1])
-                if answer is not None:
-                    self.transport.write(answer)  # type: ignore[union-attr]
-            else:
-                t.answering = True  # its event is printed once the answer is written (see `process`)
-                try:
-                    answer, close = self.reply(data[:-1])
-                    if answer is not None:
-                        self.transport.write(answer)  # type: ignore[union-attr]
-                finally:
-                    t.answered()
-            if answer is not None and close:
-                self.close()
+            self._answering(self._answer_line, data[:-1])
             return
         if self.dropping:
             i = data.find(b"\n")
@@ -317,17 +304,29 @@ class Lines(asyncio.Protocol):
         self.scheduled = False
         if self.busy or self.closed or self.write_blocked is not None:
             return
-        # the events of the answers made here are printed once those are written: the transcript is not on the
-        # path from a request to its answer (the state changes, the answer goes out, then the transcript says so)
+        self._answering(self._answer_lines)
+
+    def _answering(self, answer: Callable[..., None], *args: Any) -> None:
+        """``answer(*args)``, which makes answers and writes them; their events are printed after, by the
+        served transcript (`cam.terminal.Transcript.answering`): printing is not on the path from a request to
+        its answer (the state changes, the answer goes out, then the transcript says so)."""
         t = self.server.transcript
         if t is None:
-            self._answer_lines()
+            answer(*args)
             return
         t.answering = True
         try:
-            self._answer_lines()
+            answer(*args)
         finally:
             t.answered()
+
+    def _answer_line(self, line: bytes) -> None:
+        """Answer one line that came alone (`data_received`'s short path)."""
+        answer, close = self.reply(line)
+        if answer is not None:
+            self.transport.write(answer)  # type: ignore[union-attr]
+            if close:
+                self.close()
 
     def _answer_lines(self) -> None:
         out: list[bytes] = []
