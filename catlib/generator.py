@@ -145,9 +145,10 @@ def _depth_one(functions: bool) -> tuple[Type, ...]:
     >>> _depth_one(True)[4 * 4 + 1] is _make(Fun, Unit, Int)
     True
     """
-    found: tuple[Type, ...] | None = _table("strategies.made_of_bases").get(functions)  # (emptied with
-    if found is None:                                                                    # `shared_type`'s)
-        found = _store("strategies.made_of_bases", functions, tuple(
+    # (a table emptied with `shared_type`'s: its types are shared)
+    found: tuple[Type, ...] | None = _table("strategies.depth_one").get(functions)
+    if found is None:
+        found = _store("strategies.depth_one", functions, tuple(
             _BASES[k] if k < 2 else _make(_KINDS[k - 2], x, y)
             for k in range(5 if functions else 4) for x in _BASES for y in _BASES))
     return found

@@ -129,7 +129,7 @@ def shared_type(cls: type, left: Type, right: Type) -> Type:
     if t is None:
         canon = table("canon")
         if len(made) > 100_000:  # a bound: hypothesis may ask for many odd types
-            for name in ("made", "canon", "made_by_hash", "strategies.made_of_bases"):  # (the generator's too)
+            for name in ("made", "canon", "made_by_hash", "strategies.depth_one"):  # (the generator's too)
                 table(name).clear()
         t = made[key] = cls(left, right)
         canon.setdefault(t, t)
