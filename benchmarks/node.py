@@ -353,10 +353,13 @@ def longest_silence(came: list[float], start: float, end: float) -> float:
 def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code, Code, Code]],
                    down: bool = False) -> None:
     """Under load from 8 client processes: the node's pause per upgrade, its checks, and the clients' view."""
-    clients.send(port, 8, 0.5 + 0.1 * len(upgrades))  # long enough for every upgrade below, on a loaded machine
+    sending = 0.5 + 0.1 * len(upgrades)  # long enough for every upgrade below, on a loaded machine
+    clients.send(port, 8, sending)
+    stop = time.monotonic() + sending
     trips, checks, windows = [], [], []
     try:
         with Client("127.0.0.1", port) as c:
+            recorded = len(c.status()["upgrade_pauses"])  # (the node keeps its last 100)
             time.sleep(0.2)
             for old, new, mig, back in upgrades:
                 t, m = time.perf_counter(), time.monotonic()
@@ -365,8 +368,14 @@ def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code,
                 windows.append((m, time.monotonic()))
                 checks.append(r["check_seconds"])
                 time.sleep(0.02)
-            st = c.status()
-            pauses, latencies = st["upgrade_pauses"][-len(upgrades):], st["upgrade_latencies"][-len(upgrades):]
+            # an upgrade's pause is recorded when the new code answers its first input: on a loaded machine the
+            # clients' next input may come after the status is asked for, so ask until all are in (or the
+            # clients stop sending)
+            want = min(100, recorded + len(upgrades))
+            while len((st := c.status())["upgrade_pauses"]) < want and time.monotonic() < stop:
+                time.sleep(0.005)
+            n = len(upgrades) - (want - len(st["upgrade_pauses"]))  # the upgrades' pauses recorded (the last n)
+            pauses, latencies = (st[k][len(st[k]) - n:] for k in ("upgrade_pauses", "upgrade_latencies"))
     finally:
         came = clients.wait()
     # the clients' view: the longest time no client got an answer, from sending each upgrade to 2 ms after its
@@ -374,15 +383,19 @@ def upgrade_pauses(clients: Clients, port: int, upgrades: list[tuple[Code, Code,
     during = [longest_silence(came, a, b + 0.002) for a, b in windows]
     before = [longest_silence(came, a - 0.012 - (b - a), a - 0.01) for a, b in windows]
     ms = 1e3
-    print(f"\nupgrade under load (8 client processes sending increments), {len(pauses)} upgrades v1 <-> v2, "
+    print(f"\nupgrade under load (8 client processes sending increments), {len(upgrades)} upgrades v1 <-> v2, "
           "each with new code" + (" and a down-migration" if down else ""))
+    if len(pauses) < len(upgrades):
+        print(f"  (the node's own figures for {len(upgrades) - len(pauses)} of them are missing: no client's input "
+              "came after the upgrade before the clients stopped sending; the machine is overloaded)")
     for label, xs in (("inputs held: swap starts -> next input answered (node)", pauses),
                       ("receive -> first input answered by the new code (node)", latencies),
                       ("checks + translation + migration (node)", checks),
                       ("upgrade round trip (client)", trips),
                       ("longest silence of all 8 clients during an upgrade", during),
                       ("the same just before it (no upgrade)", before)):
-        print(f"  {label:<56} median {statistics.median(xs) * ms:7.3f} ms   max {max(xs) * ms:7.3f} ms")
+        print(f"  {label:<56} median {statistics.median(xs) * ms:7.3f} ms   max {max(xs) * ms:7.3f} ms" if xs
+              else f"  {label:<56} (none recorded)")
 
 
 def durability(clients: Clients, requests: int, rounds: int) -> None:
