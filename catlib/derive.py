@@ -262,8 +262,20 @@ class _Search:
                 fixed.append((p, Candidate(Consume, (f"new {show_path(new + p)} = ()",))))
             else:
                 wanted.append((p, t))
-        options = [[(k, subs) for k, (op, ot) in enumerate(olds) if (k < n_leaves or _holds(t, ot))
-                    and (subs := self.cands(ot, t, new + p, src + op, depth + 1))] for p, t in wanted]
+        # a record with one component besides ``()``s, ``((), x)``, going whole where `x` goes too (into an
+        # alternative of the record's type) is the same migration: listing both would be a false ambiguity
+        alone = {k: [j for j in range(n_leaves) if olds[j][0][:len(op)] == op] for k, (op, _) in enumerate(olds)
+                 if k >= n_leaves}
+        options = []
+        for p, t in wanted:
+            opts: list[tuple[int, list[Candidate]]] = []
+            for k, (op, ot) in enumerate(olds):
+                if k >= n_leaves and (not _holds(t, ot) or len(alone[k]) == 1 and alone[k][0] in dict(opts)):
+                    continue
+                subs = self.cands(ot, t, new + p, src + op, depth + 1)
+                if subs:
+                    opts.append((k, subs))
+            options.append(opts)
         out: list[Candidate] = []
         for assignment in self._assign(wanted, olds, options):
             used = [olds[k][0] for k, _ in assignment]

@@ -49,6 +49,15 @@ def test_distinct_types_reorder_and_sums_gain_alternatives():
     assert run(derive("Int", "Either () Int").term, 3) == Right(3)
 
 
+def test_a_record_of_one_component_is_not_a_second_candidate():
+    # ((), x) going whole into an alternative of its type is x going there with a new (): one migration, not an
+    # ambiguity between two equivalent ones (a counterexample the edit property found)
+    d = derive("(((), Either () ()), ())", "(Either () ((), Either () ()), ())")
+    assert run(d.term, (((), Left(())), ())) == (Right(((), Left(()))), ())
+    # where x alone has no way there, the record still goes whole
+    assert run(derive("(((), Int), ())", "(Either () ((), Int), ())").term, (((), 4), ())) == (Right(((), 4)), ())
+
+
 def test_a_default_can_decide_where_an_alternative_goes():
     d = derive("Either () Int", "Either () (Either Int (Int, Int))", {"R.R.1": 3})
     assert run(d.term, Right(5)) == Right(Right((5, 3)))
