@@ -57,14 +57,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +71,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import interleave, listening, table  # noqa: E402
 from benchmarks import load as machine_load  # noqa: E402
+from benchmarks.clients import Clients  # noqa: E402
 from cam.client import Client, as_code  # noqa: E402
 from cam.code import ADD, BRANCH, CONS, MUL, PUSH, QUOTE, SUB, Code, IntV, L, Pair, UnitV, Value  # noqa: E402
 from cam.loops import LOOPS, chosen  # noqa: E402
@@ -155,64 +154,35 @@ LOOP = "auto"
 """The event loop of the node and of the echo servers it is compared with (``--loop``, `cam.loops`)."""
 
 
-def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
-    return listening(subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data, LOOP], cwd=ROOT, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+def spawn_node(mode: str = "memory", data: str = "") -> subprocess.Popen[str]:
+    """A node process (`NODE_SCRIPT`), started (`listening` waits until it listens)."""
+    return subprocess.Popen([sys.executable, "-c", NODE_SCRIPT, mode, data, LOOP], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def start_echo(kind: str, loop: str) -> tuple[subprocess.Popen[str], int]:
+def spawn_echo(kind: str, loop: str) -> subprocess.Popen[str]:
     """The minimal JSON-lines echo server (`kind`: ``streams`` or ``protocol``) on `loop`, in its own process."""
-    return listening(subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind, loop], cwd=ROOT, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+    return subprocess.Popen([sys.executable, "-c", ECHO_SCRIPT, kind, loop], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-class Clients:
-    """Client processes kept for the whole run (started once), each sending requests on its own connection.
+def start_node(mode: str = "memory", data: str = "") -> tuple[subprocess.Popen[str], int]:
+    return listening(spawn_node(mode, data))
 
-    Each is ``python benchmarks/clients.py FD``: a process of its own that imports only the standard library
-    (multiprocessing's "spawn" imported this script, and with it the package, in each of the 8: ~0.4 s of CPU
-    apiece, 3.4 s of a quick run's 8), taking jobs over a `Connection` on a socket pair.  Every contender is
-    measured with these same processes and the same request loop (`benchmarks.clients.requests`).
-    """
 
-    def __init__(self, n: int) -> None:
-        self.pipes: list[Connection] = []
-        self.procs: list[subprocess.Popen[bytes]] = []
-        script = str(Path(__file__).resolve().with_name("clients.py"))
-        for _ in range(n):
-            here, there = socket.socketpair()
-            p = subprocess.Popen([sys.executable, script, str(there.fileno())], pass_fds=[there.fileno()],
-                                 cwd=ROOT)
-            there.close()
-            self.pipes.append(Connection(here.detach()))
-            self.procs.append(p)
-        for c in self.pipes:  # started and imported: measuring in this process meanwhile would share its CPU
-            c.recv()
-
-    def run(self, port: int, clients: int, per_client: int, seconds: float = 0.0) -> tuple[float, list[float]]:
-        """(wall seconds, latencies) of `clients` processes each sending `per_client` requests (or for `seconds`)."""
-        start = time.monotonic() + 0.2
-        for c in self.pipes[:clients]:
-            c.send((port, per_client, start, start + seconds if seconds else 0.0))
-        results = [c.recv() for c in self.pipes[:clients]]
-        return max(r[1] for r in results) - min(r[0] for r in results), [x for r in results for x in r[2]]
-
-    def send(self, port: int, clients: int, seconds: float) -> None:
-        """Start `clients` processes sending requests for `seconds` (collect with `wait`)."""
-        start = time.monotonic()
-        for c in self.pipes[:clients]:
-            c.send((port, 0, start, start + seconds))
-        self._busy = clients
-
-    def wait(self) -> list[float]:
-        """When each answer came (`time.monotonic`), every client's, sorted."""
-        return sorted(t for c in self.pipes[:self._busy] for t in c.recv()[3])
-
-    def close(self) -> None:
-        for c in self.pipes:
-            c.send(None)
-        for p in self.procs:
-            p.wait(5)
+def all_listening(procs: dict[str, subprocess.Popen[str]]) -> dict[str, tuple[subprocess.Popen[str], int]]:
+    """Processes started together, each once it listens: (process, port) by name (their starts overlap, where
+    one after another each waited for the one before to import and listen)."""
+    out: dict[str, tuple[subprocess.Popen[str], int]] = {}
+    try:
+        for name, proc in procs.items():
+            out[name] = listening(proc)
+    except BaseException:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
+        raise
+    return out
 
 
 def warm_up(requests: int) -> int:
@@ -268,10 +238,11 @@ def served(clients: Clients, requests: int, rounds: int) -> None:
     """Requests/s and latency of the echo servers and the node, 1 and 8 client processes, interleaved."""
     loop = chosen(LOOP)
     streams, protocol = f"echo ({loop} streams)", f"echo ({loop} protocol)"
-    servers = {streams: start_echo("streams", loop), protocol: start_echo("protocol", loop), "node": start_node()}
+    procs = {streams: spawn_echo("streams", loop), protocol: spawn_echo("protocol", loop), "node": spawn_node()}
     if loop != "asyncio":  # the plain asyncio figures too, for a reader comparing with other runs
-        servers.update({"echo (asyncio streams)": start_echo("streams", "asyncio"),
-                        "echo (asyncio protocol)": start_echo("protocol", "asyncio")})
+        procs.update({"echo (asyncio streams)": spawn_echo("streams", "asyncio"),
+                      "echo (asyncio protocol)": spawn_echo("protocol", "asyncio")})
+    servers = all_listening(procs)
     try:
         for n in (1, 8):
             for _, port in servers.values():
@@ -402,7 +373,7 @@ def durability(clients: Clients, requests: int, rounds: int) -> None:
     """Requests/s and latency of nodes with and without ``--data``, interleaved over `rounds`."""
     modes = ["memory", "sync", "group"]
     with tempfile.TemporaryDirectory() as tmp:
-        nodes = {m: start_node(m, os.path.join(tmp, m)) for m in modes}
+        nodes = all_listening({m: spawn_node(m, os.path.join(tmp, m)) for m in modes})
         try:
             for n in (1, 4):
                 rates: dict[str, list[float]] = {m: [] for m in modes}

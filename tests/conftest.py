@@ -16,6 +16,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -115,6 +116,8 @@ def pytest_configure(config: pytest.Config) -> None:
             and os.environ.get("DOCS_BUILD") != "0" and not os.environ.get("DOCS_SITE")
             and docs_build.wanted(list(config.args) or [str(config.rootpath)])):
         os.environ[docs_build.ENV] = str(docs_build.start())
+    if not hasattr(config, "workerinput"):
+        _rewritten_ahead(config)
 
 
 def _bytecode_for_this_run() -> None:
@@ -138,6 +141,51 @@ def _bytecode_for_this_run() -> None:
     _installed_bytecode(prefix)
     os.environ["PYTHONPYCACHEPREFIX"] = prefix
     del os.environ["PYTHONDONTWRITEBYTECODE"]
+
+
+def _rewritten_ahead(config: pytest.Config) -> None:
+    """Before pytest-xdist starts its workers, rewrite the run's test modules for pytest's assertion messages once,
+    into the run's bytecode folder (`_bytecode_for_this_run`), where each worker's import finds them.
+
+    Each worker rewrote every test module itself as it collected them, and hypothesis's modules (pytest rewrites
+    its plugins' packages) as the conftest imported them: ~7 of a worker's ~13 CPU-s of collection (December
+    2026), both workers at once, so neither found the other's.  The rewriting and the file are
+    pytest's own (its rewrite hook reads the file as it reads any it wrote: checked against the source's size and
+    time, a stale one rewritten again); meanwhile the documentation build, started just before, has the other
+    core.  Nothing is done without workers, or without a run's own bytecode folder.
+    """
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX")
+    if (not prefix or not getattr(config.option, "numprocesses", None) or config.option.dist == "no"
+            or config.option.collectonly):  # (pytest-xdist collects in this process then)
+        return
+    try:  # pytest's internals: if they move, the workers rewrite as before
+        from _pytest.assertion import rewrite
+        state = config.stash[rewrite.assertstate_key]
+    except (ImportError, KeyError, AttributeError):
+        return
+    if config.getoption("assertmode") != "rewrite":
+        return
+    files: set[Path] = set()
+    for arg in list(config.args) or [str(config.rootpath)]:
+        path = Path(arg.split("::")[0]).resolve()
+        if path.is_dir():
+            files.update(path.rglob("test_*.py"))
+            files.update(path.rglob("conftest.py"))
+        elif path.suffix == ".py" and (path.name.startswith("test_") or path.name == "conftest.py"):
+            files.add(path)
+    # and the modules this process has imported through pytest's rewriting (hypothesis's, its plugin's package),
+    # which each worker imports too
+    files.update(Path(m.__spec__.origin) for m in list(sys.modules.values())
+                 if isinstance(getattr(m, "__loader__", None), rewrite.AssertionRewritingHook)
+                 and getattr(m, "__spec__", None) is not None and m.__spec__.origin)
+    for fn in sorted(files):
+        folder = Path(prefix, *fn.parts[1:-1])
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            stat, code = rewrite._rewrite_test(fn, config)
+        except (OSError, SyntaxError):  # the worker meets it and says so, as without this
+            continue
+        rewrite._write_pyc(state, code, stat, folder / (fn.name[:-3] + rewrite.PYC_TAIL))
 
 
 def _installed_bytecode(prefix: str) -> None:
