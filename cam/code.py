@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from catlib.tree import Tree, joined, render
+from catlib.tree import Tree, joined, render, set_hash, set_kids, set_label
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = [
@@ -76,7 +76,11 @@ class IntV(Value):
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
             raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
-        Tree.__init__(self, label=n)
+        # here and in the other hot constructors, `Tree.__init__` inlined (same slots and hash, see
+        # `catlib.tree.set_kids`): deep code and values build a node per level, the generic call a third of it
+        set_kids(self, ())
+        set_label(self, n)
+        set_hash(self, hash((type(self).__name__, n)))
 
     @property
     def n(self) -> int:
@@ -92,7 +96,9 @@ class Pair(Value):
     def __init__(self, left: Value, right: Value) -> None:
         if not (isinstance(left, Value) and isinstance(right, Value)):
             _value(left), _value(right)  # type: ignore[unreachable]  # callers without type hints get here
-        Tree.__init__(self, left, right)
+        set_kids(self, (left, right))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, left._hash, right._hash)))
 
     left = property(lambda self: self.kids[0])
     right = property(lambda self: self.kids[1])
@@ -103,7 +109,11 @@ class _Injection(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
+        if not isinstance(value, Value):
+            _value(value)  # type: ignore[unreachable]  # raises
+        set_kids(self, (value,))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, value._hash)))
 
     value = property(lambda self: self.kids[0])
 
@@ -219,7 +229,9 @@ class Instr(Tree):
         if len(args) != len(kinds) or not all(isinstance(a, k) for a, k in zip(args, kinds)):
             want = ", ".join(k.__name__ for k in kinds) or "no argument"
             raise TypeError(f"{op} takes {want}, not {args!r}")
-        Tree.__init__(self, *args, label=op)
+        set_kids(self, args)
+        set_label(self, op)
+        set_hash(self, hash(("Instr", op, *[a._hash for a in args])))  # (no subclass of Instr: the name is known)
 
     @property
     def op(self) -> str:
@@ -250,14 +262,19 @@ class Code(Tree):
             for i in instrs:
                 if not isinstance(i, Instr):
                     raise TypeError(f"Code holds instructions, not {i!r}")
-        Tree.__init__(self, *instrs)
+        set_kids(self, instrs)
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, *[i._hash for i in instrs])))
 
     @classmethod
     def of(cls, instrs: Iterable[Instr]) -> Code:
         """The code of `instrs`, which the caller made of instructions only (the compiler does): not checked
         one by one.  Otherwise the same as ``Code(instrs)``."""
         code = cls.__new__(cls)
-        Tree.__init__(code, *instrs)
+        kids = tuple(instrs)
+        set_kids(code, kids)
+        set_label(code, None)
+        set_hash(code, hash((cls.__name__, None, *[i._hash for i in kids])))
         return code
 
     def __iter__(self) -> Iterator[Instr]:

@@ -37,8 +37,8 @@ class Tree:
     _hash: int
 
     def __init__(self, *kids: Any, label: Hashable = None) -> None:
-        _set_kids(self, kids)
-        _set_label(self, label)
+        set_kids(self, kids)
+        set_label(self, label)
         try:  # the kids' cached hashes read directly (a call of `hash` per kid cost as much as the rest),
             # the common arities without a loop
             n = len(kids)
@@ -52,7 +52,7 @@ class Tree:
                 h = hash((type(self).__name__, label, *[k._hash for k in kids]))
         except AttributeError:  # a kid that is not a tree: the same formula through `hash`
             h = hash((type(self).__name__, label, *(hash(k) for k in kids)))
-        _set_hash(self, h)
+        set_hash(self, h)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -109,9 +109,11 @@ class Tree:
 
 
 # The slots' own setters: what ``object.__setattr__`` does past the immutability guard, without its lookup.
-_set_kids = cast(Any, Tree.__dict__["kids"]).__set__
-_set_label = cast(Any, Tree.__dict__["label"]).__set__
-_set_hash = cast(Any, Tree.__dict__["_hash"]).__set__
+# The hottest constructors (types' and machine values') set the three slots with them directly rather than call
+# `Tree.__init__`, computing the same hash: ``hash((type(self).__name__, label, *the kids' _hash))``.
+set_kids: Callable[[Tree, tuple[Any, ...]], None] = cast(Any, Tree.__dict__["kids"]).__set__
+set_label: Callable[[Tree, Hashable], None] = cast(Any, Tree.__dict__["label"]).__set__
+set_hash: Callable[[Tree, int], None] = cast(Any, Tree.__dict__["_hash"]).__set__
 
 
 def _repr_pieces(x: Tree) -> list[Any]:

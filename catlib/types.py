@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from catlib.tree import Tree, render
+from catlib.tree import Tree, render, set_hash, set_kids, set_label
 
 
 class Type(Tree):
@@ -71,38 +71,43 @@ class Var(Type):
     __slots__ = ()
 
     def __init__(self, name: str) -> None:
-        Tree.__init__(self, label=name)
+        # `Tree.__init__` inlined (the same slots and hash, see `catlib.tree.set_kids`): inference makes a
+        # variable or two per term node, and the generic call cost a third of the whole constructor
+        set_kids(self, ())
+        set_label(self, name)
+        set_hash(self, hash((type(self).__name__, name)))
 
     @property
     def name(self) -> str:
         return self.label  # type: ignore[return-value]
 
 
-class Prod(Type):
+class _Binary(Type):
+    __slots__ = ()
+
+    def __init__(self, left: Type, right: Type) -> None:
+        # `Tree.__init__` inlined, as in `Var` (the kids are types: their hashes are cached)
+        set_kids(self, (left, right))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, left._hash, right._hash)))
+
+
+class Prod(_Binary):
     """The product ``(a, b)``."""
 
     __slots__ = ()
 
-    def __init__(self, left: Type, right: Type) -> None:
-        Tree.__init__(self, left, right)
 
-
-class Sum(Type):
+class Sum(_Binary):
     """The sum ``Either a b``."""
 
     __slots__ = ()
 
-    def __init__(self, left: Type, right: Type) -> None:
-        Tree.__init__(self, left, right)
 
-
-class Fun(Type):
-    """The exponential ``a -> b``: the type of CAM closures."""
+class Fun(_Binary):
+    """The exponential ``a -> b`` (its kids: domain and codomain): the type of CAM closures."""
 
     __slots__ = ()
-
-    def __init__(self, dom: Type, cod: Type) -> None:
-        Tree.__init__(self, dom, cod)
 
 
 Unit: Type = _Base("()")
