@@ -288,7 +288,10 @@ class Unifier:
         An unbound variable `v` becomes `image(v)`, if given (called in order of first appearance)."""
         memo: dict[int, Type] = {}
         keep: list[Type] = []  # keeps memo's keys alive
+        bindings = self.bindings
         results = []
+        # (the loop below is the hottest of inference: a resolved type is walked node by node, so the binary
+        # constructors' rebuild and an unbound variable's test are written out rather than called)
         for t in types:
             todo: list[Any] = [t]  # `_DONE` above a node: its kids (or a variable's binding) are resolved
             out: list[Type] = []
@@ -296,8 +299,13 @@ class Unifier:
                 n = todo.pop()
                 if n is _DONE:
                     n = todo.pop()
-                    if isinstance(n, Var):  # out[-1] is what the variable stands for
+                    kids = n.kids
+                    if not kids:  # a variable: out[-1] is what it stands for
                         r: Type = out.pop()
+                    elif len(kids) == 2:
+                        b = out.pop()
+                        a = out.pop()
+                        r = n if a is kids[0] and b is kids[1] else type(n)(a, b)
                     else:
                         r = _rebuilt(n, out)
                 else:
@@ -305,18 +313,16 @@ class Unifier:
                     if r is not _DONE:
                         out.append(r)
                         continue
-                    if isinstance(n, Var):
-                        m = self.find(n)
-                        if m is n:
-                            r = n if image is None else image(n)
-                        else:
-                            todo += (n, _DONE, m)
-                            continue
-                    elif not n.kids:
+                    kids = n.kids
+                    if kids:
+                        todo += (n, _DONE, *reversed(kids))
+                        continue
+                    if type(n) is not Var:
                         r = n
+                    elif n.label not in bindings:
+                        r = n if image is None else image(n)
                     else:
-                        todo += (n, _DONE)
-                        todo.extend(reversed(n.kids))
+                        todo += (n, _DONE, self.find(n))
                         continue
                 memo[id(n)] = r
                 keep.append(n)
@@ -345,13 +351,20 @@ class Unifier:
     def unify(self, a: Type, b: Type) -> None:
         """Extend the substitution so that `a` and `b` become equal, or raise."""
         bindings, find = self.bindings, self.find
-        todo = [(a, b)]
+        todo = [a, b]  # pairs, flat
         while todo:
-            x, y = todo.pop()
-            x, y = find(x), find(y)
+            y = todo.pop()
+            x = todo.pop()
+            # (`find` called only where a binding is to be followed: one unification per term node)
+            x_var, y_var = type(x) is Var, type(y) is Var
+            if x_var and x.label in bindings:
+                x = find(x)
+                x_var = type(x) is Var
+            if y_var and y.label in bindings:
+                y = find(y)
+                y_var = type(y) is Var
             if x is y:
                 continue
-            x_var, y_var = isinstance(x, Var), isinstance(y, Var)
             if x_var or y_var:
                 if not x_var:  # the variable on the left
                     x, y, y_var = y, x, False
@@ -364,7 +377,12 @@ class Unifier:
             elif type(x) is not type(y) or x.label != y.label:
                 raise UnifyError(self.resolve(x), self.resolve(y))
             else:
-                todo.extend(zip(x.kids, y.kids))
+                xk, yk = x.kids, y.kids
+                if len(xk) == 2:  # (every type constructor is binary; the right kids are unified first)
+                    todo += (xk[0], yk[0], xk[1], yk[1])
+                else:
+                    for pair in zip(xk, yk):
+                        todo += pair
 
 
 def substitute(types: list[Type], image: Callable[[Var], Type]) -> list[Type]:
@@ -454,12 +472,12 @@ def rename(types: list[Type], keep: frozenset[str] = frozenset(), unifier: Unifi
 
     def image(v: Var) -> Type:
         nonlocal n
-        new = names.get(v.name)
+        new = names.get(v.label)  # type: ignore[arg-type]  # (`label`: `name` without the property's call)
         while new is None:
             name = variable_name(n)
             n += 1
             if name not in keep:
-                new = names[v.name] = Var(name)
+                new = names[v.label] = Var(name)  # type: ignore[index]
         return new
 
     # both passes meet the variables in pre-order, left to right: the order of first appearance
