@@ -233,6 +233,16 @@ class Instr(Tree):
         set_label(self, op)
         set_hash(self, hash(("Instr", op, *[a._hash for a in args])))  # (no subclass of Instr: the name is known)
 
+    @classmethod
+    def of(cls, op: str, *args: Tree) -> Instr:
+        """Instruction `op` with operands `args` that the caller made of the right kinds (the parsers do): not
+        checked.  Otherwise the same as ``Instr(op, *args)``."""
+        instr = cls.__new__(cls)
+        set_kids(instr, args)
+        set_label(instr, op)
+        set_hash(instr, hash(("Instr", op, *[a._hash for a in args])))
+        return instr
+
     @property
     def op(self) -> str:
         return self.label  # type: ignore[return-value]
