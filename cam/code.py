@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from catlib.tree import Tree, joined, render, set_hash, set_kids, set_label
+from catlib.tree import Tree, render, set_hash, set_kids, set_label
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = [
@@ -457,11 +457,29 @@ def _repr(tree: Value | Instr | Code) -> str:
 
 
 def _repr_pieces(x: Tree) -> list[Any]:
-    if isinstance(x, Code):
-        return ["Code([", *joined(x.kids, ", "), "])"]
-    if not x.kids:
-        return [x.op if isinstance(x, Instr) else x._leaf_repr()]
-    return [(x.op if isinstance(x, Instr) else type(x).__name__) + "(", *joined(x.kids, ", "), ")"]
+    # a kid without kids (a plain instruction, an empty block, a leaf value) is written here, joined to its
+    # neighbouring strings: `render` gets fewer pieces
+    if type(x) is Code:
+        text, end = "Code([", "])"
+    elif not x.kids:
+        return [x.label if type(x) is Instr else x._leaf_repr()]  # type: ignore[list-item]
+    else:
+        text, end = (x.label if type(x) is Instr else type(x).__name__) + "(", ")"  # type: ignore[operator]
+    out: list[Any] = []
+    sep = ""
+    for k in x.kids:
+        if k.kids:
+            out += (text + sep, k)
+            text = ""
+        elif type(k) is Instr:
+            text += sep + k.label
+        elif type(k) is Code:
+            text += sep + "Code([])"
+        else:
+            text += sep + k._leaf_repr()
+        sep = ", "
+    out.append(text + end)
+    return out
 
 
 def to_text(x: Value | Instr | Code) -> str:
@@ -471,37 +489,42 @@ def to_text(x: Value | Instr | Code) -> str:
 
 def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
     # an item is (tree, whether it stands as a constructor's argument); neighbouring strings are joined here, and
-    # an instruction without operands written as its name, so that `render` handles fewer pieces
+    # a block's instructions written in its own pieces (an instruction is an item only at the top), so that
+    # `render` handles fewer pieces: a block of plain instructions is one string
     t, arg = item
     if type(t) is Code:
         out: list[Any] = []
         text, sep = "[", ""
         for k in t.kids:
+            text += sep + k.label
             if k.kids:
-                out += (text + sep, (k, False))
-                text = ""
-            else:
-                text += sep + k.label
+                text = _operands(k.kids, text, out)
             sep = ","
         out.append(text + "]")
         return out
     if t is UnitV:
         return ["Unit"]
-    if isinstance(t, IntV):
-        s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
+    if type(t) is IntV:
+        n = t.label
+        s = f"Int {n}" if n >= 0 else f"Int ({n})"  # type: ignore[operator]
         return [f"({s})" if arg else s]
-    instr = isinstance(t, Instr)
-    head = t.op if isinstance(t, Instr) else type(t).__name__
-    if not t.kids:
-        return [head]
-    paren = arg and not instr
+    if type(t) is Instr:
+        out = []
+        out.append(_operands(t.kids, t.label, out))  # type: ignore[arg-type]
+        return out
+    if not t.kids:  # (a value of a subclass: as its class's name)
+        return [type(t).__name__]
     out = []
-    text = "(" + head if paren else head
-    for k in t.kids:
-        if type(k) is Code and not any(i.kids for i in k.kids):  # a block of plain instructions: its text now
+    out.append(_operands(t.kids, "(" + type(t).__name__ if arg else type(t).__name__, out) + (")" if arg else ""))
+    return out
+
+
+def _operands(kids: tuple[Tree, ...], text: str, out: list[Any]) -> str:
+    """Add a constructor's or an instruction's operands to `out`, after `text`; the text left to add after them."""
+    for k in kids:
+        if type(k) is Code and not any([i.kids for i in k.kids]):  # a block of plain instructions: its text now
             text += " [" + ",".join([i.label for i in k.kids]) + "]"
         else:
             out += (text + " ", (k, True))
             text = ""
-    out.append(text + ")" if paren else text)
-    return out
+    return text

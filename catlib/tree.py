@@ -69,13 +69,15 @@ class Tree:
             return False
         if not self.kids or self.label != other.label:
             return bool(self.label == other.label)
-        todo = [(self, other)]
+        todo = [self, other]  # pairs to compare kid by kid, flat (no tuple per pair)
         seen: set[tuple[int, int]] = set()  # pairs with kids already compared: shared subtrees once
         while todo:
-            a, b = todo.pop()
-            if len(a.kids) != len(b.kids):
+            b = todo.pop()
+            a = todo.pop()
+            ak, bk = a.kids, b.kids
+            if len(ak) != len(bk):
                 return False
-            for x, y in zip(a.kids, b.kids):
+            for x, y in zip(ak, bk):
                 if x is y:
                     continue
                 if type(x) is not type(y) or x._hash != y._hash or x.label != y.label:
@@ -84,7 +86,7 @@ class Tree:
                     key = (id(x), id(y))
                     if key not in seen:
                         seen.add(key)
-                        todo.append((x, y))
+                        todo += (x, y)
         return True
 
     def __ne__(self, other: object) -> bool:
