@@ -69,11 +69,14 @@ class Tree:
             return False
         if not self.kids or self.label != other.label:
             return bool(self.label == other.label)
-        todo = [self, other]  # pairs to compare kid by kid, flat (no tuple per pair)
-        seen: set[tuple[int, int]] = set()  # pairs with kids already compared: shared subtrees once
+        todo = [(self, other)]
+        # Shared subtrees are compared once per pair, and pairs are recorded only for a subtree met again (by the
+        # id of its left side): a tree without sharing, the common case, makes no pair key per node.  A pair is
+        # compared at most twice, so the work stays linear in the distinct pairs.
+        seen: set[int] = set()  # left sides with kids met once
+        again: set[tuple[int, int]] = set()  # pairs whose left side was met before
         while todo:
-            b = todo.pop()
-            a = todo.pop()
+            a, b = todo.pop()
             ak, bk = a.kids, b.kids
             if len(ak) != len(bk):
                 return False
@@ -83,10 +86,14 @@ class Tree:
                 if type(x) is not type(y) or x._hash != y._hash or x.label != y.label:
                     return False
                 if x.kids or y.kids:  # leaves are done (and so need no record)
-                    key = (id(x), id(y))
-                    if key not in seen:
-                        seen.add(key)
-                        todo += (x, y)
+                    if id(x) in seen:
+                        key = (id(x), id(y))
+                        if key in again:
+                            continue
+                        again.add(key)
+                    else:
+                        seen.add(id(x))
+                    todo.append((x, y))
         return True
 
     def __ne__(self, other: object) -> bool:
