@@ -43,10 +43,11 @@ def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
     """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`; with `closure` (the
     code a closure runs as), `catlib.values.Curried` too: ``Closure (closure(c)) env`` of ``c = Curried(body, env)``."""
     out: list[Value] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
+    todo: list[Any] = [x]  # host values to quote; `_MAKE` above a value whose parts are quoted (they end `out`)
     while todo:
-        v, ready = todo.pop()
-        if ready:
+        v = todo.pop()
+        if v is _MAKE:
+            v = todo.pop()
             if type(v) is tuple:
                 b, a = out.pop(), out.pop()
                 out.append(Pair(a, b))
@@ -60,15 +61,18 @@ def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
         elif type(v) is int:
             out.append(IntV(v))
         elif type(v) is tuple and len(v) == 2:
-            todo += [(v, True), (v[1], False), (v[0], False)]
+            todo += (v, _MAKE, v[1], v[0])
         elif isinstance(v, (Left, Right)):
-            todo += [(v, True), (v.value, False)]
+            todo += (v, _MAKE, v.value)
         elif type(v) is Curried and closure is not None:
-            todo += [(v, True), (v.env, False)]
+            todo += (v, _MAKE, v.env)
         else:
             raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right"
                             f"{', Curried' if closure else ''})")
     return out[0]
+
+
+_MAKE: Any = object()
 
 
 def unquote(v: Value) -> Any:
@@ -147,12 +151,13 @@ def host_text(h: Any) -> str:
             continue
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
-        emit(f"({head}" if arg else head)
+        emit(f"({head} " if arg else head + " ")  # (the space before the first argument, written here)
         if arg:
             push(")")
-        for k in reversed(kids):
-            push((k, True))
+        if len(kids) == 2:
+            push((kids[1], True))
             push(" ")
+        push((kids[0], True))
     return "".join(out)
 
 
