@@ -462,7 +462,7 @@ def _repr_pieces(x: Tree) -> list[Any]:
     if type(x) is Code:
         text, end = "Code([", "])"
     elif not x.kids:
-        return [x.label if type(x) is Instr else x._leaf_repr()]  # type: ignore[list-item]
+        return [x.label if type(x) is Instr else x._leaf_repr()]
     else:
         text, end = (x.label if type(x) is Instr else type(x).__name__) + "(", ")"  # type: ignore[operator]
     out: list[Any] = []
@@ -472,7 +472,7 @@ def _repr_pieces(x: Tree) -> list[Any]:
             out += (text + sep, k)
             text = ""
         elif type(k) is Instr:
-            text += sep + k.label
+            text += sep + k.label  # type: ignore[operator]
         elif type(k) is Code:
             text += sep + "Code([])"
         else:

@@ -472,7 +472,7 @@ def rename(types: list[Type], keep: frozenset[str] = frozenset(), unifier: Unifi
 
     def image(v: Var) -> Type:
         nonlocal n
-        new = names.get(v.label)  # type: ignore[arg-type]  # (`label`: `name` without the property's call)
+        new = names.get(v.label)  # type: ignore[call-overload]  # (`label`: `name` without the property's call)
         while new is None:
             name = variable_name(n)
             n += 1
