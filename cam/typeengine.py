@@ -273,29 +273,12 @@ class TypeGraph:
         done: dict[Node, T.Type] = {}
         taken = set(keep)
         count = 0
-        seen: set[Node] = set()
-        # (below, `find` is called only where there is a link to follow: most nodes are roots by now)
-        for node in nodes:  # name the variables in pre-order; a shared part is seen once, first
-            order = [find(node)]
-            while order:
-                n = order.pop()
-                if n in seen:
-                    continue
-                seen.add(n)
-                tag = n.tag
-                if tag == VAR:
-                    while True:
-                        name = chr(ord("a") + count % 26) + (str(count // 26) if count >= 26 else "")
-                        count += 1
-                        if name not in taken:
-                            break
-                    done[n] = T.Var(name)
-                elif PROD <= tag <= FUN:
-                    a, b = n.a, n.b
-                    order += (b if b.up is None else find(b), a if a.up is None else find(a))
-        size: dict[Node, int] = dict.fromkeys(done, 1)
+        size: dict[Node, int] = {}
         results = []
         classes = {PROD: T.Prod, SUM: T.Sum, FUN: T.Fun}
+        # One walk per type, left to right, a node visited at its first appearance (a shared part once): a
+        # variable is named when first met, which is the order of first appearance (one walk instead of a naming
+        # walk before a building one).  (`find` is called only where there is a link to follow.)
         for node, name in zip(nodes, what):
             todo: list[Any] = [find(node)]  # a node, or `_LEAVE` above a node and its two kids' roots
             while todo:
@@ -310,8 +293,17 @@ class TypeGraph:
                     continue
                 if n in done:
                     continue
-                if not PROD <= n.tag <= FUN:  # variables are done already
-                    done[n] = T.Var(n.a) if n.tag == RIGID else T.Unit if n.tag == UNIT else T.Int
+                tag = n.tag
+                if not PROD <= tag <= FUN:
+                    if tag == VAR:
+                        while True:
+                            var = chr(ord("a") + count % 26) + (str(count // 26) if count >= 26 else "")
+                            count += 1
+                            if var not in taken:
+                                break
+                        done[n] = T.Var(var)
+                    else:
+                        done[n] = T.Var(n.a) if tag == RIGID else T.Unit if tag == UNIT else T.Int
                     size[n] = 1
                     continue
                 a, b = n.a, n.b

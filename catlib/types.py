@@ -145,13 +145,14 @@ class TypeParseError(ValueError):
 
 
 _TOKEN = re.compile(r"\s*(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)")
+_TOKEN_OR_BAD = re.compile(r"\s*(?:(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)|(\S))")
+"""`_TOKEN`, or (second group) a character that starts no token: the whole text cut in one call of the regex
+engine, a loop of `_TOKEN.match` only for an error's position (`_positioned`)."""
+_VAR_NAME = re.compile(r"[a-z_][A-Za-z0-9_']*")
 
 
-def parse(text: str) -> Type:
-    """Parse a type written as the seed writes it, e.g. ``Either () (Int, Int)``.
-
-    Lowercase names are type variables; ``Unit`` is accepted for ``()``.
-    """
+def _positioned(text: str) -> list[tuple[int, str]]:
+    """The tokens of `text` with their positions, then ``<end>``; `TypeParseError` at a character that starts none."""
     tokens: list[tuple[int, str]] = []
     pos = 0
     while pos < len(text):
@@ -163,17 +164,28 @@ def parse(text: str) -> Type:
         tokens.append((m.start(1), m.group(1)))
         pos = m.end()
     tokens.append((len(text), "<end>"))
+    return tokens
+
+
+def parse(text: str) -> Type:
+    """Parse a type written as the seed writes it, e.g. ``Either () (Int, Int)``.
+
+    Lowercase names are type variables; ``Unit`` is accepted for ``()``.
+    """
+    found = _TOKEN_OR_BAD.findall(text)
+    toks: list[str] = [tok for tok, _ in found]
+    if any(bad for _, bad in found):
+        _positioned(text)  # raises, naming the first bad character
+    toks.append("<end>")
     i = 0
 
-    def peek() -> str:
-        return tokens[i][1]
+    def at(i: int) -> int:  # where token `i` starts (found again, for an error only)
+        return _positioned(text)[i][0]
 
     def expect(tok: str) -> None:
         nonlocal i
-        if peek() != tok:
-            raise TypeParseError(
-                f"expected {tok!r} at position {tokens[i][0]} in {text!r}, found {peek()!r}"
-            )
+        if toks[i] != tok:
+            raise TypeParseError(f"expected {tok!r} at position {at(i)} in {text!r}, found {toks[i]!r}")
         i += 1
 
     # An explicit stack of what to do with the next finished type, instead of
@@ -188,12 +200,12 @@ def parse(text: str) -> Type:
             then.append(("fun", None))
             goal = "app"
         if goal == "app":
-            if peek() == "Either":
+            if toks[i] == "Either":
                 i += 1
                 then.append(("either", None))
             goal = "atom"
         if goal == "atom":
-            tok = peek()
+            tok = toks[i]
             if tok == "(":
                 i += 1
                 then.append(("(", None))
@@ -203,15 +215,15 @@ def parse(text: str) -> Type:
                 done = Unit
             elif tok == "Int":
                 done = Int
-            elif re.fullmatch(r"[a-z_][A-Za-z0-9_']*", tok):
+            elif _VAR_NAME.fullmatch(tok):
                 done = Var(tok)
             else:
-                raise TypeParseError(f"expected a type at position {tokens[i][0]} in {text!r}, found {tok!r}")
+                raise TypeParseError(f"expected a type at position {at(i)} in {text!r}, found {tok!r}")
             i += 1
         goal = ""
         while not goal and then:  # hand `done` to the frames waiting for it
             frame, first = then.pop()
-            if frame == "fun" and peek() == "->":
+            if frame == "fun" and toks[i] == "->":
                 i += 1
                 then.append(("->", done))
                 goal = "fun"
@@ -223,7 +235,7 @@ def parse(text: str) -> Type:
             elif frame == "either2":
                 done = Sum(first, done)  # type: ignore[arg-type]
             elif frame == "(":
-                if peek() == ",":
+                if toks[i] == ",":
                     i += 1
                     then.append((",", done))
                     goal = "fun"
