@@ -82,17 +82,13 @@ _ARITY: dict[str, tuple[str, ...]] = {
 """What follows a constructor or an instruction with operands: values (``varg``) and code blocks."""
 
 
+_VALUE_CLASSES: dict[str, Any] = {"Pair": Pair, "L": L, "R": R, "Closure": Closure}
+
+
 def _build(head: str, args: list[Any]) -> Any:
     # (the parsers collect each argument as the kind `_ARITY` wants: an instruction is made unchecked)
-    if head == "Pair":
-        return Pair(*args)
-    if head == "L":
-        return L(args[0])
-    if head == "R":
-        return R(args[0])
-    if head == "Closure":
-        return Closure(*args)
-    return Instr.of(head, *args)
+    cls = _VALUE_CLASSES.get(head)
+    return Instr.of(head, *args) if cls is None else cls(*args)
 
 
 def _parse(text: str, start: str) -> Any:

@@ -128,7 +128,18 @@ set_hash: Callable[[Tree, int], None] = cast(Any, Tree.__dict__["_hash"]).__set_
 def _repr_pieces(x: Tree) -> list[Any]:
     if not x.kids:
         return [x._leaf_repr()]
-    return [type(x).__name__ + "(", *joined(x.kids, ", "), ")"]
+    # a kid without kids is written here, joined to its neighbouring strings: `render` gets fewer pieces
+    out: list[Any] = []
+    text, sep = type(x).__name__ + "(", ""
+    for k in x.kids:
+        if k.kids:
+            out += (text + sep, k)
+            text = ""
+        else:
+            text += sep + k._leaf_repr()
+        sep = ", "
+    out.append(text + ")")
+    return out
 
 
 def joined(items: Iterable[Any], separator: str) -> list[Any]:
