@@ -247,7 +247,21 @@ def _compile(t: Type) -> Builder:
     if t.is_ground:  # no variable to instantiate: every instance is `t` itself (types are immutable)
         return lambda u, names: t
     cls = type(t)
-    left, right = (_compile(k) for k in t.kids)  # every type constructor (Prod, Sum, Fun) is binary
+    a, b = t.kids  # every type constructor (Prod, Sum, Fun) is binary
+    if isinstance(a, Var) and isinstance(b, Var):  # (the commonest pattern, ``(a, b)``: its two lookups inline)
+        x, y = a.name, b.name
+
+        def pair_of_vars(u: Unifier, names: dict[str, Type]) -> Type:
+            v = names.get(x)
+            if v is None:
+                v = names[x] = u.fresh()
+            w = names.get(y)
+            if w is None:
+                w = names[y] = u.fresh()
+            return cls(v, w)
+
+        return pair_of_vars
+    left, right = _compile(a), _compile(b)
     return lambda u, names: cls(left(u, names), right(u, names))
 
 
