@@ -226,7 +226,10 @@ class Instr(Tree):
         kinds = _KINDS.get(op)
         if kinds is None:
             raise ValueError(f"unknown instruction {op!r}")
-        if len(args) != len(kinds) or not all(isinstance(a, k) for a, k in zip(args, kinds)):
+        n = len(args)
+        # (one or two operands checked without a generator: most instructions have none, the rest one or two)
+        if n != len(kinds) or n and not (isinstance(args[0], kinds[0]) and (
+                n == 1 or isinstance(args[1], kinds[1]) and (n == 2 or all(map(isinstance, args, kinds))))):
             want = ", ".join(k.__name__ for k in kinds) or "no argument"
             raise TypeError(f"{op} takes {want}, not {args!r}")
         set_kids(self, args)
