@@ -123,21 +123,27 @@ def show(t: Type) -> str:
     return render(t, _show_pieces)
 
 
+def _piece(t: Type) -> Any:
+    # a kid's piece: a leaf (a variable or a base type) as its name now, so `render` does not expand it as an
+    # item (a signature's leaves are half its nodes); any other type as itself
+    return t if t.kids else str(t.label)
+
+
 def _atom(t: Type) -> list[Any]:
     # the arguments of Either are atoms
-    return ["(", t, ")"] if isinstance(t, (Sum, Fun)) else [t]
+    return ["(", t, ")"] if isinstance(t, (Sum, Fun)) else [_piece(t)]
 
 
 def _show_pieces(t: Type) -> list[Any]:
-    if isinstance(t, (_Base, Var)):
+    if not t.kids:  # a variable or a base type
         return [str(t.label)]
     left, right = t.kids
     if isinstance(t, Prod):
-        return ["(", left, ", ", right, ")"]
+        return ["(", _piece(left), ", ", _piece(right), ")"]
     if isinstance(t, Sum):
         return ["Either ", *_atom(left), " ", *_atom(right)]
     # Fun: a function domain is parenthesised, the codomain is not (-> is right-associative)
-    return [*(["(", left, ")"] if isinstance(left, Fun) else [left]), " -> ", right]
+    return [*(["(", left, ")"] if isinstance(left, Fun) else [_piece(left)]), " -> ", _piece(right)]
 
 
 class TypeParseError(ValueError):
