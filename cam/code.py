@@ -76,8 +76,7 @@ class IntV(Value):
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
             raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
-        # here and in the other hot constructors, `Tree.__init__` inlined (same slots and hash, see
-        # `catlib.tree.set_kids`): deep code and values build a node per level, the generic call a third of it
+        # `Tree.__init__` inlined in the hot constructors (the same slots and hash: see `catlib.tree.set_kids`)
         set_kids(self, ())
         set_label(self, n)
         set_hash(self, hash((type(self).__name__, n)))
@@ -173,33 +172,16 @@ class InstrSpec(NamedTuple):
 
 
 INSTRUCTIONS: tuple[InstrSpec, ...] = (
-    InstrSpec("ID", NONE, True),
-    InstrSpec("FST", NONE, True),
-    InstrSpec("SND", NONE, True),
-    InstrSpec("COPY", NONE, True),
-    InstrSpec("CONSUME", NONE, True),
-    InstrSpec("FIRST", NONE, True),
-    InstrSpec("SECOND", NONE, True),
-    InstrSpec("CONS", NONE, True),
-    InstrSpec("SWAP", NONE, True),
-    InstrSpec("QUOTE", VALUE, True),
-    InstrSpec("ADD", NONE, True),
-    InstrSpec("APP", NONE, True),
-    InstrSpec("CURRY", BLOCK, True),
-    InstrSpec("INL", NONE, True),
-    InstrSpec("INR", NONE, True),
-    InstrSpec("BRANCH", BLOCKS, True),
-    InstrSpec("RETURN", NONE, True),
-    InstrSpec("PUSH", NONE, True),
-    InstrSpec("ROT", NONE, True),
-    InstrSpec("GET", NONE, True),
-    InstrSpec("PUT", NONE, True),
+    InstrSpec("ID", NONE, True), InstrSpec("FST", NONE, True), InstrSpec("SND", NONE, True),
+    InstrSpec("COPY", NONE, True), InstrSpec("CONSUME", NONE, True), InstrSpec("FIRST", NONE, True),
+    InstrSpec("SECOND", NONE, True), InstrSpec("CONS", NONE, True), InstrSpec("SWAP", NONE, True),
+    InstrSpec("QUOTE", VALUE, True), InstrSpec("ADD", NONE, True), InstrSpec("APP", NONE, True),
+    InstrSpec("CURRY", BLOCK, True), InstrSpec("INL", NONE, True), InstrSpec("INR", NONE, True),
+    InstrSpec("BRANCH", BLOCKS, True), InstrSpec("RETURN", NONE, True), InstrSpec("PUSH", NONE, True),
+    InstrSpec("ROT", NONE, True), InstrSpec("GET", NONE, True), InstrSpec("PUT", NONE, True),
     # beyond the reference: this package's integer primitives (`catlib.free.Sub` ...)
-    InstrSpec("SUB", NONE, False),
-    InstrSpec("MUL", NONE, False),
-    InstrSpec("LT", NONE, False),
-    InstrSpec("EQ", NONE, False),
-    InstrSpec("DIVMOD", NONE, False),
+    InstrSpec("SUB", NONE, False), InstrSpec("MUL", NONE, False), InstrSpec("LT", NONE, False),
+    InstrSpec("EQ", NONE, False), InstrSpec("DIVMOD", NONE, False),
 )
 """Every instruction, in the reference's order; an instruction's opcode is its index here.
 
@@ -238,8 +220,7 @@ class Instr(Tree):
 
     @classmethod
     def of(cls, op: str, *args: Tree) -> Instr:
-        """Instruction `op` with operands `args` that the caller made of the right kinds (the parsers do): not
-        checked.  Otherwise the same as ``Instr(op, *args)``."""
+        """``Instr(op, *args)`` for operands the caller made of the right kinds (the parsers do): not checked."""
         instr = cls.__new__(cls)
         set_kids(instr, args)
         set_label(instr, op)
@@ -284,10 +265,7 @@ class Code(Tree):
         """The code of `instrs`, which the caller made of instructions only (the compiler does): not checked
         one by one.  Otherwise the same as ``Code(instrs)``."""
         code = cls.__new__(cls)
-        kids = tuple(instrs)
-        set_kids(code, kids)
-        set_label(code, None)
-        set_hash(code, hash((cls.__name__, None, *[i._hash for i in kids])))
+        Tree.__init__(code, *instrs)
         return code
 
     def __iter__(self) -> Iterator[Instr]:
@@ -461,27 +439,18 @@ def _repr(tree: Value | Instr | Code) -> str:
 
 def _repr_pieces(x: Tree) -> list[Any]:
     # a kid without kids (a plain instruction, an empty block, a leaf value) is written here, joined to its
-    # neighbouring strings: `render` gets fewer pieces
-    if type(x) is Code:
-        text, end = "Code([", "])"
-    elif not x.kids:
+    # neighbouring strings (a leaf's pieces are one string): `render` gets fewer items
+    if not x.kids and type(x) is not Code:
         return [x.label if type(x) is Instr else x._leaf_repr()]
-    else:
-        text, end = (x.label if type(x) is Instr else type(x).__name__) + "(", ")"  # type: ignore[operator]
     out: list[Any] = []
-    sep = ""
-    for k in x.kids:
+    text = "Code([" if type(x) is Code else (x.label if type(x) is Instr else type(x).__name__) + "("  # type: ignore[operator]
+    for j, k in enumerate(x.kids):
         if k.kids:
-            out += (text + sep, k)
+            out += (text + ", " if j else text, k)
             text = ""
-        elif type(k) is Instr:
-            text += sep + k.label  # type: ignore[operator]
-        elif type(k) is Code:
-            text += sep + "Code([])"
         else:
-            text += sep + k._leaf_repr()
-        sep = ", "
-    out.append(text + end)
+            text += (", " if j else "") + _repr_pieces(k)[0]
+    out.append(text + ("])" if type(x) is Code else ")"))
     return out
 
 
@@ -491,9 +460,8 @@ def to_text(x: Value | Instr | Code) -> str:
 
 
 def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
-    # an item is (tree, whether it stands as a constructor's argument); neighbouring strings are joined here, and
-    # a block's instructions written in its own pieces (an instruction is an item only at the top), so that
-    # `render` handles fewer pieces: a block of plain instructions is one string
+    # an item is (tree, whether it is a constructor's argument); neighbouring strings joined and a block's
+    # instructions written in its own pieces (an instruction is an item only at the top): fewer items for `render`
     t, arg = item
     if type(t) is Code:
         out: list[Any] = []
@@ -511,14 +479,11 @@ def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
         n = t.label
         s = f"Int {n}" if n >= 0 else f"Int ({n})"  # type: ignore[operator]
         return [f"({s})" if arg else s]
-    if type(t) is Instr:
-        out = []
-        out.append(_operands(t.kids, t.label, out))  # type: ignore[arg-type]
-        return out
-    if not t.kids:  # (a value of a subclass: as its class's name)
-        return [type(t).__name__]
+    if not t.kids:  # (an instruction without operands, or a value of a subclass: by its name)
+        return [t.label if type(t) is Instr else type(t).__name__]
+    name = t.label if type(t) is Instr else type(t).__name__  # (an instruction is never an argument)
     out = []
-    out.append(_operands(t.kids, "(" + type(t).__name__ if arg else type(t).__name__, out) + (")" if arg else ""))
+    out.append(_operands(t.kids, "(" + name if arg else name, out) + (")" if arg else ""))  # type: ignore[arg-type, operator]
     return out
 
 

@@ -124,8 +124,7 @@ def show(t: Type) -> str:
 
 
 def _piece(t: Type) -> Any:
-    # a kid's piece: a leaf (a variable or a base type) as its name now, so `render` does not expand it as an
-    # item (a signature's leaves are half its nodes); any other type as itself
+    # a kid's piece: a leaf (variable, base type) as its name, not an item for `render` (half a signature's nodes)
     return t if t.kids else str(t.label)
 
 
@@ -152,8 +151,7 @@ class TypeParseError(ValueError):
 
 _TOKEN = re.compile(r"\s*(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)")
 _TOKEN_OR_BAD = re.compile(r"\s*(?:(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)|(\S))")
-"""`_TOKEN`, or (second group) a character that starts no token: the whole text cut in one call of the regex
-engine, a loop of `_TOKEN.match` only for an error's position (`_positioned`)."""
+"""`_TOKEN`, or (second group) a character that starts none: a text cut in one call (`_positioned` for errors)."""
 _VAR_NAME = re.compile(r"[a-z_][A-Za-z0-9_']*")
 
 
