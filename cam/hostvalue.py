@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
-from catlib.tree import Tree, fold, larger
+from catlib.tree import larger
 from catlib.values import Curried, Left, Right
 
 __all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
@@ -77,22 +77,36 @@ _MAKE: Any = object()
 
 def unquote(v: Value) -> Any:
     """A machine value as a catlib host value (closures have no host form)."""
-    def node(t: Tree, kids: list[Any]) -> Any:
-        if t is UnitV:
-            return ()
-        if isinstance(t, IntV):
-            return t.n
-        if isinstance(t, Pair):
-            return (kids[0], kids[1])
-        if isinstance(t, L):
-            return Left(kids[0])
-        if isinstance(t, R):
-            return Right(kids[0])
-        if isinstance(t, Closure):
+    # `catlib.tree.fold`'s walk written out: a leaf's host value made where it is met, and a node with parts
+    # remembered by identity (a value shared inside a value is converted once), not every leaf
+    out: list[Any] = []
+    memo: dict[int, Any] = {}
+    todo: list[Any] = [v]  # values to convert; `_MAKE` above one whose parts are converted (they end `out`)
+    while todo:
+        t = todo.pop()
+        if t is _MAKE:
+            t = todo.pop()
+            cls = type(t)
+            if cls is Pair:
+                b = out.pop()
+                r: Any = (out.pop(), b)
+            else:
+                r = (Left if cls is L else Right)(out.pop())
+            memo[id(t)] = r
+            out.append(r)
+        elif t is UnitV:
+            out.append(())
+        elif type(t) is IntV:
+            out.append(t.label)
+        elif id(t) in memo:
+            out.append(memo[id(t)])
+        elif type(t) in (Pair, L, R):
+            todo += (t, _MAKE, *reversed(t.kids))
+        elif isinstance(t, Closure):
             raise TypeError("a Closure has no host value")
-        return t  # Code or Instr inside a closure, never reached
-
-    return fold(v, node)
+        else:
+            raise TypeError(f"not a machine value: {t!r}")
+    return out[0]
 
 
 def to_value(h: Any) -> Value:
