@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from catlib.tree import Tree, joined, render
+from catlib.tree import Tree, render, set_hash, set_kids, set_label
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = [
@@ -76,7 +76,10 @@ class IntV(Value):
     def __init__(self, n: int) -> None:
         if type(n) is not int or not INT_MIN <= n <= INT_MAX:
             raise ValueError(f"IntV needs a 64-bit int, not {n!r}")
-        Tree.__init__(self, label=n)
+        # `Tree.__init__` inlined in the hot constructors (the same slots and hash: see `catlib.tree.set_kids`)
+        set_kids(self, ())
+        set_label(self, n)
+        set_hash(self, hash((type(self).__name__, n)))
 
     @property
     def n(self) -> int:
@@ -92,7 +95,9 @@ class Pair(Value):
     def __init__(self, left: Value, right: Value) -> None:
         if not (isinstance(left, Value) and isinstance(right, Value)):
             _value(left), _value(right)  # type: ignore[unreachable]  # callers without type hints get here
-        Tree.__init__(self, left, right)
+        set_kids(self, (left, right))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, left._hash, right._hash)))
 
     left = property(lambda self: self.kids[0])
     right = property(lambda self: self.kids[1])
@@ -103,7 +108,11 @@ class _Injection(Value):
     __match_args__ = ("value",)
 
     def __init__(self, value: Value) -> None:
-        Tree.__init__(self, value if isinstance(value, Value) else _value(value))
+        if not isinstance(value, Value):
+            _value(value)  # type: ignore[unreachable]  # raises
+        set_kids(self, (value,))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, value._hash)))
 
     value = property(lambda self: self.kids[0])
 
@@ -163,33 +172,16 @@ class InstrSpec(NamedTuple):
 
 
 INSTRUCTIONS: tuple[InstrSpec, ...] = (
-    InstrSpec("ID", NONE, True),
-    InstrSpec("FST", NONE, True),
-    InstrSpec("SND", NONE, True),
-    InstrSpec("COPY", NONE, True),
-    InstrSpec("CONSUME", NONE, True),
-    InstrSpec("FIRST", NONE, True),
-    InstrSpec("SECOND", NONE, True),
-    InstrSpec("CONS", NONE, True),
-    InstrSpec("SWAP", NONE, True),
-    InstrSpec("QUOTE", VALUE, True),
-    InstrSpec("ADD", NONE, True),
-    InstrSpec("APP", NONE, True),
-    InstrSpec("CURRY", BLOCK, True),
-    InstrSpec("INL", NONE, True),
-    InstrSpec("INR", NONE, True),
-    InstrSpec("BRANCH", BLOCKS, True),
-    InstrSpec("RETURN", NONE, True),
-    InstrSpec("PUSH", NONE, True),
-    InstrSpec("ROT", NONE, True),
-    InstrSpec("GET", NONE, True),
-    InstrSpec("PUT", NONE, True),
+    InstrSpec("ID", NONE, True), InstrSpec("FST", NONE, True), InstrSpec("SND", NONE, True),
+    InstrSpec("COPY", NONE, True), InstrSpec("CONSUME", NONE, True), InstrSpec("FIRST", NONE, True),
+    InstrSpec("SECOND", NONE, True), InstrSpec("CONS", NONE, True), InstrSpec("SWAP", NONE, True),
+    InstrSpec("QUOTE", VALUE, True), InstrSpec("ADD", NONE, True), InstrSpec("APP", NONE, True),
+    InstrSpec("CURRY", BLOCK, True), InstrSpec("INL", NONE, True), InstrSpec("INR", NONE, True),
+    InstrSpec("BRANCH", BLOCKS, True), InstrSpec("RETURN", NONE, True), InstrSpec("PUSH", NONE, True),
+    InstrSpec("ROT", NONE, True), InstrSpec("GET", NONE, True), InstrSpec("PUT", NONE, True),
     # beyond the reference: this package's integer primitives (`catlib.free.Sub` ...)
-    InstrSpec("SUB", NONE, False),
-    InstrSpec("MUL", NONE, False),
-    InstrSpec("LT", NONE, False),
-    InstrSpec("EQ", NONE, False),
-    InstrSpec("DIVMOD", NONE, False),
+    InstrSpec("SUB", NONE, False), InstrSpec("MUL", NONE, False), InstrSpec("LT", NONE, False),
+    InstrSpec("EQ", NONE, False), InstrSpec("DIVMOD", NONE, False),
 )
 """Every instruction, in the reference's order; an instruction's opcode is its index here.
 
@@ -216,10 +208,24 @@ class Instr(Tree):
         kinds = _KINDS.get(op)
         if kinds is None:
             raise ValueError(f"unknown instruction {op!r}")
-        if len(args) != len(kinds) or not all(isinstance(a, k) for a, k in zip(args, kinds)):
+        n = len(args)
+        # (one or two operands checked without a generator: most instructions have none, the rest one or two)
+        if n != len(kinds) or n and not (isinstance(args[0], kinds[0]) and (
+                n == 1 or isinstance(args[1], kinds[1]) and (n == 2 or all(map(isinstance, args, kinds))))):
             want = ", ".join(k.__name__ for k in kinds) or "no argument"
             raise TypeError(f"{op} takes {want}, not {args!r}")
-        Tree.__init__(self, *args, label=op)
+        set_kids(self, args)
+        set_label(self, op)
+        set_hash(self, hash(("Instr", op, *[a._hash for a in args])))  # (no subclass of Instr: the name is known)
+
+    @classmethod
+    def of(cls, op: str, *args: Tree) -> Instr:
+        """``Instr(op, *args)`` for operands the caller made of the right kinds (the parsers do): not checked."""
+        instr = cls.__new__(cls)
+        set_kids(instr, args)
+        set_label(instr, op)
+        set_hash(instr, hash(("Instr", op, *[a._hash for a in args])))
+        return instr
 
     @property
     def op(self) -> str:
@@ -250,7 +256,9 @@ class Code(Tree):
             for i in instrs:
                 if not isinstance(i, Instr):
                     raise TypeError(f"Code holds instructions, not {i!r}")
-        Tree.__init__(self, *instrs)
+        set_kids(self, instrs)
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, *[i._hash for i in instrs])))
 
     @classmethod
     def of(cls, instrs: Iterable[Instr]) -> Code:
@@ -430,11 +438,20 @@ def _repr(tree: Value | Instr | Code) -> str:
 
 
 def _repr_pieces(x: Tree) -> list[Any]:
-    if isinstance(x, Code):
-        return ["Code([", *joined(x.kids, ", "), "])"]
-    if not x.kids:
-        return [x.op if isinstance(x, Instr) else x._leaf_repr()]
-    return [(x.op if isinstance(x, Instr) else type(x).__name__) + "(", *joined(x.kids, ", "), ")"]
+    # a kid without kids (a plain instruction, an empty block, a leaf value) is written here, joined to its
+    # neighbouring strings (a leaf's pieces are one string): `render` gets fewer items
+    if not x.kids and type(x) is not Code:
+        return [x.label if type(x) is Instr else x._leaf_repr()]
+    out: list[Any] = []
+    text = "Code([" if type(x) is Code else (x.label if type(x) is Instr else type(x).__name__) + "("  # type: ignore[operator]
+    for j, k in enumerate(x.kids):
+        if k.kids:
+            out += (text + ", " if j else text, k)
+            text = ""
+        else:
+            text += (", " if j else "") + _repr_pieces(k)[0]
+    out.append(text + ("])" if type(x) is Code else ")"))
+    return out
 
 
 def to_text(x: Value | Instr | Code) -> str:
@@ -443,38 +460,39 @@ def to_text(x: Value | Instr | Code) -> str:
 
 
 def _text_pieces(item: tuple[Tree, bool]) -> list[Any]:
-    # an item is (tree, whether it stands as a constructor's argument); neighbouring strings are joined here, and
-    # an instruction without operands written as its name, so that `render` handles fewer pieces
+    # an item is (tree, whether it is a constructor's argument); neighbouring strings joined and a block's
+    # instructions written in its own pieces (an instruction is an item only at the top): fewer items for `render`
     t, arg = item
     if type(t) is Code:
         out: list[Any] = []
         text, sep = "[", ""
         for k in t.kids:
+            text += sep + k.label
             if k.kids:
-                out += (text + sep, (k, False))
-                text = ""
-            else:
-                text += sep + k.label
+                text = _operands(k.kids, text, out)
             sep = ","
         out.append(text + "]")
         return out
     if t is UnitV:
         return ["Unit"]
-    if isinstance(t, IntV):
-        s = f"Int {t.n}" if t.n >= 0 else f"Int ({t.n})"
+    if type(t) is IntV:
+        n = t.label
+        s = f"Int {n}" if n >= 0 else f"Int ({n})"  # type: ignore[operator]
         return [f"({s})" if arg else s]
-    instr = isinstance(t, Instr)
-    head = t.op if isinstance(t, Instr) else type(t).__name__
-    if not t.kids:
-        return [head]
-    paren = arg and not instr
+    if not t.kids:  # (an instruction without operands, or a value of a subclass: by its name)
+        return [t.label if type(t) is Instr else type(t).__name__]
+    name = t.label if type(t) is Instr else type(t).__name__  # (an instruction is never an argument)
     out = []
-    text = "(" + head if paren else head
-    for k in t.kids:
-        if type(k) is Code and not any(i.kids for i in k.kids):  # a block of plain instructions: its text now
+    out.append(_operands(t.kids, "(" + name if arg else name, out) + (")" if arg else ""))  # type: ignore[arg-type, operator]
+    return out
+
+
+def _operands(kids: tuple[Tree, ...], text: str, out: list[Any]) -> str:
+    """Add a constructor's or an instruction's operands to `out`, after `text`; the text left to add after them."""
+    for k in kids:
+        if type(k) is Code and not any([i.kids for i in k.kids]):  # a block of plain instructions: its text now
             text += " [" + ",".join([i.label for i in k.kids]) + "]"
         else:
             out += (text + " ", (k, True))
             text = ""
-    out.append(text + ")" if paren else text)
-    return out
+    return text

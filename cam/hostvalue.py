@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
 from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
-from catlib.tree import Tree, fold, larger
+from catlib.tree import larger
 from catlib.values import Curried, Left, Right
 
 __all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
@@ -43,10 +43,11 @@ def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
     """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`; with `closure` (the
     code a closure runs as), `catlib.values.Curried` too: ``Closure (closure(c)) env`` of ``c = Curried(body, env)``."""
     out: list[Value] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
+    todo: list[Any] = [x]  # host values to quote; `_MAKE` above a value whose parts are quoted (they end `out`)
     while todo:
-        v, ready = todo.pop()
-        if ready:
+        v = todo.pop()
+        if v is _MAKE:
+            v = todo.pop()
             if type(v) is tuple:
                 b, a = out.pop(), out.pop()
                 out.append(Pair(a, b))
@@ -60,35 +61,52 @@ def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
         elif type(v) is int:
             out.append(IntV(v))
         elif type(v) is tuple and len(v) == 2:
-            todo += [(v, True), (v[1], False), (v[0], False)]
+            todo += (v, _MAKE, v[1], v[0])
         elif isinstance(v, (Left, Right)):
-            todo += [(v, True), (v.value, False)]
+            todo += (v, _MAKE, v.value)
         elif type(v) is Curried and closure is not None:
-            todo += [(v, True), (v.env, False)]
+            todo += (v, _MAKE, v.env)
         else:
             raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right"
                             f"{', Curried' if closure else ''})")
     return out[0]
 
 
+_MAKE: Any = object()
+
+
 def unquote(v: Value) -> Any:
     """A machine value as a catlib host value (closures have no host form)."""
-    def node(t: Tree, kids: list[Any]) -> Any:
-        if t is UnitV:
-            return ()
-        if isinstance(t, IntV):
-            return t.n
-        if isinstance(t, Pair):
-            return (kids[0], kids[1])
-        if isinstance(t, L):
-            return Left(kids[0])
-        if isinstance(t, R):
-            return Right(kids[0])
-        if isinstance(t, Closure):
+    # `catlib.tree.fold`'s walk written out: a leaf's host value made where it is met, and a node with parts
+    # remembered by identity (a value shared inside a value is converted once), not every leaf
+    out: list[Any] = []
+    memo: dict[int, Any] = {}
+    todo: list[Any] = [v]  # values to convert; `_MAKE` above one whose parts are converted (they end `out`)
+    while todo:
+        t = todo.pop()
+        if t is _MAKE:
+            t = todo.pop()
+            cls = type(t)
+            if cls is Pair:
+                b = out.pop()
+                r: Any = (out.pop(), b)
+            else:
+                r = (Left if cls is L else Right)(out.pop())
+            memo[id(t)] = r
+            out.append(r)
+        elif t is UnitV:
+            out.append(())
+        elif type(t) is IntV:
+            out.append(t.label)
+        elif id(t) in memo:
+            out.append(memo[id(t)])
+        elif type(t) in (Pair, L, R):
+            todo += (t, _MAKE, *reversed(t.kids))
+        elif isinstance(t, Closure):
             raise TypeError("a Closure has no host value")
-        return t  # Code or Instr inside a closure, never reached
-
-    return fold(v, node)
+        else:
+            raise TypeError(f"not a machine value: {t!r}")
+    return out[0]
 
 
 def to_value(h: Any) -> Value:
@@ -147,12 +165,13 @@ def host_text(h: Any) -> str:
             continue
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
-        emit(f"({head}" if arg else head)
+        emit(f"({head} " if arg else head + " ")  # (the space before the first argument, written here)
         if arg:
             push(")")
-        for k in reversed(kids):
-            push((k, True))
+        if len(kids) == 2:
+            push((kids[1], True))
             push(" ")
+        push((kids[0], True))
     return "".join(out)
 
 

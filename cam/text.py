@@ -82,16 +82,13 @@ _ARITY: dict[str, tuple[str, ...]] = {
 """What follows a constructor or an instruction with operands: values (``varg``) and code blocks."""
 
 
+_VALUE_CLASSES: dict[str, Any] = {"Pair": Pair, "L": L, "R": R, "Closure": Closure}
+
+
 def _build(head: str, args: list[Any]) -> Any:
-    if head == "Pair":
-        return Pair(*args)
-    if head == "L":
-        return L(args[0])
-    if head == "R":
-        return R(args[0])
-    if head == "Closure":
-        return Closure(*args)
-    return Instr(head, *args)
+    # (the parsers collect each argument as the kind `_ARITY` wants: an instruction is made unchecked)
+    cls = _VALUE_CLASSES.get(head)
+    return Instr.of(head, *args) if cls is None else cls(*args)
 
 
 def _parse(text: str, start: str) -> Any:
@@ -99,7 +96,7 @@ def _parse(text: str, start: str) -> Any:
         raise ParseError(0, "text", type(text).__name__)
     toks = _tokens(text)
     i = 0
-    # frames: [head, remaining wants, collected args]; heads "[" (code) and "(" (parenthesised)
+    # frames: [head, wants, collected args] (the next want: wants[len(args)]); heads "[" (code) and "(" (parenthesised)
     frames: list[list[Any]] = []
     want = start
     while True:
@@ -122,8 +119,9 @@ def _parse(text: str, start: str) -> Any:
             if tok in SIMPLE:
                 item, done = SIMPLE[tok], True
             elif tok in SPECS:
-                frames.append([tok, list(_ARITY[tok]), []])
-                want = frames[-1][1].pop(0)
+                wants = _ARITY[tok]
+                frames.append([tok, wants, []])
+                want = wants[0]
             else:
                 raise ParseError(_position(text, here), "an instruction", repr(tok))
         elif want in ("varg", "value"):
@@ -150,8 +148,9 @@ def _parse(text: str, start: str) -> Any:
                     raise ParseError(_position(text, here), "a 64-bit integer", tok)
                 item, done = IntV(n), True
             elif tok in ("Pair", "L", "R", "Closure"):
-                frames.append([tok, list(_ARITY[tok]), []])
-                want = frames[-1][1].pop(0)
+                wants = _ARITY[tok]
+                frames.append([tok, wants, []])
+                want = wants[0]
             else:
                 raise ParseError(_position(text, here), "a value (Unit, Int, Pair, L, R or Closure)", repr(tok))
         # deliver finished items to the frames that wait for them
@@ -179,12 +178,14 @@ def _parse(text: str, start: str) -> Any:
                 i += 1
                 frames.pop()
             else:
-                frame[2].append(item)
-                if frame[1]:
-                    want, done = frame[1].pop(0), False
+                args = frame[2]
+                args.append(item)
+                wants = frame[1]
+                if len(args) < len(wants):
+                    want, done = wants[len(args)], False
                 else:
                     frames.pop()
-                    item = _build(head, frame[2])
+                    item = _build(head, args)
 
 
 def parse_code(text: str) -> Code:

@@ -60,6 +60,10 @@ def find(n: Node) -> Node:
     return root
 
 
+_LEAVE: Any = object()
+"""On a traversal's stack: the node below it is left (its kids are all done)."""
+
+
 class Clash(Exception):
     def __init__(self, x: Node, y: Node) -> None:
         self.x, self.y = x, y
@@ -234,23 +238,30 @@ class TypeGraph:
             start = find(start)
             if start in done:
                 continue
-            todo: list[tuple[Node, bool]] = [(start, False)]
+            todo: list[Any] = [start]  # a node to visit, or `_LEAVE` above a node whose kids are all visited
             while todo:
-                n, ready = todo.pop()
-                if ready:
+                n = todo.pop()
+                if n is _LEAVE:
+                    n = todo.pop()
                     onpath.discard(n)
                     done.add(n)
                     continue
                 if n in done:
                     continue
                 onpath.add(n)
-                todo.append((n, True))
+                todo += (n, _LEAVE)
                 if PROD <= n.tag <= FUN:
-                    for k in (find(n.b), find(n.a)):
+                    # (`find` called only where there is a link to follow: most kids are roots already)
+                    b, a = n.b, n.a
+                    if b.up is not None:
+                        b = find(b)
+                    if a.up is not None:
+                        a = find(a)
+                    for k in (b, a):
                         if k in onpath:
                             self.infinite(n, k)
                         if k not in done:
-                            todo.append((k, False))
+                            todo.append(k)
         self.merged.clear()
 
     def to_types(self, nodes: list[Node], what: list[str], keep: Iterable[str] = ()) -> list[T.Type]:
@@ -262,46 +273,49 @@ class TypeGraph:
         done: dict[Node, T.Type] = {}
         taken = set(keep)
         count = 0
-        seen: set[Node] = set()
-        for node in nodes:  # name the variables in pre-order; a shared part is seen once, first
-            order = [find(node)]
-            while order:
-                n = order.pop()
-                if n in seen:
-                    continue
-                seen.add(n)
-                if n.tag == VAR:
-                    while True:
-                        name = chr(ord("a") + count % 26) + (str(count // 26) if count >= 26 else "")
-                        count += 1
-                        if name not in taken:
-                            break
-                    done[n] = T.Var(name)
-                elif PROD <= n.tag <= FUN:
-                    order += [find(n.b), find(n.a)]
-        size: dict[Node, int] = dict.fromkeys(done, 1)
+        size: dict[Node, int] = {}
         results = []
+        classes = {PROD: T.Prod, SUM: T.Sum, FUN: T.Fun}
+        # One walk per type, left to right, a node visited at its first appearance (a shared part once): a
+        # variable is named when first met, which is the order of first appearance (one walk instead of a naming
+        # walk before a building one).  (`find` is called only where there is a link to follow.)
         for node, name in zip(nodes, what):
-            todo: list[tuple[Node, bool]] = [(find(node), False)]
+            todo: list[Any] = [find(node)]  # a node, or `_LEAVE` above a node and its two kids' roots
             while todo:
-                n, ready = todo.pop()
+                n = todo.pop()
+                if n is _LEAVE:
+                    n, a, b = todo.pop()
+                    size[n] = k = 1 + size[a] + size[b]
+                    if k > self.max_type_size:
+                        raise self.error(None, f"{name} types of at most {self.max_type_size} nodes",
+                                         f"one of {k} or more: {show([n])[0]}", "type too large")
+                    done[n] = classes[n.tag](done[a], done[b])
+                    continue
                 if n in done:
                     continue
-                if not PROD <= n.tag <= FUN:  # variables are done already
-                    done[n] = T.Var(n.a) if n.tag == RIGID else T.Unit if n.tag == UNIT else T.Int
+                tag = n.tag
+                if not PROD <= tag <= FUN:
+                    if tag == VAR:
+                        while True:
+                            var = chr(ord("a") + count % 26) + (str(count // 26) if count >= 26 else "")
+                            count += 1
+                            if var not in taken:
+                                break
+                        done[n] = T.Var(var)
+                    else:
+                        done[n] = T.Var(n.a) if tag == RIGID else T.Unit if tag == UNIT else T.Int
                     size[n] = 1
                     continue
-                a, b = find(n.a), find(n.b)
-                if not ready:
-                    todo.append((n, True))
-                    todo += [(k, False) for k in (b, a) if k not in done]
-                    continue
-                size[n] = 1 + size[a] + size[b]
-                if size[n] > self.max_type_size:
-                    raise self.error(None, f"{name} types of at most {self.max_type_size} nodes",
-                                        f"one of {size[n]} or more: {show([n])[0]}", "type too large")
-                cls = T.Prod if n.tag == PROD else T.Sum if n.tag == SUM else T.Fun
-                done[n] = cls(done[a], done[b])
+                a, b = n.a, n.b
+                if a.up is not None:
+                    a = find(a)
+                if b.up is not None:
+                    b = find(b)
+                todo += ((n, a, b), _LEAVE)
+                if b not in done:
+                    todo.append(b)
+                if a not in done:
+                    todo.append(a)
             results.append(done[find(node)])
         return results
 

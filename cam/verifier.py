@@ -165,8 +165,11 @@ class _Engine(AbstractMachine, Decoder[Blk]):
     def grow(self, link: Any) -> None:
         self.size += 1
         if self.size > self.max_size:
-            raise BytecodeError(unlink(link), f"code of at most {self.max_size} instructions and values",
-                                "more", "code too large")
+            raise self.too_large(link)
+
+    def too_large(self, link: Any) -> BytecodeError:
+        return BytecodeError(unlink(link), f"code of at most {self.max_size} instructions and values", "more",
+                             "code too large")
 
     def deep(self, depth: int, link: Any) -> None:
         if depth > self.max_depth:
@@ -177,7 +180,8 @@ class _Engine(AbstractMachine, Decoder[Blk]):
         """A new block for `code` (not yet queued), after checking that `code` is code."""
         if type(code) is not Code or type(getattr(code, "kids", None)) is not tuple:
             raise BytecodeError(unlink(link), "code (a list of instructions)", _describe(code), "malformed code")
-        self.deep(depth, link)
+        if depth > self.max_depth:  # (`deep`'s test written out: it runs once per block)
+            self.deep(depth, link)
         return Blk(link, top, ctx, depth, len(code.kids) - 1)
 
     def block(self, code: object, link: Any, top: bool, ctx: int, depth: int) -> Blk:
@@ -191,7 +195,10 @@ class _Engine(AbstractMachine, Decoder[Blk]):
         return self.make(code, (role, (index, parent.link)), False, ctx, parent.depth + 1)
 
     def start(self, block: Blk, index: int, found: object) -> None:
-        self.grow((index, block.link))
+        # `grow` written out: its link is made only for the error (this runs once per instruction)
+        self.size += 1
+        if self.size > self.max_size:
+            raise self.too_large((index, block.link))
 
     def malformed(self, block: Blk, index: int, found: object) -> None:
         here = (index, block.link)

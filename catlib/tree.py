@@ -37,8 +37,8 @@ class Tree:
     _hash: int
 
     def __init__(self, *kids: Any, label: Hashable = None) -> None:
-        _set_kids(self, kids)
-        _set_label(self, label)
+        set_kids(self, kids)
+        set_label(self, label)
         try:  # the kids' cached hashes read directly (a call of `hash` per kid cost as much as the rest),
             # the common arities without a loop
             n = len(kids)
@@ -52,7 +52,7 @@ class Tree:
                 h = hash((type(self).__name__, label, *[k._hash for k in kids]))
         except AttributeError:  # a kid that is not a tree: the same formula through `hash`
             h = hash((type(self).__name__, label, *(hash(k) for k in kids)))
-        _set_hash(self, h)
+        set_hash(self, h)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -70,21 +70,30 @@ class Tree:
         if not self.kids or self.label != other.label:
             return bool(self.label == other.label)
         todo = [(self, other)]
-        seen: set[tuple[int, int]] = set()  # pairs with kids already compared: shared subtrees once
+        # Shared subtrees are compared once per pair, and pairs are recorded only for a subtree met again (by the
+        # id of its left side): a tree without sharing, the common case, makes no pair key per node.  A pair is
+        # compared at most twice, so the work stays linear in the distinct pairs.
+        seen: set[int] = set()  # left sides with kids met once
+        again: set[tuple[int, int]] = set()  # pairs whose left side was met before
         while todo:
             a, b = todo.pop()
-            if len(a.kids) != len(b.kids):
+            ak, bk = a.kids, b.kids
+            if len(ak) != len(bk):
                 return False
-            for x, y in zip(a.kids, b.kids):
+            for x, y in zip(ak, bk):
                 if x is y:
                     continue
                 if type(x) is not type(y) or x._hash != y._hash or x.label != y.label:
                     return False
                 if x.kids or y.kids:  # leaves are done (and so need no record)
-                    key = (id(x), id(y))
-                    if key not in seen:
-                        seen.add(key)
-                        todo.append((x, y))
+                    if id(x) in seen:
+                        key = (id(x), id(y))
+                        if key in again:
+                            continue
+                        again.add(key)
+                    else:
+                        seen.add(id(x))
+                    todo.append((x, y))
         return True
 
     def __ne__(self, other: object) -> bool:
@@ -109,15 +118,28 @@ class Tree:
 
 
 # The slots' own setters: what ``object.__setattr__`` does past the immutability guard, without its lookup.
-_set_kids = cast(Any, Tree.__dict__["kids"]).__set__
-_set_label = cast(Any, Tree.__dict__["label"]).__set__
-_set_hash = cast(Any, Tree.__dict__["_hash"]).__set__
+# The hottest constructors (types' and machine values') set the three slots with them directly rather than call
+# `Tree.__init__`, computing the same hash: ``hash((type(self).__name__, label, *the kids' _hash))``.
+set_kids: Callable[[Tree, tuple[Any, ...]], None] = cast(Any, Tree.__dict__["kids"]).__set__
+set_label: Callable[[Tree, Hashable], None] = cast(Any, Tree.__dict__["label"]).__set__
+set_hash: Callable[[Tree, int], None] = cast(Any, Tree.__dict__["_hash"]).__set__
 
 
 def _repr_pieces(x: Tree) -> list[Any]:
     if not x.kids:
         return [x._leaf_repr()]
-    return [type(x).__name__ + "(", *joined(x.kids, ", "), ")"]
+    # a kid without kids is written here, joined to its neighbouring strings: `render` gets fewer pieces
+    out: list[Any] = []
+    text, sep = type(x).__name__ + "(", ""
+    for k in x.kids:
+        if k.kids:
+            out += (text + sep, k)
+            text = ""
+        else:
+            text += sep + k._leaf_repr()
+        sep = ", "
+    out.append(text + ")")
+    return out
 
 
 def joined(items: Iterable[Any], separator: str) -> list[Any]:

@@ -90,9 +90,15 @@ def infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None = 
 def _infer_types(term: Term, u: Unifier, trace: list[tuple[Type, Type]] | None) -> tuple[Type, Type, Type]:
     state = u.fresh()
     out: list[tuple[Type, Type]] = []
-    if trace is not None:
-        out = _Traced(trace)
-    push = out.append
+    push: Callable[[tuple[Type, Type]], None] = out.append
+    if trace is not None:  # every pushed (input, output) recorded too
+        keep, record = out.append, trace.append
+
+        def traced(types: tuple[Type, Type]) -> None:  # (a closure: cheaper than a list subclass's `append`)
+            keep(types)
+            record(types)
+
+        push = traced
     todo: list[tuple[Term, object, bool]] = [(term, None, False)]
     pop, later = todo.pop, todo.append
     # A subterm that occurs more than once (by identity: ``inc`` in a chain of 100,000 ``inc``s) is typed at
@@ -163,6 +169,8 @@ def _apply_rule(plan: list[Step], dom: Builder, cod: Builder, t: Term, kids: lis
             continue
         if var is not None:
             left, right = binding[var], have
+            if left is right:  # (already one type: as in a chain of one shared subterm's instances)
+                continue
         else:
             left, right = have, pattern(u, binding)  # type: ignore[misc]
         try:
@@ -239,20 +247,22 @@ def _compile(t: Type) -> Builder:
     if t.is_ground:  # no variable to instantiate: every instance is `t` itself (types are immutable)
         return lambda u, names: t
     cls = type(t)
-    left, right = (_compile(k) for k in t.kids)  # every type constructor (Prod, Sum, Fun) is binary
+    a, b = t.kids  # every type constructor (Prod, Sum, Fun) is binary
+    if isinstance(a, Var) and isinstance(b, Var):  # (the commonest pattern, ``(a, b)``: its two lookups inline)
+        x, y = a.name, b.name
+
+        def pair_of_vars(u: Unifier, names: dict[str, Type]) -> Type:
+            v = names.get(x)
+            if v is None:
+                v = names[x] = u.fresh()
+            w = names.get(y)
+            if w is None:
+                w = names[y] = u.fresh()
+            return cls(v, w)
+
+        return pair_of_vars
+    left, right = _compile(a), _compile(b)
     return lambda u, names: cls(left(u, names), right(u, names))
-
-
-class _Traced(list):
-    """The inference stack, also recording each pushed (dom, cod) in `trace`."""
-
-    def __init__(self, trace: list[tuple[Type, Type]]) -> None:
-        super().__init__()
-        self.trace = trace
-
-    def append(self, x: tuple[Type, Type]) -> None:
-        super().append(x)
-        self.trace.append(x)
 
 
 def infer(term: Term) -> Signature:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from catlib.tree import Tree, render
+from catlib.tree import Tree, render, set_hash, set_kids, set_label
 
 
 class Type(Tree):
@@ -71,38 +71,43 @@ class Var(Type):
     __slots__ = ()
 
     def __init__(self, name: str) -> None:
-        Tree.__init__(self, label=name)
+        # `Tree.__init__` inlined (the same slots and hash, see `catlib.tree.set_kids`): inference makes a
+        # variable or two per term node, and the generic call cost a third of the whole constructor
+        set_kids(self, ())
+        set_label(self, name)
+        set_hash(self, hash((type(self).__name__, name)))
 
     @property
     def name(self) -> str:
         return self.label  # type: ignore[return-value]
 
 
-class Prod(Type):
+class _Binary(Type):
+    __slots__ = ()
+
+    def __init__(self, left: Type, right: Type) -> None:
+        # `Tree.__init__` inlined, as in `Var` (the kids are types: their hashes are cached)
+        set_kids(self, (left, right))
+        set_label(self, None)
+        set_hash(self, hash((type(self).__name__, None, left._hash, right._hash)))
+
+
+class Prod(_Binary):
     """The product ``(a, b)``."""
 
     __slots__ = ()
 
-    def __init__(self, left: Type, right: Type) -> None:
-        Tree.__init__(self, left, right)
 
-
-class Sum(Type):
+class Sum(_Binary):
     """The sum ``Either a b``."""
 
     __slots__ = ()
 
-    def __init__(self, left: Type, right: Type) -> None:
-        Tree.__init__(self, left, right)
 
-
-class Fun(Type):
-    """The exponential ``a -> b``: the type of CAM closures."""
+class Fun(_Binary):
+    """The exponential ``a -> b`` (its kids: domain and codomain): the type of CAM closures."""
 
     __slots__ = ()
-
-    def __init__(self, dom: Type, cod: Type) -> None:
-        Tree.__init__(self, dom, cod)
 
 
 Unit: Type = _Base("()")
@@ -118,21 +123,26 @@ def show(t: Type) -> str:
     return render(t, _show_pieces)
 
 
+def _piece(t: Type) -> Any:
+    # a kid's piece: a leaf (variable, base type) as its name, not an item for `render` (half a signature's nodes)
+    return t if t.kids else str(t.label)
+
+
 def _atom(t: Type) -> list[Any]:
     # the arguments of Either are atoms
-    return ["(", t, ")"] if isinstance(t, (Sum, Fun)) else [t]
+    return ["(", t, ")"] if isinstance(t, (Sum, Fun)) else [_piece(t)]
 
 
 def _show_pieces(t: Type) -> list[Any]:
-    if isinstance(t, (_Base, Var)):
+    if not t.kids:  # a variable or a base type
         return [str(t.label)]
     left, right = t.kids
     if isinstance(t, Prod):
-        return ["(", left, ", ", right, ")"]
+        return ["(", _piece(left), ", ", _piece(right), ")"]
     if isinstance(t, Sum):
         return ["Either ", *_atom(left), " ", *_atom(right)]
     # Fun: a function domain is parenthesised, the codomain is not (-> is right-associative)
-    return [*(["(", left, ")"] if isinstance(left, Fun) else [left]), " -> ", right]
+    return [*(["(", left, ")"] if isinstance(left, Fun) else [_piece(left)]), " -> ", _piece(right)]
 
 
 class TypeParseError(ValueError):
@@ -140,13 +150,13 @@ class TypeParseError(ValueError):
 
 
 _TOKEN = re.compile(r"\s*(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)")
+_TOKEN_OR_BAD = re.compile(r"\s*(?:(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)|(\S))")
+"""`_TOKEN`, or (second group) a character that starts none: a text cut in one call (`_positioned` for errors)."""
+_VAR_NAME = re.compile(r"[a-z_][A-Za-z0-9_']*")
 
 
-def parse(text: str) -> Type:
-    """Parse a type written as the seed writes it, e.g. ``Either () (Int, Int)``.
-
-    Lowercase names are type variables; ``Unit`` is accepted for ``()``.
-    """
+def _positioned(text: str) -> list[tuple[int, str]]:
+    """The tokens of `text` with their positions, then ``<end>``; `TypeParseError` at a character that starts none."""
     tokens: list[tuple[int, str]] = []
     pos = 0
     while pos < len(text):
@@ -158,17 +168,28 @@ def parse(text: str) -> Type:
         tokens.append((m.start(1), m.group(1)))
         pos = m.end()
     tokens.append((len(text), "<end>"))
+    return tokens
+
+
+def parse(text: str) -> Type:
+    """Parse a type written as the seed writes it, e.g. ``Either () (Int, Int)``.
+
+    Lowercase names are type variables; ``Unit`` is accepted for ``()``.
+    """
+    found = _TOKEN_OR_BAD.findall(text)
+    toks: list[str] = [tok for tok, _ in found]
+    if any(bad for _, bad in found):
+        _positioned(text)  # raises, naming the first bad character
+    toks.append("<end>")
     i = 0
 
-    def peek() -> str:
-        return tokens[i][1]
+    def at(i: int) -> int:  # where token `i` starts (found again, for an error only)
+        return _positioned(text)[i][0]
 
     def expect(tok: str) -> None:
         nonlocal i
-        if peek() != tok:
-            raise TypeParseError(
-                f"expected {tok!r} at position {tokens[i][0]} in {text!r}, found {peek()!r}"
-            )
+        if toks[i] != tok:
+            raise TypeParseError(f"expected {tok!r} at position {at(i)} in {text!r}, found {toks[i]!r}")
         i += 1
 
     # An explicit stack of what to do with the next finished type, instead of
@@ -183,12 +204,12 @@ def parse(text: str) -> Type:
             then.append(("fun", None))
             goal = "app"
         if goal == "app":
-            if peek() == "Either":
+            if toks[i] == "Either":
                 i += 1
                 then.append(("either", None))
             goal = "atom"
         if goal == "atom":
-            tok = peek()
+            tok = toks[i]
             if tok == "(":
                 i += 1
                 then.append(("(", None))
@@ -198,15 +219,15 @@ def parse(text: str) -> Type:
                 done = Unit
             elif tok == "Int":
                 done = Int
-            elif re.fullmatch(r"[a-z_][A-Za-z0-9_']*", tok):
+            elif _VAR_NAME.fullmatch(tok):
                 done = Var(tok)
             else:
-                raise TypeParseError(f"expected a type at position {tokens[i][0]} in {text!r}, found {tok!r}")
+                raise TypeParseError(f"expected a type at position {at(i)} in {text!r}, found {tok!r}")
             i += 1
         goal = ""
         while not goal and then:  # hand `done` to the frames waiting for it
             frame, first = then.pop()
-            if frame == "fun" and peek() == "->":
+            if frame == "fun" and toks[i] == "->":
                 i += 1
                 then.append(("->", done))
                 goal = "fun"
@@ -218,7 +239,7 @@ def parse(text: str) -> Type:
             elif frame == "either2":
                 done = Sum(first, done)  # type: ignore[arg-type]
             elif frame == "(":
-                if peek() == ",":
+                if toks[i] == ",":
                     i += 1
                     then.append((",", done))
                     goal = "fun"
@@ -283,7 +304,10 @@ class Unifier:
         An unbound variable `v` becomes `image(v)`, if given (called in order of first appearance)."""
         memo: dict[int, Type] = {}
         keep: list[Type] = []  # keeps memo's keys alive
+        bindings = self.bindings
         results = []
+        # (the loop below is the hottest of inference: a resolved type is walked node by node, so the binary
+        # constructors' rebuild and an unbound variable's test are written out rather than called)
         for t in types:
             todo: list[Any] = [t]  # `_DONE` above a node: its kids (or a variable's binding) are resolved
             out: list[Type] = []
@@ -291,8 +315,13 @@ class Unifier:
                 n = todo.pop()
                 if n is _DONE:
                     n = todo.pop()
-                    if isinstance(n, Var):  # out[-1] is what the variable stands for
+                    kids = n.kids
+                    if not kids:  # a variable: out[-1] is what it stands for
                         r: Type = out.pop()
+                    elif len(kids) == 2:
+                        b = out.pop()
+                        a = out.pop()
+                        r = n if a is kids[0] and b is kids[1] else type(n)(a, b)
                     else:
                         r = _rebuilt(n, out)
                 else:
@@ -300,18 +329,16 @@ class Unifier:
                     if r is not _DONE:
                         out.append(r)
                         continue
-                    if isinstance(n, Var):
-                        m = self.find(n)
-                        if m is n:
-                            r = n if image is None else image(n)
-                        else:
-                            todo += (n, _DONE, m)
-                            continue
-                    elif not n.kids:
+                    kids = n.kids
+                    if kids:
+                        todo += (n, _DONE, *reversed(kids))
+                        continue
+                    if type(n) is not Var:
                         r = n
+                    elif n.label not in bindings:
+                        r = n if image is None else image(n)
                     else:
-                        todo += (n, _DONE)
-                        todo.extend(reversed(n.kids))
+                        todo += (n, _DONE, self.find(n))
                         continue
                 memo[id(n)] = r
                 keep.append(n)
@@ -340,13 +367,20 @@ class Unifier:
     def unify(self, a: Type, b: Type) -> None:
         """Extend the substitution so that `a` and `b` become equal, or raise."""
         bindings, find = self.bindings, self.find
-        todo = [(a, b)]
+        todo = [a, b]  # pairs, flat
         while todo:
-            x, y = todo.pop()
-            x, y = find(x), find(y)
+            y = todo.pop()
+            x = todo.pop()
+            # (`find` called only where a binding is to be followed: one unification per term node)
+            x_var, y_var = type(x) is Var, type(y) is Var
+            if x_var and x.label in bindings:
+                x = find(x)
+                x_var = type(x) is Var
+            if y_var and y.label in bindings:
+                y = find(y)
+                y_var = type(y) is Var
             if x is y:
                 continue
-            x_var, y_var = isinstance(x, Var), isinstance(y, Var)
             if x_var or y_var:
                 if not x_var:  # the variable on the left
                     x, y, y_var = y, x, False
@@ -359,7 +393,12 @@ class Unifier:
             elif type(x) is not type(y) or x.label != y.label:
                 raise UnifyError(self.resolve(x), self.resolve(y))
             else:
-                todo.extend(zip(x.kids, y.kids))
+                xk, yk = x.kids, y.kids
+                if len(xk) == 2:  # (every type constructor is binary; the right kids are unified first)
+                    todo += (xk[0], yk[0], xk[1], yk[1])
+                else:
+                    for pair in zip(xk, yk):
+                        todo += pair
 
 
 def substitute(types: list[Type], image: Callable[[Var], Type]) -> list[Type]:
@@ -449,12 +488,12 @@ def rename(types: list[Type], keep: frozenset[str] = frozenset(), unifier: Unifi
 
     def image(v: Var) -> Type:
         nonlocal n
-        new = names.get(v.name)
+        new = names.get(v.label)  # type: ignore[call-overload]  # (`label`: `name` without the property's call)
         while new is None:
             name = variable_name(n)
             n += 1
             if name not in keep:
-                new = names[v.name] = Var(name)
+                new = names[v.label] = Var(name)  # type: ignore[index]
         return new
 
     # both passes meet the variables in pre-order, left to right: the order of first appearance
