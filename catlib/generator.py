@@ -123,7 +123,6 @@ def _const(k: int) -> Term:
     return t
 
 
-
 _FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.param and c.name != "Embed"
           for made in [getattr(FREE, c.method)()] if made is getattr(FREE, c.method)()}
 """The primitives without a parameter, by name: each is one term (`catlib.free`), made once here."""
@@ -178,7 +177,7 @@ class Generator:
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
-        if self.pure or not _has_function(s):
+        if self.pure or not any(isinstance(x, Fun) for x in walk(s)):
             return self
         if self._pure_twin is None:
             self._pure_twin = Generator(self.choose, pure=True, embed=self.embed, type_depth=self.type_depth,
@@ -193,13 +192,19 @@ class Generator:
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums (and functions, with ``functions``).
 
-        A kind is drawn, then its two parts; a type of depth 1 is one choice (`_depth_one`), with the same
-        odds: the commonest types cost one choice rather than three."""
+        A kind is drawn, then its two parts, with fewer choices at the same odds (a choice is most of what a
+        type costs under hypothesis): a type of depth 1 is one choice (`_depth_one`); at depth 2 the kind and
+        the first part are one choice of ``kinds * len(one)`` (at most 100: hypothesis draws it uniformly)."""
         depth = self.type_depth if depth is None else depth
         choose = self.choose
+        one = self._depth_one
         if depth == 1:
-            one = self._depth_one
             return one[choose(0, len(one) - 1)]
+        if depth == 2:
+            k, first = divmod(choose(0, (5 if self.functions else 4) * len(one) - 1), len(one))
+            if k < 2:
+                return _BASES[k]
+            return _make(_KINDS[k - 2], one[first], one[choose(0, len(one) - 1)])
         k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return _BASES[k]
@@ -258,14 +263,21 @@ class Generator:
             if _EFFECTS_BY_STATE:
                 self._state, self._held = state, anywhere
         n = len(signature)
-        r = self.choose(0, n + len(anywhere) - 1)
+        rules = n + len(anywhere)
+        # the rule and the first split of the fuel left (most rules of two subterms make one) in one choice
+        # where its range is at most 256 (which hypothesis draws uniformly, as it does the two): the odds of
+        # two choices in turn, a choice fewer; a rule without that split ignores `left`
+        merged = fuel > 1 and rules * fuel <= 256
+        r, left = divmod(self.choose(0, rules * fuel - 1), fuel) if merged else (self.choose(0, rules - 1), None)
         rule = signature[r] if r < n else anywhere[r - n]
         if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule: one call fewer
-            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1)
-        return self._rule(rule, state, a, b, fuel - 1)
+            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1, left)
+        return self._rule(rule, state, a, b, fuel - 1, left)
 
-    def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
-        left = self.choose(0, fuel) if fuel > 0 else 0
+    def _split(self, fuel: builtins.int, left: builtins.int | None = None) -> tuple[builtins.int, builtins.int]:
+        """`fuel` in two, the left part chosen (or `left`, chosen with the rule by `_term`)."""
+        if left is None:
+            left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
     def _rules(self, a: Type, b: Type) -> tuple[Any, ...]:
@@ -340,35 +352,35 @@ class Generator:
             menu.append(_EMBED)
         return tuple(menu)
 
-    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
+    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int, left: builtins.int | None = None) -> Term:
         """Apply `rule` (one of `_rules`, not a primitive's plan: `_term` applies those) to build a term
-        ``s / a -> b`` with fuel `n`."""
+        ``s / a -> b`` with fuel `n` (`left`: the left part of its first split of `n`, if already chosen)."""
         T = self._term
         if rule is _COMPOSE:
             m = self.type()
-            nf, ng = self._split(n)
+            nf, ng = self._split(n, left)
             return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
-            nf, ng = self._split(n)
+            nf, ng = self._split(n, left)
             return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
-            nf, ng = self._split(n)
+            nf, ng = self._split(n, left)
             return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
-            nf, ng = self._split(n)
+            nf, ng = self._split(n, left)
             return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
         if rule is _APPLY:
             # a function built from the input, applied to an argument built from the input
             x = self.type(1)
-            nf, nx = self._split(n)
+            nf, nx = self._split(n, left)
             return _compose(Apply, _compose(_par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
         if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
-            ne, rest = self._split(n)
+            ne, rest = self._split(n, left)
             nf, ng = self._split(rest)
             scrutinee = _compose(_par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
             branches = _case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
@@ -399,7 +411,7 @@ class Generator:
         return _const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
-                        n: builtins.int) -> Term:
+                        n: builtins.int, left: builtins.int | None = None) -> Term:
         """A term with fuel `n` that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`,
         `_plan`):
 
@@ -427,7 +439,7 @@ class Generator:
             return (self._primitive(c) if a == Unit and t == b
                     else _compose(T(s, t, b, n), _compose(self._primitive(c), Consume)))
         if kind == _WRITE:
-            nf, ng = self._split(n)
+            nf, ng = self._split(n, left)
             f = (self._primitive(c) if a is t or a._hash == t._hash and a == t
                  else _compose(self._primitive(c), T(s, a, t, nf)))
             return f if b == Unit else _compose(T(s, Unit, b, ng), f)
@@ -483,7 +495,3 @@ class Generator:
         if isinstance(b, Fun):
             return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
-
-
-def _has_function(t: Type) -> bool:
-    return any(isinstance(x, Fun) for x in walk(t))
