@@ -232,12 +232,13 @@ class Generator:
         if t is Int or t == Int:
             return self.int()
         if kind is Fun:
-            # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
-            env = self.type(1)
-            bodies = self._bodies
+            # a closure: an environment and a body that leaves the state alone (it may be kept in the state);
+            # its environment's type (as `type(1)`) and its body's fuel (0 to 6) are one choice, at the same odds
+            e, fuel = divmod(self.choose(0, 7 * len(self._depth_one) - 1), 7)
+            env, bodies = self._depth_one[e], self._bodies
             if bodies is None:  # (made once: a generator's tables are looked up as it is made)
                 bodies = self._bodies = Generator(self.choose, pure=True, type_depth=1, without=self.without)
-            body = bodies.term(Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
+            body = bodies.term(Unit, _make(Prod, env, t.kids[0]), t.kids[1], fuel)
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
@@ -263,21 +264,14 @@ class Generator:
             if _EFFECTS_BY_STATE:
                 self._state, self._held = state, anywhere
         n = len(signature)
-        rules = n + len(anywhere)
-        # the rule and the first split of the fuel left (most rules of two subterms make one) in one choice
-        # where its range is at most 256 (which hypothesis draws uniformly, as it does the two): the odds of
-        # two choices in turn, a choice fewer; a rule without that split ignores `left`
-        merged = fuel > 1 and rules * fuel <= 256
-        r, left = divmod(self.choose(0, rules * fuel - 1), fuel) if merged else (self.choose(0, rules - 1), None)
+        r = self.choose(0, n + len(anywhere) - 1)
         rule = signature[r] if r < n else anywhere[r - n]
         if type(rule) is tuple and len(rule) == 3:  # a primitive's plan, the commonest rule: one call fewer
-            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1, left)
-        return self._rule(rule, state, a, b, fuel - 1, left)
+            return self._primitive_rule(rule[0], rule[1], rule[2], state, a, b, fuel - 1)
+        return self._rule(rule, state, a, b, fuel - 1)
 
-    def _split(self, fuel: builtins.int, left: builtins.int | None = None) -> tuple[builtins.int, builtins.int]:
-        """`fuel` in two, the left part chosen (or `left`, chosen with the rule by `_term`)."""
-        if left is None:
-            left = self.choose(0, fuel) if fuel > 0 else 0
+    def _split(self, fuel: builtins.int) -> tuple[builtins.int, builtins.int]:
+        left = self.choose(0, fuel) if fuel > 0 else 0
         return left, fuel - left
 
     def _rules(self, a: Type, b: Type) -> tuple[Any, ...]:
@@ -352,35 +346,35 @@ class Generator:
             menu.append(_EMBED)
         return tuple(menu)
 
-    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int, left: builtins.int | None = None) -> Term:
+    def _rule(self, rule: Any, s: Type, a: Type, b: Type, n: builtins.int) -> Term:
         """Apply `rule` (one of `_rules`, not a primitive's plan: `_term` applies those) to build a term
-        ``s / a -> b`` with fuel `n` (`left`: the left part of its first split of `n`, if already chosen)."""
+        ``s / a -> b`` with fuel `n`."""
         T = self._term
         if rule is _COMPOSE:
             m = self.type()
-            nf, ng = self._split(n, left)
+            nf, ng = self._split(n)
             return _compose(T(s, m, b, ng), T(s, a, m, nf))
         if rule is _FANOUT:
-            nf, ng = self._split(n, left)
+            nf, ng = self._split(n)
             return _compose(_par(T(s, a, b.kids[0], nf), T(s, a, b.kids[1], ng)), Copy)
         if rule is _PAR:
-            nf, ng = self._split(n, left)
+            nf, ng = self._split(n)
             return _par(T(s, a.kids[0], b.kids[0], nf), T(s, a.kids[1], b.kids[1], ng))
         if rule is _CASE:
-            nf, ng = self._split(n, left)
+            nf, ng = self._split(n)
             return _case(T(s, a.kids[0], b, nf), T(s, a.kids[1], b, ng))
         if rule is _CURRY:
             return Curry(self._closures(s)._term(s, _make(Prod, a, b.kids[0]), b.kids[1], n))
         if rule is _APPLY:
             # a function built from the input, applied to an argument built from the input
             x = self.type(1)
-            nf, nx = self._split(n, left)
+            nf, nx = self._split(n)
             return _compose(Apply, _compose(_par(T(s, a, _make(Fun, x, b), nf), T(s, a, x, nx)), Copy))
         if rule is _CASE_WITH:
             # what `catlib.syntax.kase_with` builds: branch on a sum computed
             # from the input, each branch seeing the input too
             x, y = self.type(1), self.type(1)
-            ne, rest = self._split(n, left)
+            ne, rest = self._split(n)
             nf, ng = self._split(rest)
             scrutinee = _compose(_par(T(s, a, _make(Sum, x, y), ne), Id), Copy)
             branches = _case(T(s, _make(Prod, x, a), b, nf), T(s, _make(Prod, y, a), b, ng))
@@ -411,7 +405,7 @@ class Generator:
         return _const(self.int()) if c.param == "int64" else getattr(FREE, c.method)()
 
     def _primitive_rule(self, c: Construct, kind: builtins.int, t: Any, s: Type, a: Type, b: Type,
-                        n: builtins.int, left: builtins.int | None = None) -> Term:
+                        n: builtins.int) -> Term:
         """A term with fuel `n` that uses primitive `c`, of a `kind` read off its scheme (`catlib.constructs`,
         `_plan`):
 
@@ -439,7 +433,7 @@ class Generator:
             return (self._primitive(c) if a == Unit and t == b
                     else _compose(T(s, t, b, n), _compose(self._primitive(c), Consume)))
         if kind == _WRITE:
-            nf, ng = self._split(n, left)
+            nf, ng = self._split(n)
             f = (self._primitive(c) if a is t or a._hash == t._hash and a == t
                  else _compose(self._primitive(c), T(s, a, t, nf)))
             return f if b == Unit else _compose(T(s, Unit, b, ng), f)
