@@ -123,7 +123,6 @@ def _const(k: int) -> Term:
     return t
 
 
-
 _FIXED = {c.name: made for c in CONSTRUCTS.values() if not c.kids and not c.param and c.name != "Embed"
           for made in [getattr(FREE, c.method)()] if made is getattr(FREE, c.method)()}
 """The primitives without a parameter, by name: each is one term (`catlib.free`), made once here."""
@@ -178,7 +177,7 @@ class Generator:
 
     def _closures(self, s: Type) -> Generator:
         """The generator for closures' bodies in state `s`: this one, or a pure twin where `s` holds functions."""
-        if self.pure or not _has_function(s):
+        if self.pure or not any(isinstance(x, Fun) for x in walk(s)):
             return self
         if self._pure_twin is None:
             self._pure_twin = Generator(self.choose, pure=True, embed=self.embed, type_depth=self.type_depth,
@@ -193,13 +192,19 @@ class Generator:
     def type(self, depth: int | None = None) -> Type:
         """A ground type of at most `depth` nested products/sums (and functions, with ``functions``).
 
-        A kind is drawn, then its two parts; a type of depth 1 is one choice (`_depth_one`), with the same
-        odds: the commonest types cost one choice rather than three."""
+        A kind is drawn, then its two parts, with fewer choices at the same odds (a choice is most of what a
+        type costs under hypothesis): a type of depth 1 is one choice (`_depth_one`); at depth 2 the kind and
+        the first part are one choice of ``kinds * len(one)`` (at most 100: hypothesis draws it uniformly)."""
         depth = self.type_depth if depth is None else depth
         choose = self.choose
+        one = self._depth_one
         if depth == 1:
-            one = self._depth_one
             return one[choose(0, len(one) - 1)]
+        if depth == 2:
+            k, first = divmod(choose(0, (5 if self.functions else 4) * len(one) - 1), len(one))
+            if k < 2:
+                return _BASES[k]
+            return _make(_KINDS[k - 2], one[first], one[choose(0, len(one) - 1)])
         k = choose(0, (4 if self.functions else 3) if depth > 0 else 1)
         if k < 2:
             return _BASES[k]
@@ -227,12 +232,13 @@ class Generator:
         if t is Int or t == Int:
             return self.int()
         if kind is Fun:
-            # a closure: an environment and a body that leaves the state alone (it may be kept in the state)
-            env = self.type(1)
-            bodies = self._bodies
+            # a closure: an environment and a body that leaves the state alone (it may be kept in the state);
+            # its environment's type (as `type(1)`) and its body's fuel (0 to 6) are one choice, at the same odds
+            e, fuel = divmod(self.choose(0, 7 * len(self._depth_one) - 1), 7)
+            env, bodies = self._depth_one[e], self._bodies
             if bodies is None:  # (made once: a generator's tables are looked up as it is made)
                 bodies = self._bodies = Generator(self.choose, pure=True, type_depth=1, without=self.without)
-            body = bodies.term(Unit, _make(Prod, env, t.kids[0]), t.kids[1], self.choose(0, 6))
+            body = bodies.term(Unit, _make(Prod, env, t.kids[0]), t.kids[1], fuel)
             return Curried(body, self.value(env))
         raise ValueError(f"values need a ground type of (), Int, pairs, sums and functions, not {t}")
 
@@ -483,7 +489,3 @@ class Generator:
         if isinstance(b, Fun):
             return Curry(self._smallest(_make(Prod, a, b.kids[0]), b.kids[1]))
         raise ValueError(f"terms need ground types of (), Int, pairs, sums and functions, not {b}")
-
-
-def _has_function(t: Type) -> bool:
-    return any(isinstance(x, Fun) for x in walk(t))
