@@ -183,9 +183,11 @@ def _rewritten_ahead(config: pytest.Config) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             stat, code = rewrite._rewrite_test(fn, config)
+            rewrite._write_pyc(state, code, stat, folder / (fn.name[:-3] + rewrite.PYC_TAIL))
         except (OSError, SyntaxError):  # the worker meets it and says so, as without this
             continue
-        rewrite._write_pyc(state, code, stat, folder / (fn.name[:-3] + rewrite.PYC_TAIL))
+        except Exception:  # noqa: BLE001 - pytest's internals changed: the workers rewrite as before
+            return
 
 
 def _installed_bytecode(prefix: str) -> None:
