@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
-from catlib.tree import Tree, render, set_hash, set_kids, set_label
+from catlib.tree import Tree, leaves_joined, render, set_hash, set_kids, set_label
 from catlib.values import INT_MAX, INT_MIN
 
 __all__ = [
@@ -214,18 +214,12 @@ class Instr(Tree):
                 n == 1 or isinstance(args[1], kinds[1]) and (n == 2 or all(map(isinstance, args, kinds))))):
             want = ", ".join(k.__name__ for k in kinds) or "no argument"
             raise TypeError(f"{op} takes {want}, not {args!r}")
-        set_kids(self, args)
-        set_label(self, op)
-        set_hash(self, hash(("Instr", op, *[a._hash for a in args])))  # (no subclass of Instr: the name is known)
+        _filled(self, op, args)
 
     @classmethod
     def of(cls, op: str, *args: Tree) -> Instr:
         """``Instr(op, *args)`` for operands the caller made of the right kinds (the parsers do): not checked."""
-        instr = cls.__new__(cls)
-        set_kids(instr, args)
-        set_label(instr, op)
-        set_hash(instr, hash(("Instr", op, *[a._hash for a in args])))
-        return instr
+        return _filled(cls.__new__(cls), op, args)
 
     @property
     def op(self) -> str:
@@ -239,6 +233,14 @@ class Instr(Tree):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Instr, (self.op, *self.kids))
+
+
+def _filled(instr: Instr, op: str, args: tuple[Tree, ...]) -> Instr:
+    """`instr` with its slots set as `Tree.__init__` sets them (see `catlib.tree.set_kids`)."""
+    set_kids(instr, args)
+    set_label(instr, op)
+    set_hash(instr, hash(("Instr", op, *[a._hash for a in args])))  # (no subclass of Instr: the name is known)
+    return instr
 
 
 class Code(Tree):
@@ -438,20 +440,16 @@ def _repr(tree: Value | Instr | Code) -> str:
 
 
 def _repr_pieces(x: Tree) -> list[Any]:
-    # a kid without kids (a plain instruction, an empty block, a leaf value) is written here, joined to its
-    # neighbouring strings (a leaf's pieces are one string): `render` gets fewer items
     if not x.kids and type(x) is not Code:
-        return [x.label if type(x) is Instr else x._leaf_repr()]
-    out: list[Any] = []
-    text = "Code([" if type(x) is Code else (x.label if type(x) is Instr else type(x).__name__) + "("  # type: ignore[operator]
-    for j, k in enumerate(x.kids):
-        if k.kids:
-            out += (text + ", " if j else text, k)
-            text = ""
-        else:
-            text += (", " if j else "") + _repr_pieces(k)[0]
-    out.append(text + ("])" if type(x) is Code else ")"))
-    return out
+        return [_leaf(x)]
+    if type(x) is Code:
+        return leaves_joined("Code([", x.kids, "])", _leaf)
+    return leaves_joined((x.label if type(x) is Instr else type(x).__name__) + "(", x.kids, ")", _leaf)  # type: ignore[operator]
+
+
+def _leaf(x: Tree) -> str:
+    """The text of a tree without kids: a plain instruction, an empty block, a leaf value."""
+    return x.label if type(x) is Instr else "Code([])" if type(x) is Code else x._leaf_repr()  # type: ignore[return-value]
 
 
 def to_text(x: Value | Instr | Code) -> str:

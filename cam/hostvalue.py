@@ -39,6 +39,10 @@ MISSING: Any = object()
 """No value (a form of the state not made yet, an input not checked yet)."""
 
 
+_MAKE: Any = object()
+"""On a walk's stack: the value below it is made from its parts (done just before, on the output)."""
+
+
 def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
     """A catlib host value as a machine value: ``()``, int, 2-tuple, `Left`, `Right`; with `closure` (the
     code a closure runs as), `catlib.values.Curried` too: ``Closure (closure(c)) env`` of ``c = Curried(body, env)``."""
@@ -70,9 +74,6 @@ def quote(x: Any, closure: Callable[[Curried], Code] | None = None) -> Value:
             raise TypeError(f"cannot quote {v!r}: not a host value ((), int, pair, Left, Right"
                             f"{', Curried' if closure else ''})")
     return out[0]
-
-
-_MAKE: Any = object()
 
 
 def unquote(v: Value) -> Any:

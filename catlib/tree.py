@@ -128,17 +128,31 @@ set_hash: Callable[[Tree, int], None] = cast(Any, Tree.__dict__["_hash"]).__set_
 def _repr_pieces(x: Tree) -> list[Any]:
     if not x.kids:
         return [x._leaf_repr()]
-    # a kid without kids is written here, joined to its neighbouring strings: `render` gets fewer pieces
+    return leaves_joined(type(x).__name__ + "(", x.kids, ")", _leaf_repr)
+
+
+def _leaf_repr(x: Tree) -> str:
+    return x._leaf_repr()
+
+
+def leaves_joined(head: str, kids: Iterable[Tree], tail: str, leaf: Callable[[Tree], str]) -> list[Any]:
+    """`head`, `kids` separated by ``", "``, then `tail`, as pieces for `render`: a kid without kids is written
+    here, as ``leaf(kid)``, joined to its neighbouring strings (a leaf as an item of its own is most of the items
+    `render` expands in a term or a code).
+
+    >>> leaves_joined("P(", [Tree(label=1), Tree(Tree(label=2)), Tree(label=3)], ")", lambda t: str(t.label))
+    ['P(1, ', Tree(Tree(2)), ', 3)']
+    """
     out: list[Any] = []
-    text, sep = type(x).__name__ + "(", ""
-    for k in x.kids:
+    text, sep = head, ""
+    for k in kids:
         if k.kids:
             out += (text + sep, k)
             text = ""
         else:
-            text += sep + k._leaf_repr()
+            text += sep + leaf(k)
         sep = ", "
-    out.append(text + ")")
+    out.append(text + tail)
     return out
 
 

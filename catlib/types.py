@@ -149,24 +149,20 @@ class TypeParseError(ValueError):
     """Raised by `parse` with the position of the problem."""
 
 
-_TOKEN = re.compile(r"\s*(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)")
 _TOKEN_OR_BAD = re.compile(r"\s*(?:(->|\(\)|[(),]|[A-Za-z_][A-Za-z0-9_']*)|(\S))")
-"""`_TOKEN`, or (second group) a character that starts none: a text cut in one call (`_positioned` for errors)."""
+"""A token (first group), or a character that starts none (second group), after any spaces."""
 _VAR_NAME = re.compile(r"[a-z_][A-Za-z0-9_']*")
 
 
 def _positioned(text: str) -> list[tuple[int, str]]:
-    """The tokens of `text` with their positions, then ``<end>``; `TypeParseError` at a character that starts none."""
+    """The tokens of `text` with their positions, then ``<end>``; `TypeParseError` at a character that starts none
+    (at the spaces before it, if any).  For errors' positions only: `parse` cuts the text without them."""
     tokens: list[tuple[int, str]] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
-            if text[pos:].strip() == "":
-                break
+    for m in _TOKEN_OR_BAD.finditer(text):  # (each match starts where the last ended: spaces are in its `\s*`)
+        if m.group(2) is not None:
+            pos = m.start()
             raise TypeParseError(f"unexpected {text[pos]!r} at position {pos} in {text!r}")
         tokens.append((m.start(1), m.group(1)))
-        pos = m.end()
     tokens.append((len(text), "<end>"))
     return tokens
 

@@ -524,3 +524,19 @@ def test_repr_of_deep_code_and_values(no_gc):
         assert text.count("(") == text.count(")") > 100_000
     assert value_text.startswith("Closure(Code([GET]), L(Closure(Code([GET]), L(")
     assert code_text.startswith("Code([BRANCH(Code([BRANCH(") and "Code([BRANCH(Code([ID]), Code([]))]), Code([]))])" in code_text
+
+
+def test_constructors_that_set_the_slots_hash_as_tree_does():
+    """Types, machine values, instructions and code set `catlib.tree.Tree`'s slots themselves (no generic
+    `Tree.__init__` call): each keeps its formula, so equal trees hash alike however they were made."""
+    from catlib.tree import Tree
+    from catlib.types import Fun, Int, Prod, Sum, Unit, Var
+
+    made = [Var("a"), Prod(Int, Var("b")), Sum(Unit, Int), Fun(Fun(Int, Unit), Int), IntV(-3),
+            Pair(IntV(1), UnitV), L(UnitV), R(Pair(UnitV, IntV(2))), Instr("FST"), Instr("QUOTE", IntV(4)),
+            Instr("CURRY", Code([Instr("FST")])), Instr.of("BRANCH", Code([Instr("FST")]), Code()),
+            Code([Instr("FST"), Instr("SND")]), Code()]
+    for x in made:
+        generic = object.__new__(type(x))
+        Tree.__init__(generic, *x.kids, label=x.label)
+        assert (hash(generic), generic) == (hash(x), x), x
