@@ -51,14 +51,19 @@ def bystander(running: Running) -> Iterator[list[float]]:
     t = threading.Thread(target=ask, daemon=True)
     t.start()
     ready.wait(10)
+    t0 = time.perf_counter()
     try:
         yield latencies
     finally:
         stop.set()
+        took = time.perf_counter() - t0
         t.join(30)
     assert not errors, errors
-    print(f"bystander: {len(latencies)} status, max {max(latencies) * 1000:.1f} ms")
+    print(f"bystander: {len(latencies)} status in {took:.2f} s, max {max(latencies) * 1000:.1f} ms")
     assert latencies and max(latencies) < BOUND, (max(latencies), len(latencies))
+    # answered all along, not only before or after the stall: how many depends on how long the stall took (a
+    # fixed count fails on a machine fast enough to finish the stall in a few of the bystander's periods)
+    assert len(latencies) >= took / 0.25, (len(latencies), took)
 
 
 def stall(running: Running, lines: list[bytes], timeout: float = 60) -> list[dict[str, Any]]:
@@ -83,24 +88,20 @@ def served(code: Code = V1, state: str = "Int 0", **limits: Any) -> Running:
 
 
 def test_deeply_nested_inputs_are_refused_before_parsing():
-    with served() as running, bystander(running) as lat:
+    with served() as running, bystander(running):
         for size in (2, 8):
             line = b'{"id": 1, "kind": "do", "input": "' + b"(" * (size * 1_000_000) + b'"}'
             t0 = time.perf_counter()
             (a,) = stall(running, [line])
             assert a["error"] == "too_deep" and time.perf_counter() - t0 < 10
         assert running.server.node.inputs == 0
-    assert len(lat) > 3
 
 
 def test_a_long_input_runs_without_holding_up_status():
     # about 1.2 million steps per input: longer than the inline slice, within the step budget
-    with served(doubling(17), "Int 0") as running, bystander(running) as lat:
-        t0 = time.perf_counter()
+    with served(doubling(17), "Int 0") as running, bystander(running):
         (a,) = stall(running, [b'{"id": 1, "kind": "do", "input": "Unit"}'])
-        took = time.perf_counter() - t0
         assert a["ok"] and a["steps"] > 1_000_000, a
-    assert len(lat) >= took / 0.25, (len(lat), took)  # status was answered all along
 
 
 def test_an_input_over_the_step_budget_is_refused_and_changes_nothing():
@@ -172,11 +173,10 @@ def test_big_upgrades_are_handled_one_at_a_time_and_others_keep_going():
     big: Callable[[int], Code] = lambda k: Code([parse_code("[ID]")[0]] * (80_000 + k) + list(V2))
     lines = [json.dumps({"id": k, "kind": "upgrade", "old": str(V1), "new": str(big(k)),
                          "migration": str(MIG)}).encode() for k in range(3)]
-    with served() as running, bystander(running) as lat:
+    with served() as running, bystander(running):
         answers = stall(running, lines)
         assert sorted(a.get("error", "ok") for a in answers) == ["ok", "wrong_version", "wrong_version"]
         assert running.server.node.generation == 2
-    assert len(lat) > 3
 
 
 def test_a_client_that_never_reads_its_answers_is_closed_and_others_keep_going():
@@ -248,10 +248,9 @@ def test_an_upgrade_makes_the_machine_value_of_the_state_off_the_loop(monkeypatc
     with served() as running, Client(running.host, running.port, timeout=30) as c:
         c.do("L Unit")  # the state is now a host value only
         monkeypatch.setattr(hostvalue, "to_value", slow)
-        with bystander(running) as lat:
+        with bystander(running):
             time.sleep(0.1)
             assert c.upgrade(V1, V2, MIG)["state"] == "Pair (Int 1) (Int 0)"
             time.sleep(0.1)
         assert c.do("L Unit").state == parse_value("Pair (Int 1) (Int 1)")
     assert threads and running.thread.name not in threads, threads
-    assert len(lat) > 3
