@@ -23,6 +23,7 @@ from __future__ import annotations
 import networkx as nx
 
 from cam.code import Code, Instr, to_text
+from catlib.repeats import run_pieces
 
 __all__ = ["bytecode"]
 
@@ -35,12 +36,25 @@ def _kind(i: Instr) -> str:
     return {"BRANCH": "control", "CURRY": "control", "RETURN": "return"}.get(i.op, "instr")
 
 
-def bytecode(code: Code) -> nx.DiGraph:
-    """The graph of `code` (see the module docstring); nodes are numbered in text order."""
+def bytecode(code: Code, limit: int | None = None) -> nx.DiGraph:
+    """The graph of `code` (see the module docstring); nodes are numbered in text order.
+
+    With a `limit`, a graph of more than `limit` nodes comes folded as `catlib.repeats.fold_runs` folds it
+    (``fold_runs(bytecode(code), limit)``, the same nodes, numbers and edges), but the instructions folded away
+    are never made into nodes: a code of a million instructions is drawn without a graph of a million nodes.
+
+    >>> from cam.text import parse_code
+    >>> g = bytecode(parse_code("[" + ",".join(["COPY", "ADD"] * 300) + "]"), limit=400)
+    >>> [g.nodes[n]["label"] for n in g]
+    ['start', '×300\\nCOPY\\nADD', 'stop']
+    """
     if not isinstance(code, Code):
         raise TypeError(f"bytecode() takes cam.code.Code, not {type(code).__name__}")
+    fold = limit is not None and _count_nodes(code) > limit
+    labels: dict[Instr, str] = {}  # instructions recur (a run of COPY, ADD): each label is made once
     g = nx.DiGraph(rankdir="TB", clusters={}, title="bytecode")
     g.add_node(0, kind="terminal", label="start", cluster=None)
+    number = 1  # a node's number is its place in text order, folded-away instructions counted
     stop = -1  # numbered last, once every instruction has its number
     # work items: (block, cluster, node the block follows, edge label into it, continuation)
     todo: list[tuple[Code, int | None, int, str, int | None]] = [(code, None, 0, "", stop)]
@@ -48,13 +62,24 @@ def bytecode(code: Code) -> nx.DiGraph:
     fallthrough: list[int] = []  # last nodes of the top-level block
     while todo:
         block, cluster, entry, how, cont = todo.pop()
+        folded = _folded(block, labels) if fold else {}
         nodes: list[tuple[int, Instr | None]] = []
-        for ins in block:
-            n = g.number_of_nodes()
-            g.add_node(n, kind=_kind(ins), label=_label(ins), cluster=cluster, op=ins.op)
+        skip = 0
+        for k, ins in enumerate(block):
+            n, number = number, number + 1
+            if skip:
+                skip -= 1
+                continue
+            if k in folded:
+                size, label = folded[k]
+                g.add_node(n, kind="instr", label=label, cluster=cluster, op=ins.op, folded=size)
+                skip = size - 1
+            else:
+                label = labels.get(ins) or labels.setdefault(ins, _label(ins))
+                g.add_node(n, kind=_kind(ins), label=label, cluster=cluster, op=ins.op)
             nodes.append((n, ins))
         if not nodes:
-            n = g.number_of_nodes()
+            n, number = number, number + 1
             g.add_node(n, kind="terminal", label="(empty)", cluster=cluster)
             nodes.append((n, None))
         g.add_edge(entry, nodes[0][0], label=how, kind="body" if how == "body" else "next")
@@ -85,7 +110,7 @@ def bytecode(code: Code) -> nx.DiGraph:
                 g.graph["clusters"][cid] = {"label": "closure body", "parent": cluster, "kind": "block"}
                 later.append((instr.kids[0], cid, n, "body", None))
         todo.extend(reversed(later))
-    last = g.number_of_nodes()
+    last = number
     g.add_node(last, kind="terminal", label="stop", cluster=None)
     for n in fallthrough:
         g.add_edge(n, last, label="", kind="next")
@@ -93,3 +118,30 @@ def bytecode(code: Code) -> nx.DiGraph:
         if cont is not None:
             g.add_edge(n, last if cont == stop else cont, label="return", kind="return", dot={"style": "dashed"})
     return g
+
+
+def _count_nodes(code: Code) -> int:
+    """How many nodes `bytecode(code)` has unfolded: start, stop, every instruction, one per empty block."""
+    total, todo = 2, [code]
+    while todo:
+        block = todo.pop()
+        total += len(block) or 1
+        todo += [kid for ins in block if ins.op in ("BRANCH", "CURRY") for kid in ins.kids]
+    return total
+
+
+def _folded(block: Code, labels: dict[Instr, str]) -> dict[int, tuple[int, str]]:
+    """Where `fold_runs` folds this block's straight runs of plain instructions: the first index of each folded
+    stretch -> (how many instructions it stands for, its label)."""
+    out: dict[int, tuple[int, str]] = {}
+    run: list[int] = []
+    for k in range(len(block) + 1):
+        if k < len(block) and _kind(block[k]) == "instr":
+            run.append(k)
+            continue
+        if run:
+            texts = [labels.get(block[i]) or labels.setdefault(block[i], _label(block[i])) for i in run]
+            for first, last, label in run_pieces(texts):
+                out[run[first]] = (last - first + 1, label)
+            run = []
+    return out

@@ -111,7 +111,7 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, l
     from catlib.folding import FOLD_LIMIT, folded_diagram
     from catlib.free import FREE, Term
     from catlib.graph import syntax_tree
-    from catlib.repeats import RUN_LIMIT, fold_runs, prune_tree
+    from catlib.repeats import RUN_LIMIT
     from catlib.typecheck import TermTypeError
     from catlib.types import TypeParseError, as_type
 
@@ -131,9 +131,7 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, l
                 raise UsageError(str(e)) from None
         if not isinstance(obj, Code):
             raise UsageError(f"{name} is a {type(obj).__name__}, not a term or bytecode")
-        g = bytecode(obj)
-        if limit != 0:
-            g = fold_runs(g, RUN_LIMIT if limit is None else limit)
+        g = bytecode(obj, None if limit == 0 else RUN_LIMIT if limit is None else limit)  # folded as it is built
         g.graph["title"] = f"{name}: bytecode"
         return g
     declared: dict[str, Any] = {}
@@ -154,11 +152,8 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, l
         raise UsageError(f"{name} is a {type(obj).__name__}, not a term (catlib.free.Term)")
     try:
         if view == "tree":
-            g = syntax_tree(obj, **declared)
-            title = f"{name} : {g.graph['signature']}"
-            if limit != 0:
-                g = prune_tree(g, RUN_LIMIT if limit is None else limit)
-            g.graph["title"] = title
+            g = syntax_tree(obj, **declared, limit=None if limit == 0 else RUN_LIMIT if limit is None else limit)
+            g.graph["title"] = f"{name} : {g.graph['signature']}"
             return g
         most = FOLD_LIMIT if limit is None else limit if limit > 0 else obj.size()
         d = folded_diagram(obj, **declared, limit=most)

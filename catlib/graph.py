@@ -34,6 +34,7 @@ iterative: a term of 100,000 nested compositions has a diagram.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -61,7 +62,7 @@ def _constant(t: Term) -> object:
 
 
 def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str | None = None,
-                output: Type | str | None = None, *, types: bool = True) -> nx.DiGraph:
+                output: Type | str | None = None, *, types: bool = True, limit: int | None = None) -> nx.DiGraph:
     """The abstract syntax of `term`: one node per constructor occurrence, numbered in pre-order.
 
     Node attributes: ``constructor`` (``"Compose"``, ``"Fst"``, ...), ``constant``
@@ -72,6 +73,10 @@ def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str |
     ``signature`` is the term's (principal, or at the declared `state`, `input`,
     `output`).  ``types=False`` skips inference (for ill-typed terms);
     otherwise an ill-typed term raises `TermTypeError`.
+
+    With a `limit`, a tree of more than `limit` nodes comes pruned as `catlib.repeats.prune_tree` prunes it
+    (``prune_tree(syntax_tree(term), limit)``: the same nodes, numbers and edges), without making the nodes
+    it cuts off.
     """
     g = nx.DiGraph(rankdir="TB", title="syntax tree")
     typed: list[tuple[Type, Type]] | None = None
@@ -79,25 +84,73 @@ def syntax_tree(term: Term, state: Type | str | None = None, input: Type | str |
         sig, typed = subterm_types(term, state, input, output)
         g.graph["signature"] = sig
     shown: dict[Type, str] = {}  # subterms share types: print each once
+
+    def attrs(t: Term, me: int) -> dict[str, Any]:
+        const = _constant(t)
+        label = t.op if const is None else f"{t.op} {const}"
+        out: dict[str, Any] = {"constructor": t.op, "constant": const, "kind": "syntax", "shape": "round"}
+        if typed is not None:
+            d, c = typed[me]
+            text = f"{shown.get(d) or shown.setdefault(d, str(d))} -> {shown.get(c) or shown.setdefault(c, str(c))}"
+            out.update(dom=d, cod=c, type=text)
+            label += "\n" + text
+        out["label"] = label
+        return out
+
+    if limit is not None and (typed is not None and len(typed) > limit or typed is None and term.size() > limit):
+        return _pruned(g, term, limit, attrs)
     todo: list[tuple[Term, int, str]] = [(term, -1, "")]
     n = 0
     while todo:
         t, parent, name = todo.pop()
         me = n
         n += 1
-        const = _constant(t)
-        label = t.op if const is None else f"{t.op} {const}"
-        attrs: dict[str, Any] = {"constructor": t.op, "constant": const, "kind": "syntax", "shape": "round"}
-        if typed is not None:
-            d, c = typed[me]
-            text = f"{shown.get(d) or shown.setdefault(d, str(d))} -> {shown.get(c) or shown.setdefault(c, str(c))}"
-            attrs.update(dom=d, cod=c, type=text)
-            label += "\n" + text
-        attrs["label"] = label
-        g.add_node(me, **attrs)
+        g.add_node(me, **attrs(t, me))
         if parent >= 0:
             g.add_edge(parent, me, field=name, label=name)
         todo.extend((k, me, f) for f, k in reversed(list(zip(t.fields, t.kids))))
+    return g
+
+
+def _pruned(g: nx.DiGraph, term: Term, limit: int, attrs: Callable[[Term, int], dict[str, Any]]) -> nx.DiGraph:
+    """`g` filled with `prune_tree(syntax_tree(term), limit)`'s nodes: the first `limit` occurrences breadth-first,
+    numbered in pre-order, and one ``⋯ n nodes`` node per subtree cut off."""
+    sizes: dict[int, int] = {}  # a subterm's size by identity (shared subterms are counted once per occurrence)
+    todo: list[tuple[Term, bool]] = [(term, False)]
+    while todo:
+        t, ready = todo.pop()
+        if id(t) in sizes:
+            continue
+        if ready:
+            sizes[id(t)] = 1 + sum(sizes[id(k)] for k in t.kids)
+        else:
+            todo.append((t, True))
+            todo.extend((k, False) for k in t.kids if id(k) not in sizes)
+    keep: list[tuple[Term, int]] = [(term, 0)]  # (occurrence, its pre-order number)
+    edges: list[tuple[int, int, str]] = []
+    cut: list[tuple[int, Term, int, str]] = []  # (parent, subtree, its number, field)
+    i = 0
+    while i < len(keep):
+        t, pre = keep[i]
+        at = pre + 1
+        for f, k in zip(t.fields, t.kids):
+            if len(keep) < limit:
+                keep.append((k, at))
+                edges.append((pre, at, f))
+            else:
+                cut.append((pre, k, at, f))
+            at += sizes[id(k)]
+        i += 1
+    for t, pre in sorted(keep, key=lambda x: x[1]):
+        g.add_node(pre, **attrs(t, pre))
+    for u, v, f in edges:
+        g.add_edge(u, v, field=f, label=f)
+    fresh = sizes[id(term)]
+    for parent, k, pre, f in cut:
+        hidden = sizes[id(k)]
+        g.add_node(fresh, **{**attrs(k, pre), "label": f"⋯ {hidden:,} nodes", "hidden": hidden})
+        g.add_edge(parent, fresh, field=f, label=f)
+        fresh += 1
     return g
 
 

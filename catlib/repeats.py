@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-__all__ = ["tandem_repeats", "fold_runs", "prune_tree", "RUN_LIMIT", "MAX_PERIOD"]
+__all__ = ["tandem_repeats", "run_pieces", "fold_runs", "prune_tree", "RUN_LIMIT", "MAX_PERIOD"]
 
 RUN_LIMIT = 400
 """`fold_runs` and `prune_tree` leave graphs of at most this many nodes as they are."""
@@ -88,10 +88,28 @@ def _runs(g: nx.DiGraph, kinds: tuple[str, ...]) -> list[list[Hashable]]:
     return runs
 
 
-def _summary(labels: list[str], keep: int = 8) -> str:
+def _summary(labels: Sequence[str], keep: int = 8) -> str:
     if len(labels) <= keep:
         return "\n".join(labels)
     return "\n".join([*labels[:keep - 3], f"… {len(labels) - keep + 2} more …", *labels[-2:]])
+
+
+def run_pieces(labels: Sequence[str], longest: int = 12, min_cover: int = 12) -> list[tuple[int, int, str]]:
+    """How one straight run of nodes with these `labels` is folded (see `fold_runs`): ``(first, last, label)``
+    per folded node, in order, with the indices of the first and last node it stands for.
+
+    >>> run_pieces(["GET"] + ["COPY", "ADD"] * 10)
+    [(1, 20, '×10\\nCOPY\\nADD')]
+    """
+    pieces: list[tuple[int, int, str]] = []
+    at = 0
+    for start, p, count in [*tandem_repeats(labels, min_cover=min_cover), (len(labels), 0, 0)]:
+        if start - at > longest:  # the stretch before the repeat does not repeat
+            pieces.append((at, start - 1, f"{start - at} instructions\n{_summary(labels[at:start])}"))
+        if count:
+            pieces.append((start, start + p * count - 1, f"×{count}\n{_summary(labels[start:start + p])}"))
+        at = start + p * count
+    return pieces
 
 
 def fold_runs(g: nx.DiGraph, limit: int = RUN_LIMIT, longest: int = 12, min_cover: int = 12,
@@ -114,15 +132,7 @@ def fold_runs(g: nx.DiGraph, limit: int = RUN_LIMIT, longest: int = 12, min_cove
     f = g.copy()
     for run in _runs(g, kinds):
         labels = [str(g.nodes[n].get("label", "")) for n in run]
-        pieces: list[tuple[int, int, str]] = []  # (first, last index in run, label of the folded node)
-        at = 0
-        for start, p, count in [*tandem_repeats(labels, min_cover=min_cover), (len(run), 0, 0)]:
-            if start - at > longest:  # the stretch before the repeat does not repeat
-                pieces.append((at, start - 1, f"{start - at} instructions\n{_summary(labels[at:start])}"))
-            if count:
-                pieces.append((start, start + p * count - 1, f"×{count}\n{_summary(labels[start:start + p])}"))
-            at = start + p * count
-        for first, last, label in pieces:
+        for first, last, label in run_pieces(labels, longest, min_cover):
             keep, gone = run[first], run[first + 1:last + 1]
             for _, v, a in list(f.out_edges(run[last], data=True)):
                 f.add_edge(keep, v, **a)

@@ -9,12 +9,18 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from benchmarks.render import additive_bank, chain
+from cam.code import Code, to_text
 from cam.compiler import compile
 from cam.graph import bytecode
+from cam.strategies import codes
+from cam.text import parse_code
 from catlib.examples.bank import BALANCE, deposit, withdraw
 from catlib.examples.counter import counter_sm
 from catlib.folding import FOLD_LIMIT, folded_diagram
@@ -23,6 +29,7 @@ from catlib.graph import diagram, syntax_tree
 from catlib.interpreter import run
 from catlib.render import RenderError, RenderWarning, render, to_svg
 from catlib.repeats import fold_runs, prune_tree, tandem_repeats
+from catlib.strategies import terms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -194,3 +201,47 @@ def test_the_command_line_says_so_and_draws_without_a_traceback(slow_dot, tmp_pa
                         "-o", str(out), "--timeout", "0.5", "--engine", "dot"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "did not finish" in p.stderr
+
+
+@st.composite
+def long_codes(draw: Any) -> Code:
+    """Codes with long straight runs, repeated blocks and nested blocks (what folding is for)."""
+    parts = draw(st.lists(st.tuples(codes(max_len=5), st.integers(1, 40)), min_size=1, max_size=4))
+    flat = [ins for c, k in parts for ins in list(c) * k]
+    if draw(st.booleans()):  # the same runs inside a branch and a closure body
+        inner = to_text(Code(flat))
+        flat = list(parse_code(f"[GET,BRANCH {inner} [CURRY {inner},RETURN],ADD]")) + flat
+    return Code(flat)
+
+
+@settings(max_examples=150, deadline=None)
+@given(long_codes(), st.sampled_from([0, 3, 12, 60, 400]))
+def test_bytecode_folded_as_it_is_built_is_fold_runs_of_the_whole_graph(code, limit):
+    whole = bytecode(code)
+    built, folded = bytecode(code, limit=limit), fold_runs(whole, limit)
+    event(f"folded: {folded is not whole}")
+    assert list(built.nodes(data=True)) == list(folded.nodes(data=True))
+    assert sorted(map(repr, built.edges(data=True))) == sorted(map(repr, folded.edges(data=True)))
+    assert built.graph == folded.graph
+
+
+def test_a_bytecode_picture_of_a_million_instructions_is_made_folded():
+    code = Code(list(parse_code("[COPY,ADD,SND]")) * 300_000 + list(parse_code("[GET]")))
+    t0 = time.process_time()
+    g = bytecode(code, limit=400)
+    took = time.process_time() - t0
+    assert [g.nodes[n]["label"] for n in g] == ["start", "×300000\nCOPY\nADD\nSND", "GET", "stop"]
+    assert took < 5, took  # the unfolded graph alone took about 10 s (and 1.5 GB) here
+
+
+@settings(max_examples=150, deadline=None)
+@given(terms(max_size=60), st.sampled_from([1, 2, 5, 12, 40]), st.booleans())
+def test_a_syntax_tree_pruned_as_it_is_built_is_prune_tree_of_the_whole_tree(term, limit, types):
+    whole = syntax_tree(term, types=types)
+    built, pruned = syntax_tree(term, types=types, limit=limit), prune_tree(whole, limit)
+    event(f"pruned: {pruned is not whole}")
+    # (the same nodes; prune_tree's order is that of a set's iteration, the built tree's is pre-order)
+    assert dict(built.nodes(data=True)) == dict(pruned.nodes(data=True))
+    assert list(built) == sorted(built)
+    assert sorted(map(repr, built.edges(data=True))) == sorted(map(repr, pruned.edges(data=True)))
+    assert built.graph == pruned.graph
