@@ -38,18 +38,41 @@ def main(argv: list[str] | None = None) -> int:
         code = _dispatch(args)
         sys.stdout.flush()  # a reader that stopped early (`| head`) shows here, inside the handler
     except BrokenPipeError:
-        quiet_broken_pipe()
+        if not quiet_broken_pipe():
+            raise  # a socket's, not stdout's: an error to show
         return 1
     return code
 
 
-def quiet_broken_pipe() -> None:
-    """After a `BrokenPipeError` on stdout (its reader stopped, e.g. ``| head``): point stdout at the null device,
-    so that the interpreter's flush at exit neither fails nor prints a traceback.  The usual idiom (Python's
-    documentation of SIGPIPE); the exit status is then 1."""
+def quiet_broken_pipe() -> bool:
+    """After a `BrokenPipeError`: if stdout's reader stopped (``| head``), point stdout at the null device, so
+    that the interpreter's flush at exit neither fails nor prints a traceback (the usual idiom, from Python's
+    documentation of SIGPIPE; the exit status is then 1), and return True.  False if stdout still has its
+    reader: the broken pipe was another's (a node's connection), an error this must not hide."""
+    if not _stdout_gone():
+        return False
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
+    return True
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader has gone: what failed to go out is still held and fails again, or the pipe
+    reports an error (poll's POLLERR: no reader).  Without `select.poll` (Windows) it cannot tell: True, as the
+    usual idiom assumes."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    try:
+        import select
+
+        p = select.poll()
+        p.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in p.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll, or no file descriptor behind sys.stdout
+        return True
 
 
 def version() -> str:

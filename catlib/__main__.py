@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = _command(argv)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not in the flush at exit
-    except BrokenPipeError:  # the usual idiom (Python's documentation of SIGPIPE)
+    except BrokenPipeError:  # the usual idiom (Python's documentation of SIGPIPE); catlib opens no other pipe
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         from cam.__main__ import quiet_broken_pipe
 
-        quiet_broken_pipe()
+        if not quiet_broken_pipe():
+            raise
         return 1  # as `cam` does: the table was not read
     return 0 if ok else 1
 
