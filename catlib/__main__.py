@@ -170,15 +170,20 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, l
     return d.graph
 
 
+MAX_TIMEOUT = 86_400.0
+"""The longest ``--timeout`` (a day): `subprocess.run` overflows from about 25 days on (its poll's milliseconds)."""
+
+
 def _seconds(text: str) -> float:
-    """``--timeout``'s argparse type: seconds, more than 0 and finite (catlib does not import cam, whose
-    `cam.cli.seconds` is the same check)."""
+    """``--timeout``'s argparse type: seconds, more than 0 and at most `MAX_TIMEOUT` (catlib does not import cam,
+    whose `cam.cli.seconds` makes the same check for its waits)."""
     try:
         x = float(text)
     except ValueError:
         x = math.nan
-    if not 0 < x < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0, not {text!r}")
+    if not 0 < x <= MAX_TIMEOUT:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0 and at most {MAX_TIMEOUT:,.0f}, "
+                                         f"not {text!r}")
     return x
 
 

@@ -316,10 +316,19 @@ def test_node_limits_are_checked_at_parse_time(capsys, flag, value, says):
 # ---------------------------------------------------------------- 9. render --timeout, verify --fuzz/--runs
 
 
-def test_render_timeout_must_be_positive(capsys):
-    assert run(catlib_main, "render", f"{M}:counter_sm", "--timeout", "-1", "-o", "/tmp/never.svg") == 2
-    assert "argument --timeout: expected a number of seconds more than 0, not '-1'" in capsys.readouterr().err
-    assert not os.path.exists("/tmp/never.svg")
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan", "inf", "1e9"])
+def test_render_timeout_must_be_positive_and_bounded(tmp_path, capsys, timeout):
+    out = tmp_path / "never.svg"
+    assert run(catlib_main, "render", f"{M}:counter_sm", "--timeout", timeout, "-o", str(out)) == 2
+    assert (f"argument --timeout: expected a number of seconds more than 0 and at most 86,400, not '{timeout}'"
+            in capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_render_with_a_timeout_draws(tmp_path, capsys):
+    out = tmp_path / "drawn.svg"
+    assert run(catlib_main, "render", f"{M}:counter_sm", "--timeout", "86400", "-o", str(out)) == 0
+    assert "<svg" in out.read_text()
 
 
 @pytest.mark.parametrize("args, says", [
