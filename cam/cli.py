@@ -22,6 +22,64 @@ __all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "sta
            "parse_probe"]
 
 
+def _machine(spec: str) -> tuple[Code, Any, Any]:
+    """(code, declared signature or None, initial host state or None) of ``MODULE:NAME`` or code text."""
+    from cam.client import as_code
+    from catlib.free import FREE, Term
+
+    if spec.lstrip().startswith("["):
+        return as_code(spec), None, None
+    obj = load(spec)
+    if callable(obj) and not isinstance(obj, (Term, Code)) and not hasattr(obj, "term"):
+        obj = obj(FREE)  # a program written against the interfaces, e.g. catlib.examples.generic:counter
+    if hasattr(obj, "term") and hasattr(obj, "signature"):  # a catlib.program.Program: declared types
+        return as_code(obj.term), obj.signature, obj.initial
+    return as_code(obj), None, None
+
+
+def _code_arg(spec: str) -> Code:
+    """Code for ``--old/--new/--migration``: ``MODULE:NAME``, code text, or ``@FILE`` holding code text."""
+    from cam.client import as_code
+
+    if spec.startswith("@"):
+        with open(spec[1:]) as f:
+            text = f.read().strip()
+        if text.startswith("{"):  # the JSON bytecode document of cam.code.to_json
+            c = from_json(text)
+            if not isinstance(c, Code):
+                raise ValueError(f"{spec[1:]} holds a value, not code")
+            return c
+        return as_code(text)
+    return _machine(spec)[0]
+
+
+def _connection_args(p: argparse.ArgumentParser) -> None:
+    from cam.client import DEFAULT_HOST, DEFAULT_PORT
+
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
+    p.add_argument("--timeout", type=seconds, default=60.0, help=(
+        "seconds to wait for an answer before sending the request again on a new connection (3 more times; "
+        "the node applies it once) (default 60)"))
+    p.add_argument("--tls-ca", metavar="CAFILE", type=tls_ca,
+                   help="speak TLS to a node started with --cert, trusting CAFILE")
+
+
+def _client(a: argparse.Namespace, key: str | None = None) -> Any:
+    from cam.client import Client
+
+    return Client(a.host, a.port, timeout=a.timeout, ssl_context=a.tls_ca, key=key)  # a.tls_ca: see `tls_ca`
+
+
+def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
+    return _fail(prog, f"cannot reach a node at {a.host}:{a.port}: {e.strerror or e}")
+
+
+def _fail(prog: str, message: str, code: int = 2) -> int:
+    print(f"cam {prog}: {message}", file=sys.stderr)
+    return code
+
+
 # ---------------------------------------------------------------- argument types (argparse ``type=``)
 #
 # Each one checks a value where argparse reads it: a bad one is a one-line usage error (exit 2) before anything
@@ -141,69 +199,13 @@ def input_value(text: str) -> Value:
         raise argparse.ArgumentTypeError(f"the value does not parse: {e}") from None
 
 
-def _machine(spec: str) -> tuple[Code, Any, Any]:
-    """(code, declared signature or None, initial host state or None) of ``MODULE:NAME`` or code text."""
-    from cam.client import as_code
-    from catlib.free import FREE, Term
-
-    if spec.lstrip().startswith("["):
-        return as_code(spec), None, None
-    obj = load(spec)
-    if callable(obj) and not isinstance(obj, (Term, Code)) and not hasattr(obj, "term"):
-        obj = obj(FREE)  # a program written against the interfaces, e.g. catlib.examples.generic:counter
-    if hasattr(obj, "term") and hasattr(obj, "signature"):  # a catlib.program.Program: declared types
-        return as_code(obj.term), obj.signature, obj.initial
-    return as_code(obj), None, None
-
-
-def _code_arg(spec: str) -> Code:
-    """Code for ``--old/--new/--migration``: ``MODULE:NAME``, code text, or ``@FILE`` holding code text."""
-    from cam.client import as_code
-
-    if spec.startswith("@"):
-        with open(spec[1:]) as f:
-            text = f.read().strip()
-        if text.startswith("{"):  # the JSON bytecode document of cam.code.to_json
-            c = from_json(text)
-            if not isinstance(c, Code):
-                raise ValueError(f"{spec[1:]} holds a value, not code")
-            return c
-        return as_code(text)
-    return _machine(spec)[0]
-
-
-def _connection_args(p: argparse.ArgumentParser) -> None:
-    from cam.client import DEFAULT_HOST, DEFAULT_PORT
-
-    p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
-    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
-    p.add_argument("--timeout", type=seconds, default=60.0, help=(
-        "seconds to wait for an answer before sending the request again on a new connection (3 more times; "
-        "the node applies it once) (default 60)"))
-    p.add_argument("--tls-ca", metavar="CAFILE", type=tls_ca,
-                   help="speak TLS to a node started with --cert, trusting CAFILE")
-
-
-def _client(a: argparse.Namespace, key: str | None = None) -> Any:
-    from cam.client import Client
-
-    return Client(a.host, a.port, timeout=a.timeout, ssl_context=a.tls_ca, key=key)  # a.tls_ca: see `tls_ca`
-
-
-def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
-    return _fail(prog, f"cannot reach a node at {a.host}:{a.port}: {e.strerror or e}")
-
-
-def _fail(prog: str, message: str, code: int = 2) -> int:
-    print(f"cam {prog}: {message}", file=sys.stderr)
-    return code
-
-
 # ---------------------------------------------------------------- cam node
 
 
 def node(argv: list[str]) -> int:
     """``cam node --machine MODULE:NAME --state VALUE [--data DIR]``: run a node until interrupted."""
+    import ssl
+
     from cam.client import DEFAULT_PORT
     from cam.loops import LOOPS, run
     from cam.node import Limits, Node, Refusal
@@ -255,17 +257,11 @@ def node(argv: list[str]) -> int:
         trust = [auth.load_public_key(k) for k in a.trust]
         tls = None
         if a.cert or a.keyfile:
-            import ssl
-
             if not (a.cert and a.keyfile):
                 return _fail("node", "TLS needs both --cert and --keyfile")
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             tls.minimum_version = ssl.TLSVersion.TLSv1_2
-            try:
-                tls.load_cert_chain(a.cert, a.keyfile)
-            except ssl.SSLError as e:  # both files are readable (`readable`): their contents are at fault
-                return _fail("node", f"--cert {a.cert} and --keyfile {a.keyfile} are not a PEM certificate chain and "
-                                     f"its private key: {e.reason or e}")
+            tls.load_cert_chain(a.cert, a.keyfile)
         code, declared, initial, name = None, None, None, a.machine or a.code or ""
         if a.machine is not None and a.code is not None:
             return _fail("node", "give --machine or --code, not both")
@@ -297,6 +293,9 @@ def node(argv: list[str]) -> int:
         return _close(store, _fail("node", f"{e.kind}: {e}"))
     except StoreError as e:
         return _close(store, _fail("node", str(e)))
+    except ssl.SSLError as e:  # only load_cert_chain raises it; both files are readable (`readable`): their contents
+        return _close(store, _fail("node", f"--cert {a.cert} and --keyfile {a.keyfile} are not a PEM certificate "
+                                           f"chain and its private key: {e.reason or e}"))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         return _close(store, _fail("node", f"{type(e).__name__}: {e}"))
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))  # this process is the node's own
