@@ -433,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the bar")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the bar")
     args = p.parse_args(argv)
-    if args.terms < 0 or args.jobs < 1 or args.max_size < 0 or args.start < 0 or (args.chunk or 1) < 1:
+    chunk_ok = args.chunk is None or args.chunk >= 1  # None: automatic; 0 was let through as "automatic" too
+    if args.terms < 0 or args.jobs < 1 or args.max_size < 0 or args.start < 0 or not chunk_ok:
         p.error("--terms, --max-size and --start must be >= 0, --jobs and --chunk >= 1")
 
     t0 = time.perf_counter()

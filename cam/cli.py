@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from typing import Any
 
-from cam.code import Code, to_text
+from cam.code import Code, Value, to_text
 from cam.hostvalue import quote
 from cam.spec import load, parse_probe, parse_state
-from cam.text import ParseError, parse_code, parse_value
+from cam.text import ParseError, from_json, parse_code, parse_value
 
 __all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
            "parse_probe"]
@@ -43,8 +45,6 @@ def _code_arg(spec: str) -> Code:
         with open(spec[1:]) as f:
             text = f.read().strip()
         if text.startswith("{"):  # the JSON bytecode document of cam.code.to_json
-            from cam.text import from_json
-
             c = from_json(text)
             if not isinstance(c, Code):
                 raise ValueError(f"{spec[1:]} holds a value, not code")
@@ -57,22 +57,18 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     from cam.client import DEFAULT_HOST, DEFAULT_PORT
 
     p.add_argument("--host", default=DEFAULT_HOST, help=f"the node's address (default {DEFAULT_HOST})")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
-    p.add_argument("--timeout", type=float, default=60.0, help=(
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the node's port (default {DEFAULT_PORT})")
+    p.add_argument("--timeout", type=seconds, default=60.0, help=(
         "seconds to wait for an answer before sending the request again on a new connection (3 more times; "
         "the node applies it once) (default 60)"))
-    p.add_argument("--tls-ca", metavar="CAFILE", help="speak TLS to a node started with --cert, trusting CAFILE")
+    p.add_argument("--tls-ca", metavar="CAFILE", type=tls_ca,
+                   help="speak TLS to a node started with --cert, trusting CAFILE")
 
 
 def _client(a: argparse.Namespace, key: str | None = None) -> Any:
     from cam.client import Client
 
-    tls = None
-    if a.tls_ca:
-        import ssl
-
-        tls = ssl.create_default_context(cafile=a.tls_ca)
-    return Client(a.host, a.port, timeout=a.timeout, ssl_context=tls, key=key)
+    return Client(a.host, a.port, timeout=a.timeout, ssl_context=a.tls_ca, key=key)  # a.tls_ca: see `tls_ca`
 
 
 def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
@@ -84,11 +80,132 @@ def _fail(prog: str, message: str, code: int = 2) -> int:
     return code
 
 
+# ---------------------------------------------------------------- argument types (argparse ``type=``)
+#
+# Each one checks a value where argparse reads it: a bad one is a one-line usage error (exit 2) before anything
+# is loaded, contacted or changed.  Every subcommand here takes its numbers, files and values through them.
+
+MAX_SECONDS = 1e9
+"""The longest wait any flag takes (about 31 years): a socket's timeout cannot be much longer."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a budget, a count, a size)."""
+    return _whole(text, 1)
+
+
+def natural(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    return _whole(text, 0)
+
+
+def _whole(text: str, low: int) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = None
+    if n is None or n < low:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least {low}, not {text!r}")
+    return n
+
+
+def seconds(text: str) -> float:
+    """An argparse type: seconds, more than 0 and finite (at most `MAX_SECONDS`): a timeout, an interval."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not 0 < x <= MAX_SECONDS:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0 and at most {MAX_SECONDS:,.0f}, "
+                                         f"not {text!r}")
+    return x
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0: any free one, for a node)."""
+    n = _whole(text, 0)
+    if n > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, not {text!r}")
+    return n
+
+
+def readable(path: str) -> str:
+    """An argparse type: the path of a file this process can read (opened and closed here, so that the error names
+    the file: ``ssl`` and ``os.mkfifo`` say only "No such file or directory")."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {e.strerror or e}") from None
+    return path
+
+
+def tls_ca(path: str) -> Any:
+    """An argparse type: a TLS client context trusting the PEM certificate(s) in `path` (``--tls-ca``)."""
+    import ssl
+
+    readable(path)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except ssl.SSLError as e:
+        raise argparse.ArgumentTypeError(f"{path} holds no PEM certificate to trust ({e.reason or e})") from None
+
+
+def signing_key(path: str) -> str:
+    """An argparse type: the path of an Ed25519 private key (``--key``, as ``cam keygen`` writes NAME.key)."""
+    from cam import auth
+
+    readable(path)
+    try:
+        auth.sign(path, b"")  # loads the key as signing will
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{path} is not an Ed25519 private key in PEM (cam keygen NAME writes "
+                                         f"NAME.key; NAME.pub is the node's --trust): {e}") from None
+    except RuntimeError as e:  # no `cryptography`
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return path
+
+
+def fifo_path(path: str) -> str:
+    """An argparse type: where the node's named pipe is or will be made (its directory must exist)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot make the named pipe {path}: the directory {folder} does not exist")
+    return path
+
+
+def type_text(text: str) -> Any:
+    """An argparse type: a type's text, e.g. ``Either () ()`` (`catlib.types.parse`)."""
+    from catlib.types import TypeParseError, parse
+
+    try:
+        return parse(text)
+    except TypeParseError as e:
+        raise argparse.ArgumentTypeError(f"the type {text!r} does not parse: {e}") from None
+
+
+def input_value(text: str) -> Value:
+    """An argparse type: a value in the reference's text form, a Python literal (`cam.spec.parse_state`), or the
+    JSON value document of `cam.text.to_json` (``{"format": "cam-bytecode", "version": 1, "value": ...}``, read as
+    a request's ``"input"`` is: `cam.text.from_json`)."""
+    try:
+        if text.lstrip().startswith("{"):
+            v = from_json(text)
+            if not isinstance(v, Value):
+                raise ParseError("$", "a value document ('value')", "a code document ('code')")
+            return v
+        return parse_state(text)
+    except ParseError as e:
+        raise argparse.ArgumentTypeError(f"the value does not parse: {e}") from None
+
+
 # ---------------------------------------------------------------- cam node
 
 
 def node(argv: list[str]) -> int:
     """``cam node --machine MODULE:NAME --state VALUE [--data DIR]``: run a node until interrupted."""
+    import ssl
+
     from cam.client import DEFAULT_PORT
     from cam.loops import LOOPS, run
     from cam.node import Limits, Node, Refusal
@@ -106,31 +223,31 @@ def node(argv: list[str]) -> int:
     p.add_argument("--durability", choices=DURABILITY, default="sync", help=(
         "sync: every change is on disk before its answer (default); group: written before its answer, on disk "
         "within --sync-interval (a power cut may lose that much; a crash of the process loses nothing)"))
-    p.add_argument("--sync-interval", type=float, default=0.05, help="seconds between syncs with group (0.05)")
-    p.add_argument("--snapshot-every", type=int, default=10_000, help="events between snapshots (10000)")
-    p.add_argument("--trust", action="append", default=[], metavar="KEY.pub",
+    p.add_argument("--sync-interval", type=seconds, default=0.05, help="seconds between syncs with group (0.05)")
+    p.add_argument("--snapshot-every", type=positive_int, default=10_000, help="events between snapshots (10000)")
+    p.add_argument("--trust", action="append", default=[], metavar="KEY.pub", type=readable,
                    help="accept only upgrades signed by this key (cam keygen); repeatable")
-    p.add_argument("--cert", help="TLS certificate chain (PEM); with --keyfile the node speaks TLS")
-    p.add_argument("--keyfile", help="TLS private key (PEM) for --cert")
+    p.add_argument("--cert", type=readable, help="TLS certificate chain (PEM); with --keyfile the node speaks TLS")
+    p.add_argument("--keyfile", type=readable, help="TLS private key (PEM) for --cert")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only; "
                                                         "another address needs --trust)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default "
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"TCP port, 0 = any free one (default "
                                                                    f"{DEFAULT_PORT})")
-    p.add_argument("--fifo", help="also read the reference's text commands (Do v / Load old new mig) from this pipe")
-    p.add_argument("--input-type", help="declare the input type, e.g. 'Either () ()'")
+    p.add_argument("--fifo", type=fifo_path, help="also read the reference's text commands (Do v / Load old new mig) from this pipe")
+    p.add_argument("--input-type", type=type_text, help="declare the input type, e.g. 'Either () ()'")
     p.add_argument("--loop", choices=LOOPS, default="auto", help="event loop (default auto: uvloop if installed)")
     d = Limits()
-    p.add_argument("--fuel", type=int, default=d.fuel, help=f"step budget per input (default {d.fuel})")
-    p.add_argument("--migration-fuel", type=int, default=d.migration_fuel,
+    p.add_argument("--fuel", type=positive_int, default=d.fuel, help=f"step budget per input (default {d.fuel})")
+    p.add_argument("--migration-fuel", type=positive_int, default=d.migration_fuel,
                    help=f"machine steps a migration may take (default {d.migration_fuel})")
-    p.add_argument("--max-line", type=int, default=d.max_line, help=f"bytes per request line (default {d.max_line})")
-    p.add_argument("--max-depth", type=int, default=d.max_depth,
+    p.add_argument("--max-line", type=positive_int, default=d.max_line, help=f"bytes per request line (default {d.max_line})")
+    p.add_argument("--max-depth", type=positive_int, default=d.max_depth,
                    help=f"nesting of requests and values (default {d.max_depth})")
-    p.add_argument("--max-connections", type=int, default=d.max_connections,
+    p.add_argument("--max-connections", type=positive_int, default=d.max_connections,
                    help=f"open TCP connections; more are answered too_many_connections (default {d.max_connections})")
-    p.add_argument("--read-timeout", type=float, default=d.read_timeout,
+    p.add_argument("--read-timeout", type=seconds, default=d.read_timeout,
                    help=f"seconds to finish a started line (default {d.read_timeout:g})")
-    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout,
+    p.add_argument("--idle-timeout", type=seconds, default=d.idle_timeout,
                    help=f"seconds a connection may stay silent (default {d.idle_timeout:g})")
     a = p.parse_args(argv)
     store = None
@@ -140,8 +257,6 @@ def node(argv: list[str]) -> int:
         trust = [auth.load_public_key(k) for k in a.trust]
         tls = None
         if a.cert or a.keyfile:
-            import ssl
-
             if not (a.cert and a.keyfile):
                 return _fail("node", "TLS needs both --cert and --keyfile")
             tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -178,6 +293,9 @@ def node(argv: list[str]) -> int:
         return _close(store, _fail("node", f"{e.kind}: {e}"))
     except StoreError as e:
         return _close(store, _fail("node", str(e)))
+    except ssl.SSLError as e:  # only load_cert_chain raises it; both files are readable (`readable`): their contents
+        return _close(store, _fail("node", f"--cert {a.cert} and --keyfile {a.keyfile} are not a PEM certificate "
+                                           f"chain and its private key: {e.reason or e}"))
     except (ValueError, TypeError, ImportError, AttributeError, OSError) as e:
         return _close(store, _fail("node", f"{type(e).__name__}: {e}"))
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))  # this process is the node's own
@@ -206,18 +324,17 @@ def send(argv: list[str]) -> int:
     from cam.client import NodeError
 
     p = argparse.ArgumentParser(prog="cam send", description="Send one input to a node.")
-    p.add_argument("value", help="the input: 'L Unit', 'R Unit', or a JSON value document")
-    p.add_argument("--interface", type=int, help="the interface it speaks (cam status lists them; default the oldest)")
+    p.add_argument("value", type=input_value, help=(
+        "the input: 'L Unit', 'R Unit', a literal (0, (1, 2)), or a JSON value document "
+        "('{\"format\":\"cam-bytecode\",\"version\":1,\"value\":...}', as a request's \"input\" takes)"))
+    p.add_argument("--interface", type=positive_int, help="the interface it speaks (cam status lists them; default the oldest)")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
-        value = parse_state(a.value)
         with _client(a) as c:
-            r = c.do(value, a.interface)
+            r = c.do(a.value, a.interface)
     except NodeError as e:
         return _fail("send", f"refused ({e.kind}): {e.message}", 1)
-    except ParseError as e:
-        return _fail("send", str(e))
     except OSError as e:
         return _unreachable("send", a, e)
     print(f"Output:    {to_text(r.output)}\nNew state: {to_text(r.state)}")
@@ -232,6 +349,7 @@ def upgrade(argv: list[str]) -> int:
     """
     from cam import upgrade_plan
     from cam.client import NodeError
+    from cam.node import Refusal
 
     p = argparse.ArgumentParser(prog="cam upgrade", description=(
         "Upgrade a running node: --old, --new and --migration (or --derive-migration), or --to alone for a version "
@@ -251,7 +369,7 @@ def upgrade(argv: list[str]) -> int:
     p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'", help=(
         "an input the new version must pass (give the output it must give, or it only must not fail) before it "
         "is installed, and with --probation again at make-permanent (a failure then rolls it back); repeatable"))
-    p.add_argument("--key", help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
+    p.add_argument("--key", type=signing_key, help="sign the upgrade with this private key (cam keygen), for a node started with --trust")
     g = p.add_argument_group("chains and derived migrations (docs/migrations.md)")
     g.add_argument("--to", metavar="MODULE:NAME", help=(
         "upgrade to this version (a Program) several steps ahead, without --old/--new/--migration: the chain of "
@@ -261,8 +379,10 @@ def upgrade(argv: list[str]) -> int:
         "instead of --migration: derive it from the state types (catlib.derive), print it and its type, send it"))
     g.add_argument("--default", action="append", default=[], metavar="PATH=VALUE", help=(
         "a gained component's value (repeatable); PATH: 0/1 into pairs, L/R into sums, dotted (0.1, R.0)"))
-    g.add_argument("--candidate", type=int, metavar="N", help="take candidate N of an ambiguous derivation's list")
-    g.add_argument("--dry-run", action="store_true", help="work the upgrade out, check and print it; send nothing")
+    g.add_argument("--candidate", type=positive_int, metavar="N", help="take candidate N of an ambiguous derivation's list")
+    g.add_argument("--dry-run", action="store_true", help=(
+        "work the upgrade out, check and print it; send nothing (given by its parts: the node's own checks run "
+        "here, on its status's code, state and types, with the default limits)"))
     _connection_args(p)
     a = p.parse_args(argv)
     try:
@@ -282,6 +402,8 @@ def upgrade(argv: list[str]) -> int:
             r = sent()
     except NodeError as e:
         return _fail("upgrade", f"refused ({e.kind}): {e.message}", 1)
+    except Refusal as e:  # --dry-run: the node's checks, run here (`_checked_here`)
+        return _fail("upgrade", f"dry run: the node would refuse it ({e.kind}): {e}; nothing sent", 1)
     except ConnectionError as e:
         return _unreachable("upgrade", a, e)
     except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as e:
@@ -296,8 +418,11 @@ def _upgrade_parts(a: argparse.Namespace, c: Any) -> Any:
     """The request of an upgrade given by its parts (the migration maybe derived), or None after a usage error."""
     from cam import upgrade_plan
 
+    usage = "give --old, --new and --migration (or --derive-migration), or --to"
+    if a.migration is not None and a.derive_migration:
+        return _fail("upgrade", f"--migration and --derive-migration are exclusive: {usage}") and None
     if a.old is None or a.new is None or (a.migration is None) == (not a.derive_migration):
-        return _fail("upgrade", "give --old, --new and --migration (or --derive-migration), or --to") and None
+        return _fail("upgrade", usage) and None
     if (a.default or a.candidate) and not a.derive_migration:
         return _fail("upgrade", "--default and --candidate go with --derive-migration") and None
     old, new = _code_arg(a.old), _code_arg(a.new)
@@ -308,8 +433,31 @@ def _upgrade_parts(a: argparse.Namespace, c: Any) -> Any:
         migration = _code_arg(a.migration)
     down, ia, oa = (None if x is None else _code_arg(x) for x in (a.down, a.input_adapter, a.output_adapter))
     name = a.name if a.name is not None else "" if a.new.lstrip()[:1] in ("[", "@") else a.new
+    if a.dry_run:
+        print(_checked_here(c, old, new, migration, down, (ia, oa), a.probe), flush=True)
     return lambda: c.upgrade(old, new, migration, down=down, name=name, probation=a.probation, input_adapter=ia,
                              output_adapter=oa, probes=a.probe)
+
+
+def _checked_here(c: Any, old: Code, new: Code, migration: Code, down: Code | None,
+                  adapters: tuple[Code | None, Code | None], probes: list[Any]) -> str:
+    """``cam upgrade --dry-run``: every check the node makes of this upgrade (`cam.node.Node.prepare`: the code's
+    types, the migration and the down-migration on the current state, the trial inputs, the probes), run here
+    on a stand-in made from the node's status (its code, state, types, version, probation); `Refusal` if one
+    fails, else a line saying what would be installed.  Only ``status`` is sent.  The stand-in has the default
+    `cam.node.Limits` (the node's own are not in its status)."""
+    from cam.client import as_probe
+    from cam.node import Node, clip
+    from catlib.typecheck import Signature
+    from catlib.types import parse
+
+    s = c.status(True)
+    here = Node(parse_code(s["code"]), parse_value(s["state"]), s["name"],
+                Signature(*(parse(s[f"{k}_type"]) for k in ("state", "input", "output"))))
+    here.generation, here.probation = s["version"], s["probation"]  # check_code refuses a version on probation
+    p = here.prepare(old, new, migration, down, adapters, tuple(as_probe(x, k) for k, x in enumerate(probes, 1)))
+    return (f"Checked:   as the node checks it (here, on its status): v{s['version'] + 1} would run at "
+            f"{p.signature}, state {clip(to_text(p.state))}")
 
 
 def _admin(prog: str, argv: list[str], description: str, discard: bool = False) -> int:
@@ -321,7 +469,7 @@ def _admin(prog: str, argv: list[str], description: str, discard: bool = False) 
         p.add_argument("--discard", action="store_true", help=(
             "without a down-migration, restore the state saved at the upgrade (the inputs served since are "
             "forgotten: the answer says how many)"))
-    p.add_argument("--key", help="sign the request with this private key, for a node started with --trust")
+    p.add_argument("--key", type=signing_key, help="sign the request with this private key, for a node started with --trust")
     _connection_args(p)
     a = p.parse_args(argv)
     try:
@@ -465,10 +613,12 @@ def verify(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="cam verify", description=verify.__doc__)
     p.add_argument("file", nargs="?", help="code to verify, in the reference's text form ('-' for stdin)")
-    p.add_argument("--fuzz", type=int, metavar="N", help="run a fuzzing campaign of N cases")
+    p.add_argument("--fuzz", type=positive_int, metavar="N", help="run a fuzzing campaign of N cases (not with FILE)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs", type=int, default=2, help="runs on random typed inputs per accepted case")
+    p.add_argument("--runs", type=natural, default=2, help="runs on random typed inputs per accepted case")
     args = p.parse_args(argv)
+    if args.fuzz is not None and args.file is not None:
+        p.error("FILE and --fuzz are exclusive: give code to verify, or --fuzz N to fuzz the verifier")
     if args.fuzz is not None:
         t0 = time.perf_counter()
         try:

@@ -447,7 +447,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--rolling", action="store_true", help="apply one node at a time (with probes and a pause)")
     p.add_argument("--probe", action="append", default=[], type=parse_probe, metavar="'INPUT [=> OUTPUT]'",
                    help="--rolling: a probe input for every node, besides the release file's; repeatable")
-    p.add_argument("--pause", type=float, help="--rolling: seconds on probation per node (default: the file's, or 1)")
+    p.add_argument("--pause", type=_pause, help="--rolling: seconds on probation per node, 0 to 3600 (default: the "
+                                                 "file's, or 1)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     a = p.parse_args(argv)
     if (a.rolling or a.probe or a.pause is not None) and a.action != "apply":
@@ -466,6 +467,19 @@ def main(argv: list[str]) -> int:
     else:
         print(report.text())
     return 0 if report.ok else 1
+
+
+def _pause(text: str) -> float:
+    """``--pause``'s argparse type: checked as the release file's ``pause`` is (`_number`), before any node is
+    contacted (a bad pause once failed only after the first node was upgraded, leaving it on probation)."""
+    try:
+        x: Any = float(text)
+    except ValueError:
+        x = text  # `_number` says what it must be
+    try:
+        return _number({"pause": x}, "pause", 1.0, 3600, zero=True)
+    except ReleaseError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _fail(message: str) -> int:

@@ -19,6 +19,8 @@ fallback draws the picture.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from typing import Any
 
@@ -163,6 +165,23 @@ def graph_of(obj: Any, view: str, name: str, at: dict[str, str] | None = None, l
     return d.graph
 
 
+MAX_TIMEOUT = 86_400.0
+"""The longest ``--timeout`` (a day): `subprocess.run` overflows from about 25 days on (its poll's milliseconds)."""
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``'s argparse type: seconds, more than 0 and at most `MAX_TIMEOUT` (catlib does not import cam,
+    whose `cam.cli.seconds` makes the same check for its waits)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not 0 < x <= MAX_TIMEOUT:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0 and at most {MAX_TIMEOUT:,.0f}, "
+                                         f"not {text!r}")
+    return x
+
+
 def render_command(argv: list[str]) -> int:
     """``catlib render``: see the module docstring."""
     import warnings
@@ -184,7 +203,7 @@ def render_command(argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, metavar="N",
                         help="fold pictures of more than N nodes (default: 600 term nodes for a diagram, "
                              "400 graph nodes for bytecode and trees; 0: never fold)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+    parser.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                         help="how long Graphviz may take before the fallback draws the picture (default: 30)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 0:
@@ -214,7 +233,21 @@ def render_command(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``catlib tour`` or ``catlib render ...``; the exit status.  A reader that stops early (``| head``) ends
+    it quietly."""
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        code = _command(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not in the flush at exit
+    except BrokenPipeError:  # the usual idiom (Python's documentation of SIGPIPE); catlib opens no other pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+    return code
+
+
+def _command(argv: list[str]) -> int:
     if argv[:1] == ["render"]:
         return render_command(argv[1:])
     parser = argparse.ArgumentParser(prog="catlib", description=__doc__,

@@ -415,14 +415,19 @@ def render(g: nx.Graph, path: str, engine: str | None = None, timeout: float | N
     `timeout` seconds (`DOT_TIMEOUT`).  The file is written whole or not at all.
     """
     ext = os.path.splitext(path)[1].lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # said before drawing, which may take long (and mkstemp's error names no file)
+        raise RenderError(f"cannot write {path}: the directory {folder} does not exist")
     if ext in (".dot", ".gv"):
         data, used = to_dot(g).encode(), "text"
     elif ext in (".svg", ".png"):
         data, used = _draw(g, ext[1:], engine, timeout)
     else:
         raise RenderError(f"cannot tell the format of {path!r}: use .dot, .svg or .png")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
+    except OSError as e:  # e.g. a folder this user may not write to; its message names no file
+        raise RenderError(f"cannot write {path}: {e.strerror or e} (in {folder})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

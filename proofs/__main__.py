@@ -67,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     if notes:  # failures always; every verdict with -v or --self-check
         lines.append("")
         lines += notes
-    print("\n".join(lines))
+    try:
+        print("\n".join(lines), flush=True)  # a closed pipe (``| head``) shows here, not in the flush at exit
+    except BrokenPipeError:
+        from cam.__main__ import quiet_broken_pipe
+
+        if not quiet_broken_pipe():
+            raise
+        return 1  # as `cam` does: the table was not read
     return 0 if ok else 1
 
 
