@@ -143,6 +143,7 @@ def host_text(h: Any) -> str:
     out: list[str] = []
     todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
     push, emit = todo.append, out.append
+    codes: dict[int, str] = {}  # the text of each closure's code (alive in `h`), by identity: written once
     while todo:
         item = todo.pop()
         if type(item) is str:
@@ -160,9 +161,16 @@ def host_text(h: Any) -> str:
             head, kids = "Pair", v
         elif t is Left or t is Right:
             head, kids = ("L" if t is Left else "R"), (v.value,)
-        elif t is HostClosure:
-            text = to_text(to_value(v))
-            emit(f"({text})" if arg else text)
+        elif t is HostClosure:  # ``Closure CODE ENV``: the code's text as `to_text` writes a block operand
+            code = codes.get(id(v.code))
+            if code is None:
+                if not isinstance(v.code, Code):
+                    raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+                code = codes[id(v.code)] = to_text(v.code)
+            emit(f"(Closure {code} " if arg else f"Closure {code} ")
+            if arg:
+                push(")")
+            push((v.env, True))
             continue
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
