@@ -127,10 +127,16 @@ def _int(n: int, arg: bool) -> str:
     return f"({s})" if arg else s
 
 
-def host_text(h: Any) -> str:
+def host_text(h: Any, known: tuple[Any, str] | None = None) -> str:
     """The reference's text form of host value `h`: ``to_text`` of its machine value, without making it.
 
-    Iterative, so a value nested 100,000 deep prints.
+    Iterative, so a value nested 100,000 deep prints.  `known` is a host value and its text (a node's
+    previous state): where that very object is a part of `h`, its text is copied, not written again (a
+    state that wraps the previous one, a chain of closures growing by one per input, costs a copy).
+
+    >>> old = (1, Left(()))
+    >>> host_text((old, 2), (old, host_text(old)))
+    'Pair (Pair (Int 1) (L Unit)) (Int 2)'
     """
     t = type(h)
     if t is int:
@@ -144,12 +150,16 @@ def host_text(h: Any) -> str:
     todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
     push, emit = todo.append, out.append
     codes: dict[int, str] = {}  # the text of each closure's code (alive in `h`), by identity: written once
+    seen, seen_text = known if known is not None else (MISSING, "")
     while todo:
         item = todo.pop()
         if type(item) is str:
             emit(item)
             continue
         v, arg = item
+        if v is seen:  # (the same object: alive in `known`, so its identity is not another value's)
+            emit(f"({seen_text})" if arg and seen_text != "Unit" else seen_text)  # only Unit is written bare
+            continue
         t = type(v)
         if t is int:
             emit(_int(v, arg))

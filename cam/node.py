@@ -354,7 +354,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             self._pause_from = None
 
     def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
-        state_text = host_text(r.state)
+        # the previous state's text is copied where the new state holds it (a state wrapping the last one)
+        old, old_text = self._sh, self._state_text
+        state_text = host_text(r.state, None if old_text is None or old is MISSING else (old, old_text))
         self.set_host_state(r.state, state_text)  # a snapshot reuses the text
         self._served(r.steps)
         reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}

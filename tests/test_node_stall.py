@@ -26,9 +26,10 @@ import pytest
 import cam.decoded
 import cam.machine
 from cam.client import Client, as_code
-from cam.code import Closure, Value
+from cam.code import Closure, Value, to_text
 from cam.compiler import compile_value
-from cam.decoded import inside, outside
+from cam.decoded import HostClosure, inside, outside
+from cam.hostvalue import host_text, to_value
 from cam.machine import Config, OutOfFuel, Stuck, execute
 from cam.node import Limits, Node
 from cam.server import start_in_thread
@@ -193,6 +194,7 @@ def test_a_node_starts_from_a_programs_closures_and_answers_as_the_interpreter(p
         applied = node.do(compile_value(x))
         # the closures the machine built (CURRY) are the interpreter's, compiled
         assert (applied.output, node.state) == (compile_value(y), compile_value(s)), x
+        assert applied.state_text == to_text(node.state)  # written from the previous state's text
 
 
 def test_compile_value_of_a_deep_chain_of_closures_does_not_recurse():
@@ -214,3 +216,15 @@ def test_cam_node_starts_a_program_whose_state_is_a_closure(spec):
         assert c.do(price(3)).output == parse_value("L (Int 31)")
         node.stop()
 
+
+
+def test_host_text_copies_the_text_of_a_known_part_exactly():
+    code = parse_code("[SND,QUOTE (Int 1),RETURN]")
+    parts: list[HostValue] = [(), 0, -3, Left(()), Right((1, ())), HostClosure(code, ()), HostClosure(code, (-1, 2)),
+                              ((), ())]
+    for part in parts:
+        for whole in (part, (part, 1), (1, part), Left(part), Right((part, part)), HostClosure(code, part),
+                      HostClosure(code, (HostClosure(code, part), 5))):
+            want = to_text(to_value(whole))
+            assert host_text(whole) == want
+            assert host_text(whole, (part, host_text(part))) == want, (part, whole)
