@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
-from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
+from cam.decoded import HostClosure, host_to_value, inside, to_host
 from catlib.tree import larger
 from catlib.values import Curried, Left, Right
 
@@ -110,11 +110,12 @@ def unquote(v: Value) -> Any:
     return out[0]
 
 
-def to_value(h: Any) -> Value:
-    """The machine value of host value `h` (`TypeError`/`ValueError` if it is not one)."""
-    v = outside(to_internal(h, decode))
-    assert isinstance(v, Value)
-    return v
+def to_value(h: Any, known: tuple[Any, Value] | None = None) -> Value:
+    """The machine value of host value `h` (`TypeError`/`ValueError` if it is not one).
+
+    `known`: a host value and its machine value, shared where that very object is a part of `h`.
+    """
+    return host_to_value(h, known)
 
 
 def from_value(v: Value) -> Any:
@@ -251,6 +252,9 @@ class HostState:
     _sv: Value | None
     _sh: Any
     _state_text: str | None
+    _known: tuple[Any, Value] | None = None
+    """The previous state's host and machine values, if both were made: the new machine value shares the
+    old one where the new host value holds the old (`to_value`'s `known`), until the state is read or changes."""
     state_changes: int = 0
     """How many times the state was set: equal counts, the same state (cheaper than comparing values)."""
 
@@ -259,12 +263,13 @@ class HostState:
         """The state as a machine value."""
         v = self._sv
         if v is None:
-            v = self._sv = to_value(self._sh)
+            v = self._sv = to_value(self._sh, self._known)
+            self._known = None
         return v
 
     @state.setter
     def state(self, v: Value) -> None:
-        self._sv, self._sh, self._state_text = v, MISSING, None
+        self._sv, self._sh, self._state_text, self._known = v, MISSING, None, None
         self.state_changes += 1
 
     @property
@@ -285,8 +290,11 @@ class HostState:
         if self.state_changes == changes and self._sv is None:
             self._sv = v
 
-    def set_host_state(self, h: Any, text: str | None = None) -> None:
-        """Make host value `h` the state (`text`: its text form, if known)."""
+    def set_host_state(self, h: Any, text: str | None = None, follows: bool = False) -> None:
+        """Make host value `h` the state (`text`: its text form, if known).  With `follows` (a state made
+        from the one it replaces), its machine value, when made, shares the previous one's parts it holds."""
+        old, value = self._sh, self._sv
+        self._known = (old, value) if follows and value is not None and old is not MISSING else None
         self._sh, self._sv, self._state_text = h, None, text
         self.state_changes += 1
 

@@ -357,7 +357,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         # the previous state's text is copied where the new state holds it (a state wrapping the last one)
         old, old_text = self._sh, self._state_text
         state_text = host_text(r.state, None if old_text is None or old is MISSING else (old, old_text))
-        self.set_host_state(r.state, state_text)  # a snapshot reuses the text
+        self.set_host_state(r.state, state_text, True)  # a snapshot reuses the text
         self._served(r.steps)
         reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}
         if client is not None and seq is not None:

@@ -22,17 +22,19 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 import cam.decoded
 import cam.machine
 from cam.client import Client, as_code
 from cam.code import Closure, Value, to_text
 from cam.compiler import compile_value
-from cam.decoded import HostClosure, inside, outside
-from cam.hostvalue import host_text, to_value
+from cam.decoded import HostClosure, decode, inside, outside, to_internal
+from cam.hostvalue import from_value, host_text, to_value
 from cam.machine import Config, OutOfFuel, Stuck, execute
 from cam.node import Limits, Node
 from cam.server import start_in_thread
+from cam.strategies import values
 from cam.text import parse_code, parse_value
 from catlib.examples import plain
 from catlib.examples.pricing import PRICING, PRICING2, bulk, per_item, price, set_rule, surcharge
@@ -40,6 +42,7 @@ from catlib.frontend import Either, Left, Right, machine
 from catlib.interpreter import step as interpret
 from catlib.program import Program
 from catlib.values import HostValue
+from tests.conftest import scaled
 from tests.node_helpers import NodeProcess
 from tests.test_node_availability import bystander, stall
 
@@ -228,3 +231,48 @@ def test_host_text_copies_the_text_of_a_known_part_exactly():
             want = to_text(to_value(whole))
             assert host_text(whole) == want
             assert host_text(whole, (part, host_text(part))) == want, (part, whole)
+
+
+def _parts(h: Any) -> list[Any]:
+    """Every part of host value `h`, itself included (closures' environments too)."""
+    out, todo = [], [h]
+    while todo:
+        v = todo.pop()
+        out.append(v)
+        if type(v) is tuple and v:
+            todo += v
+        elif type(v) in (Left, Right):
+            todo.append(v.value)
+        elif type(v) is HostClosure:
+            todo.append(v.env)
+    return out
+
+
+@settings(max_examples=scaled(300))
+@given(values(depth=3, closures=True))
+def test_to_value_in_one_walk_is_the_old_conversion_and_shares_a_known_part(v):
+    h = from_value(v)
+    assert to_value(h) == v == outside(to_internal(h, decode))
+    for part in _parts(h):
+        known = to_value(part)
+        assert to_value(h, (part, known)) == v
+        assert host_text(h, (part, host_text(part))) == to_text(v)
+
+
+@pytest.mark.parametrize("bad", [2**63, (1, 2, 3), [1], True, HostClosure("[ID]", ()), (1, (None, 2))])
+def test_to_value_refuses_what_the_old_conversion_refused_with_the_same_error(bad):
+    with pytest.raises((TypeError, ValueError)) as old:
+        to_internal(bad, decode)
+    with pytest.raises(type(old.value)) as new:
+        to_value(bad)
+    assert str(new.value) == str(old.value)
+
+
+def test_a_node_state_made_by_inputs_shares_the_previous_machine_value():
+    # in process, `do` answers the machine value of the state: made from the previous one, not in full
+    node = Node(as_code(PRICING.term), compile_value(PRICING.initial), declared=PRICING.signature)
+    before = node.state
+    node.do(compile_value(surcharge(1)))
+    after = node.state
+    assert isinstance(after, Closure) and after.env.kids[0] is before
+    assert after == compile_value(interpret(PRICING.term, surcharge(1), PRICING.initial)[0])
