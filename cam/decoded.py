@@ -29,7 +29,7 @@ from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
 __all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "outside_all", "clear_cache",
            "CACHE_BUDGET", "mk_int",
-           "HostClosure", "to_internal", "to_host", "host_to_value", "host_divmod", "HOST_ARITH"]
+           "HostClosure", "to_internal", "to_host", "mk_value", "host_divmod", "HOST_ARITH"]
 
 # The opcodes the machine and the translators dispatch on (rows of `cam.code.INSTRUCTIONS`): the
 # reference's 21, then the integer instructions beyond it.
@@ -240,6 +240,9 @@ def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
                       else (cls.__name__, None, kids[0]._hash)))
     return v
 
+
+mk_value = _mk
+"""``cls(*kids)`` for machine values `kids`, without `Tree.__init__`'s checks (for conversions elsewhere)."""
 
 _L_UNIT, _R_UNIT = L(UnitV), R(UnitV)
 
@@ -469,50 +472,6 @@ def to_internal(x: Any, decode: Callable[[Code], Block], body: Callable[[Any], B
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
     return out[0]
-
-
-def host_to_value(x: Any, known: tuple[Any, Value] | None = None) -> Value:
-    """A host value as a machine value in one walk (`to_internal`, then `outside`, without the internal form).
-
-    `known` is a host value and its machine value: where that very object is a part of `x`, the machine
-    value is shared, not made again (a node's state that wraps the previous one).  Raises as `to_internal`.
-    """
-    seen, seen_value = known if known is not None else (_NOTHING, None)
-    out: list[Any] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
-    while todo:
-        v, ready = todo.pop()
-        t = type(v)
-        if ready:
-            if t is tuple:
-                b = out.pop()
-                out.append(_mk(Pair, (out.pop(), b)))
-            elif t is HostClosure:
-                out.append(_mk(Closure, (v.code, out.pop())))
-            else:
-                out.append(_mk(L if t is Left else R, (out.pop(),)))
-        elif v is seen:  # (alive in `known`: its identity is no other value's)
-            out.append(seen_value)
-        elif t is tuple and not v:
-            out.append(UnitV)
-        elif t is int:
-            if not INT_MIN <= v <= INT_MAX:
-                raise ValueError(f"not a 64-bit int: {v}")
-            out.append(mk_int(v))
-        elif t is tuple and len(v) == 2:
-            todo += [(v, True), (v[1], False), (v[0], False)]
-        elif t is Left or t is Right:
-            todo += [(v, True), (v.value, False)]
-        elif t is HostClosure:
-            if not isinstance(v.code, Code):
-                raise TypeError(f"a machine closure holds Code, not {v.code!r}")
-            todo += [(v, True), (v.env, False)]
-        else:
-            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
-    return out[0]
-
-
-_NOTHING: Any = object()
 
 
 def to_host(x: Any) -> Any:

@@ -11,7 +11,7 @@ value itself only where the journal, a snapshot or an upgrade's checks need it
 values without closures, for tests, campaigns and programs that hold machine
 values.
 
->>> from catlib.values import Curried, Left, Right
+>>> from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 >>> host_text((-3, Right(((), Left(2)))))
 'Pair (Int (-3)) (R (Pair Unit (L (Int 2))))'
 >>> to_value(Left(()))
@@ -28,11 +28,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
-from cam.decoded import HostClosure, host_to_value, inside, to_host
+from cam.decoded import HostClosure, inside, mk_int, mk_value, to_host
 from catlib.tree import larger
-from catlib.values import Curried, Left, Right
+from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
-__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
+__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "Ran", "MISSING",
            "StateForm", "form_value", "small_value"]
 
 MISSING: Any = object()
@@ -110,12 +110,46 @@ def unquote(v: Value) -> Any:
     return out[0]
 
 
-def to_value(h: Any, known: tuple[Any, Value] | None = None) -> Value:
-    """The machine value of host value `h` (`TypeError`/`ValueError` if it is not one).
+def to_value(x: Any, known: tuple[Any, Value] | None = None) -> Value:
+    """The machine value of host value `x`, in one walk (what `cam.decoded.outside` of `cam.decoded.to_internal`
+    gives, without the internal form); `TypeError`/`ValueError` if it is not one, as `to_internal` raises.
 
-    `known`: a host value and its machine value, shared where that very object is a part of `h`.
+    `known` is a host value and its machine value: where that very object is a part of `x`, the machine
+    value is shared, not made again (a node's state that wraps the previous one).
     """
-    return host_to_value(h, known)
+    seen, seen_value = known if known is not None else (MISSING, None)
+    out: list[Any] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        v, ready = todo.pop()
+        t = type(v)
+        if ready:
+            if t is tuple:
+                b = out.pop()
+                out.append(mk_value(Pair, (out.pop(), b)))
+            elif t is HostClosure:
+                out.append(mk_value(Closure, (v.code, out.pop())))
+            else:
+                out.append(mk_value(L if t is Left else R, (out.pop(),)))
+        elif v is seen:  # (alive in `known`: its identity is no other value's)
+            out.append(seen_value)
+        elif t is tuple and not v:
+            out.append(UnitV)
+        elif t is int:
+            if not INT_MIN <= v <= INT_MAX:
+                raise ValueError(f"not a 64-bit int: {v}")
+            out.append(mk_int(v))
+        elif t is tuple and len(v) == 2:
+            todo += [(v, True), (v[1], False), (v[0], False)]
+        elif t is Left or t is Right:
+            todo += [(v, True), (v.value, False)]
+        elif t is HostClosure:
+            if not isinstance(v.code, Code):
+                raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+            todo += [(v, True), (v.env, False)]
+        else:
+            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
+    return out[0]
 
 
 def from_value(v: Value) -> Any:
@@ -242,6 +276,16 @@ class HostResult(NamedTuple):
     steps: int
 
 
+class Ran(NamedTuple):
+    """A long input's result made off the event loop with all its commit needs (`cam.node.Node.run_aside`):
+    the machine's `cam.machine.Result`, its output's and its state's texts, and the state's host value."""
+
+    result: Any
+    output_text: str
+    state_text: str
+    host: Any
+
+
 class HostState:
     """A node's state in two forms, each made from the other once, when first asked for after a change.
 
@@ -296,6 +340,11 @@ class HostState:
         old, value = self._sh, self._sv
         self._known = (old, value) if follows and value is not None and old is not MISSING else None
         self._sh, self._sv, self._state_text = h, None, text
+        self.state_changes += 1
+
+    def set_forms(self, v: Value, h: Any, text: str) -> None:
+        """Make `v` the state, `h` its host value and `text` its text (all made elsewhere, of the same value)."""
+        self._sv, self._sh, self._state_text, self._known = v, h, text, None
         self.state_changes += 1
 
     def state_text(self) -> str:

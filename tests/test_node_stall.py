@@ -27,7 +27,7 @@ from hypothesis import given, settings
 import cam.decoded
 import cam.machine
 from cam.client import Client, as_code
-from cam.code import Closure, Value, to_text
+from cam.code import Closure, Code, Value, to_text
 from cam.compiler import compile_value
 from cam.decoded import HostClosure, decode, inside, outside, to_internal
 from cam.hostvalue import from_value, host_text, to_value
@@ -43,7 +43,7 @@ from catlib.interpreter import step as interpret
 from catlib.program import Program
 from catlib.values import HostValue
 from tests.conftest import scaled
-from tests.node_helpers import NodeProcess
+from tests.node_helpers import NodeProcess, doubling
 from tests.test_node_availability import bystander, stall
 
 Rule = plain.Rule
@@ -276,3 +276,29 @@ def test_a_node_state_made_by_inputs_shares_the_previous_machine_value():
     after = node.state
     assert isinstance(after, Closure) and after.env.kids[0] is before
     assert after == compile_value(interpret(PRICING.term, surcharge(1), PRICING.initial)[0])
+
+
+def test_a_long_input_leaves_no_conversion_for_the_event_loop():
+    # a server runs it with `run_aside` in a worker thread: the texts and the state's host value come made
+    s = surcharged(300)
+    node = Node(as_code(PRICING.term), compile_value(s), declared=PRICING.signature, limits=Limits(inline_fuel=2_000))
+    x = compile_value(price(2))
+    with pytest.raises(OutOfFuel):
+        node.run_host(node.check_input(x), x)
+    ran = node.run_aside(x)
+    reply = node.commit(x, ran)
+    assert node._sh is ran.host and node._sv is ran.result.state and node.state_text() == reply["state"]
+    assert (reply["state"], reply["output"]) == (to_text(compile_value(s)), "L (Int 320)")  # 2 * 10 + 300 * 1
+    assert node.do(compile_value(surcharge(1))).state_text == to_text(node.state)  # and the next input on it
+
+
+def test_an_input_of_an_adapted_interface_keeps_the_inline_budget():
+    # an interface with adapters ran its inputs with the full budget where a short input runs: on the event loop
+    old, new = doubling(2), Code([*doubling(15), *parse_code("[INL]")])  # ~300,000 steps an input
+    node = Node(old, parse_value("Int 0"))
+    node.upgrade(old, new, parse_code("[ID]"), adapters=(None, parse_code("[CONSUME]")))
+    x = parse_value("Unit")
+    with pytest.raises(OutOfFuel):
+        node.run_host(node.check_input(x, 1), x, 1)
+    assert node.do(x, interface=1).output == x and node.do(x, interface=2).output == parse_value("L Unit")
+    assert node.inputs == 2
