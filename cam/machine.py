@@ -151,7 +151,7 @@ class Stuck(MachineError):
     """No transition applies; `config` is where the machine stopped, `instruction` the culprit."""
 
     def __init__(self, reason: str, config: Config | Callable[[], Config], steps: int,
-                 instruction: Instr | None | Any = _MISSING) -> None:
+                 instruction: Any = _MISSING) -> None:  # an `Instr`, or None at the code's end
         self.reason = reason
         if instruction is _MISSING:  # (the machine names it; a caller with a whole `Config` need not)
             c = config if isinstance(config, Config) else config()
