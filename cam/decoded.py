@@ -231,8 +231,8 @@ def mk_int(n: int) -> Value:
     return v
 
 
-def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
-    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
+def mk_value(cls: type, kids: tuple[Any, ...]) -> Value:
+    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks (for conversions)."""
     v: Value = _new(cls)
     _set_kids(v, kids)
     _set_label(v, None)
@@ -241,8 +241,7 @@ def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
     return v
 
 
-mk_value = _mk
-"""``cls(*kids)`` for machine values `kids`, without `Tree.__init__`'s checks (for conversions elsewhere)."""
+_mk = mk_value  # (the name this module's conversions call)
 
 _L_UNIT, _R_UNIT = L(UnitV), R(UnitV)
 
