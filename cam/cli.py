@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from cam.code import Code, Value, to_text
-from cam.hostvalue import quote
+from cam.compiler import compile_value
 from cam.spec import load, parse_probe, parse_state
 from cam.text import ParseError, from_json, parse_code, parse_value
 
@@ -269,7 +269,8 @@ def node(argv: list[str]) -> int:
             code, declared, initial = _machine(a.machine)
         elif a.code is not None:
             code = _code_arg("@" + a.code)
-        state = parse_state(a.state) if a.state is not None else (quote(initial) if initial is not None else None)
+        # a Program's own state may hold closures (`Curried`): each becomes the machine closure CURRY makes of its body
+        state = parse_state(a.state) if a.state is not None else (compile_value(initial) if initial is not None else None)
         if a.input_type is not None:
             from catlib.typecheck import Signature
 

@@ -27,9 +27,9 @@ from cam.code import OPCODE, Closure, Code, Decoder, IntV, L, Pair, R, UnitV, Va
 from catlib.tree import Tree
 from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
-__all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "clear_cache",
+__all__ = ["InL", "InR", "Clo", "Ret", "Block", "Cont", "decode", "inside", "outside", "outside_all", "clear_cache",
            "CACHE_BUDGET", "mk_int",
-           "HostClosure", "to_internal", "to_host", "host_divmod", "HOST_ARITH"]
+           "HostClosure", "to_internal", "to_host", "mk_value", "host_divmod", "HOST_ARITH"]
 
 # The opcodes the machine and the translators dispatch on (rows of `cam.code.INSTRUCTIONS`): the
 # reference's 21, then the integer instructions beyond it.
@@ -231,8 +231,8 @@ def mk_int(n: int) -> Value:
     return v
 
 
-def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
-    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks."""
+def mk_value(cls: type, kids: tuple[Any, ...]) -> Value:
+    """``cls(*kids)`` for machine values `kids`: `Tree.__init__` without the checks (for conversions)."""
     v: Value = _new(cls)
     _set_kids(v, kids)
     _set_label(v, None)
@@ -240,6 +240,8 @@ def _mk(cls: type, kids: tuple[Any, ...]) -> Value:
                       else (cls.__name__, None, kids[0]._hash)))
     return v
 
+
+_mk = mk_value  # (the name this module's conversions call)
 
 _L_UNIT, _R_UNIT = L(UnitV), R(UnitV)
 
@@ -331,6 +333,57 @@ def outside(x: Any) -> Value | Cont:
         else:  # pragma: no cover
             raise AssertionError(x)
     return out[0]
+
+
+def outside_all(xs: list[Any]) -> list[Value | Cont]:
+    """`outside` of each of `xs` (internal values or continuations), a part shared between them (or inside one)
+    converted once: linear in the distinct parts, where converting each alone is not.
+
+    A machine's stack shares its parts with its accumulator and with each other (``FIRST`` pushes a part of
+    what it splits), so a configuration of a deep value converted entry by entry takes time quadratic in
+    its depth (`cam.machine`'s errors convert theirs this way, when read).
+
+    >>> a = (1, None)
+    >>> x, y = outside_all([a, (a, a)])
+    >>> y.kids[0] is x and y.kids[1] is x
+    True
+    """
+    memo: dict[int, Any] = {}  # id of an internal tuple, `InL`/`InR` or `Clo` (alive in `xs`) -> its public form
+    made: list[Value | Cont] = []
+    for top in xs:
+        out: list[Any] = []
+        todo: list[tuple[Any, bool]] = [(top, False)]
+        while todo:
+            x, ready = todo.pop()
+            t = type(x)
+            if ready:
+                if t is tuple:
+                    b = out.pop()
+                    v: Any = _mk(Pair, (out.pop(), b))
+                elif t is Clo:
+                    v = _mk(Closure, (x.block.code, out.pop()))
+                else:
+                    v = _mk(R, (out.pop(),)) if t is InR else _mk(L, (out.pop(),))
+                memo[id(x)] = v
+                out.append(v)
+            elif x is None:
+                out.append(UnitV)
+            elif t is int:
+                out.append(mk_int(x))
+            elif id(x) in memo:
+                out.append(memo[id(x)])
+            elif t is tuple:
+                todo += [(x, True), (x[1], False), (x[0], False)]
+            elif t is InL or t is InR:
+                todo += [(x, True), (x.v, False)]
+            elif t is Clo:
+                todo += [(x, True), (x.env, False)]
+            elif t is Ret:
+                out.append(Cont(x.block.code[x.pc:]))
+            else:  # pragma: no cover
+                raise AssertionError(x)
+        made.append(out[0])
+    return made
 
 
 # ---------------------------------------------------------------- host values (catlib's, and closures)

@@ -11,7 +11,7 @@ value itself only where the journal, a snapshot or an upgrade's checks need it
 values without closures, for tests, campaigns and programs that hold machine
 values.
 
->>> from catlib.values import Curried, Left, Right
+>>> from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 >>> host_text((-3, Right(((), Left(2)))))
 'Pair (Int (-3)) (R (Pair Unit (L (Int 2))))'
 >>> to_value(Left(()))
@@ -28,11 +28,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from cam.code import Closure, Code, IntV, L, Pair, R, UnitV, Value, to_text
-from cam.decoded import HostClosure, decode, inside, outside, to_host, to_internal
+from cam.decoded import HostClosure, inside, mk_int, mk_value, to_host
 from catlib.tree import larger
-from catlib.values import Curried, Left, Right
+from catlib.values import INT_MAX, INT_MIN, Curried, Left, Right
 
-__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "MISSING",
+__all__ = ["quote", "unquote", "host_text", "to_value", "from_value", "HostState", "HostResult", "Ran", "MISSING",
            "StateForm", "form_value", "small_value"]
 
 MISSING: Any = object()
@@ -110,11 +110,46 @@ def unquote(v: Value) -> Any:
     return out[0]
 
 
-def to_value(h: Any) -> Value:
-    """The machine value of host value `h` (`TypeError`/`ValueError` if it is not one)."""
-    v = outside(to_internal(h, decode))
-    assert isinstance(v, Value)
-    return v
+def to_value(x: Any, known: tuple[Any, Value] | None = None) -> Value:
+    """The machine value of host value `x`, in one walk (what `cam.decoded.outside` of `cam.decoded.to_internal`
+    gives, without the internal form); `TypeError`/`ValueError` if it is not one, as `to_internal` raises.
+
+    `known` is a host value and its machine value: where that very object is a part of `x`, the machine
+    value is shared, not made again (a node's state that wraps the previous one).
+    """
+    seen, seen_value = known if known is not None else (MISSING, None)
+    out: list[Any] = []
+    todo: list[tuple[Any, bool]] = [(x, False)]
+    while todo:
+        v, ready = todo.pop()
+        t = type(v)
+        if ready:
+            if t is tuple:
+                b = out.pop()
+                out.append(mk_value(Pair, (out.pop(), b)))
+            elif t is HostClosure:
+                out.append(mk_value(Closure, (v.code, out.pop())))
+            else:
+                out.append(mk_value(L if t is Left else R, (out.pop(),)))
+        elif v is seen:  # (alive in `known`: its identity is no other value's)
+            out.append(seen_value)
+        elif t is tuple and not v:
+            out.append(UnitV)
+        elif t is int:
+            if not INT_MIN <= v <= INT_MAX:
+                raise ValueError(f"not a 64-bit int: {v}")
+            out.append(mk_int(v))
+        elif t is tuple and len(v) == 2:
+            todo += [(v, True), (v[1], False), (v[0], False)]
+        elif t is Left or t is Right:
+            todo += [(v, True), (v.value, False)]
+        elif t is HostClosure:
+            if not isinstance(v.code, Code):
+                raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+            todo += [(v, True), (v.env, False)]
+        else:
+            raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
+    return out[0]
 
 
 def from_value(v: Value) -> Any:
@@ -127,10 +162,16 @@ def _int(n: int, arg: bool) -> str:
     return f"({s})" if arg else s
 
 
-def host_text(h: Any) -> str:
+def host_text(h: Any, known: tuple[Any, str] | None = None) -> str:
     """The reference's text form of host value `h`: ``to_text`` of its machine value, without making it.
 
-    Iterative, so a value nested 100,000 deep prints.
+    Iterative, so a value nested 100,000 deep prints.  `known` is a host value and its text (a node's
+    previous state): where that very object is a part of `h`, its text is copied, not written again (a
+    state that wraps the previous one, a chain of closures growing by one per input, costs a copy).
+
+    >>> old = (1, Left(()))
+    >>> host_text((old, 2), (old, host_text(old)))
+    'Pair (Pair (Int 1) (L Unit)) (Int 2)'
     """
     t = type(h)
     if t is int:
@@ -143,12 +184,17 @@ def host_text(h: Any) -> str:
     out: list[str] = []
     todo: list[Any] = [(h, False)]  # an item is (host value, whether it is a constructor's argument) or a piece of text
     push, emit = todo.append, out.append
+    codes: dict[int, str] = {}  # the text of each closure's code (alive in `h`), by identity: written once
+    seen, seen_text = known if known is not None else (MISSING, "")
     while todo:
         item = todo.pop()
         if type(item) is str:
             emit(item)
             continue
         v, arg = item
+        if v is seen:  # (the same object: alive in `known`, so its identity is not another value's)
+            emit(f"({seen_text})" if arg and seen_text != "Unit" else seen_text)  # only Unit is written bare
+            continue
         t = type(v)
         if t is int:
             emit(_int(v, arg))
@@ -160,9 +206,16 @@ def host_text(h: Any) -> str:
             head, kids = "Pair", v
         elif t is Left or t is Right:
             head, kids = ("L" if t is Left else "R"), (v.value,)
-        elif t is HostClosure:
-            text = to_text(to_value(v))
-            emit(f"({text})" if arg else text)
+        elif t is HostClosure:  # ``Closure CODE ENV``: the code's text as `to_text` writes a block operand
+            code = codes.get(id(v.code))
+            if code is None:
+                if not isinstance(v.code, Code):
+                    raise TypeError(f"a machine closure holds Code, not {v.code!r}")
+                code = codes[id(v.code)] = to_text(v.code)
+            emit(f"(Closure {code} " if arg else f"Closure {code} ")
+            if arg:
+                push(")")
+            push((v.env, True))
             continue
         else:
             raise TypeError(f"not a host value ((), int, pair, Left, Right, HostClosure): {v!r}")
@@ -223,6 +276,16 @@ class HostResult(NamedTuple):
     steps: int
 
 
+class Ran(NamedTuple):
+    """A long input's result made off the event loop with all its commit needs (`cam.node.Node.run_aside`):
+    the machine's `cam.machine.Result`, its output's and its state's texts, and the state's host value."""
+
+    result: Any
+    output_text: str
+    state_text: str
+    host: Any
+
+
 class HostState:
     """A node's state in two forms, each made from the other once, when first asked for after a change.
 
@@ -233,6 +296,9 @@ class HostState:
     _sv: Value | None
     _sh: Any
     _state_text: str | None
+    _known: tuple[Any, Value] | None = None
+    """The previous state's host and machine values, if both were made: the new machine value shares the
+    old one where the new host value holds the old (`to_value`'s `known`), until the state is read or changes."""
     state_changes: int = 0
     """How many times the state was set: equal counts, the same state (cheaper than comparing values)."""
 
@@ -241,12 +307,13 @@ class HostState:
         """The state as a machine value."""
         v = self._sv
         if v is None:
-            v = self._sv = to_value(self._sh)
+            v = self._sv = to_value(self._sh, self._known)
+            self._known = None
         return v
 
     @state.setter
     def state(self, v: Value) -> None:
-        self._sv, self._sh, self._state_text = v, MISSING, None
+        self._sv, self._sh, self._state_text, self._known = v, MISSING, None, None
         self.state_changes += 1
 
     @property
@@ -267,9 +334,17 @@ class HostState:
         if self.state_changes == changes and self._sv is None:
             self._sv = v
 
-    def set_host_state(self, h: Any, text: str | None = None) -> None:
-        """Make host value `h` the state (`text`: its text form, if known)."""
+    def set_host_state(self, h: Any, text: str | None = None, follows: bool = False) -> None:
+        """Make host value `h` the state (`text`: its text form, if known).  With `follows` (a state made
+        from the one it replaces), its machine value, when made, shares the previous one's parts it holds."""
+        old, value = self._sh, self._sv
+        self._known = (old, value) if follows and value is not None and old is not MISSING else None
         self._sh, self._sv, self._state_text = h, None, text
+        self.state_changes += 1
+
+    def set_forms(self, v: Value, h: Any, text: str) -> None:
+        """Make `v` the state, `h` its host value and `text` its text (all made elsewhere, of the same value)."""
+        self._sv, self._sh, self._state_text, self._known = v, h, text, None
         self.state_changes += 1
 
     def state_text(self) -> str:

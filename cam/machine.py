@@ -85,6 +85,7 @@ from cam.decoded import (
     decode,
     inside,
     outside,
+    outside_all,
 )
 from cam.jit import fast
 from cam.jit import prepare as translate_ahead
@@ -92,6 +93,7 @@ from cam.loaded import run_list, to_host, to_internal, translate
 from catlib.values import INT_MAX, INT_MIN
 
 _WRAP = 2**63
+_MISSING: Any = object()
 
 __all__ = ["step", "run", "execute", "run_decoded", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
            "clear_cache", "load", "Loaded", "prepare"]
@@ -120,11 +122,25 @@ class Result(NamedTuple):
 
 
 class MachineError(RuntimeError):
-    """The machine could not finish: see `Stuck` and `OutOfFuel`."""
+    """The machine could not finish: see `Stuck` and `OutOfFuel`.
 
-    def __init__(self, message: str, config: Config, steps: int) -> None:
-        self.config, self.steps, self.message = config, steps, message
+    `config` is where it stopped.  The machine raises its errors with the configuration's parts, and
+    `config` is made of them when first read: converting a deep state's stack to public values takes
+    time, and most callers (a node rerunning an input with more fuel, a campaign, a fallback) never
+    read it.
+    """
+
+    def __init__(self, message: str, config: Config | Callable[[], Config], steps: int) -> None:
+        self._config, self.steps, self.message = config, steps, message
         super().__init__(message)
+
+    @property
+    def config(self) -> Config:
+        """The configuration where the machine stopped (made now if it was not yet)."""
+        c = self._config
+        if not isinstance(c, Config):
+            c = self._config = c()
+        return c
 
     def __str__(self) -> str:
         # written when read: a caller that only catches (a campaign, a fallback) pays nothing for the text
@@ -134,9 +150,13 @@ class MachineError(RuntimeError):
 class Stuck(MachineError):
     """No transition applies; `config` is where the machine stopped, `instruction` the culprit."""
 
-    def __init__(self, reason: str, config: Config, steps: int) -> None:
+    def __init__(self, reason: str, config: Config | Callable[[], Config], steps: int,
+                 instruction: Any = _MISSING) -> None:  # an `Instr`, or None at the code's end
         self.reason = reason
-        self.instruction: Instr | None = config.code[0] if len(config.code) else None
+        if instruction is _MISSING:  # (the machine names it; a caller with a whole `Config` need not)
+            c = config if isinstance(config, Config) else config()
+            config, instruction = c, (c.code[0] if len(c.code) else None)
+        self.instruction: Instr | None = instruction
         super().__init__(f"stuck at step {steps + 1}: {reason}", config, steps)
 
 
@@ -145,12 +165,18 @@ class OutOfFuel(MachineError):
 
 
 def _config(acc: Any, block: Block, pc: int, reg: Any, stack: list[Any]) -> Config:
-    return Config(outside(acc), block.code[pc:], outside(reg),  # type: ignore[arg-type]
-                  tuple(outside(e) for e in reversed(stack)))
+    # one conversion for all the parts: the stack's entries share their parts (`outside_all`)
+    parts = outside_all([acc, reg, *reversed(stack)])
+    return Config(parts[0], block.code[pc:], parts[1], tuple(parts[2:]))  # type: ignore[arg-type]
+
+
+def _later(acc: Any, block: Block, pc: int, reg: Any, stack: list[Any]) -> Callable[[], Config]:
+    """The configuration, to be made when an error's `config` is read (`stack` is no longer changed then)."""
+    return lambda: _config(acc, block, pc, reg, stack)
 
 
 def _stuck(why: str, acc: Any, block: Block, pc: int, reg: Any, stack: list[Any], steps: int) -> Stuck:
-    return Stuck(why, _config(acc, block, pc, reg, stack), steps)
+    return Stuck(why, _later(acc, block, pc, reg, stack), steps, block.code[pc] if pc < len(block) else None)
 
 
 def _found(acc: Any) -> str:
@@ -181,7 +207,7 @@ def _exec(block: Block, acc: Any, reg: Any, fuel: int | None, tracer: Tracer | N
             raise _stuck("the code ended but the stack is not empty", acc, block, pc, reg, stack, steps)
         if watched:
             if steps == limit:
-                raise OutOfFuel(f"out of fuel after {steps} steps", _config(acc, block, pc, reg, stack), steps)
+                raise OutOfFuel(f"out of fuel after {steps} steps", _later(acc, block, pc, reg, stack), steps)
             if tracer is not None:
                 tracer(acc, block, pc, reg, stack, steps)
         op, arg = block[pc]

@@ -95,7 +95,7 @@ from cam.decoded import decode
 from cam.ground import StateTypeError, clip, fix_signature, value_depth, value_type
 from cam.history import History
 from cam.hold import Hold
-from cam.hostvalue import MISSING, HostResult, HostState, from_value, host_text, to_value
+from cam.hostvalue import MISSING, HostResult, HostState, Ran, from_value, host_text, to_value
 from cam.interfaces import Interface, adapt, extend, find
 from cam.machine import Loaded, MachineError, OutOfFuel, Result, execute, load, prepare
 from cam.persist import REPLAYERS, Persistent
@@ -276,8 +276,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         an interface with adapters run on `run_input` (a `Result` of machine values).
         """
         iface = find(self.interfaces, interface) if interface is not None else self.interfaces[0]
-        if iface.ins or iface.outs:
-            return self.run_input(x, None, True, interface)
+        if iface.ins or iface.outs:  # the inline budget too: past it, run again in full (off the event loop)
+            budget = self._inline_budget(self.code)
+            return self.run_input(x, budget, budget >= self.limits.fuel, interface)
         code, step = self._running
         if code is not self.code:  # an upgrade or a rollback changed it: look its loaded code up once
             step = self.loaded(self.code)
@@ -315,33 +316,40 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
                 raise
             raise self._machine_error(e, x) from None
 
+    def run_aside(self, x: Value, interface: int | None = None) -> Ran:
+        """`run_input` with the full budget, and the texts and host value its commit needs, made here: a
+        server calls it in a worker thread, so that a long input leaves no work in proportion to the state
+        for the event loop (changes nothing)."""
+        r = self.run_input(x, None, True, interface)
+        return Ran(r, to_text(r.output), to_text(r.state), from_value(r.state))
+
     def _machine_error(self, e: MachineError, x: Value) -> Refusal:
         what = (f"ran out of its step budget ({self.limits.fuel} steps)" if isinstance(e, OutOfFuel)
                 else f"got stuck after {e.steps} steps")
         return self._refuse_input(Refusal("machine_error", f"the machine {what} on {clip(to_text(x))}; "
                                                            "the state is unchanged"))
 
-    def commit(self, x: Value, r: HostResult | Result, client: str | None = None, seq: int | None = None,
+    def commit(self, x: Value, r: HostResult | Result | Ran, client: str | None = None, seq: int | None = None,
                interface: int | None = None) -> dict[str, Any]:
         """Journal the input, then make its result the node's state; the answer's fields (call right after running it)."""
         if self.store is not None:
             self._journal("input", {"input": to_text(x), "client": client, "seq": seq,
                                     **({} if interface is None else {"interface": interface})})
-        if isinstance(r, Result):
-            reply = self._apply_input(r, client, seq).reply()
-        else:
+        if isinstance(r, HostResult):
             reply = self._apply_host(r, client, seq)
+        else:
+            reply = self._apply_input(r, client, seq).reply()
         if self.emit is not None:  # `say`, without its packing: this is every input's path
             safe_emit(self.emit, [f"Output:    {reply['output']}", f"New state: {reply['state']}", ""])
         if self.store is not None:
             self._maybe_snapshot()
         return reply
 
-    def commit_input(self, x: Value, r: HostResult | Result, client: str | None = None, seq: int | None = None,
+    def commit_input(self, x: Value, r: HostResult | Result | Ran, client: str | None = None, seq: int | None = None,
                      interface: int | None = None) -> Applied:
         """`commit`, answering an `Applied` (machine values)."""
         reply = self.commit(x, r, client, seq, interface)
-        out = r.output if isinstance(r, Result) else to_value(r.output)
+        out = to_value(r.output) if isinstance(r, HostResult) else (r.result if isinstance(r, Ran) else r).output
         return Applied(out, self.state, reply["steps"], reply["output"], reply["state"])
 
     def _served(self, steps: int) -> None:
@@ -354,19 +362,25 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             self._pause_from = None
 
     def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
-        state_text = host_text(r.state)
-        self.set_host_state(r.state, state_text)  # a snapshot reuses the text
+        # the previous state's text is copied where the new state holds it (a state wrapping the last one)
+        old, old_text = self._sh, self._state_text
+        state_text = host_text(r.state, None if old_text is None or old is MISSING else (old, old_text))
+        self.set_host_state(r.state, state_text, True)  # a snapshot reuses the text
         self._served(r.steps)
         reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}
         if client is not None and seq is not None:
             self._remember(client, seq, reply)
         return reply
 
-    def _apply_input(self, r: Result, client: str | None, seq: int | None) -> Applied:
-        self.state = r.state
-        self._served(r.steps)
-        applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
-        self._state_text = applied.state_text  # a snapshot reuses it: big states print slowly
+    def _apply_input(self, r: Result | Ran, client: str | None, seq: int | None) -> Applied:
+        if isinstance(r, Ran):  # texts and host value made in a worker thread
+            applied = Applied(r.result.output, r.result.state, r.result.steps, r.output_text, r.state_text)
+            self.set_forms(applied.state, r.host, r.state_text)
+        else:
+            applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
+            self.state = r.state
+            self._state_text = applied.state_text  # a snapshot reuses it: big states print slowly
+        self._served(applied.steps)
         self._remember(client, seq, applied.reply())
         return applied
 

@@ -399,7 +399,7 @@ class NodeServer(VersionChanges):
                 pass
         node.check_input(x, req.interface)
         try:
-            r = await asyncio.get_running_loop().run_in_executor(None, node.run_input, x, None, True, req.interface)
+            r = await asyncio.get_running_loop().run_in_executor(None, node.run_aside, x, req.interface)
         except Refusal as e:
             raise node.on_failure(e) from None
         return node.commit(x, r, req.client, req.seq, req.interface)
