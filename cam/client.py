@@ -26,7 +26,7 @@ the default node):
 The module-level functions talk to the default node, ``127.0.0.1:7700``
 (``CAM_NODE=host:port`` in the environment, or `connect`, changes it).  A
 `Client` talks to any node.  Values may be host values (``()``, ints,
-2-tuples, `Left`/`Right`: they are quoted), machine values (`cam.code`), or
+2-tuples, `Left`/`Right`, closures: they are quoted), machine values (`cam.code`), or
 text (``"L Unit"``); code may be a free term (it is compiled), a
 `catlib.program.Program`, `cam.code.Code` or its text.
 """
@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 from cam import auth
 from cam.code import Code, Value, to_text
-from cam.hostvalue import quote
+from cam.compiler import compile, compile_value
 from cam.probes import Probe, probes_digest
 from cam.text import digest, parse_code, parse_value, to_json
 from catlib.program import Upgrade
@@ -85,8 +85,6 @@ def as_code(x: Any) -> Code:
     if isinstance(x, str):
         return parse_code(x)
     if isinstance(x, Term):
-        from cam.compiler import compile
-
         return compile(x)
     term = getattr(x, "term", None)  # a catlib.program.Program
     if isinstance(term, Term):
@@ -95,12 +93,13 @@ def as_code(x: Any) -> Code:
 
 
 def as_value(x: Any) -> Value:
-    """A machine value from a machine value, its text, or a host value (quoted)."""
+    """A machine value from a machine value, its text, or a host value (quoted; a closure's body compiled, as
+    ``CURRY`` makes it: `cam.compiler.compile_value`)."""
     if isinstance(x, Value):
         return x
     if isinstance(x, str):
         return parse_value(x)
-    return quote(x)
+    return compile_value(x)
 
 
 def as_probe(x: Any, number: int = 1) -> Probe:

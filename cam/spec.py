@@ -42,9 +42,13 @@ def parse_state(text: str) -> Value:
         return parse_value(text)
     except ParseError as first:
         try:
-            return quote(ast.literal_eval(text.strip()))
-        except (ValueError, SyntaxError, TypeError):
+            literal = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise first from None
+        try:
+            return quote(literal)
+        except (ValueError, TypeError) as e:  # a literal, but not a value: say why (an int out of range, ...)
+            raise ParseError(0, "a value (its integers 64-bit)", f"{text.strip()}: {e}") from None
 
 
 def parse_probe(text: str) -> Any:

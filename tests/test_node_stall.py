@@ -302,3 +302,24 @@ def test_an_input_of_an_adapted_interface_keeps_the_inline_budget():
         node.run_host(node.check_input(x, 1), x, 1)
     assert node.do(x, interface=1).output == x and node.do(x, interface=2).output == parse_value("L Unit")
     assert node.inputs == 2
+
+
+def test_a_client_sends_closures_as_host_values():
+    # (the client quoted its inputs: a rule, a closure, was refused with "cannot quote Curried")
+    node = Node(as_code(PRICING.term), compile_value(PRICING.initial), declared=PRICING.signature)
+    with start_in_thread(node) as running, Client(running.host, running.port, timeout=30) as c:
+        s = PRICING.initial
+        for x in (set_rule(per_item(5)), price(3), set_rule(bulk(2, 3, 1)), price(4)):
+            s, y = interpret(PRICING.term, x, s)
+            assert c.do(x).output == compile_value(y), x
+
+
+def test_a_state_literal_out_of_range_says_so():
+    from cam.spec import parse_state
+    from cam.text import ParseError
+
+    with pytest.raises(ParseError, match="64-bit"):
+        parse_state("99999999999999999999")
+    with pytest.raises(ParseError, match="64-bit"):
+        parse_state("(1, -99999999999999999999)")
+    assert to_text(parse_state("(1, -2)")) == "Pair (Int 1) (Int (-2))"
