@@ -11,7 +11,7 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function taking argv, one-line help)
-    "demo": ("cam.cli:demo", "run a node and the seed's upgrade session against it"),
+    "demo": ("cam.demo:demo", "run a node and the seed's upgrade session against it"),
     "node": ("cam.cli:node", "start a node running a machine"),
     "send": ("cam.cli:send", "send one input to a running node"),
     "upgrade": ("cam.cli:upgrade", "upgrade a running node"),

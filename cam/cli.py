@@ -1,4 +1,5 @@
-"""The command line: ``cam node``, ``send``, ``upgrade``, ``rollback``, ``make-permanent``, ``status``, ``demo``, ``verify``.
+"""The command line: ``cam node``, ``send``, ``upgrade``, ``rollback``, ``make-permanent``, ``status``, ``verify``
+(``demo`` is `cam.demo`).
 
 Each function takes the arguments after the subcommand and returns an exit
 code (0 success, 1 refused by the node, 2 bad usage or unreachable node).
@@ -8,17 +9,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 from typing import Any
 
-from cam.code import Code, Value, to_text
+from cam.cliargs import (
+    fifo_path,
+    input_value,
+    natural,
+    port,
+    positive_int,
+    readable,
+    seconds,
+    signing_key,
+    tls_ca,
+    type_text,
+)
+from cam.code import Code, to_text
 from cam.compiler import compile_value
 from cam.spec import load, parse_probe, parse_state
 from cam.text import ParseError, from_json, parse_code, parse_value
 
-__all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
+__all__ = ["node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
            "parse_probe"]
 
 
@@ -78,125 +89,6 @@ def _unreachable(prog: str, a: argparse.Namespace, e: OSError) -> int:
 def _fail(prog: str, message: str, code: int = 2) -> int:
     print(f"cam {prog}: {message}", file=sys.stderr)
     return code
-
-
-# ---------------------------------------------------------------- argument types (argparse ``type=``)
-#
-# Each one checks a value where argparse reads it: a bad one is a one-line usage error (exit 2) before anything
-# is loaded, contacted or changed.  Every subcommand here takes its numbers, files and values through them.
-
-MAX_SECONDS = 1e9
-"""The longest wait any flag takes (about 31 years): a socket's timeout cannot be much longer."""
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1 (a budget, a count, a size)."""
-    return _whole(text, 1)
-
-
-def natural(text: str) -> int:
-    """An argparse type: a whole number of at least 0."""
-    return _whole(text, 0)
-
-
-def _whole(text: str, low: int) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = None
-    if n is None or n < low:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least {low}, not {text!r}")
-    return n
-
-
-def seconds(text: str) -> float:
-    """An argparse type: seconds, more than 0 and finite (at most `MAX_SECONDS`): a timeout, an interval."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = math.nan
-    if not 0 < x <= MAX_SECONDS:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0 and at most {MAX_SECONDS:,.0f}, "
-                                         f"not {text!r}")
-    return x
-
-
-def port(text: str) -> int:
-    """An argparse type: a TCP port, 0 to 65535 (0: any free one, for a node)."""
-    n = _whole(text, 0)
-    if n > 65535:
-        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, not {text!r}")
-    return n
-
-
-def readable(path: str) -> str:
-    """An argparse type: the path of a file this process can read (opened and closed here, so that the error names
-    the file: ``ssl`` and ``os.mkfifo`` say only "No such file or directory")."""
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as e:
-        raise argparse.ArgumentTypeError(f"cannot read {path}: {e.strerror or e}") from None
-    return path
-
-
-def tls_ca(path: str) -> Any:
-    """An argparse type: a TLS client context trusting the PEM certificate(s) in `path` (``--tls-ca``)."""
-    import ssl
-
-    readable(path)
-    try:
-        return ssl.create_default_context(cafile=path)
-    except ssl.SSLError as e:
-        raise argparse.ArgumentTypeError(f"{path} holds no PEM certificate to trust ({e.reason or e})") from None
-
-
-def signing_key(path: str) -> str:
-    """An argparse type: the path of an Ed25519 private key (``--key``, as ``cam keygen`` writes NAME.key)."""
-    from cam import auth
-
-    readable(path)
-    try:
-        auth.sign(path, b"")  # loads the key as signing will
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"{path} is not an Ed25519 private key in PEM (cam keygen NAME writes "
-                                         f"NAME.key; NAME.pub is the node's --trust): {e}") from None
-    except RuntimeError as e:  # no `cryptography`
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return path
-
-
-def fifo_path(path: str) -> str:
-    """An argparse type: where the node's named pipe is or will be made (its directory must exist)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"cannot make the named pipe {path}: the directory {folder} does not exist")
-    return path
-
-
-def type_text(text: str) -> Any:
-    """An argparse type: a type's text, e.g. ``Either () ()`` (`catlib.types.parse`)."""
-    from catlib.types import TypeParseError, parse
-
-    try:
-        return parse(text)
-    except TypeParseError as e:
-        raise argparse.ArgumentTypeError(f"the type {text!r} does not parse: {e}") from None
-
-
-def input_value(text: str) -> Value:
-    """An argparse type: a value in the reference's text form, a Python literal (`cam.spec.parse_state`), or the
-    JSON value document of `cam.text.to_json` (``{"format": "cam-bytecode", "version": 1, "value": ...}``, read as
-    a request's ``"input"`` is: `cam.text.from_json`)."""
-    try:
-        if text.lstrip().startswith("{"):
-            v = from_json(text)
-            if not isinstance(v, Value):
-                raise ParseError("$", "a value document ('value')", "a code document ('code')")
-            return v
-        return parse_state(text)
-    except ParseError as e:
-        raise argparse.ArgumentTypeError(f"the value does not parse: {e}") from None
 
 
 # ---------------------------------------------------------------- cam node
@@ -540,66 +432,6 @@ def status(argv: list[str]) -> int:
         print(f"  v{v.get('number', '?')} {v['digest']}  from input {v['since_input']}  {v.get('name') or ''}"
               f"{'  (' + v['note'] + ')' if v.get('note') else ''}")
     return 0
-
-
-# ---------------------------------------------------------------- cam demo
-
-
-def demo(argv: list[str]) -> int:
-    """``cam demo``: the seed's two-terminal session in one command.
-
-    Starts a node running the seed's counter on a free loopback port (in this
-    process), then runs the seed's REPL session against it over TCP: incr,
-    count, the upgrade to version 2, incr, incr, count, and the same upgrade
-    again, which the node refuses.  The node's lines go to stdout (they are
-    the seed's transcript); the session's commands go to stderr.
-    """
-    from cam.client import Client, NodeError
-    from cam.node import Node
-    from cam.server import banner, printer, start_in_thread
-    from catlib.examples.counter import counter_sm, counter_sm2, upgrade_state
-
-    p = argparse.ArgumentParser(prog="cam demo", description=demo.__doc__)
-    p.add_argument("--quiet", action="store_true", help="do not echo the client's commands (on stderr)")
-    a = p.parse_args(argv)
-
-    def say(command: str) -> None:
-        transcript.flush()  # the node prints an event once its answer is written: the last one first
-        if not a.quiet:
-            print(f">>> {command}", file=sys.stderr, flush=True)
-
-    from cam.client import as_code
-
-    transcript = printer()
-    the_node = Node(as_code(counter_sm), parse_value("Int 0"), name="catlib.examples.counter:counter_sm",
-                    emit=transcript)
-    ok = True
-    with start_in_thread(the_node) as running:
-        print("\n".join(banner(the_node, running.server)), flush=True)
-        with Client(running.host, running.port) as c:
-            session = [("incr()", "L Unit"), ("count()", "R Unit")]
-            for command, value in session:
-                say(command)
-                c.do(value)
-            u = (counter_sm, counter_sm2, upgrade_state)  # terms: catlib.program.Upgrade's fields are Programs
-            say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
-            c.upgrade(*u)
-            for command, value in [("incr()", "L Unit"), ("incr()", "L Unit"), ("count()", "R Unit")]:
-                say(command)
-                c.do(value)
-            say("upgrade(Upgrade(counter_sm, counter_sm2, upgrade_state))")
-            try:
-                c.upgrade(*u)
-                ok = False
-            except NodeError as e:
-                ok = ok and e.kind == "wrong_version"
-                if not a.quiet:
-                    transcript.flush()
-                    print(f"    refused: {e.kind}", file=sys.stderr, flush=True)
-            final = c.status()
-            ok = ok and final["state"] == "Pair (Int 1) (Int 2)" and final["upgrades"] == 1
-    transcript.flush()
-    return 0 if ok else 1
 
 
 def verify(argv: list[str]) -> int:

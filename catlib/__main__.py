@@ -171,7 +171,7 @@ MAX_TIMEOUT = 86_400.0
 
 def _seconds(text: str) -> float:
     """``--timeout``'s argparse type: seconds, more than 0 and at most `MAX_TIMEOUT` (catlib does not import cam,
-    whose `cam.cli.seconds` makes the same check for its waits)."""
+    whose `cam.cliargs.seconds` makes the same check for its waits)."""
     try:
         x = float(text)
     except ValueError:

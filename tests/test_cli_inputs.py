@@ -278,13 +278,13 @@ def test_a_closed_stdout_ends_every_entry_point_quietly(node):
 
 def test_a_broken_pipe_that_is_not_stdouts_is_shown(monkeypatch, capfd):
     """A node's connection breaking inside a subcommand is an error to see, not a reader that stopped."""
-    from cam import cli
+    from cam import demo
 
     def broken(argv: list[str]) -> int:
         print("before the break")
         raise BrokenPipeError(32, "Broken pipe (a node's connection)")
 
-    monkeypatch.setattr(cli, "demo", broken)
+    monkeypatch.setattr(demo, "demo", broken)
     with pytest.raises(BrokenPipeError, match="a node's connection"):
         cam_main(["demo"])
     print("stdout still works")
