@@ -33,9 +33,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from catlib.free import Case, Compose, Const, Curry, Embed, Par, Prim, Term
-from catlib.values import Curried, HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
+from catlib.values import INT_MAX, INT_MIN, Curried, HostValue, Left, Right, add64, check_value, divmod64, mul64, sub64
 
-__all__ = ["step", "run", "InterpretError"]
+__all__ = ["step", "run", "InterpretError", "check_ints"]
 
 
 class InterpretError(TypeError):
@@ -51,8 +51,137 @@ def _bad(t: Term, v: HostValue, want: str) -> InterpretError:
     return InterpretError(f"{t.op} expects {want}, got {v!r}")
 
 
+def check_ints(v: HostValue, where: str) -> None:
+    """Raise `ValueError` if an int in host value `v` is outside ``Int``'s range ``INT_MIN .. INT_MAX``.
+
+    ``Int`` is 64-bit: arithmetic wraps (`catlib.values.add64`), and so would an int given from outside
+    the range, silently, where the machine refuses it (as `catlib.free.Const` does).  `step` and `run`
+    check what they are given with this; nothing else of the value's shape is checked here (a value of the
+    wrong shape is an `InterpretError` where a term meets it).  A part shared by identity is visited once.
+
+    >>> check_ints((Left(2**63 - 1), -2**63), "input")
+    >>> check_ints((1, Right((2, 2**64))), "state")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: state[1].value[1] = 18446744073709551616 is outside Int's 64-bit range -2**63 .. 2**63 - 1 ...
+    """
+    if not _in_range(v):
+        raise _out_of_range(v, where)
+
+
+def _in_range(v: HostValue) -> bool:
+    """Whether every int in `v` is in ``Int``'s range (`check_ints`), as fast as it can tell."""
+    kind = type(v)
+    if kind is int:
+        return INT_MIN <= v <= INT_MAX
+    if kind is tuple and len(v) == 2 and type(v[0]) is int and type(v[1]) is int:  # a pair of ints: no walk
+        return INT_MIN <= v[0] <= INT_MAX and INT_MIN <= v[1] <= INT_MAX
+    # a walk without recording what it met, for a small value; past 64 parts, `_in_range_shared`
+    todo = [v]
+    pop = todo.pop
+    budget = 64
+    while todo:
+        x = pop()
+        kind = type(x)
+        if kind is int:
+            if not INT_MIN <= x <= INT_MAX:
+                return False
+            continue
+        if kind is tuple:
+            todo += x
+        elif kind is Left or kind is Right:
+            todo.append(x.value)
+        elif kind is Curried:
+            todo.append(x.env)
+        else:  # (not a host value: its term will say so)
+            continue
+        budget -= 1
+        if not budget:
+            return _in_range_shared(v)
+    return True
+
+
+def _in_range_shared(v: HostValue) -> bool:
+    """`_in_range` for a large value, each part shared by identity visited once (Copy shares: a value can be
+    exponentially larger unfolded than it is in memory)."""
+    todo = [v]
+    seen: set[int] = set()
+    while todo:
+        x = todo.pop()
+        kind = type(x)
+        if kind is int:
+            if not INT_MIN <= x <= INT_MAX:
+                return False
+        elif id(x) in seen:
+            continue
+        elif kind is tuple:
+            seen.add(id(x))
+            todo += x
+        elif kind is Left or kind is Right:
+            seen.add(id(x))
+            todo.append(x.value)
+        elif kind is Curried:
+            seen.add(id(x))
+            todo.append(x.env)
+    return True
+
+
+def _out_of_range(v: HostValue, where: str) -> ValueError:
+    """The error for the first int out of range in `v` (found again, now with its path)."""
+    # a path is a linked list (parent, step), spelt out only for the int found: a string per level would be
+    # quadratic in the value's depth
+    todo: list[tuple[HostValue, Any]] = [(v, None)]
+    seen: set[int] = set()
+    while todo:
+        x, path = todo.pop()
+        kind = type(x)
+        if kind is int:
+            if INT_MIN <= x <= INT_MAX:
+                continue
+            steps: list[str] = []
+            while path is not None:
+                path, last = path
+                steps.append(last)
+            shown = str(x) if x.bit_length() <= 256 else f"{'-' if x < 0 else ''}(an int of {x.bit_length()} bits)"
+            return ValueError(f"{where}{''.join(reversed(steps))} = {shown} is outside Int's 64-bit range "
+                              "-2**63 .. 2**63 - 1 (not wrapped)")
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if kind is tuple:
+            todo += reversed([(y, (path, f"[{i}]")) for i, y in enumerate(x)])
+        elif kind is Left or kind is Right:
+            todo.append((x.value, (path, ".value")))
+        elif kind is Curried:
+            todo.append((x.env, (path, ".env")))
+    raise AssertionError(f"no int out of range in {where}")  # pragma: no cover - called only when there is one
+
+
 def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, HostValue]:
-    """Run `term` once on `input` in `state`; return ``(new_state, output)``."""
+    """Run `term` once on `input` in `state`; return ``(new_state, output)``.
+
+    Raises `ValueError` when an int in `input` or `state` is outside ``Int``'s 64-bit range (`check_ints`:
+    arithmetic wraps, values given from outside are not), `InterpretError` when a value of the wrong
+    shape meets a term.
+    """
+    # (the commonest shapes without a call: an int; a command, Left or Right of () or an int)
+    if type(state) is int:
+        if not INT_MIN <= state <= INT_MAX:
+            raise _out_of_range(state, "state")
+    elif not _in_range(state):
+        raise _out_of_range(state, "state")
+    kind = type(input)
+    inner = input.value if kind is Left or kind is Right else input  # (a command: its argument)
+    if type(inner) is int:
+        if not INT_MIN <= inner <= INT_MAX:
+            raise _out_of_range(input, "input")
+    elif inner != () and not _in_range(inner):
+        raise _out_of_range(input, "input")
+    return _step(term, input, state)
+
+
+def _step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, HostValue]:
+    """`step` without checking its input and state (`run` checks each once; every step keeps ints in range)."""
     stack: list[Any] = []  # frames (see above)
     t, v, s = term, input, state
     while True:
@@ -146,6 +275,8 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
             check_value(v, t.dom, "Embed's input")
             v = t.fn(v)
             check_value(v, t.cod, "Embed's output")
+            if not _in_range(v):  # (where `cod` has a type variable): what a step makes is in range
+                raise _out_of_range(v, "Embed's output")
         else:  # pragma: no cover - every Term is handled above
             raise AssertionError(t)
         # return v to the continuation
@@ -164,9 +295,16 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
 
 
 def run(term: Term, inputs: Iterable[HostValue], state: HostValue) -> tuple[HostValue, list[HostValue]]:
-    """Run `term` on each input in turn; return the final state and the outputs."""
+    """Run `term` on each input in turn; return the final state and the outputs.
+
+    The initial `state` and each input are checked as `step` checks them, once: the states a step makes
+    need no check (a step answers only ints in range: `Const`'s, wrapped arithmetic's, those it was given,
+    and an `Embed`'s, whose output is checked against its type).
+    """
+    check_ints(state, "state")
     outputs = []
-    for x in inputs:
-        state, y = step(term, x, state)
+    for i, x in enumerate(inputs):
+        check_ints(x, f"inputs[{i}]")
+        state, y = _step(term, x, state)
         outputs.append(y)
     return state, outputs

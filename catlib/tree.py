@@ -103,8 +103,18 @@ class Tree:
         return eq if eq is NotImplemented else not eq
 
     def __reduce__(self) -> str | tuple[Any, ...]:
-        # Pickling (used by `cam check --jobs`) goes through repr-free rebuild.
-        return (_rebuild, (type(self), self.kids, self.label))
+        # Pickling (multiprocessing and Dask campaigns send terms) must not recurse: pickle's own walk of nested
+        # kids goes one Python frame per level and a tree a few hundred deep overflows it.  A tree with kids is
+        # sent flat (`flatten`), a leaf as its class and label.
+        if self.kids:
+            return (unflatten, (flatten(self),))
+        return (_rebuild, (type(self), (), self.label))
+
+    def __copy__(self) -> Tree:
+        return self  # immutable: a copy could only be equal and interchangeable
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tree:
+        return self  # likewise, and without a walk of the kids (which recursed, one frame per level)
 
     def __repr__(self) -> str:
         return render(self, _repr_pieces, shared(self))
@@ -238,6 +248,92 @@ def _rebuild(cls: type[Tree], kids: tuple[Any, ...], label: Hashable) -> Tree:
     new = cls.__new__(cls)
     Tree.__init__(new, *kids, label=label)
     return new
+
+
+class _Quoted:
+    """A kid that is not a tree, in `flatten`'s list (where a class starts a record and an int refers back)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Quoted, (self.value,))
+
+
+def flatten(tree: Tree) -> tuple[Any, ...]:
+    """`tree` as one flat tuple, in post-order, for pickling without recursion (`unflatten` inverts it).
+
+    A node with kids is the record ``class, label, number of kids`` after its kids'; a leaf is itself (pickle
+    sends it with its own ``__reduce__``, and a leaf met again as a two-byte reference to the first: a leaf
+    has no kids, so nothing nests).  A subtree with kids shared by identity is written once, and where it
+    occurs again as the int ``n``: the node of the ``n``-th record back.  A class with kids must be rebuilt
+    from its class, label and kids alone, as `Tree.__init__` builds it (every tree here is).
+
+    >>> leaf = Tree(label="x")
+    >>> two = Tree(leaf, leaf, label="two")
+    >>> [x.__name__ if isinstance(x, type) else x for x in flatten(Tree(two, two, leaf))]
+    [Tree('x'), Tree('x'), 'Tree', 'two', 2, 1, Tree('x'), 'Tree', None, 3]
+    """
+    items: list[Any] = []
+    index: dict[int, int] = {}  # a node with kids, by id -> how many records were written before its own
+    todo: list[Any] = [tree]  # as in `fold`: `_KIDS_DONE` above a tree means its kids are all written
+    pop = todo.pop
+    while todo:
+        t = pop()
+        if t is _KIDS_DONE:
+            t = pop()
+            index[id(t)] = len(index)
+            items += (type(t), t.label, len(t.kids))
+        elif isinstance(t, Tree):
+            kids = t.kids
+            if not kids:
+                items.append(t)
+                continue
+            known = index.get(id(t))
+            if known is None:
+                todo += (t, _KIDS_DONE, *reversed(kids))
+            else:  # met before, and (post-order) written by now
+                items.append(len(index) - known)
+        else:  # a kid that is not a tree: marked, so that it cannot be read as a class or a reference
+            items.append(_Quoted(t))
+    return tuple(items)
+
+
+def unflatten(items: tuple[Any, ...]) -> Tree:
+    """The tree `flatten` wrote as `items`, rebuilt without recursion, its shared subtrees shared again.
+
+    >>> t = Tree(Tree(label=1), Tree(Tree(label=2)))
+    >>> u = unflatten(flatten(t))
+    >>> u == t and hash(u) == hash(t) and u is not t
+    True
+    """
+    init = Tree.__init__
+    made: list[Any] = []  # the nodes built from records, in order (what references count back in)
+    out: list[Any] = []  # the nodes whose parent is not yet built (as `fold`'s results)
+    push, pop = out.append, out.pop
+    it = iter(items)
+    for x in it:
+        if isinstance(x, type):
+            label, arity = next(it), next(it)
+            node: Tree = x.__new__(x)  # type: ignore[call-overload]  # x is a Tree subclass (a record)
+            if arity == 2:  # the common arity, without a list
+                right = pop()
+                init(node, pop(), right, label=label)
+            else:
+                kids = out[-arity:]
+                del out[-arity:]
+                init(node, *kids, label=label)
+            made.append(node)
+            push(node)
+        elif type(x) is int:
+            push(made[-x])
+        elif type(x) is _Quoted:
+            push(x.value)
+        else:
+            push(x)
+    return cast(Tree, out[-1])
 
 
 def walk(tree: Tree) -> Iterator[Tree]:
