@@ -231,9 +231,6 @@ class Instr(Tree):
     def __str__(self) -> str:
         return to_text(self)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Instr, (self.op, *self.kids))
-
 
 def _filled(instr: Instr, op: str, args: tuple[Tree, ...]) -> Instr:
     """`instr` with its slots set as `Tree.__init__` sets them (see `catlib.tree.set_kids`)."""
@@ -291,9 +288,6 @@ class Code(Tree):
 
     def __str__(self) -> str:
         return to_text(self)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Code, (self.kids,))
 
 
 _KINDS: dict[str, tuple[type, ...]] = {

@@ -93,7 +93,6 @@ from cam.loaded import run_list, to_host, to_internal, translate
 from catlib.values import INT_MAX, INT_MIN
 
 _WRAP = 2**63
-_MISSING: Any = object()
 
 __all__ = ["step", "run", "execute", "run_decoded", "trace", "Config", "Result", "MachineError", "Stuck", "OutOfFuel", "Cont",
            "clear_cache", "load", "Loaded", "prepare"]
@@ -122,13 +121,9 @@ class Result(NamedTuple):
 
 
 class MachineError(RuntimeError):
-    """The machine could not finish: see `Stuck` and `OutOfFuel`.
-
-    `config` is where it stopped.  The machine raises its errors with the configuration's parts, and
-    `config` is made of them when first read: converting a deep state's stack to public values takes
-    time, and most callers (a node rerunning an input with more fuel, a campaign, a fallback) never
-    read it.
-    """
+    """The machine could not finish: see `Stuck` and `OutOfFuel`.  `config` is where it stopped, made when first
+    read (converting a deep stack takes time, and most callers, a node rerunning with more fuel, a campaign, a
+    fallback, never read it)."""
 
     def __init__(self, message: str, config: Config | Callable[[], Config], steps: int) -> None:
         self._config, self.steps, self.message = config, steps, message
@@ -151,12 +146,8 @@ class Stuck(MachineError):
     """No transition applies; `config` is where the machine stopped, `instruction` the culprit."""
 
     def __init__(self, reason: str, config: Config | Callable[[], Config], steps: int,
-                 instruction: Any = _MISSING) -> None:  # an `Instr`, or None at the code's end
-        self.reason = reason
-        if instruction is _MISSING:  # (the machine names it; a caller with a whole `Config` need not)
-            c = config if isinstance(config, Config) else config()
-            config, instruction = c, (c.code[0] if len(c.code) else None)
-        self.instruction: Instr | None = instruction
+                 instruction: Instr | None) -> None:  # None at the code's end
+        self.reason, self.instruction = reason, instruction
         super().__init__(f"stuck at step {steps + 1}: {reason}", config, steps)
 
 
@@ -171,8 +162,7 @@ def _config(acc: Any, block: Block, pc: int, reg: Any, stack: list[Any]) -> Conf
 
 
 def _later(acc: Any, block: Block, pc: int, reg: Any, stack: list[Any]) -> Callable[[], Config]:
-    """The configuration, to be made when an error's `config` is read (`stack` is no longer changed then)."""
-    return lambda: _config(acc, block, pc, reg, stack)
+    return lambda: _config(acc, block, pc, reg, stack)  # made when read (`stack` no longer changes then)
 
 
 def _stuck(why: str, acc: Any, block: Block, pc: int, reg: Any, stack: list[Any], steps: int) -> Stuck:

@@ -162,3 +162,20 @@ def test_a_pickle_made_in_another_process_has_this_process_hashes():
     assert ty == parse("Either () (Int, Int)") and hash(ty) == hash(parse("Either () (Int, Int)"))
     assert {t: 1}[expected] == 1
 
+
+
+def test_deeply_nested_bytecode_pickles_and_compiled_code_round_trips():
+    from cam.code import Code, Instr
+    from cam.compiler import compile
+    from cam.text import parse_code
+    from catlib.examples.counter import counter_sm
+
+    block = parse_code("[ID,RETURN]")
+    for _ in range(5_000):  # (Instr and Code pickled their operands themselves: a RecursionError at 3,000)
+        block = Code([Instr("CURRY", block), Instr("RETURN")])
+    back = pickle.loads(pickle.dumps(block))
+    assert back == block and hash(back) == hash(block)
+    code = compile(counter_sm)
+    again = pickle.loads(pickle.dumps(code))
+    assert str(again) == str(code) and again == code and type(again.kids[1]) is Instr and again.kids[1].op == "BRANCH"
+    assert copy.deepcopy(code) is code
