@@ -305,34 +305,7 @@ def outside(x: Any) -> Value | Cont:
             return _R_UNIT if t is InR else _L_UNIT
         if type(v) is int:  # a sum of Ints: the counter's answer
             return _mk(R, (mk_int(v),)) if t is InR else _mk(L, (mk_int(v),))
-    out: list[Any] = []
-    todo: list[tuple[Any, bool]] = [(x, False)]
-    while todo:
-        x, ready = todo.pop()
-        t = type(x)
-        if ready:
-            if t is tuple:
-                b = out.pop()
-                out.append(_mk(Pair, (out.pop(), b)))
-            elif t is Clo:
-                out.append(_mk(Closure, (x.block.code, out.pop())))
-            else:
-                out.append(_mk(R, (out.pop(),)) if t is InR else _mk(L, (out.pop(),)))
-        elif x is None:
-            out.append(UnitV)
-        elif t is int:
-            out.append(mk_int(x))
-        elif t is tuple:
-            todo += [(x, True), (x[1], False), (x[0], False)]
-        elif t is InL or t is InR:
-            todo += [(x, True), (x.v, False)]
-        elif t is Clo:
-            todo += [(x, True), (x.env, False)]
-        elif t is Ret:
-            out.append(Cont(x.block.code[x.pc:]))
-        else:  # pragma: no cover
-            raise AssertionError(x)
-    return out[0]
+    return outside_all([x])[0]
 
 
 def outside_all(xs: list[Any]) -> list[Value | Cont]:

@@ -162,7 +162,7 @@ def step(term: Term, input: HostValue, state: HostValue) -> tuple[HostValue, Hos
 
     Raises `ValueError` when an int in `input` or `state` is outside ``Int``'s 64-bit range (`check_ints`:
     arithmetic wraps, values given from outside are not), `InterpretError` when a value of the wrong
-    shape meets a term.
+    shape meets a term.  The check walks `state` on every call: for many inputs, `run` checks it once.
     """
     # (the commonest shapes without a call: an int; a command, Left or Right of () or an int)
     if type(state) is int:

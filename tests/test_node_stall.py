@@ -39,6 +39,7 @@ from cam.text import parse_code, parse_value
 from catlib.examples import plain
 from catlib.examples.pricing import PRICING, PRICING2, bulk, per_item, price, set_rule, surcharge
 from catlib.frontend import Either, Left, Right, machine
+from catlib.interpreter import run
 from catlib.interpreter import step as interpret
 from catlib.program import Program
 from catlib.values import HostValue
@@ -65,10 +66,8 @@ def alternating(q: int, s: Either[Rule, tuple[Rule, int]] = ALONE
 
 def surcharged(n: int, program: Program = PRICING) -> HostValue:
     """`program`'s state after `n` surcharges of 1, by the interpreter: a chain of `n` + 1 closures."""
-    s = program.initial
-    for _ in range(n):
-        s, _ = interpret(program.term, surcharge(1), s)
-    return s
+    # (one run: `step` checks the ints of the state it is given, a walk of the whole chain per call)
+    return run(program.term, [surcharge(1)] * n, program.initial)[0]
 
 
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
