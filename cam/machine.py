@@ -417,20 +417,18 @@ class Loaded(Protocol):
 def load(code: Code, fuel: int | None = None, *, steps: bool = False) -> Loaded:
     """`code` translated to Python now, as a step function over host values (`catlib.interpreter.step`'s).
 
-    Host values are ``()``, ints, 2-tuples, `catlib.values.Left`/`Right` and,
-    for closures, `cam.loaded.HostClosure` (code and environment).  The
-    returned ``step(input, state) -> (state, output)`` converts and looks up
-    nothing per call; ``step.run(inputs, state) -> (state, outputs)`` runs a
-    whole list inside the translated code.  Where the translation does not
-    apply, the input runs again on the checked loop, so the answers and
-    errors (`Stuck`, `OutOfFuel` after `fuel` steps per input) are the
-    checked loop's (``step.fallbacks`` counts such inputs).  Closures whose
-    code is known at translation are inlined where applied, others called
-    (`cam.loaded`).  All the translation happens here: a node loads new code
-    while it prepares an upgrade, and the first input costs what the second
-    does.  With `steps`, the step also counts the machine's steps, as
-    `execute` does: ``step(input, state) -> (state, output, steps)`` and
-    ``step.run(inputs, state) -> (state, outputs, total steps)``.
+    Host values are ``()``, ints, 2-tuples, `catlib.values.Left`/`Right` and, for closures,
+    `cam.loaded.HostClosure` (code and environment), taken as given (a node checks what it receives:
+    an int outside ``Int``'s range wraps here, where `catlib.interpreter.step` refuses it).  The returned
+    ``step(input, state) -> (state, output)`` converts and looks up nothing per call; ``step.run(inputs,
+    state) -> (state, outputs)`` runs a whole list inside the translated code.  Where the translation does
+    not apply, the input runs again on the checked loop, so the answers and errors (`Stuck`, `OutOfFuel`
+    after `fuel` steps per input) are the checked loop's (``step.fallbacks`` counts such inputs).  Closures
+    whose code is known at translation are inlined where applied, others called (`cam.loaded`).  All the
+    translation happens here: a node loads new code while it prepares an upgrade, and the first input
+    costs what the second does.  With `steps`, the step also counts the machine's steps, as `execute`
+    does: ``step(input, state) -> (state, output, steps)`` and ``step.run(inputs, state) -> (state,
+    outputs, total steps)``.
 
     >>> from cam.text import parse_code
     >>> from catlib.values import Left, Right
