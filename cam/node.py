@@ -187,9 +187,9 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         self._code_text: str | None = None
         self._shown: tuple[Signature | None, str] = (None, "")  # the signature last shown, and its text
         self.frames = []
+        """The versions under the running one, for `rollback` (`cam.history`)."""
         self.interfaces = [Interface(1, self.signature.input, self.signature.output, (), ())]
         """Every interface served, oldest first (`cam.interfaces`)."""
-        """The versions under the running one, for `rollback` (`cam.history`)."""
         self.probation = False
         self.probes: tuple[Probe, ...] = ()
         """The probes of the version on probation (`cam.probes`), run again at make_permanent."""
