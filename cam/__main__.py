@@ -60,18 +60,22 @@ def quiet_broken_pipe() -> bool:
 def _stdout_gone() -> bool:
     """Whether stdout's reader has gone: what failed to go out is still held and fails again, or the pipe
     reports an error (poll's POLLERR: no reader).  Without `select.poll` (Windows) it cannot tell: True, as the
-    usual idiom assumes."""
+    usual idiom assumes; a stdout with no file descriptor (a StringIO) is no pipe: False."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         return True
     try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    try:
         import select
 
         p = select.poll()
-        p.register(sys.stdout.fileno(), select.POLLOUT)
+        p.register(fd, select.POLLOUT)
         return any(events & (select.POLLERR | select.POLLHUP) for _, events in p.poll(0))
-    except (AttributeError, OSError, ValueError):  # no poll, or no file descriptor behind sys.stdout
+    except (AttributeError, OSError, ValueError):  # no poll
         return True
 
 

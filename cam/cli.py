@@ -26,10 +26,11 @@ from cam.cliargs import (
 )
 from cam.code import Code, to_text
 from cam.compiler import compile_value
+from cam.demo import demo
 from cam.spec import load, parse_probe, parse_state
 from cam.text import ParseError, from_json, parse_code, parse_value
 
-__all__ = ["node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
+__all__ = ["demo", "node", "send", "upgrade", "rollback", "make_permanent", "status", "verify", "load", "parse_state",
            "parse_probe"]
 
 

@@ -332,7 +332,7 @@ class HostState:
         """Keep `v`, the state's machine value made elsewhere when `state_changes` was `changes`, if the state has
         not changed since (so that nothing makes it again on the event loop)."""
         if self.state_changes == changes and self._sv is None:
-            self._sv = v
+            self._sv, self._known = v, None  # (the previous state's values are no longer needed)
 
     def set_host_state(self, h: Any, text: str | None = None, follows: bool = False) -> None:
         """Make host value `h` the state (`text`: its text form, if known).  With `follows` (a state made

@@ -28,7 +28,7 @@ from typing import Any
 from cam.code import Code, UnitV, Value, to_text
 from cam.contract import Refusal
 from cam.ground import clip
-from cam.machine import MachineError, execute
+from cam.machine import MachineError, OutOfFuel, execute
 from cam.text import parse_code
 from catlib.types import Type, parse
 
@@ -85,13 +85,16 @@ def find(interfaces: list[Interface], number: int | None) -> Interface:
                                        f", not {number}")
 
 
-def adapt(chain: tuple[Code, ...], x: Value, fuel: int, what: str) -> tuple[Value, int]:
-    """`x` through the adapters of `chain` (each with `fuel` steps): (value, steps), or `Refusal` (machine_error)."""
+def adapt(chain: tuple[Code, ...], x: Value, fuel: int, what: str, final: bool = True) -> tuple[Value, int]:
+    """`x` through the adapters of `chain` (each with `fuel` steps): (value, steps), or `Refusal` (machine_error);
+    with ``final=False``, running out of `fuel` raises `OutOfFuel` (to be run again with more, as an input is)."""
     steps = 0
     for c in chain:
         try:
             r = execute(c, x, UnitV, fuel=fuel)
         except MachineError as e:
+            if isinstance(e, OutOfFuel) and not final:
+                raise
             raise Refusal("machine_error", f"an {what} adapter failed on {clip(to_text(x))} after {e.steps} "
                                            "steps; the state is unchanged") from None
         x, steps = r.output, steps + r.steps

@@ -146,7 +146,9 @@ class Stuck(MachineError):
     """No transition applies; `config` is where the machine stopped, `instruction` the culprit."""
 
     def __init__(self, reason: str, config: Config | Callable[[], Config], steps: int,
-                 instruction: Instr | None) -> None:  # None at the code's end
+                 instruction: Instr | None = None) -> None:  # None at the code's end (or: read from a whole config)
+        if instruction is None and isinstance(config, Config) and len(config.code):
+            instruction = config.code[0]
         self.reason, self.instruction = reason, instruction
         super().__init__(f"stuck at step {steps + 1}: {reason}", config, steps)
 

@@ -302,12 +302,13 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         (to be rerun elsewhere with more); otherwise a machine error is a `Refusal`.
         """
         iface = find(self.interfaces, interface)
+        limit = self.limits.fuel if fuel is None else fuel  # (each adapter, and the machine, may spend it)
         try:
             if not (iface.ins or iface.outs):
-                return execute(self.code, x, self.state, fuel=self.limits.fuel if fuel is None else fuel)
-            y, before = adapt(iface.ins, x, self.limits.fuel, "input")
-            r = execute(self.code, y, self.state, fuel=self.limits.fuel if fuel is None else fuel)
-            out, after = adapt(iface.outs, r.output, self.limits.fuel, "output")
+                return execute(self.code, x, self.state, fuel=limit)
+            y, before = adapt(iface.ins, x, limit, "input", final)
+            r = execute(self.code, y, self.state, fuel=limit)
+            out, after = adapt(iface.outs, r.output, limit, "output", final)
             return Result(r.state, out, before + r.steps + after)
         except Refusal as e:
             raise self._refuse_input(e) from None

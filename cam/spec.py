@@ -48,7 +48,7 @@ def parse_state(text: str) -> Value:
         try:
             return quote(literal)
         except (ValueError, TypeError) as e:  # a literal, but not a value: say why (an int out of range, ...)
-            raise ParseError(0, "a value (its integers 64-bit)", f"{text.strip()}: {e}") from None
+            raise ParseError(0, "a value", f"{text.strip()}: {e}") from None
 
 
 def parse_probe(text: str) -> Any:

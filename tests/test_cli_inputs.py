@@ -289,6 +289,12 @@ def test_a_broken_pipe_that_is_not_stdouts_is_shown(monkeypatch, capfd):
         cam_main(["demo"])
     print("stdout still works")
     assert capfd.readouterr().out == "before the break\nstdout still works\n"
+    # a stdout with no file descriptor is no pipe whose reader went: the error is shown as it is
+    import io
+
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    with pytest.raises(BrokenPipeError, match="a node's connection"):
+        cam_main(["demo"])
 
 
 # ---------------------------------------------------------------- 8. cam node's limits

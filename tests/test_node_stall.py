@@ -138,9 +138,9 @@ def test_a_stuck_machine_names_its_instruction_without_making_its_configuration(
     with pytest.raises(Stuck) as e:
         execute(parse_code("[PUSH]"), parse_value("Unit"), parse_value("Unit"))
     assert e.value.instruction is None and e.value.config.stack == (parse_value("Unit"),)
-    # a Stuck made by hand from a whole configuration keeps it
+    # a Stuck made by hand from a whole configuration keeps it, and names its instruction as before
     c = Config(parse_value("Unit"), parse_code("[CONS]"), parse_value("Unit"), ())
-    assert Stuck("why", c, 0, c.code[0]).config is c
+    assert Stuck("why", c, 0).instruction == parse_code("[CONS]")[0] and Stuck("why", c, 0).config is c
 
 
 def test_outside_all_is_outside_of_each_part():
@@ -301,6 +301,12 @@ def test_an_input_of_an_adapted_interface_keeps_the_inline_budget():
         node.run_host(node.check_input(x, 1), x, 1)
     assert node.do(x, interface=1).output == x and node.do(x, interface=2).output == parse_value("L Unit")
     assert node.inputs == 2
+    # the adapters too: an expensive one ran past the inline budget on the event loop (the review's repro)
+    node = Node(old, parse_value("Int 0"))
+    node.upgrade(old, old, parse_code("[ID]"), adapters=(doubling(17), None))
+    with pytest.raises(OutOfFuel):
+        node.run_host(node.check_input(x, 1), x, 1)
+    assert node.do(x, interface=1).output == x and node.inputs == 1
 
 
 def test_a_client_sends_closures_as_host_values():
