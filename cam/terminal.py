@@ -50,6 +50,7 @@ class Transcript:
         self.out, self.capacity, self.gather = out, capacity, gather
         self.dropped = 0
         self._reported = 0
+        self._failed = False  # a write failed and was said: a reader that went (| head) stays gone
         self._events: deque[list[str]] = deque()
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
@@ -188,9 +189,12 @@ class Transcript:
                 f = self.out or sys.stdout
                 f.write(text)
                 f.flush()
-            except Exception as e:  # a closed terminal: say so where possible, keep draining
-                with contextlib.suppress(Exception):
-                    sys.stderr.write(f"cam node: could not print {events[0][:1]!r}...: {type(e).__name__}: {e}\n")
+            except Exception as e:  # a closed terminal: say so once where possible, keep draining
+                if not self._failed:
+                    self._failed = True
+                    with contextlib.suppress(Exception):
+                        sys.stderr.write(f"cam node: could not print {events[0][:1]!r}... (nor what follows): "
+                                         f"{type(e).__name__}: {e}\n")
             finally:
                 with self._ready:
                     self._busy = False

@@ -9,6 +9,7 @@ with a good value doing its work, so that the check can fail.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import os
 import socket
 import subprocess
@@ -290,8 +291,6 @@ def test_a_broken_pipe_that_is_not_stdouts_is_shown(monkeypatch, capfd):
     print("stdout still works")
     assert capfd.readouterr().out == "before the break\nstdout still works\n"
     # a stdout with no file descriptor is no pipe whose reader went: the error is shown as it is
-    import io
-
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     with pytest.raises(BrokenPipeError, match="a node's connection"):
         cam_main(["demo"])
@@ -435,3 +434,19 @@ def test_the_client_reaches_the_node_with_defaults(node):
     _, running = node
     with Client(running.host, running.port) as c:
         assert c.status()["version"] == 1
+
+
+def test_a_transcript_whose_reader_went_says_so_once(capfd):
+    """``cam node | head`` (and ``cam demo | head``): one line on stderr, not one per event."""
+    from cam.terminal import Transcript
+
+    class Gone(io.StringIO):
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    t = Transcript(Gone())
+    for k in range(5):
+        t([f"Output:    Int {k}"])
+        t.flush()
+    err = capfd.readouterr().err
+    assert err.count("could not print") == 1 and "BrokenPipeError" in err, err
