@@ -118,11 +118,15 @@ class MissingDefault(DeriveError):
 class Ambiguous(DeriveError):
     """Several structural candidates fit: `candidates` lists them (none is chosen)."""
 
-    def __init__(self, message: str, candidates: list[Candidate], complete: bool = True) -> None:
+    def __init__(self, message: str, candidates: list[Candidate], complete: bool = True,
+                 needing: list[Candidate] | None = None) -> None:
         super().__init__(message)
         self.candidates = candidates
         self.complete = complete
         """False when there were more than `MAX_CANDIDATES` (only those are listed)."""
+        self.needing = needing or []
+        """Readings beside `candidates` that keep the whole old state, where a ``()`` became a sum: a default at
+        one of their `Candidate.needs` paths decides for them (they cannot be chosen without it)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,11 @@ class Candidate:
     term: Term
     how: tuple[str, ...]
     defaults: frozenset[Path] = frozenset()
+    needs: frozenset[Path] = frozenset()
+    """Where a ``()`` of the old state became a sum and no default was given (only in `_Search(spare_units=True)`:
+    such a candidate is a reading a default would decide for, not a migration; its term there is a stand-in)."""
+    lossy: bool = False
+    """Some part of the old state that holds more than ``()`` is dropped (the migration is not one-to-one)."""
 
     def __str__(self) -> str:
         return "; ".join(self.how)
@@ -153,8 +162,9 @@ class Derived:
 
 
 class _Search:
-    def __init__(self, defaults: dict[Path, tuple[HostValue, Type]]) -> None:
+    def __init__(self, defaults: dict[Path, tuple[HostValue, Type]], spare_units: bool = False) -> None:
         self.defaults = defaults
+        self.spare_units = spare_units  # a () of an old product may stand for a sum that lacks its default
         self.missing: list[list[tuple[Path, Type]]] = []  # per product rule that ran short: the unfillable parts
         self.reasons: list[str] = []
         self.truncated = False
@@ -169,11 +179,12 @@ class _Search:
             raise DeriveError(f"the state types are nested deeper than {_MAX_DEPTH} levels: write the migration")
         if new in self.defaults:
             v, _ = self.defaults[new]
-            return [Candidate(value_term(v, b), (f"new {show_path(new)} = {v!r} (default)",), frozenset([new]))]
+            return [Candidate(value_term(v, b), (f"new {show_path(new)} = {v!r} (default)",), frozenset([new]),
+                              lossy=not trivial(a))]
         if a == b and not self.below(new):
             return [Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))]
         if b == Unit:
-            return [Candidate(Consume, (f"new {show_path(new)} = ()",))]
+            return [Candidate(Consume, (f"new {show_path(new)} = ()",), lossy=not trivial(a))]
         if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in flatten(b, Sum))):
             return self.sums(a, b, new, src, depth)
         if isinstance(b, Prod) or isinstance(a, Prod):
@@ -253,6 +264,12 @@ class _Search:
         olds = [(p, t) for p, t in flatten(a, Prod) if t != Unit]
         n_leaves = len(olds)
         olds += _records(a)  # a record of several old components may go whole into a sum alternative
+        n_olds = len(olds)
+        # the old record's ()s beyond the new one's (those are kept as ()s): with `spare_units`, each may have become
+        # one of the new sums (a reading that needs that sum's default); their matching targets come after the old
+        # components, one per wanted part
+        spare = max(0, sum(1 for _, t in flatten(a, Prod) if t == Unit) - sum(1 for _, t in leaves if t == Unit)
+                    ) if self.spare_units else 0
         fixed: list[tuple[Path, Candidate]] = []
         wanted: list[tuple[Path, Type]] = []
         for p, t in leaves:
@@ -267,7 +284,7 @@ class _Search:
         alone = {k: [j for j in range(n_leaves) if olds[j][0][:len(op)] == op] for k, (op, _) in enumerate(olds)
                  if k >= n_leaves}
         options = []
-        for p, t in wanted:
+        for j, (p, t) in enumerate(wanted):
             opts: list[tuple[int, list[Candidate]]] = []
             for k, (op, ot) in enumerate(olds):
                 if k >= n_leaves and (not _holds(t, ot) or len(alone[k]) == 1 and alone[k][0] in dict(opts)):
@@ -275,18 +292,29 @@ class _Search:
                 subs = self.cands(ot, t, new + p, src + op, depth + 1)
                 if subs:
                     opts.append((k, subs))
+            if spare and _grown_unit(t) and _defaultable(new + p):
+                stand_in = Candidate(Consume, (f"new {show_path(new + p)} = ? (a () that became {t}: its default "
+                                               f"decides)",), needs=frozenset([new + p]))
+                opts.append((n_olds + j, [stand_in]))
             options.append(opts)
+        targets = olds + [((), Unit)] * len(wanted)  # (a stand-in's "type" is (): no old component has it)
         out: list[Candidate] = []
-        for assignment in self._assign(wanted, olds, options):
-            used = [olds[k][0] for k, _ in assignment]
+        for assignment in self._assign(wanted, targets, options):
+            used = [olds[k][0] for k, _ in assignment if k < n_olds]
+            if len(assignment) - len(used) > spare:
+                continue  # more stand-ins than the old record has ()s
             if any(u != v and u == v[:len(u)] for u in used for v in used):
                 continue  # a record and one of its own components: that component would be used twice
             parts = dict(fixed)
             for (p, _), (k, sub) in zip(wanted, assignment):
-                parts[p] = Candidate(then(project(olds[k][0]), sub.term), sub.how, sub.defaults)
+                parts[p] = sub if k >= n_olds else Candidate(then(project(olds[k][0]), sub.term), sub.how,
+                                                              sub.defaults, sub.needs, sub.lossy)
             defaults = frozenset().union(*(c.defaults for c in parts.values()))
+            needs = frozenset().union(*(c.needs for c in parts.values()))
+            lossy = any(sub.lossy for _, sub in assignment) or any(
+                not any(op[:len(u)] == u for u in used) for op, _ in olds[:n_leaves])  # an old component unused
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
-            out.append(Candidate(self._build(b, rel, parts), how, defaults))
+            out.append(Candidate(self._build(b, rel, parts), how, defaults, needs, lossy))
             if len(out) > MAX_CANDIDATES:
                 self.truncated = True
                 out.pop()
@@ -331,7 +359,7 @@ class _Search:
             for c in self.cands(a, nb, new + (step,), src, depth + 1):
                 how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
                     tuple("  " + h for h in c.how) if c.term != Id else ())
-                out.append(Candidate(then(c.term, inj), how, c.defaults))
+                out.append(Candidate(then(c.term, inj), how, c.defaults, c.needs, c.lossy))
         if isinstance(a, Sum):
             orders = [(0, 1), (1, 0)] if a.kids[0] != a.kids[1] else [(0, 1)]
             for order in orders:
@@ -350,8 +378,8 @@ class _Search:
                     out.append(Candidate(case(then(c0.term, i0), then(c1.term, i1)),
                                          how[:1] + tuple("  " + h for h in c0.how if c0.term != Id) + how[1:]
                                          + tuple("  " + h for h in c1.how if c1.term != Id),
-                                         c0.defaults | c1.defaults))
-        unique = list({c.term: c for c in out}.values())
+                                         c0.defaults | c1.defaults, c0.needs | c1.needs, c0.lossy or c1.lossy))
+        unique = list({(c.term, c.needs): c for c in out}.values())
         if len(unique) > MAX_CANDIDATES:
             self.truncated = True
             unique = unique[:MAX_CANDIDATES]
@@ -372,6 +400,16 @@ def _records(a: Type) -> list[tuple[Path, Type]]:
                 out.append((p, t))
             todo += [(p + ("1",), t.kids[1]), (p + ("0",), t.kids[0])]
     return out
+
+
+def _grown_unit(t: Type) -> bool:
+    """`t` is a sum with an alternative of one value (``()`` or a product of them): what a ``()`` may become."""
+    return isinstance(t, Sum) and any(trivial(x) for _, x in flatten(t, Sum))
+
+
+def _defaultable(p: Path) -> bool:
+    """A default may be given at `p`: the whole state, or a product's component (not a sum's alternative)."""
+    return not p or p[-1] in ("0", "1")
 
 
 def _holds(t: Type, record: Type) -> bool:
@@ -438,6 +476,17 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         more = f" (at least; the first {MAX_CANDIDATES} shown)" if search.truncated else ""
         raise Ambiguous(f"{len(found)} structural candidates for {sig}{more}; none is chosen:\n" + _listing(found),
                         found, not search.truncated)
+    if choose is None:
+        needing = _needing(a, b, search.defaults)
+        if needing:
+            paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))
+            raise Ambiguous(f"1 structural candidate for {sig}, beside {len(needing)} reading(s) that keep all of the "
+                            f"old state where a () became a sum, and need its default; none is chosen:\n"
+                            + _listing(found) + "\n" + "\n".join(
+                                f"  with a default at {', '.join(show_path(p) for p in sorted(c.needs))}: {c}"
+                                for c in needing)
+                            + f"\na default (e.g. --default PATH=VALUE) at {paths} takes such a reading; choose=1 "
+                              f"(--candidate 1) takes candidate 1", found, not search.truncated, needing)
     if choose is not None and not 1 <= choose <= len(found):
         raise DeriveError(f"there are {len(found)} candidate(s) for {sig}; candidate {choose} does not exist:\n"
                           + _listing(found))
@@ -445,6 +494,13 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
     program = Program(name, pick.term, Unit, a, b, ())
     program.check()
     return Derived(program, pick.how)
+
+
+def _needing(a: Type, b: Type, table: dict[Path, tuple[HostValue, Type]]) -> list[Candidate]:
+    """The readings that use every default given, keep every part of the old state and need a default only where
+    a ``()`` of the old state became a sum (a second search, in which such a ``()`` may stand for that sum)."""
+    search = _Search(table, spare_units=True)
+    return [c for c in search.cands(a, b, ()) if c.needs and not c.lossy and c.defaults == frozenset(table)]
 
 
 def _listing(found: list[Candidate]) -> str:

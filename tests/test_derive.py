@@ -260,6 +260,11 @@ def check_an_edit(data: Any) -> None:
             assert "(from ())" in what, (what, str(e))
             OUTCOMES("ambiguous without the edit: () became a sum")
             _with_defaults(old, new, defaults, meant, samples, [_edit_path(what)], what)
+        if len(e.candidates) == 1:
+            # one candidate, beside readings that keep the whole old state where a () became a sum (which a default
+            # there decides for): those are the other readings, each needing a default the candidate does not use
+            assert e.needing and all(c.needs and not c.lossy for c in e.needing), str(e)
+            return
         sig = Signature(Unit, old, new)
         first = e.candidates[0].term
         assert any(not equivalent(first, c.term, sig) for c in e.candidates[1:]), str(e)
