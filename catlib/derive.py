@@ -13,13 +13,21 @@ rules (nested as deep as the types go):
   itself migrated by these rules); components of the same type keep their
   order, so a reordering is derived only where the types make it unique;
 - **a sum gains an alternative**: the old type goes whole into one side of
-  the new sum, or (the old type a sum too) its two sides into the new
-  one's two sides (swapped only where their types differ), each side
-  again by these rules (so an alternative may lose components of its
-  payload, but alternatives never merge); a product nested in the old
-  state may go whole into an alternative of its own type;
+  the new sum, keeping all of itself (were a part of it holding more than
+  ``()`` dropped on the way, that would be a fold, not a gain), or (the
+  old type a sum too) its two sides into the new one's two sides (swapped
+  only where their types differ), each side again by these rules (so an
+  alternative may lose components of its payload, but alternatives never
+  merge); a product nested in the old state may go whole into an
+  alternative of its own type;
 - a part of type ``()`` is ``()``: it needs no default, and dropping one
-  loses nothing (so too a product of ``()``, such as ``((), ())``).
+  loses nothing (so too a product of ``()``, such as ``((), ())``);
+- **a ``()`` becomes a sum** (a ``()`` of an old product beyond those the new
+  one keeps, into a sum with an alternative of one value): only with a
+  default at its path.  A reading that does so and keeps all of the old
+  state is not passed over: beside it `derive` refuses even a single
+  default-free candidate (`Ambiguous` lists the reading in `needing`, with
+  the path whose default decides for it).
 
 Products are read as flat records of their components (``((a, b), c)``
 has three); sums keep their shape (``Either a (Either b c)`` is a choice
@@ -28,7 +36,8 @@ type: its steps are ``0``/``1`` (a product's first/second component) and
 ``L``/``R`` (a sum's alternatives), joined by dots; ``.`` is the whole.
 
 When no candidate fits, `derive` says why (`MissingDefault` names the
-components that need a default); when several fit, `Ambiguous` lists them
+components that need a default); when several fit, or one beside a reading
+that needs the default of a ``()`` that became a sum, `Ambiguous` lists them
 all and nothing is chosen (`choose=N` takes candidate N of that list,
 explicitly).  A default that no candidate uses is an error too.
 
@@ -357,6 +366,8 @@ class _Search:
             if trivial(nb) and not trivial(a):
                 continue  # all of `a` into one value: that would lose it
             for c in self.cands(a, nb, new + (step,), src, depth + 1):
+                if c.lossy:
+                    continue  # the old type whole in one side keeps all of itself (else it is a fold, not a gain)
                 how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
                     tuple("  " + h for h in c.how) if c.term != Id else ())
                 out.append(Candidate(then(c.term, inj), how, c.defaults, c.needs, c.lossy))
@@ -480,12 +491,12 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         needing = _needing(a, b, search.defaults)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))
-            raise Ambiguous(f"1 structural candidate for {sig}, beside {len(needing)} reading(s) that keep all of the "
-                            f"old state where a () became a sum, and need its default; none is chosen:\n"
+            raise Ambiguous(f"1 structural candidate for {sig}, and {len(needing)} other reading(s) that keep all of "
+                            f"the old state where a () became a sum, which need its default; none is chosen:\n"
                             + _listing(found) + "\n" + "\n".join(
-                                f"  with a default at {', '.join(show_path(p) for p in sorted(c.needs))}: {c}"
+                                f"  needing a default at {' and '.join(show_path(p) for p in sorted(c.needs))}: {c}"
                                 for c in needing)
-                            + f"\na default (e.g. --default PATH=VALUE) at {paths} takes such a reading; choose=1 "
+                            + f"\na default at {paths} (e.g. --default PATH=VALUE) takes such a reading; choose=1 "
                               f"(--candidate 1) takes candidate 1", found, not search.truncated, needing)
     if choose is not None and not 1 <= choose <= len(found):
         raise DeriveError(f"there are {len(found)} candidate(s) for {sig}; candidate {choose} does not exist:\n"

@@ -63,6 +63,58 @@ def test_a_default_can_decide_where_an_alternative_goes():
     assert run(d.term, Right(5)) == Right(Right((5, 3)))
 
 
+# Counterexamples of the edit property (each: a () of a product became a sum; a fold of the whole old sum into one
+# new alternative needed no default, and was taken silently): the old type, the new one, the path of the () that
+# became a sum, the default the edit meant there, and the edit itself on each old value.
+UNIT_BECAME_A_SUM = [
+    pytest.param("Either () ((), ())", "Either () (Either (Either () Int) (), ())", ("R", "0"), Right(()),
+                 {Left(()): Left(()), Right(((), ())): Right((Right(()), ()))}, id="A: old . folded into new R"),
+    pytest.param("Either (Either () (), ()) (Either () (), ())",
+                 "Either (Either () (), Either () ()) (Either () (), ())", ("L", "1"), Left(()),
+                 {Left((Left(()), ())): Left((Left(()), Left(()))), Left((Right(()), ())): Left((Right(()), Left(()))),
+                  Right((Right(()), ())): Right((Right(()), ()))}, id="B: a lossy fold into new R"),
+    pytest.param("Either ((), ()) Int", "Either (Either Int (), ()) Int", ("L", "0"), Right(()),
+                 {Left(((), ())): Left((Right(()), ())), Right(5): Right(5)}, id="C: old . folded, swapped, into L"),
+]
+
+
+def _is(term: Any, meant: dict[Any, Any]) -> bool:
+    return all(run(term, v) == w for v, w in meant.items())
+
+
+@pytest.mark.parametrize("old, new, path, default, meant", UNIT_BECAME_A_SUM)
+def test_a_unit_that_became_a_sum_is_not_passed_over_for_a_fold(old, new, path, default, meant):
+    with pytest.raises((Ambiguous, MissingDefault)) as e:
+        derive(old, new)
+    if isinstance(e.value, MissingDefault):
+        # B: its fold dropped both alternatives' payloads (the old sum goes whole into one alternative only keeping
+        # all of itself): no candidate is left, and the () that became a sum is named
+        assert path in e.value.paths
+    else:
+        # A and C: the one default-free candidate (a lossless fold) is listed, the edit is among the readings that
+        # need a default, and the message names the path where that default decides
+        assert len(e.value.candidates) == 1 and not _is(e.value.candidates[0].term, meant)
+        assert any(c.needs == {path} for c in e.value.needing) and f"a default at {'.'.join(path)} (e.g." in str(e.value)
+        assert "choose=1" in str(e.value)
+        assert derive(old, new, choose=1).term == e.value.candidates[0].term  # the fold, chosen explicitly
+    # the default at that path decides for the edit: derived (B, C), or one of the candidates (A: the sides of the
+    # old sum, () and ((), ()), differ in type and keep all they hold either way, so they may also swap)
+    try:
+        found = [derive(old, new, {path: default})]
+    except Ambiguous as again:
+        assert old == UNIT_BECAME_A_SUM[0].values[0]
+        found = again.candidates
+    assert any(_is(c.term, meant) for c in found)
+
+
+def test_a_whole_old_state_goes_into_one_alternative_only_keeping_all_of_it():
+    # the fold of Either Int Int into new R (losing the Int of L) is no longer a candidate beside the sides kept
+    d = derive("Either Int Int", "Either () (Either () Int)")
+    assert [run(d.term, v) for v in (Left(3), Right(4))] == [Left(()), Right(Right(4))]
+    # (Int, Int) whole into L, not one of its Ints into R
+    assert run(derive("(Int, Int)", "Either (Int, Int) Int").term, (1, 2)) == Left((1, 2))
+
+
 def test_nested_gain_inside_an_alternative():
     d = derive("Either () Int", "Either () (Int, Int)", {"R.1": 9})
     assert [run(d.term, v) for v in (Left(()), Right(2))] == [Left(()), Right((2, 9))]
