@@ -220,6 +220,8 @@ class _Search:
             found = list(itertools.islice(self._group_choices(sources, targets, options, group), MAX_CANDIDATES + 1))
             if not found:
                 return
+            if len(found) > MAX_CANDIDATES:
+                self.truncated = True  # choices past these are not tried: what comes of them is not known
             per_group.append(found)
         for parts in itertools.product(*per_group):
             chosen = {j: k for part in parts for j, k in part.items()}
@@ -483,12 +485,17 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
             raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: the old "
                                  f"state has no unused component of that type to fill it", [p for p, _ in short])
         raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(search.reasons)))
-    if len(found) > 1 and choose is None:
-        more = f" (at least; the first {MAX_CANDIDATES} shown)" if search.truncated else ""
+    if (len(found) > 1 or search.truncated) and choose is None:
+        more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.truncated else ""
         raise Ambiguous(f"{len(found)} structural candidates for {sig}{more}; none is chosen:\n" + _listing(found),
                         found, not search.truncated)
     if choose is None:
-        needing = _needing(a, b, search.defaults)
+        needing, cut = _needing(a, b, search.defaults)
+        if cut and not needing:
+            raise Ambiguous(f"1 structural candidate for {sig}, but the search for readings that keep all of the old "
+                            f"state where a () became a sum was cut at {MAX_CANDIDATES} choices: whether one fits is "
+                            f"not known, so none is chosen (choose=1 takes candidate 1):\n" + _listing(found),
+                            found, False)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))
             raise Ambiguous(f"1 structural candidate for {sig}, and {len(needing)} other reading(s) that keep all of "
@@ -507,11 +514,13 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
     return Derived(program, pick.how)
 
 
-def _needing(a: Type, b: Type, table: dict[Path, tuple[HostValue, Type]]) -> list[Candidate]:
+def _needing(a: Type, b: Type, table: dict[Path, tuple[HostValue, Type]]) -> tuple[list[Candidate], bool]:
     """The readings that use every default given, keep every part of the old state and need a default only where
-    a ``()`` of the old state became a sum (a second search, in which such a ``()`` may stand for that sum)."""
+    a ``()`` of the old state became a sum (a second search, in which such a ``()`` may stand for that sum), and
+    whether that search was cut short."""
     search = _Search(table, spare_units=True)
-    return [c for c in search.cands(a, b, ()) if c.needs and not c.lossy and c.defaults == frozenset(table)]
+    found = search.cands(a, b, ())
+    return [c for c in found if c.needs and not c.lossy and c.defaults == frozenset(table)], search.truncated
 
 
 def _listing(found: list[Candidate]) -> str:
