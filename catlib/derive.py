@@ -83,7 +83,8 @@ __all__ = ["Path", "parse_path", "show_path", "DeriveError", "MissingDefault", "
            "candidates", "MAX_CANDIDATES"]
 
 MAX_CANDIDATES = 24
-"""Candidates listed at most (an ambiguity with more says so)."""
+"""Candidates listed at most (an ambiguity with more says so), and choices of matching tried per group of components:
+a search cut short there derives nothing (`Ambiguous`, not `complete`)."""
 
 _MAX_DEPTH = 200  # the rules recurse along the types' structure: deeper state types are refused clearly
 _MAX_STEPS = 200_000  # choices tried while matching components, over a whole derivation
@@ -173,7 +174,9 @@ class Derived:
 class _Search:
     def __init__(self, defaults: dict[Path, tuple[HostValue, Type]], spare_units: bool = False) -> None:
         self.defaults = defaults
-        self.spare_units = spare_units  # a () of an old product may stand for a sum that lacks its default
+        # the second search: a () of an old product may stand for a sum that lacks its default, and only readings
+        # that keep all of the old state are wanted (lossy ones are not built)
+        self.spare_units = spare_units
         self.missing: list[list[tuple[Path, Type]]] = []  # per product rule that ran short: the unfillable parts
         self.reasons: list[str] = []
         self.truncated = False
@@ -193,6 +196,8 @@ class _Search:
         if a == b and not self.below(new):
             return [Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))]
         if b == Unit:
+            if self.spare_units and not trivial(a):
+                return []  # (the second search looks for readings that keep all of the old state only)
             return [Candidate(Consume, (f"new {show_path(new)} = ()",), lossy=not trivial(a))]
         if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in flatten(b, Sum))):
             return self.sums(a, b, new, src, depth)
@@ -202,12 +207,14 @@ class _Search:
         return []
 
     def _assign(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
-                options: list[list[tuple[int, list[Candidate]]]]) -> Iterator[list[tuple[int, Candidate]]]:
+                options: list[list[tuple[int, list[Candidate]]]], stand_ins: tuple[int, int] = (0, 0)
+                ) -> Iterator[list[tuple[int, Candidate]]]:
         """Injective choices of one target option per source, in order among equal types (see the module doc).
 
         Sources and targets fall apart into groups that share no option; each group is solved alone
         (a group of one source type and one target type, every option open, is a choice of which
-        targets are used: combinations), and the groups' choices are combined.
+        targets are used: combinations), and the groups' choices are combined.  `stand_ins` is
+        (the first target that stands for a () that became a sum, how many a group may take).
         """
         if not options:
             yield []
@@ -217,7 +224,8 @@ class _Search:
         subs_of = [dict(opts) for opts in options]
         per_group: list[list[dict[int, int]]] = []
         for group in groups([[k for k, _ in opts] for opts in options]):
-            found = list(itertools.islice(self._group_choices(sources, targets, options, group), MAX_CANDIDATES + 1))
+            found = list(itertools.islice(self._group_choices(sources, targets, options, group, stand_ins),
+                                          MAX_CANDIDATES + 1))
             if not found:
                 return
             if len(found) > MAX_CANDIDATES:
@@ -230,7 +238,8 @@ class _Search:
                 yield list(zip(ks, combo))
 
     def _group_choices(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
-                       options: list[list[tuple[int, list[Candidate]]]], group: list[int]) -> Iterator[dict[int, int]]:
+                       options: list[list[tuple[int, list[Candidate]]]], group: list[int],
+                       stand_ins: tuple[int, int] = (0, 0)) -> Iterator[dict[int, int]]:
         """The stable injective choices for the sources in `group` (their options lie in the group)."""
         opts = {j: [k for k, _ in options[j]] for j in group}
         tgts = sorted(set().union(*(set(v) for v in opts.values())))
@@ -241,8 +250,12 @@ class _Search:
             return
         chosen: list[int] = []
 
+        first_stand_in, spare = stand_ins
+
         def ok(n: int, k: int) -> bool:
             j = group[n]
+            if spare and k >= first_stand_in and sum(ki >= first_stand_in for ki in chosen) >= spare:
+                return False  # as many stand-ins as the old record has ()s to spare: no more
             for i, ki in zip(group, chosen):
                 if ki == k or sources[i][1] == sources[j][1] and targets[ki][1] == targets[k][1] and ki > k:
                     return False
@@ -308,9 +321,12 @@ class _Search:
                                                f"decides)",), needs=frozenset([new + p]))
                 opts.append((n_olds + j, [stand_in]))
             options.append(opts)
+        if self.spare_units and any(not any(op[:len(olds[k][0])] == olds[k][0] for opts in options for k, _ in opts
+                                            if k < n_olds) for op, _ in olds[:n_leaves]):
+            return []  # an old component that no part can take: every reading here drops it
         targets = olds + [((), Unit)] * len(wanted)  # (a stand-in's "type" is (): no old component has it)
         out: list[Candidate] = []
-        for assignment in self._assign(wanted, targets, options):
+        for assignment in self._assign(wanted, targets, options, (n_olds, spare)):
             used = [olds[k][0] for k, _ in assignment if k < n_olds]
             if len(assignment) - len(used) > spare:
                 continue  # more stand-ins than the old record has ()s
@@ -324,6 +340,8 @@ class _Search:
             needs = frozenset().union(*(c.needs for c in parts.values()))
             lossy = any(sub.lossy for _, sub in assignment) or any(
                 not any(op[:len(u)] == u for u in used) for op, _ in olds[:n_leaves])  # an old component unused
+            if lossy and self.spare_units:
+                continue
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
             out.append(Candidate(self._build(b, rel, parts), how, defaults, needs, lossy))
             if len(out) > MAX_CANDIDATES:

@@ -127,6 +127,18 @@ def test_a_search_cut_short_says_so():
     assert not e.value.complete and "(at least: the search stopped at" in str(e.value)
 
 
+def test_a_second_search_cut_short_refuses(monkeypatch):
+    # the one candidate (lose the ()) is derived; with the bound lowered, the second search (where the () might have
+    # become one of the new sums) stops before it has ruled that out, and derive says so rather than choosing
+    old, new = "((Either () (), Either () ()), ())", "(Either () (), Either () ())"
+    assert derive(old, new).how == ("new 0 <- old 0.0", "new 1 <- old 0.1")
+    monkeypatch.setattr("catlib.derive.MAX_CANDIDATES", 2)
+    with pytest.raises(Ambiguous, match="was cut at 2 choices") as e:
+        derive(old, new)
+    assert not e.value.complete and len(e.value.candidates) == 1
+    assert derive(old, new, choose=1).how == ("new 0 <- old 0.0", "new 1 <- old 0.1")
+
+
 def test_nested_gain_inside_an_alternative():
     d = derive("Either () Int", "Either () (Int, Int)", {"R.1": 9})
     assert [run(d.term, v) for v in (Left(()), Right(2))] == [Left(()), Right((2, 9))]
