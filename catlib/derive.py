@@ -497,12 +497,14 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
             unused = {show_path(p) for p in search.defaults if p not in used}
             raise DeriveError(f"no derivation of {sig} uses the default(s) at {', '.join(sorted(unused))}: a default "
                               f"fills a component the old state lacks; here the candidates are:\n" + _listing(raw))
-        if search.missing:
-            short = search.missing[0]
-            where = " or ".join(f"{show_path(p)} ({t})" for p, t in short)
-            raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: the old "
-                                 f"state has no unused component of that type to fill it", [p for p, _ in short])
-        raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(search.reasons)))
+        for short in ([(p, t) for p, t in m if _defaultable(p)] for m in search.missing):
+            if short:  # (a part that is a whole alternative of a sum cannot take a default: not named)
+                where = " or ".join(f"{show_path(p)} ({t})" for p, t in short)
+                raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: the "
+                                     f"old state has no unused component of that type to fill it", [p for p, _ in short])
+        reasons = search.reasons + [f"new {show_path(p)} ({t}) has no source in the old state, and as a whole "
+                                    f"alternative of a sum it takes no default" for m in search.missing for p, t in m]
+        raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(reasons)))
     if (len(found) > 1 or search.truncated) and choose is None:
         more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.truncated else ""
         raise Ambiguous(f"{len(found)} structural candidates for {sig}{more}; none is chosen:\n" + _listing(found),

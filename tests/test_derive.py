@@ -180,6 +180,8 @@ def test_ambiguity_refuses_and_lists_every_candidate():
     ("Int", "Either Int (Int, Either () ())", {"R.0": 3}, "uses the default"),
     ("Either Int ()", "Int", {}, "cannot become Int"),
     ("Either () (Either () ())", "Either () ()", {}, "has no place in the new"),
+    # a part with no source that is a whole alternative cannot take a default: not a MissingDefault naming it
+    ("Either Int ((), ())", "Either Int (Either Int Int)", {}, r"new R.R \(Int\) has no source .* takes no default"),
     ("a", "Int", {}, "has variables"),
 ])
 def test_bad_requests_are_clear_errors(old, new, defaults, message):
@@ -323,6 +325,7 @@ def check_an_edit(data: Any) -> None:
     except MissingDefault as e:
         # only where a () became a sum; and a default there is what derives it
         assert "(from ())" in what, (what, str(e))
+        assert all(not p or p[-1] in ("0", "1") for p in e.paths), str(e)  # where a default can be given
         OUTCOMES("needs a default: () became a sum")
         _with_defaults(old, new, defaults, meant, samples, e.paths, what)
         return
