@@ -501,7 +501,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
             if short:  # (a part that is a whole alternative of a sum cannot take a default: not named)
                 where = " or ".join(f"{show_path(p)} ({t})" for p, t in short)
                 raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: the "
-                                     f"old state has no unused component of that type to fill it", [p for p, _ in short])
+                                     f"old state has no unused component of that type to fill it",
+                                     [p for p, _ in short])
         reasons = search.reasons + [f"new {show_path(p)} ({t}) has no source in the old state, and as a whole "
                                     f"alternative of a sum it takes no default" for m in search.missing for p, t in m]
         raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(reasons)))
