@@ -126,14 +126,15 @@ class MissingDefault(DeriveError):
 
 
 class Ambiguous(DeriveError):
-    """Several structural candidates fit: `candidates` lists them (none is chosen)."""
+    """Several structural candidates fit, or one beside readings that a default would decide for (`needing`), or
+    one found by a search cut short: `candidates` lists them (none is chosen)."""
 
     def __init__(self, message: str, candidates: list[Candidate], complete: bool = True,
                  needing: list[Candidate] | None = None) -> None:
         super().__init__(message)
         self.candidates = candidates
         self.complete = complete
-        """False when there were more than `MAX_CANDIDATES` (only those are listed)."""
+        """False when the search was cut short at `MAX_CANDIDATES` (others may fit)."""
         self.needing = needing or []
         """Readings beside `candidates` that keep the whole old state, where a ``()`` became a sum: a default at
         one of their `Candidate.needs` paths decides for them (they cannot be chosen without it)."""
@@ -508,7 +509,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(reasons)))
     if (len(found) > 1 or search.truncated) and choose is None:
         more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.truncated else ""
-        raise Ambiguous(f"{len(found)} structural candidates for {sig}{more}; none is chosen:\n" + _listing(found),
+        raise Ambiguous(f"{len(found)} structural candidate{'s' if len(found) > 1 else ''} for {sig}{more}; none is "
+                        f"chosen:\n" + _listing(found),
                         found, not search.truncated)
     if choose is None:
         needing, cut = _needing(a, b, search.defaults)
@@ -525,7 +527,7 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
                                 f"  needing a default at {' and '.join(show_path(p) for p in sorted(c.needs))}: {c}"
                                 for c in needing)
                             + f"\na default at {paths} (e.g. --default PATH=VALUE) takes such a reading; choose=1 "
-                              f"(--candidate 1) takes candidate 1", found, not search.truncated, needing)
+                              f"(--candidate 1) takes candidate 1", found, True, needing)
     if choose is not None and not 1 <= choose <= len(found):
         raise DeriveError(f"there are {len(found)} candidate(s) for {sig}; candidate {choose} does not exist:\n"
                           + _listing(found))
