@@ -69,7 +69,7 @@ catlib.derive.Ambiguous: 2 structural candidates for () / (Int, Int) -> Int; non
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from catlib.free import Consume, Id, Inl, Inr, Term
@@ -172,6 +172,19 @@ class Derived:
         return "\n".join([repr(self.term), f"  : {self.program.signature}", *(f"  {h}" for h in self.how)])
 
 
+class _Found(list[Candidate]):
+    """Candidates of one part, and whether the search for them was `cut` short (others may exist: this one may even
+    be empty because of it)."""
+
+    cut = False
+
+
+def _found(items: Iterable[Candidate] = (), cut: bool = False) -> _Found:
+    found = _Found(items)
+    found.cut = cut
+    return found
+
+
 class _Search:
     def __init__(self, defaults: dict[Path, tuple[HostValue, Type]], spare_units: bool = False) -> None:
         self.defaults = defaults
@@ -180,32 +193,33 @@ class _Search:
         self.spare_units = spare_units
         self.missing: list[list[tuple[Path, Type]]] = []  # per product rule that ran short: the unfillable parts
         self.reasons: list[str] = []
-        self.truncated = False
+        self.cut = False  # the whole search was cut short: candidates may be missing (set by `candidates`)
+        self.group_cuts = 0  # groups of component matchings cut short, so far
         self.steps = 0
 
     def below(self, p: Path) -> bool:
         return any(d[:len(p)] == p for d in self.defaults)
 
-    def cands(self, a: Type, b: Type, new: Path, src: Path = (), depth: int = 0) -> list[Candidate]:
+    def cands(self, a: Type, b: Type, new: Path, src: Path = (), depth: int = 0) -> _Found:
         """Every structural migration from `a` (at path `src` of the old state) to `b` (at `new` of the new one)."""
         if depth > _MAX_DEPTH:
             raise DeriveError(f"the state types are nested deeper than {_MAX_DEPTH} levels: write the migration")
         if new in self.defaults:
             v, _ = self.defaults[new]
-            return [Candidate(value_term(v, b), (f"new {show_path(new)} = {v!r} (default)",), frozenset([new]),
-                              lossy=not trivial(a))]
+            return _found([Candidate(value_term(v, b), (f"new {show_path(new)} = {v!r} (default)",),
+                                     frozenset([new]), lossy=not trivial(a))])
         if a == b and not self.below(new):
-            return [Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))]
+            return _found([Candidate(Id, (f"new {show_path(new)} <- old {show_path(src)}",))])
         if b == Unit:
             if self.spare_units and not trivial(a):
-                return []  # (the second search looks for readings that keep all of the old state only)
-            return [Candidate(Consume, (f"new {show_path(new)} = ()",), lossy=not trivial(a))]
+                return _found()  # (the second search looks for readings that keep all of the old state only)
+            return _found([Candidate(Consume, (f"new {show_path(new)} = ()",), lossy=not trivial(a))])
         if isinstance(b, Sum) and (isinstance(a, Sum) or any(t == a for _, t in flatten(b, Sum))):
             return self.sums(a, b, new, src, depth)
         if isinstance(b, Prod) or isinstance(a, Prod):
             return self.products(a, b, new, src, depth)
         self.reasons.append(f"{a} cannot become {b} at new {show_path(new)}")
-        return []
+        return _found()
 
     def _assign(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
                 options: list[list[tuple[int, list[Candidate]]]], stand_ins: tuple[int, int] = (0, 0)
@@ -230,7 +244,7 @@ class _Search:
             if not found:
                 return
             if len(found) > MAX_CANDIDATES:
-                self.truncated = True  # choices past these are not tried: what comes of them is not known
+                self.group_cuts += 1  # choices past these are not tried: what comes of them is not known
             per_group.append(found)
         for parts in itertools.product(*per_group):
             chosen = {j: k for part in parts for j, k in part.items()}
@@ -283,7 +297,7 @@ class _Search:
                 if chosen:
                     chosen.pop()
 
-    def products(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
+    def products(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> _Found:
         rel = frozenset(d[len(new):] for d in self.defaults if d[:len(new)] == new)
         leaves = flatten(b, Prod, rel)
         olds = [(p, t) for p, t in flatten(a, Prod) if t != Unit]
@@ -309,12 +323,14 @@ class _Search:
         alone = {k: [j for j in range(n_leaves) if olds[j][0][:len(op)] == op] for k, (op, _) in enumerate(olds)
                  if k >= n_leaves}
         options = []
+        computed: list[_Found] = []
         for j, (p, t) in enumerate(wanted):
             opts: list[tuple[int, list[Candidate]]] = []
             for k, (op, ot) in enumerate(olds):
                 if k >= n_leaves and (not _holds(t, ot) or len(alone[k]) == 1 and alone[k][0] in dict(opts)):
                     continue
                 subs = self.cands(ot, t, new + p, src + op, depth + 1)
+                computed.append(subs)
                 if subs:
                     opts.append((k, subs))
             if spare and _grown_unit(t) and _defaultable(new + p):
@@ -322,11 +338,17 @@ class _Search:
                                                f"decides)",), needs=frozenset([new + p]))
                 opts.append((n_olds + j, [stand_in]))
             options.append(opts)
+        hidden = any(subs.cut and not subs for subs in computed)  # an option cut short to nothing: it may exist
         if self.spare_units and any(not any(op[:len(olds[k][0])] == olds[k][0] for opts in options for k, _ in opts
                                             if k < n_olds) for op, _ in olds[:n_leaves]):
-            return []  # an old component that no part can take: every reading here drops it
+            return _found((), hidden)  # an old component that no part can take: every reading here drops it
         targets = olds + [((), Unit)] * len(wanted)  # (a stand-in's "type" is (): no old component has it)
         out: list[Candidate] = []
+        # cut short here: a part's options that were (an empty one among them, or one that a candidate uses), the
+        # matching of a group, or the candidates themselves
+        cut = hidden
+        cut_at = [{k for k, subs in opts if getattr(subs, "cut", False)} for opts in options]
+        group_cuts = self.group_cuts
         for assignment in self._assign(wanted, targets, options, (n_olds, spare)):
             used = [olds[k][0] for k, _ in assignment if k < n_olds]
             if len(assignment) - len(used) > spare:
@@ -345,10 +367,12 @@ class _Search:
                 continue
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
             out.append(Candidate(self._build(b, rel, parts), how, defaults, needs, lossy))
+            cut = cut or any(k in cut_at[j] for j, (k, _) in enumerate(assignment))
             if len(out) > MAX_CANDIDATES:
-                self.truncated = True
+                cut = True
                 out.pop()
                 break
+        cut = cut or self.group_cuts != group_cuts
         if not out:
             if all(options):  # every part has a source, not all at once: the types in short supply need defaults
                 supply = [t for _, t in olds]
@@ -358,7 +382,7 @@ class _Search:
             else:
                 short = [(new + p, t) for (p, t), opts in zip(wanted, options) if not opts]
             self.missing.append(short)
-        return out
+        return _found(out, cut)
 
     def _build(self, b: Type, stop: frozenset[Path], parts: dict[Path, Candidate]) -> Term:
         """The fanout tree of `b`'s product structure with `parts` at its leaves (post-order, no recursion)."""
@@ -378,15 +402,18 @@ class _Search:
                 built.append(parts[p].term)
         return built.pop()
 
-    def sums(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> list[Candidate]:
+    def sums(self, a: Type, b: Type, new: Path, src: Path, depth: int) -> _Found:
         """`b` is a sum: `a` goes whole into one of its sides, or (`a` a sum too) side by side, or swapped
         where the two sides of `a` differ in type."""
         out: list[Candidate] = []
+        cut = False
         for side, step, inj in ((0, "L", Inl), (1, "R", Inr)):
             nb = b.kids[side]
             if trivial(nb) and not trivial(a):
                 continue  # all of `a` into one value: that would lose it
-            for c in self.cands(a, nb, new + (step,), src, depth + 1):
+            whole = self.cands(a, nb, new + (step,), src, depth + 1)
+            cut = cut or whole.cut
+            for c in whole:
                 if c.lossy:
                     continue  # the old type whole in one side keeps all of itself (else it is a fold, not a gain)
                 how = (f"old {show_path(src)} -> new {show_path(new + (step,))}",) + (
@@ -395,14 +422,16 @@ class _Search:
         if isinstance(a, Sum):
             orders = [(0, 1), (1, 0)] if a.kids[0] != a.kids[1] else [(0, 1)]
             for order in orders:
-                sides: list[list[Candidate]] = []
+                sides: list[_Found] = []
                 for k, to in enumerate(order):
                     nb, ns = b.kids[to], ("L", "R")[to]
                     if trivial(nb) and isinstance(a.kids[k], Sum):
-                        sides.append([])  # its alternatives would merge into one
+                        sides.append(_found())  # its alternatives would merge into one
                         continue
                     # otherwise the two sides' tags stay apart: a side may lose its payload's components
                     sides.append(self.cands(a.kids[k], nb, new + (ns,), src + (("L", "R")[k],), depth + 1))
+                # a side cut short matters where the other side has (or may have) candidates
+                cut = cut or any(s.cut for s in sides) and all(s or s.cut for s in sides)
                 for c0, c1 in itertools.product(*sides):
                     i0, i1 = (Inl, Inr) if order == (0, 1) else (Inr, Inl)
                     how = tuple(f"old {show_path(src + (('L', 'R')[k],))} -> new {show_path(new + (('L', 'R')[to],))}"
@@ -413,12 +442,12 @@ class _Search:
                                          c0.defaults | c1.defaults, c0.needs | c1.needs, c0.lossy or c1.lossy))
         unique = list({(c.term, c.needs): c for c in out}.values())
         if len(unique) > MAX_CANDIDATES:
-            self.truncated = True
+            cut = True
             unique = unique[:MAX_CANDIDATES]
         if not unique:
             self.reasons.append(f"{a} has no place in the new {b} at {show_path(new)} (a sum may gain alternatives, "
                                 f"not lose them)")
-        return unique
+        return _found(unique, cut)
 
 
 def _records(a: Type) -> list[tuple[Path, Type]]:
@@ -478,6 +507,7 @@ def candidates(old: Type | str, new: Type | str, defaults: Mapping[str | Path, H
                 raise DeriveError(f"defaults at {show_path(p)} and inside it at {show_path(q)}: give one")
     search = _Search(table)
     found = search.cands(a, b, ())
+    search.cut = found.cut
     return [c for c in found if c.defaults == frozenset(table)], search
 
 
@@ -507,11 +537,11 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         reasons = search.reasons + [f"new {show_path(p)} ({t}) has no source in the old state, and as a whole "
                                     f"alternative of a sum it takes no default" for m in search.missing for p, t in m]
         raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(reasons)))
-    if (len(found) > 1 or search.truncated) and choose is None:
-        more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.truncated else ""
+    if (len(found) > 1 or search.cut) and choose is None:
+        more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.cut else ""
         raise Ambiguous(f"{len(found)} structural candidate{'s' if len(found) > 1 else ''} for {sig}{more}; none is "
                         f"chosen:\n" + _listing(found),
-                        found, not search.truncated)
+                        found, not search.cut)
     if choose is None:
         needing, cut = _needing(a, b, search.defaults)
         if cut and not needing:
@@ -543,7 +573,7 @@ def _needing(a: Type, b: Type, table: dict[Path, tuple[HostValue, Type]]) -> tup
     whether that search was cut short."""
     search = _Search(table, spare_units=True)
     found = search.cands(a, b, ())
-    return [c for c in found if c.needs and not c.lossy and c.defaults == frozenset(table)], search.truncated
+    return [c for c in found if c.needs and not c.lossy and c.defaults == frozenset(table)], found.cut
 
 
 def _listing(found: list[Candidate]) -> str:

@@ -125,6 +125,10 @@ def test_a_search_cut_short_says_so():
     with pytest.raises(Ambiguous) as e:
         derive(old, new)
     assert not e.value.complete and "(at least: the search stopped at" in str(e.value)
+    # a search cut short in a branch that comes to nothing (old L into new R has more than MAX_CANDIDATES ways,
+    # but old R has no place in new L beside it) does not stop the one candidate from being derived
+    old = f"Either (Either ({e2}) ({e2})) (Either ({e2}) ())"
+    assert derive(old, f"Either (Int, ()) ({old})").how == ("old . -> new R",)
 
 
 def test_a_second_search_cut_short_refuses(monkeypatch):
