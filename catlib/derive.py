@@ -36,7 +36,8 @@ type: its steps are ``0``/``1`` (a product's first/second component) and
 ``L``/``R`` (a sum's alternatives), joined by dots; ``.`` is the whole.
 
 When no candidate fits, `derive` says why (`MissingDefault` names the
-components that need a default); when several fit, or one beside a reading
+components that need a default: where a ``()`` became a sum, the paths of
+those sums); when several fit, or one beside a reading
 that needs the default of a ``()`` that became a sum, `Ambiguous` lists them
 all and nothing is chosen (`choose=N` takes candidate N of that list,
 explicitly).  A default that no candidate uses is an error too.
@@ -238,19 +239,29 @@ class _Search:
             return  # no injective choice at all: nothing to enumerate (the caller says what is missing)
         subs_of = [dict(opts) for opts in options]
         per_group: list[list[dict[int, int]]] = []
+        # (the second search, for readings that keep all of the old state, tries every choice within the step
+        # budget: those that come first mostly drop a component, and would hide the ones it looks for)
+        limit = None if self.spare_units else MAX_CANDIDATES + 1
         for group in groups([[k for k, _ in opts] for opts in options]):
-            found = list(itertools.islice(self._group_choices(sources, targets, options, group, stand_ins),
-                                          MAX_CANDIDATES + 1))
+            found = list(itertools.islice(self._group_choices(sources, targets, options, group, stand_ins), limit))
             if not found:
                 return
-            if len(found) > MAX_CANDIDATES:
+            if limit is not None and len(found) >= limit:
                 self.group_cuts += 1  # choices past these are not tried: what comes of them is not known
             per_group.append(found)
         for parts in itertools.product(*per_group):
             chosen = {j: k for part in parts for j, k in part.items()}
             ks = [chosen[j] for j in range(len(options))]
             for combo in itertools.product(*(subs_of[j][k] for j, k in enumerate(ks))):
+                self._step()
                 yield list(zip(ks, combo))
+
+    def _step(self) -> None:
+        """One more way to match components tried: past `_MAX_STEPS`, the derivation is refused."""
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise DeriveError(f"more than {_MAX_STEPS:,} ways to match the components were tried: the types are too "
+                              f"large for a derivation; write the migration")
 
     def _group_choices(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
                        options: list[list[tuple[int, list[Candidate]]]], group: list[int],
@@ -261,6 +272,7 @@ class _Search:
         if (len({sources[j][1] for j in group}) == 1 and len({targets[k][1] for k in tgts}) == 1
                 and all(v == tgts for v in opts.values())):
             for combo in itertools.combinations(tgts, len(group)):
+                self._step()
                 yield dict(zip(group, combo))
             return
         chosen: list[int] = []
@@ -280,10 +292,7 @@ class _Search:
         while stack:
             n = len(stack) - 1
             for k in stack[-1]:
-                self.steps += 1
-                if self.steps > _MAX_STEPS:
-                    raise DeriveError(f"more than {_MAX_STEPS:,} ways to match the components were tried: the "
-                                      f"types are too large for a derivation; write the migration")
+                self._step()
                 if ok(n, k):
                     chosen.append(k)
                     if len(chosen) == len(group):
@@ -349,6 +358,7 @@ class _Search:
         cut = hidden
         cut_at = [{k for k, subs in opts if getattr(subs, "cut", False)} for opts in options]
         group_cuts = self.group_cuts
+        seen: set[frozenset[Path]] = set()
         for assignment in self._assign(wanted, targets, options, (n_olds, spare)):
             used = [olds[k][0] for k, _ in assignment if k < n_olds]
             if len(assignment) - len(used) > spare:
@@ -363,8 +373,9 @@ class _Search:
             needs = frozenset().union(*(c.needs for c in parts.values()))
             lossy = any(sub.lossy for _, sub in assignment) or any(
                 not any(op[:len(u)] == u for u in used) for op, _ in olds[:n_leaves])  # an old component unused
-            if lossy and self.spare_units:
-                continue
+            if self.spare_units and (lossy or needs in seen):
+                continue  # (there, a reading stands for all that need defaults at the same paths)
+            seen.add(needs)
             how = tuple(h for _, c in sorted(parts.items()) for h in c.how)
             out.append(Candidate(self._build(b, rel, parts), how, defaults, needs, lossy))
             cut = cut or any(k in cut_at[j] for j, (k, _) in enumerate(assignment))
@@ -440,7 +451,7 @@ class _Search:
                                          how[:1] + tuple("  " + h for h in c0.how if c0.term != Id) + how[1:]
                                          + tuple("  " + h for h in c1.how if c1.term != Id),
                                          c0.defaults | c1.defaults, c0.needs | c1.needs, c0.lossy or c1.lossy))
-        unique = list({(c.term, c.needs): c for c in out}.values())
+        unique = list({c.needs if self.spare_units else (c.term, c.needs): c for c in out}.values())
         if len(unique) > MAX_CANDIDATES:
             cut = True
             unique = unique[:MAX_CANDIDATES]
@@ -528,6 +539,12 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
             unused = {show_path(p) for p in search.defaults if p not in used}
             raise DeriveError(f"no derivation of {sig} uses the default(s) at {', '.join(sorted(unused))}: a default "
                               f"fills a component the old state lacks; here the candidates are:\n" + _listing(raw))
+        needing, _ = _needing(a, b, search.defaults)
+        if needing:  # a () became a sum: its default is what is missing (not what a search down another way lacked)
+            readings = list(dict.fromkeys(tuple(sorted(c.needs)) for c in needing))
+            where = " or ".join(" and ".join(f"{show_path(p)} ({part_at(b, p)})" for p in r) for r in readings)
+            raise MissingDefault(f"the new state needs a default (e.g. --default PATH=VALUE) at: {where}: a () of the "
+                                 f"old state became a sum there", sorted({p for r in readings for p in r}))
         for short in ([(p, t) for p, t in m if _defaultable(p)] for m in search.missing):
             if short:  # (a part that is a whole alternative of a sum cannot take a default: not named)
                 where = " or ".join(f"{show_path(p)} ({t})" for p, t in short)
@@ -546,8 +563,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         needing, cut = _needing(a, b, search.defaults)
         if cut and not needing:
             raise Ambiguous(f"1 structural candidate for {sig}, but the search for readings that keep all of the old "
-                            f"state where a () became a sum was cut at {MAX_CANDIDATES} choices: whether one fits is "
-                            f"not known, so none is chosen (choose=1 takes candidate 1):\n" + _listing(found),
+                            f"state where a () became a sum was cut short (at {MAX_CANDIDATES} readings of a part): "
+                            f"whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n" + _listing(found),
                             found, False)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))

@@ -107,6 +107,32 @@ def test_a_unit_that_became_a_sum_is_not_passed_over_for_a_fold(old, new, path, 
     assert any(_is(c.term, meant) for c in found)
 
 
+@pytest.mark.parametrize("old, new, path, default", [
+    # MissingDefault named L.1 (from a branch where old R goes into new L), not the () that became a sum at L.0
+    ("Either (((), ()), Either () ()) (Either () ())", "Either (Either (Either () ()) ((), ()), Either () ()) "
+     "(Either () ())", ("L", "0"), Right(((), ()))),
+    # the readings where a () became a sum were cut short at MAX_CANDIDATES before the one at R.0 (the old E at R.1.0
+    # fits R.0's sum in many ways): R.0 was not named
+    ("Either () (((), ((), ())), (Either () (), (Either Int (), Int)))",
+     "Either () (Either ((), ((), ())) (Either (Either (Either Int (Either () ())) (Either () ())) (Either () ())), "
+     "(Either () (), (Either Int (), Int)))", ("R", "0"), Left(((), ((), ())))),
+])
+def test_a_missing_default_names_the_unit_that_became_a_sum(old, new, path, default):
+    # counterexamples of the edit property (on bigger types): the () at `path` became a sum, and no candidate
+    # fits without a default; MissingDefault names `path` (among the others a () became), and its default there
+    # derives the edit, the rest of the old state in place (in the first, beside a swap of the old sum's sides)
+    with pytest.raises(MissingDefault) as e:
+        derive(old, new)
+    assert path in e.value.paths and all(p[-1] in ("0", "1") for p in e.value.paths)
+    try:
+        found = [derive(old, new, {path: default})]
+    except Ambiguous as again:
+        assert again.complete and len(again.candidates) == 2
+        found = again.candidates
+    assert any({"old L -> new L", "old R -> new R", f"  new {'.'.join(path)} = {default!r} (default)"} <= set(c.how)
+               for c in found)
+
+
 def test_a_whole_old_state_goes_into_one_alternative_only_keeping_all_of_it():
     # the fold of Either Int Int into new R (losing the Int of L) is no longer a candidate beside the sides kept
     d = derive("Either Int Int", "Either () (Either () Int)")
@@ -132,15 +158,18 @@ def test_a_search_cut_short_says_so():
 
 
 def test_a_second_search_cut_short_refuses(monkeypatch):
-    # the one candidate (lose the ()) is derived; with the bound lowered, the second search (where the () might have
-    # become one of the new sums) stops before it has ruled that out, and derive says so rather than choosing
-    old, new = "((Either () (), Either () ()), ())", "(Either () (), Either () ())"
-    assert derive(old, new).how == ("new 0 <- old 0.0", "new 1 <- old 0.1")
-    monkeypatch.setattr("catlib.derive.MAX_CANDIDATES", 2)
-    with pytest.raises(Ambiguous, match="was cut at 2 choices") as e:
+    # one candidate (the old state whole into L), beside a reading that needs a default (into R, its () become
+    # Either () ()); with the bound lowered to 1, the second search keeps only the first reading of the whole state,
+    # cannot tell whether one that needs a default is among the others, and says so rather than choosing
+    old, new = "((), Int)", "Either ((), Int) (Either () (), Int)"
+    with pytest.raises(Ambiguous) as e:
         derive(old, new)
-    assert not e.value.complete and len(e.value.candidates) == 1
-    assert derive(old, new, choose=1).how == ("new 0 <- old 0.0", "new 1 <- old 0.1")
+    assert [sorted(c.needs) for c in e.value.needing] == [[("R", "0")]]
+    monkeypatch.setattr("catlib.derive.MAX_CANDIDATES", 1)
+    with pytest.raises(Ambiguous, match=r"was cut short \(at 1 readings of a part\)") as e:
+        derive(old, new)
+    assert not e.value.complete and len(e.value.candidates) == 1 and not e.value.needing
+    assert derive(old, new, choose=1).how == ("old . -> new L",)
 
 
 def test_nested_gain_inside_an_alternative():
