@@ -563,9 +563,9 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         needing, cut = _needing(a, b, search.defaults)
         if cut and not needing:
             raise Ambiguous(f"1 structural candidate for {sig}, but the search for readings that keep all of the "
-                            f"old state where a () became a sum was cut short (at {MAX_CANDIDATES} readings of a part): "
-                            f"whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n" + _listing(found),
-                            found, False)
+                            f"old state where a () became a sum was cut short (at {MAX_CANDIDATES} readings of a "
+                            f"part): whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n"
+                            + _listing(found), found, False)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))
             raise Ambiguous(f"1 structural candidate for {sig}, and {len(needing)} other reading(s) that keep all of "
