@@ -223,14 +223,15 @@ class _Search:
         return _found()
 
     def _assign(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
-                options: list[list[tuple[int, list[Candidate]]]], stand_ins: tuple[int, int] = (0, 0)
-                ) -> Iterator[list[tuple[int, Candidate]]]:
+                options: list[list[tuple[int, list[Candidate]]]], stand_ins: tuple[int, int] = (0, 0),
+                must: frozenset[int] = frozenset()) -> Iterator[list[tuple[int, Candidate]]]:
         """Injective choices of one target option per source, in order among equal types (see the module doc).
 
         Sources and targets fall apart into groups that share no option; each group is solved alone
         (a group of one source type and one target type, every option open, is a choice of which
         targets are used: combinations), and the groups' choices are combined.  `stand_ins` is
-        (the first target that stands for a () that became a sum, how many a group may take).
+        (the first target that stands for a () that became a sum, how many a group may take); `must` are
+        targets every choice takes (where only readings that keep all of the old state are wanted).
         """
         if not options:
             yield []
@@ -239,14 +240,13 @@ class _Search:
             return  # no injective choice at all: nothing to enumerate (the caller says what is missing)
         subs_of = [dict(opts) for opts in options]
         per_group: list[list[dict[int, int]]] = []
-        # (the second search, for readings that keep all of the old state, tries every choice within the step
-        # budget: those that come first mostly drop a component, and would hide the ones it looks for)
-        limit = None if self.spare_units else MAX_CANDIDATES + 1
+        limit = MAX_CANDIDATES + 1
         for group in groups([[k for k, _ in opts] for opts in options]):
-            found = list(itertools.islice(self._group_choices(sources, targets, options, group, stand_ins), limit))
+            found = list(itertools.islice(self._group_choices(sources, targets, options, group, stand_ins, must),
+                                          limit))
             if not found:
                 return
-            if limit is not None and len(found) >= limit:
+            if len(found) >= limit:
                 self.group_cuts += 1  # choices past these are not tried: what comes of them is not known
             per_group.append(found)
         for parts in itertools.product(*per_group):
@@ -265,7 +265,8 @@ class _Search:
 
     def _group_choices(self, sources: list[tuple[Path, Type]], targets: list[tuple[Path, Type]],
                        options: list[list[tuple[int, list[Candidate]]]], group: list[int],
-                       stand_ins: tuple[int, int] = (0, 0)) -> Iterator[dict[int, int]]:
+                       stand_ins: tuple[int, int] = (0, 0), must: frozenset[int] = frozenset()
+                       ) -> Iterator[dict[int, int]]:
         """The stable injective choices for the sources in `group` (their options lie in the group)."""
         opts = {j: [k for k, _ in options[j]] for j in group}
         tgts = sorted(set().union(*(set(v) for v in opts.values())))
@@ -278,11 +279,14 @@ class _Search:
         chosen: list[int] = []
 
         first_stand_in, spare = stand_ins
+        must_here = must & set(tgts)
 
         def ok(n: int, k: int) -> bool:
             j = group[n]
             if spare and k >= first_stand_in and sum(ki >= first_stand_in for ki in chosen) >= spare:
                 return False  # as many stand-ins as the old record has ()s to spare: no more
+            if must_here and len(must_here - set(chosen) - {k}) > len(group) - n - 1:
+                return False  # too few parts left to take the targets every choice must take
             for i, ki in zip(group, chosen):
                 if ki == k or sources[i][1] == sources[j][1] and targets[ki][1] == targets[k][1] and ki > k:
                     return False
@@ -359,7 +363,14 @@ class _Search:
         cut_at = [{k for k, subs in opts if getattr(subs, "cut", False)} for opts in options]
         group_cuts = self.group_cuts
         seen: set[frozenset[Path]] = set()
-        for assignment in self._assign(wanted, targets, options, (n_olds, spare)):
+        # the second search: old components that every choice must take (no record in the options may take them
+        # instead), so that the choices it tries are those that keep all of the old state
+        must: frozenset[int] = frozenset()
+        if self.spare_units:
+            records = {k for opts in options for k, _ in opts if n_leaves <= k < n_olds}
+            must = frozenset(j for j in range(n_leaves)
+                             if not any(olds[j][0][:len(olds[k][0])] == olds[k][0] for k in records))
+        for assignment in self._assign(wanted, targets, options, (n_olds, spare), must):
             used = [olds[k][0] for k, _ in assignment if k < n_olds]
             if len(assignment) - len(used) > spare:
                 continue  # more stand-ins than the old record has ()s
