@@ -349,7 +349,7 @@ class _Search:
             if spare and _grown_unit(t) and _defaultable(new + p):
                 stand_in = Candidate(Consume, (f"new {show_path(new + p)} = ? (a () that became {t}: its default "
                                                f"decides)",), needs=frozenset([new + p]))
-                opts.append((n_olds + j, [stand_in]))
+                opts.insert(0, (n_olds + j, [stand_in]))  # tried first: the readings looked for have them
             options.append(opts)
         hidden = any(subs.cut and not subs for subs in computed)  # an option cut short to nothing: it may exist
         if self.spare_units and any(not any(op[:len(olds[k][0])] == olds[k][0] for opts in options for k, _ in opts

@@ -356,11 +356,15 @@ def check_an_edit(data: Any) -> None:
     try:
         d = derive(old, new, defaults)
     except MissingDefault as e:
-        # only where a () became a sum; and a default there is what derives it
+        # only where a () became a sum; the paths named are where a default can be given, the edit's among them
+        # (the path of the () it turned into a sum), and the edit's value there is what derives it.  (Not every
+        # named path: where other readings need a default at a part the edit keeps from the old state, that part
+        # can be the same in all the samples by chance, and giving it as a default then takes such a reading.)
         assert "(from ())" in what, (what, str(e))
         assert all(not p or p[-1] in ("0", "1") for p in e.paths), str(e)  # where a default can be given
+        assert _edit_path(what) in e.paths, (what, str(e))
         OUTCOMES("needs a default: () became a sum")
-        _with_defaults(old, new, defaults, meant, samples, e.paths, what)
+        _with_defaults(old, new, defaults, meant, samples, [_edit_path(what)], what)
         return
     except Ambiguous as e:
         OUTCOMES("ambiguous")
