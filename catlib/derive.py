@@ -72,6 +72,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from catlib import derive_search
 from catlib.derive_search import (
     MAX_CANDIDATES,
     MAX_DEPTH,
@@ -198,7 +199,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
                                     f"alternative of a sum it takes no default" for m in search.missing for p, t in m]
         raise DeriveError(f"no structural migration {sig}: " + "; ".join(dict.fromkeys(reasons)))
     if (len(found) > 1 or search.cut) and choose is None:
-        more = f" (at least: the search stopped at {MAX_CANDIDATES} choices somewhere)" if search.cut else ""
+        bound = derive_search.MAX_CANDIDATES
+        more = f" (at least: the search stopped at {bound} choices somewhere)" if search.cut else ""
         raise Ambiguous(f"{len(found)} structural candidate{'s' if len(found) > 1 else ''} for {sig}{more}; none is "
                         f"chosen:\n" + _listing(found),
                         found, not search.cut)
@@ -206,8 +208,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         needing, cut = needing_readings(a, b, search.defaults)
         if cut and not needing:
             raise Ambiguous(f"1 structural candidate for {sig}, but the search for readings that keep all of the "
-                            f"old state where a () became a sum was cut short (at {MAX_CANDIDATES} readings of a "
-                            f"part): whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n"
+                            f"old state where a () became a sum was cut short (at {derive_search.MAX_CANDIDATES} "
+                            f"readings of a part): whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n"
                             + _listing(found), found, False)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))

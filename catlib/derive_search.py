@@ -5,6 +5,7 @@ sums gaining alternatives, ``()`` as ``()``), iteratively along the types' struc
 (`MAX_CANDIDATES` per group of component matchings, `_MAX_STEPS` choices in all).  `needing_readings` runs the
 second search, in which a spare ``()`` of the old state may stand for a sum that lacks its default.
 
+>>> from catlib.types import parse
 >>> [c.how for c in Search({}).cands(parse("(Int, Int)"), parse("Int"), ())]
 [('new . <- old 0',), ('new . <- old 1',)]
 """

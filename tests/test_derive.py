@@ -165,7 +165,7 @@ def test_a_second_search_cut_short_refuses(monkeypatch):
     with pytest.raises(Ambiguous) as e:
         derive(old, new)
     assert [sorted(c.needs) for c in e.value.needing] == [[("R", "0")]]
-    monkeypatch.setattr("catlib.derive.MAX_CANDIDATES", 1)
+    monkeypatch.setattr("catlib.derive_search.MAX_CANDIDATES", 1)
     with pytest.raises(Ambiguous, match=r"was cut short \(at 1 readings of a part\)") as e:
         derive(old, new)
     assert not e.value.complete and len(e.value.candidates) == 1 and not e.value.needing
