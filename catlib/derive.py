@@ -209,7 +209,8 @@ def derive(old: Type | str, new: Type | str, defaults: Mapping[str | Path, HostV
         if cut and not needing:
             raise Ambiguous(f"1 structural candidate for {sig}, but the search for readings that keep all of the "
                             f"old state where a () became a sum was cut short (at {derive_search.MAX_CANDIDATES} "
-                            f"readings of a part): whether one fits is not known, so none is chosen (choose=1 takes candidate 1):\n"
+                            f"readings of a part): whether one fits is not known, so none is chosen (choose=1 takes "
+                            f"candidate 1):\n"
                             + _listing(found), found, False)
         if needing:
             paths = " or ".join(show_path(p) for p in sorted(frozenset().union(*(c.needs for c in needing))))
