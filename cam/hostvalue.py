@@ -342,6 +342,14 @@ class HostState:
         self._sh, self._sv, self._state_text = h, None, text
         self.state_changes += 1
 
+    def follow_host(self, h: Any) -> str:
+        """Make `h`, the host value an input made of the state, the state; its text, the previous state's text
+        copied where `h` holds the previous state (a state wrapping the last one), kept for snapshots."""
+        old, old_text = self._sh, self._state_text
+        text = host_text(h, None if old_text is None or old is MISSING else (old, old_text))
+        self.set_host_state(h, text, True)
+        return text
+
     def set_forms(self, v: Value, h: Any, text: str) -> None:
         """Make `v` the state, `h` its host value and `text` its text (all made elsewhere, of the same value)."""
         self._sv, self._sh, self._state_text, self._known = v, h, text, None

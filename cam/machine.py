@@ -132,10 +132,9 @@ class MachineError(RuntimeError):
     @property
     def config(self) -> Config:
         """The configuration where the machine stopped (made now if it was not yet)."""
-        c = self._config
-        if not isinstance(c, Config):
-            c = self._config = c()
-        return c
+        if not isinstance(self._config, Config):
+            self._config = self._config()
+        return self._config
 
     def __str__(self) -> str:
         # written when read: a caller that only catches (a campaign, a fallback) pays nothing for the text
@@ -147,9 +146,8 @@ class Stuck(MachineError):
 
     def __init__(self, reason: str, config: Config | Callable[[], Config], steps: int,
                  instruction: Instr | None = None) -> None:  # None at the code's end (or: read from a whole config)
-        if instruction is None and isinstance(config, Config) and len(config.code):
-            instruction = config.code[0]
-        self.reason, self.instruction = reason, instruction
+        whole = instruction is None and isinstance(config, Config) and len(config.code)
+        self.reason, self.instruction = reason, config.code[0] if whole else instruction  # type: ignore[union-attr]
         super().__init__(f"stuck at step {steps + 1}: {reason}", config, steps)
 
 

@@ -363,10 +363,7 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             self._pause_from = None
 
     def _apply_host(self, r: HostResult, client: str | None, seq: int | None) -> dict[str, Any]:
-        # the previous state's text is copied where the new state holds it (a state wrapping the last one)
-        old, old_text = self._sh, self._state_text
-        state_text = host_text(r.state, None if old_text is None or old is MISSING else (old, old_text))
-        self.set_host_state(r.state, state_text, True)  # a snapshot reuses the text
+        state_text = self.follow_host(r.state)
         self._served(r.steps)
         reply = {"output": host_text(r.output), "state": state_text, "steps": r.steps}
         if client is not None and seq is not None:
@@ -374,13 +371,10 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
         return reply
 
     def _apply_input(self, r: Result | Ran, client: str | None, seq: int | None) -> Applied:
-        if isinstance(r, Ran):  # texts and host value made in a worker thread
-            applied = Applied(r.result.output, r.result.state, r.result.steps, r.output_text, r.state_text)
-            self.set_forms(applied.state, r.host, r.state_text)
-        else:
-            applied = Applied(r.output, r.state, r.steps, to_text(r.output), to_text(r.state))
-            self.state = r.state
-            self._state_text = applied.state_text  # a snapshot reuses it: big states print slowly
+        m, texts, h = ((r.result, (r.output_text, r.state_text), r.host) if isinstance(r, Ran)  # made in a worker
+                       else (r, (to_text(r.output), to_text(r.state)), MISSING))  # (snapshots reuse the text)
+        applied = Applied(m.output, m.state, m.steps, *texts)
+        self.set_forms(m.state, h, applied.state_text)
         self._served(applied.steps)
         self._remember(client, seq, applied.reply())
         return applied
@@ -491,20 +485,13 @@ class Node(HostState, ExactlyOnce, Persistent, Admitting, Hold, Probing, History
             "rollback": None if top is None else {"to": top.number, "name": top.name,
                                                   "how": "discard" if top.down is None else "down"},
             **({"code": self.code_text()} if code else {}),
-            "node_id": self.node_id,
-            "digest": self.digest,
-            "signature": self.signature_text(),
-            "state_type": str(self.signature.state),
-            "input_type": str(self.signature.input),
-            "output_type": str(self.signature.output),
-            "state": self.state_text(),
-            "inputs": self.inputs,
-            "machine_steps": self.machine_steps,
-            "generation": self.generation,
-            "upgrades": self.generation - 1,
+            "node_id": self.node_id, "digest": self.digest, "signature": self.signature_text(),
+            "state_type": str(self.signature.state), "input_type": str(self.signature.input),
+            "output_type": str(self.signature.output), "state": self.state_text(),
+            "inputs": self.inputs, "machine_steps": self.machine_steps,
+            "generation": self.generation, "upgrades": self.generation - 1,
             "history": [v._asdict() for v in self.history],
-            "upgrade_pauses": self.upgrade_pauses,
-            "upgrade_latencies": self.upgrade_latencies,
+            "upgrade_pauses": self.upgrade_pauses, "upgrade_latencies": self.upgrade_latencies,
             "uptime": time.time() - self.started,
             "data": None if self.store is None else {"path": self.store.path, "durability": self.store.durability,
                                                      "journal": self.store.journal_length()},
