@@ -39,7 +39,7 @@ from catlib.folding import folded_diagram
 from catlib.free import Compose, Id, Term
 from catlib.graph import diagram, syntax_tree
 from catlib.render import have_dot, to_dot, to_svg
-from catlib.repeats import fold_runs
+from catlib.repeats import RUN_LIMIT
 from catlib.strategies import Generator
 from catlib.syntax import Port, box, kase, pair, pget, pput, sm, unit
 from catlib.typecheck import infer
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npictures of any size: the addition-only bank, {big.size():,} term nodes "
           f"({diagram(big).graph.number_of_nodes()} diagram nodes unfolded):")
     folded = {"folded diagram SVG": lambda: to_svg(folded_diagram(big).graph),
-              "folded bytecode SVG": lambda: to_svg(fold_runs(bytecode(compile(big))))}
+              "folded bytecode SVG": lambda: to_svg(bytecode(compile(big), RUN_LIMIT))}
     print(table(interleave(folded, min(args.rounds, 3)), "folded diagram SVG"))
     return 0
 

@@ -241,8 +241,6 @@ def mk_value(cls: type, kids: tuple[Any, ...]) -> Value:
     return v
 
 
-_mk = mk_value  # (the name this module's conversions call)
-
 _L_UNIT, _R_UNIT = L(UnitV), R(UnitV)
 
 
@@ -304,7 +302,7 @@ def outside(x: Any) -> Value | Cont:
         if v is None:
             return _R_UNIT if t is InR else _L_UNIT
         if type(v) is int:  # a sum of Ints: the counter's answer
-            return _mk(R, (mk_int(v),)) if t is InR else _mk(L, (mk_int(v),))
+            return mk_value(R, (mk_int(v),)) if t is InR else mk_value(L, (mk_int(v),))
     return outside_all([x])[0]
 
 
@@ -332,11 +330,11 @@ def outside_all(xs: list[Any]) -> list[Value | Cont]:
             if ready:
                 if t is tuple:
                     b = out.pop()
-                    v: Any = _mk(Pair, (out.pop(), b))
+                    v: Any = mk_value(Pair, (out.pop(), b))
                 elif t is Clo:
-                    v = _mk(Closure, (x.block.code, out.pop()))
+                    v = mk_value(Closure, (x.block.code, out.pop()))
                 else:
-                    v = _mk(R, (out.pop(),)) if t is InR else _mk(L, (out.pop(),))
+                    v = mk_value(R, (out.pop(),)) if t is InR else mk_value(L, (out.pop(),))
                 memo[id(x)] = v
                 out.append(v)
             elif x is None:

@@ -193,7 +193,7 @@ def generate_gallery() -> None:
     from catlib.folding import folded_diagram
     from catlib.program import Program
     from catlib.render import to_svg
-    from catlib.repeats import fold_runs
+    from catlib.repeats import RUN_LIMIT
     from catlib.typecheck import TermTypeError
 
     out = HERE / "gallery" / "generated"
@@ -231,7 +231,7 @@ def generate_gallery() -> None:
             except CompileError as e:
                 lines += [f"Not compiled: {e}", ""]
                 continue
-            src = picture("bytecode" + key, lambda code=code: to_svg(fold_runs(bytecode(code))))
+            src = picture("bytecode" + key, lambda code=code: to_svg(bytecode(code, RUN_LIMIT)))
             lines += ["Its bytecode:", "", *_picture(src, f"bytecode of {name}", "bytecode")]
         _write(out / f"{module}.md", "\n".join(lines))
         pages.append(module)

@@ -73,13 +73,13 @@ def surcharged(n: int, program: Program = PRICING) -> HostValue:
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the machine values `cam.decoded` makes for pairs, sums and closures (one a node)."""
     made = [0]
-    real = cam.decoded._mk
+    real = cam.decoded.mk_value
 
     def mk(cls: type, kids: tuple[Any, ...]) -> Value:
         made[0] += 1
         return real(cls, kids)
 
-    monkeypatch.setattr(cam.decoded, "_mk", mk)
+    monkeypatch.setattr(cam.decoded, "mk_value", mk)
     return made
 
 
